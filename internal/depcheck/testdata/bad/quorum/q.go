@@ -1,0 +1,3 @@
+package quorum
+
+import _ "example.com/fake/tlv"

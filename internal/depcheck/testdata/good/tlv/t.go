@@ -1,0 +1,3 @@
+package tlv
+
+import _ "example.com/fake/internal/clock"

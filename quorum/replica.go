@@ -1,0 +1,52 @@
+package quorum
+
+import "context"
+
+// Version orders the writes of one key. Versions are compared by Counter,
+// then by Writer, so two clients that read the same highest counter and both
+// write Counter+1 still produce distinct, totally ordered versions.
+// The zero Version is older than every version a Client writes.
+type Version struct {
+	Counter uint64 // highest counter seen in the read phase, plus one
+	Writer  uint64 // the writing client's id, breaking ties between writers
+}
+
+// Compare returns -1 if v is older than w, 0 if they are equal and +1 if v is
+// newer.
+func (v Version) Compare(w Version) int {
+	switch {
+	case v.Counter < w.Counter:
+		return -1
+	case v.Counter > w.Counter:
+		return 1
+	case v.Writer < w.Writer:
+		return -1
+	case v.Writer > w.Writer:
+		return 1
+	}
+	return 0
+}
+
+// Newer reports whether v is strictly newer than w.
+func (v Version) Newer(w Version) bool { return v.Compare(w) > 0 }
+
+// IsZero reports whether v is the zero Version (a key never written).
+func (v Version) IsZero() bool { return v == Version{} }
+
+// Record is what a replica stores for one key.
+type Record struct {
+	Value   []byte
+	Version Version
+	Deleted bool // a versioned tombstone: the key was deleted at Version
+}
+
+// Replica is one copy of the data. Adapters for real stores implement it;
+// quorum/memreplica and quorum/redisreplica are two, and quorum/quorumtest
+// wraps any Replica with injected faults.
+type Replica interface {
+	// Get returns the stored record; a missing key is a zero Record and a nil error.
+	Get(ctx context.Context, key string) (Record, error)
+	// Put stores rec only if rec.Version is newer than the stored one, atomically,
+	// and reports whether it stored it. An older version is not an error.
+	Put(ctx context.Context, key string, rec Record) (stored bool, err error)
+}
