@@ -1,0 +1,219 @@
+package tlvgen
+
+import (
+	"fmt"
+	"sort"
+)
+
+// ChangeKind names one kind of schema change found by Check.
+type ChangeKind string
+
+// The kinds of change Check reports. The first group breaks compatibility:
+// an old binary and a new one would misread each other's messages.
+const (
+	TypeChanged      ChangeKind = "type-changed"      // a tag now carries a different, unrelated type
+	Narrowed         ChangeKind = "narrowed"          // int64→int32, float64→float32, …: values would be cut
+	MessageSwapped   ChangeKind = "message-swapped"   // a message field now holds another message type
+	CardinalityFlip  ChangeKind = "cardinality"       // repeated ↔ singular
+	MapKeyChanged    ChangeKind = "map-key-changed"   // a map's key type changed
+	MapValueChanged  ChangeKind = "map-value-changed" // a map's value type changed
+	ReservedReused   ChangeKind = "reserved-reused"   // a tag marked deleted (<reserved>) is used again
+	Widened          ChangeKind = "widened"           // int32→int64 etc.: compatible by the spec's widening rules
+	FieldRenamed     ChangeKind = "renamed"           // same tag and type, new Go name: compatible on the wire
+	FieldAdded       ChangeKind = "added"             // compatible: old binaries keep it as an unknown field
+	FieldDeleted     ChangeKind = "deleted"           // compatible, but without <reserved> the tag can be reused later
+	ReservedDropped  ChangeKind = "reserved-dropped"  // a <reserved> marker vanished: later reuse would go unnoticed
+	MessageDeleted   ChangeKind = "message-deleted"   // a whole message is gone
+	MessageIntroduce ChangeKind = "message-added"     // a new message
+)
+
+// Change is one difference between two versions of a schema.
+type Change struct {
+	Kind     ChangeKind
+	Breaking bool
+	Message  string
+	Tag      uint32 // 0 for message-level changes
+	Detail   string
+}
+
+func (c Change) String() string {
+	level := "ok"
+	if c.Breaking {
+		level = "INCOMPATIBLE"
+	} else if c.Kind == FieldDeleted || c.Kind == ReservedDropped {
+		level = "warning"
+	}
+	if c.Tag == 0 {
+		return fmt.Sprintf("%s: message %s: %s (%s)", level, c.Message, c.Detail, c.Kind)
+	}
+	return fmt.Sprintf("%s: message %s, tag %d: %s (%s)", level, c.Message, c.Tag, c.Detail, c.Kind)
+}
+
+// Check compares an old and a new version of a schema and lists every
+// difference, breaking ones first. A change is breaking when a message written
+// by one version would be misread, rejected or silently cut by the other.
+func Check(old, cur *Schema) []Change {
+	var out []Change
+	add := func(c Change) { out = append(out, c) }
+	for _, om := range old.Messages {
+		nm := cur.Message(om.Name)
+		if nm == nil {
+			add(Change{Kind: MessageDeleted, Message: om.Name, Detail: "message deleted"})
+			continue
+		}
+		checkMessage(om, nm, add)
+	}
+	for _, nm := range cur.Messages {
+		if old.Message(nm.Name) == nil {
+			add(Change{Kind: MessageIntroduce, Message: nm.Name, Detail: "message added"})
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		if out[i].Breaking != out[j].Breaking {
+			return out[i].Breaking
+		}
+		if out[i].Message != out[j].Message {
+			return out[i].Message < out[j].Message
+		}
+		return out[i].Tag < out[j].Tag
+	})
+	return out
+}
+
+// Breaking reports whether any change breaks compatibility.
+func Breaking(changes []Change) bool {
+	for _, c := range changes {
+		if c.Breaking {
+			return true
+		}
+	}
+	return false
+}
+
+func checkMessage(om, nm *Message, add func(Change)) {
+	oldFields := map[uint32]*Field{}
+	for _, f := range om.Fields {
+		oldFields[f.Tag] = f
+	}
+	oldReserved := map[uint32]*Reserved{}
+	for _, r := range om.Reserved {
+		oldReserved[r.Tag] = r
+	}
+	newFields := map[uint32]*Field{}
+	for _, f := range nm.Fields {
+		newFields[f.Tag] = f
+	}
+	newReserved := map[uint32]*Reserved{}
+	for _, r := range nm.Reserved {
+		newReserved[r.Tag] = r
+	}
+	for _, nf := range nm.Fields {
+		if r := oldReserved[nf.Tag]; r != nil {
+			what := ""
+			if r.Name != "" || r.Type != "" {
+				what = fmt.Sprintf(" (it carried %s %s)", r.Name, r.Type)
+			}
+			add(Change{Kind: ReservedReused, Breaking: true, Message: nm.Name, Tag: nf.Tag,
+				Detail: fmt.Sprintf("field %s reuses a deleted tag%s; old records still hold the old values", nf.Name, what)})
+			continue
+		}
+		of := oldFields[nf.Tag]
+		if of == nil {
+			add(Change{Kind: FieldAdded, Message: nm.Name, Tag: nf.Tag, Detail: fmt.Sprintf("field %s %s added", nf.Name, describe(nf))})
+			continue
+		}
+		checkField(nm.Name, of, nf, add)
+	}
+	for _, of := range om.Fields {
+		if newFields[of.Tag] != nil {
+			continue
+		}
+		if newReserved[of.Tag] != nil {
+			add(Change{Kind: FieldDeleted, Message: nm.Name, Tag: of.Tag, Detail: fmt.Sprintf("field %s deleted and its tag reserved", of.Name)})
+			continue
+		}
+		c := Change{Kind: FieldDeleted, Message: nm.Name, Tag: of.Tag,
+			Detail: fmt.Sprintf("field %s deleted without a <reserved tag=\"%d\"/> marker; a later version could reuse the tag", of.Name, of.Tag)}
+		add(c)
+	}
+	for _, r := range om.Reserved {
+		if newReserved[r.Tag] == nil && newFields[r.Tag] == nil {
+			add(Change{Kind: ReservedDropped, Message: nm.Name, Tag: r.Tag, Detail: "the <reserved> marker was removed; keep it so the tag is never reused"})
+		}
+	}
+}
+
+func describe(f *Field) string {
+	switch {
+	case f.IsMap():
+		return fmt.Sprintf("map<%s,%s>", f.Key, f.Value)
+	case f.Repeated:
+		return "repeated " + f.Type.String()
+	default:
+		return f.Type.String()
+	}
+}
+
+func checkField(msg string, of, nf *Field, add func(Change)) {
+	if of.Name != nf.Name {
+		add(Change{Kind: FieldRenamed, Message: msg, Tag: nf.Tag, Detail: fmt.Sprintf("field %s renamed to %s", of.Name, nf.Name)})
+	}
+	if of.IsMap() != nf.IsMap() {
+		add(Change{Kind: TypeChanged, Breaking: true, Message: msg, Tag: nf.Tag,
+			Detail: fmt.Sprintf("field %s changed from %s to %s", nf.Name, describe(of), describe(nf))})
+		return
+	}
+	if of.IsMap() {
+		if kind, detail, breaking := compareTypes(of.Key, nf.Key); kind != "" {
+			k := Widened
+			if breaking {
+				k = MapKeyChanged
+			}
+			add(Change{Kind: k, Breaking: breaking, Message: msg, Tag: nf.Tag, Detail: fmt.Sprintf("map %s key: %s", nf.Name, detail)})
+		}
+		if kind, detail, breaking := compareTypes(of.Value, nf.Value); kind != "" {
+			k := Widened
+			if breaking {
+				k = MapValueChanged
+			}
+			add(Change{Kind: k, Breaking: breaking, Message: msg, Tag: nf.Tag, Detail: fmt.Sprintf("map %s value: %s", nf.Name, detail)})
+		}
+		return
+	}
+	if of.Repeated != nf.Repeated {
+		add(Change{Kind: CardinalityFlip, Breaking: true, Message: msg, Tag: nf.Tag,
+			Detail: fmt.Sprintf("field %s changed from %s to %s", nf.Name, describe(of), describe(nf))})
+		return
+	}
+	if kind, detail, breaking := compareTypes(of.Type, nf.Type); kind != "" {
+		add(Change{Kind: kind, Breaking: breaking, Message: msg, Tag: nf.Tag, Detail: fmt.Sprintf("field %s: %s", nf.Name, detail)})
+	}
+}
+
+// widening lists the type changes the wire format reads compatibly in both
+// directions of deployment: a new reader decodes the old, narrower encoding
+// because the spec widens it; an old reader given a value that does not fit
+// its narrower type reports an error rather than cutting it, so only the
+// widening direction is allowed.
+var widening = map[[2]Kind]bool{
+	{KindInt32, KindInt64}:     true,
+	{KindUint32, KindUint64}:   true,
+	{KindFloat32, KindFloat64}: true,
+}
+
+// compareTypes returns "" when a and b are the same type.
+func compareTypes(a, b Type) (ChangeKind, string, bool) {
+	if a == b {
+		return "", "", false
+	}
+	if a.Kind == KindMessage && b.Kind == KindMessage {
+		return MessageSwapped, fmt.Sprintf("message type swapped from %s to %s", a.Message, b.Message), true
+	}
+	if widening[[2]Kind{a.Kind, b.Kind}] {
+		return Widened, fmt.Sprintf("widened from %s to %s", a, b), false
+	}
+	if widening[[2]Kind{b.Kind, a.Kind}] {
+		return Narrowed, fmt.Sprintf("narrowed from %s to %s: larger values written by the old version no longer fit", a, b), true
+	}
+	return TypeChanged, fmt.Sprintf("type changed from %s to %s", a, b), true
+}

@@ -1,0 +1,94 @@
+package tlvgen
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func mustParse(t *testing.T, xml string) *Schema {
+	t.Helper()
+	s, err := Parse([]byte(xml))
+	require.NoError(t, err)
+	return s
+}
+
+func schemaOf(messages string) string {
+	return `<protocol package="p"><message name="Inner"><field tag="1" name="ID" type="int64"/></message>` +
+		`<message name="Other"><field tag="1" name="ID" type="int64"/></message>` + messages + `</protocol>`
+}
+
+func TestCheck(t *testing.T) {
+	const base = `<message name="M">
+		<field tag="1" name="A" type="int32"/>
+		<field tag="2" name="B" type="Inner"/>
+		<field tag="3" name="C" type="string" repeated="true"/>
+		<field tag="4" name="D" type="map" key="int32" value="string"/>
+		<field tag="5" name="E" type="float64"/>
+		<reserved tag="9" name="Gone" type="bytes"/>
+	</message>`
+	tests := []struct {
+		name     string
+		old, new string
+		kind     ChangeKind
+		breaking bool
+		tag      uint32
+	}{
+		{"tag reused with another type", base, strings.Replace(base, `name="A" type="int32"`, `name="A" type="string"`, 1), TypeChanged, true, 1},
+		{"signed to unsigned", base, strings.Replace(base, `name="A" type="int32"`, `name="A" type="uint32"`, 1), TypeChanged, true, 1},
+		{"narrowing float", base, strings.Replace(base, `name="E" type="float64"`, `name="E" type="float32"`, 1), Narrowed, true, 5},
+		{"narrowing int", strings.Replace(base, `type="int32"`, `type="int64"`, 1), base, Narrowed, true, 1},
+		{"widening int", base, strings.Replace(base, `name="A" type="int32"`, `name="A" type="int64"`, 1), Widened, false, 1},
+		{"deleted tag reused", base, strings.Replace(base, `<reserved tag="9" name="Gone" type="bytes"/>`, `<field tag="9" name="Back" type="bytes"/>`, 1), ReservedReused, true, 9},
+		{"message type swapped", base, strings.Replace(base, `name="B" type="Inner"`, `name="B" type="Other"`, 1), MessageSwapped, true, 2},
+		{"message to bytes", base, strings.Replace(base, `name="B" type="Inner"`, `name="B" type="bytes"`, 1), TypeChanged, true, 2},
+		{"repeated to singular", base, strings.Replace(base, `type="string" repeated="true"`, `type="string"`, 1), CardinalityFlip, true, 3},
+		{"singular to repeated", base, strings.Replace(base, `name="A" type="int32"`, `name="A" type="int32" repeated="true"`, 1), CardinalityFlip, true, 1},
+		{"map key changed", base, strings.Replace(base, `key="int32"`, `key="string"`, 1), MapKeyChanged, true, 4},
+		{"map value changed", base, strings.Replace(base, `value="string"`, `value="Inner"`, 1), MapValueChanged, true, 4},
+		{"map key widened", base, strings.Replace(base, `key="int32"`, `key="int64"`, 1), Widened, false, 4},
+		{"map to repeated", base, strings.Replace(base, `type="map" key="int32" value="string"`, `type="string" repeated="true"`, 1), TypeChanged, true, 4},
+		{"field added", base, strings.Replace(base, `</message>`, `<field tag="10" name="New" type="bool"/></message>`, 1), FieldAdded, false, 10},
+		{"field deleted without marker", base, strings.Replace(base, `<field tag="5" name="E" type="float64"/>`, ``, 1), FieldDeleted, false, 5},
+		{"field deleted with marker", base, strings.Replace(base, `<field tag="5" name="E" type="float64"/>`, `<reserved tag="5"/>`, 1), FieldDeleted, false, 5},
+		{"renamed", base, strings.Replace(base, `name="E"`, `name="Ratio"`, 1), FieldRenamed, false, 5},
+		{"reserved dropped", base, strings.Replace(base, `<reserved tag="9" name="Gone" type="bytes"/>`, ``, 1), ReservedDropped, false, 9},
+		{"message deleted", base, ``, MessageDeleted, false, 0},
+		{"message added", ``, base, MessageIntroduce, false, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			changes := Check(mustParse(t, schemaOf(tt.old)), mustParse(t, schemaOf(tt.new)))
+			require.NotEmpty(t, changes)
+			var found *Change
+			for i := range changes {
+				if changes[i].Kind == tt.kind {
+					found = &changes[i]
+				}
+			}
+			require.NotNil(t, found, "want a %s change, got %v", tt.kind, changes)
+			assert.Equal(t, tt.breaking, found.Breaking, found.String())
+			assert.Equal(t, tt.tag, found.Tag)
+			assert.Equal(t, tt.breaking, Breaking(changes), "%v", changes)
+			if tt.breaking {
+				assert.True(t, changes[0].Breaking, "breaking changes are listed first")
+				assert.Contains(t, changes[0].String(), "INCOMPATIBLE")
+			}
+		})
+	}
+}
+
+func TestCheckIdenticalSchemasHaveNoChanges(t *testing.T) {
+	s := mustParse(t, issueSchema)
+	assert.Empty(t, Check(s, s))
+}
+
+func TestCheckMessageFieldsChangeDetail(t *testing.T) {
+	old := mustParse(t, issueSchema)
+	cur := mustParse(t, strings.Replace(issueSchema, `name="IDs" type="int64"`, `name="IDs" type="int32"`, 1))
+	changes := Check(old, cur)
+	require.Len(t, changes, 1)
+	assert.Equal(t, "INCOMPATIBLE: message Msg, tag 4: field IDs: narrowed from int64 to int32: larger values written by the old version no longer fit (narrowed)", changes[0].String())
+}
