@@ -1,0 +1,94 @@
+package tlv
+
+import (
+	"cmp"
+	"slices"
+)
+
+// Unknown holds encoded fields a struct does not declare, kept byte for byte in ascending
+// tag order (fields with equal tags in arrival order). A struct field of type Unknown,
+// whatever its name and with no tlv tag, receives every field Unmarshal does not recognise;
+// Marshal writes them back, each at its canonical position among the known fields.
+//
+// The bytes are a concatenation of complete fields (key and value), so NewIter, Dump and
+// Get all work on an Unknown.
+type Unknown []byte
+
+// Add appends the complete encoded field f (copied, not validated). Fields may be added in
+// any order; Sorted restores tag order, and Marshal and Unmarshal always leave or write
+// Unknown fields sorted.
+func (u *Unknown) Add(f []byte) { *u = append(*u, f...) }
+
+// Sorted returns u if its fields are in ascending tag order, and otherwise a copy with the
+// fields stably sorted by tag. Malformed trailing bytes are kept at the end unchanged.
+func (u Unknown) Sorted() Unknown {
+	var prev uint32
+	sorted := true
+	n := 0
+	for b := []byte(u); len(b) > 0; n++ {
+		tag, _, m := ConsumeField(b)
+		if m < 0 {
+			break
+		}
+		if tag < prev {
+			sorted = false
+		}
+		prev = tag
+		b = b[m:]
+	}
+	if sorted {
+		return u
+	}
+	type span struct {
+		tag        uint32
+		start, end int
+	}
+	spans := make([]span, 0, n)
+	off := 0
+	for off < len(u) {
+		tag, _, m := ConsumeField(u[off:])
+		if m < 0 {
+			break
+		}
+		spans = append(spans, span{tag, off, off + m})
+		off += m
+	}
+	slices.SortStableFunc(spans, func(a, b span) int { return cmp.Compare(a.tag, b.tag) })
+	out := make(Unknown, 0, len(u))
+	for _, s := range spans {
+		out = append(out, u[s.start:s.end]...)
+	}
+	return append(out, u[off:]...)
+}
+
+// AppendBefore appends to dst the leading fields of u whose tag is below tag and returns
+// the rest of u. Encoders call it before each known tag, in ascending order, to merge
+// unknown fields into canonical position.
+func (u Unknown) AppendBefore(dst []byte, tag uint32) ([]byte, Unknown) {
+	off := 0
+	for off < len(u) {
+		t, _, n := ConsumeField(u[off:])
+		if n < 0 || t >= tag {
+			break
+		}
+		off += n
+	}
+	if off == 0 {
+		return dst, u
+	}
+	return append(dst, u[:off]...), u[off:]
+}
+
+// Valid reports whether u is a sequence of well-formed fields in ascending tag order.
+func (u Unknown) Valid() bool {
+	var prev uint32
+	for b := []byte(u); len(b) > 0; {
+		tag, _, n := ConsumeField(b)
+		if n < 0 || tag < prev {
+			return false
+		}
+		prev = tag
+		b = b[n:]
+	}
+	return true
+}

@@ -1,0 +1,479 @@
+// API for tlvgen: generated code should call only the names listed here; they are stable.
+//
+// Encoding (append-style, never fails, never allocates beyond growing dst):
+//   - AppendTag(b, tag, wt), AppendVarint, AppendZigzag, AppendFixed32, AppendFixed64,
+//     AppendString, AppendBytes (length-prefixed), SizeVarint, SizeZigzag, Zigzag, Unzigzag.
+//   - Whole fields: AppendVarintField, AppendZigzagField, AppendBoolField, AppendFixed32Field,
+//     AppendFixed64Field, AppendFloat32Field, AppendFloat64Field, AppendStringField,
+//     AppendBytesField.
+//   - Nested message / packed array / map entry: b = AppendTag(b, tag, Message) (or a Packed*
+//     type); b, mark := BeginLen(b); ...append the content...; b = EndLen(b, mark).
+//   - Map entries are written in ascending order of their encoded key: sort keys with
+//     CompareKeyString, CompareKeyInt (zigzag keys) or CompareKeyUint; each entry is a
+//     Message field holding key at tag 1 and value at tag 2, both always written.
+//   - Unknown fields: interleave with u.AppendBefore(b, tag) before writing each known tag
+//     (ascending), then append what is left: b = append(b, rest...).
+//
+// Decoding:
+//   - ConsumeTag, ConsumeVarint, ConsumeFixed32, ConsumeFixed64, ConsumeBytes, ConsumeValue,
+//     ConsumeField; a negative n is an error code, turned into a sentinel by CodeError(n).
+//     Strict mode requires minimal varints: n == SizeVarint(v).
+//   - Iter (NewIter, Next, Field, Err) walks the fields of one message without allocating.
+//   - Generated types implement Marshaler and Unmarshaler (codec.go); UnmarshalTLV must reset
+//     the receiver first, then decode, using the *DecodeState for limits:
+//     d.Message(content, off, &x.Inner) for nested messages (depth + offsets),
+//     d.Count(n) per decoded field/element, d.Alloc(bytes) before every allocation
+//     (string/[]byte copies, slice growth, new structs), d.Strict(), d.Error(off, tag, err),
+//     x.Unknown.Add(rawField) for fields it does not know.
+//
+// See SPEC.md for the wire format these functions implement.
+
+package tlv
+
+import (
+	"bytes"
+	"encoding/binary"
+	"math"
+	"math/bits"
+)
+
+// WireType is the low three bits of a field key. It tells a reader how to skip the value
+// without a schema and, for length-delimited values, what the content is.
+type WireType uint8
+
+// The eight wire types. All of them are defined, so any key with a valid tag is skippable.
+const (
+	Varint        WireType = 0 // unsigned LEB128; bool, uint*, zigzag-encoded int*
+	Fixed64       WireType = 1 // 8 bytes little-endian; float64
+	Bytes         WireType = 2 // length + opaque bytes; string, []byte
+	Message       WireType = 3 // length + nested fields; struct, map entry, time.Time
+	PackedVarint  WireType = 4 // length + concatenated varints; repeated bool/int/uint
+	Fixed32       WireType = 5 // 4 bytes little-endian; float32
+	PackedFixed32 WireType = 6 // length + 4-byte elements; repeated float32
+	PackedFixed64 WireType = 7 // length + 8-byte elements; repeated float64
+)
+
+// MaxTag is the largest field tag. Tags start at 1; 0 is invalid.
+const MaxTag = 1<<29 - 1
+
+// MaxVarintLen is the length of the longest varint (a uint64).
+const MaxVarintLen = 10
+
+// String returns the name used by Dump and SPEC.md.
+func (wt WireType) String() string {
+	switch wt {
+	case Varint:
+		return "varint"
+	case Fixed64:
+		return "fixed64"
+	case Bytes:
+		return "bytes"
+	case Message:
+		return "message"
+	case PackedVarint:
+		return "packed-varint"
+	case Fixed32:
+		return "fixed32"
+	case PackedFixed32:
+		return "packed-fixed32"
+	case PackedFixed64:
+		return "packed-fixed64"
+	}
+	return "invalid"
+}
+
+// LengthDelimited reports whether values of wt are a length followed by content.
+func (wt WireType) LengthDelimited() bool {
+	return wt == Bytes || wt == Message || wt == PackedVarint || wt == PackedFixed32 || wt == PackedFixed64
+}
+
+// Error codes returned as a negative n by the Consume functions.
+const (
+	codeTruncated = -1 // input ends inside a key, varint, fixed value or declared length
+	codeOverflow  = -2 // varint longer than 10 bytes or above 2^64-1
+	codeTag       = -3 // tag 0 or above MaxTag
+	codeLength    = -4 // declared length exceeds the remaining input
+)
+
+// CodeError converts a negative n returned by a Consume function into its sentinel error
+// (ErrTruncated, ErrOverflow, ErrTag, ErrLength). It returns nil for n >= 0.
+func CodeError(n int) error {
+	switch {
+	case n >= 0:
+		return nil
+	case n == codeOverflow:
+		return ErrOverflow
+	case n == codeTag:
+		return ErrTag
+	case n == codeLength:
+		return ErrLength
+	}
+	return ErrTruncated
+}
+
+// Zigzag maps signed integers to unsigned ones so that small magnitudes stay small:
+// 0→0, -1→1, 1→2, -2→3.
+func Zigzag(v int64) uint64 { return uint64(v<<1) ^ uint64(v>>63) }
+
+// Unzigzag is the inverse of Zigzag.
+func Unzigzag(u uint64) int64 { return int64(u>>1) ^ -int64(u&1) }
+
+// SizeVarint returns the number of bytes AppendVarint writes for v.
+func SizeVarint(v uint64) int { return int(9*uint32(bits.Len64(v))+64) / 64 }
+
+// SizeZigzag returns the number of bytes AppendZigzag writes for v.
+func SizeZigzag(v int64) int { return SizeVarint(Zigzag(v)) }
+
+// SizeTag returns the size of the key for tag.
+func SizeTag(tag uint32) int { return SizeVarint(uint64(tag) << 3) }
+
+// AppendVarint appends v as a minimal unsigned LEB128 varint.
+func AppendVarint(b []byte, v uint64) []byte {
+	if v < 0x80 {
+		return append(b, byte(v))
+	}
+	if v < 0x4000 {
+		return append(b, byte(v)|0x80, byte(v>>7))
+	}
+	for v >= 0x80 {
+		b = append(b, byte(v)|0x80)
+		v >>= 7
+	}
+	return append(b, byte(v))
+}
+
+// AppendZigzag appends a signed integer as the varint of its zigzag form.
+func AppendZigzag(b []byte, v int64) []byte { return AppendVarint(b, Zigzag(v)) }
+
+// AppendTag appends the key of a field: the varint of tag<<3 | wt. tag must be in
+// [1, MaxTag]; the encoder does not check it (plans and generated code are checked once).
+func AppendTag(b []byte, tag uint32, wt WireType) []byte {
+	return AppendVarint(b, uint64(tag)<<3|uint64(wt))
+}
+
+// AppendFixed32 appends v as 4 little-endian bytes.
+func AppendFixed32(b []byte, v uint32) []byte { return binary.LittleEndian.AppendUint32(b, v) }
+
+// AppendFixed64 appends v as 8 little-endian bytes.
+func AppendFixed64(b []byte, v uint64) []byte { return binary.LittleEndian.AppendUint64(b, v) }
+
+// AppendString appends the varint length of s followed by its bytes.
+func AppendString(b []byte, s string) []byte {
+	return append(AppendVarint(b, uint64(len(s))), s...)
+}
+
+// AppendBytes appends the varint length of v followed by v.
+func AppendBytes(b []byte, v []byte) []byte {
+	return append(AppendVarint(b, uint64(len(v))), v...)
+}
+
+// AppendVarintField appends a Varint field holding v (uint*).
+func AppendVarintField(b []byte, tag uint32, v uint64) []byte {
+	return AppendVarint(AppendTag(b, tag, Varint), v)
+}
+
+// AppendZigzagField appends a Varint field holding the zigzag form of v (int*, Duration).
+func AppendZigzagField(b []byte, tag uint32, v int64) []byte {
+	return AppendVarint(AppendTag(b, tag, Varint), Zigzag(v))
+}
+
+// AppendBoolField appends a Varint field holding 0 or 1.
+func AppendBoolField(b []byte, tag uint32, v bool) []byte {
+	x := byte(0)
+	if v {
+		x = 1
+	}
+	return append(AppendTag(b, tag, Varint), x)
+}
+
+// AppendFixed32Field appends a Fixed32 field.
+func AppendFixed32Field(b []byte, tag uint32, v uint32) []byte {
+	return AppendFixed32(AppendTag(b, tag, Fixed32), v)
+}
+
+// AppendFixed64Field appends a Fixed64 field.
+func AppendFixed64Field(b []byte, tag uint32, v uint64) []byte {
+	return AppendFixed64(AppendTag(b, tag, Fixed64), v)
+}
+
+// AppendFloat32Field appends a float32 as a Fixed32 field (IEEE 754 bits, NaN payload kept).
+func AppendFloat32Field(b []byte, tag uint32, v float32) []byte {
+	return AppendFixed32Field(b, tag, math.Float32bits(v))
+}
+
+// AppendFloat64Field appends a float64 as a Fixed64 field (IEEE 754 bits, NaN payload kept).
+func AppendFloat64Field(b []byte, tag uint32, v float64) []byte {
+	return AppendFixed64Field(b, tag, math.Float64bits(v))
+}
+
+// AppendStringField appends a Bytes field holding s.
+func AppendStringField(b []byte, tag uint32, s string) []byte {
+	return AppendString(AppendTag(b, tag, Bytes), s)
+}
+
+// AppendBytesField appends a Bytes field holding v.
+func AppendBytesField(b []byte, tag uint32, v []byte) []byte {
+	return AppendBytes(AppendTag(b, tag, Bytes), v)
+}
+
+// BeginLen reserves one byte for the length of content that the caller appends next and
+// returns the mark to pass to EndLen. Content shorter than 128 bytes (the usual nested
+// message) then costs nothing extra; longer content is shifted once by EndLen.
+func BeginLen(b []byte) ([]byte, int) {
+	return append(b, 0), len(b)
+}
+
+// EndLen writes the length of everything appended since BeginLen returned mark, as a
+// minimal varint, moving the content if the length needs more than one byte.
+func EndLen(b []byte, mark int) []byte {
+	n := len(b) - mark - 1
+	if n < 0x80 {
+		b[mark] = byte(n)
+		return b
+	}
+	s := SizeVarint(uint64(n))
+	var pad [MaxVarintLen]byte
+	b = append(b, pad[:s-1]...)
+	copy(b[mark+s:], b[mark+1:mark+1+n])
+	putVarint(b[mark:], uint64(n))
+	return b
+}
+
+func putVarint(b []byte, v uint64) {
+	i := 0
+	for v >= 0x80 {
+		b[i] = byte(v) | 0x80
+		v >>= 7
+		i++
+	}
+	b[i] = byte(v)
+}
+
+// ConsumeVarint parses a varint at the start of b. It returns the value and its length, or a
+// negative error code (see CodeError). It accepts non-minimal encodings; strict readers
+// compare n with SizeVarint(v).
+func ConsumeVarint(b []byte) (v uint64, n int) {
+	if len(b) > 0 && b[0] < 0x80 {
+		return uint64(b[0]), 1
+	}
+	var shift uint
+	for i := 0; i < len(b); i++ {
+		c := b[i]
+		if i == MaxVarintLen-1 {
+			if c > 1 {
+				return 0, codeOverflow
+			}
+			return v | uint64(c)<<63, MaxVarintLen
+		}
+		v |= uint64(c&0x7f) << shift
+		if c < 0x80 {
+			return v, i + 1
+		}
+		shift += 7
+	}
+	return 0, codeTruncated
+}
+
+// ConsumeTag parses a field key. The tag is checked to be in [1, MaxTag].
+func ConsumeTag(b []byte) (tag uint32, wt WireType, n int) {
+	k, n := ConsumeVarint(b)
+	if n < 0 {
+		return 0, 0, n
+	}
+	t := k >> 3
+	if t == 0 || t > MaxTag {
+		return 0, 0, codeTag
+	}
+	return uint32(t), WireType(k & 7), n
+}
+
+// ConsumeFixed32 parses 4 little-endian bytes.
+func ConsumeFixed32(b []byte) (uint32, int) {
+	if len(b) < 4 {
+		return 0, codeTruncated
+	}
+	return binary.LittleEndian.Uint32(b), 4
+}
+
+// ConsumeFixed64 parses 8 little-endian bytes.
+func ConsumeFixed64(b []byte) (uint64, int) {
+	if len(b) < 8 {
+		return 0, codeTruncated
+	}
+	return binary.LittleEndian.Uint64(b), 8
+}
+
+// ConsumeBytes parses a varint length and returns the content that follows, aliasing b.
+// The length is checked against len(b) before any conversion, so it cannot overflow.
+func ConsumeBytes(b []byte) ([]byte, int) {
+	l, n := ConsumeVarint(b)
+	if n < 0 {
+		return nil, n
+	}
+	if l > uint64(len(b)-n) {
+		return nil, codeLength
+	}
+	end := n + int(l)
+	return b[n:end:end], end
+}
+
+// ConsumeValue returns the length of the value of wire type wt at the start of b, which lets
+// a reader skip it. It checks framing only, not the content of messages or packed arrays.
+func ConsumeValue(b []byte, wt WireType) int {
+	switch wt {
+	case Varint:
+		_, n := ConsumeVarint(b)
+		return n
+	case Fixed32:
+		if len(b) < 4 {
+			return codeTruncated
+		}
+		return 4
+	case Fixed64:
+		if len(b) < 8 {
+			return codeTruncated
+		}
+		return 8
+	default:
+		_, n := ConsumeBytes(b)
+		return n
+	}
+}
+
+// ConsumeField parses the key of the field at the start of b and skips its value; n is the
+// length of the whole field.
+func ConsumeField(b []byte) (tag uint32, wt WireType, n int) {
+	tag, wt, n = ConsumeTag(b)
+	if n < 0 {
+		return 0, 0, n
+	}
+	m := ConsumeValue(b[n:], wt)
+	if m < 0 {
+		return 0, 0, m
+	}
+	return tag, wt, n + m
+}
+
+// Field is one field as seen by Iter. Value and Raw alias the iterated buffer.
+type Field struct {
+	Tag    uint32
+	Type   WireType
+	Offset int    // offset of the key from the start of the buffer given to NewIter
+	Num    uint64 // the number of a Varint, Fixed32 or Fixed64 field
+	Value  []byte // encoded value: varint bytes, 4 or 8 fixed bytes, or length-delimited content
+	Raw    []byte // the whole field, key included
+}
+
+// Int returns the zigzag-decoded value of a Varint field.
+func (f Field) Int() int64 { return Unzigzag(f.Num) }
+
+// Float64 returns the value of a Fixed64 field as a float64, or of a Fixed32 field widened.
+func (f Field) Float64() float64 {
+	if f.Type == Fixed32 {
+		return float64(math.Float32frombits(uint32(f.Num)))
+	}
+	return math.Float64frombits(f.Num)
+}
+
+// Iter iterates over the fields of one message without allocating. The zero Iter is empty.
+//
+//	it := tlv.NewIter(data)
+//	for it.Next() {
+//		f := it.Field()
+//		...
+//	}
+//	if err := it.Err(); err != nil { ... }
+type Iter struct {
+	data  []byte
+	off   int
+	err   error
+	field Field
+}
+
+// NewIter returns an iterator over the fields encoded in data.
+func NewIter(data []byte) Iter { return Iter{data: data} }
+
+// Next advances to the next field. It returns false at the end of the data or on a
+// malformed field; Err tells which.
+func (it *Iter) Next() bool {
+	if it.err != nil || it.off >= len(it.data) {
+		return false
+	}
+	b := it.data[it.off:]
+	tag, wt, n := ConsumeTag(b)
+	if n < 0 {
+		it.fail(n, 0)
+		return false
+	}
+	f := Field{Tag: tag, Type: wt, Offset: it.off}
+	var m int
+	switch wt {
+	case Varint:
+		f.Num, m = ConsumeVarint(b[n:])
+		if m > 0 {
+			f.Value = b[n : n+m]
+		}
+	case Fixed32:
+		var v uint32
+		v, m = ConsumeFixed32(b[n:])
+		f.Num = uint64(v)
+		if m > 0 {
+			f.Value = b[n : n+m]
+		}
+	case Fixed64:
+		f.Num, m = ConsumeFixed64(b[n:])
+		if m > 0 {
+			f.Value = b[n : n+m]
+		}
+	default:
+		f.Value, m = ConsumeBytes(b[n:])
+	}
+	if m < 0 {
+		it.fail(m, tag)
+		return false
+	}
+	f.Raw = b[: n+m : n+m]
+	it.off += n + m
+	it.field = f
+	return true
+}
+
+func (it *Iter) fail(code int, tag uint32) {
+	it.err = &DecodeError{Offset: it.off, Tag: tag, Err: CodeError(code)}
+}
+
+// Field returns the current field.
+func (it *Iter) Field() Field { return it.field }
+
+// Offset returns the offset of the next unread byte.
+func (it *Iter) Offset() int { return it.off }
+
+// Err returns the *DecodeError that stopped the iteration, or nil at a clean end.
+func (it *Iter) Err() error { return it.err }
+
+// CompareKeyString orders string map keys as canonical form requires: by their encoding
+// (varint length, then bytes), so shorter keys come first when the length varints differ.
+func CompareKeyString(a, b string) int {
+	if len(a) != len(b) {
+		return CompareKeyUint(uint64(len(a)), uint64(len(b)))
+	}
+	if a == b {
+		return 0
+	}
+	if a < b {
+		return -1
+	}
+	return 1
+}
+
+// CompareKeyUint orders unsigned (and bool) map keys by their varint encoding.
+func CompareKeyUint(a, b uint64) int {
+	if a == b {
+		return 0
+	}
+	var x, y [MaxVarintLen]byte
+	return bytes.Compare(AppendVarint(x[:0], a), AppendVarint(y[:0], b))
+}
+
+// CompareKeyInt orders signed map keys by the varint encoding of their zigzag form.
+func CompareKeyInt(a, b int64) int { return CompareKeyUint(Zigzag(a), Zigzag(b)) }
