@@ -1,0 +1,540 @@
+package overload
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Defaults of Config's zero fields.
+const (
+	DefaultMaxConcurrency = 64
+	DefaultQueueFactor    = 8 // MaxQueue defaults to 8 × MaxConcurrency
+	DefaultWindow         = time.Second
+	DefaultWindowRequests = 2000
+	DefaultQueueThreshold = 20 * time.Millisecond
+
+	maxSlots          = 1 << 30
+	maxWindowRequests = 1 << 30
+)
+
+// Config configures a Controller. Zero fields take the documented defaults.
+type Config struct {
+	// MaxConcurrency is the number of execution slots (default 64).
+	MaxConcurrency int
+	// MaxQueue bounds the requests waiting for a slot (default
+	// 8 × MaxConcurrency). It should allow waits well beyond
+	// QueueThreshold, or overload shows only as queue-full refusals.
+	MaxQueue int
+	// Window is the longest adaptation window (default 1 s, DAGOR's value).
+	Window time.Duration
+	// WindowRequests ends a window early after this many arrivals (default
+	// 2,000, DAGOR's value).
+	WindowRequests int
+	// QueueThreshold is the mean queuing time above which a window counts as
+	// overloaded (default 20 ms, DAGOR's value).
+	QueueThreshold time.Duration
+	// DryRun decides and reports as usual but never refuses a request for
+	// its level or its deadline: such requests are reported to Hooks.OnShed
+	// with ShedError.DryRun set and then wait for a slot like any other.
+	// The slots and the queue bound still apply: they are capacity, not
+	// policy.
+	DryRun bool
+	// Clock is the time source; nil means time.Now.
+	Clock Clock
+	// Hooks receive metrics events.
+	Hooks Hooks
+}
+
+// Hooks are optional callbacks for metrics. They run synchronously on the
+// request's goroutine, never under a lock of the Controller, so they must be
+// fast and may call back into it.
+type Hooks struct {
+	// OnAdmit is called when a request gets a slot, with its queuing time
+	// (zero when a slot was free).
+	OnAdmit func(p Priority, queued time.Duration)
+	// OnShed is called for every refusal, and in dry-run mode for every
+	// refusal that would have happened.
+	OnShed func(p Priority, err *ShedError)
+	// OnWindow is called at the end of every adaptation window.
+	OnWindow func(WindowStats)
+	// OnLevelChange is called when the admission level changes.
+	OnLevelChange func(from, to Level)
+}
+
+// WindowStats summarises one adaptation window.
+type WindowStats struct {
+	Arrivals   int64         // requests that asked for admission
+	Started    int64         // requests that got a slot (or were reported by ObserveQueueTime)
+	MeanQueue  time.Duration // mean queuing time of the started requests
+	Overloaded bool          // MeanQueue > QueueThreshold
+	Idle       bool          // MeanQueue < QueueThreshold/4: the fast reopen applies
+	Duration   time.Duration
+	From, To   Level
+}
+
+// admission is the immutable admission state that one atomic load fetches:
+// the level and the errors to return, so a shed allocates nothing.
+type admission struct {
+	key       uint16
+	level     Level
+	shed      *ShedError
+	queueFull *ShedError
+	displaced *ShedError
+	dryShed   *ShedError
+}
+
+// Controller is DAGOR-style admission control for one service. It owns
+// MaxConcurrency execution slots and a bounded wait queue, measures each
+// request's queuing time, and adapts an admission level every window. It
+// starts no goroutine and needs no Close. It is safe for concurrent use.
+type Controller struct {
+	// Read on every call.
+	state   atomic.Pointer[admission]
+	inUse   atomic.Int64
+	waiting atomic.Int64 // length of q, readable without mu
+
+	// Window counters, written on every call.
+	arrivals     atomic.Int64
+	started      atomic.Int64
+	queuedStarts atomic.Int64
+	waitSum      atomic.Int64 // ns
+	winStart     atomic.Int64 // controller nanotime
+	rolling      atomic.Bool
+	nsPerStart   atomic.Int64 // measured drain interval while saturated; 0 = unknown
+
+	hist []atomic.Uint32 // arrivals per priority key, 1<<16 cells
+
+	mu sync.Mutex
+	q  waitList
+
+	rollBuf []bucket // owned by the goroutine holding rolling
+
+	slots       int64
+	maxQueue    int
+	window      int64 // ns
+	winRequests int64
+	threshold   int64 // ns
+	dryRun      bool
+	clock       Clock
+	epoch       time.Time
+	hooks       Hooks
+}
+
+// New returns a Controller, or an error for impossible values.
+func New(cfg Config) (*Controller, error) {
+	switch {
+	case cfg.MaxConcurrency < 0 || cfg.MaxConcurrency > maxSlots:
+		return nil, fmt.Errorf("overload: MaxConcurrency %d out of range [0, %d]", cfg.MaxConcurrency, maxSlots)
+	case cfg.MaxQueue < 0 || cfg.MaxQueue > maxSlots:
+		return nil, fmt.Errorf("overload: MaxQueue %d out of range [0, %d]", cfg.MaxQueue, maxSlots)
+	case cfg.Window < 0:
+		return nil, fmt.Errorf("overload: negative Window %v", cfg.Window)
+	case cfg.WindowRequests < 0 || cfg.WindowRequests > maxWindowRequests:
+		return nil, fmt.Errorf("overload: WindowRequests %d out of range [0, %d]", cfg.WindowRequests, maxWindowRequests)
+	case cfg.QueueThreshold < 0:
+		return nil, fmt.Errorf("overload: negative QueueThreshold %v", cfg.QueueThreshold)
+	}
+	if cfg.MaxConcurrency == 0 {
+		cfg.MaxConcurrency = DefaultMaxConcurrency
+	}
+	if cfg.MaxQueue == 0 {
+		cfg.MaxQueue = min(DefaultQueueFactor*cfg.MaxConcurrency, maxSlots)
+	}
+	if cfg.Window == 0 {
+		cfg.Window = DefaultWindow
+	}
+	if cfg.WindowRequests == 0 {
+		cfg.WindowRequests = DefaultWindowRequests
+	}
+	if cfg.QueueThreshold == 0 {
+		cfg.QueueThreshold = DefaultQueueThreshold
+	}
+	c := &Controller{
+		hist:        make([]atomic.Uint32, 1<<16),
+		slots:       int64(cfg.MaxConcurrency),
+		maxQueue:    cfg.MaxQueue,
+		window:      int64(cfg.Window),
+		winRequests: int64(cfg.WindowRequests),
+		threshold:   int64(cfg.QueueThreshold),
+		dryRun:      cfg.DryRun,
+		clock:       cfg.Clock,
+		hooks:       cfg.Hooks,
+	}
+	c.epoch = c.wallNow()
+	c.setLevel(keyOpen)
+	return c, nil
+}
+
+func (c *Controller) wallNow() time.Time {
+	if c.clock == nil {
+		return time.Now()
+	}
+	return c.clock.Now()
+}
+
+// nanotime is the controller's monotonic time in ns since New.
+func (c *Controller) nanotime() int64 {
+	if c.clock == nil {
+		return int64(time.Since(c.epoch))
+	}
+	return int64(c.clock.Now().Sub(c.epoch))
+}
+
+func (c *Controller) setLevel(key uint16) {
+	l := levelFromKey(key)
+	retry := time.Duration(c.window)
+	c.state.Store(&admission{
+		key:       key,
+		level:     l,
+		shed:      &ShedError{Reason: ReasonLevel, Level: l, RetryAfter: retry},
+		queueFull: &ShedError{Reason: ReasonQueueFull, Level: l, RetryAfter: retry},
+		displaced: &ShedError{Reason: ReasonDisplaced, Level: l, RetryAfter: retry},
+		dryShed:   &ShedError{Reason: ReasonLevel, Level: l, RetryAfter: retry, DryRun: true},
+	})
+}
+
+// Level returns the current admission level.
+func (c *Controller) Level() Level { return c.state.Load().level }
+
+// InUse returns the number of slots held.
+func (c *Controller) InUse() int { return int(c.inUse.Load()) }
+
+// Waiting returns the number of requests queued for a slot.
+func (c *Controller) Waiting() int { return int(c.waiting.Load()) }
+
+// Permit is a held execution slot. Release it exactly once when the work is
+// done; releasing the zero Permit does nothing.
+type Permit struct {
+	c *Controller
+}
+
+// Release gives the slot back, handing it straight to the first waiter if
+// there is one.
+func (p Permit) Release() {
+	c := p.c
+	if c == nil {
+		return
+	}
+	if c.inUse.Add(-1) < 0 {
+		c.inUse.Add(1) // a double Release; do not invent a slot
+		return
+	}
+	if c.waiting.Load() > 0 {
+		c.mu.Lock()
+		c.dispatchLocked()
+		c.mu.Unlock()
+	}
+}
+
+// Admit is the admission check alone, for services that keep their own queue:
+// it counts the request in the window's histogram and returns a *ShedError if
+// its priority is below the level. Such services then report each request's
+// queuing time with ObserveQueueTime when it starts.
+func (c *Controller) Admit(p Priority) error {
+	key := p.key()
+	st := c.arrive(key)
+	if key > st.key {
+		return c.shed(p, st)
+	}
+	return nil
+}
+
+// ObserveQueueTime reports that a request admitted with Admit started after
+// waiting d in the service's own queue. It feeds the same overload signal
+// as the waits Acquire measures.
+func (c *Controller) ObserveQueueTime(d time.Duration) {
+	if d < 0 {
+		d = 0
+	}
+	c.recordStart(int64(d))
+}
+
+// arrive counts one arrival and ends the window when due. The clock is read
+// on every fourth arrival only: a window's end may be late by three
+// arrivals, which keeps the clock off most calls.
+func (c *Controller) arrive(key uint16) *admission {
+	c.hist[key].Add(1)
+	n := c.arrivals.Add(1)
+	if n >= c.winRequests || n&3 == 0 {
+		c.maybeRoll(n)
+	}
+	return c.state.Load()
+}
+
+func (c *Controller) shed(p Priority, st *admission) error {
+	if c.dryRun {
+		if c.hooks.OnShed != nil {
+			c.hooks.OnShed(p, st.dryShed)
+		}
+		return nil
+	}
+	if c.hooks.OnShed != nil {
+		c.hooks.OnShed(p, st.shed)
+	}
+	return st.shed
+}
+
+// Acquire waits for an execution slot for a request of priority p.
+//
+// A request below the admission level fails at once with a *ShedError
+// (ReasonLevel), never queued. If no slot is free the request queues; it
+// fails at once if its context's remaining time is shorter than the expected
+// wait (ReasonDeadline), or if the queue is full of requests at least as
+// important (ReasonQueueFull). A more important arrival displaces the least
+// important waiter of a full queue (ReasonDisplaced). A waiter whose context
+// ends leaves the queue at once and gets the context's error.
+//
+// All refusals match ErrShed. A nil ctx means context.Background().
+func (c *Controller) Acquire(ctx context.Context, p Priority) (Permit, error) {
+	key := p.key()
+	st := c.arrive(key)
+	if key > st.key {
+		if err := c.shed(p, st); err != nil {
+			return Permit{}, err
+		}
+	}
+	if c.waiting.Load() == 0 && c.trySlot() {
+		c.recordStart(0)
+		if c.hooks.OnAdmit != nil {
+			c.hooks.OnAdmit(p, 0)
+		}
+		return Permit{c: c}, nil
+	}
+	return c.acquireSlow(ctx, p, key, st)
+}
+
+func (c *Controller) trySlot() bool {
+	for {
+		u := c.inUse.Load()
+		if u >= c.slots {
+			return false
+		}
+		if c.inUse.CompareAndSwap(u, u+1) {
+			return true
+		}
+	}
+}
+
+func (c *Controller) recordStart(waitNs int64) {
+	c.started.Add(1)
+	if waitNs > 0 {
+		c.waitSum.Add(waitNs)
+		c.queuedStarts.Add(1)
+	}
+}
+
+// errGone wraps the context error of a waiter whose caller left.
+type goneError struct{ err error }
+
+func (e *goneError) Error() string { return "overload: gave up waiting for a slot: " + e.err.Error() }
+func (e *goneError) Unwrap() error { return e.err }
+
+func (c *Controller) acquireSlow(ctx context.Context, p Priority, key uint16, st *admission) (Permit, error) {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	if err := ctx.Err(); err != nil {
+		return Permit{}, &goneError{err}
+	}
+	c.mu.Lock()
+	// Announce the wait before the last try for a slot: a Release that
+	// misses this increment has already freed its slot, which the try sees.
+	c.waiting.Add(1)
+	if c.trySlot() {
+		c.waiting.Add(-1)
+		c.mu.Unlock()
+		c.recordStart(0)
+		if c.hooks.OnAdmit != nil {
+			c.hooks.OnAdmit(p, 0)
+		}
+		return Permit{c: c}, nil
+	}
+	var dryErr *ShedError // a deadline refusal that dry-run mode only reports
+	if dl, ok := ctx.Deadline(); ok {
+		if per := c.nsPerStart.Load(); per > 0 {
+			expected := time.Duration(int64(c.q.n+1) * per)
+			if remaining := dl.Sub(c.wallNow()); remaining < expected {
+				err := &ShedError{Reason: ReasonDeadline, Level: st.level, RetryAfter: expected, DryRun: c.dryRun}
+				if !c.dryRun {
+					c.waiting.Add(-1)
+					c.mu.Unlock()
+					if c.hooks.OnShed != nil {
+						c.hooks.OnShed(p, err)
+					}
+					return Permit{}, err
+				}
+				dryErr = err
+			}
+		}
+	}
+	var evicted *waiter
+	if c.q.n >= c.maxQueue {
+		worst := c.q.leastImportant()
+		if worst == nil || worst.key <= key {
+			c.waiting.Add(-1)
+			c.mu.Unlock()
+			if c.hooks.OnShed != nil {
+				c.hooks.OnShed(p, st.queueFull)
+			}
+			return Permit{}, st.queueFull
+		}
+		c.q.remove(worst)
+		c.waiting.Add(-1)
+		worst.state = displaced
+		evicted = worst
+	}
+	w := &waiter{key: key, enqueued: c.nanotime(), ch: make(chan struct{}, 1)}
+	c.q.pushBack(w)
+	c.mu.Unlock()
+	if evicted != nil {
+		evicted.ch <- struct{}{}
+	}
+	if dryErr != nil && c.hooks.OnShed != nil {
+		c.hooks.OnShed(p, dryErr)
+	}
+
+	select {
+	case <-w.ch:
+	case <-ctx.Done():
+		c.mu.Lock()
+		switch w.state {
+		case waiting:
+			c.q.remove(w)
+			c.waiting.Add(-1)
+			c.mu.Unlock()
+			return Permit{}, &goneError{ctx.Err()}
+		case granted:
+			// The slot arrived as the caller left: pass it on.
+			c.mu.Unlock()
+			Permit{c: c}.Release()
+			return Permit{}, &goneError{ctx.Err()}
+		}
+		c.mu.Unlock() // displaced: fall through to report it
+	}
+	if w.state == displaced { // written before the send we received, or under mu
+		if c.hooks.OnShed != nil {
+			c.hooks.OnShed(p, st.displaced)
+		}
+		return Permit{}, st.displaced
+	}
+	wait := c.nanotime() - w.enqueued
+	if wait < 1 {
+		wait = 1 // it did queue; count it as a queued start
+	}
+	c.recordStart(wait)
+	if c.hooks.OnAdmit != nil {
+		c.hooks.OnAdmit(p, time.Duration(wait))
+	}
+	return Permit{c: c}, nil
+}
+
+// dispatchLocked hands free slots to waiters in FIFO order. c.mu is held.
+func (c *Controller) dispatchLocked() {
+	for c.q.n > 0 && c.trySlot() {
+		w := c.q.popFront()
+		c.waiting.Add(-1)
+		w.state = granted
+		w.ch <- struct{}{} // buffered, never blocks
+	}
+}
+
+// maybeRoll ends the window if it is due. One caller at a time does the
+// work; the others carry on.
+func (c *Controller) maybeRoll(n int64) {
+	var now int64
+	if n < c.winRequests {
+		now = c.nanotime()
+		if now-c.winStart.Load() < c.window {
+			return
+		}
+	}
+	if !c.rolling.CompareAndSwap(false, true) {
+		return
+	}
+	if now == 0 {
+		now = c.nanotime()
+	}
+	stats, changed := c.rollLocked(now)
+	c.rolling.Store(false)
+	if c.hooks.OnWindow != nil && stats.Arrivals > 0 {
+		c.hooks.OnWindow(stats)
+	}
+	if changed && c.hooks.OnLevelChange != nil {
+		c.hooks.OnLevelChange(stats.From, stats.To)
+	}
+}
+
+// rollLocked closes the window. The caller holds the rolling flag.
+func (c *Controller) rollLocked(now int64) (WindowStats, bool) {
+	start := c.winStart.Load()
+	if now-start < c.window && c.arrivals.Load() < c.winRequests {
+		return WindowStats{}, false // another caller just rolled
+	}
+	arrivals := c.arrivals.Swap(0)
+	started := c.started.Swap(0)
+	queued := c.queuedStarts.Swap(0)
+	waitSum := c.waitSum.Swap(0)
+	c.winStart.Store(now)
+
+	// Counts added while this runs land in either window; the error is a
+	// few requests in thousands.
+	buf := c.rollBuf[:0]
+	for k := range c.hist {
+		cell := &c.hist[k]
+		if cell.Load() == 0 {
+			continue
+		}
+		if n := cell.Swap(0); n > 0 {
+			buf = append(buf, bucket{key: uint16(k), n: n})
+		}
+	}
+	c.rollBuf = buf
+
+	elapsed := now - start
+	var mean int64
+	if started > 0 {
+		mean = waitSum / started
+	}
+	v := verdictNormal
+	switch {
+	case mean > c.threshold:
+		v = verdictOverloaded
+	case mean < c.threshold/idleFraction:
+		v = verdictIdle
+	}
+	// While requests queued the slots were saturated, so starts per ns is
+	// the drain rate that the deadline check needs.
+	if queued > 0 && started > 0 && elapsed > 0 {
+		c.nsPerStart.Store(max(elapsed/started, 1))
+	}
+
+	cur := c.state.Load().key
+	next := nextLevel(buf, cur, started, v)
+	if next != cur {
+		c.setLevel(next)
+	}
+	return WindowStats{
+		Arrivals:   arrivals,
+		Started:    started,
+		MeanQueue:  time.Duration(mean),
+		Overloaded: v == verdictOverloaded,
+		Idle:       v == verdictIdle,
+		Duration:   time.Duration(elapsed),
+		From:       levelFromKey(cur),
+		To:         levelFromKey(next),
+	}, next != cur
+}
+
+// IsShed reports whether err is a refusal of this package and returns its
+// details. It is errors.As with the right target type.
+func IsShed(err error) (*ShedError, bool) {
+	var se *ShedError
+	if errors.As(err, &se) {
+		return se, true
+	}
+	return nil, false
+}

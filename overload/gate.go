@@ -1,0 +1,140 @@
+package overload
+
+import (
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	lru "github.com/hashicorp/golang-lru/v2"
+)
+
+// Gate defaults.
+const (
+	DefaultGateDownstreams = 1024
+	DefaultGateTTL         = 5 * time.Second
+	DefaultProbeInterval   = 200 * time.Millisecond
+)
+
+// GateConfig configures a Gate. Zero fields take the documented defaults.
+type GateConfig struct {
+	// MaxDownstreams bounds the downstreams remembered (default 1,024);
+	// the least recently used is forgotten first, and a forgotten downstream
+	// is sent everything until it reports a level again.
+	MaxDownstreams int
+	// TTL is how long a reported level is trusted (default 5 s). After it,
+	// the Gate sends everything until a new level arrives.
+	TTL time.Duration
+	// ProbeInterval lets one request per interval and downstream through
+	// even when the cached level would shed it (default 200 ms), so a
+	// downstream whose level rose is noticed even if all traffic to it is
+	// below the stale level.
+	ProbeInterval time.Duration
+	// Clock is the time source; nil means time.Now.
+	Clock Clock
+}
+
+// Gate is the client side of collaborative admission (DAGOR §4.3): it caches
+// the admission level each downstream reports on its responses and sheds
+// requests that the downstream would refuse, before sending them. It starts
+// no goroutine. It is safe for concurrent use.
+type Gate struct {
+	cache *lru.Cache[string, *gateEntry]
+	ttl   int64
+	probe int64
+	clock Clock
+	epoch time.Time
+}
+
+type gateEntry struct {
+	level     atomic.Uint32 // Level.Uint16
+	expires   atomic.Int64  // gate nanotime
+	nextProbe atomic.Int64  // gate nanotime
+	err       atomic.Pointer[ShedError]
+}
+
+// NewGate returns a Gate, or an error for impossible values.
+func NewGate(cfg GateConfig) (*Gate, error) {
+	if cfg.MaxDownstreams < 0 || cfg.TTL < 0 || cfg.ProbeInterval < 0 {
+		return nil, fmt.Errorf("overload: negative GateConfig field in %+v", cfg)
+	}
+	if cfg.MaxDownstreams == 0 {
+		cfg.MaxDownstreams = DefaultGateDownstreams
+	}
+	if cfg.TTL == 0 {
+		cfg.TTL = DefaultGateTTL
+	}
+	if cfg.ProbeInterval == 0 {
+		cfg.ProbeInterval = DefaultProbeInterval
+	}
+	cache, err := lru.New[string, *gateEntry](cfg.MaxDownstreams)
+	if err != nil {
+		return nil, fmt.Errorf("overload: gate cache: %w", err)
+	}
+	g := &Gate{cache: cache, ttl: int64(cfg.TTL), probe: int64(cfg.ProbeInterval), clock: cfg.Clock}
+	g.epoch = g.wallNow()
+	return g, nil
+}
+
+func (g *Gate) wallNow() time.Time {
+	if g.clock == nil {
+		return time.Now()
+	}
+	return g.clock.Now()
+}
+
+func (g *Gate) nanotime() int64 { return int64(g.wallNow().Sub(g.epoch)) }
+
+// Observe records the level downstream reported. An open level forgets the
+// downstream.
+func (g *Gate) Observe(downstream string, l Level) {
+	if l.IsOpen() {
+		g.cache.Remove(downstream)
+		return
+	}
+	now := g.nanotime()
+	e, ok := g.cache.Get(downstream)
+	if !ok {
+		e = &gateEntry{}
+		if prev, found, _ := g.cache.PeekOrAdd(downstream, e); found {
+			e = prev
+		}
+	}
+	if uint16(e.level.Load()) != l.Uint16() || e.err.Load() == nil {
+		e.err.Store(&ShedError{Reason: ReasonDownstream, Level: l, RetryAfter: time.Duration(g.probe)})
+	}
+	e.level.Store(uint32(l.Uint16()))
+	e.expires.Store(now + g.ttl)
+}
+
+// Level returns the cached level of downstream, and false when none is
+// cached or it expired.
+func (g *Gate) Level(downstream string) (Level, bool) {
+	e, ok := g.cache.Peek(downstream)
+	if !ok || g.nanotime() >= e.expires.Load() {
+		return LevelOpen, false
+	}
+	return LevelFromUint16(uint16(e.level.Load())), true
+}
+
+// Allow returns nil if a request of priority p may be sent to downstream,
+// and a *ShedError (ReasonDownstream, matching ErrShed) if the downstream's
+// cached level would refuse it. One request per ProbeInterval is let
+// through regardless, to learn whether the level rose.
+func (g *Gate) Allow(downstream string, p Priority) error {
+	e, ok := g.cache.Get(downstream)
+	if !ok {
+		return nil
+	}
+	if LevelFromUint16(uint16(e.level.Load())).Admits(p) {
+		return nil
+	}
+	now := g.nanotime()
+	if now >= e.expires.Load() {
+		g.cache.Remove(downstream)
+		return nil
+	}
+	if np := e.nextProbe.Load(); now >= np && e.nextProbe.CompareAndSwap(np, now+g.probe) {
+		return nil // the probe
+	}
+	return e.err.Load()
+}

@@ -1,0 +1,143 @@
+package overload
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strconv"
+	"time"
+)
+
+// HTTP header names.
+const (
+	// LevelHeader carries the server's admission level ("business.user") on
+	// every response, admitted or shed.
+	LevelHeader = "Bulwark-Level"
+	// PriorityHeader carries the request's priority ("business.user") to
+	// downstream tiers, so every tier sheds the same requests.
+	PriorityHeader = "Bulwark-Priority"
+)
+
+type priorityKey struct{}
+
+// WithPriority returns ctx carrying p; RoundTripper forwards it downstream.
+func WithPriority(ctx context.Context, p Priority) context.Context {
+	return context.WithValue(ctx, priorityKey{}, p)
+}
+
+// PriorityFromContext returns the priority stored by WithPriority (the
+// Middleware stores each request's).
+func PriorityFromContext(ctx context.Context) (Priority, bool) {
+	if ctx == nil {
+		return Priority{}, false
+	}
+	p, ok := ctx.Value(priorityKey{}).(Priority)
+	return p, ok
+}
+
+// LowestPriority is what PriorityFromHeader gives a request without a valid
+// PriorityHeader: the least important there is.
+var LowestPriority = Priority{Business: 255, User: 255}
+
+// PriorityFromHeader reads the PriorityHeader set by an upstream tier's
+// RoundTripper, or returns LowestPriority. It is the Middleware's default
+// priority function, right for inner tiers; an entry tier should instead
+// derive the priority from the request (its API and authenticated user),
+// since clients can set any header.
+func PriorityFromHeader(r *http.Request) Priority {
+	if v := r.Header.Get(PriorityHeader); v != "" {
+		if p, err := ParsePriority(v); err == nil {
+			return p
+		}
+	}
+	return LowestPriority
+}
+
+// Middleware returns net/http middleware that admits each request through c.
+// priority gives a request's priority (nil means PriorityFromHeader). An
+// admitted request runs with its priority in the context (for
+// RoundTripper) and the slot held until the handler returns; a shed request
+// gets 503 Service Unavailable with Retry-After. Both carry the LevelHeader.
+// A request whose client leaves while queued is answered 503 too, without
+// running the handler.
+func Middleware(c *Controller, priority func(*http.Request) Priority) func(http.Handler) http.Handler {
+	if priority == nil {
+		priority = PriorityFromHeader
+	}
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			p := priority(r)
+			permit, err := c.Acquire(r.Context(), p)
+			if err != nil {
+				h := w.Header()
+				h.Set(LevelHeader, c.Level().String())
+				retry := time.Second
+				if se, ok := IsShed(err); ok && se.RetryAfter > 0 {
+					retry = se.RetryAfter
+				}
+				h.Set("Retry-After", strconv.FormatInt(int64((retry+time.Second-1)/time.Second), 10))
+				http.Error(w, "overloaded", http.StatusServiceUnavailable)
+				return
+			}
+			defer permit.Release()
+			w.Header().Set(LevelHeader, c.Level().String())
+			next.ServeHTTP(w, r.WithContext(WithPriority(r.Context(), p)))
+		})
+	}
+}
+
+// RoundTripper returns an http.RoundTripper that sends requests through next
+// (nil means http.DefaultTransport) with collaborative admission: it forwards
+// the request's priority (from the context, see WithPriority, or an existing
+// PriorityHeader) in the PriorityHeader, asks g whether the downstream (the
+// URL's host) would admit it, and feeds the LevelHeader of every response
+// back into g. A request the Gate sheds fails with a *ShedError without being
+// sent. Requests with no priority are sent ungated.
+func RoundTripper(g *Gate, next http.RoundTripper) http.RoundTripper {
+	if next == nil {
+		next = http.DefaultTransport
+	}
+	return &gatedTransport{gate: g, next: next}
+}
+
+type gatedTransport struct {
+	gate *Gate
+	next http.RoundTripper
+}
+
+var errNilRequest = errors.New("overload: nil request")
+
+func (t *gatedTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req == nil || req.URL == nil {
+		return nil, errNilRequest
+	}
+	host := req.URL.Host
+	p, ok := PriorityFromContext(req.Context())
+	if !ok {
+		if v := req.Header.Get(PriorityHeader); v != "" {
+			pp, err := ParsePriority(v)
+			p, ok = pp, err == nil
+		}
+	}
+	if ok {
+		if err := t.gate.Allow(host, p); err != nil {
+			if req.Body != nil {
+				_ = req.Body.Close() // the RoundTripper contract: always close the body
+			}
+			return nil, err
+		}
+		if req.Header.Get(PriorityHeader) != p.String() {
+			req = req.Clone(req.Context()) // never modify the caller's request
+			req.Header.Set(PriorityHeader, p.String())
+		}
+	}
+	resp, err := t.next.RoundTrip(req)
+	if resp != nil {
+		if v := resp.Header.Get(LevelHeader); v != "" {
+			if l, perr := ParseLevel(v); perr == nil {
+				t.gate.Observe(host, l)
+			}
+		}
+	}
+	return resp, err
+}

@@ -1,0 +1,126 @@
+package overload
+
+// This file holds the unsynchronised core of DAGOR's level adaptation: given
+// one window's histogram of arrivals per priority key, how the window went,
+// and the current level, compute the next level. The Controller calls it once
+// per window with its counters swapped out.
+
+// DAGOR (Zhou et al., SoCC 2018, §4.2) moves the expected number of admitted
+// requests down by alpha when a window was overloaded and up by beta when it
+// was not, then walks the histogram's prefix sums to the level that admits
+// that many.
+const (
+	alpha = 0.05 // decrease per overloaded window
+	beta  = 0.01 // increase per normal window
+)
+
+// Bulwark's addition (see doc.go, "Reopening"): when a window's mean queuing
+// time is below idleFraction of the threshold the queue is clearly idle and
+// the expected admissions grow much faster: doubled, and by at least
+// reopenShare of the window's arrivals. DAGOR's +1 % alone needs minutes to
+// climb back from a deep shed.
+const (
+	idleFraction = 4 // idle when mean queuing time < threshold / idleFraction
+	reopenShare  = 8 // and at least total arrivals / reopenShare more
+)
+
+// keyOpen is the key of LevelOpen: every priority key is <= it.
+const keyOpen = 0xFFFF
+
+// bucket is one non-empty histogram cell.
+type bucket struct {
+	key uint16
+	n   uint32
+}
+
+// windowVerdict is what a window says about load.
+type windowVerdict uint8
+
+const (
+	verdictNormal windowVerdict = iota
+	verdictOverloaded
+	verdictIdle
+)
+
+// nextLevel returns the next admission level key. hist holds the window's
+// non-empty cells in increasing key order; started is the number of requests
+// that got a slot in the window (they may have arrived in the previous one).
+func nextLevel(hist []bucket, cur uint16, started int64, v windowVerdict) uint16 {
+	var total, admitted uint64
+	for _, b := range hist {
+		total += uint64(b.n)
+		if b.key <= cur {
+			admitted += uint64(b.n)
+		}
+	}
+	if total == 0 {
+		return cur // nothing arrived: no information
+	}
+	switch v {
+	case verdictOverloaded:
+		// Base the cut on what actually ran, not on what passed the level:
+		// when the level is open at 4x load, 4x passes it but 1x runs, and
+		// cutting 5 % of 4x per window would take seconds of overload.
+		n := admitted
+		if started >= 0 && uint64(started) < n {
+			n = uint64(started)
+		}
+		want := uint64(float64(n) * (1 - alpha))
+		return floorLevel(hist, want, cur)
+	case verdictIdle:
+		want := 2 * admitted
+		if m := admitted + total/reopenShare; m > want {
+			want = m
+		}
+		return ceilLevel(hist, want, cur)
+	default:
+		want := uint64(float64(admitted)*(1+beta) + 0.5)
+		if want <= admitted {
+			want = admitted + 1
+		}
+		return ceilLevel(hist, want, cur)
+	}
+}
+
+// floorLevel returns the largest key whose prefix sum is <= want, never above
+// cur, and never below the first non-empty cell: the most important demand
+// is always admitted, so the controller keeps measuring.
+func floorLevel(hist []bucket, want uint64, cur uint16) uint16 {
+	if len(hist) == 0 {
+		return cur
+	}
+	level := hist[0].key
+	var sum uint64
+	for _, b := range hist {
+		sum += uint64(b.n)
+		if sum > want {
+			break
+		}
+		level = b.key
+	}
+	if level > cur {
+		level = cur
+	}
+	return level
+}
+
+// ceilLevel returns the smallest key whose prefix sum is >= want (so a rise
+// always admits at least one more non-empty cell), never below cur; open when
+// want reaches the total.
+func ceilLevel(hist []bucket, want uint64, cur uint16) uint16 {
+	var sum uint64
+	for i, b := range hist {
+		sum += uint64(b.n)
+		if sum < want {
+			continue
+		}
+		if i == len(hist)-1 {
+			break // everything seen is admitted: open
+		}
+		if b.key < cur {
+			return cur
+		}
+		return b.key
+	}
+	return keyOpen
+}
