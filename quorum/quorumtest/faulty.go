@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/bulwark-go/bulwark/quorum"
@@ -91,6 +92,14 @@ type Options struct {
 	// Default: a timer, which testing/synctest bubbles turn into fake time.
 	// Tests that drive time by hand inject their own.
 	Sleep func(ctx context.Context, d time.Duration) error
+	// Zone is reported by Zone; default: the wrapped replica's zone, if it
+	// implements quorum.Zoned.
+	Zone string
+	// ReportHealth makes Healthy report down, crashed and paused replicas
+	// as unhealthy, so that a quorum client skips them and fails fast.
+	// Without it Healthy always reports true and the client meets the
+	// faults: timeouts, blocked calls, errors.
+	ReportHealth bool
 }
 
 // Stats counts what a Faulty replica did. All counts are cumulative.
@@ -111,9 +120,12 @@ type Stats struct {
 // forgotten key (or every key, after Wipe) is served from then on by a
 // small in-memory store in the wrapper that starts empty.
 type Faulty struct {
-	inner quorum.Replica
-	name  string
-	sleep func(ctx context.Context, d time.Duration) error
+	inner        quorum.Replica
+	name         string
+	zone         string
+	sleep        func(ctx context.Context, d time.Duration) error
+	reportHealth bool
+	healthy      atomic.Bool // kept up to date under mu
 
 	mu      sync.Mutex
 	rng     *rand.Rand
@@ -136,14 +148,35 @@ func Wrap(r quorum.Replica, opts Options) *Faulty {
 	if opts.Sleep == nil {
 		opts.Sleep = sleepTimer
 	}
+	if z, ok := r.(quorum.Zoned); ok && opts.Zone == "" {
+		opts.Zone = z.Zone()
+	}
 	f := &Faulty{
-		inner: r,
-		name:  opts.Name,
-		sleep: opts.Sleep,
-		rng:   rand.New(rand.NewPCG(opts.Seed, opts.Seed^0x9e3779b97f4a7c15)),
+		inner:        r,
+		name:         opts.Name,
+		zone:         opts.Zone,
+		sleep:        opts.Sleep,
+		reportHealth: opts.ReportHealth,
+		rng:          rand.New(rand.NewPCG(opts.Seed, opts.Seed^0x9e3779b97f4a7c15)),
 	}
 	f.life, f.kill = context.WithCancelCause(context.Background())
+	f.healthy.Store(true)
 	return f
+}
+
+var _ interface {
+	quorum.Replica
+	quorum.Zoned
+	quorum.HealthReporter
+	quorum.Versioner
+} = (*Faulty)(nil)
+
+// Zone implements quorum.Zoned.
+func (f *Faulty) Zone() string { return f.zone }
+
+// updateHealth recomputes the health flag; f.mu is held.
+func (f *Faulty) updateHealth() {
+	f.healthy.Store(!f.down && !f.crashed && f.pause == nil)
 }
 
 func sleepTimer(ctx context.Context, d time.Duration) error {
@@ -188,6 +221,7 @@ func (f *Faulty) Faults() Faults {
 func (f *Faulty) SetDown(down bool) {
 	f.mu.Lock()
 	f.down = down
+	f.updateHealth()
 	f.mu.Unlock()
 }
 
@@ -200,6 +234,7 @@ func (f *Faulty) Pause() {
 	if f.pause == nil {
 		f.pause = make(chan struct{})
 	}
+	f.updateHealth()
 	f.mu.Unlock()
 }
 
@@ -210,6 +245,7 @@ func (f *Faulty) Resume() {
 		close(f.pause)
 		f.pause = nil
 	}
+	f.updateHealth()
 	f.mu.Unlock()
 }
 
@@ -223,6 +259,7 @@ func (f *Faulty) Crash() {
 		f.crashed = true
 		f.kill(ErrCrashed)
 	}
+	f.updateHealth()
 	f.mu.Unlock()
 }
 
@@ -233,6 +270,7 @@ func (f *Faulty) Restart() {
 		f.crashed = false
 		f.life, f.kill = context.WithCancelCause(context.Background())
 	}
+	f.updateHealth()
 	f.mu.Unlock()
 }
 
@@ -258,12 +296,11 @@ func (f *Faulty) Wipe() {
 	f.mu.Unlock()
 }
 
-// Healthy reports whether the replica is reachable: not down, not crashed
-// and not paused. A client can use it to fail fast.
+// Healthy implements quorum.HealthReporter. With Options.ReportHealth it
+// reports whether the replica is reachable: not down, not crashed and not
+// paused; without it, it always reports true. It is one atomic load.
 func (f *Faulty) Healthy() bool {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return !f.down && !f.crashed && f.pause == nil
+	return !f.reportHealth || f.healthy.Load()
 }
 
 // Stats returns the replica's counters.
@@ -466,6 +503,38 @@ func (f *Faulty) Get(ctx context.Context, key string) (quorum.Record, error) {
 		return quorum.Record{}, err
 	}
 	return rec, nil
+}
+
+// Version implements quorum.Versioner with the faults of a Get: it uses the
+// wrapped replica's Version if it has one, and Get otherwise.
+func (f *Faulty) Version(ctx context.Context, key string) (quorum.Version, error) {
+	p, err := f.begin(false)
+	if err != nil {
+		return quorum.Version{}, err
+	}
+	if err := f.before(ctx, p); err != nil {
+		f.end(err, false)
+		return quorum.Version{}, err
+	}
+	var ver quorum.Version
+	rec, handled := f.lost(key)
+	switch vr, ok := f.inner.(quorum.Versioner); {
+	case handled:
+		ver = rec.Version
+	case ok:
+		ver, err = vr.Version(ctx, key)
+	default:
+		rec, err = f.inner.Get(ctx, key)
+		ver = rec.Version
+	}
+	if err == nil {
+		err = f.after(ctx, p)
+	}
+	f.end(err, false)
+	if err != nil {
+		return quorum.Version{}, err
+	}
+	return ver, nil
 }
 
 // Put implements quorum.Replica with the injected faults. When it returns

@@ -64,7 +64,7 @@ func TestSetFaultsValidates(t *testing.T) {
 func TestFaultyDown(t *testing.T) {
 	ctx := context.Background()
 	inner := newRef()
-	f := Wrap(inner, Options{Name: "r1"})
+	f := Wrap(inner, Options{Name: "r1", ReportHealth: true})
 	f.SetDown(true)
 	assert.False(t, f.Healthy())
 	_, err := f.Put(ctx, "k", rec("a", v(1, 0)))
@@ -174,7 +174,7 @@ func TestFaultyPauseBlocksUntilResume(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		ctx := context.Background()
 		inner := newRef()
-		f := Wrap(inner, Options{})
+		f := Wrap(inner, Options{ReportHealth: true})
 		f.Pause()
 		f.Pause() // idempotent
 		assert.False(t, f.Healthy())
@@ -215,7 +215,7 @@ func TestFaultyCrashAndRestart(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		ctx := context.Background()
 		inner := newRef()
-		f := Wrap(inner, Options{Name: "r2"})
+		f := Wrap(inner, Options{Name: "r2", ReportHealth: true})
 		_, err := f.Put(ctx, "k", rec("kept", v(1, 0)))
 		require.NoError(t, err)
 
@@ -295,4 +295,37 @@ func TestFaultyDataLoss(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, quorum.Record{}, got, "key %q after wipe", k)
 	}
+}
+
+type zonedRef struct{ *refReplica }
+
+func (zonedRef) Zone() string { return "inner-zone" }
+
+func TestFaultyZoneHealthVersion(t *testing.T) {
+	ctx := context.Background()
+	assert.Equal(t, "inner-zone", Wrap(zonedRef{newRef()}, Options{}).Zone())
+	assert.Equal(t, "mine", Wrap(zonedRef{newRef()}, Options{Zone: "mine"}).Zone())
+	assert.Empty(t, Wrap(newRef(), Options{}).Zone())
+
+	quiet := Wrap(newRef(), Options{})
+	quiet.SetDown(true)
+	quiet.Crash()
+	assert.True(t, quiet.Healthy(), "without ReportHealth the client is not told")
+
+	f := Wrap(newRef(), Options{})
+	ver, err := f.Version(ctx, "k")
+	require.NoError(t, err)
+	assert.True(t, ver.IsZero())
+	_, err = f.Put(ctx, "k", rec("a", v(3, 4)))
+	require.NoError(t, err)
+	ver, err = f.Version(ctx, "k")
+	require.NoError(t, err)
+	assert.Equal(t, v(3, 4), ver)
+	f.Forget("k")
+	ver, err = f.Version(ctx, "k")
+	require.NoError(t, err)
+	assert.True(t, ver.IsZero())
+	f.SetDown(true)
+	_, err = f.Version(ctx, "k")
+	require.ErrorIs(t, err, ErrDown)
 }
