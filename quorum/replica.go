@@ -50,3 +50,27 @@ type Replica interface {
 	// and reports whether it stored it. An older version is not an error.
 	Put(ctx context.Context, key string, rec Record) (stored bool, err error)
 }
+
+// Zoned is implemented by a replica that knows its zone (IDC, data centre).
+// The client reads Zone once, in New. Replicas that do not implement it are
+// in the zone "".
+type Zoned interface {
+	Zone() string
+}
+
+// HealthReporter is implemented by a replica that knows whether it is
+// reachable (a health checker, an open circuit breaker). The client calls
+// Healthy at the start of every operation, so it must be cheap (an atomic
+// load) and safe for concurrent use. An unhealthy replica is not contacted;
+// when too few are healthy the operation fails at once with an error
+// matching ErrNoQuorum and ErrNotApplied.
+type HealthReporter interface {
+	Healthy() bool
+}
+
+// Versioner is implemented by a replica that can return a key's stored
+// version without its value. Writes use it for their version read, which then
+// moves no values; Version of a missing key is the zero Version.
+type Versioner interface {
+	Version(ctx context.Context, key string) (Version, error)
+}

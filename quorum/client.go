@@ -1,0 +1,242 @@
+package quorum
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"fmt"
+	"sync"
+	"sync/atomic"
+)
+
+// Client reads and writes versioned records on N replicas. It is safe for
+// concurrent use. Each replica call runs on a worker goroutine the Client
+// owns (at most Config.MaxInFlight per replica; workers stay until Close), so
+// Close must be called to release them.
+type Client struct {
+	s        settings
+	replicas []replicaState
+	zones    int // number of distinct zones
+	hedges   budget
+	ops      sync.Pool
+
+	closed atomic.Bool
+	mu     sync.Mutex // guards spawning workers against Close
+	done   chan struct{}
+	wg     sync.WaitGroup
+}
+
+type replicaState struct {
+	r      Replica
+	ver    Versioner      // nil if not implemented
+	health HealthReporter // nil if not implemented
+	zone   string
+	zoneID int
+	local  bool
+	jobs   chan job
+	active atomic.Int32 // worker goroutines
+	lat    latency
+}
+
+// New returns a Client over replicas, after validating cfg against
+// N = len(replicas) (see Config for defaults). The slice order matters for the
+// MasterSlave and DualWrite tiers: replicas[0] is the master (primary) and
+// replicas[1] the slave (secondary). Hooks and errors name replicas by index.
+func New(replicas []Replica, cfg Config) (*Client, error) {
+	zones := make([]string, len(replicas))
+	for i, r := range replicas {
+		if r == nil {
+			return nil, fmt.Errorf("%w: replica %d is nil", ErrConfig, i)
+		}
+		if z, ok := r.(Zoned); ok {
+			zones[i] = z.Zone()
+		}
+	}
+	s, err := cfg.settings(len(replicas), zones)
+	if err != nil {
+		return nil, err
+	}
+	if s.id == 0 {
+		var b [8]byte
+		for s.id == 0 {
+			if _, err := rand.Read(b[:]); err != nil {
+				return nil, fmt.Errorf("quorum: client id: %w", err)
+			}
+			s.id = binary.LittleEndian.Uint64(b[:])
+		}
+	}
+	c := &Client{
+		s:        s,
+		replicas: make([]replicaState, len(replicas)),
+		done:     make(chan struct{}),
+	}
+	c.hedges.init(s.hedge.Budget, s.hedge.Burst)
+	ids := map[string]int{}
+	for i, r := range replicas {
+		rs := &c.replicas[i]
+		rs.r = r
+		rs.ver, _ = r.(Versioner)
+		rs.health, _ = r.(HealthReporter)
+		rs.zone = zones[i]
+		id, ok := ids[rs.zone]
+		if !ok {
+			id = len(ids)
+			ids[rs.zone] = id
+		}
+		rs.zoneID = id
+		rs.local = s.localZone != "" && rs.zone == s.localZone
+		rs.jobs = make(chan job)
+	}
+	c.zones = len(ids)
+	n := len(replicas)
+	c.ops.New = func() any { return newOp(c, n) }
+	return c, nil
+}
+
+// ID returns the client's id, the Writer of the versions it writes.
+func (c *Client) ID() uint64 { return c.s.id }
+
+// N returns the number of replicas.
+func (c *Client) N() int { return c.s.n }
+
+// Close stops the client. It waits for every replica call in flight —
+// including asynchronous read repairs, master-slave slave writes and write
+// stragglers, each bounded by the replica timeout — and for the worker
+// goroutines to exit. Operations after Close fail with ErrClosed. Close is
+// idempotent.
+func (c *Client) Close() error {
+	c.mu.Lock()
+	if !c.closed.Load() {
+		c.closed.Store(true)
+		close(c.done)
+	}
+	c.mu.Unlock()
+	c.wg.Wait()
+	return nil
+}
+
+// Call overrides the client's settings for one call; zero fields keep the
+// client's.
+type Call struct {
+	Consistency Consistency
+	Tier        Tier
+	Repair      ReadRepair
+}
+
+// With returns a Caller whose operations use call. It does not allocate.
+func (c *Client) With(call Call) Caller { return Caller{c: c, call: call} }
+
+// Caller is a Client with per-call settings, from Client.With.
+type Caller struct {
+	c    *Client
+	call Call
+}
+
+// Get returns the newest value of key, or ErrNotFound if the key was never
+// written or was deleted. The returned slice belongs to the caller.
+func (c *Client) Get(ctx context.Context, key string) ([]byte, error) {
+	v, _, err := c.read(ctx, key, Call{})
+	return v, err
+}
+
+// GetVersion is Get that also returns the version read (on ErrNotFound, the
+// tombstone's version, or the zero Version if the key was never written).
+func (c *Client) GetVersion(ctx context.Context, key string) ([]byte, Version, error) {
+	return c.read(ctx, key, Call{})
+}
+
+// Put writes value under key with a version newer than every version of key
+// on the replicas it read. On error, errors.Is tells ErrNotApplied (nothing
+// stored, safe to retry) from ErrIndeterminate (may have been stored).
+// Put copies value; the caller may reuse it when Put returns.
+func (c *Client) Put(ctx context.Context, key string, value []byte) error {
+	_, err := c.write(ctx, key, value, false, Call{})
+	return err
+}
+
+// PutVersion is Put that returns the version written.
+func (c *Client) PutVersion(ctx context.Context, key string, value []byte) (Version, error) {
+	return c.write(ctx, key, value, false, Call{})
+}
+
+// Delete writes a versioned tombstone for key: later reads return
+// ErrNotFound, and repair spreads the tombstone instead of resurrecting older
+// values. Tombstones are never collected. Errors are as for Put.
+func (c *Client) Delete(ctx context.Context, key string) error {
+	_, err := c.write(ctx, key, nil, true, Call{})
+	return err
+}
+
+// DeleteVersion is Delete that returns the tombstone's version.
+func (c *Client) DeleteVersion(ctx context.Context, key string) (Version, error) {
+	return c.write(ctx, key, nil, true, Call{})
+}
+
+// Get is Client.Get with the Caller's settings.
+func (c Caller) Get(ctx context.Context, key string) ([]byte, error) {
+	v, _, err := c.c.read(ctx, key, c.call)
+	return v, err
+}
+
+// GetVersion is Client.GetVersion with the Caller's settings.
+func (c Caller) GetVersion(ctx context.Context, key string) ([]byte, Version, error) {
+	return c.c.read(ctx, key, c.call)
+}
+
+// Put is Client.Put with the Caller's settings.
+func (c Caller) Put(ctx context.Context, key string, value []byte) error {
+	_, err := c.c.write(ctx, key, value, false, c.call)
+	return err
+}
+
+// PutVersion is Client.PutVersion with the Caller's settings.
+func (c Caller) PutVersion(ctx context.Context, key string, value []byte) (Version, error) {
+	return c.c.write(ctx, key, value, false, c.call)
+}
+
+// Delete is Client.Delete with the Caller's settings.
+func (c Caller) Delete(ctx context.Context, key string) error {
+	_, err := c.c.write(ctx, key, nil, true, c.call)
+	return err
+}
+
+// DeleteVersion is Client.DeleteVersion with the Caller's settings.
+func (c Caller) DeleteVersion(ctx context.Context, key string) (Version, error) {
+	return c.c.write(ctx, key, nil, true, c.call)
+}
+
+// resolved is the effective settings of one call.
+type resolved struct {
+	consistency Consistency
+	tier        Tier
+	repair      ReadRepair
+}
+
+func (c *Client) resolve(call Call) (resolved, error) {
+	r := resolved{consistency: c.s.consistency, tier: c.s.tier, repair: c.s.repair}
+	if call.Consistency != 0 {
+		if call.Consistency > Weak {
+			return r, fmt.Errorf("%w: unknown consistency %d", ErrConfig, call.Consistency)
+		}
+		r.consistency = call.Consistency
+	}
+	if call.Tier != 0 {
+		if call.Tier > DualWrite {
+			return r, fmt.Errorf("%w: unknown tier %d", ErrConfig, call.Tier)
+		}
+		r.tier = call.Tier
+	}
+	if call.Repair != 0 {
+		if call.Repair > RepairOff {
+			return r, fmt.Errorf("%w: unknown read repair %d", ErrConfig, call.Repair)
+		}
+		r.repair = call.Repair
+	}
+	if r.consistency != Weak && c.s.w+c.s.r <= c.s.n {
+		return r, fmt.Errorf("%w: W+R=%d does not exceed N=%d, %v needs it", ErrConfig, c.s.w+c.s.r, c.s.n, r.consistency)
+	}
+	if r.tier != QuorumTier && c.s.n < 2 {
+		return r, fmt.Errorf("%w: tier %v needs two replicas", ErrConfig, r.tier)
+	}
+	return r, nil
+}

@@ -1,0 +1,527 @@
+package quorum
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/bits"
+	"math/rand/v2"
+	"sync/atomic"
+	"time"
+)
+
+// This file is the fan-out engine: pooled per-operation state (op), the
+// per-replica worker goroutines that run replica calls, and the two wait
+// loops every tier is built from — gather (reads: answers from the first
+// replicas of an ordered list, substituting failed ones and hedging slow
+// ones) and gatherAcks (writes: acknowledgements from a target set).
+
+type jobKind uint8
+
+const (
+	kindGet jobKind = iota
+	kindVersion
+	kindPut
+)
+
+const (
+	flagRepair uint8 = 1 << iota // a read repair or write-back: Hooks.Repair
+	flagAsync                    // a master-slave slave write: Hooks.AsyncWrite
+)
+
+type job struct {
+	op    *op
+	kind  jobKind
+	phase uint8
+	flags uint8
+}
+
+type result struct {
+	replica int
+	phase   uint8
+	rec     Record
+	stored  bool
+	err     error
+}
+
+// Per-replica state within one phase of an op.
+const (
+	stIdle uint8 = iota
+	stSent
+	stOK
+	stFailed
+)
+
+// op is the state of one client operation. It is pooled; the coordinator and
+// every replica call in flight hold a reference, and the last release returns
+// it to the pool, so replica calls that outlive the operation (write
+// stragglers, asynchronous repairs) never see a reused op.
+type op struct {
+	c       *Client
+	ctx     context.Context
+	cancel  context.CancelFunc
+	key     string
+	rec     Record // what kindPut jobs write; set before a phase's dispatch
+	refs    atomic.Int32
+	results chan result
+	timer   *time.Timer
+
+	phase     uint8
+	st        []uint8
+	sentAt    []time.Time
+	hedged    []bool // sent as a hedge
+	hedgedFor []bool // a hedge was sent because this replica was slow
+	resp      []Record
+	order     []int // candidate replicas, preferred first
+	sent      int   // prefix of order already tried in the current phase
+	errs      []error
+}
+
+func newOp(c *Client, n int) *op {
+	t := time.NewTimer(time.Hour)
+	t.Stop()
+	return &op{
+		c:         c,
+		results:   make(chan result, 2*n+1), // ≤ one call per replica per phase, two phases, one async
+		timer:     t,
+		st:        make([]uint8, n),
+		sentAt:    make([]time.Time, n),
+		hedged:    make([]bool, n),
+		hedgedFor: make([]bool, n),
+		resp:      make([]Record, n),
+		order:     make([]int, 0, n),
+	}
+}
+
+// acquire takes an op for key. Reads derive the replica context from the
+// caller's, so cancelling the caller cancels the calls; writes detach from
+// the caller's cancellation so that stragglers can land. Every replica call
+// is bounded by the op's deadline (three replica timeouts: two phases and an
+// asynchronous slave write) and by the coordinator's per-call timeout.
+func (c *Client) acquire(ctx context.Context, write bool, key string) *op {
+	o := c.ops.Get().(*op)
+	o.refs.Store(1)
+	o.key = key
+	base := ctx
+	if write && ctx.Done() != nil {
+		base = context.WithoutCancel(ctx)
+	}
+	o.ctx, o.cancel = context.WithTimeout(base, 3*c.s.timeout)
+	o.phase = 0
+	o.errs = o.errs[:0]
+	return o
+}
+
+func (o *op) release() {
+	if o.refs.Add(-1) != 0 {
+		return
+	}
+	o.cancel()
+	for len(o.results) > 0 {
+		<-o.results
+	}
+	o.ctx, o.cancel, o.key, o.rec = nil, nil, "", Record{}
+	clear(o.resp)
+	clear(o.errs)
+	o.c.ops.Put(o)
+}
+
+// finish ends a read: calls still in flight are cancelled.
+func (o *op) finish() {
+	o.cancel()
+	o.release()
+}
+
+// dispatch hands one call to replica i's worker; an error means it was not
+// sent (busy or closed).
+func (o *op) dispatch(i int, kind jobKind, flags uint8) error {
+	c := o.c
+	rs := &c.replicas[i]
+	o.refs.Add(1)
+	j := job{op: o, kind: kind, phase: o.phase, flags: flags}
+	select {
+	case rs.jobs <- j:
+		return nil
+	default:
+	}
+	if err := c.spawn(rs, i, j); err != nil {
+		o.refs.Add(-1)
+		return err
+	}
+	return nil
+}
+
+func (c *Client) spawn(rs *replicaState, i int, j job) error {
+	if rs.active.Add(1) > int32(c.s.maxInFlight) {
+		rs.active.Add(-1)
+		return ErrReplicaBusy
+	}
+	c.mu.Lock()
+	if c.closed.Load() {
+		c.mu.Unlock()
+		rs.active.Add(-1)
+		return errClosedNotSent
+	}
+	c.wg.Add(1)
+	c.mu.Unlock()
+	go c.work(rs, i, j)
+	return nil
+}
+
+var errClosedNotSent error = &notStored{"quorum: client closed"}
+
+// work runs jobs for one replica until Close. Workers are never idle-reaped:
+// their number is the peak concurrency of calls to the replica.
+func (c *Client) work(rs *replicaState, i int, j job) {
+	defer c.wg.Done()
+	for {
+		c.run(rs, i, j)
+		select {
+		case j = <-rs.jobs:
+		case <-c.done:
+			return
+		}
+	}
+}
+
+func (c *Client) run(rs *replicaState, i int, j job) {
+	o := j.op
+	res := result{replica: i, phase: j.phase}
+	start := time.Now()
+	res.rec, res.stored, res.err = call(rs, o, j.kind)
+	d := time.Since(start)
+	// A call cut short by the op's end is a censored sample: its latency is
+	// at least d, which still marks a slow replica as slow.
+	if res.err == nil || o.ctx.Err() != nil {
+		rs.lat.observe(d, c.s.hedge.Quantile)
+	}
+	h := &c.s.hooks
+	if h.ReplicaLatency != nil {
+		kind := OpGet
+		if j.kind == kindPut {
+			kind = OpPut
+		}
+		h.ReplicaLatency(i, kind, d, res.err)
+	}
+	if j.flags&flagRepair != 0 && h.Repair != nil {
+		h.Repair(i, res.err)
+	}
+	if j.flags&flagAsync != 0 && h.AsyncWrite != nil {
+		h.AsyncWrite(i, res.err)
+	}
+	o.results <- res // capacity covers every call of the op
+	o.release()
+}
+
+func call(rs *replicaState, o *op, kind jobKind) (rec Record, stored bool, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("quorum: replica panicked: %v", p)
+		}
+	}()
+	switch kind {
+	case kindGet:
+		rec, err = rs.r.Get(o.ctx, o.key)
+	case kindVersion:
+		if rs.ver != nil {
+			rec.Version, err = rs.ver.Version(o.ctx, o.key)
+		} else {
+			rec, err = rs.r.Get(o.ctx, o.key)
+			rec.Value = nil
+		}
+	case kindPut:
+		stored, err = rs.r.Put(o.ctx, o.key, o.rec)
+	}
+	return rec, stored, err
+}
+
+// candidates fills o.order with the healthy replicas; with sorted, local-zone
+// replicas first, then by estimated latency (ties in a random rotation, to
+// spread load). It returns the zones of the healthy replicas as a bit set.
+func (o *op) candidates(sorted bool) (zones uint64) {
+	c := o.c
+	n := len(c.replicas)
+	o.order = o.order[:0]
+	start := 0
+	if sorted && n > 1 {
+		start = int(rand.Uint32N(uint32(n)))
+	}
+	for k := range n {
+		i := k + start
+		if i >= n {
+			i -= n
+		}
+		rs := &c.replicas[i]
+		if rs.health != nil && !rs.health.Healthy() {
+			continue
+		}
+		o.order = append(o.order, i)
+		zones |= 1 << rs.zoneID
+	}
+	if sorted {
+		ord := o.order
+		for a := 1; a < len(ord); a++ {
+			for b := a; b > 0 && c.before(ord[b], ord[b-1]); b-- {
+				ord[b], ord[b-1] = ord[b-1], ord[b]
+			}
+		}
+	}
+	return zones
+}
+
+func (c *Client) before(i, j int) bool {
+	ri, rj := &c.replicas[i], &c.replicas[j]
+	if ri.local != rj.local {
+		return ri.local
+	}
+	return ri.lat.estimate() < rj.lat.estimate()
+}
+
+// newPhase resets the per-replica state; answers of earlier phases that
+// arrive later are ignored.
+func (o *op) newPhase() {
+	o.phase++
+	clear(o.st)
+	clear(o.hedged)
+	clear(o.hedgedFor)
+	o.sent = 0
+}
+
+// launch sends kind to the next untried candidate; false when none is left.
+func (o *op) launch(kind jobKind, now time.Time, hedge bool, outstanding *int) bool {
+	for o.sent < len(o.order) {
+		i := o.order[o.sent]
+		o.sent++
+		if err := o.dispatch(i, kind, 0); err != nil {
+			o.st[i] = stFailed
+			o.errs = append(o.errs, &ReplicaError{Replica: i, Op: opOf(kind), Err: err})
+			continue
+		}
+		o.st[i] = stSent
+		o.sentAt[i] = now
+		o.hedged[i] = hedge
+		*outstanding++
+		if hedge {
+			if f := o.c.s.hooks.HedgeFired; f != nil {
+				f(i)
+			}
+		}
+		return true
+	}
+	return false
+}
+
+func opOf(k jobKind) Op {
+	if k == kindPut {
+		return OpPut
+	}
+	return OpGet
+}
+
+func (c *Client) hedgeDelay(i int) time.Duration {
+	h := &c.s.hedge
+	d := c.replicas[i].lat.estimate()
+	if d == 0 {
+		d = h.InitialDelay
+	}
+	return min(max(d, h.MinDelay), c.s.timeout)
+}
+
+// gather asks the candidates in o.order, preferred first, until need of them
+// answered (a replica never counts twice). A failed or timed-out replica is
+// replaced by the next candidate; with hedge, a replica slower than its
+// latency quantile gets one hedge to the next candidate, if the budget
+// allows. It returns the number of answers, with an error if fewer than
+// atLeast answered. Answers are in o.resp where o.st is stOK.
+func (o *op) gather(parent context.Context, kind jobKind, need, atLeast int, hedge bool) (int, error) {
+	c := o.c
+	o.newPhase()
+	ok, outstanding := 0, 0
+	now := time.Now()
+	for outstanding < need && o.launch(kind, now, false, &outstanding) {
+	}
+	hedge = hedge && !c.s.hedge.Disabled
+	for ok < need {
+		for ok+outstanding < need && o.launch(kind, now, false, &outstanding) {
+		}
+		if outstanding == 0 {
+			break
+		}
+		// Sleep until the next per-replica timeout or hedge point.
+		var wake time.Time
+		for _, i := range o.order[:o.sent] {
+			if o.st[i] != stSent {
+				continue
+			}
+			t := o.sentAt[i].Add(c.s.timeout)
+			if hedge && !o.hedgedFor[i] && o.sent < len(o.order) {
+				if h := o.sentAt[i].Add(c.hedgeDelay(i)); h.Before(t) {
+					t = h
+				}
+			}
+			if wake.IsZero() || t.Before(wake) {
+				wake = t
+			}
+		}
+		o.timer.Reset(time.Until(wake))
+		select {
+		case r := <-o.results:
+			o.timer.Stop()
+			now = time.Now()
+			if r.phase != o.phase || o.st[r.replica] != stSent {
+				continue
+			}
+			outstanding--
+			if r.err != nil {
+				o.st[r.replica] = stFailed
+				o.errs = append(o.errs, &ReplicaError{Replica: r.replica, Op: opOf(kind), Err: r.err})
+				continue
+			}
+			o.st[r.replica] = stOK
+			o.resp[r.replica] = r.rec
+			ok++
+		case now = <-o.timer.C:
+			now = time.Now()
+			for _, i := range o.order[:o.sent] {
+				if o.st[i] != stSent {
+					continue
+				}
+				if !now.Before(o.sentAt[i].Add(c.s.timeout)) {
+					o.st[i] = stFailed
+					outstanding--
+					o.errs = append(o.errs, &ReplicaError{Replica: i, Op: opOf(kind), Err: ErrReplicaTimeout})
+					continue
+				}
+				if hedge && !o.hedgedFor[i] && o.sent < len(o.order) && !now.Before(o.sentAt[i].Add(c.hedgeDelay(i))) {
+					o.hedgedFor[i] = true
+					if c.hedges.take() {
+						o.launch(kind, now, true, &outstanding)
+					}
+				}
+			}
+		case <-parent.Done():
+			o.timer.Stop()
+			o.errs = append(o.errs, parent.Err())
+			return ok, o.joinErrs()
+		}
+	}
+	if ok < atLeast {
+		return ok, o.joinErrs()
+	}
+	return ok, nil
+}
+
+func (o *op) joinErrs() error {
+	if len(o.errs) == 0 {
+		return nil
+	}
+	return errors.Join(o.errs...)
+}
+
+// ackRule is what a write phase needs: at least need acknowledgements,
+// including every replica in required, from at least zones distinct zones.
+type ackRule struct {
+	need     int
+	required uint64
+	zones    int
+}
+
+func (o *op) zonesOf(set uint64) int {
+	var z uint64
+	for set != 0 {
+		i := bits.TrailingZeros64(set)
+		set &^= 1 << i
+		z |= 1 << o.c.replicas[i].zoneID
+	}
+	return bits.OnesCount64(z)
+}
+
+func (o *op) satisfies(set uint64, rule ackRule) bool {
+	return bits.OnesCount64(set) >= rule.need && set&rule.required == rule.required &&
+		(rule.zones <= 1 || o.zonesOf(set) >= rule.zones)
+}
+
+// gatherAcks sends o.rec to every replica in targets and waits until the
+// acknowledgements (with those already in pre) satisfy rule, or cannot.
+// applied reports whether any replica stored, or may have stored, the record.
+func (o *op) gatherAcks(parent context.Context, targets []int, rule ackRule, pre uint64, flags uint8) (acked uint64, applied bool, err error) {
+	c := o.c
+	o.newPhase()
+	acked = pre
+	var pending uint64
+	now := time.Now()
+	for _, i := range targets {
+		if err := o.dispatch(i, kindPut, flags); err != nil {
+			o.st[i] = stFailed
+			o.errs = append(o.errs, &ReplicaError{Replica: i, Op: OpPut, Err: err})
+			continue
+		}
+		o.st[i] = stSent
+		o.sentAt[i] = now
+		pending |= 1 << i
+	}
+	for {
+		if o.satisfies(acked, rule) {
+			return acked, applied, nil
+		}
+		if pending == 0 || !o.satisfies(acked|pending, rule) {
+			return acked, applied || pending != 0, o.joinErrsOrShort()
+		}
+		var wake time.Time
+		for set := pending; set != 0; {
+			i := bits.TrailingZeros64(set)
+			set &^= 1 << i
+			if t := o.sentAt[i].Add(c.s.timeout); wake.IsZero() || t.Before(wake) {
+				wake = t
+			}
+		}
+		o.timer.Reset(time.Until(wake))
+		select {
+		case r := <-o.results:
+			o.timer.Stop()
+			now = time.Now()
+			if r.phase != o.phase || o.st[r.replica] != stSent {
+				continue
+			}
+			pending &^= 1 << r.replica
+			if r.err != nil {
+				o.st[r.replica] = stFailed
+				o.errs = append(o.errs, &ReplicaError{Replica: r.replica, Op: OpPut, Err: r.err})
+				if !errors.Is(r.err, ErrNotStored) {
+					applied = true
+				}
+				continue
+			}
+			o.st[r.replica] = stOK
+			acked |= 1 << r.replica
+			if r.stored {
+				applied = true
+			}
+		case <-o.timer.C:
+			now = time.Now()
+			for set := pending; set != 0; {
+				i := bits.TrailingZeros64(set)
+				set &^= 1 << i
+				if !now.Before(o.sentAt[i].Add(c.s.timeout)) {
+					o.st[i] = stFailed
+					pending &^= 1 << i
+					applied = true // it may still land
+					o.errs = append(o.errs, &ReplicaError{Replica: i, Op: OpPut, Err: ErrReplicaTimeout})
+				}
+			}
+		case <-parent.Done():
+			o.timer.Stop()
+			o.errs = append(o.errs, parent.Err())
+			return acked, applied || pending != 0, o.joinErrs()
+		}
+	}
+}
+
+var errShort = errors.New("quorum: too few acknowledgements or zones")
+
+func (o *op) joinErrsOrShort() error {
+	if len(o.errs) == 0 {
+		return errShort
+	}
+	return o.joinErrs()
+}

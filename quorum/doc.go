@@ -1,0 +1,136 @@
+// Package quorum is a client-side replicated register: WeChat's "Simple
+// Quorum" (QuorumKV: N replicas, W write and R read acknowledgements,
+// per-key versions) as a library, with linearizable reads (ABD), WeChat's
+// master-slave and dual-write tiers for data that tolerates minor loss,
+// zone-aware writes, and hedged reads.
+//
+// # Problem
+//
+// A value kept on several independent stores (Redis instances, processes,
+// data centres) must survive the loss of some of them without losing
+// acknowledged writes, without resurrecting deleted keys, and without reads
+// going back in time. A plain fan-out that waits for W answers does none of
+// this: last-write-wins on wall clocks loses writes under skew, W+R > N alone
+// is not linearizable, deletes come back through repair, and a write that
+// failed may still have landed.
+//
+// # Model
+//
+// A [Replica] stores one [Record] per key — a value, a [Version] and a
+// tombstone flag — and keeps it only if the new version is newer (atomic
+// set-if-newer). Versions are (Counter, Writer) pairs: a write first reads the
+// versions of N-W+1 replicas (enough to meet every earlier write quorum),
+// then writes Counter = highest + 1 with Writer = the client's id. No wall
+// clock is involved. Deletes write versioned tombstones, which are never
+// collected, so repair can never bring a deleted value back.
+//
+// [New] validates a [Config] against N = len(replicas). Defaults (the zero
+// Config): W = R = N/2+1, [Linearizable], [QuorumTier], a 1 s
+// ReplicaTimeout, hedged reads (p90, ≤ 10 % extra requests), asynchronous
+// read repair at ≤ 1000 records/s, at most 1024 calls in flight per replica,
+// and a random 64-bit client id (ClientID must be unique per client; two
+// clients sharing one can write different values under one version). N is at
+// most 64. W+R > N is required unless the [Weak] level is chosen explicitly.
+//
+// Consistency levels ([Consistency], per client and per call with
+// [Client.With]):
+//
+//   - [Linearizable] (ABD): a read gathers R answers and, unless W of them
+//     already hold the newest version, writes that record back to a write
+//     quorum before returning. Two round trips on a disagreement, one when
+//     replicas agree.
+//   - [Quorum]: R answers, newest wins; stale replicas are repaired
+//     asynchronously (default), blockingly, or not at all ([ReadRepair]),
+//     rate-limited with golang.org/x/time/rate.
+//   - [Weak]: Quorum without the W+R > N check.
+//
+// Tiers ([Tier], per client and per call), using replicas[0] and replicas[1]:
+//
+//   - [QuorumTier]: the N/W/R quorum. Loss window: none while fewer than W
+//     replicas (and, with MinWriteZones = 2, no whole zone) are lost.
+//   - [MasterSlave]: write the master synchronously and the slave
+//     asynchronously once the master acknowledged; read the master, fall back
+//     to the slave. Loss window: losing the master loses the acknowledged
+//     writes whose slave copy is still in flight (at most ReplicaTimeout old)
+//     or failed (reported to Hooks.AsyncWrite, never retried).
+//   - [DualWrite]: write both at once; [DualBoth] (default) succeeds when
+//     both acknowledged — no loss window for one lost replica; [DualPrimary]
+//     when the primary did — losing the primary loses what the secondary
+//     missed; [DualEither] when either did — losing a replica loses the
+//     writes only it acknowledged. DualEither reads ask both and take the
+//     newer record; the others read the primary and fall back.
+//
+// Tiers keep versions (so mixing tiers on a key never goes backwards) but do
+// no read repair, hedging or zone checks.
+//
+// Zones: a replica implementing [Zoned] has a zone (IDC). With
+// Config.MinWriteZones = 2 a write (and a Linearizable write-back) needs
+// acknowledgements from replicas in two zones, so losing a whole zone loses
+// no acknowledged write. Config.LocalZone makes reads ask local replicas
+// first. Healthy: a replica implementing [HealthReporter] that reports
+// unhealthy is skipped; when too few are healthy an operation fails at once,
+// before contacting any replica, with an error matching [ErrNoQuorum] and
+// [ErrNotApplied].
+//
+// Write outcomes: nil, or an error matching [ErrNoQuorum] and exactly one of
+// [ErrNotApplied] (nothing stored: safe to retry) and [ErrIndeterminate]
+// (some replica stored or may have stored it; a later read may return it).
+// Per-replica failures are joined with errors.Join inside the [*Error], each
+// as a [*ReplicaError]. A replica may wrap [ErrNotStored] in a Put error to
+// say it certainly stored nothing.
+//
+// Availability: reads succeed when at least R replicas answer, writes when at
+// least max(W, min(R, N-W+1)) do (the version read, then W acks). With the
+// majority default both are "a majority is alive".
+//
+// Hedged reads: a read first asks the R preferred replicas (local zone
+// first, then lowest recent latency). When one of them has been outstanding
+// longer than its own latency quantile (Hedge.Quantile of a decaying
+// per-replica histogram; Hedge.InitialDelay until 32 samples; never below
+// Hedge.MinDelay), one more replica is asked. Hedges are paid from a token
+// bucket credited Hedge.Budget per read or write, so hedges never exceed
+// 10 % of operations plus Hedge.Burst. The first R answers win and a replica
+// never counts twice. A failed or timed-out replica is replaced at once
+// (not a hedge).
+//
+// Concurrency and lifetime: each replica call runs on a worker goroutine the
+// Client owns; a replica has at most Config.MaxInFlight of them (further
+// calls fail with [ErrReplicaBusy]). After a write acknowledged at W, the
+// remaining replica writes, asynchronous repairs and slave writes continue;
+// [Client.Close] waits for them and for the workers. Every replica call is
+// cancelled at the latest 3 × ReplicaTimeout after its operation began;
+// reads cancel their stragglers when they return.
+//
+// Hooks ([Hooks]) report per-replica latency, time to quorum, hedges fired
+// and won, repairs, stale answers and slave writes.
+//
+// # Example
+//
+//	reps := []quorum.Replica{memreplica.New(memreplica.Options{}), memreplica.New(memreplica.Options{}), memreplica.New(memreplica.Options{})}
+//	c, err := quorum.New(reps, quorum.Config{})
+//	if err != nil { ... }
+//	defer c.Close()
+//	err = c.Put(ctx, "user:42", []byte("hello"))
+//	v, err := c.Get(ctx, "user:42")
+//	fast := c.With(quorum.Call{Consistency: quorum.Quorum}) // per-call level
+//	v, err = fast.Get(ctx, "user:42")
+//
+// # Performance
+//
+// Over in-memory replicas a Get costs a few microseconds and at most ~8
+// allocations (the context with its deadline, the replicas' copies of the
+// value); a Put one more (the client's copy of the value, which lets
+// stragglers finish after Put returns). Workers are reused, so steady-state
+// calls start no goroutines. See benchmarks/quorum and BENCHMARKS.md.
+//
+// # What it does not do
+//
+//   - No compare-and-set or transactions: that needs consensus (Paxos,
+//     PaxosStore, etcd), which a quorum client cannot give.
+//   - No sloppy quorums, hinted handoff or anti-entropy: a replica that
+//     missed writes catches up only through read repair, write-back and
+//     later writes.
+//   - No tombstone collection: deleted keys keep a small record forever.
+//   - No membership changes: the replica set is fixed for a Client's life.
+//   - The client id is not persisted; a new Client draws a new one.
+package quorum

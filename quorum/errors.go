@@ -1,0 +1,114 @@
+package quorum
+
+import (
+	"errors"
+	"fmt"
+)
+
+var (
+	// ErrNotFound is returned by reads of a key that was never written or
+	// whose newest record is a tombstone.
+	ErrNotFound = errors.New("quorum: not found")
+	// ErrNoQuorum matches every error of an operation that could not gather
+	// its quorum (too few healthy replicas, answers, acknowledgements or zones).
+	ErrNoQuorum = errors.New("quorum: no quorum")
+	// ErrNotApplied matches a failed write that certainly stored nothing: no
+	// replica was sent the record, or every replica that was sent it answered
+	// "not stored" or an error matching ErrNotStored. Retrying it is safe.
+	ErrNotApplied = errors.New("quorum: write not applied")
+	// ErrIndeterminate matches a failed write that some replica may have
+	// stored: it may show up in later reads (and, once read by a Linearizable
+	// read, it stays).
+	ErrIndeterminate = errors.New("quorum: write may have been applied")
+	// ErrClosed is returned by operations on a closed Client.
+	ErrClosed = errors.New("quorum: client closed")
+	// ErrConfig matches the errors of New for an invalid Config.
+	ErrConfig = errors.New("quorum: invalid config")
+	// ErrNotStored may be wrapped by a Replica's Put error to say that it
+	// certainly did not store the record (for example, the connection was
+	// never made). Any other Put error leaves the write indeterminate.
+	ErrNotStored = errors.New("quorum: replica did not store")
+	// ErrReplicaBusy is a replica's error when it already has
+	// Config.MaxInFlight calls in flight; the call was not sent. It matches
+	// ErrNotStored.
+	ErrReplicaBusy error = &notStored{"quorum: replica busy"}
+	// ErrReplicaTimeout is a replica's error when it did not answer within
+	// Config.ReplicaTimeout.
+	ErrReplicaTimeout = errors.New("quorum: replica timeout")
+	// ErrVersionOverflow is returned by writes when a replica holds the
+	// largest possible version counter.
+	ErrVersionOverflow = errors.New("quorum: version counter overflow")
+)
+
+// Error is the error of an operation that did not reach its quorum. It
+// matches ErrNoQuorum, and for writes exactly one of ErrNotApplied and
+// ErrIndeterminate. Unwrap gives the per-replica errors (joined with
+// errors.Join, each wrapped in a *ReplicaError) and the context's error, if
+// any.
+type Error struct {
+	Op      Op
+	Key     string
+	Need    int  // acknowledgements or answers needed
+	Got     int  // acknowledgements or answers received
+	Healthy int  // replicas healthy when the operation started
+	Applied bool // a write that some replica may have stored (ErrIndeterminate)
+	Fast    bool // failed before contacting any replica (health known)
+	Err     error
+}
+
+func (e *Error) Error() string {
+	what := "failed"
+	switch {
+	case e.Fast:
+		what = fmt.Sprintf("only %d healthy replicas, need %d", e.Healthy, e.Need)
+	default:
+		what = fmt.Sprintf("%d of %d needed", e.Got, e.Need)
+	}
+	s := fmt.Sprintf("quorum: %v %q: no quorum: %s", e.Op, e.Key, what)
+	if e.Op != OpGet {
+		if e.Applied {
+			s += " (may have been applied)"
+		} else {
+			s += " (not applied)"
+		}
+	}
+	if e.Err != nil {
+		s += ": " + e.Err.Error()
+	}
+	return s
+}
+
+// Is reports whether the error matches ErrNoQuorum, ErrNotApplied or
+// ErrIndeterminate.
+func (e *Error) Is(target error) bool {
+	switch target {
+	case ErrNoQuorum:
+		return true
+	case ErrNotApplied:
+		return (e.Op != OpGet || e.Fast) && !e.Applied
+	case ErrIndeterminate:
+		return e.Op != OpGet && e.Applied
+	}
+	return false
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// ReplicaError is one replica's failure inside an Error.
+type ReplicaError struct {
+	Replica int // index in the slice given to New
+	Op      Op
+	Err     error
+}
+
+func (e *ReplicaError) Error() string {
+	return fmt.Sprintf("replica %d %v: %v", e.Replica, e.Op, e.Err)
+}
+
+func (e *ReplicaError) Unwrap() error { return e.Err }
+
+// notStored is a sentinel that also matches ErrNotStored.
+type notStored struct{ msg string }
+
+func (e *notStored) Error() string        { return e.msg }
+func (e *notStored) Is(target error) bool { return target == ErrNotStored }

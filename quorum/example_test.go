@@ -1,0 +1,75 @@
+package quorum_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/bulwark-go/bulwark/quorum"
+	"github.com/bulwark-go/bulwark/quorum/memreplica"
+)
+
+func threeReplicas() []quorum.Replica {
+	return []quorum.Replica{
+		memreplica.New(memreplica.Options{Zone: "a"}),
+		memreplica.New(memreplica.Options{Zone: "a"}),
+		memreplica.New(memreplica.Options{Zone: "b"}),
+	}
+}
+
+func Example() {
+	ctx := context.Background()
+	c, err := quorum.New(threeReplicas(), quorum.Config{ClientID: 7}) // N=3, W=R=2, Linearizable
+	if err != nil {
+		panic(err)
+	}
+	defer c.Close()
+
+	v, err := c.PutVersion(ctx, "user:42", []byte("hello"))
+	fmt.Println(v, err)
+	val, err := c.Get(ctx, "user:42")
+	fmt.Println(string(val), err)
+
+	if err := c.Delete(ctx, "user:42"); err != nil {
+		panic(err)
+	}
+	_, err = c.Get(ctx, "user:42")
+	fmt.Println(errors.Is(err, quorum.ErrNotFound))
+	// Output:
+	// {1 7} <nil>
+	// hello <nil>
+	// true
+}
+
+func ExampleClient_With() {
+	ctx := context.Background()
+	c, err := quorum.New(threeReplicas(), quorum.Config{})
+	if err != nil {
+		panic(err)
+	}
+	defer c.Close()
+
+	_ = c.Put(ctx, "k", []byte("v1"))
+	// One call at the Quorum level with blocking read repair.
+	fast := c.With(quorum.Call{Consistency: quorum.Quorum, Repair: quorum.RepairBlocking})
+	val, err := fast.Get(ctx, "k")
+	fmt.Println(string(val), err)
+	// Output: v1 <nil>
+}
+
+func ExampleNew_zones() {
+	// Two zones; every write needs acknowledgements from both, so losing a
+	// whole zone loses no acknowledged write.
+	c, err := quorum.New(threeReplicas(), quorum.Config{MinWriteZones: 2, LocalZone: "a"})
+	if err != nil {
+		panic(err)
+	}
+	defer c.Close()
+	fmt.Println(c.Put(context.Background(), "k", []byte("v")))
+
+	_, err = quorum.New(threeReplicas(), quorum.Config{MinWriteZones: 3})
+	fmt.Println(errors.Is(err, quorum.ErrConfig))
+	// Output:
+	// <nil>
+	// true
+}

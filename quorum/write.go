@@ -1,0 +1,168 @@
+package quorum
+
+import (
+	"bytes"
+	"context"
+	"math"
+	"math/bits"
+	"time"
+)
+
+var errUnhealthy error = &notStored{"quorum: replica unhealthy"}
+
+func (c *Client) write(ctx context.Context, key string, value []byte, del bool, call Call) (Version, error) {
+	kind := OpPut
+	if del {
+		kind = OpDelete
+	}
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	if c.closed.Load() {
+		return Version{}, ErrClosed
+	}
+	r, err := c.resolve(call)
+	if err != nil {
+		return Version{}, err
+	}
+	// The op outlives this call while stragglers land, so it is released,
+	// not cancelled.
+	o := c.acquire(ctx, true, key)
+	defer o.release()
+	start := time.Now()
+	var v Version
+	switch r.tier {
+	case MasterSlave:
+		v, err = o.writeMasterSlave(ctx, kind, value, del)
+	case DualWrite:
+		v, err = o.writeDual(ctx, kind, value, del)
+	default:
+		v, err = o.writeQuorum(ctx, kind, value, del)
+	}
+	if err != nil {
+		return Version{}, err
+	}
+	if f := c.s.hooks.QuorumReached; f != nil {
+		f(kind, time.Since(start))
+	}
+	return v, nil
+}
+
+// nextVersion reads versions from need of the candidates in o.order and
+// returns one newer than all of them, written by this client.
+func (o *op) nextVersion(ctx context.Context, kind Op, need, atLeast int, hedge bool) (Version, error) {
+	got, err := o.gather(ctx, kindVersion, need, atLeast, hedge)
+	if err != nil {
+		return Version{}, &Error{Op: kind, Key: o.key, Need: atLeast, Got: got, Healthy: len(o.order), Err: err}
+	}
+	var hi Version
+	for _, i := range o.order[:o.sent] {
+		if o.st[i] == stOK && o.resp[i].Version.Newer(hi) {
+			hi = o.resp[i].Version
+		}
+	}
+	if hi.Counter == math.MaxUint64 {
+		return Version{}, &Error{Op: kind, Key: o.key, Need: atLeast, Got: got, Err: ErrVersionOverflow}
+	}
+	return Version{Counter: hi.Counter + 1, Writer: o.c.s.id}, nil
+}
+
+// writeQuorum is the QuorumTier write: a version read from N-W+1 replicas
+// (enough to meet every earlier write quorum; R under Weak if smaller), then
+// the record to every healthy replica, done at W acknowledgements from
+// MinWriteZones zones.
+func (o *op) writeQuorum(ctx context.Context, kind Op, value []byte, del bool) (Version, error) {
+	c := o.c
+	s := &c.s
+	vq := min(s.r, s.n-s.w+1)
+	zones := o.candidates(true)
+	need := max(s.w, vq)
+	if len(o.order) < need || (s.minZones > 1 && bits.OnesCount64(zones) < s.minZones) {
+		return Version{}, &Error{Op: kind, Key: o.key, Need: need, Healthy: len(o.order), Fast: true}
+	}
+	c.hedges.deposit()
+	v, err := o.nextVersion(ctx, kind, vq, vq, true)
+	if err != nil {
+		return Version{}, err
+	}
+	o.rec = Record{Value: bytes.Clone(value), Version: v, Deleted: del}
+	if del {
+		o.rec.Value = nil
+	}
+	acked, applied, err := o.gatherAcks(ctx, o.order, ackRule{need: s.w, zones: s.minZones}, 0, 0)
+	if err != nil {
+		return Version{}, &Error{Op: kind, Key: o.key, Need: s.w, Got: bits.OnesCount64(acked), Healthy: len(o.order), Applied: applied, Err: err}
+	}
+	return v, nil
+}
+
+// writeMasterSlave writes replicas[0] synchronously (its version read too)
+// and, once it acknowledged, replicas[1] in the background.
+func (o *op) writeMasterSlave(ctx context.Context, kind Op, value []byte, del bool) (Version, error) {
+	c := o.c
+	o.order = append(o.order[:0], 0)
+	if h := c.replicas[0].health; h != nil && !h.Healthy() {
+		return Version{}, &Error{Op: kind, Key: o.key, Need: 1, Fast: true}
+	}
+	v, err := o.nextVersion(ctx, kind, 1, 1, false)
+	if err != nil {
+		return Version{}, err
+	}
+	o.rec = Record{Value: bytes.Clone(value), Version: v, Deleted: del}
+	if del {
+		o.rec.Value = nil
+	}
+	_, applied, err := o.gatherAcks(ctx, o.order, ackRule{need: 1}, 0, 0)
+	if err != nil {
+		return Version{}, &Error{Op: kind, Key: o.key, Need: 1, Healthy: 1, Applied: applied, Err: err}
+	}
+	// The slave copy: a phase nobody waits for; Close waits for the call.
+	o.newPhase()
+	if h := c.replicas[1].health; h != nil && !h.Healthy() {
+		err = errUnhealthy
+	} else {
+		err = o.dispatch(1, kindPut, flagAsync)
+	}
+	if err != nil {
+		if f := c.s.hooks.AsyncWrite; f != nil {
+			f(1, err)
+		}
+	}
+	return v, nil
+}
+
+// writeDual writes replicas[0] and replicas[1] at once and succeeds per
+// Config.DualWrite.
+func (o *op) writeDual(ctx context.Context, kind Op, value []byte, del bool) (Version, error) {
+	c := o.c
+	o.pairCandidates()
+	var rule ackRule
+	healthy := uint64(0)
+	for _, i := range o.order {
+		healthy |= 1 << i
+	}
+	switch c.s.dual {
+	case DualEither:
+		rule = ackRule{need: 1}
+	case DualPrimary:
+		rule = ackRule{need: 1, required: 1}
+	default:
+		rule = ackRule{need: 2}
+	}
+	if !o.satisfies(healthy, rule) {
+		return Version{}, &Error{Op: kind, Key: o.key, Need: rule.need, Healthy: len(o.order), Fast: true}
+	}
+	v, err := o.nextVersion(ctx, kind, len(o.order), rule.need, false)
+	if err != nil {
+		return Version{}, err
+	}
+	o.rec = Record{Value: bytes.Clone(value), Version: v, Deleted: del}
+	if del {
+		o.rec.Value = nil
+	}
+	acked, applied, err := o.gatherAcks(ctx, o.order, rule, 0, 0)
+	if err != nil {
+		return Version{}, &Error{Op: kind, Key: o.key, Need: rule.need, Got: bits.OnesCount64(acked), Healthy: len(o.order), Applied: applied, Err: err}
+	}
+	return v, nil
+}
