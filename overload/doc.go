@@ -1,0 +1,118 @@
+// Package overload is DAGOR-style admission control for Go services: it
+// detects overload from queuing time, sheds requests by a compound business
+// and user priority so that every tier drops the same requests, and tells
+// callers its admission level so they can drop doomed requests before
+// sending them.
+//
+// # Problem
+//
+// A service past its capacity queues work it cannot finish in time: latency
+// grows until every caller times out and goodput collapses. Shedding at
+// random does not fix a microservice graph: a task that makes k calls
+// survives random shedding with probability p^k, so at 2× load a task of
+// two calls succeeds a quarter of the time when half could (DAGOR's
+// "subsequent overload"). The fix, from WeChat's DAGOR (Zhou et al., SoCC
+// 2018), is to shed consistently by a priority that the whole task carries.
+//
+// # Model
+//
+// A Controller owns MaxConcurrency execution slots (default 64) and a wait
+// queue bounded by MaxQueue (default 8 × MaxConcurrency). Acquire waits for
+// a slot and Permit.Release returns it. The time from Acquire to getting the
+// slot is the request's queuing time, DAGOR's overload signal. Services that
+// keep their own queue call Admit and report each request's wait with
+// ObserveQueueTime instead.
+//
+// Each request has a Priority{Business, User}; lower is more important.
+// Business comes from the entry service's table (login above payment above
+// messaging) and is copied onto every downstream call; User comes from
+// UserPriority, a keyed SipHash of the user ID and the hour (128 levels),
+// so no user is always the first shed. Its default key is fixed so that
+// every process of a fleet agrees; NewUserHash takes a private key.
+//
+// The admission level (B*, U*) adapts once per window: a window ends after
+// Window (default 1 s) or WindowRequests arrivals (default 2,000), whichever
+// comes first. A window is overloaded when the mean queuing time of the
+// requests that started in it exceeds QueueThreshold (default 20 ms). The
+// Controller keeps a histogram of arrivals per (B, U) and, as in DAGOR,
+// moves the expected number of admissions down α = 5 % after an overloaded
+// window and up β = 1 % after a normal one, then walks the histogram's
+// prefix sums to the level that admits that many. Two refinements:
+//
+//   - The cut is taken from the requests that actually got a slot, not from
+//     those that passed the level, so an open level hit by 4× load falls to
+//     the right level in one window instead of twenty.
+//   - Reopening: when a window's mean queuing time is below a quarter of
+//     QueueThreshold the queue is clearly idle, and the expected admissions
+//     at least double (and grow by at least an eighth of the window's
+//     arrivals). DAGOR's +1 % alone needs minutes to climb back from a deep
+//     shed; with this rule a service at 1× after a 4× spike is fully open in
+//     two or three windows. An overshoot costs one overloaded window, which
+//     the next cut repairs.
+//
+// The level never drops below the most important priority seen in the
+// window, so the Controller keeps measuring. The admission check is one
+// atomic load and one compare. A request below the level fails at once,
+// never queued, with a *ShedError matching ErrShed that carries the level
+// and a retry hint. Other refusals match ErrShed too: a request that finds
+// no free slot is refused when its context's remaining time is below the
+// expected wait (queue length × the drain interval measured in the last
+// saturated window), or when the queue is full of requests at least as
+// important; a more important request displaces the least important waiter
+// of a full queue. A waiter whose context ends leaves the queue at once.
+//
+// Collaborative admission: Middleware writes the level into the LevelHeader
+// of every response (Level also has a 2-byte binary form and a uint16 form
+// for other protocols), and a client-side Gate caches each downstream's
+// level (bounded LRU, TTL default 5 s) and sheds requests it would refuse
+// before sending them, letting one probe per ProbeInterval (default 200 ms)
+// through so that a recovered downstream is noticed. RoundTripper wires a
+// Gate into an http.Client and forwards the priority in the PriorityHeader.
+//
+// KeyedLimiter adds per-user or per-tenant quotas: one x/time/rate token
+// bucket per key, the key set bounded by an LRU.
+//
+// Config.DryRun decides and reports through Hooks but admits everything the
+// policy would refuse; Hooks report admissions with their queuing time,
+// sheds with their reason and level, windows and level changes. Time comes
+// from an injectable Clock. The package starts no goroutine: windows end on
+// the calls that arrive.
+//
+// # Example
+//
+//	c, err := overload.New(overload.Config{MaxConcurrency: 32})
+//	...
+//	p := overload.Priority{Business: 2, User: overload.UserPriority(userID, time.Now())}
+//	permit, err := c.Acquire(ctx, p)
+//	if err != nil {
+//		return err // errors.Is(err, overload.ErrShed), or the ctx error
+//	}
+//	defer permit.Release()
+//
+// Or over HTTP: overload.Middleware(c, priorityFunc)(handler) on the server,
+// and &http.Client{Transport: overload.RoundTripper(gate, nil)} on the client.
+//
+// # Performance
+//
+// Acquire+Release of an admitted request and a shed decision allocate
+// nothing (locked in by an AllocsPerRun test). The admitted path costs a
+// few atomic operations and one clock read every fourth call; the figures,
+// measured against peers on the same machine, are in
+// benchmarks/overload/RESULTS.md. Each Controller holds a 256 KiB histogram
+// (one 32-bit counter per (B, U) pair); ending a window scans it once.
+//
+// # What it does not do
+//
+//   - It does not measure CPU or memory, and does not pick MaxConcurrency
+//     for you: it sheds on queuing time, the signal DAGOR found reliable.
+//   - Windows end on arrivals: with no traffic the level does not move, and
+//     at very low rates (a few requests a second) a window can last longer
+//     than Window because the clock is read on every fourth arrival.
+//   - Counters are swapped without a lock at a window's end, so a request
+//     racing the swap may be counted in either window.
+//   - It does not retry. Retry budgets belong to the caller.
+//   - Traffic of a single priority cannot be shed by level (there is no
+//     finer step); the queue bound and deadlines still protect the service.
+//   - A Permit must be released exactly once; a second Release of a permit
+//     whose slot has been reused frees someone else's slot.
+package overload
