@@ -60,7 +60,7 @@ func (o DecodeOptions) init(d *DecodeState, n int) error {
 	if n > maxSize {
 		return &DecodeError{Offset: maxSize, Err: ErrTooLarge}
 	}
-	*d = DecodeState{strict: o.Strict, maxDepth: o.MaxDepth, elements: o.MaxElements, memory: o.MaxMemory}
+	*d = DecodeState{strict: o.Strict, depth: 1, maxDepth: o.MaxDepth, elements: o.MaxElements, memory: o.MaxMemory}
 	if d.maxDepth <= 0 {
 		d.maxDepth = DefaultMaxDepth
 	}

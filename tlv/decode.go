@@ -1,0 +1,745 @@
+package tlv
+
+import (
+	"bytes"
+	"fmt"
+	"math"
+	"reflect"
+	"time"
+	"unsafe"
+)
+
+// Unmarshal decodes data into v, a non-nil pointer to a struct (or an Unmarshaler), with
+// the default limits of DecodeOptions. v is reset first: fields absent from data end up
+// zero. Strings and byte slices are copied; nothing in v aliases data.
+func Unmarshal(data []byte, v any) error {
+	return DecodeOptions{}.Unmarshal(data, v)
+}
+
+// Unmarshal decodes data into v within the limits of o. Errors about the input are
+// *DecodeError values wrapping one of the sentinels; an unsupported v gives an error
+// wrapping ErrUnsupportedType.
+func (o DecodeOptions) Unmarshal(data []byte, v any) error {
+	d := new(DecodeState)
+	if err := o.init(d, len(data)); err != nil {
+		return err
+	}
+	return d.unmarshal(data, v)
+}
+
+func (d *DecodeState) unmarshal(data []byte, v any) error {
+	if u, ok := v.(Unmarshaler); ok {
+		return u.UnmarshalTLV(data, d)
+	}
+	rv := reflect.ValueOf(v)
+	if rv.Kind() != reflect.Pointer || rv.IsNil() || rv.Type().Elem().Kind() != reflect.Struct {
+		return fmt.Errorf("tlv: cannot decode into %T (want a non-nil pointer to a struct): %w", v, ErrUnsupportedType)
+	}
+	p, err := planFor(rv.Type().Elem())
+	if err != nil {
+		return err
+	}
+	rv.Elem().SetZero()
+	return p.decode(d, data, rv.UnsafePointer())
+}
+
+// errAt builds a *DecodeError at offset off of the current message.
+func (d *DecodeState) errAt(off int, tag uint32, err error) error {
+	return &DecodeError{Offset: d.base + off, Tag: tag, Err: err}
+}
+
+// decode reads the fields in data into the struct at ptr, which is zero or holds fields
+// decoded earlier from the same message (a lenient duplicate).
+func (p *structPlan) decode(d *DecodeState, data []byte, ptr unsafe.Pointer) error {
+	var prevTag uint32
+	prevKnown := false
+	var lastUnknown uint32
+	unknownSorted := true
+	off := 0
+	for off < len(data) {
+		start := off
+		var tag uint32
+		var wt WireType
+		if c := data[off]; c < 0x80 {
+			tag, wt = uint32(c>>3), WireType(c&7)
+			if tag == 0 {
+				return d.errAt(start, 0, ErrTag)
+			}
+			off++
+		} else {
+			t, w, n := ConsumeTag(data[off:])
+			if n < 0 {
+				return d.errAt(start, 0, CodeError(n))
+			}
+			if d.strict && n != SizeTag(t) {
+				return d.errAt(start, t, ErrNonCanonical)
+			}
+			tag, wt = t, w
+			off += n
+		}
+		if d.elements--; d.elements < 0 {
+			return d.errAt(start, tag, ErrTooManyElements)
+		}
+		f := p.lookup(tag)
+		if f != nil && f.c.accept&(1<<wt) == 0 {
+			if d.strict {
+				return d.errAt(start, tag, ErrWireType)
+			}
+			f = nil // lenient: a known tag with an unreadable wire type is an unknown field
+		}
+		if d.strict && (tag < prevTag || (tag == prevTag && (f != nil || prevKnown))) {
+			return d.errAt(start, tag, ErrNonCanonical)
+		}
+		prevTag, prevKnown = tag, f != nil
+		if f == nil {
+			n := ConsumeValue(data[off:], wt)
+			if n < 0 {
+				return d.errAt(start, tag, CodeError(n))
+			}
+			if d.strict {
+				if !p.hasUnknown {
+					return d.errAt(start, tag, ErrUnknownField)
+				}
+				if !minimalValue(data[off:off+n], wt) {
+					return d.errAt(start, tag, ErrNonCanonical)
+				}
+			}
+			off += n
+			if p.hasUnknown {
+				u := (*Unknown)(unsafe.Add(ptr, p.unknownOff))
+				if err := d.growUnknown(u, off-start); err != nil {
+					return d.errAt(start, tag, err)
+				}
+				*u = append(*u, data[start:off]...)
+				if tag < lastUnknown {
+					unknownSorted = false
+				}
+				lastUnknown = tag
+			}
+			continue
+		}
+		var err error
+		fp := unsafe.Add(ptr, f.off)
+		switch f.c.kind {
+		case kRepeated, kMap:
+			off, err = d.decodeRun(f.c, data, start, fp, tag)
+		default:
+			off, err = d.decodeValue(f.c, wt, data, off, fp, tag, false)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	if !unknownSorted {
+		u := (*Unknown)(unsafe.Add(ptr, p.unknownOff))
+		if err := d.Alloc(len(*u)); err != nil {
+			return d.errAt(len(data), 0, err)
+		}
+		*u = u.Sorted()
+	}
+	return nil
+}
+
+func (d *DecodeState) growUnknown(u *Unknown, n int) error {
+	if len(*u)+n <= cap(*u) {
+		return nil
+	}
+	newCap := max(2*cap(*u), len(*u)+n)
+	if err := d.Alloc(newCap); err != nil {
+		return err
+	}
+	nu := make(Unknown, len(*u), newCap)
+	copy(nu, *u)
+	*u = nu
+	return nil
+}
+
+// minimalValue reports whether a skipped value uses minimal varints for its number or length.
+func minimalValue(v []byte, wt WireType) bool {
+	switch wt {
+	case Fixed32, Fixed64:
+		return true
+	}
+	x, n := ConsumeVarint(v)
+	return n == SizeVarint(x)
+}
+
+// readVarint reads a varint at data[off:], checking minimality in strict mode.
+func (d *DecodeState) readVarint(data []byte, off int, tag uint32) (uint64, int, error) {
+	if off < len(data) && data[off] < 0x80 {
+		return uint64(data[off]), off + 1, nil
+	}
+	v, n := ConsumeVarint(data[off:])
+	if n < 0 {
+		return 0, off, d.errAt(off, tag, CodeError(n))
+	}
+	if d.strict && n != SizeVarint(v) {
+		return 0, off, d.errAt(off, tag, ErrNonCanonical)
+	}
+	return v, off + n, nil
+}
+
+// readLen reads a length-delimited value at data[off:] and returns its content and the
+// offset of the content.
+func (d *DecodeState) readLen(data []byte, off int, tag uint32) ([]byte, int, error) {
+	l, next, err := d.readVarint(data, off, tag)
+	if err != nil {
+		return nil, off, err
+	}
+	if l > uint64(len(data)-next) {
+		return nil, off, d.errAt(off, tag, ErrLength)
+	}
+	end := next + int(l)
+	return data[next:end:end], next, nil
+}
+
+// storeInt stores the zigzag or plain varint u into an integer of kind k, or reports
+// ErrRange. Zigzag maps an N-bit signed range onto [0, 2^N), so one unsigned bound
+// checks both.
+func storeInt(k kind, p unsafe.Pointer, u uint64) bool {
+	switch k {
+	case kBool:
+		if u > 1 {
+			return false
+		}
+		*(*bool)(p) = u == 1
+	case kInt8:
+		if u >= 1<<8 {
+			return false
+		}
+		*(*int8)(p) = int8(Unzigzag(u))
+	case kInt16:
+		if u >= 1<<16 {
+			return false
+		}
+		*(*int16)(p) = int16(Unzigzag(u))
+	case kInt32:
+		if u >= 1<<32 {
+			return false
+		}
+		*(*int32)(p) = int32(Unzigzag(u))
+	case kInt64:
+		*(*int64)(p) = Unzigzag(u)
+	case kUint8:
+		if u >= 1<<8 {
+			return false
+		}
+		*(*uint8)(p) = uint8(u)
+	case kUint16:
+		if u >= 1<<16 {
+			return false
+		}
+		*(*uint16)(p) = uint16(u)
+	case kUint32:
+		if u >= 1<<32 {
+			return false
+		}
+		*(*uint32)(p) = uint32(u)
+	case kUint64:
+		*(*uint64)(p) = u
+	}
+	return true
+}
+
+// storeFloat stores a fixed32 (wide=false) or fixed64 value into a float of kind k.
+func storeFloat(k kind, p unsafe.Pointer, bits uint64, wide bool) bool {
+	if k == kFloat64 {
+		if wide {
+			*(*uint64)(p) = bits
+		} else {
+			*(*float64)(p) = float64(math.Float32frombits(uint32(bits)))
+		}
+		return true
+	}
+	if !wide {
+		*(*uint32)(p) = uint32(bits)
+		return true
+	}
+	f := math.Float64frombits(bits)
+	f32 := float32(f)
+	if float64(f32) != f && !math.IsNaN(f) {
+		return false
+	}
+	*(*float32)(p) = f32
+	return true
+}
+
+// decodeValue decodes the value of wire type wt at data[off:] into p and returns the offset
+// after it. fresh says p is known to be zero memory.
+func (d *DecodeState) decodeValue(c *codec, wt WireType, data []byte, off int, p unsafe.Pointer, tag uint32, fresh bool) (int, error) {
+	switch c.kind {
+	case kBool, kInt8, kInt16, kInt32, kInt64, kUint8, kUint16, kUint32, kUint64:
+		u, next, err := d.readVarint(data, off, tag)
+		if err != nil {
+			return off, err
+		}
+		if !storeInt(c.kind, p, u) {
+			return off, d.errAt(off, tag, ErrRange)
+		}
+		return next, nil
+	case kFloat32, kFloat64:
+		var bits uint64
+		n := 8
+		if wt == Fixed32 {
+			n = 4
+		}
+		if len(data)-off < n {
+			return off, d.errAt(off, tag, ErrTruncated)
+		}
+		if n == 4 {
+			bits = uint64(leUint32(data[off:]))
+		} else {
+			bits = leUint64(data[off:])
+		}
+		if !storeFloat(c.kind, p, bits, n == 8) {
+			return off, d.errAt(off, tag, ErrRange)
+		}
+		return off + n, nil
+	case kString:
+		v, vo, err := d.readLen(data, off, tag)
+		if err != nil {
+			return off, err
+		}
+		if len(v) == 0 {
+			*(*string)(p) = ""
+		} else {
+			if err := d.Alloc(len(v)); err != nil {
+				return off, d.errAt(off, tag, err)
+			}
+			*(*string)(p) = string(v)
+		}
+		return vo + len(v), nil
+	case kBytes:
+		v, vo, err := d.readLen(data, off, tag)
+		if err != nil {
+			return off, err
+		}
+		if len(v) == 0 {
+			*(*[]byte)(p) = nil
+		} else {
+			if err := d.Alloc(len(v)); err != nil {
+				return off, d.errAt(off, tag, err)
+			}
+			*(*[]byte)(p) = bytes.Clone(v)
+		}
+		return vo + len(v), nil
+	case kStruct, kTime, kCustom:
+		v, vo, err := d.readLen(data, off, tag)
+		if err != nil {
+			return off, err
+		}
+		if err := d.decodeMessage(c, v, vo, p, tag, fresh); err != nil {
+			return off, err
+		}
+		return vo + len(v), nil
+	case kPtr:
+		if err := d.Alloc(int(c.elem.size)); err != nil {
+			return off, d.errAt(off, tag, err)
+		}
+		np := reflect.New(c.elem.typ).UnsafePointer()
+		next, err := d.decodeValue(c.elem, wt, data, off, np, tag, true)
+		if err != nil {
+			return off, err
+		}
+		*(*unsafe.Pointer)(p) = np
+		return next, nil
+	case kPacked:
+		return d.decodePacked(c, wt, data, off, p, tag)
+	case kRepeated, kMap:
+		// Only reached for a repeated element or map value, which the plan forbids.
+	}
+	return off, d.errAt(off, tag, ErrUnsupportedType)
+}
+
+func leUint32(b []byte) uint32 {
+	_ = b[3]
+	return uint32(b[0]) | uint32(b[1])<<8 | uint32(b[2])<<16 | uint32(b[3])<<24
+}
+
+func leUint64(b []byte) uint64 {
+	_ = b[7]
+	return uint64(leUint32(b)) | uint64(leUint32(b[4:]))<<32
+}
+
+// decodeMessage decodes the content v (at offset vo of the current message) of a struct,
+// time or custom value into p.
+func (d *DecodeState) decodeMessage(c *codec, v []byte, vo int, p unsafe.Pointer, tag uint32, fresh bool) error {
+	if d.depth >= d.maxDepth {
+		return d.errAt(vo, tag, ErrDepth)
+	}
+	d.depth++
+	d.base += vo
+	var err error
+	switch {
+	case c.kind == kTime:
+		err = d.decodeTime(v, (*time.Time)(p), tag)
+	case c.kind == kCustom && c.unmarshal:
+		err = reflect.NewAt(c.typ, p).Interface().(Unmarshaler).UnmarshalTLV(v, d)
+	default:
+		if !fresh {
+			reflect.NewAt(c.typ, p).Elem().SetZero()
+		}
+		err = c.st.decode(d, v, p)
+	}
+	d.base -= vo
+	d.depth--
+	return err
+}
+
+// maxTimeSeconds bounds time seconds so that time.Unix(s, n).Unix() == s (no overflow in
+// the time package's internal epoch shift), keeping decode → encode a fixpoint.
+const maxTimeSeconds = 1 << 62
+
+func (d *DecodeState) decodeTime(v []byte, t *time.Time, tag uint32) error {
+	var secs int64
+	var nanos uint64
+	var prev uint32
+	off := 0
+	for off < len(v) {
+		start := off
+		ft, wt, n := ConsumeTag(v[off:])
+		if n < 0 {
+			return d.errAt(off, 0, CodeError(n))
+		}
+		if d.elements--; d.elements < 0 {
+			return d.errAt(start, ft, ErrTooManyElements)
+		}
+		off += n
+		if (ft != 1 && ft != 2) || wt != Varint {
+			if d.strict {
+				return d.errAt(start, ft, ErrMalformed)
+			}
+			m := ConsumeValue(v[off:], wt)
+			if m < 0 {
+				return d.errAt(start, ft, CodeError(m))
+			}
+			off += m
+			continue
+		}
+		if d.strict && (ft <= prev || n != SizeTag(ft)) {
+			return d.errAt(start, ft, ErrNonCanonical)
+		}
+		prev = ft
+		u, next, err := d.readVarint(v, off, ft)
+		if err != nil {
+			return err
+		}
+		off = next
+		if ft == 1 {
+			secs = Unzigzag(u)
+		} else {
+			nanos = u
+		}
+	}
+	if nanos >= 1e9 || secs > maxTimeSeconds || secs < -maxTimeSeconds {
+		return d.errAt(0, tag, ErrRange)
+	}
+	*t = time.Unix(secs, int64(nanos)).UTC()
+	return nil
+}
+
+// growSlice makes room for n more elements in the slice at p, charging the new backing
+// array to the memory budget before it is allocated.
+func (d *DecodeState) growSlice(c *codec, p unsafe.Pointer, n int) error {
+	h := (*sliceHeader)(p)
+	if h.cap-h.len >= n {
+		return nil
+	}
+	newCap := max(h.len+n, 2*h.cap)
+	if err := d.Alloc(newCap * int(c.elem.size)); err != nil {
+		return err
+	}
+	reflect.NewAt(c.typ, p).Elem().Grow(n)
+	return nil
+}
+
+// decodePacked decodes a packed field, or in lenient mode one unpacked element, appending
+// to the slice at p.
+func (d *DecodeState) decodePacked(c *codec, wt WireType, data []byte, off int, p unsafe.Pointer, tag uint32) (int, error) {
+	ek := c.elem.kind
+	h := (*sliceHeader)(p)
+	if !wt.LengthDelimited() {
+		// A single unpacked element: accepted for schema evolution (T → []T).
+		if d.strict {
+			return off, d.errAt(off, tag, ErrNonCanonical)
+		}
+		if err := d.growSlice(c, p, 1); err != nil {
+			return off, d.errAt(off, tag, err)
+		}
+		h.len++
+		next, err := d.decodeValue(c.elem, wt, data, off, unsafe.Add(h.data, uintptr(h.len-1)*c.elem.size), tag, true)
+		if err != nil {
+			h.len--
+			return off, err
+		}
+		return next, nil
+	}
+	v, vo, err := d.readLen(data, off, tag)
+	if err != nil {
+		return off, err
+	}
+	end := vo + len(v)
+	var n int
+	switch wt {
+	case PackedFixed32, PackedFixed64:
+		size := 4
+		if wt == PackedFixed64 {
+			size = 8
+		}
+		if len(v)%size != 0 {
+			return off, d.errAt(vo, tag, ErrMalformed)
+		}
+		n = len(v) / size
+	default:
+		if len(v) > 0 && v[len(v)-1] >= 0x80 {
+			return off, d.errAt(vo, tag, ErrMalformed)
+		}
+		for _, x := range v {
+			if x < 0x80 {
+				n++
+			}
+		}
+	}
+	if n == 0 {
+		if d.strict {
+			return off, d.errAt(off, tag, ErrNonCanonical)
+		}
+		return end, nil
+	}
+	if d.elements -= n; d.elements < 0 {
+		return off, d.errAt(vo, tag, ErrTooManyElements)
+	}
+	if err := d.growSlice(c, p, n); err != nil {
+		return off, d.errAt(vo, tag, err)
+	}
+	base := unsafe.Add(h.data, uintptr(h.len)*c.elem.size)
+	size := c.elem.size
+	switch wt {
+	case PackedFixed32, PackedFixed64:
+		step := len(v) / n
+		for i := 0; i < n; i++ {
+			var bits uint64
+			if step == 4 {
+				bits = uint64(leUint32(v[i*4:]))
+			} else {
+				bits = leUint64(v[i*8:])
+			}
+			if !storeFloat(ek, unsafe.Add(base, uintptr(i)*size), bits, step == 8) {
+				return off, d.errAt(vo+i*step, tag, ErrRange)
+			}
+		}
+	default:
+		pos := 0
+		for i := 0; i < n; i++ {
+			var u uint64
+			if x := v[pos]; x < 0x80 {
+				u = uint64(x)
+				pos++
+			} else {
+				var m int
+				u, m = ConsumeVarint(v[pos:])
+				if m < 0 {
+					return off, d.errAt(vo+pos, tag, CodeError(m))
+				}
+				if d.strict && m != SizeVarint(u) {
+					return off, d.errAt(vo+pos, tag, ErrNonCanonical)
+				}
+				pos += m
+			}
+			if !storeInt(ek, unsafe.Add(base, uintptr(i)*size), u) {
+				return off, d.errAt(vo+pos, tag, ErrRange)
+			}
+		}
+	}
+	h.len += n
+	return end, nil
+}
+
+// scanRun counts the fields from data[start:] that begin with the same key bytes as the
+// field at start, stopping at the first other or malformed field. It returns the count and
+// the offset after the run.
+func scanRun(data []byte, start, keyLen int) (int, int) {
+	key := data[start : start+keyLen]
+	wt := WireType(key[0] & 7)
+	n, off := 0, start
+	for off < len(data) && len(data)-off > keyLen && bytes.Equal(data[off:off+keyLen], key) {
+		m := ConsumeValue(data[off+keyLen:], wt)
+		if m < 0 {
+			break
+		}
+		off += keyLen + m
+		n++
+	}
+	if n == 0 {
+		n = 1 // the first field is malformed; decoding it reports the error
+	}
+	return n, off
+}
+
+// decodeRun decodes the contiguous fields of a repeated or map field starting at the key at
+// data[start:], sizing the slice or map once from the fields actually present.
+func (d *DecodeState) decodeRun(c *codec, data []byte, start int, p unsafe.Pointer, tag uint32) (int, error) {
+	_, wt, keyLen := ConsumeTag(data[start:])
+	cnt, runEnd := scanRun(data, start, keyLen)
+	if runEnd == start {
+		runEnd = len(data) // malformed first field: decode it to report the error
+	}
+	if cnt > 1 {
+		// The first field was counted by the caller.
+		if d.elements -= cnt - 1; d.elements < 0 {
+			return start, d.errAt(start, tag, ErrTooManyElements)
+		}
+	}
+	if c.kind == kMap {
+		return d.decodeMapRun(c, data, start, runEnd, keyLen, cnt, p, tag)
+	}
+	if err := d.growSlice(c, p, cnt); err != nil {
+		return start, d.errAt(start, tag, err)
+	}
+	h := (*sliceHeader)(p)
+	e := c.elem
+	off := start
+	for i := 0; i < cnt; i++ {
+		off += keyLen
+		if h.len == h.cap {
+			if err := d.growSlice(c, p, 1); err != nil {
+				return off, d.errAt(off, tag, err)
+			}
+		}
+		h.len++
+		next, err := d.decodeValue(e, wt, data, off, unsafe.Add(h.data, uintptr(h.len-1)*e.size), tag, true)
+		if err != nil {
+			return off, err
+		}
+		off = next
+	}
+	return off, nil
+}
+
+func (d *DecodeState) decodeMapRun(c *codec, data []byte, start, runEnd, keyLen, cnt int, p unsafe.Pointer, tag uint32) (int, error) {
+	entryCost := int(c.key.size+c.elem.size+8) * 2
+	var prevKey []byte
+	if c.strMap {
+		m := *(*map[string]string)(p)
+		if m == nil {
+			if err := d.Alloc(cnt * entryCost); err != nil {
+				return start, d.errAt(start, tag, err)
+			}
+			m = make(map[string]string, cnt)
+			*(*map[string]string)(p) = m
+		} else if err := d.Alloc(cnt * entryCost); err != nil {
+			return start, d.errAt(start, tag, err)
+		}
+		var kv [2]string
+		off := start
+		for i := 0; i < cnt; i++ {
+			off += keyLen
+			v, vo, err := d.readLen(data, off, tag)
+			if err != nil {
+				return off, err
+			}
+			if _, err := d.decodeEntry(c, v, vo, unsafe.Pointer(&kv[0]), unsafe.Pointer(&kv[1]), tag, &prevKey); err != nil {
+				return off, err
+			}
+			m[kv[0]] = kv[1]
+			kv = [2]string{}
+			off = vo + len(v)
+		}
+		return off, nil
+	}
+	mv := reflect.NewAt(c.typ, p).Elem()
+	if err := d.Alloc(cnt*entryCost + int(c.key.size+c.elem.size)); err != nil {
+		return start, d.errAt(start, tag, err)
+	}
+	if mv.IsNil() {
+		mv.Set(reflect.MakeMapWithSize(c.typ, cnt))
+	}
+	kv := reflect.New(c.key.typ).Elem()
+	vv := reflect.New(c.elem.typ).Elem()
+	off := start
+	for i := 0; i < cnt; i++ {
+		off += keyLen
+		v, vo, err := d.readLen(data, off, tag)
+		if err != nil {
+			return off, err
+		}
+		kv.SetZero()
+		vv.SetZero()
+		if _, err := d.decodeEntry(c, v, vo, unsafe.Pointer(kv.UnsafeAddr()), unsafe.Pointer(vv.UnsafeAddr()), tag, &prevKey); err != nil {
+			return off, err
+		}
+		mv.SetMapIndex(kv, vv)
+		off = vo + len(v)
+	}
+	return off, nil
+}
+
+// decodeEntry decodes one map entry message v (at offset vo) into the key at kp and the
+// value at vp. In strict mode it checks the entry's shape and that its encoded key is
+// above *prevKey.
+func (d *DecodeState) decodeEntry(c *codec, v []byte, vo int, kp, vp unsafe.Pointer, tag uint32, prevKey *[]byte) ([]byte, error) {
+	if d.depth >= d.maxDepth {
+		return nil, d.errAt(vo, tag, ErrDepth)
+	}
+	d.depth++
+	d.base += vo
+	defer func() { d.base -= vo; d.depth-- }()
+	var keyBytes []byte
+	seen := 0
+	off := 0
+	for off < len(v) {
+		start := off
+		ft, wt, n := ConsumeTag(v[off:])
+		if n < 0 {
+			return nil, d.errAt(off, 0, CodeError(n))
+		}
+		if d.elements--; d.elements < 0 {
+			return nil, d.errAt(start, ft, ErrTooManyElements)
+		}
+		off += n
+		var fc *codec
+		switch ft {
+		case 1:
+			fc = c.key
+		case 2:
+			fc = c.elem
+		}
+		if fc == nil || fc.accept&(1<<wt) == 0 {
+			if d.strict {
+				return nil, d.errAt(start, ft, ErrMalformed)
+			}
+			m := ConsumeValue(v[off:], wt)
+			if m < 0 {
+				return nil, d.errAt(start, ft, CodeError(m))
+			}
+			off += m
+			continue
+		}
+		if d.strict && (int(ft) != seen+1 || n != SizeTag(ft)) {
+			return nil, d.errAt(start, ft, ErrNonCanonical)
+		}
+		seen = int(ft)
+		p := kp
+		if ft == 2 {
+			p = vp
+		}
+		next, err := d.decodeValue(fc, wt, v, off, p, ft, false)
+		if err != nil {
+			return nil, err
+		}
+		if ft == 1 {
+			keyBytes = v[start:next]
+		}
+		off = next
+	}
+	if d.strict {
+		if seen != 2 {
+			return nil, d.errAt(len(v), tag, ErrNonCanonical)
+		}
+		if *prevKey != nil && bytes.Compare(keyBytes, *prevKey) <= 0 {
+			return nil, d.errAt(0, tag, ErrNonCanonical)
+		}
+		*prevKey = keyBytes
+	}
+	return keyBytes, nil
+}

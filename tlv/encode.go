@@ -1,0 +1,384 @@
+package tlv
+
+import (
+	"bytes"
+	"cmp"
+	"errors"
+	"fmt"
+	"reflect"
+	"slices"
+	"time"
+	"unsafe"
+)
+
+// maxEncodeDepth stops Marshal on a pointer cycle before the Go stack overflows (which
+// would be fatal, not a panic). Unmarshal's own default depth limit is far lower (64).
+const maxEncodeDepth = 10000
+
+var errEncodeDepth = errors.New("tlv: value nested too deep to encode (pointer cycle?)")
+
+// presence says when a value may be left out.
+type presence uint8
+
+const (
+	presForce presence = iota // a repeated element or map entry part: always written
+	presField                 // a field without omitempty: nil pointers and empty lists omitted
+	presOmit                  // a field with omitempty: zero values omitted too
+)
+
+// Marshal returns the canonical encoding of v, which must be a struct, a pointer to a
+// struct, or implement Marshaler. Pass a pointer: a struct value is copied first.
+func Marshal(v any) ([]byte, error) {
+	return MarshalAppend(make([]byte, 0, 256), v)
+}
+
+// MarshalAppend appends the canonical encoding of v to dst. With a dst of sufficient
+// capacity it does not allocate.
+func MarshalAppend(dst []byte, v any) ([]byte, error) {
+	if m, ok := v.(Marshaler); ok {
+		return m.AppendTLV(dst)
+	}
+	ptr, t, err := structPointer(v)
+	if err != nil || ptr == nil {
+		return dst, err
+	}
+	p, err := planFor(t)
+	if err != nil {
+		return dst, err
+	}
+	return p.encode(dst, ptr, 0)
+}
+
+// structPointer returns a pointer to the struct in v (nil for a nil pointer).
+func structPointer(v any) (unsafe.Pointer, reflect.Type, error) {
+	rv := reflect.ValueOf(v)
+	switch rv.Kind() {
+	case reflect.Pointer:
+		t := rv.Type().Elem()
+		if t.Kind() != reflect.Struct {
+			break
+		}
+		return rv.UnsafePointer(), t, nil
+	case reflect.Struct:
+		t := rv.Type()
+		nv := reflect.New(t)
+		nv.Elem().Set(rv)
+		return nv.UnsafePointer(), t, nil
+	}
+	return nil, nil, fmt.Errorf("tlv: cannot encode %T (want a struct or pointer to struct): %w", v, ErrUnsupportedType)
+}
+
+func (p *structPlan) encode(b []byte, ptr unsafe.Pointer, depth int) ([]byte, error) {
+	if depth > maxEncodeDepth {
+		return b, errEncodeDepth
+	}
+	var unk Unknown
+	if p.hasUnknown {
+		unk = *(*Unknown)(unsafe.Add(ptr, p.unknownOff))
+		if len(unk) > 0 {
+			var err error
+			if unk, err = unk.canonical(); err != nil {
+				return b, err
+			}
+		}
+	}
+	var err error
+	for i := range p.fields {
+		f := &p.fields[i]
+		if len(unk) > 0 {
+			b, unk = unk.AppendBefore(b, f.tag)
+		}
+		pres := presField
+		if f.omitempty {
+			pres = presOmit
+		}
+		if b, err = encodeValue(b, &f.key, f.c, unsafe.Add(ptr, f.off), pres, depth); err != nil {
+			return b, err
+		}
+	}
+	return append(b, unk...), nil
+}
+
+// canonical checks u is well-formed and returns it in tag order.
+func (u Unknown) canonical() (Unknown, error) {
+	var prev uint32
+	for b := []byte(u); len(b) > 0; {
+		tag, _, n := ConsumeField(b)
+		if n < 0 {
+			return nil, fmt.Errorf("tlv: Unknown holds a malformed field: %w", ErrMalformed)
+		}
+		if tag < prev {
+			return u.Sorted(), nil
+		}
+		prev = tag
+		b = b[n:]
+	}
+	return u, nil
+}
+
+func appendZigzagKey(b []byte, key *fkey, v int64, pres presence) []byte {
+	if v == 0 && pres == presOmit {
+		return b
+	}
+	return AppendVarint(key.append(b), Zigzag(v))
+}
+
+func appendUintKey(b []byte, key *fkey, v uint64, pres presence) []byte {
+	if v == 0 && pres == presOmit {
+		return b
+	}
+	return AppendVarint(key.append(b), v)
+}
+
+// encodeValue appends the field(s) for the value of codec c at p under key.
+func encodeValue(b []byte, key *fkey, c *codec, p unsafe.Pointer, pres presence, depth int) ([]byte, error) {
+	switch c.kind {
+	case kBool:
+		v := *(*bool)(p)
+		if !v && pres == presOmit {
+			return b, nil
+		}
+		x := byte(0)
+		if v {
+			x = 1
+		}
+		return append(key.append(b), x), nil
+	case kInt8:
+		return appendZigzagKey(b, key, int64(*(*int8)(p)), pres), nil
+	case kInt16:
+		return appendZigzagKey(b, key, int64(*(*int16)(p)), pres), nil
+	case kInt32:
+		return appendZigzagKey(b, key, int64(*(*int32)(p)), pres), nil
+	case kInt64:
+		return appendZigzagKey(b, key, *(*int64)(p), pres), nil
+	case kUint8:
+		return appendUintKey(b, key, uint64(*(*uint8)(p)), pres), nil
+	case kUint16:
+		return appendUintKey(b, key, uint64(*(*uint16)(p)), pres), nil
+	case kUint32:
+		return appendUintKey(b, key, uint64(*(*uint32)(p)), pres), nil
+	case kUint64:
+		return appendUintKey(b, key, *(*uint64)(p), pres), nil
+	case kFloat32:
+		v := *(*uint32)(p)
+		if v == 0 && pres == presOmit {
+			return b, nil
+		}
+		return AppendFixed32(key.append(b), v), nil
+	case kFloat64:
+		v := *(*uint64)(p)
+		if v == 0 && pres == presOmit {
+			return b, nil
+		}
+		return AppendFixed64(key.append(b), v), nil
+	case kString:
+		s := *(*string)(p)
+		if len(s) == 0 && pres == presOmit {
+			return b, nil
+		}
+		return AppendString(key.append(b), s), nil
+	case kBytes:
+		s := *(*[]byte)(p)
+		if len(s) == 0 && pres == presOmit {
+			return b, nil
+		}
+		return AppendBytes(key.append(b), s), nil
+	case kTime:
+		t := (*time.Time)(p)
+		if pres == presOmit && t.IsZero() {
+			return b, nil
+		}
+		b = key.append(b)
+		b, mark := BeginLen(b)
+		if s := t.Unix(); s != 0 {
+			b = AppendVarint(append(b, 1<<3|byte(Varint)), Zigzag(s))
+		}
+		if ns := t.Nanosecond(); ns != 0 {
+			b = AppendVarint(append(b, 2<<3|byte(Varint)), uint64(ns))
+		}
+		return EndLen(b, mark), nil
+	case kStruct, kCustom:
+		start := len(b)
+		b = key.append(b)
+		b, mark := BeginLen(b)
+		var err error
+		if c.kind == kCustom && c.marshal {
+			m := reflect.NewAt(c.typ, p).Interface().(Marshaler)
+			b, err = m.AppendTLV(b)
+		} else {
+			b, err = c.st.encode(b, p, depth+1)
+		}
+		if err != nil {
+			return b, err
+		}
+		if pres == presOmit && len(b) == mark+1 {
+			return b[:start], nil
+		}
+		return EndLen(b, mark), nil
+	case kPtr:
+		pp := *(*unsafe.Pointer)(p)
+		if pp == nil {
+			if pres != presForce {
+				return b, nil
+			}
+			return appendZero(key.append(b), c.wt), nil
+		}
+		return encodeValue(b, key, c.elem, pp, presForce, depth)
+	case kPacked:
+		h := (*sliceHeader)(p)
+		if h.len == 0 && pres != presForce {
+			return b, nil
+		}
+		return appendPacked(key.append(b), c.elem.kind, h.data, h.len), nil
+	case kRepeated:
+		h := (*sliceHeader)(p)
+		e := c.elem
+		var err error
+		for i := 0; i < h.len; i++ {
+			if b, err = encodeValue(b, key, e, unsafe.Add(h.data, uintptr(i)*e.size), presForce, depth); err != nil {
+				return b, err
+			}
+		}
+		return b, nil
+	case kMap:
+		return encodeMap(b, key, c, p, depth)
+	}
+	return b, fmt.Errorf("tlv: internal: no encoder for %v: %w", c.typ, ErrUnsupportedType)
+}
+
+// appendZero appends the encoding of a zero value of wire type wt.
+func appendZero(b []byte, wt WireType) []byte {
+	switch wt {
+	case Fixed32:
+		return append(b, 0, 0, 0, 0)
+	case Fixed64:
+		return append(b, 0, 0, 0, 0, 0, 0, 0, 0)
+	}
+	return append(b, 0) // varint 0, or length 0
+}
+
+func appendPacked(b []byte, k kind, data unsafe.Pointer, n int) []byte {
+	switch k {
+	case kFloat32:
+		b = AppendVarint(b, uint64(n)*4)
+		for _, v := range unsafe.Slice((*uint32)(data), n) {
+			b = AppendFixed32(b, v)
+		}
+		return b
+	case kFloat64:
+		b = AppendVarint(b, uint64(n)*8)
+		for _, v := range unsafe.Slice((*uint64)(data), n) {
+			b = AppendFixed64(b, v)
+		}
+		return b
+	}
+	b, mark := BeginLen(b)
+	switch k {
+	case kBool:
+		for _, v := range unsafe.Slice((*bool)(data), n) {
+			x := byte(0)
+			if v {
+				x = 1
+			}
+			b = append(b, x)
+		}
+	case kInt8:
+		for _, v := range unsafe.Slice((*int8)(data), n) {
+			b = AppendVarint(b, Zigzag(int64(v)))
+		}
+	case kInt16:
+		for _, v := range unsafe.Slice((*int16)(data), n) {
+			b = AppendVarint(b, Zigzag(int64(v)))
+		}
+	case kInt32:
+		for _, v := range unsafe.Slice((*int32)(data), n) {
+			b = AppendVarint(b, Zigzag(int64(v)))
+		}
+	case kInt64:
+		for _, v := range unsafe.Slice((*int64)(data), n) {
+			b = AppendVarint(b, Zigzag(v))
+		}
+	case kUint8:
+		for _, v := range unsafe.Slice((*uint8)(data), n) {
+			b = AppendVarint(b, uint64(v))
+		}
+	case kUint16:
+		for _, v := range unsafe.Slice((*uint16)(data), n) {
+			b = AppendVarint(b, uint64(v))
+		}
+	case kUint32:
+		for _, v := range unsafe.Slice((*uint32)(data), n) {
+			b = AppendVarint(b, uint64(v))
+		}
+	case kUint64:
+		for _, v := range unsafe.Slice((*uint64)(data), n) {
+			b = AppendVarint(b, v)
+		}
+	}
+	return EndLen(b, mark)
+}
+
+func encodeMap(b []byte, key *fkey, c *codec, p unsafe.Pointer, depth int) ([]byte, error) {
+	if c.strMap {
+		m := *(*map[string]string)(p)
+		if len(m) == 0 {
+			return b, nil
+		}
+		var arr [16]string
+		keys := arr[:0]
+		if len(m) > len(arr) {
+			keys = make([]string, 0, len(m))
+		}
+		for k := range m {
+			keys = append(keys, k)
+		}
+		slices.SortFunc(keys, CompareKeyString)
+		for _, k := range keys {
+			b = key.append(b)
+			b, mark := BeginLen(b)
+			b = AppendString(c.entryK.append(b), k)
+			b = AppendString(c.entryV.append(b), m[k])
+			b = EndLen(b, mark)
+		}
+		return b, nil
+	}
+	rv := reflect.NewAt(c.typ, p).Elem()
+	n := rv.Len()
+	if n == 0 {
+		return b, nil
+	}
+	// Encode every entry into scratch, then copy them out in key order.
+	type span struct{ start, keyEnd, end int }
+	spans := make([]span, 0, n)
+	var scratch []byte
+	kv := reflect.New(c.key.typ)
+	vv := reflect.New(c.elem.typ)
+	kp, vp := kv.UnsafePointer(), vv.UnsafePointer()
+	it := rv.MapRange()
+	var err error
+	for it.Next() {
+		kv.Elem().SetIterKey(it)
+		vv.Elem().SetIterValue(it)
+		s := span{start: len(scratch)}
+		if scratch, err = encodeValue(scratch, &c.entryK, c.key, kp, presForce, depth); err != nil {
+			return b, err
+		}
+		s.keyEnd = len(scratch)
+		if scratch, err = encodeValue(scratch, &c.entryV, c.elem, vp, presForce, depth); err != nil {
+			return b, err
+		}
+		s.end = len(scratch)
+		spans = append(spans, s)
+	}
+	slices.SortFunc(spans, func(x, y span) int {
+		if r := bytes.Compare(scratch[x.start:x.keyEnd], scratch[y.start:y.keyEnd]); r != 0 {
+			return r
+		}
+		return cmp.Compare(x.start, y.start)
+	})
+	for _, s := range spans {
+		b = key.append(b)
+		b = AppendBytes(b, scratch[s.start:s.end])
+	}
+	return b, nil
+}
