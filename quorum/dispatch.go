@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/bits"
 	"math/rand/v2"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -57,9 +58,16 @@ const (
 // it to the pool, so replica calls that outlive the operation (write
 // stragglers, asynchronous repairs) never see a reused op.
 type op struct {
-	c       *Client
-	ctx     context.Context
-	cancel  context.CancelFunc
+	c        *Client
+	parent   context.Context // values only; see opctx.go
+	deadline time.Time
+	state    atomic.Uint32
+	doneMu   sync.Mutex
+	done     chan struct{}
+	expiry   *time.Timer
+	gen      uint64
+	start    time.Time
+
 	key     string
 	rec     Record // what kindPut jobs write; set before a phase's dispatch
 	refs    atomic.Int32
@@ -93,20 +101,23 @@ func newOp(c *Client, n int) *op {
 	}
 }
 
-// acquire takes an op for key. Reads derive the replica context from the
-// caller's, so cancelling the caller cancels the calls; writes detach from
-// the caller's cancellation so that stragglers can land. Every replica call
-// is bounded by the op's deadline (three replica timeouts: two phases and an
-// asynchronous slave write) and by the coordinator's per-call timeout.
+// acquire takes an op for key. The op is the replica calls' context: it
+// carries the caller's values, and its deadline is three replica timeouts
+// (two phases and an asynchronous slave write; for reads, the caller's
+// deadline if earlier). Reads are cancelled when they return or when the
+// caller's context ends; writes only when every call has returned, so
+// stragglers can land. The coordinator also times out each call after
+// ReplicaTimeout.
 func (c *Client) acquire(ctx context.Context, write bool, key string) *op {
 	o := c.ops.Get().(*op)
 	o.refs.Store(1)
 	o.key = key
-	base := ctx
-	if write && ctx.Done() != nil {
-		base = context.WithoutCancel(ctx)
+	o.start = time.Now()
+	deadline := o.start.Add(3 * c.s.timeout)
+	if d, ok := ctx.Deadline(); ok && !write && d.Before(deadline) {
+		deadline = d
 	}
-	o.ctx, o.cancel = context.WithTimeout(base, 3*c.s.timeout)
+	o.startCtx(ctx, deadline)
 	o.phase = 0
 	o.errs = o.errs[:0]
 	return o
@@ -116,11 +127,11 @@ func (o *op) release() {
 	if o.refs.Add(-1) != 0 {
 		return
 	}
-	o.cancel()
+	o.stopCtx()
 	for len(o.results) > 0 {
 		<-o.results
 	}
-	o.ctx, o.cancel, o.key, o.rec = nil, nil, "", Record{}
+	o.key, o.rec = "", Record{}
 	clear(o.resp)
 	clear(o.errs)
 	o.c.ops.Put(o)
@@ -128,7 +139,7 @@ func (o *op) release() {
 
 // finish ends a read: calls still in flight are cancelled.
 func (o *op) finish() {
-	o.cancel()
+	o.end(ctxCanceled)
 	o.release()
 }
 
@@ -192,7 +203,7 @@ func (c *Client) run(rs *replicaState, i int, j job) {
 	d := time.Since(start)
 	// A call cut short by the op's end is a censored sample: its latency is
 	// at least d, which still marks a slow replica as slow.
-	if res.err == nil || o.ctx.Err() != nil {
+	if res.err == nil || o.state.Load() != ctxLive {
 		rs.lat.observe(d, c.s.hedge.Quantile)
 	}
 	h := &c.s.hooks
@@ -221,16 +232,16 @@ func call(rs *replicaState, o *op, kind jobKind) (rec Record, stored bool, err e
 	}()
 	switch kind {
 	case kindGet:
-		rec, err = rs.r.Get(o.ctx, o.key)
+		rec, err = rs.r.Get(o, o.key)
 	case kindVersion:
 		if rs.ver != nil {
-			rec.Version, err = rs.ver.Version(o.ctx, o.key)
+			rec.Version, err = rs.ver.Version(o, o.key)
 		} else {
-			rec, err = rs.r.Get(o.ctx, o.key)
+			rec, err = rs.r.Get(o, o.key)
 			rec.Value = nil
 		}
 	case kindPut:
-		stored, err = rs.r.Put(o.ctx, o.key, o.rec)
+		stored, err = rs.r.Put(o, o.key, o.rec)
 	}
 	return rec, stored, err
 }
@@ -337,78 +348,102 @@ func (o *op) gather(parent context.Context, kind jobKind, need, atLeast int, hed
 	c := o.c
 	o.newPhase()
 	ok, outstanding := 0, 0
-	now := time.Now()
+	now := o.start
+	if o.phase > 1 {
+		now = time.Now()
+	}
 	for outstanding < need && o.launch(kind, now, false, &outstanding) {
 	}
 	hedge = hedge && !c.s.hedge.Disabled
 	for ok < need {
-		for ok+outstanding < need && o.launch(kind, now, false, &outstanding) {
+		if ok+outstanding < need {
+			now = time.Now()
+			for ok+outstanding < need && o.launch(kind, now, false, &outstanding) {
+			}
 		}
 		if outstanding == 0 {
 			break
 		}
-		// Sleep until the next per-replica timeout or hedge point.
-		var wake time.Time
-		for _, i := range o.order[:o.sent] {
-			if o.st[i] != stSent {
-				continue
-			}
-			t := o.sentAt[i].Add(c.s.timeout)
-			if hedge && !o.hedgedFor[i] && o.sent < len(o.order) {
-				if h := o.sentAt[i].Add(c.hedgeDelay(i)); h.Before(t) {
-					t = h
-				}
-			}
-			if wake.IsZero() || t.Before(wake) {
-				wake = t
-			}
-		}
-		o.timer.Reset(time.Until(wake))
+		var r result
 		select {
-		case r := <-o.results:
-			o.timer.Stop()
+		case r = <-o.results: // fast path: no timer, no clock
+		default:
 			now = time.Now()
-			if r.phase != o.phase || o.st[r.replica] != stSent {
+			o.timer.Reset(o.nextWake(hedge).Sub(now))
+			select {
+			case r = <-o.results:
+				o.timer.Stop()
+			case <-o.timer.C:
+				now = time.Now()
+				o.onTick(kind, now, hedge, &outstanding)
 				continue
+			case <-parent.Done():
+				o.timer.Stop()
+				o.errs = append(o.errs, parent.Err())
+				return ok, o.joinErrs()
 			}
-			outstanding--
-			if r.err != nil {
-				o.st[r.replica] = stFailed
-				o.errs = append(o.errs, &ReplicaError{Replica: r.replica, Op: opOf(kind), Err: r.err})
-				continue
-			}
-			o.st[r.replica] = stOK
-			o.resp[r.replica] = r.rec
-			ok++
-		case now = <-o.timer.C:
-			now = time.Now()
-			for _, i := range o.order[:o.sent] {
-				if o.st[i] != stSent {
-					continue
-				}
-				if !now.Before(o.sentAt[i].Add(c.s.timeout)) {
-					o.st[i] = stFailed
-					outstanding--
-					o.errs = append(o.errs, &ReplicaError{Replica: i, Op: opOf(kind), Err: ErrReplicaTimeout})
-					continue
-				}
-				if hedge && !o.hedgedFor[i] && o.sent < len(o.order) && !now.Before(o.sentAt[i].Add(c.hedgeDelay(i))) {
-					o.hedgedFor[i] = true
-					if c.hedges.take() {
-						o.launch(kind, now, true, &outstanding)
-					}
-				}
-			}
-		case <-parent.Done():
-			o.timer.Stop()
-			o.errs = append(o.errs, parent.Err())
-			return ok, o.joinErrs()
 		}
+		if r.phase != o.phase || o.st[r.replica] != stSent {
+			continue // an earlier phase's, or one already timed out
+		}
+		outstanding--
+		if r.err != nil {
+			o.st[r.replica] = stFailed
+			o.errs = append(o.errs, &ReplicaError{Replica: r.replica, Op: opOf(kind), Err: r.err})
+			continue
+		}
+		o.st[r.replica] = stOK
+		o.resp[r.replica] = r.rec
+		ok++
 	}
 	if ok < atLeast {
 		return ok, o.joinErrs()
 	}
 	return ok, nil
+}
+
+// nextWake is the earliest per-call timeout or hedge point of the calls in
+// flight.
+func (o *op) nextWake(hedge bool) time.Time {
+	c := o.c
+	var wake time.Time
+	for _, i := range o.order[:o.sent] {
+		if o.st[i] != stSent {
+			continue
+		}
+		t := o.sentAt[i].Add(c.s.timeout)
+		if hedge && !o.hedgedFor[i] && o.sent < len(o.order) {
+			if h := o.sentAt[i].Add(c.hedgeDelay(i)); h.Before(t) {
+				t = h
+			}
+		}
+		if wake.IsZero() || t.Before(wake) {
+			wake = t
+		}
+	}
+	return wake
+}
+
+// onTick times out overdue calls and hedges slow ones.
+func (o *op) onTick(kind jobKind, now time.Time, hedge bool, outstanding *int) {
+	c := o.c
+	for _, i := range o.order[:o.sent] {
+		if o.st[i] != stSent {
+			continue
+		}
+		if !now.Before(o.sentAt[i].Add(c.s.timeout)) {
+			o.st[i] = stFailed
+			*outstanding--
+			o.errs = append(o.errs, &ReplicaError{Replica: i, Op: opOf(kind), Err: ErrReplicaTimeout})
+			continue
+		}
+		if hedge && !o.hedgedFor[i] && o.sent < len(o.order) && !now.Before(o.sentAt[i].Add(c.hedgeDelay(i))) {
+			o.hedgedFor[i] = true
+			if c.hedges.take() {
+				o.launch(kind, now, true, outstanding)
+			}
+		}
+	}
 }
 
 func (o *op) joinErrs() error {
@@ -467,52 +502,57 @@ func (o *op) gatherAcks(parent context.Context, targets []int, rule ackRule, pre
 		if pending == 0 || !o.satisfies(acked|pending, rule) {
 			return acked, applied || pending != 0, o.joinErrsOrShort()
 		}
-		var wake time.Time
-		for set := pending; set != 0; {
-			i := bits.TrailingZeros64(set)
-			set &^= 1 << i
-			if t := o.sentAt[i].Add(c.s.timeout); wake.IsZero() || t.Before(wake) {
-				wake = t
-			}
-		}
-		o.timer.Reset(time.Until(wake))
+		var r result
 		select {
-		case r := <-o.results:
-			o.timer.Stop()
-			now = time.Now()
-			if r.phase != o.phase || o.st[r.replica] != stSent {
-				continue
-			}
-			pending &^= 1 << r.replica
-			if r.err != nil {
-				o.st[r.replica] = stFailed
-				o.errs = append(o.errs, &ReplicaError{Replica: r.replica, Op: OpPut, Err: r.err})
-				if !errors.Is(r.err, ErrNotStored) {
-					applied = true
-				}
-				continue
-			}
-			o.st[r.replica] = stOK
-			acked |= 1 << r.replica
-			if r.stored {
-				applied = true
-			}
-		case <-o.timer.C:
-			now = time.Now()
+		case r = <-o.results:
+		default:
+			var wake time.Time
 			for set := pending; set != 0; {
 				i := bits.TrailingZeros64(set)
 				set &^= 1 << i
-				if !now.Before(o.sentAt[i].Add(c.s.timeout)) {
-					o.st[i] = stFailed
-					pending &^= 1 << i
-					applied = true // it may still land
-					o.errs = append(o.errs, &ReplicaError{Replica: i, Op: OpPut, Err: ErrReplicaTimeout})
+				if t := o.sentAt[i].Add(c.s.timeout); wake.IsZero() || t.Before(wake) {
+					wake = t
 				}
 			}
-		case <-parent.Done():
-			o.timer.Stop()
-			o.errs = append(o.errs, parent.Err())
-			return acked, applied || pending != 0, o.joinErrs()
+			o.timer.Reset(time.Until(wake))
+			select {
+			case r = <-o.results:
+				o.timer.Stop()
+			case <-o.timer.C:
+				now = time.Now()
+				for set := pending; set != 0; {
+					i := bits.TrailingZeros64(set)
+					set &^= 1 << i
+					if !now.Before(o.sentAt[i].Add(c.s.timeout)) {
+						o.st[i] = stFailed
+						pending &^= 1 << i
+						applied = true // it may still land
+						o.errs = append(o.errs, &ReplicaError{Replica: i, Op: OpPut, Err: ErrReplicaTimeout})
+					}
+				}
+				continue
+			case <-parent.Done():
+				o.timer.Stop()
+				o.errs = append(o.errs, parent.Err())
+				return acked, applied || pending != 0, o.joinErrs()
+			}
+		}
+		if r.phase != o.phase || o.st[r.replica] != stSent {
+			continue
+		}
+		pending &^= 1 << r.replica
+		if r.err != nil {
+			o.st[r.replica] = stFailed
+			o.errs = append(o.errs, &ReplicaError{Replica: r.replica, Op: OpPut, Err: r.err})
+			if !errors.Is(r.err, ErrNotStored) {
+				applied = true
+			}
+			continue
+		}
+		o.st[r.replica] = stOK
+		acked |= 1 << r.replica
+		if r.stored {
+			applied = true
 		}
 	}
 }

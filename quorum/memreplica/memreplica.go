@@ -70,9 +70,6 @@ func (r *Replica) shardOf(key string) *shard {
 
 // Get returns a copy of key's record; a missing key is the zero Record.
 func (r *Replica) Get(ctx context.Context, key string) (quorum.Record, error) {
-	if err := ctx.Err(); err != nil {
-		return quorum.Record{}, err
-	}
 	s := r.shardOf(key)
 	s.mu.RLock()
 	rec := s.m[key]
@@ -85,9 +82,6 @@ func (r *Replica) Get(ctx context.Context, key string) (quorum.Record, error) {
 
 // Version returns key's stored version without copying its value.
 func (r *Replica) Version(ctx context.Context, key string) (quorum.Version, error) {
-	if err := ctx.Err(); err != nil {
-		return quorum.Version{}, err
-	}
 	s := r.shardOf(key)
 	s.mu.RLock()
 	v := s.m[key].Version
@@ -97,9 +91,6 @@ func (r *Replica) Version(ctx context.Context, key string) (quorum.Version, erro
 
 // Put stores a copy of rec if rec.Version is newer than the stored version.
 func (r *Replica) Put(ctx context.Context, key string, rec quorum.Record) (bool, error) {
-	if err := ctx.Err(); err != nil {
-		return false, err
-	}
 	s := r.shardOf(key)
 	s.mu.Lock()
 	defer s.mu.Unlock()
