@@ -19,6 +19,7 @@ const (
 	MapValueChanged  ChangeKind = "map-value-changed" // a map's value type changed
 	ReservedReused   ChangeKind = "reserved-reused"   // a tag marked deleted (<reserved>) is used again
 	Widened          ChangeKind = "widened"           // int32→int64 etc.: compatible by the spec's widening rules
+	Retyped          ChangeKind = "retyped"           // string ↔ bytes: the same bytes on the wire
 	FieldRenamed     ChangeKind = "renamed"           // same tag and type, new Go name: compatible on the wire
 	FieldAdded       ChangeKind = "added"             // compatible: old binaries keep it as an unknown field
 	FieldDeleted     ChangeKind = "deleted"           // compatible, but without <reserved> the tag can be reused later
@@ -208,6 +209,9 @@ func compareTypes(a, b Type) (ChangeKind, string, bool) {
 	}
 	if a.Kind == KindMessage && b.Kind == KindMessage {
 		return MessageSwapped, fmt.Sprintf("message type swapped from %s to %s", a.Message, b.Message), true
+	}
+	if (a.Kind == KindString || a.Kind == KindBytes) && (b.Kind == KindString || b.Kind == KindBytes) {
+		return Retyped, fmt.Sprintf("%s to %s: the same bytes on the wire (strings are not checked for UTF-8)", a, b), false
 	}
 	if widening[[2]Kind{a.Kind, b.Kind}] {
 		return Widened, fmt.Sprintf("widened from %s to %s", a, b), false

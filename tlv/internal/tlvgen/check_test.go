@@ -37,6 +37,7 @@ func TestCheck(t *testing.T) {
 		tag      uint32
 	}{
 		{"tag reused with another type", base, strings.Replace(base, `name="A" type="int32"`, `name="A" type="string"`, 1), TypeChanged, true, 1},
+		{"string to bytes", base, strings.Replace(base, `name="C" type="string"`, `name="C" type="bytes"`, 1), Retyped, false, 3},
 		{"signed to unsigned", base, strings.Replace(base, `name="A" type="int32"`, `name="A" type="uint32"`, 1), TypeChanged, true, 1},
 		{"narrowing float", base, strings.Replace(base, `name="E" type="float64"`, `name="E" type="float32"`, 1), Narrowed, true, 5},
 		{"narrowing int", strings.Replace(base, `type="int32"`, `type="int64"`, 1), base, Narrowed, true, 1},

@@ -214,6 +214,7 @@ func readDocument(data []byte) (map[string]string, []*rawMessage, error) {
 			if len(stack) > 0 {
 				parent = stack[len(stack)-1]
 			}
+			path := strings.Join(stack, "/")
 			stack = append(stack, name)
 			attrs := make(map[string]string, len(t.Attr))
 			for _, a := range t.Attr {
@@ -223,28 +224,31 @@ func readDocument(data []byte) (map[string]string, []*rawMessage, error) {
 				attrs[a.Name.Local] = a.Value
 			}
 			switch {
-			case parent == "" && name == "protocol":
+			case path == "" && name == "protocol":
 				if sawRoot {
 					fail("more than one <protocol> element")
 				}
 				sawRoot = true
 				proto = attrs
-			case parent == "":
+			case path == "":
 				fail("root element is <%s>, want <protocol>", name)
-			case parent == "protocol" && name == "message":
+			case path == "protocol" && name == "message":
 				if len(msgs) >= MaxMessages {
 					return nil, nil, Errors{{Line: line(), Msg: fmt.Sprintf("more than %d messages", MaxMessages)}}
 				}
 				cur = &rawMessage{attrs: attrs, line: line()}
 				msgs = append(msgs, cur)
-			case parent == "message" && (name == "field" || name == "reserved"):
+			case path == "protocol/message" && (name == "field" || name == "reserved"):
 				if len(cur.fields) >= MaxFields {
 					return nil, nil, Errors{{Line: line(), Msg: fmt.Sprintf("message has more than %d fields", MaxFields)}}
 				}
 				cur.fields = append(cur.fields, rawField{attrs: attrs, line: line(), elem: name})
-			case name == "doc" && (parent == "message" || parent == "protocol"):
+			case name == "doc" && (path == "protocol/message" || path == "protocol"):
 				// Documentation; its text is read below.
 			default:
+				if parent == "" {
+					parent = "document"
+				}
 				fail("unexpected element <%s> inside <%s>", name, parent)
 			}
 		case xml.EndElement:
@@ -255,7 +259,7 @@ func readDocument(data []byte) (map[string]string, []*rawMessage, error) {
 				stack = stack[:len(stack)-1]
 			}
 		case xml.CharData:
-			if len(stack) > 0 && stack[len(stack)-1] == "doc" && len(stack) >= 2 && stack[len(stack)-2] == "message" && cur != nil {
+			if strings.Join(stack, "/") == "protocol/message/doc" && cur != nil {
 				cur.attrs["\x00doc"] += string(t)
 			} else if len(stack) > 0 && stack[len(stack)-1] != "doc" && strings.TrimSpace(string(t)) != "" {
 				fail("unexpected text %q inside <%s>", clip(strings.TrimSpace(string(t))), stack[len(stack)-1])

@@ -1,0 +1,441 @@
+package tlvgen
+
+import (
+	"fmt"
+	"strings"
+)
+
+// The decoder follows tlv/SPEC.md §6–§8 exactly as the reflection codec
+// does: last singular field wins, repeated fields append, maps insert;
+// widening (float32 ↔ float64 checked, packed ↔ unpacked in lenient mode);
+// a known tag with a wire type its field cannot read is kept as unknown
+// (lenient) or rejected (strict); every allocation is charged to the
+// DecodeState before it is made and sized by bytes actually present.
+
+// acceptedWireTypes lists the wire types a singular value of type t reads.
+func acceptedWireTypes(t Type) []int {
+	switch t.Kind {
+	case KindFloat32:
+		return []int{wtFixed32, wtFixed64}
+	case KindFloat64:
+		return []int{wtFixed64, wtFixed32}
+	}
+	return []int{wireType(t)}
+}
+
+// reader emits code reading one value from buf[pos:] and advancing pos.
+// base is added to pos in error offsets (the offset of buf within data).
+type reader struct {
+	g              *generator
+	buf, pos, base string
+	errOff         string // offset reported for range errors
+}
+
+func (r reader) at() string {
+	if r.base == "" {
+		return r.pos
+	}
+	return r.base + "+" + r.pos
+}
+
+func (r reader) src() string { return r.buf + "[" + r.pos + ":]" }
+
+// fail emits the return of a *DecodeError at offset off with err.
+func (r reader) fail(off, err string) string {
+	return fmt.Sprintf("return d.Error(%s, tag, %s)", off, err)
+}
+
+// varint reads a varint into u.
+func (r reader) varint() {
+	r.g.p("u, m := tlv.ConsumeVarint(%s)", r.src())
+	r.g.p("if m < 0 { %s }", r.fail(r.at(), "tlv.CodeError(m)"))
+	r.g.p("if strict && m != tlv.SizeVarint(u) { %s }", r.fail(r.at(), "tlv.ErrNonCanonical"))
+	r.g.p("%s += m", r.pos)
+}
+
+// content reads a length-delimited value into c; co is its offset in data.
+func (r reader) content(needCo bool) {
+	r.g.p("c, m := tlv.ConsumeBytes(%s)", r.src())
+	r.g.p("if m < 0 { %s }", r.fail(r.at(), "tlv.CodeError(m)"))
+	r.g.p("if strict && m-len(c) != tlv.SizeVarint(uint64(len(c))) { %s }", r.fail(r.at(), "tlv.ErrNonCanonical"))
+	if needCo {
+		r.g.p("co := %s + m - len(c)", r.at())
+	}
+	r.g.p("%s += m", r.pos)
+}
+
+// convertVarint emits the checks and the assignment of varint u as type t.
+func (g *generator) convertVarint(t Type, assign func(string) string, rangeFail string) {
+	switch t.Kind {
+	case KindBool:
+		g.p("if u > 1 { %s }", rangeFail)
+		g.p("%s", assign("u == 1"))
+	case KindInt64:
+		g.p("%s", assign("tlv.Unzigzag(u)"))
+	case KindInt32:
+		g.useMath = true
+		g.p("s := tlv.Unzigzag(u)")
+		g.p("if s < math.MinInt32 || s > math.MaxInt32 { %s }", rangeFail)
+		g.p("%s", assign("int32(s)"))
+	case KindUint64:
+		g.p("%s", assign("u"))
+	case KindUint32:
+		g.useMath = true
+		g.p("if u > math.MaxUint32 { %s }", rangeFail)
+		g.p("%s", assign("uint32(u)"))
+	}
+}
+
+// convertFixed emits the assignment of fixed value w (of width wt) as float type t.
+func (g *generator) convertFixed(t Type, wt int, assign func(string) string, rangeFail string) {
+	g.useMath = true
+	switch {
+	case t.Kind == KindFloat32 && wt == wtFixed32:
+		g.p("%s", assign("math.Float32frombits(w)"))
+	case t.Kind == KindFloat64 && wt == wtFixed64:
+		g.p("%s", assign("math.Float64frombits(w)"))
+	case t.Kind == KindFloat64 && wt == wtFixed32:
+		g.p("%s", assign("float64(math.Float32frombits(w))"))
+	default: // float32 from fixed64: only exactly representable values (or NaN)
+		g.p("f := math.Float64frombits(w)")
+		g.p("if float64(float32(f)) != f && f == f { %s }", rangeFail)
+		g.p("%s", assign("float32(f)"))
+	}
+}
+
+// value emits, for a value of type t arriving with wire type wt (one of
+// acceptedWireTypes), the statements that read it and hand it to assign.
+// For a message, assign receives the pointer of a decoded fresh value via
+// target: the code decodes into target() (an addressable expression).
+func (r reader) value(t Type, wt int, assign func(string) string) {
+	g := r.g
+	rangeFail := r.fail(r.errOff, "tlv.ErrRange")
+	switch t.Kind {
+	case KindBool, KindInt32, KindInt64, KindUint32, KindUint64:
+		r.varint()
+		g.convertVarint(t, assign, rangeFail)
+	case KindFloat32, KindFloat64:
+		if wt == wtFixed32 {
+			g.p("w, m := tlv.ConsumeFixed32(%s)", r.src())
+		} else {
+			g.p("w, m := tlv.ConsumeFixed64(%s)", r.src())
+		}
+		g.p("if m < 0 { %s }", r.fail(r.at(), "tlv.CodeError(m)"))
+		g.p("%s += m", r.pos)
+		g.convertFixed(t, wt, assign, rangeFail)
+	case KindString:
+		r.content(false)
+		g.p("if err := d.Alloc(len(c)); err != nil { %s }", r.fail(r.errOff, "err"))
+		g.p("%s", assign("string(c)"))
+	case KindBytes:
+		r.content(false)
+		g.p("if err := d.Alloc(len(c)); err != nil { %s }", r.fail(r.errOff, "err"))
+		g.p("var bs []byte")
+		g.p("if len(c) != 0 { bs = make([]byte, len(c)); copy(bs, c) }")
+		g.p("%s", assign("bs"))
+	}
+}
+
+// countRun emits code counting the fields with the current tag that follow
+// one another from start: the exact capacity of a repeated field or map.
+func (g *generator) countRun() {
+	g.p("cnt := 0")
+	g.p("for p := start; p < len(data); {")
+	g.p("t, _, m := tlv.ConsumeField(data[p:])")
+	g.p("if m < 0 || t != tag { break }")
+	g.p("cnt++")
+	g.p("p += m")
+	g.p("}")
+}
+
+func (g *generator) unmarshal(m *Message) {
+	g.p("// UnmarshalTLV resets x and decodes the message fields in data, within the")
+	g.p("// limits of d. Fields x does not declare are kept in x.UnknownFields.")
+	g.p("func (x *%s) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {", m.Name)
+	g.p("*x = %s{}", m.Name)
+	if len(m.Fields) == 0 {
+		g.p("return x.decodeUnknown(data, d)")
+		g.p("}")
+		g.p("")
+		g.decodeUnknownOnly(m)
+		return
+	}
+	g.p("strict := d.Strict()")
+	g.p("var last uint32")
+	var singular []string
+	for i, f := range m.Fields {
+		if f.IsMap() {
+			g.p("var prev%d %s", i, goType(f.Key))
+			g.p("havePrev%d := false", i)
+		}
+		if !f.IsMap() && (!f.Repeated || packed(f.Type)) {
+			singular = append(singular, fmt.Sprint(f.Tag))
+		}
+	}
+	g.p("for off := 0; off < len(data); {")
+	g.p("start := off")
+	g.p("tag, wt, n := tlv.ConsumeTag(data[off:])")
+	g.p("if n < 0 { return d.Error(off, 0, tlv.CodeError(n)) }")
+	g.p("if err := d.Count(1); err != nil { return d.Error(off, tag, err) }")
+	g.p("if strict {")
+	g.p("if n != tlv.SizeTag(tag) || tag < last { return d.Error(off, tag, tlv.ErrNonCanonical) }")
+	if len(singular) > 0 {
+		g.p("if tag == last {")
+		g.p("switch tag {")
+		g.p("case %s:", strings.Join(singular, ", "))
+		g.p("return d.Error(off, tag, tlv.ErrNonCanonical)")
+		g.p("}")
+		g.p("}")
+	}
+	g.p("last = tag")
+	g.p("}")
+	g.p("off += n")
+	g.p("switch tag {")
+	for i, f := range m.Fields {
+		g.p("case %d: // %s", f.Tag, f.Name)
+		g.decodeField(i, f)
+	}
+	g.p("}")
+	var known []string
+	for _, f := range m.Fields {
+		known = append(known, fmt.Sprint(f.Tag))
+	}
+	g.p("if strict {")
+	g.p("switch tag {")
+	g.p("case %s:", strings.Join(known, ", "))
+	g.p("return d.Error(start, tag, tlv.ErrWireType)")
+	g.p("}")
+	g.p("}")
+	g.keepUnknown()
+	g.p("}")
+	g.p("if len(x.UnknownFields) != 0 { x.UnknownFields = x.UnknownFields.Sorted() }")
+	g.p("return nil")
+	g.p("}")
+	g.p("")
+}
+
+// keepUnknown emits the code that skips the current field's value, checking
+// it is minimal in strict mode, and keeps the whole field in UnknownFields.
+func (g *generator) keepUnknown() {
+	g.p("if strict && wt != tlv.Fixed32 && wt != tlv.Fixed64 {")
+	g.p("if v, m := tlv.ConsumeVarint(data[off:]); m > 0 && m != tlv.SizeVarint(v) { return d.Error(off, tag, tlv.ErrNonCanonical) }")
+	g.p("}")
+	g.p("m := tlv.ConsumeValue(data[off:], wt)")
+	g.p("if m < 0 { return d.Error(off, tag, tlv.CodeError(m)) }")
+	g.p("off += m")
+	g.p("if err := d.Alloc(off - start); err != nil { return d.Error(start, tag, err) }")
+	g.p("x.UnknownFields.Add(data[start:off])")
+}
+
+// decodeUnknownOnly emits the decoder of a message without fields: every
+// field is unknown.
+func (g *generator) decodeUnknownOnly(m *Message) {
+	g.p("func (x *%s) decodeUnknown(data []byte, d *tlv.DecodeState) error {", m.Name)
+	g.p("strict := d.Strict()")
+	g.p("var last uint32")
+	g.p("for off := 0; off < len(data); {")
+	g.p("start := off")
+	g.p("tag, wt, n := tlv.ConsumeTag(data[off:])")
+	g.p("if n < 0 { return d.Error(off, 0, tlv.CodeError(n)) }")
+	g.p("if err := d.Count(1); err != nil { return d.Error(off, tag, err) }")
+	g.p("if strict && (n != tlv.SizeTag(tag) || tag < last) { return d.Error(off, tag, tlv.ErrNonCanonical) }")
+	g.p("last = tag")
+	g.p("off += n")
+	g.keepUnknown()
+	g.p("}")
+	g.p("if len(x.UnknownFields) != 0 { x.UnknownFields = x.UnknownFields.Sorted() }")
+	g.p("return nil")
+	g.p("}")
+	g.p("")
+}
+
+func (g *generator) decodeField(i int, f *Field) {
+	top := reader{g: g, buf: "data", pos: "off", errOff: "start"}
+	v := "x." + f.Name
+	switch {
+	case f.IsMap():
+		g.decodeMap(i, f)
+	case f.Repeated && packed(f.Type):
+		g.decodePacked(f)
+	case f.Repeated:
+		g.useUnsafe = true
+		g.p("if wt == %s {", wtNames[wireType(f.Type)])
+		if f.Type.Kind == KindMessage {
+			top.content(true)
+		}
+		g.p("if %s == nil {", v)
+		g.countRun()
+		g.p("if err := d.Alloc(cnt * int(unsafe.Sizeof(%s[0]))); err != nil { return d.Error(start, tag, err) }", v)
+		g.p("%s = make(%s, 0, cnt)", v, fieldGoType(f))
+		g.p("} else if len(%s) == cap(%s) {", v, v)
+		g.p("if err := d.Alloc((2*cap(%s) + 1) * int(unsafe.Sizeof(%s[0]))); err != nil { return d.Error(start, tag, err) }", v, v)
+		g.p("}")
+		if f.Type.Kind == KindMessage {
+			g.p("%s = append(%s, %s{})", v, v, f.Type.Message)
+			g.p("if err := d.Message(c, co, &%s[len(%s)-1]); err != nil { return err }", v, v)
+		} else {
+			top.value(f.Type, wireType(f.Type), func(e string) string { return fmt.Sprintf("%s = append(%s, %s)", v, v, e) })
+		}
+		g.p("continue")
+		g.p("}")
+	case f.Type.Kind == KindMessage:
+		g.useUnsafe = true
+		g.p("if wt == tlv.Message {")
+		top.content(true)
+		g.p("if err := d.Alloc(int(unsafe.Sizeof(*%s))); err != nil { return d.Error(start, tag, err) }", v)
+		g.p("p := new(%s)", f.Type.Message)
+		g.p("if err := d.Message(c, co, p); err != nil { return err }")
+		g.p("%s = p", v)
+		g.p("continue")
+		g.p("}")
+	default:
+		for _, wt := range acceptedWireTypes(f.Type) {
+			g.p("if wt == %s {", wtNames[wt])
+			top.value(f.Type, wt, func(e string) string { return v + " = " + e })
+			g.p("continue")
+			g.p("}")
+		}
+	}
+}
+
+// decodePacked reads a repeated scalar: its packed form, and in lenient mode
+// single unpacked elements too (a field grown from singular to repeated).
+func (g *generator) decodePacked(f *Field) {
+	g.useUnsafe = true
+	v := "x." + f.Name
+	elem := fmt.Sprintf("int(unsafe.Sizeof(%s[0]))", v)
+	appendTo := func(e string) string { return fmt.Sprintf("%s = append(%s, %s)", v, v, e) }
+	top := reader{g: g, buf: "data", pos: "off", errOff: "start"}
+	packedTypes := []int{packedWireType(f.Type)}
+	switch f.Type.Kind {
+	case KindFloat32:
+		packedTypes = append(packedTypes, wtPackedFixed64)
+	case KindFloat64:
+		packedTypes = append(packedTypes, wtPackedFixed32)
+	}
+	for _, pwt := range packedTypes {
+		g.p("if wt == %s {", wtNames[pwt])
+		top.content(true)
+		switch pwt {
+		case wtPackedVarint:
+			g.p("cnt := 0")
+			g.p("for _, ch := range c { if ch < 0x80 { cnt++ } }")
+			g.p("if len(c) != 0 && c[len(c)-1] >= 0x80 { return d.Error(co, tag, tlv.ErrMalformed) }")
+		case wtPackedFixed32:
+			g.p("if len(c)%%4 != 0 { return d.Error(co, tag, tlv.ErrMalformed) }")
+			g.p("cnt := len(c) / 4")
+		case wtPackedFixed64:
+			g.p("if len(c)%%8 != 0 { return d.Error(co, tag, tlv.ErrMalformed) }")
+			g.p("cnt := len(c) / 8")
+		}
+		g.p("if err := d.Count(cnt); err != nil { return d.Error(start, tag, err) }")
+		g.p("if err := d.Alloc(cnt * %s); err != nil { return d.Error(start, tag, err) }", elem)
+		g.useSlices = true
+		g.p("%s = slices.Grow(%s, cnt)", v, v)
+		g.p("for p := 0; p < len(c); {")
+		switch pwt {
+		case wtPackedVarint:
+			g.p("u, m := tlv.ConsumeVarint(c[p:])")
+			g.p("if m < 0 { return d.Error(co+p, tag, tlv.ErrMalformed) }")
+			g.p("if strict && m != tlv.SizeVarint(u) { return d.Error(co+p, tag, tlv.ErrNonCanonical) }")
+			g.p("p += m")
+			g.convertVarint(f.Type, appendTo, "return d.Error(start, tag, tlv.ErrRange)")
+		case wtPackedFixed32:
+			g.p("w, _ := tlv.ConsumeFixed32(c[p:])")
+			g.p("p += 4")
+			g.convertFixed(f.Type, wtFixed32, appendTo, "return d.Error(start, tag, tlv.ErrRange)")
+		case wtPackedFixed64:
+			g.p("w, _ := tlv.ConsumeFixed64(c[p:])")
+			g.p("p += 8")
+			g.convertFixed(f.Type, wtFixed64, appendTo, "return d.Error(start, tag, tlv.ErrRange)")
+		}
+		g.p("}")
+		g.p("continue")
+		g.p("}")
+	}
+	// Unpacked single elements: lenient only (strict: non-canonical).
+	for _, wt := range acceptedWireTypes(f.Type) {
+		g.p("if wt == %s {", wtNames[wt])
+		g.p("if strict { return d.Error(start, tag, tlv.ErrNonCanonical) }")
+		g.p("if len(%s) == cap(%s) {", v, v)
+		g.p("if err := d.Alloc((2*cap(%s) + 1) * %s); err != nil { return d.Error(start, tag, err) }", v, elem)
+		g.p("}")
+		top.value(f.Type, wt, appendTo)
+		g.p("continue")
+		g.p("}")
+	}
+}
+
+// decodeMap reads one map entry: key at tag 1, value at tag 2, either may be
+// missing (zero). Strict mode wants keys in ascending canonical order.
+func (g *generator) decodeMap(i int, f *Field) {
+	g.useUnsafe = true
+	v := "x." + f.Name
+	top := reader{g: g, buf: "data", pos: "off", errOff: "start"}
+	g.p("if wt == tlv.Message {")
+	top.content(true)
+	g.p("if %s == nil {", v)
+	g.countRun()
+	g.p("if err := d.Alloc(cnt * 2 * int(unsafe.Sizeof(%s)+unsafe.Sizeof(%s))); err != nil { return d.Error(start, tag, err) }", zeroOf(f.Key), zeroOf(f.Value))
+	g.p("%s = make(%s, cnt)", v, fieldGoType(f))
+	g.p("}")
+	g.p("var k %s", goType(f.Key))
+	g.p("var val %s", goType(f.Value))
+	g.p("var el uint32")
+	g.p("for p := 0; p < len(c); {")
+	g.p("et, ew, m := tlv.ConsumeTag(c[p:])")
+	g.p("if m < 0 { return d.Error(co+p, tag, tlv.CodeError(m)) }")
+	g.p("if strict && (m != tlv.SizeTag(et) || et <= el) { return d.Error(co+p, tag, tlv.ErrNonCanonical) }")
+	g.p("el = et")
+	g.p("p += m")
+	entry := reader{g: g, buf: "c", pos: "p", base: "co", errOff: "start"}
+	for _, side := range []struct {
+		tag uint32
+		t   Type
+		dst string
+	}{{1, f.Key, "k"}, {2, f.Value, "val"}} {
+		if side.t.Kind == KindMessage {
+			g.p("if et == %d && ew == tlv.Message {", side.tag)
+			g.p("{")
+			entry.content(true)
+			g.p("%s = %s{}", side.dst, side.t.Message)
+			g.p("if err := d.Message(c, co, &%s); err != nil { return err }", side.dst)
+			g.p("}")
+			g.p("continue")
+			g.p("}")
+			continue
+		}
+		for _, wt := range acceptedWireTypes(side.t) {
+			g.p("if et == %d && ew == %s {", side.tag, wtNames[wt])
+			dst := side.dst
+			entry.value(side.t, wt, func(e string) string { return dst + " = " + e })
+			g.p("continue")
+			g.p("}")
+		}
+	}
+	g.p("if strict { return d.Error(co+p, tag, tlv.ErrWireType) }")
+	g.p("sk := tlv.ConsumeValue(c[p:], ew)")
+	g.p("if sk < 0 { return d.Error(co+p, tag, tlv.CodeError(sk)) }")
+	g.p("p += sk")
+	g.p("}")
+	g.p("if strict && havePrev%d && %s >= 0 { return d.Error(start, tag, tlv.ErrNonCanonical) }", i, strings.NewReplacer("a.k", fmt.Sprintf("prev%d", i), "b.k", "k").Replace(keyCompare(f.Key)))
+	g.p("prev%d, havePrev%d = k, true", i, i)
+	g.p("%s[k] = val", v)
+	g.p("continue")
+	g.p("}")
+}
+
+// zeroOf is an expression of type t for unsafe.Sizeof.
+func zeroOf(t Type) string {
+	switch t.Kind {
+	case KindString:
+		return `""`
+	case KindBytes:
+		return "[]byte(nil)"
+	case KindBool:
+		return "false"
+	case KindMessage:
+		return t.Message + "{}"
+	}
+	return goType(t) + "(0)"
+}
