@@ -328,6 +328,7 @@ func (g *generator) decodePacked(f *Field) {
 			g.p("if len(c)%%8 != 0 { return d.Error(co, tag, tlv.ErrMalformed) }")
 			g.p("cnt := len(c) / 8")
 		}
+		g.p("if cnt == 0 && strict { return d.Error(start, tag, tlv.ErrNonCanonical) }")
 		g.p("if err := d.Count(cnt); err != nil { return d.Error(start, tag, err) }")
 		g.p("if err := d.Alloc(cnt * %s); err != nil { return d.Error(start, tag, err) }", elem)
 		g.useSlices = true
@@ -385,7 +386,7 @@ func (g *generator) decodeMap(i int, f *Field) {
 	g.p("for p := 0; p < len(c); {")
 	g.p("et, ew, m := tlv.ConsumeTag(c[p:])")
 	g.p("if m < 0 { return d.Error(co+p, tag, tlv.CodeError(m)) }")
-	g.p("if strict && (m != tlv.SizeTag(et) || et <= el) { return d.Error(co+p, tag, tlv.ErrNonCanonical) }")
+	g.p("if strict && (m != tlv.SizeTag(et) || et != el+1) { return d.Error(co+p, tag, tlv.ErrNonCanonical) }")
 	g.p("el = et")
 	g.p("p += m")
 	entry := reader{g: g, buf: "c", pos: "p", base: "co", errOff: "start"}
@@ -413,12 +414,12 @@ func (g *generator) decodeMap(i int, f *Field) {
 			g.p("}")
 		}
 	}
-	g.p("if strict { return d.Error(co+p, tag, tlv.ErrWireType) }")
+	g.p("if strict { return d.Error(co+p, tag, tlv.ErrMalformed) }")
 	g.p("sk := tlv.ConsumeValue(c[p:], ew)")
 	g.p("if sk < 0 { return d.Error(co+p, tag, tlv.CodeError(sk)) }")
 	g.p("p += sk")
 	g.p("}")
-	g.p("if strict && havePrev%d && %s >= 0 { return d.Error(start, tag, tlv.ErrNonCanonical) }", i, strings.NewReplacer("a.k", fmt.Sprintf("prev%d", i), "b.k", "k").Replace(keyCompare(f.Key)))
+	g.p("if strict && (el != 2 || havePrev%d && %s >= 0) { return d.Error(start, tag, tlv.ErrNonCanonical) }", i, strings.NewReplacer("a.k", fmt.Sprintf("prev%d", i), "b.k", "k").Replace(keyCompare(f.Key)))
 	g.p("prev%d, havePrev%d = k, true", i, i)
 	g.p("%s[k] = val", v)
 	g.p("continue")
