@@ -29,7 +29,95 @@ const (
 // Marshal returns the canonical encoding of v, which must be a struct, a pointer to a
 // struct, or implement Marshaler. Pass a pointer: a struct value is copied first.
 func Marshal(v any) ([]byte, error) {
-	return MarshalAppend(make([]byte, 0, 256), v)
+	if m, ok := v.(Marshaler); ok {
+		return m.AppendTLV(make([]byte, 0, m.SizeTLV()))
+	}
+	ptr, t, err := structPointer(v)
+	if err != nil || ptr == nil {
+		return nil, err
+	}
+	p, err := planFor(t)
+	if err != nil {
+		return nil, err
+	}
+	// One allocation in the common case: size the buffer from a cheap estimate (lengths
+	// of strings, slices and maps; fixed costs per field) instead of growing it.
+	return p.encode(make([]byte, 0, p.estimate(ptr, 0)), ptr, 0)
+}
+
+// estimate returns an upper-leaning guess of the encoded size of the struct at ptr,
+// looking at lengths only, never iterating maps, and at most a few levels deep.
+func (p *structPlan) estimate(ptr unsafe.Pointer, depth int) int {
+	n := 0
+	if p.hasUnknown {
+		n += len(*(*Unknown)(unsafe.Add(ptr, p.unknownOff)))
+	}
+	for i := range p.fields {
+		f := &p.fields[i]
+		n += int(f.key.n) + estimateValue(f.c, unsafe.Add(ptr, f.off), depth)
+	}
+	return n
+}
+
+func estimateValue(c *codec, p unsafe.Pointer, depth int) int {
+	switch c.kind {
+	case kString, kBytes:
+		return (*sliceHeader)(p).len + 2
+	case kFloat32:
+		return 4
+	case kFloat64:
+		return 8
+	case kTime:
+		return 18
+	case kStruct:
+		if depth > 3 {
+			return 64
+		}
+		return 2 + c.st.estimate(p, depth+1)
+	case kPtr:
+		pp := *(*unsafe.Pointer)(p)
+		if pp == nil {
+			return 0
+		}
+		if depth > 3 {
+			return 64
+		}
+		return estimateValue(c.elem, pp, depth+1)
+	case kPacked:
+		return 2 + (*sliceHeader)(p).len*elemEstimate(c.elem.kind)
+	case kRepeated:
+		h := (*sliceHeader)(p)
+		if h.len == 0 {
+			return 0
+		}
+		if depth > 3 {
+			return h.len * 32
+		}
+		// Sample the first, middle and last elements; take the largest.
+		e := estimateValue(c.elem, h.data, depth+1)
+		if h.len > 1 {
+			e = max(e, estimateValue(c.elem, unsafe.Add(h.data, uintptr(h.len/2)*c.elem.size), depth+1),
+				estimateValue(c.elem, unsafe.Add(h.data, uintptr(h.len-1)*c.elem.size), depth+1))
+		}
+		return h.len * (2 + e)
+	case kMap:
+		return reflect.NewAt(c.typ, p).Elem().Len() * 40
+	case kCustom:
+		return 64
+	}
+	return 5
+}
+
+func elemEstimate(k kind) int {
+	switch k {
+	case kBool, kInt8, kUint8:
+		return 1
+	case kFloat32:
+		return 4
+	case kFloat64:
+		return 8
+	}
+	return 5
 }
 
 // MarshalAppend appends the canonical encoding of v to dst. With a dst of sufficient
@@ -324,20 +412,22 @@ func encodeMap(b []byte, key *fkey, c *codec, p unsafe.Pointer, depth int) ([]by
 		if len(m) == 0 {
 			return b, nil
 		}
-		var arr [16]string
-		keys := arr[:0]
+		var arr [8][2]string
+		kvs := arr[:0]
 		if len(m) > len(arr) {
-			keys = make([]string, 0, len(m))
+			kvs = make([][2]string, 0, len(m))
 		}
-		for k := range m {
-			keys = append(keys, k)
+		for k, v := range m {
+			kvs = append(kvs, [2]string{k, v})
 		}
-		slices.SortFunc(keys, CompareKeyString)
-		for _, k := range keys {
-			b = key.append(b)
-			b, mark := BeginLen(b)
-			b = AppendString(c.entryK.append(b), k)
-			b = AppendString(c.entryV.append(b), m[k])
+		if len(kvs) > 1 {
+			slices.SortFunc(kvs, func(x, y [2]string) int { return CompareKeyString(x[0], y[0]) })
+		}
+		for i := range kvs {
+			var mark int
+			b, mark = BeginLen(key.append(b))
+			b = AppendString(c.entryK.append(b), kvs[i][0])
+			b = AppendString(c.entryV.append(b), kvs[i][1])
 			b = EndLen(b, mark)
 		}
 		return b, nil

@@ -67,11 +67,11 @@ type codec struct {
 	kind   kind
 	wt     WireType // wire type of one field holding this value
 	accept uint8    // bit 1<<wt set for every wire type Unmarshal can read into this type
-	size uintptr  // Go size of the type
-	typ  reflect.Type
-	st   *structPlan // kStruct, and kCustom as fallback
-	elem *codec      // kPtr, kPacked, kRepeated, kMap value
-	key  *codec      // kMap key
+	size   uintptr  // Go size of the type
+	typ    reflect.Type
+	st     *structPlan // kStruct, and kCustom as fallback
+	elem   *codec      // kPtr, kPacked, kRepeated, kMap value
+	key    *codec      // kMap key
 	// kCustom: which interfaces the pointer implements.
 	marshal, unmarshal bool
 	// kMap: keys of the entry fields, and a fast path for map[string]string.
