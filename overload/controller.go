@@ -503,17 +503,29 @@ func (c *Controller) rollLocked(now int64) (WindowStats, bool) {
 	switch {
 	case mean > c.threshold:
 		v = verdictOverloaded
-	case mean < c.threshold/idleFraction:
+	case mean < c.threshold/idleFraction && queued*idleFraction < started:
 		v = verdictIdle
+	case mean < c.threshold/2:
+		v = verdictLow
 	}
 	// While requests queued the slots were saturated, so starts per ns is
 	// the drain rate that the deadline check needs.
-	if queued > 0 && started > 0 && elapsed > 0 {
+	// (Most starts waited: the slots were busy nearly all the window.)
+	if queued*2 >= started && started > 0 && elapsed > 0 {
 		c.nsPerStart.Store(max(elapsed/started, 1))
 	}
+	var capacity uint64
+	if per := c.nsPerStart.Load(); per > 0 && elapsed > 0 {
+		capacity = uint64(elapsed / per)
+	}
 
+	// The queue the threshold allows, by Little's law, and the excess.
+	var backlog int64
+	if per := c.nsPerStart.Load(); per > 0 && v == verdictOverloaded {
+		backlog = c.waiting.Load() - c.threshold/per
+	}
 	cur := c.state.Load().key
-	next := nextLevel(buf, cur, started, v)
+	next := nextLevel(buf, cur, started, backlog, capacity, v)
 	if next != cur {
 		c.setLevel(next)
 	}

@@ -15,9 +15,10 @@ const (
 )
 
 // Bulwark's addition (see doc.go, "Reopening"): when a window's mean queuing
-// time is below idleFraction of the threshold the queue is clearly idle and
+// time is below idleFraction of the threshold and fewer than 1/idleFraction
+// of its requests had to wait at all, the queue is clearly idle and
 // the expected admissions grow much faster: doubled, and by at least
-// reopenShare of the window's arrivals. DAGOR's +1 % alone needs minutes to
+// reopenShare of the window's arrivals, up to what the slots can run. DAGOR's +1 % alone needs minutes to
 // climb back from a deep shed.
 const (
 	idleFraction = 4 // idle when mean queuing time < threshold / idleFraction
@@ -40,12 +41,22 @@ const (
 	verdictNormal windowVerdict = iota
 	verdictOverloaded
 	verdictIdle
+	verdictLow // not idle, but mean queuing time below half the threshold
 )
 
 // nextLevel returns the next admission level key. hist holds the window's
 // non-empty cells in increasing key order; started is the number of requests
 // that got a slot in the window (they may have arrived in the previous one).
-func nextLevel(hist []bucket, cur uint16, started int64, v windowVerdict) uint16 {
+//
+// backlog is how many more requests are queued at the window's end than the
+// queue holds at the threshold's mean wait; an overloaded window also cuts
+// that many, at most half of what ran, so a queue filled by a spike drains
+// in the next window instead of keeping several windows overloaded.
+//
+// capacity is how many requests the slots can start in a window of this
+// length, measured in saturated windows (0 if unknown); it caps the idle
+// reopen.
+func nextLevel(hist []bucket, cur uint16, started, backlog int64, capacity uint64, v windowVerdict) uint16 {
 	var total, admitted uint64
 	for _, b := range hist {
 		total += uint64(b.n)
@@ -66,11 +77,23 @@ func nextLevel(hist []bucket, cur uint16, started int64, v windowVerdict) uint16
 			n = uint64(started)
 		}
 		want := uint64(float64(n) * (1 - alpha))
+		if backlog > 0 {
+			// Half of it: the queue also drains by itself under the cut.
+			drained := n - min(uint64(backlog)/2, n/2)
+			want = min(want, drained)
+		}
 		return floorLevel(hist, want, cur)
 	case verdictIdle:
 		want := 2 * admitted
 		if m := admitted + total/reopenShare; m > want {
 			want = m
+		}
+		// Not beyond what the slots can run in a window, when known: under
+		// sustained overload an idle window only means the level is a little
+		// low, and doubling would overshoot. An estimate at or below what
+		// already runs idle is stale (capacity grew): ignore it.
+		if capacity > admitted {
+			want = min(want, capacity)
 		}
 		return ceilLevel(hist, want, cur)
 	default:
@@ -78,25 +101,38 @@ func nextLevel(hist []bucket, cur uint16, started int64, v windowVerdict) uint16
 		if want <= admitted {
 			want = admitted + 1
 		}
+		// Well below what the slots can run: close half the gap per window
+		// rather than creep up 1 % at a time. The overload test guards the
+		// top: a stale, too high estimate costs one overloaded window, which
+		// also measures the capacity again.
+		if capacity > admitted && v == verdictLow {
+			want = max(want, admitted+(capacity-admitted)/2)
+		}
 		return ceilLevel(hist, want, cur)
 	}
 }
 
-// floorLevel returns the largest key whose prefix sum is <= want, never above
-// cur, and never below the first non-empty cell: the most important demand
-// is always admitted, so the controller keeps measuring.
+// floorLevel returns the key whose prefix sum is nearest to want among the
+// largest key at or below it and the next one, never at or above cur (an
+// overloaded window always cuts), and never below the first non-empty cell:
+// the most important demand is always admitted, so the controller keeps
+// measuring. Choosing the nearer side matters when one cell is heavy (a
+// very active user): always rounding down would turn a 5 % cut into 30 %.
 func floorLevel(hist []bucket, want uint64, cur uint16) uint16 {
 	if len(hist) == 0 {
 		return cur
 	}
 	level := hist[0].key
-	var sum uint64
+	var sum, below uint64
 	for _, b := range hist {
 		sum += uint64(b.n)
 		if sum > want {
+			if b.key < cur && sum-want < want-below && b.key != hist[0].key {
+				level = b.key
+			}
 			break
 		}
-		level = b.key
+		level, below = b.key, sum
 	}
 	if level > cur {
 		level = cur

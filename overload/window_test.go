@@ -18,32 +18,43 @@ func uniform(base uint16, n int, count uint32) []bucket {
 func TestNextLevel(t *testing.T) {
 	h := uniform(0x0100, 100, 10) // 1,000 arrivals over keys 1.0 .. 1.99
 	tests := []struct {
-		name    string
-		hist    []bucket
-		cur     uint16
-		started int64
-		v       windowVerdict
-		want    uint16
+		name     string
+		hist     []bucket
+		cur      uint16
+		started  int64
+		backlog  int64
+		capacity uint64
+		v        windowVerdict
+		want     uint16
 	}{
 		// Open level, 1,000 arrived but only 400 ran: cut to 95 % of 400 = 380
 		// arrivals, i.e. 38 cells, the last being key 0x0100+37.
-		{"overloaded cuts from what ran", h, keyOpen, 400, verdictOverloaded, 0x0100 + 37},
+		{"overloaded cuts from what ran", h, keyOpen, 400, 0, 0, verdictOverloaded, 0x0100 + 37},
 		// Level admits 50 cells (500); 95 % of 500 = 475 -> 47 cells.
-		{"overloaded cuts 5 percent", h, 0x0100 + 49, 500, verdictOverloaded, 0x0100 + 46},
-		{"overloaded never closes the first cell", h, 0x0100, 1, verdictOverloaded, 0x0100},
+		{"overloaded cuts 5 percent", h, 0x0100 + 49, 500, 0, 0, verdictOverloaded, 0x0100 + 46},
+		{"overloaded never closes the first cell", h, 0x0100, 1, 0, 0, verdictOverloaded, 0x0100},
 		// 1 % of 500 is 5 arrivals, less than a cell: admit one more cell.
-		{"normal rises one cell at least", h, 0x0100 + 49, 500, verdictNormal, 0x0100 + 50},
-		{"normal keeps open", h, keyOpen, 1000, verdictNormal, keyOpen},
+		// 95 % of 500 is 475, but 100 queued beyond the threshold's share:
+		// cut by half of it to 450 -> 45 cells.
+		{"overloaded drains the backlog", h, 0x0100 + 49, 500, 100, 0, verdictOverloaded, 0x0100 + 44},
+		// The backlog cut is at most half of what ran: 250 -> 25 cells.
+		{"backlog cut is bounded", h, 0x0100 + 49, 500, 10000, 0, verdictOverloaded, 0x0100 + 24},
+		{"normal rises one cell at least", h, 0x0100 + 49, 500, 0, 0, verdictNormal, 0x0100 + 50},
+		{"normal keeps open", h, keyOpen, 1000, 0, 0, verdictNormal, keyOpen},
 		// idle: max(2×200, 200+1000/8) = 400 -> 40 cells.
-		{"idle doubles", h, 0x0100 + 19, 200, verdictIdle, 0x0100 + 39},
+		{"idle doubles", h, 0x0100 + 19, 200, 0, 0, verdictIdle, 0x0100 + 39},
 		// idle with nothing admitted: 0 + 1000/8 = 125 -> 13 cells.
-		{"idle reopens when all were shed", h, 0x00FF, 0, verdictIdle, 0x0100 + 12},
-		{"idle past the total opens", h, 0x0100 + 79, 800, verdictIdle, keyOpen},
-		{"empty window keeps the level", nil, 0x0100 + 5, 0, verdictOverloaded, 0x0100 + 5},
+		{"idle reopens when all were shed", h, 0x00FF, 0, 0, 0, verdictIdle, 0x0100 + 12},
+		// idle would double 200 to 400, but the slots run 300: 30 cells.
+		{"idle reopen capped by capacity", h, 0x0100 + 19, 200, 0, 300, verdictIdle, 0x0100 + 29},
+		// a heavy cell: rounding to the nearer side cuts 5 %, not half.
+		{"overloaded rounds to the nearer side", []bucket{{1, 10}, {2, 500}, {3, 10}}, 3, 520, 0, 0, verdictOverloaded, 2},
+		{"idle past the total opens", h, 0x0100 + 79, 800, 0, 0, verdictIdle, keyOpen},
+		{"empty window keeps the level", nil, 0x0100 + 5, 0, 0, 0, verdictOverloaded, 0x0100 + 5},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := nextLevel(tt.hist, tt.cur, tt.started, tt.v)
+			got := nextLevel(tt.hist, tt.cur, tt.started, tt.backlog, tt.capacity, tt.v)
 			assert.Equal(t, levelFromKey(tt.want), levelFromKey(got))
 		})
 	}
@@ -57,7 +68,7 @@ func TestNextLevelPriorityOrder(t *testing.T) {
 	for b := uint16(0); b < 4; b++ {
 		h = append(h, uniform(b<<8, 100, 1)...)
 	}
-	got := levelFromKey(nextLevel(h, keyOpen, 158, verdictOverloaded)) // 0.95×158 = 150
+	got := levelFromKey(nextLevel(h, keyOpen, 158, 0, 0, verdictOverloaded)) // 0.95×158 = 150
 	assert.Equal(t, Level{Business: 1, User: 49}, got)
 	assert.True(t, got.Admits(Priority{Business: 0, User: 255}))
 	assert.False(t, got.Admits(Priority{Business: 2, User: 0}))
