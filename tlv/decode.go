@@ -344,7 +344,7 @@ func (d *DecodeState) decodeValue(c *codec, wt WireType, data []byte, off int, p
 		*(*unsafe.Pointer)(p) = np
 		return next, nil
 	case kPacked:
-		return d.decodePacked(c, wt, data, off, p, tag)
+		return d.decodePacked(c, wt, data, off, p, tag, fresh)
 	case kRepeated, kMap:
 		// Only reached for a repeated element or map value, which the plan forbids.
 	}
@@ -455,7 +455,7 @@ func (d *DecodeState) growSlice(c *codec, p unsafe.Pointer, n int) error {
 
 // decodePacked decodes a packed field, or in lenient mode one unpacked element, appending
 // to the slice at p.
-func (d *DecodeState) decodePacked(c *codec, wt WireType, data []byte, off int, p unsafe.Pointer, tag uint32) (int, error) {
+func (d *DecodeState) decodePacked(c *codec, wt WireType, data []byte, off int, p unsafe.Pointer, tag uint32, fresh bool) (int, error) {
 	ek := c.elem.kind
 	h := (*sliceHeader)(p)
 	if !wt.LengthDelimited() {
@@ -501,7 +501,7 @@ func (d *DecodeState) decodePacked(c *codec, wt WireType, data []byte, off int, 
 		}
 	}
 	if n == 0 {
-		if d.strict {
+		if d.strict && !fresh {
 			return off, d.errAt(off, tag, ErrNonCanonical)
 		}
 		return end, nil

@@ -286,7 +286,9 @@ func encodeValue(b []byte, key *fkey, c *codec, p unsafe.Pointer, pres presence,
 		}
 		return EndLen(b, mark), nil
 	case kStruct, kCustom:
-		start := len(b)
+		if pres == presOmit && reflect.NewAt(c.typ, p).Elem().IsZero() {
+			return b, nil
+		}
 		b = key.append(b)
 		b, mark := BeginLen(b)
 		var err error
@@ -298,9 +300,6 @@ func encodeValue(b []byte, key *fkey, c *codec, p unsafe.Pointer, pres presence,
 		}
 		if err != nil {
 			return b, err
-		}
-		if pres == presOmit && len(b) == mark+1 {
-			return b[:start], nil
 		}
 		return EndLen(b, mark), nil
 	case kPtr:

@@ -1,0 +1,575 @@
+package tlv
+
+import (
+	"encoding/hex"
+	"errors"
+	"math"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+type allKinds struct {
+	B    bool              `tlv:"1"`
+	I8   int8              `tlv:"2"`
+	I16  int16             `tlv:"3"`
+	I32  int32             `tlv:"4"`
+	I64  int64             `tlv:"5"`
+	I    int               `tlv:"6"`
+	U8   uint8             `tlv:"7"`
+	U16  uint16            `tlv:"8"`
+	U32  uint32            `tlv:"9"`
+	U64  uint64            `tlv:"10"`
+	U    uint              `tlv:"11"`
+	F32  float32           `tlv:"12"`
+	F64  float64           `tlv:"13"`
+	S    string            `tlv:"14"`
+	Bs   []byte            `tlv:"15"`
+	T    time.Time         `tlv:"16"`
+	D    time.Duration     `tlv:"17"`
+	In   vInner            `tlv:"18"`
+	PIn  *vInner           `tlv:"19"`
+	Ints []int32           `tlv:"20"`
+	Us   []uint64          `tlv:"21"`
+	Fs   []float32         `tlv:"22"`
+	Ds   []float64         `tlv:"23"`
+	Bls  []bool            `tlv:"24"`
+	Ss   []string          `tlv:"25"`
+	Bss  [][]byte          `tlv:"26"`
+	Ins  []vInner          `tlv:"27"`
+	PIns []*vInner         `tlv:"28"`
+	MS   map[string]string `tlv:"29"`
+	MI   map[int64]vInner  `tlv:"30"`
+	MU   map[uint8]*vInner `tlv:"31"`
+	Ts   []time.Time       `tlv:"32"`
+	PI   *int64            `tlv:"33"`
+	PS   *string           `tlv:"34"`
+	II   [][]int64         `tlv:"35"`
+	MB   map[string][]byte `tlv:"36"`
+	Big  int64             `tlv:"100000"`
+	skip int
+	Nope int `tlv:"-"`
+}
+
+func fullValue() *allKinds {
+	i, s := int64(-7), "ptr"
+	return &allKinds{
+		B: true, I8: -128, I16: -300, I32: math.MinInt32, I64: math.MinInt64, I: 42,
+		U8: 255, U16: 65535, U32: math.MaxUint32, U64: math.MaxUint64, U: 7,
+		F32: -1.25, F64: math.Pi, S: "héllo 世界", Bs: []byte{0, 1, 2},
+		T: time.Date(2024, 2, 29, 23, 59, 59, 999999999, time.UTC), D: -90 * time.Second,
+		In: vInner{ID: 5, Name: "in"}, PIn: &vInner{ID: -5},
+		Ints: []int32{-1, 0, 1, math.MaxInt32}, Us: []uint64{0, 1 << 63}, Fs: []float32{1, -0.5},
+		Ds: []float64{math.Inf(1), 2}, Bls: []bool{true, false, true},
+		Ss: []string{"a", "", "c"}, Bss: [][]byte{{1}, nil, {2, 3}},
+		Ins: []vInner{{ID: 1}, {Name: "two"}}, PIns: []*vInner{{ID: 3}, {ID: 4, Name: "x"}},
+		MS: map[string]string{"k": "v", "": "empty", "long-key": ""},
+		MI: map[int64]vInner{-1: {ID: 1}, 300: {Name: "n"}},
+		MU: map[uint8]*vInner{0: {ID: 9}, 200: {}},
+		Ts: []time.Time{time.Unix(0, 0).UTC(), time.Unix(-100, 5).UTC()},
+		PI: &i, PS: &s, II: [][]int64{{1, 2}, {}, {-3}},
+		MB:  map[string][]byte{"a": {1}},
+		Big: 1,
+	}
+}
+
+func TestRoundTripAllKinds(t *testing.T) {
+	tests := map[string]*allKinds{
+		"full": fullValue(),
+		"zero": {},
+	}
+	for name, in := range tests {
+		t.Run(name, func(t *testing.T) {
+			b, err := Marshal(in)
+			require.NoError(t, err)
+			require.True(t, Valid(b))
+			var out allKinds
+			require.NoError(t, Unmarshal(b, &out))
+			want := *in
+			if name == "full" {
+				// Empty elements of a repeated field decode as nil.
+				want.II = [][]int64{{1, 2}, nil, {-3}}
+			}
+			assert.Equal(t, &want, &out)
+			// Canonical fixpoint.
+			b2, err := Marshal(&out)
+			require.NoError(t, err)
+			assert.Equal(t, hex.EncodeToString(b), hex.EncodeToString(b2))
+			// And strict mode accepts the encoder's output.
+			var strict allKinds
+			require.NoError(t, DecodeOptions{Strict: true}.Unmarshal(b, &strict))
+		})
+	}
+}
+
+func TestMarshalValueAndPointerAgree(t *testing.T) {
+	in := vScalars{A: 1, B: -1, C: "x"}
+	a, err := Marshal(in)
+	require.NoError(t, err)
+	b, err := Marshal(&in)
+	require.NoError(t, err)
+	assert.Equal(t, a, b)
+	c, err := MarshalAppend([]byte{0xAA}, &in)
+	require.NoError(t, err)
+	assert.Equal(t, append([]byte{0xAA}, a...), c)
+	var nilPtr *vScalars
+	d, err := Marshal(nilPtr)
+	require.NoError(t, err)
+	assert.Empty(t, d)
+}
+
+func TestMapOrderIsCanonical(t *testing.T) {
+	// Insert in many orders; the bytes never change.
+	var first []byte
+	for i := 0; i < 30; i++ {
+		m := map[string]int32{}
+		for j := 0; j < 20; j++ {
+			k := string(rune('a' + (i*7+j*13)%26))
+			m[k+k[:j%2]] = int32(j)
+		}
+		_ = m
+	}
+	base := map[int64]string{}
+	for j := int64(-50); j < 50; j++ {
+		base[j*j*j] = "v"
+	}
+	for i := 0; i < 20; i++ {
+		cp := map[int64]string{}
+		for k, v := range base {
+			cp[k] = v
+		}
+		b, err := Marshal(&struct {
+			M map[int64]string `tlv:"1"`
+		}{cp})
+		require.NoError(t, err)
+		if first == nil {
+			first = b
+		}
+		require.Equal(t, first, b)
+	}
+	// Entries are strictly ascending by encoded key, which strict decoding verifies.
+	var out struct {
+		M map[int64]string `tlv:"1"`
+	}
+	require.NoError(t, DecodeOptions{Strict: true}.Unmarshal(first, &out))
+	assert.Equal(t, base, out.M)
+}
+
+func TestOmitEmpty(t *testing.T) {
+	type omit struct {
+		B  bool      `tlv:"1,omitempty"`
+		I  int32     `tlv:"2,omitempty"`
+		F  float64   `tlv:"3,omitempty"`
+		S  string    `tlv:"4,omitempty"`
+		Bs []byte    `tlv:"5,omitempty"`
+		In vInner    `tlv:"6,omitempty"`
+		T  time.Time `tlv:"7,omitempty"`
+	}
+	b, err := Marshal(&omit{})
+	require.NoError(t, err)
+	assert.Empty(t, b, "all zero fields omitted")
+
+	// -0.0 is not zero bitwise: it is written.
+	b, err = Marshal(&omit{F: math.Copysign(0, -1)})
+	require.NoError(t, err)
+	assert.Equal(t, "19"+"0000000000000080", hex.EncodeToString(b))
+	var out omit
+	require.NoError(t, Unmarshal(b, &out))
+	assert.True(t, math.Signbit(out.F))
+
+	// Without omitempty, zero values are written (vector zero_written) and nil
+	// pointers and empty lists are not.
+	b, err = Marshal(&struct {
+		P *vInner  `tlv:"1"`
+		L []string `tlv:"2"`
+		M map[string]string
+		E []int64 `tlv:"3"`
+	}{L: []string{}, E: []int64{}})
+	require.NoError(t, err)
+	assert.Empty(t, b)
+}
+
+func TestPresenceOfPointers(t *testing.T) {
+	type opt struct {
+		P  *vInner `tlv:"1"`
+		PI *int32  `tlv:"2"`
+	}
+	zero := int32(0)
+	b, err := Marshal(&opt{P: &vInner{}, PI: &zero})
+	require.NoError(t, err)
+	assert.Equal(t, "0b0408001200"+"1000", hex.EncodeToString(b))
+	var out opt
+	require.NoError(t, Unmarshal(b, &out))
+	require.NotNil(t, out.P)
+	require.NotNil(t, out.PI)
+	assert.Equal(t, int32(0), *out.PI)
+}
+
+func TestUnmarshalResetsTarget(t *testing.T) {
+	out := allKinds{S: "stale", Ss: []string{"stale"}, MS: map[string]string{"stale": "x"}}
+	require.NoError(t, Unmarshal(nil, &out))
+	assert.Equal(t, allKinds{}, out)
+}
+
+func TestLastWinsAndRepeatedAppend(t *testing.T) {
+	// Two occurrences of a singular message field: the second replaces the first.
+	data := []byte{0x0b, 0x02, 0x08, 0x02, 0x0b, 0x02, 0x12, 0x00}
+	var n vNested
+	require.NoError(t, Unmarshal(data, &n))
+	assert.Equal(t, vInner{}, n.In)
+	require.ErrorIs(t, DecodeOptions{Strict: true}.Unmarshal(data, &n), ErrNonCanonical)
+
+	// Two packed runs and a lone element append (lenient); strict rejects both forms.
+	data = []byte{0x24, 0x01, 0x02, 0x20, 0x04, 0x24, 0x01, 0x06}
+	var p vPacked
+	require.NoError(t, Unmarshal(data, &p))
+	assert.Equal(t, []int64{1, 2, 3}, p.V)
+	require.ErrorIs(t, DecodeOptions{Strict: true}.Unmarshal(data, &p), ErrNonCanonical)
+
+	// Interleaved repeated fields still append in order.
+	type rep struct {
+		S []string `tlv:"1"`
+		A int64    `tlv:"2"`
+	}
+	data = []byte{0x0a, 0x01, 'a', 0x10, 0x02, 0x0a, 0x01, 'b'}
+	var r rep
+	require.NoError(t, Unmarshal(data, &r))
+	assert.Equal(t, rep{S: []string{"a", "b"}, A: 1}, r)
+}
+
+func TestWidening(t *testing.T) {
+	type narrow struct {
+		I  int32   `tlv:"1"`
+		U  uint32  `tlv:"2"`
+		F  float32 `tlv:"3"`
+		I8 int8    `tlv:"4"`
+		B  bool    `tlv:"5"`
+	}
+	type wide struct {
+		I  int64   `tlv:"1"`
+		U  uint64  `tlv:"2"`
+		F  float64 `tlv:"3"`
+		I8 int64   `tlv:"4"`
+		B  uint64  `tlv:"5"`
+	}
+	// narrow → wide always works.
+	b, err := Marshal(&narrow{I: -5, U: 7, F: 0.1, I8: -128, B: true})
+	require.NoError(t, err)
+	var w wide
+	require.NoError(t, Unmarshal(b, &w))
+	assert.Equal(t, wide{I: -5, U: 7, F: float64(float32(0.1)), I8: -128, B: 1}, w)
+
+	// wide → narrow works while values fit.
+	b, err = Marshal(&wide{I: math.MinInt32, U: math.MaxUint32, F: 0.5, I8: 127, B: 1})
+	require.NoError(t, err)
+	var n narrow
+	require.NoError(t, Unmarshal(b, &n))
+	assert.Equal(t, narrow{I: math.MinInt32, U: math.MaxUint32, F: 0.5, I8: 127, B: true}, n)
+
+	// and is an error, never a truncation, when they do not.
+	cases := map[string]wide{
+		"int32":   {I: math.MinInt32 - 1},
+		"uint32":  {U: math.MaxUint32 + 1},
+		"float32": {F: 0.1},
+		"int8":    {I8: 128},
+		"bool":    {B: 2},
+	}
+	for name, in := range cases {
+		t.Run(name, func(t *testing.T) {
+			b, err := Marshal(&in)
+			require.NoError(t, err)
+			err = Unmarshal(b, &narrow{})
+			require.ErrorIs(t, err, ErrRange)
+			var de *DecodeError
+			require.ErrorAs(t, err, &de)
+			assert.NotZero(t, de.Tag)
+		})
+	}
+	// NaN narrows to NaN.
+	b, err = Marshal(&wide{F: math.NaN()})
+	require.NoError(t, err)
+	require.NoError(t, Unmarshal(b, &n))
+	assert.True(t, math.IsNaN(float64(n.F)))
+}
+
+func TestWireTypeMismatch(t *testing.T) {
+	// Tag 1 arrives as bytes but the struct wants an int.
+	data := []byte{0x0a, 0x01, 'x', 0x18, 0x04}
+	type target struct {
+		A int64  `tlv:"1"`
+		C uint64 `tlv:"3"`
+		U Unknown
+	}
+	var out target
+	require.NoError(t, Unmarshal(data, &out))
+	assert.Equal(t, target{C: 4, U: Unknown{0x0a, 0x01, 'x'}}, out)
+	err := DecodeOptions{Strict: true}.Unmarshal(data, &out)
+	require.ErrorIs(t, err, ErrWireType)
+	var de *DecodeError
+	require.ErrorAs(t, err, &de)
+	assert.Equal(t, DecodeError{Offset: 0, Tag: 1, Err: ErrWireType}, *de)
+}
+
+type oldMsg struct {
+	UID  uint64 `tlv:"1"`
+	Text string `tlv:"3"`
+	Rest Unknown
+}
+
+type newMsg struct {
+	UID    uint64            `tlv:"1"`
+	Region string            `tlv:"2"`
+	Text   string            `tlv:"3"`
+	Tags   []string          `tlv:"4"`
+	Inner  *vInner           `tlv:"5"`
+	Attrs  map[string]string `tlv:"9"`
+}
+
+func TestUnknownFieldsSurvive(t *testing.T) {
+	in := &newMsg{UID: 7, Region: "cn", Text: "hi", Tags: []string{"a", "b"}, Inner: &vInner{ID: 1},
+		Attrs: map[string]string{"x": "y"}}
+	b, err := Marshal(in)
+	require.NoError(t, err)
+
+	var old oldMsg
+	require.NoError(t, Unmarshal(b, &old))
+	assert.Equal(t, uint64(7), old.UID)
+	assert.Equal(t, "hi", old.Text)
+	require.True(t, old.Rest.Valid())
+
+	old.UID = 8 // the old binary edits a field it knows
+	b2, err := Marshal(&old)
+	require.NoError(t, err)
+
+	var back newMsg
+	require.NoError(t, Unmarshal(b2, &back))
+	want := *in
+	want.UID = 8
+	assert.Equal(t, &want, &back)
+	// Byte for byte: the re-encoding is exactly the new encoding of the edited value.
+	b3, err := Marshal(&want)
+	require.NoError(t, err)
+	assert.Equal(t, b3, b2)
+
+	// Without an Unknown field they are skipped; strict rejects them.
+	type bare struct {
+		UID uint64 `tlv:"1"`
+	}
+	var br bare
+	require.NoError(t, Unmarshal(b, &br))
+	assert.Equal(t, uint64(7), br.UID)
+	require.ErrorIs(t, DecodeOptions{Strict: true}.Unmarshal(b, &br), ErrUnknownField)
+	// With one, strict keeps them.
+	require.NoError(t, DecodeOptions{Strict: true}.Unmarshal(b, &old))
+}
+
+func TestUnknownOutOfOrderIsSorted(t *testing.T) {
+	// Unknown tags 9 then 2 (non-canonical input): kept sorted, written in order.
+	data := []byte{0x48, 0x01, 0x08, 0x05, 0x10, 0x02}
+	type one struct {
+		A uint64 `tlv:"1"`
+		U Unknown
+	}
+	var o one
+	require.NoError(t, Unmarshal(data, &o))
+	assert.Equal(t, Unknown{0x10, 0x02, 0x48, 0x01}, o.U)
+	b, err := Marshal(&o)
+	require.NoError(t, err)
+	assert.Equal(t, []byte{0x08, 0x05, 0x10, 0x02, 0x48, 0x01}, b)
+
+	// A user-built unsorted Unknown is sorted by Marshal; a malformed one is an error.
+	o.U = Unknown{0x48, 0x01, 0x10, 0x02}
+	b, err = Marshal(&o)
+	require.NoError(t, err)
+	assert.Equal(t, []byte{0x08, 0x05, 0x10, 0x02, 0x48, 0x01}, b)
+	o.U = Unknown{0x12, 0x05}
+	_, err = Marshal(&o)
+	require.ErrorIs(t, err, ErrMalformed)
+}
+
+type custom struct {
+	N    int
+	Seen bool
+}
+
+func (c *custom) AppendTLV(b []byte) ([]byte, error) {
+	return AppendZigzagField(b, 1, int64(c.N)*2), nil
+}
+
+func (c *custom) SizeTLV() int { return 1 + SizeZigzag(int64(c.N)*2) }
+
+func (c *custom) UnmarshalTLV(data []byte, d *DecodeState) error {
+	*c = custom{Seen: true}
+	it := NewIter(data)
+	for it.Next() {
+		if f := it.Field(); f.Tag == 1 {
+			c.N = int(f.Int() / 2)
+		}
+	}
+	return it.Err()
+}
+
+func TestGeneratedInterfacesUsedDirectly(t *testing.T) {
+	type holder struct {
+		C  custom   `tlv:"1"`
+		PC *custom  `tlv:"2"`
+		CS []custom `tlv:"3"`
+	}
+	in := holder{C: custom{N: 3}, PC: &custom{N: -1}, CS: []custom{{N: 1}}}
+	b, err := Marshal(&in)
+	require.NoError(t, err)
+	// The custom encoding (value doubled) is on the wire.
+	f, err := Get(b, 1, 1)
+	require.NoError(t, err)
+	assert.Equal(t, int64(6), f.Int())
+	var out holder
+	require.NoError(t, Unmarshal(b, &out))
+	assert.Equal(t, holder{C: custom{N: 3, Seen: true}, PC: &custom{N: -1, Seen: true}, CS: []custom{{N: 1, Seen: true}}}, out)
+
+	// Top level too.
+	b, err = Marshal(&custom{N: 5})
+	require.NoError(t, err)
+	var c custom
+	require.NoError(t, Unmarshal(b, &c))
+	assert.Equal(t, custom{N: 5, Seen: true}, c)
+}
+
+func TestUnsupportedTypes(t *testing.T) {
+	cases := map[string]any{
+		"interface":  &struct{ A any `tlv:"1"` }{},
+		"chan":       &struct{ A chan int `tlv:"1"` }{},
+		"tag zero":   &struct{ A int `tlv:"0"` }{},
+		"tag big":    &struct{ A int `tlv:"536870912"` }{},
+		"tag text":   &struct{ A int `tlv:"x"` }{},
+		"dup tag":    &struct{ A, B int `tlv:"1"` }{},
+		"bad option": &struct{ A int `tlv:"1,sometimes"` }{},
+		"list list":  &struct{ A [][]string `tlv:"1"` }{},
+		"map key":    &struct{ A map[float64]int `tlv:"1"` }{},
+		"map list":   &struct{ A map[string][]string `tlv:"1"` }{},
+		"ptr ptr":    &struct{ A **int `tlv:"1"` }{},
+		"unexported": &struct{ a int `tlv:"1"` }{},
+		"two unknown": &struct {
+			A, B Unknown
+		}{},
+		"not struct": new(int),
+		"nil":        nil,
+	}
+	for name, v := range cases {
+		t.Run(name, func(t *testing.T) {
+			_, err := Marshal(v)
+			require.ErrorIs(t, err, ErrUnsupportedType)
+			err = Unmarshal([]byte{0x08, 0x01}, v)
+			require.ErrorIs(t, err, ErrUnsupportedType)
+		})
+	}
+	require.ErrorIs(t, Unmarshal(nil, vScalars{}), ErrUnsupportedType)
+	require.ErrorIs(t, Unmarshal(nil, (*vScalars)(nil)), ErrUnsupportedType)
+}
+
+type cyclic struct {
+	Next *cyclic `tlv:"1"`
+}
+
+func TestPointerCycleIsAnErrorNotACrash(t *testing.T) {
+	c := &cyclic{}
+	c.Next = c
+	_, err := Marshal(c)
+	require.True(t, errors.Is(err, errEncodeDepth))
+}
+
+func TestRecursiveTypeRoundTrip(t *testing.T) {
+	c := &cyclic{Next: &cyclic{Next: &cyclic{}}}
+	b, err := Marshal(c)
+	require.NoError(t, err)
+	assert.Equal(t, "0b020b00", hex.EncodeToString(b))
+	var out cyclic
+	require.NoError(t, Unmarshal(b, &out))
+	assert.Equal(t, c, &out)
+}
+
+func TestMarshalAppendDoesNotAllocate(t *testing.T) {
+	in := &vScalars{A: 150, B: -2, C: "hi"}
+	nested := &struct {
+		In  vInner            `tlv:"1"`
+		P   []int64           `tlv:"2"`
+		Ins []vInner          `tlv:"3"`
+		M   map[string]string `tlv:"4"`
+		T   time.Time         `tlv:"5"`
+	}{vInner{1, "x"}, []int64{1, 2, 3}, []vInner{{ID: 2}}, map[string]string{"a": "b", "c": "d"}, time.Unix(5, 6)}
+	buf := make([]byte, 0, 1024)
+	for name, v := range map[string]any{"scalars": in, "nested": nested} {
+		_, err := MarshalAppend(buf, v) // warm the plan cache
+		require.NoError(t, err)
+		allocs := testing.AllocsPerRun(100, func() {
+			_, _ = MarshalAppend(buf[:0], v)
+		})
+		assert.Zero(t, allocs, name)
+	}
+}
+
+func TestLongNestedLengthShift(t *testing.T) {
+	// A nested message longer than 127 bytes needs a 2-byte (and 3-byte) length.
+	for _, n := range []int{126, 127, 128, 300, 20000} {
+		in := &vNested{In: vInner{Name: string(make([]byte, n))}}
+		b, err := Marshal(in)
+		require.NoError(t, err)
+		var out vNested
+		require.NoError(t, DecodeOptions{Strict: true}.Unmarshal(b, &out))
+		assert.Equal(t, in, &out)
+	}
+}
+
+func TestTimeEncoding(t *testing.T) {
+	loc := time.FixedZone("X", 3600)
+	in := &vTime{T: time.Date(1900, 1, 1, 0, 0, 0, 1, loc)}
+	b, err := Marshal(in)
+	require.NoError(t, err)
+	var out vTime
+	require.NoError(t, Unmarshal(b, &out))
+	assert.True(t, in.T.Equal(out.T))
+	assert.Equal(t, time.UTC, out.T.Location())
+
+	// Zero time round-trips to the zero time.
+	b, err = Marshal(&vTime{})
+	require.NoError(t, err)
+	require.NoError(t, Unmarshal(b, &out))
+	assert.True(t, out.T.IsZero())
+
+	// Out-of-range nanoseconds and seconds are range errors.
+	for _, content := range [][]byte{
+		{0x10, 0x80, 0x94, 0xeb, 0xdc, 0x03},                               // nanos = 1e9
+		{0x08, 0x82, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01}, // secs = 2^62+1
+	} {
+		data := append([]byte{0x0b, byte(len(content))}, content...)
+		require.ErrorIs(t, Unmarshal(data, &out), ErrRange)
+	}
+}
+
+func TestDecodeErrorOffsets(t *testing.T) {
+	// Nested message at offset 2 whose second field (absolute offset 6) is truncated.
+	data := []byte{0x08, 0x01, 0x0b, 0x04, 0x08, 0x02, 0x12, 0x05}
+	type outer struct {
+		A  uint64 `tlv:"1"`
+		In vInner `tlv:"1"`
+	}
+	type outer2 struct {
+		A  uint64 `tlv:"1"`
+		In vInner `tlv:"1"`
+	}
+	_ = outer{}
+	_ = outer2{}
+	type o struct {
+		A  uint64 `tlv:"1"`
+		In vInner `tlv:"2"`
+	}
+	data[2] = 0x13 // tag 2, message
+	err := Unmarshal(data, &o{})
+	var de *DecodeError
+	require.ErrorAs(t, err, &de)
+	assert.Equal(t, 7, de.Offset)
+	assert.Equal(t, uint32(2), de.Tag)
+	require.ErrorIs(t, err, ErrLength)
+	assert.Contains(t, err.Error(), "tlv: ")
+}
