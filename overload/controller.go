@@ -503,7 +503,7 @@ func (c *Controller) rollLocked(now int64) (WindowStats, bool) {
 	switch {
 	case mean > c.threshold:
 		v = verdictOverloaded
-	case mean < c.threshold/idleFraction && queued*idleFraction < started:
+	case mean < c.threshold/idleFraction && queued*idleFraction <= started:
 		v = verdictIdle
 	case mean < c.threshold/2:
 		v = verdictLow
