@@ -617,7 +617,9 @@ func (d *DecodeState) decodeRun(c *codec, data []byte, start int, p unsafe.Point
 }
 
 func (d *DecodeState) decodeMapRun(c *codec, data []byte, start, runEnd, keyLen, cnt int, p unsafe.Pointer, tag uint32) (int, error) {
-	entryCost := int(c.key.size+c.elem.size+8) * 2
+	// A Go map slot holds key, value and a control byte; tables are at most 7/8 full and
+	// sized to powers of two, so a presized map costs up to 16/7 slots per entry.
+	entryCost := int(c.key.size+c.elem.size+1)*16/7 + 1
 	var prevKey []byte
 	if c.strMap {
 		m := *(*map[string]string)(p)

@@ -85,10 +85,16 @@ func (d *DecodeState) Count(n int) error {
 	return nil
 }
 
-// Alloc charges n bytes about to be allocated against the memory budget. Call it before
-// allocating, so a hostile length never reaches make.
+// Alloc charges an allocation of n bytes against the memory budget. Call it before
+// allocating, so a hostile length never reaches make. The charge includes the Go
+// allocator's rounding to size classes (at most 1/8 above n, in multiples of 8).
 func (d *DecodeState) Alloc(n int) error {
 	if n < 0 || n > d.memory {
+		d.memory = -1
+		return ErrMemoryLimit
+	}
+	n = (n+7)&^7 + n>>3
+	if n > d.memory {
 		d.memory = -1
 		return ErrMemoryLimit
 	}
