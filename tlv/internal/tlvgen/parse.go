@@ -366,20 +366,25 @@ func validate(proto map[string]string, raws []*rawMessage) (*Schema, error) {
 				continue
 			}
 			f, ok := parseField(s, m, rf, fail)
-			if !ok {
-				continue
+			if f.Tag != 0 {
+				if prev, dup := tags[f.Tag]; dup {
+					fail(rf.line, "message %s: tag %d is used twice (first on line %d)", m.Name, f.Tag, prev)
+					ok = false
+				} else {
+					tags[f.Tag] = rf.line
+				}
 			}
-			if prev, dup := tags[f.Tag]; dup {
-				fail(rf.line, "message %s: tag %d is used twice (first on line %d)", m.Name, f.Tag, prev)
-				continue
+			if f.Name != "" {
+				if prev, dup := names[f.Name]; dup {
+					fail(rf.line, "message %s: field name %s is used twice (first on line %d)", m.Name, f.Name, prev)
+					ok = false
+				} else {
+					names[f.Name] = rf.line
+				}
 			}
-			if prev, dup := names[f.Name]; dup {
-				fail(rf.line, "message %s: field name %s is used twice (first on line %d)", m.Name, f.Name, prev)
-				continue
+			if ok {
+				m.Fields = append(m.Fields, f)
 			}
-			tags[f.Tag] = rf.line
-			names[f.Name] = rf.line
-			m.Fields = append(m.Fields, f)
 		}
 		sort.Slice(m.Fields, func(a, b int) bool { return m.Fields[a].Tag < m.Fields[b].Tag })
 		sort.Slice(m.Reserved, func(a, b int) bool { return m.Reserved[a].Tag < m.Reserved[b].Tag })
@@ -447,7 +452,7 @@ func parseField(s *Schema, m *Message, rf rawField, fail func(int, string, ...an
 	typ, typOK := resolveType(s, rf.attrs["type"])
 	if !typOK {
 		fail(rf.line, "message %s: field %s: unknown type %q (want bool, int32, int64, uint32, uint64, float32, float64, string, bytes, map or a message name)", m.Name, f.Name, rf.attrs["type"])
-		return nil, false
+		return f, false
 	}
 	f.Type = typ
 	_, hasKey := rf.attrs["key"]
