@@ -87,3 +87,31 @@ func TestGeneratePlain(t *testing.T) {
 	assert.NotContains(t, string(code), "func ")
 	assert.Contains(t, string(code), "type Msg struct")
 }
+
+// TestCommittedCodeIsUpToDate regenerates the committed generated files
+// (CI does not run go generate) and fails if any is stale.
+func TestCommittedCodeIsUpToDate(t *testing.T) {
+	for _, c := range []struct {
+		schema, out, pkg string
+		plain            bool
+	}{
+		{"../gentest/schema.xml", "../gentest/gentest.go", "", false},
+		{"../gentest/schema.xml", "../gentest/plain/plain.go", "plain", true},
+		{"../../../benchmarks/tlv/gen/schema.xml", "../../../benchmarks/tlv/gen/gen.go", "", false},
+	} {
+		t.Run(c.out, func(t *testing.T) {
+			data, err := os.ReadFile(c.schema)
+			require.NoError(t, err)
+			s, err := Parse(data)
+			require.NoError(t, err)
+			if c.pkg != "" {
+				s.Package = c.pkg
+			}
+			code, err := Generate(s, Options{Source: filepath.Base(c.schema), Plain: c.plain})
+			require.NoError(t, err)
+			committed, err := os.ReadFile(c.out)
+			require.NoError(t, err)
+			assert.True(t, string(committed) == string(code), "%s is stale: run go generate", c.out)
+		})
+	}
+}
