@@ -25,7 +25,7 @@
 // once), Pause and Resume (calls block, as under SIGSTOP), Crash and Restart
 // (in-flight calls fail; data survives), Forget and Wipe (data loss, served
 // by an empty store inside the wrapper, so it works over any Replica).
-// Options.Sleep injects the delay function; the default timer becomes fake
+// Options.After injects the timer; the default, time.After, becomes fake
 // time inside a testing/synctest bubble. Delays are bounded by
 // MaxFaultDelay. Faulty forwards quorum.Zoned and quorum.Versioner, and
 // implements quorum.HealthReporter when Options.ReportHealth is set.

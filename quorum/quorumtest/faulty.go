@@ -88,10 +88,12 @@ type Options struct {
 	// Seed seeds the replica's random number generator: the same seed and
 	// the same sequence of calls draw the same faults.
 	Seed uint64
-	// Sleep waits for d or until ctx is done, returning ctx's error then.
-	// Default: a timer, which testing/synctest bubbles turn into fake time.
-	// Tests that drive time by hand inject their own.
-	Sleep func(ctx context.Context, d time.Duration) error
+	// After returns a channel that receives when d has passed, as
+	// time.After does (the default, which testing/synctest bubbles turn
+	// into fake time). Tests that drive time by hand inject their own.
+	// Delays end early when the caller's context ends or the replica
+	// crashes; the wrapper never derives contexts from the caller's.
+	After func(d time.Duration) <-chan time.Time
 	// Zone is reported by Zone; default: the wrapped replica's zone, if it
 	// implements quorum.Zoned.
 	Zone string
@@ -123,7 +125,7 @@ type Faulty struct {
 	inner        quorum.Replica
 	name         string
 	zone         string
-	sleep        func(ctx context.Context, d time.Duration) error
+	timer        func(d time.Duration) <-chan time.Time
 	reportHealth bool
 	healthy      atomic.Bool // kept up to date under mu
 
@@ -145,8 +147,8 @@ func Wrap(r quorum.Replica, opts Options) *Faulty {
 	if opts.Name == "" {
 		opts.Name = "replica"
 	}
-	if opts.Sleep == nil {
-		opts.Sleep = sleepTimer
+	if opts.After == nil {
+		opts.After = time.After
 	}
 	if z, ok := r.(quorum.Zoned); ok && opts.Zone == "" {
 		opts.Zone = z.Zone()
@@ -155,7 +157,7 @@ func Wrap(r quorum.Replica, opts Options) *Faulty {
 		inner:        r,
 		name:         opts.Name,
 		zone:         opts.Zone,
-		sleep:        opts.Sleep,
+		timer:        opts.After,
 		reportHealth: opts.ReportHealth,
 		rng:          rand.New(rand.NewPCG(opts.Seed, opts.Seed^0x9e3779b97f4a7c15)),
 	}
@@ -177,17 +179,6 @@ func (f *Faulty) Zone() string { return f.zone }
 // updateHealth recomputes the health flag; f.mu is held.
 func (f *Faulty) updateHealth() {
 	f.healthy.Store(!f.down && !f.crashed && f.pause == nil)
-}
-
-func sleepTimer(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
 
 // Inner returns the wrapped replica.
@@ -379,32 +370,27 @@ func (f *Faulty) end(err error, stored bool) {
 }
 
 // wait sleeps d, or blocks while paused, failing when ctx ends or the
-// replica crashes.
+// replica crashes. It selects on the channels instead of deriving a context:
+// a derived context of a caller's custom Context starts a goroutine that can
+// outlive the call.
 func (f *Faulty) wait(ctx context.Context, p plan, d time.Duration, paused bool) error {
-	cctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	stop := context.AfterFunc(p.life, func() { cancel(context.Cause(p.life)) })
-	defer stop()
-	var err error
+	var release <-chan struct{}
+	var timer <-chan time.Time
 	if paused {
-		select {
-		case <-p.pause:
-		case <-cctx.Done():
-			err = cctx.Err()
-		}
+		release = p.pause
 	} else {
-		err = f.sleep(cctx, d)
+		timer = f.timer(d)
 	}
-	if err == nil {
+	select {
+	case <-release:
 		return nil
-	}
-	if cause := context.Cause(cctx); errors.Is(cause, ErrCrashed) {
+	case <-timer:
+		return nil
+	case <-p.life.Done():
 		return fmt.Errorf("quorumtest: %s: %w", f.name, ErrCrashed)
-	}
-	if ctx.Err() != nil {
+	case <-ctx.Done():
 		return fmt.Errorf("quorumtest: %s: %w", f.name, ctx.Err())
 	}
-	return fmt.Errorf("quorumtest: %s: %w", f.name, err)
 }
 
 // before runs the part of a call that comes before the replica handles it.

@@ -15,19 +15,27 @@ import (
 	"github.com/bulwark-go/bulwark/quorum"
 )
 
-// sleepLog is an injected Sleep that returns at once and records what it
-// was asked to wait, or fails as if the caller's context ended.
+// sleepLog is an injected After that fires at once and records what it was
+// asked to wait; with block set it never fires.
 type sleepLog struct {
-	mu    sync.Mutex
-	slept []time.Duration
-	fail  error
+	mu      sync.Mutex
+	slept   []time.Duration
+	block   bool
+	onAfter func() // runs at each wait, e.g. to cancel the caller
 }
 
-func (s *sleepLog) sleep(ctx context.Context, d time.Duration) error {
+func (s *sleepLog) after(d time.Duration) <-chan time.Time {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.slept = append(s.slept, d)
-	return s.fail
+	if s.onAfter != nil {
+		s.onAfter()
+	}
+	ch := make(chan time.Time, 1)
+	if !s.block {
+		ch <- time.Time{}
+	}
+	return ch
 }
 
 func TestSetFaultsValidates(t *testing.T) {
@@ -108,7 +116,7 @@ func TestFaultyErrorsBeforeAndAfterApply(t *testing.T) {
 func TestFaultyDelays(t *testing.T) {
 	ctx := context.Background()
 	s := &sleepLog{}
-	f := Wrap(newRef(), Options{Sleep: s.sleep})
+	f := Wrap(newRef(), Options{After: s.after})
 	require.NoError(t, f.SetFaults(Faults{Latency: 2 * time.Millisecond, TailP: 1, TailDelay: 50 * time.Millisecond}))
 	_, err := f.Get(ctx, "k")
 	require.NoError(t, err)
@@ -119,7 +127,7 @@ func TestFaultyDelays(t *testing.T) {
 func TestFaultyTailShare(t *testing.T) {
 	ctx := context.Background()
 	s := &sleepLog{}
-	f := Wrap(newRef(), Options{Seed: 7, Sleep: s.sleep})
+	f := Wrap(newRef(), Options{Seed: 7, After: s.after})
 	require.NoError(t, f.SetFaults(Faults{TailP: 0.1, TailDelay: 50 * time.Millisecond}))
 	const calls = 10000
 	for range calls {
@@ -134,7 +142,7 @@ func TestFaultySeedIsDeterministic(t *testing.T) {
 	ctx := context.Background()
 	run := func(seed uint64) []time.Duration {
 		s := &sleepLog{}
-		f := Wrap(newRef(), Options{Seed: seed, Sleep: s.sleep})
+		f := Wrap(newRef(), Options{Seed: seed, After: s.after})
 		require.NoError(t, f.SetFaults(Faults{Jitter: time.Millisecond, TailP: 0.3, TailDelay: time.Second}))
 		for range 200 {
 			_, err := f.Get(ctx, "k")
@@ -159,11 +167,13 @@ func TestFaultyCancelledDelay(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			inner := newRef()
-			s := &sleepLog{fail: context.DeadlineExceeded}
-			f := Wrap(inner, Options{Sleep: s.sleep})
+			cctx, cancel := context.WithCancel(ctx)
+			defer cancel()
+			s := &sleepLog{block: true, onAfter: cancel} // the caller gives up while waiting
+			f := Wrap(inner, Options{After: s.after})
 			require.NoError(t, f.SetFaults(Faults{Latency: time.Second, ReplyDelayP: tc.replyP}))
-			_, err := f.Put(ctx, "k", rec("a", v(1, 0)))
-			require.ErrorIs(t, err, context.DeadlineExceeded)
+			_, err := f.Put(cctx, "k", rec("a", v(1, 0)))
+			require.ErrorIs(t, err, context.Canceled)
 			_, applied := inner.m["k"]
 			assert.Equal(t, tc.wantApplied, applied)
 		})
