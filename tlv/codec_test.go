@@ -438,18 +438,42 @@ func TestGeneratedInterfacesUsedDirectly(t *testing.T) {
 
 func TestUnsupportedTypes(t *testing.T) {
 	cases := map[string]any{
-		"interface":  &struct{ A any `tlv:"1"` }{},
-		"chan":       &struct{ A chan int `tlv:"1"` }{},
-		"tag zero":   &struct{ A int `tlv:"0"` }{},
-		"tag big":    &struct{ A int `tlv:"536870912"` }{},
-		"tag text":   &struct{ A int `tlv:"x"` }{},
-		"dup tag":    &struct{ A, B int `tlv:"1"` }{},
-		"bad option": &struct{ A int `tlv:"1,sometimes"` }{},
-		"list list":  &struct{ A [][]string `tlv:"1"` }{},
-		"map key":    &struct{ A map[float64]int `tlv:"1"` }{},
-		"map list":   &struct{ A map[string][]string `tlv:"1"` }{},
-		"ptr ptr":    &struct{ A **int `tlv:"1"` }{},
-		"unexported": &struct{ a int `tlv:"1"` }{},
+		"interface": &struct {
+			A any `tlv:"1"`
+		}{},
+		"chan": &struct {
+			A chan int `tlv:"1"`
+		}{},
+		"tag zero": &struct {
+			A int `tlv:"0"`
+		}{},
+		"tag big": &struct {
+			A int `tlv:"536870912"`
+		}{},
+		"tag text": &struct {
+			A int `tlv:"x"`
+		}{},
+		"dup tag": &struct {
+			A, B int `tlv:"1"`
+		}{},
+		"bad option": &struct {
+			A int `tlv:"1,sometimes"`
+		}{},
+		"list list": &struct {
+			A [][]string `tlv:"1"`
+		}{},
+		"map key": &struct {
+			A map[float64]int `tlv:"1"`
+		}{},
+		"map list": &struct {
+			A map[string][]string `tlv:"1"`
+		}{},
+		"ptr ptr": &struct {
+			A **int `tlv:"1"`
+		}{},
+		"unexported": &struct {
+			a int `tlv:"1"`
+		}{},
 		"two unknown": &struct {
 			A, B Unknown
 		}{},

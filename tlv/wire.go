@@ -24,7 +24,8 @@
 //     d.Message(content, off, &x.Inner) for nested messages (depth + offsets),
 //     d.Count(n) per decoded field/element, d.Alloc(bytes) before every allocation
 //     (string/[]byte copies, slice growth, new structs), d.Strict(), d.Error(off, tag, err),
-//     x.Unknown.Add(rawField) for fields it does not know.
+//     x.Unknown.Add(rawField) for fields it does not know (after d.Alloc), then
+//     x.Unknown = x.Unknown.Sorted(). Unknown fields are checked for framing only.
 //
 // See SPEC.md for the wire format these functions implement.
 
