@@ -73,9 +73,19 @@ func (x *Inner) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 	var last uint32
 	for off := 0; off < len(data); {
 		start := off
-		tag, wt, n := tlv.ConsumeTag(data[off:])
-		if n < 0 {
-			return d.Error(off, 0, tlv.CodeError(n))
+		var tag uint32
+		var wt tlv.WireType
+		n := 1
+		if k := data[off]; k < 0x80 {
+			tag, wt = uint32(k>>3), tlv.WireType(k&7)
+			if tag == 0 {
+				return d.Error(off, 0, tlv.ErrTag)
+			}
+		} else {
+			tag, wt, n = tlv.ConsumeTag(data[off:])
+			if n < 0 {
+				return d.Error(off, 0, tlv.CodeError(n))
+			}
 		}
 		if err := d.Count(1); err != nil {
 			return d.Error(off, tag, err)
@@ -96,25 +106,43 @@ func (x *Inner) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 		switch tag {
 		case 1: // ID
 			if wt == tlv.Varint {
-				u, m := tlv.ConsumeVarint(data[off:])
-				if m < 0 {
-					return d.Error(off, tag, tlv.CodeError(m))
+				var u uint64
+				if off < len(data) && data[off] < 0x80 {
+					u = uint64(data[off])
+					off++
+				} else {
+					v, m := tlv.ConsumeVarint(data[off:])
+					if m < 0 {
+						return d.Error(off, tag, tlv.CodeError(m))
+					}
+					if strict && m != tlv.SizeVarint(v) {
+						return d.Error(off, tag, tlv.ErrNonCanonical)
+					}
+					u = v
+					off += m
 				}
-				if strict && m != tlv.SizeVarint(u) {
-					return d.Error(off, tag, tlv.ErrNonCanonical)
-				}
-				off += m
 				x.ID = tlv.Unzigzag(u)
 				continue
 			}
 		case 2: // Name
 			if wt == tlv.Bytes {
-				c, m := tlv.ConsumeBytes(data[off:])
-				if m < 0 {
-					return d.Error(off, tag, tlv.CodeError(m))
-				}
-				if strict && m-len(c) != tlv.SizeVarint(uint64(len(c))) {
-					return d.Error(off, tag, tlv.ErrNonCanonical)
+				var c []byte
+				m := 1
+				if off < len(data) && data[off] < 0x80 {
+					l := int(data[off])
+					if l > len(data)-off-1 {
+						return d.Error(off, tag, tlv.ErrLength)
+					}
+					c = data[off+1 : off+1+l : off+1+l]
+					m += l
+				} else {
+					c, m = tlv.ConsumeBytes(data[off:])
+					if m < 0 {
+						return d.Error(off, tag, tlv.CodeError(m))
+					}
+					if strict && m-len(c) != tlv.SizeVarint(uint64(len(c))) {
+						return d.Error(off, tag, tlv.ErrNonCanonical)
+					}
 				}
 				off += m
 				if err := d.Alloc(len(c)); err != nil {
@@ -321,9 +349,19 @@ func (x *Msg) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 	havePrev6 := false
 	for off := 0; off < len(data); {
 		start := off
-		tag, wt, n := tlv.ConsumeTag(data[off:])
-		if n < 0 {
-			return d.Error(off, 0, tlv.CodeError(n))
+		var tag uint32
+		var wt tlv.WireType
+		n := 1
+		if k := data[off]; k < 0x80 {
+			tag, wt = uint32(k>>3), tlv.WireType(k&7)
+			if tag == 0 {
+				return d.Error(off, 0, tlv.ErrTag)
+			}
+		} else {
+			tag, wt, n = tlv.ConsumeTag(data[off:])
+			if n < 0 {
+				return d.Error(off, 0, tlv.CodeError(n))
+			}
 		}
 		if err := d.Count(1); err != nil {
 			return d.Error(off, tag, err)
@@ -344,25 +382,43 @@ func (x *Msg) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 		switch tag {
 		case 1: // UID
 			if wt == tlv.Varint {
-				u, m := tlv.ConsumeVarint(data[off:])
-				if m < 0 {
-					return d.Error(off, tag, tlv.CodeError(m))
+				var u uint64
+				if off < len(data) && data[off] < 0x80 {
+					u = uint64(data[off])
+					off++
+				} else {
+					v, m := tlv.ConsumeVarint(data[off:])
+					if m < 0 {
+						return d.Error(off, tag, tlv.CodeError(m))
+					}
+					if strict && m != tlv.SizeVarint(v) {
+						return d.Error(off, tag, tlv.ErrNonCanonical)
+					}
+					u = v
+					off += m
 				}
-				if strict && m != tlv.SizeVarint(u) {
-					return d.Error(off, tag, tlv.ErrNonCanonical)
-				}
-				off += m
 				x.UID = u
 				continue
 			}
 		case 2: // Text
 			if wt == tlv.Bytes {
-				c, m := tlv.ConsumeBytes(data[off:])
-				if m < 0 {
-					return d.Error(off, tag, tlv.CodeError(m))
-				}
-				if strict && m-len(c) != tlv.SizeVarint(uint64(len(c))) {
-					return d.Error(off, tag, tlv.ErrNonCanonical)
+				var c []byte
+				m := 1
+				if off < len(data) && data[off] < 0x80 {
+					l := int(data[off])
+					if l > len(data)-off-1 {
+						return d.Error(off, tag, tlv.ErrLength)
+					}
+					c = data[off+1 : off+1+l : off+1+l]
+					m += l
+				} else {
+					c, m = tlv.ConsumeBytes(data[off:])
+					if m < 0 {
+						return d.Error(off, tag, tlv.CodeError(m))
+					}
+					if strict && m-len(c) != tlv.SizeVarint(uint64(len(c))) {
+						return d.Error(off, tag, tlv.ErrNonCanonical)
+					}
 				}
 				off += m
 				if err := d.Alloc(len(c)); err != nil {
@@ -373,12 +429,23 @@ func (x *Msg) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 			}
 		case 3: // Payload
 			if wt == tlv.Bytes {
-				c, m := tlv.ConsumeBytes(data[off:])
-				if m < 0 {
-					return d.Error(off, tag, tlv.CodeError(m))
-				}
-				if strict && m-len(c) != tlv.SizeVarint(uint64(len(c))) {
-					return d.Error(off, tag, tlv.ErrNonCanonical)
+				var c []byte
+				m := 1
+				if off < len(data) && data[off] < 0x80 {
+					l := int(data[off])
+					if l > len(data)-off-1 {
+						return d.Error(off, tag, tlv.ErrLength)
+					}
+					c = data[off+1 : off+1+l : off+1+l]
+					m += l
+				} else {
+					c, m = tlv.ConsumeBytes(data[off:])
+					if m < 0 {
+						return d.Error(off, tag, tlv.CodeError(m))
+					}
+					if strict && m-len(c) != tlv.SizeVarint(uint64(len(c))) {
+						return d.Error(off, tag, tlv.ErrNonCanonical)
+					}
 				}
 				off += m
 				if err := d.Alloc(len(c)); err != nil {
@@ -394,12 +461,23 @@ func (x *Msg) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 			}
 		case 4: // IDs
 			if wt == tlv.PackedVarint {
-				c, m := tlv.ConsumeBytes(data[off:])
-				if m < 0 {
-					return d.Error(off, tag, tlv.CodeError(m))
-				}
-				if strict && m-len(c) != tlv.SizeVarint(uint64(len(c))) {
-					return d.Error(off, tag, tlv.ErrNonCanonical)
+				var c []byte
+				m := 1
+				if off < len(data) && data[off] < 0x80 {
+					l := int(data[off])
+					if l > len(data)-off-1 {
+						return d.Error(off, tag, tlv.ErrLength)
+					}
+					c = data[off+1 : off+1+l : off+1+l]
+					m += l
+				} else {
+					c, m = tlv.ConsumeBytes(data[off:])
+					if m < 0 {
+						return d.Error(off, tag, tlv.CodeError(m))
+					}
+					if strict && m-len(c) != tlv.SizeVarint(uint64(len(c))) {
+						return d.Error(off, tag, tlv.ErrNonCanonical)
+					}
 				}
 				co := off + m - len(c)
 				off += m
@@ -444,25 +522,43 @@ func (x *Msg) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 						return d.Error(start, tag, err)
 					}
 				}
-				u, m := tlv.ConsumeVarint(data[off:])
-				if m < 0 {
-					return d.Error(off, tag, tlv.CodeError(m))
+				var u uint64
+				if off < len(data) && data[off] < 0x80 {
+					u = uint64(data[off])
+					off++
+				} else {
+					v, m := tlv.ConsumeVarint(data[off:])
+					if m < 0 {
+						return d.Error(off, tag, tlv.CodeError(m))
+					}
+					if strict && m != tlv.SizeVarint(v) {
+						return d.Error(off, tag, tlv.ErrNonCanonical)
+					}
+					u = v
+					off += m
 				}
-				if strict && m != tlv.SizeVarint(u) {
-					return d.Error(off, tag, tlv.ErrNonCanonical)
-				}
-				off += m
 				x.IDs = append(x.IDs, tlv.Unzigzag(u))
 				continue
 			}
 		case 5: // Inner
 			if wt == tlv.Message {
-				c, m := tlv.ConsumeBytes(data[off:])
-				if m < 0 {
-					return d.Error(off, tag, tlv.CodeError(m))
-				}
-				if strict && m-len(c) != tlv.SizeVarint(uint64(len(c))) {
-					return d.Error(off, tag, tlv.ErrNonCanonical)
+				var c []byte
+				m := 1
+				if off < len(data) && data[off] < 0x80 {
+					l := int(data[off])
+					if l > len(data)-off-1 {
+						return d.Error(off, tag, tlv.ErrLength)
+					}
+					c = data[off+1 : off+1+l : off+1+l]
+					m += l
+				} else {
+					c, m = tlv.ConsumeBytes(data[off:])
+					if m < 0 {
+						return d.Error(off, tag, tlv.CodeError(m))
+					}
+					if strict && m-len(c) != tlv.SizeVarint(uint64(len(c))) {
+						return d.Error(off, tag, tlv.ErrNonCanonical)
+					}
 				}
 				co := off + m - len(c)
 				off += m
@@ -478,12 +574,23 @@ func (x *Msg) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 			}
 		case 6: // Items
 			if wt == tlv.Message {
-				c, m := tlv.ConsumeBytes(data[off:])
-				if m < 0 {
-					return d.Error(off, tag, tlv.CodeError(m))
-				}
-				if strict && m-len(c) != tlv.SizeVarint(uint64(len(c))) {
-					return d.Error(off, tag, tlv.ErrNonCanonical)
+				var c []byte
+				m := 1
+				if off < len(data) && data[off] < 0x80 {
+					l := int(data[off])
+					if l > len(data)-off-1 {
+						return d.Error(off, tag, tlv.ErrLength)
+					}
+					c = data[off+1 : off+1+l : off+1+l]
+					m += l
+				} else {
+					c, m = tlv.ConsumeBytes(data[off:])
+					if m < 0 {
+						return d.Error(off, tag, tlv.CodeError(m))
+					}
+					if strict && m-len(c) != tlv.SizeVarint(uint64(len(c))) {
+						return d.Error(off, tag, tlv.ErrNonCanonical)
+					}
 				}
 				co := off + m - len(c)
 				off += m
@@ -514,12 +621,23 @@ func (x *Msg) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 			}
 		case 7: // Attrs
 			if wt == tlv.Message {
-				c, m := tlv.ConsumeBytes(data[off:])
-				if m < 0 {
-					return d.Error(off, tag, tlv.CodeError(m))
-				}
-				if strict && m-len(c) != tlv.SizeVarint(uint64(len(c))) {
-					return d.Error(off, tag, tlv.ErrNonCanonical)
+				var c []byte
+				m := 1
+				if off < len(data) && data[off] < 0x80 {
+					l := int(data[off])
+					if l > len(data)-off-1 {
+						return d.Error(off, tag, tlv.ErrLength)
+					}
+					c = data[off+1 : off+1+l : off+1+l]
+					m += l
+				} else {
+					c, m = tlv.ConsumeBytes(data[off:])
+					if m < 0 {
+						return d.Error(off, tag, tlv.CodeError(m))
+					}
+					if strict && m-len(c) != tlv.SizeVarint(uint64(len(c))) {
+						return d.Error(off, tag, tlv.ErrNonCanonical)
+					}
 				}
 				co := off + m - len(c)
 				off += m
@@ -552,33 +670,55 @@ func (x *Msg) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 					el = et
 					p += m
 					if et == 1 && ew == tlv.Bytes {
-						c, m := tlv.ConsumeBytes(c[p:])
-						if m < 0 {
-							return d.Error(co+p, tag, tlv.CodeError(m))
-						}
-						if strict && m-len(c) != tlv.SizeVarint(uint64(len(c))) {
-							return d.Error(co+p, tag, tlv.ErrNonCanonical)
+						var ec []byte
+						m := 1
+						if p < len(c) && c[p] < 0x80 {
+							l := int(c[p])
+							if l > len(c)-p-1 {
+								return d.Error(co+p, tag, tlv.ErrLength)
+							}
+							ec = c[p+1 : p+1+l : p+1+l]
+							m += l
+						} else {
+							ec, m = tlv.ConsumeBytes(c[p:])
+							if m < 0 {
+								return d.Error(co+p, tag, tlv.CodeError(m))
+							}
+							if strict && m-len(ec) != tlv.SizeVarint(uint64(len(ec))) {
+								return d.Error(co+p, tag, tlv.ErrNonCanonical)
+							}
 						}
 						p += m
-						if err := d.Alloc(len(c)); err != nil {
+						if err := d.Alloc(len(ec)); err != nil {
 							return d.Error(start, tag, err)
 						}
-						k = string(c)
+						k = string(ec)
 						continue
 					}
 					if et == 2 && ew == tlv.Bytes {
-						c, m := tlv.ConsumeBytes(c[p:])
-						if m < 0 {
-							return d.Error(co+p, tag, tlv.CodeError(m))
-						}
-						if strict && m-len(c) != tlv.SizeVarint(uint64(len(c))) {
-							return d.Error(co+p, tag, tlv.ErrNonCanonical)
+						var ec []byte
+						m := 1
+						if p < len(c) && c[p] < 0x80 {
+							l := int(c[p])
+							if l > len(c)-p-1 {
+								return d.Error(co+p, tag, tlv.ErrLength)
+							}
+							ec = c[p+1 : p+1+l : p+1+l]
+							m += l
+						} else {
+							ec, m = tlv.ConsumeBytes(c[p:])
+							if m < 0 {
+								return d.Error(co+p, tag, tlv.CodeError(m))
+							}
+							if strict && m-len(ec) != tlv.SizeVarint(uint64(len(ec))) {
+								return d.Error(co+p, tag, tlv.ErrNonCanonical)
+							}
 						}
 						p += m
-						if err := d.Alloc(len(c)); err != nil {
+						if err := d.Alloc(len(ec)); err != nil {
 							return d.Error(start, tag, err)
 						}
-						val = string(c)
+						val = string(ec)
 						continue
 					}
 					if strict {
@@ -835,9 +975,19 @@ func (x *MsgV2) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 	havePrev6 := false
 	for off := 0; off < len(data); {
 		start := off
-		tag, wt, n := tlv.ConsumeTag(data[off:])
-		if n < 0 {
-			return d.Error(off, 0, tlv.CodeError(n))
+		var tag uint32
+		var wt tlv.WireType
+		n := 1
+		if k := data[off]; k < 0x80 {
+			tag, wt = uint32(k>>3), tlv.WireType(k&7)
+			if tag == 0 {
+				return d.Error(off, 0, tlv.ErrTag)
+			}
+		} else {
+			tag, wt, n = tlv.ConsumeTag(data[off:])
+			if n < 0 {
+				return d.Error(off, 0, tlv.CodeError(n))
+			}
 		}
 		if err := d.Count(1); err != nil {
 			return d.Error(off, tag, err)
@@ -858,25 +1008,43 @@ func (x *MsgV2) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 		switch tag {
 		case 1: // UID
 			if wt == tlv.Varint {
-				u, m := tlv.ConsumeVarint(data[off:])
-				if m < 0 {
-					return d.Error(off, tag, tlv.CodeError(m))
+				var u uint64
+				if off < len(data) && data[off] < 0x80 {
+					u = uint64(data[off])
+					off++
+				} else {
+					v, m := tlv.ConsumeVarint(data[off:])
+					if m < 0 {
+						return d.Error(off, tag, tlv.CodeError(m))
+					}
+					if strict && m != tlv.SizeVarint(v) {
+						return d.Error(off, tag, tlv.ErrNonCanonical)
+					}
+					u = v
+					off += m
 				}
-				if strict && m != tlv.SizeVarint(u) {
-					return d.Error(off, tag, tlv.ErrNonCanonical)
-				}
-				off += m
 				x.UID = u
 				continue
 			}
 		case 2: // Text
 			if wt == tlv.Bytes {
-				c, m := tlv.ConsumeBytes(data[off:])
-				if m < 0 {
-					return d.Error(off, tag, tlv.CodeError(m))
-				}
-				if strict && m-len(c) != tlv.SizeVarint(uint64(len(c))) {
-					return d.Error(off, tag, tlv.ErrNonCanonical)
+				var c []byte
+				m := 1
+				if off < len(data) && data[off] < 0x80 {
+					l := int(data[off])
+					if l > len(data)-off-1 {
+						return d.Error(off, tag, tlv.ErrLength)
+					}
+					c = data[off+1 : off+1+l : off+1+l]
+					m += l
+				} else {
+					c, m = tlv.ConsumeBytes(data[off:])
+					if m < 0 {
+						return d.Error(off, tag, tlv.CodeError(m))
+					}
+					if strict && m-len(c) != tlv.SizeVarint(uint64(len(c))) {
+						return d.Error(off, tag, tlv.ErrNonCanonical)
+					}
 				}
 				off += m
 				if err := d.Alloc(len(c)); err != nil {
@@ -887,12 +1055,23 @@ func (x *MsgV2) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 			}
 		case 3: // Payload
 			if wt == tlv.Bytes {
-				c, m := tlv.ConsumeBytes(data[off:])
-				if m < 0 {
-					return d.Error(off, tag, tlv.CodeError(m))
-				}
-				if strict && m-len(c) != tlv.SizeVarint(uint64(len(c))) {
-					return d.Error(off, tag, tlv.ErrNonCanonical)
+				var c []byte
+				m := 1
+				if off < len(data) && data[off] < 0x80 {
+					l := int(data[off])
+					if l > len(data)-off-1 {
+						return d.Error(off, tag, tlv.ErrLength)
+					}
+					c = data[off+1 : off+1+l : off+1+l]
+					m += l
+				} else {
+					c, m = tlv.ConsumeBytes(data[off:])
+					if m < 0 {
+						return d.Error(off, tag, tlv.CodeError(m))
+					}
+					if strict && m-len(c) != tlv.SizeVarint(uint64(len(c))) {
+						return d.Error(off, tag, tlv.ErrNonCanonical)
+					}
 				}
 				off += m
 				if err := d.Alloc(len(c)); err != nil {
@@ -908,12 +1087,23 @@ func (x *MsgV2) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 			}
 		case 4: // IDs
 			if wt == tlv.PackedVarint {
-				c, m := tlv.ConsumeBytes(data[off:])
-				if m < 0 {
-					return d.Error(off, tag, tlv.CodeError(m))
-				}
-				if strict && m-len(c) != tlv.SizeVarint(uint64(len(c))) {
-					return d.Error(off, tag, tlv.ErrNonCanonical)
+				var c []byte
+				m := 1
+				if off < len(data) && data[off] < 0x80 {
+					l := int(data[off])
+					if l > len(data)-off-1 {
+						return d.Error(off, tag, tlv.ErrLength)
+					}
+					c = data[off+1 : off+1+l : off+1+l]
+					m += l
+				} else {
+					c, m = tlv.ConsumeBytes(data[off:])
+					if m < 0 {
+						return d.Error(off, tag, tlv.CodeError(m))
+					}
+					if strict && m-len(c) != tlv.SizeVarint(uint64(len(c))) {
+						return d.Error(off, tag, tlv.ErrNonCanonical)
+					}
 				}
 				co := off + m - len(c)
 				off += m
@@ -958,25 +1148,43 @@ func (x *MsgV2) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 						return d.Error(start, tag, err)
 					}
 				}
-				u, m := tlv.ConsumeVarint(data[off:])
-				if m < 0 {
-					return d.Error(off, tag, tlv.CodeError(m))
+				var u uint64
+				if off < len(data) && data[off] < 0x80 {
+					u = uint64(data[off])
+					off++
+				} else {
+					v, m := tlv.ConsumeVarint(data[off:])
+					if m < 0 {
+						return d.Error(off, tag, tlv.CodeError(m))
+					}
+					if strict && m != tlv.SizeVarint(v) {
+						return d.Error(off, tag, tlv.ErrNonCanonical)
+					}
+					u = v
+					off += m
 				}
-				if strict && m != tlv.SizeVarint(u) {
-					return d.Error(off, tag, tlv.ErrNonCanonical)
-				}
-				off += m
 				x.IDs = append(x.IDs, tlv.Unzigzag(u))
 				continue
 			}
 		case 5: // Inner
 			if wt == tlv.Message {
-				c, m := tlv.ConsumeBytes(data[off:])
-				if m < 0 {
-					return d.Error(off, tag, tlv.CodeError(m))
-				}
-				if strict && m-len(c) != tlv.SizeVarint(uint64(len(c))) {
-					return d.Error(off, tag, tlv.ErrNonCanonical)
+				var c []byte
+				m := 1
+				if off < len(data) && data[off] < 0x80 {
+					l := int(data[off])
+					if l > len(data)-off-1 {
+						return d.Error(off, tag, tlv.ErrLength)
+					}
+					c = data[off+1 : off+1+l : off+1+l]
+					m += l
+				} else {
+					c, m = tlv.ConsumeBytes(data[off:])
+					if m < 0 {
+						return d.Error(off, tag, tlv.CodeError(m))
+					}
+					if strict && m-len(c) != tlv.SizeVarint(uint64(len(c))) {
+						return d.Error(off, tag, tlv.ErrNonCanonical)
+					}
 				}
 				co := off + m - len(c)
 				off += m
@@ -992,12 +1200,23 @@ func (x *MsgV2) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 			}
 		case 6: // Items
 			if wt == tlv.Message {
-				c, m := tlv.ConsumeBytes(data[off:])
-				if m < 0 {
-					return d.Error(off, tag, tlv.CodeError(m))
-				}
-				if strict && m-len(c) != tlv.SizeVarint(uint64(len(c))) {
-					return d.Error(off, tag, tlv.ErrNonCanonical)
+				var c []byte
+				m := 1
+				if off < len(data) && data[off] < 0x80 {
+					l := int(data[off])
+					if l > len(data)-off-1 {
+						return d.Error(off, tag, tlv.ErrLength)
+					}
+					c = data[off+1 : off+1+l : off+1+l]
+					m += l
+				} else {
+					c, m = tlv.ConsumeBytes(data[off:])
+					if m < 0 {
+						return d.Error(off, tag, tlv.CodeError(m))
+					}
+					if strict && m-len(c) != tlv.SizeVarint(uint64(len(c))) {
+						return d.Error(off, tag, tlv.ErrNonCanonical)
+					}
 				}
 				co := off + m - len(c)
 				off += m
@@ -1028,12 +1247,23 @@ func (x *MsgV2) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 			}
 		case 7: // Attrs
 			if wt == tlv.Message {
-				c, m := tlv.ConsumeBytes(data[off:])
-				if m < 0 {
-					return d.Error(off, tag, tlv.CodeError(m))
-				}
-				if strict && m-len(c) != tlv.SizeVarint(uint64(len(c))) {
-					return d.Error(off, tag, tlv.ErrNonCanonical)
+				var c []byte
+				m := 1
+				if off < len(data) && data[off] < 0x80 {
+					l := int(data[off])
+					if l > len(data)-off-1 {
+						return d.Error(off, tag, tlv.ErrLength)
+					}
+					c = data[off+1 : off+1+l : off+1+l]
+					m += l
+				} else {
+					c, m = tlv.ConsumeBytes(data[off:])
+					if m < 0 {
+						return d.Error(off, tag, tlv.CodeError(m))
+					}
+					if strict && m-len(c) != tlv.SizeVarint(uint64(len(c))) {
+						return d.Error(off, tag, tlv.ErrNonCanonical)
+					}
 				}
 				co := off + m - len(c)
 				off += m
@@ -1066,33 +1296,55 @@ func (x *MsgV2) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 					el = et
 					p += m
 					if et == 1 && ew == tlv.Bytes {
-						c, m := tlv.ConsumeBytes(c[p:])
-						if m < 0 {
-							return d.Error(co+p, tag, tlv.CodeError(m))
-						}
-						if strict && m-len(c) != tlv.SizeVarint(uint64(len(c))) {
-							return d.Error(co+p, tag, tlv.ErrNonCanonical)
+						var ec []byte
+						m := 1
+						if p < len(c) && c[p] < 0x80 {
+							l := int(c[p])
+							if l > len(c)-p-1 {
+								return d.Error(co+p, tag, tlv.ErrLength)
+							}
+							ec = c[p+1 : p+1+l : p+1+l]
+							m += l
+						} else {
+							ec, m = tlv.ConsumeBytes(c[p:])
+							if m < 0 {
+								return d.Error(co+p, tag, tlv.CodeError(m))
+							}
+							if strict && m-len(ec) != tlv.SizeVarint(uint64(len(ec))) {
+								return d.Error(co+p, tag, tlv.ErrNonCanonical)
+							}
 						}
 						p += m
-						if err := d.Alloc(len(c)); err != nil {
+						if err := d.Alloc(len(ec)); err != nil {
 							return d.Error(start, tag, err)
 						}
-						k = string(c)
+						k = string(ec)
 						continue
 					}
 					if et == 2 && ew == tlv.Bytes {
-						c, m := tlv.ConsumeBytes(c[p:])
-						if m < 0 {
-							return d.Error(co+p, tag, tlv.CodeError(m))
-						}
-						if strict && m-len(c) != tlv.SizeVarint(uint64(len(c))) {
-							return d.Error(co+p, tag, tlv.ErrNonCanonical)
+						var ec []byte
+						m := 1
+						if p < len(c) && c[p] < 0x80 {
+							l := int(c[p])
+							if l > len(c)-p-1 {
+								return d.Error(co+p, tag, tlv.ErrLength)
+							}
+							ec = c[p+1 : p+1+l : p+1+l]
+							m += l
+						} else {
+							ec, m = tlv.ConsumeBytes(c[p:])
+							if m < 0 {
+								return d.Error(co+p, tag, tlv.CodeError(m))
+							}
+							if strict && m-len(ec) != tlv.SizeVarint(uint64(len(ec))) {
+								return d.Error(co+p, tag, tlv.ErrNonCanonical)
+							}
 						}
 						p += m
-						if err := d.Alloc(len(c)); err != nil {
+						if err := d.Alloc(len(ec)); err != nil {
 							return d.Error(start, tag, err)
 						}
-						val = string(c)
+						val = string(ec)
 						continue
 					}
 					if strict {
@@ -1113,12 +1365,23 @@ func (x *MsgV2) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 			}
 		case 8: // Region
 			if wt == tlv.Bytes {
-				c, m := tlv.ConsumeBytes(data[off:])
-				if m < 0 {
-					return d.Error(off, tag, tlv.CodeError(m))
-				}
-				if strict && m-len(c) != tlv.SizeVarint(uint64(len(c))) {
-					return d.Error(off, tag, tlv.ErrNonCanonical)
+				var c []byte
+				m := 1
+				if off < len(data) && data[off] < 0x80 {
+					l := int(data[off])
+					if l > len(data)-off-1 {
+						return d.Error(off, tag, tlv.ErrLength)
+					}
+					c = data[off+1 : off+1+l : off+1+l]
+					m += l
+				} else {
+					c, m = tlv.ConsumeBytes(data[off:])
+					if m < 0 {
+						return d.Error(off, tag, tlv.CodeError(m))
+					}
+					if strict && m-len(c) != tlv.SizeVarint(uint64(len(c))) {
+						return d.Error(off, tag, tlv.ErrNonCanonical)
+					}
 				}
 				off += m
 				if err := d.Alloc(len(c)); err != nil {
@@ -1129,25 +1392,43 @@ func (x *MsgV2) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 			}
 		case 9: // Score
 			if wt == tlv.Varint {
-				u, m := tlv.ConsumeVarint(data[off:])
-				if m < 0 {
-					return d.Error(off, tag, tlv.CodeError(m))
+				var u uint64
+				if off < len(data) && data[off] < 0x80 {
+					u = uint64(data[off])
+					off++
+				} else {
+					v, m := tlv.ConsumeVarint(data[off:])
+					if m < 0 {
+						return d.Error(off, tag, tlv.CodeError(m))
+					}
+					if strict && m != tlv.SizeVarint(v) {
+						return d.Error(off, tag, tlv.ErrNonCanonical)
+					}
+					u = v
+					off += m
 				}
-				if strict && m != tlv.SizeVarint(u) {
-					return d.Error(off, tag, tlv.ErrNonCanonical)
-				}
-				off += m
 				x.Score = tlv.Unzigzag(u)
 				continue
 			}
 		case 10: // Origin
 			if wt == tlv.Message {
-				c, m := tlv.ConsumeBytes(data[off:])
-				if m < 0 {
-					return d.Error(off, tag, tlv.CodeError(m))
-				}
-				if strict && m-len(c) != tlv.SizeVarint(uint64(len(c))) {
-					return d.Error(off, tag, tlv.ErrNonCanonical)
+				var c []byte
+				m := 1
+				if off < len(data) && data[off] < 0x80 {
+					l := int(data[off])
+					if l > len(data)-off-1 {
+						return d.Error(off, tag, tlv.ErrLength)
+					}
+					c = data[off+1 : off+1+l : off+1+l]
+					m += l
+				} else {
+					c, m = tlv.ConsumeBytes(data[off:])
+					if m < 0 {
+						return d.Error(off, tag, tlv.CodeError(m))
+					}
+					if strict && m-len(c) != tlv.SizeVarint(uint64(len(c))) {
+						return d.Error(off, tag, tlv.ErrNonCanonical)
+					}
 				}
 				co := off + m - len(c)
 				off += m
@@ -1294,9 +1575,19 @@ func (x *SmallStruct) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 	var last uint32
 	for off := 0; off < len(data); {
 		start := off
-		tag, wt, n := tlv.ConsumeTag(data[off:])
-		if n < 0 {
-			return d.Error(off, 0, tlv.CodeError(n))
+		var tag uint32
+		var wt tlv.WireType
+		n := 1
+		if k := data[off]; k < 0x80 {
+			tag, wt = uint32(k>>3), tlv.WireType(k&7)
+			if tag == 0 {
+				return d.Error(off, 0, tlv.ErrTag)
+			}
+		} else {
+			tag, wt, n = tlv.ConsumeTag(data[off:])
+			if n < 0 {
+				return d.Error(off, 0, tlv.CodeError(n))
+			}
 		}
 		if err := d.Count(1); err != nil {
 			return d.Error(off, tag, err)
@@ -1317,12 +1608,23 @@ func (x *SmallStruct) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 		switch tag {
 		case 1: // Name
 			if wt == tlv.Bytes {
-				c, m := tlv.ConsumeBytes(data[off:])
-				if m < 0 {
-					return d.Error(off, tag, tlv.CodeError(m))
-				}
-				if strict && m-len(c) != tlv.SizeVarint(uint64(len(c))) {
-					return d.Error(off, tag, tlv.ErrNonCanonical)
+				var c []byte
+				m := 1
+				if off < len(data) && data[off] < 0x80 {
+					l := int(data[off])
+					if l > len(data)-off-1 {
+						return d.Error(off, tag, tlv.ErrLength)
+					}
+					c = data[off+1 : off+1+l : off+1+l]
+					m += l
+				} else {
+					c, m = tlv.ConsumeBytes(data[off:])
+					if m < 0 {
+						return d.Error(off, tag, tlv.CodeError(m))
+					}
+					if strict && m-len(c) != tlv.SizeVarint(uint64(len(c))) {
+						return d.Error(off, tag, tlv.ErrNonCanonical)
+					}
 				}
 				off += m
 				if err := d.Alloc(len(c)); err != nil {
@@ -1333,25 +1635,43 @@ func (x *SmallStruct) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 			}
 		case 2: // BirthDay
 			if wt == tlv.Varint {
-				u, m := tlv.ConsumeVarint(data[off:])
-				if m < 0 {
-					return d.Error(off, tag, tlv.CodeError(m))
+				var u uint64
+				if off < len(data) && data[off] < 0x80 {
+					u = uint64(data[off])
+					off++
+				} else {
+					v, m := tlv.ConsumeVarint(data[off:])
+					if m < 0 {
+						return d.Error(off, tag, tlv.CodeError(m))
+					}
+					if strict && m != tlv.SizeVarint(v) {
+						return d.Error(off, tag, tlv.ErrNonCanonical)
+					}
+					u = v
+					off += m
 				}
-				if strict && m != tlv.SizeVarint(u) {
-					return d.Error(off, tag, tlv.ErrNonCanonical)
-				}
-				off += m
 				x.BirthDay = tlv.Unzigzag(u)
 				continue
 			}
 		case 3: // Phone
 			if wt == tlv.Bytes {
-				c, m := tlv.ConsumeBytes(data[off:])
-				if m < 0 {
-					return d.Error(off, tag, tlv.CodeError(m))
-				}
-				if strict && m-len(c) != tlv.SizeVarint(uint64(len(c))) {
-					return d.Error(off, tag, tlv.ErrNonCanonical)
+				var c []byte
+				m := 1
+				if off < len(data) && data[off] < 0x80 {
+					l := int(data[off])
+					if l > len(data)-off-1 {
+						return d.Error(off, tag, tlv.ErrLength)
+					}
+					c = data[off+1 : off+1+l : off+1+l]
+					m += l
+				} else {
+					c, m = tlv.ConsumeBytes(data[off:])
+					if m < 0 {
+						return d.Error(off, tag, tlv.CodeError(m))
+					}
+					if strict && m-len(c) != tlv.SizeVarint(uint64(len(c))) {
+						return d.Error(off, tag, tlv.ErrNonCanonical)
+					}
 				}
 				off += m
 				if err := d.Alloc(len(c)); err != nil {
@@ -1362,27 +1682,41 @@ func (x *SmallStruct) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 			}
 		case 4: // Siblings
 			if wt == tlv.Varint {
-				u, m := tlv.ConsumeVarint(data[off:])
-				if m < 0 {
-					return d.Error(off, tag, tlv.CodeError(m))
+				var u uint64
+				if off < len(data) && data[off] < 0x80 {
+					u = uint64(data[off])
+					off++
+				} else {
+					v, m := tlv.ConsumeVarint(data[off:])
+					if m < 0 {
+						return d.Error(off, tag, tlv.CodeError(m))
+					}
+					if strict && m != tlv.SizeVarint(v) {
+						return d.Error(off, tag, tlv.ErrNonCanonical)
+					}
+					u = v
+					off += m
 				}
-				if strict && m != tlv.SizeVarint(u) {
-					return d.Error(off, tag, tlv.ErrNonCanonical)
-				}
-				off += m
 				x.Siblings = tlv.Unzigzag(u)
 				continue
 			}
 		case 5: // Spouse
 			if wt == tlv.Varint {
-				u, m := tlv.ConsumeVarint(data[off:])
-				if m < 0 {
-					return d.Error(off, tag, tlv.CodeError(m))
+				var u uint64
+				if off < len(data) && data[off] < 0x80 {
+					u = uint64(data[off])
+					off++
+				} else {
+					v, m := tlv.ConsumeVarint(data[off:])
+					if m < 0 {
+						return d.Error(off, tag, tlv.CodeError(m))
+					}
+					if strict && m != tlv.SizeVarint(v) {
+						return d.Error(off, tag, tlv.ErrNonCanonical)
+					}
+					u = v
+					off += m
 				}
-				if strict && m != tlv.SizeVarint(u) {
-					return d.Error(off, tag, tlv.ErrNonCanonical)
-				}
-				off += m
 				if u > 1 {
 					return d.Error(start, tag, tlv.ErrRange)
 				}
@@ -1509,9 +1843,19 @@ func (x *Node) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 	var last uint32
 	for off := 0; off < len(data); {
 		start := off
-		tag, wt, n := tlv.ConsumeTag(data[off:])
-		if n < 0 {
-			return d.Error(off, 0, tlv.CodeError(n))
+		var tag uint32
+		var wt tlv.WireType
+		n := 1
+		if k := data[off]; k < 0x80 {
+			tag, wt = uint32(k>>3), tlv.WireType(k&7)
+			if tag == 0 {
+				return d.Error(off, 0, tlv.ErrTag)
+			}
+		} else {
+			tag, wt, n = tlv.ConsumeTag(data[off:])
+			if n < 0 {
+				return d.Error(off, 0, tlv.CodeError(n))
+			}
 		}
 		if err := d.Count(1); err != nil {
 			return d.Error(off, tag, err)
@@ -1532,25 +1876,43 @@ func (x *Node) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 		switch tag {
 		case 1: // Value
 			if wt == tlv.Varint {
-				u, m := tlv.ConsumeVarint(data[off:])
-				if m < 0 {
-					return d.Error(off, tag, tlv.CodeError(m))
+				var u uint64
+				if off < len(data) && data[off] < 0x80 {
+					u = uint64(data[off])
+					off++
+				} else {
+					v, m := tlv.ConsumeVarint(data[off:])
+					if m < 0 {
+						return d.Error(off, tag, tlv.CodeError(m))
+					}
+					if strict && m != tlv.SizeVarint(v) {
+						return d.Error(off, tag, tlv.ErrNonCanonical)
+					}
+					u = v
+					off += m
 				}
-				if strict && m != tlv.SizeVarint(u) {
-					return d.Error(off, tag, tlv.ErrNonCanonical)
-				}
-				off += m
 				x.Value = tlv.Unzigzag(u)
 				continue
 			}
 		case 2: // Kids
 			if wt == tlv.Message {
-				c, m := tlv.ConsumeBytes(data[off:])
-				if m < 0 {
-					return d.Error(off, tag, tlv.CodeError(m))
-				}
-				if strict && m-len(c) != tlv.SizeVarint(uint64(len(c))) {
-					return d.Error(off, tag, tlv.ErrNonCanonical)
+				var c []byte
+				m := 1
+				if off < len(data) && data[off] < 0x80 {
+					l := int(data[off])
+					if l > len(data)-off-1 {
+						return d.Error(off, tag, tlv.ErrLength)
+					}
+					c = data[off+1 : off+1+l : off+1+l]
+					m += l
+				} else {
+					c, m = tlv.ConsumeBytes(data[off:])
+					if m < 0 {
+						return d.Error(off, tag, tlv.CodeError(m))
+					}
+					if strict && m-len(c) != tlv.SizeVarint(uint64(len(c))) {
+						return d.Error(off, tag, tlv.ErrNonCanonical)
+					}
 				}
 				co := off + m - len(c)
 				off += m

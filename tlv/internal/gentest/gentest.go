@@ -73,9 +73,19 @@ func (x *Inner) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 	var last uint32
 	for off := 0; off < len(data); {
 		start := off
-		tag, wt, n := tlv.ConsumeTag(data[off:])
-		if n < 0 {
-			return d.Error(off, 0, tlv.CodeError(n))
+		var tag uint32
+		var wt tlv.WireType
+		n := 1
+		if k := data[off]; k < 0x80 {
+			tag, wt = uint32(k>>3), tlv.WireType(k&7)
+			if tag == 0 {
+				return d.Error(off, 0, tlv.ErrTag)
+			}
+		} else {
+			tag, wt, n = tlv.ConsumeTag(data[off:])
+			if n < 0 {
+				return d.Error(off, 0, tlv.CodeError(n))
+			}
 		}
 		if err := d.Count(1); err != nil {
 			return d.Error(off, tag, err)
@@ -96,25 +106,43 @@ func (x *Inner) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 		switch tag {
 		case 1: // ID
 			if wt == tlv.Varint {
-				u, m := tlv.ConsumeVarint(data[off:])
-				if m < 0 {
-					return d.Error(off, tag, tlv.CodeError(m))
+				var u uint64
+				if off < len(data) && data[off] < 0x80 {
+					u = uint64(data[off])
+					off++
+				} else {
+					v, m := tlv.ConsumeVarint(data[off:])
+					if m < 0 {
+						return d.Error(off, tag, tlv.CodeError(m))
+					}
+					if strict && m != tlv.SizeVarint(v) {
+						return d.Error(off, tag, tlv.ErrNonCanonical)
+					}
+					u = v
+					off += m
 				}
-				if strict && m != tlv.SizeVarint(u) {
-					return d.Error(off, tag, tlv.ErrNonCanonical)
-				}
-				off += m
 				x.ID = tlv.Unzigzag(u)
 				continue
 			}
 		case 2: // Name
 			if wt == tlv.Bytes {
-				c, m := tlv.ConsumeBytes(data[off:])
-				if m < 0 {
-					return d.Error(off, tag, tlv.CodeError(m))
-				}
-				if strict && m-len(c) != tlv.SizeVarint(uint64(len(c))) {
-					return d.Error(off, tag, tlv.ErrNonCanonical)
+				var c []byte
+				m := 1
+				if off < len(data) && data[off] < 0x80 {
+					l := int(data[off])
+					if l > len(data)-off-1 {
+						return d.Error(off, tag, tlv.ErrLength)
+					}
+					c = data[off+1 : off+1+l : off+1+l]
+					m += l
+				} else {
+					c, m = tlv.ConsumeBytes(data[off:])
+					if m < 0 {
+						return d.Error(off, tag, tlv.CodeError(m))
+					}
+					if strict && m-len(c) != tlv.SizeVarint(uint64(len(c))) {
+						return d.Error(off, tag, tlv.ErrNonCanonical)
+					}
 				}
 				off += m
 				if err := d.Alloc(len(c)); err != nil {
@@ -321,9 +349,19 @@ func (x *Msg) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 	havePrev6 := false
 	for off := 0; off < len(data); {
 		start := off
-		tag, wt, n := tlv.ConsumeTag(data[off:])
-		if n < 0 {
-			return d.Error(off, 0, tlv.CodeError(n))
+		var tag uint32
+		var wt tlv.WireType
+		n := 1
+		if k := data[off]; k < 0x80 {
+			tag, wt = uint32(k>>3), tlv.WireType(k&7)
+			if tag == 0 {
+				return d.Error(off, 0, tlv.ErrTag)
+			}
+		} else {
+			tag, wt, n = tlv.ConsumeTag(data[off:])
+			if n < 0 {
+				return d.Error(off, 0, tlv.CodeError(n))
+			}
 		}
 		if err := d.Count(1); err != nil {
 			return d.Error(off, tag, err)
@@ -344,25 +382,43 @@ func (x *Msg) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 		switch tag {
 		case 1: // UID
 			if wt == tlv.Varint {
-				u, m := tlv.ConsumeVarint(data[off:])
-				if m < 0 {
-					return d.Error(off, tag, tlv.CodeError(m))
+				var u uint64
+				if off < len(data) && data[off] < 0x80 {
+					u = uint64(data[off])
+					off++
+				} else {
+					v, m := tlv.ConsumeVarint(data[off:])
+					if m < 0 {
+						return d.Error(off, tag, tlv.CodeError(m))
+					}
+					if strict && m != tlv.SizeVarint(v) {
+						return d.Error(off, tag, tlv.ErrNonCanonical)
+					}
+					u = v
+					off += m
 				}
-				if strict && m != tlv.SizeVarint(u) {
-					return d.Error(off, tag, tlv.ErrNonCanonical)
-				}
-				off += m
 				x.UID = u
 				continue
 			}
 		case 2: // Text
 			if wt == tlv.Bytes {
-				c, m := tlv.ConsumeBytes(data[off:])
-				if m < 0 {
-					return d.Error(off, tag, tlv.CodeError(m))
-				}
-				if strict && m-len(c) != tlv.SizeVarint(uint64(len(c))) {
-					return d.Error(off, tag, tlv.ErrNonCanonical)
+				var c []byte
+				m := 1
+				if off < len(data) && data[off] < 0x80 {
+					l := int(data[off])
+					if l > len(data)-off-1 {
+						return d.Error(off, tag, tlv.ErrLength)
+					}
+					c = data[off+1 : off+1+l : off+1+l]
+					m += l
+				} else {
+					c, m = tlv.ConsumeBytes(data[off:])
+					if m < 0 {
+						return d.Error(off, tag, tlv.CodeError(m))
+					}
+					if strict && m-len(c) != tlv.SizeVarint(uint64(len(c))) {
+						return d.Error(off, tag, tlv.ErrNonCanonical)
+					}
 				}
 				off += m
 				if err := d.Alloc(len(c)); err != nil {
@@ -373,12 +429,23 @@ func (x *Msg) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 			}
 		case 3: // Payload
 			if wt == tlv.Bytes {
-				c, m := tlv.ConsumeBytes(data[off:])
-				if m < 0 {
-					return d.Error(off, tag, tlv.CodeError(m))
-				}
-				if strict && m-len(c) != tlv.SizeVarint(uint64(len(c))) {
-					return d.Error(off, tag, tlv.ErrNonCanonical)
+				var c []byte
+				m := 1
+				if off < len(data) && data[off] < 0x80 {
+					l := int(data[off])
+					if l > len(data)-off-1 {
+						return d.Error(off, tag, tlv.ErrLength)
+					}
+					c = data[off+1 : off+1+l : off+1+l]
+					m += l
+				} else {
+					c, m = tlv.ConsumeBytes(data[off:])
+					if m < 0 {
+						return d.Error(off, tag, tlv.CodeError(m))
+					}
+					if strict && m-len(c) != tlv.SizeVarint(uint64(len(c))) {
+						return d.Error(off, tag, tlv.ErrNonCanonical)
+					}
 				}
 				off += m
 				if err := d.Alloc(len(c)); err != nil {
@@ -394,12 +461,23 @@ func (x *Msg) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 			}
 		case 4: // IDs
 			if wt == tlv.PackedVarint {
-				c, m := tlv.ConsumeBytes(data[off:])
-				if m < 0 {
-					return d.Error(off, tag, tlv.CodeError(m))
-				}
-				if strict && m-len(c) != tlv.SizeVarint(uint64(len(c))) {
-					return d.Error(off, tag, tlv.ErrNonCanonical)
+				var c []byte
+				m := 1
+				if off < len(data) && data[off] < 0x80 {
+					l := int(data[off])
+					if l > len(data)-off-1 {
+						return d.Error(off, tag, tlv.ErrLength)
+					}
+					c = data[off+1 : off+1+l : off+1+l]
+					m += l
+				} else {
+					c, m = tlv.ConsumeBytes(data[off:])
+					if m < 0 {
+						return d.Error(off, tag, tlv.CodeError(m))
+					}
+					if strict && m-len(c) != tlv.SizeVarint(uint64(len(c))) {
+						return d.Error(off, tag, tlv.ErrNonCanonical)
+					}
 				}
 				co := off + m - len(c)
 				off += m
@@ -444,25 +522,43 @@ func (x *Msg) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 						return d.Error(start, tag, err)
 					}
 				}
-				u, m := tlv.ConsumeVarint(data[off:])
-				if m < 0 {
-					return d.Error(off, tag, tlv.CodeError(m))
+				var u uint64
+				if off < len(data) && data[off] < 0x80 {
+					u = uint64(data[off])
+					off++
+				} else {
+					v, m := tlv.ConsumeVarint(data[off:])
+					if m < 0 {
+						return d.Error(off, tag, tlv.CodeError(m))
+					}
+					if strict && m != tlv.SizeVarint(v) {
+						return d.Error(off, tag, tlv.ErrNonCanonical)
+					}
+					u = v
+					off += m
 				}
-				if strict && m != tlv.SizeVarint(u) {
-					return d.Error(off, tag, tlv.ErrNonCanonical)
-				}
-				off += m
 				x.IDs = append(x.IDs, tlv.Unzigzag(u))
 				continue
 			}
 		case 5: // Inner
 			if wt == tlv.Message {
-				c, m := tlv.ConsumeBytes(data[off:])
-				if m < 0 {
-					return d.Error(off, tag, tlv.CodeError(m))
-				}
-				if strict && m-len(c) != tlv.SizeVarint(uint64(len(c))) {
-					return d.Error(off, tag, tlv.ErrNonCanonical)
+				var c []byte
+				m := 1
+				if off < len(data) && data[off] < 0x80 {
+					l := int(data[off])
+					if l > len(data)-off-1 {
+						return d.Error(off, tag, tlv.ErrLength)
+					}
+					c = data[off+1 : off+1+l : off+1+l]
+					m += l
+				} else {
+					c, m = tlv.ConsumeBytes(data[off:])
+					if m < 0 {
+						return d.Error(off, tag, tlv.CodeError(m))
+					}
+					if strict && m-len(c) != tlv.SizeVarint(uint64(len(c))) {
+						return d.Error(off, tag, tlv.ErrNonCanonical)
+					}
 				}
 				co := off + m - len(c)
 				off += m
@@ -478,12 +574,23 @@ func (x *Msg) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 			}
 		case 6: // Items
 			if wt == tlv.Message {
-				c, m := tlv.ConsumeBytes(data[off:])
-				if m < 0 {
-					return d.Error(off, tag, tlv.CodeError(m))
-				}
-				if strict && m-len(c) != tlv.SizeVarint(uint64(len(c))) {
-					return d.Error(off, tag, tlv.ErrNonCanonical)
+				var c []byte
+				m := 1
+				if off < len(data) && data[off] < 0x80 {
+					l := int(data[off])
+					if l > len(data)-off-1 {
+						return d.Error(off, tag, tlv.ErrLength)
+					}
+					c = data[off+1 : off+1+l : off+1+l]
+					m += l
+				} else {
+					c, m = tlv.ConsumeBytes(data[off:])
+					if m < 0 {
+						return d.Error(off, tag, tlv.CodeError(m))
+					}
+					if strict && m-len(c) != tlv.SizeVarint(uint64(len(c))) {
+						return d.Error(off, tag, tlv.ErrNonCanonical)
+					}
 				}
 				co := off + m - len(c)
 				off += m
@@ -514,12 +621,23 @@ func (x *Msg) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 			}
 		case 7: // Attrs
 			if wt == tlv.Message {
-				c, m := tlv.ConsumeBytes(data[off:])
-				if m < 0 {
-					return d.Error(off, tag, tlv.CodeError(m))
-				}
-				if strict && m-len(c) != tlv.SizeVarint(uint64(len(c))) {
-					return d.Error(off, tag, tlv.ErrNonCanonical)
+				var c []byte
+				m := 1
+				if off < len(data) && data[off] < 0x80 {
+					l := int(data[off])
+					if l > len(data)-off-1 {
+						return d.Error(off, tag, tlv.ErrLength)
+					}
+					c = data[off+1 : off+1+l : off+1+l]
+					m += l
+				} else {
+					c, m = tlv.ConsumeBytes(data[off:])
+					if m < 0 {
+						return d.Error(off, tag, tlv.CodeError(m))
+					}
+					if strict && m-len(c) != tlv.SizeVarint(uint64(len(c))) {
+						return d.Error(off, tag, tlv.ErrNonCanonical)
+					}
 				}
 				co := off + m - len(c)
 				off += m
@@ -552,33 +670,55 @@ func (x *Msg) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 					el = et
 					p += m
 					if et == 1 && ew == tlv.Bytes {
-						c, m := tlv.ConsumeBytes(c[p:])
-						if m < 0 {
-							return d.Error(co+p, tag, tlv.CodeError(m))
-						}
-						if strict && m-len(c) != tlv.SizeVarint(uint64(len(c))) {
-							return d.Error(co+p, tag, tlv.ErrNonCanonical)
+						var ec []byte
+						m := 1
+						if p < len(c) && c[p] < 0x80 {
+							l := int(c[p])
+							if l > len(c)-p-1 {
+								return d.Error(co+p, tag, tlv.ErrLength)
+							}
+							ec = c[p+1 : p+1+l : p+1+l]
+							m += l
+						} else {
+							ec, m = tlv.ConsumeBytes(c[p:])
+							if m < 0 {
+								return d.Error(co+p, tag, tlv.CodeError(m))
+							}
+							if strict && m-len(ec) != tlv.SizeVarint(uint64(len(ec))) {
+								return d.Error(co+p, tag, tlv.ErrNonCanonical)
+							}
 						}
 						p += m
-						if err := d.Alloc(len(c)); err != nil {
+						if err := d.Alloc(len(ec)); err != nil {
 							return d.Error(start, tag, err)
 						}
-						k = string(c)
+						k = string(ec)
 						continue
 					}
 					if et == 2 && ew == tlv.Bytes {
-						c, m := tlv.ConsumeBytes(c[p:])
-						if m < 0 {
-							return d.Error(co+p, tag, tlv.CodeError(m))
-						}
-						if strict && m-len(c) != tlv.SizeVarint(uint64(len(c))) {
-							return d.Error(co+p, tag, tlv.ErrNonCanonical)
+						var ec []byte
+						m := 1
+						if p < len(c) && c[p] < 0x80 {
+							l := int(c[p])
+							if l > len(c)-p-1 {
+								return d.Error(co+p, tag, tlv.ErrLength)
+							}
+							ec = c[p+1 : p+1+l : p+1+l]
+							m += l
+						} else {
+							ec, m = tlv.ConsumeBytes(c[p:])
+							if m < 0 {
+								return d.Error(co+p, tag, tlv.CodeError(m))
+							}
+							if strict && m-len(ec) != tlv.SizeVarint(uint64(len(ec))) {
+								return d.Error(co+p, tag, tlv.ErrNonCanonical)
+							}
 						}
 						p += m
-						if err := d.Alloc(len(c)); err != nil {
+						if err := d.Alloc(len(ec)); err != nil {
 							return d.Error(start, tag, err)
 						}
-						val = string(c)
+						val = string(ec)
 						continue
 					}
 					if strict {
@@ -730,9 +870,19 @@ func (x *SmallStruct) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 	var last uint32
 	for off := 0; off < len(data); {
 		start := off
-		tag, wt, n := tlv.ConsumeTag(data[off:])
-		if n < 0 {
-			return d.Error(off, 0, tlv.CodeError(n))
+		var tag uint32
+		var wt tlv.WireType
+		n := 1
+		if k := data[off]; k < 0x80 {
+			tag, wt = uint32(k>>3), tlv.WireType(k&7)
+			if tag == 0 {
+				return d.Error(off, 0, tlv.ErrTag)
+			}
+		} else {
+			tag, wt, n = tlv.ConsumeTag(data[off:])
+			if n < 0 {
+				return d.Error(off, 0, tlv.CodeError(n))
+			}
 		}
 		if err := d.Count(1); err != nil {
 			return d.Error(off, tag, err)
@@ -753,12 +903,23 @@ func (x *SmallStruct) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 		switch tag {
 		case 1: // Name
 			if wt == tlv.Bytes {
-				c, m := tlv.ConsumeBytes(data[off:])
-				if m < 0 {
-					return d.Error(off, tag, tlv.CodeError(m))
-				}
-				if strict && m-len(c) != tlv.SizeVarint(uint64(len(c))) {
-					return d.Error(off, tag, tlv.ErrNonCanonical)
+				var c []byte
+				m := 1
+				if off < len(data) && data[off] < 0x80 {
+					l := int(data[off])
+					if l > len(data)-off-1 {
+						return d.Error(off, tag, tlv.ErrLength)
+					}
+					c = data[off+1 : off+1+l : off+1+l]
+					m += l
+				} else {
+					c, m = tlv.ConsumeBytes(data[off:])
+					if m < 0 {
+						return d.Error(off, tag, tlv.CodeError(m))
+					}
+					if strict && m-len(c) != tlv.SizeVarint(uint64(len(c))) {
+						return d.Error(off, tag, tlv.ErrNonCanonical)
+					}
 				}
 				off += m
 				if err := d.Alloc(len(c)); err != nil {
@@ -769,25 +930,43 @@ func (x *SmallStruct) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 			}
 		case 2: // BirthDay
 			if wt == tlv.Varint {
-				u, m := tlv.ConsumeVarint(data[off:])
-				if m < 0 {
-					return d.Error(off, tag, tlv.CodeError(m))
+				var u uint64
+				if off < len(data) && data[off] < 0x80 {
+					u = uint64(data[off])
+					off++
+				} else {
+					v, m := tlv.ConsumeVarint(data[off:])
+					if m < 0 {
+						return d.Error(off, tag, tlv.CodeError(m))
+					}
+					if strict && m != tlv.SizeVarint(v) {
+						return d.Error(off, tag, tlv.ErrNonCanonical)
+					}
+					u = v
+					off += m
 				}
-				if strict && m != tlv.SizeVarint(u) {
-					return d.Error(off, tag, tlv.ErrNonCanonical)
-				}
-				off += m
 				x.BirthDay = tlv.Unzigzag(u)
 				continue
 			}
 		case 3: // Phone
 			if wt == tlv.Bytes {
-				c, m := tlv.ConsumeBytes(data[off:])
-				if m < 0 {
-					return d.Error(off, tag, tlv.CodeError(m))
-				}
-				if strict && m-len(c) != tlv.SizeVarint(uint64(len(c))) {
-					return d.Error(off, tag, tlv.ErrNonCanonical)
+				var c []byte
+				m := 1
+				if off < len(data) && data[off] < 0x80 {
+					l := int(data[off])
+					if l > len(data)-off-1 {
+						return d.Error(off, tag, tlv.ErrLength)
+					}
+					c = data[off+1 : off+1+l : off+1+l]
+					m += l
+				} else {
+					c, m = tlv.ConsumeBytes(data[off:])
+					if m < 0 {
+						return d.Error(off, tag, tlv.CodeError(m))
+					}
+					if strict && m-len(c) != tlv.SizeVarint(uint64(len(c))) {
+						return d.Error(off, tag, tlv.ErrNonCanonical)
+					}
 				}
 				off += m
 				if err := d.Alloc(len(c)); err != nil {
@@ -798,27 +977,41 @@ func (x *SmallStruct) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 			}
 		case 4: // Siblings
 			if wt == tlv.Varint {
-				u, m := tlv.ConsumeVarint(data[off:])
-				if m < 0 {
-					return d.Error(off, tag, tlv.CodeError(m))
+				var u uint64
+				if off < len(data) && data[off] < 0x80 {
+					u = uint64(data[off])
+					off++
+				} else {
+					v, m := tlv.ConsumeVarint(data[off:])
+					if m < 0 {
+						return d.Error(off, tag, tlv.CodeError(m))
+					}
+					if strict && m != tlv.SizeVarint(v) {
+						return d.Error(off, tag, tlv.ErrNonCanonical)
+					}
+					u = v
+					off += m
 				}
-				if strict && m != tlv.SizeVarint(u) {
-					return d.Error(off, tag, tlv.ErrNonCanonical)
-				}
-				off += m
 				x.Siblings = tlv.Unzigzag(u)
 				continue
 			}
 		case 5: // Spouse
 			if wt == tlv.Varint {
-				u, m := tlv.ConsumeVarint(data[off:])
-				if m < 0 {
-					return d.Error(off, tag, tlv.CodeError(m))
+				var u uint64
+				if off < len(data) && data[off] < 0x80 {
+					u = uint64(data[off])
+					off++
+				} else {
+					v, m := tlv.ConsumeVarint(data[off:])
+					if m < 0 {
+						return d.Error(off, tag, tlv.CodeError(m))
+					}
+					if strict && m != tlv.SizeVarint(v) {
+						return d.Error(off, tag, tlv.ErrNonCanonical)
+					}
+					u = v
+					off += m
 				}
-				if strict && m != tlv.SizeVarint(u) {
-					return d.Error(off, tag, tlv.ErrNonCanonical)
-				}
-				off += m
 				if u > 1 {
 					return d.Error(start, tag, tlv.ErrRange)
 				}
@@ -1338,9 +1531,19 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 	havePrev21 := false
 	for off := 0; off < len(data); {
 		start := off
-		tag, wt, n := tlv.ConsumeTag(data[off:])
-		if n < 0 {
-			return d.Error(off, 0, tlv.CodeError(n))
+		var tag uint32
+		var wt tlv.WireType
+		n := 1
+		if k := data[off]; k < 0x80 {
+			tag, wt = uint32(k>>3), tlv.WireType(k&7)
+			if tag == 0 {
+				return d.Error(off, 0, tlv.ErrTag)
+			}
+		} else {
+			tag, wt, n = tlv.ConsumeTag(data[off:])
+			if n < 0 {
+				return d.Error(off, 0, tlv.CodeError(n))
+			}
 		}
 		if err := d.Count(1); err != nil {
 			return d.Error(off, tag, err)
@@ -1361,14 +1564,21 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 		switch tag {
 		case 1: // B
 			if wt == tlv.Varint {
-				u, m := tlv.ConsumeVarint(data[off:])
-				if m < 0 {
-					return d.Error(off, tag, tlv.CodeError(m))
+				var u uint64
+				if off < len(data) && data[off] < 0x80 {
+					u = uint64(data[off])
+					off++
+				} else {
+					v, m := tlv.ConsumeVarint(data[off:])
+					if m < 0 {
+						return d.Error(off, tag, tlv.CodeError(m))
+					}
+					if strict && m != tlv.SizeVarint(v) {
+						return d.Error(off, tag, tlv.ErrNonCanonical)
+					}
+					u = v
+					off += m
 				}
-				if strict && m != tlv.SizeVarint(u) {
-					return d.Error(off, tag, tlv.ErrNonCanonical)
-				}
-				off += m
 				if u > 1 {
 					return d.Error(start, tag, tlv.ErrRange)
 				}
@@ -1377,14 +1587,21 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 			}
 		case 2: // I32
 			if wt == tlv.Varint {
-				u, m := tlv.ConsumeVarint(data[off:])
-				if m < 0 {
-					return d.Error(off, tag, tlv.CodeError(m))
+				var u uint64
+				if off < len(data) && data[off] < 0x80 {
+					u = uint64(data[off])
+					off++
+				} else {
+					v, m := tlv.ConsumeVarint(data[off:])
+					if m < 0 {
+						return d.Error(off, tag, tlv.CodeError(m))
+					}
+					if strict && m != tlv.SizeVarint(v) {
+						return d.Error(off, tag, tlv.ErrNonCanonical)
+					}
+					u = v
+					off += m
 				}
-				if strict && m != tlv.SizeVarint(u) {
-					return d.Error(off, tag, tlv.ErrNonCanonical)
-				}
-				off += m
 				s := tlv.Unzigzag(u)
 				if s < math.MinInt32 || s > math.MaxInt32 {
 					return d.Error(start, tag, tlv.ErrRange)
@@ -1394,27 +1611,41 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 			}
 		case 3: // I64
 			if wt == tlv.Varint {
-				u, m := tlv.ConsumeVarint(data[off:])
-				if m < 0 {
-					return d.Error(off, tag, tlv.CodeError(m))
+				var u uint64
+				if off < len(data) && data[off] < 0x80 {
+					u = uint64(data[off])
+					off++
+				} else {
+					v, m := tlv.ConsumeVarint(data[off:])
+					if m < 0 {
+						return d.Error(off, tag, tlv.CodeError(m))
+					}
+					if strict && m != tlv.SizeVarint(v) {
+						return d.Error(off, tag, tlv.ErrNonCanonical)
+					}
+					u = v
+					off += m
 				}
-				if strict && m != tlv.SizeVarint(u) {
-					return d.Error(off, tag, tlv.ErrNonCanonical)
-				}
-				off += m
 				x.I64 = tlv.Unzigzag(u)
 				continue
 			}
 		case 4: // U32
 			if wt == tlv.Varint {
-				u, m := tlv.ConsumeVarint(data[off:])
-				if m < 0 {
-					return d.Error(off, tag, tlv.CodeError(m))
+				var u uint64
+				if off < len(data) && data[off] < 0x80 {
+					u = uint64(data[off])
+					off++
+				} else {
+					v, m := tlv.ConsumeVarint(data[off:])
+					if m < 0 {
+						return d.Error(off, tag, tlv.CodeError(m))
+					}
+					if strict && m != tlv.SizeVarint(v) {
+						return d.Error(off, tag, tlv.ErrNonCanonical)
+					}
+					u = v
+					off += m
 				}
-				if strict && m != tlv.SizeVarint(u) {
-					return d.Error(off, tag, tlv.ErrNonCanonical)
-				}
-				off += m
 				if u > math.MaxUint32 {
 					return d.Error(start, tag, tlv.ErrRange)
 				}
@@ -1423,14 +1654,21 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 			}
 		case 5: // U64
 			if wt == tlv.Varint {
-				u, m := tlv.ConsumeVarint(data[off:])
-				if m < 0 {
-					return d.Error(off, tag, tlv.CodeError(m))
+				var u uint64
+				if off < len(data) && data[off] < 0x80 {
+					u = uint64(data[off])
+					off++
+				} else {
+					v, m := tlv.ConsumeVarint(data[off:])
+					if m < 0 {
+						return d.Error(off, tag, tlv.CodeError(m))
+					}
+					if strict && m != tlv.SizeVarint(v) {
+						return d.Error(off, tag, tlv.ErrNonCanonical)
+					}
+					u = v
+					off += m
 				}
-				if strict && m != tlv.SizeVarint(u) {
-					return d.Error(off, tag, tlv.ErrNonCanonical)
-				}
-				off += m
 				x.U64 = u
 				continue
 			}
@@ -1478,12 +1716,23 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 			}
 		case 8: // S
 			if wt == tlv.Bytes {
-				c, m := tlv.ConsumeBytes(data[off:])
-				if m < 0 {
-					return d.Error(off, tag, tlv.CodeError(m))
-				}
-				if strict && m-len(c) != tlv.SizeVarint(uint64(len(c))) {
-					return d.Error(off, tag, tlv.ErrNonCanonical)
+				var c []byte
+				m := 1
+				if off < len(data) && data[off] < 0x80 {
+					l := int(data[off])
+					if l > len(data)-off-1 {
+						return d.Error(off, tag, tlv.ErrLength)
+					}
+					c = data[off+1 : off+1+l : off+1+l]
+					m += l
+				} else {
+					c, m = tlv.ConsumeBytes(data[off:])
+					if m < 0 {
+						return d.Error(off, tag, tlv.CodeError(m))
+					}
+					if strict && m-len(c) != tlv.SizeVarint(uint64(len(c))) {
+						return d.Error(off, tag, tlv.ErrNonCanonical)
+					}
 				}
 				off += m
 				if err := d.Alloc(len(c)); err != nil {
@@ -1494,12 +1743,23 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 			}
 		case 9: // Raw
 			if wt == tlv.Bytes {
-				c, m := tlv.ConsumeBytes(data[off:])
-				if m < 0 {
-					return d.Error(off, tag, tlv.CodeError(m))
-				}
-				if strict && m-len(c) != tlv.SizeVarint(uint64(len(c))) {
-					return d.Error(off, tag, tlv.ErrNonCanonical)
+				var c []byte
+				m := 1
+				if off < len(data) && data[off] < 0x80 {
+					l := int(data[off])
+					if l > len(data)-off-1 {
+						return d.Error(off, tag, tlv.ErrLength)
+					}
+					c = data[off+1 : off+1+l : off+1+l]
+					m += l
+				} else {
+					c, m = tlv.ConsumeBytes(data[off:])
+					if m < 0 {
+						return d.Error(off, tag, tlv.CodeError(m))
+					}
+					if strict && m-len(c) != tlv.SizeVarint(uint64(len(c))) {
+						return d.Error(off, tag, tlv.ErrNonCanonical)
+					}
 				}
 				off += m
 				if err := d.Alloc(len(c)); err != nil {
@@ -1515,12 +1775,23 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 			}
 		case 10: // Bs
 			if wt == tlv.PackedVarint {
-				c, m := tlv.ConsumeBytes(data[off:])
-				if m < 0 {
-					return d.Error(off, tag, tlv.CodeError(m))
-				}
-				if strict && m-len(c) != tlv.SizeVarint(uint64(len(c))) {
-					return d.Error(off, tag, tlv.ErrNonCanonical)
+				var c []byte
+				m := 1
+				if off < len(data) && data[off] < 0x80 {
+					l := int(data[off])
+					if l > len(data)-off-1 {
+						return d.Error(off, tag, tlv.ErrLength)
+					}
+					c = data[off+1 : off+1+l : off+1+l]
+					m += l
+				} else {
+					c, m = tlv.ConsumeBytes(data[off:])
+					if m < 0 {
+						return d.Error(off, tag, tlv.CodeError(m))
+					}
+					if strict && m-len(c) != tlv.SizeVarint(uint64(len(c))) {
+						return d.Error(off, tag, tlv.ErrNonCanonical)
+					}
 				}
 				co := off + m - len(c)
 				off += m
@@ -1568,14 +1839,21 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 						return d.Error(start, tag, err)
 					}
 				}
-				u, m := tlv.ConsumeVarint(data[off:])
-				if m < 0 {
-					return d.Error(off, tag, tlv.CodeError(m))
+				var u uint64
+				if off < len(data) && data[off] < 0x80 {
+					u = uint64(data[off])
+					off++
+				} else {
+					v, m := tlv.ConsumeVarint(data[off:])
+					if m < 0 {
+						return d.Error(off, tag, tlv.CodeError(m))
+					}
+					if strict && m != tlv.SizeVarint(v) {
+						return d.Error(off, tag, tlv.ErrNonCanonical)
+					}
+					u = v
+					off += m
 				}
-				if strict && m != tlv.SizeVarint(u) {
-					return d.Error(off, tag, tlv.ErrNonCanonical)
-				}
-				off += m
 				if u > 1 {
 					return d.Error(start, tag, tlv.ErrRange)
 				}
@@ -1584,12 +1862,23 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 			}
 		case 11: // I32s
 			if wt == tlv.PackedVarint {
-				c, m := tlv.ConsumeBytes(data[off:])
-				if m < 0 {
-					return d.Error(off, tag, tlv.CodeError(m))
-				}
-				if strict && m-len(c) != tlv.SizeVarint(uint64(len(c))) {
-					return d.Error(off, tag, tlv.ErrNonCanonical)
+				var c []byte
+				m := 1
+				if off < len(data) && data[off] < 0x80 {
+					l := int(data[off])
+					if l > len(data)-off-1 {
+						return d.Error(off, tag, tlv.ErrLength)
+					}
+					c = data[off+1 : off+1+l : off+1+l]
+					m += l
+				} else {
+					c, m = tlv.ConsumeBytes(data[off:])
+					if m < 0 {
+						return d.Error(off, tag, tlv.CodeError(m))
+					}
+					if strict && m-len(c) != tlv.SizeVarint(uint64(len(c))) {
+						return d.Error(off, tag, tlv.ErrNonCanonical)
+					}
 				}
 				co := off + m - len(c)
 				off += m
@@ -1638,14 +1927,21 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 						return d.Error(start, tag, err)
 					}
 				}
-				u, m := tlv.ConsumeVarint(data[off:])
-				if m < 0 {
-					return d.Error(off, tag, tlv.CodeError(m))
+				var u uint64
+				if off < len(data) && data[off] < 0x80 {
+					u = uint64(data[off])
+					off++
+				} else {
+					v, m := tlv.ConsumeVarint(data[off:])
+					if m < 0 {
+						return d.Error(off, tag, tlv.CodeError(m))
+					}
+					if strict && m != tlv.SizeVarint(v) {
+						return d.Error(off, tag, tlv.ErrNonCanonical)
+					}
+					u = v
+					off += m
 				}
-				if strict && m != tlv.SizeVarint(u) {
-					return d.Error(off, tag, tlv.ErrNonCanonical)
-				}
-				off += m
 				s := tlv.Unzigzag(u)
 				if s < math.MinInt32 || s > math.MaxInt32 {
 					return d.Error(start, tag, tlv.ErrRange)
@@ -1655,12 +1951,23 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 			}
 		case 12: // U64s
 			if wt == tlv.PackedVarint {
-				c, m := tlv.ConsumeBytes(data[off:])
-				if m < 0 {
-					return d.Error(off, tag, tlv.CodeError(m))
-				}
-				if strict && m-len(c) != tlv.SizeVarint(uint64(len(c))) {
-					return d.Error(off, tag, tlv.ErrNonCanonical)
+				var c []byte
+				m := 1
+				if off < len(data) && data[off] < 0x80 {
+					l := int(data[off])
+					if l > len(data)-off-1 {
+						return d.Error(off, tag, tlv.ErrLength)
+					}
+					c = data[off+1 : off+1+l : off+1+l]
+					m += l
+				} else {
+					c, m = tlv.ConsumeBytes(data[off:])
+					if m < 0 {
+						return d.Error(off, tag, tlv.CodeError(m))
+					}
+					if strict && m-len(c) != tlv.SizeVarint(uint64(len(c))) {
+						return d.Error(off, tag, tlv.ErrNonCanonical)
+					}
 				}
 				co := off + m - len(c)
 				off += m
@@ -1705,25 +2012,43 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 						return d.Error(start, tag, err)
 					}
 				}
-				u, m := tlv.ConsumeVarint(data[off:])
-				if m < 0 {
-					return d.Error(off, tag, tlv.CodeError(m))
+				var u uint64
+				if off < len(data) && data[off] < 0x80 {
+					u = uint64(data[off])
+					off++
+				} else {
+					v, m := tlv.ConsumeVarint(data[off:])
+					if m < 0 {
+						return d.Error(off, tag, tlv.CodeError(m))
+					}
+					if strict && m != tlv.SizeVarint(v) {
+						return d.Error(off, tag, tlv.ErrNonCanonical)
+					}
+					u = v
+					off += m
 				}
-				if strict && m != tlv.SizeVarint(u) {
-					return d.Error(off, tag, tlv.ErrNonCanonical)
-				}
-				off += m
 				x.U64s = append(x.U64s, u)
 				continue
 			}
 		case 13: // F32s
 			if wt == tlv.PackedFixed32 {
-				c, m := tlv.ConsumeBytes(data[off:])
-				if m < 0 {
-					return d.Error(off, tag, tlv.CodeError(m))
-				}
-				if strict && m-len(c) != tlv.SizeVarint(uint64(len(c))) {
-					return d.Error(off, tag, tlv.ErrNonCanonical)
+				var c []byte
+				m := 1
+				if off < len(data) && data[off] < 0x80 {
+					l := int(data[off])
+					if l > len(data)-off-1 {
+						return d.Error(off, tag, tlv.ErrLength)
+					}
+					c = data[off+1 : off+1+l : off+1+l]
+					m += l
+				} else {
+					c, m = tlv.ConsumeBytes(data[off:])
+					if m < 0 {
+						return d.Error(off, tag, tlv.CodeError(m))
+					}
+					if strict && m-len(c) != tlv.SizeVarint(uint64(len(c))) {
+						return d.Error(off, tag, tlv.ErrNonCanonical)
+					}
 				}
 				co := off + m - len(c)
 				off += m
@@ -1749,12 +2074,23 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 				continue
 			}
 			if wt == tlv.PackedFixed64 {
-				c, m := tlv.ConsumeBytes(data[off:])
-				if m < 0 {
-					return d.Error(off, tag, tlv.CodeError(m))
-				}
-				if strict && m-len(c) != tlv.SizeVarint(uint64(len(c))) {
-					return d.Error(off, tag, tlv.ErrNonCanonical)
+				var c []byte
+				m := 1
+				if off < len(data) && data[off] < 0x80 {
+					l := int(data[off])
+					if l > len(data)-off-1 {
+						return d.Error(off, tag, tlv.ErrLength)
+					}
+					c = data[off+1 : off+1+l : off+1+l]
+					m += l
+				} else {
+					c, m = tlv.ConsumeBytes(data[off:])
+					if m < 0 {
+						return d.Error(off, tag, tlv.CodeError(m))
+					}
+					if strict && m-len(c) != tlv.SizeVarint(uint64(len(c))) {
+						return d.Error(off, tag, tlv.ErrNonCanonical)
+					}
 				}
 				co := off + m - len(c)
 				off += m
@@ -1823,12 +2159,23 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 			}
 		case 14: // F64s
 			if wt == tlv.PackedFixed64 {
-				c, m := tlv.ConsumeBytes(data[off:])
-				if m < 0 {
-					return d.Error(off, tag, tlv.CodeError(m))
-				}
-				if strict && m-len(c) != tlv.SizeVarint(uint64(len(c))) {
-					return d.Error(off, tag, tlv.ErrNonCanonical)
+				var c []byte
+				m := 1
+				if off < len(data) && data[off] < 0x80 {
+					l := int(data[off])
+					if l > len(data)-off-1 {
+						return d.Error(off, tag, tlv.ErrLength)
+					}
+					c = data[off+1 : off+1+l : off+1+l]
+					m += l
+				} else {
+					c, m = tlv.ConsumeBytes(data[off:])
+					if m < 0 {
+						return d.Error(off, tag, tlv.CodeError(m))
+					}
+					if strict && m-len(c) != tlv.SizeVarint(uint64(len(c))) {
+						return d.Error(off, tag, tlv.ErrNonCanonical)
+					}
 				}
 				co := off + m - len(c)
 				off += m
@@ -1854,12 +2201,23 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 				continue
 			}
 			if wt == tlv.PackedFixed32 {
-				c, m := tlv.ConsumeBytes(data[off:])
-				if m < 0 {
-					return d.Error(off, tag, tlv.CodeError(m))
-				}
-				if strict && m-len(c) != tlv.SizeVarint(uint64(len(c))) {
-					return d.Error(off, tag, tlv.ErrNonCanonical)
+				var c []byte
+				m := 1
+				if off < len(data) && data[off] < 0x80 {
+					l := int(data[off])
+					if l > len(data)-off-1 {
+						return d.Error(off, tag, tlv.ErrLength)
+					}
+					c = data[off+1 : off+1+l : off+1+l]
+					m += l
+				} else {
+					c, m = tlv.ConsumeBytes(data[off:])
+					if m < 0 {
+						return d.Error(off, tag, tlv.CodeError(m))
+					}
+					if strict && m-len(c) != tlv.SizeVarint(uint64(len(c))) {
+						return d.Error(off, tag, tlv.ErrNonCanonical)
+					}
 				}
 				co := off + m - len(c)
 				off += m
@@ -1939,12 +2297,23 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 						return d.Error(start, tag, err)
 					}
 				}
-				c, m := tlv.ConsumeBytes(data[off:])
-				if m < 0 {
-					return d.Error(off, tag, tlv.CodeError(m))
-				}
-				if strict && m-len(c) != tlv.SizeVarint(uint64(len(c))) {
-					return d.Error(off, tag, tlv.ErrNonCanonical)
+				var c []byte
+				m := 1
+				if off < len(data) && data[off] < 0x80 {
+					l := int(data[off])
+					if l > len(data)-off-1 {
+						return d.Error(off, tag, tlv.ErrLength)
+					}
+					c = data[off+1 : off+1+l : off+1+l]
+					m += l
+				} else {
+					c, m = tlv.ConsumeBytes(data[off:])
+					if m < 0 {
+						return d.Error(off, tag, tlv.CodeError(m))
+					}
+					if strict && m-len(c) != tlv.SizeVarint(uint64(len(c))) {
+						return d.Error(off, tag, tlv.ErrNonCanonical)
+					}
 				}
 				off += m
 				if err := d.Alloc(len(c)); err != nil {
@@ -1974,12 +2343,23 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 						return d.Error(start, tag, err)
 					}
 				}
-				c, m := tlv.ConsumeBytes(data[off:])
-				if m < 0 {
-					return d.Error(off, tag, tlv.CodeError(m))
-				}
-				if strict && m-len(c) != tlv.SizeVarint(uint64(len(c))) {
-					return d.Error(off, tag, tlv.ErrNonCanonical)
+				var c []byte
+				m := 1
+				if off < len(data) && data[off] < 0x80 {
+					l := int(data[off])
+					if l > len(data)-off-1 {
+						return d.Error(off, tag, tlv.ErrLength)
+					}
+					c = data[off+1 : off+1+l : off+1+l]
+					m += l
+				} else {
+					c, m = tlv.ConsumeBytes(data[off:])
+					if m < 0 {
+						return d.Error(off, tag, tlv.CodeError(m))
+					}
+					if strict && m-len(c) != tlv.SizeVarint(uint64(len(c))) {
+						return d.Error(off, tag, tlv.ErrNonCanonical)
+					}
 				}
 				off += m
 				if err := d.Alloc(len(c)); err != nil {
@@ -1995,12 +2375,23 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 			}
 		case 17: // Node
 			if wt == tlv.Message {
-				c, m := tlv.ConsumeBytes(data[off:])
-				if m < 0 {
-					return d.Error(off, tag, tlv.CodeError(m))
-				}
-				if strict && m-len(c) != tlv.SizeVarint(uint64(len(c))) {
-					return d.Error(off, tag, tlv.ErrNonCanonical)
+				var c []byte
+				m := 1
+				if off < len(data) && data[off] < 0x80 {
+					l := int(data[off])
+					if l > len(data)-off-1 {
+						return d.Error(off, tag, tlv.ErrLength)
+					}
+					c = data[off+1 : off+1+l : off+1+l]
+					m += l
+				} else {
+					c, m = tlv.ConsumeBytes(data[off:])
+					if m < 0 {
+						return d.Error(off, tag, tlv.CodeError(m))
+					}
+					if strict && m-len(c) != tlv.SizeVarint(uint64(len(c))) {
+						return d.Error(off, tag, tlv.ErrNonCanonical)
+					}
 				}
 				co := off + m - len(c)
 				off += m
@@ -2016,12 +2407,23 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 			}
 		case 18: // Nodes
 			if wt == tlv.Message {
-				c, m := tlv.ConsumeBytes(data[off:])
-				if m < 0 {
-					return d.Error(off, tag, tlv.CodeError(m))
-				}
-				if strict && m-len(c) != tlv.SizeVarint(uint64(len(c))) {
-					return d.Error(off, tag, tlv.ErrNonCanonical)
+				var c []byte
+				m := 1
+				if off < len(data) && data[off] < 0x80 {
+					l := int(data[off])
+					if l > len(data)-off-1 {
+						return d.Error(off, tag, tlv.ErrLength)
+					}
+					c = data[off+1 : off+1+l : off+1+l]
+					m += l
+				} else {
+					c, m = tlv.ConsumeBytes(data[off:])
+					if m < 0 {
+						return d.Error(off, tag, tlv.CodeError(m))
+					}
+					if strict && m-len(c) != tlv.SizeVarint(uint64(len(c))) {
+						return d.Error(off, tag, tlv.ErrNonCanonical)
+					}
 				}
 				co := off + m - len(c)
 				off += m
@@ -2052,12 +2454,23 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 			}
 		case 19: // ByID
 			if wt == tlv.Message {
-				c, m := tlv.ConsumeBytes(data[off:])
-				if m < 0 {
-					return d.Error(off, tag, tlv.CodeError(m))
-				}
-				if strict && m-len(c) != tlv.SizeVarint(uint64(len(c))) {
-					return d.Error(off, tag, tlv.ErrNonCanonical)
+				var c []byte
+				m := 1
+				if off < len(data) && data[off] < 0x80 {
+					l := int(data[off])
+					if l > len(data)-off-1 {
+						return d.Error(off, tag, tlv.ErrLength)
+					}
+					c = data[off+1 : off+1+l : off+1+l]
+					m += l
+				} else {
+					c, m = tlv.ConsumeBytes(data[off:])
+					if m < 0 {
+						return d.Error(off, tag, tlv.CodeError(m))
+					}
+					if strict && m-len(c) != tlv.SizeVarint(uint64(len(c))) {
+						return d.Error(off, tag, tlv.ErrNonCanonical)
+					}
 				}
 				co := off + m - len(c)
 				off += m
@@ -2090,14 +2503,21 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 					el = et
 					p += m
 					if et == 1 && ew == tlv.Varint {
-						u, m := tlv.ConsumeVarint(c[p:])
-						if m < 0 {
-							return d.Error(co+p, tag, tlv.CodeError(m))
+						var u uint64
+						if p < len(c) && c[p] < 0x80 {
+							u = uint64(c[p])
+							p++
+						} else {
+							v, m := tlv.ConsumeVarint(c[p:])
+							if m < 0 {
+								return d.Error(co+p, tag, tlv.CodeError(m))
+							}
+							if strict && m != tlv.SizeVarint(v) {
+								return d.Error(co+p, tag, tlv.ErrNonCanonical)
+							}
+							u = v
+							p += m
 						}
-						if strict && m != tlv.SizeVarint(u) {
-							return d.Error(co+p, tag, tlv.ErrNonCanonical)
-						}
-						p += m
 						s := tlv.Unzigzag(u)
 						if s < math.MinInt32 || s > math.MaxInt32 {
 							return d.Error(start, tag, tlv.ErrRange)
@@ -2106,20 +2526,29 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 						continue
 					}
 					if et == 2 && ew == tlv.Message {
-						{
-							c, m := tlv.ConsumeBytes(c[p:])
+						var ec []byte
+						m := 1
+						if p < len(c) && c[p] < 0x80 {
+							l := int(c[p])
+							if l > len(c)-p-1 {
+								return d.Error(co+p, tag, tlv.ErrLength)
+							}
+							ec = c[p+1 : p+1+l : p+1+l]
+							m += l
+						} else {
+							ec, m = tlv.ConsumeBytes(c[p:])
 							if m < 0 {
 								return d.Error(co+p, tag, tlv.CodeError(m))
 							}
-							if strict && m-len(c) != tlv.SizeVarint(uint64(len(c))) {
+							if strict && m-len(ec) != tlv.SizeVarint(uint64(len(ec))) {
 								return d.Error(co+p, tag, tlv.ErrNonCanonical)
 							}
-							co := co + p + m - len(c)
-							p += m
-							val = Inner{}
-							if err := d.Message(c, co, &val); err != nil {
-								return err
-							}
+						}
+						eco := co + p + m - len(ec)
+						p += m
+						val = Inner{}
+						if err := d.Message(ec, eco, &val); err != nil {
+							return err
 						}
 						continue
 					}
@@ -2141,12 +2570,23 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 			}
 		case 20: // Counts
 			if wt == tlv.Message {
-				c, m := tlv.ConsumeBytes(data[off:])
-				if m < 0 {
-					return d.Error(off, tag, tlv.CodeError(m))
-				}
-				if strict && m-len(c) != tlv.SizeVarint(uint64(len(c))) {
-					return d.Error(off, tag, tlv.ErrNonCanonical)
+				var c []byte
+				m := 1
+				if off < len(data) && data[off] < 0x80 {
+					l := int(data[off])
+					if l > len(data)-off-1 {
+						return d.Error(off, tag, tlv.ErrLength)
+					}
+					c = data[off+1 : off+1+l : off+1+l]
+					m += l
+				} else {
+					c, m = tlv.ConsumeBytes(data[off:])
+					if m < 0 {
+						return d.Error(off, tag, tlv.CodeError(m))
+					}
+					if strict && m-len(c) != tlv.SizeVarint(uint64(len(c))) {
+						return d.Error(off, tag, tlv.ErrNonCanonical)
+					}
 				}
 				co := off + m - len(c)
 				off += m
@@ -2179,14 +2619,21 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 					el = et
 					p += m
 					if et == 1 && ew == tlv.Varint {
-						u, m := tlv.ConsumeVarint(c[p:])
-						if m < 0 {
-							return d.Error(co+p, tag, tlv.CodeError(m))
+						var u uint64
+						if p < len(c) && c[p] < 0x80 {
+							u = uint64(c[p])
+							p++
+						} else {
+							v, m := tlv.ConsumeVarint(c[p:])
+							if m < 0 {
+								return d.Error(co+p, tag, tlv.CodeError(m))
+							}
+							if strict && m != tlv.SizeVarint(v) {
+								return d.Error(co+p, tag, tlv.ErrNonCanonical)
+							}
+							u = v
+							p += m
 						}
-						if strict && m != tlv.SizeVarint(u) {
-							return d.Error(co+p, tag, tlv.ErrNonCanonical)
-						}
-						p += m
 						k = u
 						continue
 					}
@@ -2226,12 +2673,23 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 			}
 		case 21: // Flags
 			if wt == tlv.Message {
-				c, m := tlv.ConsumeBytes(data[off:])
-				if m < 0 {
-					return d.Error(off, tag, tlv.CodeError(m))
-				}
-				if strict && m-len(c) != tlv.SizeVarint(uint64(len(c))) {
-					return d.Error(off, tag, tlv.ErrNonCanonical)
+				var c []byte
+				m := 1
+				if off < len(data) && data[off] < 0x80 {
+					l := int(data[off])
+					if l > len(data)-off-1 {
+						return d.Error(off, tag, tlv.ErrLength)
+					}
+					c = data[off+1 : off+1+l : off+1+l]
+					m += l
+				} else {
+					c, m = tlv.ConsumeBytes(data[off:])
+					if m < 0 {
+						return d.Error(off, tag, tlv.CodeError(m))
+					}
+					if strict && m-len(c) != tlv.SizeVarint(uint64(len(c))) {
+						return d.Error(off, tag, tlv.ErrNonCanonical)
+					}
 				}
 				co := off + m - len(c)
 				off += m
@@ -2264,29 +2722,47 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 					el = et
 					p += m
 					if et == 1 && ew == tlv.Bytes {
-						c, m := tlv.ConsumeBytes(c[p:])
-						if m < 0 {
-							return d.Error(co+p, tag, tlv.CodeError(m))
-						}
-						if strict && m-len(c) != tlv.SizeVarint(uint64(len(c))) {
-							return d.Error(co+p, tag, tlv.ErrNonCanonical)
+						var ec []byte
+						m := 1
+						if p < len(c) && c[p] < 0x80 {
+							l := int(c[p])
+							if l > len(c)-p-1 {
+								return d.Error(co+p, tag, tlv.ErrLength)
+							}
+							ec = c[p+1 : p+1+l : p+1+l]
+							m += l
+						} else {
+							ec, m = tlv.ConsumeBytes(c[p:])
+							if m < 0 {
+								return d.Error(co+p, tag, tlv.CodeError(m))
+							}
+							if strict && m-len(ec) != tlv.SizeVarint(uint64(len(ec))) {
+								return d.Error(co+p, tag, tlv.ErrNonCanonical)
+							}
 						}
 						p += m
-						if err := d.Alloc(len(c)); err != nil {
+						if err := d.Alloc(len(ec)); err != nil {
 							return d.Error(start, tag, err)
 						}
-						k = string(c)
+						k = string(ec)
 						continue
 					}
 					if et == 2 && ew == tlv.Varint {
-						u, m := tlv.ConsumeVarint(c[p:])
-						if m < 0 {
-							return d.Error(co+p, tag, tlv.CodeError(m))
+						var u uint64
+						if p < len(c) && c[p] < 0x80 {
+							u = uint64(c[p])
+							p++
+						} else {
+							v, m := tlv.ConsumeVarint(c[p:])
+							if m < 0 {
+								return d.Error(co+p, tag, tlv.CodeError(m))
+							}
+							if strict && m != tlv.SizeVarint(v) {
+								return d.Error(co+p, tag, tlv.ErrNonCanonical)
+							}
+							u = v
+							p += m
 						}
-						if strict && m != tlv.SizeVarint(u) {
-							return d.Error(co+p, tag, tlv.ErrNonCanonical)
-						}
-						p += m
 						if u > 1 {
 							return d.Error(start, tag, tlv.ErrRange)
 						}
@@ -2311,12 +2787,23 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 			}
 		case 22: // Blobs
 			if wt == tlv.Message {
-				c, m := tlv.ConsumeBytes(data[off:])
-				if m < 0 {
-					return d.Error(off, tag, tlv.CodeError(m))
-				}
-				if strict && m-len(c) != tlv.SizeVarint(uint64(len(c))) {
-					return d.Error(off, tag, tlv.ErrNonCanonical)
+				var c []byte
+				m := 1
+				if off < len(data) && data[off] < 0x80 {
+					l := int(data[off])
+					if l > len(data)-off-1 {
+						return d.Error(off, tag, tlv.ErrLength)
+					}
+					c = data[off+1 : off+1+l : off+1+l]
+					m += l
+				} else {
+					c, m = tlv.ConsumeBytes(data[off:])
+					if m < 0 {
+						return d.Error(off, tag, tlv.CodeError(m))
+					}
+					if strict && m-len(c) != tlv.SizeVarint(uint64(len(c))) {
+						return d.Error(off, tag, tlv.ErrNonCanonical)
+					}
 				}
 				co := off + m - len(c)
 				off += m
@@ -2349,33 +2836,51 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 					el = et
 					p += m
 					if et == 1 && ew == tlv.Varint {
-						u, m := tlv.ConsumeVarint(c[p:])
-						if m < 0 {
-							return d.Error(co+p, tag, tlv.CodeError(m))
+						var u uint64
+						if p < len(c) && c[p] < 0x80 {
+							u = uint64(c[p])
+							p++
+						} else {
+							v, m := tlv.ConsumeVarint(c[p:])
+							if m < 0 {
+								return d.Error(co+p, tag, tlv.CodeError(m))
+							}
+							if strict && m != tlv.SizeVarint(v) {
+								return d.Error(co+p, tag, tlv.ErrNonCanonical)
+							}
+							u = v
+							p += m
 						}
-						if strict && m != tlv.SizeVarint(u) {
-							return d.Error(co+p, tag, tlv.ErrNonCanonical)
-						}
-						p += m
 						k = tlv.Unzigzag(u)
 						continue
 					}
 					if et == 2 && ew == tlv.Bytes {
-						c, m := tlv.ConsumeBytes(c[p:])
-						if m < 0 {
-							return d.Error(co+p, tag, tlv.CodeError(m))
-						}
-						if strict && m-len(c) != tlv.SizeVarint(uint64(len(c))) {
-							return d.Error(co+p, tag, tlv.ErrNonCanonical)
+						var ec []byte
+						m := 1
+						if p < len(c) && c[p] < 0x80 {
+							l := int(c[p])
+							if l > len(c)-p-1 {
+								return d.Error(co+p, tag, tlv.ErrLength)
+							}
+							ec = c[p+1 : p+1+l : p+1+l]
+							m += l
+						} else {
+							ec, m = tlv.ConsumeBytes(c[p:])
+							if m < 0 {
+								return d.Error(co+p, tag, tlv.CodeError(m))
+							}
+							if strict && m-len(ec) != tlv.SizeVarint(uint64(len(ec))) {
+								return d.Error(co+p, tag, tlv.ErrNonCanonical)
+							}
 						}
 						p += m
-						if err := d.Alloc(len(c)); err != nil {
+						if err := d.Alloc(len(ec)); err != nil {
 							return d.Error(start, tag, err)
 						}
 						var bs []byte
-						if len(c) != 0 {
-							bs = make([]byte, len(c))
-							copy(bs, c)
+						if len(ec) != 0 {
+							bs = make([]byte, len(ec))
+							copy(bs, ec)
 						}
 						val = bs
 						continue
@@ -2398,14 +2903,21 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 			}
 		case 300: // Far
 			if wt == tlv.Varint {
-				u, m := tlv.ConsumeVarint(data[off:])
-				if m < 0 {
-					return d.Error(off, tag, tlv.CodeError(m))
+				var u uint64
+				if off < len(data) && data[off] < 0x80 {
+					u = uint64(data[off])
+					off++
+				} else {
+					v, m := tlv.ConsumeVarint(data[off:])
+					if m < 0 {
+						return d.Error(off, tag, tlv.CodeError(m))
+					}
+					if strict && m != tlv.SizeVarint(v) {
+						return d.Error(off, tag, tlv.ErrNonCanonical)
+					}
+					u = v
+					off += m
 				}
-				if strict && m != tlv.SizeVarint(u) {
-					return d.Error(off, tag, tlv.ErrNonCanonical)
-				}
-				off += m
 				if u > math.MaxUint32 {
 					return d.Error(start, tag, tlv.ErrRange)
 				}
@@ -2531,9 +3043,19 @@ func (x *Node) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 	var last uint32
 	for off := 0; off < len(data); {
 		start := off
-		tag, wt, n := tlv.ConsumeTag(data[off:])
-		if n < 0 {
-			return d.Error(off, 0, tlv.CodeError(n))
+		var tag uint32
+		var wt tlv.WireType
+		n := 1
+		if k := data[off]; k < 0x80 {
+			tag, wt = uint32(k>>3), tlv.WireType(k&7)
+			if tag == 0 {
+				return d.Error(off, 0, tlv.ErrTag)
+			}
+		} else {
+			tag, wt, n = tlv.ConsumeTag(data[off:])
+			if n < 0 {
+				return d.Error(off, 0, tlv.CodeError(n))
+			}
 		}
 		if err := d.Count(1); err != nil {
 			return d.Error(off, tag, err)
@@ -2554,25 +3076,43 @@ func (x *Node) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 		switch tag {
 		case 1: // Value
 			if wt == tlv.Varint {
-				u, m := tlv.ConsumeVarint(data[off:])
-				if m < 0 {
-					return d.Error(off, tag, tlv.CodeError(m))
+				var u uint64
+				if off < len(data) && data[off] < 0x80 {
+					u = uint64(data[off])
+					off++
+				} else {
+					v, m := tlv.ConsumeVarint(data[off:])
+					if m < 0 {
+						return d.Error(off, tag, tlv.CodeError(m))
+					}
+					if strict && m != tlv.SizeVarint(v) {
+						return d.Error(off, tag, tlv.ErrNonCanonical)
+					}
+					u = v
+					off += m
 				}
-				if strict && m != tlv.SizeVarint(u) {
-					return d.Error(off, tag, tlv.ErrNonCanonical)
-				}
-				off += m
 				x.Value = tlv.Unzigzag(u)
 				continue
 			}
 		case 2: // Child
 			if wt == tlv.Message {
-				c, m := tlv.ConsumeBytes(data[off:])
-				if m < 0 {
-					return d.Error(off, tag, tlv.CodeError(m))
-				}
-				if strict && m-len(c) != tlv.SizeVarint(uint64(len(c))) {
-					return d.Error(off, tag, tlv.ErrNonCanonical)
+				var c []byte
+				m := 1
+				if off < len(data) && data[off] < 0x80 {
+					l := int(data[off])
+					if l > len(data)-off-1 {
+						return d.Error(off, tag, tlv.ErrLength)
+					}
+					c = data[off+1 : off+1+l : off+1+l]
+					m += l
+				} else {
+					c, m = tlv.ConsumeBytes(data[off:])
+					if m < 0 {
+						return d.Error(off, tag, tlv.CodeError(m))
+					}
+					if strict && m-len(c) != tlv.SizeVarint(uint64(len(c))) {
+						return d.Error(off, tag, tlv.ErrNonCanonical)
+					}
 				}
 				co := off + m - len(c)
 				off += m
@@ -2588,12 +3128,23 @@ func (x *Node) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 			}
 		case 3: // Kids
 			if wt == tlv.Message {
-				c, m := tlv.ConsumeBytes(data[off:])
-				if m < 0 {
-					return d.Error(off, tag, tlv.CodeError(m))
-				}
-				if strict && m-len(c) != tlv.SizeVarint(uint64(len(c))) {
-					return d.Error(off, tag, tlv.ErrNonCanonical)
+				var c []byte
+				m := 1
+				if off < len(data) && data[off] < 0x80 {
+					l := int(data[off])
+					if l > len(data)-off-1 {
+						return d.Error(off, tag, tlv.ErrLength)
+					}
+					c = data[off+1 : off+1+l : off+1+l]
+					m += l
+				} else {
+					c, m = tlv.ConsumeBytes(data[off:])
+					if m < 0 {
+						return d.Error(off, tag, tlv.CodeError(m))
+					}
+					if strict && m-len(c) != tlv.SizeVarint(uint64(len(c))) {
+						return d.Error(off, tag, tlv.ErrNonCanonical)
+					}
 				}
 				co := off + m - len(c)
 				off += m
@@ -2694,9 +3245,19 @@ func (x *Empty) decodeUnknown(data []byte, d *tlv.DecodeState) error {
 	var last uint32
 	for off := 0; off < len(data); {
 		start := off
-		tag, wt, n := tlv.ConsumeTag(data[off:])
-		if n < 0 {
-			return d.Error(off, 0, tlv.CodeError(n))
+		var tag uint32
+		var wt tlv.WireType
+		n := 1
+		if k := data[off]; k < 0x80 {
+			tag, wt = uint32(k>>3), tlv.WireType(k&7)
+			if tag == 0 {
+				return d.Error(off, 0, tlv.ErrTag)
+			}
+		} else {
+			tag, wt, n = tlv.ConsumeTag(data[off:])
+			if n < 0 {
+				return d.Error(off, 0, tlv.CodeError(n))
+			}
 		}
 		if err := d.Count(1); err != nil {
 			return d.Error(off, tag, err)

@@ -29,6 +29,14 @@ type reader struct {
 	g              *generator
 	buf, pos, base string
 	errOff         string // offset reported for range errors
+	cv, co         string // names of the content and its offset (content reads); default c, co
+}
+
+func (r reader) names() (string, string) {
+	if r.cv == "" {
+		return "c", "co"
+	}
+	return r.cv, r.co
 }
 
 func (r reader) at() string {
@@ -47,19 +55,37 @@ func (r reader) fail(off, err string) string {
 
 // varint reads a varint into u.
 func (r reader) varint() {
-	r.g.p("u, m := tlv.ConsumeVarint(%s)", r.src())
+	r.g.p("var u uint64")
+	r.g.p("if %s < len(%s) && %s[%s] < 0x80 {", r.pos, r.buf, r.buf, r.pos)
+	r.g.p("u = uint64(%s[%s])", r.buf, r.pos)
+	r.g.p("%s++", r.pos)
+	r.g.p("} else {")
+	r.g.p("v, m := tlv.ConsumeVarint(%s)", r.src())
 	r.g.p("if m < 0 { %s }", r.fail(r.at(), "tlv.CodeError(m)"))
-	r.g.p("if strict && m != tlv.SizeVarint(u) { %s }", r.fail(r.at(), "tlv.ErrNonCanonical"))
+	r.g.p("if strict && m != tlv.SizeVarint(v) { %s }", r.fail(r.at(), "tlv.ErrNonCanonical"))
+	r.g.p("u = v")
 	r.g.p("%s += m", r.pos)
+	r.g.p("}")
 }
 
 // content reads a length-delimited value into c; co is its offset in data.
 func (r reader) content(needCo bool) {
-	r.g.p("c, m := tlv.ConsumeBytes(%s)", r.src())
+	c, co := r.names()
+	// One-byte lengths (content under 128 bytes) skip the varint call.
+	r.g.p("var %s []byte", c)
+	r.g.p("m := 1")
+	r.g.p("if %s < len(%s) && %s[%s] < 0x80 {", r.pos, r.buf, r.buf, r.pos)
+	r.g.p("l := int(%s[%s])", r.buf, r.pos)
+	r.g.p("if l > len(%s)-%s-1 { %s }", r.buf, r.pos, r.fail(r.at(), "tlv.ErrLength"))
+	r.g.p("%s = %s[%s+1 : %s+1+l : %s+1+l]", c, r.buf, r.pos, r.pos, r.pos)
+	r.g.p("m += l")
+	r.g.p("} else {")
+	r.g.p("%s, m = tlv.ConsumeBytes(%s)", c, r.src())
 	r.g.p("if m < 0 { %s }", r.fail(r.at(), "tlv.CodeError(m)"))
-	r.g.p("if strict && m-len(c) != tlv.SizeVarint(uint64(len(c))) { %s }", r.fail(r.at(), "tlv.ErrNonCanonical"))
+	r.g.p("if strict && m-len(%s) != tlv.SizeVarint(uint64(len(%s))) { %s }", c, c, r.fail(r.at(), "tlv.ErrNonCanonical"))
+	r.g.p("}")
 	if needCo {
-		r.g.p("co := %s + m - len(c)", r.at())
+		r.g.p("%s := %s + m - len(%s)", co, r.at(), c)
 	}
 	r.g.p("%s += m", r.pos)
 }
@@ -124,14 +150,16 @@ func (r reader) value(t Type, wt int, assign func(string) string) {
 		g.p("%s += m", r.pos)
 		g.convertFixed(t, wt, assign, rangeFail)
 	case KindString:
+		c, _ := r.names()
 		r.content(false)
-		g.p("if err := d.Alloc(len(c)); err != nil { %s }", r.fail(r.errOff, "err"))
-		g.p("%s", assign("string(c)"))
+		g.p("if err := d.Alloc(len(%s)); err != nil { %s }", c, r.fail(r.errOff, "err"))
+		g.p("%s", assign("string("+c+")"))
 	case KindBytes:
+		c, _ := r.names()
 		r.content(false)
-		g.p("if err := d.Alloc(len(c)); err != nil { %s }", r.fail(r.errOff, "err"))
+		g.p("if err := d.Alloc(len(%s)); err != nil { %s }", c, r.fail(r.errOff, "err"))
 		g.p("var bs []byte")
-		g.p("if len(c) != 0 { bs = make([]byte, len(c)); copy(bs, c) }")
+		g.p("if len(%s) != 0 { bs = make([]byte, len(%s)); copy(bs, %s) }", c, c, c)
 		g.p("%s", assign("bs"))
 	}
 }
@@ -174,8 +202,7 @@ func (g *generator) unmarshal(m *Message) {
 	}
 	g.p("for off := 0; off < len(data); {")
 	g.p("start := off")
-	g.p("tag, wt, n := tlv.ConsumeTag(data[off:])")
-	g.p("if n < 0 { return d.Error(off, 0, tlv.CodeError(n)) }")
+	g.keyFastPath()
 	g.p("if err := d.Count(1); err != nil { return d.Error(off, tag, err) }")
 	g.p("if strict {")
 	g.p("if n != tlv.SizeTag(tag) || tag < last { return d.Error(off, tag, tlv.ErrNonCanonical) }")
@@ -235,8 +262,7 @@ func (g *generator) decodeUnknownOnly(m *Message) {
 	g.p("var last uint32")
 	g.p("for off := 0; off < len(data); {")
 	g.p("start := off")
-	g.p("tag, wt, n := tlv.ConsumeTag(data[off:])")
-	g.p("if n < 0 { return d.Error(off, 0, tlv.CodeError(n)) }")
+	g.keyFastPath()
 	g.p("if err := d.Count(1); err != nil { return d.Error(off, tag, err) }")
 	g.p("if strict && (n != tlv.SizeTag(tag) || tag < last) { return d.Error(off, tag, tlv.ErrNonCanonical) }")
 	g.p("last = tag")
@@ -389,7 +415,7 @@ func (g *generator) decodeMap(i int, f *Field) {
 	g.p("if strict && (m != tlv.SizeTag(et) || et != el+1) { return d.Error(co+p, tag, tlv.ErrNonCanonical) }")
 	g.p("el = et")
 	g.p("p += m")
-	entry := reader{g: g, buf: "c", pos: "p", base: "co", errOff: "start"}
+	entry := reader{g: g, buf: "c", pos: "p", base: "co", errOff: "start", cv: "ec", co: "eco"}
 	for _, side := range []struct {
 		tag uint32
 		t   Type
@@ -397,11 +423,9 @@ func (g *generator) decodeMap(i int, f *Field) {
 	}{{1, f.Key, "k"}, {2, f.Value, "val"}} {
 		if side.t.Kind == KindMessage {
 			g.p("if et == %d && ew == tlv.Message {", side.tag)
-			g.p("{")
 			entry.content(true)
 			g.p("%s = %s{}", side.dst, side.t.Message)
-			g.p("if err := d.Message(c, co, &%s); err != nil { return err }", side.dst)
-			g.p("}")
+			g.p("if err := d.Message(ec, eco, &%s); err != nil { return err }", side.dst)
 			g.p("continue")
 			g.p("}")
 			continue
@@ -439,4 +463,19 @@ func zeroOf(t Type) string {
 		return t.Message + "{}"
 	}
 	return goType(t) + "(0)"
+}
+
+// keyFastPath emits the reading of a field key into tag, wt and n: one-byte
+// keys (tags 1–15) are decoded inline.
+func (g *generator) keyFastPath() {
+	g.p("var tag uint32")
+	g.p("var wt tlv.WireType")
+	g.p("n := 1")
+	g.p("if k := data[off]; k < 0x80 {")
+	g.p("tag, wt = uint32(k>>3), tlv.WireType(k&7)")
+	g.p("if tag == 0 { return d.Error(off, 0, tlv.ErrTag) }")
+	g.p("} else {")
+	g.p("tag, wt, n = tlv.ConsumeTag(data[off:])")
+	g.p("if n < 0 { return d.Error(off, 0, tlv.CodeError(n)) }")
+	g.p("}")
 }
