@@ -308,7 +308,8 @@ func encodeValue(b []byte, key *fkey, c *codec, p unsafe.Pointer, pres presence,
 			if pres != presForce {
 				return b, nil
 			}
-			return appendZero(key.append(b), c.wt), nil
+			// A nil element of a list or map is written as the zero value it decodes to.
+			pp = c.zero
 		}
 		return encodeValue(b, key, c.elem, pp, presForce, depth)
 	case kPacked:
@@ -331,17 +332,6 @@ func encodeValue(b []byte, key *fkey, c *codec, p unsafe.Pointer, pres presence,
 		return encodeMap(b, key, c, p, depth)
 	}
 	return b, fmt.Errorf("tlv: internal: no encoder for %v: %w", c.typ, ErrUnsupportedType)
-}
-
-// appendZero appends the encoding of a zero value of wire type wt.
-func appendZero(b []byte, wt WireType) []byte {
-	switch wt {
-	case Fixed32:
-		return append(b, 0, 0, 0, 0)
-	case Fixed64:
-		return append(b, 0, 0, 0, 0, 0, 0, 0, 0)
-	}
-	return append(b, 0) // varint 0, or length 0
 }
 
 func appendPacked(b []byte, k kind, data unsafe.Pointer, n int) []byte {

@@ -121,4 +121,3 @@ func (d *DecodeState) Message(data []byte, off int, m Unmarshaler) error {
 func (d *DecodeState) Error(off int, tag uint32, err error) error {
 	return decodeErr(d.base+off, tag, err)
 }
-

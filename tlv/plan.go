@@ -77,6 +77,8 @@ type codec struct {
 	// kMap: keys of the entry fields, and a fast path for map[string]string.
 	entryK, entryV fkey
 	strMap         bool
+	// kPtr: a zero value of the element, never written, encoded for nil elements.
+	zero unsafe.Pointer
 }
 
 type fieldPlan struct {
@@ -316,6 +318,7 @@ func (b *builder) codec0(t reflect.Type, nest int) (*codec, error) {
 			return nil, err
 		}
 		c.kind, c.wt, c.elem = kPtr, ec.wt, ec
+		c.zero = reflect.New(e).UnsafePointer()
 	case reflect.Slice:
 		e := t.Elem()
 		if e.Kind() == reflect.Uint8 && !reflect.PointerTo(e).Implements(marshalerType) {
