@@ -61,8 +61,10 @@ func (p *structPlan) estimate(ptr unsafe.Pointer, depth int) int {
 
 func estimateValue(c *codec, p unsafe.Pointer, depth int) int {
 	switch c.kind {
-	case kString, kBytes:
-		return (*sliceHeader)(p).len + 2
+	case kString:
+		return len(*(*string)(p)) + 2
+	case kBytes:
+		return len(*(*[]byte)(p)) + 2
 	case kFloat32:
 		return 4
 	case kFloat64:
