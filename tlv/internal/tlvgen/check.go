@@ -32,6 +32,7 @@ const (
 type Change struct {
 	Kind     ChangeKind
 	Breaking bool
+	Warning  bool // compatible now, but risky later (a deleted tag left unreserved)
 	Message  string
 	Tag      uint32 // 0 for message-level changes
 	Detail   string
@@ -41,7 +42,7 @@ func (c Change) String() string {
 	level := "ok"
 	if c.Breaking {
 		level = "INCOMPATIBLE"
-	} else if c.Kind == FieldDeleted || c.Kind == ReservedDropped {
+	} else if c.Warning {
 		level = "warning"
 	}
 	if c.Tag == 0 {
@@ -133,13 +134,13 @@ func checkMessage(om, nm *Message, add func(Change)) {
 			add(Change{Kind: FieldDeleted, Message: nm.Name, Tag: of.Tag, Detail: fmt.Sprintf("field %s deleted and its tag reserved", of.Name)})
 			continue
 		}
-		c := Change{Kind: FieldDeleted, Message: nm.Name, Tag: of.Tag,
+		c := Change{Kind: FieldDeleted, Warning: true, Message: nm.Name, Tag: of.Tag,
 			Detail: fmt.Sprintf("field %s deleted without a <reserved tag=\"%d\"/> marker; a later version could reuse the tag", of.Name, of.Tag)}
 		add(c)
 	}
 	for _, r := range om.Reserved {
 		if newReserved[r.Tag] == nil && newFields[r.Tag] == nil {
-			add(Change{Kind: ReservedDropped, Message: nm.Name, Tag: r.Tag, Detail: "the <reserved> marker was removed; keep it so the tag is never reused"})
+			add(Change{Kind: ReservedDropped, Warning: true, Message: nm.Name, Tag: r.Tag, Detail: "the <reserved> marker was removed; keep it so the tag is never reused"})
 		}
 	}
 }

@@ -93,3 +93,17 @@ func TestCheckMessageFieldsChangeDetail(t *testing.T) {
 	require.Len(t, changes, 1)
 	assert.Equal(t, "INCOMPATIBLE: message Msg, tag 4: field IDs: narrowed from int64 to int32: larger values written by the old version no longer fit (narrowed)", changes[0].String())
 }
+
+func TestCheckWarnsOnlyForUnreservedDeletes(t *testing.T) {
+	old := mustParse(t, schemaOf(`<message name="M"><field tag="1" name="A" type="bool"/><field tag="2" name="B" type="bool"/><reserved tag="3"/></message>`))
+	cur := mustParse(t, schemaOf(`<message name="M"><reserved tag="1"/></message>`))
+	byTag := map[uint32]Change{}
+	for _, c := range Check(old, cur) {
+		byTag[c.Tag] = c
+	}
+	assert.False(t, byTag[1].Warning, "deleted and reserved: fine")
+	assert.True(t, byTag[2].Warning, "deleted without a marker")
+	assert.True(t, byTag[3].Warning, "marker dropped")
+	assert.Contains(t, byTag[2].String(), "warning: ")
+	assert.False(t, Breaking(Check(old, cur)))
+}

@@ -30,7 +30,7 @@ func ExampleCheck() {
 	fmt.Println("breaking:", tlvgen.Breaking(changes))
 	// Output:
 	// INCOMPATIBLE: message Profile, tag 2: field Score: narrowed from int64 to int32: larger values written by the old version no longer fit (narrowed)
-	// warning: message Profile, tag 3: field Nick deleted and its tag reserved (deleted)
+	// ok: message Profile, tag 3: field Nick deleted and its tag reserved (deleted)
 	// ok: message Profile, tag 4: field Avatar bytes added (added)
 	// breaking: true
 }
