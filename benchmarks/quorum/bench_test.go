@@ -1,0 +1,412 @@
+// Package quorumbench measures bulwark/quorum over in-memory replicas: the
+// client's own cost per operation, p99 with one slow replica, and hedged
+// against unhedged reads with one tail-heavy replica, each next to a plain
+// quorum fan-out (the pattern of dskit's ring.DoUntilQuorum, written out
+// below) on the same replicas in the same run. See RESULTS.md.
+package quorumbench
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/bulwark-go/bulwark/quorum"
+	"github.com/bulwark-go/bulwark/quorum/memreplica"
+)
+
+// delayed is an in-memory replica with a fixed latency and a tail: tailP of
+// its calls take tail longer. A caller that gives up stops waiting at once.
+type delayed struct {
+	inner *memreplica.Replica
+	base  time.Duration
+	tailP float64
+	tail  time.Duration
+	mu    sync.Mutex
+	rng   *rand.Rand
+	calls atomic.Int64 // Get and Version calls
+}
+
+func newDelayed(seed uint64, base time.Duration, tailP float64, tail time.Duration) *delayed {
+	return &delayed{
+		inner: memreplica.New(memreplica.Options{}),
+		base:  base, tailP: tailP, tail: tail,
+		rng: rand.New(rand.NewPCG(seed, 1)),
+	}
+}
+
+func (d *delayed) wait(ctx context.Context) error {
+	dur := d.base
+	if d.tailP > 0 {
+		d.mu.Lock()
+		if d.rng.Float64() < d.tailP {
+			dur += d.tail
+		}
+		d.mu.Unlock()
+	}
+	if dur == 0 {
+		return nil
+	}
+	t := time.NewTimer(dur)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (d *delayed) Get(ctx context.Context, key string) (quorum.Record, error) {
+	d.calls.Add(1)
+	if err := d.wait(ctx); err != nil {
+		return quorum.Record{}, err
+	}
+	return d.inner.Get(ctx, key)
+}
+
+func (d *delayed) Version(ctx context.Context, key string) (quorum.Version, error) {
+	d.calls.Add(1)
+	if err := d.wait(ctx); err != nil {
+		return quorum.Version{}, err
+	}
+	return d.inner.Version(ctx, key)
+}
+
+func (d *delayed) Put(ctx context.Context, key string, rec quorum.Record) (bool, error) {
+	if err := d.wait(ctx); err != nil {
+		return false, err
+	}
+	return d.inner.Put(ctx, key, rec)
+}
+
+// fanout is the peer: the quorum fan-out most Go services write by hand, as
+// in dskit's ring.DoUntilQuorum — call every replica (or, with hedge > 0,
+// the first `need` and one more after hedge), return at `need` successes,
+// no read-phase versions, no write-back, no repair. Versions come from a
+// local counter, so it is only correct with a single writer; it is here to
+// price the plumbing, not as a safe alternative.
+type fanout struct {
+	replicas []quorum.Replica
+	w, r     int
+	hedge    time.Duration
+	counter  atomic.Uint64
+}
+
+type answer struct {
+	rec quorum.Record
+	err error
+}
+
+func (f *fanout) Put(ctx context.Context, key string, value []byte) error {
+	rec := quorum.Record{Value: value, Version: quorum.Version{Counter: f.counter.Add(1), Writer: 1}}
+	ch := make(chan error, len(f.replicas))
+	for _, r := range f.replicas {
+		go func() {
+			_, err := r.Put(context.WithoutCancel(ctx), key, rec) // stragglers finish
+			ch <- err
+		}()
+	}
+	ok, failed := 0, 0
+	for range f.replicas {
+		if err := <-ch; err != nil {
+			failed++
+		} else if ok++; ok == f.w {
+			return nil
+		}
+		if failed > len(f.replicas)-f.w {
+			break
+		}
+	}
+	return quorum.ErrNoQuorum
+}
+
+func (f *fanout) Get(ctx context.Context, key string) ([]byte, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	ch := make(chan answer, len(f.replicas))
+	call := func(r quorum.Replica) {
+		rec, err := r.Get(ctx, key)
+		ch <- answer{rec, err}
+	}
+	sent := len(f.replicas)
+	if f.hedge > 0 {
+		sent = f.r
+	}
+	for _, r := range f.replicas[:sent] {
+		go call(r)
+	}
+	var hedge <-chan time.Time
+	if sent < len(f.replicas) {
+		t := time.NewTimer(f.hedge)
+		defer t.Stop()
+		hedge = t.C
+	}
+	var newest quorum.Record
+	ok, done := 0, 0
+	for done < sent {
+		select {
+		case a := <-ch:
+			done++
+			if a.err != nil {
+				continue
+			}
+			if a.rec.Version.Newer(newest.Version) {
+				newest = a.rec
+			}
+			if ok++; ok == f.r {
+				return newest.Value, nil
+			}
+		case <-hedge:
+			hedge = nil
+			go call(f.replicas[sent])
+			sent++
+		}
+	}
+	return nil, quorum.ErrNoQuorum
+}
+
+// store is what both clients offer.
+type store interface {
+	Get(ctx context.Context, key string) ([]byte, error)
+	Put(ctx context.Context, key string, value []byte) error
+}
+
+const keys = 64
+
+func keyName(i int) string { return fmt.Sprintf("key-%02d", i%keys) }
+
+func preload(b *testing.B, s store) {
+	b.Helper()
+	for i := range keys {
+		if err := s.Put(context.Background(), keyName(i), []byte("initial value")); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func newClient(b *testing.B, reps []quorum.Replica, cfg quorum.Config) *quorum.Client {
+	b.Helper()
+	c, err := quorum.New(reps, cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+func asReplicas[R quorum.Replica](rs []R) []quorum.Replica {
+	out := make([]quorum.Replica, len(rs))
+	for i, r := range rs {
+		out[i] = r
+	}
+	return out
+}
+
+// quantile returns the q-quantile of ds (nearest rank).
+func quantile(ds []time.Duration, q float64) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	i := int(q*float64(len(s))+0.999999) - 1
+	return s[min(max(i, 0), len(s)-1)]
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// timed runs op and appends its latency.
+func timed(lat *[]time.Duration, op func() error) error {
+	start := time.Now()
+	err := op()
+	*lat = append(*lat, time.Since(start))
+	return err
+}
+
+var value = []byte("a value of about forty bytes, typical...")
+
+// BenchmarkOverhead is the client's own cost per operation over in-memory
+// replicas without delays (N=3, W=R=2), next to the plain fan-out and to one
+// direct replica call.
+func BenchmarkOverhead(b *testing.B) {
+	type target struct {
+		name string
+		make func(b *testing.B) store
+	}
+	targets := []target{
+		{"bulwark", func(b *testing.B) store {
+			reps := []quorum.Replica{memreplica.New(memreplica.Options{}), memreplica.New(memreplica.Options{}), memreplica.New(memreplica.Options{})}
+			return newClient(b, reps, quorum.Config{})
+		}},
+		{"fanout", func(b *testing.B) store {
+			reps := []quorum.Replica{memreplica.New(memreplica.Options{}), memreplica.New(memreplica.Options{}), memreplica.New(memreplica.Options{})}
+			return &fanout{replicas: reps, w: 2, r: 2}
+		}},
+	}
+	for _, op := range []string{"Get", "Put"} {
+		for _, tg := range targets {
+			b.Run(op+"/"+tg.name, func(b *testing.B) {
+				s := tg.make(b)
+				preload(b, s)
+				ctx := context.Background()
+				b.ReportAllocs()
+				i := 0
+				for b.Loop() {
+					var err error
+					if op == "Get" {
+						_, err = s.Get(ctx, keyName(i))
+					} else {
+						err = s.Put(ctx, keyName(i), value)
+					}
+					if err != nil {
+						b.Fatal(err)
+					}
+					i++
+				}
+			})
+		}
+		b.Run(op+"/one-replica-call", func(b *testing.B) {
+			r := memreplica.New(memreplica.Options{})
+			ctx := context.Background()
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				var err error
+				if op == "Get" {
+					_, err = r.Get(ctx, keyName(i))
+				} else {
+					_, err = r.Put(ctx, keyName(i), quorum.Record{Value: value, Version: quorum.Version{Counter: uint64(i) + 1, Writer: 1}})
+				}
+				if err != nil {
+					b.Fatal(err)
+				}
+				i++
+			}
+		})
+	}
+}
+
+// BenchmarkSlowReplica: N=3, W=R=2, every replica 1 ms away; in the slow
+// cluster one replica is 20 ms slower. Each iteration runs one operation on
+// the healthy cluster and one on the slow cluster, so both p99s come from the
+// same stretch of a noisy machine. Target: slow p99 ≤ 1.5× healthy p99.
+func BenchmarkSlowReplica(b *testing.B) {
+	const base = time.Millisecond
+	for _, op := range []string{"Get", "Put"} {
+		for _, peer := range []string{"bulwark", "fanout"} {
+			b.Run(op+"/"+peer, func(b *testing.B) {
+				healthy := []*delayed{newDelayed(1, base, 0, 0), newDelayed(2, base, 0, 0), newDelayed(3, base, 0, 0)}
+				slow := []*delayed{newDelayed(4, base, 0, 0), newDelayed(5, base, 0, 0), newDelayed(6, base+20*time.Millisecond, 0, 0)}
+				var hs, ss store
+				if peer == "bulwark" {
+					hs = newClient(b, asReplicas(healthy), quorum.Config{})
+					ss = newClient(b, asReplicas(slow), quorum.Config{})
+				} else {
+					hs = &fanout{replicas: asReplicas(healthy), w: 2, r: 2}
+					ss = &fanout{replicas: asReplicas(slow), w: 2, r: 2}
+				}
+				preload(b, hs)
+				preload(b, ss)
+				ctx := context.Background()
+				var hLat, sLat []time.Duration
+				b.ReportAllocs()
+				i := 0
+				for b.Loop() {
+					for _, c := range []struct {
+						s   store
+						lat *[]time.Duration
+					}{{hs, &hLat}, {ss, &sLat}} {
+						err := timed(c.lat, func() error {
+							if op == "Get" {
+								_, err := c.s.Get(ctx, keyName(i))
+								return err
+							}
+							return c.s.Put(ctx, keyName(i), value)
+						})
+						if err != nil {
+							b.Fatal(err)
+						}
+					}
+					i++
+				}
+				hp, sp := quantile(hLat, 0.99), quantile(sLat, 0.99)
+				b.ReportMetric(ms(hp), "healthy-p99-ms")
+				b.ReportMetric(ms(sp), "slow-p99-ms")
+				if hp > 0 {
+					b.ReportMetric(float64(sp)/float64(hp), "p99-ratio")
+				}
+			})
+		}
+	}
+}
+
+// BenchmarkHedgedTail: N=3, R=2, every replica 1 ms away, one replica's tail
+// heavy (10 % of its calls +50 ms). Each iteration reads once through a
+// hedged and once through an unhedged client (separate, identically seeded
+// replicas). Target: hedged p99 at most a third of unhedged p99, with at most
+// 10 % extra replica requests. The peer is the fan-out with a fixed 5 ms
+// hedging delay (dskit's MinimizeRequests + HedgingDelay).
+func BenchmarkHedgedTail(b *testing.B) {
+	const base = time.Millisecond
+	mk := func() []*delayed {
+		return []*delayed{newDelayed(7, base, 0.1, 50*time.Millisecond), newDelayed(8, base, 0, 0), newDelayed(9, base, 0, 0)}
+	}
+	for _, peer := range []string{"bulwark", "fanout"} {
+		b.Run("Get/"+peer, func(b *testing.B) {
+			hr, ur := mk(), mk()
+			var hs, us store
+			if peer == "bulwark" {
+				hs = newClient(b, asReplicas(hr), quorum.Config{})
+				us = newClient(b, asReplicas(ur), quorum.Config{Hedge: quorum.Hedge{Disabled: true}})
+			} else {
+				hs = &fanout{replicas: asReplicas(hr), w: 2, r: 2, hedge: 5 * time.Millisecond}
+				// Unhedged and minimal: the first R replicas only, so the
+				// tail-heavy one is always asked.
+				us = &fanout{replicas: asReplicas(ur), w: 2, r: 2, hedge: time.Hour}
+			}
+			preload(b, hs)
+			preload(b, us)
+			callsBefore := int64(0)
+			for _, r := range hr {
+				callsBefore += r.calls.Load()
+			}
+			ctx := context.Background()
+			var hLat, uLat []time.Duration
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				for _, c := range []struct {
+					s   store
+					lat *[]time.Duration
+				}{{hs, &hLat}, {us, &uLat}} {
+					if err := timed(c.lat, func() error {
+						_, err := c.s.Get(ctx, keyName(i))
+						return err
+					}); err != nil {
+						b.Fatal(err)
+					}
+				}
+				i++
+			}
+			calls := int64(0)
+			for _, r := range hr {
+				calls += r.calls.Load()
+			}
+			hp, up := quantile(hLat, 0.99), quantile(uLat, 0.99)
+			b.ReportMetric(ms(hp), "hedged-p99-ms")
+			b.ReportMetric(ms(up), "unhedged-p99-ms")
+			if hp > 0 {
+				b.ReportMetric(float64(up)/float64(hp), "p99-cut")
+			}
+			if n := len(hLat); n > 0 {
+				// Replica reads beyond R per read.
+				b.ReportMetric(float64(calls-callsBefore-int64(2*n))/float64(n), "extra-req/read")
+			}
+		})
+	}
+}
