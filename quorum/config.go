@@ -111,6 +111,18 @@ const (
 	DualPrimary
 )
 
+func (p DualPolicy) String() string {
+	switch p {
+	case DualBoth:
+		return "both"
+	case DualEither:
+		return "either"
+	case DualPrimary:
+		return "primary"
+	}
+	return fmt.Sprintf("dual(%d)", uint8(p))
+}
+
 // Hedge configures hedged reads (Dean & Barroso, "The Tail at Scale"): a read
 // first asks the minimum set of replicas and asks one more when an outstanding
 // replica is slower than its own recent latency quantile.

@@ -36,6 +36,8 @@ type fake struct {
 	gate    chan struct{} // nil: open
 	entered chan struct{} // receives when a call waits at the closed gate
 
+	gatePutsOnly atomic.Bool // the gate holds back Put calls only
+
 	gets, puts atomic.Int64
 }
 
@@ -69,7 +71,7 @@ func (f *fake) open() {
 	f.mu.Unlock()
 }
 
-func (f *fake) wait(ctx context.Context) error {
+func (f *fake) wait(ctx context.Context, put bool) error {
 	n := f.calls.Add(1)
 	d := time.Duration(f.delay.Load())
 	if e := f.slowEvery.Load(); e > 0 && n%e == 0 {
@@ -81,7 +83,7 @@ func (f *fake) wait(ctx context.Context) error {
 	f.mu.Lock()
 	g := f.gate
 	f.mu.Unlock()
-	if g != nil {
+	if g != nil && (put || !f.gatePutsOnly.Load()) {
 		select {
 		case f.entered <- struct{}{}:
 		default:
@@ -97,7 +99,7 @@ func (f *fake) wait(ctx context.Context) error {
 
 func (f *fake) Get(ctx context.Context, key string) (quorum.Record, error) {
 	f.gets.Add(1)
-	if err := f.wait(ctx); err != nil {
+	if err := f.wait(ctx, false); err != nil {
 		return quorum.Record{}, err
 	}
 	if f.down.Load() {
@@ -108,7 +110,7 @@ func (f *fake) Get(ctx context.Context, key string) (quorum.Record, error) {
 
 func (f *fake) Put(ctx context.Context, key string, rec quorum.Record) (bool, error) {
 	f.puts.Add(1)
-	if err := f.wait(ctx); err != nil {
+	if err := f.wait(ctx, true); err != nil {
 		return false, err
 	}
 	if f.down.Load() {
