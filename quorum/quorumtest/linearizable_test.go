@@ -39,6 +39,7 @@ type nemesisRun struct {
 // runStats summarises a run, for logs and sanity checks.
 type runStats struct {
 	ok, notApplied, unknown, readErr int64
+	readValues                       int64 // successful reads that returned a value
 	crashes, pauses                  int64
 }
 
@@ -171,6 +172,7 @@ func doOp(h *quorumtest.History, qc *quorum.Client, client int, key, value strin
 		case err == nil:
 			p.Ok(quorumtest.Output{Value: string(val), Found: true})
 			atomic.AddInt64(&st.ok, 1)
+			atomic.AddInt64(&st.readValues, 1)
 		case errors.Is(err, quorum.ErrNotFound):
 			p.Ok(quorumtest.Output{})
 			atomic.AddInt64(&st.ok, 1)
@@ -235,7 +237,8 @@ func TestLinearizableUnderFaults(t *testing.T) {
 		t.Run(fmt.Sprintf("seed=%d/n=%d/keys=%d", cfg.seed, cfg.n, cfg.keys), func(t *testing.T) {
 			ops, st := recordHistory(t, cfg)
 			require.Len(t, ops, cfg.ops-int(st.readErr)-int(st.notApplied), "every operation recorded")
-			require.Positive(t, st.ok, "some operations must succeed")
+			// A history proves something only if reads saw values.
+			require.Greater(t, st.readValues, int64(cfg.ops/5), "successful reads that returned a value")
 			require.Positive(t, st.crashes+st.pauses, "the nemesis must have acted")
 			start := time.Now()
 			quorumtest.RequireLinearizable(t, ops, checkTimeout)
