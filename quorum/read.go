@@ -20,7 +20,6 @@ func (c *Client) read(ctx context.Context, key string, call Call) ([]byte, Versi
 	}
 	o := c.acquire(ctx, false, key)
 	defer o.finish()
-	start := time.Now()
 	var rec Record
 	switch r.tier {
 	case MasterSlave:
@@ -38,7 +37,7 @@ func (c *Client) read(ctx context.Context, key string, call Call) ([]byte, Versi
 		return nil, Version{}, err
 	}
 	if f := c.s.hooks.QuorumReached; f != nil {
-		f(OpGet, time.Since(start))
+		f(OpGet, time.Since(o.start))
 	}
 	if rec.Deleted || rec.Version.IsZero() {
 		return nil, rec.Version, ErrNotFound

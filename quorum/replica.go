@@ -43,6 +43,13 @@ type Record struct {
 // Replica is one copy of the data. Adapters for real stores implement it;
 // quorum/memreplica and quorum/redisreplica are two, and quorum/quorumtest
 // wraps any Replica with injected faults.
+//
+// A Client calls a Replica concurrently. The Value that Get returns belongs
+// to the caller (the Client hands it to its own caller), and Put must not
+// keep rec.Value after it returns (copy it). Neither may use ctx after
+// returning. A Put error wrapping ErrNotStored tells the Client that the
+// record was certainly not stored; any other error leaves the write
+// indeterminate.
 type Replica interface {
 	// Get returns the stored record; a missing key is a zero Record and a nil error.
 	Get(ctx context.Context, key string) (Record, error)

@@ -29,7 +29,6 @@ func (c *Client) write(ctx context.Context, key string, value []byte, del bool, 
 	// not cancelled.
 	o := c.acquire(ctx, true, key)
 	defer o.release()
-	start := time.Now()
 	var v Version
 	switch r.tier {
 	case MasterSlave:
@@ -43,7 +42,7 @@ func (c *Client) write(ctx context.Context, key string, value []byte, del bool, 
 		return Version{}, err
 	}
 	if f := c.s.hooks.QuorumReached; f != nil {
-		f(kind, time.Since(start))
+		f(kind, time.Since(o.start))
 	}
 	return v, nil
 }

@@ -1,13 +1,3 @@
-// Package memreplica is an in-memory quorum.Replica: a sharded map of
-// records, each guarded by its shard's mutex, storing a record only if its
-// version is newer than the stored one.
-//
-// It copies values in and out, so neither the client nor the caller ever
-// shares a slice with it. It is bounded: a Replica holds at most MaxKeys keys
-// (tombstones included, since deleting keeps a versioned tombstone) and Put
-// of a new key beyond that fails with ErrFull. Nothing is persisted; a
-// Replica models one process's memory, and Reset models the amnesia of a
-// restart.
 package memreplica
 
 import (
