@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"fmt"
+	"hash/maphash"
 	"sync"
 	"sync/atomic"
 )
@@ -19,6 +20,7 @@ type Client struct {
 	zones    int // number of distinct zones
 	hedges   budget
 	ops      sync.Pool
+	floors   versionFloors
 
 	closed atomic.Bool
 	mu     sync.Mutex // guards spawning workers against Close
@@ -71,6 +73,7 @@ func New(replicas []Replica, cfg Config) (*Client, error) {
 		done:     make(chan struct{}),
 	}
 	c.hedges.init(s.hedge.Budget, s.hedge.Burst)
+	c.floors.seed = maphash.MakeSeed()
 	ids := map[string]int{}
 	for i, r := range replicas {
 		rs := &c.replicas[i]

@@ -411,3 +411,61 @@ func seed(t testing.TB, reps []quorum.Replica, key, val string) quorum.Version {
 	require.NoError(t, c.Close())
 	return v
 }
+
+// TestVersionsOfOneClientAreUnique: concurrent writes of one key by one
+// client, and a write after an indeterminate one its version read missed,
+// still get distinct versions (otherwise replicas could keep different values
+// under one version forever).
+func TestVersionsOfOneClientAreUnique(t *testing.T) {
+	ctx := context.Background()
+	t.Run("concurrent", func(t *testing.T) {
+		c := memClient(t, quorum.Config{})
+		versions := make(chan quorum.Version, 400)
+		done := make(chan struct{})
+		for w := range 8 {
+			go func() {
+				defer func() { done <- struct{}{} }()
+				for i := range 50 {
+					v, err := c.PutVersion(ctx, "k", []byte(fmt.Sprint(w, i)))
+					if !assert.NoError(t, err) {
+						return
+					}
+					versions <- v
+				}
+			}()
+		}
+		for range 8 {
+			<-done
+		}
+		close(versions)
+		seen := map[quorum.Version]bool{}
+		for v := range versions {
+			assert.False(t, seen[v], "version %v issued twice", v)
+			seen[v] = true
+		}
+		assert.Len(t, seen, 400)
+	})
+	t.Run("after an indeterminate write", func(t *testing.T) {
+		fs, reps := nFakes(3)
+		c := newClient(t, reps, quorum.Config{Hedge: quorum.Hedge{Disabled: true}})
+		fs[1].opaque.Store(true) // replicas 1 and 2 fail the write; 0 stores it
+		fs[2].opaque.Store(true)
+		_, err := c.PutVersion(ctx, "k", []byte("a"))
+		require.ErrorIs(t, err, quorum.ErrIndeterminate)
+		fs[1].opaque.Store(false)
+		fs[2].opaque.Store(false)
+		fs[0].unhealthy.Store(true) // the next version read misses replica 0
+		second, err := c.PutVersion(ctx, "k", []byte("b"))
+		require.NoError(t, err)
+		fs[0].unhealthy.Store(false)
+		require.NoError(t, c.Close())
+		failed := fs[0].stored(t, "k")
+		require.Equal(t, "a", string(failed.Value), "replica 0 stored the failed write")
+		assert.True(t, second.Newer(failed.Version), "second write %v must beat the failed one %v", second, failed.Version)
+
+		rc := newClient(t, reps, quorum.Config{})
+		got, err := rc.Get(ctx, "k")
+		require.NoError(t, err)
+		assert.Equal(t, "b", string(got))
+	})
+}

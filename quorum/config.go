@@ -169,10 +169,12 @@ type Config struct {
 	// RepairBurst is the limiter's burst; zero means 100.
 	RepairBurst int
 	// ClientID is the Writer of every version this client writes. It must be
-	// unique among all clients writing the same replicas: two clients sharing
-	// an id can write different values under the same version, and replicas
-	// then disagree forever. Zero means a random non-zero id from crypto/rand,
-	// drawn once in New.
+	// unique among all Client instances that write the same replicas, ever:
+	// two instances sharing an id (two processes, or one process restarted)
+	// can write different values under the same version, and replicas then
+	// disagree forever. Zero — the safe choice — means a random non-zero id
+	// from crypto/rand, drawn once in New (a collision among a million
+	// clients has odds of about 3e-8).
 	ClientID uint64
 	// ReplicaTimeout bounds each replica call: a replica that has not answered
 	// within it counts as failed and the operation moves on. Zero means 1 s.

@@ -21,7 +21,11 @@
 // set-if-newer). Versions are (Counter, Writer) pairs: a write first reads the
 // versions of N-W+1 replicas (enough to meet every earlier write quorum),
 // then writes Counter = highest + 1 with Writer = the client's id. No wall
-// clock is involved. Deletes write versioned tombstones, which are never
+// clock is involved. So that two writes of one client never share a version
+// (concurrent writes of one key, or a retry after an indeterminate write the
+// version read missed), the counter is also above every counter the client
+// issued before for keys of the same stripe (4096 stripes per client); a
+// counter may therefore skip values. Deletes write versioned tombstones, which are never
 // collected, so repair can never bring a deleted value back.
 //
 // [New] validates a [Config] against N = len(replicas). Defaults (the zero

@@ -93,22 +93,28 @@ func TestDualWriteLossWindow(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(fmt.Sprint(tt.policy), func(t *testing.T) {
 			fs, reps := nFakes(2)
-			c := newClient(t, reps, quorum.Config{Tier: quorum.DualWrite, DualWrite: tt.policy})
 			ctx := context.Background()
 			var acked []int
-			for i := range writes {
-				fs[1].down.Store(i >= outFrom && i < outTo)
-				err := c.Put(ctx, fmt.Sprint("k", i), []byte("v"))
-				if i >= outFrom && i < outTo && !tt.ackedInOut {
-					require.ErrorIs(t, err, quorum.ErrNotApplied, "the secondary's version read failed first")
-					continue
-				}
+			// Three segments: up, secondary out, up. Each ends with Close so
+			// that no secondary copy is in flight when the outage starts or
+			// ends (an in-flight copy would join the loss window).
+			for _, seg := range [][2]int{{0, outFrom}, {outFrom, outTo}, {outTo, writes}} {
+				c, err := quorum.New(reps, quorum.Config{Tier: quorum.DualWrite, DualWrite: tt.policy})
 				require.NoError(t, err)
-				acked = append(acked, i)
+				fs[1].down.Store(seg[0] == outFrom)
+				for i := seg[0]; i < seg[1]; i++ {
+					err := c.Put(ctx, fmt.Sprint("k", i), []byte("v"))
+					if seg[0] == outFrom && !tt.ackedInOut {
+						require.ErrorIs(t, err, quorum.ErrNotApplied, "the secondary's version read failed first")
+						continue
+					}
+					require.NoError(t, err)
+					acked = append(acked, i)
+				}
+				require.NoError(t, c.Close())
 			}
 			fs[1].down.Store(false)
-			require.NoError(t, c.Close()) // let stragglers land
-			c = newClient(t, reps, quorum.Config{Tier: quorum.DualWrite, DualWrite: tt.policy})
+			c := newClient(t, reps, quorum.Config{Tier: quorum.DualWrite, DualWrite: tt.policy})
 			fs[0].down.Store(true) // the primary is lost
 			lost := 0
 			for _, i := range acked {

@@ -3,8 +3,10 @@ package quorum
 import (
 	"bytes"
 	"context"
+	"hash/maphash"
 	"math"
 	"math/bits"
+	"sync/atomic"
 	"time"
 )
 
@@ -60,10 +62,42 @@ func (o *op) nextVersion(ctx context.Context, kind Op, need, atLeast int, hedge 
 			hi = o.resp[i].Version
 		}
 	}
-	if hi.Counter == math.MaxUint64 {
+	counter, ok := o.c.floors.next(o.key, hi.Counter)
+	if !ok {
 		return Version{}, &Error{Op: kind, Key: o.key, Need: atLeast, Got: got, Err: ErrVersionOverflow}
 	}
-	return Version{Counter: hi.Counter + 1, Writer: o.c.s.id}, nil
+	return Version{Counter: counter, Writer: o.c.s.id}, nil
+}
+
+// versionFloors makes the versions of one client unique. Counter = highest
+// seen + 1 alone would give two writes of one client the same version — and
+// possibly different values, which replicas would then keep forever — when
+// they run concurrently on one key, or when a write follows an
+// indeterminate one that its version read missed. So the client also keeps,
+// per stripe of keys, the highest counter it issued, and never issues it
+// again. Counters of keys sharing a stripe may skip values; order is all
+// that matters.
+type versionFloors struct {
+	seed    maphash.Seed
+	stripes [floorStripes]atomic.Uint64
+}
+
+const floorStripes = 4096
+
+// next returns max(seen, floor) + 1 for key's stripe and raises the floor;
+// false when the counter would overflow.
+func (f *versionFloors) next(key string, seen uint64) (uint64, bool) {
+	s := &f.stripes[maphash.String(f.seed, key)%floorStripes]
+	for {
+		floor := s.Load()
+		c := max(seen, floor)
+		if c == math.MaxUint64 {
+			return 0, false
+		}
+		if s.CompareAndSwap(floor, c+1) {
+			return c + 1, true
+		}
+	}
 }
 
 // writeQuorum is the QuorumTier write: a version read from N-W+1 replicas
