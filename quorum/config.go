@@ -177,7 +177,8 @@ type Config struct {
 	// clients has odds of about 3e-8).
 	ClientID uint64
 	// ReplicaTimeout bounds each replica call: a replica that has not answered
-	// within it counts as failed and the operation moves on. Zero means 1 s.
+	// within it counts as failed and the operation moves on. Zero means 1 s;
+	// at most 24 h.
 	ReplicaTimeout time.Duration
 	// MinWriteZones is the number of distinct zones (see Zoned) whose replicas
 	// must be among a write's acknowledgements, so that losing a whole zone
@@ -188,7 +189,7 @@ type Config struct {
 	LocalZone string
 	// MaxInFlight bounds concurrent calls per replica (each runs on a worker
 	// goroutine the client owns); a call over the bound fails at once with
-	// ErrReplicaBusy. Zero means 1024.
+	// ErrReplicaBusy. Zero means 1024; at most 1<<20.
 	MaxInFlight int
 	// Hedge configures hedged reads of the QuorumTier.
 	Hedge Hedge
@@ -257,7 +258,11 @@ type settings struct {
 	repairLimiter *rate.Limiter
 }
 
-const maxReplicas = 64
+const (
+	maxReplicas = 64
+	maxTimeout  = 24 * time.Hour
+	maxBound    = 1 << 20 // MaxInFlight, Hedge.Burst, RepairBurst
+)
 
 func (cfg Config) settings(n int, zones []string) (settings, error) {
 	s := settings{
@@ -319,8 +324,8 @@ func (cfg Config) settings(n int, zones []string) (settings, error) {
 	if s.timeout == 0 {
 		s.timeout = time.Second
 	}
-	if s.timeout < 0 {
-		return s, fmt.Errorf("%w: negative ReplicaTimeout", ErrConfig)
+	if s.timeout < 0 || s.timeout > maxTimeout {
+		return s, fmt.Errorf("%w: ReplicaTimeout %v outside 0..%v", ErrConfig, s.timeout, maxTimeout)
 	}
 	if s.minZones < 0 {
 		return s, fmt.Errorf("%w: negative MinWriteZones", ErrConfig)
@@ -340,8 +345,8 @@ func (cfg Config) settings(n int, zones []string) (settings, error) {
 	if s.maxInFlight == 0 {
 		s.maxInFlight = 1024
 	}
-	if s.maxInFlight < 0 {
-		return s, fmt.Errorf("%w: negative MaxInFlight", ErrConfig)
+	if s.maxInFlight < 0 || s.maxInFlight > maxBound {
+		return s, fmt.Errorf("%w: MaxInFlight %d outside 0..%d", ErrConfig, s.maxInFlight, maxBound)
 	}
 	h := &s.hedge
 	if h.Quantile == 0 {
@@ -359,8 +364,8 @@ func (cfg Config) settings(n int, zones []string) (settings, error) {
 	if h.Burst == 0 {
 		h.Burst = 10
 	}
-	if h.Burst < 0 {
-		return s, fmt.Errorf("%w: negative hedge burst", ErrConfig)
+	if h.Burst < 0 || h.Burst > maxBound {
+		return s, fmt.Errorf("%w: hedge burst %d outside 0..%d", ErrConfig, h.Burst, maxBound)
 	}
 	if h.MinDelay == 0 {
 		h.MinDelay = 100 * time.Microsecond
@@ -378,8 +383,11 @@ func (cfg Config) settings(n int, zones []string) (settings, error) {
 	if rb == 0 {
 		rb = 100
 	}
-	if rb < 0 {
-		return s, fmt.Errorf("%w: negative RepairBurst", ErrConfig)
+	if rb < 0 || rb > maxBound {
+		return s, fmt.Errorf("%w: RepairBurst %d outside 0..%d", ErrConfig, rb, maxBound)
+	}
+	if rr != rr { // NaN
+		return s, fmt.Errorf("%w: RepairRate is NaN", ErrConfig)
 	}
 	if rr < 0 {
 		s.repairLimiter = rate.NewLimiter(rate.Inf, rb)
