@@ -52,24 +52,41 @@ func replicaChecks() []replicaCheck {
 // as testing/slogtest is used for slog handlers.
 func TestReplica(t *testing.T, newReplica func() quorum.Replica) {
 	t.Helper()
+	if newReplica == nil {
+		t.Fatal("quorumtest: TestReplica needs a newReplica func")
+	}
 	for _, c := range replicaChecks() {
 		t.Run(c.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(t.Context(), conformanceTimeout)
 			defer cancel()
-			if err := c.run(ctx, newReplica()); err != nil {
+			if err := runCheck(ctx, c, newReplica); err != nil {
 				t.Error(err)
 			}
 		})
 	}
 }
 
+func runCheck(ctx context.Context, c replicaCheck, newReplica func() quorum.Replica) error {
+	r := newReplica()
+	if r == nil {
+		return errors.New("quorumtest: newReplica returned nil")
+	}
+	return c.run(ctx, r)
+}
+
 // CheckReplica runs the checks of TestReplica outside of a test and returns
 // every violation found, joined; nil means the replicas conform.
 func CheckReplica(ctx context.Context, newReplica func() quorum.Replica) error {
+	if newReplica == nil {
+		return errors.New("quorumtest: CheckReplica needs a newReplica func")
+	}
+	if ctx == nil {
+		ctx = context.Background()
+	}
 	var errs []error
 	for _, c := range replicaChecks() {
 		cctx, cancel := context.WithTimeout(ctx, conformanceTimeout)
-		if err := c.run(cctx, newReplica()); err != nil {
+		if err := runCheck(cctx, c, newReplica); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", c.name, err))
 		}
 		cancel()

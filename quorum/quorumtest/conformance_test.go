@@ -57,3 +57,9 @@ func TestCheckReplicaCatchesBrokenReplicas(t *testing.T) {
 func TestCheckReplicaNilForCorrectReplica(t *testing.T) {
 	require.NoError(t, CheckReplica(context.Background(), func() quorum.Replica { return newRef() }))
 }
+
+func TestCheckReplicaNilInputs(t *testing.T) {
+	require.Error(t, CheckReplica(context.Background(), nil))
+	err := CheckReplica(nil, func() quorum.Replica { return nil }) //nolint:staticcheck // nil ctx must not panic
+	require.ErrorContains(t, err, "returned nil")
+}

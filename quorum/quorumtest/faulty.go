@@ -24,6 +24,8 @@ var (
 	// ErrInjected is the default injected error (Faults.ErrorP and
 	// Faults.LostReplyP).
 	ErrInjected = errors.New("quorumtest: injected fault")
+	// ErrNilReplica is returned by every call of a Faulty that wraps nil.
+	ErrNilReplica = errors.New("quorumtest: nil replica")
 )
 
 // Faults are the random faults a Faulty replica injects into each call. The
@@ -313,7 +315,17 @@ type plan struct {
 }
 
 // begin draws the faults of one call, or fails it at once.
+func orBackground(ctx context.Context) context.Context {
+	if ctx == nil {
+		return context.Background()
+	}
+	return ctx
+}
+
 func (f *Faulty) begin(put bool) (plan, error) {
+	if f.inner == nil {
+		return plan{}, ErrNilReplica
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if put {
@@ -469,6 +481,7 @@ func cloneRecord(r quorum.Record) quorum.Record {
 
 // Get implements quorum.Replica with the injected faults.
 func (f *Faulty) Get(ctx context.Context, key string) (quorum.Record, error) {
+	ctx = orBackground(ctx)
 	p, err := f.begin(false)
 	if err != nil {
 		return quorum.Record{}, err
@@ -494,6 +507,7 @@ func (f *Faulty) Get(ctx context.Context, key string) (quorum.Record, error) {
 // Version implements quorum.Versioner with the faults of a Get: it uses the
 // wrapped replica's Version if it has one, and Get otherwise.
 func (f *Faulty) Version(ctx context.Context, key string) (quorum.Version, error) {
+	ctx = orBackground(ctx)
 	p, err := f.begin(false)
 	if err != nil {
 		return quorum.Version{}, err
@@ -527,6 +541,7 @@ func (f *Faulty) Version(ctx context.Context, key string) (quorum.Version, error
 // an error after the record reached the wrapped replica (a lost or late
 // reply, a crash in flight), the record may have been stored.
 func (f *Faulty) Put(ctx context.Context, key string, rec quorum.Record) (bool, error) {
+	ctx = orBackground(ctx)
 	p, err := f.begin(true)
 	if err != nil {
 		return false, err

@@ -339,3 +339,83 @@ func TestFaultyZoneHealthVersion(t *testing.T) {
 	_, err = f.Version(ctx, "k")
 	require.ErrorIs(t, err, ErrDown)
 }
+
+func TestFaultyNilInputs(t *testing.T) {
+	f := Wrap(nil, Options{})
+	_, err := f.Get(context.Background(), "k")
+	require.ErrorIs(t, err, ErrNilReplica)
+	_, err = f.Put(context.Background(), "k", quorum.Record{})
+	require.ErrorIs(t, err, ErrNilReplica)
+	_, err = f.Version(context.Background(), "k")
+	require.ErrorIs(t, err, ErrNilReplica)
+
+	g := Wrap(newRef(), Options{})
+	require.NoError(t, g.SetFaults(Faults{Latency: time.Microsecond}))
+	//nolint:staticcheck // a nil context must not panic
+	_, err = g.Put(nil, "k", rec("a", v(1, 0)))
+	require.NoError(t, err)
+	//nolint:staticcheck
+	got, err := g.Get(nil, "k")
+	require.NoError(t, err)
+	assert.Equal(t, "a", string(got.Value))
+}
+
+// TestFaultyConcurrentChaos toggles every fault while many callers run, for
+// the race detector, and checks that calls only fail with the kit's errors.
+func TestFaultyConcurrentChaos(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := Wrap(newRef(), Options{Seed: 3})
+		require.NoError(t, f.SetFaults(Faults{Jitter: time.Millisecond, TailP: 0.2, TailDelay: 5 * time.Millisecond, ReplyDelayP: 0.5, ErrorP: 0.05, LostReplyP: 0.05}))
+		done := make(chan struct{})
+		var callers sync.WaitGroup
+		for c := range 8 {
+			callers.Go(func() {
+				for i := range 300 {
+					ctx, cancel := context.WithTimeout(context.Background(), 3*time.Millisecond)
+					var err error
+					if i%2 == 0 {
+						_, err = f.Put(ctx, "k", rec("x", v(uint64(i), uint64(c))))
+					} else {
+						_, err = f.Get(ctx, "k")
+					}
+					cancel()
+					if err != nil && !errors.Is(err, ErrInjected) && !errors.Is(err, ErrCrashed) &&
+						!errors.Is(err, ErrDown) && !errors.Is(err, context.DeadlineExceeded) {
+						t.Errorf("unexpected error %v", err)
+					}
+				}
+			})
+		}
+		var nemesis sync.WaitGroup
+		nemesis.Go(func() {
+			for i := 0; ; i++ {
+				select {
+				case <-done:
+					return
+				case <-time.After(time.Millisecond):
+				}
+				switch i % 5 {
+				case 0:
+					f.Pause()
+				case 1:
+					f.Resume()
+				case 2:
+					f.Crash()
+				case 3:
+					f.Restart()
+					f.Forget("k")
+				case 4:
+					f.SetDown(i%2 == 0)
+				}
+			}
+		})
+		callers.Wait()
+		close(done)
+		nemesis.Wait()
+		f.Resume()
+		st := f.Stats()
+		assert.Equal(t, int64(8*300), st.Gets+st.Puts)
+		assert.Positive(t, st.Failed)
+		assert.Positive(t, st.Stored)
+	})
+}

@@ -103,11 +103,25 @@ func New(c Client, opts Options) *Replica {
 	return &Replica{c: c, prefix: opts.Prefix, zone: opts.Zone, script: redis.NewScript(setIfNewer)}
 }
 
+func orBackground(ctx context.Context) context.Context {
+	if ctx == nil {
+		return context.Background()
+	}
+	return ctx
+}
+
+// ErrNilClient is returned by every call of a Replica made with a nil Client.
+var ErrNilClient = errors.New("redisreplica: nil client")
+
 // Zone implements quorum.Zoned.
 func (r *Replica) Zone() string { return r.zone }
 
 // Get implements quorum.Replica with one HMGET.
 func (r *Replica) Get(ctx context.Context, key string) (quorum.Record, error) {
+	ctx = orBackground(ctx)
+	if r.c == nil {
+		return quorum.Record{}, ErrNilClient
+	}
 	vals, err := r.c.HMGet(ctx, r.prefix+key, fieldCounter, fieldWriter, fieldDeleted, fieldValue).Result()
 	if err != nil {
 		return quorum.Record{}, fmt.Errorf("redisreplica: get %q: %w", key, err)
@@ -143,6 +157,10 @@ func (r *Replica) Get(ctx context.Context, key string) (quorum.Record, error) {
 // Version implements quorum.Versioner: it reads the version without the
 // value.
 func (r *Replica) Version(ctx context.Context, key string) (quorum.Version, error) {
+	ctx = orBackground(ctx)
+	if r.c == nil {
+		return quorum.Version{}, ErrNilClient
+	}
 	vals, err := r.c.HMGet(ctx, r.prefix+key, fieldCounter, fieldWriter).Result()
 	if err != nil {
 		return quorum.Version{}, fmt.Errorf("redisreplica: version %q: %w", key, err)
@@ -196,6 +214,10 @@ func padded(n uint64) string {
 // rejected the script) matches quorum.ErrNotStored; any other error (a
 // timeout, a connection lost mid-call) leaves the write's outcome unknown.
 func (r *Replica) Put(ctx context.Context, key string, rec quorum.Record) (bool, error) {
+	ctx = orBackground(ctx)
+	if r.c == nil {
+		return false, fmt.Errorf("%w: %w", ErrNilClient, quorum.ErrNotStored)
+	}
 	del := "0"
 	if rec.Deleted {
 		del = "1"

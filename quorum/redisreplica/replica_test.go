@@ -189,3 +189,14 @@ func TestOverFaultyWrapper(t *testing.T) {
 	require.NoError(t, err)
 	assert.True(t, ok)
 }
+
+func TestNilClient(t *testing.T) {
+	r := New(nil, Options{})
+	_, err := r.Get(context.Background(), "k")
+	require.ErrorIs(t, err, ErrNilClient)
+	_, err = r.Version(context.Background(), "k")
+	require.ErrorIs(t, err, ErrNilClient)
+	_, err = r.Put(context.Background(), "k", quorum.Record{})
+	require.ErrorIs(t, err, ErrNilClient)
+	require.ErrorIs(t, err, quorum.ErrNotStored)
+}
