@@ -108,6 +108,9 @@ func (c *Client) N() int { return c.s.n }
 // goroutines to exit. Operations after Close fail with ErrClosed. Close is
 // idempotent.
 func (c *Client) Close() error {
+	if c == nil {
+		return nil
+	}
 	c.mu.Lock()
 	if !c.closed.Load() {
 		c.closed.Store(true)

@@ -469,3 +469,16 @@ func TestVersionsOfOneClientAreUnique(t *testing.T) {
 		assert.Equal(t, "b", string(got))
 	})
 }
+
+func TestZeroValuesDoNotPanic(t *testing.T) {
+	ctx := context.Background()
+	var c *quorum.Client
+	_, err := c.Get(ctx, "k")
+	require.Error(t, err)
+	require.Error(t, c.Put(ctx, "k", nil))
+	require.NoError(t, c.Close())
+	var caller quorum.Caller
+	_, err = caller.Get(ctx, "k")
+	require.Error(t, err)
+	require.Error(t, caller.Delete(ctx, "k"))
+}

@@ -83,9 +83,13 @@
 // as a [*ReplicaError]. A replica may wrap [ErrNotStored] in a Put error to
 // say it certainly stored nothing.
 //
-// Availability: reads succeed when at least R replicas answer, writes when at
-// least max(W, min(R, N-W+1)) do (the version read, then W acks). With the
-// majority default both are "a majority is alive".
+// Availability: Quorum and Weak reads succeed when at least R replicas
+// answer; a Linearizable read also needs W live replicas when it must write
+// back (it skips the write-back when W of its R answers agree, which needs
+// R >= W).
+// Writes succeed when at least max(W, min(R, N-W+1)) replicas answer (the
+// version read, then W acknowledgements). With the majority default all of
+// these are "a majority is alive".
 //
 // Hedged reads: a read first asks the R preferred replicas (local zone
 // first, then lowest recent latency). When one of them has been outstanding
@@ -103,7 +107,8 @@
 // remaining replica writes, asynchronous repairs and slave writes continue;
 // [Client.Close] waits for them and for the workers. Every replica call is
 // cancelled at the latest 3 × ReplicaTimeout after its operation began;
-// reads cancel their stragglers when they return.
+// reads cancel their stragglers when they return. A replica that ignores its
+// context can hold a worker, and Close, for as long as it blocks.
 //
 // Hooks ([Hooks]) report per-replica latency, time to quorum, hedges fired
 // and won, repairs, stale answers and slave writes.

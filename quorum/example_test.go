@@ -73,3 +73,52 @@ func ExampleNew_zones() {
 	// <nil>
 	// true
 }
+
+// unhealthy is a replica whose health checker says it is down.
+type unhealthy struct{ quorum.Replica }
+
+func (unhealthy) Healthy() bool { return false }
+
+// Every failed write says whether it may have been applied.
+func ExampleClient_Put_outcomes() {
+	reps := threeReplicas()
+	reps[1] = unhealthy{reps[1]}
+	reps[2] = unhealthy{reps[2]}
+	c, err := quorum.New(reps, quorum.Config{})
+	if err != nil {
+		panic(err)
+	}
+	defer c.Close()
+
+	err = c.Put(context.Background(), "k", []byte("v"))
+	switch {
+	case err == nil:
+		fmt.Println("stored on a write quorum")
+	case errors.Is(err, quorum.ErrNotApplied):
+		fmt.Println("certainly not stored: safe to retry")
+	case errors.Is(err, quorum.ErrIndeterminate):
+		fmt.Println("may have been stored: read before retrying")
+	}
+	fmt.Println(errors.Is(err, quorum.ErrNoQuorum))
+	// Output:
+	// certainly not stored: safe to retry
+	// true
+}
+
+// The master-slave tier for data that tolerates minor loss: the master
+// (replicas[0]) is written synchronously, the slave (replicas[1]) after it.
+func ExampleTier() {
+	reps := threeReplicas()
+	c, err := quorum.New(reps, quorum.Config{Tier: quorum.MasterSlave})
+	if err != nil {
+		panic(err)
+	}
+	ctx := context.Background()
+	fmt.Println(c.Put(ctx, "session:1", []byte("token")))
+	c.Close() // waits for the slave copy
+	rec, _ := reps[1].Get(ctx, "session:1")
+	fmt.Println(string(rec.Value))
+	// Output:
+	// <nil>
+	// token
+}

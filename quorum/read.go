@@ -8,6 +8,9 @@ import (
 )
 
 func (c *Client) read(ctx context.Context, key string, call Call) ([]byte, Version, error) {
+	if c == nil {
+		return nil, Version{}, errNilClient
+	}
 	if ctx == nil {
 		ctx = context.Background()
 	}

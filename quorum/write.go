@@ -3,6 +3,7 @@ package quorum
 import (
 	"bytes"
 	"context"
+	"errors"
 	"hash/maphash"
 	"math"
 	"math/bits"
@@ -10,12 +11,18 @@ import (
 	"time"
 )
 
-var errUnhealthy error = &notStored{"quorum: replica unhealthy"}
+var (
+	errUnhealthy error = &notStored{"quorum: replica unhealthy"}
+	errNilClient       = errors.New("quorum: nil Client (use New)")
+)
 
 func (c *Client) write(ctx context.Context, key string, value []byte, del bool, call Call) (Version, error) {
 	kind := OpPut
 	if del {
 		kind = OpDelete
+	}
+	if c == nil {
+		return Version{}, errNilClient
 	}
 	if ctx == nil {
 		ctx = context.Background()
