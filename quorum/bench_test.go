@@ -84,3 +84,19 @@ func BenchmarkParallel(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkFastFail: with health known and too few healthy replicas, an
+// operation fails before contacting any replica (the target is < 1 ms).
+func BenchmarkFastFail(b *testing.B) {
+	fs, reps := nFakes(3)
+	fs[0].unhealthy.Store(true)
+	fs[1].unhealthy.Store(true)
+	c := newClient(b, reps, quorum.Config{})
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := c.Put(ctx, "k", nil); err == nil {
+			b.Fatal("want ErrNoQuorum")
+		}
+	}
+}

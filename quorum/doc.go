@@ -32,9 +32,9 @@
 // Config): W = R = N/2+1, [Linearizable], [QuorumTier], a 1 s
 // ReplicaTimeout, hedged reads (p90, ≤ 10 % extra requests), asynchronous
 // read repair at ≤ 1000 records/s, at most 1024 calls in flight per replica,
-// and a random 64-bit client id (ClientID must be unique per client; two
-// clients sharing one can write different values under one version). N is at
-// most 64. W+R > N is required unless the [Weak] level is chosen explicitly.
+// and a random 64-bit client id (a ClientID must be unique per Client
+// instance, ever: two instances sharing one can write different values under
+// one version). N is at most 64. W+R > N is required unless the [Weak] level is chosen explicitly.
 //
 // Consistency levels ([Consistency], per client and per call with
 // [Client.With]):
@@ -50,8 +50,9 @@
 //
 // Tiers ([Tier], per client and per call), using replicas[0] and replicas[1]:
 //
-//   - [QuorumTier]: the N/W/R quorum. Loss window: none while fewer than W
-//     replicas (and, with MinWriteZones = 2, no whole zone) are lost.
+//   - [QuorumTier]: the N/W/R quorum. Loss window: none while at most W-1
+//     replicas are lost (every acknowledged write is on W), and, with
+//     MinWriteZones = 2, none when a whole zone is lost.
 //   - [MasterSlave]: write the master synchronously and the slave
 //     asynchronously once the master acknowledged; read the master, fall back
 //     to the slave. Loss window: losing the master loses the acknowledged
@@ -65,7 +66,8 @@
 //     newer record; the others read the primary and fall back.
 //
 // Tiers keep versions (so mixing tiers on a key never goes backwards) but do
-// no read repair, hedging or zone checks.
+// no read repair, write-back, hedging or zone checks, and ignore the
+// Consistency level.
 //
 // Zones: a replica implementing [Zoned] has a zone (IDC). With
 // Config.MinWriteZones = 2 a write (and a Linearizable write-back) needs
@@ -97,7 +99,7 @@
 // per-replica histogram; Hedge.InitialDelay until 32 samples; never below
 // Hedge.MinDelay), one more replica is asked. Hedges are paid from a token
 // bucket credited Hedge.Budget per read or write, so hedges never exceed
-// 10 % of operations plus Hedge.Burst. The first R answers win and a replica
+// 10 % of QuorumTier operations plus Hedge.Burst. The first R answers win and a replica
 // never counts twice. A failed or timed-out replica is replaced at once
 // (not a hedge).
 //
@@ -115,9 +117,15 @@
 //
 // # Example
 //
-//	reps := []quorum.Replica{memreplica.New(memreplica.Options{}), memreplica.New(memreplica.Options{}), memreplica.New(memreplica.Options{})}
-//	c, err := quorum.New(reps, quorum.Config{})
-//	if err != nil { ... }
+//	reps := []quorum.Replica{
+//		memreplica.New(memreplica.Options{Zone: "a"}),
+//		memreplica.New(memreplica.Options{Zone: "a"}),
+//		memreplica.New(memreplica.Options{Zone: "b"}),
+//	}
+//	c, err := quorum.New(reps, quorum.Config{MinWriteZones: 2}) // N=3, W=R=2
+//	if err != nil {
+//		return err
+//	}
 //	defer c.Close()
 //	err = c.Put(ctx, "user:42", []byte("hello"))
 //	v, err := c.Get(ctx, "user:42")
@@ -129,10 +137,11 @@
 // The client allocates nothing per Get: operation state, its context and
 // timer are pooled, and replica calls run on reused workers, so steady-state
 // calls start no goroutines. Over quorum/memreplica (N=3, W=R=2) a Get costs
-// about 2.5 µs and 2 allocations (the replicas' copies of the value); a Put,
-// which takes two round trips (version read, then write), about 6 µs and 4
-// allocations (plus the client's copy of the value, which lets stragglers
-// land after Put returns). Most of the time is goroutine hand-off to the
+// about 2.5 µs and 2 allocations (the two replicas' copies of the value); a
+// Put, which takes two round trips (version read, then write), about 6 µs and
+// 4 allocations (the three replicas' copies and the client's own, which lets
+// stragglers land after Put returns). These are figures from a quiet moment
+// of a shared 2-core machine; under load, hand-offs cost more. Most of the time is goroutine hand-off to the
 // workers; TestAllocs locks the counts. See benchmarks/quorum and
 // BENCHMARKS.md for latency under slow and tail-heavy replicas.
 //
