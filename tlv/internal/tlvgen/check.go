@@ -54,7 +54,15 @@ func (c Change) String() string {
 // Check compares an old and a new version of a schema and lists every
 // difference, breaking ones first. A change is breaking when a message written
 // by one version would be misread, rejected or silently cut by the other.
+//
+// Both schemas must come from Parse (or satisfy its invariants); a nil or
+// broken schema yields a single breaking change that says so.
 func Check(old, cur *Schema) []Change {
+	for _, s := range []*Schema{old, cur} {
+		if err := s.verify(); err != nil {
+			return []Change{{Kind: TypeChanged, Breaking: true, Detail: "cannot compare: " + err.Error()}}
+		}
+	}
 	var out []Change
 	add := func(c Change) { out = append(out, c) }
 	for _, om := range old.Messages {

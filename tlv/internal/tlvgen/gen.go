@@ -36,6 +36,9 @@ var wtNames = [...]string{"tlv.Varint", "tlv.Fixed64", "tlv.Bytes", "tlv.Message
 // SizeTLV, AppendTLV and UnmarshalTLV methods of tlv.Marshaler and
 // tlv.Unmarshaler.
 func Generate(s *Schema, opt Options) ([]byte, error) {
+	if err := s.verify(); err != nil {
+		return nil, err
+	}
 	g := &generator{s: s, opt: opt}
 	for _, m := range s.Messages {
 		g.message(m)

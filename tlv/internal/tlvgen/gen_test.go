@@ -115,3 +115,29 @@ func TestCommittedCodeIsUpToDate(t *testing.T) {
 		})
 	}
 }
+
+func TestGenerateAndCheckRefuseBrokenSchemas(t *testing.T) {
+	good, err := Parse([]byte(issueSchema))
+	require.NoError(t, err)
+	broken := []*Schema{
+		nil,
+		{Package: "p", Messages: []*Message{nil}},
+		{Package: "p", Messages: []*Message{{Name: "M", Fields: []*Field{nil}}}},
+		{Package: "p", Messages: []*Message{{Name: "M", Fields: []*Field{{Tag: 1, Name: "A", Type: Type{Kind: KindMessage, Message: "Nope"}}}}}},
+		{Package: "p", Messages: []*Message{{Name: "M", Fields: []*Field{{Tag: 1, Name: "A", Type: Type{Kind: KindMap}, Key: Type{Kind: KindFloat64}, Value: Type{Kind: KindString}}}}}},
+		{Package: "p", Messages: []*Message{{Name: "M", Fields: []*Field{{Tag: 1, Name: "A", Type: Type{Kind: Kind(99)}}}}}},
+		{Package: "p", Messages: []*Message{{Name: "M", Fields: []*Field{{Tag: 2, Name: "A", Type: Type{Kind: KindBool}}, {Tag: 1, Name: "B", Type: Type{Kind: KindBool}}}}}},
+		{Package: "", Messages: nil},
+	}
+	for i, s := range broken {
+		_, err := Generate(s, Options{})
+		require.Error(t, err, "case %d", i)
+		changes := Check(good, s)
+		require.True(t, Breaking(changes), "case %d", i)
+	}
+	// A correct hand-built schema works without Parse.
+	hand := &Schema{Package: "p", Messages: []*Message{{Name: "M", Fields: []*Field{{Tag: 1, Name: "A", Type: Type{Kind: KindInt64}}}}}}
+	_, err = Generate(hand, Options{})
+	require.NoError(t, err)
+	assert.Empty(t, Check(hand, hand))
+}

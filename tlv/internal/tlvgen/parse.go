@@ -83,7 +83,89 @@ type Schema struct {
 }
 
 // Message returns the message called name, or nil.
-func (s *Schema) Message(name string) *Message { return s.byName[name] }
+func (s *Schema) Message(name string) *Message {
+	if s == nil {
+		return nil
+	}
+	if s.byName != nil {
+		return s.byName[name]
+	}
+	for _, m := range s.Messages { // a Schema built by hand, not by Parse
+		if m != nil && m.Name == name {
+			return m
+		}
+	}
+	return nil
+}
+
+// verify checks the invariants Parse establishes, for a Schema that may
+// have been built or edited by hand: Generate and Check refuse a broken one
+// instead of panicking or emitting code that does not compile.
+func (s *Schema) verify() error {
+	if s == nil {
+		return Errors{{Msg: "nil schema"}}
+	}
+	var problems Errors
+	fail := func(format string, args ...any) {
+		problems = append(problems, &Error{Msg: fmt.Sprintf(format, args...)})
+	}
+	if !isIdent(s.Package) || goKeywords[s.Package] {
+		fail("package %q is not a Go identifier", s.Package)
+	}
+	names := map[string]bool{}
+	validType := func(t Type, allowMap bool) bool {
+		switch {
+		case t.Kind == KindMessage:
+			return s.Message(t.Message) != nil
+		case t.Kind == KindMap:
+			return allowMap
+		default:
+			return t.Kind >= KindBool && t.Kind <= KindBytes
+		}
+	}
+	for _, m := range s.Messages {
+		if m == nil || !isExported(m.Name) || names[m.Name] {
+			fail("invalid or duplicate message")
+			continue
+		}
+		names[m.Name] = true
+		tags := map[uint32]bool{}
+		fields := map[string]bool{}
+		for _, f := range m.Fields {
+			switch {
+			case f == nil:
+				fail("message %s: nil field", m.Name)
+			case f.Tag == 0 || f.Tag > MaxTag || tags[f.Tag]:
+				fail("message %s: bad or duplicate tag %d", m.Name, f.Tag)
+			case !isExported(f.Name) || reservedFieldNames[f.Name] || fields[f.Name]:
+				fail("message %s: bad or duplicate field name %q", m.Name, f.Name)
+			case !validType(f.Type, true):
+				fail("message %s: field %s: invalid type", m.Name, f.Name)
+			case f.IsMap() && (f.Repeated || !validType(f.Value, false) ||
+				(f.Key.Kind != KindString && f.Key.Kind != KindInt32 && f.Key.Kind != KindInt64 && f.Key.Kind != KindUint32 && f.Key.Kind != KindUint64)):
+				fail("message %s: field %s: invalid map", m.Name, f.Name)
+			default:
+				tags[f.Tag] = true
+				fields[f.Name] = true
+			}
+		}
+		for i := 1; i < len(m.Fields); i++ {
+			if m.Fields[i-1] != nil && m.Fields[i] != nil && m.Fields[i-1].Tag > m.Fields[i].Tag {
+				fail("message %s: fields not sorted by tag", m.Name)
+				break
+			}
+		}
+		for _, r := range m.Reserved {
+			if r == nil || r.Tag == 0 || r.Tag > MaxTag || tags[r.Tag] {
+				fail("message %s: bad or duplicate reserved tag", m.Name)
+			}
+		}
+	}
+	if len(problems) > 0 {
+		return problems
+	}
+	return nil
+}
 
 // Message is one message of a schema.
 type Message struct {
