@@ -12,8 +12,8 @@ import (
 
 // Client reads and writes versioned records on N replicas. It is safe for
 // concurrent use. Each replica call runs on a worker goroutine the Client
-// owns (at most Config.MaxInFlight per replica; workers stay until Close), so
-// Close must be called to release them.
+// owns (at most Config.MaxInFlight per replica; workers idle for a reaping
+// period exit), so Close must be called to release them.
 type Client struct {
 	s        settings
 	replicas []replicaState
@@ -36,7 +36,10 @@ type replicaState struct {
 	zoneID int
 	local  bool
 	jobs   chan job
-	active atomic.Int32 // worker goroutines
+	reap   chan struct{} // a parked worker that receives from it exits
+	active atomic.Int32  // worker goroutines
+	busy   atomic.Int32  // workers running a call
+	peak   atomic.Int32  // most busy workers since the last reaping
 	lat    latency
 }
 
@@ -89,10 +92,13 @@ func New(replicas []Replica, cfg Config) (*Client, error) {
 		rs.zoneID = id
 		rs.local = s.localZone != "" && rs.zone == s.localZone
 		rs.jobs = make(chan job)
+		rs.reap = make(chan struct{})
 	}
 	c.zones = len(ids)
 	n := len(replicas)
 	c.ops.New = func() any { return newOp(c, n) }
+	c.wg.Add(1)
+	go c.reaper()
 	return c, nil
 }
 

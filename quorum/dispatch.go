@@ -182,16 +182,61 @@ func (c *Client) spawn(rs *replicaState, i int, j job) error {
 
 var errClosedNotSent error = &notStored{"quorum: client closed"}
 
-// work runs jobs for one replica until Close. Workers are never idle-reaped:
-// their number is the peak concurrency of calls to the replica.
+// work runs jobs for one replica until Close, or until the reaper retires
+// it as surplus.
 func (c *Client) work(rs *replicaState, i int, j job) {
 	defer c.wg.Done()
 	for {
+		b := rs.busy.Add(1)
+		for p := rs.peak.Load(); b > p && !rs.peak.CompareAndSwap(p, b); p = rs.peak.Load() {
+		}
 		c.run(rs, i, j)
+		rs.busy.Add(-1)
 		select {
 		case j = <-rs.jobs:
+		case <-rs.reap:
+			rs.active.Add(-1)
+			return
 		case <-c.done:
 			return
+		}
+	}
+}
+
+// reapEvery is how often surplus workers are retired: a replica keeps as
+// many workers as were busy at once during the last period (at least
+// minWorkers), so a burst's workers go away within two periods.
+const (
+	reapEvery  = 10 * time.Second
+	minWorkers = 4
+)
+
+// reaper retires idle workers beyond each replica's recent peak; it stops
+// at Close.
+func (c *Client) reaper() {
+	defer c.wg.Done()
+	t := time.NewTicker(reapEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+			c.reap()
+		case <-c.done:
+			return
+		}
+	}
+}
+
+func (c *Client) reap() {
+	for i := range c.replicas {
+		rs := &c.replicas[i]
+		keep := max(rs.peak.Swap(rs.busy.Load()), minWorkers)
+		for n := rs.active.Load() - keep; n > 0; n-- {
+			select {
+			case rs.reap <- struct{}{}: // only a parked worker takes it
+			default:
+				n = 0
+			}
 		}
 	}
 }
