@@ -105,7 +105,9 @@
 //
 // Concurrency and lifetime: each replica call runs on a worker goroutine the
 // Client owns; a replica has at most Config.MaxInFlight of them (further
-// calls fail with [ErrReplicaBusy]). After a write acknowledged at W, the
+// calls fail with [ErrReplicaBusy]). Workers are reused; every 10 s a reaper
+// goroutine retires idle ones beyond the replica's recent peak (at least 4
+// stay). After a write acknowledged at W, the
 // remaining replica writes, asynchronous repairs and slave writes continue;
 // [Client.Close] waits for them and for the workers. Every replica call is
 // cancelled at the latest 3 × ReplicaTimeout after its operation began;
