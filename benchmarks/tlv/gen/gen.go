@@ -168,10 +168,17 @@ func (x *Inner) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 			return d.Error(off, tag, tlv.CodeError(m))
 		}
 		off += m
-		if err := d.Alloc(off - start); err != nil {
-			return d.Error(start, tag, err)
+		// Charged before allocating; capacity doubles.
+		if u := x.UnknownFields; len(u)+off-start > cap(u) {
+			nc := max(2*cap(u), len(u)+off-start)
+			if err := d.Alloc(nc); err != nil {
+				return d.Error(start, tag, err)
+			}
+			nu := make(tlv.Unknown, len(u), nc)
+			copy(nu, u)
+			x.UnknownFields = nu
 		}
-		x.UnknownFields.Add(data[start:off])
+		x.UnknownFields = append(x.UnknownFields, data[start:off]...)
 	}
 	if len(x.UnknownFields) != 0 {
 		x.UnknownFields = x.UnknownFields.Sorted()
@@ -496,10 +503,16 @@ func (x *Msg) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 				if err := d.Count(cnt); err != nil {
 					return d.Error(start, tag, err)
 				}
-				if err := d.Alloc(cnt * int(unsafe.Sizeof(x.IDs[0]))); err != nil {
-					return d.Error(start, tag, err)
+				if cap(x.IDs)-len(x.IDs) < cnt {
+					need := len(x.IDs) + cnt
+					if len(x.IDs) != 0 {
+						need = max(need, 2*cap(x.IDs))
+					}
+					if err := d.Alloc(need * int(unsafe.Sizeof(x.IDs[0]))); err != nil {
+						return d.Error(start, tag, err)
+					}
+					x.IDs = slices.Grow(x.IDs, cnt)
 				}
-				x.IDs = slices.Grow(x.IDs, cnt)
 				for p := 0; p < len(c); {
 					u, m := tlv.ConsumeVarint(c[p:])
 					if m < 0 {
@@ -754,10 +767,17 @@ func (x *Msg) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 			return d.Error(off, tag, tlv.CodeError(m))
 		}
 		off += m
-		if err := d.Alloc(off - start); err != nil {
-			return d.Error(start, tag, err)
+		// Charged before allocating; capacity doubles.
+		if u := x.UnknownFields; len(u)+off-start > cap(u) {
+			nc := max(2*cap(u), len(u)+off-start)
+			if err := d.Alloc(nc); err != nil {
+				return d.Error(start, tag, err)
+			}
+			nu := make(tlv.Unknown, len(u), nc)
+			copy(nu, u)
+			x.UnknownFields = nu
 		}
-		x.UnknownFields.Add(data[start:off])
+		x.UnknownFields = append(x.UnknownFields, data[start:off]...)
 	}
 	if len(x.UnknownFields) != 0 {
 		x.UnknownFields = x.UnknownFields.Sorted()
@@ -1122,10 +1142,16 @@ func (x *MsgV2) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 				if err := d.Count(cnt); err != nil {
 					return d.Error(start, tag, err)
 				}
-				if err := d.Alloc(cnt * int(unsafe.Sizeof(x.IDs[0]))); err != nil {
-					return d.Error(start, tag, err)
+				if cap(x.IDs)-len(x.IDs) < cnt {
+					need := len(x.IDs) + cnt
+					if len(x.IDs) != 0 {
+						need = max(need, 2*cap(x.IDs))
+					}
+					if err := d.Alloc(need * int(unsafe.Sizeof(x.IDs[0]))); err != nil {
+						return d.Error(start, tag, err)
+					}
+					x.IDs = slices.Grow(x.IDs, cnt)
 				}
-				x.IDs = slices.Grow(x.IDs, cnt)
 				for p := 0; p < len(c); {
 					u, m := tlv.ConsumeVarint(c[p:])
 					if m < 0 {
@@ -1459,10 +1485,17 @@ func (x *MsgV2) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 			return d.Error(off, tag, tlv.CodeError(m))
 		}
 		off += m
-		if err := d.Alloc(off - start); err != nil {
-			return d.Error(start, tag, err)
+		// Charged before allocating; capacity doubles.
+		if u := x.UnknownFields; len(u)+off-start > cap(u) {
+			nc := max(2*cap(u), len(u)+off-start)
+			if err := d.Alloc(nc); err != nil {
+				return d.Error(start, tag, err)
+			}
+			nu := make(tlv.Unknown, len(u), nc)
+			copy(nu, u)
+			x.UnknownFields = nu
 		}
-		x.UnknownFields.Add(data[start:off])
+		x.UnknownFields = append(x.UnknownFields, data[start:off]...)
 	}
 	if len(x.UnknownFields) != 0 {
 		x.UnknownFields = x.UnknownFields.Sorted()
@@ -1759,10 +1792,17 @@ func (x *SmallStruct) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 			return d.Error(off, tag, tlv.CodeError(m))
 		}
 		off += m
-		if err := d.Alloc(off - start); err != nil {
-			return d.Error(start, tag, err)
+		// Charged before allocating; capacity doubles.
+		if u := x.UnknownFields; len(u)+off-start > cap(u) {
+			nc := max(2*cap(u), len(u)+off-start)
+			if err := d.Alloc(nc); err != nil {
+				return d.Error(start, tag, err)
+			}
+			nu := make(tlv.Unknown, len(u), nc)
+			copy(nu, u)
+			x.UnknownFields = nu
 		}
-		x.UnknownFields.Add(data[start:off])
+		x.UnknownFields = append(x.UnknownFields, data[start:off]...)
 	}
 	if len(x.UnknownFields) != 0 {
 		x.UnknownFields = x.UnknownFields.Sorted()
@@ -1958,10 +1998,17 @@ func (x *Node) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 			return d.Error(off, tag, tlv.CodeError(m))
 		}
 		off += m
-		if err := d.Alloc(off - start); err != nil {
-			return d.Error(start, tag, err)
+		// Charged before allocating; capacity doubles.
+		if u := x.UnknownFields; len(u)+off-start > cap(u) {
+			nc := max(2*cap(u), len(u)+off-start)
+			if err := d.Alloc(nc); err != nil {
+				return d.Error(start, tag, err)
+			}
+			nu := make(tlv.Unknown, len(u), nc)
+			copy(nu, u)
+			x.UnknownFields = nu
 		}
-		x.UnknownFields.Add(data[start:off])
+		x.UnknownFields = append(x.UnknownFields, data[start:off]...)
 	}
 	if len(x.UnknownFields) != 0 {
 		x.UnknownFields = x.UnknownFields.Sorted()

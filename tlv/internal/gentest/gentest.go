@@ -168,10 +168,17 @@ func (x *Inner) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 			return d.Error(off, tag, tlv.CodeError(m))
 		}
 		off += m
-		if err := d.Alloc(off - start); err != nil {
-			return d.Error(start, tag, err)
+		// Charged before allocating; capacity doubles.
+		if u := x.UnknownFields; len(u)+off-start > cap(u) {
+			nc := max(2*cap(u), len(u)+off-start)
+			if err := d.Alloc(nc); err != nil {
+				return d.Error(start, tag, err)
+			}
+			nu := make(tlv.Unknown, len(u), nc)
+			copy(nu, u)
+			x.UnknownFields = nu
 		}
-		x.UnknownFields.Add(data[start:off])
+		x.UnknownFields = append(x.UnknownFields, data[start:off]...)
 	}
 	if len(x.UnknownFields) != 0 {
 		x.UnknownFields = x.UnknownFields.Sorted()
@@ -496,10 +503,16 @@ func (x *Msg) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 				if err := d.Count(cnt); err != nil {
 					return d.Error(start, tag, err)
 				}
-				if err := d.Alloc(cnt * int(unsafe.Sizeof(x.IDs[0]))); err != nil {
-					return d.Error(start, tag, err)
+				if cap(x.IDs)-len(x.IDs) < cnt {
+					need := len(x.IDs) + cnt
+					if len(x.IDs) != 0 {
+						need = max(need, 2*cap(x.IDs))
+					}
+					if err := d.Alloc(need * int(unsafe.Sizeof(x.IDs[0]))); err != nil {
+						return d.Error(start, tag, err)
+					}
+					x.IDs = slices.Grow(x.IDs, cnt)
 				}
-				x.IDs = slices.Grow(x.IDs, cnt)
 				for p := 0; p < len(c); {
 					u, m := tlv.ConsumeVarint(c[p:])
 					if m < 0 {
@@ -754,10 +767,17 @@ func (x *Msg) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 			return d.Error(off, tag, tlv.CodeError(m))
 		}
 		off += m
-		if err := d.Alloc(off - start); err != nil {
-			return d.Error(start, tag, err)
+		// Charged before allocating; capacity doubles.
+		if u := x.UnknownFields; len(u)+off-start > cap(u) {
+			nc := max(2*cap(u), len(u)+off-start)
+			if err := d.Alloc(nc); err != nil {
+				return d.Error(start, tag, err)
+			}
+			nu := make(tlv.Unknown, len(u), nc)
+			copy(nu, u)
+			x.UnknownFields = nu
 		}
-		x.UnknownFields.Add(data[start:off])
+		x.UnknownFields = append(x.UnknownFields, data[start:off]...)
 	}
 	if len(x.UnknownFields) != 0 {
 		x.UnknownFields = x.UnknownFields.Sorted()
@@ -1054,10 +1074,17 @@ func (x *SmallStruct) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 			return d.Error(off, tag, tlv.CodeError(m))
 		}
 		off += m
-		if err := d.Alloc(off - start); err != nil {
-			return d.Error(start, tag, err)
+		// Charged before allocating; capacity doubles.
+		if u := x.UnknownFields; len(u)+off-start > cap(u) {
+			nc := max(2*cap(u), len(u)+off-start)
+			if err := d.Alloc(nc); err != nil {
+				return d.Error(start, tag, err)
+			}
+			nu := make(tlv.Unknown, len(u), nc)
+			copy(nu, u)
+			x.UnknownFields = nu
 		}
-		x.UnknownFields.Add(data[start:off])
+		x.UnknownFields = append(x.UnknownFields, data[start:off]...)
 	}
 	if len(x.UnknownFields) != 0 {
 		x.UnknownFields = x.UnknownFields.Sorted()
@@ -1810,10 +1837,16 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 				if err := d.Count(cnt); err != nil {
 					return d.Error(start, tag, err)
 				}
-				if err := d.Alloc(cnt * int(unsafe.Sizeof(x.Bs[0]))); err != nil {
-					return d.Error(start, tag, err)
+				if cap(x.Bs)-len(x.Bs) < cnt {
+					need := len(x.Bs) + cnt
+					if len(x.Bs) != 0 {
+						need = max(need, 2*cap(x.Bs))
+					}
+					if err := d.Alloc(need * int(unsafe.Sizeof(x.Bs[0]))); err != nil {
+						return d.Error(start, tag, err)
+					}
+					x.Bs = slices.Grow(x.Bs, cnt)
 				}
-				x.Bs = slices.Grow(x.Bs, cnt)
 				for p := 0; p < len(c); {
 					u, m := tlv.ConsumeVarint(c[p:])
 					if m < 0 {
@@ -1897,10 +1930,16 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 				if err := d.Count(cnt); err != nil {
 					return d.Error(start, tag, err)
 				}
-				if err := d.Alloc(cnt * int(unsafe.Sizeof(x.I32s[0]))); err != nil {
-					return d.Error(start, tag, err)
+				if cap(x.I32s)-len(x.I32s) < cnt {
+					need := len(x.I32s) + cnt
+					if len(x.I32s) != 0 {
+						need = max(need, 2*cap(x.I32s))
+					}
+					if err := d.Alloc(need * int(unsafe.Sizeof(x.I32s[0]))); err != nil {
+						return d.Error(start, tag, err)
+					}
+					x.I32s = slices.Grow(x.I32s, cnt)
 				}
-				x.I32s = slices.Grow(x.I32s, cnt)
 				for p := 0; p < len(c); {
 					u, m := tlv.ConsumeVarint(c[p:])
 					if m < 0 {
@@ -1986,10 +2025,16 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 				if err := d.Count(cnt); err != nil {
 					return d.Error(start, tag, err)
 				}
-				if err := d.Alloc(cnt * int(unsafe.Sizeof(x.U64s[0]))); err != nil {
-					return d.Error(start, tag, err)
+				if cap(x.U64s)-len(x.U64s) < cnt {
+					need := len(x.U64s) + cnt
+					if len(x.U64s) != 0 {
+						need = max(need, 2*cap(x.U64s))
+					}
+					if err := d.Alloc(need * int(unsafe.Sizeof(x.U64s[0]))); err != nil {
+						return d.Error(start, tag, err)
+					}
+					x.U64s = slices.Grow(x.U64s, cnt)
 				}
-				x.U64s = slices.Grow(x.U64s, cnt)
 				for p := 0; p < len(c); {
 					u, m := tlv.ConsumeVarint(c[p:])
 					if m < 0 {
@@ -2062,10 +2107,16 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 				if err := d.Count(cnt); err != nil {
 					return d.Error(start, tag, err)
 				}
-				if err := d.Alloc(cnt * int(unsafe.Sizeof(x.F32s[0]))); err != nil {
-					return d.Error(start, tag, err)
+				if cap(x.F32s)-len(x.F32s) < cnt {
+					need := len(x.F32s) + cnt
+					if len(x.F32s) != 0 {
+						need = max(need, 2*cap(x.F32s))
+					}
+					if err := d.Alloc(need * int(unsafe.Sizeof(x.F32s[0]))); err != nil {
+						return d.Error(start, tag, err)
+					}
+					x.F32s = slices.Grow(x.F32s, cnt)
 				}
-				x.F32s = slices.Grow(x.F32s, cnt)
 				for p := 0; p < len(c); {
 					w, _ := tlv.ConsumeFixed32(c[p:])
 					p += 4
@@ -2104,10 +2155,16 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 				if err := d.Count(cnt); err != nil {
 					return d.Error(start, tag, err)
 				}
-				if err := d.Alloc(cnt * int(unsafe.Sizeof(x.F32s[0]))); err != nil {
-					return d.Error(start, tag, err)
+				if cap(x.F32s)-len(x.F32s) < cnt {
+					need := len(x.F32s) + cnt
+					if len(x.F32s) != 0 {
+						need = max(need, 2*cap(x.F32s))
+					}
+					if err := d.Alloc(need * int(unsafe.Sizeof(x.F32s[0]))); err != nil {
+						return d.Error(start, tag, err)
+					}
+					x.F32s = slices.Grow(x.F32s, cnt)
 				}
-				x.F32s = slices.Grow(x.F32s, cnt)
 				for p := 0; p < len(c); {
 					w, _ := tlv.ConsumeFixed64(c[p:])
 					p += 8
@@ -2189,10 +2246,16 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 				if err := d.Count(cnt); err != nil {
 					return d.Error(start, tag, err)
 				}
-				if err := d.Alloc(cnt * int(unsafe.Sizeof(x.F64s[0]))); err != nil {
-					return d.Error(start, tag, err)
+				if cap(x.F64s)-len(x.F64s) < cnt {
+					need := len(x.F64s) + cnt
+					if len(x.F64s) != 0 {
+						need = max(need, 2*cap(x.F64s))
+					}
+					if err := d.Alloc(need * int(unsafe.Sizeof(x.F64s[0]))); err != nil {
+						return d.Error(start, tag, err)
+					}
+					x.F64s = slices.Grow(x.F64s, cnt)
 				}
-				x.F64s = slices.Grow(x.F64s, cnt)
 				for p := 0; p < len(c); {
 					w, _ := tlv.ConsumeFixed64(c[p:])
 					p += 8
@@ -2231,10 +2294,16 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 				if err := d.Count(cnt); err != nil {
 					return d.Error(start, tag, err)
 				}
-				if err := d.Alloc(cnt * int(unsafe.Sizeof(x.F64s[0]))); err != nil {
-					return d.Error(start, tag, err)
+				if cap(x.F64s)-len(x.F64s) < cnt {
+					need := len(x.F64s) + cnt
+					if len(x.F64s) != 0 {
+						need = max(need, 2*cap(x.F64s))
+					}
+					if err := d.Alloc(need * int(unsafe.Sizeof(x.F64s[0]))); err != nil {
+						return d.Error(start, tag, err)
+					}
+					x.F64s = slices.Grow(x.F64s, cnt)
 				}
-				x.F64s = slices.Grow(x.F64s, cnt)
 				for p := 0; p < len(c); {
 					w, _ := tlv.ConsumeFixed32(c[p:])
 					p += 4
@@ -2941,10 +3010,17 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 			return d.Error(off, tag, tlv.CodeError(m))
 		}
 		off += m
-		if err := d.Alloc(off - start); err != nil {
-			return d.Error(start, tag, err)
+		// Charged before allocating; capacity doubles.
+		if u := x.UnknownFields; len(u)+off-start > cap(u) {
+			nc := max(2*cap(u), len(u)+off-start)
+			if err := d.Alloc(nc); err != nil {
+				return d.Error(start, tag, err)
+			}
+			nu := make(tlv.Unknown, len(u), nc)
+			copy(nu, u)
+			x.UnknownFields = nu
 		}
-		x.UnknownFields.Add(data[start:off])
+		x.UnknownFields = append(x.UnknownFields, data[start:off]...)
 	}
 	if len(x.UnknownFields) != 0 {
 		x.UnknownFields = x.UnknownFields.Sorted()
@@ -3190,10 +3266,17 @@ func (x *Node) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 			return d.Error(off, tag, tlv.CodeError(m))
 		}
 		off += m
-		if err := d.Alloc(off - start); err != nil {
-			return d.Error(start, tag, err)
+		// Charged before allocating; capacity doubles.
+		if u := x.UnknownFields; len(u)+off-start > cap(u) {
+			nc := max(2*cap(u), len(u)+off-start)
+			if err := d.Alloc(nc); err != nil {
+				return d.Error(start, tag, err)
+			}
+			nu := make(tlv.Unknown, len(u), nc)
+			copy(nu, u)
+			x.UnknownFields = nu
 		}
-		x.UnknownFields.Add(data[start:off])
+		x.UnknownFields = append(x.UnknownFields, data[start:off]...)
 	}
 	if len(x.UnknownFields) != 0 {
 		x.UnknownFields = x.UnknownFields.Sorted()
@@ -3277,10 +3360,17 @@ func (x *Empty) decodeUnknown(data []byte, d *tlv.DecodeState) error {
 			return d.Error(off, tag, tlv.CodeError(m))
 		}
 		off += m
-		if err := d.Alloc(off - start); err != nil {
-			return d.Error(start, tag, err)
+		// Charged before allocating; capacity doubles.
+		if u := x.UnknownFields; len(u)+off-start > cap(u) {
+			nc := max(2*cap(u), len(u)+off-start)
+			if err := d.Alloc(nc); err != nil {
+				return d.Error(start, tag, err)
+			}
+			nu := make(tlv.Unknown, len(u), nc)
+			copy(nu, u)
+			x.UnknownFields = nu
 		}
-		x.UnknownFields.Add(data[start:off])
+		x.UnknownFields = append(x.UnknownFields, data[start:off]...)
 	}
 	if len(x.UnknownFields) != 0 {
 		x.UnknownFields = x.UnknownFields.Sorted()

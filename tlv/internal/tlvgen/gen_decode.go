@@ -250,8 +250,15 @@ func (g *generator) keepUnknown() {
 	g.p("m := tlv.ConsumeValue(data[off:], wt)")
 	g.p("if m < 0 { return d.Error(off, tag, tlv.CodeError(m)) }")
 	g.p("off += m")
-	g.p("if err := d.Alloc(off - start); err != nil { return d.Error(start, tag, err) }")
-	g.p("x.UnknownFields.Add(data[start:off])")
+	g.p("// Charged before allocating; capacity doubles.")
+	g.p("if u := x.UnknownFields; len(u)+off-start > cap(u) {")
+	g.p("nc := max(2*cap(u), len(u)+off-start)")
+	g.p("if err := d.Alloc(nc); err != nil { return d.Error(start, tag, err) }")
+	g.p("nu := make(tlv.Unknown, len(u), nc)")
+	g.p("copy(nu, u)")
+	g.p("x.UnknownFields = nu")
+	g.p("}")
+	g.p("x.UnknownFields = append(x.UnknownFields, data[start:off]...)")
 }
 
 // decodeUnknownOnly emits the decoder of a message without fields: every
@@ -356,9 +363,13 @@ func (g *generator) decodePacked(f *Field) {
 		}
 		g.p("if cnt == 0 && strict { return d.Error(start, tag, tlv.ErrNonCanonical) }")
 		g.p("if err := d.Count(cnt); err != nil { return d.Error(start, tag, err) }")
-		g.p("if err := d.Alloc(cnt * %s); err != nil { return d.Error(start, tag, err) }", elem)
 		g.useSlices = true
+		g.p("if cap(%s)-len(%s) < cnt {", v, v)
+		g.p("need := len(%s) + cnt", v)
+		g.p("if len(%s) != 0 { need = max(need, 2*cap(%s)) }", v, v)
+		g.p("if err := d.Alloc(need * %s); err != nil { return d.Error(start, tag, err) }", elem)
 		g.p("%s = slices.Grow(%s, cnt)", v, v)
+		g.p("}")
 		g.p("for p := 0; p < len(c); {")
 		switch pwt {
 		case wtPackedVarint:
