@@ -104,7 +104,10 @@ type Controller struct {
 	waitSum      atomic.Int64 // ns
 	winStart     atomic.Int64 // controller nanotime
 	rolling      atomic.Bool
-	nsPerStart   atomic.Int64 // measured drain interval while saturated; 0 = unknown
+	nsPerStart   atomic.Int64 // drain interval measured in saturated windows; 0 = unknown
+	holdSum      atomic.Int64 // ns slots were held, sampled permits only
+	holdN        atomic.Int64
+	meanHold     atomic.Int64 // smoothed mean slot hold time; 0 = unknown
 
 	hist []atomic.Uint32 // arrivals per priority key, 1<<16 cells
 
@@ -209,7 +212,8 @@ func (c *Controller) Waiting() int { return int(c.waiting.Load()) }
 // Permit is a held execution slot. Release it exactly once when the work is
 // done; releasing the zero Permit does nothing.
 type Permit struct {
-	c *Controller
+	c     *Controller
+	start int64 // controller nanotime when the slot was taken; 0 = not sampled
 }
 
 // Release gives the slot back, handing it straight to the first waiter if
@@ -218,6 +222,12 @@ func (p Permit) Release() {
 	c := p.c
 	if c == nil {
 		return
+	}
+	if p.start > 0 {
+		// About one permit in four carries its start time: the mean hold
+		// time gives the slots' capacity without a clock read per call.
+		c.holdSum.Add(c.nanotime() - p.start)
+		c.holdN.Add(1)
 	}
 	if c.inUse.Add(-1) < 0 {
 		c.inUse.Add(1) // a double Release; do not invent a slot
@@ -236,7 +246,7 @@ func (p Permit) Release() {
 // queuing time with ObserveQueueTime when it starts.
 func (c *Controller) Admit(p Priority) error {
 	key := p.key()
-	st := c.arrive(key)
+	st, _ := c.arrive(key)
 	if key > st.key {
 		return c.shed(p, st)
 	}
@@ -255,14 +265,21 @@ func (c *Controller) ObserveQueueTime(d time.Duration) {
 
 // arrive counts one arrival and ends the window when due. The clock is read
 // on every fourth arrival only: a window's end may be late by three
-// arrivals, which keeps the clock off most calls.
-func (c *Controller) arrive(key uint16) *admission {
+// arrivals, which keeps the clock off most calls. It returns the time read,
+// or 0.
+func (c *Controller) arrive(key uint16) (*admission, int64) {
 	c.hist[key].Add(1)
 	n := c.arrivals.Add(1)
-	if n >= c.winRequests || n&3 == 0 {
-		c.maybeRoll(n)
+	var now int64
+	if n&3 == 0 {
+		now = c.nanotime()
+		if n >= c.winRequests || now-c.winStart.Load() >= c.window {
+			c.maybeRoll(now)
+		}
+	} else if n >= c.winRequests {
+		c.maybeRoll(c.nanotime())
 	}
-	return c.state.Load()
+	return c.state.Load(), now
 }
 
 func (c *Controller) shed(p Priority, st *admission) error {
@@ -291,7 +308,7 @@ func (c *Controller) shed(p Priority, st *admission) error {
 // All refusals match ErrShed. A nil ctx means context.Background().
 func (c *Controller) Acquire(ctx context.Context, p Priority) (Permit, error) {
 	key := p.key()
-	st := c.arrive(key)
+	st, now := c.arrive(key)
 	if key > st.key {
 		if err := c.shed(p, st); err != nil {
 			return Permit{}, err
@@ -302,7 +319,7 @@ func (c *Controller) Acquire(ctx context.Context, p Priority) (Permit, error) {
 		if c.hooks.OnAdmit != nil {
 			c.hooks.OnAdmit(p, 0)
 		}
-		return Permit{c: c}, nil
+		return Permit{c: c, start: now}, nil
 	}
 	return c.acquireSlow(ctx, p, key, st)
 }
@@ -355,7 +372,7 @@ func (c *Controller) acquireSlow(ctx context.Context, p Priority, key uint16, st
 	}
 	var dryErr *ShedError // a deadline refusal that dry-run mode only reports
 	if dl, ok := ctx.Deadline(); ok {
-		if per := c.nsPerStart.Load(); per > 0 {
+		if per := c.drainInterval(); per > 0 {
 			expected := time.Duration(int64(c.q.n+1) * per)
 			if remaining := dl.Sub(c.wallNow()); remaining < expected {
 				err := &ShedError{Reason: ReasonDeadline, Level: st.level, RetryAfter: expected, DryRun: c.dryRun}
@@ -421,15 +438,13 @@ func (c *Controller) acquireSlow(ctx context.Context, p Priority, key uint16, st
 		}
 		return Permit{}, st.displaced
 	}
-	wait := c.nanotime() - w.enqueued
-	if wait < 1 {
-		wait = 1 // it did queue; count it as a queued start
-	}
+	now := c.nanotime()
+	wait := max(now-w.enqueued, 1) // it did queue; count it as a queued start
 	c.recordStart(wait)
 	if c.hooks.OnAdmit != nil {
 		c.hooks.OnAdmit(p, time.Duration(wait))
 	}
-	return Permit{c: c}, nil
+	return Permit{c: c, start: now}, nil
 }
 
 // dispatchLocked hands free slots to waiters in FIFO order. c.mu is held.
@@ -442,21 +457,21 @@ func (c *Controller) dispatchLocked() {
 	}
 }
 
-// maybeRoll ends the window if it is due. One caller at a time does the
-// work; the others carry on.
-func (c *Controller) maybeRoll(n int64) {
-	var now int64
-	if n < c.winRequests {
-		now = c.nanotime()
-		if now-c.winStart.Load() < c.window {
-			return
-		}
+// drainInterval is the mean time between slot releases when all slots are
+// busy: the mean hold time over the slots, or else the interval measured in
+// saturated windows; 0 when unknown.
+func (c *Controller) drainInterval() int64 {
+	if h := c.meanHold.Load(); h > 0 {
+		return max(h/c.slots, 1)
 	}
+	return c.nsPerStart.Load()
+}
+
+// maybeRoll ends the window, which the caller found due at now. One caller
+// at a time does the work; the others carry on.
+func (c *Controller) maybeRoll(now int64) {
 	if !c.rolling.CompareAndSwap(false, true) {
 		return
-	}
-	if now == 0 {
-		now = c.nanotime()
 	}
 	stats, changed := c.rollLocked(now)
 	c.rolling.Store(false)
@@ -508,21 +523,35 @@ func (c *Controller) rollLocked(now int64) (WindowStats, bool) {
 	case mean < c.threshold/2:
 		v = verdictLow
 	}
-	// While requests queued the slots were saturated, so starts per ns is
-	// the drain rate that the deadline check needs.
-	// (Most starts waited: the slots were busy nearly all the window.)
-	if queued*2 >= started && started > 0 && elapsed > 0 {
+	// Capacity: from the sampled hold times (smoothed over windows), or, for
+	// services that report queuing time themselves, from the start rate of
+	// windows where the queue clearly never emptied.
+	if hs, hn := c.holdSum.Swap(0), c.holdN.Swap(0); hn > 0 && hs > 0 {
+		sample := hs / hn
+		if prev := c.meanHold.Load(); prev > 0 {
+			sample = (3*prev + sample) / 4
+		}
+		c.meanHold.Store(max(sample, 1))
+	}
+	if mean > c.threshold/2 && queued*2 >= started && started > 0 && elapsed > 0 {
 		c.nsPerStart.Store(max(elapsed/started, 1))
 	}
+	per := c.drainInterval()
 	var capacity uint64
-	if per := c.nsPerStart.Load(); per > 0 && elapsed > 0 {
+	if per > 0 && elapsed > 0 {
 		capacity = uint64(elapsed / per)
 	}
 
 	// The queue the threshold allows, by Little's law, and the excess.
+	// Only the Controller's own queue is visible: services that report
+	// queuing time themselves (no permits, so no hold samples) skip this.
 	var backlog int64
-	if per := c.nsPerStart.Load(); per > 0 && v == verdictOverloaded {
-		backlog = c.waiting.Load() - c.threshold/per
+	if per > 0 && v == verdictOverloaded && c.meanHold.Load() > 0 {
+		allowed := c.threshold / per
+		backlog = c.waiting.Load() - allowed
+		if backlog < -allowed/2 {
+			v = verdictDrained
+		}
 	}
 	cur := c.state.Load().key
 	next := nextLevel(buf, cur, started, backlog, capacity, v)
@@ -533,7 +562,7 @@ func (c *Controller) rollLocked(now int64) (WindowStats, bool) {
 		Arrivals:   arrivals,
 		Started:    started,
 		MeanQueue:  time.Duration(mean),
-		Overloaded: v == verdictOverloaded,
+		Overloaded: v == verdictOverloaded || v == verdictDrained,
 		Idle:       v == verdictIdle,
 		Duration:   time.Duration(elapsed),
 		From:       levelFromKey(cur),

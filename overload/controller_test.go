@@ -225,7 +225,7 @@ func drive(t *testing.T, c *Controller, clk *fakeClock, n int, wait time.Duratio
 		}
 	}
 	clk.Advance(time.Second)
-	c.maybeRoll(0) // end the window now rather than at the next arrival
+	c.maybeRoll(c.nanotime()) // end the window now rather than at the next arrival
 	return admitted
 }
 
@@ -333,7 +333,9 @@ func TestAcquireShedsBelowLevelWithoutQueuing(t *testing.T) {
 	}
 	held, err := c.Acquire(context.Background(), Priority{})
 	require.NoError(t, err)
-	_, err = c.Acquire(context.Background(), Priority{Business: 3, User: 99})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second) // bounds a failure
+	defer cancel()
+	_, err = c.Acquire(ctx, Priority{Business: 3, User: 99})
 	assert.ErrorIs(t, err, ErrShed)
 	assert.Equal(t, 0, c.Waiting())
 	held.Release()
@@ -376,4 +378,20 @@ func TestConcurrentNeverExceedsSlots(t *testing.T) {
 	assert.Equal(t, int64(2400), okCount.Load()+shedCount.Load())
 	assert.Equal(t, 0, c.InUse())
 	assert.Equal(t, 0, c.Waiting())
+}
+
+func TestCapacityFromSampledHoldTimes(t *testing.T) {
+	clk := newFakeClock()
+	c, err := New(Config{Clock: clk, MaxConcurrency: 2, WindowRequests: 1 << 20})
+	require.NoError(t, err)
+	for range 40 {
+		p, err := c.Acquire(context.Background(), Priority{})
+		require.NoError(t, err)
+		clk.Advance(10 * time.Millisecond)
+		p.Release()
+	}
+	assert.Zero(t, c.drainInterval(), "unknown before the first window ends")
+	clk.Advance(time.Second)
+	c.maybeRoll(c.nanotime())
+	assert.Equal(t, int64(5*time.Millisecond), c.drainInterval(), "10 ms holds over 2 slots")
 }

@@ -33,22 +33,35 @@
 // The admission level (B*, U*) adapts once per window: a window ends after
 // Window (default 1 s) or WindowRequests arrivals (default 2,000), whichever
 // comes first. A window is overloaded when the mean queuing time of the
-// requests that started in it exceeds QueueThreshold (default 20 ms). The
-// Controller keeps a histogram of arrivals per (B, U) and, as in DAGOR,
+// requests that started in it exceeds QueueThreshold (default 20 ms).
+//
+// The Controller keeps a histogram of arrivals per (B, U) and, as in DAGOR,
 // moves the expected number of admissions down α = 5 % after an overloaded
 // window and up β = 1 % after a normal one, then walks the histogram's
-// prefix sums to the level that admits that many. Two refinements:
+// prefix sums to the level that admits that many. DAGOR's rule alone reacts
+// slowly at both ends (an open level hit by 4× load needs some twenty
+// windows to fall, and +1 % a window needs minutes to climb back from a deep
+// shed), so Bulwark refines it with the capacity it measures: starts per
+// second in saturated windows, those in which most requests had to wait.
 //
-//   - The cut is taken from the requests that actually got a slot, not from
-//     those that passed the level, so an open level hit by 4× load falls to
-//     the right level in one window instead of twenty.
-//   - Reopening: when a window's mean queuing time is below a quarter of
-//     QueueThreshold the queue is clearly idle, and the expected admissions
-//     at least double (and grow by at least an eighth of the window's
-//     arrivals). DAGOR's +1 % alone needs minutes to climb back from a deep
-//     shed; with this rule a service at 1× after a 4× spike is fully open in
-//     two or three windows. An overshoot costs one overloaded window, which
-//     the next cut repairs.
+//   - Cut: an overloaded window cuts 5 % of the requests that actually got
+//     a slot (not of those that passed the level), and also half of the
+//     backlog, the requests queued beyond what the threshold allows by
+//     Little's law (at most half of what ran). A level hit by a spike falls
+//     to the right place in one or two windows.
+//   - Reopening: a window is idle when its mean queuing time is below a
+//     quarter of QueueThreshold and at most a quarter of its requests had
+//     to wait at all. After an idle window the expected admissions double
+//     (and grow by at least an eighth of the window's arrivals), up to the
+//     measured capacity. A window below half the threshold but not idle
+//     closes half the gap to the capacity. Otherwise DAGOR's +1 % applies.
+//     A service back at 1× after a 4× spike reopens in two or three
+//     windows. An estimate that is too high costs one overloaded window,
+//     which also measures the capacity again; an estimate below what
+//     already runs while idle is ignored.
+//   - Rounding: the walk picks the nearer of the two levels around the
+//     target, so one heavy cell (a very active user) does not turn a 5 %
+//     step into 30 %.
 //
 // The level never drops below the most important priority seen in the
 // window, so the Controller keeps measuring. The admission check is one

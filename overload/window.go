@@ -41,7 +41,8 @@ const (
 	verdictNormal windowVerdict = iota
 	verdictOverloaded
 	verdictIdle
-	verdictLow // not idle, but mean queuing time below half the threshold
+	verdictLow     // not idle, but mean queuing time below half the threshold
+	verdictDrained // overloaded on average, but the queue has since drained
 )
 
 // nextLevel returns the next admission level key. hist holds the window's
@@ -49,9 +50,12 @@ const (
 // that got a slot in the window (they may have arrived in the previous one).
 //
 // backlog is how many more requests are queued at the window's end than the
-// queue holds at the threshold's mean wait; an overloaded window also cuts
-// that many, at most half of what ran, so a queue filled by a spike drains
-// in the next window instead of keeping several windows overloaded.
+// queue holds at the threshold's mean wait (by Little's law); an overloaded
+// window also cuts half of that, at most half of what ran, so a queue filled
+// by a spike drains in the next window instead of keeping several windows
+// overloaded. A backlog below minus half that queue means the queue has
+// already drained under the last cut: the window was overloaded by its
+// start, and the level holds rather than cutting again (verdictDrained).
 //
 // capacity is how many requests the slots can start in a window of this
 // length, measured in saturated windows (0 if unknown); it caps the idle
@@ -68,6 +72,8 @@ func nextLevel(hist []bucket, cur uint16, started, backlog int64, capacity uint6
 		return cur // nothing arrived: no information
 	}
 	switch v {
+	case verdictDrained:
+		return cur
 	case verdictOverloaded:
 		// Base the cut on what actually ran, not on what passed the level:
 		// when the level is open at 4x load, 4x passes it but 1x runs, and
@@ -105,8 +111,8 @@ func nextLevel(hist []bucket, cur uint16, started, backlog int64, capacity uint6
 		// rather than creep up 1 % at a time. The overload test guards the
 		// top: a stale, too high estimate costs one overloaded window, which
 		// also measures the capacity again.
-		if capacity > admitted && v == verdictLow {
-			want = max(want, admitted+(capacity-admitted)/2)
+		if target := uint64(float64(capacity) * (1 - alpha)); target > admitted && v == verdictLow {
+			want = max(want, admitted+(target-admitted)/2)
 		}
 		return ceilLevel(hist, want, cur)
 	}

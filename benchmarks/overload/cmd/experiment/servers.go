@@ -59,6 +59,13 @@ func newBulwark(slots int) *bulwarkServer {
 				time.Since(start).Seconds(), s.Arrivals, s.Started, s.MeanQueue.Round(time.Millisecond/10), s.Overloaded, s.Idle, s.From, s.To)
 		}
 	}
+	if os.Getenv("OVERLOAD_DEBUG") != "" {
+		cfg.Hooks.OnShed = func(p overload.Priority, e *overload.ShedError) {
+			if p.Business == 0 {
+				fmt.Fprintf(os.Stderr, "class 0 shed: %v\n", e)
+			}
+		}
+	}
 	c, err := overload.New(cfg)
 	if err != nil {
 		panic(err)
