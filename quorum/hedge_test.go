@@ -153,3 +153,28 @@ func TestHedgeBudget(t *testing.T) {
 	assert.LessOrEqual(t, hedges, ops/10+10)
 	assert.GreaterOrEqual(t, hedges, ops/10-10, "the budget is used up")
 }
+
+// TestReplicaTimeoutReplacesReplica: without hedging, a replica that does not
+// answer within ReplicaTimeout is counted as failed and the next replica is
+// asked at once.
+func TestReplicaTimeoutReplacesReplica(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		fs, reps := fakes("a", "b", "b")
+		seed(t, reps, "k", "v")
+		c, err := quorum.New(reps, quorum.Config{LocalZone: "a", ReplicaTimeout: 100 * time.Millisecond, Hedge: quorum.Hedge{Disabled: true}})
+		require.NoError(t, err)
+		defer c.Close()
+		for _, f := range fs {
+			f.gets.Store(0)
+		}
+		fs[0].block() // the local replica hangs (until its context ends)
+		defer fs[0].open()
+		start := time.Now()
+		got, err := c.Get(context.Background(), "k")
+		require.NoError(t, err)
+		assert.Equal(t, "v", string(got))
+		assert.Equal(t, 100*time.Millisecond, time.Since(start), "one timeout, then the substitute answered at once")
+		assert.Equal(t, int64(1), fs[0].gets.Load())
+		assert.Equal(t, int64(2), fs[1].gets.Load()+fs[2].gets.Load(), "both other replicas were asked, once each")
+	})
+}
