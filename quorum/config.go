@@ -94,6 +94,18 @@ const (
 	RepairOff
 )
 
+func (r ReadRepair) String() string {
+	switch r {
+	case RepairAsync:
+		return "async"
+	case RepairBlocking:
+		return "blocking"
+	case RepairOff:
+		return "off"
+	}
+	return fmt.Sprintf("repair(%d)", uint8(r))
+}
+
 // DualPolicy decides when a DualWrite write succeeds. The zero DualPolicy
 // means DualBoth.
 type DualPolicy uint8

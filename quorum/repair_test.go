@@ -87,7 +87,7 @@ func TestReadRepair(t *testing.T) {
 		{quorum.RepairBlocking, true, true, 1},
 		{quorum.RepairAsync, false, true, 1}, // Close waits for the async repair
 	} {
-		t.Run(map[quorum.ReadRepair]string{quorum.RepairOff: "off", quorum.RepairBlocking: "blocking", quorum.RepairAsync: "async"}[tt.mode], func(t *testing.T) {
+		t.Run(tt.mode.String(), func(t *testing.T) {
 			fs, reps := nFakes(3)
 			seed(t, reps, "k", "old")
 			partial(t, fs, "k", newer, 1)
