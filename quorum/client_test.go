@@ -42,6 +42,8 @@ func TestNewValidates(t *testing.T) {
 		{"zones more than exist", three, quorum.Config{MinWriteZones: 2}, false},
 		{"two zones", zoned(), quorum.Config{MinWriteZones: 2}, true},
 		{"zones above W", zoned(), quorum.Config{MinWriteZones: 2, W: 1, R: 3}, false},
+		{"local zone", zoned(), quorum.Config{LocalZone: "b"}, true},
+		{"unknown local zone", zoned(), quorum.Config{LocalZone: "c"}, false},
 		{"hedge quantile 1", three, quorum.Config{Hedge: quorum.Hedge{Quantile: 1}}, false},
 		{"hedge budget 2", three, quorum.Config{Hedge: quorum.Hedge{Budget: 2}}, false},
 		{"negative in-flight", three, quorum.Config{MaxInFlight: -1}, false},

@@ -2,6 +2,7 @@ package quorum
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -197,7 +198,8 @@ type Config struct {
 	// loses no acknowledged write when it is 2. Zero or one means no zone
 	// rule. Replicas without a zone share the zone "".
 	MinWriteZones int
-	// LocalZone makes reads ask replicas of this zone first.
+	// LocalZone makes reads ask replicas of this zone first; it must be the
+	// zone of at least one replica.
 	LocalZone string
 	// MaxInFlight bounds concurrent calls per replica (each runs on a worker
 	// goroutine the client owns); a call over the bound fails at once with
@@ -353,6 +355,9 @@ func (cfg Config) settings(n int, zones []string) (settings, error) {
 		if s.w < s.minZones {
 			return s, fmt.Errorf("%w: MinWriteZones=%d needs W >= %d, have W=%d", ErrConfig, s.minZones, s.minZones, s.w)
 		}
+	}
+	if s.localZone != "" && !slices.Contains(zones, s.localZone) {
+		return s, fmt.Errorf("%w: LocalZone %q matches no replica's zone", ErrConfig, s.localZone)
 	}
 	if s.maxInFlight == 0 {
 		s.maxInFlight = 1024
