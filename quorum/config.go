@@ -236,7 +236,9 @@ func (o Op) String() string {
 // possibly concurrently, and must be fast and safe for concurrent use. The
 // replica argument is the index in the slice given to New.
 type Hooks struct {
-	// ReplicaLatency reports every finished replica call (OpGet or OpPut).
+	// ReplicaLatency reports every finished replica call (OpGet or OpPut); d
+	// runs from when the client handed the call to the replica's worker, so
+	// it includes the hand-off.
 	ReplicaLatency func(replica int, op Op, d time.Duration, err error)
 	// QuorumReached reports how long a successful operation took to gather
 	// its quorum (for a Linearizable read with write-back, both phases).

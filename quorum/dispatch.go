@@ -33,6 +33,7 @@ const (
 
 type job struct {
 	op    *op
+	sent  time.Time // when the coordinator handed it over: latency includes the hand-off
 	kind  jobKind
 	phase uint8
 	flags uint8
@@ -146,11 +147,11 @@ func (o *op) finish() {
 
 // dispatch hands one call to replica i's worker; an error means it was not
 // sent (busy or closed).
-func (o *op) dispatch(i int, kind jobKind, flags uint8) error {
+func (o *op) dispatch(i int, kind jobKind, flags uint8, now time.Time) error {
 	c := o.c
 	rs := &c.replicas[i]
 	o.refs.Add(1)
-	j := job{op: o, kind: kind, phase: o.phase, flags: flags}
+	j := job{op: o, sent: now, kind: kind, phase: o.phase, flags: flags}
 	select {
 	case rs.jobs <- j:
 		return nil
@@ -244,9 +245,8 @@ func (c *Client) reap() {
 func (c *Client) run(rs *replicaState, i int, j job) {
 	o := j.op
 	res := result{replica: i, phase: j.phase}
-	start := time.Now()
 	res.rec, res.stored, res.err = call(rs, o, j.kind)
-	d := time.Since(start)
+	d := time.Since(j.sent)
 	// A call cut short by the op's end is a censored sample: its latency is
 	// at least d, which still marks a slow replica as slow.
 	if res.err == nil || o.state.Load() != ctxLive {
@@ -349,7 +349,7 @@ func (o *op) launch(kind jobKind, now time.Time, hedge bool, outstanding *int) b
 	for o.sent < len(o.order) {
 		i := o.order[o.sent]
 		o.sent++
-		if err := o.dispatch(i, kind, 0); err != nil {
+		if err := o.dispatch(i, kind, 0, now); err != nil {
 			o.st[i] = stFailed
 			o.errs = append(o.errs, &ReplicaError{Replica: i, Op: opOf(kind), Err: err})
 			continue
@@ -530,7 +530,7 @@ func (o *op) gatherAcks(parent context.Context, targets []int, rule ackRule, pre
 	var pending uint64
 	now := time.Now()
 	for _, i := range targets {
-		if err := o.dispatch(i, kindPut, flags); err != nil {
+		if err := o.dispatch(i, kindPut, flags, now); err != nil {
 			o.st[i] = stFailed
 			o.errs = append(o.errs, &ReplicaError{Replica: i, Op: OpPut, Err: err})
 			continue

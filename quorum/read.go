@@ -161,7 +161,7 @@ func (c *Client) repairAsync(key string, rec Record, stale uint64) {
 			o.rec.Value = bytes.Clone(rec.Value)
 			o.phase = 1
 		}
-		if err := o.dispatch(i, kindPut, flagRepair); err != nil {
+		if err := o.dispatch(i, kindPut, flagRepair, time.Now()); err != nil {
 			if f := c.s.hooks.Repair; f != nil {
 				f(i, err)
 			}

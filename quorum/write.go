@@ -161,7 +161,7 @@ func (o *op) writeMasterSlave(ctx context.Context, kind Op, value []byte, del bo
 	if h := c.replicas[1].health; h != nil && !h.Healthy() {
 		err = errUnhealthy
 	} else {
-		err = o.dispatch(1, kindPut, flagAsync)
+		err = o.dispatch(1, kindPut, flagAsync, time.Now())
 	}
 	if err != nil {
 		if f := c.s.hooks.AsyncWrite; f != nil {
