@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"time"
 	"unsafe"
 
 	"github.com/bulwark-go/bulwark/tlv"
@@ -1094,29 +1095,35 @@ func (x *SmallStruct) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 
 // Every has a field of each type and shape, at tags with 1- and 2-byte keys.
 type Every struct {
-	B      bool               `tlv:"1,omitempty"`
-	I32    int32              `tlv:"2,omitempty"`
-	I64    int64              `tlv:"3,omitempty"`
-	U32    uint32             `tlv:"4,omitempty"`
-	U64    uint64             `tlv:"5,omitempty"`
-	F32    float32            `tlv:"6,omitempty"`
-	F64    float64            `tlv:"7,omitempty"`
-	S      string             `tlv:"8,omitempty"`
-	Raw    []byte             `tlv:"9,omitempty"`
-	Bs     []bool             `tlv:"10"`
-	I32s   []int32            `tlv:"11"`
-	U64s   []uint64           `tlv:"12"`
-	F32s   []float32          `tlv:"13"`
-	F64s   []float64          `tlv:"14"`
-	Ss     []string           `tlv:"15"`
-	Raws   [][]byte           `tlv:"16"`
-	Node   *Node              `tlv:"17"`
-	Nodes  []Node             `tlv:"18"`
-	ByID   map[int32]Inner    `tlv:"19"`
-	Counts map[uint64]float64 `tlv:"20"`
-	Flags  map[string]bool    `tlv:"21"`
-	Blobs  map[int64][]byte   `tlv:"22"`
-	Far    uint32             `tlv:"300,omitempty"`
+	B      bool                     `tlv:"1,omitempty"`
+	I32    int32                    `tlv:"2,omitempty"`
+	I64    int64                    `tlv:"3,omitempty"`
+	U32    uint32                   `tlv:"4,omitempty"`
+	U64    uint64                   `tlv:"5,omitempty"`
+	F32    float32                  `tlv:"6,omitempty"`
+	F64    float64                  `tlv:"7,omitempty"`
+	S      string                   `tlv:"8,omitempty"`
+	Raw    []byte                   `tlv:"9,omitempty"`
+	Bs     []bool                   `tlv:"10"`
+	I32s   []int32                  `tlv:"11"`
+	U64s   []uint64                 `tlv:"12"`
+	F32s   []float32                `tlv:"13"`
+	F64s   []float64                `tlv:"14"`
+	Ss     []string                 `tlv:"15"`
+	Raws   [][]byte                 `tlv:"16"`
+	Node   *Node                    `tlv:"17"`
+	Nodes  []Node                   `tlv:"18"`
+	ByID   map[int32]Inner          `tlv:"19"`
+	Counts map[uint64]float64       `tlv:"20"`
+	Flags  map[string]bool          `tlv:"21"`
+	Blobs  map[int64][]byte         `tlv:"22"`
+	At     time.Time                `tlv:"24,omitempty"`
+	Took   time.Duration            `tlv:"25,omitempty"`
+	Times  []time.Time              `tlv:"26"`
+	Durs   []time.Duration          `tlv:"27"`
+	Seen   map[string]time.Time     `tlv:"28"`
+	Waits  map[uint32]time.Duration `tlv:"29"`
+	Far    uint32                   `tlv:"300,omitempty"`
 	// UnknownFields keeps the fields this version of the schema does not know,
 	// byte for byte; AppendTLV writes them back in canonical position.
 	UnknownFields tlv.Unknown
@@ -1229,6 +1236,63 @@ func (x *Every) SizeTLV() int {
 		e := 0
 		e += 1 + tlv.SizeVarint(tlv.Zigzag(int64(k)))
 		e += 1 + tlv.SizeVarint(uint64(len(v))) + len(v)
+		_, _ = k, v
+		n += 2 + tlv.SizeVarint(uint64(e)) + e
+	}
+	if !x.At.IsZero() {
+		{
+			s := 0
+			if u := x.At.Unix(); u != 0 {
+				s += 1 + tlv.SizeVarint(tlv.Zigzag(u))
+			}
+			if ns := x.At.Nanosecond(); ns != 0 {
+				s += 1 + tlv.SizeVarint(uint64(ns))
+			}
+			n += 2 + tlv.SizeVarint(uint64(s)) + s
+		}
+	}
+	if x.Took != 0 {
+		n += 2 + tlv.SizeVarint(tlv.Zigzag(int64(x.Took)))
+	}
+	for i := range x.Times {
+		{
+			s := 0
+			if u := x.Times[i].Unix(); u != 0 {
+				s += 1 + tlv.SizeVarint(tlv.Zigzag(u))
+			}
+			if ns := x.Times[i].Nanosecond(); ns != 0 {
+				s += 1 + tlv.SizeVarint(uint64(ns))
+			}
+			n += 2 + tlv.SizeVarint(uint64(s)) + s
+		}
+	}
+	if len(x.Durs) != 0 {
+		s := 0
+		for _, e := range x.Durs {
+			s += tlv.SizeVarint(tlv.Zigzag(int64(e)))
+		}
+		n += 2 + tlv.SizeVarint(uint64(s)) + s
+	}
+	for k, v := range x.Seen {
+		e := 0
+		e += 1 + tlv.SizeVarint(uint64(len(k))) + len(k)
+		{
+			s := 0
+			if u := v.Unix(); u != 0 {
+				s += 1 + tlv.SizeVarint(tlv.Zigzag(u))
+			}
+			if ns := v.Nanosecond(); ns != 0 {
+				s += 1 + tlv.SizeVarint(uint64(ns))
+			}
+			e += 1 + tlv.SizeVarint(uint64(s)) + s
+		}
+		_, _ = k, v
+		n += 2 + tlv.SizeVarint(uint64(e)) + e
+	}
+	for k, v := range x.Waits {
+		e := 0
+		e += 1 + tlv.SizeVarint(uint64(k))
+		e += 1 + tlv.SizeVarint(tlv.Zigzag(int64(v)))
 		_, _ = k, v
 		n += 2 + tlv.SizeVarint(uint64(e)) + e
 	}
@@ -1532,6 +1596,123 @@ func (x *Every) AppendTLV(b []byte) ([]byte, error) {
 			b = tlv.EndLen(b, mk)
 		}
 	}
+	if !x.At.IsZero() {
+		if len(u) != 0 {
+			b, u = u.AppendBefore(b, 24)
+		}
+		b = append(b, 0xc3, 0x01)
+		b, mk = tlv.BeginLen(b)
+		if u := x.At.Unix(); u != 0 {
+			b = append(b, 0x08)
+			b = tlv.AppendVarint(b, tlv.Zigzag(u))
+		}
+		if ns := x.At.Nanosecond(); ns != 0 {
+			b = append(b, 0x10)
+			b = tlv.AppendVarint(b, uint64(ns))
+		}
+		b = tlv.EndLen(b, mk)
+	}
+	if x.Took != 0 {
+		if len(u) != 0 {
+			b, u = u.AppendBefore(b, 25)
+		}
+		b = append(b, 0xc8, 0x01)
+		b = tlv.AppendVarint(b, tlv.Zigzag(int64(x.Took)))
+	}
+	if len(x.Times) != 0 {
+		if len(u) != 0 {
+			b, u = u.AppendBefore(b, 26)
+		}
+		for i := range x.Times {
+			b = append(b, 0xd3, 0x01)
+			b, mk = tlv.BeginLen(b)
+			if u := x.Times[i].Unix(); u != 0 {
+				b = append(b, 0x08)
+				b = tlv.AppendVarint(b, tlv.Zigzag(u))
+			}
+			if ns := x.Times[i].Nanosecond(); ns != 0 {
+				b = append(b, 0x10)
+				b = tlv.AppendVarint(b, uint64(ns))
+			}
+			b = tlv.EndLen(b, mk)
+		}
+	}
+	if len(x.Durs) != 0 {
+		if len(u) != 0 {
+			b, u = u.AppendBefore(b, 27)
+		}
+		b = append(b, 0xdc, 0x01)
+		b, mk = tlv.BeginLen(b)
+		for _, e := range x.Durs {
+			b = tlv.AppendVarint(b, tlv.Zigzag(int64(e)))
+		}
+		b = tlv.EndLen(b, mk)
+	}
+	if len(x.Seen) != 0 {
+		if len(u) != 0 {
+			b, u = u.AppendBefore(b, 28)
+		}
+		type entry struct {
+			k string
+			v time.Time
+		}
+		var stack [16]entry
+		entries := stack[:0]
+		if len(x.Seen) > len(stack) {
+			entries = make([]entry, 0, len(x.Seen))
+		}
+		for k, v := range x.Seen {
+			entries = append(entries, entry{k, v})
+		}
+		slices.SortFunc(entries, func(a, b entry) int { return tlv.CompareKeyString(a.k, b.k) })
+		for i := range entries {
+			e := &entries[i]
+			b = append(b, 0xe3, 0x01)
+			b, mk = tlv.BeginLen(b)
+			b = append(b, 0x0a)
+			b = tlv.AppendString(b, e.k)
+			b = append(b, 0x13)
+			b, mk2 = tlv.BeginLen(b)
+			if u := e.v.Unix(); u != 0 {
+				b = append(b, 0x08)
+				b = tlv.AppendVarint(b, tlv.Zigzag(u))
+			}
+			if ns := e.v.Nanosecond(); ns != 0 {
+				b = append(b, 0x10)
+				b = tlv.AppendVarint(b, uint64(ns))
+			}
+			b = tlv.EndLen(b, mk2)
+			b = tlv.EndLen(b, mk)
+		}
+	}
+	if len(x.Waits) != 0 {
+		if len(u) != 0 {
+			b, u = u.AppendBefore(b, 29)
+		}
+		type entry struct {
+			k uint32
+			v time.Duration
+		}
+		var stack [16]entry
+		entries := stack[:0]
+		if len(x.Waits) > len(stack) {
+			entries = make([]entry, 0, len(x.Waits))
+		}
+		for k, v := range x.Waits {
+			entries = append(entries, entry{k, v})
+		}
+		slices.SortFunc(entries, func(a, b entry) int { return tlv.CompareKeyUint(uint64(a.k), uint64(b.k)) })
+		for i := range entries {
+			e := &entries[i]
+			b = append(b, 0xeb, 0x01)
+			b, mk = tlv.BeginLen(b)
+			b = append(b, 0x08)
+			b = tlv.AppendVarint(b, uint64(e.k))
+			b = append(b, 0x10)
+			b = tlv.AppendVarint(b, tlv.Zigzag(int64(e.v)))
+			b = tlv.EndLen(b, mk)
+		}
+	}
 	if x.Far != 0 {
 		if len(u) != 0 {
 			b, u = u.AppendBefore(b, 300)
@@ -1556,6 +1737,10 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 	havePrev20 := false
 	var prev21 int64
 	havePrev21 := false
+	var prev26 string
+	havePrev26 := false
+	var prev27 uint32
+	havePrev27 := false
 	for off := 0; off < len(data); {
 		start := off
 		var tag uint32
@@ -1581,7 +1766,7 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 			}
 			if tag == last {
 				switch tag {
-				case 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 17, 300:
+				case 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 17, 24, 25, 27, 300:
 					return d.Error(off, tag, tlv.ErrNonCanonical)
 				}
 			}
@@ -2970,6 +3155,540 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 				x.Blobs[k] = val
 				continue
 			}
+		case 24: // At
+			if wt == tlv.Message {
+				var c []byte
+				m := 1
+				if off < len(data) && data[off] < 0x80 {
+					l := int(data[off])
+					if l > len(data)-off-1 {
+						return d.Error(off, tag, tlv.ErrLength)
+					}
+					c = data[off+1 : off+1+l : off+1+l]
+					m += l
+				} else {
+					c, m = tlv.ConsumeBytes(data[off:])
+					if m < 0 {
+						return d.Error(off, tag, tlv.CodeError(m))
+					}
+					if strict && m-len(c) != tlv.SizeVarint(uint64(len(c))) {
+						return d.Error(off, tag, tlv.ErrNonCanonical)
+					}
+				}
+				co := off + m - len(c)
+				off += m
+				var secs int64
+				var nanos uint64
+				var tp uint32
+				for q := 0; q < len(c); {
+					ft, fw, fm := tlv.ConsumeTag(c[q:])
+					if fm < 0 {
+						return d.Error(co+q, 0, tlv.CodeError(fm))
+					}
+					if err := d.Count(1); err != nil {
+						return d.Error(co+q, ft, err)
+					}
+					if (ft != 1 && ft != 2) || fw != tlv.Varint {
+						if strict {
+							return d.Error(co+q, ft, tlv.ErrMalformed)
+						}
+						q += fm
+						sk := tlv.ConsumeValue(c[q:], fw)
+						if sk < 0 {
+							return d.Error(co+q, ft, tlv.CodeError(sk))
+						}
+						q += sk
+						continue
+					}
+					if strict && (ft <= tp || fm != tlv.SizeTag(ft)) {
+						return d.Error(co+q, ft, tlv.ErrNonCanonical)
+					}
+					tp = ft
+					q += fm
+					v, vm := tlv.ConsumeVarint(c[q:])
+					if vm < 0 {
+						return d.Error(co+q, ft, tlv.CodeError(vm))
+					}
+					if strict && vm != tlv.SizeVarint(v) {
+						return d.Error(co+q, ft, tlv.ErrNonCanonical)
+					}
+					q += vm
+					if ft == 1 {
+						secs = tlv.Unzigzag(v)
+					} else {
+						nanos = v
+					}
+				}
+				if nanos >= 1e9 || secs > 1<<62 || secs < -(1<<62) {
+					return d.Error(co, tag, tlv.ErrRange)
+				}
+				x.At = time.Unix(secs, int64(nanos)).UTC()
+				continue
+			}
+		case 25: // Took
+			if wt == tlv.Varint {
+				var u uint64
+				if off < len(data) && data[off] < 0x80 {
+					u = uint64(data[off])
+					off++
+				} else {
+					v, m := tlv.ConsumeVarint(data[off:])
+					if m < 0 {
+						return d.Error(off, tag, tlv.CodeError(m))
+					}
+					if strict && m != tlv.SizeVarint(v) {
+						return d.Error(off, tag, tlv.ErrNonCanonical)
+					}
+					u = v
+					off += m
+				}
+				x.Took = time.Duration(tlv.Unzigzag(u))
+				continue
+			}
+		case 26: // Times
+			if wt == tlv.Message {
+				if x.Times == nil {
+					cnt := 0
+					for p := start; p < len(data); {
+						t, _, m := tlv.ConsumeField(data[p:])
+						if m < 0 || t != tag {
+							break
+						}
+						cnt++
+						p += m
+					}
+					if err := d.Alloc(cnt * int(unsafe.Sizeof(x.Times[0]))); err != nil {
+						return d.Error(start, tag, err)
+					}
+					x.Times = make([]time.Time, 0, cnt)
+				} else if len(x.Times) == cap(x.Times) {
+					if err := d.Alloc((2*cap(x.Times) + 1) * int(unsafe.Sizeof(x.Times[0]))); err != nil {
+						return d.Error(start, tag, err)
+					}
+				}
+				var c []byte
+				m := 1
+				if off < len(data) && data[off] < 0x80 {
+					l := int(data[off])
+					if l > len(data)-off-1 {
+						return d.Error(off, tag, tlv.ErrLength)
+					}
+					c = data[off+1 : off+1+l : off+1+l]
+					m += l
+				} else {
+					c, m = tlv.ConsumeBytes(data[off:])
+					if m < 0 {
+						return d.Error(off, tag, tlv.CodeError(m))
+					}
+					if strict && m-len(c) != tlv.SizeVarint(uint64(len(c))) {
+						return d.Error(off, tag, tlv.ErrNonCanonical)
+					}
+				}
+				co := off + m - len(c)
+				off += m
+				var secs int64
+				var nanos uint64
+				var tp uint32
+				for q := 0; q < len(c); {
+					ft, fw, fm := tlv.ConsumeTag(c[q:])
+					if fm < 0 {
+						return d.Error(co+q, 0, tlv.CodeError(fm))
+					}
+					if err := d.Count(1); err != nil {
+						return d.Error(co+q, ft, err)
+					}
+					if (ft != 1 && ft != 2) || fw != tlv.Varint {
+						if strict {
+							return d.Error(co+q, ft, tlv.ErrMalformed)
+						}
+						q += fm
+						sk := tlv.ConsumeValue(c[q:], fw)
+						if sk < 0 {
+							return d.Error(co+q, ft, tlv.CodeError(sk))
+						}
+						q += sk
+						continue
+					}
+					if strict && (ft <= tp || fm != tlv.SizeTag(ft)) {
+						return d.Error(co+q, ft, tlv.ErrNonCanonical)
+					}
+					tp = ft
+					q += fm
+					v, vm := tlv.ConsumeVarint(c[q:])
+					if vm < 0 {
+						return d.Error(co+q, ft, tlv.CodeError(vm))
+					}
+					if strict && vm != tlv.SizeVarint(v) {
+						return d.Error(co+q, ft, tlv.ErrNonCanonical)
+					}
+					q += vm
+					if ft == 1 {
+						secs = tlv.Unzigzag(v)
+					} else {
+						nanos = v
+					}
+				}
+				if nanos >= 1e9 || secs > 1<<62 || secs < -(1<<62) {
+					return d.Error(co, tag, tlv.ErrRange)
+				}
+				x.Times = append(x.Times, time.Unix(secs, int64(nanos)).UTC())
+				continue
+			}
+		case 27: // Durs
+			if wt == tlv.PackedVarint {
+				var c []byte
+				m := 1
+				if off < len(data) && data[off] < 0x80 {
+					l := int(data[off])
+					if l > len(data)-off-1 {
+						return d.Error(off, tag, tlv.ErrLength)
+					}
+					c = data[off+1 : off+1+l : off+1+l]
+					m += l
+				} else {
+					c, m = tlv.ConsumeBytes(data[off:])
+					if m < 0 {
+						return d.Error(off, tag, tlv.CodeError(m))
+					}
+					if strict && m-len(c) != tlv.SizeVarint(uint64(len(c))) {
+						return d.Error(off, tag, tlv.ErrNonCanonical)
+					}
+				}
+				co := off + m - len(c)
+				off += m
+				cnt := 0
+				for _, ch := range c {
+					if ch < 0x80 {
+						cnt++
+					}
+				}
+				if len(c) != 0 && c[len(c)-1] >= 0x80 {
+					return d.Error(co, tag, tlv.ErrMalformed)
+				}
+				if cnt == 0 && strict {
+					return d.Error(start, tag, tlv.ErrNonCanonical)
+				}
+				if err := d.Count(cnt); err != nil {
+					return d.Error(start, tag, err)
+				}
+				if cap(x.Durs)-len(x.Durs) < cnt {
+					need := len(x.Durs) + cnt
+					if len(x.Durs) != 0 {
+						need = max(need, 2*cap(x.Durs))
+					}
+					if err := d.Alloc(need * int(unsafe.Sizeof(x.Durs[0]))); err != nil {
+						return d.Error(start, tag, err)
+					}
+					x.Durs = slices.Grow(x.Durs, cnt)
+				}
+				for p := 0; p < len(c); {
+					u, m := tlv.ConsumeVarint(c[p:])
+					if m < 0 {
+						return d.Error(co+p, tag, tlv.ErrMalformed)
+					}
+					if strict && m != tlv.SizeVarint(u) {
+						return d.Error(co+p, tag, tlv.ErrNonCanonical)
+					}
+					p += m
+					x.Durs = append(x.Durs, time.Duration(tlv.Unzigzag(u)))
+				}
+				continue
+			}
+			if wt == tlv.Varint {
+				if strict {
+					return d.Error(start, tag, tlv.ErrNonCanonical)
+				}
+				if len(x.Durs) == cap(x.Durs) {
+					if err := d.Alloc((2*cap(x.Durs) + 1) * int(unsafe.Sizeof(x.Durs[0]))); err != nil {
+						return d.Error(start, tag, err)
+					}
+				}
+				var u uint64
+				if off < len(data) && data[off] < 0x80 {
+					u = uint64(data[off])
+					off++
+				} else {
+					v, m := tlv.ConsumeVarint(data[off:])
+					if m < 0 {
+						return d.Error(off, tag, tlv.CodeError(m))
+					}
+					if strict && m != tlv.SizeVarint(v) {
+						return d.Error(off, tag, tlv.ErrNonCanonical)
+					}
+					u = v
+					off += m
+				}
+				x.Durs = append(x.Durs, time.Duration(tlv.Unzigzag(u)))
+				continue
+			}
+		case 28: // Seen
+			if wt == tlv.Message {
+				var c []byte
+				m := 1
+				if off < len(data) && data[off] < 0x80 {
+					l := int(data[off])
+					if l > len(data)-off-1 {
+						return d.Error(off, tag, tlv.ErrLength)
+					}
+					c = data[off+1 : off+1+l : off+1+l]
+					m += l
+				} else {
+					c, m = tlv.ConsumeBytes(data[off:])
+					if m < 0 {
+						return d.Error(off, tag, tlv.CodeError(m))
+					}
+					if strict && m-len(c) != tlv.SizeVarint(uint64(len(c))) {
+						return d.Error(off, tag, tlv.ErrNonCanonical)
+					}
+				}
+				co := off + m - len(c)
+				off += m
+				if x.Seen == nil {
+					cnt := 0
+					for p := start; p < len(data); {
+						t, _, m := tlv.ConsumeField(data[p:])
+						if m < 0 || t != tag {
+							break
+						}
+						cnt++
+						p += m
+					}
+					if err := d.Alloc(cnt * 2 * int(unsafe.Sizeof("")+unsafe.Sizeof(time.Time{}))); err != nil {
+						return d.Error(start, tag, err)
+					}
+					x.Seen = make(map[string]time.Time, cnt)
+				}
+				var k string
+				var val time.Time
+				var el uint32
+				for p := 0; p < len(c); {
+					et, ew, m := tlv.ConsumeTag(c[p:])
+					if m < 0 {
+						return d.Error(co+p, tag, tlv.CodeError(m))
+					}
+					if strict && (m != tlv.SizeTag(et) || et != el+1) {
+						return d.Error(co+p, tag, tlv.ErrNonCanonical)
+					}
+					el = et
+					p += m
+					if et == 1 && ew == tlv.Bytes {
+						var ec []byte
+						m := 1
+						if p < len(c) && c[p] < 0x80 {
+							l := int(c[p])
+							if l > len(c)-p-1 {
+								return d.Error(co+p, tag, tlv.ErrLength)
+							}
+							ec = c[p+1 : p+1+l : p+1+l]
+							m += l
+						} else {
+							ec, m = tlv.ConsumeBytes(c[p:])
+							if m < 0 {
+								return d.Error(co+p, tag, tlv.CodeError(m))
+							}
+							if strict && m-len(ec) != tlv.SizeVarint(uint64(len(ec))) {
+								return d.Error(co+p, tag, tlv.ErrNonCanonical)
+							}
+						}
+						p += m
+						if err := d.Alloc(len(ec)); err != nil {
+							return d.Error(start, tag, err)
+						}
+						k = string(ec)
+						continue
+					}
+					if et == 2 && ew == tlv.Message {
+						var ec []byte
+						m := 1
+						if p < len(c) && c[p] < 0x80 {
+							l := int(c[p])
+							if l > len(c)-p-1 {
+								return d.Error(co+p, tag, tlv.ErrLength)
+							}
+							ec = c[p+1 : p+1+l : p+1+l]
+							m += l
+						} else {
+							ec, m = tlv.ConsumeBytes(c[p:])
+							if m < 0 {
+								return d.Error(co+p, tag, tlv.CodeError(m))
+							}
+							if strict && m-len(ec) != tlv.SizeVarint(uint64(len(ec))) {
+								return d.Error(co+p, tag, tlv.ErrNonCanonical)
+							}
+						}
+						eco := co + p + m - len(ec)
+						p += m
+						var secs int64
+						var nanos uint64
+						var tp uint32
+						for q := 0; q < len(ec); {
+							ft, fw, fm := tlv.ConsumeTag(ec[q:])
+							if fm < 0 {
+								return d.Error(eco+q, 0, tlv.CodeError(fm))
+							}
+							if err := d.Count(1); err != nil {
+								return d.Error(eco+q, ft, err)
+							}
+							if (ft != 1 && ft != 2) || fw != tlv.Varint {
+								if strict {
+									return d.Error(eco+q, ft, tlv.ErrMalformed)
+								}
+								q += fm
+								sk := tlv.ConsumeValue(ec[q:], fw)
+								if sk < 0 {
+									return d.Error(eco+q, ft, tlv.CodeError(sk))
+								}
+								q += sk
+								continue
+							}
+							if strict && (ft <= tp || fm != tlv.SizeTag(ft)) {
+								return d.Error(eco+q, ft, tlv.ErrNonCanonical)
+							}
+							tp = ft
+							q += fm
+							v, vm := tlv.ConsumeVarint(ec[q:])
+							if vm < 0 {
+								return d.Error(eco+q, ft, tlv.CodeError(vm))
+							}
+							if strict && vm != tlv.SizeVarint(v) {
+								return d.Error(eco+q, ft, tlv.ErrNonCanonical)
+							}
+							q += vm
+							if ft == 1 {
+								secs = tlv.Unzigzag(v)
+							} else {
+								nanos = v
+							}
+						}
+						if nanos >= 1e9 || secs > 1<<62 || secs < -(1<<62) {
+							return d.Error(eco, tag, tlv.ErrRange)
+						}
+						val = time.Unix(secs, int64(nanos)).UTC()
+						continue
+					}
+					if strict {
+						return d.Error(co+p, tag, tlv.ErrMalformed)
+					}
+					sk := tlv.ConsumeValue(c[p:], ew)
+					if sk < 0 {
+						return d.Error(co+p, tag, tlv.CodeError(sk))
+					}
+					p += sk
+				}
+				if strict && (el != 2 || havePrev26 && tlv.CompareKeyString(prev26, k) >= 0) {
+					return d.Error(start, tag, tlv.ErrNonCanonical)
+				}
+				prev26, havePrev26 = k, true
+				x.Seen[k] = val
+				continue
+			}
+		case 29: // Waits
+			if wt == tlv.Message {
+				var c []byte
+				m := 1
+				if off < len(data) && data[off] < 0x80 {
+					l := int(data[off])
+					if l > len(data)-off-1 {
+						return d.Error(off, tag, tlv.ErrLength)
+					}
+					c = data[off+1 : off+1+l : off+1+l]
+					m += l
+				} else {
+					c, m = tlv.ConsumeBytes(data[off:])
+					if m < 0 {
+						return d.Error(off, tag, tlv.CodeError(m))
+					}
+					if strict && m-len(c) != tlv.SizeVarint(uint64(len(c))) {
+						return d.Error(off, tag, tlv.ErrNonCanonical)
+					}
+				}
+				co := off + m - len(c)
+				off += m
+				if x.Waits == nil {
+					cnt := 0
+					for p := start; p < len(data); {
+						t, _, m := tlv.ConsumeField(data[p:])
+						if m < 0 || t != tag {
+							break
+						}
+						cnt++
+						p += m
+					}
+					if err := d.Alloc(cnt * 2 * int(unsafe.Sizeof(uint32(0))+unsafe.Sizeof(time.Duration(0)))); err != nil {
+						return d.Error(start, tag, err)
+					}
+					x.Waits = make(map[uint32]time.Duration, cnt)
+				}
+				var k uint32
+				var val time.Duration
+				var el uint32
+				for p := 0; p < len(c); {
+					et, ew, m := tlv.ConsumeTag(c[p:])
+					if m < 0 {
+						return d.Error(co+p, tag, tlv.CodeError(m))
+					}
+					if strict && (m != tlv.SizeTag(et) || et != el+1) {
+						return d.Error(co+p, tag, tlv.ErrNonCanonical)
+					}
+					el = et
+					p += m
+					if et == 1 && ew == tlv.Varint {
+						var u uint64
+						if p < len(c) && c[p] < 0x80 {
+							u = uint64(c[p])
+							p++
+						} else {
+							v, m := tlv.ConsumeVarint(c[p:])
+							if m < 0 {
+								return d.Error(co+p, tag, tlv.CodeError(m))
+							}
+							if strict && m != tlv.SizeVarint(v) {
+								return d.Error(co+p, tag, tlv.ErrNonCanonical)
+							}
+							u = v
+							p += m
+						}
+						if u > math.MaxUint32 {
+							return d.Error(start, tag, tlv.ErrRange)
+						}
+						k = uint32(u)
+						continue
+					}
+					if et == 2 && ew == tlv.Varint {
+						var u uint64
+						if p < len(c) && c[p] < 0x80 {
+							u = uint64(c[p])
+							p++
+						} else {
+							v, m := tlv.ConsumeVarint(c[p:])
+							if m < 0 {
+								return d.Error(co+p, tag, tlv.CodeError(m))
+							}
+							if strict && m != tlv.SizeVarint(v) {
+								return d.Error(co+p, tag, tlv.ErrNonCanonical)
+							}
+							u = v
+							p += m
+						}
+						val = time.Duration(tlv.Unzigzag(u))
+						continue
+					}
+					if strict {
+						return d.Error(co+p, tag, tlv.ErrMalformed)
+					}
+					sk := tlv.ConsumeValue(c[p:], ew)
+					if sk < 0 {
+						return d.Error(co+p, tag, tlv.CodeError(sk))
+					}
+					p += sk
+				}
+				if strict && (el != 2 || havePrev27 && tlv.CompareKeyUint(uint64(prev27), uint64(k)) >= 0) {
+					return d.Error(start, tag, tlv.ErrNonCanonical)
+				}
+				prev27, havePrev27 = k, true
+				x.Waits[k] = val
+				continue
+			}
 		case 300: // Far
 			if wt == tlv.Varint {
 				var u uint64
@@ -2996,7 +3715,7 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 		}
 		if strict {
 			switch tag {
-			case 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 300:
+			case 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 24, 25, 26, 27, 28, 29, 300:
 				return d.Error(start, tag, tlv.ErrWireType)
 			}
 		}

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"reflect"
 	"sort"
+	"time"
 
 	"github.com/bulwark-go/bulwark/tlv"
 	"github.com/bulwark-go/bulwark/tlv/internal/gentest/plain"
@@ -41,9 +42,20 @@ func newFiller(seed uint64) *filler {
 	return &filler{r: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))}
 }
 
-var unknownType = reflect.TypeFor[tlv.Unknown]()
+var (
+	unknownType = reflect.TypeFor[tlv.Unknown]()
+	timeType    = reflect.TypeFor[time.Time]()
+)
 
 func (f *filler) fill(v reflect.Value) {
+	if v.Type() == timeType {
+		var t time.Time // the zero time (year 1) one time in four
+		if f.r.IntN(4) != 0 {
+			t = time.Unix(f.r.Int64N(1<<40)-1<<39, f.r.Int64N(1e9)*int64(f.r.IntN(2))).UTC()
+		}
+		v.Set(reflect.ValueOf(t))
+		return
+	}
 	switch v.Kind() {
 	case reflect.Struct:
 		for i := 0; i < v.NumField(); i++ {
@@ -171,6 +183,13 @@ func sameValueLoose(a, b reflect.Value, path string) error { return compare(a, b
 func compare(a, b reflect.Value, path string, loose bool) error {
 	if a.Kind() != b.Kind() {
 		return fmt.Errorf("%s: kind %v vs %v", path, a.Kind(), b.Kind())
+	}
+	if a.Type() == timeType {
+		ta, tb := a.Interface().(time.Time), b.Interface().(time.Time)
+		if !ta.Equal(tb) || ta.Location() != tb.Location() {
+			return fmt.Errorf("%s: %v vs %v", path, ta, tb)
+		}
+		return nil
 	}
 	switch a.Kind() {
 	case reflect.Struct:

@@ -219,6 +219,9 @@ func compareTypes(a, b Type) (ChangeKind, string, bool) {
 	if a.Kind == KindMessage && b.Kind == KindMessage {
 		return MessageSwapped, fmt.Sprintf("message type swapped from %s to %s", a.Message, b.Message), true
 	}
+	if (a.Kind == KindInt64 || a.Kind == KindDuration) && (b.Kind == KindInt64 || b.Kind == KindDuration) {
+		return Retyped, fmt.Sprintf("%s to %s: the same zigzag varint on the wire", a, b), false
+	}
 	if (a.Kind == KindString || a.Kind == KindBytes) && (b.Kind == KindString || b.Kind == KindBytes) {
 		return Retyped, fmt.Sprintf("%s to %s: the same bytes on the wire (strings are not checked for UTF-8)", a, b), false
 	}

@@ -37,6 +37,8 @@ func TestCheck(t *testing.T) {
 		tag      uint32
 	}{
 		{"tag reused with another type", base, strings.Replace(base, `name="A" type="int32"`, `name="A" type="string"`, 1), TypeChanged, true, 1},
+		{"int64 to duration", strings.Replace(base, `type="int32"`, `type="int64"`, 1), strings.Replace(base, `name="A" type="int32"`, `name="A" type="duration"`, 1), Retyped, false, 1},
+		{"float to time", base, strings.Replace(base, `name="E" type="float64"`, `name="E" type="time"`, 1), TypeChanged, true, 5},
 		{"string to bytes", base, strings.Replace(base, `name="C" type="string"`, `name="C" type="bytes"`, 1), Retyped, false, 3},
 		{"signed to unsigned", base, strings.Replace(base, `name="A" type="int32"`, `name="A" type="uint32"`, 1), TypeChanged, true, 1},
 		{"narrowing float", base, strings.Replace(base, `name="E" type="float64"`, `name="E" type="float32"`, 1), Narrowed, true, 5},

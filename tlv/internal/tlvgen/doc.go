@@ -29,8 +29,9 @@
 //	</protocol>
 //
 // Types: bool, int32, int64, uint32, uint64, float32, float64, string,
-// bytes, map (key string or an integer type; value any non-map type) or the
-// name of a message of the same protocol (recursion is allowed). Tags are
+// bytes, time (time.Time), duration (time.Duration), map (key string or an
+// integer type; value any non-map type) or the name of a message of the
+// same protocol (recursion is allowed). Tags are
 // 1…2^29−1 and unique within a message, reserved tags included; names are
 // exported Go identifiers. <reserved> marks the tag of a deleted field so
 // that Check catches its reuse; <doc> and doc="…" become Go comments.
@@ -64,16 +65,16 @@
 // type swapped for another, repeated ↔ singular, a map's key or value type
 // changed, map ↔ non-map, a <reserved> tag used again. Compatible: fields
 // added, widening (int32 → int64, uint32 → uint64, float32 → float64),
-// string ↔ bytes, renames. Warned: a field deleted without a <reserved>
+// string ↔ bytes and int64 ↔ duration (the same wire bytes), renames. Warned: a field deleted without a <reserved>
 // marker, a <reserved> marker dropped. The command exits 1 on a breaking
 // change.
 //
 // # What it does not do
 //
-// No enums, oneofs, defaults or options; no time.Time or time.Duration
-// fields (use int64 nanoseconds); messages are matched by name, so a
-// renamed message reads as a deletion plus an addition. Map entries do not
-// count as a nesting level in generated code (they do in the reflection
-// decoder), so a map at exactly the depth limit is accepted one level
-// deeper by generated code.
+// No enums, oneofs, defaults or options; no time or duration map keys;
+// messages are matched by name, so a renamed message reads as a deletion
+// plus an addition. Map entries and time values do not count as a nesting
+// level in generated code (they do in the reflection decoder), so a map or
+// time at exactly the depth limit is accepted one level deeper by
+// generated code; the two decoders agree everywhere else (fuzzed).
 package tlvgen

@@ -72,6 +72,6 @@ func ExampleParse_errors() {
 	fmt.Println(err)
 	// Output:
 	// tlvgen: invalid schema:
-	// 	line 3: message Msg: field A: unknown type "int8" (want bool, int32, int64, uint32, uint64, float32, float64, string, bytes, map or a message name)
+	// 	line 3: message Msg: field A: unknown type "int8" (want bool, int32, int64, uint32, uint64, float32, float64, string, bytes, time, duration, map or a message name)
 	// 	line 4: message Msg: tag 1 is used twice (first on line 3)
 }

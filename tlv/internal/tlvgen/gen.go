@@ -58,6 +58,9 @@ func Generate(s *Schema, opt Options) ([]byte, error) {
 	if g.useSlices {
 		out.WriteString("\t\"slices\"\n")
 	}
+	if g.useTime {
+		out.WriteString("\t\"time\"\n")
+	}
 	if g.useUnsafe {
 		out.WriteString("\t\"unsafe\"\n")
 	}
@@ -84,7 +87,7 @@ type generator struct {
 	opt                           Options
 	body                          bytes.Buffer
 	useMath, useSlices, useUnsafe bool
-	useFmt                        bool
+	useFmt, useTime               bool
 }
 
 func (g *generator) p(format string, args ...any) {
@@ -116,6 +119,10 @@ func goType(t Type) string {
 		return "[]byte"
 	case KindMessage:
 		return t.Message
+	case KindTime:
+		return "time.Time"
+	case KindDuration:
+		return "time.Duration"
 	}
 	return "invalid"
 }
@@ -141,7 +148,7 @@ func wireType(t Type) int {
 		return wtFixed64
 	case KindString, KindBytes:
 		return wtBytes
-	case KindMessage, KindMap:
+	case KindMessage, KindMap, KindTime:
 		return wtMessage
 	}
 	return wtVarint
@@ -190,6 +197,11 @@ func (g *generator) message(m *Message) {
 	}
 	g.p("type %s struct {", m.Name)
 	for _, f := range m.Fields {
+		for _, t := range []Type{f.Type, f.Key, f.Value} {
+			if t.Kind == KindTime || t.Kind == KindDuration {
+				g.useTime = true
+			}
+		}
 		if f.Doc != "" {
 			g.p("// %s", sanitizeComment(f.Doc))
 		}
@@ -223,7 +235,7 @@ func sizeExpr(t Type, e string) string {
 	switch t.Kind {
 	case KindBool:
 		return "1"
-	case KindInt32, KindInt64:
+	case KindInt32, KindInt64, KindDuration:
 		return fmt.Sprintf("tlv.SizeVarint(tlv.Zigzag(int64(%s)))", e)
 	case KindUint32, KindUint64:
 		return fmt.Sprintf("tlv.SizeVarint(uint64(%s))", e)
@@ -239,6 +251,13 @@ func sizeExpr(t Type, e string) string {
 
 // sizeStmt emits `n += keyLen + size of value` for a value of type t in e.
 func (g *generator) sizeStmt(t Type, e string, keyLen int, n string) {
+	if t.Kind == KindTime {
+		g.p("{ s := 0")
+		g.p("if u := %s.Unix(); u != 0 { s += 1 + tlv.SizeVarint(tlv.Zigzag(u)) }", e)
+		g.p("if ns := %s.Nanosecond(); ns != 0 { s += 1 + tlv.SizeVarint(uint64(ns)) }", e)
+		g.p("%s += %d + tlv.SizeVarint(uint64(s)) + s }", n, keyLen)
+		return
+	}
 	if t.Kind == KindMessage {
 		g.p("{ s := %s.SizeTLV(); %s += %d + tlv.SizeVarint(uint64(s)) + s }", e, n, keyLen)
 		return
@@ -314,6 +333,8 @@ func nonZero(t Type, e string, g *generator) string {
 		return fmt.Sprintf("math.Float64bits(%s) != 0", e)
 	case KindString, KindBytes:
 		return fmt.Sprintf("len(%s) != 0", e)
+	case KindTime:
+		return fmt.Sprintf("!%s.IsZero()", e)
 	}
 	return e + " != 0"
 }
@@ -324,7 +345,7 @@ func (g *generator) appendValue(t Type, e, mark string) {
 	switch t.Kind {
 	case KindBool:
 		g.p("if %s { b = append(b, 1) } else { b = append(b, 0) }", e)
-	case KindInt32, KindInt64:
+	case KindInt32, KindInt64, KindDuration:
 		g.p("b = tlv.AppendVarint(b, tlv.Zigzag(int64(%s)))", e)
 	case KindUint32, KindUint64:
 		g.p("b = tlv.AppendVarint(b, uint64(%s))", e)
@@ -342,6 +363,11 @@ func (g *generator) appendValue(t Type, e, mark string) {
 		g.p("b, %s = tlv.BeginLen(b)", mark)
 		g.p("if b, err = %s.AppendTLV(b); err != nil { return b, err }", e)
 		g.p("b = tlv.EndLen(b, %s)", mark)
+	case KindTime: // SPEC.md §4: zigzag seconds at tag 1, nanoseconds at tag 2, zeros omitted
+		g.p("b, %s = tlv.BeginLen(b)", mark)
+		g.p("if u := %s.Unix(); u != 0 { b = append(b, 0x08); b = tlv.AppendVarint(b, tlv.Zigzag(u)) }", e)
+		g.p("if ns := %s.Nanosecond(); ns != 0 { b = append(b, 0x10); b = tlv.AppendVarint(b, uint64(ns)) }", e)
+		g.p("b = tlv.EndLen(b, %s)", mark)
 	}
 }
 
@@ -350,10 +376,10 @@ func usesMark(m *Message) (outer, inner bool) {
 		switch {
 		case f.IsMap():
 			outer = true
-			inner = inner || f.Value.Kind == KindMessage
+			inner = inner || f.Value.Kind == KindMessage || f.Value.Kind == KindTime
 		case f.Repeated && packed(f.Type):
-			outer = outer || f.Type.Kind == KindInt32 || f.Type.Kind == KindInt64 || f.Type.Kind == KindUint32 || f.Type.Kind == KindUint64
-		case f.Type.Kind == KindMessage:
+			outer = outer || f.Type.Kind == KindInt32 || f.Type.Kind == KindInt64 || f.Type.Kind == KindUint32 || f.Type.Kind == KindUint64 || f.Type.Kind == KindDuration
+		case f.Type.Kind == KindMessage || f.Type.Kind == KindTime:
 			outer = true
 		}
 	}

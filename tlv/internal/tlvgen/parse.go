@@ -38,13 +38,15 @@ const (
 	KindBytes
 	KindMessage
 	KindMap
+	KindTime     // time.Time: a message of zigzag seconds (tag 1) and nanoseconds (tag 2)
+	KindDuration // time.Duration: a zigzag varint of nanoseconds, like int64
 )
 
 var kindNames = map[string]Kind{
 	"bool": KindBool, "int32": KindInt32, "int64": KindInt64,
 	"uint32": KindUint32, "uint64": KindUint64, "float32": KindFloat32,
 	"float64": KindFloat64, "string": KindString, "bytes": KindBytes,
-	"map": KindMap,
+	"map": KindMap, "time": KindTime, "duration": KindDuration,
 }
 
 func (k Kind) String() string {
@@ -60,7 +62,7 @@ func (k Kind) String() string {
 }
 
 // IsScalar reports whether k is a number or bool.
-func (k Kind) IsScalar() bool { return k >= KindBool && k <= KindFloat64 }
+func (k Kind) IsScalar() bool { return k >= KindBool && k <= KindFloat64 || k == KindDuration }
 
 // Type is the type of a field, or of a map key or value.
 type Type struct {
@@ -120,7 +122,7 @@ func (s *Schema) verify() error {
 		case t.Kind == KindMap:
 			return allowMap
 		default:
-			return t.Kind >= KindBool && t.Kind <= KindBytes
+			return t.Kind >= KindBool && t.Kind <= KindBytes || t.Kind == KindTime || t.Kind == KindDuration
 		}
 	}
 	for _, m := range s.Messages {
@@ -533,7 +535,7 @@ func parseField(s *Schema, m *Message, rf rawField, fail func(int, string, ...an
 	}
 	typ, typOK := resolveType(s, rf.attrs["type"])
 	if !typOK {
-		fail(rf.line, "message %s: field %s: unknown type %q (want bool, int32, int64, uint32, uint64, float32, float64, string, bytes, map or a message name)", m.Name, f.Name, rf.attrs["type"])
+		fail(rf.line, "message %s: field %s: unknown type %q (want bool, int32, int64, uint32, uint64, float32, float64, string, bytes, time, duration, map or a message name)", m.Name, f.Name, rf.attrs["type"])
 		return f, false
 	}
 	f.Type = typ

@@ -3,6 +3,8 @@
 package plain
 
 import (
+	"time"
+
 	"github.com/bulwark-go/bulwark/tlv"
 )
 
@@ -44,29 +46,35 @@ type SmallStruct struct {
 
 // Every has a field of each type and shape, at tags with 1- and 2-byte keys.
 type Every struct {
-	B      bool               `tlv:"1,omitempty"`
-	I32    int32              `tlv:"2,omitempty"`
-	I64    int64              `tlv:"3,omitempty"`
-	U32    uint32             `tlv:"4,omitempty"`
-	U64    uint64             `tlv:"5,omitempty"`
-	F32    float32            `tlv:"6,omitempty"`
-	F64    float64            `tlv:"7,omitempty"`
-	S      string             `tlv:"8,omitempty"`
-	Raw    []byte             `tlv:"9,omitempty"`
-	Bs     []bool             `tlv:"10"`
-	I32s   []int32            `tlv:"11"`
-	U64s   []uint64           `tlv:"12"`
-	F32s   []float32          `tlv:"13"`
-	F64s   []float64          `tlv:"14"`
-	Ss     []string           `tlv:"15"`
-	Raws   [][]byte           `tlv:"16"`
-	Node   *Node              `tlv:"17"`
-	Nodes  []Node             `tlv:"18"`
-	ByID   map[int32]Inner    `tlv:"19"`
-	Counts map[uint64]float64 `tlv:"20"`
-	Flags  map[string]bool    `tlv:"21"`
-	Blobs  map[int64][]byte   `tlv:"22"`
-	Far    uint32             `tlv:"300,omitempty"`
+	B      bool                     `tlv:"1,omitempty"`
+	I32    int32                    `tlv:"2,omitempty"`
+	I64    int64                    `tlv:"3,omitempty"`
+	U32    uint32                   `tlv:"4,omitempty"`
+	U64    uint64                   `tlv:"5,omitempty"`
+	F32    float32                  `tlv:"6,omitempty"`
+	F64    float64                  `tlv:"7,omitempty"`
+	S      string                   `tlv:"8,omitempty"`
+	Raw    []byte                   `tlv:"9,omitempty"`
+	Bs     []bool                   `tlv:"10"`
+	I32s   []int32                  `tlv:"11"`
+	U64s   []uint64                 `tlv:"12"`
+	F32s   []float32                `tlv:"13"`
+	F64s   []float64                `tlv:"14"`
+	Ss     []string                 `tlv:"15"`
+	Raws   [][]byte                 `tlv:"16"`
+	Node   *Node                    `tlv:"17"`
+	Nodes  []Node                   `tlv:"18"`
+	ByID   map[int32]Inner          `tlv:"19"`
+	Counts map[uint64]float64       `tlv:"20"`
+	Flags  map[string]bool          `tlv:"21"`
+	Blobs  map[int64][]byte         `tlv:"22"`
+	At     time.Time                `tlv:"24,omitempty"`
+	Took   time.Duration            `tlv:"25,omitempty"`
+	Times  []time.Time              `tlv:"26"`
+	Durs   []time.Duration          `tlv:"27"`
+	Seen   map[string]time.Time     `tlv:"28"`
+	Waits  map[uint32]time.Duration `tlv:"29"`
+	Far    uint32                   `tlv:"300,omitempty"`
 	// UnknownFields keeps the fields this version of the schema does not know,
 	// byte for byte; AppendTLV writes them back in canonical position.
 	UnknownFields tlv.Unknown
