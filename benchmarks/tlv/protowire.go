@@ -33,7 +33,7 @@ func sizeInnerPW(in *Inner) int {
 
 func appendInnerPW(b []byte, in *Inner) []byte {
 	if in.ID != 0 {
-		b = append(b, 1<<3|0)
+		b = append(b, 1<<3|byte(protowire.VarintType))
 		b = protowire.AppendVarint(b, protowire.EncodeZigZag(in.ID))
 	}
 	if in.Name != "" {
@@ -46,7 +46,7 @@ func appendInnerPW(b []byte, in *Inner) []byte {
 // AppendPW appends the protobuf encoding of m (and its unknown bytes) to b.
 func AppendPW(b []byte, m *PWMsg) []byte {
 	if m.UID != 0 {
-		b = append(b, 1<<3|0)
+		b = append(b, 1<<3|byte(protowire.VarintType))
 		b = protowire.AppendVarint(b, m.UID)
 	}
 	if m.Text != "" {
