@@ -191,8 +191,15 @@ func checkField(msg string, of, nf *Field, add func(Change)) {
 		return
 	}
 	if of.Repeated != nf.Repeated {
+		why := "new readers would see only the last element"
+		if !of.Repeated {
+			why = "new readers accept old records, but old readers keep only the last element"
+			if packed(nf.Type) {
+				why = "new readers accept old records, but old readers cannot read the packed list at all"
+			}
+		}
 		add(Change{Kind: CardinalityFlip, Breaking: true, Message: msg, Tag: nf.Tag,
-			Detail: fmt.Sprintf("field %s changed from %s to %s", nf.Name, describe(of), describe(nf))})
+			Detail: fmt.Sprintf("field %s changed from %s to %s: %s", nf.Name, describe(of), describe(nf), why)})
 		return
 	}
 	if kind, detail, breaking := compareTypes(of.Type, nf.Type); kind != "" {
