@@ -48,15 +48,20 @@ func Marshal(v any) ([]byte, error) {
 // estimate returns an upper-leaning guess of the encoded size of the struct at ptr,
 // looking at lengths only, never iterating maps, and at most a few levels deep.
 func (p *structPlan) estimate(ptr unsafe.Pointer, depth int) int {
-	n := 0
+	n := p.fixedEst
 	if p.hasUnknown {
 		n += len(*(*Unknown)(unsafe.Add(ptr, p.unknownOff)))
 	}
-	for i := range p.fields {
+	for _, i := range p.dynFields {
 		f := &p.fields[i]
-		n += int(f.key.n) + estimateValue(f.c, unsafe.Add(ptr, f.off), depth)
+		n += estimateValue(f.c, unsafe.Add(ptr, f.off), depth)
 	}
 	return n
+}
+
+// isFixedSize reports whether estimateValue of c ignores the value.
+func isFixedSize(c *codec) bool {
+	return c.kind <= kFloat64 || c.kind == kTime || c.kind == kCustom
 }
 
 func estimateValue(c *codec, p unsafe.Pointer, depth int) int {
@@ -404,14 +409,25 @@ func encodeMap(b []byte, key *fkey, c *codec, p unsafe.Pointer, depth int) ([]by
 			return b, nil
 		}
 		var arr [8][2]string
-		kvs := arr[:0]
-		if len(m) > len(arr) {
+		var kvs [][2]string
+		if len(m) <= len(arr) {
+			// Small maps: fill and insertion-sort a stack array.
+			n := 0
+			for k, v := range m {
+				j := n
+				for j > 0 && CompareKeyString(arr[j-1][0], k) > 0 {
+					arr[j] = arr[j-1]
+					j--
+				}
+				arr[j] = [2]string{k, v}
+				n++
+			}
+			kvs = arr[:n]
+		} else {
 			kvs = make([][2]string, 0, len(m))
-		}
-		for k, v := range m {
-			kvs = append(kvs, [2]string{k, v})
-		}
-		if len(kvs) > 1 {
+			for k, v := range m {
+				kvs = append(kvs, [2]string{k, v})
+			}
 			slices.SortFunc(kvs, func(x, y [2]string) int { return CompareKeyString(x[0], y[0]) })
 		}
 		for i := range kvs {

@@ -97,6 +97,9 @@ type structPlan struct {
 	unknownOff uintptr
 	byTag      []uint16 // tag → index+1, for tags < len(byTag)
 	err        error
+	// Marshal's size estimate: the fixed part, and the fields whose size varies.
+	fixedEst  int
+	dynFields []int
 }
 
 func (p *structPlan) lookup(tag uint32) *fieldPlan {
@@ -224,6 +227,15 @@ func (b *builder) structPlan(t reflect.Type) *structPlan {
 		maxTag = max(maxTag, uint32(tag))
 	}
 	slices.SortFunc(p.fields, func(a, b fieldPlan) int { return int(int64(a.tag) - int64(b.tag)) })
+	for i := range p.fields {
+		f := &p.fields[i]
+		p.fixedEst += int(f.key.n)
+		if isFixedSize(f.c) {
+			p.fixedEst += estimateValue(f.c, nil, 0)
+		} else {
+			p.dynFields = append(p.dynFields, i)
+		}
+	}
 	if maxTag < 1024 {
 		p.byTag = make([]uint16, maxTag+1)
 		for i, f := range p.fields {

@@ -472,6 +472,12 @@ func CompareKeyUint(a, b uint64) int {
 	if a == b {
 		return 0
 	}
+	if a < 0x80 && b < 0x80 { // one-byte varints compare as numbers
+		if a < b {
+			return -1
+		}
+		return 1
+	}
 	var x, y [MaxVarintLen]byte
 	return bytes.Compare(AppendVarint(x[:0], a), AppendVarint(y[:0], b))
 }

@@ -1,8 +1,11 @@
 package tlv
 
 import (
+	"bytes"
 	"encoding/hex"
 	"math"
+	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -205,4 +208,16 @@ type nestingUnmarshaler struct{}
 
 func (n *nestingUnmarshaler) UnmarshalTLV(data []byte, d *DecodeState) error {
 	return d.Message(nil, 7, &custom{})
+}
+
+func TestCompareKeyUintMatchesEncoding(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	for i := 0; i < 20000; i++ {
+		a, b := r.Uint64()>>(r.IntN(64)), r.Uint64()>>(r.IntN(64))
+		want := bytes.Compare(AppendVarint(nil, a), AppendVarint(nil, b))
+		require.Equal(t, want, CompareKeyUint(a, b), "%d vs %d", a, b)
+		sa, sb := strings.Repeat("x", int(a%300)), strings.Repeat("y", int(b%300))
+		want = bytes.Compare(AppendString(nil, sa), AppendString(nil, sb))
+		require.Equal(t, want, CompareKeyString(sa, sb))
+	}
 }
