@@ -34,9 +34,9 @@ func newBenchMsg() *benchMsg {
 	}
 	return &benchMsg{UID: 1234567890123, Text: "Meet at 北京站 at 9, bring the 文件 please. 好的 👍",
 		Payload: p, IDs: []int64{1, -1, 300, -70000, 1 << 40, -(1 << 33), 42, 1<<31 - 1},
-		Inner:   &vInner{ID: 987654321, Name: "inner-record"},
-		Items:   []vInner{{1, "alice"}, {-2, "bob 小明"}, {1 << 35, "carol"}},
-		Attrs:   map[string]string{"lang": "zh-CN", "client": "ios/8.0.50", "trace": "a1b2c3d4e5f6"}}
+		Inner: &vInner{ID: 987654321, Name: "inner-record"},
+		Items: []vInner{{1, "alice"}, {-2, "bob 小明"}, {1 << 35, "carol"}},
+		Attrs: map[string]string{"lang": "zh-CN", "client": "ios/8.0.50", "trace": "a1b2c3d4e5f6"}}
 }
 
 func newBenchSmall() *benchSmall {
