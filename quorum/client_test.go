@@ -484,3 +484,22 @@ func TestZeroValuesDoNotPanic(t *testing.T) {
 	require.Error(t, err)
 	require.Error(t, caller.Delete(ctx, "k"))
 }
+
+func TestErrorMessages(t *testing.T) {
+	fs, reps := nFakes(3)
+	c := newClient(t, reps, quorum.Config{})
+	fs[1].opaque.Store(true)
+	fs[2].opaque.Store(true)
+	err := c.Put(context.Background(), "k", []byte("v"))
+	require.Error(t, err)
+	msg := err.Error()
+	// Replica 0's acknowledgement may come before or after the failures.
+	assert.Regexp(t, `^quorum: put "k": no quorum: [01] of 2 needed \(may have been applied\): `, msg)
+	assert.Contains(t, msg, "quorum: replica 1 put: fake: connection reset")
+	assert.Contains(t, msg, "quorum: replica 2 put: fake: connection reset")
+
+	fs[0].unhealthy.Store(true)
+	fs[1].unhealthy.Store(true)
+	_, err = c.Get(context.Background(), "k")
+	assert.EqualError(t, err, `quorum: get "k": no quorum: only 1 healthy replicas, need 2`)
+}

@@ -102,7 +102,7 @@ type ReplicaError struct {
 }
 
 func (e *ReplicaError) Error() string {
-	return fmt.Sprintf("replica %d %v: %v", e.Replica, e.Op, e.Err)
+	return fmt.Sprintf("quorum: replica %d %v: %v", e.Replica, e.Op, e.Err)
 }
 
 func (e *ReplicaError) Unwrap() error { return e.Err }
