@@ -181,7 +181,16 @@ func (c *Client) spawn(rs *replicaState, i int, j job) error {
 	return nil
 }
 
-var errClosedNotSent error = &notStored{"quorum: client closed"}
+// errClosedNotSent is a call refused because the client is closing; it
+// matches ErrClosed and ErrNotStored.
+var errClosedNotSent error = closedNotSent{}
+
+type closedNotSent struct{}
+
+func (closedNotSent) Error() string { return "quorum: client closed" }
+func (closedNotSent) Is(target error) bool {
+	return target == ErrClosed || target == ErrNotStored
+}
 
 // work runs jobs for one replica until Close, or until the reaper retires
 // it as surplus.

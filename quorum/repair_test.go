@@ -2,6 +2,7 @@ package quorum_test
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -238,5 +239,45 @@ func TestCloseLeavesNoGoroutines(t *testing.T) {
 		}
 		wg.Wait()
 		require.NoError(t, c.Close())
+	})
+}
+
+// TestCloseDuringOperations: Close racing operations of every kind neither
+// panics nor deadlocks; operations that lose the race fail cleanly.
+func TestCloseDuringOperations(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		fs, reps := nFakes(3)
+		for _, f := range fs {
+			f.setDelay(time.Millisecond)
+		}
+		c, err := quorum.New(reps, quorum.Config{Consistency: quorum.Quorum})
+		require.NoError(t, err)
+		calls := []quorum.Caller{
+			c.With(quorum.Call{}),
+			c.With(quorum.Call{Consistency: quorum.Linearizable}),
+			c.With(quorum.Call{Tier: quorum.MasterSlave}),
+			c.With(quorum.Call{Tier: quorum.DualWrite}),
+		}
+		var wg sync.WaitGroup
+		var closedSeen atomic.Int64
+		for w := range 8 {
+			wg.Go(func() {
+				cl := calls[w%len(calls)]
+				for i := 0; ; i++ {
+					err := cl.Put(context.Background(), "k", []byte{byte(i)})
+					if err == nil {
+						_, err = cl.Get(context.Background(), "k")
+					}
+					if errors.Is(err, quorum.ErrClosed) {
+						closedSeen.Add(1)
+						return
+					}
+				}
+			})
+		}
+		time.Sleep(20 * time.Millisecond)
+		require.NoError(t, c.Close())
+		wg.Wait()
+		assert.Equal(t, int64(8), closedSeen.Load(), "every loop saw ErrClosed")
 	})
 }
