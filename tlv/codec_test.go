@@ -597,3 +597,62 @@ func TestDecodeErrorOffsets(t *testing.T) {
 	require.ErrorIs(t, err, ErrLength)
 	assert.Contains(t, err.Error(), "tlv: ")
 }
+
+type badInner struct {
+	C chan int `tlv:"1"`
+}
+
+type usesBad struct {
+	B badInner `tlv:"1"`
+}
+
+func TestUnsupportedNestedTypeAfterCachedFailure(t *testing.T) {
+	_, err := Marshal(&badInner{})
+	require.ErrorIs(t, err, ErrUnsupportedType)
+	// The failed plan is cached; a type using it must fail too, not encode nothing.
+	_, err = Marshal(&usesBad{})
+	require.ErrorIs(t, err, ErrUnsupportedType)
+	require.ErrorIs(t, Unmarshal(nil, &usesBad{}), ErrUnsupportedType)
+}
+
+type concA struct {
+	N  int64   `tlv:"1"`
+	Bs []concB `tlv:"2"`
+}
+
+type concB struct {
+	S string `tlv:"1"`
+	A *concA `tlv:"2"`
+}
+
+func TestConcurrentFirstUse(t *testing.T) {
+	// Many goroutines build the plans of new, mutually recursive types at once (run with
+	// -race); all agree on the bytes.
+	in := &concA{N: 1, Bs: []concB{{S: "x", A: &concA{N: 2}}}}
+	// N=1; tag 2 message of 7 bytes: S="x", then A as a message holding N=2.
+	want := "0802" + "1307" + "0a0178" + "13020804"
+	results := make(chan string, 8)
+	for range 8 {
+		go func() {
+			b, err := Marshal(in)
+			if err != nil {
+				results <- err.Error()
+				return
+			}
+			var out concA
+			if err := Unmarshal(b, &out); err != nil {
+				results <- err.Error()
+				return
+			}
+			if out.Bs[0].A.N != 2 {
+				results <- "decoded value differs"
+				return
+			}
+			results <- hex.EncodeToString(b)
+		}()
+	}
+	for range 8 {
+		got := <-results
+		assert.Equal(t, want, got)
+	}
+}

@@ -30,7 +30,7 @@ const (
 // struct, or implement Marshaler. Pass a pointer: a struct value is copied first.
 func Marshal(v any) ([]byte, error) {
 	if m, ok := v.(Marshaler); ok {
-		return m.AppendTLV(make([]byte, 0, m.SizeTLV()))
+		return m.AppendTLV(make([]byte, 0, max(0, min(m.SizeTLV(), 1<<30))))
 	}
 	ptr, t, err := structPointer(v)
 	if err != nil || ptr == nil {
@@ -183,11 +183,30 @@ func (p *structPlan) encode(b []byte, ptr unsafe.Pointer, depth int) ([]byte, er
 		if len(unk) > 0 {
 			b, unk = unk.AppendBefore(b, f.tag)
 		}
+		fp := unsafe.Add(ptr, f.off)
+		// The commonest kinds inline, saving a call per field.
+		switch f.c.kind {
+		case kInt64:
+			if v := *(*int64)(fp); v != 0 || !f.omitempty {
+				b = AppendVarint(f.key.append(b), Zigzag(v))
+			}
+			continue
+		case kUint64:
+			if v := *(*uint64)(fp); v != 0 || !f.omitempty {
+				b = AppendVarint(f.key.append(b), v)
+			}
+			continue
+		case kString:
+			if s := *(*string)(fp); len(s) != 0 || !f.omitempty {
+				b = AppendString(f.key.append(b), s)
+			}
+			continue
+		}
 		pres := presField
 		if f.omitempty {
 			pres = presOmit
 		}
-		if b, err = encodeValue(b, &f.key, f.c, unsafe.Add(ptr, f.off), pres, depth); err != nil {
+		if b, err = encodeValue(b, &f.key, f.c, fp, pres, depth); err != nil {
 			return b, err
 		}
 	}

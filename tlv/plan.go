@@ -141,6 +141,9 @@ func planFor(t reflect.Type) (*structPlan, error) {
 				sp.err = p.err
 			}
 		}
+		if sp.err == nil && b.cachedErr != nil {
+			sp.err = b.cachedErr
+		}
 	}
 	if sp.err != nil {
 		// Failed plans are cached too, so a bad type costs one build.
@@ -158,12 +161,17 @@ func planFor(t reflect.Type) (*structPlan, error) {
 }
 
 type builder struct {
-	building map[reflect.Type]*structPlan
+	building  map[reflect.Type]*structPlan
+	cachedErr error
 }
 
 func (b *builder) structPlan(t reflect.Type) *structPlan {
 	if p, ok := plans.Load(t); ok {
-		return p.(*structPlan)
+		sp := p.(*structPlan)
+		if sp.err != nil && b.cachedErr == nil {
+			b.cachedErr = sp.err // a nested type known to be unsupported
+		}
+		return sp
 	}
 	if p, ok := b.building[t]; ok {
 		return p
