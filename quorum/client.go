@@ -111,8 +111,9 @@ func (c *Client) N() int { return c.s.n }
 // Close stops the client. It waits for every replica call in flight —
 // including asynchronous read repairs, master-slave slave writes and write
 // stragglers, each bounded by the replica timeout — and for the worker
-// goroutines to exit. Operations after Close fail with ErrClosed. Close is
-// idempotent.
+// goroutines to exit. Operations after Close fail with ErrClosed; operations
+// running across Close may fail with an error matching both ErrNoQuorum and
+// ErrClosed. Close is idempotent.
 func (c *Client) Close() error {
 	if c == nil {
 		return nil
