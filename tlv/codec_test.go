@@ -1,6 +1,7 @@
 package tlv
 
 import (
+	"bytes"
 	"encoding/hex"
 	"errors"
 	"math"
@@ -655,4 +656,76 @@ func TestConcurrentFirstUse(t *testing.T) {
 		got := <-results
 		assert.Equal(t, want, got)
 	}
+}
+
+func TestMapDecodingRules(t *testing.T) {
+	entry := func(k string, v int32) []byte {
+		e := AppendStringField(nil, 1, k)
+		e = AppendZigzagField(e, 2, int64(v))
+		return AppendBytes(AppendTag(nil, 5, Message), e)
+	}
+	cat := func(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
+	strict := DecodeOptions{Strict: true}
+	tests := []struct {
+		name      string
+		data      []byte
+		want      map[string]int32
+		strictErr error
+	}{
+		{"canonical", cat(entry("a", 1), entry("b", 2)), map[string]int32{"a": 1, "b": 2}, nil},
+		{"duplicate key, last wins", cat(entry("a", 1), entry("a", 2)), map[string]int32{"a": 2}, ErrNonCanonical},
+		{"descending keys", cat(entry("b", 1), entry("a", 2)), map[string]int32{"a": 2, "b": 1}, ErrNonCanonical},
+		{"missing value", AppendBytes(AppendTag(nil, 5, Message), AppendStringField(nil, 1, "k")), map[string]int32{"k": 0}, ErrNonCanonical},
+		{"value before key", AppendBytes(AppendTag(nil, 5, Message), cat(AppendZigzagField(nil, 2, 1), AppendStringField(nil, 1, "k"))),
+			map[string]int32{"k": 1}, ErrNonCanonical},
+		{"extra field in entry", AppendBytes(AppendTag(nil, 5, Message), cat(AppendStringField(nil, 1, "k"), AppendZigzagField(nil, 2, 1), AppendVarintField(nil, 3, 1))),
+			map[string]int32{"k": 1}, ErrMalformed},
+		{"split runs", cat(entry("a", 1), AppendVarintField(nil, 9, 1), entry("b", 2)), map[string]int32{"a": 1, "b": 2}, ErrNonCanonical},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var m vMap
+			require.NoError(t, Unmarshal(tc.data, &m))
+			assert.Equal(t, tc.want, m.M)
+			err := strict.Unmarshal(tc.data, &vMap{})
+			if tc.strictErr == nil {
+				require.NoError(t, err)
+			} else {
+				require.Error(t, err)
+				assert.True(t, errors.Is(err, tc.strictErr) || errors.Is(err, ErrUnknownField), "got %v", err)
+			}
+		})
+	}
+	// The string-map fast path follows the same rules.
+	type sm struct {
+		M map[string]string `tlv:"1"`
+	}
+	se := func(k, v string) []byte {
+		return AppendBytes(AppendTag(nil, 1, Message), cat(AppendStringField(nil, 1, k), AppendStringField(nil, 2, v)))
+	}
+	var out sm
+	data := cat(se("b", "1"), se("a", "2"), se("b", "3"))
+	require.NoError(t, Unmarshal(data, &out))
+	assert.Equal(t, map[string]string{"a": "2", "b": "3"}, out.M)
+	require.ErrorIs(t, strict.Unmarshal(data, &sm{}), ErrNonCanonical)
+	// Wrong entry wire type inside an entry: lenient skips it, strict rejects it.
+	bad := AppendBytes(AppendTag(nil, 1, Message), cat(AppendVarintField(nil, 1, 5), AppendStringField(nil, 2, "v")))
+	require.NoError(t, Unmarshal(bad, &out))
+	assert.Equal(t, map[string]string{"": "v"}, out.M)
+	require.ErrorIs(t, strict.Unmarshal(bad, &sm{}), ErrMalformed)
+}
+
+func TestTimeStrict(t *testing.T) {
+	strict := DecodeOptions{Strict: true}
+	ok := []byte{0x0b, 0x04, 0x08, 0x02, 0x10, 0x05}
+	require.NoError(t, strict.Unmarshal(ok, &vTime{}))
+	swapped := []byte{0x0b, 0x04, 0x10, 0x05, 0x08, 0x02}
+	var v vTime
+	require.NoError(t, Unmarshal(swapped, &v))
+	assert.Equal(t, time.Unix(1, 5).UTC(), v.T)
+	require.ErrorIs(t, strict.Unmarshal(swapped, &vTime{}), ErrNonCanonical)
+	extra := []byte{0x0b, 0x02, 0x18, 0x01}
+	require.NoError(t, Unmarshal(extra, &v))
+	require.ErrorIs(t, strict.Unmarshal(extra, &vTime{}), ErrMalformed)
+	require.ErrorIs(t, Unmarshal([]byte{0x0b, 0x01, 0x08}, &v), ErrTruncated)
 }
