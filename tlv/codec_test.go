@@ -429,6 +429,12 @@ func TestGeneratedInterfacesUsedDirectly(t *testing.T) {
 	require.NoError(t, Unmarshal(b, &out))
 	assert.Equal(t, holder{C: custom{N: 3, Seen: true}, PC: &custom{N: -1, Seen: true}, CS: []custom{{N: 1, Seen: true}}}, out)
 
+	// A nil pointer of a Marshaler type is an empty message, not a crash.
+	b, err = Marshal((*custom)(nil))
+	require.NoError(t, err)
+	assert.Empty(t, b)
+	require.ErrorIs(t, Unmarshal(nil, (*custom)(nil)), ErrUnsupportedType)
+
 	// Top level too.
 	b, err = Marshal(&custom{N: 5})
 	require.NoError(t, err)

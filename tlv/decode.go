@@ -28,7 +28,7 @@ func (o DecodeOptions) Unmarshal(data []byte, v any) error {
 }
 
 func (d *DecodeState) unmarshal(data []byte, v any) error {
-	if u, ok := v.(Unmarshaler); ok {
+	if u, ok := v.(Unmarshaler); ok && !isNilPointer(v) {
 		return u.UnmarshalTLV(data, d)
 	}
 	rv := reflect.ValueOf(v)

@@ -30,6 +30,9 @@ const (
 // struct, or implement Marshaler. Pass a pointer: a struct value is copied first.
 func Marshal(v any) ([]byte, error) {
 	if m, ok := v.(Marshaler); ok {
+		if isNilPointer(v) {
+			return nil, nil
+		}
 		return m.AppendTLV(make([]byte, 0, max(0, min(m.SizeTLV(), 1<<30))))
 	}
 	ptr, t, err := structPointer(v)
@@ -131,6 +134,9 @@ func elemEstimate(k kind) int {
 // capacity it does not allocate.
 func MarshalAppend(dst []byte, v any) ([]byte, error) {
 	if m, ok := v.(Marshaler); ok {
+		if isNilPointer(v) {
+			return dst, nil // like a nil *struct: an empty message
+		}
 		return m.AppendTLV(dst)
 	}
 	ptr, t, err := structPointer(v)
@@ -142,6 +148,11 @@ func MarshalAppend(dst []byte, v any) ([]byte, error) {
 		return dst, err
 	}
 	return p.encode(dst, ptr, 0)
+}
+
+func isNilPointer(v any) bool {
+	rv := reflect.ValueOf(v)
+	return rv.Kind() == reflect.Pointer && rv.IsNil()
 }
 
 // structPointer returns a pointer to the struct in v (nil for a nil pointer).
