@@ -82,9 +82,10 @@
 //
 // The reflection codec compiles a plan per struct type (field offsets, precomputed keys,
 // a kind per field) on first use and caches it; encoding then walks memory through unsafe
-// offsets without reflection calls except for maps with non-string types. Marshal makes
-// one allocation, sized from a cheap length estimate; MarshalAppend into a buffer with
-// room makes none. Nested message lengths reserve one byte and shift only when the content
+// offsets without reflection calls except for maps other than map[string]string. Marshal
+// makes one allocation, sized from a cheap length estimate; MarshalAppend into a buffer
+// with room makes none, except that sorting the keys of a map other than a
+// map[string]string of at most 8 entries takes scratch space (a few allocations per map). Nested message lengths reserve one byte and shift only when the content
 // exceeds 127 bytes. Decoding copies strings and byte slices (nothing aliases the input)
 // and presizes slices and maps from the contiguous run of their fields. Benchmarks against
 // msgpack, cbor, protobuf and a hand-written protowire codec are in benchmarks/tlv.

@@ -131,7 +131,8 @@ func elemEstimate(k kind) int {
 }
 
 // MarshalAppend appends the canonical encoding of v to dst. With a dst of sufficient
-// capacity it does not allocate.
+// capacity it does not allocate, except to sort the keys of maps other than small
+// map[string]string values.
 func MarshalAppend(dst []byte, v any) ([]byte, error) {
 	if m, ok := v.(Marshaler); ok {
 		if isNilPointer(v) {
