@@ -27,6 +27,9 @@ var (
 
 // SizeTLV returns the number of bytes AppendTLV appends.
 func (x *Inner) SizeTLV() int {
+	if x == nil {
+		return 0
+	}
 	n := len(x.UnknownFields)
 	if x.ID != 0 {
 		n += 1 + tlv.SizeVarint(tlv.Zigzag(int64(x.ID)))
@@ -38,10 +41,14 @@ func (x *Inner) SizeTLV() int {
 }
 
 // AppendTLV appends the canonical encoding of x's fields, unknown fields
-// included, to b. It allocates only to grow b (and, for a map of more than
-// 16 entries, once to sort its keys). It fails only when UnknownFields, here
-// or in a nested message, holds malformed bytes (tlv.ErrMalformed).
+// included, to b; a nil x appends nothing. It allocates only to grow b
+// (and, for a map of more than 16 entries, once to sort its keys). It fails
+// only when UnknownFields, here or in a nested message, holds malformed
+// bytes (tlv.ErrMalformed).
 func (x *Inner) AppendTLV(b []byte) ([]byte, error) {
+	if x == nil {
+		return b, nil
+	} // a nil message encodes as an empty one
 	u := x.UnknownFields
 	if len(u) != 0 && !u.Valid() {
 		if u = u.Sorted(); !u.Valid() {
@@ -66,8 +73,18 @@ func (x *Inner) AppendTLV(b []byte) ([]byte, error) {
 }
 
 // UnmarshalTLV resets x and decodes the message fields in data, within the
-// limits of d. Fields x does not declare are kept in x.UnknownFields.
+// limits of d (the defaults if d is nil). Fields x does not declare are kept
+// in x.UnknownFields.
 func (x *Inner) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
+	if x == nil {
+		return fmt.Errorf("tlv: cannot decode into a nil *Inner: %w", tlv.ErrUnsupportedType)
+	}
+	if d == nil {
+		var err error
+		if d, err = (tlv.DecodeOptions{}).NewDecodeState(len(data)); err != nil {
+			return err
+		}
+	}
 	*x = Inner{}
 	strict := d.Strict()
 	var last uint32
@@ -207,6 +224,9 @@ var (
 
 // SizeTLV returns the number of bytes AppendTLV appends.
 func (x *Msg) SizeTLV() int {
+	if x == nil {
+		return 0
+	}
 	n := len(x.UnknownFields)
 	if x.UID != 0 {
 		n += 1 + tlv.SizeVarint(uint64(x.UID))
@@ -247,10 +267,14 @@ func (x *Msg) SizeTLV() int {
 }
 
 // AppendTLV appends the canonical encoding of x's fields, unknown fields
-// included, to b. It allocates only to grow b (and, for a map of more than
-// 16 entries, once to sort its keys). It fails only when UnknownFields, here
-// or in a nested message, holds malformed bytes (tlv.ErrMalformed).
+// included, to b; a nil x appends nothing. It allocates only to grow b
+// (and, for a map of more than 16 entries, once to sort its keys). It fails
+// only when UnknownFields, here or in a nested message, holds malformed
+// bytes (tlv.ErrMalformed).
 func (x *Msg) AppendTLV(b []byte) ([]byte, error) {
+	if x == nil {
+		return b, nil
+	} // a nil message encodes as an empty one
 	u := x.UnknownFields
 	if len(u) != 0 && !u.Valid() {
 		if u = u.Sorted(); !u.Valid() {
@@ -347,8 +371,18 @@ func (x *Msg) AppendTLV(b []byte) ([]byte, error) {
 }
 
 // UnmarshalTLV resets x and decodes the message fields in data, within the
-// limits of d. Fields x does not declare are kept in x.UnknownFields.
+// limits of d (the defaults if d is nil). Fields x does not declare are kept
+// in x.UnknownFields.
 func (x *Msg) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
+	if x == nil {
+		return fmt.Errorf("tlv: cannot decode into a nil *Msg: %w", tlv.ErrUnsupportedType)
+	}
+	if d == nil {
+		var err error
+		if d, err = (tlv.DecodeOptions{}).NewDecodeState(len(data)); err != nil {
+			return err
+		}
+	}
 	*x = Msg{}
 	strict := d.Strict()
 	var last uint32
@@ -809,6 +843,9 @@ var (
 
 // SizeTLV returns the number of bytes AppendTLV appends.
 func (x *MsgV2) SizeTLV() int {
+	if x == nil {
+		return 0
+	}
 	n := len(x.UnknownFields)
 	if x.UID != 0 {
 		n += 1 + tlv.SizeVarint(uint64(x.UID))
@@ -861,10 +898,14 @@ func (x *MsgV2) SizeTLV() int {
 }
 
 // AppendTLV appends the canonical encoding of x's fields, unknown fields
-// included, to b. It allocates only to grow b (and, for a map of more than
-// 16 entries, once to sort its keys). It fails only when UnknownFields, here
-// or in a nested message, holds malformed bytes (tlv.ErrMalformed).
+// included, to b; a nil x appends nothing. It allocates only to grow b
+// (and, for a map of more than 16 entries, once to sort its keys). It fails
+// only when UnknownFields, here or in a nested message, holds malformed
+// bytes (tlv.ErrMalformed).
 func (x *MsgV2) AppendTLV(b []byte) ([]byte, error) {
+	if x == nil {
+		return b, nil
+	} // a nil message encodes as an empty one
 	u := x.UnknownFields
 	if len(u) != 0 && !u.Valid() {
 		if u = u.Sorted(); !u.Valid() {
@@ -986,8 +1027,18 @@ func (x *MsgV2) AppendTLV(b []byte) ([]byte, error) {
 }
 
 // UnmarshalTLV resets x and decodes the message fields in data, within the
-// limits of d. Fields x does not declare are kept in x.UnknownFields.
+// limits of d (the defaults if d is nil). Fields x does not declare are kept
+// in x.UnknownFields.
 func (x *MsgV2) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
+	if x == nil {
+		return fmt.Errorf("tlv: cannot decode into a nil *MsgV2: %w", tlv.ErrUnsupportedType)
+	}
+	if d == nil {
+		var err error
+		if d, err = (tlv.DecodeOptions{}).NewDecodeState(len(data)); err != nil {
+			return err
+		}
+	}
 	*x = MsgV2{}
 	strict := d.Strict()
 	var last uint32
@@ -1523,6 +1574,9 @@ var (
 
 // SizeTLV returns the number of bytes AppendTLV appends.
 func (x *SmallStruct) SizeTLV() int {
+	if x == nil {
+		return 0
+	}
 	n := len(x.UnknownFields)
 	if len(x.Name) != 0 {
 		n += 1 + tlv.SizeVarint(uint64(len(x.Name))) + len(x.Name)
@@ -1546,10 +1600,14 @@ func (x *SmallStruct) SizeTLV() int {
 }
 
 // AppendTLV appends the canonical encoding of x's fields, unknown fields
-// included, to b. It allocates only to grow b (and, for a map of more than
-// 16 entries, once to sort its keys). It fails only when UnknownFields, here
-// or in a nested message, holds malformed bytes (tlv.ErrMalformed).
+// included, to b; a nil x appends nothing. It allocates only to grow b
+// (and, for a map of more than 16 entries, once to sort its keys). It fails
+// only when UnknownFields, here or in a nested message, holds malformed
+// bytes (tlv.ErrMalformed).
 func (x *SmallStruct) AppendTLV(b []byte) ([]byte, error) {
+	if x == nil {
+		return b, nil
+	} // a nil message encodes as an empty one
 	u := x.UnknownFields
 	if len(u) != 0 && !u.Valid() {
 		if u = u.Sorted(); !u.Valid() {
@@ -1601,8 +1659,18 @@ func (x *SmallStruct) AppendTLV(b []byte) ([]byte, error) {
 }
 
 // UnmarshalTLV resets x and decodes the message fields in data, within the
-// limits of d. Fields x does not declare are kept in x.UnknownFields.
+// limits of d (the defaults if d is nil). Fields x does not declare are kept
+// in x.UnknownFields.
 func (x *SmallStruct) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
+	if x == nil {
+		return fmt.Errorf("tlv: cannot decode into a nil *SmallStruct: %w", tlv.ErrUnsupportedType)
+	}
+	if d == nil {
+		var err error
+		if d, err = (tlv.DecodeOptions{}).NewDecodeState(len(data)); err != nil {
+			return err
+		}
+	}
 	*x = SmallStruct{}
 	strict := d.Strict()
 	var last uint32
@@ -1826,6 +1894,9 @@ var (
 
 // SizeTLV returns the number of bytes AppendTLV appends.
 func (x *Node) SizeTLV() int {
+	if x == nil {
+		return 0
+	}
 	n := len(x.UnknownFields)
 	if x.Value != 0 {
 		n += 1 + tlv.SizeVarint(tlv.Zigzag(int64(x.Value)))
@@ -1840,10 +1911,14 @@ func (x *Node) SizeTLV() int {
 }
 
 // AppendTLV appends the canonical encoding of x's fields, unknown fields
-// included, to b. It allocates only to grow b (and, for a map of more than
-// 16 entries, once to sort its keys). It fails only when UnknownFields, here
-// or in a nested message, holds malformed bytes (tlv.ErrMalformed).
+// included, to b; a nil x appends nothing. It allocates only to grow b
+// (and, for a map of more than 16 entries, once to sort its keys). It fails
+// only when UnknownFields, here or in a nested message, holds malformed
+// bytes (tlv.ErrMalformed).
 func (x *Node) AppendTLV(b []byte) ([]byte, error) {
+	if x == nil {
+		return b, nil
+	} // a nil message encodes as an empty one
 	u := x.UnknownFields
 	if len(u) != 0 && !u.Valid() {
 		if u = u.Sorted(); !u.Valid() {
@@ -1876,8 +1951,18 @@ func (x *Node) AppendTLV(b []byte) ([]byte, error) {
 }
 
 // UnmarshalTLV resets x and decodes the message fields in data, within the
-// limits of d. Fields x does not declare are kept in x.UnknownFields.
+// limits of d (the defaults if d is nil). Fields x does not declare are kept
+// in x.UnknownFields.
 func (x *Node) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
+	if x == nil {
+		return fmt.Errorf("tlv: cannot decode into a nil *Node: %w", tlv.ErrUnsupportedType)
+	}
+	if d == nil {
+		var err error
+		if d, err = (tlv.DecodeOptions{}).NewDecodeState(len(data)); err != nil {
+			return err
+		}
+	}
 	*x = Node{}
 	strict := d.Strict()
 	var last uint32

@@ -28,6 +28,9 @@ var (
 
 // SizeTLV returns the number of bytes AppendTLV appends.
 func (x *Inner) SizeTLV() int {
+	if x == nil {
+		return 0
+	}
 	n := len(x.UnknownFields)
 	if x.ID != 0 {
 		n += 1 + tlv.SizeVarint(tlv.Zigzag(int64(x.ID)))
@@ -39,10 +42,14 @@ func (x *Inner) SizeTLV() int {
 }
 
 // AppendTLV appends the canonical encoding of x's fields, unknown fields
-// included, to b. It allocates only to grow b (and, for a map of more than
-// 16 entries, once to sort its keys). It fails only when UnknownFields, here
-// or in a nested message, holds malformed bytes (tlv.ErrMalformed).
+// included, to b; a nil x appends nothing. It allocates only to grow b
+// (and, for a map of more than 16 entries, once to sort its keys). It fails
+// only when UnknownFields, here or in a nested message, holds malformed
+// bytes (tlv.ErrMalformed).
 func (x *Inner) AppendTLV(b []byte) ([]byte, error) {
+	if x == nil {
+		return b, nil
+	} // a nil message encodes as an empty one
 	u := x.UnknownFields
 	if len(u) != 0 && !u.Valid() {
 		if u = u.Sorted(); !u.Valid() {
@@ -67,8 +74,18 @@ func (x *Inner) AppendTLV(b []byte) ([]byte, error) {
 }
 
 // UnmarshalTLV resets x and decodes the message fields in data, within the
-// limits of d. Fields x does not declare are kept in x.UnknownFields.
+// limits of d (the defaults if d is nil). Fields x does not declare are kept
+// in x.UnknownFields.
 func (x *Inner) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
+	if x == nil {
+		return fmt.Errorf("tlv: cannot decode into a nil *Inner: %w", tlv.ErrUnsupportedType)
+	}
+	if d == nil {
+		var err error
+		if d, err = (tlv.DecodeOptions{}).NewDecodeState(len(data)); err != nil {
+			return err
+		}
+	}
 	*x = Inner{}
 	strict := d.Strict()
 	var last uint32
@@ -208,6 +225,9 @@ var (
 
 // SizeTLV returns the number of bytes AppendTLV appends.
 func (x *Msg) SizeTLV() int {
+	if x == nil {
+		return 0
+	}
 	n := len(x.UnknownFields)
 	if x.UID != 0 {
 		n += 1 + tlv.SizeVarint(uint64(x.UID))
@@ -248,10 +268,14 @@ func (x *Msg) SizeTLV() int {
 }
 
 // AppendTLV appends the canonical encoding of x's fields, unknown fields
-// included, to b. It allocates only to grow b (and, for a map of more than
-// 16 entries, once to sort its keys). It fails only when UnknownFields, here
-// or in a nested message, holds malformed bytes (tlv.ErrMalformed).
+// included, to b; a nil x appends nothing. It allocates only to grow b
+// (and, for a map of more than 16 entries, once to sort its keys). It fails
+// only when UnknownFields, here or in a nested message, holds malformed
+// bytes (tlv.ErrMalformed).
 func (x *Msg) AppendTLV(b []byte) ([]byte, error) {
+	if x == nil {
+		return b, nil
+	} // a nil message encodes as an empty one
 	u := x.UnknownFields
 	if len(u) != 0 && !u.Valid() {
 		if u = u.Sorted(); !u.Valid() {
@@ -348,8 +372,18 @@ func (x *Msg) AppendTLV(b []byte) ([]byte, error) {
 }
 
 // UnmarshalTLV resets x and decodes the message fields in data, within the
-// limits of d. Fields x does not declare are kept in x.UnknownFields.
+// limits of d (the defaults if d is nil). Fields x does not declare are kept
+// in x.UnknownFields.
 func (x *Msg) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
+	if x == nil {
+		return fmt.Errorf("tlv: cannot decode into a nil *Msg: %w", tlv.ErrUnsupportedType)
+	}
+	if d == nil {
+		var err error
+		if d, err = (tlv.DecodeOptions{}).NewDecodeState(len(data)); err != nil {
+			return err
+		}
+	}
 	*x = Msg{}
 	strict := d.Strict()
 	var last uint32
@@ -806,6 +840,9 @@ var (
 
 // SizeTLV returns the number of bytes AppendTLV appends.
 func (x *SmallStruct) SizeTLV() int {
+	if x == nil {
+		return 0
+	}
 	n := len(x.UnknownFields)
 	if len(x.Name) != 0 {
 		n += 1 + tlv.SizeVarint(uint64(len(x.Name))) + len(x.Name)
@@ -829,10 +866,14 @@ func (x *SmallStruct) SizeTLV() int {
 }
 
 // AppendTLV appends the canonical encoding of x's fields, unknown fields
-// included, to b. It allocates only to grow b (and, for a map of more than
-// 16 entries, once to sort its keys). It fails only when UnknownFields, here
-// or in a nested message, holds malformed bytes (tlv.ErrMalformed).
+// included, to b; a nil x appends nothing. It allocates only to grow b
+// (and, for a map of more than 16 entries, once to sort its keys). It fails
+// only when UnknownFields, here or in a nested message, holds malformed
+// bytes (tlv.ErrMalformed).
 func (x *SmallStruct) AppendTLV(b []byte) ([]byte, error) {
+	if x == nil {
+		return b, nil
+	} // a nil message encodes as an empty one
 	u := x.UnknownFields
 	if len(u) != 0 && !u.Valid() {
 		if u = u.Sorted(); !u.Valid() {
@@ -884,8 +925,18 @@ func (x *SmallStruct) AppendTLV(b []byte) ([]byte, error) {
 }
 
 // UnmarshalTLV resets x and decodes the message fields in data, within the
-// limits of d. Fields x does not declare are kept in x.UnknownFields.
+// limits of d (the defaults if d is nil). Fields x does not declare are kept
+// in x.UnknownFields.
 func (x *SmallStruct) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
+	if x == nil {
+		return fmt.Errorf("tlv: cannot decode into a nil *SmallStruct: %w", tlv.ErrUnsupportedType)
+	}
+	if d == nil {
+		var err error
+		if d, err = (tlv.DecodeOptions{}).NewDecodeState(len(data)); err != nil {
+			return err
+		}
+	}
 	*x = SmallStruct{}
 	strict := d.Strict()
 	var last uint32
@@ -1136,6 +1187,9 @@ var (
 
 // SizeTLV returns the number of bytes AppendTLV appends.
 func (x *Every) SizeTLV() int {
+	if x == nil {
+		return 0
+	}
 	n := len(x.UnknownFields)
 	if x.B {
 		n += 1 + 1
@@ -1303,10 +1357,14 @@ func (x *Every) SizeTLV() int {
 }
 
 // AppendTLV appends the canonical encoding of x's fields, unknown fields
-// included, to b. It allocates only to grow b (and, for a map of more than
-// 16 entries, once to sort its keys). It fails only when UnknownFields, here
-// or in a nested message, holds malformed bytes (tlv.ErrMalformed).
+// included, to b; a nil x appends nothing. It allocates only to grow b
+// (and, for a map of more than 16 entries, once to sort its keys). It fails
+// only when UnknownFields, here or in a nested message, holds malformed
+// bytes (tlv.ErrMalformed).
 func (x *Every) AppendTLV(b []byte) ([]byte, error) {
+	if x == nil {
+		return b, nil
+	} // a nil message encodes as an empty one
 	u := x.UnknownFields
 	if len(u) != 0 && !u.Valid() {
 		if u = u.Sorted(); !u.Valid() {
@@ -1724,8 +1782,18 @@ func (x *Every) AppendTLV(b []byte) ([]byte, error) {
 }
 
 // UnmarshalTLV resets x and decodes the message fields in data, within the
-// limits of d. Fields x does not declare are kept in x.UnknownFields.
+// limits of d (the defaults if d is nil). Fields x does not declare are kept
+// in x.UnknownFields.
 func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
+	if x == nil {
+		return fmt.Errorf("tlv: cannot decode into a nil *Every: %w", tlv.ErrUnsupportedType)
+	}
+	if d == nil {
+		var err error
+		if d, err = (tlv.DecodeOptions{}).NewDecodeState(len(data)); err != nil {
+			return err
+		}
+	}
 	*x = Every{}
 	strict := d.Strict()
 	var last uint32
@@ -3764,6 +3832,9 @@ var (
 
 // SizeTLV returns the number of bytes AppendTLV appends.
 func (x *Node) SizeTLV() int {
+	if x == nil {
+		return 0
+	}
 	n := len(x.UnknownFields)
 	if x.Value != 0 {
 		n += 1 + tlv.SizeVarint(tlv.Zigzag(int64(x.Value)))
@@ -3784,10 +3855,14 @@ func (x *Node) SizeTLV() int {
 }
 
 // AppendTLV appends the canonical encoding of x's fields, unknown fields
-// included, to b. It allocates only to grow b (and, for a map of more than
-// 16 entries, once to sort its keys). It fails only when UnknownFields, here
-// or in a nested message, holds malformed bytes (tlv.ErrMalformed).
+// included, to b; a nil x appends nothing. It allocates only to grow b
+// (and, for a map of more than 16 entries, once to sort its keys). It fails
+// only when UnknownFields, here or in a nested message, holds malformed
+// bytes (tlv.ErrMalformed).
 func (x *Node) AppendTLV(b []byte) ([]byte, error) {
+	if x == nil {
+		return b, nil
+	} // a nil message encodes as an empty one
 	u := x.UnknownFields
 	if len(u) != 0 && !u.Valid() {
 		if u = u.Sorted(); !u.Valid() {
@@ -3831,8 +3906,18 @@ func (x *Node) AppendTLV(b []byte) ([]byte, error) {
 }
 
 // UnmarshalTLV resets x and decodes the message fields in data, within the
-// limits of d. Fields x does not declare are kept in x.UnknownFields.
+// limits of d (the defaults if d is nil). Fields x does not declare are kept
+// in x.UnknownFields.
 func (x *Node) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
+	if x == nil {
+		return fmt.Errorf("tlv: cannot decode into a nil *Node: %w", tlv.ErrUnsupportedType)
+	}
+	if d == nil {
+		var err error
+		if d, err = (tlv.DecodeOptions{}).NewDecodeState(len(data)); err != nil {
+			return err
+		}
+	}
 	*x = Node{}
 	strict := d.Strict()
 	var last uint32
@@ -4017,15 +4102,22 @@ var (
 
 // SizeTLV returns the number of bytes AppendTLV appends.
 func (x *Empty) SizeTLV() int {
+	if x == nil {
+		return 0
+	}
 	n := len(x.UnknownFields)
 	return n
 }
 
 // AppendTLV appends the canonical encoding of x's fields, unknown fields
-// included, to b. It allocates only to grow b (and, for a map of more than
-// 16 entries, once to sort its keys). It fails only when UnknownFields, here
-// or in a nested message, holds malformed bytes (tlv.ErrMalformed).
+// included, to b; a nil x appends nothing. It allocates only to grow b
+// (and, for a map of more than 16 entries, once to sort its keys). It fails
+// only when UnknownFields, here or in a nested message, holds malformed
+// bytes (tlv.ErrMalformed).
 func (x *Empty) AppendTLV(b []byte) ([]byte, error) {
+	if x == nil {
+		return b, nil
+	} // a nil message encodes as an empty one
 	u := x.UnknownFields
 	if len(u) != 0 && !u.Valid() {
 		if u = u.Sorted(); !u.Valid() {
@@ -4036,8 +4128,18 @@ func (x *Empty) AppendTLV(b []byte) ([]byte, error) {
 }
 
 // UnmarshalTLV resets x and decodes the message fields in data, within the
-// limits of d. Fields x does not declare are kept in x.UnknownFields.
+// limits of d (the defaults if d is nil). Fields x does not declare are kept
+// in x.UnknownFields.
 func (x *Empty) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
+	if x == nil {
+		return fmt.Errorf("tlv: cannot decode into a nil *Empty: %w", tlv.ErrUnsupportedType)
+	}
+	if d == nil {
+		var err error
+		if d, err = (tlv.DecodeOptions{}).NewDecodeState(len(data)); err != nil {
+			return err
+		}
+	}
 	*x = Empty{}
 	return x.decodeUnknown(data, d)
 }

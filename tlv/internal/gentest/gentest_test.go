@@ -211,3 +211,22 @@ func TestMemoryLimitIsChargedBeforeAllocating(t *testing.T) {
 	err = decodeGen(tlv.DecodeOptions{MaxElements: 5}, many, &in)
 	require.True(t, errors.Is(err, tlv.ErrTooManyElements), "got %v", err)
 }
+
+func TestNilReceiversAndState(t *testing.T) {
+	var m *Msg
+	assert.Zero(t, m.SizeTLV())
+	b, err := m.AppendTLV([]byte{1})
+	require.NoError(t, err)
+	assert.Equal(t, []byte{1}, b, "a nil message appends nothing")
+	require.ErrorIs(t, m.UnmarshalTLV([]byte{0x08, 0x01}, nil), tlv.ErrUnsupportedType)
+
+	var in Inner // a nil DecodeState means the default limits
+	require.NoError(t, in.UnmarshalTLV([]byte{0x08, 0x04}, nil))
+	assert.Equal(t, int64(2), in.ID)
+	var n Node
+	deep := []byte{}
+	for range 100 {
+		deep = tlv.AppendBytes(tlv.AppendTag(nil, 2, tlv.Message), deep)
+	}
+	require.ErrorIs(t, n.UnmarshalTLV(deep, nil), tlv.ErrDepth)
+}

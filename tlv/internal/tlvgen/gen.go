@@ -268,6 +268,7 @@ func (g *generator) sizeStmt(t Type, e string, keyLen int, n string) {
 func (g *generator) size(m *Message) {
 	g.p("// SizeTLV returns the number of bytes AppendTLV appends.")
 	g.p("func (x *%s) SizeTLV() int {", m.Name)
+	g.p("if x == nil { return 0 }")
 	g.p("n := len(x.UnknownFields)")
 	for _, f := range m.Fields {
 		_, kl := keyBytes(f.Tag, fieldWireType(f))
@@ -403,10 +404,12 @@ const sortedMapStackEntries = 16
 func (g *generator) append(m *Message) {
 	g.useFmt = true
 	g.p("// AppendTLV appends the canonical encoding of x's fields, unknown fields")
-	g.p("// included, to b. It allocates only to grow b (and, for a map of more than")
-	g.p("// %d entries, once to sort its keys). It fails only when UnknownFields, here", sortedMapStackEntries)
-	g.p("// or in a nested message, holds malformed bytes (tlv.ErrMalformed).")
+	g.p("// included, to b; a nil x appends nothing. It allocates only to grow b")
+	g.p("// (and, for a map of more than %d entries, once to sort its keys). It fails", sortedMapStackEntries)
+	g.p("// only when UnknownFields, here or in a nested message, holds malformed")
+	g.p("// bytes (tlv.ErrMalformed).")
 	g.p("func (x *%s) AppendTLV(b []byte) ([]byte, error) {", m.Name)
+	g.p("if x == nil { return b, nil } // a nil message encodes as an empty one")
 	g.p("u := x.UnknownFields")
 	g.p("if len(u) != 0 && !u.Valid() {")
 	g.p("if u = u.Sorted(); !u.Valid() {")

@@ -183,8 +183,15 @@ func (g *generator) countRun() {
 
 func (g *generator) unmarshal(m *Message) {
 	g.p("// UnmarshalTLV resets x and decodes the message fields in data, within the")
-	g.p("// limits of d. Fields x does not declare are kept in x.UnknownFields.")
+	g.p("// limits of d (the defaults if d is nil). Fields x does not declare are kept")
+	g.p("// in x.UnknownFields.")
 	g.p("func (x *%s) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {", m.Name)
+	g.useFmt = true
+	g.p("if x == nil { return fmt.Errorf(\"tlv: cannot decode into a nil *%s: %%w\", tlv.ErrUnsupportedType) }", m.Name)
+	g.p("if d == nil {")
+	g.p("var err error")
+	g.p("if d, err = (tlv.DecodeOptions{}).NewDecodeState(len(data)); err != nil { return err }")
+	g.p("}")
 	g.p("*x = %s{}", m.Name)
 	if len(m.Fields) == 0 {
 		g.p("return x.decodeUnknown(data, d)")
