@@ -103,6 +103,9 @@ func estimateValue(c *codec, p unsafe.Pointer, depth int) int {
 		if depth > 3 {
 			return h.len * 32
 		}
+		if isFixedSize(c.elem) {
+			return h.len * (2 + estimateValue(c.elem, nil, 0))
+		}
 		// Sample the first, middle and last elements; take the largest.
 		e := estimateValue(c.elem, h.data, depth+1)
 		if h.len > 1 {
@@ -111,6 +114,9 @@ func estimateValue(c *codec, p unsafe.Pointer, depth int) int {
 		}
 		return h.len * (2 + e)
 	case kMap:
+		if c.strMap {
+			return len(*(*map[string]string)(p)) * 40
+		}
 		return reflect.NewAt(c.typ, p).Elem().Len() * 40
 	case kCustom:
 		return 64
