@@ -11,7 +11,8 @@ import (
 
 // Unmarshal decodes data into v, a non-nil pointer to a struct (or an Unmarshaler), with
 // the default limits of DecodeOptions. v is reset first: fields absent from data end up
-// zero. Strings and byte slices are copied; nothing in v aliases data.
+// zero. Strings and byte slices are copied; nothing in v aliases data. After an error, v
+// holds whatever was decoded before it.
 func Unmarshal(data []byte, v any) error {
 	return DecodeOptions{}.Unmarshal(data, v)
 }
@@ -580,10 +581,7 @@ func scanRun(data []byte, start, keyLen int) (int, int) {
 // data[start:], sizing the slice or map once from the fields actually present.
 func (d *DecodeState) decodeRun(c *codec, data []byte, start int, p unsafe.Pointer, tag uint32) (int, error) {
 	_, wt, keyLen := ConsumeTag(data[start:])
-	cnt, runEnd := scanRun(data, start, keyLen)
-	if runEnd == start {
-		runEnd = len(data) // malformed first field: decode it to report the error
-	}
+	cnt, _ := scanRun(data, start, keyLen)
 	if cnt > 1 {
 		// The first field was counted by the caller.
 		if d.elements -= cnt - 1; d.elements < 0 {
@@ -591,7 +589,7 @@ func (d *DecodeState) decodeRun(c *codec, data []byte, start int, p unsafe.Point
 		}
 	}
 	if c.kind == kMap {
-		return d.decodeMapRun(c, data, start, runEnd, keyLen, cnt, p, tag)
+		return d.decodeMapRun(c, data, start, keyLen, cnt, p, tag)
 	}
 	if err := d.growSlice(c, p, cnt); err != nil {
 		return start, d.errAt(start, tag, err)
@@ -616,7 +614,7 @@ func (d *DecodeState) decodeRun(c *codec, data []byte, start int, p unsafe.Point
 	return off, nil
 }
 
-func (d *DecodeState) decodeMapRun(c *codec, data []byte, start, runEnd, keyLen, cnt int, p unsafe.Pointer, tag uint32) (int, error) {
+func (d *DecodeState) decodeMapRun(c *codec, data []byte, start, keyLen, cnt int, p unsafe.Pointer, tag uint32) (int, error) {
 	// A Go map slot holds key, value and a control byte; tables are at most 7/8 full and
 	// sized to powers of two, so a presized map costs up to 16/7 slots per entry.
 	entryCost := int(c.key.size+c.elem.size+1)*16/7 + 1
