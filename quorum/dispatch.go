@@ -7,7 +7,6 @@ import (
 	"math/bits"
 	"math/rand/v2"
 	"runtime"
-	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -60,15 +59,10 @@ const (
 // it to the pool, so replica calls that outlive the operation (write
 // stragglers, asynchronous repairs) never see a reused op.
 type op struct {
-	c        *Client
-	parent   context.Context // values only; see opctx.go
-	deadline time.Time
-	state    atomic.Uint32
-	doneMu   sync.Mutex
-	done     chan struct{}
-	expiry   *time.Timer
-	gen      uint64
-	start    time.Time
+	c      *Client
+	ctx    context.Context // the replica calls' context; see opctx.go
+	cancel context.CancelFunc
+	start  time.Time
 
 	key     string
 	rec     Record // what kindPut jobs write; set before a phase's dispatch
@@ -103,7 +97,7 @@ func newOp(c *Client, n int) *op {
 	}
 }
 
-// acquire takes an op for key. The op is the replica calls' context: it
+// acquire takes an op for key and makes its replica calls' context: it
 // carries the caller's values, and its deadline is three replica timeouts
 // (two phases and an asynchronous slave write; for reads, the caller's
 // deadline if earlier). Reads are cancelled when they return or when the
@@ -115,11 +109,7 @@ func (c *Client) acquire(ctx context.Context, write bool, key string) *op {
 	o.refs.Store(1)
 	o.key = key
 	o.start = time.Now()
-	deadline := o.start.Add(3 * c.s.timeout)
-	if d, ok := ctx.Deadline(); ok && !write && d.Before(deadline) {
-		deadline = d
-	}
-	o.startCtx(ctx, deadline)
+	o.startCtx(ctx, write, o.start.Add(3*c.s.timeout))
 	o.phase = 0
 	o.errs = o.errs[:0]
 	return o
@@ -141,7 +131,7 @@ func (o *op) release() {
 
 // finish ends a read: calls still in flight are cancelled.
 func (o *op) finish() {
-	o.end(ctxCanceled)
+	o.cancel()
 	o.release()
 }
 
@@ -258,7 +248,7 @@ func (c *Client) run(rs *replicaState, i int, j job) {
 	d := time.Since(j.sent)
 	// A call cut short by the op's end is a censored sample: its latency is
 	// at least d, which still marks a slow replica as slow.
-	if res.err == nil || o.state.Load() != ctxLive {
+	if res.err == nil || o.ctx.Err() != nil {
 		rs.lat.observe(d, c.s.hedge.Quantile)
 	}
 	h := &c.s.hooks
@@ -287,16 +277,16 @@ func call(rs *replicaState, o *op, kind jobKind) (rec Record, stored bool, err e
 	}()
 	switch kind {
 	case kindGet:
-		rec, err = rs.r.Get(o, o.key)
+		rec, err = rs.r.Get(o.ctx, o.key)
 	case kindVersion:
 		if rs.ver != nil {
-			rec.Version, err = rs.ver.Version(o, o.key)
+			rec.Version, err = rs.ver.Version(o.ctx, o.key)
 		} else {
-			rec, err = rs.r.Get(o, o.key)
+			rec, err = rs.r.Get(o.ctx, o.key)
 			rec.Value = nil
 		}
 	case kindPut:
-		stored, err = rs.r.Put(o, o.key, o.rec)
+		stored, err = rs.r.Put(o.ctx, o.key, o.rec)
 	}
 	return rec, stored, err
 }

@@ -111,8 +111,13 @@
 // remaining replica writes, asynchronous repairs and slave writes continue;
 // [Client.Close] waits for them and for the workers. Every replica call is
 // cancelled at the latest 3 × ReplicaTimeout after its operation began;
-// reads cancel their stragglers when they return. A replica that ignores its
-// context can hold a worker, and Close, for as long as it blocks.
+// reads cancel their stragglers when they return (and when the caller's
+// context ends), writes when their last call returned — a write's calls
+// carry the caller's values but not its cancellation, so stragglers land.
+// Each operation makes a fresh standard-library context for its replica
+// calls, so a replica may derive contexts from it and keep them. A replica
+// that ignores its context can hold a worker, and Close, for as long as it
+// blocks.
 //
 // Hooks ([Hooks]) report per-replica latency, time to quorum, hedges fired
 // and won, repairs, stale answers and slave writes.
@@ -136,17 +141,20 @@
 //
 // # Performance
 //
-// The client allocates nothing per Get: operation state, its context and
-// timer are pooled, and replica calls run on reused workers, so steady-state
-// calls start no goroutines. Over quorum/memreplica (N=3, W=R=2, medians of
-// five runs on a shared 2-core machine at a quiet moment) a Get costs about
-// 1.7 µs and 2 allocations (the two replicas' copies of the value); a Put,
-// which takes two round trips (version read, then write), about 4.8 µs and 4
-// allocations (the three replicas' copies and the client's own, which lets
-// stragglers land after Put returns); a fast failure (too few healthy
-// replicas) about 170 ns. Most of the time is goroutine hand-off to the
-// workers; TestAllocs locks the counts. See benchmarks/quorum and
-// BENCHMARKS.md for latency under slow and tail-heavy replicas.
+// Operation state is pooled and replica calls run on reused workers, so
+// steady-state calls start no goroutines. The replica calls' context is made
+// per operation: context.WithDeadline (4 allocations: context, cancel func,
+// timer and its func), plus context.WithoutCancel (1) for a write under a
+// cancellable caller context. Over quorum/memreplica (N=3, W=R=2, medians
+// of five runs on a shared, loaded 2-core machine) a Get costs about 2.3 µs
+// and 6 allocations (the context and the two replicas' copies of the
+// value); a Put, which takes two round trips (version read, then write),
+// about 5 µs and 8 allocations (the context, the three replicas' copies and
+// the client's own, which lets stragglers land after Put returns); a fast
+// failure (too few healthy replicas) about 170 ns. Most of the time is
+// goroutine hand-off to the workers; TestAllocs locks the counts. See
+// benchmarks/quorum and BENCHMARKS.md for latency under slow and tail-heavy
+// replicas.
 //
 // # What it does not do
 //

@@ -116,7 +116,7 @@ func (o *op) readQuorum(ctx context.Context, r resolved) (Record, error) {
 	}
 	switch r.repair {
 	case RepairAsync:
-		c.repairAsync(o.key, rec, stale)
+		c.repairAsync(ctx, o.key, rec, stale)
 	case RepairBlocking:
 		o.rec = rec
 		rec.Value = bytes.Clone(rec.Value)
@@ -146,8 +146,9 @@ func (o *op) candidatesInto(skip uint64) {
 }
 
 // repairAsync sends rec to the stale replicas in the background, on an op of
-// its own that no caller waits for; Close waits for it.
-func (c *Client) repairAsync(key string, rec Record, stale uint64) {
+// its own that no caller waits for; Close waits for it. Its calls carry the
+// values of the read's context (a trace id, say), not its cancellation.
+func (c *Client) repairAsync(ctx context.Context, key string, rec Record, stale uint64) {
 	var o *op
 	for set := stale; set != 0; {
 		i := bits.TrailingZeros64(set)
@@ -156,7 +157,7 @@ func (c *Client) repairAsync(key string, rec Record, stale uint64) {
 			continue
 		}
 		if o == nil {
-			o = c.acquire(context.Background(), true, key)
+			o = c.acquire(ctx, true, key)
 			o.rec = rec
 			o.rec.Value = bytes.Clone(rec.Value)
 			o.phase = 1

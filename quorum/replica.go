@@ -46,8 +46,10 @@ type Record struct {
 //
 // A Client calls a Replica concurrently. The Value that Get returns belongs
 // to the caller (the Client hands it to its own caller), and Put must not
-// keep rec.Value after it returns (copy it). Neither may use ctx after
-// returning. A Put error wrapping ErrNotStored tells the Client that the
+// keep rec.Value after it returns (copy it). ctx is a context made for the
+// call's operation (the caller's values and a deadline; see the package
+// doc), never shared with another operation, so deriving contexts from it
+// and keeping them after the call returned is safe. A Put error wrapping ErrNotStored tells the Client that the
 // record was certainly not stored; any other error leaves the write
 // indeterminate.
 type Replica interface {
