@@ -80,17 +80,14 @@ func estimateValue(c *codec, p unsafe.Pointer, depth int) int {
 	case kTime:
 		return 18
 	case kStruct:
-		if depth > 3 {
-			return 64
+		if depth > 0 {
+			return 2 + c.st.staticEstimate()
 		}
 		return 2 + c.st.estimate(p, depth+1)
 	case kPtr:
 		pp := *(*unsafe.Pointer)(p)
 		if pp == nil {
 			return 0
-		}
-		if depth > 3 {
-			return 64
 		}
 		return estimateValue(c.elem, pp, depth+1)
 	case kPacked:
@@ -100,17 +97,13 @@ func estimateValue(c *codec, p unsafe.Pointer, depth int) int {
 		if h.len == 0 {
 			return 0
 		}
-		if depth > 3 {
-			return h.len * 32
-		}
-		if isFixedSize(c.elem) {
+		if isFixedSize(c.elem) || depth > 0 {
 			return h.len * (2 + estimateValue(c.elem, nil, 0))
 		}
-		// Sample the first, middle and last elements; take the largest.
+		// Look at the first and last elements (one level down, statically beyond).
 		e := estimateValue(c.elem, h.data, depth+1)
 		if h.len > 1 {
-			e = max(e, estimateValue(c.elem, unsafe.Add(h.data, uintptr(h.len/2)*c.elem.size), depth+1),
-				estimateValue(c.elem, unsafe.Add(h.data, uintptr(h.len-1)*c.elem.size), depth+1))
+			e = max(e, estimateValue(c.elem, unsafe.Add(h.data, uintptr(h.len-1)*c.elem.size), depth+1))
 		}
 		return h.len * (2 + e)
 	case kMap:
@@ -122,6 +115,12 @@ func estimateValue(c *codec, p unsafe.Pointer, depth int) int {
 		return 64
 	}
 	return 5
+}
+
+// staticEstimate guesses the size of a nested struct without looking at it: its fixed
+// part plus 16 bytes per variable-size field.
+func (p *structPlan) staticEstimate() int {
+	return p.fixedEst + 16*len(p.dynFields)
 }
 
 func elemEstimate(k kind) int {
