@@ -56,6 +56,7 @@ func (p *structPlan) decode(d *DecodeState, data []byte, ptr unsafe.Pointer) err
 	prevKnown := false
 	var lastUnknown uint32
 	unknownSorted := true
+	unknownCount := 0
 	off := 0
 	for off < len(data) {
 		start := off
@@ -115,6 +116,7 @@ func (p *structPlan) decode(d *DecodeState, data []byte, ptr unsafe.Pointer) err
 				if tag < lastUnknown {
 					unknownSorted = false
 				}
+				unknownCount++
 				lastUnknown = tag
 			}
 			continue
@@ -132,8 +134,9 @@ func (p *structPlan) decode(d *DecodeState, data []byte, ptr unsafe.Pointer) err
 		}
 	}
 	if !unknownSorted {
+		// Sorted copies the fields and indexes them with 4 bytes each.
 		u := (*Unknown)(unsafe.Add(ptr, p.unknownOff))
-		if err := d.Alloc(len(*u)); err != nil {
+		if err := d.Alloc(len(*u) + 4*unknownCount); err != nil {
 			return d.errAt(len(data), 0, err)
 		}
 		*u = u.Sorted()

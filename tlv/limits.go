@@ -68,7 +68,9 @@ func (o DecodeOptions) init(d *DecodeState, n int) error {
 		d.elements = DefaultMaxElements
 	}
 	if d.memory <= 0 {
-		d.memory = DefaultMemoryFactor*n + DefaultMemorySlack
+		// Keep 1 KiB of the slack for the decoder's own bookkeeping (this state, error
+		// values), which is not charged, so the total stays within the stated bound.
+		d.memory = DefaultMemoryFactor*n + DefaultMemorySlack - 1<<10
 	}
 	return nil
 }
@@ -87,13 +89,18 @@ func (d *DecodeState) Count(n int) error {
 
 // Alloc charges an allocation of n bytes against the memory budget. Call it before
 // allocating, so a hostile length never reaches make. The charge includes the Go
-// allocator's rounding to size classes (at most 1/8 above n, in multiples of 8).
+// allocator's rounding: to a size class (at most 1/8 above n) up to 32 KiB, to whole
+// 8 KiB pages above.
 func (d *DecodeState) Alloc(n int) error {
 	if n < 0 || n > d.memory {
 		d.memory = -1
 		return ErrMemoryLimit
 	}
-	n = (n+7)&^7 + n>>3
+	if n <= 32<<10 {
+		n = (n+7)&^7 + n>>3
+	} else {
+		n = (n + 8<<10 - 1) &^ (8<<10 - 1)
+	}
 	if n > d.memory {
 		d.memory = -1
 		return ErrMemoryLimit

@@ -39,24 +39,32 @@ func (u Unknown) Sorted() Unknown {
 	if sorted {
 		return u
 	}
-	type span struct {
-		tag        uint32
-		start, end int
-	}
-	spans := make([]span, 0, n)
+	// 4 bytes of index per field (each field is at least 2 bytes); tags are re-read from
+	// the data while sorting, ties broken by position so the sort is stable.
+	starts := make([]uint32, 0, n)
 	off := 0
 	for off < len(u) {
-		tag, _, m := ConsumeField(u[off:])
+		_, _, m := ConsumeField(u[off:])
 		if m < 0 {
 			break
 		}
-		spans = append(spans, span{tag, off, off + m})
+		starts = append(starts, uint32(off))
 		off += m
 	}
-	slices.SortStableFunc(spans, func(a, b span) int { return cmp.Compare(a.tag, b.tag) })
+	tagAt := func(i uint32) uint32 {
+		t, _, _ := ConsumeTag(u[i:])
+		return t
+	}
+	slices.SortFunc(starts, func(a, b uint32) int {
+		if c := cmp.Compare(tagAt(a), tagAt(b)); c != 0 {
+			return c
+		}
+		return cmp.Compare(a, b)
+	})
 	out := make(Unknown, 0, len(u))
-	for _, s := range spans {
-		out = append(out, u[s.start:s.end]...)
+	for _, st := range starts {
+		_, _, m := ConsumeField(u[st:])
+		out = append(out, u[st:int(st)+m]...)
 	}
 	return append(out, u[off:]...)
 }
