@@ -12,7 +12,7 @@ import (
 // Defaults of Config's zero fields.
 const (
 	DefaultMaxConcurrency = 64
-	DefaultQueueFactor    = 8 // MaxQueue defaults to 8 × MaxConcurrency
+	DefaultQueueFactor    = 4 // MaxQueue defaults to 4 × MaxConcurrency
 	DefaultWindow         = time.Second
 	DefaultWindowRequests = 2000
 	DefaultQueueThreshold = 20 * time.Millisecond
@@ -26,8 +26,9 @@ type Config struct {
 	// MaxConcurrency is the number of execution slots (default 64).
 	MaxConcurrency int
 	// MaxQueue bounds the requests waiting for a slot (default
-	// 8 × MaxConcurrency). It should allow waits well beyond
-	// QueueThreshold, or overload shows only as queue-full refusals.
+	// 4 × MaxConcurrency, so a wait is at most about four service times:
+	// past that, failing fast beats queuing). It should allow waits well
+	// beyond QueueThreshold, or overload shows only as queue-full refusals.
 	MaxQueue int
 	// Window is the longest adaptation window (default 1 s, DAGOR's value).
 	Window time.Duration
@@ -68,12 +69,19 @@ type Hooks struct {
 // WindowStats summarises one adaptation window.
 type WindowStats struct {
 	Arrivals   int64         // requests that asked for admission
+	Passed     int64         // arrivals at or above the level in force
 	Started    int64         // requests that got a slot (or were reported by ObserveQueueTime)
 	MeanQueue  time.Duration // mean queuing time of the started requests
 	Overloaded bool          // MeanQueue > QueueThreshold
 	Idle       bool          // MeanQueue < QueueThreshold/4: the fast reopen applies
 	Duration   time.Duration
-	From, To   Level
+	// Capacity is the estimated rate, in requests per second, at which the
+	// slots can run requests (0 while unknown).
+	Capacity float64
+	// Backlog is the queue beyond what QueueThreshold allows, at the end of
+	// an overloaded window.
+	Backlog  int64
+	From, To Level
 }
 
 // admission is the immutable admission state that one atomic load fetches:
@@ -91,6 +99,8 @@ type admission struct {
 // MaxConcurrency execution slots and a bounded wait queue, measures each
 // request's queuing time, and adapts an admission level every window. It
 // starts no goroutine and needs no Close. It is safe for concurrent use.
+// Build it with New; the zero Controller refuses everything with
+// ErrNotInitialized.
 type Controller struct {
 	// Read on every call.
 	state   atomic.Pointer[admission]
@@ -200,14 +210,36 @@ func (c *Controller) setLevel(key uint16) {
 	})
 }
 
-// Level returns the current admission level.
-func (c *Controller) Level() Level { return c.state.Load().level }
+// ErrNotInitialized is returned by a Controller, Gate or KeyedLimiter that
+// was not built by its constructor (a zero value or nil pointer).
+var ErrNotInitialized = errors.New("overload: not initialized; use the constructor")
+
+func (c *Controller) ready() bool { return c != nil && c.hist != nil }
+
+// Level returns the current admission level (LevelOpen for a Controller not
+// built by New).
+func (c *Controller) Level() Level {
+	if !c.ready() {
+		return LevelOpen
+	}
+	return c.state.Load().level
+}
 
 // InUse returns the number of slots held.
-func (c *Controller) InUse() int { return int(c.inUse.Load()) }
+func (c *Controller) InUse() int {
+	if c == nil {
+		return 0
+	}
+	return int(c.inUse.Load())
+}
 
 // Waiting returns the number of requests queued for a slot.
-func (c *Controller) Waiting() int { return int(c.waiting.Load()) }
+func (c *Controller) Waiting() int {
+	if c == nil {
+		return 0
+	}
+	return int(c.waiting.Load())
+}
 
 // Permit is a held execution slot. Release it exactly once when the work is
 // done; releasing the zero Permit does nothing.
@@ -245,6 +277,9 @@ func (p Permit) Release() {
 // its priority is below the level. Such services then report each request's
 // queuing time with ObserveQueueTime when it starts.
 func (c *Controller) Admit(p Priority) error {
+	if !c.ready() {
+		return ErrNotInitialized
+	}
 	key := p.key()
 	st, _ := c.arrive(key)
 	if key > st.key {
@@ -257,6 +292,9 @@ func (c *Controller) Admit(p Priority) error {
 // waiting d in the service's own queue. It feeds the same overload signal
 // as the waits Acquire measures.
 func (c *Controller) ObserveQueueTime(d time.Duration) {
+	if c == nil {
+		return
+	}
 	if d < 0 {
 		d = 0
 	}
@@ -307,6 +345,9 @@ func (c *Controller) shed(p Priority, st *admission) error {
 //
 // All refusals match ErrShed. A nil ctx means context.Background().
 func (c *Controller) Acquire(ctx context.Context, p Priority) (Permit, error) {
+	if !c.ready() {
+		return Permit{}, ErrNotInitialized
+	}
 	key := p.key()
 	st, now := c.arrive(key)
 	if key > st.key {
@@ -457,6 +498,13 @@ func (c *Controller) dispatchLocked() {
 	}
 }
 
+func perSecond(interval int64) float64 {
+	if interval <= 0 {
+		return 0
+	}
+	return float64(time.Second) / float64(interval)
+}
+
 // drainInterval is the mean time between slot releases when all slots are
 // busy: the mean hold time over the slots, or else the interval measured in
 // saturated windows; 0 when unknown.
@@ -555,16 +603,25 @@ func (c *Controller) rollLocked(now int64) (WindowStats, bool) {
 	}
 	cur := c.state.Load().key
 	next := nextLevel(buf, cur, started, backlog, capacity, v)
+	var passed int64 // arrivals the old level admitted
+	for _, b := range buf {
+		if b.key <= cur {
+			passed += int64(b.n)
+		}
+	}
 	if next != cur {
 		c.setLevel(next)
 	}
 	return WindowStats{
 		Arrivals:   arrivals,
+		Passed:     passed,
 		Started:    started,
 		MeanQueue:  time.Duration(mean),
 		Overloaded: v == verdictOverloaded || v == verdictDrained,
 		Idle:       v == verdictIdle,
 		Duration:   time.Duration(elapsed),
+		Capacity:   perSecond(per),
+		Backlog:    backlog,
 		From:       levelFromKey(cur),
 		To:         levelFromKey(next),
 	}, next != cur

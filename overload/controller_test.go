@@ -3,6 +3,8 @@ package overload
 import (
 	"context"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -394,4 +396,33 @@ func TestCapacityFromSampledHoldTimes(t *testing.T) {
 	clk.Advance(time.Second)
 	c.maybeRoll(c.nanotime())
 	assert.Equal(t, int64(5*time.Millisecond), c.drainInterval(), "10 ms holds over 2 slots")
+}
+
+func TestZeroValuesDoNotPanic(t *testing.T) {
+	var zero Controller
+	var nilC *Controller
+	for _, c := range []*Controller{&zero, nilC} {
+		_, err := c.Acquire(context.Background(), Priority{})
+		assert.ErrorIs(t, err, ErrNotInitialized)
+		assert.ErrorIs(t, c.Admit(Priority{}), ErrNotInitialized)
+		c.ObserveQueueTime(time.Second)
+		assert.Equal(t, LevelOpen, c.Level())
+		assert.Zero(t, c.InUse()+c.Waiting())
+	}
+	var g *Gate
+	g.Observe("x", Level{})
+	assert.NoError(t, g.Allow("x", LowestPriority))
+	_, ok := (&Gate{}).Level("x")
+	assert.False(t, ok)
+	var l KeyedLimiter
+	assert.ErrorIs(t, l.Allow("k"), ErrNotInitialized)
+	assert.Zero(t, l.Len())
+	var nl *KeyedLimiter
+	assert.ErrorIs(t, nl.AllowAt("k", time.Now()), ErrNotInitialized)
+
+	// nil Controller in the middleware: every request is refused, no panic.
+	h := Middleware(nil, nil)(http.NotFoundHandler())
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+	assert.Equal(t, http.StatusServiceUnavailable, rec.Code)
 }

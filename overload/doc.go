@@ -17,7 +17,7 @@
 // # Model
 //
 // A Controller owns MaxConcurrency execution slots (default 64) and a wait
-// queue bounded by MaxQueue (default 8 × MaxConcurrency). Acquire waits for
+// queue bounded by MaxQueue (default 4 × MaxConcurrency). Acquire waits for
 // a slot and Permit.Release returns it. The time from Acquire to getting the
 // slot is the request's queuing time, DAGOR's overload signal. Services that
 // keep their own queue call Admit and report each request's wait with

@@ -36,7 +36,8 @@ type GateConfig struct {
 // Gate is the client side of collaborative admission (DAGOR §4.3): it caches
 // the admission level each downstream reports on its responses and sheds
 // requests that the downstream would refuse, before sending them. It starts
-// no goroutine. It is safe for concurrent use.
+// no goroutine. It is safe for concurrent use. A nil or zero Gate caches
+// nothing and allows everything.
 type Gate struct {
 	cache *lru.Cache[string, *gateEntry]
 	ttl   int64
@@ -87,6 +88,9 @@ func (g *Gate) nanotime() int64 { return int64(g.wallNow().Sub(g.epoch)) }
 // Observe records the level downstream reported. An open level forgets the
 // downstream.
 func (g *Gate) Observe(downstream string, l Level) {
+	if g == nil || g.cache == nil {
+		return
+	}
 	if l.IsOpen() {
 		g.cache.Remove(downstream)
 		return
@@ -109,6 +113,9 @@ func (g *Gate) Observe(downstream string, l Level) {
 // Level returns the cached level of downstream, and false when none is
 // cached or it expired.
 func (g *Gate) Level(downstream string) (Level, bool) {
+	if g == nil || g.cache == nil {
+		return LevelOpen, false
+	}
 	e, ok := g.cache.Peek(downstream)
 	if !ok || g.nanotime() >= e.expires.Load() {
 		return LevelOpen, false
@@ -121,6 +128,9 @@ func (g *Gate) Level(downstream string) (Level, bool) {
 // cached level would refuse it. One request per ProbeInterval is let
 // through regardless, to learn whether the level rose.
 func (g *Gate) Allow(downstream string, p Priority) error {
+	if g == nil || g.cache == nil {
+		return nil // no cached levels: send
+	}
 	e, ok := g.cache.Get(downstream)
 	if !ok {
 		return nil

@@ -76,6 +76,9 @@ func checkRate(r rate.Limit, burst int) error {
 
 // Allow takes one token from key's bucket now.
 func (l *KeyedLimiter) Allow(key string) error {
+	if l == nil {
+		return ErrNotInitialized
+	}
 	var now time.Time
 	if l.clock == nil {
 		now = time.Now()
@@ -89,6 +92,9 @@ func (l *KeyedLimiter) Allow(key string) error {
 // *ShedError (ReasonRateLimit, matching ErrShed) whose RetryAfter is when
 // the next token arrives.
 func (l *KeyedLimiter) AllowAt(key string, t time.Time) error {
+	if l == nil || l.cache == nil {
+		return ErrNotInitialized
+	}
 	lim := l.bucket(key)
 	if lim.AllowN(t, 1) {
 		return nil
@@ -104,7 +110,12 @@ func (l *KeyedLimiter) AllowAt(key string, t time.Time) error {
 }
 
 // Len returns the number of keys with a bucket.
-func (l *KeyedLimiter) Len() int { return l.cache.Len() }
+func (l *KeyedLimiter) Len() int {
+	if l == nil || l.cache == nil {
+		return 0
+	}
+	return l.cache.Len()
+}
 
 func (l *KeyedLimiter) bucket(key string) *rate.Limiter {
 	if lim, ok := l.cache.Get(key); ok {

@@ -78,10 +78,15 @@ func nextLevel(hist []bucket, cur uint16, started, backlog int64, capacity uint6
 		// Base the cut on what actually ran, not on what passed the level:
 		// when the level is open at 4x load, 4x passes it but 1x runs, and
 		// cutting 5 % of 4x per window would take seconds of overload.
-		n := admitted
-		if started >= 0 && uint64(started) < n {
-			n = uint64(started)
+		// What ran is the slots' throughput only if they were busy all the
+		// window; when the queue built up late in it, the measured capacity
+		// is the better bound (cutting to 95 % of a half-idle window's
+		// starts would cut far more than 5 %).
+		ran := uint64(max(started, 0))
+		if capacity > ran {
+			ran = capacity
 		}
+		n := min(admitted, ran)
 		want := uint64(float64(n) * (1 - alpha))
 		if backlog > 0 {
 			// Half of it: the queue also drains by itself under the cut.
@@ -111,8 +116,8 @@ func nextLevel(hist []bucket, cur uint16, started, backlog int64, capacity uint6
 		// rather than creep up 1 % at a time. The overload test guards the
 		// top: a stale, too high estimate costs one overloaded window, which
 		// also measures the capacity again.
-		if target := uint64(float64(capacity) * (1 - alpha)); target > admitted && v == verdictLow {
-			want = max(want, admitted+(target-admitted)/2)
+		if capacity > admitted && v == verdictLow {
+			want = max(want, admitted+(capacity-admitted)/2)
 		}
 		return ceilLevel(hist, want, cur)
 	}

@@ -40,8 +40,8 @@ func TestNextLevel(t *testing.T) {
 		// The backlog cut is at most half of what ran: 250 -> 25 cells.
 		{"backlog cut is bounded", h, 0x0100 + 49, 500, 10000, 0, verdictOverloaded, 0x0100 + 24},
 		{"drained queue holds the level", h, 0x0100 + 49, 500, -20, 0, verdictDrained, 0x0100 + 49},
-		// low: half the gap to 95 % of capacity 700 (665): 500 + 82 = 582 -> 59 cells.
-		{"low closes half the gap to capacity", h, 0x0100 + 49, 500, 0, 700, verdictLow, 0x0100 + 58},
+		// low: half the gap to capacity 700: 500 + 100 = 600 -> 60 cells.
+		{"low closes half the gap to capacity", h, 0x0100 + 49, 500, 0, 700, verdictLow, 0x0100 + 59},
 		{"normal rises one cell at least", h, 0x0100 + 49, 500, 0, 0, verdictNormal, 0x0100 + 50},
 		{"normal keeps open", h, keyOpen, 1000, 0, 0, verdictNormal, keyOpen},
 		// idle: max(2×200, 200+1000/8) = 400 -> 40 cells.

@@ -1,4 +1,4 @@
-package main
+package experiment
 
 import (
 	"context"
@@ -50,13 +50,13 @@ func (w *workers) give() { <-w.sem }
 // bulwarkServer: the Controller owns the 8 slots and its bounded queue.
 type bulwarkServer struct{ c *overload.Controller }
 
-func newBulwark(slots int) *bulwarkServer {
-	cfg := overload.Config{MaxConcurrency: slots}
+func newBulwark(slots, maxQueue int) *bulwarkServer {
+	cfg := overload.Config{MaxConcurrency: slots, MaxQueue: maxQueue}
 	if os.Getenv("OVERLOAD_DEBUG") != "" {
 		start := time.Now()
 		cfg.Hooks.OnWindow = func(s overload.WindowStats) {
-			fmt.Fprintf(os.Stderr, "%6.2fs arrivals=%d started=%d meanQ=%v over=%v idle=%v %v->%v inuse/wait\n",
-				time.Since(start).Seconds(), s.Arrivals, s.Started, s.MeanQueue.Round(time.Millisecond/10), s.Overloaded, s.Idle, s.From, s.To)
+			fmt.Fprintf(os.Stderr, "%6.2fs arrivals=%d passed=%d started=%d meanQ=%v over=%v idle=%v cap=%.0f/s backlog=%d %v->%v\n",
+				time.Since(start).Seconds(), s.Arrivals, s.Passed, s.Started, s.MeanQueue.Round(time.Millisecond/10), s.Overloaded, s.Idle, s.Capacity, s.Backlog, s.From, s.To)
 		}
 	}
 	if os.Getenv("OVERLOAD_DEBUG") != "" {
@@ -143,19 +143,22 @@ func (s *gclServer) admit(ctx context.Context, class int, user uint8) (func(), b
 func (s *gclServer) level() overload.Level { return overload.LevelOpen }
 
 // policies in table order.
-var policies = []string{"bulwark", "none", "rate", "gcl"}
+var policies = []string{"bulwark", "bulwark-q64", "none", "rate", "gcl"}
 
 var policyNames = map[string]string{
-	"bulwark": "Bulwark (DAGOR)",
-	"none":    "no control",
-	"rate":    "x/time/rate 760/s",
-	"gcl":     "go-concurrency-limits Vegas",
+	"bulwark":     "Bulwark (DAGOR)",
+	"bulwark-q64": "Bulwark, MaxQueue 64",
+	"none":        "no control",
+	"rate":        "x/time/rate 760/s",
+	"gcl":         "go-concurrency-limits Vegas",
 }
 
 func newServer(name string, stop <-chan struct{}) server {
 	switch name {
 	case "bulwark":
-		return newBulwark(slots)
+		return newBulwark(slots, 0) // defaults: queue 4 × 8 = 32, waits up to about 40 ms
+	case "bulwark-q64":
+		return newBulwark(slots, 64) // a longer queue, waits up to about 80 ms
 	case "none":
 		return &noControl{w: newWorkers(slots, stop)}
 	case "rate":
