@@ -202,3 +202,14 @@ func TestGetSet(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, b, b6)
 }
+
+func TestValidDoesNotAllocate(t *testing.T) {
+	b, err := Marshal(sampleRecord())
+	require.NoError(t, err)
+	allocs := testing.AllocsPerRun(100, func() {
+		if !Valid(b) {
+			t.Fatal("invalid")
+		}
+	})
+	assert.Zero(t, allocs)
+}
