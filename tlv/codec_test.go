@@ -723,13 +723,49 @@ func TestMapDecodingRules(t *testing.T) {
 
 func TestTimeStrict(t *testing.T) {
 	strict := DecodeOptions{Strict: true}
-	ok := []byte{0x0b, 0x04, 0x08, 0x02, 0x10, 0x05}
+	// time.Unix(1, 5) in its canonical varint form, and in the message form that is
+	// canonical only outside the int64 nanosecond range.
+	ok := []byte{0x08, 0x8a, 0xa8, 0xd6, 0xb9, 0x07}
 	require.NoError(t, strict.Unmarshal(ok, &vTime{}))
-	swapped := []byte{0x0b, 0x04, 0x10, 0x05, 0x08, 0x02}
+	asMessage := []byte{0x0b, 0x04, 0x08, 0x02, 0x10, 0x05}
 	var v vTime
+	require.NoError(t, Unmarshal(asMessage, &v))
+	assert.Equal(t, time.Unix(1, 5).UTC(), v.T)
+	require.ErrorIs(t, strict.Unmarshal(asMessage, &vTime{}), ErrNonCanonical)
+	swapped := []byte{0x0b, 0x04, 0x10, 0x05, 0x08, 0x02}
 	require.NoError(t, Unmarshal(swapped, &v))
 	assert.Equal(t, time.Unix(1, 5).UTC(), v.T)
 	require.ErrorIs(t, strict.Unmarshal(swapped, &vTime{}), ErrNonCanonical)
+	// Far times round-trip through the message form, strictly.
+	for _, far := range []time.Time{{}, time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC),
+		time.Date(1677, 1, 1, 0, 0, 0, 1, time.UTC), time.Date(2262, 12, 31, 0, 0, 0, 0, time.UTC)} {
+		b, err := Marshal(&vTime{T: far})
+		require.NoError(t, err)
+		require.Equal(t, byte(0x0b), b[0], "message form for %v", far)
+		var out vTime
+		require.NoError(t, strict.Unmarshal(b, &out))
+		assert.Equal(t, far, out.T)
+	}
+	// Varint times beyond the edges decode leniently, but their canonical form is the message.
+	for _, ns := range []int64{math.MinInt64, math.MaxInt64} {
+		data := AppendZigzagField(nil, 1, ns)
+		var out vTime
+		require.NoError(t, Unmarshal(data, &out))
+		assert.Equal(t, time.Unix(0, ns).UTC(), out.T)
+		require.ErrorIs(t, strict.Unmarshal(data, &vTime{}), ErrNonCanonical)
+		b, err := Marshal(&out)
+		require.NoError(t, err)
+		require.Equal(t, byte(0x0b), b[0])
+	}
+	// Both edges of the varint range.
+	for _, edge := range []time.Time{time.Unix(minNanoSeconds, 0).UTC(), time.Unix(maxNanoSeconds, 999999999).UTC()} {
+		b, err := Marshal(&vTime{T: edge})
+		require.NoError(t, err)
+		require.Equal(t, byte(0x08), b[0], "varint form for %v", edge)
+		var out vTime
+		require.NoError(t, strict.Unmarshal(b, &out))
+		assert.Equal(t, edge, out.T)
+	}
 	extra := []byte{0x0b, 0x02, 0x18, 0x01}
 	require.NoError(t, Unmarshal(extra, &v))
 	require.ErrorIs(t, strict.Unmarshal(extra, &vTime{}), ErrMalformed)

@@ -327,7 +327,21 @@ func (d *DecodeState) decodeValue(c *codec, wt WireType, data []byte, off int, p
 			*(*[]byte)(p) = bytes.Clone(v)
 		}
 		return vo + len(v), nil
-	case kStruct, kTime, kCustom:
+	case kTime:
+		if wt == Varint {
+			u, next, err := d.readVarint(data, off, tag)
+			if err != nil {
+				return off, err
+			}
+			ns := Unzigzag(u)
+			if d.strict && (ns < minNanoSeconds*1e9 || ns > maxNanoSeconds*1e9+999999999) {
+				return off, d.errAt(off, tag, ErrNonCanonical) // canonical form is the message
+			}
+			*(*time.Time)(p) = time.Unix(0, ns).UTC()
+			return next, nil
+		}
+		fallthrough
+	case kStruct, kCustom:
 		v, vo, err := d.readLen(data, off, tag)
 		if err != nil {
 			return off, err
@@ -437,6 +451,9 @@ func (d *DecodeState) decodeTime(v []byte, t *time.Time, tag uint32) error {
 	}
 	if nanos >= 1e9 || secs > maxTimeSeconds || secs < -maxTimeSeconds {
 		return d.errAt(0, tag, ErrRange)
+	}
+	if d.strict && secs >= minNanoSeconds && secs <= maxNanoSeconds {
+		return d.errAt(0, tag, ErrNonCanonical) // canonical form is the varint
 	}
 	*t = time.Unix(secs, int64(nanos)).UTC()
 	return nil

@@ -22,7 +22,8 @@
 // Struct fields opt in with a tag: `tlv:"N"` or `tlv:"N,omitempty"`, N in [1, 2^29-1].
 // Supported: bool, all ints and uints, float32/64, string, []byte, structs and pointers to
 // them, pointers to scalars, slices (scalars are packed), maps with string, bool or integer
-// keys, time.Time (seconds + nanoseconds, decoded in UTC) and time.Duration. Signed
+// keys, time.Time (one varint of Unix nanoseconds for years 1678–2262, seconds and
+// nanoseconds beyond; decoded in UTC) and time.Duration. Signed
 // integers are zigzag-encoded. Without omitempty, scalars, strings and structs are always
 // written; nil pointers and empty slices and maps never are.
 //

@@ -5,6 +5,7 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"math"
 	"reflect"
 	"slices"
 	"time"
@@ -16,6 +17,13 @@ import (
 const maxEncodeDepth = 10000
 
 var errEncodeDepth = errors.New("tlv: value nested too deep to encode (pointer cycle?)")
+
+// Seconds since the epoch whose time, in nanoseconds, fits an int64 (years 1678 to 2262):
+// such a time.Time is one varint; others are a message of seconds and nanoseconds.
+const (
+	minNanoSeconds = math.MinInt64 / 1_000_000_000   // -9223372036: s*1e9 + ns >= MinInt64 for ns >= 0
+	maxNanoSeconds = math.MaxInt64/1_000_000_000 - 1 // 9223372035: s*1e9 + ns <= MaxInt64 for ns < 1e9
+)
 
 // presence says when a value may be left out.
 type presence uint8
@@ -78,7 +86,7 @@ func estimateValue(c *codec, p unsafe.Pointer, depth int) int {
 	case kFloat64:
 		return 8
 	case kTime:
-		return 18
+		return 10
 	case kStruct:
 		if depth > 0 {
 			return 2 + c.st.staticEstimate()
@@ -319,11 +327,14 @@ func encodeValue(b []byte, key *fkey, c *codec, p unsafe.Pointer, pres presence,
 		if pres == presOmit && t.IsZero() {
 			return b, nil
 		}
-		b = key.append(b)
-		b, mark := BeginLen(b)
-		if s := t.Unix(); s != 0 {
-			b = AppendVarint(append(b, 1<<3|byte(Varint)), Zigzag(s))
+		s := t.Unix()
+		if s >= minNanoSeconds && s <= maxNanoSeconds {
+			// The common case: zigzag nanoseconds since the epoch in one varint.
+			return AppendVarint(key.append(b), Zigzag(s*1e9+int64(t.Nanosecond()))), nil
 		}
+		b = AppendTag(b, key.tag, Message)
+		b, mark := BeginLen(b)
+		b = AppendVarint(append(b, 1<<3|byte(Varint)), Zigzag(s)) // never 0 out here
 		if ns := t.Nanosecond(); ns != 0 {
 			b = AppendVarint(append(b, 2<<3|byte(Varint)), uint64(ns))
 		}

@@ -45,12 +45,13 @@ const (
 
 // fkey is a precomputed field key.
 type fkey struct {
-	b [5]byte
-	n uint8
+	b   [5]byte
+	n   uint8
+	tag uint32 // for the rare value written with another wire type (time.Time far out)
 }
 
 func mkKey(tag uint32, wt WireType) fkey {
-	var k fkey
+	k := fkey{tag: tag}
 	k.n = uint8(len(AppendTag(k.b[:0], tag, wt)))
 	return k
 }
@@ -265,7 +266,9 @@ func (b *builder) codec(t reflect.Type, nest int) (*codec, error) {
 		c.accept = 1<<Fixed32 | 1<<Fixed64
 	case kString, kBytes:
 		c.accept = 1 << Bytes
-	case kStruct, kTime, kCustom, kMap:
+	case kTime:
+		c.accept = 1<<Varint | 1<<Message
+	case kStruct, kCustom, kMap:
 		c.accept = 1 << Message
 	case kPtr, kRepeated:
 		c.accept = c.elem.accept
@@ -283,7 +286,7 @@ func (b *builder) codec(t reflect.Type, nest int) (*codec, error) {
 func (b *builder) codec0(t reflect.Type, nest int) (*codec, error) {
 	c := &codec{typ: t, size: t.Size()}
 	if t == timeType {
-		c.kind, c.wt = kTime, Message
+		c.kind, c.wt = kTime, Varint // Message for times outside the int64 nanosecond range
 		return c, nil
 	}
 	pt := reflect.PointerTo(t)

@@ -82,6 +82,7 @@ var specVectors = map[string]func() (any, any){
 	"floats":           func() (any, any) { return &vFloats{F: 1.5, D: -2}, new(vFloats) },
 	"map_order":        func() (any, any) { return &vMap{M: map[string]int32{"aa": 3, "b": 1, "a": 2}}, new(vMap) },
 	"time":             func() (any, any) { return &vTime{T: time.Unix(1, 5).UTC()}, new(vTime) },
+	"time_far":         func() (any, any) { return &vTime{}, new(vTime) },
 	"bool_bytes":       func() (any, any) { return &vBoolBytes{B: true, P: []byte{0xff}}, new(vBoolBytes) },
 	"repeated_strings": func() (any, any) { return &vStrings{S: []string{"x", ""}}, new(vStrings) },
 	"unknown_kept":     func() (any, any) { return &vUnknown{A: 1, C: 2, U: Unknown{0x10, 0x07}}, new(vUnknown) },
