@@ -328,19 +328,12 @@ func (d *DecodeState) decodeValue(c *codec, wt WireType, data []byte, off int, p
 		}
 		return vo + len(v), nil
 	case kTime:
-		if wt == Varint {
-			u, next, err := d.readVarint(data, off, tag)
-			if err != nil {
-				return off, err
-			}
-			ns := Unzigzag(u)
-			if d.strict && (ns < minNanoSeconds*1e9 || ns > maxNanoSeconds*1e9+999999999) {
-				return off, d.errAt(off, tag, ErrNonCanonical) // canonical form is the message
-			}
-			*(*time.Time)(p) = time.Unix(0, ns).UTC()
-			return next, nil
+		t, n, err := ConsumeTime(data[off:], wt, d.strict)
+		if err != nil {
+			return off, d.errAt(off, tag, err)
 		}
-		fallthrough
+		*(*time.Time)(p) = t
+		return off + n, nil
 	case kStruct, kCustom:
 		v, vo, err := d.readLen(data, off, tag)
 		if err != nil {
@@ -389,8 +382,6 @@ func (d *DecodeState) decodeMessage(c *codec, v []byte, vo int, p unsafe.Pointer
 	d.base += vo
 	var err error
 	switch {
-	case c.kind == kTime:
-		err = d.decodeTime(v, (*time.Time)(p), tag)
 	case c.kind == kCustom && c.unmarshal:
 		err = reflect.NewAt(c.typ, p).Interface().(Unmarshaler).UnmarshalTLV(v, d)
 	default:
@@ -402,61 +393,6 @@ func (d *DecodeState) decodeMessage(c *codec, v []byte, vo int, p unsafe.Pointer
 	d.base -= vo
 	d.depth--
 	return err
-}
-
-// maxTimeSeconds bounds time seconds so that time.Unix(s, n).Unix() == s (no overflow in
-// the time package's internal epoch shift), keeping decode → encode a fixpoint.
-const maxTimeSeconds = 1 << 62
-
-func (d *DecodeState) decodeTime(v []byte, t *time.Time, tag uint32) error {
-	var secs int64
-	var nanos uint64
-	var prev uint32
-	off := 0
-	for off < len(v) {
-		start := off
-		ft, wt, n := ConsumeTag(v[off:])
-		if n < 0 {
-			return d.errAt(off, 0, CodeError(n))
-		}
-		if d.elements--; d.elements < 0 {
-			return d.errAt(start, ft, ErrTooManyElements)
-		}
-		off += n
-		if (ft != 1 && ft != 2) || wt != Varint {
-			if d.strict {
-				return d.errAt(start, ft, ErrMalformed)
-			}
-			m := ConsumeValue(v[off:], wt)
-			if m < 0 {
-				return d.errAt(start, ft, CodeError(m))
-			}
-			off += m
-			continue
-		}
-		if d.strict && (ft <= prev || n != SizeTag(ft)) {
-			return d.errAt(start, ft, ErrNonCanonical)
-		}
-		prev = ft
-		u, next, err := d.readVarint(v, off, ft)
-		if err != nil {
-			return err
-		}
-		off = next
-		if ft == 1 {
-			secs = Unzigzag(u)
-		} else {
-			nanos = u
-		}
-	}
-	if nanos >= 1e9 || secs > maxTimeSeconds || secs < -maxTimeSeconds {
-		return d.errAt(0, tag, ErrRange)
-	}
-	if d.strict && secs >= minNanoSeconds && secs <= maxNanoSeconds {
-		return d.errAt(0, tag, ErrNonCanonical) // canonical form is the varint
-	}
-	*t = time.Unix(secs, int64(nanos)).UTC()
-	return nil
 }
 
 // growSlice makes room for n more elements in the slice at p, charging the new backing

@@ -5,7 +5,6 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
-	"math"
 	"reflect"
 	"slices"
 	"time"
@@ -17,13 +16,6 @@ import (
 const maxEncodeDepth = 10000
 
 var errEncodeDepth = errors.New("tlv: value nested too deep to encode (pointer cycle?)")
-
-// Seconds since the epoch whose time, in nanoseconds, fits an int64 (years 1678 to 2262):
-// such a time.Time is one varint; others are a message of seconds and nanoseconds.
-const (
-	minNanoSeconds = math.MinInt64 / 1_000_000_000   // -9223372036: s*1e9 + ns >= MinInt64 for ns >= 0
-	maxNanoSeconds = math.MaxInt64/1_000_000_000 - 1 // 9223372035: s*1e9 + ns <= MaxInt64 for ns < 1e9
-)
 
 // presence says when a value may be left out.
 type presence uint8
@@ -327,18 +319,7 @@ func encodeValue(b []byte, key *fkey, c *codec, p unsafe.Pointer, pres presence,
 		if pres == presOmit && t.IsZero() {
 			return b, nil
 		}
-		s := t.Unix()
-		if s >= minNanoSeconds && s <= maxNanoSeconds {
-			// The common case: zigzag nanoseconds since the epoch in one varint.
-			return AppendVarint(key.append(b), Zigzag(s*1e9+int64(t.Nanosecond()))), nil
-		}
-		b = AppendTag(b, key.tag, Message)
-		b, mark := BeginLen(b)
-		b = AppendVarint(append(b, 1<<3|byte(Varint)), Zigzag(s)) // never 0 out here
-		if ns := t.Nanosecond(); ns != 0 {
-			b = AppendVarint(append(b, 2<<3|byte(Varint)), uint64(ns))
-		}
-		return EndLen(b, mark), nil
+		return AppendTimeField(b, key.tag, *t), nil
 	case kStruct, kCustom:
 		if pres == presOmit && reflect.NewAt(c.typ, p).Elem().IsZero() {
 			return b, nil

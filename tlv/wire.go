@@ -11,6 +11,9 @@
 //   - Map entries are written in ascending order of their encoded key: sort keys with
 //     CompareKeyString, CompareKeyInt (zigzag keys) or CompareKeyUint; each entry is a
 //     Message field holding key at tag 1 and value at tag 2, both always written.
+//   - time.Time: AppendTimeField / SizeTimeField; decode with ConsumeTime(data[off:], wt,
+//     d.Strict()) (wrap its sentinel error with d.Error(off, tag, err)). time.Duration is a
+//     zigzag Varint like int64.
 //   - Unknown fields: interleave with u.AppendBefore(b, tag) before writing each known tag
 //     (ascending), then append what is left: b = append(b, rest...).
 //

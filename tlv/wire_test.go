@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -220,4 +221,26 @@ func TestCompareKeyUintMatchesEncoding(t *testing.T) {
 		want = bytes.Compare(AppendString(nil, sa), AppendString(nil, sb))
 		require.Equal(t, want, CompareKeyString(sa, sb))
 	}
+}
+
+func TestTimeFieldHelpers(t *testing.T) {
+	for _, tm := range []time.Time{{}, time.Unix(0, 0), time.Unix(1, 5), time.Unix(-1, 999999999),
+		time.Date(9999, 1, 1, 0, 0, 0, 7, time.UTC), time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC), time.Unix(0, math.MaxInt64)} {
+		b := AppendTimeField(nil, 3, tm)
+		require.Equal(t, len(b), SizeTimeField(3, tm), "%v", tm)
+		tag, wt, n := ConsumeTag(b)
+		require.Equal(t, uint32(3), tag)
+		got, m, err := ConsumeTime(b[n:], wt, true)
+		require.NoError(t, err, "%v", tm)
+		assert.Equal(t, len(b)-n, m)
+		assert.True(t, tm.Equal(got), "%v != %v", tm, got)
+	}
+	_, _, err := ConsumeTime([]byte{0x00}, Bytes, false)
+	require.ErrorIs(t, err, ErrWireType)
+	_, _, err = ConsumeTime([]byte{0x80}, Varint, false)
+	require.ErrorIs(t, err, ErrTruncated)
+	_, _, err = ConsumeTime([]byte{0x05, 0x08}, Message, false)
+	require.ErrorIs(t, err, ErrLength)
+	_, _, err = ConsumeTime([]byte{0x02, 0x08, 0x00}, Message, true)
+	require.ErrorIs(t, err, ErrNonCanonical)
 }
