@@ -355,7 +355,24 @@ func (x *Msg) AppendTLV(b []byte) ([]byte, error) {
 		for k, v := range x.Attrs {
 			entries = append(entries, entry{k, v})
 		}
-		slices.SortFunc(entries, func(a, b entry) int { return tlv.CompareKeyString(a.k, b.k) })
+		if len(entries) <= 16 {
+			less := func(a, b string) bool {
+				if len(a) == len(b) {
+					return a < b
+				}
+				if len(a)|len(b) < 0x80 {
+					return len(a) < len(b)
+				}
+				return tlv.CompareKeyString(a, b) < 0
+			}
+			for i := 1; i < len(entries); i++ {
+				for j := i; j > 0 && less(entries[j].k, entries[j-1].k); j-- {
+					entries[j], entries[j-1] = entries[j-1], entries[j]
+				}
+			}
+		} else {
+			slices.SortFunc(entries, func(a, b entry) int { return tlv.CompareKeyString(a.k, b.k) })
+		}
 		for i := range entries {
 			e := &entries[i]
 			b = append(b, 0x3b)
@@ -986,7 +1003,24 @@ func (x *MsgV2) AppendTLV(b []byte) ([]byte, error) {
 		for k, v := range x.Attrs {
 			entries = append(entries, entry{k, v})
 		}
-		slices.SortFunc(entries, func(a, b entry) int { return tlv.CompareKeyString(a.k, b.k) })
+		if len(entries) <= 16 {
+			less := func(a, b string) bool {
+				if len(a) == len(b) {
+					return a < b
+				}
+				if len(a)|len(b) < 0x80 {
+					return len(a) < len(b)
+				}
+				return tlv.CompareKeyString(a, b) < 0
+			}
+			for i := 1; i < len(entries); i++ {
+				for j := i; j > 0 && less(entries[j].k, entries[j-1].k); j-- {
+					entries[j], entries[j-1] = entries[j-1], entries[j]
+				}
+			}
+		} else {
+			slices.SortFunc(entries, func(a, b entry) int { return tlv.CompareKeyString(a.k, b.k) })
+		}
 		for i := range entries {
 			e := &entries[i]
 			b = append(b, 0x3b)

@@ -356,7 +356,24 @@ func (x *Msg) AppendTLV(b []byte) ([]byte, error) {
 		for k, v := range x.Attrs {
 			entries = append(entries, entry{k, v})
 		}
-		slices.SortFunc(entries, func(a, b entry) int { return tlv.CompareKeyString(a.k, b.k) })
+		if len(entries) <= 16 {
+			less := func(a, b string) bool {
+				if len(a) == len(b) {
+					return a < b
+				}
+				if len(a)|len(b) < 0x80 {
+					return len(a) < len(b)
+				}
+				return tlv.CompareKeyString(a, b) < 0
+			}
+			for i := 1; i < len(entries); i++ {
+				for j := i; j > 0 && less(entries[j].k, entries[j-1].k); j-- {
+					entries[j], entries[j-1] = entries[j-1], entries[j]
+				}
+			}
+		} else {
+			slices.SortFunc(entries, func(a, b entry) int { return tlv.CompareKeyString(a.k, b.k) })
+		}
 		for i := range entries {
 			e := &entries[i]
 			b = append(b, 0x3b)
@@ -1294,30 +1311,28 @@ func (x *Every) SizeTLV() int {
 		n += 2 + tlv.SizeVarint(uint64(e)) + e
 	}
 	if !x.At.IsZero() {
-		{
-			s := 0
-			if u := x.At.Unix(); u != 0 {
-				s += 1 + tlv.SizeVarint(tlv.Zigzag(u))
-			}
+		if s := x.At.Unix(); s >= -9223372036 && s <= 9223372035 {
+			n += 2 + tlv.SizeVarint(tlv.Zigzag(s*1e9+int64(x.At.Nanosecond())))
+		} else {
+			m := 1 + tlv.SizeVarint(tlv.Zigzag(s))
 			if ns := x.At.Nanosecond(); ns != 0 {
-				s += 1 + tlv.SizeVarint(uint64(ns))
+				m += 1 + tlv.SizeVarint(uint64(ns))
 			}
-			n += 2 + tlv.SizeVarint(uint64(s)) + s
+			n += 2 + tlv.SizeVarint(uint64(m)) + m
 		}
 	}
 	if x.Took != 0 {
 		n += 2 + tlv.SizeVarint(tlv.Zigzag(int64(x.Took)))
 	}
 	for i := range x.Times {
-		{
-			s := 0
-			if u := x.Times[i].Unix(); u != 0 {
-				s += 1 + tlv.SizeVarint(tlv.Zigzag(u))
-			}
+		if s := x.Times[i].Unix(); s >= -9223372036 && s <= 9223372035 {
+			n += 2 + tlv.SizeVarint(tlv.Zigzag(s*1e9+int64(x.Times[i].Nanosecond())))
+		} else {
+			m := 1 + tlv.SizeVarint(tlv.Zigzag(s))
 			if ns := x.Times[i].Nanosecond(); ns != 0 {
-				s += 1 + tlv.SizeVarint(uint64(ns))
+				m += 1 + tlv.SizeVarint(uint64(ns))
 			}
-			n += 2 + tlv.SizeVarint(uint64(s)) + s
+			n += 2 + tlv.SizeVarint(uint64(m)) + m
 		}
 	}
 	if len(x.Durs) != 0 {
@@ -1330,15 +1345,14 @@ func (x *Every) SizeTLV() int {
 	for k, v := range x.Seen {
 		e := 0
 		e += 1 + tlv.SizeVarint(uint64(len(k))) + len(k)
-		{
-			s := 0
-			if u := v.Unix(); u != 0 {
-				s += 1 + tlv.SizeVarint(tlv.Zigzag(u))
-			}
+		if s := v.Unix(); s >= -9223372036 && s <= 9223372035 {
+			e += 1 + tlv.SizeVarint(tlv.Zigzag(s*1e9+int64(v.Nanosecond())))
+		} else {
+			m := 1 + tlv.SizeVarint(tlv.Zigzag(s))
 			if ns := v.Nanosecond(); ns != 0 {
-				s += 1 + tlv.SizeVarint(uint64(ns))
+				m += 1 + tlv.SizeVarint(uint64(ns))
 			}
-			e += 1 + tlv.SizeVarint(uint64(s)) + s
+			e += 1 + tlv.SizeVarint(uint64(m)) + m
 		}
 		_, _ = k, v
 		n += 2 + tlv.SizeVarint(uint64(e)) + e
@@ -1550,7 +1564,22 @@ func (x *Every) AppendTLV(b []byte) ([]byte, error) {
 		for k, v := range x.ByID {
 			entries = append(entries, entry{k, v})
 		}
-		slices.SortFunc(entries, func(a, b entry) int { return tlv.CompareKeyInt(int64(a.k), int64(b.k)) })
+		if len(entries) <= 16 {
+			less := func(a, b int32) bool {
+				za, zb := tlv.Zigzag(int64(a)), tlv.Zigzag(int64(b))
+				if za|zb < 0x80 {
+					return za < zb
+				}
+				return tlv.CompareKeyUint(za, zb) < 0
+			}
+			for i := 1; i < len(entries); i++ {
+				for j := i; j > 0 && less(entries[j].k, entries[j-1].k); j-- {
+					entries[j], entries[j-1] = entries[j-1], entries[j]
+				}
+			}
+		} else {
+			slices.SortFunc(entries, func(a, b entry) int { return tlv.CompareKeyInt(int64(a.k), int64(b.k)) })
+		}
 		for i := range entries {
 			e := &entries[i]
 			b = append(b, 0x9b, 0x01)
@@ -1582,7 +1611,21 @@ func (x *Every) AppendTLV(b []byte) ([]byte, error) {
 		for k, v := range x.Counts {
 			entries = append(entries, entry{k, v})
 		}
-		slices.SortFunc(entries, func(a, b entry) int { return tlv.CompareKeyUint(uint64(a.k), uint64(b.k)) })
+		if len(entries) <= 16 {
+			less := func(a, b uint64) bool {
+				if uint64(a)|uint64(b) < 0x80 {
+					return a < b
+				}
+				return tlv.CompareKeyUint(uint64(a), uint64(b)) < 0
+			}
+			for i := 1; i < len(entries); i++ {
+				for j := i; j > 0 && less(entries[j].k, entries[j-1].k); j-- {
+					entries[j], entries[j-1] = entries[j-1], entries[j]
+				}
+			}
+		} else {
+			slices.SortFunc(entries, func(a, b entry) int { return tlv.CompareKeyUint(uint64(a.k), uint64(b.k)) })
+		}
 		for i := range entries {
 			e := &entries[i]
 			b = append(b, 0xa3, 0x01)
@@ -1610,7 +1653,24 @@ func (x *Every) AppendTLV(b []byte) ([]byte, error) {
 		for k, v := range x.Flags {
 			entries = append(entries, entry{k, v})
 		}
-		slices.SortFunc(entries, func(a, b entry) int { return tlv.CompareKeyString(a.k, b.k) })
+		if len(entries) <= 16 {
+			less := func(a, b string) bool {
+				if len(a) == len(b) {
+					return a < b
+				}
+				if len(a)|len(b) < 0x80 {
+					return len(a) < len(b)
+				}
+				return tlv.CompareKeyString(a, b) < 0
+			}
+			for i := 1; i < len(entries); i++ {
+				for j := i; j > 0 && less(entries[j].k, entries[j-1].k); j-- {
+					entries[j], entries[j-1] = entries[j-1], entries[j]
+				}
+			}
+		} else {
+			slices.SortFunc(entries, func(a, b entry) int { return tlv.CompareKeyString(a.k, b.k) })
+		}
 		for i := range entries {
 			e := &entries[i]
 			b = append(b, 0xab, 0x01)
@@ -1642,7 +1702,22 @@ func (x *Every) AppendTLV(b []byte) ([]byte, error) {
 		for k, v := range x.Blobs {
 			entries = append(entries, entry{k, v})
 		}
-		slices.SortFunc(entries, func(a, b entry) int { return tlv.CompareKeyInt(int64(a.k), int64(b.k)) })
+		if len(entries) <= 16 {
+			less := func(a, b int64) bool {
+				za, zb := tlv.Zigzag(int64(a)), tlv.Zigzag(int64(b))
+				if za|zb < 0x80 {
+					return za < zb
+				}
+				return tlv.CompareKeyUint(za, zb) < 0
+			}
+			for i := 1; i < len(entries); i++ {
+				for j := i; j > 0 && less(entries[j].k, entries[j-1].k); j-- {
+					entries[j], entries[j-1] = entries[j-1], entries[j]
+				}
+			}
+		} else {
+			slices.SortFunc(entries, func(a, b entry) int { return tlv.CompareKeyInt(int64(a.k), int64(b.k)) })
+		}
 		for i := range entries {
 			e := &entries[i]
 			b = append(b, 0xb3, 0x01)
@@ -1658,17 +1733,20 @@ func (x *Every) AppendTLV(b []byte) ([]byte, error) {
 		if len(u) != 0 {
 			b, u = u.AppendBefore(b, 24)
 		}
-		b = append(b, 0xc3, 0x01)
-		b, mk = tlv.BeginLen(b)
-		if u := x.At.Unix(); u != 0 {
+		if s := x.At.Unix(); s >= -9223372036 && s <= 9223372035 {
+			b = append(b, 0xc0, 0x01)
+			b = tlv.AppendVarint(b, tlv.Zigzag(s*1e9+int64(x.At.Nanosecond())))
+		} else {
+			b = append(b, 0xc3, 0x01)
+			b, mk = tlv.BeginLen(b)
 			b = append(b, 0x08)
-			b = tlv.AppendVarint(b, tlv.Zigzag(u))
+			b = tlv.AppendVarint(b, tlv.Zigzag(s))
+			if ns := x.At.Nanosecond(); ns != 0 {
+				b = append(b, 0x10)
+				b = tlv.AppendVarint(b, uint64(ns))
+			}
+			b = tlv.EndLen(b, mk)
 		}
-		if ns := x.At.Nanosecond(); ns != 0 {
-			b = append(b, 0x10)
-			b = tlv.AppendVarint(b, uint64(ns))
-		}
-		b = tlv.EndLen(b, mk)
 	}
 	if x.Took != 0 {
 		if len(u) != 0 {
@@ -1682,17 +1760,20 @@ func (x *Every) AppendTLV(b []byte) ([]byte, error) {
 			b, u = u.AppendBefore(b, 26)
 		}
 		for i := range x.Times {
-			b = append(b, 0xd3, 0x01)
-			b, mk = tlv.BeginLen(b)
-			if u := x.Times[i].Unix(); u != 0 {
+			if s := x.Times[i].Unix(); s >= -9223372036 && s <= 9223372035 {
+				b = append(b, 0xd0, 0x01)
+				b = tlv.AppendVarint(b, tlv.Zigzag(s*1e9+int64(x.Times[i].Nanosecond())))
+			} else {
+				b = append(b, 0xd3, 0x01)
+				b, mk = tlv.BeginLen(b)
 				b = append(b, 0x08)
-				b = tlv.AppendVarint(b, tlv.Zigzag(u))
+				b = tlv.AppendVarint(b, tlv.Zigzag(s))
+				if ns := x.Times[i].Nanosecond(); ns != 0 {
+					b = append(b, 0x10)
+					b = tlv.AppendVarint(b, uint64(ns))
+				}
+				b = tlv.EndLen(b, mk)
 			}
-			if ns := x.Times[i].Nanosecond(); ns != 0 {
-				b = append(b, 0x10)
-				b = tlv.AppendVarint(b, uint64(ns))
-			}
-			b = tlv.EndLen(b, mk)
 		}
 	}
 	if len(x.Durs) != 0 {
@@ -1722,24 +1803,44 @@ func (x *Every) AppendTLV(b []byte) ([]byte, error) {
 		for k, v := range x.Seen {
 			entries = append(entries, entry{k, v})
 		}
-		slices.SortFunc(entries, func(a, b entry) int { return tlv.CompareKeyString(a.k, b.k) })
+		if len(entries) <= 16 {
+			less := func(a, b string) bool {
+				if len(a) == len(b) {
+					return a < b
+				}
+				if len(a)|len(b) < 0x80 {
+					return len(a) < len(b)
+				}
+				return tlv.CompareKeyString(a, b) < 0
+			}
+			for i := 1; i < len(entries); i++ {
+				for j := i; j > 0 && less(entries[j].k, entries[j-1].k); j-- {
+					entries[j], entries[j-1] = entries[j-1], entries[j]
+				}
+			}
+		} else {
+			slices.SortFunc(entries, func(a, b entry) int { return tlv.CompareKeyString(a.k, b.k) })
+		}
 		for i := range entries {
 			e := &entries[i]
 			b = append(b, 0xe3, 0x01)
 			b, mk = tlv.BeginLen(b)
 			b = append(b, 0x0a)
 			b = tlv.AppendString(b, e.k)
-			b = append(b, 0x13)
-			b, mk2 = tlv.BeginLen(b)
-			if u := e.v.Unix(); u != 0 {
-				b = append(b, 0x08)
-				b = tlv.AppendVarint(b, tlv.Zigzag(u))
-			}
-			if ns := e.v.Nanosecond(); ns != 0 {
+			if s := e.v.Unix(); s >= -9223372036 && s <= 9223372035 {
 				b = append(b, 0x10)
-				b = tlv.AppendVarint(b, uint64(ns))
+				b = tlv.AppendVarint(b, tlv.Zigzag(s*1e9+int64(e.v.Nanosecond())))
+			} else {
+				b = append(b, 0x13)
+				b, mk2 = tlv.BeginLen(b)
+				b = append(b, 0x08)
+				b = tlv.AppendVarint(b, tlv.Zigzag(s))
+				if ns := e.v.Nanosecond(); ns != 0 {
+					b = append(b, 0x10)
+					b = tlv.AppendVarint(b, uint64(ns))
+				}
+				b = tlv.EndLen(b, mk2)
 			}
-			b = tlv.EndLen(b, mk2)
 			b = tlv.EndLen(b, mk)
 		}
 	}
@@ -1759,7 +1860,21 @@ func (x *Every) AppendTLV(b []byte) ([]byte, error) {
 		for k, v := range x.Waits {
 			entries = append(entries, entry{k, v})
 		}
-		slices.SortFunc(entries, func(a, b entry) int { return tlv.CompareKeyUint(uint64(a.k), uint64(b.k)) })
+		if len(entries) <= 16 {
+			less := func(a, b uint32) bool {
+				if uint64(a)|uint64(b) < 0x80 {
+					return a < b
+				}
+				return tlv.CompareKeyUint(uint64(a), uint64(b)) < 0
+			}
+			for i := 1; i < len(entries); i++ {
+				for j := i; j > 0 && less(entries[j].k, entries[j-1].k); j-- {
+					entries[j], entries[j-1] = entries[j-1], entries[j]
+				}
+			}
+		} else {
+			slices.SortFunc(entries, func(a, b entry) int { return tlv.CompareKeyUint(uint64(a.k), uint64(b.k)) })
+		}
 		for i := range entries {
 			e := &entries[i]
 			b = append(b, 0xeb, 0x01)
@@ -2619,30 +2734,32 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 						return d.Error(start, tag, err)
 					}
 				}
-				var c []byte
-				m := 1
-				if off < len(data) && data[off] < 0x80 {
-					l := int(data[off])
-					if l > len(data)-off-1 {
-						return d.Error(off, tag, tlv.ErrLength)
+				if wt == tlv.Bytes {
+					var c []byte
+					m := 1
+					if off < len(data) && data[off] < 0x80 {
+						l := int(data[off])
+						if l > len(data)-off-1 {
+							return d.Error(off, tag, tlv.ErrLength)
+						}
+						c = data[off+1 : off+1+l : off+1+l]
+						m += l
+					} else {
+						c, m = tlv.ConsumeBytes(data[off:])
+						if m < 0 {
+							return d.Error(off, tag, tlv.CodeError(m))
+						}
+						if strict && m-len(c) != tlv.SizeVarint(uint64(len(c))) {
+							return d.Error(off, tag, tlv.ErrNonCanonical)
+						}
 					}
-					c = data[off+1 : off+1+l : off+1+l]
-					m += l
-				} else {
-					c, m = tlv.ConsumeBytes(data[off:])
-					if m < 0 {
-						return d.Error(off, tag, tlv.CodeError(m))
+					off += m
+					if err := d.Alloc(len(c)); err != nil {
+						return d.Error(start, tag, err)
 					}
-					if strict && m-len(c) != tlv.SizeVarint(uint64(len(c))) {
-						return d.Error(off, tag, tlv.ErrNonCanonical)
-					}
+					x.Ss = append(x.Ss, string(c))
+					continue
 				}
-				off += m
-				if err := d.Alloc(len(c)); err != nil {
-					return d.Error(start, tag, err)
-				}
-				x.Ss = append(x.Ss, string(c))
-				continue
 			}
 		case 16: // Raws
 			if wt == tlv.Bytes {
@@ -2665,35 +2782,37 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 						return d.Error(start, tag, err)
 					}
 				}
-				var c []byte
-				m := 1
-				if off < len(data) && data[off] < 0x80 {
-					l := int(data[off])
-					if l > len(data)-off-1 {
-						return d.Error(off, tag, tlv.ErrLength)
+				if wt == tlv.Bytes {
+					var c []byte
+					m := 1
+					if off < len(data) && data[off] < 0x80 {
+						l := int(data[off])
+						if l > len(data)-off-1 {
+							return d.Error(off, tag, tlv.ErrLength)
+						}
+						c = data[off+1 : off+1+l : off+1+l]
+						m += l
+					} else {
+						c, m = tlv.ConsumeBytes(data[off:])
+						if m < 0 {
+							return d.Error(off, tag, tlv.CodeError(m))
+						}
+						if strict && m-len(c) != tlv.SizeVarint(uint64(len(c))) {
+							return d.Error(off, tag, tlv.ErrNonCanonical)
+						}
 					}
-					c = data[off+1 : off+1+l : off+1+l]
-					m += l
-				} else {
-					c, m = tlv.ConsumeBytes(data[off:])
-					if m < 0 {
-						return d.Error(off, tag, tlv.CodeError(m))
+					off += m
+					if err := d.Alloc(len(c)); err != nil {
+						return d.Error(start, tag, err)
 					}
-					if strict && m-len(c) != tlv.SizeVarint(uint64(len(c))) {
-						return d.Error(off, tag, tlv.ErrNonCanonical)
+					var bs []byte
+					if len(c) != 0 {
+						bs = make([]byte, len(c))
+						copy(bs, c)
 					}
+					x.Raws = append(x.Raws, bs)
+					continue
 				}
-				off += m
-				if err := d.Alloc(len(c)); err != nil {
-					return d.Error(start, tag, err)
-				}
-				var bs []byte
-				if len(c) != 0 {
-					bs = make([]byte, len(c))
-					copy(bs, c)
-				}
-				x.Raws = append(x.Raws, bs)
-				continue
 			}
 		case 17: // Node
 			if wt == tlv.Message {
@@ -3224,6 +3343,29 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 				continue
 			}
 		case 24: // At
+			if wt == tlv.Varint {
+				var u uint64
+				if off < len(data) && data[off] < 0x80 {
+					u = uint64(data[off])
+					off++
+				} else {
+					v, m := tlv.ConsumeVarint(data[off:])
+					if m < 0 {
+						return d.Error(off, tag, tlv.CodeError(m))
+					}
+					if strict && m != tlv.SizeVarint(v) {
+						return d.Error(off, tag, tlv.ErrNonCanonical)
+					}
+					u = v
+					off += m
+				}
+				ns := tlv.Unzigzag(u)
+				if strict && (ns < -9223372036*1e9 || ns > 9223372035*1e9+999999999) {
+					return d.Error(start, tag, tlv.ErrNonCanonical)
+				}
+				x.At = time.Unix(0, ns).UTC()
+				continue
+			}
 			if wt == tlv.Message {
 				var c []byte
 				m := 1
@@ -3289,6 +3431,9 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 				}
 				if nanos >= 1e9 || secs > 1<<62 || secs < -(1<<62) {
 					return d.Error(co, tag, tlv.ErrRange)
+				}
+				if strict && secs >= -9223372036 && secs <= 9223372035 {
+					return d.Error(co, tag, tlv.ErrNonCanonical)
 				}
 				x.At = time.Unix(secs, int64(nanos)).UTC()
 				continue
@@ -3314,7 +3459,7 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 				continue
 			}
 		case 26: // Times
-			if wt == tlv.Message {
+			if wt == tlv.Varint || wt == tlv.Message {
 				if x.Times == nil {
 					cnt := 0
 					for p := start; p < len(data); {
@@ -3334,73 +3479,101 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 						return d.Error(start, tag, err)
 					}
 				}
-				var c []byte
-				m := 1
-				if off < len(data) && data[off] < 0x80 {
-					l := int(data[off])
-					if l > len(data)-off-1 {
-						return d.Error(off, tag, tlv.ErrLength)
-					}
-					c = data[off+1 : off+1+l : off+1+l]
-					m += l
-				} else {
-					c, m = tlv.ConsumeBytes(data[off:])
-					if m < 0 {
-						return d.Error(off, tag, tlv.CodeError(m))
-					}
-					if strict && m-len(c) != tlv.SizeVarint(uint64(len(c))) {
-						return d.Error(off, tag, tlv.ErrNonCanonical)
-					}
-				}
-				co := off + m - len(c)
-				off += m
-				var secs int64
-				var nanos uint64
-				var tp uint32
-				for q := 0; q < len(c); {
-					ft, fw, fm := tlv.ConsumeTag(c[q:])
-					if fm < 0 {
-						return d.Error(co+q, 0, tlv.CodeError(fm))
-					}
-					if err := d.Count(1); err != nil {
-						return d.Error(co+q, ft, err)
-					}
-					if (ft != 1 && ft != 2) || fw != tlv.Varint {
-						if strict {
-							return d.Error(co+q, ft, tlv.ErrMalformed)
-						}
-						q += fm
-						sk := tlv.ConsumeValue(c[q:], fw)
-						if sk < 0 {
-							return d.Error(co+q, ft, tlv.CodeError(sk))
-						}
-						q += sk
-						continue
-					}
-					if strict && (ft <= tp || fm != tlv.SizeTag(ft)) {
-						return d.Error(co+q, ft, tlv.ErrNonCanonical)
-					}
-					tp = ft
-					q += fm
-					v, vm := tlv.ConsumeVarint(c[q:])
-					if vm < 0 {
-						return d.Error(co+q, ft, tlv.CodeError(vm))
-					}
-					if strict && vm != tlv.SizeVarint(v) {
-						return d.Error(co+q, ft, tlv.ErrNonCanonical)
-					}
-					q += vm
-					if ft == 1 {
-						secs = tlv.Unzigzag(v)
+				if wt == tlv.Varint {
+					var u uint64
+					if off < len(data) && data[off] < 0x80 {
+						u = uint64(data[off])
+						off++
 					} else {
-						nanos = v
+						v, m := tlv.ConsumeVarint(data[off:])
+						if m < 0 {
+							return d.Error(off, tag, tlv.CodeError(m))
+						}
+						if strict && m != tlv.SizeVarint(v) {
+							return d.Error(off, tag, tlv.ErrNonCanonical)
+						}
+						u = v
+						off += m
 					}
+					ns := tlv.Unzigzag(u)
+					if strict && (ns < -9223372036*1e9 || ns > 9223372035*1e9+999999999) {
+						return d.Error(start, tag, tlv.ErrNonCanonical)
+					}
+					x.Times = append(x.Times, time.Unix(0, ns).UTC())
+					continue
 				}
-				if nanos >= 1e9 || secs > 1<<62 || secs < -(1<<62) {
-					return d.Error(co, tag, tlv.ErrRange)
+				if wt == tlv.Message {
+					var c []byte
+					m := 1
+					if off < len(data) && data[off] < 0x80 {
+						l := int(data[off])
+						if l > len(data)-off-1 {
+							return d.Error(off, tag, tlv.ErrLength)
+						}
+						c = data[off+1 : off+1+l : off+1+l]
+						m += l
+					} else {
+						c, m = tlv.ConsumeBytes(data[off:])
+						if m < 0 {
+							return d.Error(off, tag, tlv.CodeError(m))
+						}
+						if strict && m-len(c) != tlv.SizeVarint(uint64(len(c))) {
+							return d.Error(off, tag, tlv.ErrNonCanonical)
+						}
+					}
+					co := off + m - len(c)
+					off += m
+					var secs int64
+					var nanos uint64
+					var tp uint32
+					for q := 0; q < len(c); {
+						ft, fw, fm := tlv.ConsumeTag(c[q:])
+						if fm < 0 {
+							return d.Error(co+q, 0, tlv.CodeError(fm))
+						}
+						if err := d.Count(1); err != nil {
+							return d.Error(co+q, ft, err)
+						}
+						if (ft != 1 && ft != 2) || fw != tlv.Varint {
+							if strict {
+								return d.Error(co+q, ft, tlv.ErrMalformed)
+							}
+							q += fm
+							sk := tlv.ConsumeValue(c[q:], fw)
+							if sk < 0 {
+								return d.Error(co+q, ft, tlv.CodeError(sk))
+							}
+							q += sk
+							continue
+						}
+						if strict && (ft <= tp || fm != tlv.SizeTag(ft)) {
+							return d.Error(co+q, ft, tlv.ErrNonCanonical)
+						}
+						tp = ft
+						q += fm
+						v, vm := tlv.ConsumeVarint(c[q:])
+						if vm < 0 {
+							return d.Error(co+q, ft, tlv.CodeError(vm))
+						}
+						if strict && vm != tlv.SizeVarint(v) {
+							return d.Error(co+q, ft, tlv.ErrNonCanonical)
+						}
+						q += vm
+						if ft == 1 {
+							secs = tlv.Unzigzag(v)
+						} else {
+							nanos = v
+						}
+					}
+					if nanos >= 1e9 || secs > 1<<62 || secs < -(1<<62) {
+						return d.Error(co, tag, tlv.ErrRange)
+					}
+					if strict && secs >= -9223372036 && secs <= 9223372035 {
+						return d.Error(co, tag, tlv.ErrNonCanonical)
+					}
+					x.Times = append(x.Times, time.Unix(secs, int64(nanos)).UTC())
+					continue
 				}
-				x.Times = append(x.Times, time.Unix(secs, int64(nanos)).UTC())
-				continue
 			}
 		case 27: // Durs
 			if wt == tlv.PackedVarint {
@@ -3565,6 +3738,29 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 						k = string(ec)
 						continue
 					}
+					if et == 2 && ew == tlv.Varint {
+						var u uint64
+						if p < len(c) && c[p] < 0x80 {
+							u = uint64(c[p])
+							p++
+						} else {
+							v, m := tlv.ConsumeVarint(c[p:])
+							if m < 0 {
+								return d.Error(co+p, tag, tlv.CodeError(m))
+							}
+							if strict && m != tlv.SizeVarint(v) {
+								return d.Error(co+p, tag, tlv.ErrNonCanonical)
+							}
+							u = v
+							p += m
+						}
+						ns := tlv.Unzigzag(u)
+						if strict && (ns < -9223372036*1e9 || ns > 9223372035*1e9+999999999) {
+							return d.Error(start, tag, tlv.ErrNonCanonical)
+						}
+						val = time.Unix(0, ns).UTC()
+						continue
+					}
 					if et == 2 && ew == tlv.Message {
 						var ec []byte
 						m := 1
@@ -3630,6 +3826,9 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 						}
 						if nanos >= 1e9 || secs > 1<<62 || secs < -(1<<62) {
 							return d.Error(eco, tag, tlv.ErrRange)
+						}
+						if strict && secs >= -9223372036 && secs <= 9223372035 {
+							return d.Error(eco, tag, tlv.ErrNonCanonical)
 						}
 						val = time.Unix(secs, int64(nanos)).UTC()
 						continue

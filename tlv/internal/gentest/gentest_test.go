@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"reflect"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -229,4 +230,26 @@ func TestNilReceiversAndState(t *testing.T) {
 		deep = tlv.AppendBytes(tlv.AppendTag(nil, 2, tlv.Message), deep)
 	}
 	require.ErrorIs(t, n.UnmarshalTLV(deep, nil), tlv.ErrDepth)
+}
+
+func TestTimeForms(t *testing.T) {
+	near := &Every{At: time.Unix(1, 5).UTC()}
+	b, err := near.AppendTLV(nil)
+	require.NoError(t, err)
+	assert.Equal(t, []byte{0xc0, 0x01, 0x8a, 0xa8, 0xd6, 0xb9, 0x07}, b, "tag 24 varint: zigzag(1 000 000 005)")
+
+	far := &Every{At: time.Time{}.Add(time.Nanosecond)} // year 1: the message form
+	b, err = far.AppendTLV(nil)
+	require.NoError(t, err)
+	assert.Equal(t, []byte{0xc3, 0x01}, b[:2], "tag 24 message key")
+	var back Every
+	require.NoError(t, decodeGen(tlv.DecodeOptions{Strict: true}, b, &back))
+	assert.True(t, back.At.Equal(far.At))
+
+	// The message form of a time that fits the varint is accepted leniently,
+	// rejected as non-canonical in strict mode.
+	msgForm := tlv.AppendBytes(tlv.AppendTag(nil, 24, tlv.Message), []byte{0x08, 0x02, 0x10, 0x05})
+	require.NoError(t, decodeGen(tlv.DecodeOptions{}, msgForm, &back))
+	assert.True(t, back.At.Equal(time.Unix(1, 5)))
+	require.ErrorIs(t, decodeGen(tlv.DecodeOptions{Strict: true}, msgForm, &back), tlv.ErrNonCanonical)
 }

@@ -148,10 +148,10 @@ func wireType(t Type) int {
 		return wtFixed64
 	case KindString, KindBytes:
 		return wtBytes
-	case KindMessage, KindMap, KindTime:
+	case KindMessage, KindMap:
 		return wtMessage
 	}
-	return wtVarint
+	return wtVarint // bool, integers, duration, and time's common (nanosecond) form
 }
 
 // packed reports whether a repeated field of type t is one packed field.
@@ -252,10 +252,13 @@ func sizeExpr(t Type, e string) string {
 // sizeStmt emits `n += keyLen + size of value` for a value of type t in e.
 func (g *generator) sizeStmt(t Type, e string, keyLen int, n string) {
 	if t.Kind == KindTime {
-		g.p("{ s := 0")
-		g.p("if u := %s.Unix(); u != 0 { s += 1 + tlv.SizeVarint(tlv.Zigzag(u)) }", e)
-		g.p("if ns := %s.Nanosecond(); ns != 0 { s += 1 + tlv.SizeVarint(uint64(ns)) }", e)
-		g.p("%s += %d + tlv.SizeVarint(uint64(s)) + s }", n, keyLen)
+		g.p("if s := %s.Unix(); s >= %d && s <= %d {", e, minNanoSeconds, maxNanoSeconds)
+		g.p("%s += %d + tlv.SizeVarint(tlv.Zigzag(s*1e9 + int64(%s.Nanosecond())))", n, keyLen, e)
+		g.p("} else {")
+		g.p("m := 1 + tlv.SizeVarint(tlv.Zigzag(s))")
+		g.p("if ns := %s.Nanosecond(); ns != 0 { m += 1 + tlv.SizeVarint(uint64(ns)) }", e)
+		g.p("%s += %d + tlv.SizeVarint(uint64(m)) + m", n, keyLen)
+		g.p("}")
 		return
 	}
 	if t.Kind == KindMessage {
@@ -364,12 +367,33 @@ func (g *generator) appendValue(t Type, e, mark string) {
 		g.p("b, %s = tlv.BeginLen(b)", mark)
 		g.p("if b, err = %s.AppendTLV(b); err != nil { return b, err }", e)
 		g.p("b = tlv.EndLen(b, %s)", mark)
-	case KindTime: // SPEC.md §4: zigzag seconds at tag 1, nanoseconds at tag 2, zeros omitted
-		g.p("b, %s = tlv.BeginLen(b)", mark)
-		g.p("if u := %s.Unix(); u != 0 { b = append(b, 0x08); b = tlv.AppendVarint(b, tlv.Zigzag(u)) }", e)
-		g.p("if ns := %s.Nanosecond(); ns != 0 { b = append(b, 0x10); b = tlv.AppendVarint(b, uint64(ns)) }", e)
-		g.p("b = tlv.EndLen(b, %s)", mark)
 	}
+}
+
+// Unix seconds whose time in nanoseconds fits an int64 (years 1678–2262):
+// such a time is one zigzag varint of nanoseconds, any other a message of
+// seconds and nanoseconds (SPEC.md §4).
+const (
+	minNanoSeconds = -9223372036
+	maxNanoSeconds = 9223372035
+)
+
+// appendTimeField emits a whole time field, key included: the key's wire
+// type depends on the value (varint, or message for far times).
+func (g *generator) appendTimeField(e string, tag uint32, mark string) {
+	kv, _ := keyBytes(tag, wtVarint)
+	km, _ := keyBytes(tag, wtMessage)
+	g.p("if s := %s.Unix(); s >= %d && s <= %d {", e, minNanoSeconds, maxNanoSeconds)
+	g.p("b = append(b, %s)", kv)
+	g.p("b = tlv.AppendVarint(b, tlv.Zigzag(s*1e9+int64(%s.Nanosecond())))", e)
+	g.p("} else {")
+	g.p("b = append(b, %s)", km)
+	g.p("b, %s = tlv.BeginLen(b)", mark)
+	g.p("b = append(b, 0x08)")
+	g.p("b = tlv.AppendVarint(b, tlv.Zigzag(s))")
+	g.p("if ns := %s.Nanosecond(); ns != 0 { b = append(b, 0x10); b = tlv.AppendVarint(b, uint64(ns)) }", e)
+	g.p("b = tlv.EndLen(b, %s)", mark)
+	g.p("}")
 }
 
 func usesMark(m *Message) (outer, inner bool) {
@@ -395,6 +419,27 @@ func keyCompare(t Type) string {
 		return "tlv.CompareKeyInt(int64(a.k), int64(b.k))"
 	}
 	return "tlv.CompareKeyUint(uint64(a.k), uint64(b.k))"
+}
+
+// keyLess emits `less := func(a, b K) bool`: the encoded key a sorts before
+// b. One-byte lengths (strings under 128 bytes) and one-byte varints compare
+// as plain numbers, so the common case encodes nothing.
+func (g *generator) keyLess(t Type) {
+	g.p("less := func(a, b %s) bool {", goType(t))
+	switch t.Kind {
+	case KindString:
+		g.p("if len(a) == len(b) { return a < b }")
+		g.p("if len(a)|len(b) < 0x80 { return len(a) < len(b) }")
+		g.p("return tlv.CompareKeyString(a, b) < 0")
+	case KindInt32, KindInt64:
+		g.p("za, zb := tlv.Zigzag(int64(a)), tlv.Zigzag(int64(b))")
+		g.p("if za|zb < 0x80 { return za < zb }")
+		g.p("return tlv.CompareKeyUint(za, zb) < 0")
+	default:
+		g.p("if uint64(a)|uint64(b) < 0x80 { return a < b }")
+		g.p("return tlv.CompareKeyUint(uint64(a), uint64(b)) < 0")
+	}
+	g.p("}")
 }
 
 // sortedMapStackEntries is how many map entries are sorted in a stack array;
@@ -458,8 +503,12 @@ func (g *generator) append(m *Message) {
 			g.p("if len(%s) != 0 {", v)
 			g.p("%s", before)
 			g.p("for i := range %s {", v)
-			g.p("b = append(b, %s)", key)
-			g.appendValue(f.Type, v+"[i]", "mk")
+			if f.Type.Kind == KindTime {
+				g.appendTimeField(v+"[i]", f.Tag, "mk")
+			} else {
+				g.p("b = append(b, %s)", key)
+				g.appendValue(f.Type, v+"[i]", "mk")
+			}
 			g.p("}")
 			g.p("}")
 		case f.Type.Kind == KindMessage:
@@ -472,6 +521,11 @@ func (g *generator) append(m *Message) {
 			g.p("if %s {", v)
 			g.p("%s", before)
 			g.p("b = append(b, %s, 1)", key)
+			g.p("}")
+		case f.Type.Kind == KindTime:
+			g.p("if %s {", nonZero(f.Type, v, g))
+			g.p("%s", before)
+			g.appendTimeField(v, f.Tag, "mk")
 			g.p("}")
 		default:
 			g.p("if %s {", nonZero(f.Type, v, g))
@@ -509,15 +563,32 @@ func (g *generator) mapAppend(f *Field, key, before string) {
 	g.p("entries := stack[:0]")
 	g.p("if len(%s) > len(stack) { entries = make([]entry, 0, len(%s)) }", v, v)
 	g.p("for k, v := range %s { entries = append(entries, entry{k, v}) }", v)
+	// Insertion sort in place for the usual small map; the canonical order
+	// compares encoded keys, which for one-byte lengths (strings under 128
+	// bytes) and one-byte varints is plain numeric order, so the common
+	// case needs no varint encoding.
+	g.p("if len(entries) <= %d {", sortedMapStackEntries)
+	g.keyLess(f.Key)
+	g.p("for i := 1; i < len(entries); i++ {")
+	g.p("for j := i; j > 0 && less(entries[j].k, entries[j-1].k); j-- {")
+	g.p("entries[j], entries[j-1] = entries[j-1], entries[j]")
+	g.p("}")
+	g.p("}")
+	g.p("} else {")
 	g.p("slices.SortFunc(entries, func(a, b entry) int { return %s })", keyCompare(f.Key))
+	g.p("}")
 	g.p("for i := range entries {")
 	g.p("e := &entries[i]")
 	g.p("b = append(b, %s)", key)
 	g.p("b, mk = tlv.BeginLen(b)")
 	g.p("b = append(b, 0x%02x)", 1<<3|wireType(f.Key))
 	g.appendValue(f.Key, "e.k", "")
-	g.p("b = append(b, 0x%02x)", 2<<3|wireType(f.Value))
-	g.appendValue(f.Value, "e.v", "mk2")
+	if f.Value.Kind == KindTime {
+		g.appendTimeField("e.v", 2, "mk2")
+	} else {
+		g.p("b = append(b, 0x%02x)", 2<<3|wireType(f.Value))
+		g.appendValue(f.Value, "e.v", "mk2")
+	}
 	g.p("b = tlv.EndLen(b, mk)")
 	g.p("}")
 	g.p("}")

@@ -19,6 +19,8 @@ func acceptedWireTypes(t Type) []int {
 		return []int{wtFixed32, wtFixed64}
 	case KindFloat64:
 		return []int{wtFixed64, wtFixed32}
+	case KindTime:
+		return []int{wtVarint, wtMessage}
 	}
 	return []int{wireType(t)}
 }
@@ -143,6 +145,13 @@ func (r reader) value(t Type, wt int, assign func(string) string) {
 		r.varint()
 		g.convertVarint(t, assign, rangeFail)
 	case KindTime:
+		if wt == wtVarint {
+			r.varint()
+			g.p("ns := tlv.Unzigzag(u)")
+			g.p("if strict && (ns < %d*1e9 || ns > %d*1e9+999999999) { %s }", minNanoSeconds, maxNanoSeconds, r.fail(r.errOff, "tlv.ErrNonCanonical"))
+			g.p("%s", assign("time.Unix(0, ns).UTC()"))
+			return
+		}
 		r.content(true)
 		r.timeContent(assign)
 	case KindFloat32, KindFloat64:
@@ -304,7 +313,11 @@ func (g *generator) decodeField(i int, f *Field) {
 		g.decodePacked(f)
 	case f.Repeated:
 		g.useUnsafe = true
-		g.p("if wt == %s {", wtNames[wireType(f.Type)])
+		var cond []string
+		for _, wt := range acceptedWireTypes(f.Type) {
+			cond = append(cond, "wt == "+wtNames[wt])
+		}
+		g.p("if %s {", strings.Join(cond, " || "))
 		if f.Type.Kind == KindMessage {
 			top.content(true)
 		}
@@ -318,10 +331,15 @@ func (g *generator) decodeField(i int, f *Field) {
 		if f.Type.Kind == KindMessage {
 			g.p("%s = append(%s, %s{})", v, v, f.Type.Message)
 			g.p("if err := d.Message(c, co, &%s[len(%s)-1]); err != nil { return err }", v, v)
+			g.p("continue")
 		} else {
-			top.value(f.Type, wireType(f.Type), func(e string) string { return fmt.Sprintf("%s = append(%s, %s)", v, v, e) })
+			for _, wt := range acceptedWireTypes(f.Type) {
+				g.p("if wt == %s {", wtNames[wt])
+				top.value(f.Type, wt, func(e string) string { return fmt.Sprintf("%s = append(%s, %s)", v, v, e) })
+				g.p("continue")
+				g.p("}")
+			}
 		}
-		g.p("continue")
 		g.p("}")
 	case f.Type.Kind == KindMessage:
 		g.useUnsafe = true
@@ -536,5 +554,6 @@ func (r reader) timeContent(assign func(string) string) {
 	g.p("if ft == 1 { secs = tlv.Unzigzag(v) } else { nanos = v }")
 	g.p("}")
 	g.p("if nanos >= 1e9 || secs > 1<<62 || secs < -(1<<62) { %s }", r.fail(co, "tlv.ErrRange"))
+	g.p("if strict && secs >= %d && secs <= %d { %s }", minNanoSeconds, maxNanoSeconds, r.fail(co, "tlv.ErrNonCanonical"))
 	g.p("%s", assign("time.Unix(secs, int64(nanos)).UTC()"))
 }
