@@ -23,9 +23,9 @@
 // Supported: bool, all ints and uints, float32/64, string, []byte, structs and pointers to
 // them, pointers to scalars, slices (scalars are packed), maps with string, bool or integer
 // keys, time.Time (one varint of Unix nanoseconds for years 1678–2262, seconds and
-// nanoseconds beyond; decoded in UTC) and time.Duration. Signed
-// integers are zigzag-encoded. Without omitempty, scalars, strings and structs are always
-// written; nil pointers and empty slices and maps never are.
+// nanoseconds beyond; decoded in UTC) and time.Duration. Signed integers are
+// zigzag-encoded. Without omitempty, scalars, strings and structs are always written; nil
+// pointers and empty slices and maps never are.
 //
 // Marshal writes the canonical form: fields in tag order, minimal varints, map entries
 // sorted by encoded key, unknown fields at their tag's position. Equal values give equal
@@ -43,7 +43,7 @@
 // Unmarshal never sizes an allocation from a declared length or count: lengths are checked
 // against the remaining input, slices and maps are sized by counting the elements actually
 // present, and every allocation is charged to a budget first. The defaults
-// (DecodeOptions zero value):
+// (DecodeOptions zero value; the package-level Unmarshal uses them):
 //
 //	MaxDepth     64        nested messages
 //	MaxSize      64 MiB    input length, and Decoder frame length
@@ -57,7 +57,9 @@
 // than its minimal encoding (say, 1 KiB structs sent as 2-byte empty messages) reach the
 // budget on degenerate inputs and fail with ErrMemoryLimit; raise MaxMemory for them.
 // Errors about the input are *DecodeError values carrying the offset and tag, wrapping a
-// sentinel for errors.Is. No input makes any function of the package panic.
+// sentinel for errors.Is. No input makes any function of the package panic. Decoding a
+// struct with no unknown fields costs no more than the struct itself; decoding into a
+// Unknown field keeps the raw bytes, within the same budget.
 //
 // # Example
 //
