@@ -57,9 +57,7 @@
 // than its minimal encoding (say, 1 KiB structs sent as 2-byte empty messages) reach the
 // budget on degenerate inputs and fail with ErrMemoryLimit; raise MaxMemory for them.
 // Errors about the input are *DecodeError values carrying the offset and tag, wrapping a
-// sentinel for errors.Is. No input makes any function of the package panic. Decoding a
-// struct with no unknown fields costs no more than the struct itself; decoding into a
-// Unknown field keeps the raw bytes, within the same budget.
+// sentinel for errors.Is. No input makes any function of the package panic.
 //
 // # Example
 //
