@@ -52,14 +52,16 @@ type MsgV2 struct {
 	Origin  *Inner            `tlv:"10" msgpack:"origin" cbor:"10,keyasint,omitempty" json:"origin"`
 }
 
-// SmallStruct is the record of alecthomas/go_serialization_benchmarks.
+// SmallStruct is the record of alecthomas/go_serialization_benchmarks. Its
+// tlv tags say omitempty, as the generated code does (and protobuf omits
+// zero scalars), so all three write the same bytes.
 type SmallStruct struct {
-	Name     string    `tlv:"1" msgpack:"name" cbor:"1,keyasint,omitempty" json:"name"`
-	BirthDay time.Time `tlv:"2" msgpack:"birthday" cbor:"2,keyasint,omitempty" json:"birthday"`
-	Phone    string    `tlv:"3" msgpack:"phone" cbor:"3,keyasint,omitempty" json:"phone"`
-	Siblings int       `tlv:"4" msgpack:"siblings" cbor:"4,keyasint,omitempty" json:"siblings"`
-	Spouse   bool      `tlv:"5" msgpack:"spouse" cbor:"5,keyasint,omitempty" json:"spouse"`
-	Money    float64   `tlv:"6" msgpack:"money" cbor:"6,keyasint,omitempty" json:"money"`
+	Name     string    `tlv:"1,omitempty" msgpack:"name" cbor:"1,keyasint,omitempty" json:"name"`
+	BirthDay time.Time `tlv:"2,omitempty" msgpack:"birthday" cbor:"2,keyasint,omitempty" json:"birthday"`
+	Phone    string    `tlv:"3,omitempty" msgpack:"phone" cbor:"3,keyasint,omitempty" json:"phone"`
+	Siblings int       `tlv:"4,omitempty" msgpack:"siblings" cbor:"4,keyasint,omitempty" json:"siblings"`
+	Spouse   bool      `tlv:"5,omitempty" msgpack:"spouse" cbor:"5,keyasint,omitempty" json:"spouse"`
+	Money    float64   `tlv:"6,omitempty" msgpack:"money" cbor:"6,keyasint,omitempty" json:"money"`
 }
 
 // Text60 is 60 bytes of UTF-8 mixing ASCII and CJK, like a chat line.
@@ -198,7 +200,7 @@ func ToGenV2(m *MsgV2) *gen.MsgV2 {
 
 // SmallToGen converts a SmallStruct to the tlvgen-generated type.
 func SmallToGen(s *SmallStruct) *gen.SmallStruct {
-	return &gen.SmallStruct{Name: s.Name, BirthDay: s.BirthDay.UnixNano(), Phone: s.Phone,
+	return &gen.SmallStruct{Name: s.Name, BirthDay: s.BirthDay, Phone: s.Phone,
 		Siblings: int64(s.Siblings), Spouse: s.Spouse, Money: s.Money}
 }
 

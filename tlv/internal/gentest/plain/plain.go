@@ -31,14 +31,14 @@ type Msg struct {
 	UnknownFields tlv.Unknown
 }
 
-// SmallStruct is the alecthomas/go_serialization_benchmarks record; BirthDay is Unix nanoseconds.
+// SmallStruct is the alecthomas/go_serialization_benchmarks record.
 type SmallStruct struct {
-	Name     string  `tlv:"1,omitempty"`
-	BirthDay int64   `tlv:"2,omitempty"`
-	Phone    string  `tlv:"3,omitempty"`
-	Siblings int64   `tlv:"4,omitempty"`
-	Spouse   bool    `tlv:"5,omitempty"`
-	Money    float64 `tlv:"6,omitempty"`
+	Name     string    `tlv:"1,omitempty"`
+	BirthDay time.Time `tlv:"2,omitempty"`
+	Phone    string    `tlv:"3,omitempty"`
+	Siblings int64     `tlv:"4,omitempty"`
+	Spouse   bool      `tlv:"5,omitempty"`
+	Money    float64   `tlv:"6,omitempty"`
 	// UnknownFields keeps the fields this version of the schema does not know,
 	// byte for byte; AppendTLV writes them back in canonical position.
 	UnknownFields tlv.Unknown
