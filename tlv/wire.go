@@ -230,11 +230,16 @@ func BeginLen(b []byte) ([]byte, int) {
 // EndLen writes the length of everything appended since BeginLen returned mark, as a
 // minimal varint, moving the content if the length needs more than one byte.
 func EndLen(b []byte, mark int) []byte {
-	n := len(b) - mark - 1
-	if n < 0x80 {
+	if n := len(b) - mark - 1; n < 0x80 {
 		b[mark] = byte(n)
 		return b
 	}
+	return endLenShift(b, mark)
+}
+
+// endLenShift is EndLen's slow path, kept apart so that EndLen inlines.
+func endLenShift(b []byte, mark int) []byte {
+	n := len(b) - mark - 1
 	s := SizeVarint(uint64(n))
 	var pad [MaxVarintLen]byte
 	b = append(b, pad[:s-1]...)
