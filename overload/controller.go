@@ -18,6 +18,7 @@ const (
 	DefaultQueueThreshold = 20 * time.Millisecond
 
 	maxSlots          = 1 << 30
+	minHoldSamples    = 16 // hold-time samples for a window to set the capacity alone
 	maxWindowRequests = 1 << 30
 )
 
@@ -574,19 +575,27 @@ func (c *Controller) rollLocked(now int64) (WindowStats, bool) {
 	// Capacity: from the sampled hold times (smoothed over windows), or, for
 	// services that report queuing time themselves, from the start rate of
 	// windows where the queue clearly never emptied.
+	// A window with enough samples replaces the estimate outright, so one
+	// stalled window (a GC pause, a noisy neighbour) is forgotten in the
+	// next; a thin window is averaged with the previous estimate.
+	fresh := false // measured in this window from enough data
 	if hs, hn := c.holdSum.Swap(0), c.holdN.Swap(0); hn > 0 && hs > 0 {
+		fresh = hn >= minHoldSamples
 		sample := hs / hn
-		if prev := c.meanHold.Load(); prev > 0 {
-			sample = (3*prev + sample) / 4
+		if prev := c.meanHold.Load(); prev > 0 && hn < minHoldSamples {
+			sample = (prev + sample) / 2
 		}
 		c.meanHold.Store(max(sample, 1))
 	}
 	if mean > c.threshold/2 && queued*2 >= started && started > 0 && elapsed > 0 {
 		c.nsPerStart.Store(max(elapsed/started, 1))
+		fresh = true
 	}
 	per := c.drainInterval()
+	// A stale estimate (say, from a window in which the machine stalled)
+	// must not hold back a reopening: only a fresh one caps or guides it.
 	var capacity uint64
-	if per > 0 && elapsed > 0 {
+	if per > 0 && elapsed > 0 && (fresh || v == verdictOverloaded) {
 		capacity = uint64(elapsed / per)
 	}
 

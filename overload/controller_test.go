@@ -426,3 +426,23 @@ func TestZeroValuesDoNotPanic(t *testing.T) {
 	h.ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
 	assert.Equal(t, http.StatusServiceUnavailable, rec.Code)
 }
+
+func TestCapacityEstimateForgetsAStall(t *testing.T) {
+	clk := newFakeClock()
+	c, err := New(Config{Clock: clk, MaxConcurrency: 2, WindowRequests: 1 << 20})
+	require.NoError(t, err)
+	window := func(hold time.Duration) {
+		for range 80 {
+			p, err := c.Acquire(context.Background(), Priority{})
+			require.NoError(t, err)
+			clk.Advance(hold)
+			p.Release()
+		}
+		clk.Advance(time.Second)
+		c.maybeRoll(c.nanotime())
+	}
+	window(500 * time.Millisecond) // the machine stalled
+	assert.Equal(t, int64(250*time.Millisecond), c.drainInterval())
+	window(10 * time.Millisecond)
+	assert.Equal(t, int64(5*time.Millisecond), c.drainInterval(), "one normal window restores the estimate")
+}

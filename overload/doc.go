@@ -44,24 +44,34 @@
 // shed), so Bulwark refines it with the capacity it measures: starts per
 // second in saturated windows, those in which most requests had to wait.
 //
-//   - Cut: an overloaded window cuts 5 % of the requests that actually got
-//     a slot (not of those that passed the level), and also half of the
-//     backlog, the requests queued beyond what the threshold allows by
-//     Little's law (at most half of what ran). A level hit by a spike falls
-//     to the right place in one or two windows.
+//   - Cut: an overloaded window cuts 5 % of what the slots actually ran
+//     (the larger of the window's starts and the measured capacity, never
+//     more than passed the level), not 5 % of what passed the level, and
+//     also half of the backlog: the requests queued at the window's end
+//     beyond what the threshold allows by Little's law (at most half of
+//     what ran). A level hit by a spike falls to the right place in one or
+//     two windows. An overloaded window whose queue has already drained
+//     below half of that length holds the level instead of cutting twice
+//     for the same spike.
 //   - Reopening: a window is idle when its mean queuing time is below a
 //     quarter of QueueThreshold and at most a quarter of its requests had
 //     to wait at all. After an idle window the expected admissions double
-//     (and grow by at least an eighth of the window's arrivals), up to the
-//     measured capacity. A window below half the threshold but not idle
-//     closes half the gap to the capacity. Otherwise DAGOR's +1 % applies.
-//     A service back at 1× after a 4× spike reopens in two or three
-//     windows. An estimate that is too high costs one overloaded window,
-//     which also measures the capacity again; an estimate below what
-//     already runs while idle is ignored.
+//     (and grow by at least a quarter of the window's arrivals), up to the
+//     measured capacity when it was measured in that window. A window below half the threshold but not idle
+//     closes half the gap to the capacity. Otherwise (between half the
+//     threshold and the threshold) DAGOR's +1 % applies. A service back at
+//     1× after a 4× spike is fully open within about three windows. An
+//     estimate that is too high costs one overloaded window, and one below
+//     what already runs while idle is ignored (the capacity grew).
 //   - Rounding: the walk picks the nearer of the two levels around the
 //     target, so one heavy cell (a very active user) does not turn a 5 %
 //     step into 30 %.
+//
+// The capacity is measured without a clock read per call: about one permit
+// in four carries its start time, and the mean time a slot is held, over
+// MaxConcurrency, is the drain interval; services that report queuing time
+// themselves get it from the start rate of windows whose queue never
+// emptied. WindowStats (Hooks.OnWindow) reports it with every window.
 //
 // The level never drops below the most important priority seen in the
 // window, so the Controller keeps measuring. The admission check is one
@@ -108,11 +118,16 @@
 // # Performance
 //
 // Acquire+Release of an admitted request and a shed decision allocate
-// nothing (locked in by an AllocsPerRun test). The admitted path costs a
-// few atomic operations and one clock read every fourth call; the figures,
-// measured against peers on the same machine, are in
-// benchmarks/overload/RESULTS.md. Each Controller holds a 256 KiB histogram
-// (one 32-bit counter per (B, U) pair); ending a window scans it once.
+// nothing (locked in by an AllocsPerRun test). The admitted path is a few
+// atomic operations plus a clock read on every fourth call; on the 2-core
+// shared test machine it measured about 70 ns (shed: about 20 ns), against
+// about 530 ns and 3 allocations for go-concurrency-limits' default limiter.
+// In the load experiment (8 slots, 10 ms mean service, 500 ms deadlines)
+// it keeps goodput above 0.9 at 4× load with every request of the most
+// important class served and p99 latency of admitted requests near 80 ms;
+// benchmarks/overload/RESULTS.md has the tables and commands. Each
+// Controller holds a 256 KiB histogram (one 32-bit counter per (B, U)
+// pair); ending a window scans it once.
 //
 // # What it does not do
 //

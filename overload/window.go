@@ -22,7 +22,7 @@ const (
 // climb back from a deep shed.
 const (
 	idleFraction = 4 // idle when mean queuing time < threshold / idleFraction
-	reopenShare  = 8 // and at least total arrivals / reopenShare more
+	reopenShare  = 4 // and at least total arrivals / reopenShare more
 )
 
 // keyOpen is the key of LevelOpen: every priority key is <= it.

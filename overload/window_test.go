@@ -44,10 +44,12 @@ func TestNextLevel(t *testing.T) {
 		{"low closes half the gap to capacity", h, 0x0100 + 49, 500, 0, 700, verdictLow, 0x0100 + 59},
 		{"normal rises one cell at least", h, 0x0100 + 49, 500, 0, 0, verdictNormal, 0x0100 + 50},
 		{"normal keeps open", h, keyOpen, 1000, 0, 0, verdictNormal, keyOpen},
-		// idle: max(2×200, 200+1000/8) = 400 -> 40 cells.
-		{"idle doubles", h, 0x0100 + 19, 200, 0, 0, verdictIdle, 0x0100 + 39},
-		// idle with nothing admitted: 0 + 1000/8 = 125 -> 13 cells.
-		{"idle reopens when all were shed", h, 0x00FF, 0, 0, 0, verdictIdle, 0x0100 + 12},
+		// idle: max(2×200, 200+1000/4) = 450 -> 45 cells.
+		{"idle doubles", h, 0x0100 + 19, 200, 0, 0, verdictIdle, 0x0100 + 44},
+		// idle: max(2×300, 300+1000/4) = 600 -> 60 cells.
+		{"idle doubles at least", h, 0x0100 + 29, 300, 0, 0, verdictIdle, 0x0100 + 59},
+		// idle with nothing admitted: 0 + 1000/4 = 250 -> 25 cells.
+		{"idle reopens when all were shed", h, 0x00FF, 0, 0, 0, verdictIdle, 0x0100 + 24},
 		// idle would double 200 to 400, but the slots run 300: 30 cells.
 		{"idle reopen capped by capacity", h, 0x0100 + 19, 200, 0, 300, verdictIdle, 0x0100 + 29},
 		// a heavy cell: rounding to the nearer side cuts 5 %, not half.

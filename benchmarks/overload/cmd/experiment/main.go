@@ -22,6 +22,19 @@ import (
 	"github.com/bulwark-go/bulwark/benchmarks/overload/experiment"
 )
 
+// loadavg returns /proc/loadavg's first three fields, or "n/a".
+func loadavg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "n/a"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "n/a"
+	}
+	return strings.Join(f[:3], " ")
+}
+
 func main() {
 	quick := flag.Bool("quick", false, "short run for CI (< 60 s)")
 	seed := flag.Uint64("seed", 1, "workload seed")
@@ -48,7 +61,10 @@ func main() {
 		}
 	}
 	experiment.Calibrate()
-	if !experiment.Run(o, os.Stdout) && *strict {
+	fmt.Println("load average before:", loadavg())
+	met := experiment.Run(o, os.Stdout)
+	fmt.Println("load average after:", loadavg(), "(2 shared cores; above ~2 the scheduler delays workers)")
+	if !met && *strict {
 		os.Exit(1)
 	}
 }
