@@ -18,7 +18,7 @@ const (
 
 const usage = `usage:
   tlvgen [-o out.go] [-pkg name] [-plain] schema.xml   generate Go code
-  tlvgen check old.xml new.xml                report incompatible changes (exit 1)
+  tlvgen check old.xml new.xml                         report incompatible changes (exit 1)
 `
 
 // Main runs the tlvgen command with the given arguments (without the
@@ -34,6 +34,9 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	pkg := fs.String("pkg", "", "Go package name (default: the protocol's package attribute)")
 	plain := fs.Bool("plain", false, "emit the types only, without methods (a reflection twin for tests)")
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return ExitOK
+		}
 		return ExitError
 	}
 	if fs.NArg() != 1 {
