@@ -26,10 +26,18 @@ func memClient(tb testing.TB, cfg quorum.Config) *quorum.Client {
 
 // BenchmarkGet measures the client's overhead per Get over three in-memory
 // replicas (N=3, W=R=2): the replica work itself is a map lookup and a copy.
+// "workers" hands every call to a worker goroutine (InlineBelow < 0).
 func BenchmarkGet(b *testing.B) {
-	for _, level := range []quorum.Consistency{quorum.Linearizable, quorum.Quorum} {
-		b.Run(level.String(), func(b *testing.B) {
-			c := memClient(b, quorum.Config{Consistency: level})
+	for _, tt := range []struct {
+		name string
+		cfg  quorum.Config
+	}{
+		{"linearizable", quorum.Config{}},
+		{"quorum", quorum.Config{Consistency: quorum.Quorum}},
+		{"linearizable/workers", quorum.Config{InlineBelow: -1}},
+	} {
+		b.Run(tt.name, func(b *testing.B) {
+			c := memClient(b, tt.cfg)
 			ctx := context.Background()
 			val := make([]byte, 64)
 			if err := c.Put(ctx, "key", val); err != nil {
@@ -46,14 +54,24 @@ func BenchmarkGet(b *testing.B) {
 }
 
 func BenchmarkPut(b *testing.B) {
-	c := memClient(b, quorum.Config{})
-	ctx := context.Background()
-	val := make([]byte, 64)
-	b.ReportAllocs()
-	for b.Loop() {
-		if err := c.Put(ctx, "key", val); err != nil {
-			b.Fatal(err)
-		}
+	for _, tt := range []struct {
+		name string
+		cfg  quorum.Config
+	}{
+		{"inline", quorum.Config{}},
+		{"workers", quorum.Config{InlineBelow: -1}},
+	} {
+		b.Run(tt.name, func(b *testing.B) {
+			c := memClient(b, tt.cfg)
+			ctx := context.Background()
+			val := make([]byte, 64)
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := c.Put(ctx, "key", val); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
 

@@ -40,6 +40,7 @@ type replicaState struct {
 	active atomic.Int32  // worker goroutines
 	busy   atomic.Int32  // workers running a call
 	peak   atomic.Int32  // most busy workers since the last reaping
+	fast   atomic.Int32  // calls in a row faster than InlineBelow, capped
 	lat    latency
 }
 

@@ -26,6 +26,8 @@ func TestNewValidates(t *testing.T) {
 		{"no replicas", nil, quorum.Config{}, false},
 		{"nil replica", []quorum.Replica{nil, three[0]}, quorum.Config{}, false},
 		{"W > N", three, quorum.Config{W: 4}, false},
+		{"InlineBelow > ReplicaTimeout", three, quorum.Config{InlineBelow: 2 * time.Second}, false},
+		{"InlineBelow negative disables", three, quorum.Config{InlineBelow: -1}, true},
 		{"R > N", three, quorum.Config{R: 4}, false},
 		{"negative W", three, quorum.Config{W: -1}, false},
 		{"W+R = N linearizable", three, quorum.Config{W: 2, R: 1}, false},

@@ -205,6 +205,17 @@ type Config struct {
 	// goroutine the client owns); a call over the bound fails at once with
 	// ErrReplicaBusy. Zero means 1024; at most 1<<20.
 	MaxInFlight int
+	// InlineBelow lets fast replicas skip the hand-off to a worker: a
+	// replica whose last 128 calls each took less than InlineBelow is called
+	// on the operation's own goroutine, after the phase's other calls were
+	// handed to workers, and for at most as many calls as the phase needs.
+	// Such a call cannot be timed out or hedged by the client (only
+	// cancelled through its context), so a call that turns out slow ends
+	// inlining for the replica until it has been fast 128 times again, and
+	// the phase's remaining calls go to workers. Zero means 5µs (in-process
+	// replicas qualify; networked ones never do); negative disables it; at
+	// most ReplicaTimeout.
+	InlineBelow time.Duration
 	// Hedge configures hedged reads of the QuorumTier.
 	Hedge Hedge
 	// Hooks receive metrics; nil funcs are skipped.
@@ -238,7 +249,8 @@ func (o Op) String() string {
 type Hooks struct {
 	// ReplicaLatency reports every finished replica call (OpGet or OpPut); d
 	// runs from when the client handed the call to the replica's worker, so
-	// it includes the hand-off.
+	// it includes the hand-off (for a call made inline, see
+	// Config.InlineBelow, d is the call alone).
 	ReplicaLatency func(replica int, op Op, d time.Duration, err error)
 	// QuorumReached reports how long a successful operation took to gather
 	// its quorum (for a Linearizable read with write-back, both phases).
@@ -269,15 +281,20 @@ type settings struct {
 	minZones      int
 	localZone     string
 	maxInFlight   int
+	inlineBelow   time.Duration // 0: never inline
 	hedge         Hedge
 	hooks         Hooks
 	repairLimiter *rate.Limiter
 }
 
 const (
-	maxReplicas = 64
-	maxTimeout  = 24 * time.Hour
-	maxBound    = 1 << 20 // MaxInFlight, Hedge.Burst, RepairBurst
+	// defaultInlineBelow is about the cost of handing a call to a worker
+	// goroutine and waking the caller again on a busy machine: a replica
+	// faster than that is cheaper to call inline.
+	defaultInlineBelow = 5 * time.Microsecond
+	maxReplicas        = 64
+	maxTimeout         = 24 * time.Hour
+	maxBound           = 1 << 20 // MaxInFlight, Hedge.Burst, RepairBurst
 )
 
 func (cfg Config) settings(n int, zones []string) (settings, error) {
@@ -285,7 +302,8 @@ func (cfg Config) settings(n int, zones []string) (settings, error) {
 		n: n, w: cfg.W, r: cfg.R,
 		consistency: cfg.Consistency, tier: cfg.Tier, dual: cfg.DualWrite, repair: cfg.Repair,
 		id: cfg.ClientID, timeout: cfg.ReplicaTimeout, minZones: cfg.MinWriteZones,
-		localZone: cfg.LocalZone, maxInFlight: cfg.MaxInFlight, hedge: cfg.Hedge, hooks: cfg.Hooks,
+		localZone: cfg.LocalZone, maxInFlight: cfg.MaxInFlight, inlineBelow: cfg.InlineBelow,
+		hedge: cfg.Hedge, hooks: cfg.Hooks,
 	}
 	if n == 0 {
 		return s, fmt.Errorf("%w: no replicas", ErrConfig)
@@ -342,6 +360,14 @@ func (cfg Config) settings(n int, zones []string) (settings, error) {
 	}
 	if s.timeout < 0 || s.timeout > maxTimeout {
 		return s, fmt.Errorf("%w: ReplicaTimeout %v outside 0..%v", ErrConfig, s.timeout, maxTimeout)
+	}
+	switch {
+	case s.inlineBelow == 0:
+		s.inlineBelow = min(defaultInlineBelow, s.timeout)
+	case s.inlineBelow < 0:
+		s.inlineBelow = 0
+	case s.inlineBelow > s.timeout:
+		return s, fmt.Errorf("%w: InlineBelow %v exceeds ReplicaTimeout %v", ErrConfig, s.inlineBelow, s.timeout)
 	}
 	if s.minZones < 0 {
 		return s, fmt.Errorf("%w: negative MinWriteZones", ErrConfig)

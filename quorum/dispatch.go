@@ -59,10 +59,10 @@ const (
 // it to the pool, so replica calls that outlive the operation (write
 // stragglers, asynchronous repairs) never see a reused op.
 type op struct {
-	c      *Client
-	ctx    context.Context // the replica calls' context; see opctx.go
-	cancel context.CancelFunc
-	start  time.Time
+	c     *Client
+	ctx   context.Context // the replica calls' context; see opctx.go
+	cx    opCtx
+	start time.Time
 
 	key     string
 	rec     Record // what kindPut jobs write; set before a phase's dispatch
@@ -129,9 +129,22 @@ func (o *op) release() {
 	o.c.ops.Put(o)
 }
 
+// leave ends a write for its coordinator; calls in flight continue. If
+// some are, it yields once: when the acknowledgements came from inline
+// calls, the coordinator never blocked, and a worker it handed a call to
+// may still wait in this P's run queue; running it now starts the call
+// promptly and returns the op to this P's pool instead of another's, where
+// the next operation could not find it.
+func (o *op) leave() {
+	if o.refs.Load() > 1 {
+		runtime.Gosched()
+	}
+	o.release()
+}
+
 // finish ends a read: calls still in flight are cancelled.
 func (o *op) finish() {
-	o.cancel()
+	o.cancelCalls()
 	o.release()
 }
 
@@ -243,9 +256,26 @@ func (c *Client) reap() {
 
 func (c *Client) run(rs *replicaState, i int, j job) {
 	o := j.op
-	res := result{replica: i, phase: j.phase}
-	res.rec, res.stored, res.err = call(rs, o, j.kind)
-	d := time.Since(j.sent)
+	res, _ := c.exec(rs, i, o, j.kind, j.flags, j.phase, j.sent, false)
+	o.results <- res // capacity covers every call of the op
+	o.release()
+}
+
+// exec makes one replica call, handed over at sent (on the operation's
+// goroutine when inline, sent being the start of the call), and reports it
+// to the latency estimates and hooks. It returns how long the call itself
+// took.
+func (c *Client) exec(rs *replicaState, i int, o *op, kind jobKind, flags, phase uint8, sent time.Time, inline bool) (result, time.Duration) {
+	res := result{replica: i, phase: phase}
+	start := sent
+	if !inline {
+		start = time.Now()
+	}
+	res.rec, res.stored, res.err = call(rs, o, kind)
+	end := time.Now()
+	took := end.Sub(start)
+	rs.noteCall(took, c.s.inlineBelow)
+	d := end.Sub(sent)
 	// A call cut short by the op's end is a censored sample: its latency is
 	// at least d, which still marks a slow replica as slow.
 	if res.err == nil || o.ctx.Err() != nil {
@@ -253,20 +283,66 @@ func (c *Client) run(rs *replicaState, i int, j job) {
 	}
 	h := &c.s.hooks
 	if h.ReplicaLatency != nil {
-		kind := OpGet
-		if j.kind == kindPut {
-			kind = OpPut
-		}
-		h.ReplicaLatency(i, kind, d, res.err)
+		h.ReplicaLatency(i, opOf(kind), d, res.err)
 	}
-	if j.flags&flagRepair != 0 && h.Repair != nil {
+	if flags&flagRepair != 0 && h.Repair != nil {
 		h.Repair(i, res.err)
 	}
-	if j.flags&flagAsync != 0 && h.AsyncWrite != nil {
+	if flags&flagAsync != 0 && h.AsyncWrite != nil {
 		h.AsyncWrite(i, res.err)
 	}
-	o.results <- res // capacity covers every call of the op
-	o.release()
+	return res, took
+}
+
+// inlineStreak is how many calls in a row must have been faster than
+// Config.InlineBelow before a replica is called inline. With a 10 % tail of
+// slow calls, 128 fast calls in a row happen once in about 700,000 calls,
+// so a tail-heavy replica stays on workers, where it can be hedged.
+const inlineStreak = 128
+
+// noteCall tracks whether the replica is fast enough to be called inline:
+// one slow call ends it until inlineStreak fast ones in a row.
+func (rs *replicaState) noteCall(took, below time.Duration) {
+	if took < below {
+		if rs.fast.Load() < inlineStreak {
+			rs.fast.Add(1)
+		}
+	} else if rs.fast.Load() != 0 {
+		rs.fast.Store(0)
+	}
+}
+
+func (rs *replicaState) inlinable() bool { return rs.fast.Load() >= inlineStreak }
+
+// callInline makes the call o.st marks as sent to replica i on the
+// operation's goroutine. slow reports that it took InlineBelow or longer,
+// after which the phase hands its remaining inline calls to workers.
+func (o *op) callInline(i int, kind jobKind, flags uint8) (r result, slow bool) {
+	c := o.c
+	r, took := c.exec(&c.replicas[i], i, o, kind, flags, o.phase, time.Now(), true)
+	return r, took >= c.s.inlineBelow
+}
+
+// handOff sends the calls still marked for inline to the workers; a call
+// that cannot be sent fails, and outstanding (if not nil) drops by one.
+func (o *op) handOff(inl *uint64, kind jobKind, flags uint8, outstanding *int, pending *uint64) {
+	now := time.Now()
+	for set := *inl; set != 0; {
+		i := bits.TrailingZeros64(set)
+		set &^= 1 << i
+		o.sentAt[i] = now
+		if err := o.dispatch(i, kind, flags, now); err != nil {
+			o.st[i] = stFailed
+			o.errs = append(o.errs, &ReplicaError{Replica: i, Op: opOf(kind), Err: err})
+			if outstanding != nil {
+				*outstanding--
+			}
+			if pending != nil {
+				*pending &^= 1 << i
+			}
+		}
+	}
+	*inl = 0
 }
 
 func call(rs *replicaState, o *op, kind jobKind) (rec Record, stored bool, err error) {
@@ -397,7 +473,22 @@ func (o *op) gather(parent context.Context, kind jobKind, need, atLeast int, hed
 	if o.phase > 1 {
 		now = time.Now()
 	}
-	for outstanding < need && o.launch(kind, now, false, &outstanding) {
+	// The first calls: fast replicas are marked to be called inline, after
+	// the others were handed to workers.
+	var inl uint64
+	for outstanding < need && o.sent < len(o.order) {
+		if i := o.order[o.sent]; c.s.inlineBelow > 0 && c.replicas[i].inlinable() {
+			o.sent++
+			o.st[i] = stSent
+			o.sentAt[i] = now
+			o.hedged[i] = false
+			outstanding++
+			inl |= 1 << i
+			continue
+		}
+		if !o.launch(kind, now, false, &outstanding) {
+			break
+		}
 	}
 	hedge = hedge && !c.s.hedge.Disabled
 	for ok < need {
@@ -409,7 +500,20 @@ func (o *op) gather(parent context.Context, kind jobKind, need, atLeast int, hed
 		if outstanding == 0 {
 			break
 		}
-		r, got := o.poll()
+		var r result
+		got := false
+		if inl != 0 {
+			i := bits.TrailingZeros64(inl)
+			inl &^= 1 << i
+			var slow bool
+			r, slow = o.callInline(i, kind, 0)
+			got = true
+			if slow {
+				o.handOff(&inl, kind, 0, &outstanding, nil)
+			}
+		} else {
+			r, got = o.poll()
+		}
 		if !got {
 			now = time.Now()
 			o.timer.Reset(o.nextWake(hedge).Sub(now))
@@ -439,6 +543,9 @@ func (o *op) gather(parent context.Context, kind jobKind, need, atLeast int, hed
 		o.resp[r.replica] = r.rec
 		ok++
 	}
+	// Unreachable while inline calls are at most need, but a call marked as
+	// sent must be sent.
+	o.handOff(&inl, kind, 0, nil, nil)
 	if ok < atLeast {
 		return ok, o.joinErrs()
 	}
@@ -528,8 +635,14 @@ func (o *op) gatherAcks(parent context.Context, targets []int, rule ackRule, pre
 	acked = pre
 	var pending uint64
 	now := time.Now()
+	// Fast replicas are called inline once the others were handed to
+	// workers; all of them, not just enough for the rule: a call that takes
+	// less than InlineBelow costs less than handing it to a worker.
+	var inl uint64
 	for _, i := range targets {
-		if err := o.dispatch(i, kindPut, flags, now); err != nil {
+		if c.s.inlineBelow > 0 && c.replicas[i].inlinable() {
+			inl |= 1 << i
+		} else if err := o.dispatch(i, kindPut, flags, now); err != nil {
 			o.st[i] = stFailed
 			o.errs = append(o.errs, &ReplicaError{Replica: i, Op: OpPut, Err: err})
 			continue
@@ -539,13 +652,26 @@ func (o *op) gatherAcks(parent context.Context, targets []int, rule ackRule, pre
 		pending |= 1 << i
 	}
 	for {
-		if o.satisfies(acked, rule) {
-			return acked, applied, nil
+		var r result
+		got := false
+		if inl != 0 {
+			i := bits.TrailingZeros64(inl)
+			inl &^= 1 << i
+			var slow bool
+			r, slow = o.callInline(i, kindPut, flags)
+			got = true
+			if slow {
+				o.handOff(&inl, kindPut, flags, nil, &pending)
+			}
+		} else {
+			if o.satisfies(acked, rule) {
+				return acked, applied, nil
+			}
+			if pending == 0 || !o.satisfies(acked|pending, rule) {
+				return acked, applied || pending != 0, o.joinErrsOrShort()
+			}
+			r, got = o.poll()
 		}
-		if pending == 0 || !o.satisfies(acked|pending, rule) {
-			return acked, applied || pending != 0, o.joinErrsOrShort()
-		}
-		r, got := o.poll()
 		if !got {
 			var wake time.Time
 			for set := pending; set != 0; {

@@ -37,7 +37,7 @@ func (c *Client) write(ctx context.Context, key string, value []byte, del bool, 
 	// The op outlives this call while stragglers land, so it is released,
 	// not cancelled.
 	o := c.acquire(ctx, true, key)
-	defer o.release()
+	defer o.leave()
 	var v Version
 	switch r.tier {
 	case MasterSlave:
