@@ -196,7 +196,8 @@ type Config struct {
 	// MinWriteZones is the number of distinct zones (see Zoned) whose replicas
 	// must be among a write's acknowledgements, so that losing a whole zone
 	// loses no acknowledged write when it is 2. Zero or one means no zone
-	// rule. Replicas without a zone share the zone "".
+	// rule. Replicas without a zone share the zone "". A Linearizable read's
+	// write-back needs W copies only (see the package doc, Zones).
 	MinWriteZones int
 	// LocalZone makes reads ask replicas of this zone first; it must be the
 	// zone of at least one replica.

@@ -70,10 +70,18 @@
 // Consistency level.
 //
 // Zones: a replica implementing [Zoned] has a zone (IDC). With
-// Config.MinWriteZones = 2 a write (and a Linearizable write-back) needs
-// acknowledgements from replicas in two zones, so losing a whole zone loses
-// no acknowledged write. Config.LocalZone makes reads ask local replicas
-// first. Healthy: a replica implementing [HealthReporter] that reports
+// Config.MinWriteZones = 2 a write needs acknowledgements from replicas in
+// two zones, so losing a whole zone loses no acknowledged write.
+// Config.LocalZone makes reads ask local replicas first. A Linearizable
+// write-back needs W copies but not the zone rule: linearizability needs
+// every read quorum to meet the write-back's quorum, which W copies give
+// wherever they are, and the zone rule is a durability requirement on new
+// writes, which acknowledged records already meet. So with one zone lost,
+// Linearizable reads still succeed while R replicas answer and W can be
+// reached (new writes fail). The price: a read may return a record whose
+// write was never acknowledged (in flight, or failed as ErrIndeterminate)
+// after writing it back within one zone only; losing that zone as well
+// (beyond what W tolerates) can then lose a record a reader has seen. Healthy: a replica implementing [HealthReporter] that reports
 // unhealthy is skipped; when too few are healthy an operation fails at once,
 // before contacting any replica, with an error matching [ErrNoQuorum] and
 // [ErrNotApplied].
@@ -86,9 +94,9 @@
 // say it certainly stored nothing.
 //
 // Availability: Quorum and Weak reads succeed when at least R replicas
-// answer; a Linearizable read also needs W live replicas when it must write
-// back (it skips the write-back when W of its R answers agree, which needs
-// R >= W).
+// answer; a Linearizable read also needs W live replicas (in any zones) when
+// it must write back (it skips the write-back when W of its R answers
+// agree, which needs R >= W).
 // Writes succeed when at least max(W, min(R, N-W+1)) replicas answer (the
 // version read, then W acknowledgements). With the majority default all of
 // these are "a majority is alive".

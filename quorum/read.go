@@ -92,7 +92,13 @@ func (o *op) readQuorum(ctx context.Context, r resolved) (Record, error) {
 	if rec.Version.IsZero() {
 		return rec, nil // nothing was ever written: nothing to write back
 	}
-	rule := ackRule{need: s.w, zones: s.minZones}
+	// A write-back needs a write quorum (W copies), not MinWriteZones
+	// zones: linearizability rests on every read quorum meeting it, which W
+	// copies anywhere give, while the zone rule is a durability requirement
+	// on new writes — an acknowledged write is already in two zones. So a
+	// lost zone does not stop reads while R replicas answer and W are
+	// reachable.
+	rule := ackRule{need: s.w}
 	if r.consistency == Linearizable {
 		if o.satisfies(agree, rule) {
 			return rec, nil

@@ -126,3 +126,64 @@ func TestReadsPreferLocalZone(t *testing.T) {
 		})
 	}
 }
+
+// TestZoneLostLinearizableReads: with MinWriteZones = 2 and zone b lost,
+// Linearizable reads of acknowledged data still succeed from zone a, whose
+// two replicas are R = 2 answers and a write quorum W = 2 for the
+// write-back. The zone rule applies to new writes, which still fail.
+func TestZoneLostLinearizableReads(t *testing.T) {
+	ctx := context.Background()
+	for _, how := range []string{"down", "unhealthy"} {
+		t.Run("zone b "+how, func(t *testing.T) {
+			fs, reps := fakes("a", "a", "b")
+			c := newClient(t, reps, quorum.Config{MinWriteZones: 2, LocalZone: "a", Hedge: quorum.Hedge{Disabled: true}})
+			require.NoError(t, c.Put(ctx, "all", []byte("v1")), "on all three replicas")
+			fs[1].down.Store(true)
+			require.NoError(t, c.Put(ctx, "missed", []byte("v2")), "acknowledged by 0 (zone a) and 2 (zone b)")
+			fs[1].down.Store(false)
+			require.True(t, fs[1].stored(t, "missed").Version.IsZero())
+
+			if how == "down" {
+				fs[2].down.Store(true)
+			} else {
+				fs[2].unhealthy.Store(true)
+			}
+			v, err := c.Get(ctx, "all")
+			require.NoError(t, err, "0 and 1 agree: a write quorum already holds it")
+			assert.Equal(t, "v1", string(v))
+			v, err = c.Get(ctx, "missed")
+			require.NoError(t, err, "1 is stale: the write-back to 1 makes W = 2")
+			assert.Equal(t, "v2", string(v))
+			assert.Equal(t, "v2", string(fs[1].stored(t, "missed").Value), "written back")
+			v, err = c.Get(ctx, "missed")
+			require.NoError(t, err)
+			assert.Equal(t, "v2", string(v))
+
+			err = c.Put(ctx, "new", []byte("v3"))
+			require.ErrorIs(t, err, quorum.ErrNoQuorum, "new writes still need both zones")
+		})
+	}
+	t.Run("zone a lost: too few for R", func(t *testing.T) {
+		fs, reps := fakes("a", "a", "b")
+		c := newClient(t, reps, quorum.Config{MinWriteZones: 2, LocalZone: "a"})
+		require.NoError(t, c.Put(ctx, "k", []byte("v")))
+		fs[0].down.Store(true)
+		fs[1].down.Store(true)
+		_, err := c.Get(ctx, "k")
+		require.ErrorIs(t, err, quorum.ErrNoQuorum)
+	})
+	t.Run("write-back needs W", func(t *testing.T) {
+		// Replica 1 is stale and refuses the write-back: only one copy of
+		// the newest record answers, short of W = 2, so the read fails
+		// rather than return a record no write quorum holds.
+		fs, reps := fakes("a", "a", "b")
+		c := newClient(t, reps, quorum.Config{MinWriteZones: 2, LocalZone: "a", Hedge: quorum.Hedge{Disabled: true}})
+		fs[1].down.Store(true)
+		require.NoError(t, c.Put(ctx, "k", []byte("v")))
+		fs[1].down.Store(false)
+		fs[1].opaque.Store(true) // Put fails
+		fs[2].down.Store(true)
+		_, err := c.Get(ctx, "k")
+		require.ErrorIs(t, err, quorum.ErrNoQuorum)
+	})
+}
