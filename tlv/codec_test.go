@@ -771,3 +771,61 @@ func TestTimeStrict(t *testing.T) {
 	require.ErrorIs(t, strict.Unmarshal(extra, &vTime{}), ErrMalformed)
 	require.ErrorIs(t, Unmarshal([]byte{0x0b, 0x01, 0x08}, &v), ErrTruncated)
 }
+
+func TestDecodedValuesDoNotAliasInputOrEachOther(t *testing.T) {
+	type rec struct {
+		A     string            `tlv:"1"`
+		Small []byte            `tlv:"2"`
+		B     string            `tlv:"3"`
+		Big   []byte            `tlv:"4"`
+		M     map[string]string `tlv:"5"`
+		Ss    []string          `tlv:"6"`
+	}
+	big := bytes.Repeat([]byte{7}, arenaMax+1)
+	in := &rec{A: "alpha", Small: []byte{1, 2, 3}, B: "beta", Big: big,
+		M: map[string]string{"k1": "v1", "k2": "v2"}, Ss: []string{"x", "yy"}}
+	data, err := Marshal(in)
+	require.NoError(t, err)
+	var out rec
+	require.NoError(t, Unmarshal(data, &out))
+	require.Equal(t, in, &out)
+
+	// Overwriting the input leaves the decoded values alone.
+	for i := range data {
+		data[i] = 0xff
+	}
+	assert.Equal(t, in, &out)
+
+	// Small byte slices have no spare capacity: appending copies, and writing into one
+	// cannot reach the strings decoded next to it.
+	require.Equal(t, len(out.Small), cap(out.Small))
+	grown := append(out.Small, 9, 9, 9)
+	grown[0] = 42
+	out.Small[1] = 42
+	assert.Equal(t, []byte{1, 42, 3}, out.Small)
+	assert.Equal(t, "alpha", out.A)
+	assert.Equal(t, "beta", out.B)
+	assert.Equal(t, map[string]string{"k1": "v1", "k2": "v2"}, out.M)
+	assert.Equal(t, []string{"x", "yy"}, out.Ss)
+}
+
+func TestShortStringsShareOneAllocation(t *testing.T) {
+	type many struct {
+		A string            `tlv:"1"`
+		B string            `tlv:"2"`
+		C string            `tlv:"3"`
+		D string            `tlv:"4"`
+		M map[string]string `tlv:"5"`
+	}
+	in := &many{A: "one", B: "two", C: "three", D: "four", M: map[string]string{"a": "1", "b": "2", "c": "3"}}
+	data, err := Marshal(in)
+	require.NoError(t, err)
+	var out many
+	require.NoError(t, Unmarshal(data, &out))
+	require.Equal(t, in, &out)
+	// One block for the ten strings, and the map (header and one group of slots).
+	allocs := testing.AllocsPerRun(100, func() {
+		_ = Unmarshal(data, &out)
+	})
+	assert.LessOrEqual(t, allocs, 3.0)
+}

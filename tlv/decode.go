@@ -11,7 +11,8 @@ import (
 
 // Unmarshal decodes data into v, a non-nil pointer to a struct (or an Unmarshaler), with
 // the default limits of DecodeOptions. v is reset first: fields absent from data end up
-// zero. Strings and byte slices are copied; nothing in v aliases data. After an error, v
+// zero. Strings and byte slices are copied; nothing in v aliases data (short ones share
+// blocks of at most 1 KiB, see the package documentation). After an error, v
 // holds whatever was decoded before it.
 func Unmarshal(data []byte, v any) error {
 	return DecodeOptions{}.Unmarshal(data, v)
@@ -21,8 +22,10 @@ func Unmarshal(data []byte, v any) error {
 // *DecodeError values wrapping one of the sentinels; an unsupported v gives an error
 // wrapping ErrUnsupportedType.
 func (o DecodeOptions) Unmarshal(data []byte, v any) error {
-	d := new(DecodeState)
-	if err := o.init(d, len(data)); err != nil {
+	// The state lives on the stack for the reflection codec; it only moves to the heap
+	// (escapes) when handed to an Unmarshaler method, see callUnmarshaler.
+	var d DecodeState
+	if err := o.init(&d, len(data)); err != nil {
 		return err
 	}
 	return d.unmarshal(data, v)
@@ -30,7 +33,7 @@ func (o DecodeOptions) Unmarshal(data []byte, v any) error {
 
 func (d *DecodeState) unmarshal(data []byte, v any) error {
 	if u, ok := v.(Unmarshaler); ok && !isNilPointer(v) {
-		return u.UnmarshalTLV(data, d)
+		return d.callUnmarshaler(u, data)
 	}
 	rv := reflect.ValueOf(v)
 	if rv.Kind() != reflect.Pointer || rv.IsNil() || rv.Type().Elem().Kind() != reflect.Struct {
@@ -42,6 +45,66 @@ func (d *DecodeState) unmarshal(data []byte, v any) error {
 	}
 	rv.Elem().SetZero()
 	return p.decode(d, data, rv.UnsafePointer())
+}
+
+// callUnmarshaler runs u on data with a heap copy of d, so that d itself does not escape
+// (an interface method call makes its arguments escape), and takes the copy's
+// accounting back.
+func (d *DecodeState) callUnmarshaler(u Unmarshaler, data []byte) error {
+	hd := new(DecodeState)
+	*hd = *d
+	err := u.UnmarshalTLV(data, hd)
+	*d = *hd
+	return err
+}
+
+// arenaMax is the longest string or byte slice that copyOut places in a shared block;
+// arenaBlock is the largest such block.
+const (
+	arenaMax   = 128
+	arenaBlock = 1024
+)
+
+// copyOut returns a copy of v, the content of a string or byte slice found at offset off
+// of the current message, with len == cap. Values up to arenaMax bytes are carved from
+// blocks of at most arenaBlock bytes shared by the values of this decode, which saves an
+// allocation per value; a block is never larger than the input left from off, so blocks
+// hold at most the input's bytes plus less than arenaMax per block, and each is charged
+// to the memory budget before it is allocated.
+func (d *DecodeState) copyOut(v []byte, off int) ([]byte, error) {
+	n := len(v)
+	if n > arenaMax {
+		if err := d.Alloc(n); err != nil {
+			return nil, err
+		}
+		b := make([]byte, n)
+		copy(b, v)
+		return b, nil
+	}
+	if n > len(d.arena) {
+		size := max(min(d.total-(d.base+off), arenaBlock), n)
+		if err := d.Alloc(size); err != nil {
+			return nil, err
+		}
+		d.arena = make([]byte, size)
+	}
+	b := d.arena[:n:n]
+	copy(b, v)
+	d.arena = d.arena[n:]
+	return b, nil
+}
+
+// copyString is copyOut for a string value; the block bytes it uses are never written
+// again, so the string stays immutable.
+func (d *DecodeState) copyString(v []byte, off int) (string, error) {
+	if len(v) == 0 {
+		return "", nil
+	}
+	b, err := d.copyOut(v, off)
+	if err != nil {
+		return "", err
+	}
+	return unsafe.String(unsafe.SliceData(b), len(b)), nil
 }
 
 // errAt builds a *DecodeError at offset off of the current message.
@@ -304,14 +367,11 @@ func (d *DecodeState) decodeValue(c *codec, wt WireType, data []byte, off int, p
 		if err != nil {
 			return off, err
 		}
-		if len(v) == 0 {
-			*(*string)(p) = ""
-		} else {
-			if err := d.Alloc(len(v)); err != nil {
-				return off, d.errAt(off, tag, err)
-			}
-			*(*string)(p) = string(v)
+		str, err := d.copyString(v, vo)
+		if err != nil {
+			return off, d.errAt(off, tag, err)
 		}
+		*(*string)(p) = str
 		return vo + len(v), nil
 	case kBytes:
 		v, vo, err := d.readLen(data, off, tag)
@@ -321,10 +381,11 @@ func (d *DecodeState) decodeValue(c *codec, wt WireType, data []byte, off int, p
 		if len(v) == 0 {
 			*(*[]byte)(p) = nil
 		} else {
-			if err := d.Alloc(len(v)); err != nil {
+			cp, err := d.copyOut(v, vo)
+			if err != nil {
 				return off, d.errAt(off, tag, err)
 			}
-			*(*[]byte)(p) = bytes.Clone(v)
+			*(*[]byte)(p) = cp
 		}
 		return vo + len(v), nil
 	case kTime:
@@ -383,7 +444,7 @@ func (d *DecodeState) decodeMessage(c *codec, v []byte, vo int, p unsafe.Pointer
 	var err error
 	switch {
 	case c.kind == kCustom && c.unmarshal:
-		err = reflect.NewAt(c.typ, p).Interface().(Unmarshaler).UnmarshalTLV(v, d)
+		err = d.callUnmarshaler(reflect.NewAt(c.typ, p).Interface().(Unmarshaler), v)
 	default:
 		if !fresh {
 			reflect.NewAt(c.typ, p).Elem().SetZero()
@@ -586,7 +647,9 @@ func (d *DecodeState) decodeMapRun(c *codec, data []byte, start, keyLen, cnt int
 		} else if err := d.Alloc(cnt * entryCost); err != nil {
 			return start, d.errAt(start, tag, err)
 		}
-		var kv [2]string
+		// Lenient mode reads the usual entry shape (key field, value field, short lengths)
+		// directly; anything else, and strict mode, goes through decodeEntry.
+		fast := !d.strict && d.depth < d.maxDepth
 		off := start
 		for i := 0; i < cnt; i++ {
 			off += keyLen
@@ -594,12 +657,27 @@ func (d *DecodeState) decodeMapRun(c *codec, data []byte, start, keyLen, cnt int
 			if err != nil {
 				return off, err
 			}
+			off = vo + len(v)
+			if fast && d.elements >= 2 {
+				if ke, ok := splitStringEntry(v); ok {
+					d.elements -= 2
+					k, err := d.copyString(v[2:ke], vo+2)
+					if err != nil {
+						return off, d.errAt(vo+1, 1, err)
+					}
+					val, err := d.copyString(v[ke+2:], vo+ke+2)
+					if err != nil {
+						return off, d.errAt(vo+ke+1, 2, err)
+					}
+					m[k] = val
+					continue
+				}
+			}
+			var kv [2]string
 			if _, err := d.decodeEntry(c, v, vo, unsafe.Pointer(&kv[0]), unsafe.Pointer(&kv[1]), tag, &prevKey); err != nil {
 				return off, err
 			}
 			m[kv[0]] = kv[1]
-			kv = [2]string{}
-			off = vo + len(v)
 		}
 		return off, nil
 	}
@@ -630,6 +708,20 @@ func (d *DecodeState) decodeMapRun(c *codec, data []byte, start, keyLen, cnt int
 	return off, nil
 }
 
+// splitStringEntry recognises the canonical entry of a map[string]string with lengths
+// below 128: key field 1 (Bytes), value field 2 (Bytes), nothing else. It returns the
+// offset of the value's key byte; the key content is v[2:ke], the value's v[ke+2:].
+func splitStringEntry(v []byte) (int, bool) {
+	if len(v) < 4 || v[0] != 1<<3|byte(Bytes) || v[1] >= 0x80 {
+		return 0, false
+	}
+	ke := 2 + int(v[1])
+	if len(v)-ke < 2 || v[ke] != 2<<3|byte(Bytes) || v[ke+1] >= 0x80 || len(v)-ke-2 != int(v[ke+1]) {
+		return 0, false
+	}
+	return ke, true
+}
+
 // decodeEntry decodes one map entry message v (at offset vo) into the key at kp and the
 // value at vp. In strict mode it checks the entry's shape and that its encoded key is
 // above *prevKey.
@@ -639,7 +731,13 @@ func (d *DecodeState) decodeEntry(c *codec, v []byte, vo int, kp, vp unsafe.Poin
 	}
 	d.depth++
 	d.base += vo
-	defer func() { d.base -= vo; d.depth-- }()
+	keyBytes, err := d.decodeEntryFields(c, v, kp, vp, tag, prevKey)
+	d.base -= vo
+	d.depth--
+	return keyBytes, err
+}
+
+func (d *DecodeState) decodeEntryFields(c *codec, v []byte, kp, vp unsafe.Pointer, tag uint32, prevKey *[]byte) ([]byte, error) {
 	var keyBytes []byte
 	seen := 0
 	off := 0

@@ -87,8 +87,10 @@
 // makes one allocation, sized from a cheap length estimate; MarshalAppend into a buffer
 // with room makes none, except that sorting the keys of a map other than a
 // map[string]string of at most 8 entries takes scratch space (a few allocations per map). Nested message lengths reserve one byte and shift only when the content
-// exceeds 127 bytes. Decoding copies strings and byte slices (nothing aliases the input)
-// and presizes slices and maps from the contiguous run of their fields. Benchmarks against
+// exceeds 127 bytes. Decoding copies strings and byte slices (nothing aliases the input);
+// those of at most 128 bytes are copied into blocks of at most 1 KiB shared within one
+// Unmarshal call (one allocation instead of one per value), and slices and maps are
+// presized from the contiguous run of their fields. Benchmarks against
 // msgpack, cbor, protobuf and a hand-written protowire codec are in benchmarks/tlv.
 //
 // # State and concurrency
@@ -103,7 +105,9 @@
 //
 //   - No schema language of its own beyond struct tags; tlvgen reads XML schemas.
 //   - No zero-copy decoding: strings and []byte are copied, so decoded values never alias
-//     the input buffer.
+//     the input buffer. Short ones share blocks of up to 1 KiB: keeping one of them
+//     reachable keeps its block (never more than the input's size) alive. A short decoded
+//     []byte has len == cap, so appending to it copies and never touches its neighbours.
 //   - No interface{}, arrays, channels or funcs; lists of lists only when the inner list is
 //     packed or []byte; map values cannot be lists of messages or strings.
 //   - Location of a time.Time is not encoded; monotonic clock readings are dropped.

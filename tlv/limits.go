@@ -40,6 +40,10 @@ type DecodeState struct {
 	elements int // remaining
 	memory   int // remaining bytes
 	base     int // offset of the current message in the top-level input
+	total    int // length of the top-level input
+	// arena is the unused tail of the current block that small decoded strings and
+	// byte slices are copied into (see copyOut).
+	arena []byte
 }
 
 // NewDecodeState returns the state for decoding an input of n bytes under o. It returns
@@ -60,7 +64,7 @@ func (o DecodeOptions) init(d *DecodeState, n int) error {
 	if n > maxSize {
 		return &DecodeError{Offset: maxSize, Err: ErrTooLarge}
 	}
-	*d = DecodeState{strict: o.Strict, depth: 1, maxDepth: o.MaxDepth, elements: o.MaxElements, memory: o.MaxMemory}
+	*d = DecodeState{strict: o.Strict, depth: 1, maxDepth: o.MaxDepth, elements: o.MaxElements, memory: o.MaxMemory, total: n}
 	if d.maxDepth <= 0 {
 		d.maxDepth = DefaultMaxDepth
 	}
