@@ -138,6 +138,11 @@
 //     than Window because the clock is read on every fourth arrival.
 //   - Counters are swapped without a lock at a window's end, so a request
 //     racing the swap may be counted in either window.
+//   - It does not squeeze out the last few percent of throughput: holding
+//     the mean queuing time near the threshold leaves the slots idle now
+//     and then. In the experiment a random shedder served about 5 % more
+//     requests at 4× load, but lost three quarters of the most important
+//     class, which Bulwark served in full.
 //   - It does not retry. Retry budgets belong to the caller.
 //   - Traffic of a single priority cannot be shed by level (there is no
 //     finer step); the queue bound and deadlines still protect the service.
