@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/stretchr/testify/assert"
@@ -234,3 +236,85 @@ func (g *gatedPut) Put(ctx context.Context, key string, rec quorum.Record) (bool
 
 // opaqueCtx hides the context package's own types from it.
 type opaqueCtx struct{ context.Context }
+
+// ctxProbe blocks its calls until their context ends and reports how it
+// ended.
+type ctxProbe struct {
+	quorum.Replica
+	blockGet, blockPut atomic.Bool
+	ended              chan ctxEnd
+}
+
+type ctxEnd struct {
+	err, cause error
+	deadline   time.Time
+	at         time.Time
+}
+
+func (p *ctxProbe) wait(ctx context.Context, block bool) error {
+	if !block {
+		return nil
+	}
+	<-ctx.Done()
+	dl, _ := ctx.Deadline()
+	p.ended <- ctxEnd{err: ctx.Err(), cause: context.Cause(ctx), deadline: dl, at: time.Now()}
+	return ctx.Err()
+}
+
+func (p *ctxProbe) Get(ctx context.Context, key string) (quorum.Record, error) {
+	if err := p.wait(ctx, p.blockGet.Load()); err != nil {
+		return quorum.Record{}, err
+	}
+	return p.Replica.Get(ctx, key)
+}
+
+func (p *ctxProbe) Put(ctx context.Context, key string, rec quorum.Record) (bool, error) {
+	if err := p.wait(ctx, p.blockPut.Load()); err != nil {
+		return false, err
+	}
+	return p.Replica.Put(ctx, key, rec)
+}
+
+// TestReplicaContextDeadline: in fake time, a write's straggler that waits
+// on its context is ended with DeadlineExceeded three replica timeouts after
+// the write began, again and again as operations reuse the client's state;
+// a read's calls carry the caller's earlier deadline.
+func TestReplicaContextDeadline(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		probe := &ctxProbe{Replica: memreplica.New(memreplica.Options{}), ended: make(chan ctxEnd, 8)}
+		reps := []quorum.Replica{memreplica.New(memreplica.Options{}), memreplica.New(memreplica.Options{}), probe}
+		c, err := quorum.New(reps, quorum.Config{ReplicaTimeout: 100 * time.Millisecond, Hedge: quorum.Hedge{Disabled: true}})
+		require.NoError(t, err)
+		defer c.Close()
+		ctx := context.Background()
+		require.NoError(t, c.Put(ctx, "k", []byte("v")))
+		probe.blockPut.Store(true)
+		for i := range 3 {
+			start := time.Now()
+			require.NoError(t, c.Put(ctx, "k", []byte{byte(i)}), "W=2 without the probe")
+			end := <-probe.ended
+			assert.ErrorIs(t, end.err, context.DeadlineExceeded, "round %d", i)
+			assert.ErrorIs(t, end.cause, context.DeadlineExceeded)
+			assert.Equal(t, start.Add(300*time.Millisecond), end.deadline)
+			assert.Equal(t, end.deadline, end.at, "ended at its deadline")
+		}
+
+		// A read under a caller deadline shorter than three replica
+		// timeouts (R=3, so the probe is asked): its calls carry that
+		// deadline.
+		probe.blockPut.Store(false)
+		probe.blockGet.Store(true)
+		all, err := quorum.New(reps, quorum.Config{W: 1, R: 3, ReplicaTimeout: 100 * time.Millisecond})
+		require.NoError(t, err)
+		defer all.Close()
+		dctx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+		defer cancel()
+		want, _ := dctx.Deadline()
+		_, err = all.Get(dctx, "k")
+		require.ErrorIs(t, err, context.DeadlineExceeded)
+		end := <-probe.ended
+		assert.Equal(t, want, end.deadline)
+		assert.Equal(t, want, end.at)
+		assert.ErrorIs(t, end.err, context.DeadlineExceeded)
+	})
+}
