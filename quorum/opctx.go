@@ -47,10 +47,11 @@ func (c *callCtx) Err() error {
 
 // opCtx is the op's handle on the current context.
 type opCtx struct {
-	mu     sync.Mutex // guards cancel and expiry against the expiry timer
-	cancel context.CancelCauseFunc
-	expiry *time.Timer // reused across operations until it fires late
-	armed  bool
+	mu      sync.Mutex // guards cancel and expiry against the expiry timer
+	cancel  context.CancelCauseFunc
+	expiry  *time.Timer // reused across operations until it fires late
+	timerID uint64      // names expiry to its callback
+	armed   bool
 }
 
 // startCtx makes the replica calls' context of a new operation.
@@ -69,9 +70,11 @@ func (o *op) startCtx(parent context.Context, write bool, deadline time.Time) {
 	o.cx.armed = arm
 	if arm {
 		if o.cx.expiry == nil {
-			var t *time.Timer
-			t = time.AfterFunc(time.Until(deadline), func() { o.expire(t) })
-			o.cx.expiry = t
+			// The timer is named by a number the callback holds by value
+			// (it may fire before AfterFunc returns); the lock orders it.
+			o.cx.timerID++
+			id := o.cx.timerID
+			o.cx.expiry = time.AfterFunc(time.Until(deadline), func() { o.expire(id) })
 		} else {
 			o.cx.expiry.Reset(time.Until(deadline))
 		}
@@ -79,12 +82,12 @@ func (o *op) startCtx(parent context.Context, write bool, deadline time.Time) {
 	o.cx.mu.Unlock()
 }
 
-// expire ends the context of the operation t was armed for, unless that
-// operation already stopped it.
-func (o *op) expire(t *time.Timer) {
+// expire ends the context of the operation timer id was armed for, unless
+// that operation already stopped it.
+func (o *op) expire(id uint64) {
 	o.cx.mu.Lock()
 	cancel := o.cx.cancel
-	if o.cx.expiry != t {
+	if o.cx.expiry == nil || o.cx.timerID != id {
 		cancel = nil // a timer stopCtx gave up on: its operation is over
 	}
 	o.cx.mu.Unlock()
