@@ -446,3 +446,22 @@ func TestCapacityEstimateForgetsAStall(t *testing.T) {
 	window(10 * time.Millisecond)
 	assert.Equal(t, int64(5*time.Millisecond), c.drainInterval(), "one normal window restores the estimate")
 }
+
+func TestNilContextWaitsLikeBackground(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c, err := New(Config{MaxConcurrency: 1})
+		require.NoError(t, err)
+		held, err := c.Acquire(nil, Priority{}) //nolint:staticcheck // nil ctx must not panic
+		require.NoError(t, err)
+		done := make(chan error)
+		go func() {
+			p, err := c.Acquire(nil, Priority{}) //nolint:staticcheck
+			p.Release()
+			done <- err
+		}()
+		synctest.Wait()
+		assert.Equal(t, 1, c.Waiting())
+		held.Release()
+		assert.NoError(t, <-done)
+	})
+}

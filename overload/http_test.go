@@ -2,9 +2,11 @@ package overload
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -124,3 +126,30 @@ func TestRoundTripperCollaborativeShedding(t *testing.T) {
 	_, err = RoundTripper(g, nil).RoundTrip(nil)
 	assert.Error(t, err)
 }
+
+type closeRecorder struct {
+	io.Reader
+	closed bool
+}
+
+func (c *closeRecorder) Close() error { c.closed = true; return nil }
+
+func TestRoundTripperClosesBodyOfShedRequest(t *testing.T) {
+	g, err := NewGate(GateConfig{})
+	require.NoError(t, err)
+	g.Observe("down:80", Level{})
+	_ = g.Allow("down:80", LowestPriority) // use up the probe
+	body := &closeRecorder{Reader: strings.NewReader("x")}
+	req, err := http.NewRequestWithContext(WithPriority(context.Background(), LowestPriority), "POST", "http://down:80/", body)
+	require.NoError(t, err)
+	sent := false
+	rt := RoundTripper(g, roundTripFunc(func(*http.Request) (*http.Response, error) { sent = true; return nil, errors.New("unreachable") }))
+	_, err = rt.RoundTrip(req)
+	require.ErrorIs(t, err, ErrShed)
+	assert.True(t, body.closed, "the RoundTripper contract: the body is closed even on error")
+	assert.False(t, sent)
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
