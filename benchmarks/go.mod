@@ -6,6 +6,7 @@ require github.com/bulwark-go/bulwark v0.0.0-00010101000000-000000000000
 
 require (
 	github.com/fxamacker/cbor/v2 v2.10.0 // indirect
+	github.com/hashicorp/golang-lru/v2 v2.0.7 // indirect
 	github.com/platinummonkey/go-concurrency-limits v1.0.0 // indirect
 	github.com/stretchr/testify v1.12.1 // indirect
 	github.com/vmihailenco/msgpack/v5 v5.4.1 // indirect
