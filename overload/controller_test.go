@@ -451,11 +451,12 @@ func TestNilContextWaitsLikeBackground(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		c, err := New(Config{MaxConcurrency: 1})
 		require.NoError(t, err)
-		held, err := c.Acquire(nil, Priority{}) //nolint:staticcheck // nil ctx must not panic
+		var nilCtx context.Context // nil on purpose: a nil ctx must not panic
+		held, err := c.Acquire(nilCtx, Priority{})
 		require.NoError(t, err)
 		done := make(chan error)
 		go func() {
-			p, err := c.Acquire(nil, Priority{}) //nolint:staticcheck
+			p, err := c.Acquire(nilCtx, Priority{})
 			p.Release()
 			done <- err
 		}()
