@@ -60,3 +60,32 @@ func TestAllocs(t *testing.T) {
 		})
 	}
 }
+
+// TestFastFailAllocs: an operation refused before contacting any replica
+// (too few healthy) allocates only its error: no context, no timer.
+func TestFastFailAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector changes allocation counts; run without -race")
+	}
+	fs, reps := nFakes(3)
+	fs[0].unhealthy.Store(true)
+	fs[1].unhealthy.Store(true)
+	c := newClient(t, reps, quorum.Config{})
+	ctx := context.Background()
+	for _, op := range []struct {
+		name string
+		f    func() error
+	}{
+		{"put", func() error { return c.Put(ctx, "k", nil) }},
+		{"get", func() error { _, err := c.Get(ctx, "k"); return err }},
+	} {
+		t.Run(op.name, func(t *testing.T) {
+			allocs := testing.AllocsPerRun(100, func() {
+				if err := op.f(); err == nil {
+					t.Fatal("want ErrNoQuorum")
+				}
+			})
+			assert.LessOrEqual(t, allocs, 1.0)
+		})
+	}
+}

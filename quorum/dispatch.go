@@ -60,7 +60,7 @@ const (
 // stragglers, asynchronous repairs) never see a reused op.
 type op struct {
 	c     *Client
-	ctx   context.Context // the replica calls' context; see opctx.go
+	ctx   context.Context // the replica calls' context, made by the first call; see opctx.go
 	cx    opCtx
 	start time.Time
 
@@ -109,7 +109,7 @@ func (c *Client) acquire(ctx context.Context, write bool, key string) *op {
 	o.refs.Store(1)
 	o.key = key
 	o.start = time.Now()
-	o.startCtx(ctx, write, o.start.Add(3*c.s.timeout))
+	o.cx.parent, o.cx.write, o.cx.deadline = ctx, write, o.start.Add(3*c.s.timeout)
 	o.phase = 0
 	o.errs = o.errs[:0]
 	return o
@@ -153,6 +153,7 @@ func (o *op) finish() {
 func (o *op) dispatch(i int, kind jobKind, flags uint8, now time.Time) error {
 	c := o.c
 	rs := &c.replicas[i]
+	o.needCtx()
 	o.refs.Add(1)
 	j := job{op: o, sent: now, kind: kind, phase: o.phase, flags: flags}
 	select {
@@ -319,6 +320,7 @@ func (rs *replicaState) inlinable() bool { return rs.fast.Load() >= inlineStreak
 // after which the phase hands its remaining inline calls to workers.
 func (o *op) callInline(i int, kind jobKind, flags uint8) (r result, slow bool) {
 	c := o.c
+	o.needCtx()
 	r, took := c.exec(&c.replicas[i], i, o, kind, flags, o.phase, time.Now(), true)
 	return r, took >= c.s.inlineBelow
 }

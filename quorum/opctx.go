@@ -45,8 +45,14 @@ func (c *callCtx) Err() error {
 	return err
 }
 
-// opCtx is the op's handle on the current context.
+// opCtx is the op's handle on the current context. The context is made
+// when the operation first calls a replica, so an operation that fails
+// fast (too few healthy replicas) pays nothing for it.
 type opCtx struct {
+	parent   context.Context
+	write    bool
+	deadline time.Time
+
 	mu      sync.Mutex // guards cancel and expiry against the expiry timer
 	cancel  context.CancelCauseFunc
 	expiry  *time.Timer // reused across operations until it fires late
@@ -54,7 +60,15 @@ type opCtx struct {
 	armed   bool
 }
 
-// startCtx makes the replica calls' context of a new operation.
+// needCtx makes the replica calls' context, once per operation; only the
+// operation's goroutine calls it, before handing out a call.
+func (o *op) needCtx() {
+	if o.ctx == nil {
+		o.startCtx(o.cx.parent, o.cx.write, o.cx.deadline)
+	}
+}
+
+// startCtx makes the replica calls' context of an operation.
 func (o *op) startCtx(parent context.Context, write bool, deadline time.Time) {
 	if write && parent.Done() != nil {
 		parent = context.WithoutCancel(parent)
@@ -121,5 +135,5 @@ func (o *op) stopCtx() {
 	if cancel != nil {
 		cancel(context.Canceled)
 	}
-	o.ctx = nil
+	o.ctx, o.cx.parent = nil, nil
 }
