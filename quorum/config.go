@@ -209,13 +209,14 @@ type Config struct {
 	// InlineBelow lets fast replicas skip the hand-off to a worker: a
 	// replica whose last 128 calls each took less than InlineBelow is called
 	// on the operation's own goroutine, after the phase's other calls were
-	// handed to workers, and for at most as many calls as the phase needs.
-	// Such a call cannot be timed out or hedged by the client (only
-	// cancelled through its context), so a call that turns out slow ends
-	// inlining for the replica until it has been fast 128 times again, and
-	// the phase's remaining calls go to workers. Zero means 5µs (in-process
-	// replicas qualify; networked ones never do); negative disables it; at
-	// most ReplicaTimeout.
+	// handed to workers (a read phase inlines at most the calls it needs, a
+	// write phase every fast target). Such a call cannot be timed out or
+	// hedged by the client, only cancelled through its context, and does not
+	// count against MaxInFlight. One call that turns out slow ends inlining
+	// for the replica until it has been fast 128 times in a row again, and
+	// sends the phase's remaining inline calls to workers. Zero means 5µs
+	// (in-process replicas qualify; networked ones never do); negative
+	// disables it; at most ReplicaTimeout.
 	InlineBelow time.Duration
 	// Hedge configures hedged reads of the QuorumTier.
 	Hedge Hedge

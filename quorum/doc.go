@@ -118,7 +118,7 @@
 // replicas): it is called on the operation's own goroutine, after the
 // phase's other calls were handed to workers, because the hand-off costs
 // more than the call. Such a call cannot be timed out or hedged, only
-// cancelled through its context; one slow call sends the replica back to
+// cancelled through its context, and does not count against MaxInFlight; one slow call sends the replica back to
 // the workers (and the phase's remaining calls with it) until it has been
 // fast 128 times in a row again, so a tail-heavy replica stays hedgeable.
 // An in-process replica that can block for long (a lock held across I/O)
@@ -158,21 +158,22 @@
 //
 // # Performance
 //
-// Operation state is pooled and replica calls run on reused workers or
-// inline, so steady-state calls start no goroutines. The replica calls'
-// context is made per operation (3 allocations: a context.WithCancelCause
-// and a wrapper that reports the deadline), plus context.WithoutCancel (1) for a write under a
-// cancellable caller context. Over quorum/memreplica (N=3, W=R=2, medians
-// of five runs on a shared, loaded 2-core machine) a Get costs about 1.3 µs
-// and 5 allocations (the context and the two replicas' copies of the
-// value); a Put, which takes two round trips (version read, then write),
-// about 2.2 µs and 7 allocations (the context, the three replicas' copies
-// and the client's own, which lets stragglers land after Put returns); a
-// fast failure (too few healthy replicas) about 170 ns. In-memory replicas
+// Operation state is pooled and replica calls run inline or on reused
+// workers, so steady-state calls start no goroutines. The replica calls'
+// context is made per operation at its first call (3 allocations: a
+// context.WithCancelCause and a wrapper that reports the deadline), plus
+// context.WithoutCancel (1) for a write under a cancellable caller context.
+// Over quorum/memreplica (N=3, W=R=2, medians of five runs on a shared,
+// loaded 2-core machine) a Get costs about 1.3 µs and 5 allocations (the
+// context and the two replicas' copies of the value); a Put, which takes
+// two round trips (version read, then write), about 2.2 µs and 7
+// allocations (the context, the three replicas' copies and the client's
+// own, which lets stragglers land after Put returns); a fast failure (too
+// few healthy replicas) about 250 ns and 1 allocation. In-memory replicas
 // are called inline; with InlineBelow < 0, where every call is handed to a
-// worker, a Get costs about 2.5 µs and a Put about 5.6 µs. TestAllocs locks
-// the counts. See benchmarks/quorum and BENCHMARKS.md for latency under
-// slow and tail-heavy replicas.
+// worker, a Get costs about 2.5 µs and a Put about 5.6 µs. TestAllocs
+// locks the counts. See benchmarks/quorum and BENCHMARKS.md for latency
+// under slow and tail-heavy replicas.
 //
 // # What it does not do
 //
