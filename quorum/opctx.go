@@ -126,11 +126,12 @@ func (o *op) stopCtx() {
 	o.cx.mu.Lock()
 	cancel := o.cx.cancel
 	o.cx.cancel = nil
-	if t := o.cx.expiry; o.cx.armed && !t.Stop() {
+	if o.cx.armed && !o.cx.expiry.Stop() {
 		// It fired, or is firing: a late expire must not end the next
 		// operation's context, so the timer is dropped.
 		o.cx.expiry = nil
 	}
+	o.cx.armed = false // also when no context was made this time
 	o.cx.mu.Unlock()
 	if cancel != nil {
 		cancel(context.Canceled)
