@@ -523,6 +523,9 @@ func (o *op) gather(parent context.Context, kind jobKind, need, atLeast int, hed
 			case r = <-o.results:
 				o.timer.Stop()
 			case <-o.timer.C:
+				if r, got = o.late(); got {
+					break
+				}
 				now = time.Now()
 				o.onTick(kind, now, hedge, &outstanding)
 				continue
@@ -688,6 +691,9 @@ func (o *op) gatherAcks(parent context.Context, targets []int, rule ackRule, pre
 			case r = <-o.results:
 				o.timer.Stop()
 			case <-o.timer.C:
+				if r, got = o.late(); got {
+					break
+				}
 				now = time.Now()
 				for set := pending; set != 0; {
 					i := bits.TrailingZeros64(set)
@@ -733,6 +739,19 @@ func (o *op) joinErrsOrShort() error {
 		return errShort
 	}
 	return o.joinErrs()
+}
+
+// late takes a result that is already waiting when the timer fired: when
+// the process was stalled (a throttled cgroup, a long GC pause) past a
+// call's timeout, the answer that arrived meanwhile must not be discarded as
+// a timeout just because select picked the timer.
+func (o *op) late() (result, bool) {
+	select {
+	case r := <-o.results:
+		return r, true
+	default:
+		return result{}, false
+	}
 }
 
 // poll takes a result without blocking. If none is there yet it yields
