@@ -1617,15 +1617,7 @@ func (x *SmallStruct) SizeTLV() int {
 		n += 1 + tlv.SizeVarint(uint64(len(x.Name))) + len(x.Name)
 	}
 	if !x.BirthDay.IsZero() {
-		if s := x.BirthDay.Unix(); s >= -9223372036 && s <= 9223372035 {
-			n += 1 + tlv.SizeVarint(tlv.Zigzag(s*1e9+int64(x.BirthDay.Nanosecond())))
-		} else {
-			m := 1 + tlv.SizeVarint(tlv.Zigzag(s))
-			if ns := x.BirthDay.Nanosecond(); ns != 0 {
-				m += 1 + tlv.SizeVarint(uint64(ns))
-			}
-			n += 1 + tlv.SizeVarint(uint64(m)) + m
-		}
+		n += tlv.SizeTimeField(2, x.BirthDay)
 	}
 	if len(x.Phone) != 0 {
 		n += 1 + tlv.SizeVarint(uint64(len(x.Phone))) + len(x.Phone)
@@ -1657,7 +1649,6 @@ func (x *SmallStruct) AppendTLV(b []byte) ([]byte, error) {
 			return b, fmt.Errorf("tlv: SmallStruct.UnknownFields holds a malformed field: %w", tlv.ErrMalformed)
 		}
 	}
-	var mk int
 	if len(x.Name) != 0 {
 		if len(u) != 0 {
 			b, u = u.AppendBefore(b, 1)
@@ -1669,20 +1660,7 @@ func (x *SmallStruct) AppendTLV(b []byte) ([]byte, error) {
 		if len(u) != 0 {
 			b, u = u.AppendBefore(b, 2)
 		}
-		if s := x.BirthDay.Unix(); s >= -9223372036 && s <= 9223372035 {
-			b = append(b, 0x10)
-			b = tlv.AppendVarint(b, tlv.Zigzag(s*1e9+int64(x.BirthDay.Nanosecond())))
-		} else {
-			b = append(b, 0x13)
-			b, mk = tlv.BeginLen(b)
-			b = append(b, 0x08)
-			b = tlv.AppendVarint(b, tlv.Zigzag(s))
-			if ns := x.BirthDay.Nanosecond(); ns != 0 {
-				b = append(b, 0x10)
-				b = tlv.AppendVarint(b, uint64(ns))
-			}
-			b = tlv.EndLen(b, mk)
-		}
+		b = tlv.AppendTimeField(b, 2, x.BirthDay)
 	}
 	if len(x.Phone) != 0 {
 		if len(u) != 0 {
@@ -1792,98 +1770,21 @@ func (x *SmallStruct) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 			}
 		case 2: // BirthDay
 			if wt == tlv.Varint {
-				var u uint64
-				if off < len(data) && data[off] < 0x80 {
-					u = uint64(data[off])
-					off++
-				} else {
-					v, m := tlv.ConsumeVarint(data[off:])
-					if m < 0 {
-						return d.Error(off, tag, tlv.CodeError(m))
-					}
-					if strict && m != tlv.SizeVarint(v) {
-						return d.Error(off, tag, tlv.ErrNonCanonical)
-					}
-					u = v
-					off += m
+				tv, m, err := tlv.ConsumeTime(data[off:], tlv.Varint, strict)
+				if err != nil {
+					return d.Error(off, tag, err)
 				}
-				ns := tlv.Unzigzag(u)
-				if strict && (ns < -9223372036*1e9 || ns > 9223372035*1e9+999999999) {
-					return d.Error(start, tag, tlv.ErrNonCanonical)
-				}
-				x.BirthDay = time.Unix(0, ns).UTC()
+				off += m
+				x.BirthDay = tv
 				continue
 			}
 			if wt == tlv.Message {
-				var c []byte
-				m := 1
-				if off < len(data) && data[off] < 0x80 {
-					l := int(data[off])
-					if l > len(data)-off-1 {
-						return d.Error(off, tag, tlv.ErrLength)
-					}
-					c = data[off+1 : off+1+l : off+1+l]
-					m += l
-				} else {
-					c, m = tlv.ConsumeBytes(data[off:])
-					if m < 0 {
-						return d.Error(off, tag, tlv.CodeError(m))
-					}
-					if strict && m-len(c) != tlv.SizeVarint(uint64(len(c))) {
-						return d.Error(off, tag, tlv.ErrNonCanonical)
-					}
+				tv, m, err := tlv.ConsumeTime(data[off:], tlv.Message, strict)
+				if err != nil {
+					return d.Error(off, tag, err)
 				}
-				co := off + m - len(c)
 				off += m
-				var secs int64
-				var nanos uint64
-				var tp uint32
-				for q := 0; q < len(c); {
-					ft, fw, fm := tlv.ConsumeTag(c[q:])
-					if fm < 0 {
-						return d.Error(co+q, 0, tlv.CodeError(fm))
-					}
-					if err := d.Count(1); err != nil {
-						return d.Error(co+q, ft, err)
-					}
-					if (ft != 1 && ft != 2) || fw != tlv.Varint {
-						if strict {
-							return d.Error(co+q, ft, tlv.ErrMalformed)
-						}
-						q += fm
-						sk := tlv.ConsumeValue(c[q:], fw)
-						if sk < 0 {
-							return d.Error(co+q, ft, tlv.CodeError(sk))
-						}
-						q += sk
-						continue
-					}
-					if strict && (ft <= tp || fm != tlv.SizeTag(ft)) {
-						return d.Error(co+q, ft, tlv.ErrNonCanonical)
-					}
-					tp = ft
-					q += fm
-					v, vm := tlv.ConsumeVarint(c[q:])
-					if vm < 0 {
-						return d.Error(co+q, ft, tlv.CodeError(vm))
-					}
-					if strict && vm != tlv.SizeVarint(v) {
-						return d.Error(co+q, ft, tlv.ErrNonCanonical)
-					}
-					q += vm
-					if ft == 1 {
-						secs = tlv.Unzigzag(v)
-					} else {
-						nanos = v
-					}
-				}
-				if nanos >= 1e9 || secs > 1<<62 || secs < -(1<<62) {
-					return d.Error(co, tag, tlv.ErrRange)
-				}
-				if strict && secs >= -9223372036 && secs <= 9223372035 {
-					return d.Error(co, tag, tlv.ErrNonCanonical)
-				}
-				x.BirthDay = time.Unix(secs, int64(nanos)).UTC()
+				x.BirthDay = tv
 				continue
 			}
 		case 3: // Phone

@@ -865,15 +865,7 @@ func (x *SmallStruct) SizeTLV() int {
 		n += 1 + tlv.SizeVarint(uint64(len(x.Name))) + len(x.Name)
 	}
 	if !x.BirthDay.IsZero() {
-		if s := x.BirthDay.Unix(); s >= -9223372036 && s <= 9223372035 {
-			n += 1 + tlv.SizeVarint(tlv.Zigzag(s*1e9+int64(x.BirthDay.Nanosecond())))
-		} else {
-			m := 1 + tlv.SizeVarint(tlv.Zigzag(s))
-			if ns := x.BirthDay.Nanosecond(); ns != 0 {
-				m += 1 + tlv.SizeVarint(uint64(ns))
-			}
-			n += 1 + tlv.SizeVarint(uint64(m)) + m
-		}
+		n += tlv.SizeTimeField(2, x.BirthDay)
 	}
 	if len(x.Phone) != 0 {
 		n += 1 + tlv.SizeVarint(uint64(len(x.Phone))) + len(x.Phone)
@@ -905,7 +897,6 @@ func (x *SmallStruct) AppendTLV(b []byte) ([]byte, error) {
 			return b, fmt.Errorf("tlv: SmallStruct.UnknownFields holds a malformed field: %w", tlv.ErrMalformed)
 		}
 	}
-	var mk int
 	if len(x.Name) != 0 {
 		if len(u) != 0 {
 			b, u = u.AppendBefore(b, 1)
@@ -917,20 +908,7 @@ func (x *SmallStruct) AppendTLV(b []byte) ([]byte, error) {
 		if len(u) != 0 {
 			b, u = u.AppendBefore(b, 2)
 		}
-		if s := x.BirthDay.Unix(); s >= -9223372036 && s <= 9223372035 {
-			b = append(b, 0x10)
-			b = tlv.AppendVarint(b, tlv.Zigzag(s*1e9+int64(x.BirthDay.Nanosecond())))
-		} else {
-			b = append(b, 0x13)
-			b, mk = tlv.BeginLen(b)
-			b = append(b, 0x08)
-			b = tlv.AppendVarint(b, tlv.Zigzag(s))
-			if ns := x.BirthDay.Nanosecond(); ns != 0 {
-				b = append(b, 0x10)
-				b = tlv.AppendVarint(b, uint64(ns))
-			}
-			b = tlv.EndLen(b, mk)
-		}
+		b = tlv.AppendTimeField(b, 2, x.BirthDay)
 	}
 	if len(x.Phone) != 0 {
 		if len(u) != 0 {
@@ -1040,98 +1018,21 @@ func (x *SmallStruct) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 			}
 		case 2: // BirthDay
 			if wt == tlv.Varint {
-				var u uint64
-				if off < len(data) && data[off] < 0x80 {
-					u = uint64(data[off])
-					off++
-				} else {
-					v, m := tlv.ConsumeVarint(data[off:])
-					if m < 0 {
-						return d.Error(off, tag, tlv.CodeError(m))
-					}
-					if strict && m != tlv.SizeVarint(v) {
-						return d.Error(off, tag, tlv.ErrNonCanonical)
-					}
-					u = v
-					off += m
+				tv, m, err := tlv.ConsumeTime(data[off:], tlv.Varint, strict)
+				if err != nil {
+					return d.Error(off, tag, err)
 				}
-				ns := tlv.Unzigzag(u)
-				if strict && (ns < -9223372036*1e9 || ns > 9223372035*1e9+999999999) {
-					return d.Error(start, tag, tlv.ErrNonCanonical)
-				}
-				x.BirthDay = time.Unix(0, ns).UTC()
+				off += m
+				x.BirthDay = tv
 				continue
 			}
 			if wt == tlv.Message {
-				var c []byte
-				m := 1
-				if off < len(data) && data[off] < 0x80 {
-					l := int(data[off])
-					if l > len(data)-off-1 {
-						return d.Error(off, tag, tlv.ErrLength)
-					}
-					c = data[off+1 : off+1+l : off+1+l]
-					m += l
-				} else {
-					c, m = tlv.ConsumeBytes(data[off:])
-					if m < 0 {
-						return d.Error(off, tag, tlv.CodeError(m))
-					}
-					if strict && m-len(c) != tlv.SizeVarint(uint64(len(c))) {
-						return d.Error(off, tag, tlv.ErrNonCanonical)
-					}
+				tv, m, err := tlv.ConsumeTime(data[off:], tlv.Message, strict)
+				if err != nil {
+					return d.Error(off, tag, err)
 				}
-				co := off + m - len(c)
 				off += m
-				var secs int64
-				var nanos uint64
-				var tp uint32
-				for q := 0; q < len(c); {
-					ft, fw, fm := tlv.ConsumeTag(c[q:])
-					if fm < 0 {
-						return d.Error(co+q, 0, tlv.CodeError(fm))
-					}
-					if err := d.Count(1); err != nil {
-						return d.Error(co+q, ft, err)
-					}
-					if (ft != 1 && ft != 2) || fw != tlv.Varint {
-						if strict {
-							return d.Error(co+q, ft, tlv.ErrMalformed)
-						}
-						q += fm
-						sk := tlv.ConsumeValue(c[q:], fw)
-						if sk < 0 {
-							return d.Error(co+q, ft, tlv.CodeError(sk))
-						}
-						q += sk
-						continue
-					}
-					if strict && (ft <= tp || fm != tlv.SizeTag(ft)) {
-						return d.Error(co+q, ft, tlv.ErrNonCanonical)
-					}
-					tp = ft
-					q += fm
-					v, vm := tlv.ConsumeVarint(c[q:])
-					if vm < 0 {
-						return d.Error(co+q, ft, tlv.CodeError(vm))
-					}
-					if strict && vm != tlv.SizeVarint(v) {
-						return d.Error(co+q, ft, tlv.ErrNonCanonical)
-					}
-					q += vm
-					if ft == 1 {
-						secs = tlv.Unzigzag(v)
-					} else {
-						nanos = v
-					}
-				}
-				if nanos >= 1e9 || secs > 1<<62 || secs < -(1<<62) {
-					return d.Error(co, tag, tlv.ErrRange)
-				}
-				if strict && secs >= -9223372036 && secs <= 9223372035 {
-					return d.Error(co, tag, tlv.ErrNonCanonical)
-				}
-				x.BirthDay = time.Unix(secs, int64(nanos)).UTC()
+				x.BirthDay = tv
 				continue
 			}
 		case 3: // Phone
@@ -1408,29 +1309,13 @@ func (x *Every) SizeTLV() int {
 		n += 2 + tlv.SizeVarint(uint64(e)) + e
 	}
 	if !x.At.IsZero() {
-		if s := x.At.Unix(); s >= -9223372036 && s <= 9223372035 {
-			n += 2 + tlv.SizeVarint(tlv.Zigzag(s*1e9+int64(x.At.Nanosecond())))
-		} else {
-			m := 1 + tlv.SizeVarint(tlv.Zigzag(s))
-			if ns := x.At.Nanosecond(); ns != 0 {
-				m += 1 + tlv.SizeVarint(uint64(ns))
-			}
-			n += 2 + tlv.SizeVarint(uint64(m)) + m
-		}
+		n += tlv.SizeTimeField(24, x.At)
 	}
 	if x.Took != 0 {
 		n += 2 + tlv.SizeVarint(tlv.Zigzag(int64(x.Took)))
 	}
 	for i := range x.Times {
-		if s := x.Times[i].Unix(); s >= -9223372036 && s <= 9223372035 {
-			n += 2 + tlv.SizeVarint(tlv.Zigzag(s*1e9+int64(x.Times[i].Nanosecond())))
-		} else {
-			m := 1 + tlv.SizeVarint(tlv.Zigzag(s))
-			if ns := x.Times[i].Nanosecond(); ns != 0 {
-				m += 1 + tlv.SizeVarint(uint64(ns))
-			}
-			n += 2 + tlv.SizeVarint(uint64(m)) + m
-		}
+		n += tlv.SizeTimeField(26, x.Times[i])
 	}
 	if len(x.Durs) != 0 {
 		s := 0
@@ -1442,15 +1327,7 @@ func (x *Every) SizeTLV() int {
 	for k, v := range x.Seen {
 		e := 0
 		e += 1 + tlv.SizeVarint(uint64(len(k))) + len(k)
-		if s := v.Unix(); s >= -9223372036 && s <= 9223372035 {
-			e += 1 + tlv.SizeVarint(tlv.Zigzag(s*1e9+int64(v.Nanosecond())))
-		} else {
-			m := 1 + tlv.SizeVarint(tlv.Zigzag(s))
-			if ns := v.Nanosecond(); ns != 0 {
-				m += 1 + tlv.SizeVarint(uint64(ns))
-			}
-			e += 1 + tlv.SizeVarint(uint64(m)) + m
-		}
+		e += tlv.SizeTimeField(2, v)
 		_, _ = k, v
 		n += 2 + tlv.SizeVarint(uint64(e)) + e
 	}
@@ -1830,20 +1707,7 @@ func (x *Every) AppendTLV(b []byte) ([]byte, error) {
 		if len(u) != 0 {
 			b, u = u.AppendBefore(b, 24)
 		}
-		if s := x.At.Unix(); s >= -9223372036 && s <= 9223372035 {
-			b = append(b, 0xc0, 0x01)
-			b = tlv.AppendVarint(b, tlv.Zigzag(s*1e9+int64(x.At.Nanosecond())))
-		} else {
-			b = append(b, 0xc3, 0x01)
-			b, mk = tlv.BeginLen(b)
-			b = append(b, 0x08)
-			b = tlv.AppendVarint(b, tlv.Zigzag(s))
-			if ns := x.At.Nanosecond(); ns != 0 {
-				b = append(b, 0x10)
-				b = tlv.AppendVarint(b, uint64(ns))
-			}
-			b = tlv.EndLen(b, mk)
-		}
+		b = tlv.AppendTimeField(b, 24, x.At)
 	}
 	if x.Took != 0 {
 		if len(u) != 0 {
@@ -1857,20 +1721,7 @@ func (x *Every) AppendTLV(b []byte) ([]byte, error) {
 			b, u = u.AppendBefore(b, 26)
 		}
 		for i := range x.Times {
-			if s := x.Times[i].Unix(); s >= -9223372036 && s <= 9223372035 {
-				b = append(b, 0xd0, 0x01)
-				b = tlv.AppendVarint(b, tlv.Zigzag(s*1e9+int64(x.Times[i].Nanosecond())))
-			} else {
-				b = append(b, 0xd3, 0x01)
-				b, mk = tlv.BeginLen(b)
-				b = append(b, 0x08)
-				b = tlv.AppendVarint(b, tlv.Zigzag(s))
-				if ns := x.Times[i].Nanosecond(); ns != 0 {
-					b = append(b, 0x10)
-					b = tlv.AppendVarint(b, uint64(ns))
-				}
-				b = tlv.EndLen(b, mk)
-			}
+			b = tlv.AppendTimeField(b, 26, x.Times[i])
 		}
 	}
 	if len(x.Durs) != 0 {
@@ -1924,20 +1775,7 @@ func (x *Every) AppendTLV(b []byte) ([]byte, error) {
 			b, mk = tlv.BeginLen(b)
 			b = append(b, 0x0a)
 			b = tlv.AppendString(b, e.k)
-			if s := e.v.Unix(); s >= -9223372036 && s <= 9223372035 {
-				b = append(b, 0x10)
-				b = tlv.AppendVarint(b, tlv.Zigzag(s*1e9+int64(e.v.Nanosecond())))
-			} else {
-				b = append(b, 0x13)
-				b, mk2 = tlv.BeginLen(b)
-				b = append(b, 0x08)
-				b = tlv.AppendVarint(b, tlv.Zigzag(s))
-				if ns := e.v.Nanosecond(); ns != 0 {
-					b = append(b, 0x10)
-					b = tlv.AppendVarint(b, uint64(ns))
-				}
-				b = tlv.EndLen(b, mk2)
-			}
+			b = tlv.AppendTimeField(b, 2, e.v)
 			b = tlv.EndLen(b, mk)
 		}
 	}
@@ -3441,98 +3279,21 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 			}
 		case 24: // At
 			if wt == tlv.Varint {
-				var u uint64
-				if off < len(data) && data[off] < 0x80 {
-					u = uint64(data[off])
-					off++
-				} else {
-					v, m := tlv.ConsumeVarint(data[off:])
-					if m < 0 {
-						return d.Error(off, tag, tlv.CodeError(m))
-					}
-					if strict && m != tlv.SizeVarint(v) {
-						return d.Error(off, tag, tlv.ErrNonCanonical)
-					}
-					u = v
-					off += m
+				tv, m, err := tlv.ConsumeTime(data[off:], tlv.Varint, strict)
+				if err != nil {
+					return d.Error(off, tag, err)
 				}
-				ns := tlv.Unzigzag(u)
-				if strict && (ns < -9223372036*1e9 || ns > 9223372035*1e9+999999999) {
-					return d.Error(start, tag, tlv.ErrNonCanonical)
-				}
-				x.At = time.Unix(0, ns).UTC()
+				off += m
+				x.At = tv
 				continue
 			}
 			if wt == tlv.Message {
-				var c []byte
-				m := 1
-				if off < len(data) && data[off] < 0x80 {
-					l := int(data[off])
-					if l > len(data)-off-1 {
-						return d.Error(off, tag, tlv.ErrLength)
-					}
-					c = data[off+1 : off+1+l : off+1+l]
-					m += l
-				} else {
-					c, m = tlv.ConsumeBytes(data[off:])
-					if m < 0 {
-						return d.Error(off, tag, tlv.CodeError(m))
-					}
-					if strict && m-len(c) != tlv.SizeVarint(uint64(len(c))) {
-						return d.Error(off, tag, tlv.ErrNonCanonical)
-					}
+				tv, m, err := tlv.ConsumeTime(data[off:], tlv.Message, strict)
+				if err != nil {
+					return d.Error(off, tag, err)
 				}
-				co := off + m - len(c)
 				off += m
-				var secs int64
-				var nanos uint64
-				var tp uint32
-				for q := 0; q < len(c); {
-					ft, fw, fm := tlv.ConsumeTag(c[q:])
-					if fm < 0 {
-						return d.Error(co+q, 0, tlv.CodeError(fm))
-					}
-					if err := d.Count(1); err != nil {
-						return d.Error(co+q, ft, err)
-					}
-					if (ft != 1 && ft != 2) || fw != tlv.Varint {
-						if strict {
-							return d.Error(co+q, ft, tlv.ErrMalformed)
-						}
-						q += fm
-						sk := tlv.ConsumeValue(c[q:], fw)
-						if sk < 0 {
-							return d.Error(co+q, ft, tlv.CodeError(sk))
-						}
-						q += sk
-						continue
-					}
-					if strict && (ft <= tp || fm != tlv.SizeTag(ft)) {
-						return d.Error(co+q, ft, tlv.ErrNonCanonical)
-					}
-					tp = ft
-					q += fm
-					v, vm := tlv.ConsumeVarint(c[q:])
-					if vm < 0 {
-						return d.Error(co+q, ft, tlv.CodeError(vm))
-					}
-					if strict && vm != tlv.SizeVarint(v) {
-						return d.Error(co+q, ft, tlv.ErrNonCanonical)
-					}
-					q += vm
-					if ft == 1 {
-						secs = tlv.Unzigzag(v)
-					} else {
-						nanos = v
-					}
-				}
-				if nanos >= 1e9 || secs > 1<<62 || secs < -(1<<62) {
-					return d.Error(co, tag, tlv.ErrRange)
-				}
-				if strict && secs >= -9223372036 && secs <= 9223372035 {
-					return d.Error(co, tag, tlv.ErrNonCanonical)
-				}
-				x.At = time.Unix(secs, int64(nanos)).UTC()
+				x.At = tv
 				continue
 			}
 		case 25: // Took
@@ -3577,98 +3338,21 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 					}
 				}
 				if wt == tlv.Varint {
-					var u uint64
-					if off < len(data) && data[off] < 0x80 {
-						u = uint64(data[off])
-						off++
-					} else {
-						v, m := tlv.ConsumeVarint(data[off:])
-						if m < 0 {
-							return d.Error(off, tag, tlv.CodeError(m))
-						}
-						if strict && m != tlv.SizeVarint(v) {
-							return d.Error(off, tag, tlv.ErrNonCanonical)
-						}
-						u = v
-						off += m
+					tv, m, err := tlv.ConsumeTime(data[off:], tlv.Varint, strict)
+					if err != nil {
+						return d.Error(off, tag, err)
 					}
-					ns := tlv.Unzigzag(u)
-					if strict && (ns < -9223372036*1e9 || ns > 9223372035*1e9+999999999) {
-						return d.Error(start, tag, tlv.ErrNonCanonical)
-					}
-					x.Times = append(x.Times, time.Unix(0, ns).UTC())
+					off += m
+					x.Times = append(x.Times, tv)
 					continue
 				}
 				if wt == tlv.Message {
-					var c []byte
-					m := 1
-					if off < len(data) && data[off] < 0x80 {
-						l := int(data[off])
-						if l > len(data)-off-1 {
-							return d.Error(off, tag, tlv.ErrLength)
-						}
-						c = data[off+1 : off+1+l : off+1+l]
-						m += l
-					} else {
-						c, m = tlv.ConsumeBytes(data[off:])
-						if m < 0 {
-							return d.Error(off, tag, tlv.CodeError(m))
-						}
-						if strict && m-len(c) != tlv.SizeVarint(uint64(len(c))) {
-							return d.Error(off, tag, tlv.ErrNonCanonical)
-						}
+					tv, m, err := tlv.ConsumeTime(data[off:], tlv.Message, strict)
+					if err != nil {
+						return d.Error(off, tag, err)
 					}
-					co := off + m - len(c)
 					off += m
-					var secs int64
-					var nanos uint64
-					var tp uint32
-					for q := 0; q < len(c); {
-						ft, fw, fm := tlv.ConsumeTag(c[q:])
-						if fm < 0 {
-							return d.Error(co+q, 0, tlv.CodeError(fm))
-						}
-						if err := d.Count(1); err != nil {
-							return d.Error(co+q, ft, err)
-						}
-						if (ft != 1 && ft != 2) || fw != tlv.Varint {
-							if strict {
-								return d.Error(co+q, ft, tlv.ErrMalformed)
-							}
-							q += fm
-							sk := tlv.ConsumeValue(c[q:], fw)
-							if sk < 0 {
-								return d.Error(co+q, ft, tlv.CodeError(sk))
-							}
-							q += sk
-							continue
-						}
-						if strict && (ft <= tp || fm != tlv.SizeTag(ft)) {
-							return d.Error(co+q, ft, tlv.ErrNonCanonical)
-						}
-						tp = ft
-						q += fm
-						v, vm := tlv.ConsumeVarint(c[q:])
-						if vm < 0 {
-							return d.Error(co+q, ft, tlv.CodeError(vm))
-						}
-						if strict && vm != tlv.SizeVarint(v) {
-							return d.Error(co+q, ft, tlv.ErrNonCanonical)
-						}
-						q += vm
-						if ft == 1 {
-							secs = tlv.Unzigzag(v)
-						} else {
-							nanos = v
-						}
-					}
-					if nanos >= 1e9 || secs > 1<<62 || secs < -(1<<62) {
-						return d.Error(co, tag, tlv.ErrRange)
-					}
-					if strict && secs >= -9223372036 && secs <= 9223372035 {
-						return d.Error(co, tag, tlv.ErrNonCanonical)
-					}
-					x.Times = append(x.Times, time.Unix(secs, int64(nanos)).UTC())
+					x.Times = append(x.Times, tv)
 					continue
 				}
 			}
@@ -3836,98 +3520,21 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 						continue
 					}
 					if et == 2 && ew == tlv.Varint {
-						var u uint64
-						if p < len(c) && c[p] < 0x80 {
-							u = uint64(c[p])
-							p++
-						} else {
-							v, m := tlv.ConsumeVarint(c[p:])
-							if m < 0 {
-								return d.Error(co+p, tag, tlv.CodeError(m))
-							}
-							if strict && m != tlv.SizeVarint(v) {
-								return d.Error(co+p, tag, tlv.ErrNonCanonical)
-							}
-							u = v
-							p += m
+						tv, m, err := tlv.ConsumeTime(c[p:], tlv.Varint, strict)
+						if err != nil {
+							return d.Error(co+p, tag, err)
 						}
-						ns := tlv.Unzigzag(u)
-						if strict && (ns < -9223372036*1e9 || ns > 9223372035*1e9+999999999) {
-							return d.Error(start, tag, tlv.ErrNonCanonical)
-						}
-						val = time.Unix(0, ns).UTC()
+						p += m
+						val = tv
 						continue
 					}
 					if et == 2 && ew == tlv.Message {
-						var ec []byte
-						m := 1
-						if p < len(c) && c[p] < 0x80 {
-							l := int(c[p])
-							if l > len(c)-p-1 {
-								return d.Error(co+p, tag, tlv.ErrLength)
-							}
-							ec = c[p+1 : p+1+l : p+1+l]
-							m += l
-						} else {
-							ec, m = tlv.ConsumeBytes(c[p:])
-							if m < 0 {
-								return d.Error(co+p, tag, tlv.CodeError(m))
-							}
-							if strict && m-len(ec) != tlv.SizeVarint(uint64(len(ec))) {
-								return d.Error(co+p, tag, tlv.ErrNonCanonical)
-							}
+						tv, m, err := tlv.ConsumeTime(c[p:], tlv.Message, strict)
+						if err != nil {
+							return d.Error(co+p, tag, err)
 						}
-						eco := co + p + m - len(ec)
 						p += m
-						var secs int64
-						var nanos uint64
-						var tp uint32
-						for q := 0; q < len(ec); {
-							ft, fw, fm := tlv.ConsumeTag(ec[q:])
-							if fm < 0 {
-								return d.Error(eco+q, 0, tlv.CodeError(fm))
-							}
-							if err := d.Count(1); err != nil {
-								return d.Error(eco+q, ft, err)
-							}
-							if (ft != 1 && ft != 2) || fw != tlv.Varint {
-								if strict {
-									return d.Error(eco+q, ft, tlv.ErrMalformed)
-								}
-								q += fm
-								sk := tlv.ConsumeValue(ec[q:], fw)
-								if sk < 0 {
-									return d.Error(eco+q, ft, tlv.CodeError(sk))
-								}
-								q += sk
-								continue
-							}
-							if strict && (ft <= tp || fm != tlv.SizeTag(ft)) {
-								return d.Error(eco+q, ft, tlv.ErrNonCanonical)
-							}
-							tp = ft
-							q += fm
-							v, vm := tlv.ConsumeVarint(ec[q:])
-							if vm < 0 {
-								return d.Error(eco+q, ft, tlv.CodeError(vm))
-							}
-							if strict && vm != tlv.SizeVarint(v) {
-								return d.Error(eco+q, ft, tlv.ErrNonCanonical)
-							}
-							q += vm
-							if ft == 1 {
-								secs = tlv.Unzigzag(v)
-							} else {
-								nanos = v
-							}
-						}
-						if nanos >= 1e9 || secs > 1<<62 || secs < -(1<<62) {
-							return d.Error(eco, tag, tlv.ErrRange)
-						}
-						if strict && secs >= -9223372036 && secs <= 9223372035 {
-							return d.Error(eco, tag, tlv.ErrNonCanonical)
-						}
-						val = time.Unix(secs, int64(nanos)).UTC()
+						val = tv
 						continue
 					}
 					if strict {

@@ -250,15 +250,9 @@ func sizeExpr(t Type, e string) string {
 }
 
 // sizeStmt emits `n += keyLen + size of value` for a value of type t in e.
-func (g *generator) sizeStmt(t Type, e string, keyLen int, n string) {
-	if t.Kind == KindTime {
-		g.p("if s := %s.Unix(); s >= %d && s <= %d {", e, minNanoSeconds, maxNanoSeconds)
-		g.p("%s += %d + tlv.SizeVarint(tlv.Zigzag(s*1e9 + int64(%s.Nanosecond())))", n, keyLen, e)
-		g.p("} else {")
-		g.p("m := 1 + tlv.SizeVarint(tlv.Zigzag(s))")
-		g.p("if ns := %s.Nanosecond(); ns != 0 { m += 1 + tlv.SizeVarint(uint64(ns)) }", e)
-		g.p("%s += %d + tlv.SizeVarint(uint64(m)) + m", n, keyLen)
-		g.p("}")
+func (g *generator) sizeStmt(t Type, e string, keyLen int, n string, tag uint32) {
+	if t.Kind == KindTime { // the key's wire type depends on the value
+		g.p("%s += tlv.SizeTimeField(%d, %s)", n, tag, e)
 		return
 	}
 	if t.Kind == KindMessage {
@@ -280,11 +274,11 @@ func (g *generator) size(m *Message) {
 		case f.IsMap():
 			g.p("for k, v := range %s {", v)
 			g.p("e := 0")
-			g.sizeStmt(f.Key, "k", 1, "e")
+			g.sizeStmt(f.Key, "k", 1, "e", 1)
 			if f.Value.Kind == KindMessage {
 				g.p("{ s := v.SizeTLV(); e += 1 + tlv.SizeVarint(uint64(s)) + s }")
 			} else {
-				g.sizeStmt(f.Value, "v", 1, "e")
+				g.sizeStmt(f.Value, "v", 1, "e", 2)
 			}
 			g.p("_, _ = k, v")
 			g.p("n += %d + tlv.SizeVarint(uint64(e)) + e", kl)
@@ -306,15 +300,15 @@ func (g *generator) size(m *Message) {
 			g.p("}")
 		case f.Repeated:
 			g.p("for i := range %s {", v)
-			g.sizeStmt(f.Type, v+"[i]", kl, "n")
+			g.sizeStmt(f.Type, v+"[i]", kl, "n", f.Tag)
 			g.p("}")
 		case f.Type.Kind == KindMessage:
 			g.p("if %s != nil {", v)
-			g.sizeStmt(f.Type, v, kl, "n")
+			g.sizeStmt(f.Type, v, kl, "n", f.Tag)
 			g.p("}")
 		default:
 			g.p("if %s {", nonZero(f.Type, v, g))
-			g.sizeStmt(f.Type, v, kl, "n")
+			g.sizeStmt(f.Type, v, kl, "n", f.Tag)
 			g.p("}")
 		}
 	}
@@ -370,30 +364,10 @@ func (g *generator) appendValue(t Type, e, mark string) {
 	}
 }
 
-// Unix seconds whose time in nanoseconds fits an int64 (years 1678–2262):
-// such a time is one zigzag varint of nanoseconds, any other a message of
-// seconds and nanoseconds (SPEC.md §4).
-const (
-	minNanoSeconds = -9223372036
-	maxNanoSeconds = 9223372035
-)
-
 // appendTimeField emits a whole time field, key included: the key's wire
 // type depends on the value (varint, or message for far times).
 func (g *generator) appendTimeField(e string, tag uint32, mark string) {
-	kv, _ := keyBytes(tag, wtVarint)
-	km, _ := keyBytes(tag, wtMessage)
-	g.p("if s := %s.Unix(); s >= %d && s <= %d {", e, minNanoSeconds, maxNanoSeconds)
-	g.p("b = append(b, %s)", kv)
-	g.p("b = tlv.AppendVarint(b, tlv.Zigzag(s*1e9+int64(%s.Nanosecond())))", e)
-	g.p("} else {")
-	g.p("b = append(b, %s)", km)
-	g.p("b, %s = tlv.BeginLen(b)", mark)
-	g.p("b = append(b, 0x08)")
-	g.p("b = tlv.AppendVarint(b, tlv.Zigzag(s))")
-	g.p("if ns := %s.Nanosecond(); ns != 0 { b = append(b, 0x10); b = tlv.AppendVarint(b, uint64(ns)) }", e)
-	g.p("b = tlv.EndLen(b, %s)", mark)
-	g.p("}")
+	g.p("b = tlv.AppendTimeField(b, %d, %s)", tag, e)
 }
 
 func usesMark(m *Message) (outer, inner bool) {
@@ -401,10 +375,10 @@ func usesMark(m *Message) (outer, inner bool) {
 		switch {
 		case f.IsMap():
 			outer = true
-			inner = inner || f.Value.Kind == KindMessage || f.Value.Kind == KindTime
+			inner = inner || f.Value.Kind == KindMessage
 		case f.Repeated && packed(f.Type):
 			outer = outer || f.Type.Kind == KindInt32 || f.Type.Kind == KindInt64 || f.Type.Kind == KindUint32 || f.Type.Kind == KindUint64 || f.Type.Kind == KindDuration
-		case f.Type.Kind == KindMessage || f.Type.Kind == KindTime:
+		case f.Type.Kind == KindMessage:
 			outer = true
 		}
 	}

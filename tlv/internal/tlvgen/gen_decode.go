@@ -145,15 +145,10 @@ func (r reader) value(t Type, wt int, assign func(string) string) {
 		r.varint()
 		g.convertVarint(t, assign, rangeFail)
 	case KindTime:
-		if wt == wtVarint {
-			r.varint()
-			g.p("ns := tlv.Unzigzag(u)")
-			g.p("if strict && (ns < %d*1e9 || ns > %d*1e9+999999999) { %s }", minNanoSeconds, maxNanoSeconds, r.fail(r.errOff, "tlv.ErrNonCanonical"))
-			g.p("%s", assign("time.Unix(0, ns).UTC()"))
-			return
-		}
-		r.content(true)
-		r.timeContent(assign)
+		g.p("tv, m, err := tlv.ConsumeTime(%s, %s, strict)", r.src(), wtNames[wt])
+		g.p("if err != nil { %s }", r.fail(r.at(), "err"))
+		g.p("%s += m", r.pos)
+		g.p("%s", assign("tv"))
 	case KindFloat32, KindFloat64:
 		if wt == wtFixed32 {
 			g.p("w, m := tlv.ConsumeFixed32(%s)", r.src())
@@ -521,39 +516,4 @@ func (g *generator) keyFastPath() {
 	g.p("tag, wt, n = tlv.ConsumeTag(data[off:])")
 	g.p("if n < 0 { return d.Error(off, 0, tlv.CodeError(n)) }")
 	g.p("}")
-}
-
-// timeContent emits the decoding of a time message held in the content
-// variable: zigzag seconds at tag 1, nanoseconds at tag 2 (SPEC.md §4), the
-// same checks as the reflection decoder, and the value in UTC.
-func (r reader) timeContent(assign func(string) string) {
-	g := r.g
-	c, co := r.names()
-	g.p("var secs int64")
-	g.p("var nanos uint64")
-	g.p("var tp uint32")
-	g.p("for q := 0; q < len(%s); {", c)
-	g.p("ft, fw, fm := tlv.ConsumeTag(%s[q:])", c)
-	g.p("if fm < 0 { return d.Error(%s+q, 0, tlv.CodeError(fm)) }", co)
-	g.p("if err := d.Count(1); err != nil { return d.Error(%s+q, ft, err) }", co)
-	g.p("if (ft != 1 && ft != 2) || fw != tlv.Varint {")
-	g.p("if strict { return d.Error(%s+q, ft, tlv.ErrMalformed) }", co)
-	g.p("q += fm")
-	g.p("sk := tlv.ConsumeValue(%s[q:], fw)", c)
-	g.p("if sk < 0 { return d.Error(%s+q, ft, tlv.CodeError(sk)) }", co)
-	g.p("q += sk")
-	g.p("continue")
-	g.p("}")
-	g.p("if strict && (ft <= tp || fm != tlv.SizeTag(ft)) { return d.Error(%s+q, ft, tlv.ErrNonCanonical) }", co)
-	g.p("tp = ft")
-	g.p("q += fm")
-	g.p("v, vm := tlv.ConsumeVarint(%s[q:])", c)
-	g.p("if vm < 0 { return d.Error(%s+q, ft, tlv.CodeError(vm)) }", co)
-	g.p("if strict && vm != tlv.SizeVarint(v) { return d.Error(%s+q, ft, tlv.ErrNonCanonical) }", co)
-	g.p("q += vm")
-	g.p("if ft == 1 { secs = tlv.Unzigzag(v) } else { nanos = v }")
-	g.p("}")
-	g.p("if nanos >= 1e9 || secs > 1<<62 || secs < -(1<<62) { %s }", r.fail(co, "tlv.ErrRange"))
-	g.p("if strict && secs >= %d && secs <= %d { %s }", minNanoSeconds, maxNanoSeconds, r.fail(co, "tlv.ErrNonCanonical"))
-	g.p("%s", assign("time.Unix(secs, int64(nanos)).UTC()"))
 }
