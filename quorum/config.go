@@ -245,8 +245,8 @@ func (o Op) String() string {
 	return fmt.Sprintf("op(%d)", uint8(o))
 }
 
-// Hooks are callbacks for metrics. They run on the client's goroutines,
-// possibly concurrently, and must be fast and safe for concurrent use. The
+// Hooks are callbacks for metrics. They run on the client's goroutines or
+// the caller's (after an inline replica call), possibly concurrently, and must be fast and safe for concurrent use. The
 // replica argument is the index in the slice given to New.
 type Hooks struct {
 	// ReplicaLatency reports every finished replica call (OpGet or OpPut); d

@@ -97,8 +97,8 @@ func newOp(c *Client, n int) *op {
 	}
 }
 
-// acquire takes an op for key and makes its replica calls' context: it
-// carries the caller's values, and its deadline is three replica timeouts
+// acquire takes an op for key and prepares its replica calls' context,
+// made at the first call (opctx.go): it carries the caller's values, and its deadline is three replica timeouts
 // (two phases and an asynchronous slave write; for reads, the caller's
 // deadline if earlier). Reads are cancelled when they return or when the
 // caller's context ends; writes only when every call has returned, so

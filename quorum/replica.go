@@ -49,9 +49,10 @@ type Record struct {
 // keep rec.Value after it returns (copy it). ctx is a context made for the
 // call's operation (the caller's values and a deadline; see the package
 // doc), never shared with another operation, so deriving contexts from it
-// and keeping them after the call returned is safe. A Put error wrapping ErrNotStored tells the Client that the
-// record was certainly not stored; any other error leaves the write
-// indeterminate.
+// and keeping them after the call returned is safe. A Put error wrapping
+// ErrNotStored tells the Client that the record was certainly not stored;
+// any other error leaves the write indeterminate. A replica may be called
+// on the caller's goroutine (see Config.InlineBelow).
 type Replica interface {
 	// Get returns the stored record; a missing key is a zero Record and a nil error.
 	Get(ctx context.Context, key string) (Record, error)
