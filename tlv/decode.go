@@ -145,8 +145,15 @@ func (p *structPlan) decode(d *DecodeState, data []byte, ptr unsafe.Pointer) err
 		if d.elements--; d.elements < 0 {
 			return d.errAt(start, tag, ErrTooManyElements)
 		}
-		f := p.lookup(tag)
-		if f != nil && f.c.accept&(1<<wt) == 0 {
+		var f *fieldPlan
+		if tag < uint32(len(p.byTag)) { // lookup's dense case, inline
+			if i := p.byTag[tag]; i != 0 {
+				f = &p.fields[i-1]
+			}
+		} else {
+			f = p.lookup(tag)
+		}
+		if f != nil && f.accept&(1<<wt) == 0 {
 			if d.strict {
 				return d.errAt(start, tag, ErrWireType)
 			}
@@ -186,7 +193,7 @@ func (p *structPlan) decode(d *DecodeState, data []byte, ptr unsafe.Pointer) err
 		}
 		var err error
 		fp := unsafe.Add(ptr, f.off)
-		switch f.c.kind {
+		switch f.kind {
 		case kRepeated, kMap:
 			off, err = d.decodeRun(f.c, data, start, fp, tag)
 		default:
@@ -249,6 +256,15 @@ func (d *DecodeState) readVarint(data []byte, off int, tag uint32) (uint64, int,
 // readLen reads a length-delimited value at data[off:] and returns its content and the
 // offset of the content.
 func (d *DecodeState) readLen(data []byte, off int, tag uint32) ([]byte, int, error) {
+	if off < len(data) && data[off] < 0x80 {
+		// A one-byte length, the common case.
+		next := off + 1
+		if int(data[off]) > len(data)-next {
+			return nil, off, d.errAt(off, tag, ErrLength)
+		}
+		end := next + int(data[off])
+		return data[next:end:end], next, nil
+	}
 	l, next, err := d.readVarint(data, off, tag)
 	if err != nil {
 		return nil, off, err
@@ -466,6 +482,18 @@ func (d *DecodeState) growSlice(c *codec, p unsafe.Pointer, n int) error {
 	newCap := max(h.len+n, 2*h.cap)
 	if err := d.Alloc(newCap * int(c.elem.size)); err != nil {
 		return err
+	}
+	if c.kind == kPacked {
+		// Pointer-free elements: a plain word array (8-byte aligned) holds them as well as
+		// a typed one, without going through reflect.
+		size := int(c.elem.size)
+		words := make([]uint64, (newCap*size+7)/8)
+		nd := unsafe.Pointer(unsafe.SliceData(words))
+		if h.len > 0 {
+			copy(unsafe.Slice((*byte)(nd), h.len*size), unsafe.Slice((*byte)(h.data), h.len*size))
+		}
+		h.data, h.cap = nd, newCap
+		return nil
 	}
 	reflect.NewAt(c.typ, p).Elem().Grow(n)
 	return nil

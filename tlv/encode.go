@@ -202,7 +202,7 @@ func (p *structPlan) encode(b []byte, ptr unsafe.Pointer, depth int) ([]byte, er
 		}
 		fp := unsafe.Add(ptr, f.off)
 		// The commonest kinds inline, saving a call per field.
-		switch f.c.kind {
+		switch f.kind {
 		case kInt64:
 			if v := *(*int64)(fp); v != 0 || !f.omitempty {
 				b = AppendVarint(f.key.append(b), Zigzag(v))
@@ -218,6 +218,50 @@ func (p *structPlan) encode(b []byte, ptr unsafe.Pointer, depth int) ([]byte, er
 				b = AppendString(f.key.append(b), s)
 			}
 			continue
+		case kBytes:
+			if s := *(*[]byte)(fp); len(s) != 0 || !f.omitempty {
+				b = AppendBytes(f.key.append(b), s)
+			}
+			continue
+		case kRepeated:
+			if f.sub != nil {
+				// []struct: one nested message per element, without a call per element
+				// through encodeValue.
+				h := (*sliceHeader)(fp)
+				size := f.c.elem.size
+				for i := 0; i < h.len; i++ {
+					var mark int
+					b, mark = BeginLen(f.key.append(b))
+					if b, err = f.sub.encode(b, unsafe.Add(h.data, uintptr(i)*size), depth+1); err != nil {
+						return b, err
+					}
+					if n := len(b) - mark - 1; n < 0x80 { // EndLen, inline
+						b[mark] = byte(n)
+					} else {
+						b = endLenShift(b, mark)
+					}
+				}
+				continue
+			}
+		case kPtr:
+			if f.sub != nil {
+				// *struct: nil is left out; omitempty does not look inside a non-nil pointer.
+				pp := *(*unsafe.Pointer)(fp)
+				if pp == nil {
+					continue
+				}
+				var mark int
+				b, mark = BeginLen(f.key.append(b))
+				if b, err = f.sub.encode(b, pp, depth+1); err != nil {
+					return b, err
+				}
+				if n := len(b) - mark - 1; n < 0x80 { // EndLen, inline
+					b[mark] = byte(n)
+				} else {
+					b = endLenShift(b, mark)
+				}
+				continue
+			}
 		}
 		pres := presField
 		if f.omitempty {
@@ -336,7 +380,11 @@ func encodeValue(b []byte, key *fkey, c *codec, p unsafe.Pointer, pres presence,
 		if err != nil {
 			return b, err
 		}
-		return EndLen(b, mark), nil
+		if n := len(b) - mark - 1; n < 0x80 { // EndLen, inline
+			b[mark] = byte(n)
+			return b, nil
+		}
+		return endLenShift(b, mark), nil
 	case kPtr:
 		pp := *(*unsafe.Pointer)(p)
 		if pp == nil {
@@ -427,7 +475,11 @@ func appendPacked(b []byte, k kind, data unsafe.Pointer, n int) []byte {
 			b = AppendVarint(b, v)
 		}
 	}
-	return EndLen(b, mark)
+	if n := len(b) - mark - 1; n < 0x80 { // EndLen, inline
+		b[mark] = byte(n)
+		return b
+	}
+	return endLenShift(b, mark)
 }
 
 func encodeMap(b []byte, key *fkey, c *codec, p unsafe.Pointer, depth int) ([]byte, error) {
@@ -459,11 +511,12 @@ func encodeMap(b []byte, key *fkey, c *codec, p unsafe.Pointer, depth int) ([]by
 			slices.SortFunc(kvs, func(x, y [2]string) int { return CompareKeyString(x[0], y[0]) })
 		}
 		for i := range kvs {
-			var mark int
-			b, mark = BeginLen(key.append(b))
-			b = AppendString(c.entryK.append(b), kvs[i][0])
-			b = AppendString(c.entryV.append(b), kvs[i][1])
-			b = EndLen(b, mark)
+			k, v := kvs[i][0], kvs[i][1]
+			n := int(c.entryK.n) + SizeVarint(uint64(len(k))) + len(k) +
+				int(c.entryV.n) + SizeVarint(uint64(len(v))) + len(v)
+			b = AppendVarint(key.append(b), uint64(n))
+			b = AppendString(c.entryK.append(b), k)
+			b = AppendString(c.entryV.append(b), v)
 		}
 		return b, nil
 	}

@@ -86,9 +86,14 @@ type fieldPlan struct {
 	tag       uint32
 	key       fkey
 	off       uintptr
-	omitempty bool
 	c         *codec
-	name      string
+	kind      kind  // c.kind, kept here so the hot loops need not load c
+	accept    uint8 // c.accept
+	omitempty bool
+	// sub is the element's plan for a []struct or *struct field (nil otherwise), which
+	// the encoder writes without going through encodeValue.
+	sub  *structPlan
+	name string
 }
 
 type structPlan struct {
@@ -230,9 +235,14 @@ func (b *builder) structPlan(t reflect.Type) *structPlan {
 			p.err = fmt.Errorf("tlv: %v.%s: %w", t, sf.Name, err)
 			return p
 		}
-		p.fields = append(p.fields, fieldPlan{
+		fp := fieldPlan{
 			tag: uint32(tag), key: mkKey(uint32(tag), c.wt), off: sf.Offset, omitempty: omit, c: c, name: sf.Name,
-		})
+			kind: c.kind, accept: c.accept,
+		}
+		if (c.kind == kRepeated || c.kind == kPtr) && c.elem.kind == kStruct {
+			fp.sub = c.elem.st
+		}
+		p.fields = append(p.fields, fp)
 		maxTag = max(maxTag, uint32(tag))
 	}
 	slices.SortFunc(p.fields, func(a, b fieldPlan) int { return int(int64(a.tag) - int64(b.tag)) })

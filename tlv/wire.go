@@ -265,6 +265,9 @@ func ConsumeVarint(b []byte) (v uint64, n int) {
 	if len(b) > 0 && b[0] < 0x80 {
 		return uint64(b[0]), 1
 	}
+	if len(b) > 1 && b[1] < 0x80 {
+		return uint64(b[0]&0x7f) | uint64(b[1])<<7, 2
+	}
 	var shift uint
 	for i := 0; i < len(b); i++ {
 		c := b[i]
@@ -285,6 +288,9 @@ func ConsumeVarint(b []byte) (v uint64, n int) {
 
 // ConsumeTag parses a field key. The tag is checked to be in [1, MaxTag].
 func ConsumeTag(b []byte) (tag uint32, wt WireType, n int) {
+	if len(b) > 0 && b[0] < 0x80 && b[0] >= 1<<3 {
+		return uint32(b[0] >> 3), WireType(b[0] & 7), 1
+	}
 	k, n := ConsumeVarint(b)
 	if n < 0 {
 		return 0, 0, n
@@ -315,6 +321,10 @@ func ConsumeFixed64(b []byte) (uint64, int) {
 // ConsumeBytes parses a varint length and returns the content that follows, aliasing b.
 // The length is checked against len(b) before any conversion, so it cannot overflow.
 func ConsumeBytes(b []byte) ([]byte, int) {
+	if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
+		end := 1 + int(b[0])
+		return b[1:end:end], end
+	}
 	l, n := ConsumeVarint(b)
 	if n < 0 {
 		return nil, n
