@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -350,12 +351,73 @@ func checkGetCopies(ctx context.Context, r quorum.Replica) error {
 	return expect(ctx, r, "k", rec("original", v(1, 0)))
 }
 
-// checkConcurrentPuts races writers that put every version twice, in a
+// contendedKey is the key checkContendedPuts writes; the kit's own tests
+// name it to arm a replica that is racy on purpose.
+const contendedKey = "contended"
+
+// checkConcurrentPuts first releases writers together on one version, round
+// after round, then races writers that put every version twice, in a
 // shuffled order, against readers. A non-atomic compare-then-set shows up as
 // one version stored twice, a final record that is not the newest, a torn
 // record (value of one version, version of another), or a reader seeing the
 // version go backwards.
 func checkConcurrentPuts(ctx context.Context, r quorum.Replica) error {
+	if err := checkContendedPuts(ctx, r); err != nil {
+		return err
+	}
+	return checkShuffledPuts(ctx, r)
+}
+
+// checkContendedPuts starts all writers at once on the same version, for a
+// number of rounds: in each round exactly one of them may report it stored,
+// and the replica must then hold that version.
+func checkContendedPuts(ctx context.Context, r quorum.Replica) error {
+	const (
+		writers = 8
+		rounds  = 25
+	)
+	for c := uint64(1); c <= rounds; c++ {
+		want := rec("round"+strconv.FormatUint(c, 10), v(c, 0))
+		start := make(chan struct{})
+		var (
+			wg     sync.WaitGroup
+			stored atomic.Int32
+			errMu  sync.Mutex
+			errs   []error
+		)
+		for range writers {
+			wg.Go(func() {
+				<-start
+				ok, err := r.Put(ctx, contendedKey, want)
+				if err != nil {
+					errMu.Lock()
+					errs = append(errs, fmt.Errorf("contended put: %w", err))
+					errMu.Unlock()
+					return
+				}
+				if ok {
+					stored.Add(1)
+				}
+			})
+		}
+		close(start)
+		wg.Wait()
+		if len(errs) > 0 {
+			return errors.Join(errs...)
+		}
+		if n := stored.Load(); n != 1 {
+			return violation("%d writers put version %d at once and %d reported it stored, want exactly 1: set-if-newer is not atomic", writers, c, n)
+		}
+		if err := expect(ctx, r, contendedKey, want); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkShuffledPuts races writers that put every version twice, in a
+// shuffled order, against readers.
+func checkShuffledPuts(ctx context.Context, r quorum.Replica) error {
 	const (
 		writers  = 8
 		versions = 400

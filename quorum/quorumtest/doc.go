@@ -54,9 +54,10 @@
 // Record; only strictly newer versions store, ordered by Counter then Writer
 // over all 64 bits (2^53+1 is not 2^53); the zero Version never stores;
 // tombstones are versioned records; values are copied in and out; keys and
-// values are binary-safe; and set-if-newer is atomic under eight concurrent
-// writers and two readers. CheckReplica returns the same findings as an
-// error.
+// values are binary-safe; and set-if-newer is atomic, both when eight
+// writers put the same version at once (exactly one may report it stored)
+// and under eight concurrent writers and two readers. CheckReplica returns
+// the same findings as an error.
 //
 // # Example
 //

@@ -15,7 +15,9 @@ type refReplica struct {
 	m  map[string]quorum.Record
 
 	// Bugs, for proving that the conformance kit catches them.
-	racy      bool // compare and set in two critical sections
+	racy      bool          // compare and set in two critical sections
+	waiting   chan struct{} // racy: closed when a second Put passed the check
+	paired    bool          // racy: the forced interleaving has happened
 	noCopyIn  bool
 	noCopyOut bool
 	floatVer  bool // compare versions as float64, as a naive Lua script would
@@ -53,7 +55,7 @@ func (r *refReplica) newer(a, b quorum.Version) bool {
 	return a.Newer(b)
 }
 
-func (r *refReplica) Put(_ context.Context, key string, rc quorum.Record) (bool, error) {
+func (r *refReplica) Put(ctx context.Context, key string, rc quorum.Record) (bool, error) {
 	if !r.noCopyIn {
 		rc = cloneRecord(rc)
 	}
@@ -64,8 +66,28 @@ func (r *refReplica) Put(_ context.Context, key string, rc quorum.Record) (bool,
 		return false, nil
 	}
 	if r.racy {
+		// Force the interleaving the bug allows: the first two Puts on the
+		// contended key that pass the check wait for each other before either
+		// sets, so both store; later Puts just widen the window.
+		var partner chan struct{}
+		if key == contendedKey && !r.paired {
+			if r.waiting == nil {
+				r.waiting = make(chan struct{})
+				partner = r.waiting
+			} else {
+				close(r.waiting)
+				r.paired = true
+			}
+		}
 		r.mu.Unlock()
-		time.Sleep(time.Microsecond) // widen the window between check and set
+		if partner != nil {
+			select {
+			case <-partner:
+			case <-ctx.Done():
+			}
+		} else {
+			time.Sleep(time.Microsecond)
+		}
 		r.mu.Lock()
 	}
 	defer r.mu.Unlock()

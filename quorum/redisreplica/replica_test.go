@@ -6,6 +6,7 @@ import (
 	"math"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
@@ -19,7 +20,18 @@ import (
 func newMini(t *testing.T) (*miniredis.Miniredis, *redis.Client) {
 	t.Helper()
 	mr := miniredis.RunT(t)
-	c := redis.NewClient(&redis.Options{Addr: mr.Addr(), MaxRetries: -1})
+	// go-redis defaults to a 3 s read timeout; under -race on a loaded
+	// machine the conformance kit's contended Lua calls have exceeded it.
+	// These tests are not about timeouts, so give them ample headroom (the
+	// kit bounds each check at 30 s anyway).
+	c := redis.NewClient(&redis.Options{
+		Addr:         mr.Addr(),
+		MaxRetries:   -1,
+		DialTimeout:  20 * time.Second,
+		ReadTimeout:  20 * time.Second,
+		WriteTimeout: 20 * time.Second,
+		PoolTimeout:  20 * time.Second,
+	})
 	t.Cleanup(func() { _ = c.Close() })
 	return mr, c
 }
