@@ -351,7 +351,25 @@ func storeFloat(k kind, p unsafe.Pointer, bits uint64, wide bool) bool {
 // after it. fresh says p is known to be zero memory.
 func (d *DecodeState) decodeValue(c *codec, wt WireType, data []byte, off int, p unsafe.Pointer, tag uint32, fresh bool) (int, error) {
 	switch c.kind {
-	case kBool, kInt8, kInt16, kInt32, kInt64, kUint8, kUint16, kUint32, kUint64:
+	case kInt64, kUint64:
+		// The widest integers take any value: no range check, no call to storeInt.
+		var u uint64
+		next := off + 1
+		if off < len(data) && data[off] < 0x80 {
+			u = uint64(data[off])
+		} else {
+			var err error
+			if u, next, err = d.readVarint(data, off, tag); err != nil {
+				return off, err
+			}
+		}
+		if c.kind == kInt64 {
+			*(*int64)(p) = Unzigzag(u)
+		} else {
+			*(*uint64)(p) = u
+		}
+		return next, nil
+	case kBool, kInt8, kInt16, kInt32, kUint8, kUint16, kUint32:
 		u, next, err := d.readVarint(data, off, tag)
 		if err != nil {
 			return off, err

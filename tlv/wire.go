@@ -268,6 +268,9 @@ func ConsumeVarint(b []byte) (v uint64, n int) {
 	if len(b) > 1 && b[1] < 0x80 {
 		return uint64(b[0]&0x7f) | uint64(b[1])<<7, 2
 	}
+	if len(b) >= MaxVarintLen {
+		return consumeVarintUnrolled(b)
+	}
 	var shift uint
 	for i := 0; i < len(b); i++ {
 		c := b[i]
@@ -284,6 +287,54 @@ func ConsumeVarint(b []byte) (v uint64, n int) {
 		shift += 7
 	}
 	return 0, codeTruncated
+}
+
+// consumeVarintUnrolled is ConsumeVarint for inputs of at least MaxVarintLen bytes whose
+// varint is longer than two bytes: one add per byte, with the continuation bit of each
+// earlier byte subtracted once the next is known to follow, and no bounds checks.
+func consumeVarintUnrolled(b []byte) (uint64, int) {
+	_ = b[MaxVarintLen-1]
+	v := uint64(b[0]) + uint64(b[1])<<7 - 0x80 - 0x80<<7 // both have the continuation bit
+	y := uint64(b[2])
+	if v += y << 14; y < 0x80 {
+		return v, 3
+	}
+	v -= 0x80 << 14
+	y = uint64(b[3])
+	if v += y << 21; y < 0x80 {
+		return v, 4
+	}
+	v -= 0x80 << 21
+	y = uint64(b[4])
+	if v += y << 28; y < 0x80 {
+		return v, 5
+	}
+	v -= 0x80 << 28
+	y = uint64(b[5])
+	if v += y << 35; y < 0x80 {
+		return v, 6
+	}
+	v -= 0x80 << 35
+	y = uint64(b[6])
+	if v += y << 42; y < 0x80 {
+		return v, 7
+	}
+	v -= 0x80 << 42
+	y = uint64(b[7])
+	if v += y << 49; y < 0x80 {
+		return v, 8
+	}
+	v -= 0x80 << 49
+	y = uint64(b[8])
+	if v += y << 56; y < 0x80 {
+		return v, 9
+	}
+	v -= 0x80 << 56
+	// The tenth byte holds bit 63 only.
+	if y = uint64(b[9]); y > 1 {
+		return 0, codeOverflow
+	}
+	return v + y<<63, MaxVarintLen
 }
 
 // ConsumeTag parses a field key. The tag is checked to be in [1, MaxTag].

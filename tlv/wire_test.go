@@ -244,3 +244,56 @@ func TestTimeFieldHelpers(t *testing.T) {
 	_, _, err = ConsumeTime([]byte{0x02, 0x08, 0x00}, Message, true)
 	require.ErrorIs(t, err, ErrNonCanonical)
 }
+
+// consumeVarintRef is the plain loop ConsumeVarint must agree with.
+func consumeVarintRef(b []byte) (uint64, int) {
+	var v uint64
+	for i := 0; i < len(b); i++ {
+		c := b[i]
+		if i == MaxVarintLen-1 {
+			if c > 1 {
+				return 0, codeOverflow
+			}
+			return v | uint64(c)<<63, MaxVarintLen
+		}
+		v |= uint64(c&0x7f) << (7 * uint(i))
+		if c < 0x80 {
+			return v, i + 1
+		}
+	}
+	return 0, codeTruncated
+}
+
+func TestConsumeVarintAgreesWithReference(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	check := func(b []byte) {
+		v, n := ConsumeVarint(b)
+		rv, rn := consumeVarintRef(b)
+		require.Equal(t, rn, n, "% x", b)
+		require.Equal(t, rv, v, "% x", b)
+	}
+	for i := 0; i < 200000; i++ {
+		// Continuation bits set with decreasing probability, random payload bits, random
+		// length (truncated inputs included) and trailing bytes.
+		b := make([]byte, r.IntN(14))
+		for j := range b {
+			b[j] = byte(r.IntN(256))
+			if r.IntN(4) == 0 {
+				b[j] &= 0x7f
+			} else {
+				b[j] |= 0x80
+			}
+		}
+		check(b)
+	}
+	for _, v := range []uint64{0, 1, 127, 128, 1 << 14, 1<<21 - 1, 1 << 35, 1<<56 - 1, 1 << 56, 1<<63 - 1, 1 << 63, math.MaxUint64} {
+		b := append(AppendVarint(nil, v), 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff)
+		check(b)
+		got, n := ConsumeVarint(b)
+		require.Equal(t, v, got)
+		require.Equal(t, SizeVarint(v), n)
+	}
+	// Overlong: a tenth byte above 1, and ten continuation bytes.
+	check([]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02, 0})
+	check(bytes.Repeat([]byte{0x80}, 12))
+}
