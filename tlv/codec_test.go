@@ -5,6 +5,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"math"
+	"slices"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -828,4 +831,40 @@ func TestShortStringsShareOneAllocation(t *testing.T) {
 		_ = Unmarshal(data, &out)
 	})
 	assert.LessOrEqual(t, allocs, 3.0)
+}
+
+func TestStringMapOrderIsCanonical(t *testing.T) {
+	// Keys of one length, of lengths around the one-byte varint limit, and empty: small
+	// maps (sorted on the stack) and large ones (sorted in a slice) write entries in
+	// CompareKeyString order, and Walk sees the same order after a round trip.
+	long := func(n int, c byte) string { return strings.Repeat(string(c), n) }
+	keys := []string{"", "b", "a", "ab", long(127, 'x'), long(128, 'a'), long(200, 'a'), long(127, 'a'), "zz", "z", long(129, 'b')}
+	for _, n := range []int{2, 5, 8, 9, len(keys)} {
+		t.Run(strconv.Itoa(n), func(t *testing.T) {
+			type rec struct {
+				M map[string]string `tlv:"1"`
+			}
+			in := &rec{M: map[string]string{}}
+			for _, k := range keys[:n] {
+				in.M[k] = "v" + k
+			}
+			b, err := Marshal(in)
+			require.NoError(t, err)
+			var got []string
+			for it := NewIter(b); it.Next(); {
+				var entry struct {
+					K string `tlv:"1"`
+					V string `tlv:"2"`
+				}
+				require.NoError(t, Unmarshal(it.Field().Value, &entry))
+				got = append(got, entry.K)
+			}
+			want := slices.Clone(keys[:n])
+			slices.SortFunc(want, CompareKeyString)
+			assert.Equal(t, want, got)
+			var out rec
+			require.NoError(t, DecodeOptions{Strict: true}.Unmarshal(b, &out))
+			assert.Equal(t, in, &out)
+		})
+	}
 }

@@ -184,22 +184,37 @@ func (p *structPlan) encode(b []byte, ptr unsafe.Pointer, depth int) ([]byte, er
 	if depth > maxEncodeDepth {
 		return b, errEncodeDepth
 	}
-	var unk Unknown
 	if p.hasUnknown {
-		unk = *(*Unknown)(unsafe.Add(ptr, p.unknownOff))
-		if len(unk) > 0 {
-			var err error
-			if unk, err = unk.canonical(); err != nil {
-				return b, err
-			}
+		if unk := *(*Unknown)(unsafe.Add(ptr, p.unknownOff)); len(unk) > 0 {
+			return p.encodeWithUnknown(b, ptr, depth, unk)
 		}
 	}
-	var err error
+	return p.encodeFields(b, ptr, depth, p.fields)
+}
+
+// encodeWithUnknown interleaves the unknown fields with the known ones in tag order.
+func (p *structPlan) encodeWithUnknown(b []byte, ptr unsafe.Pointer, depth int, unk Unknown) ([]byte, error) {
+	unk, err := unk.canonical()
+	if err != nil {
+		return b, err
+	}
 	for i := range p.fields {
-		f := &p.fields[i]
 		if len(unk) > 0 {
-			b, unk = unk.AppendBefore(b, f.tag)
+			b, unk = unk.AppendBefore(b, p.fields[i].tag)
 		}
+		if b, err = p.encodeFields(b, ptr, depth, p.fields[i:i+1]); err != nil {
+			return b, err
+		}
+	}
+	return append(b, unk...), nil
+}
+
+// encodeFields appends the given fields of the struct at ptr. It is the hot loop, kept
+// free of the unknown-field bookkeeping so that its state stays in registers.
+func (p *structPlan) encodeFields(b []byte, ptr unsafe.Pointer, depth int, fields []fieldPlan) ([]byte, error) {
+	var err error
+	for i := range fields {
+		f := &fields[i]
 		fp := unsafe.Add(ptr, f.off)
 		// The commonest kinds inline, saving a call per field.
 		switch f.kind {
@@ -223,42 +238,10 @@ func (p *structPlan) encode(b []byte, ptr unsafe.Pointer, depth int) ([]byte, er
 				b = AppendBytes(f.key.append(b), s)
 			}
 			continue
-		case kRepeated:
+		case kRepeated, kPtr:
 			if f.sub != nil {
-				// []struct: one nested message per element, without a call per element
-				// through encodeValue.
-				h := (*sliceHeader)(fp)
-				size := f.c.elem.size
-				for i := 0; i < h.len; i++ {
-					var mark int
-					b, mark = BeginLen(f.key.append(b))
-					if b, err = f.sub.encode(b, unsafe.Add(h.data, uintptr(i)*size), depth+1); err != nil {
-						return b, err
-					}
-					if n := len(b) - mark - 1; n < 0x80 { // EndLen, inline
-						b[mark] = byte(n)
-					} else {
-						b = endLenShift(b, mark)
-					}
-				}
-				continue
-			}
-		case kPtr:
-			if f.sub != nil {
-				// *struct: nil is left out; omitempty does not look inside a non-nil pointer.
-				pp := *(*unsafe.Pointer)(fp)
-				if pp == nil {
-					continue
-				}
-				var mark int
-				b, mark = BeginLen(f.key.append(b))
-				if b, err = f.sub.encode(b, pp, depth+1); err != nil {
+				if b, err = encodeSubMessages(b, f, fp, depth); err != nil {
 					return b, err
-				}
-				if n := len(b) - mark - 1; n < 0x80 { // EndLen, inline
-					b[mark] = byte(n)
-				} else {
-					b = endLenShift(b, mark)
 				}
 				continue
 			}
@@ -271,7 +254,36 @@ func (p *structPlan) encode(b []byte, ptr unsafe.Pointer, depth int) ([]byte, er
 			return b, err
 		}
 	}
-	return append(b, unk...), nil
+	return b, nil
+}
+
+// encodeSubMessages writes a []struct field (one nested message per element) or a
+// *struct field (nil is left out; omitempty does not look inside a non-nil pointer)
+// straight from the element plan, without a call per element through encodeValue.
+func encodeSubMessages(b []byte, f *fieldPlan, fp unsafe.Pointer, depth int) ([]byte, error) {
+	data, n, size := fp, 1, uintptr(0)
+	if f.kind == kPtr {
+		if data = *(*unsafe.Pointer)(fp); data == nil {
+			return b, nil
+		}
+	} else {
+		h := (*sliceHeader)(fp)
+		data, n, size = h.data, h.len, f.c.elem.size
+	}
+	var err error
+	for i := 0; i < n; i++ {
+		var mark int
+		b, mark = BeginLen(f.key.append(b))
+		if b, err = f.sub.encode(b, unsafe.Add(data, uintptr(i)*size), depth+1); err != nil {
+			return b, err
+		}
+		if l := len(b) - mark - 1; l < 0x80 { // EndLen, inline
+			b[mark] = byte(l)
+		} else {
+			b = endLenShift(b, mark)
+		}
+	}
+	return b, nil
 }
 
 // canonical checks u is well-formed and returns it in tag order.
@@ -482,6 +494,18 @@ func appendPacked(b []byte, k kind, data unsafe.Pointer, n int) []byte {
 	return endLenShift(b, mark)
 }
 
+// stringKeyAfter reports whether key a sorts after key b (CompareKeyString(a, b) > 0),
+// comparing short keys' lengths without a call.
+func stringKeyAfter(a, b string) bool {
+	if len(a) != len(b) {
+		if len(a)|len(b) < 0x80 {
+			return len(a) > len(b)
+		}
+		return CompareKeyString(a, b) > 0
+	}
+	return a > b
+}
+
 func encodeMap(b []byte, key *fkey, c *codec, p unsafe.Pointer, depth int) ([]byte, error) {
 	if c.strMap {
 		m := *(*map[string]string)(p)
@@ -495,7 +519,7 @@ func encodeMap(b []byte, key *fkey, c *codec, p unsafe.Pointer, depth int) ([]by
 			n := 0
 			for k, v := range m {
 				j := n
-				for j > 0 && CompareKeyString(arr[j-1][0], k) > 0 {
+				for j > 0 && stringKeyAfter(arr[j-1][0], k) {
 					arr[j] = arr[j-1]
 					j--
 				}
