@@ -868,3 +868,46 @@ func TestStringMapOrderIsCanonical(t *testing.T) {
 		})
 	}
 }
+
+// onlyUnmarshaler is a tagged struct whose pointer implements Unmarshaler but not
+// Marshaler: Marshal uses reflection, Unmarshal must still call the method.
+type onlyUnmarshaler struct {
+	A     int64 `tlv:"1"`
+	calls int
+}
+
+func (o *onlyUnmarshaler) UnmarshalTLV(data []byte, d *DecodeState) error {
+	o.calls++
+	o.A = int64(len(data))
+	return nil
+}
+
+func TestPointerPlanCacheKeepsMethodsAndNilRules(t *testing.T) {
+	// Twice each, so the second call goes through the cached pointer plan.
+	for range 2 {
+		b, err := Marshal(&onlyUnmarshaler{A: 300})
+		require.NoError(t, err)
+		require.Equal(t, []byte{0x08, 0xd8, 0x04}, b)
+		var o onlyUnmarshaler
+		require.NoError(t, Unmarshal(b, &o))
+		assert.Equal(t, 1, o.calls)
+		assert.Equal(t, int64(3), o.A)
+
+		in := &vScalars{A: 150, B: -2, C: "hi"}
+		b, err = Marshal(in)
+		require.NoError(t, err)
+		var out vScalars
+		out.C = "stale"
+		require.NoError(t, Unmarshal(b, &out))
+		assert.Equal(t, in, &out)
+
+		var nilPtr *vScalars
+		b, err = Marshal(nilPtr)
+		require.NoError(t, err)
+		assert.Empty(t, b)
+		b, err = MarshalAppend([]byte{1}, nilPtr)
+		require.NoError(t, err)
+		assert.Equal(t, []byte{1}, b)
+		require.ErrorIs(t, Unmarshal([]byte{}, nilPtr), ErrUnsupportedType)
+	}
+}

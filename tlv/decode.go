@@ -32,6 +32,10 @@ func (o DecodeOptions) Unmarshal(data []byte, v any) error {
 }
 
 func (d *DecodeState) unmarshal(data []byte, v any) error {
+	if p, ptr, ok := cachedPointerPlan(v); ok && ptr != nil {
+		reflect.NewAt(p.typ, ptr).Elem().SetZero()
+		return p.decode(d, data, ptr)
+	}
 	if u, ok := v.(Unmarshaler); ok && !isNilPointer(v) {
 		return d.callUnmarshaler(u, data)
 	}
@@ -43,6 +47,7 @@ func (d *DecodeState) unmarshal(data []byte, v any) error {
 	if err != nil {
 		return err
 	}
+	rememberPointerPlan(v, p)
 	rv.Elem().SetZero()
 	return p.decode(d, data, rv.UnsafePointer())
 }

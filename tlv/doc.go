@@ -97,8 +97,9 @@
 //
 // All functions are safe for concurrent use. The only package-level mutable state is the
 // plan cache (a sync.Map from reflect.Type to an immutable plan): entries are added once
-// per struct type and never changed or removed, so it grows with the number of types a
-// program encodes, which its code bounds. Encoder and Decoder are not safe for concurrent
+// per struct type, and once per pointer type passed to Marshal, MarshalAppend or
+// Unmarshal (so that those find the plan without reflection), and never changed or
+// removed, so it grows with the number of types a program encodes, which its code bounds. Encoder and Decoder are not safe for concurrent
 // use. Nothing runs at import time and no goroutine is started.
 //
 // # What it does not do

@@ -29,6 +29,12 @@ const (
 // Marshal returns the canonical encoding of v, which must be a struct, a pointer to a
 // struct, or implement Marshaler. Pass a pointer: a struct value is copied first.
 func Marshal(v any) ([]byte, error) {
+	if p, ptr, ok := cachedPointerPlan(v); ok {
+		if ptr == nil {
+			return nil, nil
+		}
+		return p.encode(make([]byte, 0, p.estimate(ptr, 0)), ptr, 0)
+	}
 	if m, ok := v.(Marshaler); ok {
 		if isNilPointer(v) {
 			return nil, nil
@@ -43,6 +49,7 @@ func Marshal(v any) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	rememberPointerPlan(v, p)
 	// One allocation in the common case: size the buffer from a cheap estimate (lengths
 	// of strings, slices and maps; fixed costs per field) instead of growing it.
 	return p.encode(make([]byte, 0, p.estimate(ptr, 0)), ptr, 0)
@@ -139,6 +146,12 @@ func elemEstimate(k kind) int {
 // capacity it does not allocate, except to sort the keys of maps other than small
 // map[string]string values.
 func MarshalAppend(dst []byte, v any) ([]byte, error) {
+	if p, ptr, ok := cachedPointerPlan(v); ok {
+		if ptr == nil {
+			return dst, nil
+		}
+		return p.encode(dst, ptr, 0)
+	}
 	if m, ok := v.(Marshaler); ok {
 		if isNilPointer(v) {
 			return dst, nil // like a nil *struct: an empty message
@@ -153,7 +166,45 @@ func MarshalAppend(dst []byte, v any) ([]byte, error) {
 	if err != nil {
 		return dst, err
 	}
+	rememberPointerPlan(v, p)
 	return p.encode(dst, ptr, 0)
+}
+
+// ptrPlan is a plans entry keyed by a pointer type *T whose plan is T's: recorded once a
+// *T has gone through Marshal, MarshalAppend or Unmarshal (and only when *T implements
+// neither Marshaler nor Unmarshaler), so that later calls find the plan with one lookup
+// and no reflection.
+type ptrPlan struct{ p *structPlan }
+
+// cachedPointerPlan returns the plan of the struct v points to and the pointer (nil for a
+// nil pointer) when v's pointer type has been recorded by rememberPointerPlan.
+func cachedPointerPlan(v any) (*structPlan, unsafe.Pointer, bool) {
+	e, ok := plans.Load(reflect.TypeOf(v))
+	if !ok {
+		return nil, nil, false
+	}
+	pp, ok := e.(ptrPlan)
+	if !ok {
+		return nil, nil, false
+	}
+	// The data word of an interface holding a pointer is the pointer itself.
+	return pp.p, (*[2]unsafe.Pointer)(unsafe.Pointer(&v))[1], true
+}
+
+// rememberPointerPlan records p, a complete plan without error, under v's type when v is a
+// pointer to a struct implementing neither Marshaler nor Unmarshaler.
+func rememberPointerPlan(v any, p *structPlan) {
+	t := reflect.TypeOf(v)
+	if t == nil || t.Kind() != reflect.Pointer || p.err != nil || t.Elem() != p.typ {
+		return
+	}
+	if _, ok := v.(Marshaler); ok {
+		return
+	}
+	if _, ok := v.(Unmarshaler); ok {
+		return
+	}
+	plans.LoadOrStore(t, ptrPlan{p})
 }
 
 func isNilPointer(v any) bool {

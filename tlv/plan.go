@@ -11,7 +11,8 @@ import (
 	"unsafe"
 )
 
-// plans caches one *structPlan per struct type (reflect.Type → *structPlan). It is the
+// plans caches one *structPlan per struct type (reflect.Type → *structPlan), and a
+// ptrPlan per pointer type that Marshal or Unmarshal has seen (see rememberPointerPlan). It is the
 // package's only mutable state: entries are built once, on first use of a type, and never
 // change afterwards; two goroutines racing on a new type may both build it, and
 // LoadOrStore keeps one. The cache grows with the number of distinct struct types a
