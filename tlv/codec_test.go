@@ -60,7 +60,7 @@ type allKinds struct {
 func fullValue() *allKinds {
 	i, s := int64(-7), "ptr"
 	return &allKinds{
-		B: true, I8: -128, I16: -300, I32: math.MinInt32, I64: math.MinInt64, I: 42,
+		B:    true, I8: -128, I16: -300, I32: math.MinInt32, I64: math.MinInt64, I: 42,
 		U8: 255, U16: 65535, U32: math.MaxUint32, U64: math.MaxUint64, U: 7,
 		F32: -1.25, F64: math.Pi, S: "héllo 世界", Bs: []byte{0, 1, 2},
 		T: time.Date(2024, 2, 29, 23, 59, 59, 999999999, time.UTC), D: -90 * time.Second,
@@ -910,4 +910,19 @@ func TestPointerPlanCacheKeepsMethodsAndNilRules(t *testing.T) {
 		assert.Equal(t, []byte{1}, b)
 		require.ErrorIs(t, Unmarshal([]byte{}, nilPtr), ErrUnsupportedType)
 	}
+}
+
+// TestUnexportedFieldsIgnored: an unexported field is neither encoded nor
+// decoded, so setting it changes no byte.
+func TestUnexportedFieldsIgnored(t *testing.T) {
+	plain, err := Marshal(fullValue())
+	require.NoError(t, err)
+	v := fullValue()
+	v.skip = 42
+	withSkip, err := Marshal(v)
+	require.NoError(t, err)
+	require.Equal(t, plain, withSkip)
+	var back allKinds
+	require.NoError(t, Unmarshal(withSkip, &back))
+	require.Zero(t, back.skip)
 }

@@ -12,6 +12,8 @@ import (
 )
 
 // SkipMessage, returned by a Walk callback for a Message field, skips its content.
+//
+//lint:ignore ST1012 named like fs.SkipDir: a control value for Walk, not a failure
 var SkipMessage = errors.New("tlv: skip this message")
 
 // Valid reports whether data is a well-formed message under the default DecodeOptions:
