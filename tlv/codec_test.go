@@ -60,7 +60,7 @@ type allKinds struct {
 func fullValue() *allKinds {
 	i, s := int64(-7), "ptr"
 	return &allKinds{
-		B:    true, I8: -128, I16: -300, I32: math.MinInt32, I64: math.MinInt64, I: 42,
+		B: true, I8: -128, I16: -300, I32: math.MinInt32, I64: math.MinInt64, I: 42,
 		U8: 255, U16: 65535, U32: math.MaxUint32, U64: math.MaxUint64, U: 7,
 		F32: -1.25, F64: math.Pi, S: "héllo 世界", Bs: []byte{0, 1, 2},
 		T: time.Date(2024, 2, 29, 23, 59, 59, 999999999, time.UTC), D: -90 * time.Second,
