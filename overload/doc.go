@@ -125,7 +125,7 @@
 // In the load experiment (8 slots, 10 ms mean service, 500 ms deadlines)
 // it keeps goodput above 0.9 at 4× load with every request of the most
 // important class served and p99 latency of admitted requests near 80 ms;
-// benchmarks/overload/RESULTS.md has the tables and commands. Each
+// BENCHMARKS.md (the overload section) has the tables and commands. Each
 // Controller holds a 256 KiB histogram (one 32-bit counter per (B, U)
 // pair); ending a window scans it once.
 //

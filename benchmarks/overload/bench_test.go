@@ -1,6 +1,6 @@
 // Package overload holds the side-by-side benchmarks of bulwark/overload
 // against the peers a user would pick instead. The load experiment is in
-// ./cmd/experiment; see RESULTS.md.
+// ./cmd/experiment; see the overload section of BENCHMARKS.md.
 package overload
 
 import (

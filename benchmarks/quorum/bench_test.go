@@ -2,7 +2,7 @@
 // client's own cost per operation, p99 with one slow replica, and hedged
 // against unhedged reads with one tail-heavy replica, each next to a plain
 // quorum fan-out (the pattern of dskit's ring.DoUntilQuorum, written out
-// below) on the same replicas in the same run. See RESULTS.md.
+// below) on the same replicas in the same run. See the quorum section of BENCHMARKS.md.
 package quorumbench
 
 import (

@@ -1,6 +1,6 @@
 // Command experiment runs benchmarks/overload's load experiment in real time:
 // workers sleep for their service time, so the run costs little CPU but its
-// timing depends on the machine's scheduler (see RESULTS.md). The same
+// timing depends on the machine's scheduler (see the overload section of BENCHMARKS.md). The same
 // experiment in virtual time, independent of machine load, is
 // `go test -run TestExperiment -v ./overload/`.
 //
