@@ -72,9 +72,10 @@ type WindowStats struct {
 	Arrivals   int64         // requests that asked for admission
 	Passed     int64         // arrivals at or above the level in force
 	Started    int64         // requests that got a slot (or were reported by ObserveQueueTime)
+	Refused    int64         // queue-full, displaced and deadline refusals
 	MeanQueue  time.Duration // mean queuing time of the started requests
-	Overloaded bool          // MeanQueue > QueueThreshold
-	Idle       bool          // MeanQueue < QueueThreshold/4: the fast reopen applies
+	Overloaded bool          // MeanQueue > QueueThreshold, or Refused > Passed/20
+	Idle       bool          // the fast reopen applies (or the traffic had gone: full reopen)
 	Duration   time.Duration
 	// Capacity is the estimated rate, in requests per second, at which the
 	// slots can run requests (0 while unknown).
@@ -119,6 +120,8 @@ type Controller struct {
 	holdSum      atomic.Int64 // ns slots were held, sampled permits only
 	holdN        atomic.Int64
 	meanHold     atomic.Int64 // smoothed mean slot hold time; 0 = unknown
+	refused      atomic.Int64 // queue-full, displaced and deadline refusals in the window
+	lastWait     atomic.Int64 // ns, the latest wait reported by ObserveQueueTime
 
 	hist []atomic.Uint32 // arrivals per priority key, 1<<16 cells
 
@@ -133,8 +136,7 @@ type Controller struct {
 	winRequests int64
 	threshold   int64 // ns
 	dryRun      bool
-	clock       Clock
-	epoch       time.Time
+	clk         clockSource
 	hooks       Hooks
 }
 
@@ -175,28 +177,15 @@ func New(cfg Config) (*Controller, error) {
 		winRequests: int64(cfg.WindowRequests),
 		threshold:   int64(cfg.QueueThreshold),
 		dryRun:      cfg.DryRun,
-		clock:       cfg.Clock,
+		clk:         newClockSource(cfg.Clock),
 		hooks:       cfg.Hooks,
 	}
-	c.epoch = c.wallNow()
 	c.setLevel(keyOpen)
 	return c, nil
 }
 
-func (c *Controller) wallNow() time.Time {
-	if c.clock == nil {
-		return time.Now()
-	}
-	return c.clock.Now()
-}
-
 // nanotime is the controller's monotonic time in ns since New.
-func (c *Controller) nanotime() int64 {
-	if c.clock == nil {
-		return int64(time.Since(c.epoch))
-	}
-	return int64(c.clock.Now().Sub(c.epoch))
-}
+func (c *Controller) nanotime() int64 { return c.clk.nanotime() }
 
 func (c *Controller) setLevel(key uint16) {
 	l := levelFromKey(key)
@@ -299,6 +288,7 @@ func (c *Controller) ObserveQueueTime(d time.Duration) {
 	if d < 0 {
 		d = 0
 	}
+	c.lastWait.Store(int64(d))
 	c.recordStart(int64(d))
 }
 
@@ -386,12 +376,25 @@ func (c *Controller) recordStart(waitNs int64) {
 	}
 }
 
-// errGone wraps the context error of a waiter whose caller left.
+// goneError wraps the context error of a waiter whose caller left.
 type goneError struct{ err error }
 
 func (e *goneError) Error() string { return "overload: gave up waiting for a slot: " + e.err.Error() }
 func (e *goneError) Unwrap() error { return e.err }
 
+// slowOutcome is what acquireSlow decided under the lock.
+type slowOutcome uint8
+
+const (
+	slowGranted slowOutcome = iota // a slot was free after all
+	slowRefused                    // refused; the error says why
+	slowQueued                     // queued as w
+)
+
+// acquireSlow handles a request that found no free slot. It decides under
+// c.mu (take a slot, refuse, or queue, possibly displacing a waiter) and
+// acts on the decision after the one unlock: hooks, wake-ups and the wait
+// all run outside the lock.
 func (c *Controller) acquireSlow(ctx context.Context, p Priority, key uint16, st *admission) (Permit, error) {
 	if ctx == nil {
 		ctx = context.Background()
@@ -399,80 +402,103 @@ func (c *Controller) acquireSlow(ctx context.Context, p Priority, key uint16, st
 	if err := ctx.Err(); err != nil {
 		return Permit{}, &goneError{err}
 	}
+	var (
+		out     slowOutcome
+		refusal *ShedError // slowRefused: the error
+		dryErr  *ShedError // a deadline refusal that dry-run mode only reports
+		evicted *waiter
+		w       *waiter
+	)
 	c.mu.Lock()
 	// Announce the wait before the last try for a slot: a Release that
 	// misses this increment has already freed its slot, which the try sees.
 	c.waiting.Add(1)
-	if c.trySlot() {
+	switch {
+	case c.trySlot():
+		out = slowGranted
+	default:
+		if dl, ok := ctx.Deadline(); ok {
+			if err := c.deadlineRefusalLocked(dl, st); err != nil {
+				if c.dryRun {
+					dryErr = err
+				} else {
+					out, refusal = slowRefused, err
+				}
+			}
+		}
+		if refusal == nil && c.q.n >= c.maxQueue {
+			if worst := c.q.leastImportant(); worst == nil || worst.key <= key {
+				out, refusal = slowRefused, st.queueFull
+			} else {
+				c.q.remove(worst)
+				c.waiting.Add(-1)
+				worst.state = displaced
+				evicted = worst
+			}
+		}
+		if refusal == nil {
+			out = slowQueued
+			w = &waiter{key: key, enqueued: c.nanotime(), ch: make(chan struct{}, 1)}
+			c.q.pushBack(w)
+		}
+	}
+	if out != slowQueued {
 		c.waiting.Add(-1)
-		c.mu.Unlock()
+	}
+	c.mu.Unlock()
+
+	switch out {
+	case slowGranted:
 		c.recordStart(0)
 		if c.hooks.OnAdmit != nil {
 			c.hooks.OnAdmit(p, 0)
 		}
 		return Permit{c: c}, nil
-	}
-	var dryErr *ShedError // a deadline refusal that dry-run mode only reports
-	if dl, ok := ctx.Deadline(); ok {
-		if per := c.drainInterval(); per > 0 {
-			expected := time.Duration(int64(c.q.n+1) * per)
-			if remaining := dl.Sub(c.wallNow()); remaining < expected {
-				err := &ShedError{Reason: ReasonDeadline, Level: st.level, RetryAfter: expected, DryRun: c.dryRun}
-				if !c.dryRun {
-					c.waiting.Add(-1)
-					c.mu.Unlock()
-					if c.hooks.OnShed != nil {
-						c.hooks.OnShed(p, err)
-					}
-					return Permit{}, err
-				}
-				dryErr = err
-			}
+	case slowRefused:
+		c.refused.Add(1)
+		if c.hooks.OnShed != nil {
+			c.hooks.OnShed(p, refusal)
 		}
+		return Permit{}, refusal
 	}
-	var evicted *waiter
-	if c.q.n >= c.maxQueue {
-		worst := c.q.leastImportant()
-		if worst == nil || worst.key <= key {
-			c.waiting.Add(-1)
-			c.mu.Unlock()
-			if c.hooks.OnShed != nil {
-				c.hooks.OnShed(p, st.queueFull)
-			}
-			return Permit{}, st.queueFull
-		}
-		c.q.remove(worst)
-		c.waiting.Add(-1)
-		worst.state = displaced
-		evicted = worst
-	}
-	w := &waiter{key: key, enqueued: c.nanotime(), ch: make(chan struct{}, 1)}
-	c.q.pushBack(w)
-	c.mu.Unlock()
 	if evicted != nil {
+		c.refused.Add(1)
 		evicted.ch <- struct{}{}
 	}
 	if dryErr != nil && c.hooks.OnShed != nil {
 		c.hooks.OnShed(p, dryErr)
 	}
+	return c.wait(ctx, p, w, st)
+}
 
+// deadlineRefusalLocked returns the refusal of a request whose deadline dl
+// comes before the expected wait for a slot, or nil. c.mu is held.
+func (c *Controller) deadlineRefusalLocked(dl time.Time, st *admission) *ShedError {
+	per := c.drainInterval()
+	if per <= 0 {
+		return nil
+	}
+	expected := time.Duration(int64(c.q.n+1) * per)
+	if dl.Sub(c.clk.now()) >= expected {
+		return nil
+	}
+	return &ShedError{Reason: ReasonDeadline, Level: st.level, RetryAfter: expected, DryRun: c.dryRun}
+}
+
+// wait blocks until the queued waiter w gets a slot, is displaced, or its
+// caller leaves.
+func (c *Controller) wait(ctx context.Context, p Priority, w *waiter, st *admission) (Permit, error) {
 	select {
 	case <-w.ch:
 	case <-ctx.Done():
-		c.mu.Lock()
-		switch w.state {
-		case waiting:
-			c.q.remove(w)
-			c.waiting.Add(-1)
-			c.mu.Unlock()
+		if c.leave(w) {
 			return Permit{}, &goneError{ctx.Err()}
-		case granted:
+		}
+		if w.state == granted { // written under mu, read after leave locked it
 			// The slot arrived as the caller left: pass it on.
-			c.mu.Unlock()
 			Permit{c: c}.Release()
 			return Permit{}, &goneError{ctx.Err()}
 		}
-		c.mu.Unlock() // displaced: fall through to report it
 	}
 	if w.state == displaced { // written before the send we received, or under mu
 		if c.hooks.OnShed != nil {
@@ -487,6 +513,19 @@ func (c *Controller) acquireSlow(ctx context.Context, p Priority, key uint16, st
 		c.hooks.OnAdmit(p, time.Duration(wait))
 	}
 	return Permit{c: c, start: now}, nil
+}
+
+// leave takes w out of the queue if it is still waiting and reports whether
+// it did; otherwise w was granted or displaced, and its state says which.
+func (c *Controller) leave(w *waiter) bool {
+	c.mu.Lock()
+	still := w.state == waiting
+	if still {
+		c.q.remove(w)
+		c.waiting.Add(-1)
+	}
+	c.mu.Unlock()
+	return still
 }
 
 // dispatchLocked hands free slots to waiters in FIFO order. c.mu is held.
@@ -514,134 +553,4 @@ func (c *Controller) drainInterval() int64 {
 		return max(h/c.slots, 1)
 	}
 	return c.nsPerStart.Load()
-}
-
-// maybeRoll ends the window, which the caller found due at now. One caller
-// at a time does the work; the others carry on.
-func (c *Controller) maybeRoll(now int64) {
-	if !c.rolling.CompareAndSwap(false, true) {
-		return
-	}
-	stats, changed := c.rollLocked(now)
-	c.rolling.Store(false)
-	if c.hooks.OnWindow != nil && stats.Arrivals > 0 {
-		c.hooks.OnWindow(stats)
-	}
-	if changed && c.hooks.OnLevelChange != nil {
-		c.hooks.OnLevelChange(stats.From, stats.To)
-	}
-}
-
-// rollLocked closes the window. The caller holds the rolling flag.
-func (c *Controller) rollLocked(now int64) (WindowStats, bool) {
-	start := c.winStart.Load()
-	if now-start < c.window && c.arrivals.Load() < c.winRequests {
-		return WindowStats{}, false // another caller just rolled
-	}
-	arrivals := c.arrivals.Swap(0)
-	started := c.started.Swap(0)
-	queued := c.queuedStarts.Swap(0)
-	waitSum := c.waitSum.Swap(0)
-	c.winStart.Store(now)
-
-	// Counts added while this runs land in either window; the error is a
-	// few requests in thousands.
-	buf := c.rollBuf[:0]
-	for k := range c.hist {
-		cell := &c.hist[k]
-		if cell.Load() == 0 {
-			continue
-		}
-		if n := cell.Swap(0); n > 0 {
-			buf = append(buf, bucket{key: uint16(k), n: n})
-		}
-	}
-	c.rollBuf = buf
-
-	elapsed := now - start
-	var mean int64
-	if started > 0 {
-		mean = waitSum / started
-	}
-	v := verdictNormal
-	switch {
-	case mean > c.threshold:
-		v = verdictOverloaded
-	case mean < c.threshold/idleFraction && queued*idleFraction <= started:
-		v = verdictIdle
-	case mean < c.threshold/2:
-		v = verdictLow
-	}
-	// Capacity: from the sampled hold times (smoothed over windows), or, for
-	// services that report queuing time themselves, from the start rate of
-	// windows where the queue clearly never emptied.
-	// A window with enough samples replaces the estimate outright, so one
-	// stalled window (a GC pause, a noisy neighbour) is forgotten in the
-	// next; a thin window is averaged with the previous estimate.
-	fresh := false // measured in this window from enough data
-	if hs, hn := c.holdSum.Swap(0), c.holdN.Swap(0); hn > 0 && hs > 0 {
-		fresh = hn >= minHoldSamples
-		sample := hs / hn
-		if prev := c.meanHold.Load(); prev > 0 && hn < minHoldSamples {
-			sample = (prev + sample) / 2
-		}
-		c.meanHold.Store(max(sample, 1))
-	}
-	if mean > c.threshold/2 && queued*2 >= started && started > 0 && elapsed > 0 {
-		c.nsPerStart.Store(max(elapsed/started, 1))
-		fresh = true
-	}
-	per := c.drainInterval()
-	// A stale estimate (say, from a window in which the machine stalled)
-	// must not hold back a reopening: only a fresh one caps or guides it.
-	var capacity uint64
-	if per > 0 && elapsed > 0 && (fresh || v == verdictOverloaded) {
-		capacity = uint64(elapsed / per)
-	}
-
-	// The queue the threshold allows, by Little's law, and the excess.
-	// Only the Controller's own queue is visible: services that report
-	// queuing time themselves (no permits, so no hold samples) skip this.
-	var backlog int64
-	if per > 0 && v == verdictOverloaded && c.meanHold.Load() > 0 {
-		allowed := c.threshold / per
-		backlog = c.waiting.Load() - allowed
-		if backlog < -allowed/2 {
-			v = verdictDrained
-		}
-	}
-	cur := c.state.Load().key
-	next := nextLevel(buf, cur, started, backlog, capacity, v)
-	var passed int64 // arrivals the old level admitted
-	for _, b := range buf {
-		if b.key <= cur {
-			passed += int64(b.n)
-		}
-	}
-	if next != cur {
-		c.setLevel(next)
-	}
-	return WindowStats{
-		Arrivals:   arrivals,
-		Passed:     passed,
-		Started:    started,
-		MeanQueue:  time.Duration(mean),
-		Overloaded: v == verdictOverloaded || v == verdictDrained,
-		Idle:       v == verdictIdle,
-		Duration:   time.Duration(elapsed),
-		Capacity:   perSecond(per),
-		Backlog:    backlog,
-		From:       levelFromKey(cur),
-		To:         levelFromKey(next),
-	}, next != cur
-}
-
-// IsShed reports whether err is a refusal of this package and returns its
-// details. It is errors.As with the right target type.
-func IsShed(err error) (*ShedError, bool) {
-	var se *ShedError
-	if errors.As(err, &se) {
-		return se, true
-	}
-	return nil, false
 }

@@ -147,7 +147,8 @@ func TestDeadlineShorterThanExpectedWait(t *testing.T) {
 		defer cancel()
 		_, err = c.Acquire(ctx, Priority{})
 		require.ErrorIs(t, err, ErrShed)
-		se, ok := IsShed(err)
+		var se *ShedError
+		ok := errors.As(err, &se)
 		require.True(t, ok)
 		assert.Equal(t, ReasonDeadline, se.Reason)
 		assert.Equal(t, 10*time.Millisecond, se.RetryAfter)
@@ -189,7 +190,8 @@ func TestFullQueueDisplacesLeastImportant(t *testing.T) {
 
 		// Equal importance cannot displace: refused at once.
 		_, err = c.Acquire(t.Context(), Priority{Business: 3})
-		se, ok := IsShed(err)
+		var se *ShedError
+		ok := errors.As(err, &se)
 		require.True(t, ok)
 		assert.Equal(t, ReasonQueueFull, se.Reason)
 
@@ -201,7 +203,7 @@ func TestFullQueueDisplacesLeastImportant(t *testing.T) {
 		}()
 		synctest.Wait()
 		err = <-low
-		se, ok = IsShed(err)
+		ok = errors.As(err, &se)
 		require.True(t, ok, "got %v", err)
 		assert.Equal(t, ReasonDisplaced, se.Reason)
 		assert.Equal(t, 1, c.Waiting())
@@ -265,7 +267,8 @@ func TestLevelAdaptsToQueuingTime(t *testing.T) {
 
 	err = c.Admit(Priority{Business: 3})
 	require.ErrorIs(t, err, ErrShed)
-	se, _ := IsShed(err)
+	var se *ShedError
+	require.ErrorAs(t, err, &se)
 	assert.Equal(t, ReasonLevel, se.Reason)
 	assert.Equal(t, c.Level(), se.Level)
 	assert.Equal(t, time.Second, se.RetryAfter)
@@ -420,11 +423,16 @@ func TestZeroValuesDoNotPanic(t *testing.T) {
 	var nl *KeyedLimiter
 	assert.ErrorIs(t, nl.AllowAt("k", time.Now()), ErrNotInitialized)
 
-	// nil Controller in the middleware: every request is refused, no panic.
-	h := Middleware(nil, nil)(http.NotFoundHandler())
-	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
-	assert.Equal(t, http.StatusServiceUnavailable, rec.Code)
+	// A nil or zero Controller in the middleware: a 500 that names the
+	// mistake, distinct from overload's 503, with no level sent upstream.
+	for _, c := range []*Controller{nil, {}} {
+		h := Middleware(c, nil)(http.NotFoundHandler())
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+		assert.Equal(t, http.StatusInternalServerError, rec.Code)
+		assert.Contains(t, rec.Body.String(), "not constructed")
+		assert.Empty(t, rec.Header().Get(LevelHeader))
+	}
 }
 
 func TestCapacityEstimateForgetsAStall(t *testing.T) {

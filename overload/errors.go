@@ -11,8 +11,6 @@ import (
 // why, at which admission level, and when a retry may succeed.
 var ErrShed = errors.New("overload: request shed")
 
-var errSyntax = errors.New("overload: syntax error")
-
 // Reason says why a request was shed.
 type Reason uint8
 
@@ -72,9 +70,13 @@ func (e *ShedError) Error() string {
 	b := make([]byte, 0, 80)
 	b = append(b, "overload: request shed: "...)
 	b = append(b, e.Reason.String()...)
-	b = append(b, " (level "...)
-	b = appendPair(b, e.Level.Business, e.Level.User)
-	b = append(b, "), retry after "...)
+	if e.Reason != ReasonRateLimit {
+		// A rate limit is a quota, not an admission level: no level to show.
+		b = append(b, " (level "...)
+		b = e.Level.appendText(b)
+		b = append(b, ')')
+	}
+	b = append(b, ", retry after "...)
 	b = append(b, e.RetryAfter.String()...)
 	return string(b)
 }

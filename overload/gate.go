@@ -42,8 +42,7 @@ type Gate struct {
 	cache *lru.Cache[string, *gateEntry]
 	ttl   int64
 	probe int64
-	clock Clock
-	epoch time.Time
+	clk   clockSource
 }
 
 type gateEntry struct {
@@ -71,19 +70,8 @@ func NewGate(cfg GateConfig) (*Gate, error) {
 	if err != nil {
 		return nil, fmt.Errorf("overload: gate cache: %w", err)
 	}
-	g := &Gate{cache: cache, ttl: int64(cfg.TTL), probe: int64(cfg.ProbeInterval), clock: cfg.Clock}
-	g.epoch = g.wallNow()
-	return g, nil
+	return &Gate{cache: cache, ttl: int64(cfg.TTL), probe: int64(cfg.ProbeInterval), clk: newClockSource(cfg.Clock)}, nil
 }
-
-func (g *Gate) wallNow() time.Time {
-	if g.clock == nil {
-		return time.Now()
-	}
-	return g.clock.Now()
-}
-
-func (g *Gate) nanotime() int64 { return int64(g.wallNow().Sub(g.epoch)) }
 
 // Observe records the level downstream reported. An open level forgets the
 // downstream.
@@ -95,7 +83,7 @@ func (g *Gate) Observe(downstream string, l Level) {
 		g.cache.Remove(downstream)
 		return
 	}
-	now := g.nanotime()
+	now := g.clk.nanotime()
 	e, ok := g.cache.Get(downstream)
 	if !ok {
 		e = &gateEntry{}
@@ -117,7 +105,7 @@ func (g *Gate) Level(downstream string) (Level, bool) {
 		return LevelOpen, false
 	}
 	e, ok := g.cache.Peek(downstream)
-	if !ok || g.nanotime() >= e.expires.Load() {
+	if !ok || g.clk.nanotime() >= e.expires.Load() {
 		return LevelOpen, false
 	}
 	return LevelFromUint16(uint16(e.level.Load())), true
@@ -138,7 +126,7 @@ func (g *Gate) Allow(downstream string, p Priority) error {
 	if LevelFromUint16(uint16(e.level.Load())).Admits(p) {
 		return nil
 	}
-	now := g.nanotime()
+	now := g.clk.nanotime()
 	if now >= e.expires.Load() {
 		g.cache.Remove(downstream)
 		return nil

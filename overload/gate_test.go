@@ -23,7 +23,8 @@ func TestGate(t *testing.T) {
 	assert.NoError(t, g.Allow("a", low))
 	err = g.Allow("a", low)
 	require.ErrorIs(t, err, ErrShed)
-	se, _ := IsShed(err)
+	var se *ShedError
+	require.ErrorAs(t, err, &se)
 	assert.Equal(t, ReasonDownstream, se.Reason)
 	assert.Equal(t, Level{Business: 2, User: 10}, se.Level)
 

@@ -68,11 +68,17 @@ func Middleware(c *Controller, priority func(*http.Request) Priority) func(http.
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			p := priority(r)
 			permit, err := c.Acquire(r.Context(), p)
+			if errors.Is(err, ErrNotInitialized) {
+				// A programming error, not overload: say so, and send no level.
+				http.Error(w, "overload: Controller not constructed (use overload.New)", http.StatusInternalServerError)
+				return
+			}
 			if err != nil {
 				h := w.Header()
 				h.Set(LevelHeader, c.Level().String())
 				retry := time.Second
-				if se, ok := IsShed(err); ok && se.RetryAfter > 0 {
+				var se *ShedError
+				if errors.As(err, &se) && se.RetryAfter > 0 {
 					retry = se.RetryAfter
 				}
 				h.Set("Retry-After", strconv.FormatInt(int64((retry+time.Second-1)/time.Second), 10))
@@ -126,9 +132,14 @@ func (t *gatedTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			}
 			return nil, err
 		}
-		if req.Header.Get(PriorityHeader) != p.String() {
-			req = req.Clone(req.Context()) // never modify the caller's request
-			req.Header.Set(PriorityHeader, p.String())
+		if want := p.String(); req.Header.Get(PriorityHeader) != want {
+			// Never write into the caller's request: clone it (Clone copies
+			// the Header, and a nil Header becomes a new one).
+			req = req.Clone(req.Context())
+			if req.Header == nil {
+				req.Header = make(http.Header, 1)
+			}
+			req.Header.Set(PriorityHeader, want)
 		}
 	}
 	resp, err := t.next.RoundTrip(req)

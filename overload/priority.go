@@ -3,7 +3,6 @@ package overload
 import (
 	"encoding/binary"
 	"math/bits"
-	"strconv"
 	"time"
 )
 
@@ -20,23 +19,20 @@ type Priority struct {
 	User     uint8
 }
 
+// A Priority and a Level are the same (Business, User) pair and share one
+// encoding: the conversion Level(p) costs nothing.
+
 // key is the priority as one 16-bit number that sorts in importance order.
-func (p Priority) key() uint16 { return uint16(p.Business)<<8 | uint16(p.User) }
+func (p Priority) key() uint16 { return Level(p).key() }
 
 // String formats the priority as "business.user", the form of the
 // PriorityHeader.
-func (p Priority) String() string {
-	b := make([]byte, 0, 7)
-	return string(appendPair(b, p.Business, p.User))
-}
+func (p Priority) String() string { return Level(p).String() }
 
 // ParsePriority parses the "business.user" form written by Priority.String.
 func ParsePriority(s string) (Priority, error) {
-	b, u, err := parsePair(s)
-	if err != nil {
-		return Priority{}, &ParseError{What: "priority", Input: truncate(s)}
-	}
-	return Priority{Business: b, User: u}, nil
+	l, err := parseCompound(s, "priority")
+	return Priority(l), err
 }
 
 // UserLevels is the number of distinct levels UserPriority returns (DAGOR
@@ -141,59 +137,4 @@ func sipHash24(k0, k1, prefix uint64, s string) uint64 {
 	round()
 	round()
 	return v0 ^ v1 ^ v2 ^ v3
-}
-
-func appendPair(b []byte, x, y uint8) []byte {
-	b = strconv.AppendUint(b, uint64(x), 10)
-	b = append(b, '.')
-	return strconv.AppendUint(b, uint64(y), 10)
-}
-
-// parsePair parses "x.y" with x and y decimal numbers in 0..255, without
-// signs, spaces or leading zeros beyond a single "0".
-func parsePair(s string) (uint8, uint8, error) {
-	dot := -1
-	for i := 0; i < len(s); i++ {
-		if s[i] == '.' {
-			dot = i
-			break
-		}
-	}
-	if dot < 0 {
-		return 0, 0, errSyntax
-	}
-	x, err := parseByte(s[:dot])
-	if err != nil {
-		return 0, 0, err
-	}
-	y, err := parseByte(s[dot+1:])
-	if err != nil {
-		return 0, 0, err
-	}
-	return x, y, nil
-}
-
-func parseByte(s string) (uint8, error) {
-	if len(s) == 0 || len(s) > 3 || (len(s) > 1 && s[0] == '0') {
-		return 0, errSyntax
-	}
-	v := 0
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c < '0' || c > '9' {
-			return 0, errSyntax
-		}
-		v = v*10 + int(c-'0')
-	}
-	if v > 255 {
-		return 0, errSyntax
-	}
-	return uint8(v), nil
-}
-
-func truncate(s string) string {
-	if len(s) > 32 {
-		return s[:32] + "…"
-	}
-	return s
 }

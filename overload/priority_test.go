@@ -134,6 +134,8 @@ func TestLevelEncodings(t *testing.T) {
 func TestShedErrorMessage(t *testing.T) {
 	e := &ShedError{Reason: ReasonLevel, Level: Level{Business: 1, User: 2}, RetryAfter: time.Second}
 	assert.Equal(t, "overload: request shed: below admission level (level 1.2), retry after 1s", e.Error())
+	rl := &ShedError{Reason: ReasonRateLimit, Level: LevelOpen, RetryAfter: time.Second}
+	assert.Equal(t, "overload: request shed: rate limited, retry after 1s", rl.Error())
 	assert.ErrorIs(t, e, ErrShed)
 	assert.Equal(t, "reason(99)", Reason(99).String())
 }

@@ -40,7 +40,7 @@ type KeyedLimiter struct {
 	rate  rate.Limit
 	burst int
 	quota func(string) (rate.Limit, int)
-	clock Clock
+	clk   clockSource
 }
 
 // NewKeyedLimiter returns a KeyedLimiter, or an error for impossible values.
@@ -58,7 +58,7 @@ func NewKeyedLimiter(cfg KeyedConfig) (*KeyedLimiter, error) {
 	if err != nil {
 		return nil, fmt.Errorf("overload: key cache: %w", err)
 	}
-	return &KeyedLimiter{cache: cache, rate: cfg.Rate, burst: cfg.Burst, quota: cfg.Quota, clock: cfg.Clock}, nil
+	return &KeyedLimiter{cache: cache, rate: cfg.Rate, burst: cfg.Burst, quota: cfg.Quota, clk: clockSource{clock: cfg.Clock}}, nil
 }
 
 func checkRate(r rate.Limit, burst int) error {
@@ -79,13 +79,7 @@ func (l *KeyedLimiter) Allow(key string) error {
 	if l == nil {
 		return ErrNotInitialized
 	}
-	var now time.Time
-	if l.clock == nil {
-		now = time.Now()
-	} else {
-		now = l.clock.Now()
-	}
-	return l.AllowAt(key, now)
+	return l.AllowAt(key, l.clk.now())
 }
 
 // AllowAt takes one token from key's bucket at time t. It returns nil, or a

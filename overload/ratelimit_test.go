@@ -25,9 +25,12 @@ func TestKeyedLimiter(t *testing.T) {
 	assert.NoError(t, l.Allow("alice"))
 	err = l.Allow("alice")
 	require.ErrorIs(t, err, ErrShed)
-	se, _ := IsShed(err)
+	var se *ShedError
+	require.ErrorAs(t, err, &se)
 	assert.Equal(t, ReasonRateLimit, se.Reason)
 	assert.Equal(t, 100*time.Millisecond, se.RetryAfter)
+	assert.Contains(t, err.Error(), "rate limited")
+	assert.NotContains(t, err.Error(), "level", "a quota refusal has no admission level")
 	assert.NoError(t, l.Allow("bob"), "keys are independent")
 
 	clk.Advance(100 * time.Millisecond)

@@ -41,8 +41,10 @@ const (
 	verdictNormal windowVerdict = iota
 	verdictOverloaded
 	verdictIdle
-	verdictLow     // not idle, but mean queuing time below half the threshold
-	verdictDrained // overloaded on average, but the queue has since drained
+	verdictLow      // not idle, but mean queuing time below half the threshold
+	verdictDrained  // overloaded on average, but the queue has since drained
+	verdictRefusing // refusals for a full queue, displacement or deadline beyond 1/refusalShare of the passed
+	verdictGap      // the traffic went away for a window or more: reopen fully
 )
 
 // nextLevel returns the next admission level key. hist holds the window's
@@ -74,7 +76,7 @@ func nextLevel(hist []bucket, cur uint16, started, backlog int64, capacity uint6
 	switch v {
 	case verdictDrained:
 		return cur
-	case verdictOverloaded:
+	case verdictOverloaded, verdictRefusing:
 		// Base the cut on what actually ran, not on what passed the level:
 		// when the level is open at 4x load, 4x passes it but 1x runs, and
 		// cutting 5 % of 4x per window would take seconds of overload.
