@@ -42,6 +42,9 @@ type replicaState struct {
 	peak   atomic.Int32  // most busy workers since the last reaping
 	fast   atomic.Int32  // calls in a row faster than InlineBelow, capped
 	lat    latency
+
+	nonBlocking bool // implements NonBlocking and reports true: may be inlined
+	cond        condition
 }
 
 // New returns a Client over replicas, after validating cfg against
@@ -76,7 +79,7 @@ func New(replicas []Replica, cfg Config) (*Client, error) {
 		replicas: make([]replicaState, len(replicas)),
 		done:     make(chan struct{}),
 	}
-	c.hedges.init(s.hedge.Budget, s.hedge.Burst)
+	c.hedges.init(s.hedge.Budget*float64(s.r), s.hedge.Burst)
 	c.floors.seed = maphash.MakeSeed()
 	ids := map[string]int{}
 	for i, r := range replicas {
@@ -84,6 +87,9 @@ func New(replicas []Replica, cfg Config) (*Client, error) {
 		rs.r = r
 		rs.ver, _ = r.(Versioner)
 		rs.health, _ = r.(HealthReporter)
+		if nb, ok := r.(NonBlocking); ok {
+			rs.nonBlocking = nb.NonBlocking()
+		}
 		rs.zone = zones[i]
 		id, ok := ids[rs.zone]
 		if !ok {

@@ -1,6 +1,7 @@
 package quorum
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"time"
@@ -137,16 +138,33 @@ func (p DualPolicy) String() string {
 }
 
 // Hedge configures hedged reads (Dean & Barroso, "The Tail at Scale"): a read
-// first asks the minimum set of replicas and asks one more when an outstanding
-// replica is slower than its own recent latency quantile.
+// first asks the minimum set of replicas (R of them) and asks one more when
+// an outstanding call is late for its own replica: outstanding longer than
+// Factor times the Quantile of that replica's recent latency. The defaults
+// hedge a call after three times its replica's median, so a replica whose
+// calls cluster around a typical latency is hedged only on calls that are
+// really late, whatever the shape or the size of its tail, and ordinary
+// jitter does not spend the budget.
+//
+// What the defaults cost: at most Budget (10 %) extra replica requests over
+// what the reads would make unhedged (R requests each), plus Burst; in
+// practice fewer, since only calls past three medians are hedged (about
+// 5 % of requests with one replica that is slow on 10 % of its calls).
 type Hedge struct {
 	// Disabled turns hedging off.
 	Disabled bool
-	// Quantile of each replica's recent latency after which a read hedges.
-	// Zero means 0.9.
+	// Quantile of each replica's recent latency that, times Factor, is its
+	// hedge delay. Zero means 0.5 (the median).
 	Quantile float64
-	// Budget caps hedges as a share of reads, a token bucket refilled by
-	// every read. Zero means 0.1 (at most 10 % extra requests, plus Burst).
+	// Factor multiplies the Quantile latency. Zero means 3 when Quantile is
+	// zero too, and 1 when Quantile is set (hedge at that quantile, as
+	// "The Tail at Scale" does with p95). At least 1.
+	Factor float64
+	// Budget caps hedges as a fraction of the replica requests that reads
+	// (and writes' version reads) make unhedged: each QuorumTier operation
+	// credits Budget × R hedges (R = Config.R) to a token bucket holding at
+	// most Burst, and every hedge takes one. So hedges never exceed Budget
+	// of those requests plus Burst. Zero means 0.1; at most 1.
 	Budget float64
 	// Burst is the bucket size in hedges. Zero means 10.
 	Burst int
@@ -285,94 +303,135 @@ type settings struct {
 	maxInFlight   int
 	inlineBelow   time.Duration // 0: never inline
 	hedge         Hedge
+	hedgeFactor   float64
 	hooks         Hooks
 	repairLimiter *rate.Limiter
 }
 
+// Defaults of the zero Config, and limits.
 const (
-	// defaultInlineBelow is about the cost of handing a call to a worker
-	// goroutine and waking the caller again on a busy machine: a replica
-	// faster than that is cheaper to call inline.
-	defaultInlineBelow = 5 * time.Microsecond
-	maxReplicas        = 64
-	maxTimeout         = 24 * time.Hour
-	maxBound           = 1 << 20 // MaxInFlight, Hedge.Burst, RepairBurst
+	// DefaultReplicaTimeout bounds each replica call.
+	DefaultReplicaTimeout = time.Second
+	// DefaultInlineBelow is about the cost of handing a call to a worker
+	// goroutine and waking the caller again on a busy machine: a
+	// NonBlocking replica faster than that is cheaper to call inline.
+	DefaultInlineBelow = 5 * time.Microsecond
+	// DefaultMaxInFlight bounds concurrent calls per replica.
+	DefaultMaxInFlight = 1024
+	// DefaultRepairRate and DefaultRepairBurst limit read repairs.
+	DefaultRepairRate  = 1000
+	DefaultRepairBurst = 100
+	// Hedging defaults: hedge after DefaultHedgeFactor × the
+	// DefaultHedgeQuantile of the replica's latency, at most
+	// DefaultHedgeBudget extra requests plus DefaultHedgeBurst.
+	DefaultHedgeQuantile     = 0.5
+	DefaultHedgeFactor       = 3.0
+	DefaultHedgeBudget       = 0.1
+	DefaultHedgeBurst        = 10
+	DefaultHedgeMinDelay     = 100 * time.Microsecond
+	DefaultHedgeInitialDelay = 5 * time.Millisecond
+
+	maxReplicas = 64
+	maxTimeout  = 24 * time.Hour
+	maxBound    = 1 << 20 // MaxInFlight, Hedge.Burst, RepairBurst
 )
 
+// settings validates cfg for n replicas in zones, one concern at a time.
 func (cfg Config) settings(n int, zones []string) (settings, error) {
 	s := settings{
-		n: n, w: cfg.W, r: cfg.R,
-		consistency: cfg.Consistency, tier: cfg.Tier, dual: cfg.DualWrite, repair: cfg.Repair,
-		id: cfg.ClientID, timeout: cfg.ReplicaTimeout, minZones: cfg.MinWriteZones,
-		localZone: cfg.LocalZone, maxInFlight: cfg.MaxInFlight, inlineBelow: cfg.InlineBelow,
-		hedge: cfg.Hedge, hooks: cfg.Hooks,
+		n: n, id: cfg.ClientID, localZone: cfg.LocalZone, hooks: cfg.Hooks,
 	}
+	for _, step := range []func(*settings, Config, []string) error{
+		(*settings).quorumSizes,
+		(*settings).levels,
+		(*settings).timing,
+		(*settings).zoneRule,
+		(*settings).hedging,
+		(*settings).repairs,
+	} {
+		if err := step(&s, cfg, zones); err != nil {
+			return s, err
+		}
+	}
+	return s, nil
+}
+
+// quorumSizes: N, W and R.
+func (s *settings) quorumSizes(cfg Config, _ []string) error {
+	n := s.n
 	if n == 0 {
-		return s, fmt.Errorf("%w: no replicas", ErrConfig)
+		return fmt.Errorf("%w: no replicas", ErrConfig)
 	}
 	if n > maxReplicas {
-		return s, fmt.Errorf("%w: %d replicas, at most %d", ErrConfig, n, maxReplicas)
+		return fmt.Errorf("%w: %d replicas, at most %d", ErrConfig, n, maxReplicas)
 	}
 	majority := n/2 + 1
-	if s.w == 0 {
-		s.w = majority
-	}
-	if s.r == 0 {
-		s.r = majority
-	}
+	s.w, s.r = cmp.Or(cfg.W, majority), cmp.Or(cfg.R, majority)
 	if s.w < 0 || s.w > n {
-		return s, fmt.Errorf("%w: W=%d outside 1..N=%d", ErrConfig, s.w, n)
+		return fmt.Errorf("%w: W=%d outside 1..N=%d", ErrConfig, s.w, n)
 	}
 	if s.r < 0 || s.r > n {
-		return s, fmt.Errorf("%w: R=%d outside 1..N=%d", ErrConfig, s.r, n)
+		return fmt.Errorf("%w: R=%d outside 1..N=%d", ErrConfig, s.r, n)
 	}
-	if s.consistency == 0 {
-		s.consistency = Linearizable
-	}
+	return nil
+}
+
+// levels: consistency, tier, dual-write policy and read repair.
+func (s *settings) levels(cfg Config, _ []string) error {
+	s.consistency = cmp.Or(cfg.Consistency, Linearizable)
 	if s.consistency > Weak {
-		return s, fmt.Errorf("%w: unknown consistency %d", ErrConfig, s.consistency)
+		return fmt.Errorf("%w: unknown consistency %d", ErrConfig, s.consistency)
 	}
-	if s.consistency != Weak && s.w+s.r <= n {
-		return s, fmt.Errorf("%w: W+R=%d must exceed N=%d for %v (choose Weak explicitly for partial quorums)",
-			ErrConfig, s.w+s.r, n, s.consistency)
+	if s.consistency != Weak && s.w+s.r <= s.n {
+		return fmt.Errorf("%w: W+R=%d must exceed N=%d for %v (choose Weak explicitly for partial quorums)",
+			ErrConfig, s.w+s.r, s.n, s.consistency)
 	}
-	if s.tier == 0 {
-		s.tier = QuorumTier
-	}
+	s.tier = cmp.Or(cfg.Tier, QuorumTier)
 	if s.tier > DualWrite {
-		return s, fmt.Errorf("%w: unknown tier %d", ErrConfig, s.tier)
+		return fmt.Errorf("%w: unknown tier %d", ErrConfig, s.tier)
 	}
-	if s.tier != QuorumTier && n < 2 {
-		return s, fmt.Errorf("%w: tier %v needs two replicas", ErrConfig, s.tier)
+	if s.tier != QuorumTier && s.n < 2 {
+		return fmt.Errorf("%w: tier %v needs two replicas", ErrConfig, s.tier)
 	}
-	if s.dual == 0 {
-		s.dual = DualBoth
-	}
+	s.dual = cmp.Or(cfg.DualWrite, DualBoth)
 	if s.dual > DualPrimary {
-		return s, fmt.Errorf("%w: unknown dual-write policy %d", ErrConfig, s.dual)
+		return fmt.Errorf("%w: unknown dual-write policy %d", ErrConfig, s.dual)
 	}
-	if s.repair == 0 {
-		s.repair = RepairAsync
-	}
+	s.repair = cmp.Or(cfg.Repair, RepairAsync)
 	if s.repair > RepairOff {
-		return s, fmt.Errorf("%w: unknown read repair %d", ErrConfig, s.repair)
+		return fmt.Errorf("%w: unknown read repair %d", ErrConfig, s.repair)
 	}
-	if s.timeout == 0 {
-		s.timeout = time.Second
-	}
+	return nil
+}
+
+// timing: ReplicaTimeout, InlineBelow and MaxInFlight.
+func (s *settings) timing(cfg Config, _ []string) error {
+	s.timeout = cmp.Or(cfg.ReplicaTimeout, DefaultReplicaTimeout)
 	if s.timeout < 0 || s.timeout > maxTimeout {
-		return s, fmt.Errorf("%w: ReplicaTimeout %v outside 0..%v", ErrConfig, s.timeout, maxTimeout)
+		return fmt.Errorf("%w: ReplicaTimeout %v outside 0..%v", ErrConfig, s.timeout, maxTimeout)
 	}
-	switch {
-	case s.inlineBelow == 0:
-		s.inlineBelow = min(defaultInlineBelow, s.timeout)
-	case s.inlineBelow < 0:
+	switch b := cfg.InlineBelow; {
+	case b == 0:
+		s.inlineBelow = min(DefaultInlineBelow, s.timeout)
+	case b < 0:
 		s.inlineBelow = 0
-	case s.inlineBelow > s.timeout:
-		return s, fmt.Errorf("%w: InlineBelow %v exceeds ReplicaTimeout %v", ErrConfig, s.inlineBelow, s.timeout)
+	case b > s.timeout:
+		return fmt.Errorf("%w: InlineBelow %v exceeds ReplicaTimeout %v", ErrConfig, b, s.timeout)
+	default:
+		s.inlineBelow = b
 	}
+	s.maxInFlight = cmp.Or(cfg.MaxInFlight, DefaultMaxInFlight)
+	if s.maxInFlight < 0 || s.maxInFlight > maxBound {
+		return fmt.Errorf("%w: MaxInFlight %d outside 0..%d", ErrConfig, s.maxInFlight, maxBound)
+	}
+	return nil
+}
+
+// zoneRule: MinWriteZones and LocalZone.
+func (s *settings) zoneRule(cfg Config, zones []string) error {
+	s.minZones = cfg.MinWriteZones
 	if s.minZones < 0 {
-		return s, fmt.Errorf("%w: negative MinWriteZones", ErrConfig)
+		return fmt.Errorf("%w: negative MinWriteZones", ErrConfig)
 	}
 	if s.minZones > 1 {
 		distinct := map[string]bool{}
@@ -380,66 +439,66 @@ func (cfg Config) settings(n int, zones []string) (settings, error) {
 			distinct[z] = true
 		}
 		if len(distinct) < s.minZones {
-			return s, fmt.Errorf("%w: MinWriteZones=%d but replicas span %d zones", ErrConfig, s.minZones, len(distinct))
+			return fmt.Errorf("%w: MinWriteZones=%d but replicas span %d zones", ErrConfig, s.minZones, len(distinct))
 		}
 		if s.w < s.minZones {
-			return s, fmt.Errorf("%w: MinWriteZones=%d needs W >= %d, have W=%d", ErrConfig, s.minZones, s.minZones, s.w)
+			return fmt.Errorf("%w: MinWriteZones=%d needs W >= %d, have W=%d", ErrConfig, s.minZones, s.minZones, s.w)
 		}
 	}
 	if s.localZone != "" && !slices.Contains(zones, s.localZone) {
-		return s, fmt.Errorf("%w: LocalZone %q matches no replica's zone", ErrConfig, s.localZone)
+		return fmt.Errorf("%w: LocalZone %q matches no replica's zone", ErrConfig, s.localZone)
 	}
-	if s.maxInFlight == 0 {
-		s.maxInFlight = 1024
+	return nil
+}
+
+// hedging: the Hedge fields.
+func (s *settings) hedging(cfg Config, _ []string) error {
+	h := cfg.Hedge
+	s.hedgeFactor = h.Factor
+	if s.hedgeFactor == 0 {
+		s.hedgeFactor = 1
+		if h.Quantile == 0 {
+			s.hedgeFactor = DefaultHedgeFactor
+		}
 	}
-	if s.maxInFlight < 0 || s.maxInFlight > maxBound {
-		return s, fmt.Errorf("%w: MaxInFlight %d outside 0..%d", ErrConfig, s.maxInFlight, maxBound)
+	if !(s.hedgeFactor >= 1 && s.hedgeFactor <= 1000) {
+		return fmt.Errorf("%w: hedge factor %v outside [1, 1000]", ErrConfig, h.Factor)
 	}
-	h := &s.hedge
-	if h.Quantile == 0 {
-		h.Quantile = 0.9
-	}
+	h.Quantile = cmp.Or(h.Quantile, DefaultHedgeQuantile)
 	if !(h.Quantile > 0 && h.Quantile < 1) {
-		return s, fmt.Errorf("%w: hedge quantile %v outside (0, 1)", ErrConfig, h.Quantile)
+		return fmt.Errorf("%w: hedge quantile %v outside (0, 1)", ErrConfig, h.Quantile)
 	}
-	if h.Budget == 0 {
-		h.Budget = 0.1
-	}
+	h.Budget = cmp.Or(h.Budget, DefaultHedgeBudget)
 	if !(h.Budget > 0 && h.Budget <= 1) {
-		return s, fmt.Errorf("%w: hedge budget %v outside (0, 1]", ErrConfig, h.Budget)
+		return fmt.Errorf("%w: hedge budget %v outside (0, 1]", ErrConfig, h.Budget)
 	}
-	if h.Burst == 0 {
-		h.Burst = 10
-	}
+	h.Burst = cmp.Or(h.Burst, DefaultHedgeBurst)
 	if h.Burst < 0 || h.Burst > maxBound {
-		return s, fmt.Errorf("%w: hedge burst %d outside 0..%d", ErrConfig, h.Burst, maxBound)
+		return fmt.Errorf("%w: hedge burst %d outside 0..%d", ErrConfig, h.Burst, maxBound)
 	}
-	if h.MinDelay == 0 {
-		h.MinDelay = 100 * time.Microsecond
-	}
-	if h.InitialDelay == 0 {
-		h.InitialDelay = 5 * time.Millisecond
-	}
+	h.MinDelay = cmp.Or(h.MinDelay, DefaultHedgeMinDelay)
+	h.InitialDelay = cmp.Or(h.InitialDelay, DefaultHedgeInitialDelay)
 	if h.MinDelay < 0 || h.InitialDelay < 0 {
-		return s, fmt.Errorf("%w: negative hedge delay", ErrConfig)
+		return fmt.Errorf("%w: negative hedge delay", ErrConfig)
 	}
-	rr, rb := cfg.RepairRate, cfg.RepairBurst
-	if rr == 0 {
-		rr = 1000
-	}
-	if rb == 0 {
-		rb = 100
-	}
+	s.hedge = h
+	return nil
+}
+
+// repairs: RepairRate and RepairBurst.
+func (s *settings) repairs(cfg Config, _ []string) error {
+	rr := cmp.Or(cfg.RepairRate, DefaultRepairRate)
+	rb := cmp.Or(cfg.RepairBurst, DefaultRepairBurst)
 	if rb < 0 || rb > maxBound {
-		return s, fmt.Errorf("%w: RepairBurst %d outside 0..%d", ErrConfig, rb, maxBound)
+		return fmt.Errorf("%w: RepairBurst %d outside 0..%d", ErrConfig, rb, maxBound)
 	}
 	if rr != rr { // NaN
-		return s, fmt.Errorf("%w: RepairRate is NaN", ErrConfig)
+		return fmt.Errorf("%w: RepairRate is NaN", ErrConfig)
 	}
 	if rr < 0 {
 		s.repairLimiter = rate.NewLimiter(rate.Inf, rb)
 	} else {
 		s.repairLimiter = rate.NewLimiter(rate.Limit(rr), rb)
 	}
-	return s, nil
+	return nil
 }

@@ -28,6 +28,7 @@ const (
 const (
 	flagRepair uint8 = 1 << iota // a read repair or write-back: Hooks.Repair
 	flagAsync                    // a master-slave slave write: Hooks.AsyncWrite
+	flagProbe                    // a background probe of a demoted replica
 )
 
 type job struct {
@@ -75,9 +76,12 @@ type op struct {
 	sentAt    []time.Time
 	hedged    []bool // sent as a hedge
 	hedgedFor []bool // a hedge was sent because this replica was slow
+	suspected []bool // this replica's call was outstanding past suspectDelay
+	covered   []bool // a hedge or replacement was sent for this replica's call
 	resp      []Record
-	order     []int // candidate replicas, preferred first
-	sent      int   // prefix of order already tried in the current phase
+	order     []int  // candidate replicas, preferred first
+	sent      int    // prefix of order already tried in the current phase
+	failed    uint64 // demoted replicas among the candidates
 	errs      []error
 }
 
@@ -92,6 +96,8 @@ func newOp(c *Client, n int) *op {
 		sentAt:    make([]time.Time, n),
 		hedged:    make([]bool, n),
 		hedgedFor: make([]bool, n),
+		suspected: make([]bool, n),
+		covered:   make([]bool, n),
 		resp:      make([]Record, n),
 		order:     make([]int, 0, n),
 	}
@@ -277,10 +283,9 @@ func (c *Client) exec(rs *replicaState, i int, o *op, kind jobKind, flags, phase
 	took := end.Sub(start)
 	rs.noteCall(took, c.s.inlineBelow)
 	d := end.Sub(sent)
-	// A call cut short by the op's end is a censored sample: its latency is
-	// at least d, which still marks a slow replica as slow.
-	if res.err == nil || o.ctx.Err() != nil {
-		rs.lat.observe(d, c.s.hedge.Quantile)
+	c.noteOutcome(rs, res.err, d, end, res.err != nil && o.ctx.Err() != nil)
+	if flags&flagProbe != 0 {
+		rs.cond.probing.Store(false)
 	}
 	h := &c.s.hooks
 	if h.ReplicaLatency != nil {
@@ -313,7 +318,9 @@ func (rs *replicaState) noteCall(took, below time.Duration) {
 	}
 }
 
-func (rs *replicaState) inlinable() bool { return rs.fast.Load() >= inlineStreak }
+func (rs *replicaState) inlinable() bool {
+	return rs.nonBlocking && rs.fast.Load() >= inlineStreak
+}
 
 // callInline makes the call o.st marks as sent to replica i on the
 // operation's goroutine. slow reports that it took InlineBelow or longer,
@@ -376,6 +383,7 @@ func (o *op) candidates(sorted bool) (zones uint64) {
 	c := o.c
 	n := len(c.replicas)
 	o.order = o.order[:0]
+	o.failed = 0
 	start := 0
 	if sorted && n > 1 {
 		start = int(rand.Uint32N(uint32(n)))
@@ -391,6 +399,9 @@ func (o *op) candidates(sorted bool) (zones uint64) {
 		}
 		o.order = append(o.order, i)
 		zones |= 1 << rs.zoneID
+		if rs.cond.isFailed() {
+			o.failed |= 1 << i
+		}
 	}
 	if sorted {
 		ord := o.order
@@ -405,8 +416,14 @@ func (o *op) candidates(sorted bool) (zones uint64) {
 
 func (c *Client) before(i, j int) bool {
 	ri, rj := &c.replicas[i], &c.replicas[j]
+	if fi, fj := ri.cond.isFailed(), rj.cond.isFailed(); fi != fj {
+		return fj
+	}
 	if ri.local != rj.local {
 		return ri.local
+	}
+	if si, sj := ri.cond.isSuspect(), rj.cond.isSuspect(); si != sj {
+		return sj
 	}
 	return ri.lat.estimate() < rj.lat.estimate()
 }
@@ -418,6 +435,8 @@ func (o *op) newPhase() {
 	clear(o.st)
 	clear(o.hedged)
 	clear(o.hedgedFor)
+	clear(o.suspected)
+	clear(o.covered)
 	o.sent = 0
 }
 
@@ -454,7 +473,7 @@ func opOf(k jobKind) Op {
 
 func (c *Client) hedgeDelay(i int) time.Duration {
 	h := &c.s.hedge
-	d := c.replicas[i].lat.estimate()
+	d := time.Duration(float64(c.replicas[i].lat.estimate()) * c.s.hedgeFactor)
 	if d == 0 {
 		d = h.InitialDelay
 	}
@@ -572,6 +591,11 @@ func (o *op) nextWake(hedge bool) time.Time {
 				t = h
 			}
 		}
+		if !o.suspected[i] {
+			if s := o.sentAt[i].Add(c.suspectDelay(i)); s.Before(t) {
+				t = s
+			}
+		}
 		if wake.IsZero() || t.Before(wake) {
 			wake = t
 		}
@@ -588,14 +612,24 @@ func (o *op) onTick(kind jobKind, now time.Time, hedge bool, outstanding *int) {
 		}
 		if !now.Before(o.sentAt[i].Add(c.s.timeout)) {
 			o.st[i] = stFailed
+			c.replicas[i].cond.failed(now)
 			*outstanding--
 			o.errs = append(o.errs, &ReplicaError{Replica: i, Op: opOf(kind), Err: ErrReplicaTimeout})
 			continue
 		}
 		if hedge && !o.hedgedFor[i] && o.sent < len(o.order) && !now.Before(o.sentAt[i].Add(c.hedgeDelay(i))) {
 			o.hedgedFor[i] = true
-			if c.hedges.take() {
-				o.launch(kind, now, true, outstanding)
+			if c.hedges.take() && o.launch(kind, now, true, outstanding) {
+				o.covered[i] = true
+			}
+		}
+		if !o.suspected[i] && !now.Before(o.sentAt[i].Add(c.suspectDelay(i))) {
+			// Far later than usual: other reads avoid the replica from now
+			// on, and this one asks the next candidate unless a hedge went.
+			o.suspected[i] = true
+			c.replicas[i].cond.suspect()
+			if !o.covered[i] && o.launch(kind, now, false, outstanding) {
+				o.covered[i] = true
 			}
 		}
 	}
@@ -700,6 +734,7 @@ func (o *op) gatherAcks(parent context.Context, targets []int, rule ackRule, pre
 					set &^= 1 << i
 					if !now.Before(o.sentAt[i].Add(c.s.timeout)) {
 						o.st[i] = stFailed
+						c.replicas[i].cond.failed(now)
 						pending &^= 1 << i
 						applied = true // it may still land
 						o.errs = append(o.errs, &ReplicaError{Replica: i, Op: OpPut, Err: ErrReplicaTimeout})

@@ -205,3 +205,7 @@ func TestInlineSlowCallHandsOffTheRest(t *testing.T) {
 		assert.Equal(t, 2, inline, "one slow inline call per phase")
 	})
 }
+
+// NonBlocking declares where inlinable: its slow calls stand for a replica
+// that broke the promise, which the client must survive.
+func (w *where) NonBlocking() bool { return true }

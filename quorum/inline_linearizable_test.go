@@ -48,6 +48,11 @@ func (s spotInline) count(ctx context.Context) {
 	}
 }
 
+// NonBlocking claims the promise although the wrapped Faulty can block: the
+// test wants calls switching between inline and workers, whatever it costs
+// the operations' latency.
+func (s spotInline) NonBlocking() bool { return true }
+
 func (s spotInline) Get(ctx context.Context, key string) (quorum.Record, error) {
 	s.count(ctx)
 	return s.Replica.Get(ctx, key)

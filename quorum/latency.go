@@ -67,6 +67,15 @@ func (l *latency) observe(d time.Duration, q float64) {
 	}
 }
 
+// reset forgets every sample (a demoted replica that answers again).
+func (l *latency) reset() {
+	for i := range l.buckets {
+		l.buckets[i].Store(0)
+	}
+	l.n.Store(0)
+	l.est.Store(0)
+}
+
 // quantile scans the buckets; callers use the cached estimate instead.
 func (l *latency) quantile(q float64) time.Duration {
 	var counts [latBuckets]uint32

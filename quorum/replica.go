@@ -84,3 +84,14 @@ type HealthReporter interface {
 type Versioner interface {
 	Version(ctx context.Context, key string) (Version, error)
 }
+
+// NonBlocking is implemented by a replica whose calls never block: they
+// return within microseconds, hold no lock across I/O and never wait for
+// anything (an in-process map, as quorum/memreplica). Only such a replica
+// may be called on the operation's own goroutine (see Config.InlineBelow),
+// because an inline call cannot be timed out: the client could not return
+// by the caller's deadline while one blocks. A replica that does not
+// implement it, or reports false, is always called on a worker.
+type NonBlocking interface {
+	NonBlocking() bool
+}

@@ -140,3 +140,8 @@ func (r *Replica) Reset() {
 		r.shard[i].mu.Unlock()
 	}
 }
+
+// NonBlocking implements quorum.NonBlocking: a call takes a shard lock for
+// a map access and a copy, never waits for anything else, so the quorum
+// client may call it on the operation's goroutine.
+func (r *Replica) NonBlocking() bool { return true }

@@ -1,0 +1,145 @@
+package quorum
+
+import (
+	"context"
+	"sync/atomic"
+	"time"
+)
+
+// This file is what the client learns about each replica from its own
+// calls, beyond latency: whether it is failing (demoted until it answers
+// well again) or suspect (a call outstanding far longer than usual), and the
+// low-rate probing that finds a failed replica back.
+//
+// A replica is demoted at once when a call to it fails on its own (an error
+// while the operation was still running) or runs out ReplicaTimeout; the
+// failed call's time counts as a latency sample, so a replica that fails
+// slowly also looks slow. A demoted replica is ordered after every other
+// one (also after LocalZone's), so reads stop asking it; writes still send
+// it every record (durability needs every copy it can get). While it stays
+// demoted, one read in every probe interval (probeFirst, doubling up to
+// probeMax) also sends it a background Get that nobody waits for. The first
+// call that answers well (a successful call within ReplicaTimeout: a probe,
+// a write, a substitute) promotes it again, with its latency estimate reset
+// so that it is ordered first until it has samples again.
+//
+// A call outstanding longer than suspectDelay makes its replica suspect:
+// ordered after replicas that are not (LocalZone still first), and the
+// read sends one replacement call to the next candidate, unbudgeted, unless
+// a hedge already went for it. Any successful call clears suspicion; a
+// timeout turns it into a demotion. So a replica that starts hanging costs
+// the read that meets it about suspectDelay, not ReplicaTimeout, and with
+// hedging on or off alike.
+
+type condition struct {
+	state     atomic.Uint32 // condUp, condSuspect or condFailed
+	nextProbe atomic.Int64  // unix ns: earliest next probe while failed
+	gap       atomic.Int64  // the current probe interval
+	probing   atomic.Bool   // a probe is in flight
+}
+
+const (
+	condUp uint32 = iota
+	condSuspect
+	condFailed
+)
+
+const (
+	// probeFirst is the first probe interval of a demoted replica, doubled
+	// after every failed probe up to probeMax: a replica that comes back is
+	// used again within about probeMax plus one call.
+	probeFirst = 100 * time.Millisecond
+	probeMax   = time.Second
+	// suspectFactor times a replica's hedge delay (at least suspectFloor,
+	// at most ReplicaTimeout) is how long a call may be outstanding before
+	// its replica is suspect.
+	suspectFactor = 4
+	suspectFloor  = 5 * time.Millisecond
+)
+
+func (c *condition) failed(now time.Time) {
+	if c.state.Swap(condFailed) != condFailed {
+		c.gap.Store(int64(probeFirst))
+		c.nextProbe.Store(now.Add(probeFirst).UnixNano())
+	}
+}
+
+func (c *condition) suspect() { c.state.CompareAndSwap(condUp, condSuspect) }
+
+// up clears suspicion and demotion; it reports whether the replica was
+// demoted.
+func (c *condition) up() bool {
+	switch c.state.Load() {
+	case condUp:
+		return false
+	case condSuspect:
+		c.state.CompareAndSwap(condSuspect, condUp)
+		return false
+	}
+	return c.state.CompareAndSwap(condFailed, condUp)
+}
+
+func (c *condition) isFailed() bool  { return c.state.Load() == condFailed }
+func (c *condition) isSuspect() bool { return c.state.Load() == condSuspect }
+
+// claimProbe reports whether the caller should probe the replica now, and
+// if so schedules the next probe.
+func (c *condition) claimProbe(now time.Time) bool {
+	if c.state.Load() != condFailed || now.UnixNano() < c.nextProbe.Load() {
+		return false
+	}
+	if !c.probing.CompareAndSwap(false, true) {
+		return false
+	}
+	gap := min(2*time.Duration(c.gap.Load()), probeMax)
+	c.gap.Store(int64(gap))
+	c.nextProbe.Store(now.Add(gap).UnixNano())
+	return true
+}
+
+// noteOutcome records a finished call of replica rs (d since it was handed
+// over, took the call alone) in its condition and latency estimate.
+// cutShort says the operation had ended the call's context.
+func (c *Client) noteOutcome(rs *replicaState, err error, d time.Duration, end time.Time, cutShort bool) {
+	switch {
+	case err == nil && d < c.s.timeout:
+		if rs.cond.up() {
+			rs.lat.reset() // its failures say nothing about it now
+		}
+	case err == nil:
+		// An answer after the coordinator gave up: not "answering well".
+	case !cutShort || d >= c.s.timeout:
+		rs.cond.failed(end)
+	}
+	// A call cut short by the operation's end is a censored sample: its
+	// latency is at least d, which still marks a slow replica as slow.
+	rs.lat.observe(d, c.s.hedge.Quantile)
+}
+
+// probe sends replica i a background Get of key on an op of its own that
+// nobody waits for; it ends at ReplicaTimeout. Close waits for it.
+func (c *Client) probe(ctx context.Context, key string, i int, now time.Time) {
+	o := c.acquire(ctx, true, key)
+	o.cx.deadline = o.start.Add(c.s.timeout)
+	o.phase = 1
+	if err := o.dispatch(i, kindGet, flagProbe, now); err != nil {
+		c.replicas[i].cond.probing.Store(false)
+	}
+	o.release()
+}
+
+// probeFailed probes the demoted replicas in set whose probe is due.
+func (c *Client) probeFailed(ctx context.Context, key string, set uint64) {
+	now := time.Now()
+	for i := range c.replicas {
+		if set&(1<<i) != 0 && c.replicas[i].cond.claimProbe(now) {
+			c.probe(ctx, key, i, now)
+		}
+	}
+}
+
+// suspectDelay is how long a call to replica i may be outstanding before
+// the replica is suspect.
+func (c *Client) suspectDelay(i int) time.Duration {
+	return min(max(suspectFactor*c.hedgeDelay(i), suspectFloor), c.s.timeout)
+}
