@@ -1,0 +1,365 @@
+package metrics
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"time"
+)
+
+// History ring sizes: per second for 5 minutes, per minute for 24 hours.
+const (
+	secSlots = 300
+	minSlots = 1440
+)
+
+// Bytes reserved from the history budget when a series gets history.
+const (
+	scalarHistoryBytes = (secSlots+minSlots)*8 + 256
+	histHistoryBytes   = (secSlots+minSlots)*(8+8+3*4) + 2*(numChunks*chunkSize*8+256) + 256
+)
+
+// Point is one closed interval of a series. For a counter Value is the
+// increase in the interval; for a gauge its value when the interval closed;
+// for a histogram Value and Count are the observations in the interval, Sum
+// their sum and P50, P90, P99 their quantiles (NaN when there were none).
+type Point struct {
+	Time                             time.Time // start of the interval
+	Value, Count, Sum, P50, P90, P99 float64
+}
+
+type tickState struct {
+	next    int64 // first second not yet closed (Unix seconds)
+	started bool
+	scratch bucketCounts
+	delta   bucketCounts
+	rules   []*ruleState
+	names   map[string]*ruleState
+}
+
+func (t *tickState) init(now time.Time) {
+	t.next = floorSec(now)
+	t.names = map[string]*ruleState{}
+}
+
+func floorSec(t time.Time) int64 {
+	s := t.Unix()
+	return s
+}
+
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if (a%b != 0) && (a < 0) {
+		q--
+	}
+	return q
+}
+
+// seriesTick is the interval state of one series.
+type seriesTick struct {
+	prevSec, prevMin       uint64 // counter total or histogram count at the last close
+	prevSecSum, prevMinSum float64
+	hist                   *history
+	noHist                 bool
+	// minute values of the last closed minute, for sinks
+	lastMin Point
+}
+
+type history struct {
+	sec, min         ring
+	snapSec, snapMin bucketCounts
+}
+
+type ring struct {
+	last int64
+	n    int
+	v    []float64
+	sum  []float64
+	q    []float32
+}
+
+func newRing(size int, hist bool) ring {
+	g := ring{v: make([]float64, size)}
+	if hist {
+		g.sum = make([]float64, size)
+		g.q = make([]float32, 3*size)
+	}
+	return g
+}
+
+func (g *ring) slot(i int64) int {
+	m := i % int64(len(g.v))
+	if m < 0 {
+		m += int64(len(g.v))
+	}
+	return int(m)
+}
+
+// put writes interval i. Skipped intervals get zero counts (a counter or
+// histogram saw nothing the registry can place in them) or, for a gauge,
+// the previous value.
+func (g *ring) put(i int64, p Point, gauge bool) {
+	size := int64(len(g.v))
+	if g.n > 0 {
+		if i <= g.last {
+			return
+		}
+		prev := g.v[g.slot(g.last)]
+		start := g.last + 1
+		if i-start > size {
+			start = i - size
+		}
+		for j := start; j < i; j++ {
+			k := g.slot(j)
+			if gauge {
+				g.v[k] = prev
+			} else {
+				g.v[k] = 0
+			}
+			if g.sum != nil {
+				g.sum[k] = 0
+				nan := float32(math.NaN())
+				g.q[3*k], g.q[3*k+1], g.q[3*k+2] = nan, nan, nan
+			}
+		}
+		g.n = int(min(int64(g.n)+i-g.last, size))
+	} else {
+		g.n = 1
+	}
+	k := g.slot(i)
+	g.v[k] = p.Value
+	if g.sum != nil {
+		g.sum[k] = p.Sum
+		g.q[3*k], g.q[3*k+1], g.q[3*k+2] = float32(p.P50), float32(p.P90), float32(p.P99)
+	}
+	g.last = i
+}
+
+func (g *ring) points(step time.Duration, hist bool) []Point {
+	ps := make([]Point, 0, g.n)
+	for i := g.last - int64(g.n) + 1; i <= g.last; i++ {
+		k := g.slot(i)
+		p := Point{Time: time.Unix(i*int64(step/time.Second), 0).UTC(), Value: g.v[k]}
+		if hist {
+			p.Count, p.Sum = p.Value, g.sum[k]
+			p.P50, p.P90, p.P99 = float64(g.q[3*k]), float64(g.q[3*k+1]), float64(g.q[3*k+2])
+		} else {
+			p.Count, p.P50, p.P90, p.P99 = math.NaN(), math.NaN(), math.NaN(), math.NaN()
+			p.Sum = math.NaN()
+		}
+		ps = append(ps, p)
+	}
+	return ps
+}
+
+// Tick closes every one-second interval that ended at or before now, and the
+// minute intervals among them; evaluates alert rules; and queues each closed
+// minute for the sinks. Increments seen since the previous Tick go to the
+// last interval it closes. A now before the previous Tick's does nothing.
+// Rule callbacks run after Tick releases its lock, on the caller's goroutine.
+func (r *Registry) Tick(now time.Time) {
+	r.tickMu.Lock()
+	t := &r.tick
+	end := floorSec(now)
+	if end <= t.next {
+		r.tickMu.Unlock()
+		return
+	}
+	closedSec := end - 1
+	prevMinute, newMinute := floorDiv(t.next, 60), floorDiv(end, 60)
+	minute := newMinute > prevMinute
+	closedMin := newMinute - 1
+	var iv *Interval
+	wantIv := minute && r.sinks.active()
+	if wantIv {
+		iv = &Interval{Start: time.Unix(closedMin*60, 0).UTC(), End: time.Unix(newMinute*60, 0).UTC()}
+	}
+	for _, f := range r.families() {
+		for _, s := range f.all() {
+			r.closeSeries(s, closedSec, minute, closedMin)
+			if wantIv {
+				iv.Series = append(iv.Series, s.intervalValue())
+			}
+		}
+	}
+	t.next = end
+	events := r.evalRules(time.Unix(end, 0).UTC(), minute)
+	r.tickMu.Unlock()
+	if iv != nil {
+		r.sinks.enqueue(r, iv)
+	}
+	for _, e := range events {
+		e.fn(e.a)
+	}
+}
+
+func (r *Registry) closeSeries(s *series, sec int64, minute bool, minIdx int64) {
+	st := &s.ts
+	f := s.fam
+	switch f.kind {
+	case kindCounter:
+		total := s.c.Value()
+		if st.hist == nil && !st.noHist && total > 0 {
+			r.allocHistory(s)
+		}
+		d := total - st.prevSec
+		st.prevSec = total
+		if st.hist != nil {
+			st.hist.sec.put(sec, Point{Value: float64(d)}, false)
+		}
+		if minute {
+			dm := total - st.prevMin
+			st.prevMin = total
+			st.lastMin = Point{Time: time.Unix(minIdx*60, 0).UTC(), Value: float64(dm)}
+			if st.hist != nil {
+				st.hist.min.put(minIdx, st.lastMin, false)
+			}
+		}
+	case kindGauge:
+		v := s.g.Value()
+		if st.hist == nil && !st.noHist {
+			r.allocHistory(s)
+		}
+		if st.hist != nil {
+			st.hist.sec.put(sec, Point{Value: v}, true)
+		}
+		if minute {
+			st.lastMin = Point{Time: time.Unix(minIdx*60, 0).UTC(), Value: v}
+			if st.hist != nil {
+				st.hist.min.put(minIdx, st.lastMin, true)
+			}
+		}
+	case kindHistogram:
+		t := &r.tick
+		cur := &t.scratch
+		cur.load(s.h)
+		n := cur.count()
+		sum := s.h.Sum()
+		if st.hist == nil && !st.noHist && n > 0 {
+			r.allocHistory(s)
+		}
+		p := Point{Value: float64(n - st.prevSec), Count: float64(n - st.prevSec), Sum: sum - st.prevSecSum}
+		st.prevSec, st.prevSecSum = n, sum
+		if h := st.hist; h != nil {
+			t.delta.sub(cur, &h.snapSec)
+			p.P50, p.P90, p.P99 = t.delta.quantile(0.5), t.delta.quantile(0.9), t.delta.quantile(0.99)
+			h.snapSec.copyFrom(cur)
+			h.sec.put(sec, p, false)
+		}
+		if minute {
+			pm := Point{Time: time.Unix(minIdx*60, 0).UTC(), Value: float64(n - st.prevMin), Count: float64(n - st.prevMin), Sum: sum - st.prevMinSum}
+			pm.P50, pm.P90, pm.P99 = math.NaN(), math.NaN(), math.NaN()
+			st.prevMin, st.prevMinSum = n, sum
+			if h := st.hist; h != nil {
+				t.delta.sub(cur, &h.snapMin)
+				pm.P50, pm.P90, pm.P99 = t.delta.quantile(0.5), t.delta.quantile(0.9), t.delta.quantile(0.99)
+				h.snapMin.copyFrom(cur)
+				h.min.put(minIdx, pm, false)
+			}
+			st.lastMin = pm
+		}
+	}
+}
+
+// allocHistory gives s its rings if the budget allows, else marks it.
+func (r *Registry) allocHistory(s *series) {
+	size := int64(scalarHistoryBytes)
+	hist := s.fam.kind == kindHistogram
+	if hist {
+		size = histHistoryBytes
+	}
+	if r.used.Add(size) > r.budget {
+		r.used.Add(-size)
+		s.ts.noHist = true
+		s.fam.countHistoryOverflow()
+		return
+	}
+	h := &history{sec: newRing(secSlots, hist), min: newRing(minSlots, hist)}
+	s.ts.hist = h
+}
+
+// HistoryBytes returns the bytes of history reserved so far (at most the
+// budget).
+func (r *Registry) HistoryBytes() int64 { return r.used.Load() }
+
+func (s *series) intervalValue() SeriesValue {
+	return SeriesValue{Metric: s.fam.name, Kind: s.fam.kind.String(), Labels: s.fam.labels, Values: s.values, Point: s.ts.lastMin}
+}
+
+// History returns the closed intervals of one series, oldest first: per
+// second for the last 5 minutes (step time.Second) or per minute for the
+// last 24 hours (step time.Minute). Label values are given in label order
+// (for an Attr: id, key). It returns ErrUnknownMetric for an unknown name or
+// series, and ErrNoHistory for a series without history.
+func (r *Registry) History(name string, step time.Duration, labelValues ...string) ([]Point, error) {
+	if step != time.Second && step != time.Minute {
+		return nil, fmt.Errorf("metrics: History step %v: want time.Second or time.Minute", step)
+	}
+	s, err := r.lookup(name, labelValues)
+	if err != nil {
+		return nil, err
+	}
+	r.tickMu.Lock()
+	defer r.tickMu.Unlock()
+	h := s.ts.hist
+	if h == nil {
+		return nil, fmt.Errorf("metrics: %s%s: %w", name, fmtValues(labelValues), ErrNoHistory)
+	}
+	hist := s.fam.kind == kindHistogram
+	if step == time.Second {
+		return h.sec.points(step, hist), nil
+	}
+	return h.min.points(step, hist), nil
+}
+
+// lookup finds an existing series without creating it.
+func (r *Registry) lookup(name string, values []string) (*series, error) {
+	r.mu.Lock()
+	f := r.fams[name]
+	r.mu.Unlock()
+	if f == nil {
+		return nil, fmt.Errorf("metrics: %s: %w", quote(name), ErrUnknownMetric)
+	}
+	if len(values) != len(f.labels) {
+		return nil, fmt.Errorf("metrics: %s: got %d label values, want %d: %w", name, len(values), len(f.labels), ErrUnknownMetric)
+	}
+	if len(values) == 0 {
+		return f.all()[0], nil
+	}
+	t := make([]string, len(values))
+	for i, v := range values {
+		t[i] = truncateValue(v)
+	}
+	s := f.idx.lookup(f.idx.hash(t), t)
+	if s == nil {
+		return nil, fmt.Errorf("metrics: %s%s: %w", name, fmtValues(values), ErrUnknownMetric)
+	}
+	return s, nil
+}
+
+func fmtValues(v []string) string {
+	if len(v) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%q", v)
+}
+
+// Run calls Tick every second until ctx ends, delivers closed minutes to the
+// sinks on goroutines it owns, and returns ctx's error once they have
+// stopped.
+func (r *Registry) Run(ctx context.Context) error {
+	stop := r.sinks.start(ctx)
+	defer stop()
+	tk := time.NewTicker(time.Second)
+	defer tk.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tk.C:
+			r.Tick(r.clock.Now())
+		case <-r.sinks.added:
+			r.sinks.startNew(ctx)
+		}
+	}
+}
