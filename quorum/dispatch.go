@@ -81,7 +81,7 @@ type op struct {
 	resp      []Record
 	order     []int  // candidate replicas, preferred first
 	sent      int    // prefix of order already tried in the current phase
-	failed    uint64 // demoted replicas among the candidates
+	failed    uint64 // demoted or suspect replicas among the candidates
 	errs      []error
 }
 
@@ -399,7 +399,7 @@ func (o *op) candidates(sorted bool) (zones uint64) {
 		}
 		o.order = append(o.order, i)
 		zones |= 1 << rs.zoneID
-		if rs.cond.isFailed() {
+		if rs.cond.isDown() {
 			o.failed |= 1 << i
 		}
 	}
@@ -627,7 +627,7 @@ func (o *op) onTick(kind jobKind, now time.Time, hedge bool, outstanding *int) {
 			// Far later than usual: other reads avoid the replica from now
 			// on, and this one asks the next candidate unless a hedge went.
 			o.suspected[i] = true
-			c.replicas[i].cond.suspect()
+			c.replicas[i].cond.suspect(now)
 			if !o.covered[i] && o.launch(kind, now, false, outstanding) {
 				o.covered[i] = true
 			}

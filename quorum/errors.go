@@ -107,6 +107,16 @@ func (e *ReplicaError) Error() string {
 
 func (e *ReplicaError) Unwrap() error { return e.Err }
 
+// notApplied is a write refused before it contacted any replica (a nil or
+// closed Client, an invalid Call): it matches ErrNotApplied as well as its
+// cause, so that every failed write matches exactly one of ErrNotApplied
+// and ErrIndeterminate.
+type notApplied struct{ err error }
+
+func (e notApplied) Error() string        { return e.err.Error() }
+func (e notApplied) Unwrap() error        { return e.err }
+func (e notApplied) Is(target error) bool { return target == ErrNotApplied }
+
 // notStored is a sentinel that also matches ErrNotStored.
 type notStored struct{ msg string }
 

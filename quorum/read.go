@@ -55,6 +55,9 @@ func (o *op) readQuorum(ctx context.Context, r resolved) (Record, error) {
 	s := &c.s
 	c.hedges.deposit()
 	o.candidates(true)
+	if o.failed != 0 {
+		c.probeFailed(ctx, o.key, o.failed)
+	}
 	if len(o.order) < s.r {
 		return Record{}, &Error{Op: OpGet, Key: o.key, Need: s.r, Healthy: len(o.order), Fast: true}
 	}

@@ -26,8 +26,10 @@ import (
 // A call outstanding longer than suspectDelay makes its replica suspect:
 // ordered after replicas that are not (LocalZone still first), and the
 // read sends one replacement call to the next candidate, unbudgeted, unless
-// a hedge already went for it. Any successful call clears suspicion; a
-// timeout turns it into a demotion. So a replica that starts hanging costs
+// a hedge already went for it. A suspect replica is probed like a demoted
+// one (its late call is usually cancelled once the read has its answers, so
+// nothing else would ever tell). Any successful call clears suspicion; a
+// timeout or an error turns it into a demotion. So a replica that starts hanging costs
 // the read that meets it about suspectDelay, not ReplicaTimeout, and with
 // hedging on or off alike.
 
@@ -58,13 +60,21 @@ const (
 )
 
 func (c *condition) failed(now time.Time) {
-	if c.state.Swap(condFailed) != condFailed {
-		c.gap.Store(int64(probeFirst))
-		c.nextProbe.Store(now.Add(probeFirst).UnixNano())
+	if c.state.Swap(condFailed) == condUp {
+		c.scheduleProbes(now)
 	}
 }
 
-func (c *condition) suspect() { c.state.CompareAndSwap(condUp, condSuspect) }
+func (c *condition) suspect(now time.Time) {
+	if c.state.CompareAndSwap(condUp, condSuspect) {
+		c.scheduleProbes(now)
+	}
+}
+
+func (c *condition) scheduleProbes(now time.Time) {
+	c.gap.Store(int64(probeFirst))
+	c.nextProbe.Store(now.Add(probeFirst).UnixNano())
+}
 
 // up clears suspicion and demotion; it reports whether the replica was
 // demoted.
@@ -80,12 +90,13 @@ func (c *condition) up() bool {
 }
 
 func (c *condition) isFailed() bool  { return c.state.Load() == condFailed }
+func (c *condition) isDown() bool    { return c.state.Load() != condUp }
 func (c *condition) isSuspect() bool { return c.state.Load() == condSuspect }
 
 // claimProbe reports whether the caller should probe the replica now, and
 // if so schedules the next probe.
 func (c *condition) claimProbe(now time.Time) bool {
-	if c.state.Load() != condFailed || now.UnixNano() < c.nextProbe.Load() {
+	if c.state.Load() == condUp || now.UnixNano() < c.nextProbe.Load() {
 		return false
 	}
 	if !c.probing.CompareAndSwap(false, true) {
@@ -128,7 +139,8 @@ func (c *Client) probe(ctx context.Context, key string, i int, now time.Time) {
 	o.release()
 }
 
-// probeFailed probes the demoted replicas in set whose probe is due.
+// probeFailed probes the demoted or suspect replicas in set whose probe is
+// due.
 func (c *Client) probeFailed(ctx context.Context, key string, set uint64) {
 	now := time.Now()
 	for i := range c.replicas {

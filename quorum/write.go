@@ -22,17 +22,17 @@ func (c *Client) write(ctx context.Context, key string, value []byte, del bool, 
 		kind = OpDelete
 	}
 	if c == nil {
-		return Version{}, errNilClient
+		return Version{}, notApplied{errNilClient}
 	}
 	if ctx == nil {
 		ctx = context.Background()
 	}
 	if c.closed.Load() {
-		return Version{}, ErrClosed
+		return Version{}, notApplied{ErrClosed}
 	}
 	r, err := c.resolve(call)
 	if err != nil {
-		return Version{}, err
+		return Version{}, notApplied{err}
 	}
 	// The op outlives this call while stragglers land, so it is released,
 	// not cancelled.
