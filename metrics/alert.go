@@ -246,7 +246,7 @@ func (r *Registry) AddRule(rule Rule) error {
 		return bad("Name", "a rule with this name exists")
 	}
 	rs.since = time.Unix(r.tick.next, 0).UTC()
-	rs.last = math.MinInt64
+	rs.last = math.MinInt64 / 2 // no sample yet (and no overflow in t - last)
 	r.tick.names[rule.Name] = rs
 	r.tick.rules = append(r.tick.rules, rs)
 	return nil

@@ -287,17 +287,6 @@ func (s *bucketCounts) quantile(q float64) float64 {
 	return math.Inf(1)
 }
 
-// chunksUsed reports how many chunks hold any count.
-func (s *bucketCounts) chunksUsed() int {
-	n := 0
-	for _, c := range s.chunks {
-		if c != nil {
-			n++
-		}
-	}
-	return n
-}
-
 // copyFrom makes s a copy of a.
 func (s *bucketCounts) copyFrom(a *bucketCounts) {
 	s.zero, s.inf = a.zero, a.inf

@@ -30,7 +30,6 @@ type Point struct {
 
 type tickState struct {
 	next    int64 // first second not yet closed (Unix seconds)
-	started bool
 	scratch bucketCounts
 	delta   bucketCounts
 	rules   []*ruleState
