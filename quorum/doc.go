@@ -30,7 +30,8 @@
 //
 // [New] validates a [Config] against N = len(replicas). Defaults (the zero
 // Config): W = R = N/2+1, [Linearizable], [QuorumTier], a 1 s
-// ReplicaTimeout, hedged reads (p90, ≤ 10 % extra requests), asynchronous
+// ReplicaTimeout, hedged reads (after 3 × a replica's median latency, ≤ 10 %
+// extra replica requests), asynchronous
 // read repair at ≤ 1000 records/s, at most 1024 calls in flight per replica,
 // and a random 64-bit client id (a ClientID must be unique per Client
 // instance, ever: two instances sharing one can write different values under
@@ -86,7 +87,11 @@
 // before contacting any replica, with an error matching [ErrNoQuorum] and
 // [ErrNotApplied].
 //
-// Write outcomes: nil, or an error matching [ErrNoQuorum] and exactly one of
+// Write outcomes: nil, or an error matching exactly one of [ErrNotApplied]
+// and [ErrIndeterminate] — also for a Put on a nil or closed Client or with
+// an invalid Call, which match ErrNotApplied and their cause
+// (TestWriteErrorsClassified, TestWriteRefusedBeforeAnyCall). A write that
+// reached the replicas fails with an error matching [ErrNoQuorum] and exactly one of
 // [ErrNotApplied] (nothing stored: safe to retry) and [ErrIndeterminate]
 // (some replica stored or may have stored it; a later read may return it).
 // Per-replica failures are joined with errors.Join inside the [*Error], each
@@ -101,21 +106,45 @@
 // version read, then W acknowledgements). With the majority default all of
 // these are "a majority is alive".
 //
-// Hedged reads: a read first asks the R preferred replicas (local zone
-// first, then lowest recent latency). When one of them has been outstanding
-// longer than its own latency quantile (Hedge.Quantile of a decaying
-// per-replica histogram; Hedge.InitialDelay until 32 samples; never below
-// Hedge.MinDelay), one more replica is asked. Hedges are paid from a token
-// bucket credited Hedge.Budget per read or write, so hedges never exceed
-// 10 % of QuorumTier operations plus Hedge.Burst. The first R answers win and a replica
+// Hedged reads: a read first asks the R preferred replicas (replicas
+// demoted for failing last, then the local zone, then suspect replicas
+// last, then lowest recent latency). When one of them has been outstanding
+// longer than Hedge.Factor × its own Hedge.Quantile latency (by default 3 ×
+// its median, from a decaying per-replica histogram; Hedge.InitialDelay
+// until 32 samples; never below Hedge.MinDelay), one more replica is asked.
+// Hedges are paid from a token bucket credited Hedge.Budget × R per read or
+// write, so hedges never exceed 10 % of the replica requests unhedged
+// operations make, plus Hedge.Burst. The first R answers win and a replica
 // never counts twice. A failed or timed-out replica is replaced at once
 // (not a hedge).
 //
+// Failing replicas: a replica whose call fails on its own (an error while
+// the operation still runs) or runs out ReplicaTimeout is demoted at once;
+// the failed call's time counts as a latency sample. A call outstanding
+// longer than 4 × its replica's hedge delay (at least 5 ms, at most
+// ReplicaTimeout) makes the replica suspect, and the read asks the next
+// candidate unless a hedge already went — with hedging on or off, so
+// Hedge.Disabled turns off hedges, not these replacements. Demoted and
+// suspect replicas are probed by a background Get at most every 100 ms,
+// doubling to every 1 s, sent by reads, and promoted by their first call
+// that succeeds within ReplicaTimeout (their latency history is then
+// forgotten). Writes still send every replica every record. With one of
+// three replicas refusing, failing after 100 ms or hanging, reads are back
+// to their healthy p50 within 1 s of the failure and the replica is read
+// again once it answers (TestDeadReplicaRecovery). A replica implementing
+// HealthReporter that reports unhealthy is never called at all.
+//
+// Deadlines: every operation returns by its caller's deadline, whatever the
+// replicas do (TestCallerDeadlineBound); the epsilon is the time to wake
+// the operation's goroutine and run the Hooks it calls, typically well
+// under a millisecond. Without a caller deadline, a phase ends at most
+// ReplicaTimeout after its last call was sent.
+//
 // Concurrency and lifetime: each replica call runs on a worker goroutine the
 // Client owns; a replica has at most Config.MaxInFlight of them (further
-// calls fail with [ErrReplicaBusy]). The exception is a replica whose last
-// 128 calls each took less than Config.InlineBelow (5 µs: in-process
-// replicas): it is called on the operation's own goroutine, after the
+// calls fail with [ErrReplicaBusy]). The exception is a replica that
+// implements [NonBlocking] (quorum/memreplica does) and whose last
+// 128 calls each took less than Config.InlineBelow (5 µs): it is called on the operation's own goroutine, after the
 // phase's other calls were handed to workers, because the hand-off costs
 // more than the call. Such a call cannot be timed out or hedged, only
 // cancelled through its context, and does not count against MaxInFlight; one slow call sends the replica back to
