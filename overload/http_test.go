@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"io"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -153,3 +156,60 @@ func TestRoundTripperClosesBodyOfShedRequest(t *testing.T) {
 type roundTripFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// TestRoundTripperNeverTouchesTheCallersRequest sends random requests (nil
+// or filled Header, priority in the context, in the header, valid or not,
+// or none) through a RoundTripper and checks that none panics, that the
+// caller's request is never written to, and that the request sent carries
+// the priority when there is one.
+func TestRoundTripperNeverTouchesTheCallersRequest(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	var sent *http.Request
+	next := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		sent = r
+		h := http.Header{}
+		h.Set(LevelHeader, "3.0")
+		return &http.Response{StatusCode: 200, Header: h, Body: http.NoBody}, nil
+	})
+	g, err := NewGate(GateConfig{})
+	require.NoError(t, err)
+	rt := RoundTripper(g, next)
+	for i := range 2000 {
+		u, err := url.Parse("http://svc" + strconv.Itoa(rng.IntN(4)) + "/x")
+		require.NoError(t, err)
+		req := &http.Request{Method: "GET", URL: u}
+		ctx := context.Background()
+		var want string
+		if rng.IntN(2) == 0 {
+			req.Header = http.Header{"X-Other": {"v"}}
+			switch rng.IntN(3) {
+			case 0:
+				p := Priority{Business: uint8(rng.IntN(6)), User: uint8(rng.IntN(256))}
+				req.Header.Set(PriorityHeader, p.String())
+				want = p.String()
+			case 1:
+				req.Header.Set(PriorityHeader, "not-a-priority")
+			}
+		}
+		if rng.IntN(2) == 0 {
+			p := Priority{Business: uint8(rng.IntN(6)), User: uint8(rng.IntN(256))}
+			ctx = WithPriority(ctx, p)
+			want = p.String()
+		}
+		req = req.WithContext(ctx)
+		before := req.Header.Clone()
+		sent = nil
+		resp, err := rt.RoundTrip(req)
+		assert.Equal(t, before, req.Header, "request %d: caller's Header changed", i)
+		if err != nil {
+			require.ErrorIs(t, err, ErrShed)
+			assert.Nil(t, sent)
+			continue
+		}
+		_ = resp.Body.Close()
+		require.NotNil(t, sent)
+		if want != "" {
+			assert.Equal(t, want, sent.Header.Get(PriorityHeader), "request %d", i)
+		}
+	}
+}

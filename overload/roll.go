@@ -142,9 +142,7 @@ func (c *Controller) verdict(w windowCounts) windowVerdict {
 // pause, a noisy neighbour) is forgotten in the next; a thin window is
 // averaged with the previous estimate.
 func (c *Controller) measureCapacity(w windowCounts, v windowVerdict) uint64 {
-	fresh := false // measured in this window from enough data
 	if hs, hn := c.holdSum.Swap(0), c.holdN.Swap(0); hn > 0 && hs > 0 {
-		fresh = hn >= minHoldSamples
 		sample := hs / hn
 		if prev := c.meanHold.Load(); prev > 0 && hn < minHoldSamples {
 			sample = (prev + sample) / 2
@@ -153,22 +151,25 @@ func (c *Controller) measureCapacity(w windowCounts, v windowVerdict) uint64 {
 	}
 	saturated := w.mean > c.threshold/2 || v == verdictRefusing
 	if saturated && w.queued*2 >= w.started && w.started > 0 && w.elapsed > 0 {
-		c.nsPerStart.Store(max(w.elapsed/w.started, 1))
-		fresh = true
+		sample := max(w.elapsed/w.started, 1)
+		// The start rate is the capacity only if the queue never emptied.
+		// A service reporting its own queue shows that by the latest wait:
+		// if it is short, the queue drained during the window and the rate
+		// understates the capacity, so it may only raise the estimate.
+		drained := c.meanHold.Load() == 0 && c.lastWait.Load() < c.threshold/2
+		if prev := c.nsPerStart.Load(); !drained || prev == 0 || sample < prev {
+			c.nsPerStart.Store(sample)
+		}
 	}
 	per := c.drainInterval()
 	if per <= 0 || w.elapsed <= 0 {
 		return 0
 	}
-	// A stale estimate (say, from a window in which the machine stalled)
-	// must not speed up a rise from a low or normal window: only a fresh one
-	// guides those. It may bound a cut, and it bounds the step of an idle
-	// window, where a stale estimate below what already runs is ignored.
-	switch {
-	case fresh, v == verdictOverloaded, v == verdictRefusing, v == verdictIdle:
-		return uint64(w.elapsed / per)
-	}
-	return 0
+	// The estimate may be stale (measured windows ago). That is safe in
+	// both directions: nextLevel ignores an estimate at or below what
+	// already runs (the capacity grew), and one that is too high costs one
+	// overloaded window, which measures the capacity again.
+	return uint64(w.elapsed / per)
 }
 
 // backlog returns the queue beyond what QueueThreshold allows by Little's

@@ -91,9 +91,16 @@ func nextLevel(hist []bucket, cur uint16, started, backlog int64, capacity uint6
 		n := min(admitted, ran)
 		want := uint64(float64(n) * (1 - alpha))
 		if backlog > 0 {
-			// Half of it: the queue also drains by itself under the cut.
-			drained := n - min(uint64(backlog)/2, n/2)
-			want = min(want, drained)
+			// Drain half of the backlog in the next window: admit what the
+			// slots run less half the backlog (at most half of what ran).
+			drain := ran - min(uint64(backlog)/2, ran/2)
+			if admitted <= drain {
+				// The level already admits less than that: the queue is a
+				// leftover of earlier windows and drains by itself. Cutting
+				// again for it would cut twice for the same spike.
+				return cur
+			}
+			want = min(want, drain)
 		}
 		return floorLevel(hist, want, cur)
 	case verdictIdle:
