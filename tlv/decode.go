@@ -164,7 +164,9 @@ func (p *structPlan) decode(d *DecodeState, data []byte, ptr unsafe.Pointer) err
 			}
 			f = nil // lenient: a known tag with an unreadable wire type is an unknown field
 		}
-		if d.strict && (tag < prevTag || (tag == prevTag && (f != nil || prevKnown))) {
+		// Strict: ascending tags; an equal tag only continues a repeated field whose
+		// elements use two wire types (time.Time's two forms).
+		if d.strict && (tag < prevTag || (tag == prevTag && (f != nil || prevKnown) && !(f != nil && prevKnown && f.kind == kRepeated))) {
 			return d.errAt(start, tag, ErrNonCanonical)
 		}
 		prevTag, prevKnown = tag, f != nil
@@ -823,12 +825,15 @@ func (d *DecodeState) decodeEntryFields(c *codec, v []byte, kp, vp unsafe.Pointe
 		if d.strict && (int(ft) != seen+1 || n != SizeTag(ft)) {
 			return nil, d.errAt(start, ft, ErrNonCanonical)
 		}
-		seen = int(ft)
+		// The key and value start zero (the caller clears them per entry), so their first
+		// occurrence is fresh: an empty packed value is canonical there (SPEC.md §5).
+		fresh := int(ft) > seen
+		seen = max(seen, int(ft))
 		p := kp
 		if ft == 2 {
 			p = vp
 		}
-		next, err := d.decodeValue(fc, wt, v, off, p, ft, false)
+		next, err := d.decodeValue(fc, wt, v, off, p, ft, fresh)
 		if err != nil {
 			return nil, err
 		}

@@ -74,7 +74,13 @@ func isFixedSize(c *codec) bool {
 	return c.kind <= kFloat64 || c.kind == kTime || c.kind == kCustom
 }
 
+// estimateValue guesses the encoded size of the value of codec c at p. A nil p asks for a
+// guess without a value (fixed-size kinds, and nested values below the first level), so
+// no case may dereference p without checking it.
 func estimateValue(c *codec, p unsafe.Pointer, depth int) int {
+	if p == nil {
+		return staticEstimate(c)
+	}
 	switch c.kind {
 	case kString:
 		return len(*(*string)(p)) + 2
@@ -120,6 +126,25 @@ func estimateValue(c *codec, p unsafe.Pointer, depth int) int {
 		return reflect.NewAt(c.typ, p).Elem().Len() * 40
 	case kCustom:
 		return 64
+	}
+	return 5
+}
+
+// staticEstimate guesses the encoded size of a value of codec c without looking at one.
+func staticEstimate(c *codec) int {
+	switch c.kind {
+	case kFloat32:
+		return 4
+	case kFloat64:
+		return 8
+	case kTime:
+		return 10
+	case kStruct:
+		return 2 + c.st.staticEstimate()
+	case kCustom:
+		return 64
+	case kString, kBytes, kPacked, kRepeated, kMap, kPtr:
+		return 16
 	}
 	return 5
 }
@@ -428,7 +453,7 @@ func encodeValue(b []byte, key *fkey, c *codec, p unsafe.Pointer, pres presence,
 		}
 		return AppendTimeField(b, key.tag, *t), nil
 	case kStruct, kCustom:
-		if pres == presOmit && reflect.NewAt(c.typ, p).Elem().IsZero() {
+		if pres == presOmit && isEmpty(c, p) {
 			return b, nil
 		}
 		b = key.append(b)
@@ -634,4 +659,53 @@ func encodeMap(b []byte, key *fkey, c *codec, p unsafe.Pointer, depth int) ([]by
 		b = AppendBytes(b, scratch[s.start:s.end])
 	}
 	return b, nil
+}
+
+// isEmpty reports whether omitempty leaves out the value of codec c at p (SPEC.md §5): a
+// value is empty when it decodes from nothing, so that leaving it out gives the same
+// bytes for a value and for its decoding. Floats compare by bits (−0.0 is not empty),
+// lists and maps are empty without elements (nil or not), a struct is empty when every
+// tagged field and its Unknown are (untagged fields are not encoded and do not count), and
+// a type with its own Marshaler when it encodes to nothing.
+func isEmpty(c *codec, p unsafe.Pointer) bool {
+	switch c.kind {
+	case kBool, kInt8, kUint8:
+		return *(*uint8)(p) == 0
+	case kInt16, kUint16:
+		return *(*uint16)(p) == 0
+	case kInt32, kUint32, kFloat32:
+		return *(*uint32)(p) == 0
+	case kInt64, kUint64, kFloat64:
+		return *(*uint64)(p) == 0
+	case kString:
+		return len(*(*string)(p)) == 0
+	case kBytes, kPacked, kRepeated:
+		return (*sliceHeader)(p).len == 0
+	case kTime:
+		return (*time.Time)(p).IsZero()
+	case kPtr:
+		return *(*unsafe.Pointer)(p) == nil
+	case kMap:
+		return reflect.NewAt(c.typ, p).Elem().Len() == 0
+	case kCustom:
+		if c.marshal {
+			return reflect.NewAt(c.typ, p).Interface().(Marshaler).SizeTLV() == 0
+		}
+		return c.st.isEmpty(p)
+	case kStruct:
+		return c.st.isEmpty(p)
+	}
+	return false
+}
+
+func (st *structPlan) isEmpty(p unsafe.Pointer) bool {
+	if st.hasUnknown && len(*(*Unknown)(unsafe.Add(p, st.unknownOff))) != 0 {
+		return false
+	}
+	for i := range st.fields {
+		if !isEmpty(st.fields[i].c, unsafe.Add(p, st.fields[i].off)) {
+			return false
+		}
+	}
+	return true
 }
