@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -247,4 +248,36 @@ func notStored(err error) bool {
 	}
 	var op *net.OpError
 	return errors.As(err, &op) && op.Op == "dial"
+}
+
+// ClientOptions returns go-redis options for a replica's server at addr,
+// chosen so that a quorum client learns quickly that the server is gone
+// and the process log is not flooded while it stays gone:
+//
+//   - DialerRetries 1: go-redis dials 5 times 100 ms apart by default, so
+//     every call to a killed server cost 400 ms and printed "failed to dial
+//     after 5 attempts"; with one attempt a refused connection fails at once
+//     and logs one line per failed dial, and once PoolSize dials in a row
+//     have failed the pool returns the last dial error without dialing (or
+//     logging) until a background dial succeeds.
+//   - PoolSize 4: that silence starts after 4 failed dials instead of
+//     10 × GOMAXPROCS; the quorum client's own concurrency per replica is
+//     bounded by Config.MaxInFlight, and a pool of 4 sustains tens of
+//     thousands of calls per second on loopback.
+//   - MaxRetries -1: no command retries; the quorum client asks another
+//     replica instead, which is faster than retrying the failed one.
+//   - DialTimeout 250 ms, ContextTimeoutEnabled: a hanging server fails a
+//     call by the quorum client's context deadline, not go-redis's 5 s.
+//
+// The quorum client then demotes the replica on its first failed call and
+// only probes it (at most once every 100 ms to 1 s) until it answers.
+func ClientOptions(addr string) *redis.Options {
+	return &redis.Options{
+		Addr:                  addr,
+		DialerRetries:         1,
+		PoolSize:              4,
+		MaxRetries:            -1,
+		DialTimeout:           250 * time.Millisecond,
+		ContextTimeoutEnabled: true,
+	}
 }
