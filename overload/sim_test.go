@@ -172,8 +172,7 @@ func runSim(sc simConfig) *simResult {
 		idle  = sc.slots
 		busyN atomic.Int64 // ns
 	)
-	var runJob func(j *job)
-	runJob = func(j *job) {
+	runJob := func(j *job) {
 		for j != nil {
 			now := time.Now()
 			if j.ctx.Err() == nil {
