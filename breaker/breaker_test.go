@@ -1,0 +1,95 @@
+package breaker
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/sony/gobreaker/v2"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+var errBoom = errors.New("boom")
+
+func ok(context.Context) (int, error)   { return 1, nil }
+func fail(context.Context) (int, error) { return 0, errBoom }
+
+func TestZeroConfigOpensProbesCloses(t *testing.T) {
+	clk := newFakeClock()
+	var changes []string
+	b, err := New[int](Config{Name: "dep", Clock: clk, Hooks: Hooks{OnStateChange: func(name string, from, to State) {
+		changes = append(changes, name+":"+from.String()+">"+to.String())
+	}}})
+	require.NoError(t, err)
+	for range 5 {
+		_, err := b.Execute(context.Background(), fail)
+		require.ErrorIs(t, err, errBoom)
+	}
+	require.Equal(t, StateOpen, b.State())
+	_, err = b.Execute(context.Background(), ok)
+	require.ErrorIs(t, err, ErrOpen)
+	require.ErrorIs(t, err, gobreaker.ErrOpenState)
+	var re *RejectedError
+	require.ErrorAs(t, err, &re)
+	assert.Equal(t, "dep", re.Name)
+	d := re.RetryAt.Sub(clk.Now())
+	assert.InDelta(t, float64(DefaultTimeout), float64(d), float64(DefaultTimeout)/10)
+	clk.Advance(d)
+	v, err := b.Execute(context.Background(), ok)
+	require.NoError(t, err)
+	assert.Equal(t, 1, v)
+	assert.Equal(t, StateClosed, b.State())
+	assert.Equal(t, []string{"dep:closed>open", "dep:open>half-open", "dep:half-open>closed"}, changes)
+}
+
+func TestConfigErrors(t *testing.T) {
+	for _, cfg := range []Config{
+		{Interval: -1}, {BucketPeriod: -1}, {Timeout: -1}, {MaxTimeout: -1}, {SlowCall: -1},
+		{Timeout: time.Minute, MaxTimeout: time.Second},
+		{Interval: time.Second, BucketPeriod: 2 * time.Second},
+		{Interval: time.Hour, BucketPeriod: time.Millisecond},
+	} {
+		_, err := New[int](cfg)
+		assert.Error(t, err, "%+v", cfg)
+	}
+	_, err := NewGroup[int](GroupConfig{MaxOpenFraction: 1.5})
+	assert.ErrorContains(t, err, "MaxOpenFraction")
+	_, err = NewGroup[int](GroupConfig{MaxKeys: -1})
+	assert.ErrorContains(t, err, "MaxKeys")
+	_, err = NewThrottle(ThrottleConfig{K: 0.5})
+	assert.ErrorContains(t, err, "K")
+}
+
+func TestCallerCancellationExcluded(t *testing.T) {
+	clk := newFakeClock()
+	b, err := New[int](Config{Clock: clk, Trip: ConsecutiveFailures(1)})
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	_, err = b.Execute(ctx, func(ctx context.Context) (int, error) { cancel(); return 0, ctx.Err() })
+	require.ErrorIs(t, err, context.Canceled)
+	assert.Equal(t, StateClosed, b.State())
+	assert.Equal(t, uint32(1), b.Counts().Excluded)
+}
+
+func TestPanicCountsAsFailure(t *testing.T) {
+	b, err := New[int](Config{Clock: newFakeClock(), Trip: ConsecutiveFailures(1)})
+	require.NoError(t, err)
+	assert.PanicsWithValue(t, "x", func() {
+		_, _ = b.Execute(context.Background(), func(context.Context) (int, error) { panic("x") })
+	})
+	assert.Equal(t, StateOpen, b.State())
+}
+
+func TestExecuteFallback(t *testing.T) {
+	b, err := New[int](Config{Clock: newFakeClock(), Trip: ConsecutiveFailures(1)})
+	require.NoError(t, err)
+	fb := func(_ context.Context, err error) (int, error) { return -1, nil }
+	v, err := b.ExecuteFallback(context.Background(), fail, fb)
+	require.NoError(t, err)
+	assert.Equal(t, -1, v)
+	v, err = b.ExecuteFallback(context.Background(), ok, fb) // open: rejected
+	require.NoError(t, err)
+	assert.Equal(t, -1, v)
+}

@@ -1,0 +1,84 @@
+package breaker
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strconv"
+)
+
+// RoundTripper returns a transport that sends each request through the
+// breaker of its host (req.URL.Host) in g. A nil next means
+// http.DefaultTransport.
+//
+// A 5xx response, a timeout (including the request context's deadline) and
+// a connection error count as failures; 4xx responses and the caller's
+// cancellation (context.Canceled) do not. The response is returned to the
+// caller unchanged, 5xx included, so the caller still owns its body. A
+// refused request returns an error matching ErrOpen (or
+// ErrTooManyRequests) without dialling, and its body is closed, as the
+// http.RoundTripper contract requires.
+func RoundTripper(g *Group[*http.Response], next http.RoundTripper) http.RoundTripper {
+	if next == nil {
+		next = http.DefaultTransport
+	}
+	return &roundTripper{g: g, next: next}
+}
+
+type roundTripper struct {
+	g    *Group[*http.Response]
+	next http.RoundTripper
+}
+
+// statusError marks a 5xx response as a failure for the breaker.
+type statusError struct{ code int }
+
+func (e *statusError) Error() string { return "breaker: http status " + strconv.Itoa(e.code) }
+
+// timeoutError marks the request context's deadline as a failure: without
+// the wrapper the breaker would exclude it as the caller's own cancellation.
+// It deliberately does not unwrap.
+type timeoutError struct{ err error }
+
+func (e *timeoutError) Error() string { return e.err.Error() }
+
+func (rt *roundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
+	host := req.URL.Host
+	if host == "" {
+		host = req.Host
+	}
+	ran := false
+	resp, err := rt.g.Execute(req.Context(), host, func(ctx context.Context) (*http.Response, error) {
+		ran = true
+		resp, err := rt.next.RoundTrip(req)
+		if err != nil {
+			if resp != nil && resp.Body != nil { // a broken transport: never leak
+				resp.Body.Close()
+			}
+			if errors.Is(err, context.DeadlineExceeded) {
+				return nil, &timeoutError{err}
+			}
+			return nil, err
+		}
+		if resp.StatusCode >= 500 {
+			return resp, &statusError{resp.StatusCode}
+		}
+		return resp, nil
+	})
+	if !ran && req.Body != nil {
+		req.Body.Close() // refused (or ctx already done): RoundTrip owns the body
+	}
+	var se *statusError
+	if errors.As(err, &se) {
+		return resp, nil
+	}
+	var te *timeoutError
+	if errors.As(err, &te) {
+		return nil, te.err
+	}
+	if err != nil && resp != nil && resp.Body != nil {
+		resp.Body.Close()
+		resp = nil
+	}
+	return resp, err
+}
