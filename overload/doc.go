@@ -4,6 +4,28 @@
 // callers its admission level so they can drop doomed requests before
 // sending them.
 //
+// # Quick start
+//
+// On the server, wrap the handler; on the client, gate the transport:
+//
+//	c, err := overload.New(overload.Config{MaxConcurrency: 32}) // zero fields: defaults
+//	if err != nil { ... }
+//	// Inner tiers read the upstream's PriorityHeader (nil); an entry tier
+//	// derives the priority from the request instead.
+//	http.Handle("/", overload.Middleware(c, nil)(handler))
+//
+//	gate, err := overload.NewGate(overload.GateConfig{})
+//	if err != nil { ... }
+//	client := &http.Client{Transport: overload.RoundTripper(gate, nil)}
+//	ctx = overload.WithPriority(ctx, overload.Priority{Business: 2, User: overload.UserPriority(userID, time.Now())})
+//	req, _ := http.NewRequestWithContext(ctx, "GET", url, nil)
+//	resp, err := client.Do(req) // a *ShedError if the downstream's level refuses it
+//
+// Without HTTP: permit, err := c.Acquire(ctx, p); defer permit.Release().
+// A refusal matches ErrShed; errors.As gives the *ShedError with its
+// Reason, Level and RetryAfter. Services that keep their own queue call
+// Admit on arrival and ObserveQueueTime when the request starts.
+//
 // # Problem
 //
 // A service past its capacity queues work it cannot finish in time: latency
@@ -73,6 +95,41 @@
 // themselves get it from the start rate of windows whose queue never
 // emptied. WindowStats (Hooks.OnWindow) reports it with every window.
 //
+// # How overload reaches the level
+//
+// A window is also overloaded when refusals for a full queue, displacement
+// or a deadline exceed 1/20 of the requests that passed the level, whatever
+// its mean queuing time. The default queue (4 × MaxConcurrency) holds about
+// four handler times of waiting, which for handlers under about 5 ms is less
+// than QueueThreshold: such services show overload only as queue-full
+// refusals, and this rule turns them into a level, which the LevelHeader
+// then tells upstream Gates. Tested at 4× load over handler times 1–100 ms ×
+// MaxConcurrency 4–256 (corners and seeded random points, virtual time).
+//
+// An overloaded window cuts the expected admissions to 95 % of what the
+// slots ran, and by half the backlog; when the level already admits less
+// than what the slots run minus half the backlog, the queue is a leftover
+// of earlier windows and the level holds rather than cut twice for it.
+//
+// # Reopening after idle
+//
+// Windows end on arrivals. A window that lasted two Window lengths or more
+// had fewer than four arrivals in its last Window (the clock is read on
+// every fourth arrival): the traffic went away, and the level reopens
+// fully. Up to three requests after the gap may still be judged by the old
+// level. At rates below about four arrivals per Window the level cannot
+// hold at all. An idle window otherwise doubles the expected admissions,
+// capped by the capacity estimate whatever its age (an estimate at or below
+// what already runs is ignored; one too high costs one overloaded window).
+//
+// # Services with their own queue
+//
+// Admit and ObserveQueueTime feed the same windows. There are no permits,
+// so the capacity comes from the start rate of saturated windows (a window
+// whose latest reported wait is short drained its queue, and may only raise
+// the estimate), and the backlog from the latest reported wait: a request
+// that waited d started behind about d ÷ (1 / capacity) others.
+//
 // The level never drops below the most important priority seen in the
 // window, so the Controller keeps measuring. The admission check is one
 // atomic load and one compare. A request below the level fails at once,
@@ -101,26 +158,13 @@
 // from an injectable Clock. The package starts no goroutine: windows end on
 // the calls that arrive.
 //
-// # Example
-//
-//	c, err := overload.New(overload.Config{MaxConcurrency: 32})
-//	...
-//	p := overload.Priority{Business: 2, User: overload.UserPriority(userID, time.Now())}
-//	permit, err := c.Acquire(ctx, p)
-//	if err != nil {
-//		return err // errors.Is(err, overload.ErrShed), or the ctx error
-//	}
-//	defer permit.Release()
-//
-// Or over HTTP: overload.Middleware(c, priorityFunc)(handler) on the server,
-// and &http.Client{Transport: overload.RoundTripper(gate, nil)} on the client.
-//
 // # Performance
 //
 // Acquire+Release of an admitted request and a shed decision allocate
 // nothing (locked in by an AllocsPerRun test). The admitted path is a few
 // atomic operations plus a clock read on every fourth call; on the 2-core
-// shared test machine it measured about 70 ns (shed: about 20 ns), against
+// shared test machine it measured about 70 ns (a refusal for the level:
+// 34–58 ns with an injected clock in BenchmarkLevelShed), against
 // about 530 ns and 3 allocations for go-concurrency-limits' default limiter.
 // In the load experiment (8 slots, 10 ms mean service, 500 ms deadlines)
 // it keeps goodput above 0.9 at 4× load with every request of the most
@@ -133,9 +177,13 @@
 //
 //   - It does not measure CPU or memory, and does not pick MaxConcurrency
 //     for you: it sheds on queuing time, the signal DAGOR found reliable.
-//   - Windows end on arrivals: with no traffic the level does not move, and
-//     at very low rates (a few requests a second) a window can last longer
-//     than Window because the clock is read on every fourth arrival.
+//   - Windows end on arrivals: with no traffic the level does not move
+//     until the next arrivals (then it reopens, see above).
+//   - With a Gate in front that sheds, the Controller sees only the traffic
+//     the level admits (plus probes): a window that finds everything seen
+//     admitted opens the level, the Gate forgets it, and the next window is
+//     overloaded again. Slow services (100 ms handlers on 4 slots) lose
+//     goodput to this cycle; see RESULTS.md.
 //   - Counters are swapped without a lock at a window's end, so a request
 //     racing the swap may be counted in either window.
 //   - It does not squeeze out the last few percent of throughput: holding
