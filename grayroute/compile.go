@@ -1,0 +1,652 @@
+package grayroute
+
+import (
+	"encoding/json"
+	"fmt"
+	"hash/fnv"
+	"slices"
+	"sort"
+	"strconv"
+)
+
+// Limits on a configuration (each violation is a config error).
+const (
+	maxNameLen      = 64
+	maxSaltLen      = 256
+	maxVariants     = 255
+	maxRules        = 10_000
+	maxSticky       = 10_000_000
+	maxTailDigits   = 19
+	maxNumberDigits = 30
+	// attrSlots and cachedSlots are performance limits, not errors: the
+	// first attrSlots distinct attributes of a release are fetched once per
+	// Route, the first cachedSlots version (and number) attributes parsed
+	// once; any beyond are fetched or parsed at each use.
+	attrSlots   = 32
+	cachedSlots = 8
+)
+
+type opcode uint8
+
+const (
+	opEq opcode = iota + 1
+	opNeq
+	opIn
+	opNotIn
+	opPrefix
+	opSuffix
+	opContains
+	opNumLt
+	opNumLte
+	opNumGt
+	opNumGte
+	opVerLt
+	opVerLte
+	opVerGt
+	opVerGte
+	opVerEq
+	opKeyTail
+	opKeyRange
+)
+
+var opNames = map[string]opcode{
+	"eq": opEq, "neq": opNeq, "in": opIn, "not_in": opNotIn,
+	"prefix": opPrefix, "suffix": opSuffix, "contains": opContains,
+	"num_lt": opNumLt, "num_lte": opNumLte, "num_gt": opNumGt, "num_gte": opNumGte,
+	"version_lt": opVerLt, "version_lte": opVerLte, "version_gt": opVerGt,
+	"version_gte": opVerGte, "version_eq": opVerEq,
+	"key_tail": opKeyTail, "key_range": opKeyRange,
+}
+
+func (o opcode) String() string {
+	for k, v := range opNames {
+		if v == o {
+			return k
+		}
+	}
+	return "op(" + strconv.Itoa(int(o)) + ")"
+}
+
+func (o opcode) isNum() bool { return o >= opNumLt && o <= opNumGte }
+func (o opcode) isVer() bool { return o >= opVerLt && o <= opVerEq }
+func (o opcode) onKey() bool { return o == opKeyTail || o == opKeyRange }
+
+// stringSet is a whitelist: a short slice scanned linearly, or a map.
+type stringSet struct {
+	small []string
+	m     map[string]struct{}
+}
+
+func newStringSet(vals []string) stringSet {
+	if len(vals) <= 8 {
+		return stringSet{small: slices.Clone(vals)}
+	}
+	m := make(map[string]struct{}, len(vals))
+	for _, v := range vals {
+		m[v] = struct{}{}
+	}
+	return stringSet{m: m}
+}
+
+func (s *stringSet) has(x string) bool {
+	if s.m != nil {
+		_, ok := s.m[x]
+		return ok
+	}
+	for _, v := range s.small {
+		if v == x {
+			return true
+		}
+	}
+	return false
+}
+
+type tailGroup struct {
+	n   int
+	set stringSet
+}
+
+type cond struct {
+	op    opcode
+	attr  string
+	slot  int // attribute slot, -1 = look up each time
+	vslot int // version/number cache slot, -1 = parse each time
+	str   string
+	set   stringSet
+	num   float64
+	ver   version
+	tails []tailGroup
+	lo    uint64
+	hi    uint64
+}
+
+type rule struct {
+	name    string
+	hasKeys bool
+	keys    stringSet
+	conds   []cond
+	variant int   // fixed outcome, -1 for a split
+	weights []int // per variant index, for a split
+	cum     []int // cumulative upper bounds, for a split
+	planned bool  // the plan drives this split
+}
+
+type release struct {
+	name      string
+	salt      string
+	hashState uint64
+	variants  []string
+	def       int
+	keyless   int // the variant of a split without a key: plan control, else default
+	rules     []rule
+	canary    []bool // variants sticky keeps
+	stickyMax int
+	sticky    *stickySet // nil when off
+	epoch     uint32     // sticky entries of other epochs are ignored
+	plan      *compiledPlan
+	share     int  // the canary weight the plan applies, -1 without a plan
+	rolled    bool // the plan rolled back: sticky is not consulted
+}
+
+type compiledPlan struct {
+	steps   []PlanStep
+	canary  int
+	control int
+	gate    Gate
+	fp      string
+}
+
+func validName(s string) bool {
+	if len(s) == 0 || len(s) > maxNameLen {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+const nameRule = "must be 1 to 64 of [A-Za-z0-9._-]"
+
+// compile validates cfg and builds the immutable routing tables, without
+// plan shares or sticky sets (the Router attaches those).
+func compile(cfg *Config) (map[string]*release, []string, error) {
+	names := make([]string, 0, len(cfg.Releases))
+	for n := range cfg.Releases {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var attrs map[string]bool
+	if len(cfg.Attrs) > 0 {
+		attrs = make(map[string]bool, len(cfg.Attrs))
+		for i, a := range cfg.Attrs {
+			if a == "" {
+				return nil, nil, cfgErr(fmt.Sprintf("attrs[%d]", i), "empty attribute name")
+			}
+			attrs[a] = true
+		}
+	}
+	out := make(map[string]*release, len(names))
+	for _, n := range names {
+		rel := cfg.Releases[n]
+		r, err := compileRelease(n, &rel, attrs)
+		if err != nil {
+			return nil, nil, err
+		}
+		out[n] = r
+	}
+	return out, names, nil
+}
+
+func compileRelease(name string, c *Release, attrs map[string]bool) (*release, error) {
+	p := "releases." + name
+	if !validName(name) {
+		return nil, cfgErr(p, "release name "+nameRule)
+	}
+	r := &release{name: name, salt: c.Salt, share: -1}
+	if r.salt == "" {
+		r.salt = name
+	}
+	if len(r.salt) > maxSaltLen {
+		return nil, cfgErr(p+".salt", fmt.Sprintf("longer than %d bytes", maxSaltLen))
+	}
+	for i := 0; i < len(r.salt); i++ {
+		if r.salt[i] == 0 {
+			return nil, cfgErr(p+".salt", "contains a NUL byte")
+		}
+	}
+	if c.Hash != "" && c.Hash != "v1" {
+		return nil, cfgErr(p+".hash", fmt.Sprintf("unknown hash version %q (known: v1)", c.Hash))
+	}
+	r.hashState = saltState(r.salt)
+	if len(c.Variants) == 0 || len(c.Variants) > maxVariants {
+		return nil, cfgErr(p+".variants", fmt.Sprintf("need 1 to %d variants, got %d", maxVariants, len(c.Variants)))
+	}
+	index := make(map[string]int, len(c.Variants))
+	for i, v := range c.Variants {
+		if !validName(v) {
+			return nil, cfgErr(fmt.Sprintf("%s.variants[%d]", p, i), "variant "+nameRule)
+		}
+		if _, dup := index[v]; dup {
+			return nil, cfgErr(fmt.Sprintf("%s.variants[%d]", p, i), fmt.Sprintf("duplicate variant %q", v))
+		}
+		index[v] = i
+	}
+	r.variants = slices.Clone(c.Variants)
+	if c.Default != "" {
+		d, ok := index[c.Default]
+		if !ok {
+			return nil, cfgErr(p+".default", fmt.Sprintf("unknown variant %q", c.Default))
+		}
+		r.def = d
+	}
+	r.keyless = r.def
+	if c.Sticky < 0 || c.Sticky > maxSticky {
+		return nil, cfgErr(p+".sticky", fmt.Sprintf("must be 0..%d, got %d", maxSticky, c.Sticky))
+	}
+	r.stickyMax = c.Sticky
+	if len(c.Rules) > maxRules {
+		return nil, cfgErr(p+".rules", fmt.Sprintf("more than %d rules", maxRules))
+	}
+	slots := map[string]int{}
+	vslots := map[string]int{}
+	nslots := map[string]int{}
+	ruleNames := map[string]int{}
+	r.rules = make([]rule, len(c.Rules))
+	for i := range c.Rules {
+		rp := fmt.Sprintf("%s.rules[%d]", p, i)
+		cr := &c.Rules[i]
+		ru := &r.rules[i]
+		ru.name = cr.Name
+		if ru.name == "" {
+			ru.name = fmt.Sprintf("rules[%d]", i)
+		}
+		if j, dup := ruleNames[ru.name]; dup {
+			return nil, cfgErr(rp+".name", fmt.Sprintf("same name as rules[%d]", j))
+		}
+		ruleNames[ru.name] = i
+		if cr.Keys != nil {
+			if len(cr.Keys) == 0 {
+				return nil, cfgErr(rp+".keys", "empty whitelist (omit keys to match any key)")
+			}
+			for j, k := range cr.Keys {
+				if k == "" {
+					return nil, cfgErr(fmt.Sprintf("%s.keys[%d]", rp, j), "empty key")
+				}
+			}
+			ru.hasKeys = true
+			ru.keys = newStringSet(cr.Keys)
+		}
+		ru.conds = make([]cond, len(cr.When))
+		for j := range cr.When {
+			cp := fmt.Sprintf("%s.when[%d]", rp, j)
+			if err := compileCond(cp, &cr.When[j], &ru.conds[j], attrs, slots, vslots, nslots); err != nil {
+				return nil, err
+			}
+		}
+		switch {
+		case cr.Variant != "" && cr.Split != nil:
+			return nil, cfgErr(rp, "both variant and split set; a rule ends in one of them")
+		case cr.Variant != "":
+			v, ok := index[cr.Variant]
+			if !ok {
+				return nil, cfgErr(rp+".variant", fmt.Sprintf("unknown variant %q", cr.Variant))
+			}
+			ru.variant = v
+		case cr.Split != nil:
+			ru.variant = -1
+			ru.weights = make([]int, len(r.variants))
+			keys := make([]string, 0, len(cr.Split))
+			for k := range cr.Split {
+				keys = append(keys, k)
+			}
+			sort.Strings(keys)
+			sum := 0
+			for _, k := range keys {
+				w := cr.Split[k]
+				v, ok := index[k]
+				if !ok {
+					return nil, cfgErr(rp+".split."+k, fmt.Sprintf("unknown variant %q", k))
+				}
+				if w < 0 || w > Buckets {
+					return nil, cfgErr(rp+".split."+k, fmt.Sprintf("weight %d outside 0..10000", w))
+				}
+				ru.weights[v] = w
+				sum += w
+			}
+			if sum != Buckets {
+				return nil, cfgErr(rp+".split", fmt.Sprintf("weights sum to %d, want 10000 (basis points)", sum))
+			}
+			ru.cum = cumulative(ru.weights)
+		default:
+			return nil, cfgErr(rp, "neither variant nor split set")
+		}
+	}
+	if c.Plan != nil {
+		if err := compilePlan(p+".plan", c, r, index); err != nil {
+			return nil, err
+		}
+	}
+	r.canary = make([]bool, len(r.variants))
+	for i := range r.canary {
+		if r.plan != nil {
+			r.canary[i] = i == r.plan.canary
+		} else {
+			r.canary[i] = i != r.def
+		}
+	}
+	return r, nil
+}
+
+func cumulative(w []int) []int {
+	cum := make([]int, len(w))
+	s := 0
+	for i, x := range w {
+		s += x
+		cum[i] = s
+	}
+	return cum
+}
+
+func compileCond(p string, c *Condition, k *cond, attrs map[string]bool, slots, vslots, nslots map[string]int) error {
+	op, ok := opNames[c.Op]
+	if !ok {
+		return cfgErr(p+".op", fmt.Sprintf("unknown operator %q", c.Op))
+	}
+	k.op = op
+	k.slot, k.vslot = -1, -1
+	if op.onKey() {
+		if c.Attr != "" {
+			return cfgErr(p+".attr", c.Op+" tests the request key and takes no attr")
+		}
+	} else {
+		if c.Attr == "" {
+			return cfgErr(p+".attr", "missing attribute name")
+		}
+		if attrs != nil && !attrs[c.Attr] {
+			return cfgErr(p+".attr", fmt.Sprintf("unknown attribute %q (not in attrs)", c.Attr))
+		}
+		k.attr = c.Attr
+		s, ok := slots[c.Attr]
+		if !ok {
+			s = len(slots)
+			slots[c.Attr] = s
+		}
+		if s < attrSlots {
+			k.slot = s
+		}
+	}
+	needValue := op != opIn && op != opNotIn && op != opKeyTail && op != opKeyRange
+	needValues := op == opIn || op == opNotIn || op == opKeyTail
+	if needValue && c.Value == nil {
+		return cfgErr(p+".value", "missing for "+c.Op)
+	}
+	if !needValue && c.Value != nil {
+		return cfgErr(p+".value", "not used by "+c.Op)
+	}
+	if needValues && len(c.Values) == 0 {
+		return cfgErr(p+".values", "missing or empty for "+c.Op)
+	}
+	if !needValues && c.Values != nil {
+		return cfgErr(p+".values", "not used by "+c.Op)
+	}
+	if op == opKeyRange {
+		if c.Min == nil {
+			return cfgErr(p+".min", "missing for key_range")
+		}
+		if c.Max == nil {
+			return cfgErr(p+".max", "missing for key_range")
+		}
+	} else {
+		if c.Min != nil {
+			return cfgErr(p+".min", "not used by "+c.Op)
+		}
+		if c.Max != nil {
+			return cfgErr(p+".max", "not used by "+c.Op)
+		}
+	}
+	switch {
+	case op == opIn || op == opNotIn:
+		vals := make([]string, len(c.Values))
+		for i, v := range c.Values {
+			vals[i] = string(v)
+		}
+		k.set = newStringSet(vals)
+	case op == opKeyTail:
+		groups := map[int][]string{}
+		for i, v := range c.Values {
+			s := string(v)
+			if !isDigits(s) || len(s) > maxTailDigits {
+				return cfgErr(fmt.Sprintf("%s.values[%d]", p, i), fmt.Sprintf("key_tail wants 1 to %d decimal digits, got %q", maxTailDigits, s))
+			}
+			groups[len(s)] = append(groups[len(s)], s)
+		}
+		lens := make([]int, 0, len(groups))
+		for n := range groups {
+			lens = append(lens, n)
+		}
+		sort.Ints(lens)
+		for _, n := range lens {
+			k.tails = append(k.tails, tailGroup{n: n, set: newStringSet(groups[n])})
+		}
+	case op == opKeyRange:
+		lo, ok := parseUint(string(*c.Min))
+		if !ok {
+			return cfgErr(p+".min", fmt.Sprintf("not an unsigned integer: %q", string(*c.Min)))
+		}
+		hi, ok := parseUint(string(*c.Max))
+		if !ok {
+			return cfgErr(p+".max", fmt.Sprintf("not an unsigned integer: %q", string(*c.Max)))
+		}
+		if lo > hi {
+			return cfgErr(p+".max", fmt.Sprintf("max %d below min %d", hi, lo))
+		}
+		k.lo, k.hi = lo, hi
+	case op.isNum():
+		f, ok := parseNumber(string(*c.Value))
+		if !ok {
+			return cfgErr(p+".value", fmt.Sprintf("not a decimal number: %q", string(*c.Value)))
+		}
+		k.num = f
+		s, ok := nslots[c.Attr]
+		if !ok {
+			s = len(nslots)
+			nslots[c.Attr] = s
+		}
+		if s < cachedSlots {
+			k.vslot = s
+		}
+	case op.isVer():
+		v, ok := parseVersion(string(*c.Value))
+		if !ok {
+			return cfgErr(p+".value", fmt.Sprintf("unparsable version %q", string(*c.Value)))
+		}
+		v.pre = string([]byte(v.pre)) // do not pin the config text
+		k.ver = v
+		s, ok := vslots[c.Attr]
+		if !ok {
+			s = len(vslots)
+			vslots[c.Attr] = s
+		}
+		if s < cachedSlots {
+			k.vslot = s
+		}
+	default:
+		k.str = string(*c.Value)
+	}
+	return nil
+}
+
+func compilePlan(p string, c *Release, r *release, index map[string]int) error {
+	pl := c.Plan
+	cp := &compiledPlan{steps: slices.Clone(pl.Steps), gate: pl.Gate}
+	var ok bool
+	if cp.canary, ok = index[pl.Canary]; !ok {
+		return cfgErr(p+".canary", fmt.Sprintf("unknown variant %q", pl.Canary))
+	}
+	if cp.control, ok = index[pl.Control]; !ok {
+		return cfgErr(p+".control", fmt.Sprintf("unknown variant %q", pl.Control))
+	}
+	if cp.canary == cp.control {
+		return cfgErr(p+".control", "same variant as canary")
+	}
+	if len(pl.Steps) == 0 {
+		return cfgErr(p+".steps", "no steps")
+	}
+	prev := 0
+	for i, s := range pl.Steps {
+		sp := fmt.Sprintf("%s.steps[%d]", p, i)
+		if s.Share < 1 || s.Share > Buckets {
+			return cfgErr(sp+".share", fmt.Sprintf("share %d outside 1..10000 basis points", s.Share))
+		}
+		if s.Share <= prev {
+			return cfgErr(sp+".share", fmt.Sprintf("share %d not above the previous step's %d", s.Share, prev))
+		}
+		prev = s.Share
+		if s.Dwell < 0 {
+			return cfgErr(sp+".dwell", "negative")
+		}
+		if s.MinSamples < 0 {
+			return cfgErr(sp+".min_samples", "negative")
+		}
+	}
+	g := &cp.gate
+	if !(g.MaxErrorRateIncrease >= 0) || g.MaxErrorRateIncrease > 1 {
+		return cfgErr(p+".gate.max_error_rate_increase", fmt.Sprintf("must be in 0..1, got %v", g.MaxErrorRateIncrease))
+	}
+	if g.MaxErrorRateIncrease == 0 {
+		g.MaxErrorRateIncrease = DefaultMaxErrorRateIncrease
+	}
+	if g.MaxP99Ratio == 0 {
+		g.MaxP99Ratio = DefaultMaxP99Ratio
+	}
+	if !(g.MaxP99Ratio >= 1) || g.MaxP99Ratio > 1e6 {
+		return cfgErr(p+".gate.max_p99_ratio", fmt.Sprintf("must be in 1..1e6, got %v", g.MaxP99Ratio))
+	}
+	driven := 0
+	for i := range r.rules {
+		ru := &r.rules[i]
+		if ru.variant >= 0 {
+			continue
+		}
+		if _, named := c.Rules[i].Split[pl.Canary]; !named {
+			continue
+		}
+		if _, named := c.Rules[i].Split[pl.Control]; !named {
+			return cfgErr(fmt.Sprintf("releases.%s.rules[%d].split", r.name, i), fmt.Sprintf("splits the plan's canary %q but not its control %q", pl.Canary, pl.Control))
+		}
+		pool := ru.weights[cp.canary] + ru.weights[cp.control]
+		if prev > pool {
+			return cfgErr(fmt.Sprintf("%s.steps[%d].share", p, len(pl.Steps)-1), fmt.Sprintf("share %d above the canary+control weight %d of rules[%d].split", prev, pool, i))
+		}
+		ru.planned = true
+		driven++
+	}
+	if driven == 0 {
+		return cfgErr(p, fmt.Sprintf("no rule splits between canary %q and control %q", pl.Canary, pl.Control))
+	}
+	b, _ := json.Marshal(pl)
+	h := fnv.New64a()
+	h.Write(b)
+	cp.fp = strconv.FormatUint(h.Sum64(), 16)
+	r.plan = cp
+	r.keyless = cp.control
+	return nil
+}
+
+// withShare returns a copy of r whose planned splits give the canary share
+// basis points (the control takes the rest of their pool).
+func (r *release) withShare(share int, rolled bool, epoch uint32) *release {
+	c := *r
+	c.share, c.rolled, c.epoch = share, rolled, epoch
+	if r.plan == nil {
+		return &c
+	}
+	c.rules = slices.Clone(r.rules)
+	for i := range c.rules {
+		ru := &c.rules[i]
+		if !ru.planned {
+			continue
+		}
+		w := slices.Clone(ru.weights)
+		pool := w[r.plan.canary] + w[r.plan.control]
+		s := min(share, pool)
+		w[r.plan.canary] = s
+		w[r.plan.control] = pool - s
+		ru.weights = w
+		ru.cum = cumulative(w)
+	}
+	return &c
+}
+
+// parseUint reads decimal digits (leading zeros allowed) as a uint64,
+// without allocating; it fails on overflow.
+func parseUint(s string) (uint64, bool) {
+	if s == "" {
+		return 0, false
+	}
+	var x uint64
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		d := uint64(c - '0')
+		if x > (^uint64(0)-d)/10 {
+			return 0, false
+		}
+		x = x*10 + d
+	}
+	return x, true
+}
+
+// parseNumber reads a decimal number: optional sign, digits with an optional
+// fraction (at most 30 digits in all), optional exponent of at most two
+// digits. The grammar keeps strconv.ParseFloat from failing (and so from
+// allocating an error) and from overflowing.
+func parseNumber(s string) (float64, bool) {
+	i := 0
+	if i < len(s) && (s[i] == '+' || s[i] == '-') {
+		i++
+	}
+	digits, j := 0, i
+	for j < len(s) && s[j] >= '0' && s[j] <= '9' {
+		j++
+	}
+	digits += j - i
+	if j < len(s) && s[j] == '.' {
+		j++
+		k := j
+		for j < len(s) && s[j] >= '0' && s[j] <= '9' {
+			j++
+		}
+		digits += j - k
+	}
+	if digits == 0 || digits > maxNumberDigits {
+		return 0, false
+	}
+	if j < len(s) && (s[j] == 'e' || s[j] == 'E') {
+		j++
+		if j < len(s) && (s[j] == '+' || s[j] == '-') {
+			j++
+		}
+		k := j
+		for j < len(s) && s[j] >= '0' && s[j] <= '9' {
+			j++
+		}
+		if j == k || j-k > 2 {
+			return 0, false
+		}
+	}
+	if j != len(s) {
+		return 0, false
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil {
+		return 0, false
+	}
+	return f, true
+}

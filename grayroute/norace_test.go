@@ -1,0 +1,5 @@
+//go:build !race
+
+package grayroute
+
+const raceOn = false
