@@ -5,6 +5,7 @@ package overload
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -137,12 +138,23 @@ func BenchmarkShed(b *testing.B) {
 	b.Run("bulwark", func(b *testing.B) {
 		c := shedController(b)
 		p := overload.Priority{Business: 3, User: 99}
+		// Measure a refusal for the level itself (ReasonLevel), not a
+		// queue-full one: check the first and the last.
+		check := func() {
+			_, err := c.Acquire(ctx, p)
+			var se *overload.ShedError
+			if !errors.As(err, &se) || se.Reason != overload.ReasonLevel {
+				b.Fatalf("not a level refusal: %v", err)
+			}
+		}
+		check()
 		b.ReportAllocs()
 		for b.Loop() {
 			if _, err := c.Acquire(ctx, p); err == nil {
 				b.Fatal("admitted")
 			}
 		}
+		check()
 	})
 	b.Run("go-concurrency-limits", func(b *testing.B) {
 		l, err := limiter.NewDefaultLimiter(limit.NewFixedLimit("bench", 1, nil), int64(time.Second), int64(time.Second),
