@@ -1,0 +1,191 @@
+package logging
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"log/slog"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Redacted replaces the value of a denylisted key.
+const Redacted = "[REDACTED]"
+
+// defaultRedactKeys is the default denylist. Keys match case-insensitively
+// (Unicode simple folding) with '-' and '_' equivalent, at any depth.
+var defaultRedactKeys = []string{
+	"password", "passwd", "pwd", "passphrase", "secret", "client_secret",
+	"token", "access_token", "refresh_token", "id_token", "auth_token",
+	"session_token", "api_key", "apikey", "x-api-key", "authorization",
+	"proxy-authorization", "cookie", "set-cookie", "private_key",
+	"privatekey", "credentials", "credit_card", "card_number", "cvv",
+}
+
+// keySet matches keys after folding. ASCII keys take an allocation-free
+// path filtered by a mask of the lengths present.
+type keySet struct {
+	lens  uint64 // bit n: some entry has byte length n (n < 64)
+	long  bool   // some entry is 64 bytes or longer
+	byLen map[int][]string
+	all   map[string]struct{}
+}
+
+func foldRune(r rune) rune {
+	if r == '-' {
+		return '_'
+	}
+	min := r
+	for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+		if f < min {
+			min = f
+		}
+	}
+	return min
+}
+
+func foldString(s string) string {
+	b := make([]byte, 0, len(s))
+	for _, r := range s {
+		b = utf8.AppendRune(b, foldRune(r))
+	}
+	return string(b)
+}
+
+func newKeySet(keys ...[]string) *keySet {
+	ks := &keySet{byLen: map[int][]string{}, all: map[string]struct{}{}}
+	for _, list := range keys {
+		for _, k := range list {
+			if k == "" {
+				continue
+			}
+			f := foldString(k)
+			if _, dup := ks.all[f]; dup {
+				continue
+			}
+			ks.all[f] = struct{}{}
+			ks.byLen[len(f)] = append(ks.byLen[len(f)], f)
+			if len(f) < 64 {
+				ks.lens |= 1 << uint(len(f))
+			} else {
+				ks.long = true
+			}
+		}
+	}
+	if len(ks.all) == 0 {
+		return nil
+	}
+	return ks
+}
+
+// foldASCII folds an ASCII byte the way foldRune does.
+func foldASCII(c byte) byte {
+	if c >= 'a' && c <= 'z' {
+		return c - 'a' + 'A'
+	}
+	if c == '-' {
+		return '_'
+	}
+	return c
+}
+
+func (ks *keySet) match(key string) bool {
+	if ks == nil || key == "" {
+		return false
+	}
+	for i := 0; i < len(key); i++ {
+		if key[i] >= utf8.RuneSelf {
+			_, ok := ks.all[foldString(key)]
+			return ok
+		}
+	}
+	n := len(key)
+	if n < 64 {
+		if ks.lens&(1<<uint(n)) == 0 {
+			return false
+		}
+	} else if !ks.long {
+		return false
+	}
+	// Non-ASCII entries may fold to ASCII-length forms too; they live in
+	// byLen under their folded length, which is what we compare.
+outer:
+	for _, e := range ks.byLen[n] {
+		for i := 0; i < n; i++ {
+			if foldASCII(key[i]) != e[i] {
+				continue outer
+			}
+		}
+		return true
+	}
+	return false
+}
+
+// redactor holds a handler's compiled redaction rules.
+type redactor struct {
+	deny    *keySet
+	hash    *keySet
+	hashKey [16]byte
+}
+
+func (rd *redactor) hashValue(v slog.Value) slog.Value {
+	m := hmac.New(sha256.New, rd.hashKey[:])
+	m.Write([]byte(v.String()))
+	sum := m.Sum(nil)
+	return slog.StringValue("h:" + hex.EncodeToString(sum[:12]))
+}
+
+// needs reports whether a must be rewritten: a denied or hashed key, a
+// LogValuer (resolved so the result can be checked), or a group holding one.
+func (rd *redactor) needs(a slog.Attr) bool {
+	switch a.Value.Kind() {
+	case slog.KindLogValuer:
+		return true
+	case slog.KindGroup:
+		if rd.deny.match(a.Key) || rd.hash.match(a.Key) {
+			return true
+		}
+		for _, c := range a.Value.Group() {
+			if rd.needs(c) {
+				return true
+			}
+		}
+		return false
+	}
+	return rd.deny.match(a.Key) || rd.hash.match(a.Key)
+}
+
+// rewrite returns a with denied values replaced, hashed values hashed and
+// LogValuers resolved, at any depth. under is true inside a group whose
+// name is denied: every value there is redacted.
+func (rd *redactor) rewrite(a slog.Attr, under bool) slog.Attr {
+	if !under && !rd.needs(a) {
+		return a
+	}
+	v := a.Value.Resolve()
+	if v.Kind() == slog.KindGroup && a.Key == "" {
+		// An inlined group: its members are at this level.
+		return slog.Attr{Key: "", Value: slog.GroupValue(rd.rewriteAll(v.Group(), under)...)}
+	}
+	if under || rd.deny.match(a.Key) {
+		return slog.String(a.Key, Redacted)
+	}
+	if rd.hash.match(a.Key) {
+		return slog.Attr{Key: a.Key, Value: rd.hashValue(v)}
+	}
+	if v.Kind() == slog.KindGroup {
+		return slog.Attr{Key: a.Key, Value: slog.GroupValue(rd.rewriteAll(v.Group(), false)...)}
+	}
+	return slog.Attr{Key: a.Key, Value: v}
+}
+
+func (rd *redactor) rewriteAll(as []slog.Attr, under bool) []slog.Attr {
+	out := make([]slog.Attr, len(as))
+	for i, a := range as {
+		out[i] = rd.rewrite(a, under)
+	}
+	return out
+}
+
+// DefaultRedactKeys returns a copy of the default denylist.
+func DefaultRedactKeys() []string { return append([]string(nil), defaultRedactKeys...) }
