@@ -16,11 +16,11 @@ import (
 // modelState is an independent statement of Prometheus's for and
 // keep_firing_for: given whether the condition held at each evaluation.
 type modelState struct {
-	state               AlertState
-	since               time.Time
-	activeAt, keepFrom  time.Time
-	fires, resolves     int
-	forD, keep          time.Duration
+	state              AlertState
+	since              time.Time
+	activeAt, keepFrom time.Time
+	fires, resolves    int
+	forD, keep         time.Duration
 }
 
 func (m *modelState) eval(now time.Time, active bool) {
