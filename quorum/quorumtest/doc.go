@@ -61,12 +61,9 @@
 //
 // # Example
 //
-//	f := quorumtest.Wrap(memreplica.New(), quorumtest.Options{Seed: 1})
-//	f.SetFaults(quorumtest.Faults{TailP: 0.1, TailDelay: 50 * time.Millisecond})
-//	h := quorumtest.NewHistory(quorumtest.HistoryOptions{})
-//	p := h.Call(client, quorumtest.Input{Kind: quorumtest.KindPut, Key: "k", Value: "v1"})
-//	if err := c.Put(ctx, "k", []byte("v1")); err != nil { p.Unknown() } else { p.Ok(quorumtest.Output{}) }
-//	quorumtest.RequireLinearizable(t, h.Operations(), 30*time.Second)
+// [ExampleWrap] wraps a replica, injects faults and reads through them;
+// [ExampleHistory] records a history of a quorum client and checks it with
+// porcupine. Both are compiled and run by go test (example_test.go).
 //
 // # Performance
 //
