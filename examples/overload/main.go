@@ -8,7 +8,9 @@
 //	go run ./examples/overload          # 5 s at 1×, 10 s at 4×, 10 s at 1×
 //	go run ./examples/overload -short   # 2 s, 5 s, 5 s
 //
-// It exits non-zero if class 0 (the most important) loses more than 5 % of
+// It prints the columns' meaning first, and the seconds after the drop until
+// goodput is back to 0.95. It exits non-zero if class 0 (the most important)
+// loses more than 5 % of
 // its requests during the 4× phase, or if goodput has not come back above
 // 0.8 in the last two seconds.
 package main
@@ -21,6 +23,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -68,6 +71,12 @@ func main() {
 	sigma := math.Sqrt(math.Log(2))
 	mu := math.Log(float64(10*time.Millisecond)) - sigma*sigma/2
 
+	// time.Sleep overshoots on a loaded machine; without subtracting the
+	// median overshoot, 10 ms handlers would really take 11–12 ms and "1×"
+	// would be an overload.
+	overshoot := sleepOvershoot()
+	fmt.Printf("sleep overshoot on this machine: %v (subtracted from every service time)\n", overshoot)
+
 	var wg sync.WaitGroup
 	start := time.Now()
 	next := start
@@ -84,6 +93,11 @@ func main() {
 		}
 	}
 	fmt.Println("phase: 1× → 4× → 1× of capacity; classes 0..3 carry 10/20/30/40 % of traffic (0 most important)")
+	fmt.Println("columns: t = second of the run; offered = requests that arrived in it;")
+	fmt.Println("  goodput = requests finished within their 500 ms deadline ÷ min(offered, 800) (1.00 = the capacity is used for useful work);")
+	fmt.Println("  shed/arrived per class = refusals ÷ arrivals for classes 0, 1, 2, 3;")
+	fmt.Println("  level = the admission level \"business.user\" at the line's print: requests of a class below business are")
+	fmt.Println("  shed, of class business only users up to user pass (3.90: class 3 users 0..90 pass, all of 0..2 pass; 255.255 = open)")
 	phaseEnd := start
 	for _, ph := range phases {
 		phaseEnd = phaseEnd.Add(time.Duration(ph.secs) * time.Second)
@@ -125,7 +139,7 @@ func main() {
 					}
 					return
 				}
-				time.Sleep(service)
+				time.Sleep(max(service-overshoot, 0))
 				permit.Release()
 				if time.Since(arrival) <= deadline {
 					sec.ok.Add(1)
@@ -150,10 +164,30 @@ func main() {
 		endOff += stats[s].offered.Load()
 	}
 	endGood := float64(endOK) / math.Max(1, math.Min(float64(endOff), 2*capacity))
-	fmt.Printf("class 0 success during 4×: %.3f; goodput in the last 2 s: %.2f\n", class0, endGood)
+	recovery := -1
+	for s := phases[0].secs + phases[1].secs; s < total; s++ {
+		off := stats[s].offered.Load()
+		if float64(stats[s].ok.Load())/math.Max(1, math.Min(float64(off), capacity)) >= 0.95 {
+			recovery = s + 1 - phases[0].secs - phases[1].secs
+			break
+		}
+	}
+	fmt.Printf("class 0 success during 4×: %.3f; goodput in the last 2 s: %.2f; first second after the drop with goodput ≥ 0.95: %ds after it (-1: none)\n", class0, endGood, recovery)
 	if class0 < 0.95 || endGood < 0.8 {
 		fmt.Println("FAIL")
 		os.Exit(1)
 	}
 	fmt.Println("OK")
+}
+
+// sleepOvershoot returns the median lateness of a 2 ms time.Sleep.
+func sleepOvershoot() time.Duration {
+	ds := make([]time.Duration, 0, 50)
+	for range 50 {
+		t := time.Now()
+		time.Sleep(2 * time.Millisecond)
+		ds = append(ds, time.Since(t)-2*time.Millisecond)
+	}
+	slices.Sort(ds)
+	return max(ds[len(ds)/2], 0)
 }
