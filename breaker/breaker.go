@@ -174,7 +174,7 @@ func (b *Breaker[T]) Reset() {
 // returns ctx.Err() without running fn or being counted. A panic in fn
 // counts as a failure and is re-raised.
 func (b *Breaker[T]) Execute(ctx context.Context, fn func(context.Context) (T, error)) (T, error) {
-	v, err, _ := b.execute(ctx, fn)
+	v, _, err := b.execute(ctx, fn)
 	return v, err
 }
 
@@ -182,7 +182,7 @@ func (b *Breaker[T]) Execute(ctx context.Context, fn func(context.Context) (T, e
 // fails (an error that is neither excluded nor counted as a success),
 // fallback runs with that error and its result is returned.
 func (b *Breaker[T]) ExecuteFallback(ctx context.Context, fn func(context.Context) (T, error), fallback func(ctx context.Context, err error) (T, error)) (T, error) {
-	v, err, out := b.execute(ctx, fn)
+	v, out, err := b.execute(ctx, fn)
 	if err != nil && (out == outRejected || out == outFailure) {
 		return fallback(ctx, err)
 	}
@@ -192,13 +192,13 @@ func (b *Breaker[T]) ExecuteFallback(ctx context.Context, fn func(context.Contex
 // outRejected marks a refused call in execute's result.
 const outRejected outcome = 255
 
-func (b *Breaker[T]) execute(ctx context.Context, fn func(context.Context) (T, error)) (v T, err error, out outcome) {
+func (b *Breaker[T]) execute(ctx context.Context, fn func(context.Context) (T, error)) (v T, out outcome, err error) {
 	if err = ctx.Err(); err != nil {
-		return v, err, outExcluded
+		return v, outExcluded, err
 	}
 	t, err := b.admit()
 	if err != nil {
-		return v, err, outRejected
+		return v, outRejected, err
 	}
 	finished := false
 	defer func() {
@@ -210,7 +210,7 @@ func (b *Breaker[T]) execute(ctx context.Context, fn func(context.Context) (T, e
 	finished = true
 	out = b.s.classify(ctx, err)
 	b.finish(t, out, err)
-	return v, err, out
+	return v, out, err
 }
 
 // Allow is the two-step form of Execute for callers that cannot wrap a

@@ -113,13 +113,15 @@ func (t *Throttle) Allow() bool {
 	if r&(t.stride.Load()-1) == 0 {
 		t.tick()
 	}
-	p := t.probability(r)
+	// The decision uses the counts before this request, as the SRE book's
+	// client does: the first request of a fresh window always goes.
+	p := t.probability(r - 1)
 	if p <= 0 {
 		return true
 	}
 	// About to reject on figures that may be a stride old: refresh them.
 	t.tick()
-	p = t.probability(t.reqs.Load())
+	p = t.probability(t.reqs.Load() - 1)
 	return p <= 0 || rand.Float64() >= p
 }
 
@@ -139,7 +141,8 @@ func (t *Throttle) RejectProbability() float64 {
 }
 
 // probability is the SRE formula over the window ending at the current
-// bucket, with r the cumulative request count.
+// bucket, with r the cumulative request count (it may run ahead of the
+// snapshot by concurrent Allows; never behind it).
 func (t *Throttle) probability(r uint64) float64 {
 	c := t.cur.Load()
 	s := &t.snaps[(c+2)%(t.n+1)] // start of bucket c-n+1 (-n ≡ 1 mod n+1)

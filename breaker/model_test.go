@@ -1,0 +1,228 @@
+package breaker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+var errSkip = errors.New("excluded")
+
+// modelEvent is one booked outcome for the reference window.
+type modelEvent struct {
+	gen  uint64
+	age  uint64
+	kind byte // 'r' request, 'x' rejected, 's' success, 'f' failure, 'e' excluded
+	slow bool
+}
+
+// expectedCounts recomputes the window from scratch: events of generation
+// gen admitted within the n buckets ending at age, and the trailing runs in
+// completion order.
+func expectedCounts(evs []modelEvent, gen, age uint64, n int) Counts {
+	var c Counts
+	in := func(e modelEvent) bool { return e.gen == gen && e.age <= age && age-e.age < uint64(n) }
+	for _, e := range evs {
+		if !in(e) {
+			continue
+		}
+		switch e.kind {
+		case 'r':
+			c.Requests++
+		case 'x':
+			c.Rejected++
+		case 's':
+			c.Successes++
+		case 'f':
+			c.Failures++
+		case 'e':
+			c.Excluded++
+		}
+		if e.slow {
+			c.Slow++
+		}
+	}
+	// Runs: walk back over this generation's results; count in-window
+	// members until the opposite outcome.
+	for _, want := range []byte{'s', 'f'} {
+		var run uint32
+		for i := len(evs) - 1; i >= 0; i-- {
+			e := evs[i]
+			if e.gen != gen || (e.kind != 's' && e.kind != 'f') {
+				continue
+			}
+			if e.kind != want {
+				break
+			}
+			if in(e) {
+				run++
+			}
+		}
+		if want == 's' {
+			c.ConsecutiveSuccesses = run
+		} else {
+			c.ConsecutiveFailures = run
+		}
+	}
+	return c
+}
+
+type pendingModel struct {
+	done  func(error)
+	gen   uint64
+	age   uint64
+	start time.Time
+}
+
+// TestGenerativeStateMachine drives random schedules of admissions, results
+// (success, failure, excluded, slow), clock steps, Trip and Reset, and checks
+// after every step: Counts match a reference window; a stale result never
+// changes state or counts; half-open never admits more than MaxRequests per
+// generation; every open period is Timeout·2^k capped at MaxTimeout with
+// ±10 % jitter, k growing on each reopen without a stable Interval closed.
+func TestGenerativeStateMachine(t *testing.T) {
+	for seed := range uint64(60) {
+		t.Run(fmt.Sprint(seed), func(t *testing.T) { runModel(t, seed) })
+	}
+}
+
+func runModel(t *testing.T, seed uint64) {
+	rng := rand.New(rand.NewPCG(seed, 7))
+	clk := newFakeClock()
+	timeout := time.Duration(1+rng.IntN(5)) * time.Second
+	cfg := Config{
+		Clock:        clk,
+		MaxRequests:  uint32(1 + rng.IntN(3)),
+		Interval:     time.Duration(5+rng.IntN(20)) * time.Second,
+		BucketPeriod: time.Second,
+		Timeout:      timeout,
+		MaxTimeout:   timeout * time.Duration(1+rng.IntN(20)),
+		SlowCall:     time.Duration(rng.IntN(2)) * 1500 * time.Millisecond,
+		Trip:         Any(ConsecutiveFailures(uint32(2+rng.IntN(4))), FailureRate(0.5, 6)),
+		IsExcluded:   func(err error) bool { return errors.Is(err, errSkip) },
+	}
+	type change struct{ from, to State }
+	var changes []change
+	cfg.Hooks.OnStateChange = func(_ string, from, to State) { changes = append(changes, change{from, to}) }
+	b, err := New[int](cfg)
+	require.NoError(t, err)
+	n := b.s.buckets
+
+	var evs []modelEvent
+	var pend []pendingModel
+	halfAdmits := map[uint64]uint32{}
+	halfExcluded := map[uint64]uint32{}
+	// growth model
+	k, opened := 0, false
+	closedAt := clk.Now()
+	lastGen := b.gen
+	lastState := StateClosed
+
+	check := func(step int, what string) {
+		got := b.Counts() // may turn an expired open period half-open
+		b.mu.Lock()
+		gen, st := b.gen, b.state
+		openFor := b.openFor
+		b.mu.Unlock()
+		if gen != lastGen { // a transition (or a reclaimed half-open)
+			if st == StateOpen && lastState != StateOpen {
+				if lastState == StateHalfOpen || (opened && clk.Now().Sub(closedAt) < b.s.interval) {
+					k++
+				} else {
+					k = 0
+				}
+				opened = true
+				base := cfg.Timeout
+				for range k {
+					base = min(base*2, cfg.MaxTimeout)
+				}
+				lo := base - base/10
+				hi := min(base+base/10, cfg.MaxTimeout)
+				require.True(t, openFor >= lo && openFor <= hi, "step %d %s: open period %v, want [%v, %v] (k=%d)", step, what, openFor, lo, hi, k)
+			}
+			if st == StateClosed && lastState != StateClosed {
+				closedAt = clk.Now()
+			}
+			lastGen, lastState = gen, st
+		}
+		want := expectedCounts(evs, gen, b.ageAt(clk.Now()), n)
+		require.Equal(t, want, got, "step %d %s", step, what)
+	}
+
+	for step := range 400 {
+		switch op := rng.IntN(100); {
+		case op < 40: // admit
+			st := b.State()
+			check(step, "state")
+			done, err := b.Allow(context.Background())
+			b.mu.Lock()
+			gen, age := b.gen, b.win.age
+			b.mu.Unlock()
+			if err != nil {
+				evs = append(evs, modelEvent{gen: gen, age: age, kind: 'x'})
+				check(step, "reject")
+				continue
+			}
+			if st != StateClosed {
+				halfAdmits[gen]++
+				require.LessOrEqual(t, halfAdmits[gen]-halfExcluded[gen], cfg.MaxRequests, "step %d: half-open admitted too many", step)
+			}
+			evs = append(evs, modelEvent{gen: gen, age: age, kind: 'r'})
+			pend = append(pend, pendingModel{done: done, gen: gen, age: age, start: clk.Now()})
+			check(step, "admit")
+		case op < 75 && len(pend) > 0: // a result
+			i := rng.IntN(len(pend))
+			p := pend[i]
+			pend = append(pend[:i], pend[i+1:]...)
+			var res error
+			kind := byte('s')
+			switch r := rng.IntN(10); {
+			case r < 4:
+				res, kind = errBoom, 'f'
+			case r < 5:
+				res, kind = errSkip, 'e'
+			}
+			slow := cfg.SlowCall > 0 && kind != 'e' && clk.Now().Sub(p.start) > cfg.SlowCall
+			b.mu.Lock()
+			stale := p.gen != b.gen
+			b.mu.Unlock()
+			before, beforeState := b.Counts(), b.State()
+			check(step, "pre-result")
+			p.done(res)
+			p.done(errBoom) // idempotent
+			if stale {
+				require.Equal(t, before, b.Counts(), "step %d: stale result moved counts", step)
+				require.Equal(t, beforeState, b.State(), "step %d: stale result moved state", step)
+				continue
+			}
+			if kind == 'e' && beforeState == StateHalfOpen {
+				halfExcluded[p.gen]++ // an excluded probe frees its slot
+			}
+			if b.ageAt(clk.Now())-p.age < uint64(n) { // dropped once its bucket left the window
+				evs = append(evs, modelEvent{gen: p.gen, age: p.age, kind: kind, slow: slow})
+			}
+			check(step, "result")
+		case op < 95:
+			clk.Advance(time.Duration(rng.IntN(2500)) * time.Millisecond)
+			check(step, "advance")
+		case op < 97:
+			b.Trip()
+			check(step, "trip")
+		default:
+			b.Reset()
+			k, opened = 0, false
+			check(step, "reset")
+		}
+	}
+	// Hooks saw a consistent chain of transitions.
+	prev := StateClosed
+	for _, c := range changes {
+		require.Equal(t, prev, c.from)
+		prev = c.to
+	}
+}
