@@ -8,9 +8,6 @@ type version struct {
 	pre   string // without the '-'; "" when absent
 }
 
-// maxVersionPart bounds each numeric part (nine digits).
-const maxVersionPart = 999_999_999
-
 // parseVersion reads "[v|V]N[.N[.N[.N]]][-pre][+build]". Each N is 1 to 9
 // decimal digits; pre-release and build identifiers are non-empty runs of
 // [0-9A-Za-z-] separated by dots. It does not allocate.

@@ -1,0 +1,40 @@
+package grayroute
+
+import (
+	"testing"
+)
+
+// FuzzConfigRoute: any bytes through ParseConfig, New, Route and Explain
+// never panic; a compiled config routes every release to one of its
+// variants, and Explain agrees with Route.
+func FuzzConfigRoute(f *testing.F) {
+	f.Add([]byte(issueConfig), "10001", "ios", "8.0.50")
+	f.Add([]byte(`{"releases":{"a":{"variants":["x","y"],"rules":[{"when":[{"op":"key_range","min":"1","max":9}],"split":{"x":1,"y":9999}}]}}}`), "5", "", "")
+	f.Add([]byte(`{"releases":{"a":{"variants":["x"],"rules":[{"when":[{"attr":"v","op":"num_gte","value":"1e2"}],"variant":"x"}]}}}`), "", "100", "v1.2.3-rc.1+b")
+	f.Fuzz(func(t *testing.T, data []byte, key, a1, a2 string) {
+		cfg, err := ParseConfig(data)
+		if err != nil {
+			return
+		}
+		r, err := New(cfg)
+		if err != nil {
+			return
+		}
+		q := Request{Key: key, Attrs: map[string]string{"platform": a1, "version": a2, "v": a1, "p": a2}}
+		for _, n := range r.Releases() {
+			d := r.Route(n, q)
+			ex := r.Explain(n, q)
+			if d != ex.Decision {
+				t.Fatalf("Route %+v, Explain %+v", d, ex.Decision)
+			}
+			found := false
+			for _, v := range cfg.Releases[n].Variants {
+				found = found || v == d.Variant
+			}
+			if !found || d.Bucket < -1 || d.Bucket >= Buckets {
+				t.Fatalf("bad decision %+v", d)
+			}
+		}
+		_ = r.Update(cfg)
+	})
+}
