@@ -256,7 +256,7 @@ func Run(o Options, w io.Writer) bool {
 	if tablePolicies == nil {
 		tablePolicies = policies
 		if o.Quick {
-			tablePolicies = []string{"bulwark", "none", "rate", "gcl"} // keep CI under a minute
+			tablePolicies = []string{"bulwark", "bulwark-own", "none", "rate", "gcl"} // keep CI under a minute
 		}
 	}
 	warm, measure := 3*time.Second, 7*time.Second

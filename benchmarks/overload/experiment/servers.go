@@ -83,6 +83,31 @@ func (s *bulwarkServer) admit(ctx context.Context, class int, user uint8) (func(
 
 func (s *bulwarkServer) level() overload.Level { return s.c.Level() }
 
+// ownQueueServer: a service that keeps its own queue (the 8 workers behind
+// a FIFO wait) and reports to the Controller through Admit on arrival and
+// ObserveQueueTime when the request starts (issue 23). A request whose
+// deadline passes while it waits leaves the queue.
+type ownQueueServer struct {
+	c   *overload.Controller
+	sem chan struct{}
+}
+
+func (s *ownQueueServer) admit(ctx context.Context, class int, user uint8) (func(), bool) {
+	if s.c.Admit(overload.Priority{Business: uint8(class), User: user}) != nil {
+		return nil, false
+	}
+	t := time.Now()
+	select {
+	case s.sem <- struct{}{}:
+	case <-ctx.Done():
+		return nil, false
+	}
+	s.c.ObserveQueueTime(time.Since(t))
+	return func() { <-s.sem }, true
+}
+
+func (s *ownQueueServer) level() overload.Level { return s.c.Level() }
+
 // noControl: every request waits for a worker, however long.
 type noControl struct{ w *workers }
 
@@ -143,11 +168,12 @@ func (s *gclServer) admit(ctx context.Context, class int, user uint8) (func(), b
 func (s *gclServer) level() overload.Level { return overload.LevelOpen }
 
 // policies in table order.
-var policies = []string{"bulwark", "bulwark-q64", "none", "rate", "gcl"}
+var policies = []string{"bulwark", "bulwark-own", "bulwark-q64", "none", "rate", "gcl"}
 
 var policyNames = map[string]string{
 	"bulwark":     "Bulwark (DAGOR)",
 	"bulwark-q64": "Bulwark, MaxQueue 64",
+	"bulwark-own": "Bulwark, own queue (Admit+ObserveQueueTime)",
 	"none":        "no control",
 	"rate":        "x/time/rate 760/s",
 	"gcl":         "go-concurrency-limits Vegas",
@@ -157,6 +183,9 @@ func newServer(name string, stop <-chan struct{}) server {
 	switch name {
 	case "bulwark":
 		return newBulwark(slots, 0) // defaults: queue 4 × 8 = 32, waits up to about 40 ms
+	case "bulwark-own":
+		b := newBulwark(slots, 0)
+		return &ownQueueServer{c: b.c, sem: make(chan struct{}, slots)}
 	case "bulwark-q64":
 		return newBulwark(slots, 64) // a longer queue, waits up to about 80 ms
 	case "none":
