@@ -73,7 +73,7 @@ func New(w io.Writer, opts *Options) *slog.Logger {
 	ho := &slog.HandlerOptions{Level: slog.Level(math.MinInt)}
 	var next slog.Handler
 	if opts != nil && opts.Text {
-		next = slog.NewTextHandler(w, ho)
+		next = slog.NewTextHandler(&delWriter{w: w}, ho)
 	} else {
 		next = slog.NewJSONHandler(w, ho)
 	}
