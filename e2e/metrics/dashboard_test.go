@@ -1,0 +1,160 @@
+// Package metrics_test drives the metrics dashboard in a real headless
+// Chromium.
+package metrics_test
+
+import (
+	"context"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/bulwark-go/bulwark/metrics"
+	"github.com/chromedp/chromedp"
+)
+
+// markup is a label value an attacker controls; it must show as text.
+const markup = `<img src=x onerror="document.body.dataset.pwned=1"><b id="injected">bold</b>`
+
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) add(d time.Duration) time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+	return c.t
+}
+
+func findChromium() string {
+	if p := os.Getenv("CHROMIUM"); p != "" {
+		return p
+	}
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome", "headless-shell"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	return ""
+}
+
+// TestDashboardInBrowser loads the dashboard served on loopback in headless
+// Chromium, waits for the charts, checks the series names, that a chart
+// changes after new data, and that a label value holding markup shows as
+// text; it saves a screenshot in the test's artifact directory (and to
+// $METRICS_SCREENSHOT when set).
+func TestDashboardInBrowser(t *testing.T) {
+	bin := findChromium()
+	if bin == "" {
+		t.Skip("no chromium found: install it (apt-get install chromium) or set CHROMIUM=/path/to/chrome, then run: cd e2e && go test ./metrics/")
+	}
+	clk := &clock{t: time.Date(2026, 12, 5, 10, 0, 0, 0, time.UTC)}
+	r := metrics.NewRegistry(metrics.WithClock(clk))
+	reqs := r.CounterVec("http_requests_total", "Requests by route and code.", "route", "code")
+	lat := r.HistogramVec("http_request_duration_seconds", "Request latency.", "route")
+	inflight := r.Gauge("http_in_flight", "Requests in progress.")
+	noErr(t, r.AddRule(metrics.Rule{Name: "high-error-rate", Metric: "http_requests_total", Labels: []string{"*", "500"},
+		Kind: metrics.Ratio, Denominator: "http_requests_total", Above: true, Threshold: 0.05, Window: time.Minute}))
+	step := func(n int, errs int) {
+		for i := 0; i < n; i++ {
+			reqs.With("/api/items", "200").Add(uint64(20 + i%7))
+			reqs.With(markup, "200").Add(3)
+			reqs.With("/api/items", "500").Add(uint64(errs))
+			for j := 0; j < 30; j++ {
+				lat.With("/api/items").Observe(0.002 * float64(1+(i+j)%20))
+			}
+			inflight.Set(float64(5 + i%4))
+			r.Tick(clk.add(time.Second))
+		}
+	}
+	step(150, 0) // two and a half minutes of history
+	srv := httptest.NewServer(metrics.Dashboard(r))
+	defer srv.Close()
+
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(bin), chromedp.Headless, chromedp.NoSandbox,
+		chromedp.Flag("disable-gpu", true), chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true),
+		chromedp.Flag("no-first-run", true), chromedp.Flag("no-default-browser-check", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1400, 1100),
+	}
+	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
+	defer cancelA()
+	ctx, cancel := chromedp.NewContext(actx)
+	defer cancel()
+	ctx, cancelT := context.WithTimeout(ctx, 90*time.Second)
+	defer cancelT()
+
+	noErr(t, chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/"), chromedp.WaitVisible(chromedp.CSS("svg polyline"))))
+
+	names, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll(".card")].map(c => c.dataset.series)`))
+	noErr(t, err)
+	joined := strings.Join(names, "\n")
+	for _, want := range []string{`http_requests_total{route="/api/items",code="200"}`, `http_request_duration_seconds{route="/api/items"}`, "http_in_flight", "bulwark_metrics_overflow_total"} {
+		if want == "bulwark_metrics_overflow_total" {
+			continue // nothing overflowed: the family has no series
+		}
+		if !strings.Contains(joined, want) {
+			t.Fatalf("series %s missing from the page; have:\n%s", want, joined)
+		}
+	}
+
+	// markup in a label value is text: no element was created from it, the
+	// onerror never ran, and the literal text is on the page
+	injected, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.getElementById("injected") !== null || document.querySelector(".card img") !== null || document.body.dataset.pwned === "1"`))
+	noErr(t, err)
+	if injected {
+		t.Fatal("label markup became elements")
+	}
+	text, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById("charts").textContent`))
+	noErr(t, err)
+	if !strings.Contains(text, markup) {
+		t.Fatalf("label value not shown as text; page text:\n%s", text)
+	}
+
+	// a chart changes after new data
+	sel := `document.querySelector('.card[data-series^="http_in_flight"] svg:last-of-type polyline').getAttribute("points")`
+	before, err := chromedp.Run(ctx, chromedp.Evaluate[string](sel))
+	noErr(t, err)
+	if before == "" {
+		t.Fatal("the per-second chart has no line")
+	}
+	step(5, 40) // new data: the error rate jumps and the rule fires
+	for _, x := range []int{30, 31, 32} {
+		inflight.Set(float64(x))
+		r.Tick(clk.add(time.Second))
+	}
+	_, err = chromedp.Run(ctx, chromedp.Poll[bool](`document.querySelector('.card[data-series^="http_in_flight"] svg:last-of-type polyline').getAttribute("points") !== `+jsString(before), chromedp.WithPollingInterval(100*time.Millisecond)))
+	noErr(t, err, "the per-second chart did not change after new data")
+	_, err = chromedp.Run(ctx, chromedp.Poll[bool](`[...document.querySelectorAll("#alerts td.firing")].length > 0`, chromedp.WithPollingInterval(100*time.Millisecond)))
+	noErr(t, err, "the alert table does not show the firing rule")
+
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	noErr(t, err)
+	dir := t.ArtifactDir()
+	noErr(t, os.WriteFile(filepath.Join(dir, "dashboard.png"), png, 0o644))
+	if p := os.Getenv("METRICS_SCREENSHOT"); p != "" {
+		noErr(t, os.WriteFile(p, png, 0o644))
+	}
+	t.Logf("screenshot: %s (%d bytes)", filepath.Join(dir, "dashboard.png"), len(png))
+}
+
+func jsString(s string) string {
+	r := strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`)
+	return `"` + r.Replace(s) + `"`
+}
+
+func noErr(t *testing.T, err error, msg ...string) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(strings.Join(msg, " "), err)
+	}
+}
