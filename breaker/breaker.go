@@ -24,6 +24,10 @@ type Breaker[T any] struct {
 	epoch time.Time
 	gate  gate // a Group's open-fraction guard; nil for a lone breaker
 
+	// The fields above are read without the lock on every call; keep the
+	// lock's cache line, which every call writes, away from them.
+	_ [64]byte
+
 	mu       sync.Mutex
 	state    State
 	gen      uint64 // bumped on every state change: older results are stale
