@@ -63,3 +63,7 @@ type Sampling struct {
 	// it into a counter to see a flood the log hides.
 	OnDrop func(level slog.Level, msg string, dropped int)
 }
+
+// LevelNever returns a level above every record's, for a handler that
+// writes only dyed requests, flights and audit lines.
+func LevelNever() slog.Leveler { return slog.Level(1 << 30) }
