@@ -451,6 +451,9 @@ func encodeValue(b []byte, key *fkey, c *codec, p unsafe.Pointer, pres presence,
 		if pres == presOmit && t.IsZero() {
 			return b, nil
 		}
+		if err := CheckTime(*t); err != nil {
+			return b, err
+		}
 		return AppendTimeField(b, key.tag, *t), nil
 	case kStruct, kCustom:
 		if pres == presOmit && isEmpty(c, p) {

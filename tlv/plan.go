@@ -321,7 +321,11 @@ func (b *builder) codec0(t reflect.Type, nest int) (*codec, error) {
 	case reflect.Int32:
 		c.kind, c.wt = kInt32, Varint
 	case reflect.Int64, reflect.Int:
+		// int is 4 bytes on 32-bit platforms: size it by the type, not as int64.
 		c.kind, c.wt = kInt64, Varint
+		if t.Size() == 4 {
+			c.kind = kInt32
+		}
 	case reflect.Uint8:
 		c.kind, c.wt = kUint8, Varint
 	case reflect.Uint16:
@@ -330,6 +334,9 @@ func (b *builder) codec0(t reflect.Type, nest int) (*codec, error) {
 		c.kind, c.wt = kUint32, Varint
 	case reflect.Uint64, reflect.Uint, reflect.Uintptr:
 		c.kind, c.wt = kUint64, Varint
+		if t.Size() == 4 {
+			c.kind = kUint32
+		}
 	case reflect.Float32:
 		c.kind, c.wt = kFloat32, Fixed32
 	case reflect.Float64:

@@ -561,3 +561,50 @@ func TestMarshalNestedListsOfStrings(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, []byte{0x0b, 0x03, 0x0a, 0x01, 'a'}, b)
 }
+
+// TestCompareKeyStringIsBytewise checks the documented order against the bytes of the
+// encoded keys for random lengths across the one-, two- and three-byte length varints.
+func TestCompareKeyStringIsBytewise(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	lengths := []int{0, 1, 127, 128, 129, 255, 256, 16383, 16384}
+	for range 2000 {
+		a := string(make([]byte, lengths[r.IntN(len(lengths))]+r.IntN(2)))
+		b := string(make([]byte, lengths[r.IntN(len(lengths))]+r.IntN(2)))
+		want := bytes.Compare(tlv.AppendString(nil, a), tlv.AppendString(nil, b))
+		require.Equal(t, want, tlv.CompareKeyString(a, b), "len %d vs %d", len(a), len(b))
+	}
+	require.Negative(t, tlv.CompareKeyString(string(make([]byte, 256)), string(make([]byte, 129))))
+}
+
+// TestMarshalRefusesTimesBeyondRange: ±2^62 seconds is inclusive (SPEC.md §4); beyond
+// it both the reflection encoder and generated code fail with ErrRange instead of writing
+// bytes a decoder rejects. Random offsets on both sides of both bounds.
+func TestMarshalRefusesTimesBeyondRange(t *testing.T) {
+	type T struct {
+		At time.Time `tlv:"1"`
+	}
+	r := rand.New(rand.NewPCG(5, 6))
+	for range 500 {
+		d := int64(r.IntN(1 << 20))
+		for _, sign := range []int64{1, -1} {
+			in := time.Unix(sign*(1<<62-d), int64(r.IntN(1e9)))
+			b, err := tlv.Marshal(&T{At: in})
+			require.NoError(t, err)
+			var back T
+			require.NoError(t, tlv.DecodeOptions{Strict: true}.Unmarshal(b, &back))
+			require.True(t, in.Equal(back.At))
+			_, err = (&gentest.SmallStruct{BirthDay: in}).AppendTLV(nil)
+			require.NoError(t, err)
+
+			out := time.Unix(sign*(1<<62+1+d), int64(r.IntN(1e9)))
+			_, err = tlv.Marshal(&T{At: out})
+			require.ErrorIs(t, err, tlv.ErrRange)
+			_, err = tlv.Marshal(&struct {
+				At []time.Time `tlv:"1"`
+			}{At: []time.Time{in, out}})
+			require.ErrorIs(t, err, tlv.ErrRange)
+			_, err = (&gentest.SmallStruct{BirthDay: out}).AppendTLV(nil)
+			require.ErrorIs(t, err, tlv.ErrRange)
+		}
+	}
+}

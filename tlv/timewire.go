@@ -1,6 +1,7 @@
 package tlv
 
 import (
+	"fmt"
 	"math"
 	"time"
 )
@@ -14,6 +15,16 @@ const (
 	// overflow in the time package's epoch shift), keeping decode → encode a fixpoint.
 	maxTimeSeconds = 1 << 62
 )
+
+// CheckTime returns an error wrapping ErrRange when t cannot be encoded: its Unix seconds
+// lie outside [−2^62, 2^62] (SPEC.md §4), so a decoder would reject the bytes. Marshal and
+// generated AppendTLV methods call it before AppendTimeField, which does not check.
+func CheckTime(t time.Time) error {
+	if s := t.Unix(); s > maxTimeSeconds || s < -maxTimeSeconds {
+		return fmt.Errorf("tlv: time %d seconds from 1970 is beyond ±2^62: %w", s, ErrRange)
+	}
+	return nil
+}
 
 // AppendTimeField appends t as field tag in canonical form (SPEC.md §4): a Varint of
 // zigzag Unix nanoseconds for years 1678–2262, otherwise a Message holding zigzag seconds

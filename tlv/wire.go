@@ -521,8 +521,10 @@ func (it *Iter) Offset() int { return it.off }
 // Err returns the *DecodeError that stopped the iteration, or nil at a clean end.
 func (it *Iter) Err() error { return it.err }
 
-// CompareKeyString orders string map keys as canonical form requires: by their encoding
-// (varint length, then bytes), so shorter keys come first when the length varints differ.
+// CompareKeyString orders string map keys as canonical form requires: bytewise by their
+// encoding (varint length, then bytes). Keys of different lengths are therefore ordered by
+// the bytes of their length varints, not by length: a 256-byte key (length 80 02) sorts
+// before a 129-byte key (length 81 01), and both after any key shorter than 128 bytes.
 func CompareKeyString(a, b string) int {
 	if len(a) != len(b) {
 		return CompareKeyUint(uint64(len(a)), uint64(len(b)))

@@ -1660,6 +1660,9 @@ func (x *SmallStruct) AppendTLV(b []byte) ([]byte, error) {
 		if len(u) != 0 {
 			b, u = u.AppendBefore(b, 2)
 		}
+		if err := tlv.CheckTime(x.BirthDay); err != nil {
+			return b, err
+		}
 		b = tlv.AppendTimeField(b, 2, x.BirthDay)
 	}
 	if len(x.Phone) != 0 {

@@ -908,6 +908,9 @@ func (x *SmallStruct) AppendTLV(b []byte) ([]byte, error) {
 		if len(u) != 0 {
 			b, u = u.AppendBefore(b, 2)
 		}
+		if err := tlv.CheckTime(x.BirthDay); err != nil {
+			return b, err
+		}
 		b = tlv.AppendTimeField(b, 2, x.BirthDay)
 	}
 	if len(x.Phone) != 0 {
@@ -1707,6 +1710,9 @@ func (x *Every) AppendTLV(b []byte) ([]byte, error) {
 		if len(u) != 0 {
 			b, u = u.AppendBefore(b, 24)
 		}
+		if err := tlv.CheckTime(x.At); err != nil {
+			return b, err
+		}
 		b = tlv.AppendTimeField(b, 24, x.At)
 	}
 	if x.Took != 0 {
@@ -1721,6 +1727,9 @@ func (x *Every) AppendTLV(b []byte) ([]byte, error) {
 			b, u = u.AppendBefore(b, 26)
 		}
 		for i := range x.Times {
+			if err := tlv.CheckTime(x.Times[i]); err != nil {
+				return b, err
+			}
 			b = tlv.AppendTimeField(b, 26, x.Times[i])
 		}
 	}
@@ -1775,6 +1784,9 @@ func (x *Every) AppendTLV(b []byte) ([]byte, error) {
 			b, mk = tlv.BeginLen(b)
 			b = append(b, 0x0a)
 			b = tlv.AppendString(b, e.k)
+			if err := tlv.CheckTime(e.v); err != nil {
+				return b, err
+			}
 			b = tlv.AppendTimeField(b, 2, e.v)
 			b = tlv.EndLen(b, mk)
 		}

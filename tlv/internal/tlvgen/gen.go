@@ -367,6 +367,7 @@ func (g *generator) appendValue(t Type, e, mark string) {
 // appendTimeField emits a whole time field, key included: the key's wire
 // type depends on the value (varint, or message for far times).
 func (g *generator) appendTimeField(e string, tag uint32, mark string) {
+	g.p("if err := tlv.CheckTime(%s); err != nil { return b, err }", e)
 	g.p("b = tlv.AppendTimeField(b, %d, %s)", tag, e)
 }
 
