@@ -467,3 +467,6 @@ func sortedSeries(f *family) []*series {
 }
 
 func quote(s string) string { return strconv.Quote(s) }
+
+// MaxSeries returns the per-vector series cap.
+func (r *Registry) MaxSeries() int { return r.maxSeries }
