@@ -20,7 +20,8 @@ var errPanicked = errors.New("breaker: call panicked")
 // result), never across fn or a hook. A closed breaker reads the clock once
 // per call (twice with SlowCall or Hooks.OnResult set).
 type Breaker[T any] struct {
-	s     settings
+	s     *settings // shared by a Group's breakers
+	name  string
 	epoch time.Time
 	gate  gate // a Group's open-fraction guard; nil for a lone breaker
 
@@ -68,11 +69,13 @@ func New[T any](cfg Config) (*Breaker[T], error) {
 	if err != nil {
 		return nil, err
 	}
-	return newBreaker[T](s, nil), nil
+	b := new(Breaker[T])
+	b.init(&s, s.name, nil)
+	return b, nil
 }
 
-func newBreaker[T any](s settings, g gate) *Breaker[T] {
-	b := &Breaker[T]{s: s, gate: g, win: newWindow(s.buckets)}
+func (b *Breaker[T]) init(s *settings, name string, g gate) {
+	b.s, b.name, b.gate, b.win = s, name, g, newWindow(s.buckets)
 	b.epoch = b.now()
 	b.closedAt = b.epoch
 	b.lastUse = b.epoch
@@ -80,12 +83,11 @@ func newBreaker[T any](s settings, g gate) *Breaker[T] {
 	// Jitter is seeded from the name and the start time: reproducible under
 	// an injected clock, spread across breakers and processes otherwise.
 	if s.clock != nil {
-		b.rng.Seed(stableHash(s.name), uint64(b.epoch.UnixNano()))
+		b.rng.Seed(stableHash(name), uint64(b.epoch.UnixNano()))
 	} else {
 		b.rng.Seed(rand.Uint64(), rand.Uint64())
 	}
-	b.tooMany = &RejectedError{Name: s.name, State: StateHalfOpen}
-	return b
+	b.tooMany = &RejectedError{Name: name, State: StateHalfOpen}
 }
 
 // stableHash is FNV-1a, the same in every process.
@@ -114,7 +116,7 @@ func (b *Breaker[T]) ageAt(now time.Time) uint64 {
 }
 
 // Name returns the breaker's name.
-func (b *Breaker[T]) Name() string { return b.s.name }
+func (b *Breaker[T]) Name() string { return b.name }
 
 // State returns the current state. An open breaker whose open period has
 // ended turns half-open here.
@@ -428,7 +430,7 @@ func (b *Breaker[T]) startOpen(from State, now time.Time) {
 	base = min(base, b.s.maxTimeout)
 	b.openFor = jitter(base, b.s.maxTimeout, b.rng.Uint64())
 	b.expiry = now.Add(b.openFor)
-	b.open = &RejectedError{Name: b.s.name, State: StateOpen, RetryAt: b.expiry}
+	b.open = &RejectedError{Name: b.name, State: StateOpen, RetryAt: b.expiry}
 }
 
 // jitter returns base ±10 %, reflected below limit (base <= limit).

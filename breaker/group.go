@@ -58,7 +58,7 @@ type groupShard[T any] struct {
 
 type entry[T any] struct {
 	key        string
-	b          *Breaker[T]
+	b          Breaker[T] // inline: one allocation, one cache miss less
 	prev, next *entry[T]
 	stamp      time.Time // the breaker's lastUse when the entry was last placed
 }
@@ -116,7 +116,7 @@ func (g *Group[T]) lookup(key string) *entry[T] {
 
 func (g *Group[T]) breaker(key string) *Breaker[T] {
 	if e := g.lookup(key); e != nil {
-		return e.b
+		return &e.b
 	}
 	return g.add(key)
 }
@@ -125,15 +125,17 @@ func (g *Group[T]) add(key string) *Breaker[T] {
 	g.lru.Lock()
 	defer g.lru.Unlock()
 	if e := g.lookup(key); e != nil {
-		return e.b
+		return &e.b
 	}
-	s := g.s
-	s.name = key
 	if int(g.n.Load()) >= g.maxKeys && !g.evict() {
-		return newBreaker[T](s, nil) // every kept breaker is open or busy
+		b := new(Breaker[T]) // every kept breaker is open or busy: not kept
+		b.init(&g.s, key, nil)
+		return b
 	}
-	b := newBreaker[T](s, g)
-	e := &entry[T]{key: key, b: b, stamp: b.lastUse}
+	e := &entry[T]{key: key}
+	b := &e.b
+	b.init(&g.s, key, g)
+	e.stamp = b.lastUse
 	sh := g.shard(key)
 	sh.mu.Lock()
 	sh.m[key] = e
@@ -150,7 +152,7 @@ func (g *Group[T]) add(key string) *Breaker[T] {
 func (g *Group[T]) evict() bool {
 	for range 2 * g.n.Load() {
 		e := g.head.next
-		b := e.b
+		b := &e.b
 		b.mu.Lock()
 		switch {
 		case b.state != StateClosed || b.inflight > 0:

@@ -34,7 +34,7 @@ func TestGroupNeverEvictsOpen(t *testing.T) {
 				if ob, ok := opened[key]; ok && ob.State() == StateOpen {
 					e := g.lookup(key)
 					require.NotNil(t, e, "open breaker of %s evicted", key)
-					require.Same(t, ob, e.b)
+					require.Same(t, ob, &e.b)
 				}
 				called := false
 				_, _ = g.Execute(context.Background(), key, func(context.Context) (int, error) {
@@ -48,7 +48,7 @@ func TestGroupNeverEvictsOpen(t *testing.T) {
 					require.False(t, called, "call %d reached open key %s", i, key)
 				}
 				if e := g.lookup(key); e != nil && e.b.State() == StateOpen {
-					opened[key] = e.b
+					opened[key] = &e.b
 				}
 				require.LessOrEqual(t, g.Len(), maxKeys)
 				open := g.openN.Load()

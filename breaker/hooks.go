@@ -66,10 +66,10 @@ func (b *Breaker[T]) call(e *event) {
 	h := &b.s.hooks
 	switch e.kind {
 	case evState:
-		h.OnStateChange(b.s.name, e.from, e.to)
+		h.OnStateChange(b.name, e.from, e.to)
 	case evReject:
-		h.OnReject(b.s.name, e.err)
+		h.OnReject(b.name, e.err)
 	case evResult:
-		h.OnResult(b.s.name, e.err, e.d)
+		h.OnResult(b.name, e.err, e.d)
 	}
 }
