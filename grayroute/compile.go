@@ -146,6 +146,7 @@ type release struct {
 	plan      *compiledPlan
 	share     int  // the canary weight the plan applies, -1 without a plan
 	rolled    bool // the plan rolled back: sticky is not consulted
+	noConds   bool // no rule has conditions (Route's fast path)
 }
 
 type compiledPlan struct {
@@ -324,6 +325,10 @@ func compileRelease(name string, c *Release, attrs map[string]bool) (*release, e
 		default:
 			return nil, cfgErr(rp, "neither variant nor split set")
 		}
+	}
+	r.noConds = true
+	for i := range r.rules {
+		r.noConds = r.noConds && len(r.rules[i].conds) == 0
 	}
 	if c.Plan != nil {
 		if err := compilePlan(p+".plan", c, r, index); err != nil {

@@ -153,6 +153,9 @@ func (c *cond) eval(st *evalState) bool {
 // decide runs the rules; trace, when non-nil, collects Explain's steps and
 // makes the call read-only (sticky is peeked, never written).
 func (r *release) decide(req *Request, trace *[]Step) Decision {
+	if r.noConds && trace == nil {
+		return r.decideKeys(req)
+	}
 	var st evalState
 	st.attrs = req.Attrs
 	st.key = req.Key
@@ -200,6 +203,26 @@ func (r *release) decide(req *Request, trace *[]Step) Decision {
 			*trace = append(*trace, Step{Rule: ru.name, Matched: true, Condition: -1, Detail: detail})
 		}
 		return d
+	}
+	return Decision{Release: r.name, Variant: r.variants[r.def], Bucket: -1, Reason: ReasonDefault}
+}
+
+// decideKeys is decide for a release without conditions: it skips the
+// attribute cache, which costs more to clear than such a release takes.
+func (r *release) decideKeys(req *Request) Decision {
+	for i := range r.rules {
+		ru := &r.rules[i]
+		if ru.hasKeys && !ru.keys.has(req.Key) {
+			continue
+		}
+		if ru.variant >= 0 {
+			reason := ReasonRule
+			if ru.hasKeys {
+				reason = ReasonWhitelist
+			}
+			return Decision{Release: r.name, Variant: r.variants[ru.variant], Rule: ru.name, Bucket: -1, Reason: reason}
+		}
+		return r.split(ru, req.Key, false)
 	}
 	return Decision{Release: r.name, Variant: r.variants[r.def], Bucket: -1, Reason: ReasonDefault}
 }
