@@ -17,7 +17,10 @@
 // WithKey tags a request's context with a key; Dyes holds the dyed keys
 // with an expiry. Enabled(ctx, Debug) is true for a dyed request even when
 // the level is Info. With no dye set it costs one atomic load beyond the
-// level check; with dyes set, a context lookup and a map lookup.
+// level check; with dyes set, a context lookup and a map lookup, and no
+// clock read: Enabled says yes for a listed key and Handle checks the
+// dye's expiry against the record's time (the Clock's, when set), so a
+// dye that just expired costs one dropped record, not a written one.
 //
 // # Sampling
 //

@@ -118,22 +118,27 @@ func (d *Dyes) Len() int {
 // active is the one atomic load Enabled pays when no dye is set.
 func (d *Dyes) active() bool { return d.cur.Load() != nil }
 
-// dyed reports whether key is dyed now. With no Clock, expiry is checked
-// against the monotonic clock (time.Until), one vDSO read.
-func (d *Dyes) dyed(key string) bool {
+// listed reports whether key is in the set, expired or not: Enabled's
+// check, which reads no clock. Handle then checks the expiry against the
+// record's time (dyedAt), so an expired dye costs at most a dropped record.
+func (d *Dyes) listed(key string) bool {
+	s := d.cur.Load()
+	if s == nil {
+		return false
+	}
+	_, ok := s.m[key]
+	return ok
+}
+
+// dyedAt reports whether key is dyed at now.
+func (d *Dyes) dyedAt(key string, now time.Time) bool {
 	s := d.cur.Load()
 	if s == nil {
 		return false
 	}
 	e, ok := s.m[key]
-	if !ok {
-		return false
-	}
-	if e.IsZero() {
-		return true
-	}
-	if d.Clock != nil {
-		return e.After(d.Clock.Now())
-	}
-	return time.Until(e) > 0
+	return ok && (e.IsZero() || e.After(now))
 }
+
+// dyed reports whether key is dyed at the Clock's time.
+func (d *Dyes) dyed(key string) bool { return d.dyedAt(key, d.now()) }

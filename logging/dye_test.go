@@ -20,7 +20,8 @@ func TestDyesModel(t *testing.T) {
 		rng := rand.New(rand.NewPCG(seed, 3))
 		clk := newFakeClock()
 		d := &Dyes{Clock: clk}
-		h := NewHandler(slog.DiscardHandler, &Options{Dyes: d})
+		var got []string
+		h := NewHandler(recorder(&got), &Options{Dyes: d, Clock: clk})
 		model := map[string]time.Time{}
 		for step := range 300 {
 			key := fmt.Sprintf("u%d", rng.IntN(20))
@@ -46,14 +47,18 @@ func TestDyesModel(t *testing.T) {
 					want = append(want, Dye{Key: k, Expires: e})
 				}
 			}
-			got := d.List()
-			require.ElementsMatch(t, want, got, "seed %d step %d", seed, step)
+			require.ElementsMatch(t, want, d.List(), "seed %d step %d", seed, step)
 			for i := range 20 {
 				k := fmt.Sprintf("u%d", i)
 				e, ok := model[k]
 				live := ok && (e.IsZero() || e.After(now))
 				ctx := WithKey(context.Background(), k)
-				require.Equal(t, live, h.Enabled(ctx, slog.LevelDebug), "seed %d step %d key %s", seed, step, k)
+				if live { // Enabled may say yes for an expired dye, never no for a live one
+					require.True(t, h.Enabled(ctx, slog.LevelDebug), "seed %d step %d key %s", seed, step, k)
+				}
+				got = got[:0]
+				require.NoError(t, h.Handle(ctx, slog.NewRecord(now, slog.LevelDebug, k, 0)))
+				require.Equal(t, live, len(got) == 1, "seed %d step %d key %s", seed, step, k)
 			}
 		}
 	}
@@ -96,7 +101,8 @@ func TestDyesConcurrent(t *testing.T) {
 
 func TestDyedRequestLogsDebug(t *testing.T) {
 	var got []string
-	h := NewHandler(recorder(&got), nil)
+	clk := newFakeClock()
+	h := NewHandler(recorder(&got), &Options{Clock: clk})
 	log := slog.New(h)
 	alice := WithKey(context.Background(), "alice")
 	bob := WithKey(context.Background(), "bob")
@@ -105,7 +111,9 @@ func TestDyedRequestLogsDebug(t *testing.T) {
 	log.DebugContext(alice, "a2")
 	log.DebugContext(bob, "b1")
 	log.DebugContext(context.Background(), "none")
-	h.Dyes().Remove("alice")
+	h.Dyes().Add("alice", time.Second)
+	clk.Advance(time.Second) // expired, not yet purged: Enabled says yes, Handle drops
+	assert.True(t, h.Enabled(alice, slog.LevelDebug))
 	log.DebugContext(alice, "a3")
 	assert.Equal(t, []string{"a2"}, got)
 }

@@ -105,11 +105,25 @@ func (h *Handler) enabledBelow(ctx context.Context) bool {
 	if st.flight != nil && c.flightN > 0 {
 		return true
 	}
-	return st.hasKey && c.dyes.dyed(st.key)
+	return st.hasKey && c.dyes.listed(st.key)
 }
 
-func (c *core) isDyed(st *reqState) bool {
-	return st != nil && st.hasKey && c.dyes.dyed(st.key)
+// isDyed checks the dye's expiry at the record's time (the Clock's when
+// set), so no clock is read for it.
+func (c *core) isDyed(st *reqState, r slog.Record) bool {
+	if st == nil || !st.hasKey || !c.dyes.active() {
+		return false
+	}
+	var now time.Time
+	switch {
+	case c.clock != nil:
+		now = c.clock.Now()
+	case !r.Time.IsZero():
+		now = r.Time
+	default:
+		now = time.Now()
+	}
+	return c.dyes.dyedAt(st.key, now)
 }
 
 func (c *core) nowNanos(r slog.Record) int64 {
@@ -128,7 +142,7 @@ func (h *Handler) Handle(ctx context.Context, r slog.Record) error {
 	st := stateFrom(ctx)
 	if r.Level < c.level.Level() {
 		switch {
-		case c.isDyed(st):
+		case c.isDyed(st, r):
 		case st != nil && st.flight != nil && c.flightN > 0:
 			if st.flight.add(h, h.prepare(r, st), c.flightN) {
 				return nil
@@ -139,7 +153,7 @@ func (h *Handler) Handle(ctx context.Context, r slog.Record) error {
 		return h.write(ctx, h.prepare(r, st))
 	}
 	if r.Level < slog.LevelError {
-		if c.sampler != nil && !c.isDyed(st) && !c.sampler.keep(r.Level, r.Message, c.nowNanos(r)) {
+		if c.sampler != nil && !c.isDyed(st, r) && !c.sampler.keep(r.Level, r.Message, c.nowNanos(r)) {
 			return nil
 		}
 	} else if st != nil && st.flight != nil && c.flightN > 0 {

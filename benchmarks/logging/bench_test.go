@@ -152,18 +152,20 @@ func BenchmarkDyeCheck(b *testing.B) {
 // BenchmarkFlight: a Debug line buffered on a flight request (never
 // flushed), against the enabled Info line of the same logger.
 func BenchmarkFlight(b *testing.B) {
-	b.Run("buffered", func(b *testing.B) {
-		l := logging.New(io.Discard, &logging.Options{FlightBytes: 1 << 20})
-		ctx := logging.WithFlight(context.Background())
-		b.ReportAllocs()
-		i := 0
-		for b.Loop() {
-			if i++; i%1000 == 0 { // a fresh request every 1000 records
-				ctx = logging.WithFlight(context.Background())
+	for _, per := range []int{32, 1000} {
+		b.Run(fmt.Sprintf("buffered-%dperRequest", per), func(b *testing.B) {
+			l := logging.New(io.Discard, &logging.Options{FlightBytes: 1 << 20})
+			ctx := logging.WithFlight(context.Background())
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				if i++; i%per == 0 { // a fresh request every per records
+					ctx = logging.WithFlight(context.Background())
+				}
+				l.DebugContext(ctx, "request done", "user", "alice", "count", 42, "ok", true, "dur", dur, "err", errBoom)
 			}
-			l.DebugContext(ctx, "request done", "user", "alice", "count", 42, "ok", true, "dur", dur, "err", errBoom)
-		}
-	})
+		})
+	}
 	b.Run("enabled-line", func(b *testing.B) {
 		l := logging.New(io.Discard, &logging.Options{FlightBytes: 1 << 20})
 		ctx := logging.WithFlight(context.Background())
