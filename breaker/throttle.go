@@ -61,6 +61,7 @@ type Throttle struct {
 	// slot keeps the slot a reader uses from being overwritten by the next
 	// rotation.
 	snaps []snap
+	start atomic.Pointer[snap] // the current window's start slot
 }
 
 type snap struct{ reqs, accepts atomic.Uint64 }
@@ -95,6 +96,7 @@ func NewThrottle(cfg ThrottleConfig) (*Throttle, error) {
 	t.n = uint64(n)
 	t.snaps = make([]snap, n+1)
 	t.stride.Store(1)
+	t.start.Store(&t.snaps[2%(n+1)])
 	t.epoch = t.now()
 	return t, nil
 }
@@ -144,8 +146,7 @@ func (t *Throttle) RejectProbability() float64 {
 // bucket, with r the cumulative request count (it may run ahead of the
 // snapshot by concurrent Allows; never behind it).
 func (t *Throttle) probability(r uint64) float64 {
-	c := t.cur.Load()
-	s := &t.snaps[(c+2)%(t.n+1)] // start of bucket c-n+1 (-n ≡ 1 mod n+1)
+	s := t.start.Load()
 	reqs := r - s.reqs.Load()
 	if reqs < t.min {
 		return 0
@@ -184,6 +185,7 @@ func (t *Throttle) tick() {
 			s.reqs.Store(r)
 			s.accepts.Store(a)
 		}
+		t.start.Store(&t.snaps[(b+2)%(t.n+1)]) // start of bucket b-n+1 (-n ≡ 1 mod n+1)
 		t.cur.Store(b)
 	}
 	t.rotate.Unlock()
