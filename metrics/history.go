@@ -2,6 +2,7 @@ package metrics
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"time"
@@ -347,6 +348,10 @@ func fmtValues(v []string) string {
 // sinks on goroutines it owns, and returns ctx's error once they have
 // stopped.
 func (r *Registry) Run(ctx context.Context) error {
+	if !r.running.CompareAndSwap(false, true) {
+		return errRunning
+	}
+	defer r.running.Store(false)
 	stop := r.sinks.start(ctx)
 	defer stop()
 	tk := time.NewTicker(time.Second)
@@ -362,3 +367,5 @@ func (r *Registry) Run(ctx context.Context) error {
 		}
 	}
 }
+
+var errRunning = errors.New("metrics: Run is already running on this registry")

@@ -66,7 +66,8 @@ type Registry struct {
 	// tickMu serialises Tick, history reads and rule changes.
 	tickMu sync.Mutex
 
-	sinks sinkSet
+	sinks   sinkSet
+	running atomic.Bool
 }
 
 // NewRegistry returns an empty registry. It panics, naming the option, when
