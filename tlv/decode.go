@@ -158,7 +158,7 @@ func (p *structPlan) decode(d *DecodeState, data []byte, ptr unsafe.Pointer) err
 		} else {
 			f = p.lookup(tag)
 		}
-		if f != nil && f.accept&(1<<wt) == 0 {
+		if f != nil && (f.accept&(1<<wt) == 0 || (d.strict && f.strictAcc&(1<<wt) == 0)) {
 			if d.strict {
 				return d.errAt(start, tag, ErrWireType)
 			}
@@ -811,7 +811,7 @@ func (d *DecodeState) decodeEntryFields(c *codec, v []byte, kp, vp unsafe.Pointe
 		case 2:
 			fc = c.elem
 		}
-		if fc == nil || fc.accept&(1<<wt) == 0 {
+		if fc == nil || fc.accept&(1<<wt) == 0 || (d.strict && fc.strictAccept&(1<<wt) == 0) {
 			if d.strict {
 				return nil, d.errAt(start, ft, ErrMalformed)
 			}

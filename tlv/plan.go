@@ -69,6 +69,9 @@ type codec struct {
 	kind   kind
 	wt     WireType // wire type of one field holding this value
 	accept uint8    // bit 1<<wt set for every wire type Unmarshal can read into this type
+	// strictAccept is accept without the other float width (SPEC.md §7: strict mode takes
+	// only the width the encoder writes).
+	strictAccept uint8
 	size   uintptr  // Go size of the type
 	typ    reflect.Type
 	st     *structPlan // kStruct, and kCustom as fallback
@@ -90,6 +93,7 @@ type fieldPlan struct {
 	c         *codec
 	kind      kind  // c.kind, kept here so the hot loops need not load c
 	accept    uint8 // c.accept
+	strictAcc uint8 // c.strictAccept
 	omitempty bool
 	// sub is the element's plan for a []struct or *struct field (nil otherwise), which
 	// the encoder writes without going through encodeValue.
@@ -238,7 +242,7 @@ func (b *builder) structPlan(t reflect.Type) *structPlan {
 		}
 		fp := fieldPlan{
 			tag: uint32(tag), key: mkKey(uint32(tag), c.wt), off: sf.Offset, omitempty: omit, c: c, name: sf.Name,
-			kind: c.kind, accept: c.accept,
+			kind: c.kind, accept: c.accept, strictAcc: c.strictAccept,
 		}
 		if (c.kind == kRepeated || c.kind == kPtr) && c.elem.kind == kStruct {
 			fp.sub = c.elem.st
@@ -290,6 +294,15 @@ func (b *builder) codec(t reflect.Type, nest int) (*codec, error) {
 		}
 	default:
 		c.accept = 1 << Varint
+	}
+	c.strictAccept = c.accept
+	switch c.kind {
+	case kFloat32, kFloat64:
+		c.strictAccept = 1 << c.wt
+	case kPtr, kRepeated:
+		c.strictAccept = c.elem.strictAccept
+	case kPacked:
+		c.strictAccept = c.elem.strictAccept | 1<<c.wt
 	}
 	return c, nil
 }

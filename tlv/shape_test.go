@@ -608,3 +608,42 @@ func TestMarshalRefusesTimesBeyondRange(t *testing.T) {
 		}
 	}
 }
+
+// TestStrictTakesOnlyTheEncodedFloatWidth: for random values, a float of the other width
+// (singular, packed, map value) is read in lenient mode and rejected in strict mode by both
+// the reflection decoder and generated code, so strict accepts only Marshal's bytes.
+func TestStrictTakesOnlyTheEncodedFloatWidth(t *testing.T) {
+	type F struct {
+		F32 float32            `tlv:"6"`
+		F64 float64            `tlv:"7"`
+		P32 []float32          `tlv:"13"`
+		P64 []float64          `tlv:"14"`
+		M   map[uint64]float64 `tlv:"20"`
+	}
+	r := rand.New(rand.NewPCG(7, 8))
+	for range 300 {
+		f := float32(r.NormFloat64())
+		var inputs [][]byte
+		inputs = append(inputs,
+			tlv.AppendFixed32Field(nil, 7, math.Float32bits(f)),           // fixed32 into float64
+			tlv.AppendFixed64Field(nil, 6, math.Float64bits(float64(f))), // fixed64 into float32
+			tlv.AppendBytes(tlv.AppendTag(nil, 13, tlv.PackedFixed64), binaryLE64(float64(f))),
+			tlv.AppendBytes(tlv.AppendTag(nil, 14, tlv.PackedFixed32), binaryLE32(f)),
+		)
+		entry := tlv.AppendFixed32Field(tlv.AppendVarintField(nil, 1, uint64(r.IntN(100))), 2, math.Float32bits(f))
+		inputs = append(inputs, tlv.AppendBytes(tlv.AppendTag(nil, 20, tlv.Message), entry))
+		for i, in := range inputs {
+			var lenient F
+			require.NoError(t, tlv.Unmarshal(in, &lenient), "input %d %x", i, in)
+			var strict F
+			require.Error(t, tlv.DecodeOptions{Strict: true}.Unmarshal(in, &strict), "input %d %x", i, in)
+			var ev gentest.Every
+			// gentest.Every declares the same tags and types (Counts is map[uint64]float64 at 20).
+			require.NoError(t, tlv.Unmarshal(in, &ev), "generated lenient %d", i)
+			require.Error(t, tlv.DecodeOptions{Strict: true}.Unmarshal(in, &ev), "generated strict %d", i)
+		}
+	}
+}
+
+func binaryLE32(f float32) []byte { return tlv.AppendFixed32(nil, math.Float32bits(f)) }
+func binaryLE64(f float64) []byte { return tlv.AppendFixed64(nil, math.Float64bits(f)) }

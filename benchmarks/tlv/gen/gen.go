@@ -1870,7 +1870,7 @@ func (x *SmallStruct) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 				x.Money = math.Float64frombits(w)
 				continue
 			}
-			if wt == tlv.Fixed32 {
+			if wt == tlv.Fixed32 && !strict {
 				w, m := tlv.ConsumeFixed32(data[off:])
 				if m < 0 {
 					return d.Error(off, tag, tlv.CodeError(m))

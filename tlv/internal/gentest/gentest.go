@@ -1118,7 +1118,7 @@ func (x *SmallStruct) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 				x.Money = math.Float64frombits(w)
 				continue
 			}
-			if wt == tlv.Fixed32 {
+			if wt == tlv.Fixed32 && !strict {
 				w, m := tlv.ConsumeFixed32(data[off:])
 				if m < 0 {
 					return d.Error(off, tag, tlv.CodeError(m))
@@ -2024,7 +2024,7 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 				x.F32 = math.Float32frombits(w)
 				continue
 			}
-			if wt == tlv.Fixed64 {
+			if wt == tlv.Fixed64 && !strict {
 				w, m := tlv.ConsumeFixed64(data[off:])
 				if m < 0 {
 					return d.Error(off, tag, tlv.CodeError(m))
@@ -2047,7 +2047,7 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 				x.F64 = math.Float64frombits(w)
 				continue
 			}
-			if wt == tlv.Fixed32 {
+			if wt == tlv.Fixed32 && !strict {
 				w, m := tlv.ConsumeFixed32(data[off:])
 				if m < 0 {
 					return d.Error(off, tag, tlv.CodeError(m))
@@ -2439,7 +2439,7 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 				}
 				continue
 			}
-			if wt == tlv.PackedFixed64 {
+			if wt == tlv.PackedFixed64 && !strict { // the other float width: lenient only
 				var c []byte
 				m := 1
 				if off < len(data) && data[off] < 0x80 {
@@ -2578,7 +2578,7 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 				}
 				continue
 			}
-			if wt == tlv.PackedFixed32 {
+			if wt == tlv.PackedFixed32 && !strict { // the other float width: lenient only
 				var c []byte
 				m := 1
 				if off < len(data) && data[off] < 0x80 {
@@ -3034,7 +3034,7 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 						val = math.Float64frombits(w)
 						continue
 					}
-					if et == 2 && ew == tlv.Fixed32 {
+					if et == 2 && (ew == tlv.Fixed32 && !strict) {
 						w, m := tlv.ConsumeFixed32(c[p:])
 						if m < 0 {
 							return d.Error(co+p, tag, tlv.CodeError(m))

@@ -25,6 +25,15 @@ func acceptedWireTypes(t Type) []int {
 	return []int{wireType(t)}
 }
 
+// wtCond is the condition under which a value of type t is read from wire
+// type wt: the other float width only in lenient mode (SPEC.md §7).
+func wtCond(t Type, wt int) string {
+	if (t.Kind == KindFloat32 && wt != wtFixed32) || (t.Kind == KindFloat64 && wt != wtFixed64) {
+		return "(wt == " + wtNames[wt] + " && !strict)"
+	}
+	return "wt == " + wtNames[wt]
+}
+
 // reader emits code reading one value from buf[pos:] and advancing pos.
 // base is added to pos in error offsets (the offset of buf within data).
 type reader struct {
@@ -310,7 +319,7 @@ func (g *generator) decodeField(i int, f *Field) {
 		g.useUnsafe = true
 		var cond []string
 		for _, wt := range acceptedWireTypes(f.Type) {
-			cond = append(cond, "wt == "+wtNames[wt])
+			cond = append(cond, wtCond(f.Type, wt))
 		}
 		g.p("if %s {", strings.Join(cond, " || "))
 		if f.Type.Kind == KindMessage {
@@ -329,7 +338,7 @@ func (g *generator) decodeField(i int, f *Field) {
 			g.p("continue")
 		} else {
 			for _, wt := range acceptedWireTypes(f.Type) {
-				g.p("if wt == %s {", wtNames[wt])
+				g.p("if %s {", wtCond(f.Type, wt))
 				top.value(f.Type, wt, func(e string) string { return fmt.Sprintf("%s = append(%s, %s)", v, v, e) })
 				g.p("continue")
 				g.p("}")
@@ -348,7 +357,7 @@ func (g *generator) decodeField(i int, f *Field) {
 		g.p("}")
 	default:
 		for _, wt := range acceptedWireTypes(f.Type) {
-			g.p("if wt == %s {", wtNames[wt])
+			g.p("if %s {", wtCond(f.Type, wt))
 			top.value(f.Type, wt, func(e string) string { return v + " = " + e })
 			g.p("continue")
 			g.p("}")
@@ -371,8 +380,12 @@ func (g *generator) decodePacked(f *Field) {
 	case KindFloat64:
 		packedTypes = append(packedTypes, wtPackedFixed32)
 	}
-	for _, pwt := range packedTypes {
-		g.p("if wt == %s {", wtNames[pwt])
+	for i, pwt := range packedTypes {
+		if i == 0 {
+			g.p("if wt == %s {", wtNames[pwt])
+		} else {
+			g.p("if wt == %s && !strict { // the other float width: lenient only", wtNames[pwt])
+		}
 		top.content(true)
 		switch pwt {
 		case wtPackedVarint:
@@ -467,7 +480,7 @@ func (g *generator) decodeMap(i int, f *Field) {
 			continue
 		}
 		for _, wt := range acceptedWireTypes(side.t) {
-			g.p("if et == %d && ew == %s {", side.tag, wtNames[wt])
+			g.p("if et == %d && %s {", side.tag, strings.Replace(wtCond(side.t, wt), "wt ==", "ew ==", 1))
 			dst := side.dst
 			entry.value(side.t, wt, func(e string) string { return dst + " = " + e })
 			g.p("continue")
