@@ -72,11 +72,11 @@ type codec struct {
 	// strictAccept is accept without the other float width (SPEC.md §7: strict mode takes
 	// only the width the encoder writes).
 	strictAccept uint8
-	size   uintptr  // Go size of the type
-	typ    reflect.Type
-	st     *structPlan // kStruct, and kCustom as fallback
-	elem   *codec      // kPtr, kPacked, kRepeated, kMap value
-	key    *codec      // kMap key
+	size         uintptr // Go size of the type
+	typ          reflect.Type
+	st           *structPlan // kStruct, and kCustom as fallback
+	elem         *codec      // kPtr, kPacked, kRepeated, kMap value
+	key          *codec      // kMap key
 	// kCustom: which interfaces the pointer implements.
 	marshal, unmarshal bool
 	// kMap: keys of the entry fields, and a fast path for map[string]string.

@@ -625,7 +625,7 @@ func TestStrictTakesOnlyTheEncodedFloatWidth(t *testing.T) {
 		f := float32(r.NormFloat64())
 		var inputs [][]byte
 		inputs = append(inputs,
-			tlv.AppendFixed32Field(nil, 7, math.Float32bits(f)),           // fixed32 into float64
+			tlv.AppendFixed32Field(nil, 7, math.Float32bits(f)),          // fixed32 into float64
 			tlv.AppendFixed64Field(nil, 6, math.Float64bits(float64(f))), // fixed64 into float32
 			tlv.AppendBytes(tlv.AppendTag(nil, 13, tlv.PackedFixed64), binaryLE64(float64(f))),
 			tlv.AppendBytes(tlv.AppendTag(nil, 14, tlv.PackedFixed32), binaryLE32(f)),
