@@ -1,0 +1,101 @@
+package metrics_test
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/bulwark-go/bulwark/metrics"
+	"github.com/bulwark-go/bulwark/metrics/metricstest"
+)
+
+func Example() {
+	clock := metricstest.NewClock(time.Date(2026, 12, 5, 10, 0, 0, 0, time.UTC))
+	reg := metrics.NewRegistry(metrics.WithClock(clock))
+	reqs := reg.CounterVec("http_requests_total", "Requests by route and code.", "route", "code")
+	reqs.With("/items", "200").Add(3)
+	reqs.With("/items", "500").Inc()
+
+	w := bufio.NewWriter(os.Stdout)
+	reg.WriteText(w)
+	_ = w.Flush()
+	// Output:
+	// # HELP http_requests_total Requests by route and code.
+	// # TYPE http_requests_total counter
+	// http_requests_total{route="/items",code="200"} 3
+	// http_requests_total{route="/items",code="500"} 1
+}
+
+func ExampleRegistry_History() {
+	clock := metricstest.NewClock(time.Date(2026, 12, 5, 10, 0, 0, 0, time.UTC))
+	reg := metrics.NewRegistry(metrics.WithClock(clock))
+	c := reg.Counter("jobs_total", "Jobs done.")
+	for _, n := range []uint64{2, 0, 5} {
+		c.Add(n)
+		reg.Tick(clock.Advance(time.Second))
+	}
+	ps, _ := reg.History("jobs_total", time.Second)
+	for _, p := range ps {
+		fmt.Println(p.Time.Format("15:04:05"), p.Value)
+	}
+	// Output:
+	// 10:00:00 2
+	// 10:00:01 0
+	// 10:00:02 5
+}
+
+func ExampleRegistry_AddRule() {
+	clock := metricstest.NewClock(time.Date(2026, 12, 5, 10, 0, 0, 0, time.UTC))
+	reg := metrics.NewRegistry(metrics.WithClock(clock))
+	reqs := reg.CounterVec("http_requests_total", "", "code")
+	_ = reg.AddRule(metrics.Rule{
+		Name: "error-rate", Metric: "http_requests_total", Labels: []string{"500"},
+		Kind: metrics.Ratio, Denominator: "http_requests_total", Above: true, Threshold: 0.1,
+		Window: 10 * time.Second, For: 2 * time.Second, MinCount: 20,
+		OnFire:    func(a metrics.Alert) { fmt.Printf("fire %s at %.2f\n", a.Rule, a.Value) },
+		OnResolve: func(a metrics.Alert) { fmt.Println("resolve", a.Rule) },
+	})
+	for s := 0; s < 40; s++ {
+		reqs.With("200").Add(10)
+		if s >= 10 && s < 20 {
+			reqs.With("500").Add(5) // an incident: a third of requests fail
+		}
+		reg.Tick(clock.Advance(time.Second))
+	}
+	fmt.Println(reg.Alerts()[0].State)
+	// Output:
+	// fire error-rate at 0.20
+	// resolve error-rate
+	// inactive
+}
+
+func ExampleRegistry_Attr() {
+	reg := metrics.NewRegistry()
+	// OssAttr style: latency classes as keys of one module id
+	lat := reg.Attr(29878, "storage_latency_class", 6)
+	for _, ms := range []float64{3, 12, 250, 40} {
+		switch {
+		case ms <= 10:
+			lat.Inc(0)
+		case ms <= 30:
+			lat.Inc(1)
+		case ms <= 100:
+			lat.Inc(2)
+		default:
+			lat.Inc(3)
+		}
+	}
+	fmt.Println(lat.Value(0), lat.Value(1), lat.Value(2), lat.Value(3))
+	// Output: 1 1 1 1
+}
+
+func ExampleHistogram_Quantile() {
+	reg := metrics.NewRegistry()
+	h := reg.Histogram("op_seconds", "")
+	for i := 1; i <= 100; i++ {
+		h.Observe(float64(i) / 1000)
+	}
+	fmt.Printf("p50 %.4f p99 %.4f (true 0.0500, 0.0990)\n", h.Quantile(0.5), h.Quantile(0.99))
+	// Output: p50 0.0503 p99 0.1006 (true 0.0500, 0.0990)
+}
