@@ -113,6 +113,8 @@ func TestPlannerAgainstModel(t *testing.T) {
 			// expected
 			want := ""
 			asks := !m.rolled && !m.done
+			since := m.started
+			src.since = time.Time{}
 			switch {
 			case m.rolled || m.done:
 			case src.err != nil:
@@ -134,6 +136,9 @@ func TestPlannerAgainstModel(t *testing.T) {
 				require.Error(t, err)
 			} else {
 				require.NoError(t, err)
+			}
+			if asks {
+				require.True(t, since.Equal(src.since), "Health asked since %v, step began %v", src.since, since)
 			}
 			if want == "" {
 				require.Empty(t, events, "trial %d tick %d", trial, tick)
