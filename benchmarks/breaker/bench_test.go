@@ -6,6 +6,7 @@ package breaker
 import (
 	"context"
 	"strconv"
+	"sync/atomic"
 	"testing"
 
 	"github.com/bulwark-go/bulwark/breaker"
@@ -92,10 +93,9 @@ func BenchmarkGroupExecute(b *testing.B) {
 	})
 	b.Run("group-10k/parallel", func(b *testing.B) {
 		b.ReportAllocs()
-		var seq int
+		var seq atomic.Int64
 		b.RunParallel(func(pb *testing.PB) {
-			seq++
-			i := seq * 7919 % len(keys)
+			i := int(seq.Add(1)) * 7919 % len(keys)
 			for pb.Next() {
 				_, _ = g.Execute(ctx, keys[i], workCtx)
 				i++
