@@ -12,10 +12,15 @@ import (
 const recordOverhead = int(unsafe.Sizeof(slog.Record{}))
 
 // flight is one request's buffer of below-level records.
+// flightChunk is the unit the buffer grows by, so growth never copies
+// records already buffered.
+const flightChunk = 32
+
 type flight struct {
 	mu      sync.Mutex
-	entries []flightEntry
-	head    int // entries[head:] are live
+	chunks  []*[flightChunk]flightEntry
+	head    int // index of the oldest live entry in chunks[0]
+	tail    int // number of used entries in the last chunk
 	bytes   int
 	dropped int
 	failed  bool // an Error was logged: later records pass straight through
@@ -66,21 +71,45 @@ func (f *flight) add(h *Handler, r slog.Record, limit int) bool {
 		f.dropped++
 		return true
 	}
-	f.entries = append(f.entries, flightEntry{h: h, r: r.Clone(), size: size})
+	if len(f.chunks) == 0 || f.tail == flightChunk {
+		f.chunks = append(f.chunks, new([flightChunk]flightEntry))
+		f.tail = 0
+	}
+	f.chunks[len(f.chunks)-1][f.tail] = flightEntry{h: h, r: r.Clone(), size: size}
+	f.tail++
 	f.bytes += size
 	for f.bytes > limit {
-		f.bytes -= f.entries[f.head].size
-		f.entries[f.head] = flightEntry{}
+		c := f.chunks[0]
+		f.bytes -= c[f.head].size
+		c[f.head] = flightEntry{}
 		f.head++
 		f.dropped++
-	}
-	if f.head > len(f.entries)/2 && f.head > 16 {
-		n := copy(f.entries, f.entries[f.head:])
-		clear(f.entries[n:])
-		f.entries = f.entries[:n]
-		f.head = 0
+		if f.head == flightChunk || (len(f.chunks) == 1 && f.head == f.tail) {
+			f.chunks[0] = nil
+			f.chunks = f.chunks[1:]
+			f.head = 0
+			if len(f.chunks) == 0 {
+				f.tail = 0
+			}
+		}
 	}
 	return true
+}
+
+// ordered returns the live entries oldest first.
+func (f *flight) ordered() []flightEntry {
+	var out []flightEntry
+	for i, c := range f.chunks {
+		lo, hi := 0, flightChunk
+		if i == 0 {
+			lo = f.head
+		}
+		if i == len(f.chunks)-1 {
+			hi = f.tail
+		}
+		out = append(out, c[lo:hi]...)
+	}
+	return out
 }
 
 // take marks the flight failed and returns its records in order.
@@ -91,16 +120,16 @@ func (f *flight) take() ([]flightEntry, int) {
 		return nil, 0
 	}
 	f.failed = true
-	out := f.entries[f.head:]
+	out := f.ordered()
 	d := f.dropped
-	f.entries, f.head, f.bytes, f.dropped = nil, 0, 0, 0
+	f.chunks, f.head, f.tail, f.bytes, f.dropped = nil, 0, 0, 0, 0
 	return out, d
 }
 
 // release frees the buffer of a request that ended.
 func (f *flight) release() {
 	f.mu.Lock()
-	f.entries, f.head, f.bytes = nil, 0, 0
+	f.chunks, f.head, f.tail, f.bytes = nil, 0, 0, 0
 	f.mu.Unlock()
 }
 
