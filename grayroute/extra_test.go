@@ -87,3 +87,55 @@ func TestReasonStrings(t *testing.T) {
 		seen[s] = true
 	}
 }
+
+// TestStickyWithoutPlan: with no plan every non-default variant is a
+// canary; after a random re-split, a key that was in a canary variant and
+// would now fall to the default stays where it was.
+func TestStickyWithoutPlan(t *testing.T) {
+	rng := rand.New(rand.NewPCG(71, 72))
+	for range scaled(20, 4) {
+		vs := []string{"stable", "a", "b"}[:2+rng.IntN(2)]
+		mk := func() Config {
+			return Config{Releases: map[string]Release{"r": {Variants: vs, Sticky: 50_000,
+				Rules: []Rule{{Name: "s", Split: genSplit(rng, vs)}}}}}
+		}
+		r, err := New(mk())
+		require.NoError(t, err)
+		keys := keysN(3000)
+		before := map[string]string{}
+		for _, k := range keys {
+			before[k] = r.Route("r", Request{Key: k}).Variant
+		}
+		next := mk()
+		require.NoError(t, r.Update(next))
+		fresh, err := New(next)
+		require.NoError(t, err)
+		for _, k := range keys {
+			got := r.Route("r", Request{Key: k})
+			plain := fresh.Route("r", Request{Key: k})
+			if before[k] != "stable" && plain.Variant == "stable" {
+				require.Equal(t, before[k], got.Variant, "key %s", k)
+				require.Equal(t, ReasonSticky, got.Reason)
+			} else {
+				require.Equal(t, plain, got)
+			}
+		}
+	}
+}
+
+func BenchmarkRouteStickyParallel(b *testing.B) {
+	r, _ := New(Config{Releases: map[string]Release{"r": {Variants: []string{"stable", "canary"}, Sticky: 100_000,
+		Rules: []Rule{{Split: map[string]int{"canary": 5000, "stable": 5000}}}}}})
+	keys := keysN(1000)
+	for _, k := range keys {
+		r.Route("r", Request{Key: k})
+	}
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		i := 0
+		for pb.Next() {
+			r.Route("r", Request{Key: keys[i%len(keys)]})
+			i++
+		}
+	})
+}
