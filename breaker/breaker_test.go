@@ -93,3 +93,28 @@ func TestExecuteFallback(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, -1, v)
 }
+
+// TestHungProbeReclaimed: with MaxRequests probes in flight, further calls
+// get ErrTooManyRequests (matching gobreaker's twin) until an open period
+// passes; then a new half-open generation admits a fresh probe, and the hung
+// probe's late result is stale.
+func TestHungProbeReclaimed(t *testing.T) {
+	clk := newFakeClock()
+	b, err := New[int](Config{Clock: clk, Trip: ConsecutiveFailures(1), Timeout: time.Second, MaxTimeout: time.Second})
+	require.NoError(t, err)
+	_, _ = b.Execute(context.Background(), fail)
+	clk.Advance(2 * time.Second)
+	hung, err := b.Allow(context.Background())
+	require.NoError(t, err)
+	_, err = b.Allow(context.Background())
+	require.ErrorIs(t, err, ErrTooManyRequests)
+	require.ErrorIs(t, err, gobreaker.ErrTooManyRequests)
+	require.NotErrorIs(t, err, ErrOpen)
+	clk.Advance(2 * time.Second) // longer than the open period (≤ 1 s)
+	probe, err := b.Allow(context.Background())
+	require.NoError(t, err, "hung probe's slot reclaimed")
+	hung(errBoom) // stale: must not reopen
+	assert.Equal(t, StateHalfOpen, b.State())
+	probe(nil)
+	assert.Equal(t, StateClosed, b.State())
+}
