@@ -702,7 +702,7 @@ func (d *DecodeState) decodeMapRun(c *codec, data []byte, start, keyLen, cnt int
 		}
 		// Lenient mode reads the usual entry shape (key field, value field, short lengths)
 		// directly; anything else, and strict mode, goes through decodeEntry.
-		fast := !d.strict && d.depth < d.maxDepth
+		fast := !d.strict
 		off := start
 		for i := 0; i < cnt; i++ {
 			off += keyLen
@@ -778,15 +778,13 @@ func splitStringEntry(v []byte) (int, bool) {
 // decodeEntry decodes one map entry message v (at offset vo) into the key at kp and the
 // value at vp. In strict mode it checks the entry's shape and that its encoded key is
 // above *prevKey.
+//
+// A map entry does not count toward the depth limit (SPEC.md §8): its value, when a
+// message, does, through decodeMessage. Generated code counts the same way.
 func (d *DecodeState) decodeEntry(c *codec, v []byte, vo int, kp, vp unsafe.Pointer, tag uint32, prevKey *[]byte) ([]byte, error) {
-	if d.depth >= d.maxDepth {
-		return nil, d.errAt(vo, tag, ErrDepth)
-	}
-	d.depth++
 	d.base += vo
 	keyBytes, err := d.decodeEntryFields(c, v, kp, vp, tag, prevKey)
 	d.base -= vo
-	d.depth--
 	return keyBytes, err
 }
 

@@ -647,3 +647,49 @@ func TestStrictTakesOnlyTheEncodedFloatWidth(t *testing.T) {
 
 func binaryLE32(f float32) []byte { return tlv.AppendFixed32(nil, math.Float32bits(f)) }
 func binaryLE64(f float64) []byte { return tlv.AppendFixed64(nil, math.Float64bits(f)) }
+
+// TestUnknownPackedMustHoldWholeElements: an unknown packed-fixed field whose length is not
+// a multiple of its width, or packed-varint content ending inside a varint, is malformed in
+// both modes for the reflection decoder and generated code alike (SPEC.md §3, §6).
+func TestUnknownPackedMustHoldWholeElements(t *testing.T) {
+	type K struct {
+		A    uint64 `tlv:"1"`
+		Rest tlv.Unknown
+	}
+	r := rand.New(rand.NewPCG(9, 10))
+	for range 500 {
+		wt := []tlv.WireType{tlv.PackedFixed32, tlv.PackedFixed64, tlv.PackedVarint}[r.IntN(3)]
+		n := 1 + r.IntN(40)
+		content := make([]byte, n)
+		for i := range content {
+			content[i] = byte(r.IntN(256))
+		}
+		good := true
+		switch wt {
+		case tlv.PackedFixed32:
+			good = n%4 == 0
+		case tlv.PackedFixed64:
+			good = n%8 == 0
+		default:
+			good = content[n-1] < 0x80
+		}
+		in := tlv.AppendBytes(tlv.AppendTag(nil, uint32(2+r.IntN(100)), wt), content)
+		for _, strict := range []bool{false, true} {
+			o := tlv.DecodeOptions{Strict: strict}
+			var k K
+			errR := o.Unmarshal(in, &k)
+			var e gentest.Empty
+			errG := o.Unmarshal(in, &e)
+			if good {
+				require.NoError(t, errR, "%x", in)
+				require.NoError(t, errG, "%x", in)
+				continue
+			}
+			require.ErrorIs(t, errR, tlv.ErrMalformed, "%x", in)
+			require.ErrorIs(t, errG, tlv.ErrMalformed, "%x", in)
+		}
+		if !good {
+			require.False(t, tlv.Valid(in), "%x", in) // Valid also checks every varint inside
+		}
+	}
+}

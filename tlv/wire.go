@@ -97,10 +97,11 @@ const (
 	codeOverflow  = -2 // varint longer than 10 bytes or above 2^64-1
 	codeTag       = -3 // tag 0 or above MaxTag
 	codeLength    = -4 // declared length exceeds the remaining input
+	codeMalformed = -5 // packed content that cannot hold whole elements
 )
 
 // CodeError converts a negative n returned by a Consume function into its sentinel error
-// (ErrTruncated, ErrOverflow, ErrTag, ErrLength). It returns nil for n >= 0.
+// (ErrTruncated, ErrOverflow, ErrTag, ErrLength, ErrMalformed). It returns nil for n >= 0.
 func CodeError(n int) error {
 	switch {
 	case n >= 0:
@@ -111,6 +112,8 @@ func CodeError(n int) error {
 		return ErrTag
 	case n == codeLength:
 		return ErrLength
+	case n == codeMalformed:
+		return ErrMalformed
 	}
 	return ErrTruncated
 }
@@ -388,7 +391,9 @@ func ConsumeBytes(b []byte) ([]byte, int) {
 }
 
 // ConsumeValue returns the length of the value of wire type wt at the start of b, which lets
-// a reader skip it. It checks framing only, not the content of messages or packed arrays.
+// a reader skip it. It checks framing only, not the content of messages, except that a
+// packed value must hold whole elements (a multiple of 4 or 8 bytes; varint content not
+// cut inside a varint), else it returns a code that CodeError maps to ErrMalformed.
 func ConsumeValue(b []byte, wt WireType) int {
 	switch wt {
 	case Varint:
@@ -405,9 +410,27 @@ func ConsumeValue(b []byte, wt WireType) int {
 		}
 		return 8
 	default:
-		_, n := ConsumeBytes(b)
+		v, n := ConsumeBytes(b)
+		if n > 0 && !wholeElements(v, wt) {
+			return codeMalformed
+		}
 		return n
 	}
+}
+
+// wholeElements reports whether the content v of a packed value of wire type wt can hold
+// whole elements (SPEC.md §3): a multiple of 4 or 8 bytes, or varints not cut at the end.
+// Every reader checks it, also for unknown fields.
+func wholeElements(v []byte, wt WireType) bool {
+	switch wt {
+	case PackedFixed32:
+		return len(v)%4 == 0
+	case PackedFixed64:
+		return len(v)%8 == 0
+	case PackedVarint:
+		return len(v) == 0 || v[len(v)-1] < 0x80
+	}
+	return true
 }
 
 // ConsumeField parses the key of the field at the start of b and skips its value; n is the

@@ -73,9 +73,8 @@
 //
 // No enums, oneofs, defaults or options; no time or duration map keys;
 // messages are matched by name, so a renamed message reads as a deletion
-// plus an addition. Map entries do not count as a nesting level in
-// generated code (they do in the reflection decoder), so a map at exactly
-// the depth limit is accepted one level deeper by generated code; the two
-// decoders agree everywhere else (fuzzed). Time values use the tlv
+// plus an addition. Map entries do not count as a nesting level, in
+// generated code as in the reflection decoder (tlv/SPEC.md §8); the two
+// decoders agree on every input (fuzzed). Time values use the tlv
 // package's own AppendTimeField, SizeTimeField and ConsumeTime.
 package tlvgen
