@@ -87,9 +87,9 @@
 // Execute on a closed breaker takes the breaker's mutex twice and reads the
 // clock once (twice with SlowCall or OnResult set); it does not allocate.
 // gobreaker reads the clock twice. Group.Execute adds a sharded read-locked
-// map lookup and no allocation. Throttle.Allow+Record is lock-free, about
-// three atomic operations, and reads the clock only every few calls under
-// load. Allow (the two-step form) allocates its done func. Figures against
+// map lookup and no allocation. Throttle.Allow+Record is lock-free: two atomic
+// adds and a few loads, with a clock read only every few calls under load
+// (up to every 64th) and before any rejection. Allow (the two-step form) allocates its done func. Figures against
 // gobreaker and failsafe-go are in BENCHMARKS.md (benchmarks/breaker).
 //
 // # What it does not do
