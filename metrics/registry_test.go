@@ -189,3 +189,42 @@ func TestExpositionText(t *testing.T) {
 	assert.Contains(t, out, `g{v="q\"b\\n\n"} 1.5`)
 	assert.Contains(t, out, "h_seconds_bucket{le=\"0\"} 1\nh_seconds_bucket{le=\"1\"} 2\nh_seconds_bucket{le=\"+Inf\"} 3\nh_seconds_sum 1e+30\nh_seconds_count 3\n")
 }
+
+// TestConcurrentWithBounded: goroutines create and hit random label
+// combinations at once (table growth racing lookups); nothing is lost (the
+// series, overflow included, sum to every Add) and the cap holds.
+func TestConcurrentWithBounded(t *testing.T) {
+	for seed := uint64(1); seed <= 5; seed++ {
+		rng := rand.New(rand.NewPCG(seed, 42))
+		max := 1 + rng.IntN(300)
+		r := NewRegistry(WithMaxSeries(max))
+		v := r.CounterVec("x_total", "", "a", "b")
+		g := 2 + rng.IntN(6)
+		var wg sync.WaitGroup
+		var want uint64
+		var mu sync.Mutex
+		for i := 0; i < g; i++ {
+			s := rng.Uint64()
+			wg.Go(func() {
+				rr := rand.New(rand.NewPCG(s, 1))
+				var local uint64
+				for j := 0; j < 2000; j++ {
+					n := uint64(1 + rr.IntN(3))
+					v.With(strconv.Itoa(rr.IntN(2*max)), randLabel(rr)).Add(n)
+					local += n
+				}
+				mu.Lock()
+				want += local
+				mu.Unlock()
+			})
+		}
+		wg.Wait()
+		var got uint64
+		for _, s := range v.f.all() {
+			got += s.c.Value()
+		}
+		require.Equal(t, want, got, "seed %d", seed)
+		require.LessOrEqual(t, len(v.f.all()), max+1)
+		require.LessOrEqual(t, v.f.count.Load(), int64(max))
+	}
+}
