@@ -135,6 +135,20 @@ func (g *ring) put(i int64, p Point, gauge bool) {
 	g.last = i
 }
 
+// mean returns the mean value of up to n intervals that end skip intervals
+// before the newest one (NaN when there are none).
+func (g *ring) mean(skip, n int) float64 {
+	s, c := 0.0, 0
+	for i := g.last - int64(skip); i > g.last-int64(skip+n) && i > g.last-int64(g.n); i-- {
+		s += g.v[g.slot(i)]
+		c++
+	}
+	if c == 0 {
+		return math.NaN()
+	}
+	return s / float64(c)
+}
+
 func (g *ring) points(step time.Duration, hist bool) []Point {
 	ps := make([]Point, 0, g.n)
 	for i := g.last - int64(g.n) + 1; i <= g.last; i++ {

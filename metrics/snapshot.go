@@ -118,13 +118,11 @@ func (r *Registry) snapshot(only string, limit int, hist string) *snapshot {
 		}
 		for i, s := range all {
 			h := s.ts.hist
-			if h != nil {
-				if sec := h.sec.points(time.Second, f.kind == kindHistogram); len(sec) >= 20 {
-					recent, before := meanValue(sec[len(sec)-10:]), meanValue(sec[max(0, len(sec)-70):len(sec)-10])
-					score := math.Abs(recent-before) / math.Max(math.Abs(before), 1e-9)
-					if recent != before && !math.IsNaN(score) {
-						movers = append(movers, cand{jsonMover{f.name, s.values, jsonFloat(recent), jsonFloat(before), jsonFloat(recent - before)}, score})
-					}
+			if h != nil && h.sec.n >= 20 {
+				recent, before := h.sec.mean(0, 10), h.sec.mean(10, 60)
+				score := math.Abs(recent-before) / math.Max(math.Abs(before), 1e-9)
+				if recent != before && !math.IsNaN(score) {
+					movers = append(movers, cand{jsonMover{f.name, s.values, jsonFloat(recent), jsonFloat(before), jsonFloat(recent - before)}, score})
 				}
 			}
 			if i >= limit {
@@ -169,17 +167,6 @@ func (r *Registry) snapshot(only string, limit int, hist string) *snapshot {
 		snap.Movers = append(snap.Movers, movers[i].m)
 	}
 	return snap
-}
-
-func meanValue(ps []Point) float64 {
-	if len(ps) == 0 {
-		return math.NaN()
-	}
-	s := 0.0
-	for _, p := range ps {
-		s += p.Value
-	}
-	return s / float64(len(ps))
 }
 
 func toJSON(ps []Point, hist bool) []jsonPoint {

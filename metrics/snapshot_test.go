@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -73,5 +74,32 @@ func TestSnapshotJSONWellFormed(t *testing.T) {
 		assert.NotContains(t, rec.Body.String(), "http://"+"cdn")
 		assert.NotContains(t, rec.Body.String(), "<script src")
 		assert.NotContains(t, rec.Body.String(), "innerHTML")
+	}
+}
+
+// TestMoversRankTheJump: random steady series and one whose rate jumps in
+// the last 10 seconds; the jumping one is the top mover.
+func TestMoversRankTheJump(t *testing.T) {
+	rng := rand.New(rand.NewPCG(21, 22))
+	for round := 0; round < 10; round++ {
+		r := NewRegistry(WithClock(fixedClock{t0}))
+		v := r.CounterVec("x_total", "", "k")
+		jump := strconv.Itoa(rng.IntN(20))
+		now := t0
+		for s := 0; s < 80; s++ {
+			for k := 0; k < 20; k++ {
+				n := 100 + rng.IntN(10)
+				if strconv.Itoa(k) == jump && s >= 70 {
+					n *= 3
+				}
+				v.With(strconv.Itoa(k)).Add(uint64(n))
+			}
+			now = now.Add(time.Second)
+			r.Tick(now)
+		}
+		snap := r.snapshot("", math.MaxInt, "none")
+		require.NotEmpty(t, snap.Movers)
+		assert.Equal(t, []string{jump}, snap.Movers[0].Values)
+		assert.Greater(t, float64(snap.Movers[0].Change), 150.0)
 	}
 }
