@@ -38,7 +38,11 @@
 // opaque value). When full the oldest records go. Just before the first
 // Error record logged with that context the buffer is written in order
 // (preceded by a Warn line counting evicted records, if any); from then on
-// the request logs at every level. A request that never fails drops it.
+// the request logs at every level. Records logged concurrently on the same
+// request while the buffer is being written wait for it, so they never
+// overtake the older, buffered ones (a wrapped handler must therefore not
+// log through the same request's context from inside Handle). A request
+// that never fails drops its buffer.
 //
 // With RingSize > 0 the handler keeps the last RingSize written records,
 // served as JSON lines by Ring.

@@ -24,6 +24,9 @@ type flight struct {
 	bytes   int
 	dropped int
 	failed  bool // an Error was logged: later records pass straight through
+	// flushed is closed once the first Error's flush is written; later
+	// records wait for it so they never overtake the flushed ones.
+	flushed chan struct{}
 }
 
 type flightEntry struct {
@@ -65,6 +68,10 @@ func (f *flight) add(h *Handler, r slog.Record, limit int) bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.failed {
+		done := f.flushed
+		f.mu.Unlock()
+		<-done
+		f.mu.Lock()
 		return false
 	}
 	if size > limit {
@@ -112,18 +119,24 @@ func (f *flight) ordered() []flightEntry {
 	return out
 }
 
-// take marks the flight failed and returns its records in order.
-func (f *flight) take() ([]flightEntry, int) {
+// take marks the flight failed and returns its records in order; the
+// caller must close f.flushed once they are written. Later callers wait
+// for that and get nothing.
+func (f *flight) take() ([]flightEntry, int, bool) {
 	f.mu.Lock()
-	defer f.mu.Unlock()
 	if f.failed {
-		return nil, 0
+		done := f.flushed
+		f.mu.Unlock()
+		<-done
+		return nil, 0, false
 	}
+	defer f.mu.Unlock()
 	f.failed = true
+	f.flushed = make(chan struct{})
 	out := f.ordered()
 	d := f.dropped
 	f.chunks, f.head, f.tail, f.bytes, f.dropped = nil, 0, 0, 0, 0
-	return out, d
+	return out, d, true
 }
 
 // release frees the buffer of a request that ended.
@@ -134,7 +147,11 @@ func (f *flight) release() {
 }
 
 func (h *Handler) flush(ctx context.Context, f *flight, errRec slog.Record) error {
-	es, dropped := f.take()
+	es, dropped, first := f.take()
+	if !first {
+		return nil
+	}
+	defer close(f.flushed)
 	if dropped > 0 {
 		r := slog.NewRecord(errRec.Time, slog.LevelWarn, "flight recorder dropped earlier records", 0)
 		r.AddAttrs(slog.Int("dropped", dropped))

@@ -39,10 +39,13 @@ type op struct {
 
 // NewHandler returns a Handler writing through next. next should accept
 // every level (the Handler decides what is enabled): give slog's handlers
-// a Level of math.MinInt or lower than any you log.
+// a Level of math.MinInt or lower than any you log. A nil next discards.
 func NewHandler(next slog.Handler, opts *Options) *Handler {
 	if opts == nil {
 		opts = &Options{}
+	}
+	if next == nil {
+		next = slog.DiscardHandler
 	}
 	c := &core{level: opts.Level, dyes: opts.Dyes, clock: opts.Clock, flightN: opts.FlightBytes}
 	if c.level == nil {
