@@ -693,3 +693,45 @@ func TestUnknownPackedMustHoldWholeElements(t *testing.T) {
 		}
 	}
 }
+
+// TestNaNPayloadsThroughWidthChanges: widening keeps every float32 bit pattern (NaN
+// payloads and signs included) and narrowing the result gives it back; narrowing a random
+// float64 NaN keeps its sign and top payload bits. Reflection and generated decoders agree.
+func TestNaNPayloadsThroughWidthChanges(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 12))
+	for range 5000 {
+		x := uint32(r.Uint64())
+		if r.IntN(2) == 0 {
+			x |= 0x7f800000 // NaN or infinity
+		}
+		w := tlv.WidenFloat32(x)
+		if !math.IsNaN(float64(math.Float32frombits(x))) {
+			require.Equal(t, float64(math.Float32frombits(x)), w)
+		}
+		back, ok := tlv.NarrowFloat64(math.Float64bits(w))
+		require.True(t, ok)
+		require.Equal(t, x, math.Float32bits(back), "%08x", x)
+
+		in := tlv.AppendFixed32Field(nil, 7, x) // fixed32 into Every.F64, lenient
+		var ev gentest.Every
+		require.NoError(t, tlv.Unmarshal(in, &ev))
+		require.Equal(t, math.Float64bits(w), math.Float64bits(ev.F64))
+		var ref struct {
+			F64 float64 `tlv:"7"`
+		}
+		require.NoError(t, tlv.Unmarshal(in, &ref))
+		require.Equal(t, math.Float64bits(w), math.Float64bits(ref.F64))
+
+		nan := 0x7ff0000000000000 | r.Uint64()&(1<<52-1) | r.Uint64()&(1<<63)
+		if nan&(1<<52-1) == 0 {
+			continue
+		}
+		f, ok := tlv.NarrowFloat64(nan)
+		require.True(t, ok)
+		require.True(t, math.IsNaN(float64(f)))
+		require.Equal(t, uint32(nan>>63), math.Float32bits(f)>>31, "sign kept")
+		in = tlv.AppendFixed64Field(nil, 6, nan) // fixed64 into Every.F32
+		require.NoError(t, tlv.Unmarshal(in, &ev))
+		require.Equal(t, math.Float32bits(f), math.Float32bits(ev.F32))
+	}
+}

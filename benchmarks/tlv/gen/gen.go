@@ -1876,7 +1876,7 @@ func (x *SmallStruct) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 					return d.Error(off, tag, tlv.CodeError(m))
 				}
 				off += m
-				x.Money = float64(math.Float32frombits(w))
+				x.Money = tlv.WidenFloat32(w)
 				continue
 			}
 		}

@@ -1124,7 +1124,7 @@ func (x *SmallStruct) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 					return d.Error(off, tag, tlv.CodeError(m))
 				}
 				off += m
-				x.Money = float64(math.Float32frombits(w))
+				x.Money = tlv.WidenFloat32(w)
 				continue
 			}
 		}
@@ -2030,11 +2030,11 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 					return d.Error(off, tag, tlv.CodeError(m))
 				}
 				off += m
-				f := math.Float64frombits(w)
-				if float64(float32(f)) != f && f == f {
+				f, ok := tlv.NarrowFloat64(w)
+				if !ok {
 					return d.Error(start, tag, tlv.ErrRange)
 				}
-				x.F32 = float32(f)
+				x.F32 = f
 				continue
 			}
 		case 7: // F64
@@ -2053,7 +2053,7 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 					return d.Error(off, tag, tlv.CodeError(m))
 				}
 				off += m
-				x.F64 = float64(math.Float32frombits(w))
+				x.F64 = tlv.WidenFloat32(w)
 				continue
 			}
 		case 8: // S
@@ -2483,11 +2483,11 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 				for p := 0; p < len(c); {
 					w, _ := tlv.ConsumeFixed64(c[p:])
 					p += 8
-					f := math.Float64frombits(w)
-					if float64(float32(f)) != f && f == f {
+					f, ok := tlv.NarrowFloat64(w)
+					if !ok {
 						return d.Error(start, tag, tlv.ErrRange)
 					}
-					x.F32s = append(x.F32s, float32(f))
+					x.F32s = append(x.F32s, f)
 				}
 				continue
 			}
@@ -2522,11 +2522,11 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 					return d.Error(off, tag, tlv.CodeError(m))
 				}
 				off += m
-				f := math.Float64frombits(w)
-				if float64(float32(f)) != f && f == f {
+				f, ok := tlv.NarrowFloat64(w)
+				if !ok {
 					return d.Error(start, tag, tlv.ErrRange)
 				}
-				x.F32s = append(x.F32s, float32(f))
+				x.F32s = append(x.F32s, f)
 				continue
 			}
 		case 14: // F64s
@@ -2622,7 +2622,7 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 				for p := 0; p < len(c); {
 					w, _ := tlv.ConsumeFixed32(c[p:])
 					p += 4
-					x.F64s = append(x.F64s, float64(math.Float32frombits(w)))
+					x.F64s = append(x.F64s, tlv.WidenFloat32(w))
 				}
 				continue
 			}
@@ -2657,7 +2657,7 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 					return d.Error(off, tag, tlv.CodeError(m))
 				}
 				off += m
-				x.F64s = append(x.F64s, float64(math.Float32frombits(w)))
+				x.F64s = append(x.F64s, tlv.WidenFloat32(w))
 				continue
 			}
 		case 15: // Ss
@@ -3040,7 +3040,7 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 							return d.Error(co+p, tag, tlv.CodeError(m))
 						}
 						p += m
-						val = float64(math.Float32frombits(w))
+						val = tlv.WidenFloat32(w)
 						continue
 					}
 					if strict {

@@ -134,11 +134,11 @@ func (g *generator) convertFixed(t Type, wt int, assign func(string) string, ran
 	case t.Kind == KindFloat64 && wt == wtFixed64:
 		g.p("%s", assign("math.Float64frombits(w)"))
 	case t.Kind == KindFloat64 && wt == wtFixed32:
-		g.p("%s", assign("float64(math.Float32frombits(w))"))
-	default: // float32 from fixed64: only exactly representable values (or NaN)
-		g.p("f := math.Float64frombits(w)")
-		g.p("if float64(float32(f)) != f && f == f { %s }", rangeFail)
-		g.p("%s", assign("float32(f)"))
+		g.p("%s", assign("tlv.WidenFloat32(w)"))
+	default: // float32 from fixed64: only exactly representable values (NaN payload included)
+		g.p("f, ok := tlv.NarrowFloat64(w)")
+		g.p("if !ok { %s }", rangeFail)
+		g.p("%s", assign("f"))
 	}
 }
 
