@@ -4,13 +4,15 @@
 // flight recorder and written only if it fails, and secrets never reach the
 // log.
 //
-//	h := logging.NewHandler(slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{Level: slog.Level(math.MinInt)}), &logging.Options{FlightBytes: 64 << 10})
+//	h := logging.NewHandler(slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{Level: slog.Level(math.MinInt)}),
+//		&logging.Options{FlightBytes: 64 << 10})
 //	log := slog.New(h)
-//	mux.Handle("/debug/dyes", h.DyeAdmin())        // POST ?key=alice&ttl=10m
-//	srv := logging.Middleware(h, func(r *http.Request) string { return r.Header.Get("X-User") })(app)
-//	// in app: log.DebugContext(r.Context(), "cache miss", "key", k)
+//	mux.Handle("/debug/dyes", h.DyeAdmin()) // POST /debug/dyes?key=alice&ttl=10m
+//	mux.Handle("/", logging.Middleware(h, func(r *http.Request) string { return r.Header.Get("X-User") })(app))
+//	// in app: log.DebugContext(r.Context(), "cache miss", "item", k)
 //
-// or simply logging.New(os.Stdout, nil) for a JSON logger.
+// (Example_service compiles this), or simply logging.New(os.Stdout, nil)
+// for a JSON logger.
 //
 // # Dyes
 //
@@ -65,7 +67,11 @@
 //
 // # What it does not do
 //
-// It does not rotate files, ship logs or write asynchronously. Sampling
+// It does not rotate files, ship logs or write asynchronously. It redacts
+// attribute keys, not the insides of opaque values: a struct or map logged
+// with slog.Any is formatted by the wrapped handler, fields and all; give
+// such types a LogValue method that returns a group, and its keys are
+// checked like any other. Sampling
 // counts are exact on one goroutine and under concurrency (one word per
 // pair); beyond 4096 pairs they are shared. Context attributes are placed
 // inside the handler's open groups, as record attributes are.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -109,4 +110,20 @@ func ExampleNew() {
 	fmt.Print(line[strings.Index(line, "level="):]) // skip the time
 	// Output:
 	// level=INFO msg=login user="a\nlevel=ERROR msg=forged" token=[REDACTED]
+}
+
+// Example_service is the quick start of the package doc: a service whose
+// users can be dyed at run time and whose failing requests show their
+// debug records.
+func Example_service() {
+	h := logging.NewHandler(slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{Level: slog.Level(math.MinInt)}),
+		&logging.Options{FlightBytes: 64 << 10})
+	log := slog.New(h)
+	app := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		log.DebugContext(r.Context(), "cache miss", "item", r.URL.Path)
+	})
+	mux := http.NewServeMux()
+	mux.Handle("/debug/dyes", h.DyeAdmin()) // POST /debug/dyes?key=alice&ttl=10m
+	mux.Handle("/", logging.Middleware(h, func(r *http.Request) string { return r.Header.Get("X-User") })(app))
+	_ = mux // http.ListenAndServe(addr, mux)
 }
