@@ -25,7 +25,10 @@
 // keys, time.Time (one varint of Unix nanoseconds for years 1678–2262, seconds and
 // nanoseconds beyond; decoded in UTC) and time.Duration. Signed integers are
 // zigzag-encoded. Without omitempty, scalars, strings and structs are always written; nil
-// pointers and empty slices and maps never are.
+// pointers and empty slices and maps never are. With omitempty a value is left out when it
+// is empty: floats by their bits (−0.0 is written), structs when every tagged field is
+// empty. Empty and nil slices, maps and []byte decode as nil, and a value and its
+// decoding always encode to the same bytes.
 //
 // Marshal writes the canonical form: fields in tag order, minimal varints, map entries
 // sorted by encoded key, unknown fields at their tag's position. Equal values give equal
@@ -110,7 +113,13 @@
 //     reachable keeps its block (never more than the input's size) alive. A short decoded
 //     []byte has len == cap, so appending to it copies and never touches its neighbours.
 //   - No interface{}, arrays, channels or funcs; lists of lists only when the inner list is
-//     packed or []byte; map values cannot be lists of messages or strings.
+//     packed or []byte. Map values may be packed lists (map[K][]int64) but not lists of
+//     strings, []byte or messages (map[string][]string, url.Values, http.Header): a map
+//     entry holds one value field, and such a list needs one field per element, which the
+//     format does not define yet (SPEC.md §11). Those types fail with ErrUnsupportedType
+//     at the first Marshal or Unmarshal, never with a panic.
+//   - int, uint and uintptr have the platform's width: a value that does not fit a 32-bit
+//     int fails with ErrRange when decoded on a 32-bit platform.
 //   - Location of a time.Time is not encoded; monotonic clock readings are dropped.
 //   - Unknown fields are checked for framing only; their nested content is opaque.
 //   - Marshal refuses values nested deeper than 10000 levels (a pointer cycle) with an

@@ -735,3 +735,23 @@ func TestNaNPayloadsThroughWidthChanges(t *testing.T) {
 		require.Equal(t, math.Float32bits(f), math.Float32bits(ev.F32))
 	}
 }
+
+// TestListMapValuesAreRefusedNotPanicked: the shapes SPEC.md §11 leaves open fail with
+// ErrUnsupportedType at Marshal and Unmarshal.
+func TestListMapValuesAreRefusedNotPanicked(t *testing.T) {
+	for _, v := range []any{
+		&struct {
+			M map[string][]string `tlv:"1"`
+		}{M: map[string][]string{"a": {"b"}}},
+		&struct {
+			M map[int64][][]byte `tlv:"1"`
+		}{},
+		&struct {
+			M map[uint8][]gentest.Inner `tlv:"1"`
+		}{},
+	} {
+		_, err := tlv.Marshal(v)
+		require.ErrorIs(t, err, tlv.ErrUnsupportedType)
+		require.ErrorIs(t, tlv.Unmarshal([]byte{0x0b, 0x00}, v), tlv.ErrUnsupportedType)
+	}
+}

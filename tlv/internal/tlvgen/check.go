@@ -233,7 +233,8 @@ func compareTypes(a, b Type) (ChangeKind, string, bool) {
 		return Retyped, fmt.Sprintf("%s to %s: the same bytes on the wire (strings are not checked for UTF-8)", a, b), false
 	}
 	if widening[[2]Kind{a.Kind, b.Kind}] {
-		return Widened, fmt.Sprintf("widened from %s to %s", a, b), false
+		return Widened, fmt.Sprintf("widened from %s to %s: new readers read old records; "+
+			"an old reader rejects the whole message (range error) once a new writer sends a value that does not fit %s", a, b, a), false
 	}
 	if widening[[2]Kind{b.Kind, a.Kind}] {
 		return Narrowed, fmt.Sprintf("narrowed from %s to %s: larger values written by the old version no longer fit", a, b), true

@@ -60,7 +60,7 @@ func TestMainErrors(t *testing.T) {
 func TestMainCheck(t *testing.T) {
 	code, stdout, stderr := run("check", "testdata/check/v1.xml", "testdata/check/v2_compatible.xml")
 	require.Equal(t, ExitOK, code, stdout+stderr)
-	assert.Contains(t, stdout, "ok: message Profile, tag 3: field Score: widened from int32 to int64 (widened)")
+	assert.Contains(t, stdout, "ok: message Profile, tag 3: field Score: widened from int32 to int64: new readers read old records; an old reader rejects the whole message (range error) once a new writer sends a value that does not fit int32 (widened)")
 	assert.Contains(t, stdout, "ok: message Profile, tag 2: field Name renamed to DisplayName (renamed)")
 	assert.Contains(t, stdout, "is compatible with")
 
