@@ -112,7 +112,7 @@
 // first failed swap gives the counter 4×GOMAXPROCS (at most 64) padded cells
 // picked by goroutine stack address, as Java's LongAdder does. With on an
 // existing series is a seeded hash and a lock-free table probe, no lock and
-// no allocation; Histogram.Observe is two atomic adds and a compare-and-swap
+// no allocation; Histogram.Observe is one atomic add and a compare-and-swap
 // for the sum. See benchmarks/metrics/RESULTS.md for figures against
 // Prometheus client_golang and VictoriaMetrics/metrics.
 //
