@@ -358,7 +358,7 @@ func fmtValues(v []string) string {
 	return fmt.Sprintf("%q", v)
 }
 
-// Run calls Tick every second until ctx ends, delivers closed minutes to the
+// Run calls Tick just after every second boundary until ctx ends, delivers closed minutes to the
 // sinks on goroutines it owns, and returns ctx's error once they have
 // stopped.
 func (r *Registry) Run(ctx context.Context) error {
@@ -368,18 +368,29 @@ func (r *Registry) Run(ctx context.Context) error {
 	defer r.running.Store(false)
 	stop := r.sinks.start(ctx)
 	defer stop()
-	tk := time.NewTicker(time.Second)
-	defer tk.Stop()
+	// Wake just after each second boundary, so a closed second holds the
+	// increments of that second rather than of a second shifted by the
+	// phase Run happened to start at.
+	tm := time.NewTimer(untilNextSecond(time.Now()))
+	defer tm.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-tk.C:
+		case <-tm.C:
 			r.Tick(r.clock.Now())
+			tm.Reset(untilNextSecond(time.Now()))
 		case <-r.sinks.added:
 			r.sinks.startNew(ctx)
 		}
 	}
+}
+
+// tickLag is how long after a second boundary Run ticks.
+const tickLag = 2 * time.Millisecond
+
+func untilNextSecond(now time.Time) time.Duration {
+	return now.Truncate(time.Second).Add(time.Second + tickLag).Sub(now)
 }
 
 var errRunning = errors.New("metrics: Run is already running on this registry")
