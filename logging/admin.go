@@ -98,5 +98,6 @@ func (h *Handler) audit(r *http.Request, msg string, attrs ...slog.Attr) {
 	}
 	rec.AddAttrs(attrs...)
 	rec.AddAttrs(slog.String("remote", r.RemoteAddr))
-	_ = h.write(context.Background(), h.prepare(rec, nil))
+	h.prepare(&rec, nil)
+	_ = h.write(context.Background(), &rec)
 }

@@ -63,8 +63,8 @@ func attrSize(a slog.Attr) int {
 // add buffers r (already redacted) and evicts the oldest records beyond
 // limit. It reports false when the flight has failed and r must be
 // written instead.
-func (f *flight) add(h *Handler, r slog.Record, limit int) bool {
-	size := recordSize(r)
+func (f *flight) add(h *Handler, r *slog.Record, limit int) bool {
+	size := recordSize(*r)
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.failed {
@@ -155,12 +155,12 @@ func (h *Handler) flush(ctx context.Context, f *flight, errRec slog.Record) erro
 	if dropped > 0 {
 		r := slog.NewRecord(errRec.Time, slog.LevelWarn, "flight recorder dropped earlier records", 0)
 		r.AddAttrs(slog.Int("dropped", dropped))
-		if err := h.write(ctx, r); err != nil {
+		if err := h.write(ctx, &r); err != nil {
 			return err
 		}
 	}
 	for _, e := range es {
-		if err := e.h.write(ctx, e.r); err != nil {
+		if err := e.h.write(ctx, &e.r); err != nil {
 			return err
 		}
 	}

@@ -147,13 +147,15 @@ func (h *Handler) Handle(ctx context.Context, r slog.Record) error {
 		switch {
 		case c.isDyed(st, r):
 		case st != nil && st.flight != nil && c.flightN > 0:
-			if st.flight.add(h, h.prepare(r, st), c.flightN) {
+			h.prepare(&r, st)
+			if st.flight.add(h, &r, c.flightN) {
 				return nil
 			}
 		default:
 			return nil // not enabled: the caller skipped Enabled
 		}
-		return h.write(ctx, h.prepare(r, st))
+		h.prepare(&r, st)
+		return h.write(ctx, &r)
 	}
 	if r.Level < slog.LevelError {
 		if c.sampler != nil && !c.isDyed(st, r) && !c.sampler.keep(r.Level, r.Message, c.nowNanos(r)) {
@@ -164,32 +166,35 @@ func (h *Handler) Handle(ctx context.Context, r slog.Record) error {
 			return err
 		}
 	}
-	return h.write(ctx, h.prepare(r, st))
+	h.prepare(&r, st)
+	return h.write(ctx, &r)
 }
 
 // write sends an already prepared record to the ring and next.
-func (h *Handler) write(ctx context.Context, r slog.Record) error {
+func (h *Handler) write(ctx context.Context, r *slog.Record) error {
 	if h.c.ring != nil {
 		h.c.ring.add(h, r)
 	}
-	return h.next.Handle(ctx, r)
+	return h.next.Handle(ctx, *r)
 }
 
 // prepare adds the context's attributes and redacts. A record that needs
-// no change is returned as is.
-func (h *Handler) prepare(r slog.Record, st *reqState) slog.Record {
+// no change is left as is.
+func (h *Handler) prepare(r *slog.Record, st *reqState) {
 	rd := &h.c.rd
 	need := h.denied || (st != nil && len(st.attrs) > 0)
 	if !need {
 		r.Attrs(func(a slog.Attr) bool {
-			if rd.needs(a) {
-				need = true
-				return false
+			switch a.Value.Kind() {
+			case slog.KindGroup, slog.KindLogValuer:
+				need = rd.needs(a)
+			default: // the common case, without the recursive call
+				need = rd.deny.match(a.Key) || rd.hash.match(a.Key)
 			}
-			return true
+			return !need
 		})
 		if !need {
-			return r
+			return
 		}
 	}
 	nr := slog.NewRecord(r.Time, r.Level, r.Message, r.PC)
@@ -202,7 +207,7 @@ func (h *Handler) prepare(r slog.Record, st *reqState) slog.Record {
 		nr.AddAttrs(rd.rewrite(a, h.denied))
 		return true
 	})
-	return nr
+	*r = nr
 }
 
 // WithAttrs returns a handler whose records carry attrs, redacted now.

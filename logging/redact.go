@@ -25,6 +25,9 @@ var defaultRedactKeys = []string{
 // keySet matches keys after folding. ASCII keys take an allocation-free
 // path filtered by a mask of the lengths present.
 type keySet struct {
+	// first[b] has bit n set when an entry of byte length n (< 64) starts
+	// with the folded ASCII byte b; non-ASCII starts go under 0.
+	first [128]uint64
 	lens  uint64 // bit n: some entry has byte length n (n < 64)
 	long  bool   // some entry is 64 bytes or longer
 	byLen map[int][]string
@@ -67,6 +70,11 @@ func newKeySet(keys ...[]string) *keySet {
 			ks.byLen[len(f)] = append(ks.byLen[len(f)], f)
 			if len(f) < 64 {
 				ks.lens |= 1 << uint(len(f))
+				b := f[0]
+				if b >= utf8.RuneSelf {
+					b = 0
+				}
+				ks.first[b] |= 1 << uint(len(f))
 			} else {
 				ks.long = true
 			}
@@ -101,7 +109,7 @@ func (ks *keySet) match(key string) bool {
 	}
 	n := len(key)
 	if n < 64 {
-		if ks.lens&(1<<uint(n)) == 0 {
+		if ks.first[foldASCII(key[0])]&(1<<uint(n)) == 0 {
 			return false
 		}
 	} else if !ks.long {

@@ -17,7 +17,7 @@ type ring struct {
 	full    bool
 }
 
-func (rg *ring) add(h *Handler, r slog.Record) {
+func (rg *ring) add(h *Handler, r *slog.Record) {
 	c := r.Clone()
 	rg.mu.Lock()
 	rg.entries[rg.next] = flightEntry{h: h, r: c}
