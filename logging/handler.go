@@ -90,17 +90,18 @@ func (h *Handler) Dyes() *Dyes { return h.c.dyes }
 // for ctx. At or above the level it is one Leveler call; below it, with no
 // dye and no FlightBytes, one more atomic load.
 func (h *Handler) Enabled(ctx context.Context, level slog.Level) bool {
-	if level >= h.c.level.Level() {
+	c := h.c
+	if level >= c.level.Level() {
 		return true
+	}
+	if c.flightN <= 0 && c.dyes.cur.Load() == nil {
+		return false // no dye, no flight: one atomic load
 	}
 	return h.enabledBelow(ctx)
 }
 
 func (h *Handler) enabledBelow(ctx context.Context) bool {
 	c := h.c
-	if c.flightN <= 0 && !c.dyes.active() {
-		return false
-	}
 	st := stateFrom(ctx)
 	if st == nil {
 		return false
