@@ -755,3 +755,44 @@ func TestListMapValuesAreRefusedNotPanicked(t *testing.T) {
 		require.ErrorIs(t, tlv.Unmarshal([]byte{0x0b, 0x00}, v), tlv.ErrUnsupportedType)
 	}
 }
+
+// TestExtraFieldsInMapEntriesAndTimes: a map entry or time message carrying a field other
+// than tags 1 and 2 is read without it in lenient mode and rejected with ErrMalformed in
+// strict mode, by the reflection decoder and generated code alike (SPEC.md §6).
+func TestExtraFieldsInMapEntriesAndTimes(t *testing.T) {
+	type R struct {
+		Flags map[string]bool `tlv:"21"`
+		At    time.Time       `tlv:"24"`
+	}
+	r := rand.New(rand.NewPCG(13, 14))
+	for range 300 {
+		extra := tlv.AppendVarintField(nil, uint32(3+r.IntN(1000)), uint64(r.IntN(1<<20)))
+		key := string([]byte{byte('a' + r.IntN(26))})
+		var entry []byte
+		entry = tlv.AppendStringField(entry, 1, key)
+		entry = tlv.AppendBoolField(entry, 2, true)
+		entry = append(entry, extra...)
+		mapIn := tlv.AppendBytes(tlv.AppendTag(nil, 21, tlv.Message), entry)
+
+		secs := int64(1<<40 + r.IntN(1<<20))
+		tm := tlv.AppendZigzagField(nil, 1, secs)
+		tm = append(tm, extra...)
+		timeIn := tlv.AppendBytes(tlv.AppendTag(nil, 24, tlv.Message), tm)
+
+		for _, in := range [][]byte{mapIn, timeIn} {
+			var ref R
+			require.NoError(t, tlv.Unmarshal(in, &ref), "%x", in)
+			var gen gentest.Every
+			require.NoError(t, tlv.Unmarshal(in, &gen), "%x", in)
+			require.Equal(t, ref.Flags, gen.Flags)
+			require.True(t, ref.At.Equal(gen.At))
+			require.ErrorIs(t, tlv.DecodeOptions{Strict: true}.Unmarshal(in, &R{}), tlv.ErrMalformed, "%x", in)
+			require.ErrorIs(t, tlv.DecodeOptions{Strict: true}.Unmarshal(in, &gentest.Every{}), tlv.ErrMalformed, "%x", in)
+		}
+		require.Equal(t, map[string]bool{key: true}, func() map[string]bool {
+			var ref R
+			_ = tlv.Unmarshal(mapIn, &ref)
+			return ref.Flags
+		}())
+	}
+}

@@ -729,6 +729,9 @@ func (x *Msg) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 					if m < 0 {
 						return d.Error(co+p, tag, tlv.CodeError(m))
 					}
+					if strict && et != 1 && et != 2 {
+						return d.Error(co+p, tag, tlv.ErrMalformed)
+					} // SPEC.md §6: an entry holds tags 1 and 2 only
 					if strict && (m != tlv.SizeTag(et) || et != el+1) {
 						return d.Error(co+p, tag, tlv.ErrNonCanonical)
 					}
@@ -1402,6 +1405,9 @@ func (x *MsgV2) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 					if m < 0 {
 						return d.Error(co+p, tag, tlv.CodeError(m))
 					}
+					if strict && et != 1 && et != 2 {
+						return d.Error(co+p, tag, tlv.ErrMalformed)
+					} // SPEC.md §6: an entry holds tags 1 and 2 only
 					if strict && (m != tlv.SizeTag(et) || et != el+1) {
 						return d.Error(co+p, tag, tlv.ErrNonCanonical)
 					}

@@ -729,6 +729,9 @@ func (x *Msg) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 					if m < 0 {
 						return d.Error(co+p, tag, tlv.CodeError(m))
 					}
+					if strict && et != 1 && et != 2 {
+						return d.Error(co+p, tag, tlv.ErrMalformed)
+					} // SPEC.md §6: an entry holds tags 1 and 2 only
 					if strict && (m != tlv.SizeTag(et) || et != el+1) {
 						return d.Error(co+p, tag, tlv.ErrNonCanonical)
 					}
@@ -2885,6 +2888,9 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 					if m < 0 {
 						return d.Error(co+p, tag, tlv.CodeError(m))
 					}
+					if strict && et != 1 && et != 2 {
+						return d.Error(co+p, tag, tlv.ErrMalformed)
+					} // SPEC.md §6: an entry holds tags 1 and 2 only
 					if strict && (m != tlv.SizeTag(et) || et != el+1) {
 						return d.Error(co+p, tag, tlv.ErrNonCanonical)
 					}
@@ -3001,6 +3007,9 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 					if m < 0 {
 						return d.Error(co+p, tag, tlv.CodeError(m))
 					}
+					if strict && et != 1 && et != 2 {
+						return d.Error(co+p, tag, tlv.ErrMalformed)
+					} // SPEC.md §6: an entry holds tags 1 and 2 only
 					if strict && (m != tlv.SizeTag(et) || et != el+1) {
 						return d.Error(co+p, tag, tlv.ErrNonCanonical)
 					}
@@ -3104,6 +3113,9 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 					if m < 0 {
 						return d.Error(co+p, tag, tlv.CodeError(m))
 					}
+					if strict && et != 1 && et != 2 {
+						return d.Error(co+p, tag, tlv.ErrMalformed)
+					} // SPEC.md §6: an entry holds tags 1 and 2 only
 					if strict && (m != tlv.SizeTag(et) || et != el+1) {
 						return d.Error(co+p, tag, tlv.ErrNonCanonical)
 					}
@@ -3218,6 +3230,9 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 					if m < 0 {
 						return d.Error(co+p, tag, tlv.CodeError(m))
 					}
+					if strict && et != 1 && et != 2 {
+						return d.Error(co+p, tag, tlv.ErrMalformed)
+					} // SPEC.md §6: an entry holds tags 1 and 2 only
 					if strict && (m != tlv.SizeTag(et) || et != el+1) {
 						return d.Error(co+p, tag, tlv.ErrNonCanonical)
 					}
@@ -3500,6 +3515,9 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 					if m < 0 {
 						return d.Error(co+p, tag, tlv.CodeError(m))
 					}
+					if strict && et != 1 && et != 2 {
+						return d.Error(co+p, tag, tlv.ErrMalformed)
+					} // SPEC.md §6: an entry holds tags 1 and 2 only
 					if strict && (m != tlv.SizeTag(et) || et != el+1) {
 						return d.Error(co+p, tag, tlv.ErrNonCanonical)
 					}
@@ -3610,6 +3628,9 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 					if m < 0 {
 						return d.Error(co+p, tag, tlv.CodeError(m))
 					}
+					if strict && et != 1 && et != 2 {
+						return d.Error(co+p, tag, tlv.ErrMalformed)
+					} // SPEC.md §6: an entry holds tags 1 and 2 only
 					if strict && (m != tlv.SizeTag(et) || et != el+1) {
 						return d.Error(co+p, tag, tlv.ErrNonCanonical)
 					}

@@ -461,6 +461,7 @@ func (g *generator) decodeMap(i int, f *Field) {
 	g.p("for p := 0; p < len(c); {")
 	g.p("et, ew, m := tlv.ConsumeTag(c[p:])")
 	g.p("if m < 0 { return d.Error(co+p, tag, tlv.CodeError(m)) }")
+	g.p("if strict && et != 1 && et != 2 { return d.Error(co+p, tag, tlv.ErrMalformed) } // SPEC.md §6: an entry holds tags 1 and 2 only")
 	g.p("if strict && (m != tlv.SizeTag(et) || et != el+1) { return d.Error(co+p, tag, tlv.ErrNonCanonical) }")
 	g.p("el = et")
 	g.p("p += m")
