@@ -4024,6 +4024,347 @@ func (x *Node) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 	return nil
 }
 
+// Tree nests itself through a map value, to hold both decoders to one depth count.
+type Tree struct {
+	Value int64           `tlv:"1,omitempty"`
+	Kids  map[string]Tree `tlv:"2"`
+	// UnknownFields keeps the fields this version of the schema does not know,
+	// byte for byte; AppendTLV writes them back in canonical position.
+	UnknownFields tlv.Unknown
+}
+
+var (
+	_ tlv.Marshaler   = (*Tree)(nil)
+	_ tlv.Unmarshaler = (*Tree)(nil)
+)
+
+// SizeTLV returns the number of bytes AppendTLV appends.
+func (x *Tree) SizeTLV() int {
+	if x == nil {
+		return 0
+	}
+	n := len(x.UnknownFields)
+	if x.Value != 0 {
+		n += 1 + tlv.SizeVarint(tlv.Zigzag(int64(x.Value)))
+	}
+	for k, v := range x.Kids {
+		e := 0
+		e += 1 + tlv.SizeVarint(uint64(len(k))) + len(k)
+		{
+			s := v.SizeTLV()
+			e += 1 + tlv.SizeVarint(uint64(s)) + s
+		}
+		_, _ = k, v
+		n += 1 + tlv.SizeVarint(uint64(e)) + e
+	}
+	return n
+}
+
+// AppendTLV appends the canonical encoding of x's fields, unknown fields
+// included, to b; a nil x appends nothing. It allocates only to grow b
+// (and, for a map of more than 16 entries, once to sort its keys). It fails
+// only when UnknownFields, here or in a nested message, holds malformed
+// bytes (tlv.ErrMalformed).
+func (x *Tree) AppendTLV(b []byte) ([]byte, error) {
+	if x == nil {
+		return b, nil
+	} // a nil message encodes as an empty one
+	u := x.UnknownFields
+	if len(u) != 0 && !u.Valid() {
+		if u = u.Sorted(); !u.Valid() {
+			return b, fmt.Errorf("tlv: Tree.UnknownFields holds a malformed field: %w", tlv.ErrMalformed)
+		}
+	}
+	var err error
+	var mk int
+	var mk2 int
+	if x.Value != 0 {
+		if len(u) != 0 {
+			b, u = u.AppendBefore(b, 1)
+		}
+		b = append(b, 0x08)
+		b = tlv.AppendVarint(b, tlv.Zigzag(int64(x.Value)))
+	}
+	if len(x.Kids) != 0 {
+		if len(u) != 0 {
+			b, u = u.AppendBefore(b, 2)
+		}
+		type entry struct {
+			k string
+			v Tree
+		}
+		var stack [16]entry
+		entries := stack[:0]
+		if len(x.Kids) > len(stack) {
+			entries = make([]entry, 0, len(x.Kids))
+		}
+		for k, v := range x.Kids {
+			entries = append(entries, entry{k, v})
+		}
+		if len(entries) <= 16 {
+			less := func(a, b string) bool {
+				if len(a) == len(b) {
+					return a < b
+				}
+				if len(a)|len(b) < 0x80 {
+					return len(a) < len(b)
+				}
+				return tlv.CompareKeyString(a, b) < 0
+			}
+			for i := 1; i < len(entries); i++ {
+				for j := i; j > 0 && less(entries[j].k, entries[j-1].k); j-- {
+					entries[j], entries[j-1] = entries[j-1], entries[j]
+				}
+			}
+		} else {
+			slices.SortFunc(entries, func(a, b entry) int { return tlv.CompareKeyString(a.k, b.k) })
+		}
+		for i := range entries {
+			e := &entries[i]
+			b = append(b, 0x13)
+			b, mk = tlv.BeginLen(b)
+			b = append(b, 0x0a)
+			b = tlv.AppendString(b, e.k)
+			b = append(b, 0x13)
+			b, mk2 = tlv.BeginLen(b)
+			if b, err = e.v.AppendTLV(b); err != nil {
+				return b, err
+			}
+			b = tlv.EndLen(b, mk2)
+			b = tlv.EndLen(b, mk)
+		}
+	}
+	return append(b, u...), nil
+}
+
+// UnmarshalTLV resets x and decodes the message fields in data, within the
+// limits of d (the defaults if d is nil). Fields x does not declare are kept
+// in x.UnknownFields.
+func (x *Tree) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
+	if x == nil {
+		return fmt.Errorf("tlv: cannot decode into a nil *Tree: %w", tlv.ErrUnsupportedType)
+	}
+	if d == nil {
+		var err error
+		if d, err = (tlv.DecodeOptions{}).NewDecodeState(len(data)); err != nil {
+			return err
+		}
+	}
+	*x = Tree{}
+	strict := d.Strict()
+	var last uint32
+	var prev1 string
+	havePrev1 := false
+	for off := 0; off < len(data); {
+		start := off
+		var tag uint32
+		var wt tlv.WireType
+		n := 1
+		if k := data[off]; k < 0x80 {
+			tag, wt = uint32(k>>3), tlv.WireType(k&7)
+			if tag == 0 {
+				return d.Error(off, 0, tlv.ErrTag)
+			}
+		} else {
+			tag, wt, n = tlv.ConsumeTag(data[off:])
+			if n < 0 {
+				return d.Error(off, 0, tlv.CodeError(n))
+			}
+		}
+		if err := d.Count(1); err != nil {
+			return d.Error(off, tag, err)
+		}
+		if strict {
+			if n != tlv.SizeTag(tag) || tag < last {
+				return d.Error(off, tag, tlv.ErrNonCanonical)
+			}
+			if tag == last {
+				switch tag {
+				case 1:
+					return d.Error(off, tag, tlv.ErrNonCanonical)
+				}
+			}
+			last = tag
+		}
+		off += n
+		switch tag {
+		case 1: // Value
+			if wt == tlv.Varint {
+				var u uint64
+				if off < len(data) && data[off] < 0x80 {
+					u = uint64(data[off])
+					off++
+				} else {
+					v, m := tlv.ConsumeVarint(data[off:])
+					if m < 0 {
+						return d.Error(off, tag, tlv.CodeError(m))
+					}
+					if strict && m != tlv.SizeVarint(v) {
+						return d.Error(off, tag, tlv.ErrNonCanonical)
+					}
+					u = v
+					off += m
+				}
+				x.Value = tlv.Unzigzag(u)
+				continue
+			}
+		case 2: // Kids
+			if wt == tlv.Message {
+				var c []byte
+				m := 1
+				if off < len(data) && data[off] < 0x80 {
+					l := int(data[off])
+					if l > len(data)-off-1 {
+						return d.Error(off, tag, tlv.ErrLength)
+					}
+					c = data[off+1 : off+1+l : off+1+l]
+					m += l
+				} else {
+					c, m = tlv.ConsumeBytes(data[off:])
+					if m < 0 {
+						return d.Error(off, tag, tlv.CodeError(m))
+					}
+					if strict && m-len(c) != tlv.SizeVarint(uint64(len(c))) {
+						return d.Error(off, tag, tlv.ErrNonCanonical)
+					}
+				}
+				co := off + m - len(c)
+				off += m
+				if x.Kids == nil {
+					cnt := 0
+					for p := start; p < len(data); {
+						t, _, m := tlv.ConsumeField(data[p:])
+						if m < 0 || t != tag {
+							break
+						}
+						cnt++
+						p += m
+					}
+					if err := d.Alloc(cnt * 2 * int(unsafe.Sizeof("")+unsafe.Sizeof(Tree{}))); err != nil {
+						return d.Error(start, tag, err)
+					}
+					x.Kids = make(map[string]Tree, cnt)
+				}
+				var k string
+				var val Tree
+				var el uint32
+				for p := 0; p < len(c); {
+					et, ew, m := tlv.ConsumeTag(c[p:])
+					if m < 0 {
+						return d.Error(co+p, tag, tlv.CodeError(m))
+					}
+					if strict && et != 1 && et != 2 {
+						return d.Error(co+p, tag, tlv.ErrMalformed)
+					} // SPEC.md §6: an entry holds tags 1 and 2 only
+					if strict && (m != tlv.SizeTag(et) || et != el+1) {
+						return d.Error(co+p, tag, tlv.ErrNonCanonical)
+					}
+					el = et
+					p += m
+					if et == 1 && ew == tlv.Bytes {
+						var ec []byte
+						m := 1
+						if p < len(c) && c[p] < 0x80 {
+							l := int(c[p])
+							if l > len(c)-p-1 {
+								return d.Error(co+p, tag, tlv.ErrLength)
+							}
+							ec = c[p+1 : p+1+l : p+1+l]
+							m += l
+						} else {
+							ec, m = tlv.ConsumeBytes(c[p:])
+							if m < 0 {
+								return d.Error(co+p, tag, tlv.CodeError(m))
+							}
+							if strict && m-len(ec) != tlv.SizeVarint(uint64(len(ec))) {
+								return d.Error(co+p, tag, tlv.ErrNonCanonical)
+							}
+						}
+						p += m
+						if err := d.Alloc(len(ec)); err != nil {
+							return d.Error(start, tag, err)
+						}
+						k = string(ec)
+						continue
+					}
+					if et == 2 && ew == tlv.Message {
+						var ec []byte
+						m := 1
+						if p < len(c) && c[p] < 0x80 {
+							l := int(c[p])
+							if l > len(c)-p-1 {
+								return d.Error(co+p, tag, tlv.ErrLength)
+							}
+							ec = c[p+1 : p+1+l : p+1+l]
+							m += l
+						} else {
+							ec, m = tlv.ConsumeBytes(c[p:])
+							if m < 0 {
+								return d.Error(co+p, tag, tlv.CodeError(m))
+							}
+							if strict && m-len(ec) != tlv.SizeVarint(uint64(len(ec))) {
+								return d.Error(co+p, tag, tlv.ErrNonCanonical)
+							}
+						}
+						eco := co + p + m - len(ec)
+						p += m
+						val = Tree{}
+						if err := d.Message(ec, eco, &val); err != nil {
+							return err
+						}
+						continue
+					}
+					if strict {
+						return d.Error(co+p, tag, tlv.ErrMalformed)
+					}
+					sk := tlv.ConsumeValue(c[p:], ew)
+					if sk < 0 {
+						return d.Error(co+p, tag, tlv.CodeError(sk))
+					}
+					p += sk
+				}
+				if strict && (el != 2 || havePrev1 && tlv.CompareKeyString(prev1, k) >= 0) {
+					return d.Error(start, tag, tlv.ErrNonCanonical)
+				}
+				prev1, havePrev1 = k, true
+				x.Kids[k] = val
+				continue
+			}
+		}
+		if strict {
+			switch tag {
+			case 1, 2:
+				return d.Error(start, tag, tlv.ErrWireType)
+			}
+		}
+		if strict && wt != tlv.Fixed32 && wt != tlv.Fixed64 {
+			if v, m := tlv.ConsumeVarint(data[off:]); m > 0 && m != tlv.SizeVarint(v) {
+				return d.Error(off, tag, tlv.ErrNonCanonical)
+			}
+		}
+		m := tlv.ConsumeValue(data[off:], wt)
+		if m < 0 {
+			return d.Error(off, tag, tlv.CodeError(m))
+		}
+		off += m
+		// Charged before allocating; capacity doubles.
+		if u := x.UnknownFields; len(u)+off-start > cap(u) {
+			nc := max(2*cap(u), len(u)+off-start)
+			if err := d.Alloc(nc); err != nil {
+				return d.Error(start, tag, err)
+			}
+			nu := make(tlv.Unknown, len(u), nc)
+			copy(nu, u)
+			x.UnknownFields = nu
+		}
+		x.UnknownFields = append(x.UnknownFields, data[start:off]...)
+	}
+	if len(x.UnknownFields) != 0 {
+		x.UnknownFields = x.UnknownFields.Sorted()
+	}
+	return nil
+}
+
 // Empty declares no field: everything it reads is unknown.
 type Empty struct {
 	// UnknownFields keeps the fields this version of the schema does not know,

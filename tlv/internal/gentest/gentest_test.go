@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/bulwark-go/bulwark/tlv"
+	"github.com/bulwark-go/bulwark/tlv/internal/gentest/plain"
 )
 
 // TestGeneratedMatchesReflection fills each generated type and its reflection
@@ -252,4 +253,34 @@ func TestTimeForms(t *testing.T) {
 	require.NoError(t, decodeGen(tlv.DecodeOptions{}, msgForm, &back))
 	assert.True(t, back.At.Equal(time.Unix(1, 5)))
 	require.ErrorIs(t, decodeGen(tlv.DecodeOptions{Strict: true}, msgForm, &back), tlv.ErrNonCanonical)
+}
+
+// TestDepthCountsMapValuesNotEntries nests Trees through map values at random depths
+// around random limits: the generated and reflection decoders accept and reject the same
+// inputs, and exactly MaxDepth messages, the top-level one included, are accepted (map
+// entries do not count, SPEC.md §8).
+func TestDepthCountsMapValuesNotEntries(t *testing.T) {
+	for n := 1; n <= 12; n++ {
+		var enc []byte // n Trees nested inside the top-level one
+		for i := 0; i < n; i++ {
+			var entry []byte
+			entry = tlv.AppendStringField(entry, 1, "k")
+			entry = tlv.AppendBytes(tlv.AppendTag(entry, 2, tlv.Message), enc)
+			enc = tlv.AppendBytes(tlv.AppendTag(nil, 2, tlv.Message), entry)
+		}
+		for limit := max(1, n-2); limit <= n+2; limit++ {
+			for _, strict := range []bool{false, true} {
+				o := tlv.DecodeOptions{MaxDepth: limit, Strict: strict}
+				errG := o.Unmarshal(enc, new(Tree))
+				errP := o.Unmarshal(enc, new(plain.Tree))
+				if n+1 <= limit { // the top-level message is level 1
+					require.NoError(t, errG, "n=%d limit=%d", n, limit)
+					require.NoError(t, errP, "n=%d limit=%d", n, limit)
+				} else {
+					require.ErrorIs(t, errG, tlv.ErrDepth, "n=%d limit=%d", n, limit)
+					require.ErrorIs(t, errP, tlv.ErrDepth, "n=%d limit=%d", n, limit)
+				}
+			}
+		}
+	}
 }

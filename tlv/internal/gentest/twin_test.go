@@ -27,6 +27,7 @@ func twins() []struct {
 		{"SmallStruct", func() any { return new(SmallStruct) }, func() any { return new(plain.SmallStruct) }},
 		{"Every", func() any { return new(Every) }, func() any { return new(plain.Every) }},
 		{"Node", func() any { return new(Node) }, func() any { return new(plain.Node) }},
+		{"Tree", func() any { return new(Tree) }, func() any { return new(plain.Tree) }},
 		{"Empty", func() any { return new(Empty) }, func() any { return new(plain.Empty) }},
 	}
 }

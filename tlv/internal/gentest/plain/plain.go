@@ -90,6 +90,15 @@ type Node struct {
 	UnknownFields tlv.Unknown
 }
 
+// Tree nests itself through a map value, to hold both decoders to one depth count.
+type Tree struct {
+	Value int64           `tlv:"1,omitempty"`
+	Kids  map[string]Tree `tlv:"2"`
+	// UnknownFields keeps the fields this version of the schema does not know,
+	// byte for byte; AppendTLV writes them back in canonical position.
+	UnknownFields tlv.Unknown
+}
+
 // Empty declares no field: everything it reads is unknown.
 type Empty struct {
 	// UnknownFields keeps the fields this version of the schema does not know,
