@@ -774,7 +774,7 @@ func TestExtraFieldsInMapEntriesAndTimes(t *testing.T) {
 		entry = append(entry, extra...)
 		mapIn := tlv.AppendBytes(tlv.AppendTag(nil, 21, tlv.Message), entry)
 
-		secs := int64(1<<40 + r.IntN(1<<20))
+		secs := int64(1)<<40 + int64(r.IntN(1<<20))
 		tm := tlv.AppendZigzagField(nil, 1, secs)
 		tm = append(tm, extra...)
 		timeIn := tlv.AppendBytes(tlv.AppendTag(nil, 24, tlv.Message), tm)
