@@ -28,9 +28,9 @@ import (
 // Allowed lists the modules the root go.mod may require directly, with the
 // reason each is there. Keep it in step with README.md's dependency table.
 var Allowed = map[string]string{
-	"github.com/sony/gobreaker/v2":       "breaker: the state machine it builds on",
+	"github.com/sony/gobreaker/v2":       "breaker: errors.Is matches its sentinels",
 	"golang.org/x/time":                  "overload, quorum: token-bucket rate limits",
-	"github.com/hashicorp/golang-lru/v2": "overload, breaker: bounded key sets",
+	"github.com/hashicorp/golang-lru/v2": "overload, grayroute: bounded key sets",
 	"github.com/stretchr/testify":        "tests: assertions",
 	"github.com/redis/go-redis/v9":       "quorum/redisreplica: the Redis client",
 	"github.com/alicebob/miniredis/v2":   "quorum/redisreplica tests: in-process Redis",
