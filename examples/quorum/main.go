@@ -1,18 +1,28 @@
 // Command quorum shows a quorum client surviving the loss of a whole zone
-// (IDC) without losing an acknowledged write.
+// (IDC, data centre): reads and writes keep working and no acknowledged
+// write is lost — when the replicas span three zones.
 //
-// Three in-memory replicas live in two zones: two in idc-a, one in idc-b
-// (5 ms farther away). The client writes with N=3, W=R=2 and MinWriteZones=2,
-// so every acknowledged write is on a replica in each zone. Mid-run, idc-a —
-// the zone with two of the three replicas — goes dark. Writes and reads then
-// fail fast with ErrNoQuorum, and the program checks that idc-b alone holds
-// every acknowledged write: had idc-a been destroyed, nothing acknowledged
-// would be gone. Then idc-a comes back, writes resume, and a final check
-// reads every key through the client. It exits with status 1 if any
-// acknowledged write is missing or if the run did not exercise the loss.
+// Part 1: three in-memory replicas in three zones (idc-a, idc-b, idc-c),
+// N=3, W=R=2, MinWriteZones=2, so every acknowledged write is on replicas
+// in two zones. Writers and readers run throughout. Mid-run idc-b is
+// destroyed: its replica stops answering (calls hang, as behind a cut link;
+// the client learns it from its own calls, no health checker) and its data
+// is gone. Writes and reads carry on with idc-a and idc-c. The program then
+// checks, for each zone in turn, that the other two zones alone hold every
+// acknowledged write: whichever zone had burned, nothing acknowledged would
+// be lost. Finally idc-b is rebuilt empty and every key is read back.
 //
-//	go run ./examples/quorum          # 10 s
-//	go run ./examples/quorum -short   # 3 s
+// Part 2: the same three replicas in two zones (two in idc-a, one in
+// idc-b). The zone rule still keeps every acknowledged write in both zones,
+// but losing either zone stops the writes: without idc-b only one zone is
+// left, without idc-a only one replica. That is why three zones are needed.
+//
+// It exits with status 1 if an acknowledged write is missing, a read
+// returns something older than a write acknowledged before it started, or
+// the run did not show what it claims.
+//
+//	go run ./examples/quorum          # about 8 s
+//	go run ./examples/quorum -short   # about 3 s
 package main
 
 import (
@@ -20,6 +30,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"strconv"
 	"sync"
@@ -34,208 +45,321 @@ import (
 const (
 	writers       = 4
 	keysPerWriter = 8
+	readers       = 2
+	keys          = writers * keysPerWriter
 )
 
-// keyState is what one writer knows about one of its keys.
-type keyState struct {
-	acked    int            // last acknowledged sequence number
-	ackedVer quorum.Version // and its version
-	tried    int            // highest sequence number sent
-}
-
 func main() {
-	short := flag.Bool("short", false, "run for 3 s instead of 10 s")
+	short := flag.Bool("short", false, "shorter phases (about 3 s in all)")
 	flag.Parse()
-	run := 10 * time.Second
+	phase := time.Second
 	if *short {
-		run = 3 * time.Second
+		phase = 300 * time.Millisecond
 	}
-	if err := demo(run); err != nil {
+	if err := threeZones(phase); err != nil {
 		fmt.Fprintln(os.Stderr, "FAIL:", err)
 		os.Exit(1)
 	}
-	fmt.Println("OK: no acknowledged write lost")
-}
-
-// readVia adapts a GetVersion method to checkAll. A read that finds no
-// quorum (a replica timing out on a busy machine) is retried a few times; a
-// read that returns a value is never retried.
-func readVia(get func(context.Context, string) ([]byte, quorum.Version, error)) func(string) (int, quorum.Version, error) {
-	return func(k string) (int, quorum.Version, error) {
-		v, ver, err := get(context.Background(), k)
-		for try := 0; try < 5 && errors.Is(err, quorum.ErrNoQuorum); try++ {
-			time.Sleep(50 * time.Millisecond)
-			v, ver, err = get(context.Background(), k)
-		}
-		if err != nil {
-			return 0, ver, err
-		}
-		n, err := strconv.Atoi(string(v))
-		return n, ver, err
+	fmt.Println()
+	if err := twoZones(phase); err != nil {
+		fmt.Fprintln(os.Stderr, "FAIL:", err)
+		os.Exit(1)
 	}
 }
 
-// viaReplica reads one replica directly, behind its fault wrapper.
-func viaReplica(f *quorumtest.Faulty) func(string) (int, quorum.Version, error) {
-	return func(k string) (int, quorum.Version, error) {
-		rec, err := f.Inner().Get(context.Background(), k)
-		if err != nil {
-			return 0, rec.Version, err
-		}
-		n, err := strconv.Atoi(string(rec.Value))
-		return n, rec.Version, err
-	}
+// site is a set of replicas behind fault wrappers and a client over them.
+type site struct {
+	zones   []string
+	faulty  []*quorumtest.Faulty
+	client  *quorum.Client
+	acked   [keys]atomic.Int64 // per key: last acknowledged value (a sequence number)
+	tried   [keys]atomic.Int64 // per key: highest value sent
+	repairs atomic.Int64       // records written back to stale replicas
 }
 
-func demo(run time.Duration) error {
-	zones := []string{"idc-a", "idc-a", "idc-b"}
-	faulty := make([]*quorumtest.Faulty, len(zones))
-	replicas := make([]quorum.Replica, len(zones))
+func newSite(zones ...string) (*site, error) {
+	s := &site{zones: zones}
+	reps := make([]quorum.Replica, len(zones))
 	for i, z := range zones {
-		faulty[i] = quorumtest.Wrap(memreplica.New(memreplica.Options{Zone: z}), quorumtest.Options{
-			Name: fmt.Sprintf("%s/%d", z, i), Seed: uint64(i + 1), ReportHealth: true,
+		f := quorumtest.Wrap(memreplica.New(memreplica.Options{Zone: z}), quorumtest.Options{
+			Name: fmt.Sprintf("%s/%d", z, i), Seed: uint64(i + 1),
 		})
-		lat := 200 * time.Microsecond
-		if z == "idc-b" {
-			lat += 5 * time.Millisecond // the other IDC is farther away
+		lat := 200 * time.Microsecond // the client runs in idc-a
+		if z != "idc-a" {
+			lat += 2 * time.Millisecond
 		}
-		if err := faulty[i].SetFaults(quorumtest.Faults{Latency: lat, Jitter: 300 * time.Microsecond}); err != nil {
-			return err
+		if err := f.SetFaults(quorumtest.Faults{Latency: lat, Jitter: 300 * time.Microsecond}); err != nil {
+			return nil, err
 		}
-		replicas[i] = faulty[i]
+		s.faulty = append(s.faulty, f)
+		reps[i] = f
 	}
-	var lost atomic.Int64
-	client, err := quorum.New(replicas, quorum.Config{
+	c, err := quorum.New(reps, quorum.Config{
 		MinWriteZones:  2,
 		LocalZone:      "idc-a",
-		ReplicaTimeout: 100 * time.Millisecond,
+		ReplicaTimeout: 200 * time.Millisecond,
+		Hooks: quorum.Hooks{Repair: func(_ int, err error) {
+			if err == nil {
+				s.repairs.Add(1)
+			}
+		}},
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer client.Close()
+	s.client = c
+	return s, nil
+}
 
-	state := make([][]keyState, writers)
-	for w := range state {
-		state[w] = make([]keyState, keysPerWriter)
-	}
-	key := func(w, k int) string { return fmt.Sprintf("user-%d-%d", w, k) }
+func keyName(k int) string { return "user:" + strconv.Itoa(k) }
 
-	// Writers run until stop; each owns its keys, so "last acknowledged"
-	// is well defined per key.
-	var phase atomic.Int32 // 0 healthy, 1 zone lost, 2 zone replaced
-	var acks [3]atomic.Int64
-	var fails [3]atomic.Int64
-	var unexpected atomic.Int64
+// tally counts what one phase's load did.
+type tally struct {
+	writes, writeFails, reads, readFails atomic.Int64
+	stale                                atomic.Int64 // reads older than a write acknowledged before them
+	indeterminate                        atomic.Int64 // failed writes that may have landed
+}
+
+func (t *tally) String() string {
+	return fmt.Sprintf("writes %5d ok %4d failed | reads %5d ok %4d failed",
+		t.writes.Load(), t.writeFails.Load(), t.reads.Load(), t.readFails.Load())
+}
+
+// load runs writers (each owning its keys, writing increasing sequence
+// numbers) and readers (checking every read against what was acknowledged
+// before it started) for d.
+func (s *site) load(d time.Duration) *tally {
+	t := &tally{}
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
-	var stopOnce sync.Once
-	stopWriters := func() { stopOnce.Do(func() { close(stop); wg.Wait() }) }
-	defer stopWriters() // before client.Close, on every return
 	for w := range writers {
 		wg.Go(func() {
-			for seq := 1; ; seq++ {
-				for k := range keysPerWriter {
+			for {
+				for k := w * keysPerWriter; k < (w+1)*keysPerWriter; k++ {
 					select {
 					case <-stop:
 						return
 					default:
 					}
-					st := &state[w][k]
-					st.tried = seq
-					p := phase.Load()
-					ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
-					ver, err := client.PutVersion(ctx, key(w, k), []byte(strconv.Itoa(seq)))
+					seq := s.tried[k].Add(1)
+					ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+					err := s.client.Put(ctx, keyName(k), []byte(strconv.FormatInt(seq, 10)))
 					cancel()
 					if err != nil {
-						fails[p].Add(1)
-						if !errors.Is(err, quorum.ErrNoQuorum) && !errors.Is(err, context.DeadlineExceeded) {
-							unexpected.Add(1)
+						t.writeFails.Add(1)
+						if !errors.Is(err, quorum.ErrNotApplied) {
+							t.indeterminate.Add(1)
 						}
-						// Back off instead of spinning on a refused write.
-						select {
-						case <-stop:
-							return
-						case <-time.After(5 * time.Millisecond):
-						}
+						time.Sleep(5 * time.Millisecond) // no spinning on a refused write
 						continue
 					}
-					st.acked, st.ackedVer = seq, ver
-					acks[p].Add(1)
+					s.acked[k].Store(seq)
+					t.writes.Add(1)
 				}
 			}
 		})
 	}
-
-	// checkAll verifies every key against what was acknowledged, reading
-	// through read (the client, or the surviving replicas directly).
-	checkAll := func(what string, read func(k string) (int, quorum.Version, error)) error {
-		for w := range writers {
-			for k := range keysPerWriter {
-				st := state[w][k]
-				seq, ver, err := read(key(w, k))
-				if err != nil {
-					return fmt.Errorf("%s: key %s: %w", what, key(w, k), err)
+	for r := range readers {
+		rng := rand.New(rand.NewPCG(uint64(r), 1))
+		wg.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
 				}
-				if seq < st.acked || ver.Compare(st.ackedVer) < 0 || seq > st.tried {
-					lost.Add(1)
-					return fmt.Errorf("%s: key %s reads %d (version %v), acknowledged %d (version %v)",
-						what, key(w, k), seq, ver, st.acked, st.ackedVer)
+				k := rng.IntN(keys)
+				floor := s.acked[k].Load()
+				ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+				v, err := s.client.Get(ctx, keyName(k))
+				cancel()
+				switch {
+				case errors.Is(err, quorum.ErrNotFound):
+					t.reads.Add(1)
+					if floor > 0 {
+						t.stale.Add(1)
+					}
+				case err != nil:
+					t.readFails.Add(1)
+					time.Sleep(5 * time.Millisecond)
+				default:
+					t.reads.Add(1)
+					if n, err := strconv.ParseInt(string(v), 10, 64); err != nil || n < floor {
+						t.stale.Add(1)
+					}
 				}
 			}
+		})
+	}
+	time.Sleep(d)
+	close(stop)
+	wg.Wait()
+	return t
+}
+
+// heldWithout reports how many keys the replicas outside zone hold at
+// their last acknowledged value or newer, read directly (no client).
+func (s *site) heldWithout(zone string) int {
+	return s.held(func(i int) bool { return s.zones[i] != zone })
+}
+
+// held reports how many keys the replicas i with in(i) hold at their last
+// acknowledged value or newer, read from each replica directly (no
+// client; a destroyed replica reads as empty).
+func (s *site) held(in func(i int) bool) int {
+	held := 0
+	for k := range keys {
+		best := int64(0)
+		for i, f := range s.faulty {
+			if !in(i) {
+				continue
+			}
+			rec, err := f.Get(context.Background(), keyName(k))
+			if err != nil || rec.Deleted {
+				continue
+			}
+			if n, err := strconv.ParseInt(string(rec.Value), 10, 64); err == nil && n > best {
+				best = n
+			}
 		}
-		return nil
+		if best >= s.acked[k].Load() {
+			held++
+		}
 	}
-	viaClient := readVia(client.GetVersion)
+	return held
+}
 
-	time.Sleep(run * 4 / 10)
-	fmt.Printf("phase 1 (healthy): %d writes acknowledged, %d failed\n", acks[0].Load(), fails[0].Load())
-
-	// idc-a, the zone with two of the three replicas, goes dark. The
-	// requests to idc-b still on the wire are cut too, as when the writers
-	// themselves run in idc-a: only what idc-b has acknowledged is there.
-	phase.Store(1)
-	faulty[0].Crash()
-	faulty[1].Crash()
-	faulty[2].Crash()
-	faulty[2].Restart()
-	time.Sleep(run * 2 / 10)
-	fmt.Printf("phase 2 (idc-a lost): %d writes acknowledged, %d refused\n", acks[1].Load(), fails[1].Load())
-	// One replica cannot make a quorum, so nothing is acknowledged now and
-	// the acknowledged state is stable while we check it.
-	if acks[1].Load() != 0 {
-		return fmt.Errorf("%d writes acknowledged with one replica up", acks[1].Load())
+// readBack reads every key through the client and counts those at their
+// last acknowledged value or newer (and not newer than ever sent).
+func (s *site) readBack() (int, error) {
+	ok := 0
+	for k := range keys {
+		v, err := s.client.Get(context.Background(), keyName(k))
+		if err != nil {
+			return ok, fmt.Errorf("key %s: %w", keyName(k), err)
+		}
+		n, err := strconv.ParseInt(string(v), 10, 64)
+		if err == nil && n >= s.acked[k].Load() && n <= s.tried[k].Load() {
+			ok++
+		}
 	}
-	// Every acknowledged write reached both zones, so idc-b alone holds
-	// them all: had idc-a burned down, nothing acknowledged would be gone.
-	if err := checkAll("after losing idc-a, the idc-b replica", viaReplica(faulty[2])); err != nil {
+	return ok, nil
+}
+
+func row(name string, t *tally) {
+	fmt.Printf("  %-28s %s\n", name, t)
+}
+
+func threeZones(phase time.Duration) error {
+	s, err := newSite("idc-a", "idc-b", "idc-c")
+	if err != nil {
 		return err
 	}
-	start := time.Now()
-	_, err = client.Get(context.Background(), key(0, 0))
-	if !errors.Is(err, quorum.ErrNoQuorum) {
-		return fmt.Errorf("read with one replica up: got %v, want ErrNoQuorum", err)
-	}
-	fmt.Printf("check: idc-b holds every acknowledged write; reads fail fast (%v) with ErrNoQuorum\n", time.Since(start).Round(time.Microsecond))
+	defer s.client.Close()
+	fmt.Println("Part 1: three replicas in three zones (idc-a, idc-b, idc-c); N=3, W=R=2, MinWriteZones=2")
 
-	// idc-a comes back with its disks; writes resume.
-	phase.Store(2)
-	faulty[0].Restart()
-	faulty[1].Restart()
-	time.Sleep(run * 4 / 10)
-	stopWriters()
-	fmt.Printf("phase 3 (idc-a back): %d writes acknowledged, %d failed\n", acks[2].Load(), fails[2].Load())
-	if acks[0].Load() == 0 || acks[2].Load() == 0 {
-		return errors.New("no writes acknowledged before the loss or after the return: nothing was shown")
+	healthy := s.load(phase)
+	row("all zones up", healthy)
+	for _, z := range s.zones {
+		if n := s.heldWithout(z); n != keys {
+			return fmt.Errorf("without %s the other zones hold %d of %d keys at their last acknowledged write", z, n, keys)
+		}
 	}
-	if err := checkAll("final client reads", viaClient); err != nil {
+	fmt.Printf("  check: every acknowledged write is in two zones: without idc-a, idc-b or idc-c,\n")
+	fmt.Printf("         the other two zones hold all %d keys at their last acknowledged write\n", keys)
+
+	// idc-b is destroyed: its replica hangs and its data is gone.
+	b := s.faulty[1]
+	b.Pause()
+	b.Wipe()
+	lost := s.load(2 * phase)
+	row("idc-b destroyed", lost)
+	if n := s.heldWithout("idc-b"); n != keys {
+		return fmt.Errorf("with idc-b gone, idc-a and idc-c hold %d of %d keys at their last acknowledged write", n, keys)
+	}
+	fmt.Printf("  check: with idc-b gone, idc-a and idc-c hold all %d keys at their last acknowledged write\n", keys)
+
+	// idc-b is rebuilt, empty: new writes reach it, and reads that meet
+	// it write back what it lacks.
+	b.Resume()
+	rebuilt := s.load(phase)
+	row("idc-b rebuilt empty", rebuilt)
+	n, err := s.readBack()
+	if err != nil {
 		return err
 	}
-	if n := lost.Load(); n != 0 {
-		return fmt.Errorf("%d acknowledged writes lost", n)
+	if n != keys {
+		return fmt.Errorf("%d of %d keys read back at their last acknowledged write", n, keys)
 	}
-	if n := unexpected.Load(); n != 0 {
-		return fmt.Errorf("%d writes failed with an error other than no quorum or timeout", n)
+	fmt.Printf("  check: all %d keys read back through the client at their last acknowledged write\n", keys)
+	back := s.held(func(i int) bool { return i == 1 })
+	fmt.Printf("  idc-b holds %d of %d keys again (new writes, and %d records written back by reads)\n",
+		back, keys, s.repairs.Load())
+	if back < keys {
+		fmt.Println("         the client has no anti-entropy: the others arrive with their next write or read")
 	}
+
+	for _, t := range []*tally{healthy, lost, rebuilt} {
+		if st := t.stale.Load(); st != 0 {
+			return fmt.Errorf("%d reads returned a value older than a write acknowledged before them", st)
+		}
+	}
+	if lost.writes.Load() == 0 || lost.reads.Load() == 0 {
+		return errors.New("nothing was written or read while idc-b was gone: nothing was shown")
+	}
+	// A write or read in flight when idc-b went may fail on a busy
+	// machine; more than 1 % failing is not "keeps working".
+	if f, ok := lost.writeFails.Load()+lost.readFails.Load(), lost.writes.Load()+lost.reads.Load(); f*100 > ok {
+		return fmt.Errorf("%d of %d operations failed while idc-b was gone", f, f+ok)
+	}
+	fmt.Println("  => losing a whole zone: reads and writes kept working, no acknowledged write lost")
+	return nil
+}
+
+func twoZones(phase time.Duration) error {
+	s, err := newSite("idc-a", "idc-a", "idc-b")
+	if err != nil {
+		return err
+	}
+	defer s.client.Close()
+	fmt.Println("Part 2: the same three replicas in two zones (idc-a, idc-a, idc-b); N=3, W=R=2, MinWriteZones=2")
+
+	healthy := s.load(phase)
+	row("both zones up", healthy)
+
+	// idc-b lost: two replicas answer, but they are one zone.
+	b := s.faulty[2]
+	b.Pause()
+	withoutB := s.load(phase)
+	row("idc-b lost", withoutB)
+	fmt.Printf("  %-28s each write waited ReplicaTimeout for a second zone, then failed;\n", "")
+	fmt.Printf("  %-28s %d of them ErrIndeterminate (stored in idc-a, not acknowledged)\n", "", withoutB.indeterminate.Load())
+	b.Resume()
+	s.load(phase / 2) // writes resume and catch idc-b up
+	if n := s.heldWithout("idc-a"); n != keys {
+		return fmt.Errorf("idc-b holds %d of %d keys at their last acknowledged write", n, keys)
+	}
+
+	// idc-a lost: one replica left, no quorum at all.
+	s.faulty[0].Pause()
+	s.faulty[1].Pause()
+	withoutA := s.load(phase)
+	row("idc-a lost", withoutA)
+	held := s.heldWithout("idc-a")
+	s.faulty[0].Resume()
+	s.faulty[1].Resume()
+	if held != keys {
+		return fmt.Errorf("without idc-a, idc-b holds %d of %d keys at their last acknowledged write", held, keys)
+	}
+	fmt.Printf("  check: idc-b alone holds all %d keys at their last acknowledged write: safe, but not available\n", keys)
+
+	if withoutB.writes.Load() != 0 || withoutA.writes.Load() != 0 || withoutA.reads.Load() != 0 {
+		return errors.New("a write was acknowledged with one zone left, or a read answered with one replica")
+	}
+	if healthy.writes.Load() == 0 || withoutB.reads.Load() == 0 {
+		return errors.New("nothing was written while healthy or read without idc-b: nothing was shown")
+	}
+	fmt.Println("  => with two zones, losing either one stops every write (one zone cannot satisfy")
+	fmt.Println("     MinWriteZones=2; one replica cannot make W=2): a third zone keeps writes going")
 	return nil
 }
