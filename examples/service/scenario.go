@@ -1,0 +1,637 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/bulwark-go/bulwark/breaker"
+	"github.com/bulwark-go/bulwark/grayroute"
+	"github.com/bulwark-go/bulwark/quorum"
+)
+
+// The scripted bad day. Each phase sets the offered load (a multiple of the
+// front's nominal capacity), injects its fault, runs, and is judged on what
+// the clients saw plus what the service reports; one table row per phase.
+
+// timings are the phase lengths; -short halves most of them.
+type timings struct {
+	normal, overload, settleMax, zone, downFail, healMax, badMax, dye, recovery time.Duration
+}
+
+var (
+	fullTimings  = timings{normal: 4 * time.Second, overload: 7 * time.Second, settleMax: 6 * time.Second, zone: 5 * time.Second, downFail: 5 * time.Second, healMax: 6 * time.Second, badMax: 10 * time.Second, dye: 4 * time.Second, recovery: 5 * time.Second}
+	shortTimings = timings{normal: 2 * time.Second, overload: 3500 * time.Millisecond, settleMax: 5 * time.Second, zone: 2500 * time.Millisecond, downFail: 2500 * time.Millisecond, healMax: 5 * time.Second, badMax: 6 * time.Second, dye: 2 * time.Second, recovery: 2500 * time.Millisecond}
+)
+
+const (
+	normalLoad   = 0.6 // × capacity
+	overloadLoad = 4.0
+	dyedUser     = "u42"
+	lostZone     = "zone-a" // the local zone, so reads must go elsewhere
+)
+
+type scenarioOptions struct {
+	addr  string
+	redis []string
+	seed  uint64
+	short bool
+	tty   bool // print a progress line every second
+}
+
+type scenario struct {
+	svc  *Service
+	gen  *loadGen
+	logs *logCheck
+	api  *apiClient
+	t    timings
+
+	outMu    sync.Mutex
+	out      io.Writer
+	progress bool
+	current  atomic.Pointer[phaseRun]
+	failed   []string
+}
+
+// runScenario runs the bad day and returns the exit status: 0 when every
+// phase met its expectations, 1 otherwise (and 2 when it could not start).
+func runScenario(ctx context.Context, opt scenarioOptions, out io.Writer) int {
+	logs := newLogCheck()
+	logs.setPhase("startup", "")
+	svc, err := New(Config{Addr: opt.addr, Redis: opt.redis, Log: logs})
+	if err != nil {
+		fmt.Fprintln(out, "service:", err)
+		return 2
+	}
+	t := fullTimings
+	if opt.short {
+		t = shortTimings
+	}
+	transport := &http.Transport{MaxIdleConnsPerHost: 1024, IdleConnTimeout: 10 * time.Second}
+	defer transport.CloseIdleConnections()
+	api := &apiClient{base: svc.URL(), http: &http.Client{Transport: transport}}
+	sc := &scenario{svc: svc, logs: logs, api: api, t: t, out: out, progress: opt.tty, gen: newLoadGen(api, opt.seed)}
+
+	store := "3 in-memory replicas"
+	if len(opt.redis) > 0 {
+		store = fmt.Sprintf("%d redis-servers", len(opt.redis))
+	}
+	fmt.Fprintf(out, "bulwark service: a bad day (%s; %s in zones %s, W=R=2 in 2 zones; capacity %.0f req/s: %d slots × %v handlers)\n",
+		map[bool]string{true: "-short", false: "full"}[opt.short], store, strings.Join(zones, ", "), svc.cfg.Capacity(), svc.cfg.Slots, svc.cfg.Work)
+	printURLs(out, svc)
+
+	runCtx, stopSvc := context.WithCancel(context.Background())
+	runDone := make(chan error, 1)
+	go func() { runDone <- svc.Run(runCtx) }()
+	genCtx, stopGen := context.WithCancel(ctx)
+	genDone := make(chan struct{})
+	stopAll := func() error {
+		stopGen()
+		<-genDone
+		stopSvc()
+		return <-runDone
+	}
+
+	demoUser := ""
+	for i := 0; demoUser == ""; i++ {
+		if u := fmt.Sprint("demo-", i); svc.router.Route(release, grayroute.Request{Key: u}).Variant == "v1" {
+			demoUser = u
+		}
+	}
+	if err := tlvDemo(ctx, api, demoUser, out); err != nil {
+		sc.failed = append(sc.failed, "startup: "+err.Error())
+		fmt.Fprintln(out, "FAIL startup:", err)
+	}
+
+	go func() { defer close(genDone); sc.gen.Run(genCtx) }()
+	var tick sync.WaitGroup
+	tickCtx, stopTick := context.WithCancel(ctx)
+	if sc.progress {
+		tick.Go(func() { sc.tickProgress(tickCtx) })
+	}
+	fmt.Fprintln(out)
+	sc.header()
+	sc.phases(ctx)
+	stopTick()
+	tick.Wait()
+
+	if err := stopAll(); err != nil {
+		sc.failed = append(sc.failed, "shutdown: "+err.Error())
+	}
+	fmt.Fprintln(out)
+	if ctx.Err() != nil {
+		fmt.Fprintln(out, "interrupted")
+		return 1
+	}
+	if len(sc.failed) > 0 {
+		for _, f := range sc.failed {
+			fmt.Fprintln(out, "FAIL", f)
+		}
+		return 1
+	}
+	fmt.Fprintln(out, "OK: every phase met its expectations; clean shutdown")
+	return 0
+}
+
+func printURLs(out io.Writer, s *Service) {
+	fmt.Fprintln(out, "app:        ", s.URL()+"/")
+	fmt.Fprintln(out, "dashboard:  ", s.URL()+"/debug/metrics")
+	fmt.Fprintln(out, "metrics:    ", s.URL()+"/metrics")
+	fmt.Fprintln(out, "dye admin:  ", s.URL()+"/debug/dyes")
+	fmt.Fprintln(out, "log ring:   ", s.URL()+"/debug/log")
+	fmt.Fprintln(out, "gray plan:  ", s.URL()+"/debug/gray")
+	fmt.Fprintln(out, "downstream: ", s.downBase+"/preview")
+}
+
+// phaseRun is one phase in progress.
+type phaseRun struct {
+	name    string
+	load    float64
+	stats   *phaseStats
+	extra   []*phaseStats // settling and between-phase stats: their writes and losses count too
+	logs    []string      // log phases judged with it
+	start   time.Time
+	hold0   [2]int64
+	level0  uint64
+	opened0 int64
+	notes   []string
+	fails   []string
+	sweep   int // acknowledged writes the sweep found missing
+}
+
+func (p *phaseRun) expect(ok bool, format string, args ...any) {
+	if !ok {
+		p.fails = append(p.fails, fmt.Sprintf(format, args...))
+	}
+}
+
+func (p *phaseRun) note(format string, args ...any) {
+	p.notes = append(p.notes, fmt.Sprintf(format, args...))
+}
+
+func (sc *scenario) begin(name string, load float64, dyed string) *phaseRun {
+	sc.logs.setPhase(name, dyed)
+	sc.gen.setRate(load * sc.svc.cfg.Capacity())
+	p := &phaseRun{name: name, load: load, logs: []string{name}}
+	if prev := sc.current.Load(); prev != nil {
+		p.logs = append(p.logs, prev.name+"~") // the lines written between the phases
+	}
+	p.extra = append(p.extra, sc.gen.swap())
+	p.stats = sc.gen.stats.Load()
+	sc.mark(p)
+	sc.current.Store(p)
+	return p
+}
+
+// settle lets the service settle under the phase's load until cond holds
+// (or max passes); what happened meanwhile counts toward writes and
+// losses, not toward the phase's rates.
+func (sc *scenario) settle(ctx context.Context, p *phaseRun, max time.Duration, cond func() bool) bool {
+	ok := waitFor(ctx, max, cond)
+	p.extra = append(p.extra, sc.gen.swap())
+	p.stats = sc.gen.stats.Load()
+	sc.mark(p)
+	return ok
+}
+
+func (sc *scenario) mark(p *phaseRun) {
+	p.start = time.Now()
+	p.hold0 = [2]int64{sc.svc.hold.nanos.Load(), sc.svc.hold.count.Load()}
+	p.level0 = sc.svc.tel.shed.With("level").Value()
+	p.opened0 = sc.svc.opened.Load()
+}
+
+// waitFor polls cond every 50 ms for at most max.
+func waitFor(ctx context.Context, max time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(max)
+	for {
+		if cond() {
+			return true
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return false
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// row is a finished phase's line of the table.
+type row struct {
+	dur      time.Duration
+	offered  float64
+	goodput  float64
+	capacity float64
+	success  [4]float64
+	p99      time.Duration
+	shed     float64
+	breaker  string
+	gray     string
+	acked    int
+	lost     int
+	tlvBad   int
+	mismatch int
+	dropped  int
+	log      logResult
+}
+
+// end closes the phase: later log lines and requests count elsewhere, and
+// once every request issued in it has been answered it is judged.
+func (sc *scenario) end(p *phaseRun) row {
+	sc.logs.setPhase(p.name+"~", "")
+	st := p.stats
+	r := row{dur: time.Since(p.start)}
+	sc.gen.swap()
+	for _, s := range append([]*phaseStats{st}, p.extra...) {
+		s.wg.Wait()
+	}
+	holdNanos := sc.svc.hold.nanos.Load() - p.hold0[0]
+	holdN := sc.svc.hold.count.Load() - p.hold0[1]
+
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	secs := r.dur.Seconds()
+	sent, ok, shed := st.total(&st.sent), st.total(&st.ok), st.total(&st.shed)
+	r.offered = float64(sent) / secs
+	r.capacity = sc.svc.cfg.Capacity()
+	if holdN > 0 {
+		r.capacity = float64(sc.svc.cfg.Slots) / (float64(holdNanos) / float64(holdN) / 1e9)
+	}
+	r.goodput = float64(ok) / secs / math.Max(1e-9, math.Min(r.offered, r.capacity))
+	for c := range 4 {
+		r.success[c] = math.NaN()
+		if st.sent[c] > 0 {
+			r.success[c] = float64(st.ok[c]) / float64(st.sent[c])
+		}
+	}
+	r.p99 = st.p99()
+	if sent > 0 {
+		r.shed = float64(shed) / float64(sent)
+	}
+	state := sc.svc.prev.group.State(sc.svc.prev.host)
+	r.breaker = state.String()
+	if n := sc.svc.opened.Load() - p.opened0; n > 0 {
+		r.breaker += fmt.Sprintf(" (%d×open)", n)
+	}
+	share := 0
+	if ps, ok := sc.svc.plan.Status()[release]; ok {
+		share = ps.Share
+	}
+	r.gray = "-"
+	if st.served > 0 {
+		r.gray = fmt.Sprintf("%4.1f%% (%d%%)", 100*float64(st.v2)/float64(st.served), share/100)
+	}
+	r.acked, r.lost, r.tlvBad, r.mismatch, r.dropped = st.acked, st.lost+p.sweep, st.tlvBad, st.grayMismatch, st.genDropped
+	lostIDs := st.lostIDs
+	for _, e := range p.extra {
+		e.mu.Lock()
+		r.acked += e.acked
+		r.lost += e.lost
+		r.tlvBad += e.tlvBad
+		r.mismatch += e.grayMismatch
+		r.dropped += e.genDropped
+		lostIDs = append(lostIDs, e.lostIDs...)
+		e.mu.Unlock()
+	}
+	for _, name := range p.logs {
+		lr := sc.logs.result(name)
+		r.log.dyedDebug += lr.dyedDebug
+		r.log.stray += lr.stray
+		r.log.flights += lr.flights
+		r.log.noRequest += lr.noRequest
+		r.log.warn += lr.warn
+		r.log.error += lr.error
+		if lr.strayUser != "" {
+			r.log.strayUser = lr.strayUser
+		}
+	}
+
+	// What every phase must show, whatever its fault.
+	p.expect(r.lost == 0, "%d acknowledged writes lost (e.g. %v)", r.lost, lostIDs)
+	p.expect(r.tlvBad == 0, "%d reads where a client lost fields it does not know", r.tlvBad)
+	p.expect(r.mismatch == 0, "%d previews made in another gray lane than the request's", r.mismatch)
+	p.expect(r.log.stray == 0, "%d requests of undyed users (e.g. %s) wrote debug lines outside a failed request's flight", r.log.stray, r.log.strayUser)
+	p.expect(r.log.noRequest == 0, "%d debug lines outside any request", r.log.noRequest)
+	p.expect(r.dropped == 0, "the load generator dropped %d requests (more than %d in flight)", r.dropped, maxInFlight)
+	return r
+}
+
+func (sc *scenario) header() {
+	sc.printf("%-10s %5s %8s %7s %7s %7s %7s %7s %7s %6s  %-14s %-12s %6s %4s  %s\n",
+		"phase", "load", "offered", "goodput", "c0 send", "c1 read", "c2 prev", "c3 type", "p99", "shed", "breaker", "v2 (plan)", "acked", "lost", "result")
+}
+
+func (sc *scenario) report(p *phaseRun, r row) {
+	pct := func(x float64) string {
+		if math.IsNaN(x) {
+			return "-"
+		}
+		return fmt.Sprintf("%.1f%%", 100*x)
+	}
+	verdict := "ok"
+	if len(p.fails) > 0 {
+		verdict = "FAIL"
+		for _, f := range p.fails {
+			sc.failed = append(sc.failed, "phase "+p.name+": "+f)
+		}
+	}
+	sc.printf("%-10s %4.1f× %6.0f/s %7.2f %7s %7s %7s %7s %5dms %6s  %-14s %-12s %6d %4d  %s\n",
+		p.name, p.load, r.offered, r.goodput, pct(r.success[0]), pct(r.success[1]), pct(r.success[2]), pct(r.success[3]),
+		r.p99.Milliseconds(), pct(r.shed), r.breaker, r.gray, r.acked, r.lost, verdict)
+	for _, n := range p.notes {
+		sc.printf("%12s %s\n", "·", n)
+	}
+	for _, f := range p.fails {
+		sc.printf("%12s FAIL: %s\n", "!", f)
+	}
+}
+
+func (sc *scenario) printf(format string, args ...any) {
+	sc.outMu.Lock()
+	defer sc.outMu.Unlock()
+	if sc.progress {
+		fmt.Fprint(sc.out, "\r\033[K")
+	}
+	fmt.Fprintf(sc.out, format, args...)
+}
+
+// tickProgress prints one progress line per second, on a terminal only.
+func (sc *scenario) tickProgress(ctx context.Context) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		p := sc.current.Load()
+		if p == nil {
+			continue
+		}
+		st := sc.gen.stats.Load()
+		st.mu.Lock()
+		sent, ok, shed := st.total(&st.sent), st.total(&st.ok), st.total(&st.shed)
+		st.mu.Unlock()
+		sc.outMu.Lock()
+		fmt.Fprintf(sc.out, "\r\033[K  %-10s %4.1fs  sent %5d  ok %5d  shed %5d  level %-7s  breaker %-9s  plan %d%%",
+			p.name, time.Since(p.start).Seconds(), sent, ok, shed, sc.svc.ctrl.Level(), sc.svc.prev.group.State(sc.svc.prev.host), sc.planShare()/100)
+		sc.outMu.Unlock()
+	}
+}
+
+func (sc *scenario) planShare() int {
+	return sc.svc.plan.Status()[release].Share
+}
+
+// sweep reads every acknowledged message straight through the quorum
+// client and counts those missing or changed.
+func (sc *scenario) sweep(ctx context.Context) (checked, missing int, example string) {
+	msgs := sc.gen.acked.all()
+	var next, miss atomic.Int64
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for range 16 {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(msgs) {
+					return
+				}
+				m := msgs[i]
+				var v []byte
+				var err error
+				for try := 0; try < 3; try++ { // a replica timing out on a busy machine is not a loss
+					cctx, cancel := context.WithTimeout(ctx, time.Second)
+					v, err = sc.svc.store.client.Get(cctx, "msg:"+m.id())
+					cancel()
+					if !errors.Is(err, quorum.ErrNoQuorum) {
+						break
+					}
+				}
+				if err == nil {
+					err = m.check(v, 2)
+				}
+				if err != nil {
+					miss.Add(1)
+					mu.Lock()
+					example = fmt.Sprintf("%s: %v", m.id(), err)
+					mu.Unlock()
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return len(msgs), int(miss.Load()), example
+}
+
+func (sc *scenario) phases(ctx context.Context) {
+	s, t := sc.svc, sc.t
+	run := func(d time.Duration) { waitFor(ctx, d, func() bool { return false }) }
+	healthy := func(p *phaseRun, r row, min float64) {
+		for c, x := range r.success {
+			p.expect(x >= min, "class %d success %.1f%%, want ≥ %.0f%%", c, 100*x, 100*min)
+		}
+		p.expect(r.shed <= 0.02, "shed %.1f%%, want ≤ 2%%", 100*r.shed)
+		p.expect(r.acked > 0, "no write acknowledged")
+	}
+
+	// 1. Normal: 0.6× capacity; everything served.
+	p := sc.begin("normal", normalLoad, "")
+	run(t.normal)
+	r := sc.end(p)
+	healthy(p, r, 0.98)
+	p.expect(strings.HasPrefix(r.breaker, "closed"), "breaker %s, want closed", r.breaker)
+	p.note("capacity %.0f req/s measured (slots ÷ mean hold time); plan at %d%% v2", r.capacity, sc.planShare()/100)
+	sc.report(p, r)
+
+	// 2. 4× overload: DAGOR sheds the least important business classes
+	// and users first; sends keep going and goodput holds.
+	p = sc.begin("overload", overloadLoad, "")
+	run(t.overload)
+	minLevel := s.ctrl.Level()
+	r = sc.end(p)
+	levelSheds := s.tel.shed.With("level").Value() - p.level0
+	p.expect(r.success[0] >= 0.99, "class 0 success %.2f%%, want ≥ 99%%", 100*r.success[0])
+	p.expect(r.goodput >= 0.8, "goodput %.2f of capacity, want ≥ 0.80", r.goodput)
+	p.expect(levelSheds > 0, "no request shed by the admission level")
+	p.expect(r.success[3] <= r.success[0]-0.3, "class 3 success %.1f%% not below class 0's %.1f%%: shedding ignored priority", 100*r.success[3], 100*r.success[0])
+	p.note("capacity %.0f req/s; %d shed by the admission level (level %v at the end), p99 of the served %v", r.capacity, levelSheds, minLevel, r.p99.Round(time.Millisecond))
+	sc.report(p, r)
+
+	// 3. A whole zone lost, data and all, once the level has reopened.
+	p = sc.begin("zone lost", normalLoad, "")
+	reopened := sc.settle(ctx, p, t.settleMax, func() bool { return s.ctrl.Level().IsOpen() })
+	n := s.store.loseZone(lostZone)
+	run(t.zone)
+	checked, missing, example := sc.sweep(ctx)
+	p.sweep = missing
+	r = sc.end(p)
+	p.expect(reopened, "the admission level did not reopen within %v after the overload", t.settleMax)
+	p.expect(r.acked > 0, "no write acknowledged with %s lost", lostZone)
+	p.expect(r.success[0] >= 0.98 && r.success[1] >= 0.98, "sends %.1f%%, reads %.1f%% with a zone lost, want ≥ 98%%", 100*r.success[0], 100*r.success[1])
+	p.expect(missing == 0, "sweep: %d of %d acknowledged messages missing with %s down (%s)", missing, checked, lostZone, example)
+	p.note("%s (%d replica) crashed and wiped; sweep of all %d acknowledged messages over the 2 zones left: %d missing", lostZone, n, checked, missing)
+	sc.report(p, r)
+
+	// 4. The preview service fails 40 % of calls: the error-ratio alert
+	// fires, the breaker opens on the next failure, the fallback answers;
+	// then the service heals and the breaker closes again.
+	p = sc.begin("downstream", normalLoad, "")
+	byAlert0 := s.alertTrip.Load()
+	s.down.failPermille.Store(400)
+	run(t.downFail)
+	openedWhileFailing := s.opened.Load() - p.opened0
+	s.down.failPermille.Store(0)
+	healed := time.Now()
+	var closedAt time.Time
+	closed := waitFor(ctx, t.healMax, func() bool {
+		if s.prev.group.State(s.prev.host) != breaker.StateClosed {
+			closedAt = time.Time{}
+			return false
+		}
+		if closedAt.IsZero() {
+			closedAt = time.Now()
+		}
+		p.stats.mu.Lock()
+		fresh := p.stats.lastRealPreview.After(closedAt.Add(300 * time.Millisecond))
+		p.stats.mu.Unlock()
+		return fresh
+	})
+	r = sc.end(p)
+	fallbacks := p.stats.fallback
+	p.expect(openedWhileFailing > 0, "the breaker never opened while the downstream failed")
+	p.expect(fallbacks > 0, "no fallback served")
+	p.expect(r.success[2] >= 0.98, "previews %.1f%% answered, want ≥ 98%% (fallback included)", 100*r.success[2])
+	p.expect(closed, "the breaker did not close and serve real previews within %v of the downstream healing", t.healMax)
+	p.note("opened %d× while failing (%d by the alert's rule); %d fallbacks; closed %.1fs after healing",
+		openedWhileFailing, s.alertTrip.Load()-byAlert0, fallbacks, closedAt.Sub(healed).Seconds())
+	sc.report(p, r)
+
+	// 5. A bad v2 build: a third of its requests fail. The canary alert
+	// fires and has the planner judge at once; its gate (over the same
+	// metrics) rolls the plan back to 0 %.
+	shareBefore := sc.planShare()
+	p = sc.begin("bad v2", normalLoad, "")
+	rb0, fired0, byAlert0 := s.rollbacks.Load(), s.canaryFired.Load(), s.alertRollbacks.Load()
+	s.bug.Store(300)
+	bugAt := time.Now()
+	var rolledAt time.Time
+	rolled := waitFor(ctx, t.badMax, func() bool {
+		if rolledAt.IsZero() && s.rollbacks.Load() > rb0 {
+			rolledAt = time.Now()
+		}
+		return !rolledAt.IsZero() && time.Since(rolledAt) > time.Second
+	})
+	r = sc.end(p)
+	lateV2 := 0
+	for _, at := range p.stats.v2Issued {
+		if !rolledAt.IsZero() && at.After(rolledAt.Add(300*time.Millisecond)) {
+			lateV2++
+		}
+	}
+	p.expect(shareBefore > 0, "the plan had not ramped v2 before the bad build (share 0)")
+	p.expect(rolled, "the plan was not rolled back within %v", t.badMax)
+	p.expect(sc.planShare() == 0, "plan share %d bp after the rollback, want 0", sc.planShare())
+	p.expect(lateV2 == 0, "%d requests issued after the rollback were still served by v2", lateV2)
+	p.expect(s.canaryFired.Load() > fired0, "the canary error-ratio alert did not fire")
+	how := "by the planner's own tick"
+	if s.alertRollbacks.Load() > byAlert0 {
+		how = "by the tick the alert ran"
+	}
+	p.note("v2 at %d%% failed 30%% of requests; rolled back %.1fs later %s; %d failed requests wrote their flight (debug lines)",
+		shareBefore/100, rolledAt.Sub(bugAt).Seconds(), how, r.log.flights)
+	sc.report(p, r)
+
+	// 6. An operator dyes one user through the admin endpoint: that user's
+	// debug lines appear, no one else's.
+	p = sc.begin("dye", normalLoad, dyedUser)
+	dyeErr := sc.admin(ctx, http.MethodPost, "key="+dyedUser+"&ttl=10m")
+	listed := sc.dyeListed(ctx)
+	dyed := dyedUser
+	sc.gen.dyed.Store(&dyed)
+	run(t.dye)
+	sc.gen.dyed.Store(nil)
+	undyeErr := sc.admin(ctx, http.MethodDelete, "key="+dyedUser)
+	r = sc.end(p)
+	p.expect(dyeErr == nil && undyeErr == nil, "dye admin: %v %v", dyeErr, undyeErr)
+	p.expect(listed, "GET /debug/dyes did not list %s", dyedUser)
+	p.expect(p.stats.dyedSent > 0, "no request of %s", dyedUser)
+	p.expect(r.log.dyedDebug >= p.stats.dyedSent, "%d debug lines for %d requests of %s, want at least one each", r.log.dyedDebug, p.stats.dyedSent, dyedUser)
+	p.note("%s dyed at runtime: %d requests, %d debug lines; other users' debug lines outside failed requests: %d", dyedUser, p.stats.dyedSent, r.log.dyedDebug, r.log.stray)
+	sc.report(p, r)
+
+	// 7. Recovery: the zone comes back empty, v2 is fixed (the plan's
+	// epoch bumped restarts its ramp); everything served again.
+	p = sc.begin("recovery", normalLoad, "")
+	s.store.restoreZone(lostZone)
+	s.bug.Store(0)
+	repairs0 := s.tel.repairs.Value()
+	fixed, err := grayConfig(1)
+	if err == nil {
+		err = s.router.Update(fixed)
+	}
+	if err == nil {
+		err = s.plan.Tick(ctx)
+	}
+	run(t.recovery)
+	checked, missing, example = sc.sweep(ctx)
+	p.sweep = missing
+	r = sc.end(p)
+	healthy(p, r, 0.98)
+	p.expect(err == nil, "deploying the fixed v2: %v", err)
+	p.expect(strings.HasPrefix(r.breaker, "closed"), "breaker %s, want closed", r.breaker)
+	p.expect(s.ctrl.Level().IsOpen(), "admission level %v, want open", s.ctrl.Level())
+	p.expect(p.stats.v2 > 0 && !s.plan.Status()[release].RolledBack, "the fixed v2 is not ramping again")
+	p.expect(missing == 0, "final sweep: %d of %d acknowledged messages missing (%s)", missing, checked, example)
+	p.note("%s back (empty): %d records repaired into it; fixed v2 ramping from %d%%; final sweep: %d acknowledged messages, %d missing",
+		lostZone, s.tel.repairs.Value()-repairs0, sc.planShare()/100, checked, missing)
+	sc.report(p, r)
+}
+
+// admin calls the dye admin endpoint as an operator would.
+func (sc *scenario) admin(ctx context.Context, method, query string) error {
+	req, err := http.NewRequestWithContext(ctx, method, sc.svc.URL()+"/debug/dyes?"+query, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := sc.api.http.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, resp.Body)
+	if resp.StatusCode != http.StatusNoContent {
+		return fmt.Errorf("%s /debug/dyes?%s: %s", method, query, resp.Status)
+	}
+	return nil
+}
+
+func (sc *scenario) dyeListed(ctx context.Context) bool {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, sc.svc.URL()+"/debug/dyes", nil)
+	if err != nil {
+		return false
+	}
+	resp, err := sc.api.http.Do(req)
+	if err != nil {
+		return false
+	}
+	defer resp.Body.Close()
+	var dyes []struct{ Key string }
+	if json.NewDecoder(resp.Body).Decode(&dyes) != nil {
+		return false
+	}
+	for _, d := range dyes {
+		if d.Key == dyedUser {
+			return true
+		}
+	}
+	return false
+}

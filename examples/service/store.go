@@ -1,0 +1,129 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/bulwark-go/bulwark/quorum"
+	"github.com/bulwark-go/bulwark/quorum/memreplica"
+	"github.com/bulwark-go/bulwark/quorum/quorumtest"
+	"github.com/bulwark-go/bulwark/quorum/redisreplica"
+	"github.com/redis/go-redis/v9"
+)
+
+// zones are the three data centres. One replica in each (or, with -redis,
+// the servers dealt round-robin) and MinWriteZones = 2: every acknowledged
+// write is in two zones, and the two zones left after losing any one still
+// make W = 2 for writes and R = 2 for reads.
+var zones = []string{"zone-a", "zone-b", "zone-c"}
+
+// store is the quorum client over its replicas. Each replica sits behind a
+// quorumtest fault wrapper so the scenario can take a whole zone down (the
+// wrapper works over any Replica, Redis included).
+type store struct {
+	client   *quorum.Client
+	replicas []*quorumtest.Faulty
+	redis    []*redis.Client
+}
+
+func newStore(redisAddrs []string, tel *telemetry) (*store, error) {
+	s := &store{}
+	var reps []quorum.Replica
+	if len(redisAddrs) == 0 {
+		// Farther zones answer later, as real data centres would.
+		latency := []time.Duration{200 * time.Microsecond, 700 * time.Microsecond, 1200 * time.Microsecond}
+		for i, z := range zones {
+			f := quorumtest.Wrap(memreplica.New(memreplica.Options{Zone: z}), quorumtest.Options{Name: z, Seed: uint64(i + 1)})
+			if err := f.SetFaults(quorumtest.Faults{Latency: latency[i], Jitter: 200 * time.Microsecond}); err != nil {
+				return nil, err
+			}
+			s.replicas = append(s.replicas, f)
+		}
+	} else {
+		if len(redisAddrs) < 3 {
+			return nil, fmt.Errorf("-redis needs at least three servers (one per zone), got %d", len(redisAddrs))
+		}
+		// A fresh prefix per run: leftovers of earlier runs are never read.
+		var run [6]byte
+		_, _ = rand.Read(run[:])
+		prefix := "bulwark-service:" + hex.EncodeToString(run[:]) + ":"
+		for i, addr := range redisAddrs {
+			rdb := redis.NewClient(redisreplica.ClientOptions(addr))
+			s.redis = append(s.redis, rdb)
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			err := rdb.Ping(ctx).Err()
+			cancel()
+			if err != nil {
+				s.close()
+				return nil, fmt.Errorf("redis %s: %w", addr, err)
+			}
+			z := zones[i%len(zones)]
+			r := redisreplica.New(rdb, redisreplica.Options{Prefix: prefix, Zone: z})
+			s.replicas = append(s.replicas, quorumtest.Wrap(r, quorumtest.Options{Name: z + "/" + addr, Seed: uint64(i + 1)}))
+		}
+	}
+	for _, f := range s.replicas {
+		reps = append(reps, f)
+	}
+	zoneOf := func(i int) string { return s.replicas[i].Zone() }
+	c, err := quorum.New(reps, quorum.Config{
+		MinWriteZones:  2,
+		LocalZone:      zones[0],
+		ReplicaTimeout: 250 * time.Millisecond,
+		Hooks: quorum.Hooks{
+			ReplicaLatency: func(i int, _ quorum.Op, d time.Duration, err error) {
+				tel.replicaLat.With(zoneOf(i)).Observe(d.Seconds())
+				if err != nil && !errors.Is(err, context.Canceled) {
+					tel.replicaErr.With(zoneOf(i)).Inc()
+				}
+			},
+			Repair: func(int, error) { tel.repairs.Inc() },
+		},
+	})
+	if err != nil {
+		s.close()
+		return nil, err
+	}
+	s.client = c
+	return s, nil
+}
+
+// loseZone takes every replica of zone down, data included: calls in
+// flight fail, new calls fail, and what the replicas stored is gone, as
+// when a data centre burns.
+func (s *store) loseZone(zone string) int {
+	n := 0
+	for _, f := range s.replicas {
+		if f.Zone() == zone {
+			f.Crash()
+			f.Wipe()
+			n++
+		}
+	}
+	return n
+}
+
+// restoreZone brings the zone's replicas back, empty: read repair and the
+// linearizable reads' write-back fill them again.
+func (s *store) restoreZone(zone string) {
+	for _, f := range s.replicas {
+		if f.Zone() == zone {
+			f.Restart()
+		}
+	}
+}
+
+func (s *store) close() error {
+	var errs []error
+	if s.client != nil {
+		errs = append(errs, s.client.Close())
+	}
+	for _, r := range s.redis {
+		errs = append(errs, r.Close())
+	}
+	return errors.Join(errs...)
+}
