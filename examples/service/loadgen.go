@@ -36,7 +36,8 @@ type loadGen struct {
 	api   *apiClient
 	seed  uint64
 	rate  atomic.Uint64 // requests per second, float64 bits
-	stats atomic.Pointer[phaseStats]
+	smu   sync.Mutex // orders swaps with issuing: no request joins stats once swapped out
+	stats *phaseStats
 	dyed  atomic.Pointer[string] // while set, every 10th request is this user's
 	acked ackedSet
 	wg    sync.WaitGroup
@@ -45,14 +46,37 @@ type loadGen struct {
 
 func newLoadGen(api *apiClient, seed uint64) *loadGen {
 	g := &loadGen{api: api, seed: seed, slots: make(chan struct{}, maxInFlight)}
-	g.stats.Store(newPhaseStats())
+	g.stats = newPhaseStats()
 	return g
 }
 
 func (g *loadGen) setRate(perSecond float64) { g.rate.Store(math.Float64bits(perSecond)) }
 
-// swap starts counting into a new phaseStats and returns the old one.
-func (g *loadGen) swap() *phaseStats { return g.stats.Swap(newPhaseStats()) }
+// swap starts counting into a new phaseStats and returns the old one; no
+// request is added to the old one after swap returns, so its wg.Wait ends
+// once its last request has been answered.
+func (g *loadGen) swap() *phaseStats {
+	g.smu.Lock()
+	defer g.smu.Unlock()
+	old := g.stats
+	g.stats = newPhaseStats()
+	return old
+}
+
+// current returns the phaseStats requests are counted into now.
+func (g *loadGen) current() *phaseStats {
+	g.smu.Lock()
+	defer g.smu.Unlock()
+	return g.stats
+}
+
+// join counts one more request in flight into the current phaseStats.
+func (g *loadGen) join() *phaseStats {
+	g.smu.Lock()
+	defer g.smu.Unlock()
+	g.stats.wg.Add(1)
+	return g.stats
+}
 
 // Run issues requests until ctx ends, then waits for those in flight.
 func (g *loadGen) Run(ctx context.Context) {
@@ -84,14 +108,14 @@ func (g *loadGen) Run(ctx context.Context) {
 			return
 		}
 		job := g.draw(rng, zipf, seq)
-		st := g.stats.Load()
 		select {
 		case g.slots <- struct{}{}:
 		default:
+			st := g.current()
 			st.count(func() { st.genDropped++ })
 			continue
 		}
-		st.wg.Add(1)
+		st := g.join()
 		g.wg.Go(func() {
 			defer func() { <-g.slots; st.wg.Done() }()
 			g.do(job, st)

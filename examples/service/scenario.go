@@ -24,12 +24,12 @@ import (
 
 // timings are the phase lengths; -short halves most of them.
 type timings struct {
-	normal, overload, settleMax, zone, downFail, healMax, badMax, dye, recovery time.Duration
+	normal, overload, settleMax, zone, downFailMax, downFail, healMax, badMax, dye, recovery time.Duration
 }
 
 var (
-	fullTimings  = timings{normal: 4 * time.Second, overload: 7 * time.Second, settleMax: 6 * time.Second, zone: 5 * time.Second, downFail: 5 * time.Second, healMax: 6 * time.Second, badMax: 10 * time.Second, dye: 4 * time.Second, recovery: 5 * time.Second}
-	shortTimings = timings{normal: 2 * time.Second, overload: 3500 * time.Millisecond, settleMax: 5 * time.Second, zone: 2500 * time.Millisecond, downFail: 2500 * time.Millisecond, healMax: 5 * time.Second, badMax: 6 * time.Second, dye: 2 * time.Second, recovery: 2500 * time.Millisecond}
+	fullTimings  = timings{normal: 4 * time.Second, overload: 7 * time.Second, settleMax: 6 * time.Second, zone: 5 * time.Second, downFailMax: 8 * time.Second, downFail: 3 * time.Second, healMax: 6 * time.Second, badMax: 10 * time.Second, dye: 4 * time.Second, recovery: 5 * time.Second}
+	shortTimings = timings{normal: 2 * time.Second, overload: 3 * time.Second, settleMax: 5 * time.Second, zone: 1500 * time.Millisecond, downFailMax: 6 * time.Second, downFail: 500 * time.Millisecond, healMax: 5 * time.Second, badMax: 6 * time.Second, dye: 1500 * time.Millisecond, recovery: 2 * time.Second}
 )
 
 const (
@@ -111,7 +111,7 @@ func runScenario(ctx context.Context, opt scenarioOptions, out io.Writer) int {
 		fmt.Fprintln(out, "FAIL startup:", err)
 	}
 
-	go func() { defer close(genDone); sc.gen.Run(genCtx) }()
+	go runUntil(sc.gen, genCtx, genDone)
 	var tick sync.WaitGroup
 	tickCtx, stopTick := context.WithCancel(ctx)
 	if sc.progress {
@@ -139,6 +139,11 @@ func runScenario(ctx context.Context, opt scenarioOptions, out io.Writer) int {
 	}
 	fmt.Fprintln(out, "OK: every phase met its expectations; clean shutdown")
 	return 0
+}
+
+func runUntil(g *loadGen, ctx context.Context, done chan<- struct{}) {
+	defer close(done)
+	g.Run(ctx)
 }
 
 func printURLs(out io.Writer, s *Service) {
@@ -185,7 +190,7 @@ func (sc *scenario) begin(name string, load float64, dyed string) *phaseRun {
 		p.logs = append(p.logs, prev.name+"~") // the lines written between the phases
 	}
 	p.extra = append(p.extra, sc.gen.swap())
-	p.stats = sc.gen.stats.Load()
+	p.stats = sc.gen.current()
 	sc.mark(p)
 	sc.current.Store(p)
 	return p
@@ -197,7 +202,7 @@ func (sc *scenario) begin(name string, load float64, dyed string) *phaseRun {
 func (sc *scenario) settle(ctx context.Context, p *phaseRun, max time.Duration, cond func() bool) bool {
 	ok := waitFor(ctx, max, cond)
 	p.extra = append(p.extra, sc.gen.swap())
-	p.stats = sc.gen.stats.Load()
+	p.stats = sc.gen.current()
 	sc.mark(p)
 	return ok
 }
@@ -244,10 +249,10 @@ type row struct {
 
 // end closes the phase: later log lines and requests count elsewhere, and
 // once every request issued in it has been answered it is judged.
-func (sc *scenario) end(p *phaseRun) row {
+func (sc *scenario) end(p *phaseRun) *row {
 	sc.logs.setPhase(p.name+"~", "")
 	st := p.stats
-	r := row{dur: time.Since(p.start)}
+	r := &row{dur: time.Since(p.start)}
 	sc.gen.swap()
 	for _, s := range append([]*phaseStats{st}, p.extra...) {
 		s.wg.Wait()
@@ -324,11 +329,11 @@ func (sc *scenario) end(p *phaseRun) row {
 }
 
 func (sc *scenario) header() {
-	sc.printf("%-10s %5s %8s %7s %7s %7s %7s %7s %7s %6s  %-14s %-12s %6s %4s  %s\n",
-		"phase", "load", "offered", "goodput", "c0 send", "c1 read", "c2 prev", "c3 type", "p99", "shed", "breaker", "v2 (plan)", "acked", "lost", "result")
+	sc.printf("%-10s %5s %5s %8s %7s %7s %7s %7s %7s %7s %6s  %-16s %-12s %6s %4s  %s\n",
+		"phase", "time", "load", "offered", "goodput", "c0 send", "c1 read", "c2 prev", "c3 type", "p99", "shed", "breaker", "v2 (plan)", "acked", "lost", "result")
 }
 
-func (sc *scenario) report(p *phaseRun, r row) {
+func (sc *scenario) report(p *phaseRun, r *row) {
 	pct := func(x float64) string {
 		if math.IsNaN(x) {
 			return "-"
@@ -342,8 +347,8 @@ func (sc *scenario) report(p *phaseRun, r row) {
 			sc.failed = append(sc.failed, "phase "+p.name+": "+f)
 		}
 	}
-	sc.printf("%-10s %4.1f× %6.0f/s %7.2f %7s %7s %7s %7s %5dms %6s  %-14s %-12s %6d %4d  %s\n",
-		p.name, p.load, r.offered, r.goodput, pct(r.success[0]), pct(r.success[1]), pct(r.success[2]), pct(r.success[3]),
+	sc.printf("%-10s %4.1fs %4.1f× %6.0f/s %7.2f %7s %7s %7s %7s %5dms %6s  %-16s %-12s %6d %4d  %s\n",
+		p.name, r.dur.Seconds(), p.load, r.offered, r.goodput, pct(r.success[0]), pct(r.success[1]), pct(r.success[2]), pct(r.success[3]),
 		r.p99.Milliseconds(), pct(r.shed), r.breaker, r.gray, r.acked, r.lost, verdict)
 	for _, n := range p.notes {
 		sc.printf("%12s %s\n", "·", n)
@@ -376,7 +381,7 @@ func (sc *scenario) tickProgress(ctx context.Context) {
 		if p == nil {
 			continue
 		}
-		st := sc.gen.stats.Load()
+		st := sc.gen.current()
 		st.mu.Lock()
 		sent, ok, shed := st.total(&st.sent), st.total(&st.ok), st.total(&st.shed)
 		st.mu.Unlock()
@@ -435,7 +440,7 @@ func (sc *scenario) sweep(ctx context.Context) (checked, missing int, example st
 func (sc *scenario) phases(ctx context.Context) {
 	s, t := sc.svc, sc.t
 	run := func(d time.Duration) { waitFor(ctx, d, func() bool { return false }) }
-	healthy := func(p *phaseRun, r row, min float64) {
+	healthy := func(p *phaseRun, r *row, min float64) {
 		for c, x := range r.success {
 			p.expect(x >= min, "class %d success %.1f%%, want ≥ %.0f%%", c, 100*x, 100*min)
 		}
@@ -468,7 +473,9 @@ func (sc *scenario) phases(ctx context.Context) {
 
 	// 3. A whole zone lost, data and all, once the level has reopened.
 	p = sc.begin("zone lost", normalLoad, "")
+	settleStart := time.Now()
 	reopened := sc.settle(ctx, p, t.settleMax, func() bool { return s.ctrl.Level().IsOpen() })
+	settled := time.Since(settleStart)
 	n := s.store.loseZone(lostZone)
 	run(t.zone)
 	checked, missing, example := sc.sweep(ctx)
@@ -478,7 +485,8 @@ func (sc *scenario) phases(ctx context.Context) {
 	p.expect(r.acked > 0, "no write acknowledged with %s lost", lostZone)
 	p.expect(r.success[0] >= 0.98 && r.success[1] >= 0.98, "sends %.1f%%, reads %.1f%% with a zone lost, want ≥ 98%%", 100*r.success[0], 100*r.success[1])
 	p.expect(missing == 0, "sweep: %d of %d acknowledged messages missing with %s down (%s)", missing, checked, lostZone, example)
-	p.note("%s (%d replica) crashed and wiped; sweep of all %d acknowledged messages over the 2 zones left: %d missing", lostZone, n, checked, missing)
+	p.note("level reopened %.1fs after the overload; then %s (%d replica) crashed and wiped; sweep of all %d acknowledged messages over the 2 zones left: %d missing",
+		settled.Seconds(), lostZone, n, checked, missing)
 	sc.report(p, r)
 
 	// 4. The preview service fails 40 % of calls: the error-ratio alert
@@ -487,6 +495,9 @@ func (sc *scenario) phases(ctx context.Context) {
 	p = sc.begin("downstream", normalLoad, "")
 	byAlert0 := s.alertTrip.Load()
 	s.down.failPermille.Store(400)
+	// Fail until the breaker has opened (or downFailMax), then a while
+	// longer: the fallback answers and the breaker probes.
+	waitFor(ctx, t.downFailMax, func() bool { return s.opened.Load() > p.opened0 })
 	run(t.downFail)
 	openedWhileFailing := s.opened.Load() - p.opened0
 	s.down.failPermille.Store(0)
@@ -507,7 +518,7 @@ func (sc *scenario) phases(ctx context.Context) {
 	})
 	r = sc.end(p)
 	fallbacks := p.stats.fallback
-	p.expect(openedWhileFailing > 0, "the breaker never opened while the downstream failed")
+	p.expect(openedWhileFailing > 0, "the breaker never opened while the downstream failed (waited %v)", t.downFailMax)
 	p.expect(fallbacks > 0, "no fallback served")
 	p.expect(r.success[2] >= 0.98, "previews %.1f%% answered, want ≥ 98%% (fallback included)", 100*r.success[2])
 	p.expect(closed, "the breaker did not close and serve real previews within %v of the downstream healing", t.healMax)

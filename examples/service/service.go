@@ -264,7 +264,7 @@ func (s *Service) addRules() error {
 			Above: true, Threshold: 5, Window: 5 * time.Second},
 		{Name: "replica-errors", Metric: "quorum_replica_errors_total", Kind: metrics.Threshold,
 			Above: true, Threshold: 1, Window: 5 * time.Second},
-		{Name: "breaker-not-closed", Metric: "breaker_open", Kind: metrics.Threshold,
+		{Name: "breaker-not-closed", Metric: "downstream_breaker_open", Kind: metrics.Threshold,
 			Above: true, Threshold: 0, Window: 2 * time.Second},
 	}
 	for _, r := range rules {

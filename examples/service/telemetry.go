@@ -71,9 +71,9 @@ func newTelemetry(reg *metrics.Registry) *telemetry {
 
 		downCalls:       reg.CounterVec("downstream_calls_total", "Calls to the preview service that were sent or gated, by outcome.", "outcome"),
 		fallbacks:       reg.Counter("downstream_fallbacks_total", "Previews answered by the fallback."),
-		breakerOpen:     reg.Gauge("breaker_open", "1 while the preview service's breaker is open or half-open."),
-		breakerTrans:    reg.CounterVec("breaker_transitions_total", "Breaker state changes by new state.", "to"),
-		breakerRejected: reg.Counter("breaker_rejected_total", "Calls the breaker refused without sending."),
+		breakerOpen:     reg.Gauge("downstream_breaker_open", "1 while the preview service's breaker is open or half-open."),
+		breakerTrans:    reg.CounterVec("downstream_breaker_transitions_total", "Breaker state changes by new state.", "to"),
+		breakerRejected: reg.Counter("downstream_breaker_rejected_total", "Calls the breaker refused without sending."),
 
 		logSampled: reg.Counter("log_sampled_out_total", "Log records dropped by sampling."),
 	}
