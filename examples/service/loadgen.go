@@ -36,7 +36,7 @@ type loadGen struct {
 	api   *apiClient
 	seed  uint64
 	rate  atomic.Uint64 // requests per second, float64 bits
-	smu   sync.Mutex // orders swaps with issuing: no request joins stats once swapped out
+	smu   sync.Mutex    // orders swaps with issuing: no request joins stats once swapped out
 	stats *phaseStats
 	dyed  atomic.Pointer[string] // while set, every 10th request is this user's
 	acked ackedSet
