@@ -114,7 +114,7 @@ func (o *op) readQuorum(ctx context.Context, r resolved) (Record, error) {
 		rec.Value = bytes.Clone(rec.Value)
 		o.order = o.order[:0]
 		o.candidatesInto(agree)
-		_, _, err := o.gatherAcks(ctx, o.order, rule, agree, flagRepair)
+		_, _, err := o.gatherAcks(ctx, rule, agree, flagRepair)
 		if err != nil {
 			return Record{}, &Error{Op: OpGet, Key: o.key, Need: s.w, Got: bits.OnesCount64(agree), Err: err}
 		}
@@ -138,7 +138,7 @@ func (o *op) readQuorum(ctx context.Context, r resolved) (Record, error) {
 			}
 		}
 		// Failures are reported to Hooks.Repair; the read has its answer.
-		_, _, _ = o.gatherAcks(ctx, o.order, ackRule{need: len(o.order)}, 0, flagRepair)
+		_, _, _ = o.gatherAcks(ctx, ackRule{need: len(o.order)}, 0, flagRepair)
 	}
 	return rec, nil
 }

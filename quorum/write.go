@@ -129,7 +129,7 @@ func (o *op) writeQuorum(ctx context.Context, kind Op, value []byte, del bool) (
 	if del {
 		o.rec.Value = nil
 	}
-	acked, applied, err := o.gatherAcks(ctx, o.order, ackRule{need: s.w, zones: s.minZones}, 0, 0)
+	acked, applied, err := o.gatherAcks(ctx, ackRule{need: s.w, zones: s.minZones}, 0, 0)
 	if err != nil {
 		return Version{}, &Error{Op: kind, Key: o.key, Need: s.w, Got: bits.OnesCount64(acked), Healthy: len(o.order), Applied: applied, Err: err}
 	}
@@ -152,7 +152,7 @@ func (o *op) writeMasterSlave(ctx context.Context, kind Op, value []byte, del bo
 	if del {
 		o.rec.Value = nil
 	}
-	_, applied, err := o.gatherAcks(ctx, o.order, ackRule{need: 1}, 0, 0)
+	_, applied, err := o.gatherAcks(ctx, ackRule{need: 1}, 0, 0)
 	if err != nil {
 		return Version{}, &Error{Op: kind, Key: o.key, Need: 1, Healthy: 1, Applied: applied, Err: err}
 	}
@@ -200,7 +200,7 @@ func (o *op) writeDual(ctx context.Context, kind Op, value []byte, del bool) (Ve
 	if del {
 		o.rec.Value = nil
 	}
-	acked, applied, err := o.gatherAcks(ctx, o.order, rule, 0, 0)
+	acked, applied, err := o.gatherAcks(ctx, rule, 0, 0)
 	if err != nil {
 		return Version{}, &Error{Op: kind, Key: o.key, Need: rule.need, Got: bits.OnesCount64(acked), Healthy: len(o.order), Applied: applied, Err: err}
 	}
