@@ -4,6 +4,32 @@
 // master-slave and dual-write tiers for data that tolerates minor loss,
 // zone-aware writes, and hedged reads.
 //
+// # Quick start
+//
+// Three replicas in three zones; every write is acknowledged by two of them
+// in two zones, so losing any one zone loses no acknowledged write and
+// stops neither reads nor writes (examples/quorum shows it):
+//
+//	ctx := context.Background()
+//	reps := []quorum.Replica{ // one replica per zone (IDC); Redis: see quorum/redisreplica
+//		memreplica.New(memreplica.Options{Zone: "idc-a"}),
+//		memreplica.New(memreplica.Options{Zone: "idc-b"}),
+//		memreplica.New(memreplica.Options{Zone: "idc-c"}),
+//	}
+//	c, err := quorum.New(reps, quorum.Config{MinWriteZones: 2}) // N=3, W=R=2, Linearizable
+//	if err != nil {
+//		panic(err)
+//	}
+//	defer c.Close()
+//	if err := c.Put(ctx, "user:42", []byte("hello")); err != nil {
+//		panic(err) // errors.Is tells ErrNotApplied (safe to retry) from ErrIndeterminate
+//	}
+//	v, err := c.Get(ctx, "user:42")
+//	fmt.Println(string(v), err)
+//	fast := c.With(quorum.Call{Consistency: quorum.Quorum}) // one call at the Quorum level
+//	v, err = fast.Get(ctx, "user:42")
+//	fmt.Println(string(v), err)
+//
 // # Problem
 //
 // A value kept on several independent stores (Redis instances, processes,
@@ -167,23 +193,6 @@
 //
 // Hooks ([Hooks]) report per-replica latency, time to quorum, hedges fired
 // and won, repairs, stale answers and slave writes.
-//
-// # Example
-//
-//	reps := []quorum.Replica{
-//		memreplica.New(memreplica.Options{Zone: "a"}),
-//		memreplica.New(memreplica.Options{Zone: "a"}),
-//		memreplica.New(memreplica.Options{Zone: "b"}),
-//	}
-//	c, err := quorum.New(reps, quorum.Config{MinWriteZones: 2}) // N=3, W=R=2
-//	if err != nil {
-//		return err
-//	}
-//	defer c.Close()
-//	err = c.Put(ctx, "user:42", []byte("hello"))
-//	v, err := c.Get(ctx, "user:42")
-//	fast := c.With(quorum.Call{Consistency: quorum.Quorum}) // per-call level
-//	v, err = fast.Get(ctx, "user:42")
 //
 // # Performance
 //

@@ -41,6 +41,32 @@ func Example() {
 	// true
 }
 
+// The package doc's quick start.
+func Example_quickStart() {
+	ctx := context.Background()
+	reps := []quorum.Replica{ // one replica per zone (IDC); Redis: see quorum/redisreplica
+		memreplica.New(memreplica.Options{Zone: "idc-a"}),
+		memreplica.New(memreplica.Options{Zone: "idc-b"}),
+		memreplica.New(memreplica.Options{Zone: "idc-c"}),
+	}
+	c, err := quorum.New(reps, quorum.Config{MinWriteZones: 2}) // N=3, W=R=2, Linearizable
+	if err != nil {
+		panic(err)
+	}
+	defer c.Close()
+	if err := c.Put(ctx, "user:42", []byte("hello")); err != nil {
+		panic(err) // errors.Is tells ErrNotApplied (safe to retry) from ErrIndeterminate
+	}
+	v, err := c.Get(ctx, "user:42")
+	fmt.Println(string(v), err)
+	fast := c.With(quorum.Call{Consistency: quorum.Quorum}) // one call at the Quorum level
+	v, err = fast.Get(ctx, "user:42")
+	fmt.Println(string(v), err)
+	// Output:
+	// hello <nil>
+	// hello <nil>
+}
+
 func ExampleClient_With() {
 	ctx := context.Background()
 	c, err := quorum.New(threeReplicas(), quorum.Config{})

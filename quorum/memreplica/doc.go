@@ -25,8 +25,8 @@
 //
 //	reps := []quorum.Replica{
 //		memreplica.New(memreplica.Options{Zone: "a"}),
-//		memreplica.New(memreplica.Options{Zone: "a"}),
 //		memreplica.New(memreplica.Options{Zone: "b"}),
+//		memreplica.New(memreplica.Options{Zone: "c"}),
 //	}
 //	c, err := quorum.New(reps, quorum.Config{MinWriteZones: 2})
 //

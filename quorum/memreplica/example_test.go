@@ -23,3 +23,20 @@ func Example() {
 	// false <nil>
 	// v2 {2 1}
 }
+
+// Three in-memory replicas under a quorum client (the package doc's
+// example).
+func Example_quorum() {
+	reps := []quorum.Replica{
+		memreplica.New(memreplica.Options{Zone: "a"}),
+		memreplica.New(memreplica.Options{Zone: "b"}),
+		memreplica.New(memreplica.Options{Zone: "c"}),
+	}
+	c, err := quorum.New(reps, quorum.Config{MinWriteZones: 2})
+	if err != nil {
+		panic(err)
+	}
+	defer c.Close()
+	fmt.Println(c.Put(context.Background(), "k", []byte("v")))
+	// Output: <nil>
+}

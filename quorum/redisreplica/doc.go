@@ -32,9 +32,14 @@
 //
 // # Example
 //
-//	rdb := redis.NewClient(&redis.Options{Addr: "10.0.1.5:6379"})
+//	rdb := redis.NewClient(redisreplica.ClientOptions("10.0.1.5:6379"))
 //	r := redisreplica.New(rdb, redisreplica.Options{Prefix: "users:", Zone: "idc-a"})
-//	client, err := quorum.New([]quorum.Replica{r, r2, r3}, quorum.Config{})
+//	client, err := quorum.New([]quorum.Replica{r, r2, r3}, quorum.Config{MinWriteZones: 2})
+//
+// ClientOptions sets go-redis up to fail fast and log little when a server
+// is gone (one dial attempt, a pool of 4, no command retries, context
+// deadlines honoured): the quorum client, not go-redis, decides what a
+// failure costs. See its doc for each option and why.
 //
 // Use one Redis server (or one Cluster) per replica. Redis replicas fed by
 // Redis's own asynchronous replication are not independent copies: a quorum

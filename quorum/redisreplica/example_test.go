@@ -36,3 +36,20 @@ func Example() {
 	// v1 stored: false
 	// v2 at (2, 1) in zone idc-a
 }
+
+// A quorum client over three Redis servers in three zones (the package
+// doc's example). It compiles, but does not run: the servers are not there.
+func ExampleClientOptions() {
+	replica := func(addr, zone string) *redisreplica.Replica {
+		return redisreplica.New(redis.NewClient(redisreplica.ClientOptions(addr)), redisreplica.Options{Prefix: "users:", Zone: zone})
+	}
+	r2, r3 := replica("10.0.2.5:6379", "idc-b"), replica("10.0.3.5:6379", "idc-c")
+	rdb := redis.NewClient(redisreplica.ClientOptions("10.0.1.5:6379"))
+	r := redisreplica.New(rdb, redisreplica.Options{Prefix: "users:", Zone: "idc-a"})
+	client, err := quorum.New([]quorum.Replica{r, r2, r3}, quorum.Config{MinWriteZones: 2})
+	if err != nil {
+		panic(err)
+	}
+	defer client.Close()
+	_ = client.Put(context.Background(), "alice", []byte("v1"))
+}
