@@ -41,7 +41,12 @@ type replicaState struct {
 	busy   atomic.Int32  // workers running a call
 	peak   atomic.Int32  // most busy workers since the last reaping
 	fast   atomic.Int32  // calls in a row faster than InlineBelow, capped
-	lat    latency
+	calls  atomic.Int32  // calls handed to workers and not finished
+	// progress is when (unix ns) a call last succeeded, or a call was
+	// handed to a worker while none was in flight: a replica with calls in
+	// flight and no progress for long hangs (see congested).
+	progress atomic.Int64
+	lat      latency
 
 	nonBlocking bool // implements NonBlocking and reports true: may be inlined
 	cond        condition

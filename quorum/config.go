@@ -151,7 +151,13 @@ func (p DualPolicy) String() string {
 // practice fewer, since only calls past three medians are hedged (about
 // 5 % of requests with one replica that is slow on 10 % of its calls).
 type Hedge struct {
-	// Disabled turns hedging off.
+	// Disabled turns off every extra request a read makes: no hedges, and
+	// no replacement for a call that is late (its replica suspect, see the
+	// package doc) but has not failed — such a read waits for it up to
+	// ReplicaTimeout. Failed and timed-out calls are still replaced (they
+	// are over, so the replacement is not extra), and demoted or suspect
+	// replicas are still probed (one background Get per replica at most
+	// every 100 ms to 1 s).
 	Disabled bool
 	// Quantile of each replica's recent latency that, times Factor, is its
 	// hedge delay. Zero means 0.5 (the median).

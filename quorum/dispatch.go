@@ -157,6 +157,9 @@ func (o *op) dispatch(i int, kind jobKind, flags uint8, now time.Time) error {
 	rs := &c.replicas[i]
 	o.needCtx()
 	o.refs.Add(1)
+	if rs.calls.Add(1) == 1 {
+		rs.progress.Store(now.UnixNano())
+	}
 	j := job{op: o, sent: now, kind: kind, phase: o.phase, flags: flags}
 	select {
 	case rs.jobs <- j:
@@ -164,6 +167,7 @@ func (o *op) dispatch(i int, kind jobKind, flags uint8, now time.Time) error {
 	default:
 	}
 	if err := c.spawn(rs, i, j); err != nil {
+		rs.calls.Add(-1)
 		o.refs.Add(-1)
 		return err
 	}
@@ -260,6 +264,7 @@ func (c *Client) reap() {
 func (c *Client) run(rs *replicaState, i int, j job) {
 	o := j.op
 	res, _ := c.exec(rs, i, o, j.kind, j.flags, j.phase, j.sent, false)
+	rs.calls.Add(-1)
 	o.results <- res // capacity covers every call of the op
 	o.release()
 }
@@ -276,6 +281,9 @@ func (c *Client) exec(rs *replicaState, i int, o *op, kind jobKind, flags, phase
 	}
 	res.rec, res.stored, res.err = call(rs, o, kind)
 	end := time.Now()
+	if res.err == nil {
+		rs.progress.Store(end.UnixNano()) // cancelled or failed calls are no progress
+	}
 	took := end.Sub(start)
 	rs.noteCall(took, c.s.inlineBelow)
 	d := end.Sub(sent)
@@ -363,7 +371,7 @@ func (o *op) candidates(sorted bool) (zones uint64) {
 		}
 		o.order = append(o.order, i)
 		zones |= 1 << rs.zoneID
-		if rs.cond.isDown() {
+		if c.congested(i, o.start) || rs.cond.isDown() {
 			o.failed |= 1 << i
 		}
 	}

@@ -149,12 +149,19 @@
 // the failed call's time counts as a latency sample. A call outstanding
 // longer than 4 × its replica's hedge delay (at least 5 ms, at most
 // ReplicaTimeout) makes the replica suspect, and the read asks the next
-// candidate unless a hedge already went — with hedging on or off, so
-// Hedge.Disabled turns off hedges, not these replacements. Demoted and
-// suspect replicas are probed by a background Get at most every 100 ms,
+// candidate unless a hedge already went or Hedge.Disabled is set (it turns
+// off every extra request; such a read waits for ReplicaTimeout). Demoted
+// and suspect replicas are probed by a background Get at most every 100 ms,
 // doubling to every 1 s, sent by reads, and promoted by their first call
 // that succeeds within ReplicaTimeout (their latency history is then
-// forgotten). Writes still send every replica every record. With one of
+// forgotten). Writes still send demoted and suspect replicas every record,
+// except a replica that hangs: one with 4 or more calls in flight that is
+// demoted or suspect, or has finished none of them for its suspect delay
+// (writes detect this themselves, and make it suspect). A write that can
+// be acknowledged without such a replica sends it nothing, so a hanging
+// replica holds about 4 calls plus one per concurrent operation instead of
+// filling MaxInFlight (TestHangingReplicaDoesNotHoldWrites); what it missed
+// reaches it through repair, write-back and later writes. With one of
 // three replicas refusing, failing after 100 ms or hanging, reads are back
 // to their healthy p50 within 1 s of the failure and the replica is read
 // again once it answers (TestDeadReplicaRecovery). A replica implementing

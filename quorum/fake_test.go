@@ -39,6 +39,8 @@ type fake struct {
 	gatePutsOnly atomic.Bool // the gate holds back Put calls only
 
 	gets, puts atomic.Int64
+
+	inflight, maxInflight atomic.Int64 // calls inside the replica now, and at most
 }
 
 type downErr struct{}
@@ -73,6 +75,10 @@ func (f *fake) open() {
 
 func (f *fake) wait(ctx context.Context, put bool) error {
 	n := f.calls.Add(1)
+	in := f.inflight.Add(1)
+	defer f.inflight.Add(-1)
+	for m := f.maxInflight.Load(); in > m && !f.maxInflight.CompareAndSwap(m, in); m = f.maxInflight.Load() {
+	}
 	d := time.Duration(f.delay.Load())
 	if e := f.slowEvery.Load(); e > 0 && n%e == 0 {
 		d += time.Duration(f.slowExtra.Load())

@@ -153,8 +153,17 @@ func (o *op) collect(parent context.Context, p *phase) error {
 // every one of them, not just enough for its rule).
 func (o *op) sendFirst(p *phase, now time.Time) (inl uint64) {
 	c := o.c
+	var skip uint64
+	if p.write {
+		skip = o.spare(p, now)
+	}
 	for o.sent < len(o.order) && (p.write || bits.OnesCount64(p.pending) < p.need) {
-		if i := o.order[o.sent]; c.s.inlineBelow > 0 && c.replicas[i].inlinable() {
+		i := o.order[o.sent]
+		if skip&(1<<i) != 0 {
+			o.sent++ // not sent: o.st stays stIdle
+			continue
+		}
+		if c.s.inlineBelow > 0 && c.replicas[i].inlinable() {
 			o.sent++
 			o.st[i] = stSent
 			o.sentAt[i] = now
@@ -165,6 +174,24 @@ func (o *op) sendFirst(p *phase, now time.Time) (inl uint64) {
 		o.launch(p, now, false)
 	}
 	return inl
+}
+
+// spare returns the congested replicas (see Client.congested) a write
+// phase does not send its record to: each one the acknowledgements of the
+// others can satisfy the phase's rule without. Records it misses reach it
+// later through read repair, write-back and later writes, as for any
+// replica that missed a write.
+func (o *op) spare(p *phase, now time.Time) (skip uint64) {
+	var all uint64
+	for _, i := range o.order {
+		all |= 1 << i
+	}
+	for _, i := range o.order {
+		if o.c.congested(i, now) && o.satisfies(p.pre|all&^(skip|1<<i), p.rule) {
+			skip |= 1 << i
+		}
+	}
+	return skip
 }
 
 // decided reports whether the phase is over, and its error then.
@@ -342,10 +369,11 @@ func (o *op) tick(p *phase, now time.Time) {
 		}
 		if !o.suspected[i] && !now.Before(o.sentAt[i].Add(c.suspectDelay(i))) {
 			// Far later than usual: other reads avoid the replica from now
-			// on, and this one asks the next candidate unless a hedge went.
+			// on, and this one asks the next candidate unless a hedge went
+			// or every extra request is off (Hedge.Disabled).
 			o.suspected[i] = true
 			c.replicas[i].cond.suspect(now)
-			if !o.covered[i] && o.launch(p, now, false) {
+			if !o.covered[i] && !c.s.hedge.Disabled && o.launch(p, now, false) {
 				o.covered[i] = true
 			}
 		}

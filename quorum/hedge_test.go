@@ -157,27 +157,47 @@ func TestHedgeBudget(t *testing.T) {
 	assert.GreaterOrEqual(t, hedges, 2*ops/10-10, "the budget is used up")
 }
 
-// TestReplicaTimeoutReplacesReplica: without hedging, a replica whose call
-// is outstanding past its suspect delay (4 × the 5 ms initial hedge delay
-// while it has no samples) is replaced by the next replica at once.
-func TestReplicaTimeoutReplacesReplica(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		fs, reps := fakes("a", "b", "b")
-		seed(t, reps, "k", "v")
-		c, err := quorum.New(reps, quorum.Config{LocalZone: "a", ReplicaTimeout: 100 * time.Millisecond, Hedge: quorum.Hedge{Disabled: true}})
-		require.NoError(t, err)
-		defer c.Close()
-		for _, f := range fs {
-			f.gets.Store(0)
-		}
-		fs[0].block() // the local replica hangs (until its context ends)
-		defer fs[0].open()
-		start := time.Now()
-		got, err := c.Get(context.Background(), "k")
-		require.NoError(t, err)
-		assert.Equal(t, "v", string(got))
-		assert.Equal(t, 20*time.Millisecond, time.Since(start), "the suspect delay, then the substitute answered at once")
-		assert.Equal(t, int64(1), fs[0].gets.Load())
-		assert.Equal(t, int64(2), fs[1].gets.Load()+fs[2].gets.Load(), "both other replicas were asked, once each")
-	})
+// TestSuspectReplicaReplaced: the local replica hangs and two reads meet
+// it. With hedging on, a read hedges it after its 5 ms initial hedge
+// delay; once the budget is spent (Burst 1), the next read replaces it at
+// its suspect delay (4 × 5 ms), unbudgeted. With Hedge.Disabled, which
+// turns off every extra request, there is neither: the first read waits
+// for ReplicaTimeout, after which the timed-out replica is replaced (not
+// an extra request), and the replica, now demoted, is asked last.
+func TestSuspectReplicaReplaced(t *testing.T) {
+	for _, tt := range []struct {
+		name          string
+		hedge         quorum.Hedge
+		first, second time.Duration
+	}{
+		{"hedged", quorum.Hedge{}, 5 * time.Millisecond, 5 * time.Millisecond},
+		{"budget-spent", quorum.Hedge{Budget: 0.001, Burst: 1}, 5 * time.Millisecond, 20 * time.Millisecond},
+		{"hedge-disabled", quorum.Hedge{Disabled: true}, 100 * time.Millisecond, 0},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				fs, reps := fakes("a", "b", "b")
+				seed(t, reps, "k", "v")
+				c, err := quorum.New(reps, quorum.Config{LocalZone: "a", ReplicaTimeout: 100 * time.Millisecond, Hedge: tt.hedge})
+				require.NoError(t, err)
+				defer c.Close()
+				for _, f := range fs {
+					f.gets.Store(0)
+				}
+				fs[0].block() // the local replica hangs (until its context ends)
+				defer fs[0].open()
+				for i, want := range []time.Duration{tt.first, tt.second} {
+					start := time.Now()
+					got, err := c.Get(context.Background(), "k")
+					require.NoError(t, err)
+					assert.Equal(t, "v", string(got))
+					assert.Equal(t, want, time.Since(start), "read %d", i+1)
+					if i == 0 {
+						assert.Equal(t, int64(1), fs[0].gets.Load())
+						assert.Equal(t, int64(2), fs[1].gets.Load()+fs[2].gets.Load(), "both other replicas were asked, once each")
+					}
+				}
+			})
+		})
+	}
 }

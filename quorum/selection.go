@@ -16,7 +16,8 @@ import (
 // failed call's time counts as a latency sample, so a replica that fails
 // slowly also looks slow. A demoted replica is ordered after every other
 // one (also after LocalZone's), so reads stop asking it; writes still send
-// it every record (durability needs every copy it can get). While it stays
+// it every record (durability needs every copy it can get) unless it is
+// congested (see congested). While it stays
 // demoted, one read in every probe interval (probeFirst, doubling up to
 // probeMax) also sends it a background Get that nobody waits for. The first
 // call that answers well (a successful call within ReplicaTimeout: a probe,
@@ -26,12 +27,13 @@ import (
 // A call outstanding longer than suspectDelay makes its replica suspect:
 // ordered after replicas that are not (LocalZone still first), and the
 // read sends one replacement call to the next candidate, unbudgeted, unless
-// a hedge already went for it. A suspect replica is probed like a demoted
-// one (its late call is usually cancelled once the read has its answers, so
-// nothing else would ever tell). Any successful call clears suspicion; a
-// timeout or an error turns it into a demotion. So a replica that starts hanging costs
-// the read that meets it about suspectDelay, not ReplicaTimeout, and with
-// hedging on or off alike.
+// a hedge already went for it or Hedge.Disabled turned extra requests off.
+// A suspect replica is probed like a demoted one (its late call is usually
+// cancelled once the read has its answers, so nothing else would ever
+// tell). Any successful call clears suspicion; a timeout or an error turns
+// it into a demotion. So a replica that starts hanging costs the read that
+// meets it about its hedge delay, or suspectDelay when the hedge budget is
+// spent (ReplicaTimeout with Hedge.Disabled), and later reads nothing.
 
 type condition struct {
 	state     atomic.Uint32 // condUp, condSuspect or condFailed
@@ -154,4 +156,30 @@ func (c *Client) probeFailed(ctx context.Context, key string, set uint64) {
 // the replica is suspect.
 func (c *Client) suspectDelay(i int) time.Duration {
 	return min(max(suspectFactor*c.hedgeDelay(i), suspectFloor), c.s.timeout)
+}
+
+// congestedAt is how many calls a replica may have in flight before a
+// write that can be acknowledged without it stops sending it records while
+// it is demoted, suspect or making no progress (see congested).
+const congestedAt = 4
+
+// congested reports whether replica i has congestedAt or more calls in
+// flight and is demoted or suspect, or has finished none of its calls for
+// longer than its suspect delay — then it hangs, and congested makes it
+// suspect, so reads avoid it and probe it. Writes learn of a hang this way
+// without a read having to meet it, and stop adding calls a hanging
+// replica would hold until their context ends (up to 3 × ReplicaTimeout).
+func (c *Client) congested(i int, now time.Time) bool {
+	rs := &c.replicas[i]
+	if rs.calls.Load() < congestedAt {
+		return false
+	}
+	if rs.cond.isDown() {
+		return true
+	}
+	if now.UnixNano()-rs.progress.Load() < int64(c.suspectDelay(i)) {
+		return false
+	}
+	rs.cond.suspect(now)
+	return true
 }

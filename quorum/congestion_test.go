@@ -1,0 +1,116 @@
+package quorum_test
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/bulwark-go/bulwark/quorum"
+)
+
+// TestHangingReplicaDoesNotHoldWrites: one replica hangs (every call
+// blocks until its context ends) while writers, and sometimes readers, keep
+// going. Writes still reach W replicas, so every write must succeed; but a
+// write sends no record to a replica that already has 4 calls in flight
+// and either is demoted or suspect or has finished none of them for its
+// suspect delay, unless the write cannot be acknowledged without it. So
+// the hanging replica never has more than 4 calls in flight plus one per
+// concurrent operation, instead of filling MaxInFlight. Once it answers
+// again, writes reach it again: it holds the last write of every writer.
+// N (3 or 5), the victim, writers (1–8), readers, ReplicaTimeout and
+// MaxInFlight are drawn from the seed; fake time.
+func TestHangingReplicaDoesNotHoldWrites(t *testing.T) {
+	for s := range 12 {
+		seed := uint64(s + 1)
+		rng := rand.New(rand.NewPCG(seed, 24))
+		n := []int{3, 5}[rng.IntN(2)]
+		victim := rng.IntN(n)
+		writers := 1 + rng.IntN(8)
+		readers := rng.IntN(3)
+		timeout := []time.Duration{50 * time.Millisecond, 250 * time.Millisecond}[rng.IntN(2)]
+		maxInFlight := []int{0, 64}[rng.IntN(2)]
+		name := fmt.Sprintf("seed=%d/n=%d/victim=%d/writers=%d/readers=%d/timeout=%v/maxinflight=%d", seed, n, victim, writers, readers, timeout, maxInFlight)
+		t.Run(name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				fs, reps := nFakes(n)
+				for _, f := range fs {
+					f.setDelay(time.Millisecond)
+				}
+				c := newClient(t, reps, quorum.Config{ReplicaTimeout: timeout, MaxInFlight: maxInFlight})
+				ctx := context.Background()
+				require.NoError(t, c.Put(ctx, "k0", []byte("v")))
+
+				fs[victim].block()
+				var stop atomic.Bool
+				var writes, failed, reads atomic.Int64
+				last := make([]quorum.Version, writers)
+				var wg sync.WaitGroup
+				for w := range writers {
+					wg.Go(func() {
+						for i := 0; !stop.Load(); i++ {
+							v, err := c.PutVersion(ctx, "w"+strconv.Itoa(w), []byte(strconv.Itoa(i)))
+							if err != nil {
+								failed.Add(1)
+								t.Errorf("writer %d: %v", w, err)
+								return
+							}
+							last[w] = v
+							writes.Add(1)
+						}
+					})
+				}
+				for range readers {
+					wg.Go(func() {
+						for !stop.Load() {
+							_, err := c.Get(ctx, "k0")
+							if !assert.NoError(t, err) {
+								return
+							}
+							reads.Add(1)
+						}
+					})
+				}
+				// Until the first calls have been outstanding for a
+				// suspect delay nothing tells a hang from a slow call;
+				// those calls live until their context ends, at 3 ×
+				// ReplicaTimeout.
+				time.Sleep(3*timeout + 50*time.Millisecond)
+				early := fs[victim].maxInflight.Load()
+				fs[victim].maxInflight.Store(fs[victim].inflight.Load())
+				time.Sleep(3 * timeout)
+				hung := fs[victim].maxInflight.Load()
+				fs[victim].open()
+				time.Sleep(4 * timeout)
+				stop.Store(true)
+				wg.Wait()
+				require.NoError(t, c.Close())
+
+				t.Logf("%d writes, %d reads; calls in flight on the hanging replica: at most %d before its first calls ended, %d after",
+					writes.Load(), reads.Load(), early, hung)
+				require.Zero(t, failed.Load())
+				require.Positive(t, writes.Load())
+				ops := int64(writers + readers)
+				// 3, plus one per operation (each may have seen 3 at
+				// once), plus a probe.
+				assert.LessOrEqual(t, hung, 3+ops+1, "calls held by the hanging replica once it is known to hang")
+				// Each operation takes at least 2 ms (1 ms replicas, two
+				// phases for a write), the suspect delay is about 14 ms
+				// (4 × 3 × the 1 ms median): at most 8 per goroutine.
+				assert.LessOrEqual(t, early, 4+8*ops, "calls held by the hanging replica before the hang is known")
+				for w := range writers {
+					got := fs[victim].stored(t, "w"+strconv.Itoa(w)).Version
+					assert.Equal(t, last[w], got, "writer %d: the replica back holds its last write", w)
+				}
+			})
+		})
+	}
+}
