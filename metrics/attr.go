@@ -1,9 +1,6 @@
 package metrics
 
-import (
-	"math"
-	"strconv"
-)
+import "strconv"
 
 // Attr is an OssAttr-style integer counter set: one module id, a fixed
 // number of keys, each key a Counter. It is bounded by construction: a key
@@ -11,7 +8,6 @@ import (
 // counted in bulwark_metrics_overflow_total{reason="key"}. Safe for
 // concurrent use; Add is an index and a Counter.Add, no lookup.
 type Attr struct {
-	id   uint32
 	keys []*series // len keys+1; the last is the overflow key
 	ovf  *Counter
 }
@@ -19,51 +15,61 @@ type Attr struct {
 // MaxAttrKeys bounds the keys of one Attr.
 const MaxAttrKeys = 1 << 16
 
+var attrLabels = []string{"id", "key"}
+
 // Attr returns the attr with this id exposed as name{id="…",key="…"},
-// registering it first. Several ids may share a name. It panics if keys is
-// not in 1..MaxAttrKeys, if name is invalid or used by another kind of
+// registering it first. Several ids may share a name, and several
+// goroutines may register them at once.
+//
+// The ids of one name share WithMaxSeries like a vector's label values: an
+// id costs keys+1 series (its keys and its overflow key). An Attr call for a
+// new id that would take the name past MaxSeries series returns the name's
+// overflow Attr instead, one series exposed as
+// name{id="__overflow__",key="__overflow__"} that every key of every such
+// id adds to, each Add counted in bulwark_metrics_overflow_total{reason="series"};
+// ids registered earlier keep their series. So ids taken from request data
+// cannot grow the registry without bound.
+//
+// It panics if keys is not in 1..MaxAttrKeys or keys+1 exceeds MaxSeries
+// (one id could never fit), if name is invalid or used by another kind of
 // metric, or if the id exists with another number of keys.
 func (r *Registry) Attr(id uint32, name string, keys int) *Attr {
 	if keys < 1 || keys > MaxAttrKeys {
 		panic("metrics: Attr " + name + ": keys " + strconv.Itoa(keys) + " not in 1.." + strconv.Itoa(MaxAttrKeys))
 	}
-	if err := checkName(name); err != "" {
-		panic("metrics: metric name " + strconv.Quote(name) + ": " + err)
+	if keys+1 > r.maxSeries {
+		panic("metrics: Attr " + name + ": keys " + strconv.Itoa(keys) + " need " + strconv.Itoa(keys+1) +
+			" series, more than WithMaxSeries (" + strconv.Itoa(r.maxSeries) + ")")
 	}
-	r.mu.Lock()
-	f := r.fams[name]
-	if f != nil && !f.attr {
-		r.mu.Unlock()
-		panic("metrics: Attr " + name + ": name is already a " + f.kind.String())
-	}
-	if f != nil {
-		defer r.mu.Unlock()
-		a := f.attrs[id]
-		if a != nil {
-			if len(a.keys)-1 != keys {
-				panic("metrics: Attr " + name + " id " + strconv.FormatUint(uint64(id), 10) + " registered again with " +
-					strconv.Itoa(keys) + " keys, have " + strconv.Itoa(len(a.keys)-1))
-			}
-			return a
-		}
-		return f.newAttr(id, keys)
-	}
-	r.mu.Unlock()
-	f = r.register(name, "", kindCounter, []string{"id", "key"}, math.MaxInt)
+	checkNames(name, kindCounter, attrLabels)
+	// One hold of r.mu covers the lookup, the registration and the ids, so
+	// goroutines registering ids of one name at once agree on the family.
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if f.attrs == nil {
+	f := r.fams[name]
+	if f == nil {
+		f = r.registerLocked(name, "", kindCounter, attrLabels, r.maxSeries)
 		f.attr = true
 		f.attrs = map[uint32]*Attr{}
+	} else if !f.attr {
+		panic("metrics: Attr " + name + ": name is already a " + f.kind.String())
 	}
 	if a := f.attrs[id]; a != nil {
+		if len(a.keys)-1 != keys {
+			panic("metrics: Attr " + name + " id " + strconv.FormatUint(uint64(id), 10) + " registered again with " +
+				strconv.Itoa(keys) + " keys, have " + strconv.Itoa(len(a.keys)-1))
+		}
 		return a
+	}
+	if f.count.Load()+int64(keys)+1 > f.max {
+		return f.overflowAttr()
 	}
 	return f.newAttr(id, keys)
 }
 
+// newAttr creates the series of a new id; the caller holds r.mu.
 func (f *family) newAttr(id uint32, keys int) *Attr {
-	a := &Attr{id: id, keys: make([]*series, keys+1)}
+	a := &Attr{keys: make([]*series, keys+1)}
 	ids := strconv.FormatUint(uint64(id), 10)
 	f.mu.Lock()
 	for k := 0; k <= keys; k++ {
@@ -72,20 +78,30 @@ func (f *family) newAttr(id uint32, keys int) *Attr {
 			kv = strconv.Itoa(k)
 		}
 		key := []string{ids, kv}
-		h := f.idx.hash(key)
-		s := f.idx.lookup(h, key)
-		if s == nil {
-			s = f.newSeries(h, key, nil)
-		}
-		a.keys[k] = s
+		a.keys[k] = f.newSeries(f.idx.hash(key), key, nil)
 	}
+	f.count.Add(int64(keys) + 1)
 	f.mu.Unlock()
 	a.ovf = &f.r.ovf.with([]string{f.name, "key"}).c
 	f.attrs[id] = a
 	return a
 }
 
-// Add adds n to key.
+// overflowAttr returns the name's overflow Attr, creating it once; the
+// caller holds r.mu. It has no keys: every Add goes to its one series and
+// counts as a series overflow.
+func (f *family) overflowAttr() *Attr {
+	if f.attrOvf == nil {
+		key := []string{OverflowValue, OverflowValue}
+		f.mu.Lock()
+		s := f.newSeries(f.idx.hash(key), key, nil)
+		f.mu.Unlock()
+		f.attrOvf = &Attr{keys: []*series{s}, ovf: &f.r.ovf.with([]string{f.name, "series"}).c}
+	}
+	return f.attrOvf
+}
+
+// Add adds n to key. On the overflow Attr every key goes to its one series.
 func (a *Attr) Add(key int, n uint64) {
 	if uint(key) >= uint(len(a.keys)-1) {
 		a.ovf.Inc()

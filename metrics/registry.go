@@ -140,7 +140,8 @@ type family struct {
 	ovfS    atomic.Pointer[series]
 	ovfCtr  atomic.Pointer[Counter] // reason="series"
 	histCtr atomic.Pointer[Counter] // reason="history"
-	attrs   map[uint32]*Attr
+	attrs   map[uint32]*Attr        // Attr ids; guarded by Registry.mu
+	attrOvf *Attr                   // guarded by Registry.mu
 }
 
 // series is one label combination of a family.
@@ -156,6 +157,26 @@ type series struct {
 func (r *Registry) families() []*family { return *r.flist.Load() }
 
 func (r *Registry) register(name, help string, kind metricKind, labels []string, max int) *family {
+	checkNames(name, kind, labels)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if f := r.fams[name]; f != nil {
+		if f.kind != kind || f.help != help || !equalStrings(f.labels, labels) || f.attr {
+			what := f.kind.String()
+			if f.attr {
+				what = "Attr"
+			}
+			panic("metrics: " + name + " registered again with a different kind, help or labels: have " +
+				what + " " + strconv.Quote(f.help) + " [" + strings.Join(f.labels, ",") + "], asked for " +
+				kind.String() + " " + strconv.Quote(help) + " [" + strings.Join(labels, ",") + "]")
+		}
+		return f
+	}
+	return r.registerLocked(name, help, kind, labels, max)
+}
+
+// checkNames panics if a metric or label name breaks Prometheus's rules.
+func checkNames(name string, kind metricKind, labels []string) {
 	if err := checkName(name); err != "" {
 		panic("metrics: metric name " + strconv.Quote(name) + ": " + err)
 	}
@@ -169,15 +190,11 @@ func (r *Registry) register(name, help string, kind metricKind, labels []string,
 		}
 		seen[l] = true
 	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if f := r.fams[name]; f != nil {
-		if f.kind != kind || f.help != help || !equalStrings(f.labels, labels) || f.attr {
-			panic("metrics: " + name + " registered again with a different kind, help or labels (have " +
-				f.kind.String() + " " + strconv.Quote(f.help) + " " + strconv.Quote(strings.Join(f.labels, ",")) + ")")
-		}
-		return f
-	}
+}
+
+// registerLocked adds a new family; the caller holds r.mu and has checked
+// that name is free and valid.
+func (r *Registry) registerLocked(name, help string, kind metricKind, labels []string, max int) *family {
 	for _, n := range derivedNames(name, kind) {
 		if g := r.fams[n]; g != nil {
 			panic("metrics: " + name + ": exposition name " + n + " is already a metric")
