@@ -4,125 +4,79 @@ import (
 	"context"
 	"log/slog"
 	"sync"
-	"unsafe"
+	"sync/atomic"
+	"time"
 )
 
-// recordOverhead is the fixed cost charged per buffered record: the
-// Record struct itself.
-const recordOverhead = int(unsafe.Sizeof(slog.Record{}))
-
-// flight is one request's buffer of below-level records.
-// flightChunk is the unit the buffer grows by, so growth never copies
-// records already buffered.
-const flightChunk = 32
-
+// flight is one request's buffer of below-level records: a queue of kept
+// records, oldest first, whose charged sizes sum to at most the handler's
+// FlightBytes. Each record is charged what it holds (see keep), so the
+// bound is on memory, not on an estimate.
 type flight struct {
-	mu      sync.Mutex
-	chunks  []*[flightChunk]flightEntry
-	head    int // index of the oldest live entry in chunks[0]
-	tail    int // number of used entries in the last chunk
-	bytes   int
-	dropped int
-	failed  bool // an Error was logged: later records pass straight through
+	mu         sync.Mutex
+	head, tail *keptRecord
+	bytes      int
+	dropped    int
+	failed     bool // an Error was logged: later records pass straight through
+	failedFast atomic.Bool
 	// flushed is closed once the first Error's flush is written; later
 	// records wait for it so they never overtake the flushed ones.
 	flushed chan struct{}
 }
 
-type flightEntry struct {
-	h    *Handler
-	r    slog.Record
-	size int
-}
-
-// recordSize estimates the bytes a buffered record keeps alive.
-func recordSize(r slog.Record) int {
-	n := recordOverhead + len(r.Message)
-	r.Attrs(func(a slog.Attr) bool {
-		n += attrSize(a)
-		return true
-	})
-	return n
-}
-
-func attrSize(a slog.Attr) int {
-	n := int(unsafe.Sizeof(a)) + len(a.Key)
-	switch a.Value.Kind() {
-	case slog.KindString:
-		n += len(a.Value.String())
-	case slog.KindGroup:
-		for _, c := range a.Value.Group() {
-			n += attrSize(c)
-		}
-	case slog.KindAny, slog.KindLogValuer:
-		n += 64 // unknown; a flat estimate
-	}
-	return n
-}
-
-// add buffers r (already redacted) and evicts the oldest records beyond
+// add buffers r (already prepared) and evicts the oldest records beyond
 // limit. It reports false when the flight has failed and r must be
 // written instead.
 func (f *flight) add(h *Handler, r *slog.Record, limit int) bool {
-	size := recordSize(*r)
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.failed {
-		done := f.flushed
-		f.mu.Unlock()
-		<-done
-		f.mu.Lock()
-		return false
+	if f.failedFast.Load() {
+		return f.waitFailed()
 	}
-	if size > limit {
+	kr := new(keptRecord)
+	fits := keep(kr, h, r, h.c.flightMode, true, limit)
+	f.mu.Lock()
+	if f.failed {
+		f.mu.Unlock()
+		return f.waitFailed()
+	}
+	defer f.mu.Unlock()
+	if !fits {
 		f.dropped++
 		return true
 	}
-	if len(f.chunks) == 0 || f.tail == flightChunk {
-		f.chunks = append(f.chunks, new([flightChunk]flightEntry))
-		f.tail = 0
+	if f.tail == nil {
+		f.head = kr
+	} else {
+		f.tail.next = kr
 	}
-	f.chunks[len(f.chunks)-1][f.tail] = flightEntry{h: h, r: r.Clone(), size: size}
-	f.tail++
-	f.bytes += size
+	f.tail = kr
+	f.bytes += kr.size
 	for f.bytes > limit {
-		c := f.chunks[0]
-		f.bytes -= c[f.head].size
-		c[f.head] = flightEntry{}
-		f.head++
+		old := f.head
+		f.head = old.next
+		old.next = nil
+		f.bytes -= old.size
 		f.dropped++
-		if f.head == flightChunk || (len(f.chunks) == 1 && f.head == f.tail) {
-			f.chunks[0] = nil
-			f.chunks = f.chunks[1:]
-			f.head = 0
-			if len(f.chunks) == 0 {
-				f.tail = 0
-			}
-		}
+	}
+	if f.head == nil {
+		f.tail = nil
 	}
 	return true
 }
 
-// ordered returns the live entries oldest first.
-func (f *flight) ordered() []flightEntry {
-	var out []flightEntry
-	for i, c := range f.chunks {
-		lo, hi := 0, flightChunk
-		if i == 0 {
-			lo = f.head
-		}
-		if i == len(f.chunks)-1 {
-			hi = f.tail
-		}
-		out = append(out, c[lo:hi]...)
-	}
-	return out
+// waitFailed waits for the first Error's flush to be written and reports
+// false: the record goes straight to the output.
+func (f *flight) waitFailed() bool {
+	f.mu.Lock()
+	done := f.flushed
+	f.mu.Unlock()
+	<-done
+	return false
 }
 
-// take marks the flight failed and returns its records in order; the
+// take marks the flight failed and returns its records oldest first; the
 // caller must close f.flushed once they are written. Later callers wait
 // for that and get nothing.
-func (f *flight) take() ([]flightEntry, int, bool) {
+func (f *flight) take() (*keptRecord, int, bool) {
 	f.mu.Lock()
 	if f.failed {
 		done := f.flushed
@@ -132,37 +86,40 @@ func (f *flight) take() ([]flightEntry, int, bool) {
 	}
 	defer f.mu.Unlock()
 	f.failed = true
+	f.failedFast.Store(true)
 	f.flushed = make(chan struct{})
-	out := f.ordered()
-	d := f.dropped
-	f.chunks, f.head, f.tail, f.bytes, f.dropped = nil, 0, 0, 0, 0
-	return out, d, true
+	head, d := f.head, f.dropped
+	f.head, f.tail, f.bytes, f.dropped = nil, nil, 0, 0
+	return head, d, true
 }
 
 // release frees the buffer of a request that ended.
 func (f *flight) release() {
 	f.mu.Lock()
-	f.chunks, f.head, f.tail, f.bytes = nil, 0, 0, 0
+	f.head, f.tail, f.bytes = nil, nil, 0
 	f.mu.Unlock()
 }
 
-func (h *Handler) flush(ctx context.Context, f *flight, errRec slog.Record) error {
-	es, dropped, first := f.take()
+// flush writes the buffered records, oldest first, before the first Error
+// record of the request (logged at t). Evicted records are announced by one
+// Warn line at the top level of the output, outside the caller's groups.
+func (h *Handler) flush(ctx context.Context, f *flight, t time.Time) error {
+	head, dropped, first := f.take()
 	if !first {
 		return nil
 	}
 	defer close(f.flushed)
+	var firstErr error
 	if dropped > 0 {
-		r := slog.NewRecord(errRec.Time, slog.LevelWarn, "flight recorder dropped earlier records", 0)
+		r := slog.NewRecord(t, slog.LevelWarn, "logging: flight recorder dropped earlier records", 0)
 		r.AddAttrs(slog.Int("dropped", dropped))
-		if err := h.write(ctx, &r); err != nil {
-			return err
+		firstErr = h.c.root.write(ctx, &r)
+	}
+	for k := head; k != nil; k = k.next {
+		r := k.record()
+		if err := k.h.write(ctx, &r); err != nil && firstErr == nil {
+			firstErr = err
 		}
 	}
-	for _, e := range es {
-		if err := e.h.write(ctx, &e.r); err != nil {
-			return err
-		}
-	}
-	return nil
+	return firstErr
 }

@@ -3,29 +3,59 @@ package logging
 import (
 	"bytes"
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 )
 
-// TestFlightModel logs random records (random sizes and levels) on flight
-// requests and checks: the buffer never exceeds FlightBytes; before the
-// first Error the output holds the newest buffered records that fit, in
-// order; a request that never errs writes none of its debug records.
+// chargedSize is what a flight buffer charges for r logged on ctx.
+func chargedSize(h *Handler, ctx context.Context, r slog.Record) int {
+	r = r.Clone()
+	h.prepare(&r, stateFrom(ctx))
+	var k keptRecord
+	keep(&k, h, &r, h.c.flightMode, true, 0)
+	return k.size
+}
+
+var flightLevels = []slog.Level{slog.LevelDebug, slog.LevelInfo, slog.LevelWarn, slog.LevelError, slog.LevelError + 4}
+
+// TestFlightModel logs random records (random sizes, levels, handler
+// levels including ones above Error and LevelNever, context attributes,
+// a hashed key, KeyAttr) on flight requests and checks against a model:
+// the buffer never exceeds FlightBytes; the first Error-or-above record,
+// whatever the handler's level, writes the newest buffered records that
+// fit, in order, then itself; after it every record is written; a request
+// that never errs writes none of its below-level records; and every line
+// is prepared exactly once (one context attribute, the hash of the raw
+// value).
 func TestFlightModel(t *testing.T) {
-	for seed := range uint64(200) {
+	hashRE := regexp.MustCompile(`"uid":"(h:[0-9a-f]{24})"`)
+	for seed := range uint64(300) {
 		rng := rand.New(rand.NewPCG(seed, 5))
-		limit := 500 + rng.IntN(4000)
-		var got []string
-		h := NewHandler(idRecorder(&got), &Options{FlightBytes: limit})
+		limit := 200 + rng.IntN(4000)
+		level := []slog.Leveler{slog.LevelDebug, slog.LevelInfo, slog.LevelWarn, slog.LevelError, slog.LevelError + 1, LevelNever()}[rng.IntN(6)]
+		var buf bytes.Buffer
+		opts := &Options{FlightBytes: limit, Level: level, HashKeys: []string{"uid", "who"}, HashKey: [16]byte{byte(seed)}}
+		if rng.IntN(2) == 0 {
+			opts.KeyAttr = "who"
+		}
+		_, h := NewWithHandler(&buf, opts)
 		ctx := WithFlight(context.Background())
+		if rng.IntN(2) == 0 {
+			ctx = With(ctx, slog.String("req", fmt.Sprint("r", seed)))
+		}
+		ctx = WithKey(ctx, "user-7")
 		f := stateFrom(ctx).flight
 		type rec struct {
 			id   string
@@ -34,22 +64,16 @@ func TestFlightModel(t *testing.T) {
 		var buffered []rec
 		var want []string
 		failed := false
-		n := 1 + rng.IntN(60)
-		for i := range n {
+		for i := range 1 + rng.IntN(60) {
 			id := fmt.Sprint(i)
-			r := slog.NewRecord(timeZero, slog.LevelDebug, "m", 0)
-			r.AddAttrs(slog.String("id", id), slog.String("pad", strings.Repeat("x", rng.IntN(400))))
-			switch x := rng.IntN(10); {
-			case x == 0:
-				r.Level = slog.LevelError
-			case x < 3:
-				r.Level = slog.LevelInfo
-			}
-			require.True(t, h.Enabled(ctx, r.Level))
+			l := flightLevels[rng.IntN(len(flightLevels))]
+			r := slog.NewRecord(timeZero, l, "m", 0)
+			r.AddAttrs(slog.String("id", id), slog.String("uid", fmt.Sprint("u", rng.IntN(3))), slog.String("pad", strings.Repeat("x", rng.IntN(400))))
+			require.True(t, h.Enabled(ctx, l))
+			size := chargedSize(h, ctx, r)
 			require.NoError(t, h.Handle(ctx, r))
 			switch {
-			case r.Level >= slog.LevelError && !failed:
-				// newest records that fit, in order
+			case l >= slog.LevelError && !failed:
 				total, start := 0, len(buffered)
 				for start > 0 && total+buffered[start-1].size <= limit {
 					start--
@@ -60,19 +84,50 @@ func TestFlightModel(t *testing.T) {
 				}
 				want = append(want, id)
 				failed, buffered = true, nil
-			case r.Level >= slog.LevelInfo || failed:
+			case l >= level.Level() || failed:
 				want = append(want, id)
 			default:
-				if s := recordSize(r); s <= limit {
-					buffered = append(buffered, rec{id, s})
+				if size <= limit {
+					buffered = append(buffered, rec{id, size})
 				}
 			}
 			f.mu.Lock()
 			require.LessOrEqual(t, f.bytes, limit, "seed %d", seed)
 			f.mu.Unlock()
 		}
-		require.Equal(t, want, got, "seed %d", seed)
+		var got []string
+		for _, line := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
+			if line == "" {
+				continue
+			}
+			var m map[string]any
+			require.NoError(t, json.Unmarshal([]byte(line), &m), line)
+			if m["msg"] == "logging: flight recorder dropped earlier records" {
+				continue
+			}
+			got = append(got, m["id"].(string))
+			require.LessOrEqual(t, strings.Count(line, `"req":`), 1, "seed %d: prepared twice: %s", seed, line)
+			require.LessOrEqual(t, strings.Count(line, `"who":`), 1, "seed %d: prepared twice: %s", seed, line)
+			hm := hashRE.FindStringSubmatch(line)
+			require.NotNil(t, hm, "seed %d: %s", seed, line)
+			ok := false
+			for u := range 3 {
+				ok = ok || hm[1] == hashOf(opts.HashKey, fmt.Sprint("u", u))
+			}
+			require.True(t, ok, "seed %d: uid hashed twice: %s", seed, line)
+			if opts.KeyAttr != "" {
+				require.Equal(t, hashOf(opts.HashKey, "user-7"), m["who"], "seed %d", seed)
+			}
+		}
+		require.Equal(t, want, got, "seed %d level %v", seed, level)
 	}
+}
+
+// hashOf is HashKeys' hash computed independently.
+func hashOf(key [16]byte, text string) string {
+	m := hmac.New(sha256.New, key[:])
+	m.Write([]byte(text))
+	return "h:" + hex.EncodeToString(m.Sum(nil)[:12])
 }
 
 func TestFlightNotWrittenWithoutError(t *testing.T) {
@@ -92,14 +147,21 @@ func TestFlightNotWrittenWithoutError(t *testing.T) {
 
 func TestFlightEvictionReported(t *testing.T) {
 	var buf bytes.Buffer
-	log := New(&buf, &Options{FlightBytes: 2 * recordOverhead})
+	log, h := NewWithHandler(&buf, &Options{FlightBytes: 1 << 10})
 	ctx := WithFlight(context.Background())
-	for i := range 5 {
+	r := slog.NewRecord(timeZero, slog.LevelDebug, "d", 0)
+	r.AddAttrs(slog.Int("i", 0))
+	per := chargedSize(h, ctx, r)
+	n := 1<<10/per + 3 // three more than fit
+	for i := range n {
 		log.DebugContext(ctx, "d", "i", i)
 	}
-	log.ErrorContext(ctx, "boom")
+	log.WithGroup("req").ErrorContext(ctx, "boom")
 	ms := parseJSONLines(t, buf.Bytes())
-	require.Equal(t, "flight recorder dropped earlier records", ms[0]["msg"])
+	require.Equal(t, "logging: flight recorder dropped earlier records", ms[0]["msg"])
+	require.Equal(t, float64(3), ms[0]["dropped"], "at the top level, not in the caller's group")
+	require.Len(t, ms, 1+(n-3)+1)
+	require.Equal(t, float64(3), ms[1]["i"])
 	require.Equal(t, "boom", ms[len(ms)-1]["msg"])
 }
 

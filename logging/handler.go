@@ -10,13 +10,16 @@ import (
 
 // core is what every handler derived from one NewHandler call shares.
 type core struct {
-	level   slog.Leveler
-	dyes    *Dyes
-	rd      redactor
-	sampler *sampler
-	flightN int
-	ring    *ring
-	clock   Clock
+	level      slog.Leveler
+	dyes       *Dyes
+	rd         redactor
+	sampler    *sampler
+	flightN    int
+	flightMode freezeMode // what kept flight records need of opaque values
+	ring       *ring
+	clock      Clock
+	keyAttr    string
+	root       *Handler // the handler NewHandler returned: no groups, no attrs
 }
 
 // Handler is a slog.Handler that adds per-request dyeing, sampling, a
@@ -26,9 +29,9 @@ type Handler struct {
 	c    *core
 	next slog.Handler
 	ops  *op // WithGroup/WithAttrs chain, replayed by Ring
-	// denied is true once an open group's name is denylisted: every value
-	// under it is redacted.
-	denied bool
+	// under is what happens to every value below the open groups: set
+	// once a group's name is denied (redacted) or a HashKey (hashed).
+	under under
 }
 
 type op struct {
@@ -37,9 +40,15 @@ type op struct {
 	attrs  []slog.Attr
 }
 
-// NewHandler returns a Handler writing through next. next should accept
-// every level (the Handler decides what is enabled): give slog's handlers
-// a Level of math.MinInt or lower than any you log. A nil next discards.
+// NewHandler returns a Handler writing through next. A nil next discards.
+//
+// The Handler decides what is enabled and calls next.Handle without
+// asking next.Enabled, so next's own level does not filter: slog's
+// JSONHandler and TextHandler check their level only in Enabled and can be
+// built with nil options. Only a handler that filters inside Handle needs a
+// level at or below the lowest one you log. Options.Text does not apply
+// (next formats); NewWithHandler gives a Handler over a writer, JSON or
+// text.
 func NewHandler(next slog.Handler, opts *Options) *Handler {
 	if opts == nil {
 		opts = &Options{}
@@ -47,7 +56,7 @@ func NewHandler(next slog.Handler, opts *Options) *Handler {
 	if next == nil {
 		next = slog.DiscardHandler
 	}
-	c := &core{level: opts.Level, dyes: opts.Dyes, clock: opts.Clock, flightN: opts.FlightBytes}
+	c := &core{level: opts.Level, dyes: opts.Dyes, clock: opts.Clock, flightN: opts.FlightBytes, keyAttr: opts.KeyAttr}
 	if c.level == nil {
 		c.level = slog.LevelInfo
 	}
@@ -64,23 +73,38 @@ func NewHandler(next slog.Handler, opts *Options) *Handler {
 	if opts.Sampling != nil {
 		c.sampler = newSampler(opts.Sampling)
 	}
+	c.flightMode = modeOf(next)
 	if opts.RingSize > 0 {
-		c.ring = &ring{entries: make([]flightEntry, opts.RingSize)}
+		c.ring = &ring{entries: make([]keptRecord, opts.RingSize)}
+		c.flightMode |= freezeJSON // flushed records go to the ring too
 	}
-	return &Handler{c: c, next: next}
+	c.root = &Handler{c: c, next: next}
+	return c.root
 }
 
 // New returns a logger writing JSON lines to w (text with Options.Text)
-// through a Handler.
+// through a Handler. The logger's Handler() is that *Handler; to get it
+// typed, for DyeAdmin, Ring and Middleware, use NewWithHandler.
 func New(w io.Writer, opts *Options) *slog.Logger {
+	l, _ := NewWithHandler(w, opts)
+	return l
+}
+
+// NewWithHandler is New that also returns the Handler, for DyeAdmin, Ring,
+// Dyes and Middleware:
+//
+//	log, h := logging.NewWithHandler(os.Stdout, &logging.Options{Text: true})
+//	mux.Handle("/debug/dyes", h.DyeAdmin())
+func NewWithHandler(w io.Writer, opts *Options) (*slog.Logger, *Handler) {
 	ho := &slog.HandlerOptions{Level: slog.Level(math.MinInt)}
 	var next slog.Handler
 	if opts != nil && opts.Text {
 		next = slog.NewTextHandler(&delWriter{w: w}, ho)
 	} else {
-		next = slog.NewJSONHandler(w, ho)
+		next = slog.NewJSONHandler(&nelWriter{w: w}, ho)
 	}
-	return slog.New(NewHandler(next, opts))
+	h := NewHandler(next, opts)
+	return slog.New(h), h
 }
 
 // Dyes returns the dye set in use.
@@ -88,7 +112,9 @@ func (h *Handler) Dyes() *Dyes { return h.c.dyes }
 
 // Enabled reports whether a record at level would be written (or buffered)
 // for ctx. At or above the level it is one Leveler call; below it, with no
-// dye and no FlightBytes, one more atomic load.
+// dye and no FlightBytes, one more atomic load. With FlightBytes > 0 every
+// below-level call looks ctx up (a walk up its chain of values), since any
+// request may carry a flight.
 func (h *Handler) Enabled(ctx context.Context, level slog.Level) bool {
 	c := h.c
 	if level >= c.level.Level() {
@@ -112,16 +138,17 @@ func (h *Handler) enabledBelow(ctx context.Context) bool {
 	return st.hasKey && c.dyes.listed(st.key)
 }
 
-// isDyed checks the dye's expiry at the record's time (the Clock's when
-// set), so no clock is read for it.
+// isDyed checks the dye's expiry against the clock the Dyes set was filled
+// with: its own Clock when it has one, else the record's time (which came
+// from time.Now, as the expiry did), so no clock is read for it.
 func (c *core) isDyed(st *reqState, r slog.Record) bool {
 	if st == nil || !st.hasKey || !c.dyes.active() {
 		return false
 	}
 	var now time.Time
 	switch {
-	case c.clock != nil:
-		now = c.clock.Now()
+	case c.dyes.Clock != nil:
+		now = c.dyes.Clock.Now()
 	case !r.Time.IsZero():
 		now = r.Time
 	default:
@@ -140,31 +167,37 @@ func (c *core) nowNanos(r slog.Record) int64 {
 	return time.Now().UnixNano()
 }
 
-// Handle writes, samples or buffers r.
+// Handle writes, samples or buffers r. Each record is prepared (context
+// attributes added, redacted, hashed) exactly once.
 func (h *Handler) Handle(ctx context.Context, r slog.Record) error {
 	c := h.c
 	st := stateFrom(ctx)
-	if r.Level < c.level.Level() {
+	var fl *flight
+	if st != nil && st.flight != nil && c.flightN > 0 {
+		fl = st.flight
+	}
+	switch {
+	case fl != nil && r.Level >= slog.LevelError:
+		// The flight's trigger, whatever the handler's level: the buffer
+		// first, then the record.
+		if err := h.flush(ctx, fl, r.Time); err != nil {
+			return err
+		}
+	case r.Level < c.level.Level():
 		switch {
 		case c.isDyed(st, r):
-		case st != nil && st.flight != nil && c.flightN > 0:
+		case fl != nil:
 			h.prepare(&r, st)
-			if st.flight.add(h, &r, c.flightN) {
+			if fl.add(h, &r, c.flightN) {
 				return nil
 			}
+			return h.write(ctx, &r) // the flight failed: log at every level
 		default:
 			return nil // not enabled: the caller skipped Enabled
 		}
-		h.prepare(&r, st)
-		return h.write(ctx, &r)
-	}
-	if r.Level < slog.LevelError {
-		if c.sampler != nil && !c.isDyed(st, r) && !c.sampler.keep(r.Level, r.Message, c.nowNanos(r)) {
+	case r.Level < slog.LevelError && c.sampler != nil:
+		if !c.isDyed(st, r) && !c.sampler.keep(r.Level, r.Message, c.nowNanos(r)) {
 			return nil
-		}
-	} else if st != nil && st.flight != nil && c.flightN > 0 {
-		if err := h.flush(ctx, st.flight, r); err != nil {
-			return err
 		}
 	}
 	h.prepare(&r, st)
@@ -179,11 +212,13 @@ func (h *Handler) write(ctx context.Context, r *slog.Record) error {
 	return h.next.Handle(ctx, *r)
 }
 
-// prepare adds the context's attributes and redacts. A record that needs
-// no change is left as is.
+// prepare adds the request's key (KeyAttr) and context attributes and
+// redacts. A record that needs no change is left as is.
 func (h *Handler) prepare(r *slog.Record, st *reqState) {
-	rd := &h.c.rd
-	need := h.denied || (st != nil && len(st.attrs) > 0)
+	c := h.c
+	rd := &c.rd
+	keyAttr := c.keyAttr != "" && st != nil && st.hasKey
+	need := h.under != underNone || keyAttr || (st != nil && len(st.attrs) > 0)
 	if !need {
 		r.Attrs(func(a slog.Attr) bool {
 			switch a.Value.Kind() {
@@ -199,13 +234,16 @@ func (h *Handler) prepare(r *slog.Record, st *reqState) {
 		}
 	}
 	nr := slog.NewRecord(r.Time, r.Level, r.Message, r.PC)
+	if keyAttr {
+		nr.AddAttrs(rd.rewrite(slog.String(c.keyAttr, st.key), h.under))
+	}
 	if st != nil {
 		for _, a := range st.attrs {
-			nr.AddAttrs(rd.rewrite(a, h.denied))
+			nr.AddAttrs(rd.rewrite(a, h.under))
 		}
 	}
 	r.Attrs(func(a slog.Attr) bool {
-		nr.AddAttrs(rd.rewrite(a, h.denied))
+		nr.AddAttrs(rd.rewrite(a, h.under))
 		return true
 	})
 	*r = nr
@@ -216,15 +254,25 @@ func (h *Handler) WithAttrs(attrs []slog.Attr) slog.Handler {
 	if len(attrs) == 0 {
 		return h
 	}
-	red := h.c.rd.rewriteAll(attrs, h.denied)
+	red := h.c.rd.rewriteAll(attrs, h.under)
 	h2 := *h
 	h2.next = h.next.WithAttrs(red)
-	h2.ops = &op{parent: h.ops, attrs: red}
+	kept := red
+	if h.c.ring != nil {
+		// The ring formats these again at each GET: freeze them now.
+		k := keeper{mode: freezeJSON}
+		kept = make([]slog.Attr, len(red))
+		for i, a := range red {
+			kept[i] = k.attr(a)
+		}
+	}
+	h2.ops = &op{parent: h.ops, attrs: kept}
 	return &h2
 }
 
 // WithGroup returns a handler that nests later attributes under name. If
-// name is denylisted every value under it is redacted.
+// name is denylisted every value under it is redacted; if it is a HashKey
+// every value under it is hashed.
 func (h *Handler) WithGroup(name string) slog.Handler {
 	if name == "" {
 		return h
@@ -232,7 +280,7 @@ func (h *Handler) WithGroup(name string) slog.Handler {
 	h2 := *h
 	h2.next = h.next.WithGroup(name)
 	h2.ops = &op{parent: h.ops, group: name}
-	h2.denied = h.denied || h.c.rd.deny.match(name)
+	h2.under = h.c.rd.below(h.under, name)
 	return &h2
 }
 

@@ -34,16 +34,25 @@ type Options struct {
 	// Sampling, when non-nil, thins records below Error per (level, message).
 	Sampling *Sampling
 	// Dyes is the dye set consulted by Enabled; nil means a set of its own
-	// (see Handler.Dyes).
+	// (see Handler.Dyes) using Clock. A set passed here judges expiry by its
+	// own Clock (nil: the record's time), the one its Add used.
 	Dyes *Dyes
-	// FlightBytes > 0 enables WithFlight buffers of that many bytes per
-	// request (estimated retained size, see the package doc).
+	// FlightBytes > 0 enables WithFlight buffers holding at most that many
+	// bytes of records per request (see the package doc for what a record
+	// costs).
 	FlightBytes int
 	// RingSize > 0 keeps the last RingSize written records for Ring.
 	RingSize int
 	// Clock is the time source (nil: time.Now; sampling then uses the
-	// record's own time).
+	// record's own time). It is also the Clock of the handler's own Dyes
+	// set; a Dyes set passed in Options.Dyes keeps its own Clock.
 	Clock Clock
+	// KeyAttr, when set, adds the request's WithKey key to every record
+	// logged with that context, under this attribute name, so a dyed or
+	// flushed line says whose request it was. It is redacted and hashed
+	// like any attribute: list it in HashKeys to keep users joinable but
+	// unreadable. Empty (the default) adds nothing.
+	KeyAttr string
 }
 
 // Sampling thins repeated records: per (level, message) and per Interval,

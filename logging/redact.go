@@ -3,6 +3,7 @@ package logging
 import (
 	"crypto/hmac"
 	"crypto/sha256"
+	"encoding"
 	"encoding/hex"
 	"log/slog"
 	"unicode"
@@ -136,11 +137,31 @@ type redactor struct {
 	hashKey [16]byte
 }
 
+// hashValue is "h:" and the first 12 bytes of HMAC-SHA256(HashKey, the
+// value's text), in hex. The text is a string's bytes, a []byte's bytes,
+// a TextMarshaler's text, an error's message, or else the value as
+// slog.Value.String formats it.
 func (rd *redactor) hashValue(v slog.Value) slog.Value {
 	m := hmac.New(sha256.New, rd.hashKey[:])
-	m.Write([]byte(v.String()))
+	m.Write(hashText(v))
 	sum := m.Sum(nil)
 	return slog.StringValue("h:" + hex.EncodeToString(sum[:12]))
+}
+
+func hashText(v slog.Value) []byte {
+	if v.Kind() == slog.KindAny {
+		switch x := v.Any().(type) {
+		case []byte:
+			return x
+		case encoding.TextMarshaler:
+			if b, err := x.MarshalText(); err == nil {
+				return b
+			}
+		case error:
+			return []byte(x.Error())
+		}
+	}
+	return []byte(v.String())
 }
 
 // needs reports whether a must be rewritten: a denied or hashed key, a
@@ -163,34 +184,54 @@ func (rd *redactor) needs(a slog.Attr) bool {
 	return rd.deny.match(a.Key) || rd.hash.match(a.Key)
 }
 
+// under says what happens to every value below an open group: nothing
+// more, hashing (the group's name is a HashKey) or redaction (it is
+// denied). Redaction wins over hashing.
+type under uint8
+
+const (
+	underNone under = iota
+	underHash
+	underDeny
+)
+
+// below is the mode for the members of a group named key opened in mode u.
+func (rd *redactor) below(u under, key string) under {
+	switch {
+	case u == underDeny || rd.deny.match(key):
+		return underDeny
+	case u == underHash || rd.hash.match(key):
+		return underHash
+	}
+	return underNone
+}
+
 // rewrite returns a with denied values replaced, hashed values hashed and
-// LogValuers resolved, at any depth. under is true inside a group whose
-// name is denied: every value there is redacted.
-func (rd *redactor) rewrite(a slog.Attr, under bool) slog.Attr {
-	if !under && !rd.needs(a) {
+// LogValuers resolved, at any depth. A denied key's value, group or not,
+// becomes Redacted. Under a hashed key every leaf is hashed and groups
+// keep their shape, as under a WithGroup of that name.
+func (rd *redactor) rewrite(a slog.Attr, u under) slog.Attr {
+	if u == underNone && !rd.needs(a) {
 		return a
 	}
 	v := a.Value.Resolve()
-	if v.Kind() == slog.KindGroup && a.Key == "" {
-		// An inlined group: its members are at this level.
-		return slog.Attr{Key: "", Value: slog.GroupValue(rd.rewriteAll(v.Group(), under)...)}
-	}
-	if under || rd.deny.match(a.Key) {
+	m := rd.below(u, a.Key)
+	switch {
+	case m == underDeny && (a.Key != "" || v.Kind() != slog.KindGroup):
 		return slog.String(a.Key, Redacted)
-	}
-	if rd.hash.match(a.Key) {
+	case v.Kind() == slog.KindGroup:
+		// An inlined group (empty key) has its members at this level.
+		return slog.Attr{Key: a.Key, Value: slog.GroupValue(rd.rewriteAll(v.Group(), m)...)}
+	case m == underHash:
 		return slog.Attr{Key: a.Key, Value: rd.hashValue(v)}
-	}
-	if v.Kind() == slog.KindGroup {
-		return slog.Attr{Key: a.Key, Value: slog.GroupValue(rd.rewriteAll(v.Group(), false)...)}
 	}
 	return slog.Attr{Key: a.Key, Value: v}
 }
 
-func (rd *redactor) rewriteAll(as []slog.Attr, under bool) []slog.Attr {
+func (rd *redactor) rewriteAll(as []slog.Attr, u under) []slog.Attr {
 	out := make([]slog.Attr, len(as))
 	for i, a := range as {
-		out[i] = rd.rewrite(a, under)
+		out[i] = rd.rewrite(a, u)
 	}
 	return out
 }

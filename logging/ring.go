@@ -12,15 +12,18 @@ import (
 // ring keeps the last n written records of the process.
 type ring struct {
 	mu      sync.Mutex
-	entries []flightEntry
+	entries []keptRecord
 	next    int
 	full    bool
 }
 
+// add keeps r with its opaque values frozen as JSON (the ring's only
+// format), so a later GET never formats a value the caller still holds.
 func (rg *ring) add(h *Handler, r *slog.Record) {
-	c := r.Clone()
+	var k keptRecord
+	keep(&k, h, r, freezeJSON, false, 0)
 	rg.mu.Lock()
-	rg.entries[rg.next] = flightEntry{h: h, r: c}
+	rg.entries[rg.next] = k
 	rg.next++
 	if rg.next == len(rg.entries) {
 		rg.next, rg.full = 0, true
@@ -29,10 +32,10 @@ func (rg *ring) add(h *Handler, r *slog.Record) {
 }
 
 // snapshot returns the records oldest first.
-func (rg *ring) snapshot() []flightEntry {
+func (rg *ring) snapshot() []keptRecord {
 	rg.mu.Lock()
 	defer rg.mu.Unlock()
-	var out []flightEntry
+	var out []keptRecord
 	if rg.full {
 		out = append(out, rg.entries[rg.next:]...)
 	}
@@ -40,8 +43,10 @@ func (rg *ring) snapshot() []flightEntry {
 }
 
 // Ring serves the last RingSize written records as JSON lines, newest
-// last, whatever the wrapped handler's format. With RingSize = 0 it
-// answers 404.
+// last, whatever the wrapped handler's format: 200 for GET, 405 for other
+// methods, 404 when RingSize = 0. Opaque values (slog.Any of a map, a
+// struct, a pointer) show as they were when logged: they are formatted as
+// JSON when the record is kept.
 func (h *Handler) Ring() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if h.c.ring == nil {
@@ -56,21 +61,22 @@ func (h *Handler) Ring() http.Handler {
 		var buf bytes.Buffer
 		writeJSONLines(&buf, h.c.ring.snapshot())
 		w.Header().Set("Content-Type", "application/x-ndjson")
-		_, _ = w.Write(buf.Bytes())
+		_, _ = w.Write(escapeNEL(buf.Bytes()))
 	})
 }
 
-// writeJSONLines formats entries as JSON lines through slog's JSONHandler
-// with each entry's handler attributes and groups.
-func writeJSONLines(buf *bytes.Buffer, es []flightEntry) {
+// writeJSONLines formats records as JSON lines through slog's JSONHandler
+// with each record's handler attributes and groups.
+func writeJSONLines(buf *bytes.Buffer, ks []keptRecord) {
 	jh := slog.NewJSONHandler(buf, &slog.HandlerOptions{Level: slog.Level(math.MinInt)})
 	cache := map[*Handler]slog.Handler{}
-	for _, e := range es {
-		hh, ok := cache[e.h]
+	for i := range ks {
+		k := &ks[i]
+		hh, ok := cache[k.h]
 		if !ok {
-			hh = e.h.replay(jh)
-			cache[e.h] = hh
+			hh = k.h.replay(jh)
+			cache[k.h] = hh
 		}
-		_ = hh.Handle(context.Background(), e.r)
+		_ = hh.Handle(context.Background(), k.record())
 	}
 }
