@@ -54,12 +54,26 @@ func (d *DecodeState) unmarshal(data []byte, v any) error {
 
 // callUnmarshaler runs u on data with a heap copy of d, so that d itself does not escape
 // (an interface method call makes its arguments escape), and takes the copy's
-// accounting back.
+// accounting back. One heap copy serves a whole decode: it is charged to the memory
+// budget once and reused by every later call (a message may hold many fields whose type
+// has its own UnmarshalTLV). A state already on the heap is passed as it is.
 func (d *DecodeState) callUnmarshaler(u Unmarshaler, data []byte) error {
-	hd := new(DecodeState)
+	if d.self != nil {
+		// Passing d.self, not d, keeps a stack state from escaping.
+		return u.UnmarshalTLV(data, d.self)
+	}
+	hd := d.spare
+	if hd == nil {
+		if err := d.Alloc(int(unsafe.Sizeof(DecodeState{}))); err != nil {
+			return d.errAt(0, 0, err)
+		}
+		hd = new(DecodeState)
+	}
 	*hd = *d
+	hd.self, hd.spare = hd, nil
 	err := u.UnmarshalTLV(data, hd)
 	*d = *hd
+	d.self, d.spare = nil, hd
 	return err
 }
 
@@ -79,7 +93,7 @@ const (
 func (d *DecodeState) copyOut(v []byte, off int) ([]byte, error) {
 	n := len(v)
 	if n > arenaMax {
-		if err := d.Alloc(n); err != nil {
+		if err := d.allocData(n); err != nil {
 			return nil, err
 		}
 		b := make([]byte, n)
@@ -88,7 +102,7 @@ func (d *DecodeState) copyOut(v []byte, off int) ([]byte, error) {
 	}
 	if n > len(d.arena) {
 		size := max(min(d.total-(d.base+off), arenaBlock), n)
-		if err := d.Alloc(size); err != nil {
+		if err := d.allocData(size); err != nil {
 			return nil, err
 		}
 		d.arena = make([]byte, size)
@@ -211,14 +225,31 @@ func (p *structPlan) decode(d *DecodeState, data []byte, ptr unsafe.Pointer) err
 		}
 	}
 	if !unknownSorted {
-		// Sorted copies the fields and indexes them with 4 bytes each.
 		u := (*Unknown)(unsafe.Add(ptr, p.unknownOff))
-		if err := d.Alloc(len(*u) + 4*unknownCount); err != nil {
+		s, err := d.SortUnknown(*u)
+		if err != nil {
 			return d.errAt(len(data), 0, err)
 		}
-		*u = u.Sorted()
+		*u = s
 	}
 	return nil
+}
+
+// SortUnknown returns u.Sorted() after charging what sorting allocates, when u is not
+// sorted yet: a copy of the fields and an index of 4 bytes per field. Generated code
+// calls it after decoding a message that kept unknown fields.
+func (d *DecodeState) SortUnknown(u Unknown) (Unknown, error) {
+	n, sorted := u.fieldOrder()
+	if sorted {
+		return u, nil
+	}
+	if err := d.allocData(4 * n); err != nil {
+		return u, err
+	}
+	if err := d.allocData(len(u)); err != nil {
+		return u, err
+	}
+	return u.Sorted(), nil
 }
 
 func (d *DecodeState) growUnknown(u *Unknown, n int) error {
@@ -226,7 +257,7 @@ func (d *DecodeState) growUnknown(u *Unknown, n int) error {
 		return nil
 	}
 	newCap := max(2*cap(*u), len(*u)+n)
-	if err := d.Alloc(newCap); err != nil {
+	if err := d.allocData(newCap); err != nil {
 		return err
 	}
 	nu := make(Unknown, len(*u), newCap)
@@ -534,11 +565,11 @@ func (d *DecodeState) growSlice(c *codec, p unsafe.Pointer, n int) error {
 	if h.cap-h.len >= n {
 		return nil
 	}
-	newCap := max(h.len+n, 2*h.cap)
-	if err := d.Alloc(newCap * int(c.elem.size)); err != nil {
-		return err
-	}
+	newCap := appendCap(h.cap, h.len+n)
 	if c.kind == kPacked {
+		if err := d.allocData(newCap * int(c.elem.size)); err != nil {
+			return err
+		}
 		// Pointer-free elements: a plain word array (8-byte aligned) holds them as well as
 		// a typed one, without going through reflect.
 		size := int(c.elem.size)
@@ -549,6 +580,9 @@ func (d *DecodeState) growSlice(c *codec, p unsafe.Pointer, n int) error {
 		}
 		h.data, h.cap = nd, newCap
 		return nil
+	}
+	if err := d.Alloc(newCap * int(c.elem.size)); err != nil {
+		return err
 	}
 	reflect.NewAt(c.typ, p).Elem().Grow(n)
 	return nil
@@ -715,24 +749,20 @@ func (d *DecodeState) decodeRun(c *codec, data []byte, start int, p unsafe.Point
 }
 
 func (d *DecodeState) decodeMapRun(c *codec, data []byte, start, keyLen, cnt int, p unsafe.Pointer, tag uint32) (int, error) {
-	// A Go map slot holds key, value and a control byte; tables are at most 7/8 full and
-	// sized to powers of two, so a presized map costs up to 16/7 slots per entry.
-	entryCost := int(c.key.size+c.elem.size+1)*16/7 + 1
 	var prevKey []byte
 	if c.strMap {
 		m := *(*map[string]string)(p)
+		if err := d.chargeMap(c.mapL, m == nil, len(m), cnt); err != nil {
+			return start, d.errAt(start, tag, err)
+		}
 		if m == nil {
-			if err := d.Alloc(cnt * entryCost); err != nil {
-				return start, d.errAt(start, tag, err)
-			}
 			m = make(map[string]string, cnt)
 			*(*map[string]string)(p) = m
-		} else if err := d.Alloc(cnt * entryCost); err != nil {
-			return start, d.errAt(start, tag, err)
 		}
 		// Lenient mode reads the usual entry shape (key field, value field, short lengths)
 		// directly; anything else, and strict mode, goes through decodeEntry.
 		fast := !d.strict
+		var kv *[2]string
 		off := start
 		for i := 0; i < cnt; i++ {
 			off += keyLen
@@ -756,7 +786,15 @@ func (d *DecodeState) decodeMapRun(c *codec, data []byte, start, keyLen, cnt int
 					continue
 				}
 			}
-			var kv [2]string
+			// The key and value escape (decodeEntry stores through them): one heap pair
+			// per run, charged.
+			if kv == nil {
+				if err := d.Alloc(int(unsafe.Sizeof(*kv))); err != nil {
+					return off, d.errAt(vo, tag, err)
+				}
+				kv = new([2]string)
+			}
+			*kv = [2]string{}
 			if _, err := d.decodeEntry(c, v, vo, unsafe.Pointer(&kv[0]), unsafe.Pointer(&kv[1]), tag, &prevKey); err != nil {
 				return off, err
 			}
@@ -765,7 +803,14 @@ func (d *DecodeState) decodeMapRun(c *codec, data []byte, start, keyLen, cnt int
 		return off, nil
 	}
 	mv := reflect.NewAt(c.typ, p).Elem()
-	if err := d.Alloc(cnt*entryCost + int(c.key.size+c.elem.size)); err != nil {
+	err := d.chargeMap(c.mapL, mv.IsNil(), mv.Len(), cnt)
+	if err == nil {
+		// The key and value being decoded.
+		if err = d.Alloc(int(c.key.size)); err == nil {
+			err = d.Alloc(int(c.elem.size))
+		}
+	}
+	if err != nil {
 		return start, d.errAt(start, tag, err)
 	}
 	if mv.IsNil() {

@@ -44,6 +44,9 @@ type DecodeState struct {
 	// arena is the unused tail of the current block that small decoded strings and
 	// byte slices are copied into (see copyOut).
 	arena []byte
+	// spare is the heap copy callUnmarshaler hands to Unmarshalers (nil until the first);
+	// self is set in a state on the heap, which is passed on as it is.
+	spare, self *DecodeState
 }
 
 // NewDecodeState returns the state for decoding an input of n bytes under o. It returns
@@ -53,6 +56,7 @@ func (o DecodeOptions) NewDecodeState(n int) (*DecodeState, error) {
 	if err := o.init(d, n); err != nil {
 		return nil, err
 	}
+	d.self = d
 	return d, nil
 }
 
@@ -92,25 +96,65 @@ func (d *DecodeState) Count(n int) error {
 }
 
 // Alloc charges an allocation of n bytes against the memory budget. Call it before
-// allocating, so a hostile length never reaches make. The charge includes the Go
-// allocator's rounding: to a size class (at most 1/8 above n) up to 32 KiB, to whole
-// 8 KiB pages above.
-func (d *DecodeState) Alloc(n int) error {
+// allocating, so a hostile length never reaches make. The charge is what the Go allocator
+// takes for n bytes: its size class up to 32 KiB (at least 16 bytes, the tiny allocator's
+// block; 8 more for the header of an object with pointers above 512 bytes), whole 8 KiB
+// pages above.
+func (d *DecodeState) Alloc(n int) error { return d.alloc(n, true) }
+
+// allocData is Alloc for memory without pointers (byte blocks, packed numbers), which
+// the allocator gives no header.
+func (d *DecodeState) allocData(n int) error { return d.alloc(n, false) }
+
+func (d *DecodeState) alloc(n int, pointers bool) error {
 	if n < 0 || n > d.memory {
 		d.memory = -1
 		return ErrMemoryLimit
 	}
-	if n <= 32<<10 {
-		n = (n+7)&^7 + n>>3
-	} else {
-		n = (n + 8<<10 - 1) &^ (8<<10 - 1)
-	}
+	n = allocSize(n, pointers)
 	if n > d.memory {
 		d.memory = -1
 		return ErrMemoryLimit
 	}
 	d.memory -= n
 	return nil
+}
+
+// Objects with pointers above mallocHeaderMin bytes carry a header of mallocHeader bytes
+// (runtime: gc.MinSizeForMallocHeader, gc.MallocHeaderSize).
+const (
+	mallocHeaderMin = ptrSize * 8 * ptrSize
+	mallocHeader    = 8
+)
+
+// sizeClasses are the Go allocator's object sizes up to 32 KiB
+// (internal/runtime/gc.SizeClassToSize, unchanged since Go 1.12).
+var sizeClasses = [...]uint16{16, 24, 32, 48, 64, 80, 96, 112, 128, 144, 160, 176, 192, 208, 224, 240, 256,
+	288, 320, 352, 384, 416, 448, 480, 512, 576, 640, 704, 768, 896, 1024, 1152, 1280, 1408, 1536, 1792, 2048,
+	2304, 2688, 3072, 3200, 3456, 4096, 4864, 5376, 6144, 6528, 6784, 6912, 8192, 9472, 9728, 10240, 10880,
+	12288, 13568, 14336, 16384, 18432, 19072, 20480, 21760, 24576, 27264, 28672, 32768}
+
+// allocSize returns the bytes the allocator takes for an object of n bytes.
+func allocSize(n int, pointers bool) int {
+	if n == 0 {
+		return 0
+	}
+	if n > 32<<10-mallocHeader {
+		return (n + 8<<10 - 1) &^ (8<<10 - 1)
+	}
+	if pointers && n > mallocHeaderMin {
+		n += mallocHeader
+	}
+	lo, hi := 0, len(sizeClasses)-1
+	for lo < hi {
+		mid := (lo + hi) / 2
+		if int(sizeClasses[mid]) < n {
+			lo = mid + 1
+		} else {
+			hi = mid
+		}
+	}
+	return int(sizeClasses[lo])
 }
 
 // Message decodes the nested message content data, found at offset off of the current

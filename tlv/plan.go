@@ -82,6 +82,7 @@ type codec struct {
 	// kMap: keys of the entry fields, and a fast path for map[string]string.
 	entryK, entryV fkey
 	strMap         bool
+	mapL           mapLayout // what the runtime allocates for the map (mapcost.go)
 	// kPtr: a zero value of the element, never written, encoded for nil elements.
 	zero unsafe.Pointer
 }
@@ -431,6 +432,7 @@ func (b *builder) codec0(t reflect.Type, nest int) (*codec, error) {
 		c.kind, c.wt, c.key, c.elem = kMap, Message, kc, vc
 		c.entryK, c.entryV = mkKey(1, kc.wt), mkKey(2, vc.wt)
 		c.strMap = kt.Kind() == reflect.String && t.Elem().Kind() == reflect.String
+		c.mapL = layoutOfTypes(kt, t.Elem())
 	default:
 		return nil, fmt.Errorf("%v: %w", t, ErrUnsupportedType)
 	}

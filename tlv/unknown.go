@@ -22,20 +22,7 @@ func (u *Unknown) Add(f []byte) { *u = append(*u, f...) }
 // Sorted returns u if its fields are in ascending tag order, and otherwise a copy with the
 // fields stably sorted by tag. Malformed trailing bytes are kept at the end unchanged.
 func (u Unknown) Sorted() Unknown {
-	var prev uint32
-	sorted := true
-	n := 0
-	for b := []byte(u); len(b) > 0; n++ {
-		tag, _, m := ConsumeField(b)
-		if m < 0 {
-			break
-		}
-		if tag < prev {
-			sorted = false
-		}
-		prev = tag
-		b = b[m:]
-	}
+	n, sorted := u.fieldOrder()
 	if sorted {
 		return u
 	}
@@ -67,6 +54,26 @@ func (u Unknown) Sorted() Unknown {
 		out = append(out, u[st:int(st)+m]...)
 	}
 	return append(out, u[off:]...)
+}
+
+// fieldOrder returns the number of well-formed leading fields of u and whether their
+// tags ascend.
+func (u Unknown) fieldOrder() (int, bool) {
+	var prev uint32
+	sorted := true
+	n := 0
+	for b := []byte(u); len(b) > 0; n++ {
+		tag, _, m := ConsumeField(b)
+		if m < 0 {
+			break
+		}
+		if tag < prev {
+			sorted = false
+		}
+		prev = tag
+		b = b[m:]
+	}
+	return n, sorted
 }
 
 // AppendBefore appends to dst the leading fields of u whose tag is below tag and returns

@@ -26,9 +26,11 @@
 //     the receiver first, then decode, using the *DecodeState for limits:
 //     d.Message(content, off, &x.Inner) for nested messages (depth + offsets),
 //     d.Count(n) per decoded field/element, d.Alloc(bytes) before every allocation
-//     (string/[]byte copies, slice growth, new structs), d.Strict(), d.Error(off, tag, err),
-//     x.Unknown.Add(rawField) for fields it does not know (after d.Alloc), then
-//     x.Unknown = x.Unknown.Sorted(). Unknown fields are checked for framing only.
+//     (string/[]byte copies, new structs), Grow(d, s, n) to grow a slice, MakeMap(d, n)
+//     and GrowMap(d, m, n) for a map's memory (header, tables, growth), d.Strict(),
+//     d.Error(off, tag, err), x.Unknown.Add(rawField) for fields it does not know (after
+//     d.Alloc), then x.Unknown, err = d.SortUnknown(x.Unknown). Unknown fields are
+//     checked for framing only.
 //
 // See SPEC.md for the wire format these functions implement.
 

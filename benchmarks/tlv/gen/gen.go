@@ -199,7 +199,11 @@ func (x *Inner) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 		x.UnknownFields = append(x.UnknownFields, data[start:off]...)
 	}
 	if len(x.UnknownFields) != 0 {
-		x.UnknownFields = x.UnknownFields.Sorted()
+		u, err := d.SortUnknown(x.UnknownFields)
+		if err != nil {
+			return d.Error(len(data), 0, err)
+		}
+		x.UnknownFields = u
 	}
 	return nil
 }
@@ -406,6 +410,7 @@ func (x *Msg) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 	var last uint32
 	var prev6 string
 	havePrev6 := false
+	charged6 := 0 // entries of x.Attrs whose memory is charged
 	for off := 0; off < len(data); {
 		start := off
 		var tag uint32
@@ -556,14 +561,11 @@ func (x *Msg) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 					return d.Error(start, tag, err)
 				}
 				if cap(x.IDs)-len(x.IDs) < cnt {
-					need := len(x.IDs) + cnt
-					if len(x.IDs) != 0 {
-						need = max(need, 2*cap(x.IDs))
-					}
-					if err := d.Alloc(need * int(unsafe.Sizeof(x.IDs[0]))); err != nil {
+					s, err := tlv.Grow(d, x.IDs, cnt)
+					if err != nil {
 						return d.Error(start, tag, err)
 					}
-					x.IDs = slices.Grow(x.IDs, cnt)
+					x.IDs = s
 				}
 				for p := 0; p < len(c); {
 					u, m := tlv.ConsumeVarint(c[p:])
@@ -583,9 +585,11 @@ func (x *Msg) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 					return d.Error(start, tag, tlv.ErrNonCanonical)
 				}
 				if len(x.IDs) == cap(x.IDs) {
-					if err := d.Alloc((2*cap(x.IDs) + 1) * int(unsafe.Sizeof(x.IDs[0]))); err != nil {
+					s, err := tlv.Grow(d, x.IDs, 1)
+					if err != nil {
 						return d.Error(start, tag, err)
 					}
+					x.IDs = s
 				}
 				var u uint64
 				if off < len(data) && data[off] < 0x80 {
@@ -659,24 +663,24 @@ func (x *Msg) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 				}
 				co := off + m - len(c)
 				off += m
-				if x.Items == nil {
-					cnt := 0
-					for p := start; p < len(data); {
-						t, _, m := tlv.ConsumeField(data[p:])
-						if m < 0 || t != tag {
-							break
+				if len(x.Items) == cap(x.Items) {
+					cnt := 1
+					if x.Items == nil {
+						cnt = 0
+						for p := start; p < len(data); {
+							t, _, m := tlv.ConsumeField(data[p:])
+							if m < 0 || t != tag {
+								break
+							}
+							cnt++
+							p += m
 						}
-						cnt++
-						p += m
 					}
-					if err := d.Alloc(cnt * int(unsafe.Sizeof(x.Items[0]))); err != nil {
+					s, err := tlv.Grow(d, x.Items, cnt)
+					if err != nil {
 						return d.Error(start, tag, err)
 					}
-					x.Items = make([]Inner, 0, cnt)
-				} else if len(x.Items) == cap(x.Items) {
-					if err := d.Alloc((2*cap(x.Items) + 1) * int(unsafe.Sizeof(x.Items[0]))); err != nil {
-						return d.Error(start, tag, err)
-					}
+					x.Items = s
 				}
 				x.Items = append(x.Items, Inner{})
 				if err := d.Message(c, co, &x.Items[len(x.Items)-1]); err != nil {
@@ -706,7 +710,7 @@ func (x *Msg) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 				}
 				co := off + m - len(c)
 				off += m
-				if x.Attrs == nil {
+				if len(x.Attrs) >= charged6 {
 					cnt := 0
 					for p := start; p < len(data); {
 						t, _, m := tlv.ConsumeField(data[p:])
@@ -716,10 +720,16 @@ func (x *Msg) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 						cnt++
 						p += m
 					}
-					if err := d.Alloc(cnt * 2 * int(unsafe.Sizeof("")+unsafe.Sizeof(""))); err != nil {
+					if x.Attrs == nil {
+						m, err := tlv.MakeMap[string, string](d, cnt)
+						if err != nil {
+							return d.Error(start, tag, err)
+						}
+						x.Attrs = m
+					} else if err := tlv.GrowMap(d, x.Attrs, cnt); err != nil {
 						return d.Error(start, tag, err)
 					}
-					x.Attrs = make(map[string]string, cnt)
+					charged6 = len(x.Attrs) + cnt
 				}
 				var k string
 				var val string
@@ -835,7 +845,11 @@ func (x *Msg) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 		x.UnknownFields = append(x.UnknownFields, data[start:off]...)
 	}
 	if len(x.UnknownFields) != 0 {
-		x.UnknownFields = x.UnknownFields.Sorted()
+		u, err := d.SortUnknown(x.UnknownFields)
+		if err != nil {
+			return d.Error(len(data), 0, err)
+		}
+		x.UnknownFields = u
 	}
 	return nil
 }
@@ -1082,6 +1096,7 @@ func (x *MsgV2) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 	var last uint32
 	var prev6 string
 	havePrev6 := false
+	charged6 := 0 // entries of x.Attrs whose memory is charged
 	for off := 0; off < len(data); {
 		start := off
 		var tag uint32
@@ -1232,14 +1247,11 @@ func (x *MsgV2) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 					return d.Error(start, tag, err)
 				}
 				if cap(x.IDs)-len(x.IDs) < cnt {
-					need := len(x.IDs) + cnt
-					if len(x.IDs) != 0 {
-						need = max(need, 2*cap(x.IDs))
-					}
-					if err := d.Alloc(need * int(unsafe.Sizeof(x.IDs[0]))); err != nil {
+					s, err := tlv.Grow(d, x.IDs, cnt)
+					if err != nil {
 						return d.Error(start, tag, err)
 					}
-					x.IDs = slices.Grow(x.IDs, cnt)
+					x.IDs = s
 				}
 				for p := 0; p < len(c); {
 					u, m := tlv.ConsumeVarint(c[p:])
@@ -1259,9 +1271,11 @@ func (x *MsgV2) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 					return d.Error(start, tag, tlv.ErrNonCanonical)
 				}
 				if len(x.IDs) == cap(x.IDs) {
-					if err := d.Alloc((2*cap(x.IDs) + 1) * int(unsafe.Sizeof(x.IDs[0]))); err != nil {
+					s, err := tlv.Grow(d, x.IDs, 1)
+					if err != nil {
 						return d.Error(start, tag, err)
 					}
+					x.IDs = s
 				}
 				var u uint64
 				if off < len(data) && data[off] < 0x80 {
@@ -1335,24 +1349,24 @@ func (x *MsgV2) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 				}
 				co := off + m - len(c)
 				off += m
-				if x.Items == nil {
-					cnt := 0
-					for p := start; p < len(data); {
-						t, _, m := tlv.ConsumeField(data[p:])
-						if m < 0 || t != tag {
-							break
+				if len(x.Items) == cap(x.Items) {
+					cnt := 1
+					if x.Items == nil {
+						cnt = 0
+						for p := start; p < len(data); {
+							t, _, m := tlv.ConsumeField(data[p:])
+							if m < 0 || t != tag {
+								break
+							}
+							cnt++
+							p += m
 						}
-						cnt++
-						p += m
 					}
-					if err := d.Alloc(cnt * int(unsafe.Sizeof(x.Items[0]))); err != nil {
+					s, err := tlv.Grow(d, x.Items, cnt)
+					if err != nil {
 						return d.Error(start, tag, err)
 					}
-					x.Items = make([]Inner, 0, cnt)
-				} else if len(x.Items) == cap(x.Items) {
-					if err := d.Alloc((2*cap(x.Items) + 1) * int(unsafe.Sizeof(x.Items[0]))); err != nil {
-						return d.Error(start, tag, err)
-					}
+					x.Items = s
 				}
 				x.Items = append(x.Items, Inner{})
 				if err := d.Message(c, co, &x.Items[len(x.Items)-1]); err != nil {
@@ -1382,7 +1396,7 @@ func (x *MsgV2) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 				}
 				co := off + m - len(c)
 				off += m
-				if x.Attrs == nil {
+				if len(x.Attrs) >= charged6 {
 					cnt := 0
 					for p := start; p < len(data); {
 						t, _, m := tlv.ConsumeField(data[p:])
@@ -1392,10 +1406,16 @@ func (x *MsgV2) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 						cnt++
 						p += m
 					}
-					if err := d.Alloc(cnt * 2 * int(unsafe.Sizeof("")+unsafe.Sizeof(""))); err != nil {
+					if x.Attrs == nil {
+						m, err := tlv.MakeMap[string, string](d, cnt)
+						if err != nil {
+							return d.Error(start, tag, err)
+						}
+						x.Attrs = m
+					} else if err := tlv.GrowMap(d, x.Attrs, cnt); err != nil {
 						return d.Error(start, tag, err)
 					}
-					x.Attrs = make(map[string]string, cnt)
+					charged6 = len(x.Attrs) + cnt
 				}
 				var k string
 				var val string
@@ -1590,7 +1610,11 @@ func (x *MsgV2) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 		x.UnknownFields = append(x.UnknownFields, data[start:off]...)
 	}
 	if len(x.UnknownFields) != 0 {
-		x.UnknownFields = x.UnknownFields.Sorted()
+		u, err := d.SortUnknown(x.UnknownFields)
+		if err != nil {
+			return d.Error(len(data), 0, err)
+		}
+		x.UnknownFields = u
 	}
 	return nil
 }
@@ -1915,7 +1939,11 @@ func (x *SmallStruct) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 		x.UnknownFields = append(x.UnknownFields, data[start:off]...)
 	}
 	if len(x.UnknownFields) != 0 {
-		x.UnknownFields = x.UnknownFields.Sorted()
+		u, err := d.SortUnknown(x.UnknownFields)
+		if err != nil {
+			return d.Error(len(data), 0, err)
+		}
+		x.UnknownFields = u
 	}
 	return nil
 }
@@ -2083,24 +2111,24 @@ func (x *Node) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 				}
 				co := off + m - len(c)
 				off += m
-				if x.Kids == nil {
-					cnt := 0
-					for p := start; p < len(data); {
-						t, _, m := tlv.ConsumeField(data[p:])
-						if m < 0 || t != tag {
-							break
+				if len(x.Kids) == cap(x.Kids) {
+					cnt := 1
+					if x.Kids == nil {
+						cnt = 0
+						for p := start; p < len(data); {
+							t, _, m := tlv.ConsumeField(data[p:])
+							if m < 0 || t != tag {
+								break
+							}
+							cnt++
+							p += m
 						}
-						cnt++
-						p += m
 					}
-					if err := d.Alloc(cnt * int(unsafe.Sizeof(x.Kids[0]))); err != nil {
+					s, err := tlv.Grow(d, x.Kids, cnt)
+					if err != nil {
 						return d.Error(start, tag, err)
 					}
-					x.Kids = make([]Node, 0, cnt)
-				} else if len(x.Kids) == cap(x.Kids) {
-					if err := d.Alloc((2*cap(x.Kids) + 1) * int(unsafe.Sizeof(x.Kids[0]))); err != nil {
-						return d.Error(start, tag, err)
-					}
+					x.Kids = s
 				}
 				x.Kids = append(x.Kids, Node{})
 				if err := d.Message(c, co, &x.Kids[len(x.Kids)-1]); err != nil {
@@ -2138,7 +2166,11 @@ func (x *Node) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 		x.UnknownFields = append(x.UnknownFields, data[start:off]...)
 	}
 	if len(x.UnknownFields) != 0 {
-		x.UnknownFields = x.UnknownFields.Sorted()
+		u, err := d.SortUnknown(x.UnknownFields)
+		if err != nil {
+			return d.Error(len(data), 0, err)
+		}
+		x.UnknownFields = u
 	}
 	return nil
 }

@@ -199,7 +199,11 @@ func (x *Inner) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 		x.UnknownFields = append(x.UnknownFields, data[start:off]...)
 	}
 	if len(x.UnknownFields) != 0 {
-		x.UnknownFields = x.UnknownFields.Sorted()
+		u, err := d.SortUnknown(x.UnknownFields)
+		if err != nil {
+			return d.Error(len(data), 0, err)
+		}
+		x.UnknownFields = u
 	}
 	return nil
 }
@@ -406,6 +410,7 @@ func (x *Msg) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 	var last uint32
 	var prev6 string
 	havePrev6 := false
+	charged6 := 0 // entries of x.Attrs whose memory is charged
 	for off := 0; off < len(data); {
 		start := off
 		var tag uint32
@@ -556,14 +561,11 @@ func (x *Msg) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 					return d.Error(start, tag, err)
 				}
 				if cap(x.IDs)-len(x.IDs) < cnt {
-					need := len(x.IDs) + cnt
-					if len(x.IDs) != 0 {
-						need = max(need, 2*cap(x.IDs))
-					}
-					if err := d.Alloc(need * int(unsafe.Sizeof(x.IDs[0]))); err != nil {
+					s, err := tlv.Grow(d, x.IDs, cnt)
+					if err != nil {
 						return d.Error(start, tag, err)
 					}
-					x.IDs = slices.Grow(x.IDs, cnt)
+					x.IDs = s
 				}
 				for p := 0; p < len(c); {
 					u, m := tlv.ConsumeVarint(c[p:])
@@ -583,9 +585,11 @@ func (x *Msg) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 					return d.Error(start, tag, tlv.ErrNonCanonical)
 				}
 				if len(x.IDs) == cap(x.IDs) {
-					if err := d.Alloc((2*cap(x.IDs) + 1) * int(unsafe.Sizeof(x.IDs[0]))); err != nil {
+					s, err := tlv.Grow(d, x.IDs, 1)
+					if err != nil {
 						return d.Error(start, tag, err)
 					}
+					x.IDs = s
 				}
 				var u uint64
 				if off < len(data) && data[off] < 0x80 {
@@ -659,24 +663,24 @@ func (x *Msg) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 				}
 				co := off + m - len(c)
 				off += m
-				if x.Items == nil {
-					cnt := 0
-					for p := start; p < len(data); {
-						t, _, m := tlv.ConsumeField(data[p:])
-						if m < 0 || t != tag {
-							break
+				if len(x.Items) == cap(x.Items) {
+					cnt := 1
+					if x.Items == nil {
+						cnt = 0
+						for p := start; p < len(data); {
+							t, _, m := tlv.ConsumeField(data[p:])
+							if m < 0 || t != tag {
+								break
+							}
+							cnt++
+							p += m
 						}
-						cnt++
-						p += m
 					}
-					if err := d.Alloc(cnt * int(unsafe.Sizeof(x.Items[0]))); err != nil {
+					s, err := tlv.Grow(d, x.Items, cnt)
+					if err != nil {
 						return d.Error(start, tag, err)
 					}
-					x.Items = make([]Inner, 0, cnt)
-				} else if len(x.Items) == cap(x.Items) {
-					if err := d.Alloc((2*cap(x.Items) + 1) * int(unsafe.Sizeof(x.Items[0]))); err != nil {
-						return d.Error(start, tag, err)
-					}
+					x.Items = s
 				}
 				x.Items = append(x.Items, Inner{})
 				if err := d.Message(c, co, &x.Items[len(x.Items)-1]); err != nil {
@@ -706,7 +710,7 @@ func (x *Msg) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 				}
 				co := off + m - len(c)
 				off += m
-				if x.Attrs == nil {
+				if len(x.Attrs) >= charged6 {
 					cnt := 0
 					for p := start; p < len(data); {
 						t, _, m := tlv.ConsumeField(data[p:])
@@ -716,10 +720,16 @@ func (x *Msg) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 						cnt++
 						p += m
 					}
-					if err := d.Alloc(cnt * 2 * int(unsafe.Sizeof("")+unsafe.Sizeof(""))); err != nil {
+					if x.Attrs == nil {
+						m, err := tlv.MakeMap[string, string](d, cnt)
+						if err != nil {
+							return d.Error(start, tag, err)
+						}
+						x.Attrs = m
+					} else if err := tlv.GrowMap(d, x.Attrs, cnt); err != nil {
 						return d.Error(start, tag, err)
 					}
-					x.Attrs = make(map[string]string, cnt)
+					charged6 = len(x.Attrs) + cnt
 				}
 				var k string
 				var val string
@@ -835,7 +845,11 @@ func (x *Msg) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 		x.UnknownFields = append(x.UnknownFields, data[start:off]...)
 	}
 	if len(x.UnknownFields) != 0 {
-		x.UnknownFields = x.UnknownFields.Sorted()
+		u, err := d.SortUnknown(x.UnknownFields)
+		if err != nil {
+			return d.Error(len(data), 0, err)
+		}
+		x.UnknownFields = u
 	}
 	return nil
 }
@@ -1160,7 +1174,11 @@ func (x *SmallStruct) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 		x.UnknownFields = append(x.UnknownFields, data[start:off]...)
 	}
 	if len(x.UnknownFields) != 0 {
-		x.UnknownFields = x.UnknownFields.Sorted()
+		u, err := d.SortUnknown(x.UnknownFields)
+		if err != nil {
+			return d.Error(len(data), 0, err)
+		}
+		x.UnknownFields = u
 	}
 	return nil
 }
@@ -1864,16 +1882,23 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 	var last uint32
 	var prev18 int32
 	havePrev18 := false
+	charged18 := 0  // entries of x.ByID whose memory is charged
+	var mv18 *Inner // decodes each message value, reused
 	var prev19 uint64
 	havePrev19 := false
+	charged19 := 0 // entries of x.Counts whose memory is charged
 	var prev20 string
 	havePrev20 := false
+	charged20 := 0 // entries of x.Flags whose memory is charged
 	var prev21 int64
 	havePrev21 := false
+	charged21 := 0 // entries of x.Blobs whose memory is charged
 	var prev26 string
 	havePrev26 := false
+	charged26 := 0 // entries of x.Seen whose memory is charged
 	var prev27 uint32
 	havePrev27 := false
+	charged27 := 0 // entries of x.Waits whose memory is charged
 	for off := 0; off < len(data); {
 		start := off
 		var tag uint32
@@ -2156,14 +2181,11 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 					return d.Error(start, tag, err)
 				}
 				if cap(x.Bs)-len(x.Bs) < cnt {
-					need := len(x.Bs) + cnt
-					if len(x.Bs) != 0 {
-						need = max(need, 2*cap(x.Bs))
-					}
-					if err := d.Alloc(need * int(unsafe.Sizeof(x.Bs[0]))); err != nil {
+					s, err := tlv.Grow(d, x.Bs, cnt)
+					if err != nil {
 						return d.Error(start, tag, err)
 					}
-					x.Bs = slices.Grow(x.Bs, cnt)
+					x.Bs = s
 				}
 				for p := 0; p < len(c); {
 					u, m := tlv.ConsumeVarint(c[p:])
@@ -2186,9 +2208,11 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 					return d.Error(start, tag, tlv.ErrNonCanonical)
 				}
 				if len(x.Bs) == cap(x.Bs) {
-					if err := d.Alloc((2*cap(x.Bs) + 1) * int(unsafe.Sizeof(x.Bs[0]))); err != nil {
+					s, err := tlv.Grow(d, x.Bs, 1)
+					if err != nil {
 						return d.Error(start, tag, err)
 					}
+					x.Bs = s
 				}
 				var u uint64
 				if off < len(data) && data[off] < 0x80 {
@@ -2249,14 +2273,11 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 					return d.Error(start, tag, err)
 				}
 				if cap(x.I32s)-len(x.I32s) < cnt {
-					need := len(x.I32s) + cnt
-					if len(x.I32s) != 0 {
-						need = max(need, 2*cap(x.I32s))
-					}
-					if err := d.Alloc(need * int(unsafe.Sizeof(x.I32s[0]))); err != nil {
+					s, err := tlv.Grow(d, x.I32s, cnt)
+					if err != nil {
 						return d.Error(start, tag, err)
 					}
-					x.I32s = slices.Grow(x.I32s, cnt)
+					x.I32s = s
 				}
 				for p := 0; p < len(c); {
 					u, m := tlv.ConsumeVarint(c[p:])
@@ -2280,9 +2301,11 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 					return d.Error(start, tag, tlv.ErrNonCanonical)
 				}
 				if len(x.I32s) == cap(x.I32s) {
-					if err := d.Alloc((2*cap(x.I32s) + 1) * int(unsafe.Sizeof(x.I32s[0]))); err != nil {
+					s, err := tlv.Grow(d, x.I32s, 1)
+					if err != nil {
 						return d.Error(start, tag, err)
 					}
+					x.I32s = s
 				}
 				var u uint64
 				if off < len(data) && data[off] < 0x80 {
@@ -2344,14 +2367,11 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 					return d.Error(start, tag, err)
 				}
 				if cap(x.U64s)-len(x.U64s) < cnt {
-					need := len(x.U64s) + cnt
-					if len(x.U64s) != 0 {
-						need = max(need, 2*cap(x.U64s))
-					}
-					if err := d.Alloc(need * int(unsafe.Sizeof(x.U64s[0]))); err != nil {
+					s, err := tlv.Grow(d, x.U64s, cnt)
+					if err != nil {
 						return d.Error(start, tag, err)
 					}
-					x.U64s = slices.Grow(x.U64s, cnt)
+					x.U64s = s
 				}
 				for p := 0; p < len(c); {
 					u, m := tlv.ConsumeVarint(c[p:])
@@ -2371,9 +2391,11 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 					return d.Error(start, tag, tlv.ErrNonCanonical)
 				}
 				if len(x.U64s) == cap(x.U64s) {
-					if err := d.Alloc((2*cap(x.U64s) + 1) * int(unsafe.Sizeof(x.U64s[0]))); err != nil {
+					s, err := tlv.Grow(d, x.U64s, 1)
+					if err != nil {
 						return d.Error(start, tag, err)
 					}
+					x.U64s = s
 				}
 				var u uint64
 				if off < len(data) && data[off] < 0x80 {
@@ -2426,14 +2448,11 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 					return d.Error(start, tag, err)
 				}
 				if cap(x.F32s)-len(x.F32s) < cnt {
-					need := len(x.F32s) + cnt
-					if len(x.F32s) != 0 {
-						need = max(need, 2*cap(x.F32s))
-					}
-					if err := d.Alloc(need * int(unsafe.Sizeof(x.F32s[0]))); err != nil {
+					s, err := tlv.Grow(d, x.F32s, cnt)
+					if err != nil {
 						return d.Error(start, tag, err)
 					}
-					x.F32s = slices.Grow(x.F32s, cnt)
+					x.F32s = s
 				}
 				for p := 0; p < len(c); {
 					w, _ := tlv.ConsumeFixed32(c[p:])
@@ -2474,14 +2493,11 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 					return d.Error(start, tag, err)
 				}
 				if cap(x.F32s)-len(x.F32s) < cnt {
-					need := len(x.F32s) + cnt
-					if len(x.F32s) != 0 {
-						need = max(need, 2*cap(x.F32s))
-					}
-					if err := d.Alloc(need * int(unsafe.Sizeof(x.F32s[0]))); err != nil {
+					s, err := tlv.Grow(d, x.F32s, cnt)
+					if err != nil {
 						return d.Error(start, tag, err)
 					}
-					x.F32s = slices.Grow(x.F32s, cnt)
+					x.F32s = s
 				}
 				for p := 0; p < len(c); {
 					w, _ := tlv.ConsumeFixed64(c[p:])
@@ -2499,9 +2515,11 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 					return d.Error(start, tag, tlv.ErrNonCanonical)
 				}
 				if len(x.F32s) == cap(x.F32s) {
-					if err := d.Alloc((2*cap(x.F32s) + 1) * int(unsafe.Sizeof(x.F32s[0]))); err != nil {
+					s, err := tlv.Grow(d, x.F32s, 1)
+					if err != nil {
 						return d.Error(start, tag, err)
 					}
+					x.F32s = s
 				}
 				w, m := tlv.ConsumeFixed32(data[off:])
 				if m < 0 {
@@ -2516,9 +2534,11 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 					return d.Error(start, tag, tlv.ErrNonCanonical)
 				}
 				if len(x.F32s) == cap(x.F32s) {
-					if err := d.Alloc((2*cap(x.F32s) + 1) * int(unsafe.Sizeof(x.F32s[0]))); err != nil {
+					s, err := tlv.Grow(d, x.F32s, 1)
+					if err != nil {
 						return d.Error(start, tag, err)
 					}
+					x.F32s = s
 				}
 				w, m := tlv.ConsumeFixed64(data[off:])
 				if m < 0 {
@@ -2565,14 +2585,11 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 					return d.Error(start, tag, err)
 				}
 				if cap(x.F64s)-len(x.F64s) < cnt {
-					need := len(x.F64s) + cnt
-					if len(x.F64s) != 0 {
-						need = max(need, 2*cap(x.F64s))
-					}
-					if err := d.Alloc(need * int(unsafe.Sizeof(x.F64s[0]))); err != nil {
+					s, err := tlv.Grow(d, x.F64s, cnt)
+					if err != nil {
 						return d.Error(start, tag, err)
 					}
-					x.F64s = slices.Grow(x.F64s, cnt)
+					x.F64s = s
 				}
 				for p := 0; p < len(c); {
 					w, _ := tlv.ConsumeFixed64(c[p:])
@@ -2613,14 +2630,11 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 					return d.Error(start, tag, err)
 				}
 				if cap(x.F64s)-len(x.F64s) < cnt {
-					need := len(x.F64s) + cnt
-					if len(x.F64s) != 0 {
-						need = max(need, 2*cap(x.F64s))
-					}
-					if err := d.Alloc(need * int(unsafe.Sizeof(x.F64s[0]))); err != nil {
+					s, err := tlv.Grow(d, x.F64s, cnt)
+					if err != nil {
 						return d.Error(start, tag, err)
 					}
-					x.F64s = slices.Grow(x.F64s, cnt)
+					x.F64s = s
 				}
 				for p := 0; p < len(c); {
 					w, _ := tlv.ConsumeFixed32(c[p:])
@@ -2634,9 +2648,11 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 					return d.Error(start, tag, tlv.ErrNonCanonical)
 				}
 				if len(x.F64s) == cap(x.F64s) {
-					if err := d.Alloc((2*cap(x.F64s) + 1) * int(unsafe.Sizeof(x.F64s[0]))); err != nil {
+					s, err := tlv.Grow(d, x.F64s, 1)
+					if err != nil {
 						return d.Error(start, tag, err)
 					}
+					x.F64s = s
 				}
 				w, m := tlv.ConsumeFixed64(data[off:])
 				if m < 0 {
@@ -2651,9 +2667,11 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 					return d.Error(start, tag, tlv.ErrNonCanonical)
 				}
 				if len(x.F64s) == cap(x.F64s) {
-					if err := d.Alloc((2*cap(x.F64s) + 1) * int(unsafe.Sizeof(x.F64s[0]))); err != nil {
+					s, err := tlv.Grow(d, x.F64s, 1)
+					if err != nil {
 						return d.Error(start, tag, err)
 					}
+					x.F64s = s
 				}
 				w, m := tlv.ConsumeFixed32(data[off:])
 				if m < 0 {
@@ -2665,24 +2683,24 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 			}
 		case 15: // Ss
 			if wt == tlv.Bytes {
-				if x.Ss == nil {
-					cnt := 0
-					for p := start; p < len(data); {
-						t, _, m := tlv.ConsumeField(data[p:])
-						if m < 0 || t != tag {
-							break
+				if len(x.Ss) == cap(x.Ss) {
+					cnt := 1
+					if x.Ss == nil {
+						cnt = 0
+						for p := start; p < len(data); {
+							t, _, m := tlv.ConsumeField(data[p:])
+							if m < 0 || t != tag {
+								break
+							}
+							cnt++
+							p += m
 						}
-						cnt++
-						p += m
 					}
-					if err := d.Alloc(cnt * int(unsafe.Sizeof(x.Ss[0]))); err != nil {
+					s, err := tlv.Grow(d, x.Ss, cnt)
+					if err != nil {
 						return d.Error(start, tag, err)
 					}
-					x.Ss = make([]string, 0, cnt)
-				} else if len(x.Ss) == cap(x.Ss) {
-					if err := d.Alloc((2*cap(x.Ss) + 1) * int(unsafe.Sizeof(x.Ss[0]))); err != nil {
-						return d.Error(start, tag, err)
-					}
+					x.Ss = s
 				}
 				if wt == tlv.Bytes {
 					var c []byte
@@ -2713,24 +2731,24 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 			}
 		case 16: // Raws
 			if wt == tlv.Bytes {
-				if x.Raws == nil {
-					cnt := 0
-					for p := start; p < len(data); {
-						t, _, m := tlv.ConsumeField(data[p:])
-						if m < 0 || t != tag {
-							break
+				if len(x.Raws) == cap(x.Raws) {
+					cnt := 1
+					if x.Raws == nil {
+						cnt = 0
+						for p := start; p < len(data); {
+							t, _, m := tlv.ConsumeField(data[p:])
+							if m < 0 || t != tag {
+								break
+							}
+							cnt++
+							p += m
 						}
-						cnt++
-						p += m
 					}
-					if err := d.Alloc(cnt * int(unsafe.Sizeof(x.Raws[0]))); err != nil {
+					s, err := tlv.Grow(d, x.Raws, cnt)
+					if err != nil {
 						return d.Error(start, tag, err)
 					}
-					x.Raws = make([][]byte, 0, cnt)
-				} else if len(x.Raws) == cap(x.Raws) {
-					if err := d.Alloc((2*cap(x.Raws) + 1) * int(unsafe.Sizeof(x.Raws[0]))); err != nil {
-						return d.Error(start, tag, err)
-					}
+					x.Raws = s
 				}
 				if wt == tlv.Bytes {
 					var c []byte
@@ -2818,24 +2836,24 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 				}
 				co := off + m - len(c)
 				off += m
-				if x.Nodes == nil {
-					cnt := 0
-					for p := start; p < len(data); {
-						t, _, m := tlv.ConsumeField(data[p:])
-						if m < 0 || t != tag {
-							break
+				if len(x.Nodes) == cap(x.Nodes) {
+					cnt := 1
+					if x.Nodes == nil {
+						cnt = 0
+						for p := start; p < len(data); {
+							t, _, m := tlv.ConsumeField(data[p:])
+							if m < 0 || t != tag {
+								break
+							}
+							cnt++
+							p += m
 						}
-						cnt++
-						p += m
 					}
-					if err := d.Alloc(cnt * int(unsafe.Sizeof(x.Nodes[0]))); err != nil {
+					s, err := tlv.Grow(d, x.Nodes, cnt)
+					if err != nil {
 						return d.Error(start, tag, err)
 					}
-					x.Nodes = make([]Node, 0, cnt)
-				} else if len(x.Nodes) == cap(x.Nodes) {
-					if err := d.Alloc((2*cap(x.Nodes) + 1) * int(unsafe.Sizeof(x.Nodes[0]))); err != nil {
-						return d.Error(start, tag, err)
-					}
+					x.Nodes = s
 				}
 				x.Nodes = append(x.Nodes, Node{})
 				if err := d.Message(c, co, &x.Nodes[len(x.Nodes)-1]); err != nil {
@@ -2865,7 +2883,7 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 				}
 				co := off + m - len(c)
 				off += m
-				if x.ByID == nil {
+				if len(x.ByID) >= charged18 {
 					cnt := 0
 					for p := start; p < len(data); {
 						t, _, m := tlv.ConsumeField(data[p:])
@@ -2875,10 +2893,16 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 						cnt++
 						p += m
 					}
-					if err := d.Alloc(cnt * 2 * int(unsafe.Sizeof(int32(0))+unsafe.Sizeof(Inner{}))); err != nil {
+					if x.ByID == nil {
+						m, err := tlv.MakeMap[int32, Inner](d, cnt)
+						if err != nil {
+							return d.Error(start, tag, err)
+						}
+						x.ByID = m
+					} else if err := tlv.GrowMap(d, x.ByID, cnt); err != nil {
 						return d.Error(start, tag, err)
 					}
-					x.ByID = make(map[int32]Inner, cnt)
+					charged18 = len(x.ByID) + cnt
 				}
 				var k int32
 				var val Inner
@@ -2940,10 +2964,16 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 						}
 						eco := co + p + m - len(ec)
 						p += m
-						val = Inner{}
-						if err := d.Message(ec, eco, &val); err != nil {
+						if mv18 == nil {
+							if err := d.Alloc(int(unsafe.Sizeof(Inner{}))); err != nil {
+								return d.Error(start, tag, err)
+							}
+							mv18 = new(Inner)
+						}
+						if err := d.Message(ec, eco, mv18); err != nil {
 							return err
 						}
+						val = *mv18
 						continue
 					}
 					if strict {
@@ -2984,7 +3014,7 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 				}
 				co := off + m - len(c)
 				off += m
-				if x.Counts == nil {
+				if len(x.Counts) >= charged19 {
 					cnt := 0
 					for p := start; p < len(data); {
 						t, _, m := tlv.ConsumeField(data[p:])
@@ -2994,10 +3024,16 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 						cnt++
 						p += m
 					}
-					if err := d.Alloc(cnt * 2 * int(unsafe.Sizeof(uint64(0))+unsafe.Sizeof(float64(0)))); err != nil {
+					if x.Counts == nil {
+						m, err := tlv.MakeMap[uint64, float64](d, cnt)
+						if err != nil {
+							return d.Error(start, tag, err)
+						}
+						x.Counts = m
+					} else if err := tlv.GrowMap(d, x.Counts, cnt); err != nil {
 						return d.Error(start, tag, err)
 					}
-					x.Counts = make(map[uint64]float64, cnt)
+					charged19 = len(x.Counts) + cnt
 				}
 				var k uint64
 				var val float64
@@ -3090,7 +3126,7 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 				}
 				co := off + m - len(c)
 				off += m
-				if x.Flags == nil {
+				if len(x.Flags) >= charged20 {
 					cnt := 0
 					for p := start; p < len(data); {
 						t, _, m := tlv.ConsumeField(data[p:])
@@ -3100,10 +3136,16 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 						cnt++
 						p += m
 					}
-					if err := d.Alloc(cnt * 2 * int(unsafe.Sizeof("")+unsafe.Sizeof(false))); err != nil {
+					if x.Flags == nil {
+						m, err := tlv.MakeMap[string, bool](d, cnt)
+						if err != nil {
+							return d.Error(start, tag, err)
+						}
+						x.Flags = m
+					} else if err := tlv.GrowMap(d, x.Flags, cnt); err != nil {
 						return d.Error(start, tag, err)
 					}
-					x.Flags = make(map[string]bool, cnt)
+					charged20 = len(x.Flags) + cnt
 				}
 				var k string
 				var val bool
@@ -3207,7 +3249,7 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 				}
 				co := off + m - len(c)
 				off += m
-				if x.Blobs == nil {
+				if len(x.Blobs) >= charged21 {
 					cnt := 0
 					for p := start; p < len(data); {
 						t, _, m := tlv.ConsumeField(data[p:])
@@ -3217,10 +3259,16 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 						cnt++
 						p += m
 					}
-					if err := d.Alloc(cnt * 2 * int(unsafe.Sizeof(int64(0))+unsafe.Sizeof([]byte(nil)))); err != nil {
+					if x.Blobs == nil {
+						m, err := tlv.MakeMap[int64, []byte](d, cnt)
+						if err != nil {
+							return d.Error(start, tag, err)
+						}
+						x.Blobs = m
+					} else if err := tlv.GrowMap(d, x.Blobs, cnt); err != nil {
 						return d.Error(start, tag, err)
 					}
-					x.Blobs = make(map[int64][]byte, cnt)
+					charged21 = len(x.Blobs) + cnt
 				}
 				var k int64
 				var val []byte
@@ -3345,24 +3393,24 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 			}
 		case 26: // Times
 			if wt == tlv.Varint || wt == tlv.Message {
-				if x.Times == nil {
-					cnt := 0
-					for p := start; p < len(data); {
-						t, _, m := tlv.ConsumeField(data[p:])
-						if m < 0 || t != tag {
-							break
+				if len(x.Times) == cap(x.Times) {
+					cnt := 1
+					if x.Times == nil {
+						cnt = 0
+						for p := start; p < len(data); {
+							t, _, m := tlv.ConsumeField(data[p:])
+							if m < 0 || t != tag {
+								break
+							}
+							cnt++
+							p += m
 						}
-						cnt++
-						p += m
 					}
-					if err := d.Alloc(cnt * int(unsafe.Sizeof(x.Times[0]))); err != nil {
+					s, err := tlv.Grow(d, x.Times, cnt)
+					if err != nil {
 						return d.Error(start, tag, err)
 					}
-					x.Times = make([]time.Time, 0, cnt)
-				} else if len(x.Times) == cap(x.Times) {
-					if err := d.Alloc((2*cap(x.Times) + 1) * int(unsafe.Sizeof(x.Times[0]))); err != nil {
-						return d.Error(start, tag, err)
-					}
+					x.Times = s
 				}
 				if wt == tlv.Varint {
 					tv, m, err := tlv.ConsumeTime(data[off:], tlv.Varint, strict)
@@ -3421,14 +3469,11 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 					return d.Error(start, tag, err)
 				}
 				if cap(x.Durs)-len(x.Durs) < cnt {
-					need := len(x.Durs) + cnt
-					if len(x.Durs) != 0 {
-						need = max(need, 2*cap(x.Durs))
-					}
-					if err := d.Alloc(need * int(unsafe.Sizeof(x.Durs[0]))); err != nil {
+					s, err := tlv.Grow(d, x.Durs, cnt)
+					if err != nil {
 						return d.Error(start, tag, err)
 					}
-					x.Durs = slices.Grow(x.Durs, cnt)
+					x.Durs = s
 				}
 				for p := 0; p < len(c); {
 					u, m := tlv.ConsumeVarint(c[p:])
@@ -3448,9 +3493,11 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 					return d.Error(start, tag, tlv.ErrNonCanonical)
 				}
 				if len(x.Durs) == cap(x.Durs) {
-					if err := d.Alloc((2*cap(x.Durs) + 1) * int(unsafe.Sizeof(x.Durs[0]))); err != nil {
+					s, err := tlv.Grow(d, x.Durs, 1)
+					if err != nil {
 						return d.Error(start, tag, err)
 					}
+					x.Durs = s
 				}
 				var u uint64
 				if off < len(data) && data[off] < 0x80 {
@@ -3492,7 +3539,7 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 				}
 				co := off + m - len(c)
 				off += m
-				if x.Seen == nil {
+				if len(x.Seen) >= charged26 {
 					cnt := 0
 					for p := start; p < len(data); {
 						t, _, m := tlv.ConsumeField(data[p:])
@@ -3502,10 +3549,16 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 						cnt++
 						p += m
 					}
-					if err := d.Alloc(cnt * 2 * int(unsafe.Sizeof("")+unsafe.Sizeof(time.Time{}))); err != nil {
+					if x.Seen == nil {
+						m, err := tlv.MakeMap[string, time.Time](d, cnt)
+						if err != nil {
+							return d.Error(start, tag, err)
+						}
+						x.Seen = m
+					} else if err := tlv.GrowMap(d, x.Seen, cnt); err != nil {
 						return d.Error(start, tag, err)
 					}
-					x.Seen = make(map[string]time.Time, cnt)
+					charged26 = len(x.Seen) + cnt
 				}
 				var k string
 				var val time.Time
@@ -3605,7 +3658,7 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 				}
 				co := off + m - len(c)
 				off += m
-				if x.Waits == nil {
+				if len(x.Waits) >= charged27 {
 					cnt := 0
 					for p := start; p < len(data); {
 						t, _, m := tlv.ConsumeField(data[p:])
@@ -3615,10 +3668,16 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 						cnt++
 						p += m
 					}
-					if err := d.Alloc(cnt * 2 * int(unsafe.Sizeof(uint32(0))+unsafe.Sizeof(time.Duration(0)))); err != nil {
+					if x.Waits == nil {
+						m, err := tlv.MakeMap[uint32, time.Duration](d, cnt)
+						if err != nil {
+							return d.Error(start, tag, err)
+						}
+						x.Waits = m
+					} else if err := tlv.GrowMap(d, x.Waits, cnt); err != nil {
 						return d.Error(start, tag, err)
 					}
-					x.Waits = make(map[uint32]time.Duration, cnt)
+					charged27 = len(x.Waits) + cnt
 				}
 				var k uint32
 				var val time.Duration
@@ -3746,7 +3805,11 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 		x.UnknownFields = append(x.UnknownFields, data[start:off]...)
 	}
 	if len(x.UnknownFields) != 0 {
-		x.UnknownFields = x.UnknownFields.Sorted()
+		u, err := d.SortUnknown(x.UnknownFields)
+		if err != nil {
+			return d.Error(len(data), 0, err)
+		}
+		x.UnknownFields = u
 	}
 	return nil
 }
@@ -3964,24 +4027,24 @@ func (x *Node) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 				}
 				co := off + m - len(c)
 				off += m
-				if x.Kids == nil {
-					cnt := 0
-					for p := start; p < len(data); {
-						t, _, m := tlv.ConsumeField(data[p:])
-						if m < 0 || t != tag {
-							break
+				if len(x.Kids) == cap(x.Kids) {
+					cnt := 1
+					if x.Kids == nil {
+						cnt = 0
+						for p := start; p < len(data); {
+							t, _, m := tlv.ConsumeField(data[p:])
+							if m < 0 || t != tag {
+								break
+							}
+							cnt++
+							p += m
 						}
-						cnt++
-						p += m
 					}
-					if err := d.Alloc(cnt * int(unsafe.Sizeof(x.Kids[0]))); err != nil {
+					s, err := tlv.Grow(d, x.Kids, cnt)
+					if err != nil {
 						return d.Error(start, tag, err)
 					}
-					x.Kids = make([]Node, 0, cnt)
-				} else if len(x.Kids) == cap(x.Kids) {
-					if err := d.Alloc((2*cap(x.Kids) + 1) * int(unsafe.Sizeof(x.Kids[0]))); err != nil {
-						return d.Error(start, tag, err)
-					}
+					x.Kids = s
 				}
 				x.Kids = append(x.Kids, Node{})
 				if err := d.Message(c, co, &x.Kids[len(x.Kids)-1]); err != nil {
@@ -4019,7 +4082,11 @@ func (x *Node) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 		x.UnknownFields = append(x.UnknownFields, data[start:off]...)
 	}
 	if len(x.UnknownFields) != 0 {
-		x.UnknownFields = x.UnknownFields.Sorted()
+		u, err := d.SortUnknown(x.UnknownFields)
+		if err != nil {
+			return d.Error(len(data), 0, err)
+		}
+		x.UnknownFields = u
 	}
 	return nil
 }
@@ -4155,6 +4222,8 @@ func (x *Tree) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 	var last uint32
 	var prev1 string
 	havePrev1 := false
+	charged1 := 0 // entries of x.Kids whose memory is charged
+	var mv1 *Tree // decodes each message value, reused
 	for off := 0; off < len(data); {
 		start := off
 		var tag uint32
@@ -4230,7 +4299,7 @@ func (x *Tree) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 				}
 				co := off + m - len(c)
 				off += m
-				if x.Kids == nil {
+				if len(x.Kids) >= charged1 {
 					cnt := 0
 					for p := start; p < len(data); {
 						t, _, m := tlv.ConsumeField(data[p:])
@@ -4240,10 +4309,16 @@ func (x *Tree) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 						cnt++
 						p += m
 					}
-					if err := d.Alloc(cnt * 2 * int(unsafe.Sizeof("")+unsafe.Sizeof(Tree{}))); err != nil {
+					if x.Kids == nil {
+						m, err := tlv.MakeMap[string, Tree](d, cnt)
+						if err != nil {
+							return d.Error(start, tag, err)
+						}
+						x.Kids = m
+					} else if err := tlv.GrowMap(d, x.Kids, cnt); err != nil {
 						return d.Error(start, tag, err)
 					}
-					x.Kids = make(map[string]Tree, cnt)
+					charged1 = len(x.Kids) + cnt
 				}
 				var k string
 				var val Tree
@@ -4308,10 +4383,16 @@ func (x *Tree) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 						}
 						eco := co + p + m - len(ec)
 						p += m
-						val = Tree{}
-						if err := d.Message(ec, eco, &val); err != nil {
+						if mv1 == nil {
+							if err := d.Alloc(int(unsafe.Sizeof(Tree{}))); err != nil {
+								return d.Error(start, tag, err)
+							}
+							mv1 = new(Tree)
+						}
+						if err := d.Message(ec, eco, mv1); err != nil {
 							return err
 						}
+						val = *mv1
 						continue
 					}
 					if strict {
@@ -4360,7 +4441,11 @@ func (x *Tree) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 		x.UnknownFields = append(x.UnknownFields, data[start:off]...)
 	}
 	if len(x.UnknownFields) != 0 {
-		x.UnknownFields = x.UnknownFields.Sorted()
+		u, err := d.SortUnknown(x.UnknownFields)
+		if err != nil {
+			return d.Error(len(data), 0, err)
+		}
+		x.UnknownFields = u
 	}
 	return nil
 }
@@ -4471,7 +4556,11 @@ func (x *Empty) decodeUnknown(data []byte, d *tlv.DecodeState) error {
 		x.UnknownFields = append(x.UnknownFields, data[start:off]...)
 	}
 	if len(x.UnknownFields) != 0 {
-		x.UnknownFields = x.UnknownFields.Sorted()
+		u, err := d.SortUnknown(x.UnknownFields)
+		if err != nil {
+			return d.Error(len(data), 0, err)
+		}
+		x.UnknownFields = u
 	}
 	return nil
 }

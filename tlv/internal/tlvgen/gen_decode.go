@@ -186,6 +186,11 @@ func (r reader) value(t Type, wt int, assign func(string) string) {
 // one another from start: the exact capacity of a repeated field or map.
 func (g *generator) countRun() {
 	g.p("cnt := 0")
+	g.countRunInto()
+}
+
+// countRunInto is countRun adding to an existing, zero cnt.
+func (g *generator) countRunInto() {
 	g.p("for p := start; p < len(data); {")
 	g.p("t, _, m := tlv.ConsumeField(data[p:])")
 	g.p("if m < 0 || t != tag { break }")
@@ -220,6 +225,10 @@ func (g *generator) unmarshal(m *Message) {
 		if f.IsMap() {
 			g.p("var prev%d %s", i, goType(f.Key))
 			g.p("havePrev%d := false", i)
+			g.p("charged%d := 0 // entries of x.%s whose memory is charged", i, f.Name)
+			if f.Value.Kind == KindMessage {
+				g.p("var mv%d *%s // decodes each message value, reused", i, f.Value.Message)
+			}
 		}
 		if !f.IsMap() && (!f.Repeated || packed(f.Type)) {
 			singular = append(singular, fmt.Sprint(f.Tag))
@@ -260,7 +269,7 @@ func (g *generator) unmarshal(m *Message) {
 	g.p("}")
 	g.keepUnknown()
 	g.p("}")
-	g.p("if len(x.UnknownFields) != 0 { x.UnknownFields = x.UnknownFields.Sorted() }")
+	g.sortUnknown()
 	g.p("return nil")
 	g.p("}")
 	g.p("")
@@ -286,6 +295,15 @@ func (g *generator) keepUnknown() {
 	g.p("x.UnknownFields = append(x.UnknownFields, data[start:off]...)")
 }
 
+// sortUnknown emits the sorting of the kept unknown fields, charged to d.
+func (g *generator) sortUnknown() {
+	g.p("if len(x.UnknownFields) != 0 {")
+	g.p("u, err := d.SortUnknown(x.UnknownFields)")
+	g.p("if err != nil { return d.Error(len(data), 0, err) }")
+	g.p("x.UnknownFields = u")
+	g.p("}")
+}
+
 // decodeUnknownOnly emits the decoder of a message without fields: every
 // field is unknown.
 func (g *generator) decodeUnknownOnly(m *Message) {
@@ -301,7 +319,7 @@ func (g *generator) decodeUnknownOnly(m *Message) {
 	g.p("off += n")
 	g.keepUnknown()
 	g.p("}")
-	g.p("if len(x.UnknownFields) != 0 { x.UnknownFields = x.UnknownFields.Sorted() }")
+	g.sortUnknown()
 	g.p("return nil")
 	g.p("}")
 	g.p("")
@@ -325,12 +343,17 @@ func (g *generator) decodeField(i int, f *Field) {
 		if f.Type.Kind == KindMessage {
 			top.content(true)
 		}
+		// A new slice is sized by the run of fields present; a later run (lenient,
+		// interleaved) grows it as append does, charged by tlv.Grow.
+		g.p("if len(%s) == cap(%s) {", v, v)
+		g.p("cnt := 1")
 		g.p("if %s == nil {", v)
-		g.countRun()
-		g.p("if err := d.Alloc(cnt * int(unsafe.Sizeof(%s[0]))); err != nil { return d.Error(start, tag, err) }", v)
-		g.p("%s = make(%s, 0, cnt)", v, fieldGoType(f))
-		g.p("} else if len(%s) == cap(%s) {", v, v)
-		g.p("if err := d.Alloc((2*cap(%s) + 1) * int(unsafe.Sizeof(%s[0]))); err != nil { return d.Error(start, tag, err) }", v, v)
+		g.p("cnt = 0")
+		g.countRunInto()
+		g.p("}")
+		g.p("s, err := tlv.Grow(d, %s, cnt)", v)
+		g.p("if err != nil { return d.Error(start, tag, err) }")
+		g.p("%s = s", v)
 		g.p("}")
 		if f.Type.Kind == KindMessage {
 			g.p("%s = append(%s, %s{})", v, v, f.Type.Message)
@@ -370,7 +393,6 @@ func (g *generator) decodeField(i int, f *Field) {
 func (g *generator) decodePacked(f *Field) {
 	g.useUnsafe = true
 	v := "x." + f.Name
-	elem := fmt.Sprintf("int(unsafe.Sizeof(%s[0]))", v)
 	appendTo := func(e string) string { return fmt.Sprintf("%s = append(%s, %s)", v, v, e) }
 	top := reader{g: g, buf: "data", pos: "off", errOff: "start"}
 	packedTypes := []int{packedWireType(f.Type)}
@@ -401,12 +423,10 @@ func (g *generator) decodePacked(f *Field) {
 		}
 		g.p("if cnt == 0 && strict { return d.Error(start, tag, tlv.ErrNonCanonical) }")
 		g.p("if err := d.Count(cnt); err != nil { return d.Error(start, tag, err) }")
-		g.useSlices = true
 		g.p("if cap(%s)-len(%s) < cnt {", v, v)
-		g.p("need := len(%s) + cnt", v)
-		g.p("if len(%s) != 0 { need = max(need, 2*cap(%s)) }", v, v)
-		g.p("if err := d.Alloc(need * %s); err != nil { return d.Error(start, tag, err) }", elem)
-		g.p("%s = slices.Grow(%s, cnt)", v, v)
+		g.p("s, err := tlv.Grow(d, %s, cnt)", v)
+		g.p("if err != nil { return d.Error(start, tag, err) }")
+		g.p("%s = s", v)
 		g.p("}")
 		g.p("for p := 0; p < len(c); {")
 		switch pwt {
@@ -434,7 +454,9 @@ func (g *generator) decodePacked(f *Field) {
 		g.p("if wt == %s {", wtNames[wt])
 		g.p("if strict { return d.Error(start, tag, tlv.ErrNonCanonical) }")
 		g.p("if len(%s) == cap(%s) {", v, v)
-		g.p("if err := d.Alloc((2*cap(%s) + 1) * %s); err != nil { return d.Error(start, tag, err) }", v, elem)
+		g.p("s, err := tlv.Grow(d, %s, 1)", v)
+		g.p("if err != nil { return d.Error(start, tag, err) }")
+		g.p("%s = s", v)
 		g.p("}")
 		top.value(f.Type, wt, appendTo)
 		g.p("continue")
@@ -450,10 +472,19 @@ func (g *generator) decodeMap(i int, f *Field) {
 	top := reader{g: g, buf: "data", pos: "off", errOff: "start"}
 	g.p("if wt == tlv.Message {")
 	top.content(true)
-	g.p("if %s == nil {", v)
+	// The runtime's allocations for the map (header, tables, growth) are charged
+	// before the entries that cause them: for the run of entries from this one, when
+	// the map reaches the length charged so far (interleaved entries, lenient mode).
+	g.p("if len(%s) >= charged%d {", v, i)
 	g.countRun()
-	g.p("if err := d.Alloc(cnt * 2 * int(unsafe.Sizeof(%s)+unsafe.Sizeof(%s))); err != nil { return d.Error(start, tag, err) }", zeroOf(f.Key), zeroOf(f.Value))
-	g.p("%s = make(%s, cnt)", v, fieldGoType(f))
+	g.p("if %s == nil {", v)
+	g.p("m, err := tlv.MakeMap[%s, %s](d, cnt)", goType(f.Key), goType(f.Value))
+	g.p("if err != nil { return d.Error(start, tag, err) }")
+	g.p("%s = m", v)
+	g.p("} else if err := tlv.GrowMap(d, %s, cnt); err != nil {", v)
+	g.p("return d.Error(start, tag, err)")
+	g.p("}")
+	g.p("charged%d = len(%s) + cnt", i, v)
 	g.p("}")
 	g.p("var k %s", goType(f.Key))
 	g.p("var val %s", goType(f.Value))
@@ -474,8 +505,12 @@ func (g *generator) decodeMap(i int, f *Field) {
 		if side.t.Kind == KindMessage {
 			g.p("if et == %d && ew == tlv.Message {", side.tag)
 			entry.content(true)
-			g.p("%s = %s{}", side.dst, side.t.Message)
-			g.p("if err := d.Message(ec, eco, &%s); err != nil { return err }", side.dst)
+			g.p("if mv%d == nil {", i)
+			g.p("if err := d.Alloc(int(unsafe.Sizeof(%s{}))); err != nil { return d.Error(start, tag, err) }", side.t.Message)
+			g.p("mv%d = new(%s)", i, side.t.Message)
+			g.p("}")
+			g.p("if err := d.Message(ec, eco, mv%d); err != nil { return err }", i)
+			g.p("%s = *mv%d", side.dst, i)
 			g.p("continue")
 			g.p("}")
 			continue
@@ -498,23 +533,6 @@ func (g *generator) decodeMap(i int, f *Field) {
 	g.p("%s[k] = val", v)
 	g.p("continue")
 	g.p("}")
-}
-
-// zeroOf is an expression of type t for unsafe.Sizeof.
-func zeroOf(t Type) string {
-	switch t.Kind {
-	case KindString:
-		return `""`
-	case KindBytes:
-		return "[]byte(nil)"
-	case KindBool:
-		return "false"
-	case KindMessage:
-		return t.Message + "{}"
-	case KindTime:
-		return "time.Time{}"
-	}
-	return goType(t) + "(0)"
 }
 
 // keyFastPath emits the reading of a field key into tag, wt and n: one-byte

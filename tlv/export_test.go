@@ -1,0 +1,18 @@
+package tlv
+
+// DecodeCharged decodes like o.Unmarshal and also returns the bytes the decode charged to
+// its memory budget, and the budget. After ErrMemoryLimit the charge is reported as the
+// whole budget (the refused charge was never allocated). The memory tests of the external
+// test package compare the charge with what the allocator counted.
+func DecodeCharged(o DecodeOptions, data []byte, v any) (charged, budget int, err error) {
+	var d DecodeState
+	if err := o.init(&d, len(data)); err != nil {
+		return 0, 0, err
+	}
+	budget = d.memory
+	err = d.unmarshal(data, v)
+	if d.memory < 0 {
+		return budget, budget, err
+	}
+	return budget - d.memory, budget, err
+}
