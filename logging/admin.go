@@ -3,6 +3,7 @@ package logging
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"time"
@@ -11,7 +12,8 @@ import (
 
 // Admin limits.
 const (
-	// MaxDyes is the largest set DyeAdmin grows (Add itself has no limit).
+	// MaxDyes is the most live dyes DyeAdmin lets the set hold (Add itself
+	// has no limit). Expired dyes do not count.
 	MaxDyes = 10000
 	// MaxDyeKey is the longest key DyeAdmin accepts, in bytes.
 	MaxDyeKey = 256
@@ -21,11 +23,23 @@ const (
 	DefaultDyeTTL = 15 * time.Minute
 )
 
-// DyeAdmin serves the dye set: GET lists it as JSON, POST ?key=K&ttl=D
-// adds a dye (ttl a Go duration, default 15m, at most 24h), DELETE ?key=K
-// removes one. Every change is logged through h as an Info audit line that
-// no level or sampling filters. Bad input gets 400 with the reason.
-// Protect it as any admin endpoint: it has no authentication of its own.
+// maxAdminBody bounds a POST's form body.
+const maxAdminBody = 64 << 10
+
+// DyeAdmin serves the dye set. Parameters come from the query string or,
+// for POST, a form body (application/x-www-form-urlencoded, as curl -d
+// sends):
+//
+//	GET                  200, the live dyes as JSON: [{"key":…,"expires":…}]
+//	POST key=K [ttl=D]   204, K dyed for D (a Go duration, default 15m, at most 24h);
+//	                     dyeing a live key again sets its new expiry
+//	DELETE key=K         204, K undyed; 404 if K was not dyed
+//
+// Bad input (no key, a key over 256 bytes or not UTF-8, a bad ttl) gets
+// 400 with the reason, POST of a new key while MaxDyes dyes are live 409,
+// another method 405. Every change is logged through h as an Info audit
+// line that no level or sampling filters. Protect it as any admin
+// endpoint: it has no authentication of its own.
 func (h *Handler) DyeAdmin() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		d := h.c.dyes
@@ -34,12 +48,17 @@ func (h *Handler) DyeAdmin() http.Handler {
 			w.Header().Set("Content-Type", "application/json")
 			_ = json.NewEncoder(w).Encode(d.List())
 		case http.MethodPost:
+			r.Body = http.MaxBytesReader(w, r.Body, maxAdminBody)
+			if err := r.ParseForm(); err != nil {
+				http.Error(w, "logging: bad form: "+err.Error(), http.StatusBadRequest)
+				return
+			}
 			key, ok := adminKey(w, r)
 			if !ok {
 				return
 			}
 			ttl := DefaultDyeTTL
-			if s := r.URL.Query().Get("ttl"); s != "" {
+			if s := r.Form.Get("ttl"); s != "" {
 				v, err := time.ParseDuration(s)
 				if err != nil {
 					http.Error(w, "logging: bad ttl: "+err.Error(), http.StatusBadRequest)
@@ -51,12 +70,11 @@ func (h *Handler) DyeAdmin() http.Handler {
 				}
 				ttl = v
 			}
-			if d.Len() >= MaxDyes {
-				http.Error(w, "logging: dye set full", http.StatusBadRequest)
+			if !d.addCapped(key, ttl, MaxDyes) {
+				http.Error(w, fmt.Sprintf("logging: dye set full (%d live dyes)", MaxDyes), http.StatusConflict)
 				return
 			}
-			d.Add(key, ttl)
-			h.audit(r, "dye added", slog.String("dye", key), slog.Duration("ttl", ttl))
+			h.audit(r, "dye added", slog.String("dye", key), slog.String("ttl", ttl.String()))
 			w.WriteHeader(http.StatusNoContent)
 		case http.MethodDelete:
 			key, ok := adminKey(w, r)
@@ -76,11 +94,16 @@ func (h *Handler) DyeAdmin() http.Handler {
 	})
 }
 
+// adminKey reads the key parameter (query, or the POST form parsed
+// before).
 func adminKey(w http.ResponseWriter, r *http.Request) (string, bool) {
 	key := r.URL.Query().Get("key")
+	if r.Form != nil {
+		key = r.Form.Get("key")
+	}
 	switch {
 	case key == "":
-		http.Error(w, "logging: missing key", http.StatusBadRequest)
+		http.Error(w, "logging: missing key (a key parameter in the query string or form body)", http.StatusBadRequest)
 	case len(key) > MaxDyeKey:
 		http.Error(w, "logging: key longer than 256 bytes", http.StatusBadRequest)
 	case !utf8.ValidString(key):

@@ -53,7 +53,37 @@ func (d *Dyes) Add(key string, ttl time.Duration) {
 		exp = now.Add(ttl)
 	}
 	m[key] = exp
-	d.cur.Store(&dyeSet{m: m})
+	d.store(m)
+}
+
+// addCapped is Add for DyeAdmin: it refuses a new key, reporting false,
+// when max live dyes are set. Expired dyes do not count and are purged;
+// refreshing a live key is always allowed. The check and the change are
+// one step under the writers' lock, so concurrent calls never pass max.
+func (d *Dyes) addCapped(key string, ttl time.Duration, max int) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	now := d.now()
+	m := d.copyLive(now, 1)
+	if _, ok := m[key]; !ok && len(m) >= max {
+		d.store(m)
+		return false
+	}
+	var exp time.Time
+	if ttl > 0 {
+		exp = now.Add(ttl)
+	}
+	m[key] = exp
+	d.store(m)
+	return true
+}
+
+func (d *Dyes) store(m map[string]time.Time) {
+	if len(m) == 0 {
+		d.cur.Store(nil)
+	} else {
+		d.cur.Store(&dyeSet{m: m})
+	}
 }
 
 // Remove undyes key and reports whether it was dyed and live.
@@ -64,11 +94,7 @@ func (d *Dyes) Remove(key string) bool {
 	m := d.copyLive(now, 0)
 	_, ok := m[key]
 	delete(m, key)
-	if len(m) == 0 {
-		d.cur.Store(nil)
-	} else {
-		d.cur.Store(&dyeSet{m: m})
-	}
+	d.store(m)
 	return ok
 }
 

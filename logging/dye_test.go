@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
+	"sort"
 	"sync"
 	"testing"
 	"time"
@@ -14,17 +16,29 @@ import (
 )
 
 // TestDyesModel drives random Add/Remove/Advance schedules against a
-// model map and checks List, dyed and Enabled after every step.
+// model map and checks List, dyed and Enabled after every step. The
+// handler's Options.Clock is sometimes another clock than the set's own:
+// expiry follows the set's clock, the one Add used.
 func TestDyesModel(t *testing.T) {
+	keys := make([]string, 20)
+	ctxs := make([]context.Context, len(keys))
+	for i := range keys {
+		keys[i] = fmt.Sprint("u", i)
+		ctxs[i] = WithKey(context.Background(), keys[i])
+	}
 	for seed := range uint64(50) {
 		rng := rand.New(rand.NewPCG(seed, 3))
 		clk := newFakeClock()
 		d := &Dyes{Clock: clk}
 		var got []string
-		h := NewHandler(recorder(&got), &Options{Dyes: d, Clock: clk})
+		opts := &Options{Dyes: d, Clock: clk}
+		if seed%2 == 1 {
+			opts.Clock = fixedClock(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
+		}
+		h := NewHandler(recorder(&got), opts)
 		model := map[string]time.Time{}
 		for step := range 300 {
-			key := fmt.Sprintf("u%d", rng.IntN(20))
+			key := keys[rng.IntN(len(keys))]
 			switch rng.IntN(4) {
 			case 0, 1:
 				ttl := time.Duration(rng.IntN(10)-1) * time.Second
@@ -47,21 +61,43 @@ func TestDyesModel(t *testing.T) {
 					want = append(want, Dye{Key: k, Expires: e})
 				}
 			}
-			require.ElementsMatch(t, want, d.List(), "seed %d step %d", seed, step)
-			for i := range 20 {
-				k := fmt.Sprintf("u%d", i)
+			sort.Slice(want, func(i, j int) bool { return want[i].Key < want[j].Key })
+			if list := d.List(); !slices.Equal(want, list) {
+				t.Fatalf("seed %d step %d: List %v, want %v", seed, step, list, want)
+			}
+			for i, k := range keys {
 				e, ok := model[k]
 				live := ok && (e.IsZero() || e.After(now))
-				ctx := WithKey(context.Background(), k)
-				if live { // Enabled may say yes for an expired dye, never no for a live one
-					require.True(t, h.Enabled(ctx, slog.LevelDebug), "seed %d step %d key %s", seed, step, k)
+				// Enabled may say yes for an expired dye, never no for a live one.
+				if live && !h.Enabled(ctxs[i], slog.LevelDebug) {
+					t.Fatalf("seed %d step %d key %s: live dye not enabled", seed, step, k)
 				}
 				got = got[:0]
-				require.NoError(t, h.Handle(ctx, slog.NewRecord(now, slog.LevelDebug, k, 0)))
-				require.Equal(t, live, len(got) == 1, "seed %d step %d key %s", seed, step, k)
+				require.NoError(t, h.Handle(ctxs[i], slog.NewRecord(now, slog.LevelDebug, k, 0)))
+				if live != (len(got) == 1) {
+					t.Fatalf("seed %d step %d key %s: written %v, live %v", seed, step, k, len(got) == 1, live)
+				}
 			}
 		}
 	}
+}
+
+type fixedClock time.Time
+
+func (c fixedClock) Now() time.Time { return time.Time(c) }
+
+// TestDyesOwnClock is the review's instance: a set without a Clock passed
+// to a handler with a fake Options.Clock. Add and Handle must agree.
+func TestDyesOwnClock(t *testing.T) {
+	var got []string
+	d := NewDyes()
+	h := NewHandler(recorder(&got), &Options{Dyes: d, Clock: fixedClock(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))})
+	d.Add("alice", time.Hour)
+	log := slog.New(h)
+	ctx := WithKey(context.Background(), "alice")
+	require.True(t, h.Enabled(ctx, slog.LevelDebug))
+	log.DebugContext(ctx, "dyed")
+	require.Equal(t, []string{"dyed"}, got)
 }
 
 // TestDyesConcurrent races writers with readers; every reader sees either

@@ -94,7 +94,7 @@ func ExampleHandler_DyeAdmin() {
 	h.DyeAdmin().ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/dyes?key=alice&ttl=5m", nil))
 	fmt.Println(rec.Code, len(h.Dyes().List()))
 	// Output:
-	// {"level":"INFO","msg":"logging: dye added","dye":"alice","ttl":300000000000,"remote":"192.0.2.1:1234"}
+	// {"level":"INFO","msg":"logging: dye added","dye":"alice","ttl":"5m0s","remote":"192.0.2.1:1234"}
 	// 204 1
 }
 
