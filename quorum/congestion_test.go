@@ -36,14 +36,14 @@ func TestHangingReplicaDoesNotHoldWrites(t *testing.T) {
 		victim := rng.IntN(n)
 		writers := 1 + rng.IntN(8)
 		readers := rng.IntN(3)
-		timeout := []time.Duration{50 * time.Millisecond, 250 * time.Millisecond}[rng.IntN(2)]
+		timeout := []time.Duration{100 * time.Millisecond, 300 * time.Millisecond}[rng.IntN(2)]
 		maxInFlight := []int{0, 64}[rng.IntN(2)]
 		name := fmt.Sprintf("seed=%d/n=%d/victim=%d/writers=%d/readers=%d/timeout=%v/maxinflight=%d", seed, n, victim, writers, readers, timeout, maxInFlight)
 		t.Run(name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				fs, reps := nFakes(n)
 				for _, f := range fs {
-					f.setDelay(time.Millisecond)
+					f.setDelay(5 * time.Millisecond)
 				}
 				c := newClient(t, reps, quorum.Config{ReplicaTimeout: timeout, MaxInFlight: maxInFlight})
 				ctx := context.Background()
@@ -83,7 +83,7 @@ func TestHangingReplicaDoesNotHoldWrites(t *testing.T) {
 				// suspect delay nothing tells a hang from a slow call;
 				// those calls live until their context ends, at 3 ×
 				// ReplicaTimeout.
-				time.Sleep(3*timeout + 50*time.Millisecond)
+				time.Sleep(3*timeout + 100*time.Millisecond)
 				early := fs[victim].maxInflight.Load()
 				fs[victim].maxInflight.Store(fs[victim].inflight.Load())
 				time.Sleep(3 * timeout)
@@ -102,10 +102,10 @@ func TestHangingReplicaDoesNotHoldWrites(t *testing.T) {
 				// 3, plus one per operation (each may have seen 3 at
 				// once), plus a probe.
 				assert.LessOrEqual(t, hung, 3+ops+1, "calls held by the hanging replica once it is known to hang")
-				// Each operation takes at least 2 ms (1 ms replicas, two
-				// phases for a write), the suspect delay is about 14 ms
-				// (4 × 3 × the 1 ms median): at most 8 per goroutine.
-				assert.LessOrEqual(t, early, 4+8*ops, "calls held by the hanging replica before the hang is known")
+				// Each operation takes at least 5 ms (5 ms replicas), the
+				// suspect delay is at most about 60 ms (4 × 3 × the 5 ms
+				// median, or ReplicaTimeout): at most 12 per goroutine.
+				assert.LessOrEqual(t, early, 4+12*ops, "calls held by the hanging replica before the hang is known")
 				for w := range writers {
 					got := fs[victim].stored(t, "w"+strconv.Itoa(w)).Version
 					assert.Equal(t, last[w], got, "writer %d: the replica back holds its last write", w)

@@ -104,9 +104,10 @@ func deadlineRun(t *testing.T, seed uint64) {
 	for op := range 120 {
 		if op%15 == 0 {
 			// Healthy for a while first, so that fast replicas qualify to
-			// be called inline, then the new behaviours.
+			// be called inline (128 fast calls in a row; a Put calls every
+			// replica at least once), then the new behaviours.
 			reshapeHealthy(fs)
-			for j := range 2 * 128 {
+			for j := range 128 + 8 {
 				_ = c.Put(context.Background(), keys[j%len(keys)], []byte("warm"))
 			}
 			reshape()

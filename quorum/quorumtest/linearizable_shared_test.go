@@ -12,7 +12,7 @@ import (
 // clients sharing one quorum.Client (one writer id), as goroutines of one
 // service do.
 func TestLinearizableSharedClient(t *testing.T) {
-	for i := range historyCount(t) / 5 {
+	for i := 0; i < historyCount(t)/5; i += raceStride() {
 		cfg := nemesisRun{
 			seed:        uint64(500 + i),
 			n:           3 + 2*(i%2),

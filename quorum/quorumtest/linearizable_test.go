@@ -215,13 +215,27 @@ func historyCount(t *testing.T) int {
 	return 50
 }
 
-// TestLinearizableUnderFaults records at least 50 histories of 1,000
-// operations (half over 3 replicas, half over 5; 8 clients, 1–4 keys, so
-// at most 8 clients per key) under tail delays, pauses, crashes and
-// restarts, and requires porcupine to say Ok for every one.
+// raceStride is the step between the histories the long linearizability
+// tests record under the race detector, which makes them about five times
+// slower: every fifth of them, which still has every shape of the full set
+// (N, keys). The race detector looks for data races, which those exercise
+// on every code path; the full set checks linearizability in every build
+// without it — CI runs both (`go test -race ./...`, then `go test ./...`).
+func raceStride() int {
+	if raceEnabled {
+		return 5
+	}
+	return 1
+}
+
+// TestLinearizableUnderFaults records 50 histories of 1,000 operations
+// (half over 3 replicas, half over 5; 8 clients, 1–4 keys, so at most 8
+// clients per key) under tail delays, pauses, crashes and restarts, and
+// requires porcupine to say Ok for every one (10 of them under the race
+// detector, see raceStride).
 func TestLinearizableUnderFaults(t *testing.T) {
 	histories := historyCount(t)
-	for i := range histories {
+	for i := 0; i < histories; i += raceStride() {
 		n := 3
 		if i%2 == 1 {
 			n = 5
