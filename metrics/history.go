@@ -42,9 +42,17 @@ func (t *tickState) init(now time.Time) {
 	t.names = map[string]*ruleState{}
 }
 
+// The registry's time domain: what Tick and the clock give is clamped to
+// years 1 through 9999, the range time.Time encodes in JSON and RFC 3339,
+// so no clock, however wrong, can overflow the interval arithmetic.
+var (
+	minUnix = time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC).Unix()
+	maxUnix = time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC).Unix()
+)
+
+// floorSec returns t's Unix second, clamped to the registry's time domain.
 func floorSec(t time.Time) int64 {
-	s := t.Unix()
-	return s
+	return min(max(t.Unix(), minUnix), maxUnix)
 }
 
 func floorDiv(a, b int64) int64 {
@@ -105,10 +113,13 @@ func (g *ring) put(i int64, p Point, gauge bool) {
 			return
 		}
 		prev := g.v[g.slot(g.last)]
-		start := g.last + 1
-		if i-start > size {
-			start = i - size
+		// gap is how far i moved; a difference that overflows (i and
+		// g.last far apart) counts as more than the ring holds.
+		gap := i - g.last
+		if gap <= 0 || gap > size {
+			gap = size + 1
 		}
+		start := i - gap + 1
 		for j := start; j < i; j++ {
 			k := g.slot(j)
 			if gauge {
@@ -122,7 +133,7 @@ func (g *ring) put(i int64, p Point, gauge bool) {
 				g.q[3*k], g.q[3*k+1], g.q[3*k+2] = nan, nan, nan
 			}
 		}
-		g.n = int(min(int64(g.n)+i-g.last, size))
+		g.n = int(min(int64(g.n)+gap, size))
 	} else {
 		g.n = 1
 	}
@@ -169,7 +180,8 @@ func (g *ring) points(step time.Duration, hist bool) []Point {
 // Tick closes every one-second interval that ended at or before now, and the
 // minute intervals among them; evaluates alert rules; and queues each closed
 // minute for the sinks. Increments seen since the previous Tick go to the
-// last interval it closes. A now before the previous Tick's does nothing.
+// last interval it closes. A now before the previous Tick's does nothing;
+// times outside years 1 to 9999 count as the nearest end of that range.
 // Rule callbacks run after Tick releases its lock, on the caller's goroutine.
 func (r *Registry) Tick(now time.Time) {
 	r.tickMu.Lock()

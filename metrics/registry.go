@@ -1,12 +1,14 @@
 package metrics
 
 import (
+	"fmt"
 	"math"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 	"unicode/utf8"
 )
 
@@ -42,6 +44,8 @@ func WithMaxSeries(n int) Option { return func(o *options) { o.maxSeries = n } }
 
 // WithClock sets the time source (nil means time.Now). It dates the first
 // interval and every interval Run closes; Tick takes its time as argument.
+// NewRegistry reads it once and panics, naming the option, if that panics
+// (a typed nil pointer, for instance).
 func WithClock(c Clock) Option { return func(o *options) { o.clock = c } }
 
 // WithHistoryBudget caps the bytes of history all series may hold together
@@ -97,9 +101,20 @@ func NewRegistry(opts ...Option) *Registry {
 	r := &Registry{clock: o.clock, maxSeries: o.maxSeries, budget: int64(o.budget), fams: map[string]*family{}}
 	r.flist.Store(&[]*family{})
 	r.ovf = r.register(OverflowMetric, "Label combinations, Attr keys and history that the registry folded or left out, by metric and reason.", kindCounter, []string{"metric", "reason"}, math.MaxInt)
-	r.tick.init(r.clock.Now())
+	r.tick.init(firstNow(r.clock))
 	r.sinks.init()
 	return r
+}
+
+// firstNow reads the clock once, turning a panic (a typed nil pointer
+// passed to WithClock) into one that names the option.
+func firstNow(c Clock) (now time.Time) {
+	defer func() {
+		if v := recover(); v != nil {
+			panic(fmt.Sprintf("metrics: WithClock: the clock's Now panicked (a nil %T?): %v", c, v))
+		}
+	}()
+	return c.Now()
 }
 
 type metricKind uint8
