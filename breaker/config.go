@@ -2,7 +2,9 @@ package breaker
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"math"
 	"time"
 )
 
@@ -43,11 +45,12 @@ type Config struct {
 	MaxRequests uint32
 	// Interval is the rolling window over which Counts are kept while
 	// closed. Zero means 60 s. Unlike gobreaker, counts always roll: there
-	// is no "never clear".
+	// is no "never clear", but any Interval up to the largest Duration
+	// (about 292 years) works.
 	Interval time.Duration
 	// BucketPeriod is the granularity of the window; Interval is rounded up
-	// to a multiple of it. Zero means Interval/10. At most MaxBuckets
-	// buckets.
+	// to a multiple of it. Zero means Interval/10, rounded up. At most
+	// MaxBuckets buckets.
 	BucketPeriod time.Duration
 	// Timeout is the open period after the first trip. Zero means 5 s.
 	Timeout time.Duration
@@ -68,8 +71,9 @@ type Config struct {
 	// error is always a success.
 	IsSuccessful func(err error) bool
 	// IsExcluded reports whether a non-nil error is neither a success nor
-	// a failure. The caller's own cancellation (an error matching ctx.Err()
-	// of the context passed to Execute) is always excluded.
+	// a failure. The caller's own cancellation is always excluded: once the
+	// context passed to Execute is done, an error matching its ctx.Err() or
+	// its context.Cause (as net/http and errgroup return) is the caller's.
 	IsExcluded func(err error) bool
 	// Clock is the time source; nil means time.Now.
 	Clock Clock
@@ -144,20 +148,33 @@ func (cfg *Config) settings() (settings, error) {
 		s.interval = DefaultInterval
 	}
 	if s.bucketPeriod == 0 {
+		// Interval/10 rounded up, so that the window has exactly
+		// DefaultBuckets buckets (and no overflow for a huge Interval).
 		s.bucketPeriod = s.interval / DefaultBuckets
-		if s.bucketPeriod == 0 {
-			s.bucketPeriod = s.interval
+		if s.interval%DefaultBuckets != 0 {
+			s.bucketPeriod++
 		}
 	}
 	if s.bucketPeriod > s.interval {
 		return settings{}, fmt.Errorf("breaker: BucketPeriod %v longer than Interval %v", s.bucketPeriod, s.interval)
 	}
-	n := (s.interval + s.bucketPeriod - 1) / s.bucketPeriod
+	// The number of buckets, ceil(Interval/BucketPeriod), computed without
+	// overflow: Interval may be as large as a Duration goes.
+	n := s.interval / s.bucketPeriod
+	if s.interval%s.bucketPeriod != 0 {
+		n++
+	}
 	if n > MaxBuckets {
 		return settings{}, fmt.Errorf("breaker: Interval %v / BucketPeriod %v makes %d buckets, more than %d", s.interval, s.bucketPeriod, n, MaxBuckets)
 	}
 	s.buckets = int(n)
-	s.interval = time.Duration(n) * s.bucketPeriod
+	// Interval is rounded up to whole buckets; past the largest Duration
+	// (about 292 years) it saturates, which only ever matters as "never".
+	if s.bucketPeriod > math.MaxInt64/n {
+		s.interval = math.MaxInt64
+	} else {
+		s.interval = n * s.bucketPeriod
+	}
 	if s.timeout == 0 {
 		s.timeout = DefaultTimeout
 	}
@@ -188,7 +205,7 @@ func (s *settings) classify(ctx context.Context, err error) outcome {
 	if err == nil {
 		return outSuccess
 	}
-	if ce := ctx.Err(); ce != nil && isCause(err, ce) {
+	if callerGaveUp(ctx, err) {
 		return outExcluded
 	}
 	if s.isExcluded != nil && s.isExcluded(err) {
@@ -198,4 +215,20 @@ func (s *settings) classify(ctx context.Context, err error) outcome {
 		return outSuccess
 	}
 	return outFailure
+}
+
+// callerGaveUp reports whether err is the caller's own cancellation: ctx is
+// done and err matches its ctx.Err() or its context.Cause. net/http (since
+// Go 1.23) and errgroup return or cancel with the cause, so a check against
+// ctx.Err() alone books a caller's cancellation with a cause as a failure.
+func callerGaveUp(ctx context.Context, err error) bool {
+	ce := ctx.Err()
+	if ce == nil {
+		return false
+	}
+	if err == ce || errors.Is(err, ce) {
+		return true
+	}
+	cause := context.Cause(ctx)
+	return cause != nil && cause != ce && errors.Is(err, cause)
 }

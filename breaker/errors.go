@@ -1,7 +1,6 @@
 package breaker
 
 import (
-	"errors"
 	"time"
 
 	"github.com/sony/gobreaker/v2"
@@ -57,9 +56,4 @@ func (e *RejectedError) Is(target error) bool {
 		return target == ErrOpen || target == gobreaker.ErrOpenState
 	}
 	return target == ErrTooManyRequests || target == gobreaker.ErrTooManyRequests
-}
-
-// isCause reports whether err is (or wraps) the context error ce.
-func isCause(err, ce error) bool {
-	return err == ce || errors.Is(err, ce)
 }

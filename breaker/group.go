@@ -200,3 +200,11 @@ func (g *Group[T]) acquire() bool {
 
 func (g *Group[T]) force()   { g.openN.Add(1) }
 func (g *Group[T]) release() { g.openN.Add(-1) }
+
+// groupCapacity is the most breakers a Group with the given MaxKeys holds.
+func groupCapacity(maxKeys int) int {
+	if maxKeys == 0 {
+		return DefaultMaxKeys
+	}
+	return maxKeys
+}

@@ -11,9 +11,12 @@ import (
 // breaker of its host (req.URL.Host) in g. A nil next means
 // http.DefaultTransport.
 //
-// A 5xx response, a timeout (including the request context's deadline) and
-// a connection error count as failures; 4xx responses and the caller's
-// cancellation (context.Canceled) do not. The response is returned to the
+// A 5xx response, a timeout (including the request context's deadline,
+// with or without a cause) and a connection error count as failures; 4xx
+// responses and the caller's cancellation do not: once the request's
+// context is cancelled, an error matching context.Canceled or the
+// context's cause (net/http returns the cause; errgroup cancels with one)
+// is the caller's. The response is returned to the
 // caller unchanged, 5xx included, so the caller still owns its body. A
 // refused request returns an error matching ErrOpen (or
 // ErrTooManyRequests) without dialling, and its body is closed, as the
@@ -55,7 +58,7 @@ func (rt *roundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
 			if resp != nil && resp.Body != nil { // a broken transport: never leak
 				resp.Body.Close()
 			}
-			if errors.Is(err, context.DeadlineExceeded) {
+			if isTimeout(ctx, err) {
 				return nil, &timeoutError{err}
 			}
 			return nil, err
@@ -81,4 +84,19 @@ func (rt *roundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
 		resp = nil
 	}
 	return resp, err
+}
+
+// isTimeout reports whether the transport's err is the request context's
+// deadline: the context hit its deadline and err matches
+// context.DeadlineExceeded or the cause given with the deadline
+// (context.WithTimeoutCause), which net/http returns instead.
+func isTimeout(ctx context.Context, err error) bool {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return true
+	}
+	if ctx.Err() != context.DeadlineExceeded {
+		return false
+	}
+	cause := context.Cause(ctx)
+	return cause != nil && errors.Is(err, cause)
 }

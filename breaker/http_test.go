@@ -70,7 +70,7 @@ func TestRoundTripperGenerative(t *testing.T) {
 					return 0, &net.OpError{Op: "dial", Err: errors.New("connection refused")}
 				case "deadline", "cancel":
 					<-req.Context().Done()
-					return 0, req.Context().Err()
+					return 0, context.Cause(req.Context()) // as net/http does
 				case "4xx":
 					return 404, nil
 				case "5xx":
@@ -171,4 +171,99 @@ func TestRoundTripperRejectsWithoutDialling(t *testing.T) {
 		require.ErrorIs(t, err, ErrOpen)
 	}
 	assert.Equal(t, n, dials.Load())
+}
+
+// TestRoundTripperCancellationGenerative drives a real http.Transport
+// against a loopback server with random ways a request ends: the caller
+// cancels (plainly, with a cause, or as an errgroup sibling's cause on a
+// parent context), the request's deadline passes (with or without a cause,
+// or through http.Client.Timeout), the server answers 2xx, 4xx or 5xx, or
+// nobody listens. Deadlines, 5xx and connection errors count as failures;
+// the caller's cancellations and 4xx never do, whatever error net/http
+// hands back (it returns the context's cause).
+func TestRoundTripperCancellationGenerative(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/block":
+			select {
+			case <-r.Context().Done():
+			case <-time.After(5 * time.Second):
+			}
+		case "/404":
+			w.WriteHeader(http.StatusNotFound)
+		case "/503":
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+	}))
+	defer srv.Close()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	deadAddr := ln.Addr().String()
+	ln.Close() // nobody listens there any more: connection refused
+	tr := &http.Transport{}
+	defer tr.CloseIdleConnections()
+	g, err := NewGroup[*http.Response](GroupConfig{Breaker: Config{Clock: newFakeClock(), Trip: Any()}})
+	require.NoError(t, err)
+	rt := RoundTripper(g, tr)
+	liveHost := strings.TrimPrefix(srv.URL, "http://")
+	failures := func(host string) uint32 {
+		if e := g.lookup(host); e != nil {
+			return e.b.Counts().Failures
+		}
+		return 0
+	}
+	rng := rand.New(rand.NewPCG(29, 1))
+	kinds := []string{"ok", "404", "503", "refused", "cancel", "cancel-cause", "errgroup", "deadline", "deadline-cause", "client-timeout"}
+	const wait = 3 * time.Millisecond
+	for i := range 60 {
+		kind := kinds[rng.IntN(len(kinds))]
+		host, path := liveHost, "/block"
+		ctx, cleanup := context.Background(), func() {}
+		switch kind {
+		case "ok":
+			path = "/"
+		case "404", "503":
+			path = "/" + kind
+		case "refused":
+			host = deadAddr
+		case "cancel":
+			c, cancel := context.WithCancel(ctx)
+			time.AfterFunc(wait, cancel)
+			ctx, cleanup = c, cancel
+		case "cancel-cause":
+			c, cancel := context.WithCancelCause(ctx)
+			time.AfterFunc(wait, func() { cancel(errors.New("user navigated away")) })
+			ctx, cleanup = c, func() { cancel(nil) }
+		case "errgroup":
+			gctx, cancel := context.WithCancelCause(ctx)
+			c, stop := context.WithCancel(gctx)
+			time.AfterFunc(wait, func() { cancel(errors.New("other branch failed")) })
+			ctx, cleanup = c, func() { stop(); cancel(nil) }
+		case "deadline":
+			ctx, cleanup = context.WithTimeout(ctx, wait)
+		case "deadline-cause":
+			ctx, cleanup = context.WithTimeoutCause(ctx, wait, errors.New("request budget spent"))
+		}
+		before := failures(host)
+		req, err := http.NewRequestWithContext(ctx, "GET", "http://"+host+path, nil)
+		require.NoError(t, err)
+		var resp *http.Response
+		if kind == "client-timeout" {
+			resp, err = (&http.Client{Transport: rt, Timeout: wait}).Do(req)
+		} else {
+			resp, err = rt.RoundTrip(req)
+		}
+		cleanup()
+		if resp != nil {
+			resp.Body.Close()
+		}
+		what := fmt.Sprintf("request %d (%s): err %v", i, kind, err)
+		require.Equal(t, StateClosed, g.State(host), what) // Trip: Any() never trips
+		switch kind {
+		case "ok", "404", "cancel", "cancel-cause", "errgroup":
+			require.Equal(t, before, failures(host), "%s: counted as a failure", what)
+		default:
+			require.Equal(t, before+1, failures(host), "%s: not counted as a failure", what)
+		}
+	}
 }

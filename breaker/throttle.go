@@ -39,6 +39,16 @@ type ThrottleConfig struct {
 // rejections) and accepts counts Record(true). It is lock-free and safe for
 // concurrent use; build it with NewThrottle.
 //
+// A request counts when Allow lets it go, its accept only when Record
+// reports it, so requests in flight count as not (yet) accepted. While the
+// window holds few requests (right after a silence longer than the window)
+// a burst of concurrent requests can therefore have more than K times as
+// many requests as accepts in flight, and the formula sheds part of it
+// even though the backend accepts everything. Set MinRequests to the
+// concurrency a burst may reach to keep the throttle quiet until the
+// window holds that many requests. Sequential callers (each Record before
+// the next Allow) of a backend that accepts everything are never shed.
+//
 // To stay cheap under load it reads the clock only every stride-th Allow,
 // where the stride (1 to 64) shrinks as soon as calls grow sparse: between
 // two reads less than a sixteenth of a bucket passes. An Allow that might
@@ -143,12 +153,17 @@ func (t *Throttle) RejectProbability() float64 {
 }
 
 // probability is the SRE formula over the window ending at the current
-// bucket, with r the cumulative request count (it may run ahead of the
-// snapshot by concurrent Allows; never behind it).
+// bucket, with r the cumulative request count before the request being
+// decided. r may be behind the window's start snapshot: a rotation done on
+// behalf of this very request (or of a concurrent one) snapshots a count
+// that already includes it, and then no request of the window precedes it.
 func (t *Throttle) probability(r uint64) float64 {
 	s := t.start.Load()
-	reqs := r - s.reqs.Load()
-	if reqs < t.min {
+	var reqs uint64
+	if base := s.reqs.Load(); r > base {
+		reqs = r - base
+	}
+	if reqs < t.min || reqs == 0 {
 		return 0
 	}
 	acc := t.accepts.Load() - s.accepts.Load()

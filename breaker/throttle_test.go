@@ -111,3 +111,59 @@ func TestThrottleNeverRejectsHealthy(t *testing.T) {
 	}
 	require.Greater(t, shed, 9_000)
 }
+
+// TestThrottleAfterSilenceGenerative drives random schedules through the
+// real decision path only (Allow and Record, never RejectProbability, which
+// ticks): phases of dense or sparse calls with a random accept rate (often
+// all accepted), separated by random silences around the window length
+// (shorter, equal, a bucket longer, hours), with random K, window, buckets
+// and MinRequests. Whenever no request that went unaccepted (refused by the
+// backend or shed locally) lies within the window plus one bucket (the
+// clock-read stride may book a request one bucket early), every request in
+// the window was accepted, the formula gives 0 and Allow must say yes.
+func TestThrottleAfterSilenceGenerative(t *testing.T) {
+	for seed := range uint64(30) {
+		t.Run(fmt.Sprint(seed), func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(seed, 31))
+			clk := newFakeClock()
+			n := 1 + rng.IntN(130)
+			period := time.Duration(1+rng.IntN(1000)) * time.Millisecond
+			window := time.Duration(n) * period
+			th, err := NewThrottle(ThrottleConfig{K: 1 + 2*rng.Float64(), Window: window, Buckets: n,
+				MinRequests: rng.IntN(3) * rng.IntN(20), Clock: clk})
+			require.NoError(t, err)
+			lastBad := clk.Now().Add(-time.Hour * 1000)
+			calls := 0
+			for phase := range 40 {
+				healthy := rng.IntN(3) > 0
+				acceptRate := rng.Float64()
+				dense := rng.IntN(2) == 0 // many calls per clock step: the stride grows
+				for range rng.IntN(400) {
+					if dense {
+						if rng.IntN(200) == 0 {
+							clk.Advance(period / time.Duration(1+rng.IntN(300)))
+						}
+					} else {
+						clk.Advance(time.Duration(rng.Int64N(int64(period))))
+					}
+					calls++
+					clean := clk.Now().Sub(lastBad) > window+period
+					if !th.Allow() {
+						require.False(t, clean, "phase %d call %d: rejected with only accepted requests in the window", phase, calls)
+						lastBad = clk.Now()
+						continue
+					}
+					if healthy || rng.Float64() < acceptRate {
+						th.Record(true)
+					} else {
+						th.Record(false)
+						lastBad = clk.Now()
+					}
+				}
+				silences := []time.Duration{window / 2, window - period, window, window + period/2, window + period, 3 * window, time.Hour,
+					time.Duration(rng.Int64N(int64(4 * window)))}
+				clk.Advance(silences[rng.IntN(len(silences))])
+			}
+		})
+	}
+}
