@@ -3,6 +3,8 @@ package logging
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -103,4 +105,131 @@ func TestNilInputsDoNotPanic(t *testing.T) {
 	assert.NoError(t, h.Handle(nil, slog.NewRecord(timeZero, slog.LevelInfo, "m", 0))) //nolint:staticcheck
 	//lint:ignore SA1012 a nil context must not panic
 	_ = WithKey(nil, "k") //nolint:staticcheck
+}
+
+// textValue is a TextMarshaler whose text is a token.
+type textValue struct{ s string }
+
+func (v textValue) MarshalText() ([]byte, error) { return []byte(v.s), nil }
+
+// hashGen builds random attribute trees whose leaves are unique tokens and
+// records, for each token, whether it must appear raw, hashed or redacted.
+type hashGen struct {
+	rng    *rand.Rand
+	json   bool // []byte shows as base64 in JSON
+	n      int
+	plain  []string
+	hashed []string
+	secret []string
+}
+
+func (g *hashGen) key() string {
+	return []string{"user", "UID", "uSer", "token", "name", "id", "g", "Password"}[g.rng.IntN(8)]
+}
+
+// mode of a key below a parent mode (0 plain, 1 hashed, 2 redacted).
+func keyMode(parent int, key string) int {
+	switch {
+	case parent == 2 || strings.EqualFold(key, "token") || strings.EqualFold(key, "password"):
+		return 2
+	case parent == 1 || strings.EqualFold(key, "user") || strings.EqualFold(key, "uid"):
+		return 1
+	}
+	return 0
+}
+
+func (g *hashGen) leaf(mode int) slog.Value {
+	g.n++
+	tok := fmt.Sprintf("T%dQ", g.n)
+	switch mode {
+	case 0:
+		g.plain = append(g.plain, tok)
+	case 1:
+		g.hashed = append(g.hashed, tok)
+	default:
+		g.secret = append(g.secret, tok)
+	}
+	switch g.rng.IntN(5) {
+	case 0:
+		if mode == 0 && g.json {
+			g.plain[len(g.plain)-1] = base64.StdEncoding.EncodeToString([]byte(tok))
+		}
+		return slog.AnyValue([]byte(tok))
+	case 1:
+		return slog.AnyValue(textValue{tok})
+	case 2:
+		return slog.AnyValue(errors.New(tok))
+	case 3:
+		return slog.AnyValue(valuer{slog.StringValue(tok)})
+	}
+	return slog.StringValue(tok)
+}
+
+func (g *hashGen) attr(depth, parent int) slog.Attr {
+	k := g.key()
+	m := keyMode(parent, k)
+	if depth < 3 && g.rng.IntN(3) == 0 {
+		n := 1 + g.rng.IntN(3)
+		kids := make([]slog.Attr, n)
+		for i := range kids {
+			kids[i] = g.attr(depth+1, m)
+		}
+		if g.rng.IntN(4) == 0 {
+			return slog.Any(k, valuer{slog.GroupValue(kids...)})
+		}
+		return slog.Attr{Key: k, Value: slog.GroupValue(kids...)}
+	}
+	return slog.Attr{Key: k, Value: g.leaf(m)}
+}
+
+// TestHashKeysChainsGenerative: random chains of WithGroup (hashed,
+// denied and plain names), WithAttrs, context attributes and records
+// with groups, LogValuers, []byte, TextMarshaler and error leaves. Every
+// leaf under a hashed key appears only as the hash of its text (computed
+// independently), every leaf under a denied key not at all, every other
+// leaf raw. The review found WithGroup("user") left values readable and
+// []byte hashed as "[97 108 …]".
+func TestHashKeysChainsGenerative(t *testing.T) {
+	for seed := range uint64(300) {
+		rng := rand.New(rand.NewPCG(seed, 43))
+		var buf bytes.Buffer
+		key := [16]byte{byte(seed), 9}
+		h := NewHandler(newNext(&buf, seed%2 == 1), &Options{HashKeys: []string{"user", "uid"}, HashKey: key})
+		g := &hashGen{rng: rng, json: seed%2 == 0}
+		var sh slog.Handler = h
+		mode := 0
+		ctx := context.Background()
+		var ctxAttrs int
+		for range rng.IntN(5) {
+			switch rng.IntN(3) {
+			case 0:
+				name := g.key()
+				sh = sh.WithGroup(name)
+				mode = keyMode(mode, name)
+			case 1:
+				sh = sh.WithAttrs([]slog.Attr{g.attr(0, mode)})
+			default:
+				ctxAttrs++
+			}
+		}
+		for range ctxAttrs { // context attributes land in the open groups
+			ctx = With(ctx, g.attr(0, mode))
+		}
+		r := slog.NewRecord(timeZero, slog.LevelInfo, "m", 0)
+		for range 1 + rng.IntN(5) {
+			r.AddAttrs(g.attr(0, mode))
+		}
+		require.NoError(t, sh.Handle(ctx, r))
+		out := buf.String()
+		for _, tok := range g.plain {
+			require.Contains(t, out, tok, "seed %d", seed)
+		}
+		for _, tok := range append(g.hashed, g.secret...) {
+			require.NotContains(t, out, tok, "seed %d: %s readable:\n%s", seed, tok, out)
+			require.NotContains(t, out, base64.StdEncoding.EncodeToString([]byte(tok)), "seed %d: %s readable:\n%s", seed, tok, out)
+		}
+		for _, tok := range g.hashed {
+			require.Contains(t, out, hashOf(key, tok), "seed %d: %s not hashed by its text:\n%s", seed, tok, out)
+		}
+	}
 }

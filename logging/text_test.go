@@ -3,8 +3,10 @@ package logging
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"log/slog"
 	"math/rand/v2"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"unicode"
@@ -91,3 +93,52 @@ func FuzzTextOutput(f *testing.F) {
 }
 
 var _ = context.Background
+
+// unicodeLines splits as Unicode-aware readers do (Python's
+// str.splitlines): at \n, \r, \v, \f, \x1c-\x1e, U+0085, U+2028, U+2029.
+func unicodeLines(s string) []string {
+	return strings.FieldsFunc(s, func(r rune) bool {
+		switch r {
+		case '\n', '\r', '\v', '\f', 0x1c, 0x1d, 0x1e, 0x85, 0x2028, 0x2029:
+			return true
+		}
+		return false
+	})
+}
+
+// TestJSONOutputLinesSplitAlike: New's JSON output and the Ring's lines
+// split into the same lines by \n and by a Unicode-aware splitter, each a
+// valid JSON object keeping the logged text, whatever messages, keys and
+// values hold (the review found a raw U+0085 split a record in two).
+func TestJSONOutputLinesSplitAlike(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	var buf bytes.Buffer
+	log, h := NewWithHandler(&buf, &Options{NoDefaultRedact: true, RingSize: 8, FlightBytes: 1 << 16})
+	for i := range 2000 {
+		buf.Reset()
+		msg, key, val := hostile(rng), hostile(rng)+"k", hostile(rng)
+		ctx := WithFlight(context.Background())
+		log.DebugContext(ctx, msg, slog.String(key, val), slog.Any("b", []byte(val)))
+		log.ErrorContext(ctx, msg, slog.Group("g", slog.String(key, val)))
+		rec := httptest.NewRecorder()
+		h.Ring().ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+		for _, out := range []string{buf.String(), rec.Body.String()} {
+			lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+			require.Equal(t, lines, unicodeLines(out), "case %d: %q", i, out)
+			for _, line := range lines[len(lines)-2:] { // the ring holds earlier cases too
+				var m map[string]any
+				require.NoError(t, json.Unmarshal([]byte(line), &m), "case %d: %q", i, line)
+				require.Equal(t, perByteValid(msg), m["msg"])
+			}
+		}
+	}
+}
+
+// perByteValid replaces each invalid byte with U+FFFD, as slog's JSON does.
+func perByteValid(s string) string {
+	var b strings.Builder
+	for _, r := range s { // range yields U+FFFD for each invalid byte
+		b.WriteRune(r)
+	}
+	return b.String()
+}
