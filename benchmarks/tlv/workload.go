@@ -18,17 +18,20 @@ import (
 )
 
 // Inner is the nested record, with the tags every reflection codec needs.
-// cbor uses integer keys (keyasint), its most compact struct form.
+// cbor uses integer keys (keyasint), its most compact struct form. The tlv tags
+// are the generated code's (singular scalars omitempty: a tlvgen schema gives
+// them implicit presence), so Msg, Inner and MsgV2 encode to the same bytes as
+// their generated twins for every value, the zero value included.
 type Inner struct {
-	ID   int64  `tlv:"1" msgpack:"id" cbor:"1,keyasint,omitempty" json:"id"`
-	Name string `tlv:"2" msgpack:"name" cbor:"2,keyasint,omitempty" json:"name"`
+	ID   int64  `tlv:"1,omitempty" msgpack:"id" cbor:"1,keyasint,omitempty" json:"id"`
+	Name string `tlv:"2,omitempty" msgpack:"name" cbor:"2,keyasint,omitempty" json:"name"`
 }
 
 // Msg is the chat message of issue 3 as the reflection codecs see it.
 type Msg struct {
-	UID     uint64            `tlv:"1" msgpack:"uid" cbor:"1,keyasint,omitempty" json:"uid"`
-	Text    string            `tlv:"2" msgpack:"text" cbor:"2,keyasint,omitempty" json:"text"`
-	Payload []byte            `tlv:"3" msgpack:"payload" cbor:"3,keyasint,omitempty" json:"payload"`
+	UID     uint64            `tlv:"1,omitempty" msgpack:"uid" cbor:"1,keyasint,omitempty" json:"uid"`
+	Text    string            `tlv:"2,omitempty" msgpack:"text" cbor:"2,keyasint,omitempty" json:"text"`
+	Payload []byte            `tlv:"3,omitempty" msgpack:"payload" cbor:"3,keyasint,omitempty" json:"payload"`
 	IDs     []int64           `tlv:"4" msgpack:"ids" cbor:"4,keyasint,omitempty" json:"ids"`
 	Inner   *Inner            `tlv:"5" msgpack:"inner" cbor:"5,keyasint,omitempty" json:"inner"`
 	Items   []Inner           `tlv:"6" msgpack:"items" cbor:"6,keyasint,omitempty" json:"items"`
@@ -40,15 +43,15 @@ type Msg struct {
 
 // MsgV2 is Msg as a newer binary writes it, with three fields Msg lacks.
 type MsgV2 struct {
-	UID     uint64            `tlv:"1" msgpack:"uid" cbor:"1,keyasint,omitempty" json:"uid"`
-	Text    string            `tlv:"2" msgpack:"text" cbor:"2,keyasint,omitempty" json:"text"`
-	Payload []byte            `tlv:"3" msgpack:"payload" cbor:"3,keyasint,omitempty" json:"payload"`
+	UID     uint64            `tlv:"1,omitempty" msgpack:"uid" cbor:"1,keyasint,omitempty" json:"uid"`
+	Text    string            `tlv:"2,omitempty" msgpack:"text" cbor:"2,keyasint,omitempty" json:"text"`
+	Payload []byte            `tlv:"3,omitempty" msgpack:"payload" cbor:"3,keyasint,omitempty" json:"payload"`
 	IDs     []int64           `tlv:"4" msgpack:"ids" cbor:"4,keyasint,omitempty" json:"ids"`
 	Inner   *Inner            `tlv:"5" msgpack:"inner" cbor:"5,keyasint,omitempty" json:"inner"`
 	Items   []Inner           `tlv:"6" msgpack:"items" cbor:"6,keyasint,omitempty" json:"items"`
 	Attrs   map[string]string `tlv:"7" msgpack:"attrs" cbor:"7,keyasint,omitempty" json:"attrs"`
-	Region  string            `tlv:"8" msgpack:"region" cbor:"8,keyasint,omitempty" json:"region"`
-	Score   int64             `tlv:"9" msgpack:"score" cbor:"9,keyasint,omitempty" json:"score"`
+	Region  string            `tlv:"8,omitempty" msgpack:"region" cbor:"8,keyasint,omitempty" json:"region"`
+	Score   int64             `tlv:"9,omitempty" msgpack:"score" cbor:"9,keyasint,omitempty" json:"score"`
 	Origin  *Inner            `tlv:"10" msgpack:"origin" cbor:"10,keyasint,omitempty" json:"origin"`
 }
 

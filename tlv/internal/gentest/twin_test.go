@@ -59,8 +59,15 @@ func (f *filler) fill(v reflect.Value) {
 	}
 	switch v.Kind() {
 	case reflect.Struct:
+		if f.r.IntN(8) == 0 {
+			return // the zero message
+		}
 		for i := 0; i < v.NumField(); i++ {
 			if v.Type().Field(i).Type == unknownType {
+				if f.r.IntN(6) == 0 {
+					// An unknown field above every declared tag.
+					v.Field(i).Set(reflect.ValueOf(tlv.Unknown(tlv.AppendVarintField(nil, 1000+uint32(f.r.IntN(3)), f.r.Uint64()))))
+				}
 				continue
 			}
 			f.fill(v.Field(i))
@@ -91,6 +98,9 @@ func (f *filler) fill(v reflect.Value) {
 			n = 0
 		}
 		if n == 0 {
+			if f.r.IntN(2) == 0 {
+				v.Set(reflect.MakeSlice(v.Type(), 0, f.r.IntN(3))) // empty, not nil
+			}
 			return
 		}
 		f.depth++
@@ -103,6 +113,9 @@ func (f *filler) fill(v reflect.Value) {
 	case reflect.Map:
 		n := f.r.IntN(6)
 		if n == 0 || f.depth > 3 {
+			if f.r.IntN(2) == 0 {
+				v.Set(reflect.MakeMap(v.Type())) // empty, not nil
+			}
 			return
 		}
 		f.depth++
