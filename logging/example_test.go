@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"math"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -114,16 +113,54 @@ func ExampleNew() {
 
 // Example_service is the quick start of the package doc: a service whose
 // users can be dyed at run time and whose failing requests show their
-// debug records.
+// debug records, each line naming the user.
 func Example_service() {
-	h := logging.NewHandler(slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{Level: slog.Level(math.MinInt)}),
-		&logging.Options{FlightBytes: 64 << 10})
-	log := slog.New(h)
+	log, h := logging.NewWithHandler(os.Stdout, &logging.Options{FlightBytes: 64 << 10, KeyAttr: "user"})
 	app := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		log.DebugContext(r.Context(), "cache miss", "item", r.URL.Path)
 	})
 	mux := http.NewServeMux()
-	mux.Handle("/debug/dyes", h.DyeAdmin()) // POST /debug/dyes?key=alice&ttl=10m
+	mux.Handle("/debug/dyes", h.DyeAdmin()) // curl -d key=alice -d ttl=10m host/debug/dyes
 	mux.Handle("/", logging.Middleware(h, func(r *http.Request) string { return r.Header.Get("X-User") })(app))
 	_ = mux // http.ListenAndServe(addr, mux)
+}
+
+// ExampleOptions_keyAttr: with KeyAttr, a dyed request's lines say whose
+// request it was; with the key in HashKeys too, joinably but unreadably.
+func ExampleOptions_keyAttr() {
+	h := logging.NewHandler(stdout(), &logging.Options{KeyAttr: "user"})
+	log := slog.New(h)
+	h.Dyes().Add("bob", time.Hour)
+	log.DebugContext(logging.WithKey(context.Background(), "bob"), "cache lookup", "item", 4)
+	// Output:
+	// {"level":"DEBUG","msg":"cache lookup","user":"bob","item":4}
+}
+
+// ExampleNewWithHandler: text output with the Handler at hand for the dye
+// admin endpoint.
+func ExampleNewWithHandler() {
+	var buf strings.Builder
+	log, h := logging.NewWithHandler(&buf, &logging.Options{Text: true})
+	rec := httptest.NewRecorder()
+	req := httptest.NewRequest(http.MethodPost, "/debug/dyes", strings.NewReader("key=alice&ttl=5m"))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	h.DyeAdmin().ServeHTTP(rec, req)
+	log.DebugContext(logging.WithKey(context.Background(), "alice"), "cache miss")
+	fmt.Println(rec.Code, strings.Count(buf.String(), "\n"), "lines")
+	// Output:
+	// 204 2 lines
+}
+
+// ExampleWithFlight_values: a buffered record shows a value as it was when
+// logged, not as it is at the flush.
+func ExampleWithFlight_values() {
+	log := slog.New(logging.NewHandler(stdout(), &logging.Options{FlightBytes: 64 << 10}))
+	ctx := logging.WithFlight(context.Background())
+	cart := map[string]int{"book": 1}
+	log.DebugContext(ctx, "cart", "items", cart)
+	cart["pen"] = 2
+	log.ErrorContext(ctx, "checkout failed", "items", cart)
+	// Output:
+	// {"level":"DEBUG","msg":"cart","items":{"book":1}}
+	// {"level":"ERROR","msg":"checkout failed","items":{"book":1,"pen":2}}
 }

@@ -6,7 +6,8 @@ import (
 
 // Middleware tags each request's context with key(r) (when key is non-nil
 // and returns a non-empty key) and, when the handler has FlightBytes > 0,
-// a flight buffer that is freed when the request returns.
+// a flight buffer that is freed when the request returns. The key is not
+// logged unless Options.KeyAttr names an attribute for it.
 func Middleware(h *Handler, key func(*http.Request) string) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

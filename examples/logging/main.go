@@ -19,9 +19,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"sync"
@@ -58,21 +58,19 @@ func run(short bool) error {
 		n = 4
 	}
 	out := &syncBuffer{out: os.Stdout}
-	h := logging.NewHandler(slog.NewJSONHandler(out, &slog.HandlerOptions{Level: slog.LevelDebug - 100}),
-		&logging.Options{FlightBytes: 32 << 10, RingSize: 100})
-	log := slog.New(h)
+	// KeyAttr puts each request's key (the user) on its lines.
+	log, h := logging.NewWithHandler(out, &logging.Options{FlightBytes: 32 << 10, RingSize: 100, KeyAttr: "user"})
 
 	app := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
-		user := r.Header.Get("X-User")
-		log.DebugContext(ctx, "cache lookup", "user", user, "hit", false)
-		log.DebugContext(ctx, "db query", "user", user, "rows", 3)
+		log.DebugContext(ctx, "cache lookup", "hit", false)
+		log.DebugContext(ctx, "db query", "rows", 3)
 		if r.URL.Query().Get("fail") != "" {
-			log.ErrorContext(ctx, "request failed", "user", user, "err", errors.New("db: deadline exceeded"))
+			log.ErrorContext(ctx, "request failed", "err", errors.New("db: deadline exceeded"))
 			http.Error(w, "failed", http.StatusInternalServerError)
 			return
 		}
-		log.InfoContext(ctx, "request done", "user", user, "password", "never-logged")
+		log.InfoContext(ctx, "request done", "password", "never-logged")
 	})
 	mux := http.NewServeMux()
 	mux.Handle("/api", logging.Middleware(h, func(r *http.Request) string { return r.Header.Get("X-User") })(app))
@@ -88,10 +86,17 @@ func run(short bool) error {
 	defer srv.Shutdown(context.Background())
 	base := "http://" + ln.Addr().String()
 
-	call := func(method, path, user string) (int, error) {
-		req, err := http.NewRequest(method, base+path, nil)
+	call := func(method, path, user string, form url.Values) (int, error) {
+		var body io.Reader
+		if form != nil {
+			body = strings.NewReader(form.Encode())
+		}
+		req, err := http.NewRequest(method, base+path, body)
 		if err != nil {
 			return 0, err
+		}
+		if form != nil {
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		}
 		req.Header.Set("X-User", user)
 		resp, err := http.DefaultClient.Do(req)
@@ -105,7 +110,7 @@ func run(short bool) error {
 	traffic := func() error {
 		for range n {
 			for _, u := range []string{"alice", "bob"} {
-				if _, err := call("GET", "/api", u); err != nil {
+				if _, err := call("GET", "/api", u, nil); err != nil {
 					return err
 				}
 			}
@@ -118,15 +123,15 @@ func run(short bool) error {
 		return err
 	}
 	mark := countDebug(out, "bob")
-	fmt.Println("--- phase 2: dye bob for 10 minutes through the admin endpoint")
-	if code, err := call("POST", "/debug/dyes?key=bob&ttl=10m", "operator"); err != nil || code != http.StatusNoContent {
+	fmt.Println("--- phase 2: dye bob for 10 minutes through the admin endpoint (curl -d key=bob -d ttl=10m)")
+	if code, err := call("POST", "/debug/dyes", "operator", url.Values{"key": {"bob"}, "ttl": {"10m"}}); err != nil || code != http.StatusNoContent {
 		return fmt.Errorf("dye bob: %d %v", code, err)
 	}
 	if err := traffic(); err != nil {
 		return err
 	}
 	fmt.Println("--- phase 3: one of alice's requests fails")
-	if _, err := call("GET", "/api?fail=1", "alice"); err != nil {
+	if _, err := call("GET", "/api?fail=1", "alice", nil); err != nil {
 		return err
 	}
 
