@@ -160,9 +160,13 @@ func (g *ring) mean(skip, n int) float64 {
 	return s / float64(c)
 }
 
-func (g *ring) points(step time.Duration, hist bool) []Point {
-	ps := make([]Point, 0, g.n)
-	for i := g.last - int64(g.n) + 1; i <= g.last; i++ {
+func (g *ring) points(step time.Duration, hist bool) []Point { return g.tail(g.n, step, hist) }
+
+// tail returns the newest n points (fewer if the ring holds fewer).
+func (g *ring) tail(n int, step time.Duration, hist bool) []Point {
+	n = min(n, g.n)
+	ps := make([]Point, 0, n)
+	for i := g.last - int64(n) + 1; i <= g.last; i++ {
 		k := g.slot(i)
 		p := Point{Time: time.Unix(i*int64(step/time.Second), 0).UTC(), Value: g.v[k]}
 		if hist {

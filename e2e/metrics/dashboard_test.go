@@ -4,10 +4,13 @@ package metrics_test
 
 import (
 	"context"
+	"math"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -19,6 +22,9 @@ import (
 
 // markup is a label value an attacker controls; it must show as text.
 const markup = `<img src=x onerror="document.body.dataset.pwned=1"><b id="injected">bold</b>`
+
+// helpMarkup is a help text with markup; the card shows it as text.
+const helpMarkup = `Requests by <i id="helpinjected">route</i> and code.`
 
 type clock struct {
 	mu sync.Mutex
@@ -57,7 +63,7 @@ func TestDashboardInBrowser(t *testing.T) {
 	}
 	clk := &clock{t: time.Date(2026, 12, 5, 10, 0, 0, 0, time.UTC)}
 	r := metrics.NewRegistry(metrics.WithClock(clk))
-	reqs := r.CounterVec("http_requests_total", "Requests by route and code.", "route", "code")
+	reqs := r.CounterVec("http_requests_total", helpMarkup, "route", "code")
 	lat := r.HistogramVec("http_request_duration_seconds", "Request latency.", "route")
 	inflight := r.Gauge("http_in_flight", "Requests in progress.")
 	noErr(t, r.AddRule(metrics.Rule{Name: "high-error-rate", Metric: "http_requests_total", Labels: []string{"*", "500"},
@@ -74,7 +80,31 @@ func TestDashboardInBrowser(t *testing.T) {
 			r.Tick(clk.add(time.Second))
 		}
 	}
+	movers := r.CounterVec("jobs_total", "Jobs by queue.", "queue")
 	step(150, 0) // two and a half minutes of history
+	// jobs: six queues at 10/s (queue 0 at 0/s) for 70 s, then for 10 s at
+	// 1×, 0.2×, 3×, 1.5× and 8× (queue 0 at 25/s: a rise from 0)
+	factors := []float64{0, 1, 0.2, 3, 1.5, 8}
+	for i := range factors {
+		movers.With(strconv.Itoa(i)).Inc() // history from here on
+	}
+	step(1, 0)
+	for s := 0; s < 80; s++ {
+		for i, f := range factors {
+			n := 10.0
+			if s >= 70 {
+				n *= f
+			}
+			if i == 0 {
+				n = 0
+				if s >= 70 {
+					n = 25
+				}
+			}
+			movers.With(strconv.Itoa(i)).Add(uint64(n))
+		}
+		step(1, 0)
+	}
 	srv := httptest.NewServer(metrics.Dashboard(r))
 	defer srv.Close()
 
@@ -118,6 +148,36 @@ func TestDashboardInBrowser(t *testing.T) {
 	noErr(t, err)
 	if !strings.Contains(text, markup) {
 		t.Fatalf("label value not shown as text; page text:\n%s", text)
+	}
+
+	// help texts are text on the cards, markup included
+	helps, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll(".card .help")].map(e => e.textContent)`))
+	noErr(t, err)
+	if !slices.Contains(helps, helpMarkup) || !slices.Contains(helps, "Jobs by queue.") {
+		t.Fatalf("help texts missing from the cards; have %q", helps)
+	}
+	if n, _ := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.getElementById("helpinjected") !== null`)); n {
+		t.Fatal("help markup became an element")
+	}
+
+	// the movers table is ordered by the relative change it shows
+	rows, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll("#movers tbody tr")].map(tr => tr.cells[0].textContent + "|" + tr.cells[4].textContent + "|" + tr.dataset.relative)`))
+	noErr(t, err)
+	if len(rows) < 5 {
+		t.Fatalf("movers table has %d rows, want the 5 queues that moved: %q", len(rows), rows)
+	}
+	prev := math.Inf(1)
+	for _, row := range rows {
+		parts := strings.Split(row, "|")
+		rel, err := strconv.ParseFloat(parts[2], 64)
+		noErr(t, err, row)
+		if rel > prev {
+			t.Fatalf("movers not sorted by the relative change shown: %q", rows)
+		}
+		prev = rel
+	}
+	if !strings.HasPrefix(rows[0], `jobs_total{queue="0"}|from 0`) || !strings.Contains(rows[1], `jobs_total{queue="5"}|+700.0 %`) {
+		t.Fatalf("top movers: want queue 0 (from 0), then queue 5 (+700 %%); have %q", rows)
 	}
 
 	// a chart changes after new data
