@@ -86,12 +86,13 @@
 // formatted at log time, on the logging goroutine: the output shows the
 // value as it was when logged, and a later flush or Ring request never
 // reads memory the caller may be changing (a map read while it is written
-// is a fatal error in Go, which no recover catches). For slog's
-// JSONHandler and TextHandler the frozen value writes exactly what the
-// live one would have; a handler this package does not know gets a
-// stand-in that marshals to the value's JSON and text and prints its %+v,
-// and errors stay errors. Byte slices are copied; numbers, strings and
-// other scalars are kept as they are.
+// is a fatal error in Go, which no recover catches). The value is replaced
+// by a stand-in that marshals to the JSON and text the value had and
+// prints (String, %+v) as it printed; errors stay errors, with their
+// message and %+v text. slog's JSONHandler and TextHandler write exactly
+// what the live value would have; a ReplaceAttr or handler that looks at
+// a value's concrete type sees the stand-in. Byte slices are copied;
+// numbers, strings and other scalars are kept as they are.
 //
 // # Redaction
 //

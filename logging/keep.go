@@ -246,26 +246,20 @@ func verboseOf(err error) string {
 	return ""
 }
 
-// frozenErr keeps an error as its text. slog's handlers write an error's
-// Error() in JSON and its %+v in text, so for them a string does; another
-// handler gets an error back.
+// frozenErr keeps an error as its text, still an error (a ReplaceAttr may
+// look for errors): its message, and its %+v when a text handler may
+// print it and it differs (a stack trace, say).
 func (k *keeper) frozenErr(err error) slog.Value {
 	msg := err.Error()
 	if k.own {
 		msg = strings.Clone(msg) // it may be cut from a longer string
-		k.size += allocCharge(len(msg))
 	}
 	verbose := ""
 	if k.mode&freezeText != 0 {
 		verbose = verboseOf(err)
-		k.size += allocCharge(len(verbose))
 	}
-	switch {
-	case k.mode&freezeOther == 0 && verbose == "":
-		return slog.StringValue(msg)
-	case k.mode == freezeText:
-		return slog.StringValue(verbose)
-	case verbose == "":
+	k.size += allocCharge(len(msg)) + allocCharge(len(verbose))
+	if verbose == "" {
 		k.size += allocCharge(16)
 		return slog.AnyValue(&frozenError{msg: msg})
 	}

@@ -108,6 +108,17 @@ func BenchmarkInfoJSON(b *testing.B) {
 	})
 }
 
+// BenchmarkInfoJSONRing: the enabled Info line with RingSize set, which
+// keeps each written record (its opaque values frozen as JSON).
+func BenchmarkInfoJSONRing(b *testing.B) {
+	l := logging.New(io.Discard, &logging.Options{RingSize: 1000})
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		l.InfoContext(ctx, "request done", "user", "alice", "count", 42, "ok", true, "dur", dur, "err", errBoom)
+	}
+}
+
 // BenchmarkSamplingDecision: the sampler's keep/drop on one record,
 // through Handle with a discarding next handler (so it includes Handle's
 // own checks).
@@ -166,6 +177,30 @@ func BenchmarkFlight(b *testing.B) {
 			}
 		})
 	}
+	b.Run("buffered-withMap", func(b *testing.B) {
+		// The line plus a header map logged with slog.Any, which a kept
+		// record formats at log time.
+		l := logging.New(io.Discard, &logging.Options{FlightBytes: 1 << 20})
+		hdr := map[string][]string{"Accept": {"*/*"}, "X-User": {"alice"}}
+		ctx := logging.WithFlight(context.Background())
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			if i++; i%32 == 0 {
+				ctx = logging.WithFlight(context.Background())
+			}
+			l.DebugContext(ctx, "request done", "user", "alice", "count", 42, "ok", true, "dur", dur, "err", errBoom, "hdr", hdr)
+		}
+	})
+	b.Run("enabled-withMap", func(b *testing.B) {
+		l := logging.New(io.Discard, &logging.Options{FlightBytes: 1 << 20})
+		hdr := map[string][]string{"Accept": {"*/*"}, "X-User": {"alice"}}
+		ctx := logging.WithFlight(context.Background())
+		b.ReportAllocs()
+		for b.Loop() {
+			l.InfoContext(ctx, "request done", "user", "alice", "count", 42, "ok", true, "dur", dur, "err", errBoom, "hdr", hdr)
+		}
+	})
 	b.Run("enabled-line", func(b *testing.B) {
 		l := logging.New(io.Discard, &logging.Options{FlightBytes: 1 << 20})
 		ctx := logging.WithFlight(context.Background())
