@@ -21,8 +21,11 @@ func noTime(_ []string, a slog.Attr) slog.Attr {
 	return a
 }
 
+// stdout is slog's JSONHandler at its default level (Info): the Handler
+// decides what is written, so Debug lines of dyed and failed requests
+// still come out.
 func stdout() slog.Handler {
-	return slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{Level: slog.LevelDebug - 100, ReplaceAttr: noTime})
+	return slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{ReplaceAttr: noTime})
 }
 
 func Example() {
