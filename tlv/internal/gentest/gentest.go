@@ -570,8 +570,8 @@ func (x *Msg) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 				for p := 0; p < len(c); {
 					u, m := tlv.ConsumeVarint(c[p:])
 					if m < 0 {
-						return d.Error(co+p, tag, tlv.ErrMalformed)
-					}
+						return d.Error(co+p, tag, tlv.CodeError(m))
+					} // overflow: the content was checked not to end inside a varint
 					if strict && m != tlv.SizeVarint(u) {
 						return d.Error(co+p, tag, tlv.ErrNonCanonical)
 					}
@@ -2190,8 +2190,8 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 				for p := 0; p < len(c); {
 					u, m := tlv.ConsumeVarint(c[p:])
 					if m < 0 {
-						return d.Error(co+p, tag, tlv.ErrMalformed)
-					}
+						return d.Error(co+p, tag, tlv.CodeError(m))
+					} // overflow: the content was checked not to end inside a varint
 					if strict && m != tlv.SizeVarint(u) {
 						return d.Error(co+p, tag, tlv.ErrNonCanonical)
 					}
@@ -2282,8 +2282,8 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 				for p := 0; p < len(c); {
 					u, m := tlv.ConsumeVarint(c[p:])
 					if m < 0 {
-						return d.Error(co+p, tag, tlv.ErrMalformed)
-					}
+						return d.Error(co+p, tag, tlv.CodeError(m))
+					} // overflow: the content was checked not to end inside a varint
 					if strict && m != tlv.SizeVarint(u) {
 						return d.Error(co+p, tag, tlv.ErrNonCanonical)
 					}
@@ -2376,8 +2376,8 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 				for p := 0; p < len(c); {
 					u, m := tlv.ConsumeVarint(c[p:])
 					if m < 0 {
-						return d.Error(co+p, tag, tlv.ErrMalformed)
-					}
+						return d.Error(co+p, tag, tlv.CodeError(m))
+					} // overflow: the content was checked not to end inside a varint
 					if strict && m != tlv.SizeVarint(u) {
 						return d.Error(co+p, tag, tlv.ErrNonCanonical)
 					}
@@ -3478,8 +3478,8 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 				for p := 0; p < len(c); {
 					u, m := tlv.ConsumeVarint(c[p:])
 					if m < 0 {
-						return d.Error(co+p, tag, tlv.ErrMalformed)
-					}
+						return d.Error(co+p, tag, tlv.CodeError(m))
+					} // overflow: the content was checked not to end inside a varint
 					if strict && m != tlv.SizeVarint(u) {
 						return d.Error(co+p, tag, tlv.ErrNonCanonical)
 					}

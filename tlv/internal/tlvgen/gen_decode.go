@@ -432,7 +432,7 @@ func (g *generator) decodePacked(f *Field) {
 		switch pwt {
 		case wtPackedVarint:
 			g.p("u, m := tlv.ConsumeVarint(c[p:])")
-			g.p("if m < 0 { return d.Error(co+p, tag, tlv.ErrMalformed) }")
+			g.p("if m < 0 { return d.Error(co+p, tag, tlv.CodeError(m)) } // overflow: the content was checked not to end inside a varint")
 			g.p("if strict && m != tlv.SizeVarint(u) { return d.Error(co+p, tag, tlv.ErrNonCanonical) }")
 			g.p("p += m")
 			g.convertVarint(f.Type, appendTo, "return d.Error(start, tag, tlv.ErrRange)")
