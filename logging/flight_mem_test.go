@@ -77,7 +77,7 @@ func TestFlightMemoryBound(t *testing.T) {
 		}
 		t.Logf("seed %d: FlightBytes %d: heap kept %d B for %d requests (%.0f%% of the bound), charged %d", seed, limit, kept, requests, 100*float64(kept)/float64(requests*limit), charged)
 		require.LessOrEqual(t, kept, int64(requests*limit)+32<<10, "seed %d: heap kept %d B, bound %d", seed, kept, requests*limit)
-		require.GreaterOrEqual(t, kept, int64(charged)/4, "seed %d: charged %d B for %d B kept: the charge is far off", seed, charged, kept)
+		require.Greater(t, charged, requests*limit/10, "seed %d: the buffers were hardly used", seed)
 		runtime.KeepAlive(ctxs)
 	}
 }

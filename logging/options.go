@@ -17,16 +17,17 @@ type Options struct {
 	// Level is the minimum level written for requests that are not dyed.
 	// nil means slog.LevelInfo. A *slog.LevelVar changes it at run time.
 	Level slog.Leveler
-	// Text selects logfmt-style text output in New (JSON by default).
-	// NewHandler ignores it: the wrapped handler formats.
+	// Text selects logfmt-style text output in New and NewWithHandler
+	// (JSON by default). NewHandler ignores it: the wrapped handler formats.
 	Text bool
 	// RedactKeys are added to the default denylist.
 	RedactKeys []string
 	// NoDefaultRedact drops the default denylist (RedactKeys still apply).
 	NoDefaultRedact bool
 	// HashKeys are keys whose values are replaced by a keyed hash of their
-	// text, so that equal values stay joinable but unreadable. A key that is
-	// also redacted is redacted.
+	// text, so that equal values stay joinable but unreadable. Under such a
+	// key (a group, or a WithGroup of that name) every value is hashed. A
+	// key that is also redacted is redacted.
 	HashKeys []string
 	// HashKey keys the hash. The zero key works but anyone can then
 	// recompute hashes of guessed values: set a secret one.
@@ -65,7 +66,9 @@ type Sampling struct {
 	// means none.
 	Thereafter int
 	// Interval is the window length; windows are aligned to multiples of
-	// Interval since the Unix epoch. 0 means 1 s.
+	// Interval since the Unix epoch. A record stamped before one already
+	// counted for its (level, message) counts in that later window. 0 means
+	// 1 s.
 	Interval time.Duration
 	// OnDrop, if set, is called once for every dropped record with
 	// dropped = 1, on the logging goroutine and outside every lock. Sum
@@ -74,5 +77,6 @@ type Sampling struct {
 }
 
 // LevelNever returns a level above every record's, for a handler that
-// writes only dyed requests, flights and audit lines.
+// writes only dyed requests, flights (a flight request's Error still
+// flushes its buffer and is written) and audit lines.
 func LevelNever() slog.Leveler { return slog.Level(1 << 30) }
