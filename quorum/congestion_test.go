@@ -114,3 +114,67 @@ func TestHangingReplicaDoesNotHoldWrites(t *testing.T) {
 		})
 	}
 }
+
+// TestCongestedReplicasStillAcknowledge: exactly W replicas are alive (the
+// others refuse every call), and the alive ones stall now and then (every
+// call blocks for 10–40 ms, one replica or all at once), long enough to
+// look congested — 4 or more calls in flight and no progress for their
+// suspect delay — but well within ReplicaTimeout. Every write needs every
+// alive replica, so none may be held back as congested for long: every
+// write must succeed. N, the stall schedule and the writers (4–8) are drawn
+// from the seed; fake time.
+func TestCongestedReplicasStillAcknowledge(t *testing.T) {
+	for s := range 8 {
+		seed := uint64(s + 1)
+		rng := rand.New(rand.NewPCG(seed, 25))
+		n := []int{3, 5}[rng.IntN(2)]
+		w := n/2 + 1
+		writers := 4 + rng.IntN(5)
+		t.Run(fmt.Sprintf("seed=%d/n=%d/writers=%d", seed, n, writers), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				fs, reps := nFakes(n)
+				for _, f := range fs {
+					f.setDelay(time.Millisecond)
+				}
+				c := newClient(t, reps, quorum.Config{ReplicaTimeout: 200 * time.Millisecond})
+				ctx := context.Background()
+				alive := fs[:w]
+				for _, f := range fs[w:] {
+					f.down.Store(true)
+				}
+				var stop atomic.Bool
+				var writes atomic.Int64
+				var wg sync.WaitGroup
+				for wr := range writers {
+					wg.Go(func() {
+						for i := 0; !stop.Load(); i++ {
+							if err := c.Put(ctx, "w"+strconv.Itoa(wr), []byte(strconv.Itoa(i))); err != nil {
+								t.Errorf("writer %d: %v", wr, err)
+								return
+							}
+							writes.Add(1)
+						}
+					})
+				}
+				for range 20 {
+					time.Sleep(time.Duration(5+rng.IntN(30)) * time.Millisecond)
+					stalled := alive
+					if rng.IntN(2) == 0 {
+						stalled = alive[rng.IntN(len(alive)):][:1]
+					}
+					for _, f := range stalled {
+						f.block()
+					}
+					time.Sleep(time.Duration(10+rng.IntN(31)) * time.Millisecond)
+					for _, f := range stalled {
+						f.open()
+					}
+				}
+				stop.Store(true)
+				wg.Wait()
+				t.Logf("%d writes", writes.Load())
+				require.Positive(t, writes.Load())
+			})
+		})
+	}
+}

@@ -29,6 +29,7 @@ type phase struct {
 	// Writes.
 	rule    ackRule
 	pre     uint64 // acknowledgements that count without a call (a write-back's agreeing replicas)
+	reserve uint64 // congested replicas not sent the record unless the others fall short
 	applied bool   // some replica stored, or may have stored, the record
 
 	ok      uint64 // replicas that answered or acknowledged in this phase
@@ -153,13 +154,12 @@ func (o *op) collect(parent context.Context, p *phase) error {
 // every one of them, not just enough for its rule).
 func (o *op) sendFirst(p *phase, now time.Time) (inl uint64) {
 	c := o.c
-	var skip uint64
 	if p.write {
-		skip = o.spare(p, now)
+		p.reserve = o.spare(p, now)
 	}
 	for o.sent < len(o.order) && (p.write || bits.OnesCount64(p.pending) < p.need) {
 		i := o.order[o.sent]
-		if skip&(1<<i) != 0 {
+		if p.reserve&(1<<i) != 0 {
 			o.sent++ // not sent: o.st stays stIdle
 			continue
 		}
@@ -177,21 +177,43 @@ func (o *op) sendFirst(p *phase, now time.Time) (inl uint64) {
 }
 
 // spare returns the congested replicas (see Client.congested) a write
-// phase does not send its record to: each one the acknowledgements of the
-// others can satisfy the phase's rule without. Records it misses reach it
-// later through read repair, write-back and later writes, as for any
-// replica that missed a write.
+// phase holds in reserve instead of sending them its record: each one the
+// phase's rule can be satisfied without, by the replicas that are neither
+// demoted nor suspect. Should the others fall short after all, the phase
+// sends the reserve its record then (see decided). Records a replica
+// misses reach it later through read repair, write-back and later writes,
+// as for any replica that missed a write.
 func (o *op) spare(p *phase, now time.Time) (skip uint64) {
-	var all uint64
+	var up uint64
 	for _, i := range o.order {
-		all |= 1 << i
+		if !o.c.replicas[i].cond.isDown() {
+			up |= 1 << i
+		}
 	}
 	for _, i := range o.order {
-		if o.c.congested(i, now) && o.satisfies(p.pre|all&^(skip|1<<i), p.rule) {
+		if o.c.congested(i, now) && o.satisfies(p.pre|up&^(skip|1<<i), p.rule) {
 			skip |= 1 << i
 		}
 	}
 	return skip
+}
+
+// sendReserve sends the record to the replicas spare held back.
+func (o *op) sendReserve(p *phase) {
+	now := time.Now()
+	for set := p.reserve; set != 0; {
+		i := bits.TrailingZeros64(set)
+		set &^= 1 << i
+		if err := o.dispatch(i, p.kind, p.flags, now); err != nil {
+			o.st[i] = stFailed
+			o.errs = append(o.errs, &ReplicaError{Replica: i, Op: opOf(p.kind), Err: err})
+			continue
+		}
+		o.st[i] = stSent
+		o.sentAt[i] = now
+		p.pending |= 1 << i
+	}
+	p.reserve = 0
 }
 
 // decided reports whether the phase is over, and its error then.
@@ -201,6 +223,10 @@ func (o *op) decided(p *phase) (bool, error) {
 		case o.satisfies(acked, p.rule):
 			return true, nil
 		case p.pending == 0 || !o.satisfies(acked|p.pending, p.rule):
+			if p.reserve != 0 && o.satisfies(acked|p.pending|p.reserve, p.rule) {
+				o.sendReserve(p)
+				return o.decided(p)
+			}
 			if p.pending != 0 {
 				p.applied = true // a call in flight may still land
 			}

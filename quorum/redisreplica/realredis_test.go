@@ -231,7 +231,9 @@ func TestRealRedisKillDuringWrites(t *testing.T) {
 					st.attempted = seq
 					ver, err := qc.PutVersion(ctx, fmt.Sprintf("w%d-k%d", w, k), []byte(strconv.Itoa(seq)))
 					if err != nil {
-						failed.Add(1)
+						if failed.Add(1) <= 3 {
+							t.Logf("writer %d: a write failed %v after the start: %v", w, time.Since(start).Round(time.Millisecond), err)
+						}
 						continue
 					}
 					st.acked, st.ackedVer = seq, ver
@@ -249,6 +251,9 @@ func TestRealRedisKillDuringWrites(t *testing.T) {
 	t.Logf("acknowledged writes: %d before the kill, %d after; failed: %d", acksBefore.Load(), acksAfter.Load(), failed.Load())
 	require.Positive(t, acksBefore.Load())
 	require.Positive(t, acksAfter.Load(), "two of three replicas must keep accepting writes")
+	// A write fails only when two servers fail it: the kill fails the
+	// calls in flight on one, and a loaded machine may time out a few.
+	assert.LessOrEqual(t, 100*failed.Load(), acksAfter.Load(), "more than 1 %% of writes failed with two of three servers up")
 	// Writes still send every record to the dead server: with
 	// ClientOptions each fails at once, and go-redis stops dialing (and
 	// logging) after PoolSize failed dials (a few more when dials race).
