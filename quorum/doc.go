@@ -157,11 +157,13 @@
 // forgotten). Writes still send demoted and suspect replicas every record,
 // except a replica that hangs: one with 4 or more calls in flight that is
 // demoted or suspect, or has finished none of them for its suspect delay
-// (writes detect this themselves, and make it suspect). A write that can
-// be acknowledged without such a replica sends it nothing, so a hanging
-// replica holds about 4 calls plus one per concurrent operation instead of
-// filling MaxInFlight (TestHangingReplicaDoesNotHoldWrites); what it missed
-// reaches it through repair, write-back and later writes. With one of
+// (writes detect this themselves, and make it suspect). A write whose rule
+// the replicas neither demoted nor suspect can meet without such a replica
+// holds it in reserve, and sends it the record only if the others fall
+// short (TestCongestedReplicasStillAcknowledge), so a hanging replica holds
+// about 4 calls plus one per concurrent operation instead of filling
+// MaxInFlight (TestHangingReplicaDoesNotHoldWrites); what it missed reaches
+// it through repair, write-back and later writes. With one of
 // three replicas refusing, failing after 100 ms or hanging, reads are back
 // to their healthy p50 within 1 s of the failure and the replica is read
 // again once it answers (TestDeadReplicaRecovery). A replica implementing

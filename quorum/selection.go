@@ -159,8 +159,8 @@ func (c *Client) suspectDelay(i int) time.Duration {
 }
 
 // congestedAt is how many calls a replica may have in flight before a
-// write that can be acknowledged without it stops sending it records while
-// it is demoted, suspect or making no progress (see congested).
+// write that can be acknowledged without it holds it in reserve while it is
+// demoted, suspect or making no progress (see congested, and op.spare).
 const congestedAt = 4
 
 // congested reports whether replica i has congestedAt or more calls in
