@@ -2,6 +2,7 @@ package metrics
 
 import (
 	"math"
+	"strconv"
 	"time"
 )
 
@@ -73,10 +74,20 @@ type Alert struct {
 	Value float64
 }
 
-// Rule is an alert rule evaluated at every Tick (Anomaly rules at each
+// Rule is an alert rule, evaluated at every Tick (Anomaly rules at each
 // closed minute). The condition holds when the value is above Threshold
 // (Above) or below it, and the window's count is at least MinCount; For and
-// KeepFiringFor have the meaning of Prometheus's for and keep_firing_for.
+// KeepFiringFor have the meaning of Prometheus's for and keep_firing_for,
+// to the Tick (every second under Run).
+//
+// A rule reads its series at every evaluation and keeps a reading as a
+// sample every Window/60 (at least every second). The value compares the
+// current reading with the newest sample at or before now − Window, so a
+// window spans Window to Window + Window/60; a gauge's mean is over the
+// samples inside the window and the current reading. A gauge reading that
+// is NaN (any selected series NaN) is left out of the mean and counts for
+// nothing; an infinite one makes the mean infinite. An Anomaly rule learns
+// its baseline only from finite values.
 type Rule struct {
 	Name   string
 	Metric string
@@ -84,26 +95,32 @@ type Rule struct {
 	// series, else one value per label where "*" matches any value.
 	Labels []string
 	Kind   RuleKind
-	// Denominator is the metric a Ratio divides by (all its series summed).
-	Denominator string
+	// Denominator is the metric a Ratio divides by; DenominatorLabels
+	// selects its series as Labels does Metric's (empty: all summed). For
+	// a per-route error rate, Labels {"/items", "500"} over
+	// DenominatorLabels {"/items", "*"}.
+	Denominator       string
+	DenominatorLabels []string
 	// Quantile is a Percentile rule's quantile, in (0, 1].
 	Quantile  float64
 	Above     bool
 	Threshold float64
-	// Window is the span measured (zero means one minute; at most 24 h).
-	// The rule samples its series Window/60 apart (at least every second),
-	// so a window starts within that step of now − Window.
-	Window        time.Duration
+	// Window is the span measured (zero means one minute; 1 s to 24 h).
+	Window time.Duration
+	// For and KeepFiringFor are at most MaxRuleDuration.
 	For           time.Duration
 	KeepFiringFor time.Duration
 	// MinCount keeps the rule inactive while the window's count is lower:
 	// the increase for a counter, the observations for a histogram, the
-	// denominator's increase for a Ratio, the samples for a gauge.
+	// denominator's increase for a Ratio, the non-NaN readings for a gauge.
 	MinCount float64
 	// OnFire and OnResolve run on the goroutine that called Tick, after
 	// the registry's locks are released; they may call back into it.
 	OnFire, OnResolve func(Alert)
 }
+
+// MaxRuleDuration bounds a Rule's For and KeepFiringFor.
+const MaxRuleDuration = 7 * 24 * time.Hour
 
 type sample struct {
 	t    int64
@@ -147,7 +164,11 @@ type ruleState struct {
 	window   int64
 	samples  []sample
 	free     []*bucketCounts
-	last     int64 // time of the last sample
+	cur      sample        // the current reading when it is not a sample
+	curBk    *bucketCounts // cur's buckets (Percentile)
+	sampled  bool          // samples has been appended to at least once
+	last     int64         // time of the last sample
+	lastT    int64         // time of the last reading
 
 	state    AlertState
 	since    time.Time
@@ -171,7 +192,11 @@ const (
 
 // AddRule adds an alert rule. It returns a *RuleError (matching
 // ErrInvalidRule, and ErrUnknownMetric for an unknown metric) for a rule it
-// cannot evaluate.
+// cannot evaluate or that could never fire: a threshold of +Inf to be above
+// or -Inf to be below, a rate, ratio or quantile to be below 0 or less, an
+// infinite anomaly factor or MinCount, a gauge MinCount above the readings a
+// window can hold, For or KeepFiringFor above MaxRuleDuration, and fields
+// its kind does not use.
 func (r *Registry) AddRule(rule Rule) error {
 	bad := func(field, reason string) error { return &RuleError{Rule: rule.Name, Field: field, Reason: reason} }
 	if rule.Name == "" {
@@ -186,14 +211,26 @@ func (r *Registry) AddRule(rule Rule) error {
 	if len(rule.Labels) != 0 && len(rule.Labels) != len(num.labels) {
 		return bad("Labels", "want none or one per label of "+rule.Metric)
 	}
+	if rule.Kind != Ratio && (rule.Denominator != "" || len(rule.DenominatorLabels) != 0) {
+		return bad("Denominator", "only a Ratio rule has a denominator")
+	}
+	if rule.Kind != Percentile && rule.Quantile != 0 {
+		return bad("Quantile", "only a Percentile rule has a quantile")
+	}
 	switch rule.Kind {
 	case Threshold, Anomaly:
 	case Ratio:
+		if rule.Denominator == "" {
+			return bad("Denominator", "required for a Ratio rule")
+		}
 		if den == nil {
 			return &RuleError{Rule: rule.Name, Field: "Denominator", Reason: quote(rule.Denominator) + " is not registered", Err: ErrUnknownMetric}
 		}
 		if num.kind == kindGauge || den.kind == kindGauge {
 			return bad("Kind", "a ratio needs counters or histograms")
+		}
+		if len(rule.DenominatorLabels) != 0 && len(rule.DenominatorLabels) != len(den.labels) {
+			return bad("DenominatorLabels", "want none or one per label of "+rule.Denominator)
 		}
 	case Percentile:
 		if num.kind != kindHistogram {
@@ -205,11 +242,17 @@ func (r *Registry) AddRule(rule Rule) error {
 	default:
 		return bad("Kind", "unknown kind")
 	}
-	if math.IsNaN(rule.Threshold) {
+	switch {
+	case math.IsNaN(rule.Threshold):
 		return bad("Threshold", "NaN")
-	}
-	if rule.Kind == Anomaly && !(rule.Threshold >= 1) {
-		return bad("Threshold", "an anomaly factor must be at least 1")
+	case rule.Above && math.IsInf(rule.Threshold, 1):
+		return bad("Threshold", "nothing is above +Inf")
+	case !rule.Above && math.IsInf(rule.Threshold, -1):
+		return bad("Threshold", "nothing is below -Inf")
+	case rule.Kind == Anomaly && !(rule.Threshold >= 1 && rule.Threshold < math.Inf(1)):
+		return bad("Threshold", "an anomaly factor must be at least 1 and finite")
+	case rule.Kind != Anomaly && !rule.Above && rule.Threshold <= 0 && num.kind != kindGauge:
+		return bad("Threshold", "a "+rule.Kind.String()+" of a "+num.kind.String()+" is never below 0")
 	}
 	if rule.Window < 0 || rule.Window > 24*time.Hour {
 		return bad("Window", "want 0 to 24h")
@@ -220,21 +263,29 @@ func (r *Registry) AddRule(rule Rule) error {
 	if rule.Window < time.Second {
 		return bad("Window", "want at least a second")
 	}
-	if rule.For < 0 {
-		return bad("For", "negative")
+	if rule.For < 0 || rule.For > MaxRuleDuration {
+		return bad("For", "want 0 to "+MaxRuleDuration.String())
 	}
-	if rule.KeepFiringFor < 0 {
-		return bad("KeepFiringFor", "negative")
+	if rule.KeepFiringFor < 0 || rule.KeepFiringFor > MaxRuleDuration {
+		return bad("KeepFiringFor", "want 0 to "+MaxRuleDuration.String())
 	}
-	if !(rule.MinCount >= 0) {
-		return bad("MinCount", "want a non-negative number")
+	if !(rule.MinCount >= 0) || math.IsInf(rule.MinCount, 1) {
+		return bad("MinCount", "want a finite non-negative number")
+	}
+	w := int64(rule.Window / time.Second)
+	step := max(1, w/60)
+	if most := float64(maxReadings(w, step)); num.kind == kindGauge && rule.MinCount > most {
+		return bad("MinCount", "a window of "+rule.Window.String()+" holds at most "+strconv.FormatFloat(most, 'f', -1, 64)+" gauge readings")
 	}
 	rule.Labels = append([]string(nil), rule.Labels...)
-	w := int64(rule.Window / time.Second)
-	rs := &ruleState{rule: rule, window: w, step: max(1, w/60), value: math.NaN()}
+	rule.DenominatorLabels = append([]string(nil), rule.DenominatorLabels...)
+	rs := &ruleState{rule: rule, window: w, step: step, value: math.NaN()}
 	rs.num = matcher{f: num, labels: rule.Labels}
 	if rule.Kind == Ratio {
-		rs.den = matcher{f: den}
+		rs.den = matcher{f: den, labels: rule.DenominatorLabels}
+	}
+	if rule.Kind == Percentile {
+		rs.curBk = new(bucketCounts)
 	}
 	if rule.Kind == Anomaly {
 		rs.days = make([]float64, minSlots)
@@ -246,7 +297,6 @@ func (r *Registry) AddRule(rule Rule) error {
 		return bad("Name", "a rule with this name exists")
 	}
 	rs.since = time.Unix(r.tick.next, 0).UTC()
-	rs.last = math.MinInt64 / 2 // no sample yet (and no overflow in t - last)
 	r.tick.names[rule.Name] = rs
 	r.tick.rules = append(r.tick.rules, rs)
 	return nil
@@ -272,21 +322,28 @@ type alertEvent struct {
 	a  Alert
 }
 
-// evalRules samples and evaluates every rule at time now (an interval end).
+// maxReadings is the most gauge readings a window of w seconds holds:
+// samples at whole seconds at least step apart in (now − w, now], or in
+// (now − w, now − 1] plus the current reading.
+func maxReadings(w, step int64) int64 {
+	if w == 1 {
+		return 1
+	}
+	return max((w-1)/step+1, (w-2)/step+2)
+}
+
+// evalRules reads and evaluates every rule at time now (an interval end).
 func (r *Registry) evalRules(now time.Time, minute bool) []alertEvent {
 	var ev []alertEvent
 	t := now.Unix()
 	for _, rs := range r.tick.rules {
-		if t-rs.last < rs.step && !(minute && rs.rule.Kind == Anomaly) {
+		cur := rs.read(t)
+		if rs.rule.Kind == Anomaly && !minute {
 			continue
 		}
-		rs.take(t)
-		v, n, ok := rs.measure(t)
+		v, n, ok := rs.measure(t, cur)
 		cond := false
 		if rs.rule.Kind == Anomaly {
-			if !minute {
-				continue
-			}
 			cond = rs.anomaly(t, v, ok)
 		} else if ok {
 			if rs.rule.Above {
@@ -304,26 +361,32 @@ func (r *Registry) evalRules(now time.Time, minute bool) []alertEvent {
 	return ev
 }
 
-// take records a sample of the rule's series at t.
-func (rs *ruleState) take(t int64) {
-	rs.last = t
-	rs.num.update()
-	s := sample{t: t}
+// read takes the current reading of the rule's series at t. Every step it
+// is kept as a sample; samples older than the window are dropped, except
+// the newest one at or before t − window, the window's base.
+func (rs *ruleState) read(t int64) *sample {
+	due := !rs.sampled || t-rs.last >= rs.step
+	rs.lastT = t
+	s := &rs.cur
+	if due {
+		rs.samples = append(rs.samples, sample{})
+		s = &rs.samples[len(rs.samples)-1]
+		rs.sampled, rs.last = true, t
+	}
+	*s = sample{t: t}
 	pct := rs.rule.Kind == Percentile
 	if pct {
-		if n := len(rs.free); n > 0 {
+		if !due {
+			s.bk = rs.curBk
+		} else if n := len(rs.free); n > 0 {
 			s.bk = rs.free[n-1]
 			rs.free = rs.free[:n-1]
-			*s.bk = bucketCounts{zero: 0, inf: 0, chunks: s.bk.chunks}
-			for _, c := range s.bk.chunks {
-				if c != nil {
-					*c = [chunkSize]uint64{}
-				}
-			}
 		} else {
 			s.bk = new(bucketCounts)
 		}
+		s.bk.reset()
 	}
+	rs.num.update()
 	var tmp bucketCounts
 	for _, x := range rs.num.ss {
 		switch x.fam.kind {
@@ -351,8 +414,6 @@ func (rs *ruleState) take(t int64) {
 			}
 		}
 	}
-	rs.samples = append(rs.samples, s)
-	// Keep one sample at or before t − window, and everything after it.
 	for len(rs.samples) >= 2 && rs.samples[1].t <= t-rs.window {
 		if b := rs.samples[0].bk; b != nil {
 			rs.free = append(rs.free, b)
@@ -360,29 +421,46 @@ func (rs *ruleState) take(t int64) {
 		rs.samples[0] = sample{}
 		rs.samples = rs.samples[1:]
 	}
+	if due {
+		return &rs.samples[len(rs.samples)-1]
+	}
+	return s
 }
 
-// measure returns the rule's value over the window ending at t, the count
-// MinCount is compared with, and whether there was data.
-func (rs *ruleState) measure(t int64) (v, n float64, ok bool) {
-	cur := rs.samples[len(rs.samples)-1]
+// lastRead returns the reading of the last evaluation.
+func (rs *ruleState) lastRead() *sample {
+	if rs.last == rs.lastT {
+		return &rs.samples[len(rs.samples)-1]
+	}
+	return &rs.cur
+}
+
+// measure returns the rule's value over the window ending at t (cur is the
+// reading at t), the count MinCount is compared with, and whether there was
+// data.
+func (rs *ruleState) measure(t int64, cur *sample) (v, n float64, ok bool) {
 	if rs.num.f.kind == kindGauge {
 		var sum float64
-		for _, s := range rs.samples {
-			if s.t > t-rs.window {
+		for i := range rs.samples {
+			s := &rs.samples[i]
+			if s.t > t-rs.window && s != cur && !math.IsNaN(s.a) {
 				sum += s.a
 				n++
 			}
 		}
-		if n == 0 {
-			return math.NaN(), 0, false
+		if !math.IsNaN(cur.a) {
+			sum += cur.a
+			n++
+		}
+		if n == 0 || math.IsNaN(sum) { // no readings, or +Inf and -Inf
+			return math.NaN(), n, false
 		}
 		return sum / n, n, true
 	}
-	if len(rs.samples) < 2 {
+	base := &rs.samples[0]
+	if base.t >= t {
 		return math.NaN(), 0, false
 	}
-	base := rs.samples[0]
 	inc := cur.a - base.a
 	switch rs.rule.Kind {
 	case Ratio:
@@ -400,18 +478,18 @@ func (rs *ruleState) measure(t int64) (v, n float64, ok bool) {
 		}
 		return d.quantile(rs.rule.Quantile), c, true
 	}
-	return inc / float64(cur.t-base.t), inc, true
+	return inc / float64(t-base.t), inc, true
 }
 
 // anomaly compares v with the same minute yesterday or the EWMA baseline,
-// records v, and reports whether the condition holds.
+// records v if it is finite, and reports whether the condition holds.
 func (rs *ruleState) anomaly(t int64, v float64, ok bool) bool {
 	m := floorDiv(t, 60) - 1 // the minute that just closed
 	k := int(m % minSlots)
 	if k < 0 {
 		k += minSlots
 	}
-	if !ok {
+	if !ok || math.IsNaN(v) {
 		rs.daysOK[k] = false
 		return false
 	}
@@ -422,13 +500,21 @@ func (rs *ruleState) anomaly(t int64, v float64, ok bool) bool {
 	} else if rs.ewmaN >= ewmaWarm {
 		base, have = rs.ewma, true
 	}
-	rs.days[k], rs.daysOK[k] = v, true
-	if rs.ewmaN == 0 {
-		rs.ewma = v
+	if math.IsInf(v, 0) {
+		// compared (an infinite reading is an anomaly against any
+		// baseline) but never learnt: it would poison the baseline
+		rs.daysOK[k] = false
 	} else {
-		rs.ewma += ewmaAlpha * (v - rs.ewma)
+		rs.days[k], rs.daysOK[k] = v, true
+		e := rs.ewma + ewmaAlpha*(v-rs.ewma)
+		if rs.ewmaN == 0 || math.IsInf(e, 0) || math.IsNaN(e) {
+			// first value, or finite values so far apart the EWMA
+			// overflowed: start again from this one
+			e, rs.ewmaN = v, 0
+		}
+		rs.ewma = e
+		rs.ewmaN++
 	}
-	rs.ewmaN++
 	if !have {
 		return false
 	}

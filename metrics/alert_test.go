@@ -53,51 +53,61 @@ func (m *modelState) eval(now time.Time, active bool) {
 	}
 }
 
-// obs is what the test did in one second.
-type obs struct {
-	t          int64 // interval end (tick time), Unix seconds
-	num, den   float64
-	gauge      float64
+// tickObs is what the registry's selected series read at one Tick.
+type tickObs struct {
+	t          int64   // tick time, Unix seconds
+	num, den   float64 // cumulative numerator and denominator
+	gauge      float64 // sum of the selected gauges at the tick
 	histValues []float64
+	sample     bool // the rule kept this reading as a sample
 }
 
-// modelValue computes a rule's value at sample index i from the raw
-// per-tick record, by brute force.
-func modelValue(kind RuleKind, gaugeMetric bool, q float64, window int64, samples []obs, i int) (v, n float64, ok bool) {
-	T := samples[i].t
+// modelValue computes a rule's value at tick i from the raw record, by
+// brute force, following Rule's documentation: the current reading
+// against the newest sample at or before now − window (else the oldest);
+// a gauge's mean over the samples inside the window and the current
+// reading, NaN readings left out.
+func modelValue(kind RuleKind, gaugeMetric bool, q float64, window int64, obs []tickObs, i int) (v, n float64, ok bool) {
+	T := obs[i].t
 	if gaugeMetric {
-		sum, cnt := 0.0, 0.0
-		for j := 0; j <= i; j++ {
-			if samples[j].t > T-window {
-				sum += samples[j].gauge
-				cnt++
+		sum := 0.0
+		for j := 0; j < i; j++ {
+			if obs[j].sample && obs[j].t > T-window && !math.IsNaN(obs[j].gauge) {
+				sum += obs[j].gauge
+				n++
 			}
 		}
-		return sum / cnt, cnt, cnt > 0
+		if !math.IsNaN(obs[i].gauge) {
+			sum += obs[i].gauge
+			n++
+		}
+		if n == 0 || math.IsNaN(sum) {
+			return math.NaN(), n, false
+		}
+		return sum / n, n, true
 	}
-	base := 0
-	for j := 0; j < i; j++ {
-		if samples[j].t <= T-window {
+	base := -1
+	for j := 0; j <= i; j++ {
+		if obs[j].sample && (base < 0 || obs[j].t <= T-window) {
 			base = j
 		}
 	}
-	if base == i {
+	if obs[base].t >= T {
 		return math.NaN(), 0, false
 	}
-	var num, den float64
-	var vals []float64
-	for j := base + 1; j <= i; j++ {
-		num += samples[j].num
-		den += samples[j].den
-		vals = append(vals, samples[j].histValues...)
-	}
+	num := obs[i].num - obs[base].num
 	switch kind {
 	case Ratio:
+		den := obs[i].den - obs[base].den
 		if den <= 0 {
 			return math.NaN(), 0, false
 		}
 		return num / den, den, true
 	case Percentile:
+		var vals []float64
+		for j := base + 1; j <= i; j++ {
+			vals = append(vals, obs[j].histValues...)
+		}
 		if len(vals) == 0 {
 			return math.NaN(), 0, false
 		}
@@ -105,31 +115,66 @@ func modelValue(kind RuleKind, gaugeMetric bool, q float64, window int64, sample
 		r := max(1, int(math.Ceil(q*float64(len(vals)))))
 		return vals[min(r, len(vals))-1], float64(len(vals)), true
 	}
-	return num / float64(T-samples[base].t), num, true
+	return num / float64(T-obs[base].t), num, true
 }
 
-// TestRulesAgainstModel: random rules of every non-anomaly kind on random
-// series, ticked every second (sometimes skipping), compared with the model
-// at every evaluation: state, since, value and callback counts.
+// sameValue: equal within rounding, or the same infinity, or both NaN.
+func sameValue(a, b float64) bool {
+	if math.IsNaN(a) || math.IsNaN(b) {
+		return math.IsNaN(a) && math.IsNaN(b)
+	}
+	if math.IsInf(a, 0) || math.IsInf(b, 0) {
+		return a == b
+	}
+	return math.Abs(a-b) <= 1e-9*math.Max(1, math.Abs(a))
+}
+
+// randGauge draws a gauge reading: mostly ordinary, sometimes NaN, ±Inf or
+// huge.
+func randGauge(rng *rand.Rand, scale int) float64 {
+	switch rng.IntN(14) {
+	case 0:
+		return math.NaN()
+	case 1:
+		return math.Inf(1)
+	case 2:
+		return math.Inf(-1)
+	case 3:
+		return math.MaxFloat64 * (2*rng.Float64() - 1)
+	}
+	return float64(rng.IntN(6 * scale))
+}
+
+// TestRulesAgainstModel: random rules of every non-anomaly kind (windows
+// up to 30 minutes, so the sampling step grows past a second; per-route
+// ratios with a denominator narrowed by labels; gauges that go NaN, ±Inf
+// or huge) on random series, ticked at random 1–5 s steps, compared with
+// the model at every Tick: state, since, value and callback counts. Before
+// rules were evaluated at every Tick, a rule with a window over a minute
+// kept its old value and state between samples.
 func TestRulesAgainstModel(t *testing.T) {
 	totalFires, totalResolves := 0, 0
 	t.Cleanup(func() {
 		assert.Positive(t, totalFires, "no rule ever fired")
 		assert.Positive(t, totalResolves, "no rule ever resolved")
 	})
-	for seed := uint64(1); seed <= 40; seed++ {
+	for seed := uint64(1); seed <= 60; seed++ {
 		rng := rand.New(rand.NewPCG(seed, 2024))
 		r := NewRegistry(WithClock(fixedClock{t0}))
-		errs := r.CounterVec("errors_total", "", "code")
-		reqs := r.Counter("requests_total", "")
-		g := r.Gauge("queue", "")
+		routes := []string{"/a", "/b"}
+		errs := r.CounterVec("errors_total", "", "route", "code")
+		reqs := r.CounterVec("requests_total", "", "route")
+		gv := r.GaugeVec("queue", "", "shard")
 		h := r.Histogram("lat_seconds", "")
 		kind := []RuleKind{Threshold, Ratio, Percentile}[rng.IntN(3)]
 		gaugeMetric := kind == Threshold && rng.IntN(2) == 0
 		win := time.Duration(1+rng.IntN(90)) * time.Second
+		if rng.IntN(3) == 0 {
+			win = time.Duration(61+rng.IntN(1800)) * time.Second
+		}
 		rule := Rule{
 			Name: "r", Kind: kind, Window: win, Above: rng.IntN(2) == 0,
-			For: time.Duration(rng.IntN(8)) * time.Second, KeepFiringFor: time.Duration(rng.IntN(8)) * time.Second,
+			For: time.Duration(rng.IntN(12)) * time.Second, KeepFiringFor: time.Duration(rng.IntN(12)) * time.Second,
 			MinCount: float64(rng.IntN(4)),
 		}
 		var fires, resolves int
@@ -139,68 +184,98 @@ func TestRulesAgainstModel(t *testing.T) {
 			_ = r.Alerts() // callbacks may call back in
 		}
 		rule.OnResolve = func(a Alert) { resolves++; assert.Equal(t, Inactive, a.State) }
+		pick := func() string { // a route or "*"
+			if rng.IntN(3) == 0 {
+				return "*"
+			}
+			return routes[rng.IntN(2)]
+		}
+		numRoute, denRoute, shard := pick(), pick(), pick()
 		switch {
 		case kind == Ratio:
-			rule.Metric, rule.Denominator, rule.Labels, rule.Threshold = "errors_total", "requests_total", []string{"500"}, rng.Float64()*0.6
+			rule.Metric, rule.Denominator, rule.Labels = "errors_total", "requests_total", []string{numRoute, "500"}
+			if rng.IntN(3) > 0 {
+				rule.DenominatorLabels = []string{denRoute}
+			} else {
+				denRoute = "*"
+			}
+			rule.Threshold = rng.Float64() * 0.6
 		case kind == Percentile:
 			rule.Metric, rule.Quantile = "lat_seconds", []float64{0.5, 0.9, 0.99, 1}[rng.IntN(4)]
 			rule.Threshold = bucketEstimate(-minIndex + rng.IntN(12))
 		case gaugeMetric:
-			rule.Metric, rule.Threshold = "queue", float64(rng.IntN(10))
+			rule.Metric, rule.Labels, rule.Threshold = "queue", []string{shard}, float64(rng.IntN(10))
+			if rng.IntN(5) == 0 {
+				rule.Threshold = []float64{math.Inf(1), math.Inf(-1)}[b2i(rule.Above)]
+			}
 		default:
-			rule.Metric, rule.Labels, rule.Threshold = "errors_total", []string{"*"}, rng.Float64()*4
+			rule.Metric, rule.Labels, rule.Threshold = "errors_total", []string{numRoute, "*"}, rng.Float64()*4
 		}
-		require.NoError(t, r.AddRule(rule))
+		if !rule.Above && !gaugeMetric && rule.Threshold <= 0 {
+			rule.Threshold = 0.5 // a rate below 0 is refused (TestAddRuleNeverFiring)
+		}
+		require.NoError(t, r.AddRule(rule), "seed %d", seed)
 		m := modelState{forD: rule.For, keep: rule.KeepFiringFor, since: t0}
-		var samples []obs
-		now := t0
 		step := max(int64(1), int64(win/time.Second)/60)
-		lastSample := int64(-1 << 40)
-		// regime switches make the condition flip now and then
-		hot := false
+		var lastSample int64
+		var obs []tickObs
+		var num, den float64
+		gauges := map[string]float64{}
+		now := t0
+		hot := false // regime switches make the condition flip now and then
 		for i := 0; i < 400; i++ {
 			if rng.IntN(25) == 0 {
 				hot = !hot
 			}
-			var o obs
 			rate := 1
 			if hot {
 				rate = 4
 			}
-			n5, n2, nr := rng.IntN(rate+1), rng.IntN(3), 0
-			errs.With("500").Add(uint64(n5))
-			errs.With("404").Add(uint64(n2))
-			nr = n5 + n2 + rng.IntN(4)
-			reqs.Add(uint64(nr))
-			o.den = float64(nr)
-			if kind == Ratio {
-				o.num = float64(n5)
-			} else {
-				o.num = float64(n5 + n2)
+			var o tickObs
+			for _, rt := range routes {
+				n5, n2 := rng.IntN(rate+1), rng.IntN(3)
+				errs.With(rt, "500").Add(uint64(n5))
+				errs.With(rt, "404").Add(uint64(n2))
+				nr := n5 + n2 + rng.IntN(4)
+				reqs.With(rt).Add(uint64(nr))
+				if numRoute == "*" || numRoute == rt {
+					num += float64(n5)
+					if kind != Ratio {
+						num += float64(n2)
+					}
+				}
+				if denRoute == "*" || denRoute == rt {
+					den += float64(nr)
+				}
 			}
-			o.gauge = float64(rng.IntN(6 * rate))
-			g.Set(o.gauge)
+			for _, sh := range routes {
+				if rng.IntN(3) > 0 {
+					gauges[sh] = randGauge(rng, rate)
+					gv.With(sh).Set(gauges[sh])
+				}
+			}
 			for j := rng.IntN(3 * rate); j > 0; j-- {
 				v := bucketEstimate(-minIndex + rng.IntN(6*rate)) // exact bucket estimates
 				h.Observe(v)
 				o.histValues = append(o.histValues, v)
 			}
-			if kind == Percentile {
-				o.num = float64(len(o.histValues))
-			}
-			now = now.Add(time.Duration(1+rng.IntN(2)) * time.Second)
+			now = now.Add(time.Duration(1+rng.IntN(2)+rng.IntN(2)*rng.IntN(4)) * time.Second)
 			o.t = now.Unix()
 			r.Tick(now)
-			if o.t-lastSample < step {
-				// not a sample: carry the increments into the next one
-				pending = append(pending, o)
-				continue
+			o.num, o.den = num, den
+			if kind == Percentile {
+				o.num = 0
 			}
-			o = merge(pending, o)
-			pending = pending[:0]
-			lastSample = o.t
-			samples = append(samples, o)
-			v, n, ok := modelValue(kind, gaugeMetric, rule.Quantile, int64(win/time.Second), samples, len(samples)-1)
+			for _, sh := range routes {
+				if shard == "*" || shard == sh {
+					o.gauge += gauges[sh]
+				}
+			}
+			if len(obs) == 0 || o.t-lastSample >= step {
+				o.sample, lastSample = true, o.t
+			}
+			obs = append(obs, o)
+			v, n, ok := modelValue(kind, gaugeMetric, rule.Quantile, int64(win/time.Second), obs, len(obs)-1)
 			cond := false
 			if ok {
 				if rule.Above {
@@ -213,10 +288,8 @@ func TestRulesAgainstModel(t *testing.T) {
 			a := r.Alerts()[0]
 			require.Equal(t, m.state, a.State, "seed %d tick %d rule %+v value %v/%v", seed, i, rule, a.Value, v)
 			require.Equal(t, m.since, a.Since, "seed %d tick %d", seed, i)
-			if ok {
-				require.InDelta(t, v, a.Value, 1e-9*math.Max(1, math.Abs(v)), "seed %d tick %d", seed, i)
-			} else {
-				require.True(t, math.IsNaN(a.Value))
+			if !sameValue(v, a.Value) {
+				t.Fatalf("seed %d tick %d: value %v, model %v (ok %v)", seed, i, a.Value, v, ok)
 			}
 		}
 		totalFires += fires
@@ -224,17 +297,6 @@ func TestRulesAgainstModel(t *testing.T) {
 		assert.Equal(t, m.fires, fires, "seed %d", seed)
 		assert.Equal(t, m.resolves, resolves, "seed %d", seed)
 	}
-}
-
-var pending []obs
-
-func merge(ps []obs, o obs) obs {
-	for _, p := range ps {
-		o.num += p.num
-		o.den += p.den
-		o.histValues = append(o.histValues, p.histValues...)
-	}
-	return o
 }
 
 // TestAnomalyAgainstModel: per-minute ticks over 26 hours of a daily
@@ -330,8 +392,254 @@ func TestAddRuleErrors(t *testing.T) {
 	}
 	err := r.AddRule(Rule{Name: "x", Metric: "nope", Kind: Threshold})
 	assert.ErrorIs(t, err, ErrUnknownMetric)
-	require.NoError(t, r.AddRule(Rule{Name: "ok", Metric: "c_total", Kind: Threshold}))
-	assert.ErrorIs(t, r.AddRule(Rule{Name: "ok", Metric: "c_total", Kind: Threshold}), ErrInvalidRule)
+	require.NoError(t, r.AddRule(Rule{Name: "ok", Metric: "c_total", Kind: Threshold, Above: true}))
+	assert.ErrorIs(t, r.AddRule(Rule{Name: "ok", Metric: "c_total", Kind: Threshold, Above: true}), ErrInvalidRule)
 	assert.Len(t, r.Alerts(), 1)
 	_ = strconv.Itoa
+}
+
+// TestAnomalyGaugeNonFinite: per-minute ticks of a gauge that now and then
+// reads NaN, ±Inf or a huge finite value, with random 10× spikes; an Anomaly
+// rule matches a model that learns its baseline (yesterday's minute, else
+// the EWMA) from finite values only. Before, one NaN reading turned the
+// EWMA into NaN for good and the rule never fired again until a day of
+// history existed.
+func TestAnomalyGaugeNonFinite(t *testing.T) {
+	fired := 0
+	for seed := uint64(1); seed <= 8; seed++ {
+		rng := rand.New(rand.NewPCG(seed, 78))
+		minutes := 3 * 60
+		if seed <= 2 {
+			minutes = 26 * 60 // past a day: yesterday's minute as the baseline
+		}
+		r := NewRegistry(WithClock(fixedClock{t0}))
+		g := r.Gauge("temp", "")
+		rule := Rule{Name: "anom", Metric: "temp", Kind: Anomaly, Above: rng.IntN(3) > 0, Threshold: 1.5 + 3*rng.Float64(),
+			For: time.Duration(rng.IntN(3)) * time.Minute, OnFire: func(Alert) { fired++ }}
+		require.NoError(t, r.AddRule(rule))
+		m := modelState{forD: rule.For, since: t0}
+		day := map[int64]float64{}
+		ewma, ewmaN := 0.0, 0
+		spike := 0
+		now := t0
+		for i := 0; i < minutes; i++ {
+			v := 10 + 5*math.Sin(float64(i%1440)/1440*2*math.Pi) + rng.NormFloat64()
+			if spike == 0 && rng.IntN(40) == 0 {
+				spike = 1 + rng.IntN(5)
+			}
+			if spike > 0 {
+				spike--
+				if rule.Above {
+					v *= 10
+				} else {
+					v /= 10
+				}
+			}
+			switch rng.IntN(25) {
+			case 0:
+				v = math.NaN()
+			case 1:
+				v = math.Inf(1)
+			case 2:
+				v = math.Inf(-1)
+			case 3:
+				v = math.MaxFloat64 * (2*rng.Float64() - 1)
+			}
+			g.Set(v)
+			now = now.Add(time.Minute)
+			r.Tick(now)
+			min := now.Unix()/60 - 1
+			cond := false
+			if !math.IsNaN(v) {
+				var base float64
+				have := false
+				if y, ok := day[min-1440]; ok {
+					base, have = y, true
+				} else if ewmaN >= 5 {
+					base, have = ewma, true
+				}
+				if !math.IsInf(v, 0) {
+					day[min] = v
+					e := ewma + 0.2*(v-ewma)
+					if ewmaN == 0 || math.IsInf(e, 0) || math.IsNaN(e) {
+						e, ewmaN = v, 0
+					}
+					ewma = e
+					ewmaN++
+				}
+				if have {
+					if rule.Above {
+						cond = v > rule.Threshold*base
+					} else {
+						cond = v < base/rule.Threshold
+					}
+				}
+			}
+			m.eval(now, cond)
+			a := r.Alerts()[0]
+			require.Equal(t, m.state, a.State, "seed %d minute %d v=%v", seed, i, v)
+			require.True(t, sameValue(v, a.Value), "seed %d minute %d: value %v, want %v", seed, i, a.Value, v)
+		}
+	}
+	assert.Positive(t, fired, "no spike fired; the test shows nothing")
+
+	// the reviewer's case: a NaN at minute 3, a 100× spike from minute 40
+	r := NewRegistry(WithClock(fixedClock{t0}))
+	g := r.Gauge("temp", "")
+	firedAt := -1
+	require.NoError(t, r.AddRule(Rule{Name: "a", Metric: "temp", Kind: Anomaly, Above: true, Threshold: 3}))
+	for i := 0; i < 60 && firedAt < 0; i++ {
+		g.Set(map[bool]float64{true: 1000, false: 10}[i >= 40])
+		if i == 3 {
+			g.Set(math.NaN())
+		}
+		r.Tick(t0.Add(time.Duration(i+1) * time.Minute))
+		if r.Alerts()[0].State == Firing {
+			firedAt = i
+		}
+	}
+	assert.Equal(t, 40, firedAt)
+}
+
+// TestAddRuleNeverFiring: random rules drawn around the impossible cases
+// (thresholds of ±Inf, rates below 0, infinite factors and MinCounts, gauge
+// MinCounts past what a window holds, For past MaxRuleDuration, fields of
+// another kind). AddRule refuses exactly the rules the documented classes
+// call impossible, and every rule it accepts in the witness space fires
+// under a schedule built to fire it.
+func TestAddRuleNeverFiring(t *testing.T) {
+	rng := rand.New(rand.NewPCG(61, 62))
+	accepted, refused, witnessed := 0, 0, 0
+	for round := 0; round < 400; round++ {
+		r := NewRegistry(WithClock(fixedClock{t0}))
+		r.Counter("c_total", "")
+		r.Counter("d_total", "")
+		r.Gauge("g", "")
+		r.Histogram("h", "")
+		metric := []string{"c_total", "g", "h"}[rng.IntN(3)]
+		kind := []RuleKind{Threshold, Ratio, Percentile, Anomaly}[rng.IntN(4)]
+		if metric == "g" && kind == Ratio || metric != "h" && kind == Percentile {
+			kind = Threshold
+		}
+		rule := Rule{Name: "r", Metric: metric, Kind: kind, Above: rng.IntN(2) == 0,
+			Window: time.Duration(1+rng.IntN(600)) * time.Second}
+		rule.Threshold = []float64{math.Inf(1), math.Inf(-1), 0, -1, 0.5, 3, 100}[rng.IntN(7)]
+		if kind == Anomaly {
+			rule.Threshold = []float64{math.Inf(1), 1, 2, 7}[rng.IntN(4)]
+		}
+		rule.MinCount = []float64{0, 0, 1, 5, 1e6, math.Inf(1)}[rng.IntN(6)]
+		w := int64(rule.Window / time.Second)
+		most := maxReadings(w, max(1, w/60))
+		if metric == "g" && rng.IntN(3) == 0 {
+			rule.MinCount = float64(most + int64(rng.IntN(2)))
+		}
+		rule.For = []time.Duration{0, 2 * time.Second, MaxRuleDuration, MaxRuleDuration + 1, math.MaxInt64}[rng.IntN(5)]
+		if kind == Ratio {
+			rule.Denominator = "d_total"
+		} else if rng.IntN(10) == 0 {
+			rule.Denominator = "nope"
+		}
+		if kind == Percentile {
+			rule.Quantile = 0.9
+		} else if rng.IntN(10) == 0 {
+			rule.Quantile = 0.5
+		}
+		// the documented classes of rules that can never fire
+		never := rule.Above && math.IsInf(rule.Threshold, 1) ||
+			!rule.Above && math.IsInf(rule.Threshold, -1) ||
+			kind == Anomaly && math.IsInf(rule.Threshold, 0) ||
+			kind != Anomaly && !rule.Above && rule.Threshold <= 0 && metric != "g" ||
+			math.IsInf(rule.MinCount, 1) ||
+			metric == "g" && rule.MinCount > float64(most) ||
+			rule.For > MaxRuleDuration ||
+			kind != Ratio && rule.Denominator != "" || kind != Percentile && rule.Quantile != 0
+		err := r.AddRule(rule)
+		if never {
+			require.ErrorIs(t, err, ErrInvalidRule, "round %d: %+v", round, rule)
+			refused++
+			continue
+		}
+		require.NoError(t, err, "round %d: %+v", round, rule)
+		accepted++
+		// witness space: For within reach, MinCount reachable by the
+		// schedule (a gauge's readings reach the most a window holds only
+		// at some ticks, so only with For 0)
+		if rule.For > time.Minute || rule.MinCount > 5 && (metric != "g" || rule.For > 0) || kind == Anomaly || !rule.Above && metric != "g" {
+			continue
+		}
+		c, d, g, h := r.Counter("c_total", ""), r.Counter("d_total", ""), r.Gauge("g", ""), r.Histogram("h", "")
+		now := t0
+		fired := false
+		for s := 0; s < int(w)+70 && !fired; s++ {
+			switch {
+			case metric == "g" && rule.Above:
+				g.Set(math.Inf(1))
+			case metric == "g":
+				g.Set(math.Inf(-1))
+			case kind == Percentile:
+				for range 10 {
+					h.Observe(math.Inf(1))
+				}
+			case kind == Ratio && metric == "h":
+				for range 200 {
+					h.Observe(1)
+				}
+				d.Add(1)
+			case kind == Ratio:
+				c.Add(1e6)
+				d.Add(1)
+			case metric == "h":
+				for range 200 {
+					h.Observe(1)
+				}
+			default:
+				c.Add(1e6)
+			}
+			now = now.Add(time.Second)
+			r.Tick(now)
+			fired = r.Alerts()[0].State == Firing
+		}
+		require.True(t, fired, "round %d: accepted rule %+v never fired", round, rule)
+		witnessed++
+	}
+	t.Logf("%d refused, %d accepted (%d fired under a witness)", refused, accepted, witnessed)
+	assert.Positive(t, refused)
+	assert.Positive(t, witnessed)
+}
+
+// TestMaxReadings: ticking a gauge rule every second, or at random gaps,
+// never puts more readings in a window than maxReadings says (so AddRule
+// refuses only MinCounts no window can reach), and every second reaches it.
+func TestMaxReadings(t *testing.T) {
+	rng := rand.New(rand.NewPCG(63, 64))
+	for round := 0; round < 60; round++ {
+		w := int64(1 + rng.IntN(400))
+		if round%3 == 0 {
+			w = int64(60 + rng.IntN(7200))
+		}
+		step := max(1, w/60)
+		r := NewRegistry(WithClock(fixedClock{t0}))
+		r.Gauge("g", "").Set(1)
+		require.NoError(t, r.AddRule(Rule{Name: "r", Metric: "g", Kind: Threshold, Above: true, Window: time.Duration(w) * time.Second}))
+		rs := r.tick.rules[0]
+		regular := round%2 == 0
+		most := 0.0
+		now := t0
+		for i := 0; i < int(3*w)+10 && i < 3000; i++ {
+			d := time.Second
+			if !regular {
+				d = time.Duration(1+rng.IntN(int(step)+1)) * time.Second
+			}
+			now = now.Add(d)
+			r.Tick(now)
+			r.tickMu.Lock()
+			_, n, _ := rs.measure(now.Unix(), rs.lastRead())
+			r.tickMu.Unlock()
+			most = math.Max(most, n)
+		}
+		require.LessOrEqual(t, most, float64(maxReadings(w, step)), "window %d", w)
+		if regular && 3*w+10 <= 3000 {
+			require.Equal(t, float64(maxReadings(w, step)), most, "window %d", w)
+		}
+	}
 }

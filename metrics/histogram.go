@@ -203,6 +203,16 @@ func (s *bucketCounts) load(h *Histogram) {
 	}
 }
 
+// reset zeroes s, keeping its chunks.
+func (s *bucketCounts) reset() {
+	s.zero, s.inf = 0, 0
+	for _, c := range s.chunks {
+		if c != nil {
+			*c = [chunkSize]uint64{}
+		}
+	}
+}
+
 // sub sets s to a - b (counts since snapshot b).
 func (s *bucketCounts) sub(a, b *bucketCounts) {
 	s.zero, s.inf = a.zero-b.zero, a.inf-b.inf

@@ -225,7 +225,7 @@ func TestMoversSortedAsShown(t *testing.T) {
 			if *m.Before == 0 {
 				require.Nil(t, m.Relative)
 			} else {
-				require.InDelta(t, *m.Change / math.Abs(*m.Before), *m.Relative, 1e-9)
+				require.InDelta(t, *m.Change/math.Abs(*m.Before), *m.Relative, 1e-9)
 			}
 			if i == 0 {
 				continue
@@ -278,7 +278,7 @@ func TestSnapshotQueryParams(t *testing.T) {
 	limits := []string{"", "0", "-1", "abc", "1.5", "99999999999999999999", "1e3", " 5", "+7"}
 	hists := []string{"", "all", "none", "second", "minute", "bogus", "Second"}
 	metrics := []string{"", "v_total", "g", "nope"}
-	for round := 0; round < 150; round++ {
+	for round := 0; round < 80; round++ {
 		lim := limits[rng.IntN(len(limits))]
 		if rng.IntN(2) == 0 {
 			lim = strconv.Itoa(rng.IntN(3000))
@@ -381,7 +381,7 @@ func TestSnapshotDoesNotBlockTick(t *testing.T) {
 	r.SnapshotHandler().ServeHTTP(cw, httptest.NewRequest("GET", "/?limit=1000", nil))
 	writes := -1 - cw.n
 	require.Greater(t, writes, 5)
-	for round := 0; round < 8; round++ {
+	for round := 0; round < 5; round++ {
 		bw := &blockingWriter{ResponseRecorder: httptest.NewRecorder(), n: 1 + rng.IntN(writes),
 			blocked: make(chan struct{}), release: make(chan struct{})}
 		served := make(chan struct{})
