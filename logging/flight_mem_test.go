@@ -19,9 +19,9 @@ import (
 func loggedValue(rng *rand.Rand) any {
 	switch rng.IntN(8) {
 	case 0:
-		return make([]byte, rng.IntN(64<<10))
+		return make([]byte, rng.IntN(16<<10))
 	case 1:
-		big := strings.Repeat("s", 64<<10)
+		big := strings.Repeat("s", 16<<10)
 		return big[:1+rng.IntN(16)] // keeps big alive unless copied
 	case 2:
 		m := map[string]string{}
@@ -51,7 +51,7 @@ func TestFlightMemoryBound(t *testing.T) {
 	for seed := range uint64(4) {
 		rng := rand.New(rand.NewPCG(seed, 31))
 		limit := []int{512, 2 << 10, 16 << 10, 64 << 10}[rng.IntN(4)]
-		const requests = 100
+		const requests = 64
 		h := NewHandler(slog.DiscardHandler, &Options{FlightBytes: limit})
 		ctxs := make([]context.Context, requests)
 		for i := range ctxs {

@@ -114,7 +114,7 @@ func TestJSONOutputLinesSplitAlike(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	var buf bytes.Buffer
 	log, h := NewWithHandler(&buf, &Options{NoDefaultRedact: true, RingSize: 8, FlightBytes: 1 << 16})
-	for i := range 2000 {
+	for i := range 1000 {
 		buf.Reset()
 		msg, key, val := hostile(rng), hostile(rng)+"k", hostile(rng)
 		ctx := WithFlight(context.Background())
