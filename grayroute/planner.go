@@ -158,6 +158,10 @@ type planEvent struct {
 	release  string
 	from, to int
 	reason   string
+	plan     *compiledPlan // the plan judged
+	st       *planProgress // its progress
+	prev     planProgress  // the progress before judging
+	changed  bool          // judging changed the progress
 }
 
 // Tick judges every plan once:
@@ -176,27 +180,51 @@ type planEvent struct {
 // persist. A rollback is applied even if persisting it fails; an advance
 // is not.
 func (p *Planner) Tick(ctx context.Context) error {
-	var events []planEvent
-	var errs []error
+	events, errs := p.tick(ctx)
+	h := p.cfg.Hooks
+	for _, ev := range events {
+		switch {
+		case ev.kind == 1 && h.OnAdvance != nil:
+			h.OnAdvance(ev.release, ev.from, ev.to)
+		case ev.kind == 2 && h.OnRollback != nil:
+			h.OnRollback(ev.release, ev.from, ev.reason)
+		case ev.kind == 3 && h.OnHold != nil:
+			h.OnHold(ev.release, ev.reason)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// tick is Tick under p.mu (released by defer, so a panicking HealthSource
+// or Clock leaves the Planner usable). Every plan is judged against the
+// release snapshot read once at its start; the verdict is applied only if
+// that plan (its fingerprint) is still the Router's when it is applied, so
+// a config change racing the HealthSource call can neither index a shorter
+// plan nor hand an old plan's rollback to a restarted one.
+func (p *Planner) tick(ctx context.Context) (events []planEvent, errs []error) {
 	p.mu.Lock()
+	defer p.mu.Unlock()
 	now := p.clock.Now()
 	names := p.r.Releases()
 	dirty := false
 	for _, n := range names {
-		pl, ok := p.r.planOf(n)
-		if !ok {
+		rel := p.r.releaseOf(n)
+		if rel == nil || rel.plan == nil {
 			continue
 		}
+		pl := rel.plan
 		st := p.state[n]
 		if st == nil || st.Fingerprint != pl.fp || st.Step >= len(pl.steps) {
 			st = &planProgress{Fingerprint: pl.fp, StepStarted: now}
 			p.state[n] = st
 			dirty = true
 		}
-		ev, changed, err := p.judge(ctx, n, pl, st, now)
+		prev := *st
+		ev, changed, err := p.judge(ctx, n, rel, st, now)
 		if err != nil {
 			errs = append(errs, err)
 		}
+		ev.plan, ev.st, ev.prev, ev.changed = pl, st, prev, changed
 		events = append(events, ev)
 		dirty = dirty || changed
 	}
@@ -212,40 +240,28 @@ func (p *Planner) Tick(ctx context.Context) error {
 	}
 	for i := range events {
 		ev := &events[i]
-		pl, ok := p.r.planOf(ev.release)
-		st := p.state[ev.release]
-		if !ok || st == nil {
-			continue
+		if perr != nil && ev.changed && ev.kind != 2 {
+			// Not persisted: undo the whole advance or completion (step,
+			// start time, done) rather than move a share a restart would
+			// forget; the next Tick tries again with the same step timer.
+			*ev.st = ev.prev
+			ev.kind, ev.reason = 3, "progress not persisted: "+perr.Error()
 		}
-		if perr != nil && ev.kind == 1 {
-			// Not persisted: undo the advance rather than move a share a
-			// restart would forget.
-			st.Step--
-			st.Done = false
-			ev.kind, ev.reason = 3, "advance not persisted: "+perr.Error()
+		if !p.r.setShare(ev.release, ev.plan.fp, ev.st.share(ev.plan), ev.st.RolledBack) {
+			// The plan changed while it was judged: the verdict was about
+			// the old plan. The next Tick starts the new one at step 0.
+			ev.kind, ev.reason = 3, "plan changed while it was judged; it restarts at the next tick"
 		}
-		p.r.setShare(ev.release, pl.fp, st.share(pl), st.RolledBack)
 	}
-	p.mu.Unlock()
 	if perr != nil {
 		errs = append(errs, perr)
 	}
-	h := p.cfg.Hooks
-	for _, ev := range events {
-		switch {
-		case ev.kind == 1 && h.OnAdvance != nil:
-			h.OnAdvance(ev.release, ev.from, ev.to)
-		case ev.kind == 2 && h.OnRollback != nil:
-			h.OnRollback(ev.release, ev.from, ev.reason)
-		case ev.kind == 3 && h.OnHold != nil:
-			h.OnHold(ev.release, ev.reason)
-		}
-	}
-	return errors.Join(errs...)
+	return events, errs
 }
 
 // judge decides one plan; p.mu is held.
-func (p *Planner) judge(ctx context.Context, n string, pl *compiledPlan, st *planProgress, now time.Time) (planEvent, bool, error) {
+func (p *Planner) judge(ctx context.Context, n string, rel *release, st *planProgress, now time.Time) (planEvent, bool, error) {
+	pl := rel.plan
 	hold := func(reason string) planEvent { return planEvent{kind: 3, release: n, reason: reason} }
 	if st.RolledBack {
 		return hold("rolled back (" + st.Reason + "); change the plan to restart"), false, nil
@@ -254,8 +270,7 @@ func (p *Planner) judge(ctx context.Context, n string, pl *compiledPlan, st *pla
 	if st.Done {
 		return hold(fmt.Sprintf("complete at share %d", step.Share)), false, nil
 	}
-	variants := p.r.variantsOf(n)
-	canary, control := variants[pl.canary], variants[pl.control]
+	canary, control := rel.variants[pl.canary], rel.variants[pl.control]
 	hc, err := p.src.Health(ctx, n, canary, st.StepStarted)
 	if err != nil {
 		return hold("health of " + canary + ": " + err.Error()), false, fmt.Errorf("grayroute: health of %s/%s: %w", n, canary, err)

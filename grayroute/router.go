@@ -345,10 +345,7 @@ func (r *Router) reloadError(err error) {
 	}
 }
 
-func (r *Router) variantsOf(n string) []string {
-	rel := r.snap.Load().rels[n]
-	if rel == nil {
-		return nil
-	}
-	return rel.variants
+// releaseOf is the routable release n of the current snapshot, or nil.
+func (r *Router) releaseOf(n string) *release {
+	return r.snap.Load().rels[n]
 }
