@@ -78,7 +78,7 @@ func (f *family) newAttr(id uint32, keys int) *Attr {
 			kv = strconv.Itoa(k)
 		}
 		key := []string{ids, kv}
-		a.keys[k] = f.newSeries(f.idx.hash(key), key, nil)
+		a.keys[k] = f.newSeries(f.idx.hash(key), key)
 	}
 	f.count.Add(int64(keys) + 1)
 	f.mu.Unlock()
@@ -94,7 +94,7 @@ func (f *family) overflowAttr() *Attr {
 	if f.attrOvf == nil {
 		key := []string{OverflowValue, OverflowValue}
 		f.mu.Lock()
-		s := f.newSeries(f.idx.hash(key), key, nil)
+		s := f.newSeries(f.idx.hash(key), key)
 		f.mu.Unlock()
 		f.attrOvf = &Attr{keys: []*series{s}, ovf: &f.r.ovf.with([]string{f.name, "series"}).c}
 	}

@@ -356,10 +356,7 @@ func (r *Registry) lookup(name string, values []string) (*series, error) {
 	if len(values) == 0 {
 		return f.all()[0], nil
 	}
-	t := make([]string, len(values))
-	for i, v := range values {
-		t[i] = truncateValue(v)
-	}
+	t := canonical(values)
 	s := f.idx.lookup(f.idx.hash(t), t)
 	if s == nil {
 		return nil, fmt.Errorf("metrics: %s%s: %w", name, fmtValues(values), ErrUnknownMetric)

@@ -6,11 +6,14 @@ import (
 	"unicode/utf8"
 )
 
-// MaxLabelValueLen is the longest label value kept, in bytes. A longer value
-// is cut at a UTF-8 boundary at or below this length before lookup, so two
-// values that differ only past it share a series and no caller can make the
-// registry hold more than MaxSeries × labels × MaxLabelValueLen bytes of
-// label text.
+// MaxLabelValueLen is the longest label value kept, in bytes. A value is
+// first cleaned (each run of invalid UTF-8 becomes U+FFFD) and then cut at
+// a rune boundary at or below this length; values with the same result
+// share a series, which is exposed with that result. So no caller can make
+// a vector hold more than 2 × MaxSeries × labels × MaxLabelValueLen bytes
+// of label text: its series' values, and as many aliases (raw values of at
+// most this length that cleaned up to a series) kept so that the next With
+// of them is a lookup rather than a cleaning.
 const MaxLabelValueLen = 1024
 
 // entry maps one label-value combination to its series.
@@ -107,14 +110,51 @@ func equalStrings(a, b []string) bool {
 	return true
 }
 
-// truncateValue cuts v to at most MaxLabelValueLen bytes at a rune start.
-func truncateValue(v string) string {
-	if len(v) <= MaxLabelValueLen {
+// cleanValue returns v as a label value is kept: invalid UTF-8 replaced
+// as strings.ToValidUTF8(v, "\uFFFD") does, then cut at a rune start to at
+// most MaxLabelValueLen bytes. It reads v only as far as it needs, so a
+// huge value costs no more than a short one.
+func cleanValue(v string) string {
+	if len(v) <= MaxLabelValueLen && utf8.ValidString(v) {
 		return v
 	}
-	n := MaxLabelValueLen
-	for n > 0 && !utf8.RuneStart(v[n]) {
-		n--
+	b := make([]byte, 0, MaxLabelValueLen+utf8.UTFMax)
+	invalid := false
+	for i := 0; i < len(v) && len(b) <= MaxLabelValueLen; {
+		if c := v[i]; c < utf8.RuneSelf {
+			b = append(b, c)
+			i++
+			invalid = false
+			continue
+		}
+		_, w := utf8.DecodeRuneInString(v[i:])
+		if w == 1 { // an invalid byte: one U+FFFD per run
+			if !invalid {
+				b = append(b, "\uFFFD"...)
+				invalid = true
+			}
+			i++
+			continue
+		}
+		b = append(b, v[i:i+w]...)
+		i += w
+		invalid = false
 	}
-	return v[:n]
+	n := len(b)
+	if n > MaxLabelValueLen {
+		n = MaxLabelValueLen
+		for n > 0 && !utf8.RuneStart(b[n]) {
+			n--
+		}
+	}
+	return string(b[:n])
+}
+
+// canonical returns the cleaned form of every value (see cleanValue).
+func canonical(values []string) []string {
+	c := make([]string, len(values))
+	for i, v := range values {
+		c[i] = cleanValue(v)
+	}
+	return c
 }

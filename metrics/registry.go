@@ -147,8 +147,9 @@ type family struct {
 	max    int64
 	attr   bool
 
-	idx   index
-	count atomic.Int64 // series and aliases, excluding the overflow series
+	idx     index
+	count   atomic.Int64 // series, excluding the overflow series
+	aliases int64        // raw label values mapped to a cleaned series; guarded by mu
 
 	mu      sync.Mutex // inserts
 	list    atomic.Pointer[[]*series]
@@ -162,7 +163,7 @@ type family struct {
 // series is one label combination of a family.
 type series struct {
 	fam    *family
-	values []string // as exposed: valid UTF-8
+	values []string // as exposed: valid UTF-8, each at most MaxLabelValueLen bytes
 	c      Counter
 	g      Gauge
 	h      *Histogram
@@ -226,7 +227,7 @@ func (r *Registry) registerLocked(name, help string, kind metricKind, labels []s
 	f.idx.init()
 	f.list.Store(&[]*series{})
 	if len(labels) == 0 {
-		f.newSeries(0, nil, nil)
+		f.newSeries(0, nil)
 	}
 	r.fams[name] = f
 	old := r.families()
@@ -278,13 +279,10 @@ func checkLabel(l string, kind metricKind) string {
 	return ""
 }
 
-// newSeries creates a series with the given key; the caller holds f.mu (or
-// owns f exclusively). display nil means key.
-func (f *family) newSeries(h uint64, key, display []string) *series {
-	if display == nil {
-		display = key
-	}
-	s := &series{fam: f, values: display}
+// newSeries creates a series with the given key, which is also how it is
+// exposed; the caller holds f.mu (or owns f exclusively).
+func (f *family) newSeries(h uint64, key []string) *series {
+	s := &series{fam: f, values: key}
 	if f.kind == kindHistogram {
 		s.h = new(Histogram)
 	}
@@ -324,65 +322,86 @@ func (f *family) badCount(n int) {
 		" (" + strings.Join(f.labels, ", ") + ")")
 }
 
+// withLong handles values of which one is longer than MaxLabelValueLen:
+// they are looked up by their cleaned, cut form (an allocation per call;
+// no alias is kept for them, as their raw text is unbounded).
+//
 //go:noinline
 func (f *family) withLong(values []string) *series {
-	t := make([]string, len(values))
-	for i, v := range values {
-		t[i] = truncateValue(v)
-	}
-	h := f.idx.hash(t)
-	if s := f.idx.lookup(h, t); s != nil {
+	c := canonical(values)
+	h := f.idx.hash(c)
+	if s := f.idx.lookup(h, c); s != nil {
 		return s
 	}
-	return f.insert(h, t)
+	return f.insertCanonical(h, c, 0, nil)
 }
 
+// insert handles values (each at most MaxLabelValueLen bytes) that the
+// index does not hold. Valid UTF-8 is its own canonical form; invalid
+// UTF-8 is looked up cleaned, and the raw values become an alias of that
+// series (while there is room for aliases), so the next With of the same
+// raw values is again one lock-free lookup.
+//
 //go:noinline
 func (f *family) insert(h uint64, values []string) *series {
-	if f.count.Load() >= f.max {
+	for _, v := range values {
+		if !utf8.ValidString(v) {
+			c := canonical(values)
+			ch := f.idx.hash(c)
+			if s := f.idx.lookup(ch, c); s != nil {
+				f.mu.Lock()
+				f.addAlias(h, values, s)
+				f.mu.Unlock()
+				return s
+			}
+			return f.insertCanonical(ch, c, h, values)
+		}
+	}
+	return f.insertCanonical(h, values, 0, nil)
+}
+
+// insertCanonical returns the series of the canonical values c, creating
+// it if the family has room, else the overflow series; alias, if not nil,
+// are raw values to map to it. Only distinct canonical series count
+// against MaxSeries.
+func (f *family) insertCanonical(h uint64, c []string, aliasH uint64, alias []string) *series {
+	if f.count.Load() >= f.max && f.idx.lookup(h, c) == nil {
 		return f.overflow()
 	}
 	f.mu.Lock()
-	if s := f.idx.lookup(h, values); s != nil {
-		f.mu.Unlock()
-		return s
-	}
-	if f.count.Load() >= f.max {
-		f.mu.Unlock()
-		return f.overflow()
-	}
-	key := make([]string, len(values))
-	var display []string
-	for i, v := range values {
-		key[i] = strings.Clone(v)
-		if !utf8.ValidString(v) {
-			if display == nil {
-				display = make([]string, len(values))
-				copy(display, key[:i])
-			}
-			display[i] = strings.ToValidUTF8(v, "\uFFFD")
-		} else if display != nil {
-			display[i] = key[i]
-		}
-	}
-	f.count.Add(1)
-	if display != nil {
-		// Two invalid values can clean up to the same text; they must
-		// share one exposed series, so the second becomes an alias.
-		dh := f.idx.hash(display)
-		if s := f.idx.lookup(dh, display); s != nil {
-			f.idx.insert(&entry{hash: h, key: key, s: s})
+	s := f.idx.lookup(h, c)
+	if s == nil {
+		if f.count.Load() >= f.max {
 			f.mu.Unlock()
-			return s
+			return f.overflow()
 		}
-		s := f.newSeries(dh, display, nil)
-		f.idx.insert(&entry{hash: h, key: key, s: s})
-		f.mu.Unlock()
-		return s
+		key := make([]string, len(c))
+		for i, v := range c {
+			key[i] = strings.Clone(v)
+		}
+		s = f.newSeries(h, key)
+		f.count.Add(1)
 	}
-	s := f.newSeries(h, key, nil)
+	if alias != nil {
+		f.addAlias(aliasH, alias, s)
+	}
 	f.mu.Unlock()
 	return s
+}
+
+// addAlias maps raw values to s if there is room for another alias and
+// they are not mapped yet; the caller holds f.mu. A family keeps at most
+// MaxSeries aliases, each at most labels × MaxLabelValueLen bytes of text.
+func (f *family) addAlias(h uint64, raw []string, s *series) {
+	if f.aliases >= f.max || f.idx.lookup(h, raw) != nil {
+		return
+	}
+	key := make([]string, len(raw))
+	for i, v := range raw {
+		key[i] = strings.Clone(v)
+	}
+	f.idx.insert(&entry{hash: h, key: key, s: s})
+	f.aliases++
 }
 
 // overflow counts one With past the cap and returns the overflow series.
@@ -410,7 +429,7 @@ func (f *family) overflow() *series {
 	h := f.idx.hash(key)
 	s := f.idx.lookup(h, key)
 	if s == nil {
-		s = f.newSeries(h, key, nil)
+		s = f.newSeries(h, key)
 	}
 	f.ovfS.Store(s)
 	return s
