@@ -12,6 +12,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/bulwark-go/bulwark/overload"
 )
 
 // The load generator is open-loop: requests arrive as a Poisson process at
@@ -174,6 +176,10 @@ func (g *loadGen) draw(rng *rand.Rand, zipf *rand.Zipf, seq uint64) job {
 func (g *loadGen) do(j job, st *phaseStats) {
 	ctx, cancel := context.WithTimeout(context.Background(), clientTimeout)
 	defer cancel()
+	// The app knows its request's priority as the front computes it (the
+	// API's business class, the user's hourly level), so the client-side
+	// Gate can drop what the front's last reported level would refuse.
+	ctx = overload.WithPriority(ctx, overload.Priority{Business: uint8(j.class), User: overload.UserPriority(j.user, j.issued)})
 	var r reply
 	var err error
 	switch j.class {
@@ -190,6 +196,7 @@ func (g *loadGen) do(j job, st *phaseStats) {
 		r, err = g.api.do(ctx, http.MethodPost, "/api/typing?room=room-"+strconv.Itoa(int(j.issued.UnixNano()%50)), j.user, nil)
 	}
 	took := time.Since(j.issued)
+	gated := errors.Is(err, overload.ErrShed) // refused by the client's Gate, never sent
 	ok := false
 	var lost, tlvBad, fallback, mismatch bool
 	switch {
@@ -229,8 +236,12 @@ func (g *loadGen) do(j job, st *phaseStats) {
 			if len(st.lat) < maxKept {
 				st.lat = append(st.lat, took)
 			}
-		case err == nil && r.shed():
+		case gated || err == nil && r.shed():
 			st.shed[j.class]++
+			st.lastShed = time.Now()
+			if gated {
+				st.gated++
+			}
 		default:
 			st.failed[j.class]++
 		}
@@ -270,6 +281,9 @@ func (g *loadGen) do(j job, st *phaseStats) {
 		}
 		if d := g.dyed.Load(); d != nil && j.user == *d {
 			st.dyedSent++
+			if r.variant != "" {
+				st.dyedServed++
+			}
 		}
 	})
 }
@@ -296,7 +310,10 @@ type phaseStats struct {
 	lostIDs         []string
 	tlvBad          int
 	dyedSent        int
+	dyedServed      int // of which a handler ran (each logs debug lines)
 	genDropped      int
+	gated           int // sheds decided by the client's Gate
+	lastShed        time.Time
 }
 
 func newPhaseStats() *phaseStats { return &phaseStats{start: time.Now()} }

@@ -69,7 +69,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		if addrSet {
 			a = *addr
 		}
-		return runScenario(ctx, scenarioOptions{addr: a, redis: redisAddrs, seed: *seed, short: *short, tty: isTerminal(stdout)}, stdout)
+		code, _ := runScenario(ctx, scenarioOptions{addr: a, redis: redisAddrs, seed: *seed, short: *short, tty: isTerminal(stdout)}, stdout)
+		return code
 	}
 	return serve(ctx, stop, *addr, redisAddrs, *load, *seed, stdout, stderr)
 }
@@ -78,19 +79,24 @@ func run(args []string, stdout, stderr io.Writer) int {
 // down and checks that every goroutine it started has ended.
 func serve(ctx context.Context, stop func(), addr string, redisAddrs []string, load float64, seed uint64, stdout, stderr io.Writer) int {
 	before := runtime.NumGoroutine()
+	transport := &http.Transport{MaxIdleConnsPerHost: 256, IdleConnTimeout: 10 * time.Second}
+	api, err := newAPIClient("", transport)
+	if err != nil {
+		fmt.Fprintln(stderr, "client:", err)
+		return 1
+	}
 	svc, err := New(Config{Addr: addr, Redis: redisAddrs, Log: stderr, Text: true})
 	if err != nil {
 		fmt.Fprintln(stderr, "service:", err)
 		return 1
 	}
+	api.base = svc.URL()
 	printURLs(stdout, svc)
 	fmt.Fprintf(stdout, "try:         curl -s %s/ ; curl -s -XPOST '%s/debug/dyes?key=u42&ttl=10m'\n", svc.URL(), svc.URL())
 	runCtx, stopSvc := context.WithCancel(context.Background())
 	runDone := make(chan error, 1)
 	go func() { runDone <- svc.Run(runCtx) }()
 
-	transport := &http.Transport{MaxIdleConnsPerHost: 256, IdleConnTimeout: 10 * time.Second}
-	api := &apiClient{base: svc.URL(), http: &http.Client{Transport: transport}}
 	if err := tlvDemo(ctx, api, "demo-0", stdout); err != nil {
 		fmt.Fprintln(stderr, err)
 	}

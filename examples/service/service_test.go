@@ -30,17 +30,37 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// TestScenarioShort runs the -short bad day in process: every phase must
-// meet its expectations (exit status 0), and afterwards every goroutine the
-// service, its servers, clients and load generator started must have
-// ended.
+// TestScenarioShort runs the -short bad day in process and afterwards
+// requires every goroutine the service, its servers, clients and load
+// generator started to have ended.
+//
+// Without the race detector every phase must meet all its expectations
+// (exit status 0), as `go run ./examples/service -short` must. Under it,
+// each request costs several times the CPU, and on a shared 2-core machine
+// the rates, ratios and time limits measure the machine rather than the
+// service; there the front runs at half its slots and the test requires the
+// invariants that no machine excuses: no acknowledged write lost, no field
+// dropped between app versions, no preview in another gray lane, no debug
+// line of an undyed user, the dye admin and the fixed release's deploy
+// working, and the clean shutdown. The service levels are still printed.
 func TestScenarioShort(t *testing.T) {
 	before := runtime.NumGoroutine()
 	var out bytes.Buffer
-	code := runScenario(t.Context(), scenarioOptions{addr: "127.0.0.1:0", seed: 1, short: true}, &out)
+	opt := scenarioOptions{addr: "127.0.0.1:0", seed: 1, short: true}
+	if raceEnabled {
+		opt.slots = 3
+	}
+	code, failed := runScenario(t.Context(), opt, &out)
 	t.Log("\n" + out.String())
-	require.Equal(t, 0, code, "scenario exit status")
-	assert.Contains(t, out.String(), "OK: every phase met its expectations")
+	if raceEnabled {
+		require.NotEqual(t, 2, code, "the scenario did not start")
+		for _, f := range failed {
+			assert.True(t, f.sla, "invariant broken: %s", f)
+		}
+	} else {
+		require.Equal(t, 0, code, "scenario exit status; failed: %v", failed)
+		assert.Contains(t, out.String(), "OK: every phase met its expectations")
+	}
 	requireNoLeak(t, before)
 }
 
