@@ -158,7 +158,7 @@ func TestRulesAgainstModel(t *testing.T) {
 		assert.Positive(t, totalFires, "no rule ever fired")
 		assert.Positive(t, totalResolves, "no rule ever resolved")
 	})
-	for seed := uint64(1); seed <= 60; seed++ {
+	for seed := uint64(1); seed <= 36; seed++ {
 		rng := rand.New(rand.NewPCG(seed, 2024))
 		r := NewRegistry(WithClock(fixedClock{t0}))
 		routes := []string{"/a", "/b"}
@@ -286,8 +286,10 @@ func TestRulesAgainstModel(t *testing.T) {
 			}
 			m.eval(now, ok && cond && n >= rule.MinCount)
 			a := r.Alerts()[0]
-			require.Equal(t, m.state, a.State, "seed %d tick %d rule %+v value %v/%v", seed, i, rule, a.Value, v)
-			require.Equal(t, m.since, a.Since, "seed %d tick %d", seed, i)
+			if a.State != m.state || !a.Since.Equal(m.since) {
+				t.Fatalf("seed %d tick %d rule %+v: state %v since %v, model %v since %v (value %v, model %v)",
+					seed, i, rule, a.State, a.Since, m.state, m.since, a.Value, v)
+			}
 			if !sameValue(v, a.Value) {
 				t.Fatalf("seed %d tick %d: value %v, model %v (ok %v)", seed, i, a.Value, v, ok)
 			}

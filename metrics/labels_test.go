@@ -26,7 +26,7 @@ func randBytes(rng *rand.Rand) string {
 	case 0:
 		target = MaxLabelValueLen - 4 + rng.IntN(8)
 	case 1:
-		target = rng.IntN(4 * MaxLabelValueLen)
+		target = rng.IntN(2 * MaxLabelValueLen)
 	}
 	for sb.Len() < target {
 		p := pieces[rng.IntN(len(pieces))]
@@ -57,7 +57,7 @@ func cutClean(v string) string {
 // made exposed values of up to 3 KiB.
 func TestCleanValueMatchesSpec(t *testing.T) {
 	rng := rand.New(rand.NewPCG(71, 72))
-	for i := 0; i < 6000; i++ {
+	for i := 0; i < 4000; i++ {
 		v := randBytes(rng)
 		got := cleanValue(v)
 		require.Equal(t, cutClean(v), got, "value %q", v)
@@ -77,7 +77,7 @@ func TestCleanValueMatchesSpec(t *testing.T) {
 // the cap went to the overflow series and aliases used up slots.
 func TestLabelValuesAgainstModel(t *testing.T) {
 	rng := rand.New(rand.NewPCG(73, 74))
-	for round := 0; round < 40; round++ {
+	for round := 0; round < 25; round++ {
 		max := 1 + rng.IntN(40)
 		nl := 1 + rng.IntN(2)
 		r := NewRegistry(WithMaxSeries(max))
