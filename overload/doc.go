@@ -69,12 +69,13 @@
 //   - Cut: an overloaded window cuts 5 % of what the slots actually ran
 //     (the larger of the window's starts and the measured capacity, never
 //     more than passed the level), not 5 % of what passed the level, and
-//     also half of the backlog: the requests queued at the window's end
-//     beyond what the threshold allows by Little's law (at most half of
-//     what ran). A level hit by a spike falls to the right place in one or
-//     two windows. An overloaded window whose queue has already drained
-//     below half of that length holds the level instead of cutting twice
-//     for the same spike.
+//     at most what ran less the backlog: the requests queued at the
+//     window's end beyond what the threshold allows by Little's law (the
+//     backlog cut is at most half of what ran). A level hit by a spike
+//     falls to the right place in one or two windows. An overloaded window
+//     whose queue has already drained below half of that length does not
+//     cut twice for the same spike: it raises a level below 95 % of what
+//     ran to that, so the slots do not idle once the spike's queue is gone.
 //   - Reopening: a window is idle when its mean queuing time is below a
 //     quarter of QueueThreshold and at most a quarter of its requests had
 //     to wait at all. After an idle window the expected admissions double
@@ -107,9 +108,10 @@
 // MaxConcurrency 4–256 (corners and seeded random points, virtual time).
 //
 // An overloaded window cuts the expected admissions to 95 % of what the
-// slots ran, and by half the backlog; when the level already admits less
-// than what the slots run minus half the backlog, the queue is a leftover
-// of earlier windows and the level holds rather than cut twice for it.
+// slots ran, and to what ran less the backlog; when the level already
+// admits less than that, the queue is a leftover of earlier windows: the
+// level does not cut twice for it, and rises if needed to what ran less the
+// backlog, which empties the queue within the next window.
 //
 // # Reopening after idle
 //

@@ -1,6 +1,7 @@
 package overload
 
 import (
+	"flag"
 	"fmt"
 	"testing"
 	"testing/synctest"
@@ -9,9 +10,12 @@ import (
 	"github.com/stretchr/testify/assert"
 )
 
+var ownQueueSeeds = flag.Uint64("ownqueue.seeds", 4, "TestOwnQueueHoldsQueuingTime runs seeds 1..N")
+
 // TestOwnQueueHoldsQueuingTime: a service with its own FIFO (8 workers ×
 // 10 ms, callers giving up after 500 ms) reporting through Admit and
-// ObserveQueueTime, under sustained 2× and 4× overload, for seeds 1–4 and
+// ObserveQueueTime, under sustained 2× and 4× overload, for seeds 1–4
+// (-ownqueue.seeds=N for more; 1–16 pass, see RESULTS.md) and
 // the slot-driven Controller alongside: after the first 3 s the mean
 // queuing time stays within 2 × QueueThreshold, the workers are busy at
 // least 90 % of the time, and when the load drops to 0.5× the level is
@@ -20,7 +24,7 @@ func TestOwnQueueHoldsQueuingTime(t *testing.T) {
 	const over, after = 10 * time.Second, 6 * time.Second
 	for _, own := range []bool{true, false} {
 		for _, mult := range []float64{2, 4} {
-			for seed := uint64(1); seed <= 4; seed++ {
+			for seed := uint64(1); seed <= *ownQueueSeeds; seed++ {
 				name := fmt.Sprintf("own=%v/%g×/seed%d", own, mult, seed)
 				t.Run(name, func(t *testing.T) {
 					synctest.Test(t, func(t *testing.T) {
@@ -45,14 +49,7 @@ func TestOwnQueueHoldsQueuingTime(t *testing.T) {
 						t.Logf("mean queued %v, utilisation %.3f, open after %d windows past the drop, goodput %.3f",
 							mean, util, reopen, r.goodput(sc, 3*time.Second, over))
 						assert.LessOrEqual(t, mean, 2*DefaultQueueThreshold)
-						// Issue 23 asks ≥ 0.9 for both modes; the own-queue mode
-						// reaches 0.879 for seed 2 at 2× (see RESULTS.md), so its
-						// floor here is what holds, 0.85.
-						floor := 0.9
-						if own {
-							floor = 0.85
-						}
-						assert.GreaterOrEqual(t, util, floor)
+						assert.GreaterOrEqual(t, util, 0.9)
 						assert.True(t, reopen >= 1 && reopen <= 5, "reopened after %d windows", reopen)
 					})
 				})

@@ -73,8 +73,19 @@ func nextLevel(hist []bucket, cur uint16, started, backlog int64, capacity uint6
 	if total == 0 {
 		return cur // nothing arrived: no information
 	}
+	ran := uint64(max(started, 0))
+	if capacity > ran {
+		ran = capacity
+	}
 	switch v {
 	case verdictDrained:
+		// The queue emptied under the last cut, which was sized to drain a
+		// spike's backlog: with the backlog gone, a level admitting less
+		// than the steady cut (95 % of what the slots run) would leave them
+		// idle for the next window. Rise to it; never cut here.
+		if want := uint64(float64(ran) * (1 - alpha)); want > admitted {
+			return ceilLevel(hist, want, cur)
+		}
 		return cur
 	case verdictOverloaded, verdictRefusing:
 		// Base the cut on what actually ran, not on what passed the level:
@@ -84,20 +95,22 @@ func nextLevel(hist []bucket, cur uint16, started, backlog int64, capacity uint6
 		// window; when the queue built up late in it, the measured capacity
 		// is the better bound (cutting to 95 % of a half-idle window's
 		// starts would cut far more than 5 %).
-		ran := uint64(max(started, 0))
-		if capacity > ran {
-			ran = capacity
-		}
 		n := min(admitted, ran)
 		want := uint64(float64(n) * (1 - alpha))
 		if backlog > 0 {
 			// Drain half of the backlog in the next window: admit what the
 			// slots run less half the backlog (at most half of what ran).
-			drain := ran - min(uint64(backlog)/2, ran/2)
+			drain := ran - min(uint64(backlog), ran/2)
 			if admitted <= drain {
 				// The level already admits less than that: the queue is a
 				// leftover of earlier windows and drains by itself. Cutting
-				// again for it would cut twice for the same spike.
+				// again for it would cut twice for the same spike; holding
+				// a level far below it would leave the slots idle once the
+				// queue is gone. Admit what empties the queue within the
+				// next window: what runs less the whole backlog.
+				if full := ran - min(uint64(backlog), ran); full > admitted {
+					return ceilLevel(hist, full, cur)
+				}
 				return cur
 			}
 			want = min(want, drain)

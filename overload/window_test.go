@@ -35,11 +35,22 @@ func TestNextLevel(t *testing.T) {
 		{"overloaded never closes the first cell", h, 0x0100, 1, 0, 0, verdictOverloaded, 0x0100},
 		// 1 % of 500 is 5 arrivals, less than a cell: admit one more cell.
 		// 95 % of 500 is 475, but 100 queued beyond the threshold's share:
-		// cut by half of it to 450 -> 45 cells.
-		{"overloaded drains the backlog", h, 0x0100 + 49, 500, 100, 0, verdictOverloaded, 0x0100 + 44},
+		// cut by it to 400 -> 40 cells.
+		{"overloaded drains the backlog", h, 0x0100 + 49, 500, 100, 0, verdictOverloaded, 0x0100 + 39},
+		// The level admits 200 of the 500 that ran, below 500 - 100: the
+		// queue drains by itself; admit 500 - 100 = 400 (40 cells) so it
+		// empties within the next window instead of idling the slots.
+		{"leftover backlog rises to drain in one window", h, 0x0100 + 19, 500, 100, 0, verdictOverloaded, 0x0100 + 39},
+		// 200 admitted, 500 ran, 400 backlog: 500 - 400 = 100 < 200, hold.
+		{"leftover backlog larger than the gap holds", h, 0x0100 + 19, 500, 400, 0, verdictOverloaded, 0x0100 + 19},
 		// The backlog cut is at most half of what ran: 250 -> 25 cells.
 		{"backlog cut is bounded", h, 0x0100 + 49, 500, 10000, 0, verdictOverloaded, 0x0100 + 24},
 		{"drained queue holds the level", h, 0x0100 + 49, 500, -20, 0, verdictDrained, 0x0100 + 49},
+		// Drained with the level at 200 but 500 running: rise to 95 % of
+		// 500 = 475 -> 48 cells (the smallest prefix sum >= 475).
+		{"drained queue rises to the steady cut", h, 0x0100 + 19, 500, -20, 0, verdictDrained, 0x0100 + 47},
+		// capacity 600 is what the slots run: 95 % = 570 -> 57 cells.
+		{"drained queue rises to the capacity's cut", h, 0x0100 + 19, 300, -20, 600, verdictDrained, 0x0100 + 56},
 		// low: half the gap to capacity 700: 500 + 100 = 600 -> 60 cells.
 		{"low closes half the gap to capacity", h, 0x0100 + 49, 500, 0, 700, verdictLow, 0x0100 + 59},
 		{"normal rises one cell at least", h, 0x0100 + 49, 500, 0, 0, verdictNormal, 0x0100 + 50},
