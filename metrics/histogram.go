@@ -26,10 +26,21 @@ const (
 
 type chunk [chunkSize]atomic.Uint64
 
+// schema3 holds 2^(j/8), j = 0..7, as the float64 values Prometheus's
+// native histograms use at schema 3: client_golang's
+// nativeHistogramBounds[3], which are given in [0.5, 1), doubled (exactly).
+// math.Exp2(j/8) differs from three of them by one ulp, which put a value
+// lying exactly on such a bound one bucket lower than Prometheus does;
+// benchmarks/metrics checks every bound against client_golang v1.25.0.
+var schema3 = [8]float64{
+	2 * 0.5, 2 * 0.5452538663326288, 2 * 0.5946035575013605, 2 * 0.6484197773255048,
+	2 * 0.7071067811865475, 2 * 0.7711054127039704, 2 * 0.8408964152537144, 2 * 0.9170040432046711,
+}
+
 // mantissaBounds[j] holds the 52 mantissa bits of 2^((j+1)/8), j = 0..6.
 var mantissaBounds = func() (m [7]uint64) {
 	for j := range m {
-		m[j] = math.Float64bits(math.Exp2(float64(j+1)/8)) & (1<<52 - 1)
+		m[j] = math.Float64bits(schema3[j+1]) & (1<<52 - 1)
 	}
 	return m
 }()
@@ -40,7 +51,7 @@ var upperBounds = func() (b [numBuckets]float64) {
 		i := k + minIndex
 		e := i >> bucketScale // floor division
 		j := i - e<<bucketScale
-		b[k] = math.Ldexp(math.Exp2(float64(j)/8), e)
+		b[k] = math.Ldexp(schema3[j], e)
 	}
 	return b
 }()
