@@ -16,48 +16,45 @@ var errPanicked = errors.New("breaker: call panicked")
 // Breaker is a circuit breaker around calls returning T. It is safe for
 // concurrent use; build it with New.
 //
-// One mutex guards the state; it is held twice per call (admission and
-// result), never across fn or a hook. A closed breaker reads the clock once
-// per call (twice with SlowCall or Hooks.OnResult set).
+// A call on a closed breaker that succeeds takes no lock: it reads the
+// state word, the clock once and adds to two counters of the current
+// bucket. Failures, state changes, half-open probes and calls with
+// Hooks.OnResult set take the breaker's mutex, never across fn or a hook.
 type Breaker[T any] struct {
 	s     *settings // shared by a Group's breakers
 	name  string
 	epoch time.Time
-	gate  gate // a Group's open-fraction guard; nil for a lone breaker
+	gate  gate        // a Group's open-fraction guard; nil for a lone breaker
+	q     *eventQueue // nil without hooks
+	// w is the current generation: state, expiry and counts.
+	w       atomic.Pointer[window]
+	tooMany *RejectedError
 
-	// The fields above are read without the lock on every call; keep the
-	// lock's cache line, which every call writes, away from them.
-	_ [64]byte
+	// Written by every call: keep them off the line of the fields above,
+	// which every call reads.
+	_        [64]byte
+	inflight atomic.Int64 // admitted calls not yet finished, for a Group's eviction
+	used     atomic.Bool  // admitted since a Group's eviction hand last passed
+	_        [52]byte
 
 	mu       sync.Mutex
-	state    State
-	gen      uint64 // bumped on every state change: older results are stale
-	win      window
-	expiry   time.Time     // end of the open period
 	openFor  time.Duration // length of the current (or last) open period
 	reopens  uint8         // doublings of Timeout in openFor
 	opened   bool          // has ever opened
 	closedAt time.Time     // when it last became closed
-	halfAt   time.Time     // when the current half-open generation began
+	halfAt   time.Time     // admission of the first probe of this half-open generation
 	probes   uint32        // half-open admissions, less excluded results
 	probeOK  uint32        // successful probes
-	open     *RejectedError
-	tooMany  *RejectedError
 	rng      rand.PCG
-	lastUse  time.Time // last admission, for a Group's eviction
-	inflight int64     // admitted calls not yet finished, for a Group's eviction
-	evicted  bool      // dropped by a Group: no longer counted by its gate
-	gateHeld bool      // counted as open by the gate
-
-	delivering bool
-	events     []event
-	spare      []event
+	evicted  bool // dropped by a Group: reports no events, no longer counted by its gate
+	gateHeld bool // counted as open by the gate
 }
 
-// token identifies an admitted call.
+// token identifies an admitted call: the generation (window) and bucket
+// (slot) it was admitted in.
 type token struct {
-	gen   uint64
-	age   uint64
+	w     *window
+	s     *slot
 	start time.Time
 }
 
@@ -70,15 +67,16 @@ func New[T any](cfg Config) (*Breaker[T], error) {
 		return nil, err
 	}
 	b := new(Breaker[T])
-	b.init(&s, s.name, nil)
+	b.init(&s, s.name, nil, nil)
 	return b, nil
 }
 
-func (b *Breaker[T]) init(s *settings, name string, g gate) {
-	b.s, b.name, b.gate, b.win = s, name, g, newWindow(s.buckets)
+// init sets up a breaker; q is the event queue to use (a Group hands over
+// the queue of the key's evicted breaker), nil for a new one.
+func (b *Breaker[T]) init(s *settings, name string, g gate, q *eventQueue) {
+	b.s, b.name, b.gate = s, name, g
 	b.epoch = b.now()
 	b.closedAt = b.epoch
-	b.lastUse = b.epoch
 	b.openFor = s.timeout
 	// Jitter is seeded from the name and the start time: reproducible under
 	// an injected clock, spread across breakers and processes otherwise.
@@ -88,6 +86,11 @@ func (b *Breaker[T]) init(s *settings, name string, g gate) {
 		b.rng.Seed(rand.Uint64(), rand.Uint64())
 	}
 	b.tooMany = &RejectedError{Name: name, State: StateHalfOpen}
+	if q == nil && s.hooks.any() {
+		q = newEventQueue(name, &s.hooks)
+	}
+	b.q = q
+	b.w.Store(newWindow(0, StateClosed, s.buckets, 0))
 }
 
 // stableHash is FNV-1a, the same in every process.
@@ -107,6 +110,7 @@ func (b *Breaker[T]) now() time.Time {
 	return b.s.clock.Now()
 }
 
+// ageAt is the bucket of now, counted from the breaker's epoch.
 func (b *Breaker[T]) ageAt(now time.Time) uint64 {
 	d := now.Sub(b.epoch)
 	if d <= 0 {
@@ -119,13 +123,20 @@ func (b *Breaker[T]) ageAt(now time.Time) uint64 {
 func (b *Breaker[T]) Name() string { return b.name }
 
 // State returns the current state. An open breaker whose open period has
-// ended turns half-open here.
+// ended is half-open (it turns so here, if no call did it first).
 func (b *Breaker[T]) State() State {
+	w := b.w.Load()
+	if w.state != StateOpen {
+		return w.state
+	}
 	now := b.now()
+	if now.Before(w.expiry) {
+		return StateOpen
+	}
 	b.mu.Lock()
-	b.refresh(now)
-	st := b.state
-	b.unlock()
+	st := b.refresh(now).state
+	b.mu.Unlock()
+	b.flush()
 	return st
 }
 
@@ -133,27 +144,27 @@ func (b *Breaker[T]) State() State {
 func (b *Breaker[T]) Counts() Counts {
 	now := b.now()
 	b.mu.Lock()
-	b.refresh(now)
-	c := b.win.total
-	b.unlock()
+	c := b.refresh(now).counts()
+	b.mu.Unlock()
+	b.flush()
 	return c
 }
 
 // Trip opens the breaker now, as a failure would: the open period follows
 // the growth rule of Config.MaxTimeout. Tripping an open breaker does
-// nothing.
+// nothing; one whose open period has ended is half-open, and reopens.
 func (b *Breaker[T]) Trip() {
 	now := b.now()
 	b.mu.Lock()
-	b.win.advance(b.ageAt(now))
-	if b.state != StateOpen {
+	if b.refresh(now).state != StateOpen {
 		if b.gate != nil && !b.evicted && !b.gateHeld {
 			b.gate.force()
 			b.gateHeld = true
 		}
 		b.setState(StateOpen, now)
 	}
-	b.unlock()
+	b.mu.Unlock()
+	b.flush()
 }
 
 // Reset closes the breaker now, clears its counts and returns its open
@@ -161,17 +172,17 @@ func (b *Breaker[T]) Trip() {
 func (b *Breaker[T]) Reset() {
 	now := b.now()
 	b.mu.Lock()
-	b.win.advance(b.ageAt(now))
+	w := b.refresh(now)
 	b.reopens = 0
 	b.opened = false
 	b.openFor = b.s.timeout
-	if b.state == StateClosed {
-		b.gen++
-		b.win.clear()
+	if w.state == StateClosed {
+		b.w.Store(newWindow(w.gen+1, StateClosed, b.s.buckets, w.age))
 	} else {
 		b.setState(StateClosed, now)
 	}
-	b.unlock()
+	b.mu.Unlock()
+	b.flush()
 }
 
 // Execute runs fn if the breaker admits the call and books its outcome. A
@@ -204,14 +215,24 @@ func (b *Breaker[T]) execute(ctx context.Context, fn func(context.Context) (T, e
 	}
 	t, err := b.admit()
 	if err != nil {
+		b.flush()
 		return v, outRejected, err
 	}
-	finished := false
+	// From here the call is admitted and must be finished exactly once,
+	// even if a hook delivered below panics (before fn ran: excluded) or fn
+	// panics (a failure).
+	ran, finished := false, false
 	defer func() {
 		if !finished {
-			b.finish(t, outFailure, errPanicked)
+			if ran {
+				b.finish(t, outFailure, errPanicked)
+			} else {
+				b.finish(t, outExcluded, nil)
+			}
 		}
 	}()
+	b.flush()
+	ran = true
 	v, err = fn(ctx)
 	finished = true
 	out = b.s.classify(ctx, err)
@@ -222,17 +243,27 @@ func (b *Breaker[T]) execute(ctx context.Context, fn func(context.Context) (T, e
 // Allow is the two-step form of Execute for callers that cannot wrap a
 // function: when it returns a nil error, the caller makes the call and then
 // calls done exactly once with the call's error (later calls of done are
-// ignored). ctx is the caller's context: an error matching its ctx.Err() is
-// excluded. Unlike Execute, Allow allocates (the done func).
+// ignored). ctx is the caller's context: an error matching its ctx.Err() or
+// cause is excluded. Unlike Execute, Allow allocates (the done func).
 func (b *Breaker[T]) Allow(ctx context.Context) (done func(err error), err error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	t, err := b.admit()
 	if err != nil {
+		b.flush()
 		return nil, err
 	}
 	p := &pendingCall[T]{b: b, ctx: ctx, t: t}
+	handed := false
+	defer func() {
+		if !handed { // a hook panicked: the caller never gets done
+			p.once.Store(true)
+			b.finish(t, outExcluded, nil)
+		}
+	}()
+	b.flush()
+	handed = true
 	return p.done, nil
 }
 
@@ -250,142 +281,222 @@ func (p *pendingCall[T]) done(err error) {
 	p.b.finish(p.t, p.b.s.classify(p.ctx, err), err)
 }
 
-// admit decides whether a call may run.
+// admit decides whether a call may run. A closed breaker admits without
+// the lock, as does an open one refusing (unless OnReject is set, whose
+// events must queue in order with state changes).
 func (b *Breaker[T]) admit() (token, error) {
 	now := b.now()
-	b.mu.Lock()
-	b.win.advance(b.ageAt(now))
-	b.lastUse = now
-	switch b.state {
-	case StateOpen:
-		if now.Before(b.expiry) {
-			return token{}, b.reject(b.open)
+	w := b.w.Load()
+	switch w.state {
+	case StateClosed:
+		if s := w.cur.Load(); s != nil && s.age == b.ageAt(now) {
+			s.requests.Add(1)
+			b.inflight.Add(1)
+			if !b.used.Load() {
+				b.used.Store(true)
+			}
+			return token{w: w, s: s, start: now}, nil
 		}
-		b.setState(StateHalfOpen, now)
-		fallthrough
+	case StateOpen:
+		if b.s.hooks.OnReject == nil && now.Before(w.expiry) {
+			if s := w.cur.Load(); s != nil && s.age == b.ageAt(now) {
+				s.rejected.Add(1)
+				return token{}, w.open
+			}
+		}
+	}
+	return b.admitLocked(now)
+}
+
+// admitLocked is admit under the lock: a new bucket, an open period ending,
+// half-open probes, and refusals with OnReject set.
+func (b *Breaker[T]) admitLocked(now time.Time) (token, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	w := b.refresh(now)
+	switch w.state {
+	case StateOpen:
+		return token{}, b.reject(w, w.open)
 	case StateHalfOpen:
 		if b.probes >= b.s.maxRequests {
-			// A probe that has not reported within an open period has
-			// probably hung: start a new half-open generation so it cannot
-			// wedge the breaker (its result will be stale).
+			// Probes that have not all reported within an open period of
+			// the first have probably hung: start a new half-open
+			// generation so they cannot wedge the breaker (their results
+			// will be stale).
 			if now.Sub(b.halfAt) < b.openFor {
-				return token{}, b.reject(b.tooMany)
+				return token{}, b.reject(w, b.tooMany)
 			}
-			b.gen++
-			b.win.clear()
-			b.newHalfOpen(now)
+			w = newWindow(w.gen+1, StateHalfOpen, b.s.buckets, w.age)
+			b.w.Store(w)
+			b.probes, b.probeOK = 0, 0
+		}
+		if b.probes == 0 {
+			b.halfAt = now
 		}
 		b.probes++
 	}
-	b.win.request()
-	b.inflight++
-	t := token{gen: b.gen, age: b.win.age, start: now}
-	b.unlock()
-	return t, nil
+	s := w.newest()
+	s.requests.Add(1)
+	b.inflight.Add(1)
+	b.used.Store(true)
+	return token{w: w, s: s, start: now}, nil
 }
 
-// reject books a refusal and unlocks.
-func (b *Breaker[T]) reject(err *RejectedError) error {
-	b.win.reject()
-	if b.s.hooks.OnReject != nil {
-		b.events = append(b.events, event{kind: evReject, err: err})
-	}
-	b.unlock()
+// reject books a refusal; b.mu is held.
+func (b *Breaker[T]) reject(w *window, err *RejectedError) error {
+	w.newest().rejected.Add(1)
+	b.push(event{kind: evReject, err: err})
 	return err
 }
 
-// finish books the outcome of an admitted call.
+// finish books the outcome of an admitted call. A success (not slow) or an
+// excluded outcome of a call admitted while closed is booked without the
+// lock unless OnResult is set.
 func (b *Breaker[T]) finish(t token, out outcome, err error) {
+	var end time.Time
 	var d time.Duration
 	slow := false
 	if b.s.slowCall > 0 || b.s.hooks.OnResult != nil {
-		d = b.now().Sub(t.start)
+		end = b.now()
+		d = end.Sub(t.start)
 		slow = b.s.slowCall > 0 && d > b.s.slowCall && out != outExcluded
 	}
-	b.mu.Lock()
-	b.inflight--
-	if b.s.hooks.OnResult != nil {
-		b.events = append(b.events, event{kind: evResult, err: err, d: d})
+	if t.w.state == StateClosed && b.s.hooks.OnResult == nil {
+		switch {
+		case out == outSuccess && !slow:
+			t.s.successes.Add(1)
+			if t.w.failing.Load() {
+				b.settle(t)
+			}
+			b.inflight.Add(-1)
+			return
+		case out == outExcluded:
+			t.s.excluded.Add(1)
+			b.inflight.Add(-1)
+			return
+		}
 	}
-	if t.gen != b.gen { // admitted before a state change: stale
-		b.unlock()
+	b.finishLocked(t, out, slow, err, d, end)
+}
+
+// settle ends the failure run after a success booked without the lock, if
+// that success (or another) followed the latest failure.
+func (b *Breaker[T]) settle(t token) {
+	now := b.now()
+	b.mu.Lock()
+	if w := b.refresh(now); w == t.w && w.live(t.s) {
+		w.counts()
+	}
+	b.mu.Unlock()
+	b.flush()
+}
+
+func (b *Breaker[T]) finishLocked(t token, out outcome, slow bool, err error, d time.Duration, now time.Time) {
+	if now.IsZero() {
+		now = b.now()
+	}
+	var tripPanic any
+	b.mu.Lock()
+	b.inflight.Add(-1)
+	w := b.refresh(now) // an open period that ended before this result did comes first
+	b.push(event{kind: evResult, err: err, d: d})
+	if w != t.w { // admitted before a state change: stale
+		b.mu.Unlock()
+		b.flush()
 		return
 	}
-	switch b.state {
+	switch w.state {
 	case StateClosed:
 		switch out {
 		case outSuccess:
-			b.win.success(t.age, slow)
+			w.success(t.s, slow)
 			if slow {
-				b.evaluate()
+				tripPanic = b.evaluate(w, now)
 			}
 		case outFailure:
-			b.win.failure(t.age, slow)
-			b.evaluate()
+			w.failure(t.s, slow)
+			tripPanic = b.evaluate(w, now)
 		default:
-			b.win.excluded(t.age)
+			w.excluded(t.s)
 		}
 	case StateHalfOpen:
 		switch out {
 		case outSuccess:
-			b.win.success(t.age, slow)
+			w.success(t.s, slow)
 			if slow {
-				b.setState(StateOpen, b.now())
+				b.setState(StateOpen, now)
 				break
 			}
 			b.probeOK++
 			if b.probeOK >= b.s.maxRequests {
-				b.setState(StateClosed, b.now())
+				b.setState(StateClosed, now)
 			}
 		case outFailure:
-			b.win.failure(t.age, slow)
-			b.setState(StateOpen, b.now())
+			w.failure(t.s, slow)
+			b.setState(StateOpen, now)
 		default:
-			b.win.excluded(t.age)
+			w.excluded(t.s)
 			b.probes-- // the slot is free again, as in gobreaker
 		}
 	}
-	b.unlock()
+	b.mu.Unlock()
+	b.flush()
+	if tripPanic != nil {
+		panic(tripPanic)
+	}
 }
 
-// evaluate asks the trip rule after a failed or slow call while closed.
-func (b *Breaker[T]) evaluate() {
-	now := b.now()
-	b.win.advance(b.ageAt(now))
-	if !b.s.trip(b.win.total) {
-		return
+// evaluate asks the trip rule after a failed or slow call while closed. A
+// panic in the rule is returned, to be re-raised once the lock is released.
+func (b *Breaker[T]) evaluate(w *window, now time.Time) (panicked any) {
+	if !b.askTrip(w.counts(), &panicked) {
+		return panicked
 	}
 	if b.gate != nil && !b.evicted {
 		if !b.gate.acquire() {
-			return // too many keys of the Group are open already
+			return nil // too many keys of the Group are open already
 		}
 		b.gateHeld = true
 	}
 	b.setState(StateOpen, now)
+	return nil
 }
 
-// refresh turns an expired open period half-open.
-func (b *Breaker[T]) refresh(now time.Time) {
-	b.win.advance(b.ageAt(now))
-	if b.state == StateOpen && !now.Before(b.expiry) {
-		b.setState(StateHalfOpen, now)
-	}
+func (b *Breaker[T]) askTrip(c Counts, panicked *any) (trip bool) {
+	ok := false
+	defer func() {
+		if !ok {
+			*panicked = recover()
+		}
+	}()
+	trip = b.s.trip(c)
+	ok = true
+	return trip
 }
 
-// setState moves to a new state and generation.
-func (b *Breaker[T]) setState(to State, now time.Time) {
-	from := b.state
-	if from == to {
-		return
+// refresh moves the window to now and turns an ended open period
+// half-open; b.mu is held. It returns the current window.
+func (b *Breaker[T]) refresh(now time.Time) *window {
+	w := b.w.Load()
+	w.advance(b.ageAt(now))
+	if w.state == StateOpen && !now.Before(w.expiry) {
+		w = b.setState(StateHalfOpen, now)
 	}
-	b.state = to
-	b.gen++
-	b.win.clear()
+	return w
+}
+
+// setState moves to a new state in a new generation; b.mu is held.
+func (b *Breaker[T]) setState(to State, now time.Time) *window {
+	old := b.w.Load()
+	from := old.state
+	w := newWindow(old.gen+1, to, b.s.buckets, old.age)
 	switch to {
 	case StateOpen:
 		b.startOpen(from, now)
+		w.expiry = now.Add(b.openFor)
+		w.open = &RejectedError{Name: b.name, State: StateOpen, RetryAt: w.expiry}
 	case StateHalfOpen:
-		b.newHalfOpen(now)
+		b.probes, b.probeOK = 0, 0
 	case StateClosed:
 		b.closedAt = now
 		if b.gateHeld {
@@ -395,15 +506,25 @@ func (b *Breaker[T]) setState(to State, now time.Time) {
 			}
 		}
 	}
-	if b.s.hooks.OnStateChange != nil {
-		b.events = append(b.events, event{kind: evState, from: from, to: to})
+	b.w.Store(w)
+	b.push(event{kind: evState, from: from, to: to})
+	return w
+}
+
+// push queues an event for the hooks; b.mu is held. An evicted breaker
+// reports nothing: its key may have a new breaker whose events the hooks
+// are seeing.
+func (b *Breaker[T]) push(e event) {
+	if b.q != nil && !b.evicted {
+		b.q.push(e)
 	}
 }
 
-func (b *Breaker[T]) newHalfOpen(now time.Time) {
-	b.halfAt = now
-	b.probes = 0
-	b.probeOK = 0
+// flush delivers queued events, if any, outside every lock.
+func (b *Breaker[T]) flush() {
+	if b.q != nil {
+		b.q.deliver()
+	}
 }
 
 // startOpen sets the open period: Timeout after a stable closed Interval,
@@ -429,8 +550,6 @@ func (b *Breaker[T]) startOpen(from State, now time.Time) {
 	}
 	base = min(base, b.s.maxTimeout)
 	b.openFor = jitter(base, b.s.maxTimeout, b.rng.Uint64())
-	b.expiry = now.Add(b.openFor)
-	b.open = &RejectedError{Name: b.name, State: StateOpen, RetryAt: b.expiry}
 }
 
 // jitter returns base ±10 %, reflected below limit (base <= limit).

@@ -105,7 +105,7 @@ func requireNamesField(t *testing.T, err error, fields []string, what string) {
 // opens for a period within [0.9·Timeout, MaxTimeout].
 func TestHostileConfigGenerative(t *testing.T) {
 	rng := rand.New(rand.NewPCG(17, 1))
-	for i := range 3000 {
+	for i := range 1500 {
 		cfg := Config{
 			Interval:     hostileDuration(rng),
 			BucketPeriod: hostileDuration(rng),
@@ -204,7 +204,7 @@ func TestHostileGroupAndThrottleConfig(t *testing.T) {
 	rng := rand.New(rand.NewPCG(17, 2))
 	floats := []float64{math.NaN(), math.Inf(1), math.Inf(-1), 0, math.Copysign(0, -1), 1, 0.5, 1 + 1e-15, -1e-300,
 		math.SmallestNonzeroFloat64, math.MaxFloat64, 1e308, 2}
-	for i := range 2000 {
+	for i := range 1000 {
 		gc := GroupConfig{
 			MaxKeys:         []int{-1, 0, 1, 2, math.MaxInt, math.MinInt, rng.IntN(50)}[rng.IntN(7)],
 			MaxOpenFraction: floats[rng.IntN(len(floats))],

@@ -7,21 +7,26 @@ import (
 	"math"
 	"sync"
 	"sync/atomic"
-	"time"
 )
 
 // DefaultMaxKeys bounds a Group when GroupConfig.MaxKeys is zero.
 const DefaultMaxKeys = 10_000
+
+// evictScan bounds the breakers a new key examines for eviction: adding a
+// key costs at most this many breaker checks, however full the Group is.
+const evictScan = 32
 
 // GroupConfig configures a Group.
 type GroupConfig struct {
 	// Breaker configures every key's breaker; its Name is replaced by the
 	// key, which the hooks receive as the name.
 	Breaker Config
-	// MaxKeys bounds the breakers kept. Zero means 10,000.
+	// MaxKeys bounds the breakers kept in the Group's table. Zero means
+	// 10,000. A Group also holds up to ⌈MaxKeys/16⌉ overflow breakers (see
+	// Group).
 	MaxKeys int
 	// MaxOpenFraction lets a key's breaker open only while fewer than this
-	// share of the kept breakers are open or half-open (Envoy's
+	// share of the Group's breakers are open or half-open (Envoy's
 	// max_ejection_percent): when most keys fail at once the fault is
 	// probably the caller's, and opening them all would take the service
 	// down. One breaker may always open. Zero means no cap; the range is
@@ -31,23 +36,50 @@ type GroupConfig struct {
 
 const groupShards = 64
 
-// Group keeps one Breaker per key (a host, a method), at most MaxKeys of
-// them. When it is full, a new key evicts the least recently used closed
-// breaker that has no call in flight; open and half-open breakers are never
-// evicted, so a dead host stays cut off. When every kept breaker is open or
-// busy, a new key gets a breaker that is not kept. A Group is safe for
-// concurrent use; lookups of kept keys take only a shard's read lock.
+// Group keeps one Breaker per key (a host, a method). A Group is safe for
+// concurrent use; lookups of known keys take only a shard's read lock.
+//
+// Its table holds at most MaxKeys breakers. When the table is full, a new
+// key evicts a closed breaker with no call in flight, chosen by a
+// second-chance (CLOCK) sweep, an approximation of least recently used: the
+// sweep passes over breakers used since its last pass (clearing their mark)
+// and over open, half-open or busy ones, and takes the first other one. It
+// examines at most 32 breakers per new key. Open and half-open breakers are
+// never evicted from the table, so a dead host stays cut off.
+//
+// When the sweep finds nothing to evict (every breaker it examined is open,
+// half-open, busy or recently used), the new key gets a breaker in the
+// overflow: up to ⌈MaxKeys/16⌉ breakers outside the table, which protect new
+// keys (a new dead host still trips and stays cut off) while the table is
+// full of open breakers. When the overflow is full too, a new key evicts an
+// overflow breaker by the same sweep, and failing that the overflow's
+// oldest, whatever its state: a Group that must remember more dead hosts
+// than MaxKeys + ⌈MaxKeys/16⌉ forgets the least recent ones, and its hooks
+// see that breaker change to closed. Len is therefore at most
+// MaxKeys + ⌈MaxKeys/16⌉.
+//
+// Hooks receive the key as the name. Events of one key reach the hooks one
+// at a time and in order, also across evictions: a key's new breaker
+// delivers its events after those of its evicted predecessor still
+// waiting, and an evicted breaker reports nothing more (a call still
+// running on it when it was evicted reports no result). So a consumer
+// that tracks each key's state from OnStateChange sees, per key, an
+// unbroken chain of transitions that ends in the state State reports.
 type Group[T any] struct {
 	s       settings
 	maxKeys int
+	overCap int
 	frac    float64
 	seed    maphash.Seed
 	shards  [groupShards]groupShard[T]
 
-	lru   sync.Mutex // guards the recency list; taken only to add a key
-	head  entry[T]   // sentinel of the recency list, oldest first
-	n     atomic.Int64
-	openN atomic.Int64
+	mu       sync.Mutex // guards the lists and draining; taken only to add a key
+	table    entryList[T]
+	over     entryList[T]
+	draining map[string]*eventQueue // queues of evicted breakers still delivering
+	scanned  int                    // breakers examined by the last add, for tests
+	n        atomic.Int64           // breakers held (table and overflow)
+	openN    atomic.Int64           // of which open or half-open
 }
 
 type groupShard[T any] struct {
@@ -60,7 +92,42 @@ type entry[T any] struct {
 	key        string
 	b          Breaker[T] // inline: one allocation, one cache miss less
 	prev, next *entry[T]
-	stamp      time.Time // the breaker's lastUse when the entry was last placed
+}
+
+// entryList is a circular list in sweep order, oldest first.
+type entryList[T any] struct {
+	head entry[T]
+	n    int
+}
+
+func (l *entryList[T]) init() { l.head.next, l.head.prev = &l.head, &l.head }
+
+func (l *entryList[T]) pushBack(e *entry[T]) {
+	e.prev, e.next = l.head.prev, &l.head
+	l.head.prev.next = e
+	l.head.prev = e
+	l.n++
+}
+
+func (l *entryList[T]) remove(e *entry[T]) {
+	e.prev.next = e.next
+	e.next.prev = e.prev
+	e.prev, e.next = nil, nil
+	l.n--
+}
+
+// overflowCap is the size of a Group's overflow for MaxKeys max: ⌈max/16⌉.
+func overflowCap(maxKeys int) int { return maxKeys/16 + min(maxKeys%16, 1) }
+
+// groupCapacity is the most breakers a Group with the given MaxKeys holds.
+func groupCapacity(maxKeys int) int {
+	if maxKeys == 0 {
+		maxKeys = DefaultMaxKeys
+	}
+	if c := overflowCap(maxKeys); maxKeys <= math.MaxInt-c {
+		return maxKeys + c
+	}
+	return math.MaxInt
 }
 
 // NewGroup returns a Group, or an error naming an impossible field.
@@ -75,14 +142,17 @@ func NewGroup[T any](cfg GroupConfig) (*Group[T], error) {
 	case math.IsNaN(cfg.MaxOpenFraction) || cfg.MaxOpenFraction < 0 || cfg.MaxOpenFraction > 1:
 		return nil, fmt.Errorf("breaker: MaxOpenFraction %v outside [0, 1]", cfg.MaxOpenFraction)
 	}
-	g := &Group[T]{s: s, maxKeys: cfg.MaxKeys, frac: cfg.MaxOpenFraction, seed: maphash.MakeSeed()}
+	g := &Group[T]{s: s, maxKeys: cfg.MaxKeys, frac: cfg.MaxOpenFraction, seed: maphash.MakeSeed(),
+		draining: make(map[string]*eventQueue)}
 	if g.maxKeys == 0 {
 		g.maxKeys = DefaultMaxKeys
 	}
+	g.overCap = overflowCap(g.maxKeys)
 	for i := range g.shards {
 		g.shards[i].m = make(map[string]*entry[T])
 	}
-	g.head.next, g.head.prev = &g.head, &g.head
+	g.table.init()
+	g.over.init()
 	return g, nil
 }
 
@@ -99,7 +169,7 @@ func (g *Group[T]) State(key string) State {
 	return StateClosed
 }
 
-// Len returns the number of breakers kept.
+// Len returns the number of breakers held, in the table and the overflow.
 func (g *Group[T]) Len() int { return int(g.n.Load()) }
 
 func (g *Group[T]) shard(key string) *groupShard[T] {
@@ -122,69 +192,145 @@ func (g *Group[T]) breaker(key string) *Breaker[T] {
 }
 
 func (g *Group[T]) add(key string) *Breaker[T] {
-	g.lru.Lock()
-	defer g.lru.Unlock()
+	g.mu.Lock()
 	if e := g.lookup(key); e != nil {
+		g.mu.Unlock()
 		return &e.b
 	}
-	if int(g.n.Load()) >= g.maxKeys && !g.evict() {
-		b := new(Breaker[T]) // every kept breaker is open or busy: not kept
-		b.init(&g.s, key, nil)
-		return b
+	g.scanned = 0
+	var dropped *eventQueue // a force-evicted breaker's queue, to deliver
+	list := &g.table
+	if g.table.n >= g.maxKeys {
+		if v := g.sweep(&g.table, false); v != nil {
+			g.evict(&g.table, v)
+		} else {
+			list = &g.over
+			if g.over.n >= g.overCap {
+				dropped = g.evict(&g.over, g.sweep(&g.over, true))
+			}
+		}
 	}
 	e := &entry[T]{key: key}
-	b := &e.b
-	b.init(&g.s, key, g)
-	e.stamp = b.lastUse
+	q := g.draining[key]
+	switch {
+	case q != nil: // the key's evicted breaker still has events: take them over
+		delete(g.draining, key)
+		q.mu.Lock()
+		q.orphan = false
+		q.mu.Unlock()
+	case g.s.hooks.any():
+		q = newEventQueue(key, &g.s.hooks)
+		q.release = g.forget
+	}
+	e.b.init(&g.s, key, g, q)
+	e.b.used.Store(true) // not evictable before its first call
 	sh := g.shard(key)
 	sh.mu.Lock()
 	sh.m[key] = e
 	sh.mu.Unlock()
-	e.prev, e.next = g.head.prev, &g.head
-	g.head.prev.next = e
-	g.head.prev = e
+	list.pushBack(e)
 	g.n.Add(1)
-	return b
-}
-
-// evict drops the least recently used closed idle breaker (a second-chance
-// walk from the oldest entry), reporting whether it found one. g.lru is held.
-func (g *Group[T]) evict() bool {
-	for range 2 * g.n.Load() {
-		e := g.head.next
-		b := &e.b
-		b.mu.Lock()
-		switch {
-		case b.state != StateClosed || b.inflight > 0:
-		case b.lastUse.After(e.stamp):
-			e.stamp = b.lastUse
-		default:
-			b.evicted = true
-			b.mu.Unlock()
-			g.unlink(e)
-			sh := g.shard(e.key)
-			sh.mu.Lock()
-			delete(sh.m, e.key)
-			sh.mu.Unlock()
-			g.n.Add(-1)
-			return true
-		}
-		b.mu.Unlock()
-		g.unlink(e) // to the back of the list
-		e.prev, e.next = g.head.prev, &g.head
-		g.head.prev.next = e
-		g.head.prev = e
+	g.mu.Unlock()
+	if dropped != nil {
+		dropped.deliver()
 	}
-	return false
+	return &e.b
 }
 
-func (g *Group[T]) unlink(e *entry[T]) {
-	e.prev.next = e.next
-	e.next.prev = e.prev
-	e.prev, e.next = nil, nil
+// sweep advances l's hand by at most evictScan breakers, clearing their
+// used marks, and returns the first closed breaker with no call in flight
+// and not used since the hand last passed it; failing that the first closed
+// one with no call in flight; failing that (when force is set, for the
+// overflow) the first closed one, then the first examined. It returns nil
+// when it found none it may take. g.mu is held.
+func (g *Group[T]) sweep(l *entryList[T], force bool) *entry[T] {
+	var idle, busy, first *entry[T]
+	for range min(evictScan, l.n) {
+		e := l.head.next
+		b := &e.b
+		g.scanned++
+		b.mu.Lock()
+		closed := b.w.Load().state == StateClosed
+		inflight := b.inflight.Load()
+		used := b.used.Swap(false)
+		b.mu.Unlock()
+		if closed && inflight == 0 && !used {
+			return e
+		}
+		if first == nil {
+			first = e
+		}
+		if closed && inflight == 0 && idle == nil {
+			idle = e
+		}
+		if closed && busy == nil {
+			busy = e
+		}
+		l.remove(e) // to the back: the hand moves on
+		l.pushBack(e)
+	}
+	switch {
+	case idle != nil:
+		return idle
+	case !force:
+		return nil
+	case busy != nil:
+		return busy
+	}
+	return first
 }
 
-// The gate: how many kept breakers are open or half-open.
+// evict drops e from the Group. Only the overflow evicts a breaker that is
+// not closed: its hooks see it close, since its key now has no breaker (or
+// a new, closed one). evict returns e's event queue if that has events to
+// deliver. g.mu is held.
+func (g *Group[T]) evict(l *entryList[T], e *entry[T]) *eventQueue {
+	b := &e.b
+	b.mu.Lock()
+	if st := b.w.Load().state; st != StateClosed {
+		b.push(event{kind: evState, from: st, to: StateClosed})
+	}
+	if b.gateHeld {
+		b.gateHeld = false
+		g.release()
+	}
+	b.evicted = true
+	q := b.q
+	if q != nil {
+		q.mu.Lock()
+		if q.idle() {
+			q = nil
+		} else {
+			q.orphan = true
+			g.draining[e.key] = q
+		}
+		b.q.mu.Unlock()
+	}
+	b.mu.Unlock()
+	l.remove(e)
+	sh := g.shard(e.key)
+	sh.mu.Lock()
+	delete(sh.m, e.key)
+	sh.mu.Unlock()
+	g.n.Add(-1)
+	return q
+}
+
+// forget drops the queue of an evicted breaker that ran dry, unless the
+// key's new breaker took it over.
+func (g *Group[T]) forget(q *eventQueue) {
+	g.mu.Lock()
+	if g.draining[q.name] == q {
+		q.mu.Lock()
+		if q.orphan && q.idle() {
+			delete(g.draining, q.name)
+		}
+		q.mu.Unlock()
+	}
+	g.mu.Unlock()
+}
+
+// The gate: how many breakers are open or half-open.
 
 func (g *Group[T]) acquire() bool {
 	for {
@@ -200,11 +346,3 @@ func (g *Group[T]) acquire() bool {
 
 func (g *Group[T]) force()   { g.openN.Add(1) }
 func (g *Group[T]) release() { g.openN.Add(-1) }
-
-// groupCapacity is the most breakers a Group with the given MaxKeys holds.
-func groupCapacity(maxKeys int) int {
-	if maxKeys == 0 {
-		return DefaultMaxKeys
-	}
-	return maxKeys
-}

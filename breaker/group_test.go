@@ -4,37 +4,67 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 )
 
-// TestGroupNeverEvictsOpen streams random keys (some dead) through small
-// groups and checks after every call: no open or half-open breaker was
-// evicted (its key still maps to the same breaker), Len stays within
-// MaxKeys, the open share respects MaxOpenFraction, and a dead key whose
-// breaker opened sees no call until its open period ends.
-func TestGroupNeverEvictsOpen(t *testing.T) {
-	for seed := range uint64(20) {
+// inOverflow reports whether key's breaker is in the Group's overflow.
+func (g *Group[T]) inOverflow(key string) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for e := g.over.head.next; e != &g.over.head; e = e.next {
+		if e.key == key {
+			return true
+		}
+	}
+	return false
+}
+
+// TestGroupGenerative streams random keys, some of them dead, through small
+// Groups and checks after every call: no breaker of the table that is open
+// or half-open was evicted; only the overflow, when full, drops an open
+// breaker; Len stays within MaxKeys + ⌈MaxKeys/16⌉; a new key examines at
+// most 2 × 32 breakers; the open share respects MaxOpenFraction; and a dead
+// key whose breaker opened sees no call while it stays open. When the Group
+// can hold every dead key (fewer dead keys than table and overflow hold)
+// and the sweep sees the whole table (MaxKeys ≤ 32), no open breaker is
+// ever dropped and a dead key is never reached again once its breaker
+// opened. (Before that, its closed breaker may be evicted between two
+// failures: bounded memory forgets partial failure counts.)
+func TestGroupGenerative(t *testing.T) {
+	for seed := range uint64(25) {
 		t.Run(fmt.Sprint(seed), func(t *testing.T) {
 			rng := rand.New(rand.NewPCG(seed, 3))
 			clk := newFakeClock()
-			maxKeys := 5 + rng.IntN(40)
-			frac := []float64{0, 0.1, 0.3, 1}[rng.IntN(4)]
+			maxKeys := 1 + rng.IntN(40)
+			frac := []float64{0, 0, 0.1, 0.3, 1}[rng.IntN(5)]
 			g, err := NewGroup[int](GroupConfig{MaxKeys: maxKeys, MaxOpenFraction: frac,
 				Breaker: Config{Clock: clk, Trip: ConsecutiveFailures(2), Timeout: time.Hour}})
 			require.NoError(t, err)
-			keys := 10 + rng.IntN(500)
-			dead := func(k int) bool { return k%7 == 0 }
-			opened := map[string]*Breaker[int]{}
-			for i := range 3000 {
+			keys := 1 + rng.IntN(3*maxKeys+20)
+			deadEvery := 2 + rng.IntN(8)
+			dead := func(k int) bool { return k%deadEvery == 0 }
+			nDead := (keys + deadEvery - 1) / deadEvery
+			type seen struct {
+				b    *Breaker[int]
+				over bool
+			}
+			opened := map[string]seen{}
+			everOpened := map[string]bool{}
+			reachedAfterOpen, forcedOpen := 0, 0
+			for i := range 2000 {
 				k := rng.IntN(keys)
 				key := fmt.Sprint(k)
-				if ob, ok := opened[key]; ok && ob.State() == StateOpen {
+				if o, ok := opened[key]; ok && o.b.State() != StateClosed {
 					e := g.lookup(key)
-					require.NotNil(t, e, "open breaker of %s evicted", key)
-					require.Same(t, ob, &e.b)
+					if e == nil || &e.b != o.b {
+						require.True(t, o.over, "call %d: open breaker of %s evicted from the table", i, key)
+						forcedOpen++
+						delete(opened, key)
+					}
 				}
 				called := false
 				_, _ = g.Execute(context.Background(), key, func(context.Context) (int, error) {
@@ -44,21 +74,119 @@ func TestGroupNeverEvictsOpen(t *testing.T) {
 					}
 					return 1, nil
 				})
-				if ob, ok := opened[key]; ok && ob.State() == StateOpen {
+				require.LessOrEqual(t, g.scanned, 2*evictScan, "call %d", i)
+				if called && everOpened[key] {
+					reachedAfterOpen++
+				}
+				if o, ok := opened[key]; ok && o.b.State() == StateOpen {
 					require.False(t, called, "call %d reached open key %s", i, key)
 				}
 				if e := g.lookup(key); e != nil && e.b.State() == StateOpen {
-					opened[key] = &e.b
+					if o, ok := opened[key]; !ok || o.b != &e.b {
+						opened[key] = seen{&e.b, g.inOverflow(key)}
+					}
+					everOpened[key] = true
 				}
-				require.LessOrEqual(t, g.Len(), maxKeys)
+				require.LessOrEqual(t, g.Len(), groupCapacity(maxKeys))
+				require.LessOrEqual(t, g.table.n, maxKeys)
 				open := g.openN.Load()
 				if frac > 0 {
 					require.True(t, open <= 1 || float64(open-1) < frac*float64(g.Len()), "open %d of %d, fraction %v", open, g.Len(), frac)
 				}
-				if rng.IntN(200) == 0 {
-					clk.Advance(time.Minute)
+				if rng.IntN(300) == 0 {
+					clk.Advance(time.Minute) // well within the open period
 				}
 			}
+			if frac == 0 && maxKeys <= evictScan && nDead < groupCapacity(maxKeys) {
+				require.Zero(t, forcedOpen)
+				require.Zero(t, reachedAfterOpen)
+			}
 		})
+	}
+}
+
+// TestGroupFullOfOpenBreakers: a Group whose table is full of open breakers
+// (a partition, with no MaxOpenFraction) gives a new key an overflow
+// breaker after examining at most 2 × 32 breakers, not all of them; a new
+// dead host trips after its 5 failures and stays cut off; and calls to it
+// do not allocate.
+func TestGroupFullOfOpenBreakers(t *testing.T) {
+	clk := newFakeClock()
+	const maxKeys = 10_000
+	g, err := NewGroup[int](GroupConfig{MaxKeys: maxKeys, Breaker: Config{Clock: clk}})
+	require.NoError(t, err)
+	ctx := context.Background()
+	for i := range maxKeys {
+		for range 5 {
+			_, _ = g.Execute(ctx, fmt.Sprint("h", i), fail)
+		}
+	}
+	require.Equal(t, maxKeys, g.Len())
+	rng := rand.New(rand.NewPCG(5, 5))
+	for n := range 300 { // new dead hosts, in a random order of calls
+		key := fmt.Sprint("new", rng.IntN(n+1))
+		calls := 0
+		for range 20 {
+			_, _ = g.Execute(ctx, key, func(context.Context) (int, error) { calls++; return 0, errBoom })
+			require.LessOrEqual(t, g.scanned, 2*evictScan)
+		}
+		require.Equal(t, StateOpen, g.State(key))
+		require.LessOrEqual(t, calls, 5, "new dead host %s reached %d times", key, calls)
+	}
+	require.LessOrEqual(t, g.Len(), groupCapacity(maxKeys))
+	require.Zero(t, testing.AllocsPerRun(100, func() { _, _ = g.Execute(ctx, "new0", fail) }))
+}
+
+// TestGroupEvictionIsSecondChance pins the documented eviction policy: with
+// every breaker closed and idle, a new key in a full Group evicts by the
+// second-chance sweep (a reference model here), which is what "about least
+// recently used" means; it keeps every key it can in the table.
+func TestGroupEvictionIsSecondChance(t *testing.T) {
+	for seed := range uint64(30) {
+		rng := rand.New(rand.NewPCG(seed, 9))
+		maxKeys := 1 + rng.IntN(evictScan)
+		g, err := NewGroup[int](GroupConfig{MaxKeys: maxKeys, Breaker: Config{Clock: newFakeClock()}})
+		require.NoError(t, err)
+		type ref struct {
+			key  string
+			used bool
+		}
+		var model []ref // hand order, oldest first
+		for step := range 500 {
+			key := fmt.Sprint(rng.IntN(2 * maxKeys))
+			i := slices.IndexFunc(model, func(r ref) bool { return r.key == key })
+			switch {
+			case i >= 0:
+				model[i].used = true
+			case len(model) < maxKeys:
+				model = append(model, ref{key, true})
+			default:
+				victim := -1
+				for range len(model) {
+					if !model[0].used {
+						victim = 0
+						break
+					}
+					model[0].used = false
+					model = append(model[1:], model[0])
+				}
+				if victim < 0 { // all used: the first examined, now first again
+					victim = 0
+				}
+				model = append(model[:victim], model[victim+1:]...)
+				model = append(model, ref{key, true})
+			}
+			_, _ = g.Execute(context.Background(), key, ok)
+			var want []string
+			for _, r := range model {
+				want = append(want, r.key)
+			}
+			var got []string
+			for e := g.table.head.next; e != &g.table.head; e = e.next {
+				got = append(got, e.key)
+			}
+			require.Equal(t, want, got, "seed %d step %d", seed, step)
+			require.Zero(t, g.over.n)
+		}
 	}
 }

@@ -83,7 +83,7 @@ func TestHooksCallBackInConcurrently(t *testing.T) {
 				})
 			}
 			wg.Wait()
-			b.deliver() // flush anything queued by the last callers
+			b.flush() // flush anything queued by the last callers
 			assert.NotEmpty(t, chain)
 			assert.Positive(t, results.Load())
 			assert.Positive(t, rejects.Load())

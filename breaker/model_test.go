@@ -120,15 +120,12 @@ func runModel(t *testing.T, seed uint64) {
 	// growth model
 	k, opened := 0, false
 	closedAt := clk.Now()
-	lastGen := b.gen
+	lastGen, _, _, _ := b.peek()
 	lastState := StateClosed
 
 	check := func(step int, what string) {
 		got := b.Counts() // may turn an expired open period half-open
-		b.mu.Lock()
-		gen, st := b.gen, b.state
-		openFor := b.openFor
-		b.mu.Unlock()
+		gen, st, _, openFor := b.peek()
 		if gen != lastGen { // a transition (or a reclaimed half-open)
 			if st == StateOpen && lastState != StateOpen {
 				if lastState == StateHalfOpen || (opened && clk.Now().Sub(closedAt) < b.s.interval) {
@@ -160,9 +157,7 @@ func runModel(t *testing.T, seed uint64) {
 			st := b.State()
 			check(step, "state")
 			done, err := b.Allow(context.Background())
-			b.mu.Lock()
-			gen, age := b.gen, b.win.age
-			b.mu.Unlock()
+			gen, _, age, _ := b.peek()
 			if err != nil {
 				evs = append(evs, modelEvent{gen: gen, age: age, kind: 'x'})
 				check(step, "reject")
@@ -188,9 +183,8 @@ func runModel(t *testing.T, seed uint64) {
 				res, kind = errSkip, 'e'
 			}
 			slow := cfg.SlowCall > 0 && kind != 'e' && clk.Now().Sub(p.start) > cfg.SlowCall
-			b.mu.Lock()
-			stale := p.gen != b.gen
-			b.mu.Unlock()
+			gen, _, _, _ := b.peek()
+			stale := p.gen != gen
 			before, beforeState := b.Counts(), b.State()
 			check(step, "pre-result")
 			p.done(res)
@@ -225,4 +219,12 @@ func runModel(t *testing.T, seed uint64) {
 		require.Equal(t, prev, c.from)
 		prev = c.to
 	}
+}
+
+// peek returns the generation, state, newest bucket and open period.
+func (b *Breaker[T]) peek() (gen uint64, st State, age uint64, openFor time.Duration) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	w := b.w.Load()
+	return w.gen, w.state, w.age, b.openFor
 }

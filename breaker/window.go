@@ -1,151 +1,192 @@
 package breaker
 
-// window is the rolling count of outcomes: a ring of buckets, each holding the
-// outcomes of the calls admitted during one BucketPeriod. A result is booked
-// into the bucket of its call's admission, as in gobreaker, and dropped when
-// that bucket has left the window. It is not synchronised: the breaker's
-// mutex guards it.
+import (
+	"sync/atomic"
+	"time"
+)
+
+// A window is one generation of a breaker: its state, and the rolling count
+// of the outcomes of the calls admitted in that generation. Every state
+// change (and Reset, and a reclaimed half-open) starts a new window, so a
+// call admitted in an older generation books its result into a window
+// nobody reads any more: that is the generation guard, and it needs no check
+// on the lock-free path.
+//
+// The counts live in slots, one per bucket period in which a call was
+// admitted, each holding the outcomes of the calls admitted during it (a
+// result is booked into the bucket of its call's admission, as in
+// gobreaker). A slot leaves the ring when its bucket leaves the window;
+// results booked into it afterwards are booked into an object nobody reads,
+// which is the same as dropping them.
+//
+// The fields a lock-free call touches are atomic: the state and expiry
+// (immutable), cur (the newest slot), failing (see below), and the slots'
+// requests, successes, excluded and rejected counters. Everything else is
+// guarded by the breaker's mutex.
 type window struct {
-	buckets []bucket
-	age     uint64 // index of the current bucket since the breaker's epoch
-	total   Counts // sums of buckets; the Consecutive fields are the runs
+	gen    uint64
+	state  State
+	expiry time.Time      // open: the end of the open period
+	open   *RejectedError // open: the error of every refused call
 
-	// Each run (of successes or failures) has an id; a bucket remembers how
-	// many members of the current run it holds, so that when it leaves the
-	// window the run loses exactly those members.
-	runS, runF uint64
+	cur atomic.Pointer[slot] // the slot of bucket age, if it has one
+
+	// failing is set (before anything else is read) by every failed call
+	// and cleared when a success ends the failure run. A lock-free success
+	// that sees it set takes the lock to end the run; one that sees it
+	// clear had no failure run to end.
+	failing atomic.Bool
+
+	// Guarded by the breaker's mutex.
+	ring []*slot // ring[a%len(ring)]: the slot of bucket a, nil if none
+	age  uint64  // the newest bucket seen (buckets since the breaker's epoch)
+	runF uint32  // id of the current failure run
 }
 
-type bucket struct {
-	requests, successes, failures, slow, excluded, rejected uint32
-	runS, runF                                              uint32 // members of the current runs
-	tagS, tagF                                              uint64 // run ids runS/runF belong to
+// slot holds the counts of the calls admitted during one bucket period.
+type slot struct {
+	age uint64
+
+	// Written without the lock.
+	requests  atomic.Uint32
+	successes atomic.Uint32
+	excluded  atomic.Uint32
+	rejected  atomic.Uint32
+
+	// Guarded by the breaker's mutex.
+	failures uint32
+	slow     uint32
+	// base is successes when the latest failure ended the success run:
+	// successes − base are members of the current success run.
+	base uint32
+	runF uint32 // members of failure run tagF in this slot
+	tagF uint32
 }
 
-func newWindow(n int) window {
-	return window{buckets: make([]bucket, n), runS: 1, runF: 1}
+func newWindow(gen uint64, st State, buckets int, age uint64) *window {
+	return &window{gen: gen, state: st, ring: make([]*slot, buckets), age: age, runF: 1}
 }
 
-// advance moves the window to age, clearing the buckets that left it.
+// advance moves the window to bucket age, dropping the slots that left it.
+// It creates no slot: a bucket gets one when a call is booked in it.
 func (w *window) advance(age uint64) {
 	if age <= w.age {
 		return
 	}
-	n := uint64(len(w.buckets))
+	n := uint64(len(w.ring))
 	if age-w.age >= n {
-		w.clear()
-		w.age = age
-		return
-	}
-	for a := w.age + 1; a <= age; a++ {
-		w.expire(&w.buckets[a%n])
+		clear(w.ring)
+	} else {
+		for a := w.age + 1; a <= age; a++ {
+			w.ring[a%n] = nil
+		}
 	}
 	w.age = age
+	w.cur.Store(nil) // the lock-free path books only into the newest bucket
 }
 
-func (w *window) expire(b *bucket) {
-	t := &w.total
-	t.Requests -= b.requests
-	t.Successes -= b.successes
-	t.Failures -= b.failures
-	t.Slow -= b.slow
-	t.Excluded -= b.excluded
-	t.Rejected -= b.rejected
-	if b.tagS == w.runS {
-		t.ConsecutiveSuccesses -= b.runS
+// newest returns the slot of the newest bucket, creating it.
+func (w *window) newest() *slot {
+	i := w.age % uint64(len(w.ring))
+	s := w.ring[i]
+	if s == nil {
+		s = &slot{age: w.age}
+		w.ring[i] = s
+		w.cur.Store(s)
 	}
-	if b.tagF == w.runF {
-		t.ConsecutiveFailures -= b.runF
-	}
-	*b = bucket{}
+	return s
 }
 
-// clear empties the window (a new generation).
-func (w *window) clear() {
-	clear(w.buckets)
-	w.total = Counts{}
-	w.runS++
+// live reports whether s is still in the window.
+func (w *window) live(s *slot) bool {
+	return w.ring[s.age%uint64(len(w.ring))] == s
+}
+
+// counts sums the window. A success booked without the lock after the
+// latest failure ends the failure run here (and ends it for good), so
+// Counts never shows both runs under way.
+func (w *window) counts() Counts {
+	var c Counts
+	for _, s := range w.ring {
+		if s == nil {
+			continue
+		}
+		// Results before requests: a result counted here had its request
+		// counted earlier, so Requests never trails the results.
+		succ := s.successes.Load()
+		c.Successes += succ
+		c.ConsecutiveSuccesses += succ - s.base
+		c.Excluded += s.excluded.Load()
+		c.Failures += s.failures
+		c.Slow += s.slow
+		c.Rejected += s.rejected.Load()
+		c.Requests += s.requests.Load()
+		if s.tagF == w.runF {
+			c.ConsecutiveFailures += s.runF
+		}
+	}
+	if c.ConsecutiveSuccesses > 0 && w.failing.Load() {
+		w.endFailureRun()
+		c.ConsecutiveFailures = 0
+	}
+	return c
+}
+
+func (w *window) endFailureRun() {
 	w.runF++
-	// Bucket tags are zero after clear; the run ids never are.
-	if w.runS == 0 {
-		w.runS = 1
-	}
-	if w.runF == 0 {
-		w.runF = 1
-	}
+	w.failing.Store(false)
 }
 
-func (w *window) cur() *bucket { return &w.buckets[w.age%uint64(len(w.buckets))] }
-
-func (w *window) request() {
-	w.cur().requests++
-	w.total.Requests++
-}
-
-func (w *window) reject() {
-	w.cur().rejected++
-	w.total.Rejected++
-}
-
-// at returns the bucket of a call admitted at age, or nil if it left the
-// window.
-func (w *window) at(age uint64) *bucket {
-	n := uint64(len(w.buckets))
-	if age > w.age || w.age-age >= n {
-		return nil
-	}
-	return &w.buckets[age%n]
-}
-
-func (w *window) success(age uint64, slow bool) {
-	b := w.at(age)
-	if b == nil {
+// success books a success under the lock (a slow one, or any while
+// half-open, or with OnResult set).
+func (w *window) success(s *slot, slow bool) {
+	if !w.live(s) {
 		return
 	}
-	b.successes++
-	w.total.Successes++
+	s.successes.Add(1)
 	if slow {
-		b.slow++
-		w.total.Slow++
+		s.slow++
 	}
-	if w.total.ConsecutiveFailures != 0 {
+	if w.failing.Load() {
+		w.endFailureRun()
+	}
+}
+
+// failure books a failure: it ends the success run (every success counted
+// so far precedes it) and joins or starts the failure run.
+func (w *window) failure(s *slot, slow bool) {
+	if !w.live(s) {
+		return
+	}
+	// Set failing before reading the success counters: a lock-free success
+	// that lands after this read sees it set and comes back under the lock.
+	w.failing.Store(true)
+	ended := false
+	for _, o := range w.ring {
+		if o == nil {
+			continue
+		}
+		if v := o.successes.Load(); v != o.base {
+			o.base = v
+			ended = true
+		}
+	}
+	if ended { // successes in between: this failure starts a new run
 		w.runF++
-		w.total.ConsecutiveFailures = 0
 	}
-	if b.tagS != w.runS {
-		b.tagS, b.runS = w.runS, 0
-	}
-	b.runS++
-	w.total.ConsecutiveSuccesses++
-}
-
-func (w *window) failure(age uint64, slow bool) {
-	b := w.at(age)
-	if b == nil {
-		return
-	}
-	b.failures++
-	w.total.Failures++
+	s.failures++
 	if slow {
-		b.slow++
-		w.total.Slow++
+		s.slow++
 	}
-	if w.total.ConsecutiveSuccesses != 0 {
-		w.runS++
-		w.total.ConsecutiveSuccesses = 0
+	if s.tagF != w.runF {
+		s.tagF, s.runF = w.runF, 0
 	}
-	if b.tagF != w.runF {
-		b.tagF, b.runF = w.runF, 0
-	}
-	b.runF++
-	w.total.ConsecutiveFailures++
+	s.runF++
 }
 
-func (w *window) excluded(age uint64) {
-	b := w.at(age)
-	if b == nil {
-		return
+// excluded books an excluded outcome under the lock.
+func (w *window) excluded(s *slot) {
+	if w.live(s) {
+		s.excluded.Add(1)
 	}
-	b.excluded++
-	w.total.Excluded++
 }
