@@ -172,30 +172,33 @@ func (p *structPlan) decode(d *DecodeState, data []byte, ptr unsafe.Pointer) err
 		} else {
 			f = p.lookup(tag)
 		}
+		// Strict: ascending tags; an equal tag only continues a repeated field whose
+		// elements use two wire types (time.Time's two forms). Checked before the wire
+		// type, as generated code does, so both name the same error.
+		if d.strict && (tag < prevTag || (tag == prevTag && (f != nil || prevKnown) && !(f != nil && prevKnown && (f.kind == kRepeated || f.kind == kMap)))) {
+			return d.errAt(start, tag, ErrNonCanonical)
+		}
 		if f != nil && (f.accept&(1<<wt) == 0 || (d.strict && f.strictAcc&(1<<wt) == 0)) {
 			if d.strict {
 				return d.errAt(start, tag, ErrWireType)
 			}
 			f = nil // lenient: a known tag with an unreadable wire type is an unknown field
 		}
-		// Strict: ascending tags; an equal tag only continues a repeated field whose
-		// elements use two wire types (time.Time's two forms).
-		if d.strict && (tag < prevTag || (tag == prevTag && (f != nil || prevKnown) && !(f != nil && prevKnown && f.kind == kRepeated))) {
-			return d.errAt(start, tag, ErrNonCanonical)
-		}
 		prevTag, prevKnown = tag, f != nil
 		if f == nil {
+			if d.strict {
+				// A varint is checked before it is used (a length before the bytes it
+				// declares), as generated code does.
+				if !minimalValue(data[off:], wt) {
+					return d.errAt(start, tag, ErrNonCanonical)
+				}
+			}
 			n := ConsumeValue(data[off:], wt)
 			if n < 0 {
 				return d.errAt(start, tag, CodeError(n))
 			}
-			if d.strict {
-				if !p.hasUnknown {
-					return d.errAt(start, tag, ErrUnknownField)
-				}
-				if !minimalValue(data[off:off+n], wt) {
-					return d.errAt(start, tag, ErrNonCanonical)
-				}
+			if d.strict && !p.hasUnknown {
+				return d.errAt(start, tag, ErrUnknownField)
 			}
 			off += n
 			if p.hasUnknown {
@@ -266,14 +269,15 @@ func (d *DecodeState) growUnknown(u *Unknown, n int) error {
 	return nil
 }
 
-// minimalValue reports whether a skipped value uses minimal varints for its number or length.
+// minimalValue reports whether the value at the start of v does not use a non-minimal
+// varint for its number or length (a malformed varint is left to ConsumeValue).
 func minimalValue(v []byte, wt WireType) bool {
 	switch wt {
 	case Fixed32, Fixed64:
 		return true
 	}
 	x, n := ConsumeVarint(v)
-	return n == SizeVarint(x)
+	return n < 0 || n == SizeVarint(x)
 }
 
 // readVarint reads a varint at data[off:], checking minimality in strict mode.
@@ -884,6 +888,11 @@ func (d *DecodeState) decodeEntryFields(c *codec, v []byte, kp, vp unsafe.Pointe
 		case 2:
 			fc = c.elem
 		}
+		// Strict: key then value, once each (checked before the wire type, as generated
+		// code does).
+		if d.strict && fc != nil && (int(ft) != seen+1 || n != SizeTag(ft)) {
+			return nil, d.errAt(start, ft, ErrNonCanonical)
+		}
 		if fc == nil || fc.accept&(1<<wt) == 0 || (d.strict && fc.strictAccept&(1<<wt) == 0) {
 			if d.strict {
 				return nil, d.errAt(start, ft, ErrMalformed)
@@ -894,9 +903,6 @@ func (d *DecodeState) decodeEntryFields(c *codec, v []byte, kp, vp unsafe.Pointe
 			}
 			off += m
 			continue
-		}
-		if d.strict && (int(ft) != seen+1 || n != SizeTag(ft)) {
-			return nil, d.errAt(start, ft, ErrNonCanonical)
 		}
 		// The key and value start zero (the caller clears them per entry), so their first
 		// occurrence is fresh: an empty packed value is canonical there (SPEC.md §5).

@@ -73,12 +73,13 @@ func ConsumeTime(b []byte, wt WireType, strict bool) (time.Time, int, error) {
 		}
 		return time.Unix(0, ns).UTC(), n, nil
 	case Message:
+		// The length is checked for minimality before its use, as every length is.
+		if l, m := ConsumeVarint(b); strict && m > 0 && m != SizeVarint(l) {
+			return time.Time{}, 0, ErrNonCanonical
+		}
 		v, n := ConsumeBytes(b)
 		if n < 0 {
 			return time.Time{}, 0, CodeError(n)
-		}
-		if strict && n-len(v) != SizeVarint(uint64(len(v))) {
-			return time.Time{}, 0, ErrNonCanonical
 		}
 		t, err := parseTimeMessage(v, strict)
 		return t, n, err

@@ -154,13 +154,18 @@ func (x *Inner) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 					c = data[off+1 : off+1+l : off+1+l]
 					m += l
 				} else {
-					c, m = tlv.ConsumeBytes(data[off:])
-					if m < 0 {
-						return d.Error(off, tag, tlv.CodeError(m))
+					l, lm := tlv.ConsumeVarint(data[off:])
+					if lm < 0 {
+						return d.Error(off, tag, tlv.CodeError(lm))
 					}
-					if strict && m-len(c) != tlv.SizeVarint(uint64(len(c))) {
+					if strict && lm != tlv.SizeVarint(l) {
 						return d.Error(off, tag, tlv.ErrNonCanonical)
 					}
+					if l > uint64(len(data)-off-lm) {
+						return d.Error(off, tag, tlv.ErrLength)
+					}
+					c = data[off+lm : off+lm+int(l) : off+lm+int(l)]
+					m = lm + int(l)
 				}
 				off += m
 				if err := d.Alloc(len(c)); err != nil {
@@ -476,13 +481,18 @@ func (x *Msg) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 					c = data[off+1 : off+1+l : off+1+l]
 					m += l
 				} else {
-					c, m = tlv.ConsumeBytes(data[off:])
-					if m < 0 {
-						return d.Error(off, tag, tlv.CodeError(m))
+					l, lm := tlv.ConsumeVarint(data[off:])
+					if lm < 0 {
+						return d.Error(off, tag, tlv.CodeError(lm))
 					}
-					if strict && m-len(c) != tlv.SizeVarint(uint64(len(c))) {
+					if strict && lm != tlv.SizeVarint(l) {
 						return d.Error(off, tag, tlv.ErrNonCanonical)
 					}
+					if l > uint64(len(data)-off-lm) {
+						return d.Error(off, tag, tlv.ErrLength)
+					}
+					c = data[off+lm : off+lm+int(l) : off+lm+int(l)]
+					m = lm + int(l)
 				}
 				off += m
 				if err := d.Alloc(len(c)); err != nil {
@@ -503,13 +513,18 @@ func (x *Msg) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 					c = data[off+1 : off+1+l : off+1+l]
 					m += l
 				} else {
-					c, m = tlv.ConsumeBytes(data[off:])
-					if m < 0 {
-						return d.Error(off, tag, tlv.CodeError(m))
+					l, lm := tlv.ConsumeVarint(data[off:])
+					if lm < 0 {
+						return d.Error(off, tag, tlv.CodeError(lm))
 					}
-					if strict && m-len(c) != tlv.SizeVarint(uint64(len(c))) {
+					if strict && lm != tlv.SizeVarint(l) {
 						return d.Error(off, tag, tlv.ErrNonCanonical)
 					}
+					if l > uint64(len(data)-off-lm) {
+						return d.Error(off, tag, tlv.ErrLength)
+					}
+					c = data[off+lm : off+lm+int(l) : off+lm+int(l)]
+					m = lm + int(l)
 				}
 				off += m
 				if err := d.Alloc(len(c)); err != nil {
@@ -535,13 +550,18 @@ func (x *Msg) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 					c = data[off+1 : off+1+l : off+1+l]
 					m += l
 				} else {
-					c, m = tlv.ConsumeBytes(data[off:])
-					if m < 0 {
-						return d.Error(off, tag, tlv.CodeError(m))
+					l, lm := tlv.ConsumeVarint(data[off:])
+					if lm < 0 {
+						return d.Error(off, tag, tlv.CodeError(lm))
 					}
-					if strict && m-len(c) != tlv.SizeVarint(uint64(len(c))) {
+					if strict && lm != tlv.SizeVarint(l) {
 						return d.Error(off, tag, tlv.ErrNonCanonical)
 					}
+					if l > uint64(len(data)-off-lm) {
+						return d.Error(off, tag, tlv.ErrLength)
+					}
+					c = data[off+lm : off+lm+int(l) : off+lm+int(l)]
+					m = lm + int(l)
 				}
 				co := off + m - len(c)
 				off += m
@@ -621,13 +641,18 @@ func (x *Msg) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 					c = data[off+1 : off+1+l : off+1+l]
 					m += l
 				} else {
-					c, m = tlv.ConsumeBytes(data[off:])
-					if m < 0 {
-						return d.Error(off, tag, tlv.CodeError(m))
+					l, lm := tlv.ConsumeVarint(data[off:])
+					if lm < 0 {
+						return d.Error(off, tag, tlv.CodeError(lm))
 					}
-					if strict && m-len(c) != tlv.SizeVarint(uint64(len(c))) {
+					if strict && lm != tlv.SizeVarint(l) {
 						return d.Error(off, tag, tlv.ErrNonCanonical)
 					}
+					if l > uint64(len(data)-off-lm) {
+						return d.Error(off, tag, tlv.ErrLength)
+					}
+					c = data[off+lm : off+lm+int(l) : off+lm+int(l)]
+					m = lm + int(l)
 				}
 				co := off + m - len(c)
 				off += m
@@ -653,13 +678,18 @@ func (x *Msg) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 					c = data[off+1 : off+1+l : off+1+l]
 					m += l
 				} else {
-					c, m = tlv.ConsumeBytes(data[off:])
-					if m < 0 {
-						return d.Error(off, tag, tlv.CodeError(m))
+					l, lm := tlv.ConsumeVarint(data[off:])
+					if lm < 0 {
+						return d.Error(off, tag, tlv.CodeError(lm))
 					}
-					if strict && m-len(c) != tlv.SizeVarint(uint64(len(c))) {
+					if strict && lm != tlv.SizeVarint(l) {
 						return d.Error(off, tag, tlv.ErrNonCanonical)
 					}
+					if l > uint64(len(data)-off-lm) {
+						return d.Error(off, tag, tlv.ErrLength)
+					}
+					c = data[off+lm : off+lm+int(l) : off+lm+int(l)]
+					m = lm + int(l)
 				}
 				co := off + m - len(c)
 				off += m
@@ -700,13 +730,18 @@ func (x *Msg) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 					c = data[off+1 : off+1+l : off+1+l]
 					m += l
 				} else {
-					c, m = tlv.ConsumeBytes(data[off:])
-					if m < 0 {
-						return d.Error(off, tag, tlv.CodeError(m))
+					l, lm := tlv.ConsumeVarint(data[off:])
+					if lm < 0 {
+						return d.Error(off, tag, tlv.CodeError(lm))
 					}
-					if strict && m-len(c) != tlv.SizeVarint(uint64(len(c))) {
+					if strict && lm != tlv.SizeVarint(l) {
 						return d.Error(off, tag, tlv.ErrNonCanonical)
 					}
+					if l > uint64(len(data)-off-lm) {
+						return d.Error(off, tag, tlv.ErrLength)
+					}
+					c = data[off+lm : off+lm+int(l) : off+lm+int(l)]
+					m = lm + int(l)
 				}
 				co := off + m - len(c)
 				off += m
@@ -758,13 +793,18 @@ func (x *Msg) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 							ec = c[p+1 : p+1+l : p+1+l]
 							m += l
 						} else {
-							ec, m = tlv.ConsumeBytes(c[p:])
-							if m < 0 {
-								return d.Error(co+p, tag, tlv.CodeError(m))
+							l, lm := tlv.ConsumeVarint(c[p:])
+							if lm < 0 {
+								return d.Error(co+p, tag, tlv.CodeError(lm))
 							}
-							if strict && m-len(ec) != tlv.SizeVarint(uint64(len(ec))) {
+							if strict && lm != tlv.SizeVarint(l) {
 								return d.Error(co+p, tag, tlv.ErrNonCanonical)
 							}
+							if l > uint64(len(c)-p-lm) {
+								return d.Error(co+p, tag, tlv.ErrLength)
+							}
+							ec = c[p+lm : p+lm+int(l) : p+lm+int(l)]
+							m = lm + int(l)
 						}
 						p += m
 						if err := d.Alloc(len(ec)); err != nil {
@@ -784,13 +824,18 @@ func (x *Msg) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 							ec = c[p+1 : p+1+l : p+1+l]
 							m += l
 						} else {
-							ec, m = tlv.ConsumeBytes(c[p:])
-							if m < 0 {
-								return d.Error(co+p, tag, tlv.CodeError(m))
+							l, lm := tlv.ConsumeVarint(c[p:])
+							if lm < 0 {
+								return d.Error(co+p, tag, tlv.CodeError(lm))
 							}
-							if strict && m-len(ec) != tlv.SizeVarint(uint64(len(ec))) {
+							if strict && lm != tlv.SizeVarint(l) {
 								return d.Error(co+p, tag, tlv.ErrNonCanonical)
 							}
+							if l > uint64(len(c)-p-lm) {
+								return d.Error(co+p, tag, tlv.ErrLength)
+							}
+							ec = c[p+lm : p+lm+int(l) : p+lm+int(l)]
+							m = lm + int(l)
 						}
 						p += m
 						if err := d.Alloc(len(ec)); err != nil {
@@ -1162,13 +1207,18 @@ func (x *MsgV2) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 					c = data[off+1 : off+1+l : off+1+l]
 					m += l
 				} else {
-					c, m = tlv.ConsumeBytes(data[off:])
-					if m < 0 {
-						return d.Error(off, tag, tlv.CodeError(m))
+					l, lm := tlv.ConsumeVarint(data[off:])
+					if lm < 0 {
+						return d.Error(off, tag, tlv.CodeError(lm))
 					}
-					if strict && m-len(c) != tlv.SizeVarint(uint64(len(c))) {
+					if strict && lm != tlv.SizeVarint(l) {
 						return d.Error(off, tag, tlv.ErrNonCanonical)
 					}
+					if l > uint64(len(data)-off-lm) {
+						return d.Error(off, tag, tlv.ErrLength)
+					}
+					c = data[off+lm : off+lm+int(l) : off+lm+int(l)]
+					m = lm + int(l)
 				}
 				off += m
 				if err := d.Alloc(len(c)); err != nil {
@@ -1189,13 +1239,18 @@ func (x *MsgV2) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 					c = data[off+1 : off+1+l : off+1+l]
 					m += l
 				} else {
-					c, m = tlv.ConsumeBytes(data[off:])
-					if m < 0 {
-						return d.Error(off, tag, tlv.CodeError(m))
+					l, lm := tlv.ConsumeVarint(data[off:])
+					if lm < 0 {
+						return d.Error(off, tag, tlv.CodeError(lm))
 					}
-					if strict && m-len(c) != tlv.SizeVarint(uint64(len(c))) {
+					if strict && lm != tlv.SizeVarint(l) {
 						return d.Error(off, tag, tlv.ErrNonCanonical)
 					}
+					if l > uint64(len(data)-off-lm) {
+						return d.Error(off, tag, tlv.ErrLength)
+					}
+					c = data[off+lm : off+lm+int(l) : off+lm+int(l)]
+					m = lm + int(l)
 				}
 				off += m
 				if err := d.Alloc(len(c)); err != nil {
@@ -1221,13 +1276,18 @@ func (x *MsgV2) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 					c = data[off+1 : off+1+l : off+1+l]
 					m += l
 				} else {
-					c, m = tlv.ConsumeBytes(data[off:])
-					if m < 0 {
-						return d.Error(off, tag, tlv.CodeError(m))
+					l, lm := tlv.ConsumeVarint(data[off:])
+					if lm < 0 {
+						return d.Error(off, tag, tlv.CodeError(lm))
 					}
-					if strict && m-len(c) != tlv.SizeVarint(uint64(len(c))) {
+					if strict && lm != tlv.SizeVarint(l) {
 						return d.Error(off, tag, tlv.ErrNonCanonical)
 					}
+					if l > uint64(len(data)-off-lm) {
+						return d.Error(off, tag, tlv.ErrLength)
+					}
+					c = data[off+lm : off+lm+int(l) : off+lm+int(l)]
+					m = lm + int(l)
 				}
 				co := off + m - len(c)
 				off += m
@@ -1307,13 +1367,18 @@ func (x *MsgV2) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 					c = data[off+1 : off+1+l : off+1+l]
 					m += l
 				} else {
-					c, m = tlv.ConsumeBytes(data[off:])
-					if m < 0 {
-						return d.Error(off, tag, tlv.CodeError(m))
+					l, lm := tlv.ConsumeVarint(data[off:])
+					if lm < 0 {
+						return d.Error(off, tag, tlv.CodeError(lm))
 					}
-					if strict && m-len(c) != tlv.SizeVarint(uint64(len(c))) {
+					if strict && lm != tlv.SizeVarint(l) {
 						return d.Error(off, tag, tlv.ErrNonCanonical)
 					}
+					if l > uint64(len(data)-off-lm) {
+						return d.Error(off, tag, tlv.ErrLength)
+					}
+					c = data[off+lm : off+lm+int(l) : off+lm+int(l)]
+					m = lm + int(l)
 				}
 				co := off + m - len(c)
 				off += m
@@ -1339,13 +1404,18 @@ func (x *MsgV2) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 					c = data[off+1 : off+1+l : off+1+l]
 					m += l
 				} else {
-					c, m = tlv.ConsumeBytes(data[off:])
-					if m < 0 {
-						return d.Error(off, tag, tlv.CodeError(m))
+					l, lm := tlv.ConsumeVarint(data[off:])
+					if lm < 0 {
+						return d.Error(off, tag, tlv.CodeError(lm))
 					}
-					if strict && m-len(c) != tlv.SizeVarint(uint64(len(c))) {
+					if strict && lm != tlv.SizeVarint(l) {
 						return d.Error(off, tag, tlv.ErrNonCanonical)
 					}
+					if l > uint64(len(data)-off-lm) {
+						return d.Error(off, tag, tlv.ErrLength)
+					}
+					c = data[off+lm : off+lm+int(l) : off+lm+int(l)]
+					m = lm + int(l)
 				}
 				co := off + m - len(c)
 				off += m
@@ -1386,13 +1456,18 @@ func (x *MsgV2) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 					c = data[off+1 : off+1+l : off+1+l]
 					m += l
 				} else {
-					c, m = tlv.ConsumeBytes(data[off:])
-					if m < 0 {
-						return d.Error(off, tag, tlv.CodeError(m))
+					l, lm := tlv.ConsumeVarint(data[off:])
+					if lm < 0 {
+						return d.Error(off, tag, tlv.CodeError(lm))
 					}
-					if strict && m-len(c) != tlv.SizeVarint(uint64(len(c))) {
+					if strict && lm != tlv.SizeVarint(l) {
 						return d.Error(off, tag, tlv.ErrNonCanonical)
 					}
+					if l > uint64(len(data)-off-lm) {
+						return d.Error(off, tag, tlv.ErrLength)
+					}
+					c = data[off+lm : off+lm+int(l) : off+lm+int(l)]
+					m = lm + int(l)
 				}
 				co := off + m - len(c)
 				off += m
@@ -1444,13 +1519,18 @@ func (x *MsgV2) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 							ec = c[p+1 : p+1+l : p+1+l]
 							m += l
 						} else {
-							ec, m = tlv.ConsumeBytes(c[p:])
-							if m < 0 {
-								return d.Error(co+p, tag, tlv.CodeError(m))
+							l, lm := tlv.ConsumeVarint(c[p:])
+							if lm < 0 {
+								return d.Error(co+p, tag, tlv.CodeError(lm))
 							}
-							if strict && m-len(ec) != tlv.SizeVarint(uint64(len(ec))) {
+							if strict && lm != tlv.SizeVarint(l) {
 								return d.Error(co+p, tag, tlv.ErrNonCanonical)
 							}
+							if l > uint64(len(c)-p-lm) {
+								return d.Error(co+p, tag, tlv.ErrLength)
+							}
+							ec = c[p+lm : p+lm+int(l) : p+lm+int(l)]
+							m = lm + int(l)
 						}
 						p += m
 						if err := d.Alloc(len(ec)); err != nil {
@@ -1470,13 +1550,18 @@ func (x *MsgV2) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 							ec = c[p+1 : p+1+l : p+1+l]
 							m += l
 						} else {
-							ec, m = tlv.ConsumeBytes(c[p:])
-							if m < 0 {
-								return d.Error(co+p, tag, tlv.CodeError(m))
+							l, lm := tlv.ConsumeVarint(c[p:])
+							if lm < 0 {
+								return d.Error(co+p, tag, tlv.CodeError(lm))
 							}
-							if strict && m-len(ec) != tlv.SizeVarint(uint64(len(ec))) {
+							if strict && lm != tlv.SizeVarint(l) {
 								return d.Error(co+p, tag, tlv.ErrNonCanonical)
 							}
+							if l > uint64(len(c)-p-lm) {
+								return d.Error(co+p, tag, tlv.ErrLength)
+							}
+							ec = c[p+lm : p+lm+int(l) : p+lm+int(l)]
+							m = lm + int(l)
 						}
 						p += m
 						if err := d.Alloc(len(ec)); err != nil {
@@ -1513,13 +1598,18 @@ func (x *MsgV2) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 					c = data[off+1 : off+1+l : off+1+l]
 					m += l
 				} else {
-					c, m = tlv.ConsumeBytes(data[off:])
-					if m < 0 {
-						return d.Error(off, tag, tlv.CodeError(m))
+					l, lm := tlv.ConsumeVarint(data[off:])
+					if lm < 0 {
+						return d.Error(off, tag, tlv.CodeError(lm))
 					}
-					if strict && m-len(c) != tlv.SizeVarint(uint64(len(c))) {
+					if strict && lm != tlv.SizeVarint(l) {
 						return d.Error(off, tag, tlv.ErrNonCanonical)
 					}
+					if l > uint64(len(data)-off-lm) {
+						return d.Error(off, tag, tlv.ErrLength)
+					}
+					c = data[off+lm : off+lm+int(l) : off+lm+int(l)]
+					m = lm + int(l)
 				}
 				off += m
 				if err := d.Alloc(len(c)); err != nil {
@@ -1560,13 +1650,18 @@ func (x *MsgV2) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 					c = data[off+1 : off+1+l : off+1+l]
 					m += l
 				} else {
-					c, m = tlv.ConsumeBytes(data[off:])
-					if m < 0 {
-						return d.Error(off, tag, tlv.CodeError(m))
+					l, lm := tlv.ConsumeVarint(data[off:])
+					if lm < 0 {
+						return d.Error(off, tag, tlv.CodeError(lm))
 					}
-					if strict && m-len(c) != tlv.SizeVarint(uint64(len(c))) {
+					if strict && lm != tlv.SizeVarint(l) {
 						return d.Error(off, tag, tlv.ErrNonCanonical)
 					}
+					if l > uint64(len(data)-off-lm) {
+						return d.Error(off, tag, tlv.ErrLength)
+					}
+					c = data[off+lm : off+lm+int(l) : off+lm+int(l)]
+					m = lm + int(l)
 				}
 				co := off + m - len(c)
 				off += m
@@ -1786,13 +1881,18 @@ func (x *SmallStruct) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 					c = data[off+1 : off+1+l : off+1+l]
 					m += l
 				} else {
-					c, m = tlv.ConsumeBytes(data[off:])
-					if m < 0 {
-						return d.Error(off, tag, tlv.CodeError(m))
+					l, lm := tlv.ConsumeVarint(data[off:])
+					if lm < 0 {
+						return d.Error(off, tag, tlv.CodeError(lm))
 					}
-					if strict && m-len(c) != tlv.SizeVarint(uint64(len(c))) {
+					if strict && lm != tlv.SizeVarint(l) {
 						return d.Error(off, tag, tlv.ErrNonCanonical)
 					}
+					if l > uint64(len(data)-off-lm) {
+						return d.Error(off, tag, tlv.ErrLength)
+					}
+					c = data[off+lm : off+lm+int(l) : off+lm+int(l)]
+					m = lm + int(l)
 				}
 				off += m
 				if err := d.Alloc(len(c)); err != nil {
@@ -1832,13 +1932,18 @@ func (x *SmallStruct) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 					c = data[off+1 : off+1+l : off+1+l]
 					m += l
 				} else {
-					c, m = tlv.ConsumeBytes(data[off:])
-					if m < 0 {
-						return d.Error(off, tag, tlv.CodeError(m))
+					l, lm := tlv.ConsumeVarint(data[off:])
+					if lm < 0 {
+						return d.Error(off, tag, tlv.CodeError(lm))
 					}
-					if strict && m-len(c) != tlv.SizeVarint(uint64(len(c))) {
+					if strict && lm != tlv.SizeVarint(l) {
 						return d.Error(off, tag, tlv.ErrNonCanonical)
 					}
+					if l > uint64(len(data)-off-lm) {
+						return d.Error(off, tag, tlv.ErrLength)
+					}
+					c = data[off+lm : off+lm+int(l) : off+lm+int(l)]
+					m = lm + int(l)
 				}
 				off += m
 				if err := d.Alloc(len(c)); err != nil {
@@ -2101,13 +2206,18 @@ func (x *Node) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 					c = data[off+1 : off+1+l : off+1+l]
 					m += l
 				} else {
-					c, m = tlv.ConsumeBytes(data[off:])
-					if m < 0 {
-						return d.Error(off, tag, tlv.CodeError(m))
+					l, lm := tlv.ConsumeVarint(data[off:])
+					if lm < 0 {
+						return d.Error(off, tag, tlv.CodeError(lm))
 					}
-					if strict && m-len(c) != tlv.SizeVarint(uint64(len(c))) {
+					if strict && lm != tlv.SizeVarint(l) {
 						return d.Error(off, tag, tlv.ErrNonCanonical)
 					}
+					if l > uint64(len(data)-off-lm) {
+						return d.Error(off, tag, tlv.ErrLength)
+					}
+					c = data[off+lm : off+lm+int(l) : off+lm+int(l)]
+					m = lm + int(l)
 				}
 				co := off + m - len(c)
 				off += m

@@ -154,13 +154,18 @@ func (x *Inner) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 					c = data[off+1 : off+1+l : off+1+l]
 					m += l
 				} else {
-					c, m = tlv.ConsumeBytes(data[off:])
-					if m < 0 {
-						return d.Error(off, tag, tlv.CodeError(m))
+					l, lm := tlv.ConsumeVarint(data[off:])
+					if lm < 0 {
+						return d.Error(off, tag, tlv.CodeError(lm))
 					}
-					if strict && m-len(c) != tlv.SizeVarint(uint64(len(c))) {
+					if strict && lm != tlv.SizeVarint(l) {
 						return d.Error(off, tag, tlv.ErrNonCanonical)
 					}
+					if l > uint64(len(data)-off-lm) {
+						return d.Error(off, tag, tlv.ErrLength)
+					}
+					c = data[off+lm : off+lm+int(l) : off+lm+int(l)]
+					m = lm + int(l)
 				}
 				off += m
 				if err := d.Alloc(len(c)); err != nil {
@@ -476,13 +481,18 @@ func (x *Msg) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 					c = data[off+1 : off+1+l : off+1+l]
 					m += l
 				} else {
-					c, m = tlv.ConsumeBytes(data[off:])
-					if m < 0 {
-						return d.Error(off, tag, tlv.CodeError(m))
+					l, lm := tlv.ConsumeVarint(data[off:])
+					if lm < 0 {
+						return d.Error(off, tag, tlv.CodeError(lm))
 					}
-					if strict && m-len(c) != tlv.SizeVarint(uint64(len(c))) {
+					if strict && lm != tlv.SizeVarint(l) {
 						return d.Error(off, tag, tlv.ErrNonCanonical)
 					}
+					if l > uint64(len(data)-off-lm) {
+						return d.Error(off, tag, tlv.ErrLength)
+					}
+					c = data[off+lm : off+lm+int(l) : off+lm+int(l)]
+					m = lm + int(l)
 				}
 				off += m
 				if err := d.Alloc(len(c)); err != nil {
@@ -503,13 +513,18 @@ func (x *Msg) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 					c = data[off+1 : off+1+l : off+1+l]
 					m += l
 				} else {
-					c, m = tlv.ConsumeBytes(data[off:])
-					if m < 0 {
-						return d.Error(off, tag, tlv.CodeError(m))
+					l, lm := tlv.ConsumeVarint(data[off:])
+					if lm < 0 {
+						return d.Error(off, tag, tlv.CodeError(lm))
 					}
-					if strict && m-len(c) != tlv.SizeVarint(uint64(len(c))) {
+					if strict && lm != tlv.SizeVarint(l) {
 						return d.Error(off, tag, tlv.ErrNonCanonical)
 					}
+					if l > uint64(len(data)-off-lm) {
+						return d.Error(off, tag, tlv.ErrLength)
+					}
+					c = data[off+lm : off+lm+int(l) : off+lm+int(l)]
+					m = lm + int(l)
 				}
 				off += m
 				if err := d.Alloc(len(c)); err != nil {
@@ -535,13 +550,18 @@ func (x *Msg) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 					c = data[off+1 : off+1+l : off+1+l]
 					m += l
 				} else {
-					c, m = tlv.ConsumeBytes(data[off:])
-					if m < 0 {
-						return d.Error(off, tag, tlv.CodeError(m))
+					l, lm := tlv.ConsumeVarint(data[off:])
+					if lm < 0 {
+						return d.Error(off, tag, tlv.CodeError(lm))
 					}
-					if strict && m-len(c) != tlv.SizeVarint(uint64(len(c))) {
+					if strict && lm != tlv.SizeVarint(l) {
 						return d.Error(off, tag, tlv.ErrNonCanonical)
 					}
+					if l > uint64(len(data)-off-lm) {
+						return d.Error(off, tag, tlv.ErrLength)
+					}
+					c = data[off+lm : off+lm+int(l) : off+lm+int(l)]
+					m = lm + int(l)
 				}
 				co := off + m - len(c)
 				off += m
@@ -621,13 +641,18 @@ func (x *Msg) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 					c = data[off+1 : off+1+l : off+1+l]
 					m += l
 				} else {
-					c, m = tlv.ConsumeBytes(data[off:])
-					if m < 0 {
-						return d.Error(off, tag, tlv.CodeError(m))
+					l, lm := tlv.ConsumeVarint(data[off:])
+					if lm < 0 {
+						return d.Error(off, tag, tlv.CodeError(lm))
 					}
-					if strict && m-len(c) != tlv.SizeVarint(uint64(len(c))) {
+					if strict && lm != tlv.SizeVarint(l) {
 						return d.Error(off, tag, tlv.ErrNonCanonical)
 					}
+					if l > uint64(len(data)-off-lm) {
+						return d.Error(off, tag, tlv.ErrLength)
+					}
+					c = data[off+lm : off+lm+int(l) : off+lm+int(l)]
+					m = lm + int(l)
 				}
 				co := off + m - len(c)
 				off += m
@@ -653,13 +678,18 @@ func (x *Msg) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 					c = data[off+1 : off+1+l : off+1+l]
 					m += l
 				} else {
-					c, m = tlv.ConsumeBytes(data[off:])
-					if m < 0 {
-						return d.Error(off, tag, tlv.CodeError(m))
+					l, lm := tlv.ConsumeVarint(data[off:])
+					if lm < 0 {
+						return d.Error(off, tag, tlv.CodeError(lm))
 					}
-					if strict && m-len(c) != tlv.SizeVarint(uint64(len(c))) {
+					if strict && lm != tlv.SizeVarint(l) {
 						return d.Error(off, tag, tlv.ErrNonCanonical)
 					}
+					if l > uint64(len(data)-off-lm) {
+						return d.Error(off, tag, tlv.ErrLength)
+					}
+					c = data[off+lm : off+lm+int(l) : off+lm+int(l)]
+					m = lm + int(l)
 				}
 				co := off + m - len(c)
 				off += m
@@ -700,13 +730,18 @@ func (x *Msg) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 					c = data[off+1 : off+1+l : off+1+l]
 					m += l
 				} else {
-					c, m = tlv.ConsumeBytes(data[off:])
-					if m < 0 {
-						return d.Error(off, tag, tlv.CodeError(m))
+					l, lm := tlv.ConsumeVarint(data[off:])
+					if lm < 0 {
+						return d.Error(off, tag, tlv.CodeError(lm))
 					}
-					if strict && m-len(c) != tlv.SizeVarint(uint64(len(c))) {
+					if strict && lm != tlv.SizeVarint(l) {
 						return d.Error(off, tag, tlv.ErrNonCanonical)
 					}
+					if l > uint64(len(data)-off-lm) {
+						return d.Error(off, tag, tlv.ErrLength)
+					}
+					c = data[off+lm : off+lm+int(l) : off+lm+int(l)]
+					m = lm + int(l)
 				}
 				co := off + m - len(c)
 				off += m
@@ -758,13 +793,18 @@ func (x *Msg) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 							ec = c[p+1 : p+1+l : p+1+l]
 							m += l
 						} else {
-							ec, m = tlv.ConsumeBytes(c[p:])
-							if m < 0 {
-								return d.Error(co+p, tag, tlv.CodeError(m))
+							l, lm := tlv.ConsumeVarint(c[p:])
+							if lm < 0 {
+								return d.Error(co+p, tag, tlv.CodeError(lm))
 							}
-							if strict && m-len(ec) != tlv.SizeVarint(uint64(len(ec))) {
+							if strict && lm != tlv.SizeVarint(l) {
 								return d.Error(co+p, tag, tlv.ErrNonCanonical)
 							}
+							if l > uint64(len(c)-p-lm) {
+								return d.Error(co+p, tag, tlv.ErrLength)
+							}
+							ec = c[p+lm : p+lm+int(l) : p+lm+int(l)]
+							m = lm + int(l)
 						}
 						p += m
 						if err := d.Alloc(len(ec)); err != nil {
@@ -784,13 +824,18 @@ func (x *Msg) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 							ec = c[p+1 : p+1+l : p+1+l]
 							m += l
 						} else {
-							ec, m = tlv.ConsumeBytes(c[p:])
-							if m < 0 {
-								return d.Error(co+p, tag, tlv.CodeError(m))
+							l, lm := tlv.ConsumeVarint(c[p:])
+							if lm < 0 {
+								return d.Error(co+p, tag, tlv.CodeError(lm))
 							}
-							if strict && m-len(ec) != tlv.SizeVarint(uint64(len(ec))) {
+							if strict && lm != tlv.SizeVarint(l) {
 								return d.Error(co+p, tag, tlv.ErrNonCanonical)
 							}
+							if l > uint64(len(c)-p-lm) {
+								return d.Error(co+p, tag, tlv.ErrLength)
+							}
+							ec = c[p+lm : p+lm+int(l) : p+lm+int(l)]
+							m = lm + int(l)
 						}
 						p += m
 						if err := d.Alloc(len(ec)); err != nil {
@@ -1021,13 +1066,18 @@ func (x *SmallStruct) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 					c = data[off+1 : off+1+l : off+1+l]
 					m += l
 				} else {
-					c, m = tlv.ConsumeBytes(data[off:])
-					if m < 0 {
-						return d.Error(off, tag, tlv.CodeError(m))
+					l, lm := tlv.ConsumeVarint(data[off:])
+					if lm < 0 {
+						return d.Error(off, tag, tlv.CodeError(lm))
 					}
-					if strict && m-len(c) != tlv.SizeVarint(uint64(len(c))) {
+					if strict && lm != tlv.SizeVarint(l) {
 						return d.Error(off, tag, tlv.ErrNonCanonical)
 					}
+					if l > uint64(len(data)-off-lm) {
+						return d.Error(off, tag, tlv.ErrLength)
+					}
+					c = data[off+lm : off+lm+int(l) : off+lm+int(l)]
+					m = lm + int(l)
 				}
 				off += m
 				if err := d.Alloc(len(c)); err != nil {
@@ -1067,13 +1117,18 @@ func (x *SmallStruct) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 					c = data[off+1 : off+1+l : off+1+l]
 					m += l
 				} else {
-					c, m = tlv.ConsumeBytes(data[off:])
-					if m < 0 {
-						return d.Error(off, tag, tlv.CodeError(m))
+					l, lm := tlv.ConsumeVarint(data[off:])
+					if lm < 0 {
+						return d.Error(off, tag, tlv.CodeError(lm))
 					}
-					if strict && m-len(c) != tlv.SizeVarint(uint64(len(c))) {
+					if strict && lm != tlv.SizeVarint(l) {
 						return d.Error(off, tag, tlv.ErrNonCanonical)
 					}
+					if l > uint64(len(data)-off-lm) {
+						return d.Error(off, tag, tlv.ErrLength)
+					}
+					c = data[off+lm : off+lm+int(l) : off+lm+int(l)]
+					m = lm + int(l)
 				}
 				off += m
 				if err := d.Alloc(len(c)); err != nil {
@@ -2096,13 +2151,18 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 					c = data[off+1 : off+1+l : off+1+l]
 					m += l
 				} else {
-					c, m = tlv.ConsumeBytes(data[off:])
-					if m < 0 {
-						return d.Error(off, tag, tlv.CodeError(m))
+					l, lm := tlv.ConsumeVarint(data[off:])
+					if lm < 0 {
+						return d.Error(off, tag, tlv.CodeError(lm))
 					}
-					if strict && m-len(c) != tlv.SizeVarint(uint64(len(c))) {
+					if strict && lm != tlv.SizeVarint(l) {
 						return d.Error(off, tag, tlv.ErrNonCanonical)
 					}
+					if l > uint64(len(data)-off-lm) {
+						return d.Error(off, tag, tlv.ErrLength)
+					}
+					c = data[off+lm : off+lm+int(l) : off+lm+int(l)]
+					m = lm + int(l)
 				}
 				off += m
 				if err := d.Alloc(len(c)); err != nil {
@@ -2123,13 +2183,18 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 					c = data[off+1 : off+1+l : off+1+l]
 					m += l
 				} else {
-					c, m = tlv.ConsumeBytes(data[off:])
-					if m < 0 {
-						return d.Error(off, tag, tlv.CodeError(m))
+					l, lm := tlv.ConsumeVarint(data[off:])
+					if lm < 0 {
+						return d.Error(off, tag, tlv.CodeError(lm))
 					}
-					if strict && m-len(c) != tlv.SizeVarint(uint64(len(c))) {
+					if strict && lm != tlv.SizeVarint(l) {
 						return d.Error(off, tag, tlv.ErrNonCanonical)
 					}
+					if l > uint64(len(data)-off-lm) {
+						return d.Error(off, tag, tlv.ErrLength)
+					}
+					c = data[off+lm : off+lm+int(l) : off+lm+int(l)]
+					m = lm + int(l)
 				}
 				off += m
 				if err := d.Alloc(len(c)); err != nil {
@@ -2155,13 +2220,18 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 					c = data[off+1 : off+1+l : off+1+l]
 					m += l
 				} else {
-					c, m = tlv.ConsumeBytes(data[off:])
-					if m < 0 {
-						return d.Error(off, tag, tlv.CodeError(m))
+					l, lm := tlv.ConsumeVarint(data[off:])
+					if lm < 0 {
+						return d.Error(off, tag, tlv.CodeError(lm))
 					}
-					if strict && m-len(c) != tlv.SizeVarint(uint64(len(c))) {
+					if strict && lm != tlv.SizeVarint(l) {
 						return d.Error(off, tag, tlv.ErrNonCanonical)
 					}
+					if l > uint64(len(data)-off-lm) {
+						return d.Error(off, tag, tlv.ErrLength)
+					}
+					c = data[off+lm : off+lm+int(l) : off+lm+int(l)]
+					m = lm + int(l)
 				}
 				co := off + m - len(c)
 				off += m
@@ -2247,13 +2317,18 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 					c = data[off+1 : off+1+l : off+1+l]
 					m += l
 				} else {
-					c, m = tlv.ConsumeBytes(data[off:])
-					if m < 0 {
-						return d.Error(off, tag, tlv.CodeError(m))
+					l, lm := tlv.ConsumeVarint(data[off:])
+					if lm < 0 {
+						return d.Error(off, tag, tlv.CodeError(lm))
 					}
-					if strict && m-len(c) != tlv.SizeVarint(uint64(len(c))) {
+					if strict && lm != tlv.SizeVarint(l) {
 						return d.Error(off, tag, tlv.ErrNonCanonical)
 					}
+					if l > uint64(len(data)-off-lm) {
+						return d.Error(off, tag, tlv.ErrLength)
+					}
+					c = data[off+lm : off+lm+int(l) : off+lm+int(l)]
+					m = lm + int(l)
 				}
 				co := off + m - len(c)
 				off += m
@@ -2341,13 +2416,18 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 					c = data[off+1 : off+1+l : off+1+l]
 					m += l
 				} else {
-					c, m = tlv.ConsumeBytes(data[off:])
-					if m < 0 {
-						return d.Error(off, tag, tlv.CodeError(m))
+					l, lm := tlv.ConsumeVarint(data[off:])
+					if lm < 0 {
+						return d.Error(off, tag, tlv.CodeError(lm))
 					}
-					if strict && m-len(c) != tlv.SizeVarint(uint64(len(c))) {
+					if strict && lm != tlv.SizeVarint(l) {
 						return d.Error(off, tag, tlv.ErrNonCanonical)
 					}
+					if l > uint64(len(data)-off-lm) {
+						return d.Error(off, tag, tlv.ErrLength)
+					}
+					c = data[off+lm : off+lm+int(l) : off+lm+int(l)]
+					m = lm + int(l)
 				}
 				co := off + m - len(c)
 				off += m
@@ -2427,13 +2507,18 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 					c = data[off+1 : off+1+l : off+1+l]
 					m += l
 				} else {
-					c, m = tlv.ConsumeBytes(data[off:])
-					if m < 0 {
-						return d.Error(off, tag, tlv.CodeError(m))
+					l, lm := tlv.ConsumeVarint(data[off:])
+					if lm < 0 {
+						return d.Error(off, tag, tlv.CodeError(lm))
 					}
-					if strict && m-len(c) != tlv.SizeVarint(uint64(len(c))) {
+					if strict && lm != tlv.SizeVarint(l) {
 						return d.Error(off, tag, tlv.ErrNonCanonical)
 					}
+					if l > uint64(len(data)-off-lm) {
+						return d.Error(off, tag, tlv.ErrLength)
+					}
+					c = data[off+lm : off+lm+int(l) : off+lm+int(l)]
+					m = lm + int(l)
 				}
 				co := off + m - len(c)
 				off += m
@@ -2472,13 +2557,18 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 					c = data[off+1 : off+1+l : off+1+l]
 					m += l
 				} else {
-					c, m = tlv.ConsumeBytes(data[off:])
-					if m < 0 {
-						return d.Error(off, tag, tlv.CodeError(m))
+					l, lm := tlv.ConsumeVarint(data[off:])
+					if lm < 0 {
+						return d.Error(off, tag, tlv.CodeError(lm))
 					}
-					if strict && m-len(c) != tlv.SizeVarint(uint64(len(c))) {
+					if strict && lm != tlv.SizeVarint(l) {
 						return d.Error(off, tag, tlv.ErrNonCanonical)
 					}
+					if l > uint64(len(data)-off-lm) {
+						return d.Error(off, tag, tlv.ErrLength)
+					}
+					c = data[off+lm : off+lm+int(l) : off+lm+int(l)]
+					m = lm + int(l)
 				}
 				co := off + m - len(c)
 				off += m
@@ -2529,7 +2619,7 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 				x.F32s = append(x.F32s, math.Float32frombits(w))
 				continue
 			}
-			if wt == tlv.Fixed64 {
+			if wt == tlv.Fixed64 && !strict {
 				if strict {
 					return d.Error(start, tag, tlv.ErrNonCanonical)
 				}
@@ -2564,13 +2654,18 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 					c = data[off+1 : off+1+l : off+1+l]
 					m += l
 				} else {
-					c, m = tlv.ConsumeBytes(data[off:])
-					if m < 0 {
-						return d.Error(off, tag, tlv.CodeError(m))
+					l, lm := tlv.ConsumeVarint(data[off:])
+					if lm < 0 {
+						return d.Error(off, tag, tlv.CodeError(lm))
 					}
-					if strict && m-len(c) != tlv.SizeVarint(uint64(len(c))) {
+					if strict && lm != tlv.SizeVarint(l) {
 						return d.Error(off, tag, tlv.ErrNonCanonical)
 					}
+					if l > uint64(len(data)-off-lm) {
+						return d.Error(off, tag, tlv.ErrLength)
+					}
+					c = data[off+lm : off+lm+int(l) : off+lm+int(l)]
+					m = lm + int(l)
 				}
 				co := off + m - len(c)
 				off += m
@@ -2609,13 +2704,18 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 					c = data[off+1 : off+1+l : off+1+l]
 					m += l
 				} else {
-					c, m = tlv.ConsumeBytes(data[off:])
-					if m < 0 {
-						return d.Error(off, tag, tlv.CodeError(m))
+					l, lm := tlv.ConsumeVarint(data[off:])
+					if lm < 0 {
+						return d.Error(off, tag, tlv.CodeError(lm))
 					}
-					if strict && m-len(c) != tlv.SizeVarint(uint64(len(c))) {
+					if strict && lm != tlv.SizeVarint(l) {
 						return d.Error(off, tag, tlv.ErrNonCanonical)
 					}
+					if l > uint64(len(data)-off-lm) {
+						return d.Error(off, tag, tlv.ErrLength)
+					}
+					c = data[off+lm : off+lm+int(l) : off+lm+int(l)]
+					m = lm + int(l)
 				}
 				co := off + m - len(c)
 				off += m
@@ -2662,7 +2762,7 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 				x.F64s = append(x.F64s, math.Float64frombits(w))
 				continue
 			}
-			if wt == tlv.Fixed32 {
+			if wt == tlv.Fixed32 && !strict {
 				if strict {
 					return d.Error(start, tag, tlv.ErrNonCanonical)
 				}
@@ -2713,13 +2813,18 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 						c = data[off+1 : off+1+l : off+1+l]
 						m += l
 					} else {
-						c, m = tlv.ConsumeBytes(data[off:])
-						if m < 0 {
-							return d.Error(off, tag, tlv.CodeError(m))
+						l, lm := tlv.ConsumeVarint(data[off:])
+						if lm < 0 {
+							return d.Error(off, tag, tlv.CodeError(lm))
 						}
-						if strict && m-len(c) != tlv.SizeVarint(uint64(len(c))) {
+						if strict && lm != tlv.SizeVarint(l) {
 							return d.Error(off, tag, tlv.ErrNonCanonical)
 						}
+						if l > uint64(len(data)-off-lm) {
+							return d.Error(off, tag, tlv.ErrLength)
+						}
+						c = data[off+lm : off+lm+int(l) : off+lm+int(l)]
+						m = lm + int(l)
 					}
 					off += m
 					if err := d.Alloc(len(c)); err != nil {
@@ -2761,13 +2866,18 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 						c = data[off+1 : off+1+l : off+1+l]
 						m += l
 					} else {
-						c, m = tlv.ConsumeBytes(data[off:])
-						if m < 0 {
-							return d.Error(off, tag, tlv.CodeError(m))
+						l, lm := tlv.ConsumeVarint(data[off:])
+						if lm < 0 {
+							return d.Error(off, tag, tlv.CodeError(lm))
 						}
-						if strict && m-len(c) != tlv.SizeVarint(uint64(len(c))) {
+						if strict && lm != tlv.SizeVarint(l) {
 							return d.Error(off, tag, tlv.ErrNonCanonical)
 						}
+						if l > uint64(len(data)-off-lm) {
+							return d.Error(off, tag, tlv.ErrLength)
+						}
+						c = data[off+lm : off+lm+int(l) : off+lm+int(l)]
+						m = lm + int(l)
 					}
 					off += m
 					if err := d.Alloc(len(c)); err != nil {
@@ -2794,13 +2904,18 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 					c = data[off+1 : off+1+l : off+1+l]
 					m += l
 				} else {
-					c, m = tlv.ConsumeBytes(data[off:])
-					if m < 0 {
-						return d.Error(off, tag, tlv.CodeError(m))
+					l, lm := tlv.ConsumeVarint(data[off:])
+					if lm < 0 {
+						return d.Error(off, tag, tlv.CodeError(lm))
 					}
-					if strict && m-len(c) != tlv.SizeVarint(uint64(len(c))) {
+					if strict && lm != tlv.SizeVarint(l) {
 						return d.Error(off, tag, tlv.ErrNonCanonical)
 					}
+					if l > uint64(len(data)-off-lm) {
+						return d.Error(off, tag, tlv.ErrLength)
+					}
+					c = data[off+lm : off+lm+int(l) : off+lm+int(l)]
+					m = lm + int(l)
 				}
 				co := off + m - len(c)
 				off += m
@@ -2826,13 +2941,18 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 					c = data[off+1 : off+1+l : off+1+l]
 					m += l
 				} else {
-					c, m = tlv.ConsumeBytes(data[off:])
-					if m < 0 {
-						return d.Error(off, tag, tlv.CodeError(m))
+					l, lm := tlv.ConsumeVarint(data[off:])
+					if lm < 0 {
+						return d.Error(off, tag, tlv.CodeError(lm))
 					}
-					if strict && m-len(c) != tlv.SizeVarint(uint64(len(c))) {
+					if strict && lm != tlv.SizeVarint(l) {
 						return d.Error(off, tag, tlv.ErrNonCanonical)
 					}
+					if l > uint64(len(data)-off-lm) {
+						return d.Error(off, tag, tlv.ErrLength)
+					}
+					c = data[off+lm : off+lm+int(l) : off+lm+int(l)]
+					m = lm + int(l)
 				}
 				co := off + m - len(c)
 				off += m
@@ -2873,13 +2993,18 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 					c = data[off+1 : off+1+l : off+1+l]
 					m += l
 				} else {
-					c, m = tlv.ConsumeBytes(data[off:])
-					if m < 0 {
-						return d.Error(off, tag, tlv.CodeError(m))
+					l, lm := tlv.ConsumeVarint(data[off:])
+					if lm < 0 {
+						return d.Error(off, tag, tlv.CodeError(lm))
 					}
-					if strict && m-len(c) != tlv.SizeVarint(uint64(len(c))) {
+					if strict && lm != tlv.SizeVarint(l) {
 						return d.Error(off, tag, tlv.ErrNonCanonical)
 					}
+					if l > uint64(len(data)-off-lm) {
+						return d.Error(off, tag, tlv.ErrLength)
+					}
+					c = data[off+lm : off+lm+int(l) : off+lm+int(l)]
+					m = lm + int(l)
 				}
 				co := off + m - len(c)
 				off += m
@@ -2954,13 +3079,18 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 							ec = c[p+1 : p+1+l : p+1+l]
 							m += l
 						} else {
-							ec, m = tlv.ConsumeBytes(c[p:])
-							if m < 0 {
-								return d.Error(co+p, tag, tlv.CodeError(m))
+							l, lm := tlv.ConsumeVarint(c[p:])
+							if lm < 0 {
+								return d.Error(co+p, tag, tlv.CodeError(lm))
 							}
-							if strict && m-len(ec) != tlv.SizeVarint(uint64(len(ec))) {
+							if strict && lm != tlv.SizeVarint(l) {
 								return d.Error(co+p, tag, tlv.ErrNonCanonical)
 							}
+							if l > uint64(len(c)-p-lm) {
+								return d.Error(co+p, tag, tlv.ErrLength)
+							}
+							ec = c[p+lm : p+lm+int(l) : p+lm+int(l)]
+							m = lm + int(l)
 						}
 						eco := co + p + m - len(ec)
 						p += m
@@ -3004,13 +3134,18 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 					c = data[off+1 : off+1+l : off+1+l]
 					m += l
 				} else {
-					c, m = tlv.ConsumeBytes(data[off:])
-					if m < 0 {
-						return d.Error(off, tag, tlv.CodeError(m))
+					l, lm := tlv.ConsumeVarint(data[off:])
+					if lm < 0 {
+						return d.Error(off, tag, tlv.CodeError(lm))
 					}
-					if strict && m-len(c) != tlv.SizeVarint(uint64(len(c))) {
+					if strict && lm != tlv.SizeVarint(l) {
 						return d.Error(off, tag, tlv.ErrNonCanonical)
 					}
+					if l > uint64(len(data)-off-lm) {
+						return d.Error(off, tag, tlv.ErrLength)
+					}
+					c = data[off+lm : off+lm+int(l) : off+lm+int(l)]
+					m = lm + int(l)
 				}
 				co := off + m - len(c)
 				off += m
@@ -3116,13 +3251,18 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 					c = data[off+1 : off+1+l : off+1+l]
 					m += l
 				} else {
-					c, m = tlv.ConsumeBytes(data[off:])
-					if m < 0 {
-						return d.Error(off, tag, tlv.CodeError(m))
+					l, lm := tlv.ConsumeVarint(data[off:])
+					if lm < 0 {
+						return d.Error(off, tag, tlv.CodeError(lm))
 					}
-					if strict && m-len(c) != tlv.SizeVarint(uint64(len(c))) {
+					if strict && lm != tlv.SizeVarint(l) {
 						return d.Error(off, tag, tlv.ErrNonCanonical)
 					}
+					if l > uint64(len(data)-off-lm) {
+						return d.Error(off, tag, tlv.ErrLength)
+					}
+					c = data[off+lm : off+lm+int(l) : off+lm+int(l)]
+					m = lm + int(l)
 				}
 				co := off + m - len(c)
 				off += m
@@ -3174,13 +3314,18 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 							ec = c[p+1 : p+1+l : p+1+l]
 							m += l
 						} else {
-							ec, m = tlv.ConsumeBytes(c[p:])
-							if m < 0 {
-								return d.Error(co+p, tag, tlv.CodeError(m))
+							l, lm := tlv.ConsumeVarint(c[p:])
+							if lm < 0 {
+								return d.Error(co+p, tag, tlv.CodeError(lm))
 							}
-							if strict && m-len(ec) != tlv.SizeVarint(uint64(len(ec))) {
+							if strict && lm != tlv.SizeVarint(l) {
 								return d.Error(co+p, tag, tlv.ErrNonCanonical)
 							}
+							if l > uint64(len(c)-p-lm) {
+								return d.Error(co+p, tag, tlv.ErrLength)
+							}
+							ec = c[p+lm : p+lm+int(l) : p+lm+int(l)]
+							m = lm + int(l)
 						}
 						p += m
 						if err := d.Alloc(len(ec)); err != nil {
@@ -3239,13 +3384,18 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 					c = data[off+1 : off+1+l : off+1+l]
 					m += l
 				} else {
-					c, m = tlv.ConsumeBytes(data[off:])
-					if m < 0 {
-						return d.Error(off, tag, tlv.CodeError(m))
+					l, lm := tlv.ConsumeVarint(data[off:])
+					if lm < 0 {
+						return d.Error(off, tag, tlv.CodeError(lm))
 					}
-					if strict && m-len(c) != tlv.SizeVarint(uint64(len(c))) {
+					if strict && lm != tlv.SizeVarint(l) {
 						return d.Error(off, tag, tlv.ErrNonCanonical)
 					}
+					if l > uint64(len(data)-off-lm) {
+						return d.Error(off, tag, tlv.ErrLength)
+					}
+					c = data[off+lm : off+lm+int(l) : off+lm+int(l)]
+					m = lm + int(l)
 				}
 				co := off + m - len(c)
 				off += m
@@ -3316,13 +3466,18 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 							ec = c[p+1 : p+1+l : p+1+l]
 							m += l
 						} else {
-							ec, m = tlv.ConsumeBytes(c[p:])
-							if m < 0 {
-								return d.Error(co+p, tag, tlv.CodeError(m))
+							l, lm := tlv.ConsumeVarint(c[p:])
+							if lm < 0 {
+								return d.Error(co+p, tag, tlv.CodeError(lm))
 							}
-							if strict && m-len(ec) != tlv.SizeVarint(uint64(len(ec))) {
+							if strict && lm != tlv.SizeVarint(l) {
 								return d.Error(co+p, tag, tlv.ErrNonCanonical)
 							}
+							if l > uint64(len(c)-p-lm) {
+								return d.Error(co+p, tag, tlv.ErrLength)
+							}
+							ec = c[p+lm : p+lm+int(l) : p+lm+int(l)]
+							m = lm + int(l)
 						}
 						p += m
 						if err := d.Alloc(len(ec)); err != nil {
@@ -3443,13 +3598,18 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 					c = data[off+1 : off+1+l : off+1+l]
 					m += l
 				} else {
-					c, m = tlv.ConsumeBytes(data[off:])
-					if m < 0 {
-						return d.Error(off, tag, tlv.CodeError(m))
+					l, lm := tlv.ConsumeVarint(data[off:])
+					if lm < 0 {
+						return d.Error(off, tag, tlv.CodeError(lm))
 					}
-					if strict && m-len(c) != tlv.SizeVarint(uint64(len(c))) {
+					if strict && lm != tlv.SizeVarint(l) {
 						return d.Error(off, tag, tlv.ErrNonCanonical)
 					}
+					if l > uint64(len(data)-off-lm) {
+						return d.Error(off, tag, tlv.ErrLength)
+					}
+					c = data[off+lm : off+lm+int(l) : off+lm+int(l)]
+					m = lm + int(l)
 				}
 				co := off + m - len(c)
 				off += m
@@ -3529,13 +3689,18 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 					c = data[off+1 : off+1+l : off+1+l]
 					m += l
 				} else {
-					c, m = tlv.ConsumeBytes(data[off:])
-					if m < 0 {
-						return d.Error(off, tag, tlv.CodeError(m))
+					l, lm := tlv.ConsumeVarint(data[off:])
+					if lm < 0 {
+						return d.Error(off, tag, tlv.CodeError(lm))
 					}
-					if strict && m-len(c) != tlv.SizeVarint(uint64(len(c))) {
+					if strict && lm != tlv.SizeVarint(l) {
 						return d.Error(off, tag, tlv.ErrNonCanonical)
 					}
+					if l > uint64(len(data)-off-lm) {
+						return d.Error(off, tag, tlv.ErrLength)
+					}
+					c = data[off+lm : off+lm+int(l) : off+lm+int(l)]
+					m = lm + int(l)
 				}
 				co := off + m - len(c)
 				off += m
@@ -3587,13 +3752,18 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 							ec = c[p+1 : p+1+l : p+1+l]
 							m += l
 						} else {
-							ec, m = tlv.ConsumeBytes(c[p:])
-							if m < 0 {
-								return d.Error(co+p, tag, tlv.CodeError(m))
+							l, lm := tlv.ConsumeVarint(c[p:])
+							if lm < 0 {
+								return d.Error(co+p, tag, tlv.CodeError(lm))
 							}
-							if strict && m-len(ec) != tlv.SizeVarint(uint64(len(ec))) {
+							if strict && lm != tlv.SizeVarint(l) {
 								return d.Error(co+p, tag, tlv.ErrNonCanonical)
 							}
+							if l > uint64(len(c)-p-lm) {
+								return d.Error(co+p, tag, tlv.ErrLength)
+							}
+							ec = c[p+lm : p+lm+int(l) : p+lm+int(l)]
+							m = lm + int(l)
 						}
 						p += m
 						if err := d.Alloc(len(ec)); err != nil {
@@ -3648,13 +3818,18 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 					c = data[off+1 : off+1+l : off+1+l]
 					m += l
 				} else {
-					c, m = tlv.ConsumeBytes(data[off:])
-					if m < 0 {
-						return d.Error(off, tag, tlv.CodeError(m))
+					l, lm := tlv.ConsumeVarint(data[off:])
+					if lm < 0 {
+						return d.Error(off, tag, tlv.CodeError(lm))
 					}
-					if strict && m-len(c) != tlv.SizeVarint(uint64(len(c))) {
+					if strict && lm != tlv.SizeVarint(l) {
 						return d.Error(off, tag, tlv.ErrNonCanonical)
 					}
+					if l > uint64(len(data)-off-lm) {
+						return d.Error(off, tag, tlv.ErrLength)
+					}
+					c = data[off+lm : off+lm+int(l) : off+lm+int(l)]
+					m = lm + int(l)
 				}
 				co := off + m - len(c)
 				off += m
@@ -3985,13 +4160,18 @@ func (x *Node) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 					c = data[off+1 : off+1+l : off+1+l]
 					m += l
 				} else {
-					c, m = tlv.ConsumeBytes(data[off:])
-					if m < 0 {
-						return d.Error(off, tag, tlv.CodeError(m))
+					l, lm := tlv.ConsumeVarint(data[off:])
+					if lm < 0 {
+						return d.Error(off, tag, tlv.CodeError(lm))
 					}
-					if strict && m-len(c) != tlv.SizeVarint(uint64(len(c))) {
+					if strict && lm != tlv.SizeVarint(l) {
 						return d.Error(off, tag, tlv.ErrNonCanonical)
 					}
+					if l > uint64(len(data)-off-lm) {
+						return d.Error(off, tag, tlv.ErrLength)
+					}
+					c = data[off+lm : off+lm+int(l) : off+lm+int(l)]
+					m = lm + int(l)
 				}
 				co := off + m - len(c)
 				off += m
@@ -4017,13 +4197,18 @@ func (x *Node) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 					c = data[off+1 : off+1+l : off+1+l]
 					m += l
 				} else {
-					c, m = tlv.ConsumeBytes(data[off:])
-					if m < 0 {
-						return d.Error(off, tag, tlv.CodeError(m))
+					l, lm := tlv.ConsumeVarint(data[off:])
+					if lm < 0 {
+						return d.Error(off, tag, tlv.CodeError(lm))
 					}
-					if strict && m-len(c) != tlv.SizeVarint(uint64(len(c))) {
+					if strict && lm != tlv.SizeVarint(l) {
 						return d.Error(off, tag, tlv.ErrNonCanonical)
 					}
+					if l > uint64(len(data)-off-lm) {
+						return d.Error(off, tag, tlv.ErrLength)
+					}
+					c = data[off+lm : off+lm+int(l) : off+lm+int(l)]
+					m = lm + int(l)
 				}
 				co := off + m - len(c)
 				off += m
@@ -4289,13 +4474,18 @@ func (x *Tree) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 					c = data[off+1 : off+1+l : off+1+l]
 					m += l
 				} else {
-					c, m = tlv.ConsumeBytes(data[off:])
-					if m < 0 {
-						return d.Error(off, tag, tlv.CodeError(m))
+					l, lm := tlv.ConsumeVarint(data[off:])
+					if lm < 0 {
+						return d.Error(off, tag, tlv.CodeError(lm))
 					}
-					if strict && m-len(c) != tlv.SizeVarint(uint64(len(c))) {
+					if strict && lm != tlv.SizeVarint(l) {
 						return d.Error(off, tag, tlv.ErrNonCanonical)
 					}
+					if l > uint64(len(data)-off-lm) {
+						return d.Error(off, tag, tlv.ErrLength)
+					}
+					c = data[off+lm : off+lm+int(l) : off+lm+int(l)]
+					m = lm + int(l)
 				}
 				co := off + m - len(c)
 				off += m
@@ -4347,13 +4537,18 @@ func (x *Tree) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 							ec = c[p+1 : p+1+l : p+1+l]
 							m += l
 						} else {
-							ec, m = tlv.ConsumeBytes(c[p:])
-							if m < 0 {
-								return d.Error(co+p, tag, tlv.CodeError(m))
+							l, lm := tlv.ConsumeVarint(c[p:])
+							if lm < 0 {
+								return d.Error(co+p, tag, tlv.CodeError(lm))
 							}
-							if strict && m-len(ec) != tlv.SizeVarint(uint64(len(ec))) {
+							if strict && lm != tlv.SizeVarint(l) {
 								return d.Error(co+p, tag, tlv.ErrNonCanonical)
 							}
+							if l > uint64(len(c)-p-lm) {
+								return d.Error(co+p, tag, tlv.ErrLength)
+							}
+							ec = c[p+lm : p+lm+int(l) : p+lm+int(l)]
+							m = lm + int(l)
 						}
 						p += m
 						if err := d.Alloc(len(ec)); err != nil {
@@ -4373,13 +4568,18 @@ func (x *Tree) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 							ec = c[p+1 : p+1+l : p+1+l]
 							m += l
 						} else {
-							ec, m = tlv.ConsumeBytes(c[p:])
-							if m < 0 {
-								return d.Error(co+p, tag, tlv.CodeError(m))
+							l, lm := tlv.ConsumeVarint(c[p:])
+							if lm < 0 {
+								return d.Error(co+p, tag, tlv.CodeError(lm))
 							}
-							if strict && m-len(ec) != tlv.SizeVarint(uint64(len(ec))) {
+							if strict && lm != tlv.SizeVarint(l) {
 								return d.Error(co+p, tag, tlv.ErrNonCanonical)
 							}
+							if l > uint64(len(c)-p-lm) {
+								return d.Error(co+p, tag, tlv.ErrLength)
+							}
+							ec = c[p+lm : p+lm+int(l) : p+lm+int(l)]
+							m = lm + int(l)
 						}
 						eco := co + p + m - len(ec)
 						p += m

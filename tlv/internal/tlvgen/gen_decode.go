@@ -91,9 +91,14 @@ func (r reader) content(needCo bool) {
 	r.g.p("%s = %s[%s+1 : %s+1+l : %s+1+l]", c, r.buf, r.pos, r.pos, r.pos)
 	r.g.p("m += l")
 	r.g.p("} else {")
-	r.g.p("%s, m = tlv.ConsumeBytes(%s)", c, r.src())
-	r.g.p("if m < 0 { %s }", r.fail(r.at(), "tlv.CodeError(m)"))
-	r.g.p("if strict && m-len(%s) != tlv.SizeVarint(uint64(len(%s))) { %s }", c, c, r.fail(r.at(), "tlv.ErrNonCanonical"))
+	// The length varint is checked (minimal in strict mode) before its use, as the
+	// reflection decoder does.
+	r.g.p("l, lm := tlv.ConsumeVarint(%s)", r.src())
+	r.g.p("if lm < 0 { %s }", r.fail(r.at(), "tlv.CodeError(lm)"))
+	r.g.p("if strict && lm != tlv.SizeVarint(l) { %s }", r.fail(r.at(), "tlv.ErrNonCanonical"))
+	r.g.p("if l > uint64(len(%s)-%s-lm) { %s }", r.buf, r.pos, r.fail(r.at(), "tlv.ErrLength"))
+	r.g.p("%s = %s[%s+lm : %s+lm+int(l) : %s+lm+int(l)]", c, r.buf, r.pos, r.pos, r.pos)
+	r.g.p("m = lm + int(l)")
 	r.g.p("}")
 	if needCo {
 		r.g.p("%s := %s + m - len(%s)", co, r.at(), c)
@@ -450,8 +455,9 @@ func (g *generator) decodePacked(f *Field) {
 		g.p("}")
 	}
 	// Unpacked single elements: lenient only (strict: non-canonical).
+	// The other float width is lenient only: strict mode meets it as a wire type error.
 	for _, wt := range acceptedWireTypes(f.Type) {
-		g.p("if wt == %s {", wtNames[wt])
+		g.p("if %s {", wtCond(f.Type, wt))
 		g.p("if strict { return d.Error(start, tag, tlv.ErrNonCanonical) }")
 		g.p("if len(%s) == cap(%s) {", v, v)
 		g.p("s, err := tlv.Grow(d, %s, 1)", v)
