@@ -127,7 +127,7 @@ type rule struct {
 	conds   []cond
 	variant int   // fixed outcome, -1 for a split
 	weights []int // per variant index, for a split
-	cum     []int // cumulative upper bounds, for a split
+	segs    []segment // the split's bucket layout, in bucket order
 	planned bool  // the plan drives this split
 }
 
@@ -321,7 +321,7 @@ func compileRelease(name string, c *Release, attrs map[string]bool) (*release, e
 			if sum != Buckets {
 				return nil, cfgErr(rp+".split", fmt.Sprintf("weights sum to %d, want 10000 (basis points)", sum))
 			}
-			ru.cum = cumulative(ru.weights)
+			ru.segs = layout(ru.weights)
 		default:
 			return nil, cfgErr(rp, "neither variant nor split set")
 		}
@@ -346,14 +346,96 @@ func compileRelease(name string, c *Release, attrs map[string]bool) (*release, e
 	return r, nil
 }
 
-func cumulative(w []int) []int {
-	cum := make([]int, len(w))
+// segment is a run of buckets of a split: those below hi (and at or
+// above the previous segment's hi) go to variant v.
+type segment struct {
+	hi int
+	v  int
+}
+
+// layout lays weights out in variant order: variant i gets the buckets
+// from the sum of the weights before it, weight i of them.
+func layout(w []int) []segment {
+	segs := make([]segment, 0, len(w))
 	s := 0
 	for i, x := range w {
+		if x == 0 {
+			continue
+		}
 		s += x
-		cum[i] = s
+		segs = append(segs, segment{hi: s, v: i})
 	}
-	return cum
+	return segs
+}
+
+// variantOf is the variant of bucket b.
+func (ru *rule) variantOf(b int) int {
+	i := 0
+	for i < len(ru.segs)-1 && b >= ru.segs[i].hi {
+		i++
+	}
+	return ru.segs[i].v
+}
+
+// planLayout is the layout of a planned split at a canary share: every
+// variant but the canary and the control keeps the buckets its configured
+// weight gives it in layout; the canary and control ranges form one pool,
+// read from the control's range to the canary's (in variant order), and the
+// canary takes the share buckets at the canary's end of it. Raising the
+// share only adds buckets to the canary and takes them only from the
+// control; with control and canary adjacent this is layout itself.
+func planLayout(w []int, canary, control, share int) []segment {
+	type run struct{ lo, hi, v int }
+	starts := make([]int, len(w)+1)
+	for i, x := range w {
+		starts[i+1] = starts[i] + x
+	}
+	var runs []run
+	for i := range w {
+		if i != canary && i != control && w[i] > 0 {
+			runs = append(runs, run{starts[i], starts[i+1], i})
+		}
+	}
+	a0, a1 := starts[control], starts[control+1]
+	c0, c1 := starts[canary], starts[canary+1]
+	pool := (a1 - a0) + (c1 - c0)
+	share = min(share, pool)
+	// seq is the pool in reading order: first range, then second.
+	f0, f1, s0 := a0, a1, c0 // control first: the canary takes the tail
+	canLo, canHi := pool-share, pool
+	if canary < control {
+		f0, f1, s0 = c0, c1, a0 // canary first: it takes the head
+		canLo, canHi = 0, share
+	}
+	emit := func(lo, hi, v int) { // pool positions lo..hi to buckets
+		n := f1 - f0
+		if lo < n {
+			runs = append(runs, run{f0 + lo, f0 + min(hi, n), v})
+		}
+		if hi > n {
+			runs = append(runs, run{s0 + max(lo-n, 0), s0 + hi - n, v})
+		}
+	}
+	emit(canLo, canHi, canary)
+	if canLo > 0 {
+		emit(0, canLo, control)
+	}
+	if canHi < pool {
+		emit(canHi, pool, control)
+	}
+	slices.SortFunc(runs, func(x, y run) int { return x.lo - y.lo })
+	var segs []segment
+	for _, r := range runs {
+		if r.hi <= r.lo {
+			continue
+		}
+		if n := len(segs); n > 0 && segs[n-1].v == r.v {
+			segs[n-1].hi = r.hi
+			continue
+		}
+		segs = append(segs, segment{hi: r.hi, v: r.v})
+	}
+	return segs
 }
 
 func compileCond(p string, c *Condition, k *cond, attrs map[string]bool, slots, vslots, nslots map[string]int) error {
@@ -563,7 +645,7 @@ func compilePlan(p string, c *Release, r *release, index map[string]int) error {
 }
 
 // withShare returns a copy of r whose planned splits give the canary share
-// basis points (the control takes the rest of their pool).
+// basis points (the control takes the rest of their pool; see planLayout).
 func (r *release) withShare(share int, rolled bool, epoch uint32) *release {
 	c := *r
 	c.share, c.rolled, c.epoch = share, rolled, epoch
@@ -579,10 +661,10 @@ func (r *release) withShare(share int, rolled bool, epoch uint32) *release {
 		w := slices.Clone(ru.weights)
 		pool := w[r.plan.canary] + w[r.plan.control]
 		s := min(share, pool)
+		ru.segs = planLayout(w, r.plan.canary, r.plan.control, s)
 		w[r.plan.canary] = s
 		w[r.plan.control] = pool - s
 		ru.weights = w
-		ru.cum = cumulative(w)
 	}
 	return &c
 }

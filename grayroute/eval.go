@@ -231,24 +231,29 @@ func (r *release) split(ru *rule, key string, readOnly bool) Decision {
 	if key == "" {
 		return Decision{Release: r.name, Variant: r.variants[r.keyless], Rule: ru.name, Bucket: -1, Reason: ReasonDefault}
 	}
-	b := bucketOf(hashKey(r.hashState, key))
-	vi := 0
-	for vi < len(ru.cum)-1 && b >= ru.cum[vi] {
-		vi++
-	}
+	h := hashKey(r.hashState, key)
+	b := bucketOf(h)
+	vi := ru.variantOf(b)
 	d := Decision{Release: r.name, Variant: r.variants[vi], Rule: ru.name, Bucket: b, Reason: ReasonSplit}
 	if r.sticky == nil || r.rolled {
 		return d
 	}
 	if r.canary[vi] {
 		if !readOnly {
-			r.sticky.add(key, vi, r.epoch)
+			r.sticky.add(h, r.variants[vi], r.epoch)
 		}
 		return d
 	}
-	if v, ok := r.sticky.get(key, r.epoch, readOnly); ok && v < len(r.variants) && r.canary[v] {
-		d.Variant = r.variants[v]
-		d.Reason = ReasonSticky
+	if name, ok := r.sticky.get(h, r.epoch, readOnly); ok {
+		for v, n := range r.variants {
+			if n == name {
+				if r.canary[v] {
+					d.Variant = n
+					d.Reason = ReasonSticky
+				}
+				break
+			}
+		}
 	}
 	return d
 }

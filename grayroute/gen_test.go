@@ -184,10 +184,12 @@ func genRelease(rng *rand.Rand) Release {
 	return r
 }
 
-// genPlan adds a valid plan (canary variants[1], control variants[0]) if
-// some split can carry it.
+// genPlan adds a valid plan (canary and control two random variants, in
+// either order, other arms possibly between them) if some split can carry
+// it.
 func genPlan(rng *rand.Rand, r *Release) {
-	canary, control := r.Variants[1], r.Variants[0]
+	ix := rng.Perm(len(r.Variants))
+	canary, control := r.Variants[ix[0]], r.Variants[ix[1]]
 	pool := Buckets
 	found := false
 	for i := range r.Rules {

@@ -10,13 +10,19 @@ type Change struct {
 	// From counts, per variant, requests leaving it; To, requests entering.
 	From map[string]int
 	To   map[string]int
+	// RampFrom counts, per variant, the requests that the new config's plan
+	// will move into its canary as it ramps from its first step to its
+	// last: only the plan's control gives any (every other arm keeps its
+	// buckets). Nil when the new config has no plan for the release.
+	RampFrom map[string]int
 }
 
 // Impact routes keys (as requests without attributes) under old and new and
 // reports, per release in either config, who would change variant. A
 // release only one config has moves everyone (to or from variant ""). Plans
 // are taken at their first step and no sticky key is remembered yet: it is
-// the change of the rules alone. Errors are those of New for either config.
+// the change of the rules alone; RampFrom adds what the new plan's ramp
+// will move. Errors are those of New for either config.
 func Impact(old, new Config, keys []string) (map[string]Change, error) {
 	reqs := make([]Request, len(keys))
 	for i, k := range keys {
@@ -63,6 +69,20 @@ func ImpactRequests(old, new Config, reqs []Request) (map[string]Change, error) 
 		}
 		if len(reqs) > 0 {
 			c.Moved = float64(moved) / float64(len(reqs))
+		}
+		if pl, ok := b.planOf(n); ok {
+			last, err := New(new)
+			if err != nil {
+				return nil, err
+			}
+			last.setShare(n, pl.fp, pl.steps[len(pl.steps)-1].Share, false)
+			c.RampFrom = map[string]int{}
+			for _, q := range reqs {
+				x, y := b.Route(n, q).Variant, last.Route(n, q).Variant
+				if x != y {
+					c.RampFrom[x]++
+				}
+			}
 		}
 		out[n] = c
 	}

@@ -233,27 +233,49 @@ func refRoute(cfg *Config, name string, q Request, share int) Decision {
 		keyless := def
 		if rel.Plan != nil {
 			keyless = rel.Plan.Control
-			if _, named := weights[rel.Plan.Canary]; named {
-				s := rel.Plan.Steps[0].Share
-				if share >= 0 {
-					s = share
-				}
-				pool := weights[rel.Plan.Canary] + weights[rel.Plan.Control]
-				weights[rel.Plan.Canary] = s
-				weights[rel.Plan.Control] = pool - s
-			}
 		}
 		if q.Key == "" {
 			return Decision{Release: name, Variant: keyless, Rule: rn, Bucket: -1, Reason: ReasonDefault}
 		}
 		b := refBucket(salt, q.Key)
-		acc := 0
-		for j, v := range rel.Variants {
+		// The bucket's variant under the configured weights, in variant
+		// order; a plan then hands the canary the share buckets at its own
+		// end of the pool (control's buckets, then canary's, in variant
+		// order).
+		lo := map[string]int{}
+		owner, acc := "", 0
+		for _, v := range rel.Variants {
+			lo[v] = acc
 			acc += weights[v]
-			if b < acc || j == len(rel.Variants)-1 {
-				return Decision{Release: name, Variant: v, Rule: rn, Bucket: b, Reason: ReasonSplit}
+			if owner == "" && b < acc {
+				owner = v
 			}
 		}
+		if rel.Plan != nil {
+			ca, co := rel.Plan.Canary, rel.Plan.Control
+			if _, named := weights[ca]; named && (owner == ca || owner == co) {
+				s := rel.Plan.Steps[0].Share
+				if share >= 0 {
+					s = share
+				}
+				canaryFirst := slices.Index(rel.Variants, ca) < slices.Index(rel.Variants, co)
+				first, second := co, ca
+				if canaryFirst {
+					first, second = ca, co
+				}
+				pos := b - lo[first]
+				if owner == second {
+					pos = weights[first] + b - lo[second]
+				}
+				pool := weights[ca] + weights[co]
+				s = min(s, pool)
+				owner = co
+				if canaryFirst && pos < s || !canaryFirst && pos >= pool-s {
+					owner = ca
+				}
+			}
+		}
+		return Decision{Release: name, Variant: owner, Rule: rn, Bucket: b, Reason: ReasonSplit}
 	}
 	return Decision{Release: name, Variant: def, Bucket: -1, Reason: ReasonDefault}
 }
