@@ -49,7 +49,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	addr := fs.String("addr", "127.0.0.1:8080", "listen address of the service (the scenario uses 127.0.0.1:0 unless set)")
 	scenarioFlag := fs.Bool("scenario", false, "run the scripted bad day and exit 0 if every phase met its expectations")
 	short := fs.Bool("short", false, "run the scenario with shorter phases (implies -scenario; CI runs every example with it)")
-	redisFlag := fs.String("redis", "", "comma-separated redis-server addresses (at least 3, dealt to 3 zones) instead of in-memory replicas")
+	redisFlag := fs.String("redis", "", "three comma-separated redis-server addresses, one per zone, instead of in-memory replicas")
 	load := fs.Float64("load", 20, "serving: background requests per second from the built-in clients, so the dashboard moves (0: none)")
 	seed := fs.Uint64("seed", 1, "seed of the load generator")
 	if err := fs.Parse(args); err != nil {

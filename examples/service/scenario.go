@@ -19,8 +19,9 @@ import (
 )
 
 // The scripted bad day. Each phase sets the offered load (a multiple of the
-// front's nominal capacity), injects its fault, runs, and is judged on what
-// the clients saw plus what the service reports; one table row per phase.
+// capacity the front has at the moment), injects its fault, runs, and is
+// judged on what the clients saw plus what the service reports; one table
+// row per phase.
 
 // timings are the phase lengths; -short halves most of them.
 type timings struct {
@@ -244,7 +245,13 @@ type finding struct {
 	sla        bool
 }
 
-func (f finding) String() string { return "phase " + f.phase + ": " + f.msg }
+func (f finding) String() string {
+	kind := "invariant"
+	if f.sla {
+		kind = "service level"
+	}
+	return "phase " + f.phase + " (" + kind + "): " + f.msg
+}
 
 func (p *phaseRun) note(format string, args ...any) {
 	p.notes = append(p.notes, fmt.Sprintf(format, args...))
@@ -421,7 +428,11 @@ func (sc *scenario) report(p *phaseRun, r *row) {
 		sc.printf("%12s %s\n", "·", n)
 	}
 	for _, f := range p.fails {
-		sc.printf("%12s FAIL: %s\n", "!", f.msg)
+		if f.sla {
+			sc.printf("%12s FAIL (service level): %s\n", "!", f.msg)
+		} else {
+			sc.printf("%12s FAIL (invariant): %s\n", "!", f.msg)
+		}
 	}
 }
 
@@ -528,7 +539,7 @@ func (sc *scenario) phases(ctx context.Context) {
 	// and users first; sends keep going and goodput holds.
 	p = sc.begin("overload", overloadLoad, "")
 	run(t.overload)
-	minLevel := s.ctrl.Level()
+	levelAtEnd := s.ctrl.Level()
 	r = sc.end(p)
 	levelSheds := s.tel.shed.With("level").Value() - p.level0
 	p.sla(r.success[0] >= 0.99, "class 0 success %.2f%% (%d sent: %d shed, %d failed or timed out), want ≥ 99%%",
@@ -537,7 +548,7 @@ func (sc *scenario) phases(ctx context.Context) {
 	p.sla(levelSheds > 0 && p.stats.gated > 0, "the admission level shed nothing (front %d, clients' Gate %d)", levelSheds, p.stats.gated)
 	p.sla(r.success[3] <= r.success[0]-0.3, "class 3 success %.1f%% not below class 0's %.1f%%: shedding ignored priority", 100*r.success[3], 100*r.success[0])
 	p.note("capacity %.0f req/s; shed: %d by the clients' Gate, %d by the front's admission level (level %v at the end); p99 of the served %v",
-		r.capacity, p.stats.gated, levelSheds, minLevel, r.p99.Round(time.Millisecond))
+		r.capacity, p.stats.gated, levelSheds, levelAtEnd, r.p99.Round(time.Millisecond))
 	sc.report(p, r)
 
 	// 3. A whole zone lost, data and all, once the level has reopened.

@@ -260,8 +260,10 @@ func (s *Service) addRules() error {
 					s.alertRollbacks.Add(1)
 				}
 			}},
+		// Clients that gate by the level the front reports shed most of an
+		// overload themselves: the front sees a trickle of sheds.
 		{Name: "front-shedding", Metric: "overload_shed_total", Kind: metrics.Threshold,
-			Above: true, Threshold: 5, Window: 5 * time.Second},
+			Above: true, Threshold: 1, Window: 5 * time.Second},
 		{Name: "replica-errors", Metric: "quorum_replica_errors_total", Kind: metrics.Threshold,
 			Above: true, Threshold: 1, Window: 5 * time.Second},
 		{Name: "breaker-not-closed", Metric: "downstream_breaker_open", Kind: metrics.Threshold,

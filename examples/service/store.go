@@ -15,8 +15,8 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// zones are the three data centres. One replica in each (or, with -redis,
-// the servers dealt round-robin) and MinWriteZones = 2: every acknowledged
+// zones are the three data centres. One replica in each (in memory, or a
+// redis-server with -redis) and MinWriteZones = 2: every acknowledged
 // write is in two zones, and the two zones left after losing any one still
 // make W = 2 for writes and R = 2 for reads.
 var zones = []string{"zone-a", "zone-b", "zone-c"}
@@ -38,10 +38,11 @@ func newStore(redisAddrs []string, tel *telemetry) (*store, error) {
 			s.replicas = append(s.replicas, quorumtest.Wrap(memreplica.New(memreplica.Options{Zone: z}), quorumtest.Options{Name: z, Seed: uint64(i + 1)}))
 		}
 	} else {
-		if len(redisAddrs) < 3 {
-			return nil, fmt.Errorf("-redis needs at least three servers (one per zone), got %d", len(redisAddrs))
+		if len(redisAddrs) != len(zones) {
+			return nil, fmt.Errorf("-redis needs three servers, one per zone, got %d", len(redisAddrs))
 		}
-		// A fresh prefix per run: leftovers of earlier runs are never read.
+		// A fresh prefix per run: leftovers of earlier runs are never read
+		// (and are left in place: delete bulwark-service:* by hand).
 		var run [6]byte
 		_, _ = rand.Read(run[:])
 		prefix := "bulwark-service:" + hex.EncodeToString(run[:]) + ":"
@@ -55,7 +56,7 @@ func newStore(redisAddrs []string, tel *telemetry) (*store, error) {
 				s.close()
 				return nil, fmt.Errorf("redis %s: %w", addr, err)
 			}
-			z := zones[i%len(zones)]
+			z := zones[i]
 			r := redisreplica.New(rdb, redisreplica.Options{Prefix: prefix, Zone: z})
 			s.replicas = append(s.replicas, quorumtest.Wrap(r, quorumtest.Options{Name: z + "/" + addr, Seed: uint64(i + 1)}))
 		}
