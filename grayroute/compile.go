@@ -113,7 +113,7 @@ type cond struct {
 	vslot int // version/number cache slot, -1 = parse each time
 	str   string
 	set   stringSet
-	num   float64
+	num   decimal
 	ver   version
 	tails []tailGroup
 	lo    uint64
@@ -125,10 +125,10 @@ type rule struct {
 	hasKeys bool
 	keys    stringSet
 	conds   []cond
-	variant int   // fixed outcome, -1 for a split
-	weights []int // per variant index, for a split
+	variant int       // fixed outcome, -1 for a split
+	weights []int     // per variant index, for a split
 	segs    []segment // the split's bucket layout, in bucket order
-	planned bool  // the plan drives this split
+	planned bool      // the plan drives this split
 }
 
 type release struct {
@@ -688,52 +688,4 @@ func parseUint(s string) (uint64, bool) {
 		x = x*10 + d
 	}
 	return x, true
-}
-
-// parseNumber reads a decimal number: optional sign, digits with an optional
-// fraction (at most 30 digits in all), optional exponent of at most two
-// digits. The grammar keeps strconv.ParseFloat from failing (and so from
-// allocating an error) and from overflowing.
-func parseNumber(s string) (float64, bool) {
-	i := 0
-	if i < len(s) && (s[i] == '+' || s[i] == '-') {
-		i++
-	}
-	digits, j := 0, i
-	for j < len(s) && s[j] >= '0' && s[j] <= '9' {
-		j++
-	}
-	digits += j - i
-	if j < len(s) && s[j] == '.' {
-		j++
-		k := j
-		for j < len(s) && s[j] >= '0' && s[j] <= '9' {
-			j++
-		}
-		digits += j - k
-	}
-	if digits == 0 || digits > maxNumberDigits {
-		return 0, false
-	}
-	if j < len(s) && (s[j] == 'e' || s[j] == 'E') {
-		j++
-		if j < len(s) && (s[j] == '+' || s[j] == '-') {
-			j++
-		}
-		k := j
-		for j < len(s) && s[j] >= '0' && s[j] <= '9' {
-			j++
-		}
-		if j == k || j-k > 2 {
-			return 0, false
-		}
-	}
-	if j != len(s) {
-		return 0, false
-	}
-	f, err := strconv.ParseFloat(s, 64)
-	if err != nil {
-		return 0, false
-	}
-	return f, true
 }

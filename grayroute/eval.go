@@ -9,20 +9,21 @@ import (
 // (fetched from the request map once) and each parsed version and number.
 // It lives on the caller's stack.
 type evalState struct {
-	attrs   map[string]string
-	key     string
-	fetched uint32
-	vals    [attrSlots]string
-	verDone uint8
-	verOK   uint8
-	numDone uint8
-	numOK   uint8
-	keyDone bool
-	keyOK   bool
-	keyNum  uint64
-	vers    [cachedSlots]version
-	scratch version
-	nums    [cachedSlots]float64
+	attrs      map[string]string
+	key        string
+	fetched    uint32
+	vals       [attrSlots]string
+	verDone    uint8
+	verOK      uint8
+	numDone    uint8
+	numOK      uint8
+	keyDone    bool
+	keyOK      bool
+	keyNum     uint64
+	vers       [cachedSlots]version
+	scratch    version
+	numScratch decimal
+	nums       [cachedSlots]decimal
 }
 
 func (st *evalState) attr(c *cond) string {
@@ -57,9 +58,11 @@ func (st *evalState) version(c *cond) (*version, bool) {
 	return &st.vers[c.vslot], st.verOK&bit != 0
 }
 
-func (st *evalState) number(c *cond) (float64, bool) {
+func (st *evalState) number(c *cond) (*decimal, bool) {
 	if c.vslot < 0 {
-		return parseNumber(st.attr(c))
+		x, ok := parseNumber(st.attr(c))
+		st.numScratch = x
+		return &st.numScratch, ok
 	}
 	bit := uint8(1) << uint(c.vslot)
 	if st.numDone&bit == 0 {
@@ -72,7 +75,7 @@ func (st *evalState) number(c *cond) (float64, bool) {
 			st.numOK &^= bit
 		}
 	}
-	return st.nums[c.vslot], st.numOK&bit != 0
+	return &st.nums[c.vslot], st.numOK&bit != 0
 }
 
 func (st *evalState) keyUint() (uint64, bool) {
@@ -104,15 +107,16 @@ func (c *cond) eval(st *evalState) bool {
 		if !ok {
 			return false
 		}
+		r := compareDecimals(x, &c.num)
 		switch c.op {
 		case opNumLt:
-			return x < c.num
+			return r < 0
 		case opNumLte:
-			return x <= c.num
+			return r <= 0
 		case opNumGt:
-			return x > c.num
+			return r > 0
 		}
-		return x >= c.num
+		return r >= 0
 	case opVerLt, opVerLte, opVerGt, opVerGte, opVerEq:
 		v, ok := st.version(c)
 		if !ok {

@@ -19,7 +19,7 @@ import (
 
 var (
 	refVersionRE = regexp.MustCompile(`^[vV]?([0-9]{1,9})(?:\.([0-9]{1,9}))?(?:\.([0-9]{1,9}))?(?:\.([0-9]{1,9}))?(?:-([0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?(?:\+[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*)?$`)
-	refNumberRE  = regexp.MustCompile(`^[+-]?([0-9]*)\.?([0-9]*)(?:[eE][+-]?[0-9]{1,2})?$`)
+	refNumberRE  = regexp.MustCompile(`^([+-]?)([0-9]*)\.?([0-9]*)(?:[eE]([+-]?[0-9]{1,2}))?$`)
 )
 
 type refVersion struct {
@@ -89,13 +89,52 @@ func refCompareVersions(a, b refVersion) int {
 	return 0
 }
 
-func refParseNumber(s string) (float64, bool) {
+// refParseNumber reads the number grammar exactly, as a big.Rat:
+// sign, digits.fraction × 10^exponent.
+func refParseNumber(s string) (*big.Rat, bool) {
 	m := refNumberRE.FindStringSubmatch(s)
-	if m == nil || len(m[1])+len(m[2]) == 0 || len(m[1])+len(m[2]) > 30 {
-		return 0, false
+	if m == nil || len(m[2])+len(m[3]) == 0 || len(m[2])+len(m[3]) > 30 {
+		return nil, false
 	}
-	f, err := strconv.ParseFloat(s, 64)
-	return f, err == nil
+	mant, _ := new(big.Int).SetString(m[2]+m[3], 10)
+	e := -len(m[3])
+	if m[4] != "" {
+		x, _ := strconv.Atoi(m[4])
+		e += x
+	}
+	r := new(big.Rat).SetInt(mant)
+	p := new(big.Rat).SetInt(new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(max(e, -e))), nil))
+	if e >= 0 {
+		r.Mul(r, p)
+	} else {
+		r.Quo(r, p)
+	}
+	if m[1] == "-" {
+		r.Neg(r)
+	}
+	return r, true
+}
+
+// decimalRat is x as a big.Rat.
+func decimalRat(x *decimal) *big.Rat {
+	var b strings.Builder
+	b.WriteString("0")
+	for _, d := range x.d[:x.n] {
+		b.WriteByte('0' + d)
+	}
+	mant, _ := new(big.Int).SetString(b.String(), 10)
+	e := int(x.exp) - int(x.n)
+	r := new(big.Rat).SetInt(mant)
+	p := new(big.Rat).SetInt(new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(max(e, -e))), nil))
+	if e >= 0 {
+		r.Mul(r, p)
+	} else {
+		r.Quo(r, p)
+	}
+	if x.neg {
+		r.Neg(r)
+	}
+	return r
 }
 
 func refBucket(salt, key string) int {
@@ -141,15 +180,16 @@ func refCond(c Condition, q Request) bool {
 			return false
 		}
 		y, _ := refParseNumber(string(*c.Value))
+		r := x.Cmp(y)
 		switch c.Op {
 		case "num_lt":
-			return x < y
+			return r < 0
 		case "num_lte":
-			return x <= y
+			return r <= 0
 		case "num_gt":
-			return x > y
+			return r > 0
 		}
-		return x >= y
+		return r >= 0
 	case "key_tail":
 		for _, v := range c.Values {
 			if strings.HasSuffix(q.Key, string(v)) {
@@ -408,7 +448,7 @@ func TestNumberParseMatchesReference(t *testing.T) {
 		rf, rok := refParseNumber(s)
 		require.Equal(t, rok, ok, "%q", s)
 		if ok {
-			require.Equal(t, rf, f, "%q", s)
+			require.Equal(t, 0, rf.Cmp(decimalRat(&f)), "%q: %v vs %v", s, rf, decimalRat(&f))
 		}
 	}
 }
