@@ -126,12 +126,13 @@ func (b *Breaker[T]) Name() string { return b.name }
 // ended is half-open (it turns so here, if no call did it first).
 func (b *Breaker[T]) State() State {
 	w := b.w.Load()
-	if w.state != StateOpen {
-		return w.state
+	var now time.Time
+	if w.state == StateOpen {
+		now = b.now()
 	}
-	now := b.now()
-	if now.Before(w.expiry) {
-		return StateOpen
+	if w.state != StateOpen || now.Before(w.expiry) {
+		b.flush() // events a hook's exit left behind, if any
+		return w.state
 	}
 	b.mu.Lock()
 	st := b.refresh(now).state
@@ -206,8 +207,14 @@ func (b *Breaker[T]) ExecuteFallback(ctx context.Context, fn func(context.Contex
 	return v, err
 }
 
-// outRejected marks a refused call in execute's result.
-const outRejected outcome = 255
+const (
+	// outRejected marks a refused call in execute's result.
+	outRejected outcome = 255
+	// outAborted finishes an admitted call that never ran because a hook
+	// delivered before it panicked: booked as excluded, and not reported
+	// to OnResult (which hears of calls that ran).
+	outAborted outcome = 254
+)
 
 func (b *Breaker[T]) execute(ctx context.Context, fn func(context.Context) (T, error)) (v T, out outcome, err error) {
 	if err = ctx.Err(); err != nil {
@@ -227,7 +234,7 @@ func (b *Breaker[T]) execute(ctx context.Context, fn func(context.Context) (T, e
 			if ran {
 				b.finish(t, outFailure, errPanicked)
 			} else {
-				b.finish(t, outExcluded, nil)
+				b.finish(t, outAborted, nil)
 			}
 		}
 	}()
@@ -259,7 +266,7 @@ func (b *Breaker[T]) Allow(ctx context.Context) (done func(err error), err error
 	defer func() {
 		if !handed { // a hook panicked: the caller never gets done
 			p.once.Store(true)
-			b.finish(t, outExcluded, nil)
+			b.finish(t, outAborted, nil)
 		}
 	}()
 	b.flush()
@@ -353,6 +360,10 @@ func (b *Breaker[T]) reject(w *window, err *RejectedError) error {
 // excluded outcome of a call admitted while closed is booked without the
 // lock unless OnResult is set.
 func (b *Breaker[T]) finish(t token, out outcome, err error) {
+	report := out != outAborted
+	if !report {
+		out = outExcluded
+	}
 	var end time.Time
 	var d time.Duration
 	slow := false
@@ -361,7 +372,7 @@ func (b *Breaker[T]) finish(t token, out outcome, err error) {
 		d = end.Sub(t.start)
 		slow = b.s.slowCall > 0 && d > b.s.slowCall && out != outExcluded
 	}
-	if t.w.state == StateClosed && b.s.hooks.OnResult == nil {
+	if t.w.state == StateClosed && (b.s.hooks.OnResult == nil || !report) {
 		switch {
 		case out == outSuccess && !slow:
 			t.s.successes.Add(1)
@@ -376,7 +387,7 @@ func (b *Breaker[T]) finish(t token, out outcome, err error) {
 			return
 		}
 	}
-	b.finishLocked(t, out, slow, err, d, end)
+	b.finishLocked(t, out, slow, report, err, d, end)
 }
 
 // settle ends the failure run after a success booked without the lock, if
@@ -391,7 +402,7 @@ func (b *Breaker[T]) settle(t token) {
 	b.flush()
 }
 
-func (b *Breaker[T]) finishLocked(t token, out outcome, slow bool, err error, d time.Duration, now time.Time) {
+func (b *Breaker[T]) finishLocked(t token, out outcome, slow, report bool, err error, d time.Duration, now time.Time) {
 	if now.IsZero() {
 		now = b.now()
 	}
@@ -399,7 +410,9 @@ func (b *Breaker[T]) finishLocked(t token, out outcome, slow bool, err error, d 
 	b.mu.Lock()
 	b.inflight.Add(-1)
 	w := b.refresh(now) // an open period that ended before this result did comes first
-	b.push(event{kind: evResult, err: err, d: d})
+	if report {
+		b.push(event{kind: evResult, err: err, d: d})
+	}
 	if w != t.w { // admitted before a state change: stale
 		b.mu.Unlock()
 		b.flush()

@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"runtime"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -188,5 +190,153 @@ func TestGroupEvictionIsSecondChance(t *testing.T) {
 			require.Equal(t, want, got, "seed %d step %d", seed, step)
 			require.Zero(t, g.over.n)
 		}
+	}
+}
+
+// TestGroupHookOrderAcrossEviction: a key's events are queued behind a slow
+// hook, the key's breaker is evicted and a new breaker of the key opens;
+// its events reach the hooks after the old breaker's, so a consumer that
+// tracks state per key ends with the key's real state.
+func TestGroupHookOrderAcrossEviction(t *testing.T) {
+	clk := newFakeClock()
+	release, entered := make(chan struct{}), make(chan struct{})
+	var mu sync.Mutex
+	var log []string
+	view := map[string]State{}
+	first := true
+	g, err := NewGroup[int](GroupConfig{MaxKeys: 1, Breaker: Config{Clock: clk, Timeout: time.Second, MaxTimeout: time.Second,
+		Interval: time.Second,
+		Hooks: Hooks{OnStateChange: func(name string, from, to State) {
+			mu.Lock()
+			log = append(log, name+":"+from.String()+">"+to.String())
+			view[name] = to
+			blk := first
+			first = false
+			mu.Unlock()
+			if blk { // a slow hook (a metrics push) on the first event
+				close(entered)
+				<-release
+			}
+		}}}})
+	require.NoError(t, err)
+	ctx := context.Background()
+	tripped := make(chan struct{})
+	go func() {
+		defer close(tripped)
+		for range 5 {
+			_, _ = g.Execute(ctx, "a", fail) // trips a; the hook blocks
+		}
+	}()
+	<-entered
+	clk.Advance(2 * time.Second)
+	_, _ = g.Execute(ctx, "a", ok) // half-open, closed: queued behind the hook
+	clk.Advance(time.Hour)
+	_, _ = g.Execute(ctx, "b", ok) // evicts a's idle breaker (or overflows)
+	_, _ = g.Execute(ctx, "c", ok)
+	clk.Advance(time.Hour)
+	for range 5 {
+		_, _ = g.Execute(ctx, "a", fail) // a's new breaker opens
+	}
+	close(release)
+	<-tripped
+	want := g.State("a")
+	mu.Lock()
+	defer mu.Unlock()
+	require.Equal(t, StateOpen, want)
+	require.Equal(t, want, view["a"], "hook log %v", log)
+	require.Equal(t, []string{"a:closed>open", "a:open>half-open", "a:half-open>closed", "a:closed>open"}, log)
+}
+
+// TestGroupHookChainsConcurrent: goroutines drive random calls over more
+// keys than a small Group holds (so keys are evicted from the table and
+// dropped from the overflow while open), with hooks that yield, call back
+// into the Group and run concurrently for different keys. Per key, the
+// hooks never run concurrently, OnStateChange sees an unbroken chain of
+// transitions, and once all calls returned, each key's chain ends in the
+// state the Group reports.
+func TestGroupHookChainsConcurrent(t *testing.T) {
+	for seed := range uint64(6) {
+		t.Run(fmt.Sprint(seed), func(t *testing.T) {
+			clk := newFakeClock()
+			var g *Group[int]
+			var mu sync.Mutex
+			last := map[string]State{}
+			inHook := map[string]int{}
+			var problems []string
+			enter := func(name string) {
+				mu.Lock()
+				inHook[name]++
+				if inHook[name] > 1 {
+					problems = append(problems, "hooks of "+name+" ran concurrently")
+				}
+				mu.Unlock()
+			}
+			leave := func(name string) { mu.Lock(); inHook[name]--; mu.Unlock() }
+			hookRng := rand.New(rand.NewPCG(seed, 77))
+			var hookRngMu sync.Mutex
+			coin := func(n int) bool { hookRngMu.Lock(); defer hookRngMu.Unlock(); return hookRng.IntN(n) == 0 }
+			hooks := Hooks{
+				OnStateChange: func(name string, from, to State) {
+					enter(name)
+					defer leave(name)
+					mu.Lock()
+					prev, seen := last[name]
+					if !seen {
+						prev = StateClosed
+					}
+					if prev != from {
+						problems = append(problems, fmt.Sprintf("%s: %v>%v after >%v", name, from, to, prev))
+					}
+					last[name] = to
+					mu.Unlock()
+					for range 3 {
+						runtime.Gosched()
+					}
+					_ = g.State(name)
+					if coin(4) {
+						_, _ = g.Execute(context.Background(), name, ok)
+					}
+				},
+				OnResult: func(name string, _ error, _ time.Duration) { enter(name); runtime.Gosched(); leave(name) },
+				OnReject: func(name string, _ error) { enter(name); leave(name) },
+			}
+			var err error
+			g, err = NewGroup[int](GroupConfig{MaxKeys: 1 + int(seed%3), Breaker: Config{
+				Clock: clk, Timeout: 100 * time.Millisecond, MaxTimeout: time.Second, MaxRequests: 2,
+				Interval: time.Second, BucketPeriod: 100 * time.Millisecond,
+				Trip: ConsecutiveFailures(2), Hooks: hooks}})
+			require.NoError(t, err)
+			var wg sync.WaitGroup
+			for w := range 6 {
+				wg.Go(func() {
+					rng := rand.New(rand.NewPCG(seed, uint64(w)))
+					for range 600 {
+						key := fmt.Sprint(rng.IntN(6))
+						if rng.IntN(10) == 0 {
+							clk.Advance(time.Duration(rng.IntN(300)) * time.Millisecond)
+						}
+						_, _ = g.Execute(context.Background(), key, func(context.Context) (int, error) {
+							if rng.IntN(2) == 0 {
+								return 0, errBoom
+							}
+							return 1, nil
+						})
+					}
+				})
+			}
+			wg.Wait()
+			for k := range 6 {
+				key := fmt.Sprint(k)
+				st := g.State(key) // delivers an ended open period first
+				mu.Lock()
+				got, ok := last[key]
+				mu.Unlock()
+				if !ok {
+					got = StateClosed
+				}
+				require.Equal(t, st, got, "key %s", key)
+			}
+			require.Empty(t, problems)
+		})
 	}
 }
