@@ -120,7 +120,7 @@ func ExampleNewPlanner() {
 	fmt.Println(p.Status()["r"].Share)
 	// Output:
 	// advance r 100 -> 1000
-	// rollback r 1000 -> 0 error rate 0.1000 vs control 0.0020 (max increase 0.0100)
+	// rollback r 1000 -> 0 error rate 0.1000 vs control 0.0020 (max increase 0.01)
 	// 0
 }
 

@@ -280,6 +280,10 @@ func (p *Planner) judge(ctx context.Context, n string, rel *release, st *planPro
 		return hold("health of " + control + ": " + err.Error()), false, fmt.Errorf("grayroute: health of %s/%s: %w", n, control, err)
 	}
 	if hc.Requests < step.MinSamples || hc.Requests <= 0 {
+		if reason := earlyAbort(pl.gate, hc, hk); reason != "" {
+			st.RolledBack, st.Reason = true, reason
+			return planEvent{kind: 2, release: n, from: step.Share, reason: reason}, true, nil
+		}
 		return hold(fmt.Sprintf("waiting for samples: %d of %d canary requests", hc.Requests, step.MinSamples)), false, nil
 	}
 	if reason := gateFails(pl.gate, hc, hk); reason != "" {
@@ -296,25 +300,6 @@ func (p *Planner) judge(ctx context.Context, n string, rel *release, st *planPro
 	st.Step++
 	st.StepStarted = now
 	return planEvent{kind: 1, release: n, from: step.Share, to: pl.steps[st.Step].Share}, true, nil
-}
-
-// gateFails returns why the canary fails the gate against the control, or "".
-func gateFails(g Gate, c, k Health) string {
-	rate := func(h Health) float64 {
-		if h.Requests <= 0 {
-			return 0
-		}
-		e := min(max(h.Errors, 0), h.Requests)
-		return float64(e) / float64(h.Requests)
-	}
-	rc, rk := rate(c), rate(k)
-	if rc-rk > g.MaxErrorRateIncrease {
-		return fmt.Sprintf("error rate %.4f vs control %.4f (max increase %.4f)", rc, rk, g.MaxErrorRateIncrease)
-	}
-	if k.P99 > 0 && float64(c.P99) > g.MaxP99Ratio*float64(k.P99) {
-		return fmt.Sprintf("p99 %v vs control %v (max ratio %.2f)", c.P99, k.P99, g.MaxP99Ratio)
-	}
-	return ""
 }
 
 // persist writes the state file atomically; p.mu is held.

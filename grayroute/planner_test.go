@@ -119,8 +119,11 @@ func TestPlannerAgainstModel(t *testing.T) {
 			case m.rolled || m.done:
 			case src.err != nil:
 			case can.Requests < pl.Steps[m.step].MinSamples || can.Requests == 0:
-			case float64(can.Errors)/float64(can.Requests)-float64(ctrl.Errors)/float64(ctrl.Requests) > gate.MaxErrorRateIncrease ||
-				float64(can.P99) > gate.MaxP99Ratio*float64(ctrl.P99):
+				if earlyAbort(gate, can, ctrl) != "" {
+					m.rolled = true
+					want = "rollback"
+				}
+			case refGateFails(gate, can, ctrl):
 				m.rolled = true
 				want = "rollback"
 			case clk.Now().Sub(m.started) < time.Duration(pl.Steps[m.step].Dwell):
