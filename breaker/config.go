@@ -82,18 +82,35 @@ type Config struct {
 }
 
 // Hooks are optional callbacks. They are called outside every lock of the
-// breaker, one at a time and in the order the events happened per breaker,
-// on the goroutine of one of the calls that produced them (not necessarily
-// the call the event is about, and possibly after that call returned). A hook
-// may call back into the breaker (Counts, State, Execute, Trip, Reset).
+// breaker, one at a time and in the order the events happened per breaker
+// (per key in a Group, across evictions: see Group), on the goroutine of
+// one of the calls that produced them (not necessarily the call the event is
+// about, and possibly after that call returned). A hook may call back into
+// the breaker (Counts, State, Execute, Trip, Reset).
+//
+// Events wait in a queue while a hook runs. The queue holds at most
+// MaxQueuedEvents (256) events per breaker: past that, while a hook is
+// blocked, OnResult and OnReject events are dropped and each state change is
+// merged into the last one queued (a→b then b→c is reported as a→c; a→b then
+// b→a is not reported), so OnStateChange still sees an unbroken chain of
+// transitions that ends in the current state.
+//
+// A hook that panics does not stop the others: the events queued behind it
+// are still delivered, then the panic is re-raised on the goroutine that
+// delivered them (after the call that goroutine was making has been booked;
+// an admitted call whose fn had not run yet is booked as excluded). A hook
+// that exits its goroutine (runtime.Goexit) leaves the events after it to
+// the next call of the breaker.
 type Hooks struct {
 	// OnStateChange is called for every state transition.
 	OnStateChange func(name string, from, to State)
 	// OnReject is called for every call refused without running, with
-	// an error matching ErrOpen or ErrTooManyRequests.
+	// an error matching ErrOpen or ErrTooManyRequests. Setting it makes
+	// refusals take the breaker's lock.
 	OnReject func(name string, err error)
 	// OnResult is called for every call that ran, with its error and
-	// duration. Setting it costs a clock read per call.
+	// duration. Setting it costs a clock read per call and makes every
+	// result take the breaker's lock.
 	OnResult func(name string, err error, d time.Duration)
 }
 

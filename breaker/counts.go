@@ -6,9 +6,13 @@ package breaker
 // both as slow and as a success or failure.
 //
 // ConsecutiveSuccesses and ConsecutiveFailures are the length of the
-// trailing run of that outcome, in completion order, counting only calls
-// admitted within the window: an excluded outcome does not break a run, an
-// opposite outcome does.
+// trailing run of that outcome, in completion order, counting only members
+// whose calls were admitted within the window. A run ends when the opposite
+// outcome completes, and stays ended when that outcome's call later leaves
+// the window: if X succeeds between the failures Y and Z, the failure run is
+// 1 (Z) even after X has left the window and only failures remain in it.
+// An excluded outcome does not end a run, and neither does a result whose
+// call had already left the window when it completed (it is dropped).
 type Counts struct {
 	Requests             uint32
 	Successes            uint32

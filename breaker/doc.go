@@ -34,8 +34,9 @@
 // FailureRate(0.5, 20)). An open breaker refuses calls with a
 // *RejectedError matching ErrOpen for its open period, then turns half-open
 // and admits MaxRequests probes (default 1): that many consecutive
-// successes close it; one failure or slow probe reopens it. A probe that
-// has not reported within an open period loses its slot.
+// successes close it; one failure or slow probe reopens it. Probes that
+// have not all reported within an open period of the first one's admission
+// are given up: a new half-open generation admits new probes.
 //
 // Every state change starts a new generation: results of calls admitted
 // before it are ignored, so a slow success from before a trip cannot close
@@ -48,28 +49,45 @@
 // together do not probe in lockstep. After one Interval closed, the next
 // trip starts again at Timeout.
 //
-// Outcomes: a nil error is a success; an error matching ctx.Err() of the
-// caller's context (the caller gave up) is excluded, as is any error
-// IsExcluded accepts; IsSuccessful may turn an error into a success; the
-// rest are failures, including a panic in fn (re-raised). With SlowCall set,
-// calls running longer are also counted as slow (see SlowCallRate).
+// Outcomes: a nil error is a success; the caller giving up is excluded
+// (once the context passed to Execute is done, an error matching its
+// ctx.Err() or its context.Cause, which net/http returns and errgroup sets),
+// as is any error IsExcluded accepts; IsSuccessful may turn an error into a
+// success; the rest are failures, including a panic in fn (re-raised). With
+// SlowCall set, calls running longer are also counted as slow (see
+// SlowCallRate). Reading a breaker (State, Counts) never changes what it
+// does: an open period ends at its time whether or not anyone looks.
 //
-// A Group keeps one breaker per key (a host, a method), at most MaxKeys
-// (default 10,000), evicting the least recently used closed breaker with no
-// call in flight; it never evicts an open or half-open one, so a dead host
-// stays cut off however many other keys pass through. MaxOpenFraction caps
-// the share of keys that may be open at once, as Envoy's
-// max_ejection_percent does. RoundTripper puts a Group in front of an
-// http.RoundTripper, keyed by host.
+// A Group keeps one breaker per key (a host, a method). Its table holds at
+// most MaxKeys (default 10,000) and evicts, for a new key, a closed breaker
+// with no call in flight, chosen by a second-chance (CLOCK) sweep that
+// approximates least recently used and examines at most 32 breakers per new
+// key. It never evicts an open or half-open breaker from the table, so a
+// dead host stays cut off however many other keys pass through. When the
+// table holds only open, half-open or busy breakers, new keys get breakers
+// in an overflow of ⌈MaxKeys/16⌉ more, so a new dead host is still cut off;
+// only when the overflow is full too does it drop its least recent
+// breaker, whatever its state. MaxOpenFraction caps the share of keys that
+// may be open at once, as Envoy's max_ejection_percent does. RoundTripper
+// puts a Group in front of an http.RoundTripper, keyed by host.
 //
 // # Hooks
 //
 // Hooks (state changes, rejections, results) run outside every lock, one at
 // a time and in order per breaker, and may call back into the breaker:
 // gobreaker calls OnStateChange under its mutex, so a callback reading
-// Counts deadlocks (gobreaker #37). Events queue while a hook runs; a hook
-// runs on the goroutine of some call of the breaker, possibly after the
-// call its event describes has returned, so hooks must be fast.
+// Counts deadlocks (gobreaker #37). In a Group the order holds per key
+// across evictions: a key's new breaker reports after the events of its
+// evicted predecessor, an evicted breaker reports nothing more, and a
+// breaker the overflow drops while open reports a change to closed; so a
+// consumer tracking each key's state from OnStateChange always ends with
+// the state Group.State reports. A hook runs on the goroutine of some call
+// of the breaker, possibly after the call its event describes has
+// returned, so hooks must be fast. Events queue while a hook runs, at most
+// MaxQueuedEvents per breaker: a blocked hook makes later results and
+// rejections be dropped and state changes be merged (see Hooks). A
+// panicking hook does not stop the others; its panic is re-raised once the
+// queue is delivered.
 //
 // # Relation to gobreaker
 //
@@ -84,19 +102,31 @@
 //
 // # Performance
 //
-// Execute on a closed breaker takes the breaker's mutex twice and reads the
-// clock once (twice with SlowCall or OnResult set); it does not allocate.
-// gobreaker reads the clock twice. Group.Execute adds a sharded read-locked
-// map lookup and no allocation. Throttle.Allow+Record is lock-free: two atomic
-// adds and a few loads, with a clock read only every few calls under load
-// (up to every 64th) and before any rejection. Allow (the two-step form) allocates its done func. Figures against
-// gobreaker and failsafe-go are in BENCHMARKS.md (benchmarks/breaker).
+// A successful call on a closed breaker takes no lock: it loads the state
+// word, reads the clock once (twice with SlowCall set) and adds to two
+// counters of the current bucket, plus the breaker's in-flight count.
+// gobreaker takes its mutex twice and reads the clock twice. Failures,
+// state changes, half-open probes, a call in a new bucket and, when
+// OnResult is set, every result take the breaker's mutex; refusals of an
+// open breaker are lock-free unless OnReject is set. Counts and the trip
+// rule's evaluation after a failure cost one step per bucket. Execute
+// allocates nothing; a breaker allocates a 48-byte slot for each bucket
+// period in which it admits a call, and a new window (its buckets, 8 bytes
+// each) at each state change. Group.Execute adds a sharded read-locked map
+// lookup and no allocation; adding a key examines at most 32 breakers.
+// Throttle.Allow+Record is lock-free: two atomic adds and a few loads, with
+// a clock read only every few calls under load (up to every 64th) and
+// before any rejection. Allow (the two-step form) allocates its done func.
+// Figures against gobreaker and failsafe-go are in BENCHMARKS.md
+// (benchmarks/breaker).
 //
 // # What it does not do
 //
 // No distributed or shared state between processes, no retries (compose a
 // retry loop around Execute), no bulkhead or concurrency limit (see package
 // overload), no post-close ramp: a closed breaker admits full traffic at
-// once. Group keys are not hierarchical. Hooks queue without bound while a
-// hook blocks.
+// once. Group keys are not hierarchical. A Group forgets the least recent
+// of its dead keys once it must remember more than MaxKeys + ⌈MaxKeys/16⌉
+// of them. Hooks are not a lossless log: while a hook blocks, results and
+// rejections beyond MaxQueuedEvents are dropped.
 package breaker
