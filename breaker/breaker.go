@@ -17,25 +17,21 @@ var errPanicked = errors.New("breaker: call panicked")
 // concurrent use; build it with New.
 //
 // A call on a closed breaker that succeeds takes no lock: it reads the
-// state word, the clock once and adds to two counters of the current
+// state word and the clock once and adds to two counters of the current
 // bucket. Failures, state changes, half-open probes and calls with
 // Hooks.OnResult set take the breaker's mutex, never across fn or a hook.
 type Breaker[T any] struct {
-	s     *settings // shared by a Group's breakers
-	name  string
-	epoch time.Time
-	gate  gate        // a Group's open-fraction guard; nil for a lone breaker
-	q     *eventQueue // nil without hooks
+	s *settings // shared by a Group's breakers
 	// w is the current generation: state, expiry and counts.
 	w       atomic.Pointer[window]
+	epoch   time.Time
+	name    string
+	gate    gate        // a Group's open-fraction guard; nil for a lone breaker
+	q       *eventQueue // nil without hooks
 	tooMany *RejectedError
 
-	// Written by every call: keep them off the line of the fields above,
-	// which every call reads.
-	_        [64]byte
-	inflight atomic.Int64 // admitted calls not yet finished, for a Group's eviction
-	used     atomic.Bool  // admitted since a Group's eviction hand last passed
-	_        [52]byte
+	// Every call reads the fields above; keep them off the mutex's line.
+	_ [64]byte
 
 	mu       sync.Mutex
 	openFor  time.Duration // length of the current (or last) open period
@@ -296,17 +292,13 @@ func (b *Breaker[T]) admit() (token, error) {
 	w := b.w.Load()
 	switch w.state {
 	case StateClosed:
-		if s := w.cur.Load(); s != nil && s.age == b.ageAt(now) {
+		if s := w.current(b.ageAt(now)); s != nil {
 			s.requests.Add(1)
-			b.inflight.Add(1)
-			if !b.used.Load() {
-				b.used.Store(true)
-			}
 			return token{w: w, s: s, start: now}, nil
 		}
 	case StateOpen:
 		if b.s.hooks.OnReject == nil && now.Before(w.expiry) {
-			if s := w.cur.Load(); s != nil && s.age == b.ageAt(now) {
+			if s := w.current(b.ageAt(now)); s != nil {
 				s.rejected.Add(1)
 				return token{}, w.open
 			}
@@ -344,8 +336,6 @@ func (b *Breaker[T]) admitLocked(now time.Time) (token, error) {
 	}
 	s := w.newest()
 	s.requests.Add(1)
-	b.inflight.Add(1)
-	b.used.Store(true)
 	return token{w: w, s: s, start: now}, nil
 }
 
@@ -379,11 +369,9 @@ func (b *Breaker[T]) finish(t token, out outcome, err error) {
 			if t.w.failing.Load() {
 				b.settle(t)
 			}
-			b.inflight.Add(-1)
 			return
 		case out == outExcluded:
 			t.s.excluded.Add(1)
-			b.inflight.Add(-1)
 			return
 		}
 	}
@@ -408,7 +396,6 @@ func (b *Breaker[T]) finishLocked(t token, out outcome, slow, report bool, err e
 	}
 	var tripPanic any
 	b.mu.Lock()
-	b.inflight.Add(-1)
 	w := b.refresh(now) // an open period that ended before this result did comes first
 	if report {
 		b.push(event{kind: evResult, err: err, d: d})

@@ -94,7 +94,7 @@ func TestConcurrentCountsExact(t *testing.T) {
 			require.Equal(t, fails.Load(), c.Failures)
 			require.Equal(t, excl.Load(), c.Excluded)
 			require.True(t, (c.ConsecutiveSuccesses > 0) != (c.ConsecutiveFailures > 0), "%+v", c)
-			require.Zero(t, b.inflight.Load())
+			require.Zero(t, b.inFlight())
 		})
 	}
 }
@@ -161,8 +161,15 @@ func TestConcurrentStateMachine(t *testing.T) {
 			}
 			wg.Wait()
 			require.Empty(t, problems)
-			require.Zero(t, b.inflight.Load())
+			require.Zero(t, b.inFlight())
 			require.NoError(t, checkCounts(b.Counts()))
 		})
 	}
+}
+
+// inFlight is the window's count of calls whose result can still count.
+func (b *Breaker[T]) inFlight() int64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.w.Load().inFlight()
 }

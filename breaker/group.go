@@ -34,10 +34,8 @@ type GroupConfig struct {
 	MaxOpenFraction float64
 }
 
-const groupShards = 64
-
 // Group keeps one Breaker per key (a host, a method). A Group is safe for
-// concurrent use; lookups of known keys take only a shard's read lock.
+// concurrent use; lookups of known keys take no lock and write nothing.
 //
 // Its table holds at most MaxKeys breakers. When the table is full, a new
 // key evicts a closed breaker with no call in flight, chosen by a
@@ -71,7 +69,7 @@ type Group[T any] struct {
 	overCap int
 	frac    float64
 	seed    maphash.Seed
-	shards  [groupShards]groupShard[T]
+	index   keyIndex[T]
 
 	mu       sync.Mutex // guards the lists and draining; taken only to add a key
 	table    entryList[T]
@@ -82,16 +80,36 @@ type Group[T any] struct {
 	openN    atomic.Int64           // of which open or half-open
 }
 
-type groupShard[T any] struct {
-	mu sync.RWMutex
-	m  map[string]*entry[T]
-	_  [64 - 8]byte // keep shards' locks on separate cache lines
-}
-
 type entry[T any] struct {
+	// hash, key and the breaker's first fields, which every call reads,
+	// share a cache line.
+	hash       uint64
 	key        string
 	b          Breaker[T] // inline: one allocation, one cache miss less
 	prev, next *entry[T]
+
+	// What the sweep saw when it last passed, to tell whether the breaker
+	// was used since without the calls writing a mark. Guarded by g.mu.
+	fresh   bool // added since the sweep last passed
+	seenW   *window
+	seenS   *slot
+	seenReq uint32
+}
+
+// usedSince reports whether e's breaker admitted a call since the sweep
+// last passed it, and remembers what it sees now. e.b.mu is held.
+func (e *entry[T]) usedSince(w *window) bool {
+	cur := w.cur.Load()
+	used := e.fresh || w != e.seenW || (cur != nil && cur != e.seenS) ||
+		(e.seenS != nil && e.seenS.requests.Load() != e.seenReq)
+	e.fresh, e.seenW = false, w
+	if cur != nil {
+		e.seenS = cur
+	}
+	if e.seenS != nil {
+		e.seenReq = e.seenS.requests.Load()
+	}
+	return used
 }
 
 // entryList is a circular list in sweep order, oldest first.
@@ -148,9 +166,7 @@ func NewGroup[T any](cfg GroupConfig) (*Group[T], error) {
 		g.maxKeys = DefaultMaxKeys
 	}
 	g.overCap = overflowCap(g.maxKeys)
-	for i := range g.shards {
-		g.shards[i].m = make(map[string]*entry[T])
-	}
+	g.index.init()
 	g.table.init()
 	g.over.init()
 	return g, nil
@@ -172,28 +188,21 @@ func (g *Group[T]) State(key string) State {
 // Len returns the number of breakers held, in the table and the overflow.
 func (g *Group[T]) Len() int { return int(g.n.Load()) }
 
-func (g *Group[T]) shard(key string) *groupShard[T] {
-	return &g.shards[maphash.String(g.seed, key)%groupShards]
-}
-
 func (g *Group[T]) lookup(key string) *entry[T] {
-	sh := g.shard(key)
-	sh.mu.RLock()
-	e := sh.m[key]
-	sh.mu.RUnlock()
-	return e
+	return g.index.lookup(key, maphash.String(g.seed, key))
 }
 
 func (g *Group[T]) breaker(key string) *Breaker[T] {
-	if e := g.lookup(key); e != nil {
+	h := maphash.String(g.seed, key)
+	if e := g.index.lookup(key, h); e != nil {
 		return &e.b
 	}
-	return g.add(key)
+	return g.add(key, h)
 }
 
-func (g *Group[T]) add(key string) *Breaker[T] {
+func (g *Group[T]) add(key string, h uint64) *Breaker[T] {
 	g.mu.Lock()
-	if e := g.lookup(key); e != nil {
+	if e := g.index.lookup(key, h); e != nil {
 		g.mu.Unlock()
 		return &e.b
 	}
@@ -210,7 +219,7 @@ func (g *Group[T]) add(key string) *Breaker[T] {
 			}
 		}
 	}
-	e := &entry[T]{key: key}
+	e := &entry[T]{hash: h, key: key}
 	q := g.draining[key]
 	switch {
 	case q != nil: // the key's evicted breaker still has events: take them over
@@ -223,11 +232,8 @@ func (g *Group[T]) add(key string) *Breaker[T] {
 		q.release = g.forget
 	}
 	e.b.init(&g.s, key, g, q)
-	e.b.used.Store(true) // not evictable before its first call
-	sh := g.shard(key)
-	sh.mu.Lock()
-	sh.m[key] = e
-	sh.mu.Unlock()
+	e.fresh = true // not evictable before its first call
+	g.index.insert(e)
 	list.pushBack(e)
 	g.n.Add(1)
 	g.mu.Unlock()
@@ -250,9 +256,10 @@ func (g *Group[T]) sweep(l *entryList[T], force bool) *entry[T] {
 		b := &e.b
 		g.scanned++
 		b.mu.Lock()
-		closed := b.w.Load().state == StateClosed
-		inflight := b.inflight.Load()
-		used := b.used.Swap(false)
+		w := b.w.Load()
+		closed := w.state == StateClosed
+		inflight := w.inFlight()
+		used := e.usedSince(w)
 		b.mu.Unlock()
 		if closed && inflight == 0 && !used {
 			return e
@@ -308,10 +315,7 @@ func (g *Group[T]) evict(l *entryList[T], e *entry[T]) *eventQueue {
 	}
 	b.mu.Unlock()
 	l.remove(e)
-	sh := g.shard(e.key)
-	sh.mu.Lock()
-	delete(sh.m, e.key)
-	sh.mu.Unlock()
+	g.index.remove(e)
 	g.n.Add(-1)
 	return q
 }

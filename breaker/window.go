@@ -29,7 +29,13 @@ type window struct {
 	expiry time.Time      // open: the end of the open period
 	open   *RejectedError // open: the error of every refused call
 
-	cur atomic.Pointer[slot] // the slot of bucket age, if it has one
+	// cur is the slot of bucket curAge, if it has one. A call reads curAge
+	// then cur, and books into cur if curAge is its own bucket: the writer
+	// clears cur before it moves curAge, so cur is never older than the
+	// curAge read before it. (The slot's own age sits on the line the
+	// counters make every call contend for; these fields are read-mostly.)
+	curAge atomic.Uint64
+	cur    atomic.Pointer[slot]
 
 	// failing is set (before anything else is read) by every failed call
 	// and cleared when a success ends the failure run. A lock-free success
@@ -41,6 +47,16 @@ type window struct {
 	ring []*slot // ring[a%len(ring)]: the slot of bucket a, nil if none
 	age  uint64  // the newest bucket seen (buckets since the breaker's epoch)
 	runF uint32  // id of the current failure run
+	_    [12]byte
+}
+
+// current returns the slot to book a call of bucket age into without the
+// lock, or nil: the newest bucket's slot, if that is age.
+func (w *window) current(age uint64) *slot {
+	if w.curAge.Load() != age {
+		return nil
+	}
+	return w.cur.Load()
 }
 
 // slot holds the counts of the calls admitted during one bucket period.
@@ -92,6 +108,7 @@ func (w *window) newest() *slot {
 	if s == nil {
 		s = &slot{age: w.age}
 		w.ring[i] = s
+		w.curAge.Store(w.age)
 		w.cur.Store(s)
 	}
 	return s
@@ -189,4 +206,20 @@ func (w *window) excluded(s *slot) {
 	if w.live(s) {
 		s.excluded.Add(1)
 	}
+}
+
+// inFlight counts the calls admitted in the window's live buckets whose
+// result is not booked yet: the calls whose results can still count.
+// (Results of calls admitted earlier, or in another generation, are dropped
+// anyway.) The breaker's mutex is held.
+func (w *window) inFlight() int64 {
+	var n int64
+	for _, s := range w.ring {
+		if s == nil {
+			continue
+		}
+		done := int64(s.successes.Load()) + int64(s.excluded.Load()) + int64(s.failures)
+		n += int64(s.requests.Load()) - done // requests last: a late call counts as in flight
+	}
+	return n
 }
