@@ -308,11 +308,13 @@ func (s *bucketCounts) quantile(q float64) float64 {
 	return math.Inf(1)
 }
 
-// copyFrom makes s a copy of a.
+// copyFrom makes s a copy of a. A chunk that is all zeros in a is not
+// allocated in s (a's chunks may be scratch left over from another
+// histogram), so a snapshot holds only the chunks its histogram uses.
 func (s *bucketCounts) copyFrom(a *bucketCounts) {
 	s.zero, s.inf = a.zero, a.inf
 	for i := range a.chunks {
-		if a.chunks[i] == nil {
+		if a.chunks[i] == nil || s.chunks[i] == nil && *a.chunks[i] == [chunkSize]uint64{} {
 			if s.chunks[i] != nil {
 				*s.chunks[i] = [chunkSize]uint64{}
 			}

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"sync"
 	"time"
+	"unsafe"
 )
 
 // History ring sizes: per second for 5 minutes, per minute for 24 hours.
@@ -14,11 +16,30 @@ const (
 	minSlots = 1440
 )
 
-// Bytes reserved from the history budget when a series gets history.
-const (
-	scalarHistoryBytes = (secSlots+minSlots)*8 + 256
-	histHistoryBytes   = (secSlots+minSlots)*(8+8+3*4) + 2*(numChunks*chunkSize*8+256) + 256
-)
+// historyCost is what a series' history costs on the heap, in bytes, as
+// the allocator rounds each allocation up (to its size class, or to whole
+// pages past 32 KiB): the value charged to the history budget.
+type historyCost struct {
+	scalar, hist int64
+	// snapChunk is one lazily allocated chunk of a histogram's bucket
+	// snapshots; hist reserves all of them (2 × numChunks).
+	snapChunk int64
+}
+
+// historyCosts measures the costs once: appending to a nil slice allocates
+// exactly the rounded size and reports it as the capacity, so the figures
+// follow the Go runtime in use rather than a copy of its size classes.
+var historyCosts = sync.OnceValue(func() historyCost {
+	rounded := func(n uintptr) int64 { return int64(cap(append([]byte(nil), make([]byte, n)...))) }
+	const slots = secSlots + minSlots
+	head := rounded(unsafe.Sizeof(history{}))
+	chunk := rounded(unsafe.Sizeof([chunkSize]uint64{}))
+	return historyCost{
+		scalar:    head + rounded(slots*8),
+		hist:      head + rounded(2*slots*8) + rounded(3*slots*4) + rounded(unsafe.Sizeof(histSnaps{})) + 2*numChunks*chunk,
+		snapChunk: chunk,
+	}
+})
 
 // Point is one closed interval of a series. For a counter Value is the
 // increase in the interval; for a gauge its value when the interval closed;
@@ -73,10 +94,16 @@ type seriesTick struct {
 	lastMin Point
 }
 
+// history is a series' rings. Its float storage is one or two slabs
+// without pointers, so the allocations are few and their sizes known.
 type history struct {
-	sec, min         ring
-	snapSec, snapMin bucketCounts
+	sec, min ring
+	snap     *histSnaps // histograms only
 }
+
+// histSnaps are a histogram's bucket counts at the last closed second and
+// minute, for the quantiles of the next.
+type histSnaps struct{ sec, min bucketCounts }
 
 type ring struct {
 	last int64
@@ -86,13 +113,24 @@ type ring struct {
 	q    []float32
 }
 
-func newRing(size int, hist bool) ring {
-	g := ring{v: make([]float64, size)}
-	if hist {
-		g.sum = make([]float64, size)
-		g.q = make([]float32, 3*size)
+// newHistory allocates a series' rings: per second and per minute values
+// in one slab, and for a histogram sums in a second part of it, quantiles
+// in a float32 slab and the bucket snapshots.
+func newHistory(hist bool) *history {
+	const slots = secSlots + minSlots
+	h := &history{}
+	if !hist {
+		f := make([]float64, slots)
+		h.sec.v, h.min.v = f[:secSlots:secSlots], f[secSlots:]
+		return h
 	}
-	return g
+	f := make([]float64, 2*slots)
+	q := make([]float32, 3*slots)
+	h.sec.v, h.min.v = f[:secSlots:secSlots], f[secSlots:slots:slots]
+	h.sec.sum, h.min.sum = f[slots:slots+secSlots:slots+secSlots], f[slots+secSlots:]
+	h.sec.q, h.min.q = q[:3*secSlots:3*secSlots], q[3*secSlots:]
+	h.snap = new(histSnaps)
+	return h
 }
 
 func (g *ring) slot(i int64) int {
@@ -247,7 +285,7 @@ func (r *Registry) closeSeries(s *series, sec int64, minute bool, minIdx int64) 
 		}
 	case kindGauge:
 		v := s.g.Value()
-		if st.hist == nil && !st.noHist {
+		if st.hist == nil && !st.noHist && v != 0 {
 			r.allocHistory(s)
 		}
 		if st.hist != nil {
@@ -271,9 +309,9 @@ func (r *Registry) closeSeries(s *series, sec int64, minute bool, minIdx int64) 
 		p := Point{Value: float64(n - st.prevSec), Count: float64(n - st.prevSec), Sum: sum - st.prevSecSum}
 		st.prevSec, st.prevSecSum = n, sum
 		if h := st.hist; h != nil {
-			t.delta.sub(cur, &h.snapSec)
+			t.delta.sub(cur, &h.snap.sec)
 			p.P50, p.P90, p.P99 = t.delta.quantile(0.5), t.delta.quantile(0.9), t.delta.quantile(0.99)
-			h.snapSec.copyFrom(cur)
+			h.snap.sec.copyFrom(cur)
 			h.sec.put(sec, p, false)
 		}
 		if minute {
@@ -281,9 +319,9 @@ func (r *Registry) closeSeries(s *series, sec int64, minute bool, minIdx int64) 
 			pm.P50, pm.P90, pm.P99 = math.NaN(), math.NaN(), math.NaN()
 			st.prevMin, st.prevMinSum = n, sum
 			if h := st.hist; h != nil {
-				t.delta.sub(cur, &h.snapMin)
+				t.delta.sub(cur, &h.snap.min)
 				pm.P50, pm.P90, pm.P99 = t.delta.quantile(0.5), t.delta.quantile(0.9), t.delta.quantile(0.99)
-				h.snapMin.copyFrom(cur)
+				h.snap.min.copyFrom(cur)
 				h.min.put(minIdx, pm, false)
 			}
 			st.lastMin = pm
@@ -292,11 +330,14 @@ func (r *Registry) closeSeries(s *series, sec int64, minute bool, minIdx int64) 
 }
 
 // allocHistory gives s its rings if the budget allows, else marks it.
+// A histogram's snapshot chunks are reserved in full up front, though
+// allocated only for the chunks its observations reach, so the budget
+// holds whatever it observes later.
 func (r *Registry) allocHistory(s *series) {
-	size := int64(scalarHistoryBytes)
+	size := historyCosts().scalar
 	hist := s.fam.kind == kindHistogram
 	if hist {
-		size = histHistoryBytes
+		size = historyCosts().hist
 	}
 	if r.used.Add(size) > r.budget {
 		r.used.Add(-size)
@@ -304,8 +345,7 @@ func (r *Registry) allocHistory(s *series) {
 		s.fam.countHistoryOverflow()
 		return
 	}
-	h := &history{sec: newRing(secSlots, hist), min: newRing(minSlots, hist)}
-	s.ts.hist = h
+	s.ts.hist = newHistory(hist)
 }
 
 // HistoryBytes returns the bytes of history reserved so far (at most the

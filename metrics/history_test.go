@@ -127,7 +127,7 @@ func TestHistoryExactRacingTick(t *testing.T) {
 func TestHistoryBudget(t *testing.T) {
 	rng := rand.New(rand.NewPCG(11, 12))
 	for round := 0; round < 30; round++ {
-		budget := 1 + rng.IntN(40*scalarHistoryBytes)
+		budget := 1 + rng.IntN(40*int(historyCosts().scalar))
 		r := NewRegistry(WithHistoryBudget(budget), WithClock(fixedClock{t0}))
 		cv := r.CounterVec("c_total", "", "k")
 		hv := r.HistogramVec("h_seconds", "", "k")
@@ -160,7 +160,7 @@ func TestHistoryBudget(t *testing.T) {
 		dropped := ovf.With("c_total", "history").Value() + ovf.With("h_seconds", "history").Value()
 		assert.Equal(t, uint64(without), dropped)
 		// nothing more was reserved than the series that got history need
-		assert.LessOrEqual(t, r.HistoryBytes(), int64(with)*histHistoryBytes)
+		assert.LessOrEqual(t, r.HistoryBytes(), int64(with)*historyCosts().hist)
 	}
 }
 
