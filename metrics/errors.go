@@ -15,6 +15,10 @@ var ErrUnknownMetric = errors.New("metrics: unknown metric")
 // counts those).
 var ErrNoHistory = errors.New("metrics: no history")
 
+// ErrRunning is returned by Run when another Run of the same registry is
+// still running.
+var ErrRunning = errors.New("metrics: Run is already running on this registry")
+
 // ErrInvalidRule matches every error AddRule returns for a rule it refuses;
 // the concrete error is a *RuleError naming the field.
 var ErrInvalidRule = errors.New("metrics: invalid rule")

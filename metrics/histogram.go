@@ -178,9 +178,11 @@ func (h *Histogram) Count() uint64 {
 // Sum returns the sum of the observations so far.
 func (h *Histogram) Sum() float64 { return math.Float64frombits(h.sum.Load()) }
 
-// Quantile returns an estimate of the q-quantile (0 < q ≤ 1) of every
-// observation so far, within 4.4 % of the observation of that rank when it
-// lies in [2^-64, 2^64]; NaN when there is none.
+// Quantile returns an estimate of the q-quantile of every observation so
+// far: the value reported for the observation of rank ceil(q·n), within
+// 4.33 % of it when it lies in [2^-64, 2^64], 0 for one ≤ 0 and +Inf for
+// one above 2^64. It returns NaN when there is no observation, or when q
+// is not in (0, 1] (NaN included).
 func (h *Histogram) Quantile(q float64) float64 {
 	var s bucketCounts
 	s.load(h)
@@ -280,7 +282,7 @@ func (s *bucketCounts) count() uint64 {
 // quantile returns the estimate for the observation of rank ceil(q·n).
 func (s *bucketCounts) quantile(q float64) float64 {
 	n := s.count()
-	if n == 0 || !(q > 0) {
+	if n == 0 || !(q > 0 && q <= 1) {
 		return math.NaN()
 	}
 	rank := uint64(math.Ceil(q * float64(n)))

@@ -143,3 +143,31 @@ func TestHistogramNaNAndEmpty(t *testing.T) {
 	h.Observe(-1)
 	assert.Equal(t, 0.0, h.Quantile(0.5))
 }
+
+// TestQuantileOutOfRange: random multisets and random q, inside and outside
+// (0, 1] (NaN, ±Inf, 0, negative, just past 1); outside it the answer is
+// NaN, inside it is the estimate for the observation of rank ceil(q·n).
+// Before, a q above 1 returned the largest observation.
+func TestQuantileOutOfRange(t *testing.T) {
+	rng := rand.New(rand.NewPCG(101, 102))
+	for round := 0; round < 200; round++ {
+		var h Histogram
+		n := rng.IntN(20)
+		vals := make([]float64, n)
+		for i := range vals {
+			vals[i] = bucketEstimate(rng.IntN(numBuckets)) // exactly representable estimates
+			h.Observe(vals[i])
+		}
+		slices.Sort(vals)
+		qs := []float64{math.NaN(), math.Inf(1), math.Inf(-1), 0, -rng.Float64(), 1 + rng.Float64(), math.Nextafter(1, 2), 1, rng.Float64()}
+		for _, q := range qs {
+			got := h.Quantile(q)
+			if n == 0 || !(q > 0 && q <= 1) {
+				require.True(t, math.IsNaN(got), "q %v n %d: got %v, want NaN", q, n, got)
+				continue
+			}
+			rank := max(1, int(math.Ceil(q*float64(n))))
+			require.Equal(t, vals[rank-1], got, "q %v n %d", q, n)
+		}
+	}
+}

@@ -2,7 +2,6 @@ package metrics
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math"
 	"sync"
@@ -411,12 +410,13 @@ func fmtValues(v []string) string {
 	return fmt.Sprintf("%q", v)
 }
 
-// Run calls Tick just after every second boundary until ctx ends, delivers closed minutes to the
-// sinks on goroutines it owns, and returns ctx's error once they have
-// stopped.
+// Run calls Tick just after every second boundary until ctx ends, delivers
+// closed minutes to the sinks on goroutines it owns, and returns ctx's
+// error once they have stopped. One Run at a time: while one runs, another
+// returns ErrRunning at once; after it returns, Run may be called again.
 func (r *Registry) Run(ctx context.Context) error {
 	if !r.running.CompareAndSwap(false, true) {
-		return errRunning
+		return ErrRunning
 	}
 	defer r.running.Store(false)
 	stop := r.sinks.start(ctx)
@@ -445,5 +445,3 @@ const tickLag = 2 * time.Millisecond
 func untilNextSecond(now time.Time) time.Duration {
 	return now.Truncate(time.Second).Add(time.Second + tickLag).Sub(now)
 }
-
-var errRunning = errors.New("metrics: Run is already running on this registry")

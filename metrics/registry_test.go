@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -226,5 +227,39 @@ func TestConcurrentWithBounded(t *testing.T) {
 		require.Equal(t, want, got, "seed %d", seed)
 		require.LessOrEqual(t, len(v.f.all()), max+1)
 		require.LessOrEqual(t, v.f.count.Load(), int64(max))
+	}
+}
+
+// TestCounterWrapsModulo2to64: counters count modulo 2^64, as documented:
+// random starts just below 2^64 and random adds across the wrap; Value is
+// the sum modulo 2^64, and the per-second history (deltas taken modulo
+// 2^64) still sums exactly to what was added after the first point.
+func TestCounterWrapsModulo2to64(t *testing.T) {
+	rng := rand.New(rand.NewPCG(103, 104))
+	for round := 0; round < 30; round++ {
+		r := NewRegistry(WithClock(fixedClock{t0}))
+		c := r.Counter("c_total", "")
+		start := ^uint64(0) - uint64(rng.IntN(5000))
+		c.Add(start)
+		now := t0.Add(time.Second)
+		r.Tick(now)
+		var added uint64
+		for i := 0; i < 20; i++ {
+			n := uint64(rng.IntN(600))
+			if rng.IntN(2) == 0 {
+				c.Add(n)
+			} else {
+				for range n {
+					c.Inc()
+				}
+			}
+			added += n
+			now = now.Add(time.Second)
+			r.Tick(now)
+		}
+		require.Equal(t, start+added, c.Value(), "round %d", round)
+		ps, err := r.History("c_total", time.Second)
+		require.NoError(t, err)
+		require.Equal(t, float64(added), sumValues(ps[1:]), "round %d", round)
 	}
 }

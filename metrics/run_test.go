@@ -24,7 +24,7 @@ func TestRunTicksOnSecondBoundaries(t *testing.T) {
 		go func() { done <- r.Run(ctx) }()
 		synctest.Wait() // Run is blocked in its timer
 		// a second run on the same registry is refused
-		require.Error(t, r.Run(ctx))
+		require.ErrorIs(t, r.Run(ctx), ErrRunning)
 		// move to the middle of the next second
 		now := time.Now()
 		time.Sleep(now.Truncate(time.Second).Add(1500 * time.Millisecond).Sub(now))
@@ -43,6 +43,12 @@ func TestRunTicksOnSecondBoundaries(t *testing.T) {
 			assert.Equal(t, want[p.Time.Unix()], p.Value, "second %v", p.Time)
 		}
 		cancel()
+		require.ErrorIs(t, <-done, context.Canceled)
+		// once it has returned, Run may run again
+		ctx2, cancel2 := context.WithCancel(context.Background())
+		go func() { done <- r.Run(ctx2) }()
+		synctest.Wait()
+		cancel2()
 		require.ErrorIs(t, <-done, context.Canceled)
 	})
 }
