@@ -75,7 +75,7 @@ func NewHandler(next slog.Handler, opts *Options) *Handler {
 	}
 	c.flightMode = modeOf(next)
 	if opts.RingSize > 0 {
-		c.ring = &ring{entries: make([]keptRecord, opts.RingSize)}
+		c.ring = &ring{entries: make([]ringEntry, opts.RingSize)}
 		c.flightMode |= freezeJSON // flushed records go to the ring too
 	}
 	c.root = &Handler{c: c, next: next}
@@ -260,7 +260,7 @@ func (h *Handler) WithAttrs(attrs []slog.Attr) slog.Handler {
 	kept := red
 	if h.c.ring != nil {
 		// The ring formats these again at each GET: freeze them now.
-		k := keeper{mode: freezeJSON}
+		k := keeper{mode: freezeRing}
 		kept = make([]slog.Attr, len(red))
 		for i, a := range red {
 			kept[i] = k.attr(a)

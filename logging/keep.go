@@ -46,7 +46,12 @@ const (
 	freezeJSON freezeMode = 1 << iota
 	freezeText
 	freezeOther // an unknown handler: errors stay errors
+	freezeOwn   // our own JSONHandler (the Ring's): no ReplaceAttr looks at types
 )
+
+// freezeRing is the Ring's mode: its records are only ever written by the
+// Ring's own JSONHandler.
+const freezeRing = freezeJSON | freezeOwn
 
 // modeOf is the mode a handler needs.
 func modeOf(next slog.Handler) freezeMode {
@@ -251,6 +256,9 @@ func verboseOf(err error) string {
 // print it and it differs (a stack trace, say).
 func (k *keeper) frozenErr(err error) slog.Value {
 	msg := err.Error()
+	if k.mode&freezeOwn != 0 {
+		return slog.StringValue(msg) // what JSONHandler writes for an error
+	}
 	if k.own {
 		msg = strings.Clone(msg) // it may be cut from a longer string
 	}

@@ -7,23 +7,60 @@ import (
 	"math"
 	"net/http"
 	"sync"
+	"time"
 )
 
 // ring keeps the last n written records of the process.
 type ring struct {
 	mu      sync.Mutex
-	entries []keptRecord
+	entries []ringEntry
 	next    int
 	full    bool
+}
+
+// ringEntry is a written record, its opaque values frozen. Attributes are
+// held inline up to ringInline, so keeping a typical line allocates
+// nothing.
+type ringEntry struct {
+	h     *Handler
+	time  time.Time
+	msg   string
+	level slog.Level
+	pc    uintptr
+	n     int
+	front [ringInline]slog.Attr
+	back  []slog.Attr
+}
+
+const ringInline = 6
+
+func (e *ringEntry) record() slog.Record {
+	r := slog.NewRecord(e.time, e.level, e.msg, e.pc)
+	r.AddAttrs(e.front[:min(e.n, ringInline)]...)
+	r.AddAttrs(e.back...)
+	return r
 }
 
 // add keeps r with its opaque values frozen as JSON (the ring's only
 // format), so a later GET never formats a value the caller still holds.
 func (rg *ring) add(h *Handler, r *slog.Record) {
-	var k keptRecord
-	keep(&k, h, r, freezeJSON, false, 0)
+	e := ringEntry{h: h, time: r.Time, msg: r.Message, level: r.Level, pc: r.PC}
+	k := keeper{mode: freezeRing}
+	r.Attrs(func(a slog.Attr) bool {
+		switch a.Value.Kind() {
+		case slog.KindAny, slog.KindGroup, slog.KindLogValuer:
+			a.Value = k.value(a.Value)
+		}
+		if e.n < ringInline {
+			e.front[e.n] = a
+		} else {
+			e.back = append(e.back, a)
+		}
+		e.n++
+		return true
+	})
 	rg.mu.Lock()
-	rg.entries[rg.next] = k
+	rg.entries[rg.next] = e
 	rg.next++
 	if rg.next == len(rg.entries) {
 		rg.next, rg.full = 0, true
@@ -32,10 +69,10 @@ func (rg *ring) add(h *Handler, r *slog.Record) {
 }
 
 // snapshot returns the records oldest first.
-func (rg *ring) snapshot() []keptRecord {
+func (rg *ring) snapshot() []ringEntry {
 	rg.mu.Lock()
 	defer rg.mu.Unlock()
-	var out []keptRecord
+	var out []ringEntry
 	if rg.full {
 		out = append(out, rg.entries[rg.next:]...)
 	}
@@ -67,16 +104,16 @@ func (h *Handler) Ring() http.Handler {
 
 // writeJSONLines formats records as JSON lines through slog's JSONHandler
 // with each record's handler attributes and groups.
-func writeJSONLines(buf *bytes.Buffer, ks []keptRecord) {
+func writeJSONLines(buf *bytes.Buffer, es []ringEntry) {
 	jh := slog.NewJSONHandler(buf, &slog.HandlerOptions{Level: slog.Level(math.MinInt)})
 	cache := map[*Handler]slog.Handler{}
-	for i := range ks {
-		k := &ks[i]
-		hh, ok := cache[k.h]
+	for i := range es {
+		e := &es[i]
+		hh, ok := cache[e.h]
 		if !ok {
-			hh = k.h.replay(jh)
-			cache[k.h] = hh
+			hh = e.h.replay(jh)
+			cache[e.h] = hh
 		}
-		_ = hh.Handle(context.Background(), k.record())
+		_ = hh.Handle(context.Background(), e.record())
 	}
 }

@@ -46,6 +46,7 @@ func BenchmarkPaired(b *testing.B) {
 	slogL := slog.New(slog.NewJSONHandler(io.Discard, nil))
 	bulL := logging.New(io.Discard, nil)
 	flightL := logging.New(io.Discard, &logging.Options{FlightBytes: 1 << 20})
+	ringL := logging.New(io.Discard, &logging.Options{RingSize: 1000})
 	fctx := logging.WithFlight(context.Background())
 	n := 0
 	cases := []struct {
@@ -66,6 +67,13 @@ func BenchmarkPaired(b *testing.B) {
 			},
 			func() {
 				bulL.InfoContext(ctx, "request done", "user", "alice", "count", 42, "ok", true, "dur", dur, "err", errBoom)
+			}},
+		{"infojson-ring-vs-no-ring", 100, // not a target: what RingSize costs a line
+			func() {
+				bulL.InfoContext(ctx, "request done", "user", "alice", "count", 42, "ok", true, "dur", dur, "err", errBoom)
+			},
+			func() {
+				ringL.InfoContext(ctx, "request done", "user", "alice", "count", 42, "ok", true, "dur", dur, "err", errBoom)
 			}},
 		{"flight-buffered-vs-enabled-line", 100,
 			func() {
