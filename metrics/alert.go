@@ -70,7 +70,9 @@ type Alert struct {
 	// Since is when the rule entered State (the rule's creation for a rule
 	// that has never been active).
 	Since time.Time
-	// Value is the last evaluated value (NaN when the window held no data).
+	// Value is the last evaluated value (NaN when the window held no
+	// data): the rate, mean, ratio or quantile, and for an Anomaly rule the
+	// minute's rate or mean, not its factor against the baseline.
 	Value float64
 }
 

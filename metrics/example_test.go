@@ -2,7 +2,11 @@ package metrics_test
 
 import (
 	"bufio"
+	"context"
 	"fmt"
+	"log"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"time"
 
@@ -98,4 +102,57 @@ func ExampleHistogram_Quantile() {
 	}
 	fmt.Printf("p50 %.4f p99 %.4f (true 0.0500, 0.0990)\n", h.Quantile(0.5), h.Quantile(0.99))
 	// Output: p50 0.0503 p99 0.1006 (true 0.0500, 0.0990)
+}
+
+// Example_quickStart is the package doc's quick start: a per-route error
+// ratio alert on a request counter, the exposition, the dashboard and Run.
+func Example_quickStart() {
+	reg := metrics.NewRegistry()
+	reqs := reg.CounterVec("http_requests_total", "Requests by route and code.", "route", "code")
+	lat := reg.HistogramVec("http_request_duration_seconds", "Latency.", "route")
+
+	// in the handler
+	start := time.Now()
+	reqs.With("/items", "200").Inc()
+	lat.With("/items").Observe(time.Since(start).Seconds())
+
+	// alert when more than 5 % of /items requests fail over a minute
+	err := reg.AddRule(metrics.Rule{Name: "items-errors", Metric: "http_requests_total",
+		Labels: []string{"/items", "500"}, Kind: metrics.Ratio,
+		Denominator: "http_requests_total", DenominatorLabels: []string{"/items", "*"},
+		Above: true, Threshold: 0.05, For: 30 * time.Second, MinCount: 100,
+		OnFire: func(a metrics.Alert) { log.Println("firing", a.Rule, a.Value) }})
+	fmt.Println(err)
+
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", reg.Handler())
+	mux.Handle("/debug/metrics", metrics.Dashboard(reg))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- reg.Run(ctx) }()
+	cancel()
+	fmt.Println(<-done)
+	// Output:
+	// <nil>
+	// context canceled
+}
+
+// ExampleRegistry_SnapshotHandler shows the JSON document's shape (without
+// history, which adds "seconds" and "minutes" point lists).
+func ExampleRegistry_SnapshotHandler() {
+	clock := metricstest.NewClock(time.Date(2026, 12, 5, 10, 0, 0, 0, time.UTC))
+	reg := metrics.NewRegistry(metrics.WithClock(clock))
+	reg.CounterVec("jobs_total", "Jobs done.", "queue").With("mail").Add(3)
+	reg.Gauge("workers", "Busy workers.").Set(2)
+	reg.Tick(clock.Advance(time.Second))
+
+	rec := httptest.NewRecorder()
+	reg.SnapshotHandler().ServeHTTP(rec, httptest.NewRequest("GET", "/?history=none", nil))
+	fmt.Print(rec.Code, " ", rec.Body.String())
+	rec = httptest.NewRecorder()
+	reg.SnapshotHandler().ServeHTTP(rec, httptest.NewRequest("GET", "/?limit=-1", nil))
+	fmt.Print(rec.Code, " ", rec.Body.String())
+	// Output:
+	// 200 {"time":"2026-12-05T10:00:01Z","alerts":[],"movers":[],"metrics":[{"name":"bulwark_metrics_overflow_total","help":"Label combinations, Attr keys and history that the registry folded or left out, by metric and reason.","kind":"counter","labels":["metric","reason"],"total":0,"series":[]},{"name":"jobs_total","help":"Jobs done.","kind":"counter","labels":["queue"],"total":1,"series":[{"values":["mail"],"value":3,"history":true}]},{"name":"workers","help":"Busy workers.","kind":"gauge","labels":[],"total":1,"series":[{"values":[],"value":2,"history":true}]}]}
+	// 400 metrics: limit "-1": want a whole number of series per metric, 1 or more (at most 1000 are returned)
 }
