@@ -155,6 +155,7 @@ func TestServiceDashboard(t *testing.T) {
 	noErr(t, err)
 	noErr(t, os.WriteFile(filepath.Join(t.ArtifactDir(), "service-dashboard.png"), png, 0o644))
 	if p := os.Getenv("SERVICE_SCREENSHOT"); p != "" {
+		noErr(t, os.MkdirAll(filepath.Dir(p), 0o755))
 		noErr(t, os.WriteFile(p, png, 0o644))
 		t.Logf("screenshot: %s (%d bytes)", p, len(png))
 	}

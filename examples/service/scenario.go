@@ -690,7 +690,7 @@ func (sc *scenario) phases(ctx context.Context) {
 	p.sla(s.ctrl.Level().IsOpen(), "admission level %v, want open", s.ctrl.Level())
 	p.sla(p.stats.v2 > 0 && !s.plan.Status()[release].RolledBack, "the fixed v2 is not ramping again")
 	p.expect(missing == 0, "final sweep: %d of %d acknowledged messages missing (%s)", missing, checked, example)
-	p.note("%s back (empty): %d records repaired into it; fixed v2 ramping from %d%%; final sweep: %d acknowledged messages, %d missing",
+	p.note("%s back (empty): %d records repaired into it; fixed v2 ramping again (plan at %d%%); final sweep: %d acknowledged messages, %d missing",
 		lostZone, s.tel.repairs.Value()-repairs0, sc.planShare()/100, checked, missing)
 	sc.report(p, r)
 }
