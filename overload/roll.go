@@ -70,7 +70,7 @@ func (c *Controller) roll(now int64) (WindowStats, bool) {
 		Started:    w.started,
 		Refused:    w.refused,
 		MeanQueue:  time.Duration(w.mean),
-		Overloaded: v == verdictOverloaded || v == verdictDrained || v == verdictRefusing,
+		Overloaded: v == verdictOverloaded || v == verdictDrained || v == verdictRefusing || v == verdictMarginal,
 		Idle:       v == verdictIdle || v == verdictGap,
 		Duration:   time.Duration(w.elapsed),
 		Capacity:   perSecond(c.drainInterval()),
@@ -191,8 +191,11 @@ func (c *Controller) backlog(v windowVerdict) (int64, windowVerdict) {
 		queue = c.lastWait.Load() / per
 	}
 	backlog := queue - allowed
-	if backlog < -allowed/2 {
+	switch {
+	case backlog < -allowed/2:
 		return backlog, verdictDrained
+	case backlog <= allowed:
+		return backlog, verdictMarginal
 	}
 	return backlog, v
 }

@@ -46,6 +46,11 @@ func TestNextLevel(t *testing.T) {
 		// The backlog cut is at most half of what ran: 250 -> 25 cells.
 		{"backlog cut is bounded", h, 0x0100 + 49, 500, 10000, 0, verdictOverloaded, 0x0100 + 24},
 		{"drained queue holds the level", h, 0x0100 + 49, 500, -20, 0, verdictDrained, 0x0100 + 49},
+		// marginal (queue within twice the threshold's share): 500 admitted,
+		// 480 ran, 500 <= 1.1 × 480: a load at capacity, no cut.
+		{"marginal window at capacity holds", h, 0x0100 + 49, 480, 5, 0, verdictMarginal, 0x0100 + 49},
+		// 500 admitted, 400 ran: 500 > 440, overload: cut to 95 % of 400 = 380.
+		{"marginal window above capacity cuts", h, 0x0100 + 49, 400, 5, 0, verdictMarginal, 0x0100 + 37},
 		// Drained with the level at 200 but 500 running: rise to 95 % of
 		// 500 = 475 -> 48 cells (the smallest prefix sum >= 475).
 		{"drained queue rises to the steady cut", h, 0x0100 + 19, 500, -20, 0, verdictDrained, 0x0100 + 47},
