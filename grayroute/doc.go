@@ -35,7 +35,8 @@
 // releases with different salts bucket independently.
 //
 // Operators: eq, neq, in, not_in, prefix, suffix, contains (string; a
-// missing attribute is ""), num_lt/lte/gt/gte (decimal numbers; JSON
+// missing attribute is ""), num_lt/lte/gt/gte (decimal numbers compared
+// exactly, every digit, not as float64; JSON
 // numbers or strings), version_lt/lte/gt/gte/eq, key_tail (the key's last
 // digits) and key_range (the key as an unsigned integer, inclusive). A
 // missing or unparsable number or version fails the condition, whatever the
@@ -69,7 +70,15 @@
 // until the canary has min_samples requests; a failed gate (error rate
 // increase above max_error_rate_increase, default 0.01, or p99 ratio above
 // max_p99_ratio, default 1.2) rolls the share back to 0 at once and holds
-// there until the plan changes (bump "epoch"); a passing gate advances once
+// there until the plan changes (bump "epoch"). Comparisons are exact: the
+// counts as fractions, the thresholds as the decimals written, so a value
+// at a threshold passes and only one above it rolls back. Before
+// min_samples, a canary whose error rate is worse than the control's by
+// more than the allowed increase with confidence (Wilson bounds, z = 4)
+// rolls back early; p99 is judged only at min_samples. A ramp takes
+// buckets only from the control: other arms keep theirs (Impact's RampFrom
+// shows what a plan will move). A verdict reached while the config changed
+// is dropped (the new plan restarts). A passing gate advances once
 // the dwell has elapsed. The state persists to StateFile (temp file plus
 // rename) and is restored, rollbacks included, by NewPlanner after a
 // restart.
@@ -77,8 +86,10 @@
 // # Once in, stay in
 //
 // With "sticky": N, up to N keys (an LRU) that a split sent to the canary
-// stay there when a config change shrinks the share (ReasonSticky). A
-// rollback forgets them all. Without a plan, every variant but the default
+// stay there when a config change shrinks the share (ReasonSticky), also
+// when other variants are added or removed (entries hold the variant's
+// name). Entries are keyed by the key's salted 64-bit hash (about 120 bytes
+// each, whatever the key's length). A rollback forgets them all. Without a plan, every variant but the default
 // counts as canary.
 //
 // # Full-link gray
