@@ -22,24 +22,21 @@ var attrLabels = []string{"id", "key"}
 // goroutines may register them at once.
 //
 // The ids of one name share WithMaxSeries like a vector's label values: an
-// id costs keys+1 series (its keys and its overflow key). An Attr call for a
-// new id that would take the name past MaxSeries series returns the name's
-// overflow Attr instead, one series exposed as
-// name{id="__overflow__",key="__overflow__"} that every key of every such
-// id adds to, each Add counted in bulwark_metrics_overflow_total{reason="series"};
-// ids registered earlier keep their series. So ids taken from request data
-// cannot grow the registry without bound.
+// id costs keys+1 series (its keys and its overflow key). The first id of
+// a name always gets its series; an Attr call for a further id that would
+// take the name past MaxSeries series returns the name's overflow Attr
+// instead, one series exposed as name{id="__overflow__",key="__overflow__"}
+// that every key of every such id adds to, each Add counted in
+// bulwark_metrics_overflow_total{reason="series"}. Ids registered earlier
+// keep their series, and a name holds at most max(MaxSeries, keys+1) + 1
+// series, so ids taken from request data cannot grow the registry without
+// bound.
 //
-// It panics if keys is not in 1..MaxAttrKeys or keys+1 exceeds MaxSeries
-// (one id could never fit), if name is invalid or used by another kind of
-// metric, or if the id exists with another number of keys.
+// It panics if keys is not in 1..MaxAttrKeys, if name is invalid or used by
+// another kind of metric, or if the id exists with another number of keys.
 func (r *Registry) Attr(id uint32, name string, keys int) *Attr {
 	if keys < 1 || keys > MaxAttrKeys {
 		panic("metrics: Attr " + name + ": keys " + strconv.Itoa(keys) + " not in 1.." + strconv.Itoa(MaxAttrKeys))
-	}
-	if keys+1 > r.maxSeries {
-		panic("metrics: Attr " + name + ": keys " + strconv.Itoa(keys) + " need " + strconv.Itoa(keys+1) +
-			" series, more than WithMaxSeries (" + strconv.Itoa(r.maxSeries) + ")")
 	}
 	checkNames(name, kindCounter, attrLabels)
 	// One hold of r.mu covers the lookup, the registration and the ids, so
@@ -61,7 +58,7 @@ func (r *Registry) Attr(id uint32, name string, keys int) *Attr {
 		}
 		return a
 	}
-	if f.count.Load()+int64(keys)+1 > f.max {
+	if n := f.count.Load(); n > 0 && n+int64(keys)+1 > f.max {
 		return f.overflowAttr()
 	}
 	return f.newAttr(id, keys)

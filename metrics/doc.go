@@ -57,8 +57,8 @@
 // becomes U+FFFD) and then cut at a rune boundary to MaxLabelValueLen
 // (1 KiB); values with the same result share a series and count once
 // against the cap, even past it. The ids of an Attr name count against the
-// cap too (keys+1 series each); past it an Attr call returns the name's
-// overflow Attr. An Attr key out of range goes to the id's overflow key
+// cap too (keys+1 series each; the first id always fits); past it an Attr
+// call for a new id returns the name's overflow Attr. An Attr key out of range goes to the id's overflow key
 // (reason="key").
 //
 // A series costs about 300 bytes plus its label text: a million distinct
