@@ -645,3 +645,31 @@ func TestMaxReadings(t *testing.T) {
 		}
 	}
 }
+
+// TestRatioPerRoute is the newcomer's case: route /a fails half its 10
+// requests a second while /b serves 1,000 without errors. Over all routes
+// the error ratio is 0.5 %; narrowed with DenominatorLabels to /a it is 50 %
+// and the rule fires.
+func TestRatioPerRoute(t *testing.T) {
+	r := NewRegistry(WithClock(fixedClock{t0}))
+	reqs := r.CounterVec("http_requests_total", "", "route", "code")
+	all := Rule{Name: "all", Metric: "http_requests_total", Labels: []string{"/a", "500"}, Kind: Ratio,
+		Denominator: "http_requests_total", Above: true, Threshold: 0.05, Window: 10 * time.Second}
+	perRoute := all
+	perRoute.Name, perRoute.DenominatorLabels = "per-route", []string{"/a", "*"}
+	require.NoError(t, r.AddRule(all))
+	require.NoError(t, r.AddRule(perRoute))
+	now := t0
+	for range 15 {
+		reqs.With("/a", "200").Add(5)
+		reqs.With("/a", "500").Add(5)
+		reqs.With("/b", "200").Add(1000)
+		now = now.Add(time.Second)
+		r.Tick(now)
+	}
+	as := r.Alerts()
+	assert.Equal(t, Inactive, as[0].State)
+	assert.InDelta(t, 5.0/1010, as[0].Value, 1e-9)
+	assert.Equal(t, Firing, as[1].State)
+	assert.InDelta(t, 0.5, as[1].Value, 1e-9)
+}

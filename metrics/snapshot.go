@@ -118,7 +118,7 @@ func (r *Registry) parseSnapQuery(q url.Values, def, max int) (snapQuery, int, e
 		f := r.fams[sq.metric]
 		r.mu.Unlock()
 		if f == nil {
-			return sq, http.StatusNotFound, fmt.Errorf("metrics: metric %q: %w", sq.metric, ErrUnknownMetric)
+			return sq, http.StatusNotFound, fmt.Errorf("%w %q", ErrUnknownMetric, sq.metric)
 		}
 	}
 	return sq, 0, nil
