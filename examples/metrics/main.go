@@ -51,7 +51,8 @@ func run(short bool, hold time.Duration) error {
 	fired, resolved := make(chan metrics.Alert, 1), make(chan metrics.Alert, 1)
 	err := reg.AddRule(metrics.Rule{
 		Name: "items-error-rate", Metric: "http_requests_total", Labels: []string{"/items", "500"},
-		Kind: metrics.Ratio, Denominator: "http_requests_total", Above: true, Threshold: 0.05,
+		Kind: metrics.Ratio, Denominator: "http_requests_total", DenominatorLabels: []string{"/items", "*"},
+		Above: true, Threshold: 0.05,
 		Window: window, For: time.Second, MinCount: 20,
 		OnFire: func(a metrics.Alert) {
 			fmt.Printf("ALERT %s firing: error rate %.1f%%\n", a.Rule, 100*a.Value)
