@@ -211,14 +211,14 @@
 // context.WithCancelCause and a wrapper that reports the deadline), plus
 // context.WithoutCancel (1) for a write under a cancellable caller context.
 // Over quorum/memreplica (N=3, W=R=2, medians of five runs on a shared,
-// loaded 2-core machine) a Get costs about 1.3 µs and 5 allocations (the
+// loaded 2-core machine) a Get costs about 1.6 µs and 5 allocations (the
 // context and the two replicas' copies of the value); a Put, which takes
-// two round trips (version read, then write), about 2.2 µs and 7
+// two round trips (version read, then write), about 2.5 µs and 7
 // allocations (the context, the three replicas' copies and the client's
 // own, which lets stragglers land after Put returns); a fast failure (too
 // few healthy replicas) about 250 ns and 1 allocation. In-memory replicas
 // are called inline; with InlineBelow < 0, where every call is handed to a
-// worker, a Get costs about 2.5 µs and a Put about 5.6 µs. TestAllocs
+// worker, a Get costs about 2.7 µs and a Put about 6 µs. TestAllocs
 // locks the counts. See benchmarks/quorum and BENCHMARKS.md for latency
 // under slow and tail-heavy replicas.
 //
