@@ -104,16 +104,17 @@
 //
 // A successful call on a closed breaker takes no lock: it loads the state
 // word, reads the clock once (twice with SlowCall set) and adds to two
-// counters of the current bucket, plus the breaker's in-flight count.
-// gobreaker takes its mutex twice and reads the clock twice. Failures,
+// counters of the current bucket; nothing else is written. gobreaker takes
+// its mutex twice and reads the clock twice. Failures,
 // state changes, half-open probes, a call in a new bucket and, when
 // OnResult is set, every result take the breaker's mutex; refusals of an
 // open breaker are lock-free unless OnReject is set. Counts and the trip
 // rule's evaluation after a failure cost one step per bucket. Execute
 // allocates nothing; a breaker allocates a 48-byte slot for each bucket
 // period in which it admits a call, and a new window (its buckets, 8 bytes
-// each) at each state change. Group.Execute adds a sharded read-locked map
-// lookup and no allocation; adding a key examines at most 32 breakers.
+// each) at each state change. Group.Execute adds a hash-table
+// lookup that takes no lock and writes nothing, and no allocation; adding a
+// key examines at most 32 breakers.
 // Throttle.Allow+Record is lock-free: two atomic adds and a few loads, with
 // a clock read only every few calls under load (up to every 64th) and
 // before any rejection. Allow (the two-step form) allocates its done func.

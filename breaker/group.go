@@ -38,7 +38,8 @@ type GroupConfig struct {
 // concurrent use; lookups of known keys take no lock and write nothing.
 //
 // Its table holds at most MaxKeys breakers. When the table is full, a new
-// key evicts a closed breaker with no call in flight, chosen by a
+// key evicts a closed breaker with no call in flight (none admitted within
+// its window and not yet finished), chosen by a
 // second-chance (CLOCK) sweep, an approximation of least recently used: the
 // sweep passes over breakers used since its last pass (clearing their mark)
 // and over open, half-open or busy ones, and takes the first other one. It
@@ -94,6 +95,7 @@ type entry[T any] struct {
 	seenW   *window
 	seenS   *slot
 	seenReq uint32
+	_       [60]byte // a multiple of 64 bytes: the first line stays whole
 }
 
 // usedSince reports whether e's breaker admitted a call since the sweep

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/stretchr/testify/require"
 )
@@ -339,4 +340,15 @@ func TestGroupHookChainsConcurrent(t *testing.T) {
 			require.Empty(t, problems)
 		})
 	}
+}
+
+// TestEntryLayout: an entry's first cache line holds the hash, the key and
+// the breaker's fields every call reads, and entries fill whole lines (so
+// the allocator's size class keeps them line-aligned).
+func TestEntryLayout(t *testing.T) {
+	var e entry[int]
+	require.Zero(t, unsafe.Sizeof(e)%64, "entry size %d", unsafe.Sizeof(e))
+	require.LessOrEqual(t, unsafe.Offsetof(e.b)+unsafe.Offsetof(e.b.epoch)+unsafe.Sizeof(e.b.epoch), uintptr(64))
+	var w window
+	require.LessOrEqual(t, unsafe.Offsetof(w.cur)+8, uintptr(64))
 }

@@ -24,11 +24,15 @@ import (
 // requests, successes, excluded and rejected counters. Everything else is
 // guarded by the breaker's mutex.
 type window struct {
-	gen    uint64
-	state  State
-	expiry time.Time      // open: the end of the open period
-	open   *RejectedError // open: the error of every refused call
-
+	// The first cache line holds what a call reads: keep it so.
+	state State
+	// failing is set (before anything else is read) by every failed call
+	// and cleared when a success ends the failure run. A lock-free success
+	// that sees it set takes the lock to end the run; one that sees it
+	// clear had no failure run to end.
+	failing atomic.Bool
+	expiry  time.Time      // open: the end of the open period
+	open    *RejectedError // open: the error of every refused call
 	// cur is the slot of bucket curAge, if it has one. A call reads curAge
 	// then cur, and books into cur if curAge is its own bucket: the writer
 	// clears cur before it moves curAge, so cur is never older than the
@@ -36,18 +40,13 @@ type window struct {
 	// counters make every call contend for; these fields are read-mostly.)
 	curAge atomic.Uint64
 	cur    atomic.Pointer[slot]
-
-	// failing is set (before anything else is read) by every failed call
-	// and cleared when a success ends the failure run. A lock-free success
-	// that sees it set takes the lock to end the run; one that sees it
-	// clear had no failure run to end.
-	failing atomic.Bool
+	gen    uint64
 
 	// Guarded by the breaker's mutex.
 	ring []*slot // ring[a%len(ring)]: the slot of bucket a, nil if none
 	age  uint64  // the newest bucket seen (buckets since the breaker's epoch)
 	runF uint32  // id of the current failure run
-	_    [12]byte
+	_    [20]byte
 }
 
 // current returns the slot to book a call of bucket age into without the
