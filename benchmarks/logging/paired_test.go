@@ -48,7 +48,9 @@ func BenchmarkPaired(b *testing.B) {
 	flightL := logging.New(io.Discard, &logging.Options{FlightBytes: 1 << 20})
 	ringL := logging.New(io.Discard, &logging.Options{RingSize: 1000})
 	fctx := logging.WithFlight(context.Background())
-	n := 0
+	mctx := logging.WithFlight(context.Background())
+	hdr := map[string][]string{"Accept": {"*/*"}, "X-User": {"alice"}}
+	n, m := 0, 0
 	cases := []struct {
 		name  string
 		batch int // about 100 µs of work: short enough that most batch pairs see the same load
@@ -86,6 +88,20 @@ func BenchmarkPaired(b *testing.B) {
 				flightL.DebugContext(fctx, "request done", "user", "alice", "count", 42, "ok", true, "dur", dur, "err", errBoom)
 			}},
 	}
+	cases = append(cases, struct {
+		name  string
+		batch int
+		a, b  func()
+	}{"flight-withMap-buffered-vs-enabled-line", 50,
+		func() {
+			flightL.InfoContext(mctx, "request done", "user", "alice", "count", 42, "ok", true, "dur", dur, "err", errBoom, "hdr", hdr)
+		},
+		func() {
+			if m++; m%32 == 0 {
+				mctx = logging.WithFlight(context.Background())
+			}
+			flightL.DebugContext(mctx, "request done", "user", "alice", "count", 42, "ok", true, "dur", dur, "err", errBoom, "hdr", hdr)
+		}})
 	for _, c := range cases {
 		b.Run(c.name, func(b *testing.B) {
 			ratio, nsA, nsB := pairedRounds(b.N, c.batch, c.a, c.b)
