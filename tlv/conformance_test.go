@@ -36,20 +36,22 @@ type (
 		Tags []string `tlv:"2"`
 	}
 	cfPlain struct {
-		I8    int8               `tlv:"1,omitempty"`
-		I16   int16              `tlv:"2,omitempty"`
-		U8    uint8              `tlv:"3,omitempty"`
-		U16   uint16             `tlv:"4,omitempty"`
-		I32   int32              `tlv:"5,omitempty"`
-		S     string             `tlv:"6,omitempty"`
-		P     *int64             `tlv:"10"`
-		ML    map[string][]int64 `tlv:"11"`
-		Times []time.Time        `tlv:"12"`
-		PS    []*int64           `tlv:"13"`
-		LL    [][]int64          `tlv:"14"`
-		LF    [][]float64        `tlv:"15"`
-		Items []cfItem           `tlv:"16"`
-		Ptrs  []*cfItem          `tlv:"17"`
+		I8    int8                `tlv:"1,omitempty"`
+		I16   int16               `tlv:"2,omitempty"`
+		U8    uint8               `tlv:"3,omitempty"`
+		U16   uint16              `tlv:"4,omitempty"`
+		I32   int32               `tlv:"5,omitempty"`
+		S     string              `tlv:"6,omitempty"`
+		P     *int64              `tlv:"10"`
+		ML    map[string][]int64  `tlv:"11"`
+		Times []time.Time         `tlv:"12"`
+		PS    []*int64            `tlv:"13"`
+		LL    [][]int64           `tlv:"14"`
+		LF    [][]float64         `tlv:"15"`
+		Items []cfItem            `tlv:"16"`
+		Ptrs  []*cfItem           `tlv:"17"`
+		MS    map[string][]string `tlv:"18"`
+		MI    map[int32][]cfItem  `tlv:"19"`
 	}
 )
 

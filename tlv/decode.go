@@ -888,9 +888,10 @@ func (d *DecodeState) decodeEntryFields(c *codec, v []byte, kp, vp unsafe.Pointe
 		case 2:
 			fc = c.elem
 		}
-		// Strict: key then value, once each (checked before the wire type, as generated
-		// code does).
-		if d.strict && fc != nil && (int(ft) != seen+1 || n != SizeTag(ft)) {
+		// Strict: key then value, once each, except that a list value is one field per
+		// element (checked before the wire type, as generated code does).
+		listMore := ft == 2 && seen == 2 && fc != nil && fc.kind == kRepeated
+		if d.strict && fc != nil && ((int(ft) != seen+1 && !listMore) || n != SizeTag(ft)) {
 			return nil, d.errAt(start, ft, ErrNonCanonical)
 		}
 		if fc == nil || fc.accept&(1<<wt) == 0 || (d.strict && fc.strictAccept&(1<<wt) == 0) {
@@ -912,8 +913,20 @@ func (d *DecodeState) decodeEntryFields(c *codec, v []byte, kp, vp unsafe.Pointe
 		if ft == 2 {
 			p = vp
 		}
-		next, err := d.decodeValue(fc, wt, v, off, p, ft, fresh)
-		if err != nil {
+		var next int
+		var err error
+		if fc.kind == kRepeated {
+			// A list value: each field is one more element.
+			if err := d.growSlice(fc, p, 1); err != nil {
+				return nil, d.errAt(start, ft, err)
+			}
+			h := (*sliceHeader)(p)
+			h.len++
+			if next, err = d.decodeValue(fc.elem, wt, v, off, unsafe.Add(h.data, uintptr(h.len-1)*fc.elem.size), ft, true); err != nil {
+				h.len--
+				return nil, err
+			}
+		} else if next, err = d.decodeValue(fc, wt, v, off, p, ft, fresh); err != nil {
 			return nil, err
 		}
 		if ft == 1 {
@@ -922,7 +935,8 @@ func (d *DecodeState) decodeEntryFields(c *codec, v []byte, kp, vp unsafe.Pointe
 		off = next
 	}
 	if d.strict {
-		if seen != 2 {
+		// Key and value are always written; an empty list value has no field.
+		if seen != 2 && (seen != 1 || c.elem.kind != kRepeated) {
 			return nil, d.errAt(len(v), tag, ErrNonCanonical)
 		}
 		if *prevKey != nil && bytes.Compare(keyBytes, *prevKey) <= 0 {

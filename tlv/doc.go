@@ -113,11 +113,9 @@
 //     reachable keeps its block (never more than the input's size) alive. A short decoded
 //     []byte has len == cap, so appending to it copies and never touches its neighbours.
 //   - No interface{}, arrays, channels or funcs; lists of lists only when the inner list is
-//     packed or []byte. Map values may be packed lists (map[K][]int64) but not lists of
-//     strings, []byte or messages (map[string][]string, url.Values, http.Header): a map
-//     entry holds one value field, and such a list needs one field per element, which the
-//     format does not define yet (SPEC.md §11). Those types fail with ErrUnsupportedType
-//     at the first Marshal or Unmarshal, never with a panic.
+//     packed or []byte; no maps of maps (a map value may be a list: map[string][]string,
+//     url.Values, http.Header). Those types fail with ErrUnsupportedType at the first
+//     Marshal or Unmarshal, never with a panic.
 //   - int, uint and uintptr have the platform's width: a value that does not fit a 32-bit
 //     int fails with ErrRange when decoded on a 32-bit platform.
 //   - Location of a time.Time is not encoded; monotonic clock readings are dropped.

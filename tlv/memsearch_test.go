@@ -75,12 +75,14 @@ type customHeavy struct {
 }
 
 type mapsOnly struct {
-	S  map[string]string  `tlv:"1"`
-	I  map[int64]int64    `tlv:"2"`
-	B  map[bool]uint8     `tlv:"3"`
-	F  map[uint32]float64 `tlv:"4"`
-	Ss []string           `tlv:"5"`
-	Is []int64            `tlv:"6"`
+	L  map[string][]string       `tlv:"7"`
+	G  map[int32][]gentest.Inner `tlv:"8"`
+	S  map[string]string         `tlv:"1"`
+	I  map[int64]int64           `tlv:"2"`
+	B  map[bool]uint8            `tlv:"3"`
+	F  map[uint32]float64        `tlv:"4"`
+	Ss []string                  `tlv:"5"`
+	Is []int64                   `tlv:"6"`
 }
 
 func memShapes(r *rand.Rand, random int) []memShape {
@@ -239,6 +241,12 @@ func (h *hostileGen) value(b []byte, tag uint32, t reflect.Type, depth int) []by
 		return h.lenField(b, tag, tlv.Message, h.message(nil, t, depth+1, h.subSize()))
 	case isPackedList(t):
 		return h.packed(b, tag, t.Elem(), 1+h.r.IntN(4))
+	case t.Kind() == reflect.Slice && t.Elem().Kind() != reflect.Uint8:
+		// A list map value: one field per element.
+		for range 1 + h.r.IntN(4) {
+			b = h.value(b, tag, t.Elem(), depth)
+		}
+		return b
 	}
 	return h.scalar(b, tag, t)
 }

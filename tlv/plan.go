@@ -422,12 +422,18 @@ func (b *builder) codec0(t reflect.Type, nest int) (*codec, error) {
 		if kc.kind > kString {
 			return nil, fmt.Errorf("map key %v: %w", kt, ErrUnsupportedType)
 		}
-		vc, err := b.codec(t.Elem(), 1)
+		// A list value is built as a field's list would be (its elements may not be
+		// lists themselves, except packable ones); a map value may not be a map.
+		vnest := 1
+		if ve := t.Elem(); ve.Kind() == reflect.Slice && ve.Elem().Kind() != reflect.Uint8 {
+			vnest = 0
+		}
+		vc, err := b.codec(t.Elem(), vnest)
 		if err != nil {
 			return nil, err
 		}
-		if vc.kind == kRepeated || vc.kind == kMap {
-			return nil, fmt.Errorf("%v: map values cannot be repeated: %w", t, ErrUnsupportedType)
+		if vc.kind == kMap {
+			return nil, fmt.Errorf("%v: map values cannot be maps: %w", t, ErrUnsupportedType)
 		}
 		c.kind, c.wt, c.key, c.elem = kMap, Message, kc, vc
 		c.entryK, c.entryV = mkKey(1, kc.wt), mkKey(2, vc.wt)

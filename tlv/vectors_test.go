@@ -64,6 +64,10 @@ type vZero struct {
 	S string `tlv:"2"`
 }
 
+type vMapLists struct {
+	M map[string][]string `tlv:"6"`
+}
+
 type vNarrow struct {
 	A int32 `tlv:"1"`
 }
@@ -87,6 +91,9 @@ var specVectors = map[string]func() (any, any){
 	"repeated_strings": func() (any, any) { return &vStrings{S: []string{"x", ""}}, new(vStrings) },
 	"unknown_kept":     func() (any, any) { return &vUnknown{A: 1, C: 2, U: Unknown{0x10, 0x07}}, new(vUnknown) },
 	"zero_written":     func() (any, any) { return &vZero{}, new(vZero) },
+	"map_lists": func() (any, any) {
+		return &vMapLists{M: map[string][]string{"a": {"x", "y"}, "b": nil}}, new(vMapLists)
+	},
 }
 
 // specRejects are the rejected inputs of SPEC.md §10: the target type and the error.
