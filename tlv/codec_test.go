@@ -475,8 +475,11 @@ func TestUnsupportedTypes(t *testing.T) {
 		"map key": &struct {
 			A map[float64]int `tlv:"1"`
 		}{},
-		"map list": &struct {
-			A map[string][]string `tlv:"1"`
+		"map of maps": &struct {
+			A map[string]map[string]int `tlv:"1"`
+		}{},
+		"map of lists of lists": &struct {
+			A map[string][][]string `tlv:"1"`
 		}{},
 		"ptr ptr": &struct {
 			A **int `tlv:"1"`
