@@ -61,15 +61,16 @@
 // A Group keeps one breaker per key (a host, a method). Its table holds at
 // most MaxKeys (default 10,000) and evicts, for a new key, a closed breaker
 // with no call in flight, chosen by a second-chance (CLOCK) sweep that
-// approximates least recently used and examines at most 32 breakers per new
-// key. It never evicts an open or half-open breaker from the table, so a
-// dead host stays cut off however many other keys pass through. When the
-// table holds only open, half-open or busy breakers, new keys get breakers
-// in an overflow of ⌈MaxKeys/16⌉ more, so a new dead host is still cut off;
-// only when the overflow is full too does it drop its least recent
-// breaker, whatever its state. MaxOpenFraction caps the share of keys that
-// may be open at once, as Envoy's max_ejection_percent does. RoundTripper
-// puts a Group in front of an http.RoundTripper, keyed by host.
+// approximates least recently used (a key seen once goes first) and examines
+// at most 96 breakers per new key. It never evicts an open or half-open
+// breaker from the table, so a dead host stays cut off however many other
+// keys pass through. When the sweep finds nothing to evict (only open,
+// half-open, busy or recently used breakers), new keys get breakers in an
+// overflow of ⌈MaxKeys/16⌉ more, so a new dead host is still cut off; only when the overflow is full too does it
+// drop its least recent breaker, whatever its state. MaxOpenFraction caps
+// the share of keys that may be open at once, as Envoy's
+// max_ejection_percent does. RoundTripper puts a Group in front of an
+// http.RoundTripper, keyed by host.
 //
 // # Hooks
 //
@@ -105,21 +106,21 @@
 // A successful call on a closed breaker takes no lock: it loads the state
 // word, reads the clock once (twice with SlowCall set) and adds to two
 // counters of the current bucket; nothing else is written. gobreaker takes
-// its mutex twice and reads the clock twice. Failures,
-// state changes, half-open probes, a call in a new bucket and, when
-// OnResult is set, every result take the breaker's mutex; refusals of an
-// open breaker are lock-free unless OnReject is set. Counts and the trip
-// rule's evaluation after a failure cost one step per bucket. Execute
-// allocates nothing; a breaker allocates a 48-byte slot for each bucket
-// period in which it admits a call, and a new window (its buckets, 8 bytes
-// each) at each state change. Group.Execute adds a hash-table
-// lookup that takes no lock and writes nothing, and no allocation; adding a
-// key examines at most 32 breakers.
-// Throttle.Allow+Record is lock-free: two atomic adds and a few loads, with
-// a clock read only every few calls under load (up to every 64th) and
-// before any rejection. Allow (the two-step form) allocates its done func.
-// Figures against gobreaker and failsafe-go are in BENCHMARKS.md
-// (benchmarks/breaker).
+// its mutex twice and reads the clock twice. Failures, state changes,
+// half-open probes, the first call of a new bucket and, when OnResult is
+// set, every result take the breaker's mutex; refusals of an open breaker
+// are lock-free unless OnReject is set. Counts and the trip rule's
+// evaluation after a failure cost one step per bucket.
+//
+// Execute allocates nothing; a breaker allocates a 48-byte slot for each
+// bucket period in which it admits a call, and a new window (128 bytes and
+// 8 per bucket) at each state change. Group.Execute adds a hash-table lookup
+// that takes no lock and writes nothing, and no allocation; adding a key
+// examines at most 96 breakers. Throttle.Allow+Record is lock-free: two
+// atomic adds and a few loads, with a clock read only every few calls
+// under load (up to every 64th) and before any rejection. Allow (the
+// two-step form) allocates its done func. Figures against gobreaker and
+// failsafe-go are in BENCHMARKS.md (benchmarks/breaker).
 //
 // # What it does not do
 //

@@ -12,8 +12,9 @@ import (
 // DefaultMaxKeys bounds a Group when GroupConfig.MaxKeys is zero.
 const DefaultMaxKeys = 10_000
 
-// evictScan bounds the breakers a new key examines for eviction: adding a
-// key costs at most this many breaker checks, however full the Group is.
+// evictScan bounds the breakers one sweep examines: adding a key costs at
+// most three sweeps (table, overflow, table again to promote an overflow
+// key in use), however full the Group is.
 const evictScan = 32
 
 // GroupConfig configures a Group.
@@ -39,22 +40,24 @@ type GroupConfig struct {
 //
 // Its table holds at most MaxKeys breakers. When the table is full, a new
 // key evicts a closed breaker with no call in flight (none admitted within
-// its window and not yet finished), chosen by a
-// second-chance (CLOCK) sweep, an approximation of least recently used: the
-// sweep passes over breakers used since its last pass (clearing their mark)
-// and over open, half-open or busy ones, and takes the first other one. It
-// examines at most 32 breakers per new key. Open and half-open breakers are
+// its window and not yet finished), chosen by a second-chance (CLOCK) sweep,
+// an approximation of least recently used: the sweep passes over breakers
+// used since its last pass (clearing their mark; a key's first call does not
+// count, so keys seen once go first) and over open, half-open or busy ones,
+// and takes the first other one. It examines at most 32 breakers per sweep
+// and a new key costs at most three sweeps. Open and half-open breakers are
 // never evicted from the table, so a dead host stays cut off.
 //
 // When the sweep finds nothing to evict (every breaker it examined is open,
 // half-open, busy or recently used), the new key gets a breaker in the
 // overflow: up to ⌈MaxKeys/16⌉ breakers outside the table, which protect new
 // keys (a new dead host still trips and stays cut off) while the table is
-// full of open breakers. When the overflow is full too, a new key evicts an
-// overflow breaker by the same sweep, and failing that the overflow's
-// oldest, whatever its state: a Group that must remember more dead hosts
-// than MaxKeys + ⌈MaxKeys/16⌉ forgets the least recent ones, and its hooks
-// see that breaker change to closed. Len is therefore at most
+// full of open breakers. An overflow key in use again moves into the table
+// when a sweep finds room there. When the overflow is full too, a new key
+// evicts an overflow breaker by the same sweep, and failing that the
+// overflow's oldest, whatever its state: a Group that must remember more
+// dead hosts than MaxKeys + ⌈MaxKeys/16⌉ forgets the least recent ones, and
+// its hooks see that breaker change to closed. Len is therefore at most
 // MaxKeys + ⌈MaxKeys/16⌉.
 //
 // Hooks receive the key as the name. Events of one key reach the hooks one
@@ -91,7 +94,7 @@ type entry[T any] struct {
 
 	// What the sweep saw when it last passed, to tell whether the breaker
 	// was used since without the calls writing a mark. Guarded by g.mu.
-	fresh   bool // added since the sweep last passed
+	fresh   bool // not yet passed by the sweep
 	seenW   *window
 	seenS   *slot
 	seenReq uint32
@@ -102,9 +105,17 @@ type entry[T any] struct {
 // last passed it, and remembers what it sees now. e.b.mu is held.
 func (e *entry[T]) usedSince(w *window) bool {
 	cur := w.cur.Load()
-	used := e.fresh || w != e.seenW || (cur != nil && cur != e.seenS) ||
+	if e.fresh {
+		// A new key's first call is no use yet (a key seen once goes
+		// first, as in CLOCK's probation); before it, the key is kept.
+		if cur == nil {
+			return true
+		}
+		e.fresh, e.seenW, e.seenS, e.seenReq = false, w, cur, 1
+	}
+	used := w != e.seenW || (cur != nil && cur != e.seenS) ||
 		(e.seenS != nil && e.seenS.requests.Load() != e.seenReq)
-	e.fresh, e.seenW = false, w
+	e.seenW = w
 	if cur != nil {
 		e.seenS = cur
 	}
@@ -217,7 +228,9 @@ func (g *Group[T]) add(key string, h uint64) *Breaker[T] {
 		} else {
 			list = &g.over
 			if g.over.n >= g.overCap {
-				dropped = g.evict(&g.over, g.sweep(&g.over, true))
+				if v := g.sweep(&g.over, true); v != nil { // nil: a promotion made room
+					dropped = g.evict(&g.over, v)
+				}
 			}
 		}
 	}
@@ -234,7 +247,7 @@ func (g *Group[T]) add(key string, h uint64) *Breaker[T] {
 		q.release = g.forget
 	}
 	e.b.init(&g.s, key, g, q)
-	e.fresh = true // not evictable before its first call
+	e.fresh = true // not evictable before its first call; that call is no use yet
 	g.index.insert(e)
 	list.pushBack(e)
 	g.n.Add(1)
@@ -247,12 +260,17 @@ func (g *Group[T]) add(key string, h uint64) *Breaker[T] {
 
 // sweep advances l's hand by at most evictScan breakers, clearing their
 // used marks, and returns the first closed breaker with no call in flight
-// and not used since the hand last passed it; failing that the first closed
-// one with no call in flight; failing that (when force is set, for the
-// overflow) the first closed one, then the first examined. It returns nil
-// when it found none it may take. g.mu is held.
+// and not used since the hand last passed it. Failing that, when the hand
+// went round the whole list, it returns the first closed one with no call
+// in flight (plain CLOCK's pick on its second lap); when force is set (the
+// overflow must make room), the first closed one with no call in flight,
+// else the first closed one, else the first examined; but the first
+// overflow breaker it finds in use again is moved into the table instead,
+// if a sweep of the table finds room, and then it returns nil. Otherwise it
+// returns nil. g.mu is held.
 func (g *Group[T]) sweep(l *entryList[T], force bool) *entry[T] {
 	var idle, busy, first *entry[T]
+	promoted := false
 	for range min(evictScan, l.n) {
 		e := l.head.next
 		b := &e.b
@@ -265,6 +283,18 @@ func (g *Group[T]) sweep(l *entryList[T], force bool) *entry[T] {
 		b.mu.Unlock()
 		if closed && inflight == 0 && !used {
 			return e
+		}
+		if force && !promoted && closed && inflight == 0 && used {
+			// A key of the overflow that is in use again: move it into the
+			// table if the table's sweep finds room, so that keys in
+			// steady use do not churn through the small overflow.
+			promoted = true
+			if v := g.sweep(&g.table, false); v != nil {
+				g.evict(&g.table, v)
+				l.remove(e)
+				g.table.pushBack(e)
+				return nil
+			}
 		}
 		if first == nil {
 			first = e
@@ -279,14 +309,23 @@ func (g *Group[T]) sweep(l *entryList[T], force bool) *entry[T] {
 		l.pushBack(e)
 	}
 	switch {
-	case idle != nil:
+	case force && idle != nil, force && busy != nil:
+		return cmpOr(idle, busy)
+	case force:
+		return first
+	case idle != nil && l.n <= evictScan:
+		// The hand went round the whole list: this is the breaker plain
+		// CLOCK would take on its second lap.
 		return idle
-	case !force:
-		return nil
-	case busy != nil:
-		return busy
 	}
-	return first
+	return nil
+}
+
+func cmpOr[T any](a, b *entry[T]) *entry[T] {
+	if a != nil {
+		return a
+	}
+	return b
 }
 
 // evict drops e from the Group. Only the overflow evicts a breaker that is

@@ -30,7 +30,7 @@ func (g *Group[T]) inOverflow(key string) bool {
 // Groups and checks after every call: no breaker of the table that is open
 // or half-open was evicted; only the overflow, when full, drops an open
 // breaker; Len stays within MaxKeys + ⌈MaxKeys/16⌉; a new key examines at
-// most 2 × 32 breakers; the open share respects MaxOpenFraction; and a dead
+// most 3 × 32 breakers; the open share respects MaxOpenFraction; and a dead
 // key whose breaker opened sees no call while it stays open. When the Group
 // can hold every dead key (fewer dead keys than table and overflow hold)
 // and the sweep sees the whole table (MaxKeys ≤ 32), no open breaker is
@@ -77,7 +77,7 @@ func TestGroupGenerative(t *testing.T) {
 					}
 					return 1, nil
 				})
-				require.LessOrEqual(t, g.scanned, 2*evictScan, "call %d", i)
+				require.LessOrEqual(t, g.scanned, 3*evictScan, "call %d", i)
 				if called && everOpened[key] {
 					reachedAfterOpen++
 				}
@@ -110,7 +110,7 @@ func TestGroupGenerative(t *testing.T) {
 
 // TestGroupFullOfOpenBreakers: a Group whose table is full of open breakers
 // (a partition, with no MaxOpenFraction) gives a new key an overflow
-// breaker after examining at most 2 × 32 breakers, not all of them; a new
+// breaker after examining at most 3 × 32 breakers, not all of them; a new
 // dead host trips after its 5 failures and stays cut off; and calls to it
 // do not allocate.
 func TestGroupFullOfOpenBreakers(t *testing.T) {
@@ -131,7 +131,7 @@ func TestGroupFullOfOpenBreakers(t *testing.T) {
 		calls := 0
 		for range 20 {
 			_, _ = g.Execute(ctx, key, func(context.Context) (int, error) { calls++; return 0, errBoom })
-			require.LessOrEqual(t, g.scanned, 2*evictScan)
+			require.LessOrEqual(t, g.scanned, 3*evictScan)
 		}
 		require.Equal(t, StateOpen, g.State(key))
 		require.LessOrEqual(t, calls, 5, "new dead host %s reached %d times", key, calls)
@@ -162,7 +162,7 @@ func TestGroupEvictionIsSecondChance(t *testing.T) {
 			case i >= 0:
 				model[i].used = true
 			case len(model) < maxKeys:
-				model = append(model, ref{key, true})
+				model = append(model, ref{key, false}) // its first call is no use yet
 			default:
 				victim := -1
 				for range len(model) {
@@ -177,7 +177,7 @@ func TestGroupEvictionIsSecondChance(t *testing.T) {
 					victim = 0
 				}
 				model = append(model[:victim], model[victim+1:]...)
-				model = append(model, ref{key, true})
+				model = append(model, ref{key, false})
 			}
 			_, _ = g.Execute(context.Background(), key, ok)
 			var want []string

@@ -129,3 +129,36 @@ func BenchmarkThrottle(b *testing.B) {
 		})
 	})
 }
+
+// BenchmarkGroupNewKeyWhenFull is the cost of a call to a new key when all
+// 10,000 breakers of the table are open (a partition): the sweep examines
+// at most 32 of them and the key gets an overflow breaker. Against it, a
+// call to a known open key (a refusal) in the same run.
+func BenchmarkGroupNewKeyWhenFull(b *testing.B) {
+	ctx := context.Background()
+	g, _ := breaker.NewGroup[int](breaker.GroupConfig{})
+	fail := func(context.Context) (int, error) { return 0, errDep }
+	for i := range breaker.DefaultMaxKeys {
+		for range 5 {
+			_, _ = g.Execute(ctx, "dead-"+strconv.Itoa(i), fail)
+		}
+	}
+	keys := make([]string, 100_000)
+	for i := range keys {
+		keys[i] = "new-" + strconv.Itoa(i)
+	}
+	b.Run("known-open-key", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			_, _ = g.Execute(ctx, "dead-1", workCtx)
+		}
+	})
+	b.Run("new-key", func(b *testing.B) {
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			_, _ = g.Execute(ctx, keys[i%len(keys)], workCtx)
+			i++
+		}
+	})
+}
