@@ -1,7 +1,8 @@
 package metrics
 
 import (
-	"hash/maphash"
+	"math/bits"
+	"math/rand/v2"
 	"sync/atomic"
 	"unicode/utf8"
 )
@@ -37,25 +38,73 @@ func newTable(n int) *table {
 }
 
 // index is the lock-free lookup from label values to series. The hash is
-// seeded per index, so label values chosen by an attacker cannot be made to
-// collide.
+// keyed with random numbers per index, so label values chosen by an
+// attacker cannot be made to collide without knowing them.
 type index struct {
-	seed maphash.Seed
-	tab  atomic.Pointer[table]
-	n    atomic.Int64
+	k0, k1, k2 uint64 // hash keys
+	tab        atomic.Pointer[table]
+	n          atomic.Int64
 }
 
 func (x *index) init() {
-	x.seed = maphash.MakeSeed()
+	x.k0, x.k1, x.k2 = rand.Uint64(), rand.Uint64(), rand.Uint64()
 	x.tab.Store(newTable(8))
 }
 
+// hash returns the hash of a label-value combination.
 func (x *index) hash(values []string) uint64 {
 	h := uint64(len(values))
 	for _, v := range values {
-		h = (h ^ maphash.String(x.seed, v)) * 0x9E3779B97F4A7C15
+		h = x.hashString(h, v)
 	}
 	return h
+}
+
+// hashString folds s into h. It is the keyed wyhash-style function the Go
+// runtime uses where it has no AES hash (runtime/hash64.go), inlined for
+// the short strings label values are: about half the cost of two
+// hash/maphash.String calls on "GET", "200", which is most of With's
+// budget. Every byte of s reaches the result (TestHashUsesEveryByte).
+func (x *index) hashString(h uint64, s string) uint64 {
+	var a, b uint64
+	n := len(s)
+	seed := h ^ x.k0
+	switch {
+	case n == 0:
+		return mix(seed, x.k2)
+	case n < 4:
+		a = uint64(s[0]) | uint64(s[n>>1])<<8 | uint64(s[n-1])<<16
+	case n <= 8:
+		a, b = read4(s, 0), read4(s, n-4)
+	case n <= 16:
+		a, b = read8(s, 0), read8(s, n-8)
+	default:
+		i := 0
+		for ; n-i > 16; i += 16 {
+			seed = mix(read8(s, i)^x.k1, read8(s, i+8)^seed)
+		}
+		a, b = read8(s, n-16), read8(s, n-8)
+	}
+	return mix(hashM5^uint64(n), mix(a^x.k1, b^seed))
+}
+
+// hashM5 is wyhash's fifth prime, as runtime/hash64.go names it.
+const hashM5 = 0x1d8e4e27c47d124f
+
+func mix(a, b uint64) uint64 {
+	hi, lo := bits.Mul64(a, b)
+	return hi ^ lo
+}
+
+func read4(s string, i int) uint64 {
+	_ = s[i+3]
+	return uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24
+}
+
+func read8(s string, i int) uint64 {
+	_ = s[i+7]
+	return uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
+		uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
 }
 
 func (x *index) lookup(h uint64, values []string) *series {

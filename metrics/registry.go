@@ -305,12 +305,13 @@ func (f *family) with(values []string) *series {
 	if len(f.labels) == 0 {
 		return f.all()[0]
 	}
+	h := uint64(len(values))
 	for _, v := range values {
 		if len(v) > MaxLabelValueLen {
 			return f.withLong(values)
 		}
+		h = f.idx.hashString(h, v)
 	}
-	h := f.idx.hash(values)
 	if s := f.idx.lookup(h, values); s != nil {
 		return s
 	}
