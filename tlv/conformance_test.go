@@ -63,6 +63,7 @@ var confTypes = map[string]struct{ refl, gen reflect.Type }{
 	"Tree":  {reflect.TypeFor[plain.Tree](), reflect.TypeFor[gentest.Tree]()},
 	"Empty": {reflect.TypeFor[plain.Empty](), reflect.TypeFor[gentest.Empty]()},
 	"Every": {reflect.TypeFor[plain.Every](), reflect.TypeFor[gentest.Every]()},
+	"Lists": {reflect.TypeFor[plain.Lists](), reflect.TypeFor[gentest.Lists]()},
 	"Zero":  {reflect.TypeFor[cfZero](), nil},
 	"Item":  {reflect.TypeFor[cfItem](), nil},
 	"Plain": {reflect.TypeFor[cfPlain](), nil},

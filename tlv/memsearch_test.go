@@ -96,6 +96,7 @@ func memShapes(r *rand.Rand, random int) []memShape {
 		twin("Tree", (*plain.Tree)(nil), (*gentest.Tree)(nil)),
 		twin("SmallStruct", (*plain.SmallStruct)(nil), (*gentest.SmallStruct)(nil)),
 		twin("Empty", (*plain.Empty)(nil), (*gentest.Empty)(nil)),
+		twin("Lists", (*plain.Lists)(nil), (*gentest.Lists)(nil)),
 		{name: "customHeavy", refl: reflect.TypeFor[customHeavy]()},
 		{name: "mapsOnly", refl: reflect.TypeFor[mapsOnly]()},
 	}

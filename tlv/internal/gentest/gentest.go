@@ -4650,6 +4650,2340 @@ func (x *Tree) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 	return nil
 }
 
+// Lists has maps whose values are lists (list="true"), of every kind of element.
+type Lists struct {
+	Headers map[string][]string        `tlv:"1"`
+	Blobs   map[int64][][]byte         `tlv:"2"`
+	Groups  map[uint32][]Inner         `tlv:"3"`
+	Stamps  map[string][]time.Time     `tlv:"4"`
+	Series  map[int32][]int64          `tlv:"5"`
+	Samples map[string][]float32       `tlv:"6"`
+	Flags   map[uint64][]bool          `tlv:"7"`
+	Waits   map[string][]time.Duration `tlv:"8"`
+	Means   map[string][]float64       `tlv:"9"`
+	// UnknownFields keeps the fields this version of the schema does not know,
+	// byte for byte; AppendTLV writes them back in canonical position.
+	UnknownFields tlv.Unknown
+}
+
+var (
+	_ tlv.Marshaler   = (*Lists)(nil)
+	_ tlv.Unmarshaler = (*Lists)(nil)
+)
+
+// SizeTLV returns the number of bytes AppendTLV appends.
+func (x *Lists) SizeTLV() int {
+	if x == nil {
+		return 0
+	}
+	n := len(x.UnknownFields)
+	for k, v := range x.Headers {
+		e := 0
+		e += 1 + tlv.SizeVarint(uint64(len(k))) + len(k)
+		for i := range v {
+			e += 1 + tlv.SizeVarint(uint64(len(v[i]))) + len(v[i])
+		}
+		_, _ = k, v
+		n += 1 + tlv.SizeVarint(uint64(e)) + e
+	}
+	for k, v := range x.Blobs {
+		e := 0
+		e += 1 + tlv.SizeVarint(tlv.Zigzag(int64(k)))
+		for i := range v {
+			e += 1 + tlv.SizeVarint(uint64(len(v[i]))) + len(v[i])
+		}
+		_, _ = k, v
+		n += 1 + tlv.SizeVarint(uint64(e)) + e
+	}
+	for k, v := range x.Groups {
+		e := 0
+		e += 1 + tlv.SizeVarint(uint64(k))
+		for i := range v {
+			{
+				s := v[i].SizeTLV()
+				e += 1 + tlv.SizeVarint(uint64(s)) + s
+			}
+		}
+		_, _ = k, v
+		n += 1 + tlv.SizeVarint(uint64(e)) + e
+	}
+	for k, v := range x.Stamps {
+		e := 0
+		e += 1 + tlv.SizeVarint(uint64(len(k))) + len(k)
+		for i := range v {
+			e += tlv.SizeTimeField(2, v[i])
+		}
+		_, _ = k, v
+		n += 1 + tlv.SizeVarint(uint64(e)) + e
+	}
+	for k, v := range x.Series {
+		e := 0
+		e += 1 + tlv.SizeVarint(tlv.Zigzag(int64(k)))
+		{
+			s := 0
+			for _, e := range v {
+				s += tlv.SizeVarint(tlv.Zigzag(int64(e)))
+			}
+			e += 1 + tlv.SizeVarint(uint64(s)) + s
+		}
+		_, _ = k, v
+		n += 1 + tlv.SizeVarint(uint64(e)) + e
+	}
+	for k, v := range x.Samples {
+		e := 0
+		e += 1 + tlv.SizeVarint(uint64(len(k))) + len(k)
+		{
+			s := 4 * len(v)
+			e += 1 + tlv.SizeVarint(uint64(s)) + s
+		}
+		_, _ = k, v
+		n += 1 + tlv.SizeVarint(uint64(e)) + e
+	}
+	for k, v := range x.Flags {
+		e := 0
+		e += 1 + tlv.SizeVarint(uint64(k))
+		{
+			s := len(v)
+			e += 1 + tlv.SizeVarint(uint64(s)) + s
+		}
+		_, _ = k, v
+		n += 1 + tlv.SizeVarint(uint64(e)) + e
+	}
+	for k, v := range x.Waits {
+		e := 0
+		e += 1 + tlv.SizeVarint(uint64(len(k))) + len(k)
+		{
+			s := 0
+			for _, e := range v {
+				s += tlv.SizeVarint(tlv.Zigzag(int64(e)))
+			}
+			e += 1 + tlv.SizeVarint(uint64(s)) + s
+		}
+		_, _ = k, v
+		n += 1 + tlv.SizeVarint(uint64(e)) + e
+	}
+	for k, v := range x.Means {
+		e := 0
+		e += 1 + tlv.SizeVarint(uint64(len(k))) + len(k)
+		{
+			s := 8 * len(v)
+			e += 1 + tlv.SizeVarint(uint64(s)) + s
+		}
+		_, _ = k, v
+		n += 1 + tlv.SizeVarint(uint64(e)) + e
+	}
+	return n
+}
+
+// AppendTLV appends the canonical encoding of x's fields, unknown fields
+// included, to b; a nil x appends nothing. It allocates only to grow b
+// (and, for a map of more than 16 entries, once to sort its keys). It fails
+// only when UnknownFields, here or in a nested message, holds malformed
+// bytes (tlv.ErrMalformed).
+func (x *Lists) AppendTLV(b []byte) ([]byte, error) {
+	if x == nil {
+		return b, nil
+	} // a nil message encodes as an empty one
+	u := x.UnknownFields
+	if len(u) != 0 && !u.Valid() {
+		if u = u.Sorted(); !u.Valid() {
+			return b, fmt.Errorf("tlv: Lists.UnknownFields holds a malformed field: %w", tlv.ErrMalformed)
+		}
+	}
+	var err error
+	var mk int
+	var mk2 int
+	if len(x.Headers) != 0 {
+		if len(u) != 0 {
+			b, u = u.AppendBefore(b, 1)
+		}
+		type entry struct {
+			k string
+			v []string
+		}
+		var stack [16]entry
+		entries := stack[:0]
+		if len(x.Headers) > len(stack) {
+			entries = make([]entry, 0, len(x.Headers))
+		}
+		for k, v := range x.Headers {
+			entries = append(entries, entry{k, v})
+		}
+		if len(entries) <= 16 {
+			less := func(a, b string) bool {
+				if len(a) == len(b) {
+					return a < b
+				}
+				if len(a)|len(b) < 0x80 {
+					return len(a) < len(b)
+				}
+				return tlv.CompareKeyString(a, b) < 0
+			}
+			for i := 1; i < len(entries); i++ {
+				for j := i; j > 0 && less(entries[j].k, entries[j-1].k); j-- {
+					entries[j], entries[j-1] = entries[j-1], entries[j]
+				}
+			}
+		} else {
+			slices.SortFunc(entries, func(a, b entry) int { return tlv.CompareKeyString(a.k, b.k) })
+		}
+		for i := range entries {
+			e := &entries[i]
+			b = append(b, 0x0b)
+			b, mk = tlv.BeginLen(b)
+			b = append(b, 0x0a)
+			b = tlv.AppendString(b, e.k)
+			for i := range e.v {
+				b = append(b, 0x12)
+				b = tlv.AppendString(b, e.v[i])
+			}
+			b = tlv.EndLen(b, mk)
+		}
+	}
+	if len(x.Blobs) != 0 {
+		if len(u) != 0 {
+			b, u = u.AppendBefore(b, 2)
+		}
+		type entry struct {
+			k int64
+			v [][]byte
+		}
+		var stack [16]entry
+		entries := stack[:0]
+		if len(x.Blobs) > len(stack) {
+			entries = make([]entry, 0, len(x.Blobs))
+		}
+		for k, v := range x.Blobs {
+			entries = append(entries, entry{k, v})
+		}
+		if len(entries) <= 16 {
+			less := func(a, b int64) bool {
+				za, zb := tlv.Zigzag(int64(a)), tlv.Zigzag(int64(b))
+				if za|zb < 0x80 {
+					return za < zb
+				}
+				return tlv.CompareKeyUint(za, zb) < 0
+			}
+			for i := 1; i < len(entries); i++ {
+				for j := i; j > 0 && less(entries[j].k, entries[j-1].k); j-- {
+					entries[j], entries[j-1] = entries[j-1], entries[j]
+				}
+			}
+		} else {
+			slices.SortFunc(entries, func(a, b entry) int { return tlv.CompareKeyInt(int64(a.k), int64(b.k)) })
+		}
+		for i := range entries {
+			e := &entries[i]
+			b = append(b, 0x13)
+			b, mk = tlv.BeginLen(b)
+			b = append(b, 0x08)
+			b = tlv.AppendVarint(b, tlv.Zigzag(int64(e.k)))
+			for i := range e.v {
+				b = append(b, 0x12)
+				b = tlv.AppendBytes(b, e.v[i])
+			}
+			b = tlv.EndLen(b, mk)
+		}
+	}
+	if len(x.Groups) != 0 {
+		if len(u) != 0 {
+			b, u = u.AppendBefore(b, 3)
+		}
+		type entry struct {
+			k uint32
+			v []Inner
+		}
+		var stack [16]entry
+		entries := stack[:0]
+		if len(x.Groups) > len(stack) {
+			entries = make([]entry, 0, len(x.Groups))
+		}
+		for k, v := range x.Groups {
+			entries = append(entries, entry{k, v})
+		}
+		if len(entries) <= 16 {
+			less := func(a, b uint32) bool {
+				if uint64(a)|uint64(b) < 0x80 {
+					return a < b
+				}
+				return tlv.CompareKeyUint(uint64(a), uint64(b)) < 0
+			}
+			for i := 1; i < len(entries); i++ {
+				for j := i; j > 0 && less(entries[j].k, entries[j-1].k); j-- {
+					entries[j], entries[j-1] = entries[j-1], entries[j]
+				}
+			}
+		} else {
+			slices.SortFunc(entries, func(a, b entry) int { return tlv.CompareKeyUint(uint64(a.k), uint64(b.k)) })
+		}
+		for i := range entries {
+			e := &entries[i]
+			b = append(b, 0x1b)
+			b, mk = tlv.BeginLen(b)
+			b = append(b, 0x08)
+			b = tlv.AppendVarint(b, uint64(e.k))
+			for i := range e.v {
+				b = append(b, 0x13)
+				b, mk2 = tlv.BeginLen(b)
+				if b, err = e.v[i].AppendTLV(b); err != nil {
+					return b, err
+				}
+				b = tlv.EndLen(b, mk2)
+			}
+			b = tlv.EndLen(b, mk)
+		}
+	}
+	if len(x.Stamps) != 0 {
+		if len(u) != 0 {
+			b, u = u.AppendBefore(b, 4)
+		}
+		type entry struct {
+			k string
+			v []time.Time
+		}
+		var stack [16]entry
+		entries := stack[:0]
+		if len(x.Stamps) > len(stack) {
+			entries = make([]entry, 0, len(x.Stamps))
+		}
+		for k, v := range x.Stamps {
+			entries = append(entries, entry{k, v})
+		}
+		if len(entries) <= 16 {
+			less := func(a, b string) bool {
+				if len(a) == len(b) {
+					return a < b
+				}
+				if len(a)|len(b) < 0x80 {
+					return len(a) < len(b)
+				}
+				return tlv.CompareKeyString(a, b) < 0
+			}
+			for i := 1; i < len(entries); i++ {
+				for j := i; j > 0 && less(entries[j].k, entries[j-1].k); j-- {
+					entries[j], entries[j-1] = entries[j-1], entries[j]
+				}
+			}
+		} else {
+			slices.SortFunc(entries, func(a, b entry) int { return tlv.CompareKeyString(a.k, b.k) })
+		}
+		for i := range entries {
+			e := &entries[i]
+			b = append(b, 0x23)
+			b, mk = tlv.BeginLen(b)
+			b = append(b, 0x0a)
+			b = tlv.AppendString(b, e.k)
+			for i := range e.v {
+				if err := tlv.CheckTime(e.v[i]); err != nil {
+					return b, err
+				}
+				b = tlv.AppendTimeField(b, 2, e.v[i])
+			}
+			b = tlv.EndLen(b, mk)
+		}
+	}
+	if len(x.Series) != 0 {
+		if len(u) != 0 {
+			b, u = u.AppendBefore(b, 5)
+		}
+		type entry struct {
+			k int32
+			v []int64
+		}
+		var stack [16]entry
+		entries := stack[:0]
+		if len(x.Series) > len(stack) {
+			entries = make([]entry, 0, len(x.Series))
+		}
+		for k, v := range x.Series {
+			entries = append(entries, entry{k, v})
+		}
+		if len(entries) <= 16 {
+			less := func(a, b int32) bool {
+				za, zb := tlv.Zigzag(int64(a)), tlv.Zigzag(int64(b))
+				if za|zb < 0x80 {
+					return za < zb
+				}
+				return tlv.CompareKeyUint(za, zb) < 0
+			}
+			for i := 1; i < len(entries); i++ {
+				for j := i; j > 0 && less(entries[j].k, entries[j-1].k); j-- {
+					entries[j], entries[j-1] = entries[j-1], entries[j]
+				}
+			}
+		} else {
+			slices.SortFunc(entries, func(a, b entry) int { return tlv.CompareKeyInt(int64(a.k), int64(b.k)) })
+		}
+		for i := range entries {
+			e := &entries[i]
+			b = append(b, 0x2b)
+			b, mk = tlv.BeginLen(b)
+			b = append(b, 0x08)
+			b = tlv.AppendVarint(b, tlv.Zigzag(int64(e.k)))
+			b = append(b, 0x14)
+			b, mk2 = tlv.BeginLen(b)
+			for _, e := range e.v {
+				b = tlv.AppendVarint(b, tlv.Zigzag(int64(e)))
+			}
+			b = tlv.EndLen(b, mk2)
+			b = tlv.EndLen(b, mk)
+		}
+	}
+	if len(x.Samples) != 0 {
+		if len(u) != 0 {
+			b, u = u.AppendBefore(b, 6)
+		}
+		type entry struct {
+			k string
+			v []float32
+		}
+		var stack [16]entry
+		entries := stack[:0]
+		if len(x.Samples) > len(stack) {
+			entries = make([]entry, 0, len(x.Samples))
+		}
+		for k, v := range x.Samples {
+			entries = append(entries, entry{k, v})
+		}
+		if len(entries) <= 16 {
+			less := func(a, b string) bool {
+				if len(a) == len(b) {
+					return a < b
+				}
+				if len(a)|len(b) < 0x80 {
+					return len(a) < len(b)
+				}
+				return tlv.CompareKeyString(a, b) < 0
+			}
+			for i := 1; i < len(entries); i++ {
+				for j := i; j > 0 && less(entries[j].k, entries[j-1].k); j-- {
+					entries[j], entries[j-1] = entries[j-1], entries[j]
+				}
+			}
+		} else {
+			slices.SortFunc(entries, func(a, b entry) int { return tlv.CompareKeyString(a.k, b.k) })
+		}
+		for i := range entries {
+			e := &entries[i]
+			b = append(b, 0x33)
+			b, mk = tlv.BeginLen(b)
+			b = append(b, 0x0a)
+			b = tlv.AppendString(b, e.k)
+			b = append(b, 0x16)
+			b = tlv.AppendVarint(b, uint64(4*len(e.v)))
+			for _, e := range e.v {
+				b = tlv.AppendFixed32(b, math.Float32bits(e))
+			}
+			b = tlv.EndLen(b, mk)
+		}
+	}
+	if len(x.Flags) != 0 {
+		if len(u) != 0 {
+			b, u = u.AppendBefore(b, 7)
+		}
+		type entry struct {
+			k uint64
+			v []bool
+		}
+		var stack [16]entry
+		entries := stack[:0]
+		if len(x.Flags) > len(stack) {
+			entries = make([]entry, 0, len(x.Flags))
+		}
+		for k, v := range x.Flags {
+			entries = append(entries, entry{k, v})
+		}
+		if len(entries) <= 16 {
+			less := func(a, b uint64) bool {
+				if uint64(a)|uint64(b) < 0x80 {
+					return a < b
+				}
+				return tlv.CompareKeyUint(uint64(a), uint64(b)) < 0
+			}
+			for i := 1; i < len(entries); i++ {
+				for j := i; j > 0 && less(entries[j].k, entries[j-1].k); j-- {
+					entries[j], entries[j-1] = entries[j-1], entries[j]
+				}
+			}
+		} else {
+			slices.SortFunc(entries, func(a, b entry) int { return tlv.CompareKeyUint(uint64(a.k), uint64(b.k)) })
+		}
+		for i := range entries {
+			e := &entries[i]
+			b = append(b, 0x3b)
+			b, mk = tlv.BeginLen(b)
+			b = append(b, 0x08)
+			b = tlv.AppendVarint(b, uint64(e.k))
+			b = append(b, 0x14)
+			b = tlv.AppendVarint(b, uint64(len(e.v)))
+			for _, e := range e.v {
+				if e {
+					b = append(b, 1)
+				} else {
+					b = append(b, 0)
+				}
+			}
+			b = tlv.EndLen(b, mk)
+		}
+	}
+	if len(x.Waits) != 0 {
+		if len(u) != 0 {
+			b, u = u.AppendBefore(b, 8)
+		}
+		type entry struct {
+			k string
+			v []time.Duration
+		}
+		var stack [16]entry
+		entries := stack[:0]
+		if len(x.Waits) > len(stack) {
+			entries = make([]entry, 0, len(x.Waits))
+		}
+		for k, v := range x.Waits {
+			entries = append(entries, entry{k, v})
+		}
+		if len(entries) <= 16 {
+			less := func(a, b string) bool {
+				if len(a) == len(b) {
+					return a < b
+				}
+				if len(a)|len(b) < 0x80 {
+					return len(a) < len(b)
+				}
+				return tlv.CompareKeyString(a, b) < 0
+			}
+			for i := 1; i < len(entries); i++ {
+				for j := i; j > 0 && less(entries[j].k, entries[j-1].k); j-- {
+					entries[j], entries[j-1] = entries[j-1], entries[j]
+				}
+			}
+		} else {
+			slices.SortFunc(entries, func(a, b entry) int { return tlv.CompareKeyString(a.k, b.k) })
+		}
+		for i := range entries {
+			e := &entries[i]
+			b = append(b, 0x43)
+			b, mk = tlv.BeginLen(b)
+			b = append(b, 0x0a)
+			b = tlv.AppendString(b, e.k)
+			b = append(b, 0x14)
+			b, mk2 = tlv.BeginLen(b)
+			for _, e := range e.v {
+				b = tlv.AppendVarint(b, tlv.Zigzag(int64(e)))
+			}
+			b = tlv.EndLen(b, mk2)
+			b = tlv.EndLen(b, mk)
+		}
+	}
+	if len(x.Means) != 0 {
+		if len(u) != 0 {
+			b, u = u.AppendBefore(b, 9)
+		}
+		type entry struct {
+			k string
+			v []float64
+		}
+		var stack [16]entry
+		entries := stack[:0]
+		if len(x.Means) > len(stack) {
+			entries = make([]entry, 0, len(x.Means))
+		}
+		for k, v := range x.Means {
+			entries = append(entries, entry{k, v})
+		}
+		if len(entries) <= 16 {
+			less := func(a, b string) bool {
+				if len(a) == len(b) {
+					return a < b
+				}
+				if len(a)|len(b) < 0x80 {
+					return len(a) < len(b)
+				}
+				return tlv.CompareKeyString(a, b) < 0
+			}
+			for i := 1; i < len(entries); i++ {
+				for j := i; j > 0 && less(entries[j].k, entries[j-1].k); j-- {
+					entries[j], entries[j-1] = entries[j-1], entries[j]
+				}
+			}
+		} else {
+			slices.SortFunc(entries, func(a, b entry) int { return tlv.CompareKeyString(a.k, b.k) })
+		}
+		for i := range entries {
+			e := &entries[i]
+			b = append(b, 0x4b)
+			b, mk = tlv.BeginLen(b)
+			b = append(b, 0x0a)
+			b = tlv.AppendString(b, e.k)
+			b = append(b, 0x17)
+			b = tlv.AppendVarint(b, uint64(8*len(e.v)))
+			for _, e := range e.v {
+				b = tlv.AppendFixed64(b, math.Float64bits(e))
+			}
+			b = tlv.EndLen(b, mk)
+		}
+	}
+	return append(b, u...), nil
+}
+
+// UnmarshalTLV resets x and decodes the message fields in data, within the
+// limits of d (the defaults if d is nil). Fields x does not declare are kept
+// in x.UnknownFields.
+func (x *Lists) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
+	if x == nil {
+		return fmt.Errorf("tlv: cannot decode into a nil *Lists: %w", tlv.ErrUnsupportedType)
+	}
+	if d == nil {
+		var err error
+		if d, err = (tlv.DecodeOptions{}).NewDecodeState(len(data)); err != nil {
+			return err
+		}
+	}
+	*x = Lists{}
+	strict := d.Strict()
+	var last uint32
+	var prev0 string
+	havePrev0 := false
+	charged0 := 0 // entries of x.Headers whose memory is charged
+	var prev1 int64
+	havePrev1 := false
+	charged1 := 0 // entries of x.Blobs whose memory is charged
+	var prev2 uint32
+	havePrev2 := false
+	charged2 := 0 // entries of x.Groups whose memory is charged
+	var prev3 string
+	havePrev3 := false
+	charged3 := 0 // entries of x.Stamps whose memory is charged
+	var prev4 int32
+	havePrev4 := false
+	charged4 := 0 // entries of x.Series whose memory is charged
+	var prev5 string
+	havePrev5 := false
+	charged5 := 0 // entries of x.Samples whose memory is charged
+	var prev6 uint64
+	havePrev6 := false
+	charged6 := 0 // entries of x.Flags whose memory is charged
+	var prev7 string
+	havePrev7 := false
+	charged7 := 0 // entries of x.Waits whose memory is charged
+	var prev8 string
+	havePrev8 := false
+	charged8 := 0 // entries of x.Means whose memory is charged
+	for off := 0; off < len(data); {
+		start := off
+		var tag uint32
+		var wt tlv.WireType
+		n := 1
+		if k := data[off]; k < 0x80 {
+			tag, wt = uint32(k>>3), tlv.WireType(k&7)
+			if tag == 0 {
+				return d.Error(off, 0, tlv.ErrTag)
+			}
+		} else {
+			tag, wt, n = tlv.ConsumeTag(data[off:])
+			if n < 0 {
+				return d.Error(off, 0, tlv.CodeError(n))
+			}
+		}
+		if err := d.Count(1); err != nil {
+			return d.Error(off, tag, err)
+		}
+		if strict {
+			if n != tlv.SizeTag(tag) || tag < last {
+				return d.Error(off, tag, tlv.ErrNonCanonical)
+			}
+			last = tag
+		}
+		off += n
+		switch tag {
+		case 1: // Headers
+			if wt == tlv.Message {
+				var c []byte
+				m := 1
+				if off < len(data) && data[off] < 0x80 {
+					l := int(data[off])
+					if l > len(data)-off-1 {
+						return d.Error(off, tag, tlv.ErrLength)
+					}
+					c = data[off+1 : off+1+l : off+1+l]
+					m += l
+				} else {
+					l, lm := tlv.ConsumeVarint(data[off:])
+					if lm < 0 {
+						return d.Error(off, tag, tlv.CodeError(lm))
+					}
+					if strict && lm != tlv.SizeVarint(l) {
+						return d.Error(off, tag, tlv.ErrNonCanonical)
+					}
+					if l > uint64(len(data)-off-lm) {
+						return d.Error(off, tag, tlv.ErrLength)
+					}
+					c = data[off+lm : off+lm+int(l) : off+lm+int(l)]
+					m = lm + int(l)
+				}
+				co := off + m - len(c)
+				off += m
+				if len(x.Headers) >= charged0 {
+					cnt := 0
+					for p := start; p < len(data); {
+						t, _, m := tlv.ConsumeField(data[p:])
+						if m < 0 || t != tag {
+							break
+						}
+						cnt++
+						p += m
+					}
+					if x.Headers == nil {
+						m, err := tlv.MakeMap[string, []string](d, cnt)
+						if err != nil {
+							return d.Error(start, tag, err)
+						}
+						x.Headers = m
+					} else if err := tlv.GrowMap(d, x.Headers, cnt); err != nil {
+						return d.Error(start, tag, err)
+					}
+					charged0 = len(x.Headers) + cnt
+				}
+				var k string
+				var val []string
+				var el uint32
+				for p := 0; p < len(c); {
+					et, ew, m := tlv.ConsumeTag(c[p:])
+					if m < 0 {
+						return d.Error(co+p, tag, tlv.CodeError(m))
+					}
+					if strict && et != 1 && et != 2 {
+						return d.Error(co+p, tag, tlv.ErrMalformed)
+					} // SPEC.md §6: an entry holds tags 1 and 2 only
+					if strict && (m != tlv.SizeTag(et) || et != el+1 && (et != 2 || el != 2)) {
+						return d.Error(co+p, tag, tlv.ErrNonCanonical)
+					}
+					el = et
+					p += m
+					if et == 1 && ew == tlv.Bytes {
+						var ec []byte
+						m := 1
+						if p < len(c) && c[p] < 0x80 {
+							l := int(c[p])
+							if l > len(c)-p-1 {
+								return d.Error(co+p, tag, tlv.ErrLength)
+							}
+							ec = c[p+1 : p+1+l : p+1+l]
+							m += l
+						} else {
+							l, lm := tlv.ConsumeVarint(c[p:])
+							if lm < 0 {
+								return d.Error(co+p, tag, tlv.CodeError(lm))
+							}
+							if strict && lm != tlv.SizeVarint(l) {
+								return d.Error(co+p, tag, tlv.ErrNonCanonical)
+							}
+							if l > uint64(len(c)-p-lm) {
+								return d.Error(co+p, tag, tlv.ErrLength)
+							}
+							ec = c[p+lm : p+lm+int(l) : p+lm+int(l)]
+							m = lm + int(l)
+						}
+						p += m
+						if err := d.Alloc(len(ec)); err != nil {
+							return d.Error(start, tag, err)
+						}
+						k = string(ec)
+						continue
+					}
+					if et == 2 && ew == tlv.Bytes {
+						if len(val) == cap(val) {
+							s, err := tlv.Grow(d, val, 1)
+							if err != nil {
+								return d.Error(start, tag, err)
+							}
+							val = s
+						}
+						var ec []byte
+						m := 1
+						if p < len(c) && c[p] < 0x80 {
+							l := int(c[p])
+							if l > len(c)-p-1 {
+								return d.Error(co+p, tag, tlv.ErrLength)
+							}
+							ec = c[p+1 : p+1+l : p+1+l]
+							m += l
+						} else {
+							l, lm := tlv.ConsumeVarint(c[p:])
+							if lm < 0 {
+								return d.Error(co+p, tag, tlv.CodeError(lm))
+							}
+							if strict && lm != tlv.SizeVarint(l) {
+								return d.Error(co+p, tag, tlv.ErrNonCanonical)
+							}
+							if l > uint64(len(c)-p-lm) {
+								return d.Error(co+p, tag, tlv.ErrLength)
+							}
+							ec = c[p+lm : p+lm+int(l) : p+lm+int(l)]
+							m = lm + int(l)
+						}
+						p += m
+						if err := d.Alloc(len(ec)); err != nil {
+							return d.Error(start, tag, err)
+						}
+						val = append(val, string(ec))
+						continue
+					}
+					if strict {
+						return d.Error(co+p, tag, tlv.ErrMalformed)
+					}
+					sk := tlv.ConsumeValue(c[p:], ew)
+					if sk < 0 {
+						return d.Error(co+p, tag, tlv.CodeError(sk))
+					}
+					p += sk
+				}
+				if strict && (el == 0 || havePrev0 && tlv.CompareKeyString(prev0, k) >= 0) {
+					return d.Error(start, tag, tlv.ErrNonCanonical)
+				}
+				prev0, havePrev0 = k, true
+				x.Headers[k] = val
+				continue
+			}
+		case 2: // Blobs
+			if wt == tlv.Message {
+				var c []byte
+				m := 1
+				if off < len(data) && data[off] < 0x80 {
+					l := int(data[off])
+					if l > len(data)-off-1 {
+						return d.Error(off, tag, tlv.ErrLength)
+					}
+					c = data[off+1 : off+1+l : off+1+l]
+					m += l
+				} else {
+					l, lm := tlv.ConsumeVarint(data[off:])
+					if lm < 0 {
+						return d.Error(off, tag, tlv.CodeError(lm))
+					}
+					if strict && lm != tlv.SizeVarint(l) {
+						return d.Error(off, tag, tlv.ErrNonCanonical)
+					}
+					if l > uint64(len(data)-off-lm) {
+						return d.Error(off, tag, tlv.ErrLength)
+					}
+					c = data[off+lm : off+lm+int(l) : off+lm+int(l)]
+					m = lm + int(l)
+				}
+				co := off + m - len(c)
+				off += m
+				if len(x.Blobs) >= charged1 {
+					cnt := 0
+					for p := start; p < len(data); {
+						t, _, m := tlv.ConsumeField(data[p:])
+						if m < 0 || t != tag {
+							break
+						}
+						cnt++
+						p += m
+					}
+					if x.Blobs == nil {
+						m, err := tlv.MakeMap[int64, [][]byte](d, cnt)
+						if err != nil {
+							return d.Error(start, tag, err)
+						}
+						x.Blobs = m
+					} else if err := tlv.GrowMap(d, x.Blobs, cnt); err != nil {
+						return d.Error(start, tag, err)
+					}
+					charged1 = len(x.Blobs) + cnt
+				}
+				var k int64
+				var val [][]byte
+				var el uint32
+				for p := 0; p < len(c); {
+					et, ew, m := tlv.ConsumeTag(c[p:])
+					if m < 0 {
+						return d.Error(co+p, tag, tlv.CodeError(m))
+					}
+					if strict && et != 1 && et != 2 {
+						return d.Error(co+p, tag, tlv.ErrMalformed)
+					} // SPEC.md §6: an entry holds tags 1 and 2 only
+					if strict && (m != tlv.SizeTag(et) || et != el+1 && (et != 2 || el != 2)) {
+						return d.Error(co+p, tag, tlv.ErrNonCanonical)
+					}
+					el = et
+					p += m
+					if et == 1 && ew == tlv.Varint {
+						var u uint64
+						if p < len(c) && c[p] < 0x80 {
+							u = uint64(c[p])
+							p++
+						} else {
+							v, m := tlv.ConsumeVarint(c[p:])
+							if m < 0 {
+								return d.Error(co+p, tag, tlv.CodeError(m))
+							}
+							if strict && m != tlv.SizeVarint(v) {
+								return d.Error(co+p, tag, tlv.ErrNonCanonical)
+							}
+							u = v
+							p += m
+						}
+						k = tlv.Unzigzag(u)
+						continue
+					}
+					if et == 2 && ew == tlv.Bytes {
+						if len(val) == cap(val) {
+							s, err := tlv.Grow(d, val, 1)
+							if err != nil {
+								return d.Error(start, tag, err)
+							}
+							val = s
+						}
+						var ec []byte
+						m := 1
+						if p < len(c) && c[p] < 0x80 {
+							l := int(c[p])
+							if l > len(c)-p-1 {
+								return d.Error(co+p, tag, tlv.ErrLength)
+							}
+							ec = c[p+1 : p+1+l : p+1+l]
+							m += l
+						} else {
+							l, lm := tlv.ConsumeVarint(c[p:])
+							if lm < 0 {
+								return d.Error(co+p, tag, tlv.CodeError(lm))
+							}
+							if strict && lm != tlv.SizeVarint(l) {
+								return d.Error(co+p, tag, tlv.ErrNonCanonical)
+							}
+							if l > uint64(len(c)-p-lm) {
+								return d.Error(co+p, tag, tlv.ErrLength)
+							}
+							ec = c[p+lm : p+lm+int(l) : p+lm+int(l)]
+							m = lm + int(l)
+						}
+						p += m
+						if err := d.Alloc(len(ec)); err != nil {
+							return d.Error(start, tag, err)
+						}
+						var bs []byte
+						if len(ec) != 0 {
+							bs = make([]byte, len(ec))
+							copy(bs, ec)
+						}
+						val = append(val, bs)
+						continue
+					}
+					if strict {
+						return d.Error(co+p, tag, tlv.ErrMalformed)
+					}
+					sk := tlv.ConsumeValue(c[p:], ew)
+					if sk < 0 {
+						return d.Error(co+p, tag, tlv.CodeError(sk))
+					}
+					p += sk
+				}
+				if strict && (el == 0 || havePrev1 && tlv.CompareKeyInt(int64(prev1), int64(k)) >= 0) {
+					return d.Error(start, tag, tlv.ErrNonCanonical)
+				}
+				prev1, havePrev1 = k, true
+				x.Blobs[k] = val
+				continue
+			}
+		case 3: // Groups
+			if wt == tlv.Message {
+				var c []byte
+				m := 1
+				if off < len(data) && data[off] < 0x80 {
+					l := int(data[off])
+					if l > len(data)-off-1 {
+						return d.Error(off, tag, tlv.ErrLength)
+					}
+					c = data[off+1 : off+1+l : off+1+l]
+					m += l
+				} else {
+					l, lm := tlv.ConsumeVarint(data[off:])
+					if lm < 0 {
+						return d.Error(off, tag, tlv.CodeError(lm))
+					}
+					if strict && lm != tlv.SizeVarint(l) {
+						return d.Error(off, tag, tlv.ErrNonCanonical)
+					}
+					if l > uint64(len(data)-off-lm) {
+						return d.Error(off, tag, tlv.ErrLength)
+					}
+					c = data[off+lm : off+lm+int(l) : off+lm+int(l)]
+					m = lm + int(l)
+				}
+				co := off + m - len(c)
+				off += m
+				if len(x.Groups) >= charged2 {
+					cnt := 0
+					for p := start; p < len(data); {
+						t, _, m := tlv.ConsumeField(data[p:])
+						if m < 0 || t != tag {
+							break
+						}
+						cnt++
+						p += m
+					}
+					if x.Groups == nil {
+						m, err := tlv.MakeMap[uint32, []Inner](d, cnt)
+						if err != nil {
+							return d.Error(start, tag, err)
+						}
+						x.Groups = m
+					} else if err := tlv.GrowMap(d, x.Groups, cnt); err != nil {
+						return d.Error(start, tag, err)
+					}
+					charged2 = len(x.Groups) + cnt
+				}
+				var k uint32
+				var val []Inner
+				var el uint32
+				for p := 0; p < len(c); {
+					et, ew, m := tlv.ConsumeTag(c[p:])
+					if m < 0 {
+						return d.Error(co+p, tag, tlv.CodeError(m))
+					}
+					if strict && et != 1 && et != 2 {
+						return d.Error(co+p, tag, tlv.ErrMalformed)
+					} // SPEC.md §6: an entry holds tags 1 and 2 only
+					if strict && (m != tlv.SizeTag(et) || et != el+1 && (et != 2 || el != 2)) {
+						return d.Error(co+p, tag, tlv.ErrNonCanonical)
+					}
+					el = et
+					p += m
+					if et == 1 && ew == tlv.Varint {
+						var u uint64
+						if p < len(c) && c[p] < 0x80 {
+							u = uint64(c[p])
+							p++
+						} else {
+							v, m := tlv.ConsumeVarint(c[p:])
+							if m < 0 {
+								return d.Error(co+p, tag, tlv.CodeError(m))
+							}
+							if strict && m != tlv.SizeVarint(v) {
+								return d.Error(co+p, tag, tlv.ErrNonCanonical)
+							}
+							u = v
+							p += m
+						}
+						if u > math.MaxUint32 {
+							return d.Error(start, tag, tlv.ErrRange)
+						}
+						k = uint32(u)
+						continue
+					}
+					if et == 2 && ew == tlv.Message {
+						var ec []byte
+						m := 1
+						if p < len(c) && c[p] < 0x80 {
+							l := int(c[p])
+							if l > len(c)-p-1 {
+								return d.Error(co+p, tag, tlv.ErrLength)
+							}
+							ec = c[p+1 : p+1+l : p+1+l]
+							m += l
+						} else {
+							l, lm := tlv.ConsumeVarint(c[p:])
+							if lm < 0 {
+								return d.Error(co+p, tag, tlv.CodeError(lm))
+							}
+							if strict && lm != tlv.SizeVarint(l) {
+								return d.Error(co+p, tag, tlv.ErrNonCanonical)
+							}
+							if l > uint64(len(c)-p-lm) {
+								return d.Error(co+p, tag, tlv.ErrLength)
+							}
+							ec = c[p+lm : p+lm+int(l) : p+lm+int(l)]
+							m = lm + int(l)
+						}
+						eco := co + p + m - len(ec)
+						p += m
+						if len(val) == cap(val) {
+							s, err := tlv.Grow(d, val, 1)
+							if err != nil {
+								return d.Error(start, tag, err)
+							}
+							val = s
+						}
+						val = append(val, Inner{})
+						if err := d.Message(ec, eco, &val[len(val)-1]); err != nil {
+							return err
+						}
+						continue
+					}
+					if strict {
+						return d.Error(co+p, tag, tlv.ErrMalformed)
+					}
+					sk := tlv.ConsumeValue(c[p:], ew)
+					if sk < 0 {
+						return d.Error(co+p, tag, tlv.CodeError(sk))
+					}
+					p += sk
+				}
+				if strict && (el == 0 || havePrev2 && tlv.CompareKeyUint(uint64(prev2), uint64(k)) >= 0) {
+					return d.Error(start, tag, tlv.ErrNonCanonical)
+				}
+				prev2, havePrev2 = k, true
+				x.Groups[k] = val
+				continue
+			}
+		case 4: // Stamps
+			if wt == tlv.Message {
+				var c []byte
+				m := 1
+				if off < len(data) && data[off] < 0x80 {
+					l := int(data[off])
+					if l > len(data)-off-1 {
+						return d.Error(off, tag, tlv.ErrLength)
+					}
+					c = data[off+1 : off+1+l : off+1+l]
+					m += l
+				} else {
+					l, lm := tlv.ConsumeVarint(data[off:])
+					if lm < 0 {
+						return d.Error(off, tag, tlv.CodeError(lm))
+					}
+					if strict && lm != tlv.SizeVarint(l) {
+						return d.Error(off, tag, tlv.ErrNonCanonical)
+					}
+					if l > uint64(len(data)-off-lm) {
+						return d.Error(off, tag, tlv.ErrLength)
+					}
+					c = data[off+lm : off+lm+int(l) : off+lm+int(l)]
+					m = lm + int(l)
+				}
+				co := off + m - len(c)
+				off += m
+				if len(x.Stamps) >= charged3 {
+					cnt := 0
+					for p := start; p < len(data); {
+						t, _, m := tlv.ConsumeField(data[p:])
+						if m < 0 || t != tag {
+							break
+						}
+						cnt++
+						p += m
+					}
+					if x.Stamps == nil {
+						m, err := tlv.MakeMap[string, []time.Time](d, cnt)
+						if err != nil {
+							return d.Error(start, tag, err)
+						}
+						x.Stamps = m
+					} else if err := tlv.GrowMap(d, x.Stamps, cnt); err != nil {
+						return d.Error(start, tag, err)
+					}
+					charged3 = len(x.Stamps) + cnt
+				}
+				var k string
+				var val []time.Time
+				var el uint32
+				for p := 0; p < len(c); {
+					et, ew, m := tlv.ConsumeTag(c[p:])
+					if m < 0 {
+						return d.Error(co+p, tag, tlv.CodeError(m))
+					}
+					if strict && et != 1 && et != 2 {
+						return d.Error(co+p, tag, tlv.ErrMalformed)
+					} // SPEC.md §6: an entry holds tags 1 and 2 only
+					if strict && (m != tlv.SizeTag(et) || et != el+1 && (et != 2 || el != 2)) {
+						return d.Error(co+p, tag, tlv.ErrNonCanonical)
+					}
+					el = et
+					p += m
+					if et == 1 && ew == tlv.Bytes {
+						var ec []byte
+						m := 1
+						if p < len(c) && c[p] < 0x80 {
+							l := int(c[p])
+							if l > len(c)-p-1 {
+								return d.Error(co+p, tag, tlv.ErrLength)
+							}
+							ec = c[p+1 : p+1+l : p+1+l]
+							m += l
+						} else {
+							l, lm := tlv.ConsumeVarint(c[p:])
+							if lm < 0 {
+								return d.Error(co+p, tag, tlv.CodeError(lm))
+							}
+							if strict && lm != tlv.SizeVarint(l) {
+								return d.Error(co+p, tag, tlv.ErrNonCanonical)
+							}
+							if l > uint64(len(c)-p-lm) {
+								return d.Error(co+p, tag, tlv.ErrLength)
+							}
+							ec = c[p+lm : p+lm+int(l) : p+lm+int(l)]
+							m = lm + int(l)
+						}
+						p += m
+						if err := d.Alloc(len(ec)); err != nil {
+							return d.Error(start, tag, err)
+						}
+						k = string(ec)
+						continue
+					}
+					if et == 2 && ew == tlv.Varint {
+						if len(val) == cap(val) {
+							s, err := tlv.Grow(d, val, 1)
+							if err != nil {
+								return d.Error(start, tag, err)
+							}
+							val = s
+						}
+						tv, m, err := tlv.ConsumeTime(c[p:], tlv.Varint, strict)
+						if err != nil {
+							return d.Error(co+p, tag, err)
+						}
+						p += m
+						val = append(val, tv)
+						continue
+					}
+					if et == 2 && ew == tlv.Message {
+						if len(val) == cap(val) {
+							s, err := tlv.Grow(d, val, 1)
+							if err != nil {
+								return d.Error(start, tag, err)
+							}
+							val = s
+						}
+						tv, m, err := tlv.ConsumeTime(c[p:], tlv.Message, strict)
+						if err != nil {
+							return d.Error(co+p, tag, err)
+						}
+						p += m
+						val = append(val, tv)
+						continue
+					}
+					if strict {
+						return d.Error(co+p, tag, tlv.ErrMalformed)
+					}
+					sk := tlv.ConsumeValue(c[p:], ew)
+					if sk < 0 {
+						return d.Error(co+p, tag, tlv.CodeError(sk))
+					}
+					p += sk
+				}
+				if strict && (el == 0 || havePrev3 && tlv.CompareKeyString(prev3, k) >= 0) {
+					return d.Error(start, tag, tlv.ErrNonCanonical)
+				}
+				prev3, havePrev3 = k, true
+				x.Stamps[k] = val
+				continue
+			}
+		case 5: // Series
+			if wt == tlv.Message {
+				var c []byte
+				m := 1
+				if off < len(data) && data[off] < 0x80 {
+					l := int(data[off])
+					if l > len(data)-off-1 {
+						return d.Error(off, tag, tlv.ErrLength)
+					}
+					c = data[off+1 : off+1+l : off+1+l]
+					m += l
+				} else {
+					l, lm := tlv.ConsumeVarint(data[off:])
+					if lm < 0 {
+						return d.Error(off, tag, tlv.CodeError(lm))
+					}
+					if strict && lm != tlv.SizeVarint(l) {
+						return d.Error(off, tag, tlv.ErrNonCanonical)
+					}
+					if l > uint64(len(data)-off-lm) {
+						return d.Error(off, tag, tlv.ErrLength)
+					}
+					c = data[off+lm : off+lm+int(l) : off+lm+int(l)]
+					m = lm + int(l)
+				}
+				co := off + m - len(c)
+				off += m
+				if len(x.Series) >= charged4 {
+					cnt := 0
+					for p := start; p < len(data); {
+						t, _, m := tlv.ConsumeField(data[p:])
+						if m < 0 || t != tag {
+							break
+						}
+						cnt++
+						p += m
+					}
+					if x.Series == nil {
+						m, err := tlv.MakeMap[int32, []int64](d, cnt)
+						if err != nil {
+							return d.Error(start, tag, err)
+						}
+						x.Series = m
+					} else if err := tlv.GrowMap(d, x.Series, cnt); err != nil {
+						return d.Error(start, tag, err)
+					}
+					charged4 = len(x.Series) + cnt
+				}
+				var k int32
+				var val []int64
+				var el uint32
+				for p := 0; p < len(c); {
+					et, ew, m := tlv.ConsumeTag(c[p:])
+					if m < 0 {
+						return d.Error(co+p, tag, tlv.CodeError(m))
+					}
+					if strict && et != 1 && et != 2 {
+						return d.Error(co+p, tag, tlv.ErrMalformed)
+					} // SPEC.md §6: an entry holds tags 1 and 2 only
+					if strict && (m != tlv.SizeTag(et) || et != el+1) {
+						return d.Error(co+p, tag, tlv.ErrNonCanonical)
+					}
+					el = et
+					p += m
+					if et == 1 && ew == tlv.Varint {
+						var u uint64
+						if p < len(c) && c[p] < 0x80 {
+							u = uint64(c[p])
+							p++
+						} else {
+							v, m := tlv.ConsumeVarint(c[p:])
+							if m < 0 {
+								return d.Error(co+p, tag, tlv.CodeError(m))
+							}
+							if strict && m != tlv.SizeVarint(v) {
+								return d.Error(co+p, tag, tlv.ErrNonCanonical)
+							}
+							u = v
+							p += m
+						}
+						s := tlv.Unzigzag(u)
+						if s < math.MinInt32 || s > math.MaxInt32 {
+							return d.Error(start, tag, tlv.ErrRange)
+						}
+						k = int32(s)
+						continue
+					}
+					if et == 2 && ew == tlv.PackedVarint {
+						var ec []byte
+						m := 1
+						if p < len(c) && c[p] < 0x80 {
+							l := int(c[p])
+							if l > len(c)-p-1 {
+								return d.Error(co+p, tag, tlv.ErrLength)
+							}
+							ec = c[p+1 : p+1+l : p+1+l]
+							m += l
+						} else {
+							l, lm := tlv.ConsumeVarint(c[p:])
+							if lm < 0 {
+								return d.Error(co+p, tag, tlv.CodeError(lm))
+							}
+							if strict && lm != tlv.SizeVarint(l) {
+								return d.Error(co+p, tag, tlv.ErrNonCanonical)
+							}
+							if l > uint64(len(c)-p-lm) {
+								return d.Error(co+p, tag, tlv.ErrLength)
+							}
+							ec = c[p+lm : p+lm+int(l) : p+lm+int(l)]
+							m = lm + int(l)
+						}
+						eco := co + p + m - len(ec)
+						p += m
+						cnt := 0
+						for _, ch := range ec {
+							if ch < 0x80 {
+								cnt++
+							}
+						}
+						if len(ec) != 0 && ec[len(ec)-1] >= 0x80 {
+							return d.Error(eco, tag, tlv.ErrMalformed)
+						}
+						if err := d.Count(cnt); err != nil {
+							return d.Error(start, tag, err)
+						}
+						if cap(val)-len(val) < cnt {
+							s, err := tlv.Grow(d, val, cnt)
+							if err != nil {
+								return d.Error(start, tag, err)
+							}
+							val = s
+						}
+						for q := 0; q < len(ec); {
+							u, m := tlv.ConsumeVarint(ec[q:])
+							if m < 0 {
+								return d.Error(eco+q, tag, tlv.CodeError(m))
+							} // overflow: the content was checked not to end inside a varint
+							if strict && m != tlv.SizeVarint(u) {
+								return d.Error(eco+q, tag, tlv.ErrNonCanonical)
+							}
+							q += m
+							val = append(val, tlv.Unzigzag(u))
+						}
+						continue
+					}
+					if et == 2 && ew == tlv.Varint {
+						if strict {
+							return d.Error(start, tag, tlv.ErrNonCanonical)
+						}
+						if len(val) == cap(val) {
+							s, err := tlv.Grow(d, val, 1)
+							if err != nil {
+								return d.Error(start, tag, err)
+							}
+							val = s
+						}
+						var u uint64
+						if p < len(c) && c[p] < 0x80 {
+							u = uint64(c[p])
+							p++
+						} else {
+							v, m := tlv.ConsumeVarint(c[p:])
+							if m < 0 {
+								return d.Error(co+p, tag, tlv.CodeError(m))
+							}
+							if strict && m != tlv.SizeVarint(v) {
+								return d.Error(co+p, tag, tlv.ErrNonCanonical)
+							}
+							u = v
+							p += m
+						}
+						val = append(val, tlv.Unzigzag(u))
+						continue
+					}
+					if strict {
+						return d.Error(co+p, tag, tlv.ErrMalformed)
+					}
+					sk := tlv.ConsumeValue(c[p:], ew)
+					if sk < 0 {
+						return d.Error(co+p, tag, tlv.CodeError(sk))
+					}
+					p += sk
+				}
+				if strict && (el != 2 || havePrev4 && tlv.CompareKeyInt(int64(prev4), int64(k)) >= 0) {
+					return d.Error(start, tag, tlv.ErrNonCanonical)
+				}
+				prev4, havePrev4 = k, true
+				x.Series[k] = val
+				continue
+			}
+		case 6: // Samples
+			if wt == tlv.Message {
+				var c []byte
+				m := 1
+				if off < len(data) && data[off] < 0x80 {
+					l := int(data[off])
+					if l > len(data)-off-1 {
+						return d.Error(off, tag, tlv.ErrLength)
+					}
+					c = data[off+1 : off+1+l : off+1+l]
+					m += l
+				} else {
+					l, lm := tlv.ConsumeVarint(data[off:])
+					if lm < 0 {
+						return d.Error(off, tag, tlv.CodeError(lm))
+					}
+					if strict && lm != tlv.SizeVarint(l) {
+						return d.Error(off, tag, tlv.ErrNonCanonical)
+					}
+					if l > uint64(len(data)-off-lm) {
+						return d.Error(off, tag, tlv.ErrLength)
+					}
+					c = data[off+lm : off+lm+int(l) : off+lm+int(l)]
+					m = lm + int(l)
+				}
+				co := off + m - len(c)
+				off += m
+				if len(x.Samples) >= charged5 {
+					cnt := 0
+					for p := start; p < len(data); {
+						t, _, m := tlv.ConsumeField(data[p:])
+						if m < 0 || t != tag {
+							break
+						}
+						cnt++
+						p += m
+					}
+					if x.Samples == nil {
+						m, err := tlv.MakeMap[string, []float32](d, cnt)
+						if err != nil {
+							return d.Error(start, tag, err)
+						}
+						x.Samples = m
+					} else if err := tlv.GrowMap(d, x.Samples, cnt); err != nil {
+						return d.Error(start, tag, err)
+					}
+					charged5 = len(x.Samples) + cnt
+				}
+				var k string
+				var val []float32
+				var el uint32
+				for p := 0; p < len(c); {
+					et, ew, m := tlv.ConsumeTag(c[p:])
+					if m < 0 {
+						return d.Error(co+p, tag, tlv.CodeError(m))
+					}
+					if strict && et != 1 && et != 2 {
+						return d.Error(co+p, tag, tlv.ErrMalformed)
+					} // SPEC.md §6: an entry holds tags 1 and 2 only
+					if strict && (m != tlv.SizeTag(et) || et != el+1) {
+						return d.Error(co+p, tag, tlv.ErrNonCanonical)
+					}
+					el = et
+					p += m
+					if et == 1 && ew == tlv.Bytes {
+						var ec []byte
+						m := 1
+						if p < len(c) && c[p] < 0x80 {
+							l := int(c[p])
+							if l > len(c)-p-1 {
+								return d.Error(co+p, tag, tlv.ErrLength)
+							}
+							ec = c[p+1 : p+1+l : p+1+l]
+							m += l
+						} else {
+							l, lm := tlv.ConsumeVarint(c[p:])
+							if lm < 0 {
+								return d.Error(co+p, tag, tlv.CodeError(lm))
+							}
+							if strict && lm != tlv.SizeVarint(l) {
+								return d.Error(co+p, tag, tlv.ErrNonCanonical)
+							}
+							if l > uint64(len(c)-p-lm) {
+								return d.Error(co+p, tag, tlv.ErrLength)
+							}
+							ec = c[p+lm : p+lm+int(l) : p+lm+int(l)]
+							m = lm + int(l)
+						}
+						p += m
+						if err := d.Alloc(len(ec)); err != nil {
+							return d.Error(start, tag, err)
+						}
+						k = string(ec)
+						continue
+					}
+					if et == 2 && ew == tlv.PackedFixed32 {
+						var ec []byte
+						m := 1
+						if p < len(c) && c[p] < 0x80 {
+							l := int(c[p])
+							if l > len(c)-p-1 {
+								return d.Error(co+p, tag, tlv.ErrLength)
+							}
+							ec = c[p+1 : p+1+l : p+1+l]
+							m += l
+						} else {
+							l, lm := tlv.ConsumeVarint(c[p:])
+							if lm < 0 {
+								return d.Error(co+p, tag, tlv.CodeError(lm))
+							}
+							if strict && lm != tlv.SizeVarint(l) {
+								return d.Error(co+p, tag, tlv.ErrNonCanonical)
+							}
+							if l > uint64(len(c)-p-lm) {
+								return d.Error(co+p, tag, tlv.ErrLength)
+							}
+							ec = c[p+lm : p+lm+int(l) : p+lm+int(l)]
+							m = lm + int(l)
+						}
+						eco := co + p + m - len(ec)
+						p += m
+						if len(ec)%4 != 0 {
+							return d.Error(eco, tag, tlv.ErrMalformed)
+						}
+						cnt := len(ec) / 4
+						if err := d.Count(cnt); err != nil {
+							return d.Error(start, tag, err)
+						}
+						if cap(val)-len(val) < cnt {
+							s, err := tlv.Grow(d, val, cnt)
+							if err != nil {
+								return d.Error(start, tag, err)
+							}
+							val = s
+						}
+						for q := 0; q < len(ec); {
+							w, _ := tlv.ConsumeFixed32(ec[q:])
+							q += 4
+							val = append(val, math.Float32frombits(w))
+						}
+						continue
+					}
+					if et == 2 && ew == tlv.PackedFixed64 && !strict { // the other float width: lenient only
+						var ec []byte
+						m := 1
+						if p < len(c) && c[p] < 0x80 {
+							l := int(c[p])
+							if l > len(c)-p-1 {
+								return d.Error(co+p, tag, tlv.ErrLength)
+							}
+							ec = c[p+1 : p+1+l : p+1+l]
+							m += l
+						} else {
+							l, lm := tlv.ConsumeVarint(c[p:])
+							if lm < 0 {
+								return d.Error(co+p, tag, tlv.CodeError(lm))
+							}
+							if strict && lm != tlv.SizeVarint(l) {
+								return d.Error(co+p, tag, tlv.ErrNonCanonical)
+							}
+							if l > uint64(len(c)-p-lm) {
+								return d.Error(co+p, tag, tlv.ErrLength)
+							}
+							ec = c[p+lm : p+lm+int(l) : p+lm+int(l)]
+							m = lm + int(l)
+						}
+						eco := co + p + m - len(ec)
+						p += m
+						if len(ec)%8 != 0 {
+							return d.Error(eco, tag, tlv.ErrMalformed)
+						}
+						cnt := len(ec) / 8
+						if err := d.Count(cnt); err != nil {
+							return d.Error(start, tag, err)
+						}
+						if cap(val)-len(val) < cnt {
+							s, err := tlv.Grow(d, val, cnt)
+							if err != nil {
+								return d.Error(start, tag, err)
+							}
+							val = s
+						}
+						for q := 0; q < len(ec); {
+							w, _ := tlv.ConsumeFixed64(ec[q:])
+							q += 8
+							f, ok := tlv.NarrowFloat64(w)
+							if !ok {
+								return d.Error(start, tag, tlv.ErrRange)
+							}
+							val = append(val, f)
+						}
+						continue
+					}
+					if et == 2 && ew == tlv.Fixed32 {
+						if strict {
+							return d.Error(start, tag, tlv.ErrNonCanonical)
+						}
+						if len(val) == cap(val) {
+							s, err := tlv.Grow(d, val, 1)
+							if err != nil {
+								return d.Error(start, tag, err)
+							}
+							val = s
+						}
+						w, m := tlv.ConsumeFixed32(c[p:])
+						if m < 0 {
+							return d.Error(co+p, tag, tlv.CodeError(m))
+						}
+						p += m
+						val = append(val, math.Float32frombits(w))
+						continue
+					}
+					if et == 2 && (ew == tlv.Fixed64 && !strict) {
+						if strict {
+							return d.Error(start, tag, tlv.ErrNonCanonical)
+						}
+						if len(val) == cap(val) {
+							s, err := tlv.Grow(d, val, 1)
+							if err != nil {
+								return d.Error(start, tag, err)
+							}
+							val = s
+						}
+						w, m := tlv.ConsumeFixed64(c[p:])
+						if m < 0 {
+							return d.Error(co+p, tag, tlv.CodeError(m))
+						}
+						p += m
+						f, ok := tlv.NarrowFloat64(w)
+						if !ok {
+							return d.Error(start, tag, tlv.ErrRange)
+						}
+						val = append(val, f)
+						continue
+					}
+					if strict {
+						return d.Error(co+p, tag, tlv.ErrMalformed)
+					}
+					sk := tlv.ConsumeValue(c[p:], ew)
+					if sk < 0 {
+						return d.Error(co+p, tag, tlv.CodeError(sk))
+					}
+					p += sk
+				}
+				if strict && (el != 2 || havePrev5 && tlv.CompareKeyString(prev5, k) >= 0) {
+					return d.Error(start, tag, tlv.ErrNonCanonical)
+				}
+				prev5, havePrev5 = k, true
+				x.Samples[k] = val
+				continue
+			}
+		case 7: // Flags
+			if wt == tlv.Message {
+				var c []byte
+				m := 1
+				if off < len(data) && data[off] < 0x80 {
+					l := int(data[off])
+					if l > len(data)-off-1 {
+						return d.Error(off, tag, tlv.ErrLength)
+					}
+					c = data[off+1 : off+1+l : off+1+l]
+					m += l
+				} else {
+					l, lm := tlv.ConsumeVarint(data[off:])
+					if lm < 0 {
+						return d.Error(off, tag, tlv.CodeError(lm))
+					}
+					if strict && lm != tlv.SizeVarint(l) {
+						return d.Error(off, tag, tlv.ErrNonCanonical)
+					}
+					if l > uint64(len(data)-off-lm) {
+						return d.Error(off, tag, tlv.ErrLength)
+					}
+					c = data[off+lm : off+lm+int(l) : off+lm+int(l)]
+					m = lm + int(l)
+				}
+				co := off + m - len(c)
+				off += m
+				if len(x.Flags) >= charged6 {
+					cnt := 0
+					for p := start; p < len(data); {
+						t, _, m := tlv.ConsumeField(data[p:])
+						if m < 0 || t != tag {
+							break
+						}
+						cnt++
+						p += m
+					}
+					if x.Flags == nil {
+						m, err := tlv.MakeMap[uint64, []bool](d, cnt)
+						if err != nil {
+							return d.Error(start, tag, err)
+						}
+						x.Flags = m
+					} else if err := tlv.GrowMap(d, x.Flags, cnt); err != nil {
+						return d.Error(start, tag, err)
+					}
+					charged6 = len(x.Flags) + cnt
+				}
+				var k uint64
+				var val []bool
+				var el uint32
+				for p := 0; p < len(c); {
+					et, ew, m := tlv.ConsumeTag(c[p:])
+					if m < 0 {
+						return d.Error(co+p, tag, tlv.CodeError(m))
+					}
+					if strict && et != 1 && et != 2 {
+						return d.Error(co+p, tag, tlv.ErrMalformed)
+					} // SPEC.md §6: an entry holds tags 1 and 2 only
+					if strict && (m != tlv.SizeTag(et) || et != el+1) {
+						return d.Error(co+p, tag, tlv.ErrNonCanonical)
+					}
+					el = et
+					p += m
+					if et == 1 && ew == tlv.Varint {
+						var u uint64
+						if p < len(c) && c[p] < 0x80 {
+							u = uint64(c[p])
+							p++
+						} else {
+							v, m := tlv.ConsumeVarint(c[p:])
+							if m < 0 {
+								return d.Error(co+p, tag, tlv.CodeError(m))
+							}
+							if strict && m != tlv.SizeVarint(v) {
+								return d.Error(co+p, tag, tlv.ErrNonCanonical)
+							}
+							u = v
+							p += m
+						}
+						k = u
+						continue
+					}
+					if et == 2 && ew == tlv.PackedVarint {
+						var ec []byte
+						m := 1
+						if p < len(c) && c[p] < 0x80 {
+							l := int(c[p])
+							if l > len(c)-p-1 {
+								return d.Error(co+p, tag, tlv.ErrLength)
+							}
+							ec = c[p+1 : p+1+l : p+1+l]
+							m += l
+						} else {
+							l, lm := tlv.ConsumeVarint(c[p:])
+							if lm < 0 {
+								return d.Error(co+p, tag, tlv.CodeError(lm))
+							}
+							if strict && lm != tlv.SizeVarint(l) {
+								return d.Error(co+p, tag, tlv.ErrNonCanonical)
+							}
+							if l > uint64(len(c)-p-lm) {
+								return d.Error(co+p, tag, tlv.ErrLength)
+							}
+							ec = c[p+lm : p+lm+int(l) : p+lm+int(l)]
+							m = lm + int(l)
+						}
+						eco := co + p + m - len(ec)
+						p += m
+						cnt := 0
+						for _, ch := range ec {
+							if ch < 0x80 {
+								cnt++
+							}
+						}
+						if len(ec) != 0 && ec[len(ec)-1] >= 0x80 {
+							return d.Error(eco, tag, tlv.ErrMalformed)
+						}
+						if err := d.Count(cnt); err != nil {
+							return d.Error(start, tag, err)
+						}
+						if cap(val)-len(val) < cnt {
+							s, err := tlv.Grow(d, val, cnt)
+							if err != nil {
+								return d.Error(start, tag, err)
+							}
+							val = s
+						}
+						for q := 0; q < len(ec); {
+							u, m := tlv.ConsumeVarint(ec[q:])
+							if m < 0 {
+								return d.Error(eco+q, tag, tlv.CodeError(m))
+							} // overflow: the content was checked not to end inside a varint
+							if strict && m != tlv.SizeVarint(u) {
+								return d.Error(eco+q, tag, tlv.ErrNonCanonical)
+							}
+							q += m
+							if u > 1 {
+								return d.Error(start, tag, tlv.ErrRange)
+							}
+							val = append(val, u == 1)
+						}
+						continue
+					}
+					if et == 2 && ew == tlv.Varint {
+						if strict {
+							return d.Error(start, tag, tlv.ErrNonCanonical)
+						}
+						if len(val) == cap(val) {
+							s, err := tlv.Grow(d, val, 1)
+							if err != nil {
+								return d.Error(start, tag, err)
+							}
+							val = s
+						}
+						var u uint64
+						if p < len(c) && c[p] < 0x80 {
+							u = uint64(c[p])
+							p++
+						} else {
+							v, m := tlv.ConsumeVarint(c[p:])
+							if m < 0 {
+								return d.Error(co+p, tag, tlv.CodeError(m))
+							}
+							if strict && m != tlv.SizeVarint(v) {
+								return d.Error(co+p, tag, tlv.ErrNonCanonical)
+							}
+							u = v
+							p += m
+						}
+						if u > 1 {
+							return d.Error(start, tag, tlv.ErrRange)
+						}
+						val = append(val, u == 1)
+						continue
+					}
+					if strict {
+						return d.Error(co+p, tag, tlv.ErrMalformed)
+					}
+					sk := tlv.ConsumeValue(c[p:], ew)
+					if sk < 0 {
+						return d.Error(co+p, tag, tlv.CodeError(sk))
+					}
+					p += sk
+				}
+				if strict && (el != 2 || havePrev6 && tlv.CompareKeyUint(uint64(prev6), uint64(k)) >= 0) {
+					return d.Error(start, tag, tlv.ErrNonCanonical)
+				}
+				prev6, havePrev6 = k, true
+				x.Flags[k] = val
+				continue
+			}
+		case 8: // Waits
+			if wt == tlv.Message {
+				var c []byte
+				m := 1
+				if off < len(data) && data[off] < 0x80 {
+					l := int(data[off])
+					if l > len(data)-off-1 {
+						return d.Error(off, tag, tlv.ErrLength)
+					}
+					c = data[off+1 : off+1+l : off+1+l]
+					m += l
+				} else {
+					l, lm := tlv.ConsumeVarint(data[off:])
+					if lm < 0 {
+						return d.Error(off, tag, tlv.CodeError(lm))
+					}
+					if strict && lm != tlv.SizeVarint(l) {
+						return d.Error(off, tag, tlv.ErrNonCanonical)
+					}
+					if l > uint64(len(data)-off-lm) {
+						return d.Error(off, tag, tlv.ErrLength)
+					}
+					c = data[off+lm : off+lm+int(l) : off+lm+int(l)]
+					m = lm + int(l)
+				}
+				co := off + m - len(c)
+				off += m
+				if len(x.Waits) >= charged7 {
+					cnt := 0
+					for p := start; p < len(data); {
+						t, _, m := tlv.ConsumeField(data[p:])
+						if m < 0 || t != tag {
+							break
+						}
+						cnt++
+						p += m
+					}
+					if x.Waits == nil {
+						m, err := tlv.MakeMap[string, []time.Duration](d, cnt)
+						if err != nil {
+							return d.Error(start, tag, err)
+						}
+						x.Waits = m
+					} else if err := tlv.GrowMap(d, x.Waits, cnt); err != nil {
+						return d.Error(start, tag, err)
+					}
+					charged7 = len(x.Waits) + cnt
+				}
+				var k string
+				var val []time.Duration
+				var el uint32
+				for p := 0; p < len(c); {
+					et, ew, m := tlv.ConsumeTag(c[p:])
+					if m < 0 {
+						return d.Error(co+p, tag, tlv.CodeError(m))
+					}
+					if strict && et != 1 && et != 2 {
+						return d.Error(co+p, tag, tlv.ErrMalformed)
+					} // SPEC.md §6: an entry holds tags 1 and 2 only
+					if strict && (m != tlv.SizeTag(et) || et != el+1) {
+						return d.Error(co+p, tag, tlv.ErrNonCanonical)
+					}
+					el = et
+					p += m
+					if et == 1 && ew == tlv.Bytes {
+						var ec []byte
+						m := 1
+						if p < len(c) && c[p] < 0x80 {
+							l := int(c[p])
+							if l > len(c)-p-1 {
+								return d.Error(co+p, tag, tlv.ErrLength)
+							}
+							ec = c[p+1 : p+1+l : p+1+l]
+							m += l
+						} else {
+							l, lm := tlv.ConsumeVarint(c[p:])
+							if lm < 0 {
+								return d.Error(co+p, tag, tlv.CodeError(lm))
+							}
+							if strict && lm != tlv.SizeVarint(l) {
+								return d.Error(co+p, tag, tlv.ErrNonCanonical)
+							}
+							if l > uint64(len(c)-p-lm) {
+								return d.Error(co+p, tag, tlv.ErrLength)
+							}
+							ec = c[p+lm : p+lm+int(l) : p+lm+int(l)]
+							m = lm + int(l)
+						}
+						p += m
+						if err := d.Alloc(len(ec)); err != nil {
+							return d.Error(start, tag, err)
+						}
+						k = string(ec)
+						continue
+					}
+					if et == 2 && ew == tlv.PackedVarint {
+						var ec []byte
+						m := 1
+						if p < len(c) && c[p] < 0x80 {
+							l := int(c[p])
+							if l > len(c)-p-1 {
+								return d.Error(co+p, tag, tlv.ErrLength)
+							}
+							ec = c[p+1 : p+1+l : p+1+l]
+							m += l
+						} else {
+							l, lm := tlv.ConsumeVarint(c[p:])
+							if lm < 0 {
+								return d.Error(co+p, tag, tlv.CodeError(lm))
+							}
+							if strict && lm != tlv.SizeVarint(l) {
+								return d.Error(co+p, tag, tlv.ErrNonCanonical)
+							}
+							if l > uint64(len(c)-p-lm) {
+								return d.Error(co+p, tag, tlv.ErrLength)
+							}
+							ec = c[p+lm : p+lm+int(l) : p+lm+int(l)]
+							m = lm + int(l)
+						}
+						eco := co + p + m - len(ec)
+						p += m
+						cnt := 0
+						for _, ch := range ec {
+							if ch < 0x80 {
+								cnt++
+							}
+						}
+						if len(ec) != 0 && ec[len(ec)-1] >= 0x80 {
+							return d.Error(eco, tag, tlv.ErrMalformed)
+						}
+						if err := d.Count(cnt); err != nil {
+							return d.Error(start, tag, err)
+						}
+						if cap(val)-len(val) < cnt {
+							s, err := tlv.Grow(d, val, cnt)
+							if err != nil {
+								return d.Error(start, tag, err)
+							}
+							val = s
+						}
+						for q := 0; q < len(ec); {
+							u, m := tlv.ConsumeVarint(ec[q:])
+							if m < 0 {
+								return d.Error(eco+q, tag, tlv.CodeError(m))
+							} // overflow: the content was checked not to end inside a varint
+							if strict && m != tlv.SizeVarint(u) {
+								return d.Error(eco+q, tag, tlv.ErrNonCanonical)
+							}
+							q += m
+							val = append(val, time.Duration(tlv.Unzigzag(u)))
+						}
+						continue
+					}
+					if et == 2 && ew == tlv.Varint {
+						if strict {
+							return d.Error(start, tag, tlv.ErrNonCanonical)
+						}
+						if len(val) == cap(val) {
+							s, err := tlv.Grow(d, val, 1)
+							if err != nil {
+								return d.Error(start, tag, err)
+							}
+							val = s
+						}
+						var u uint64
+						if p < len(c) && c[p] < 0x80 {
+							u = uint64(c[p])
+							p++
+						} else {
+							v, m := tlv.ConsumeVarint(c[p:])
+							if m < 0 {
+								return d.Error(co+p, tag, tlv.CodeError(m))
+							}
+							if strict && m != tlv.SizeVarint(v) {
+								return d.Error(co+p, tag, tlv.ErrNonCanonical)
+							}
+							u = v
+							p += m
+						}
+						val = append(val, time.Duration(tlv.Unzigzag(u)))
+						continue
+					}
+					if strict {
+						return d.Error(co+p, tag, tlv.ErrMalformed)
+					}
+					sk := tlv.ConsumeValue(c[p:], ew)
+					if sk < 0 {
+						return d.Error(co+p, tag, tlv.CodeError(sk))
+					}
+					p += sk
+				}
+				if strict && (el != 2 || havePrev7 && tlv.CompareKeyString(prev7, k) >= 0) {
+					return d.Error(start, tag, tlv.ErrNonCanonical)
+				}
+				prev7, havePrev7 = k, true
+				x.Waits[k] = val
+				continue
+			}
+		case 9: // Means
+			if wt == tlv.Message {
+				var c []byte
+				m := 1
+				if off < len(data) && data[off] < 0x80 {
+					l := int(data[off])
+					if l > len(data)-off-1 {
+						return d.Error(off, tag, tlv.ErrLength)
+					}
+					c = data[off+1 : off+1+l : off+1+l]
+					m += l
+				} else {
+					l, lm := tlv.ConsumeVarint(data[off:])
+					if lm < 0 {
+						return d.Error(off, tag, tlv.CodeError(lm))
+					}
+					if strict && lm != tlv.SizeVarint(l) {
+						return d.Error(off, tag, tlv.ErrNonCanonical)
+					}
+					if l > uint64(len(data)-off-lm) {
+						return d.Error(off, tag, tlv.ErrLength)
+					}
+					c = data[off+lm : off+lm+int(l) : off+lm+int(l)]
+					m = lm + int(l)
+				}
+				co := off + m - len(c)
+				off += m
+				if len(x.Means) >= charged8 {
+					cnt := 0
+					for p := start; p < len(data); {
+						t, _, m := tlv.ConsumeField(data[p:])
+						if m < 0 || t != tag {
+							break
+						}
+						cnt++
+						p += m
+					}
+					if x.Means == nil {
+						m, err := tlv.MakeMap[string, []float64](d, cnt)
+						if err != nil {
+							return d.Error(start, tag, err)
+						}
+						x.Means = m
+					} else if err := tlv.GrowMap(d, x.Means, cnt); err != nil {
+						return d.Error(start, tag, err)
+					}
+					charged8 = len(x.Means) + cnt
+				}
+				var k string
+				var val []float64
+				var el uint32
+				for p := 0; p < len(c); {
+					et, ew, m := tlv.ConsumeTag(c[p:])
+					if m < 0 {
+						return d.Error(co+p, tag, tlv.CodeError(m))
+					}
+					if strict && et != 1 && et != 2 {
+						return d.Error(co+p, tag, tlv.ErrMalformed)
+					} // SPEC.md §6: an entry holds tags 1 and 2 only
+					if strict && (m != tlv.SizeTag(et) || et != el+1) {
+						return d.Error(co+p, tag, tlv.ErrNonCanonical)
+					}
+					el = et
+					p += m
+					if et == 1 && ew == tlv.Bytes {
+						var ec []byte
+						m := 1
+						if p < len(c) && c[p] < 0x80 {
+							l := int(c[p])
+							if l > len(c)-p-1 {
+								return d.Error(co+p, tag, tlv.ErrLength)
+							}
+							ec = c[p+1 : p+1+l : p+1+l]
+							m += l
+						} else {
+							l, lm := tlv.ConsumeVarint(c[p:])
+							if lm < 0 {
+								return d.Error(co+p, tag, tlv.CodeError(lm))
+							}
+							if strict && lm != tlv.SizeVarint(l) {
+								return d.Error(co+p, tag, tlv.ErrNonCanonical)
+							}
+							if l > uint64(len(c)-p-lm) {
+								return d.Error(co+p, tag, tlv.ErrLength)
+							}
+							ec = c[p+lm : p+lm+int(l) : p+lm+int(l)]
+							m = lm + int(l)
+						}
+						p += m
+						if err := d.Alloc(len(ec)); err != nil {
+							return d.Error(start, tag, err)
+						}
+						k = string(ec)
+						continue
+					}
+					if et == 2 && ew == tlv.PackedFixed64 {
+						var ec []byte
+						m := 1
+						if p < len(c) && c[p] < 0x80 {
+							l := int(c[p])
+							if l > len(c)-p-1 {
+								return d.Error(co+p, tag, tlv.ErrLength)
+							}
+							ec = c[p+1 : p+1+l : p+1+l]
+							m += l
+						} else {
+							l, lm := tlv.ConsumeVarint(c[p:])
+							if lm < 0 {
+								return d.Error(co+p, tag, tlv.CodeError(lm))
+							}
+							if strict && lm != tlv.SizeVarint(l) {
+								return d.Error(co+p, tag, tlv.ErrNonCanonical)
+							}
+							if l > uint64(len(c)-p-lm) {
+								return d.Error(co+p, tag, tlv.ErrLength)
+							}
+							ec = c[p+lm : p+lm+int(l) : p+lm+int(l)]
+							m = lm + int(l)
+						}
+						eco := co + p + m - len(ec)
+						p += m
+						if len(ec)%8 != 0 {
+							return d.Error(eco, tag, tlv.ErrMalformed)
+						}
+						cnt := len(ec) / 8
+						if err := d.Count(cnt); err != nil {
+							return d.Error(start, tag, err)
+						}
+						if cap(val)-len(val) < cnt {
+							s, err := tlv.Grow(d, val, cnt)
+							if err != nil {
+								return d.Error(start, tag, err)
+							}
+							val = s
+						}
+						for q := 0; q < len(ec); {
+							w, _ := tlv.ConsumeFixed64(ec[q:])
+							q += 8
+							val = append(val, math.Float64frombits(w))
+						}
+						continue
+					}
+					if et == 2 && ew == tlv.PackedFixed32 && !strict { // the other float width: lenient only
+						var ec []byte
+						m := 1
+						if p < len(c) && c[p] < 0x80 {
+							l := int(c[p])
+							if l > len(c)-p-1 {
+								return d.Error(co+p, tag, tlv.ErrLength)
+							}
+							ec = c[p+1 : p+1+l : p+1+l]
+							m += l
+						} else {
+							l, lm := tlv.ConsumeVarint(c[p:])
+							if lm < 0 {
+								return d.Error(co+p, tag, tlv.CodeError(lm))
+							}
+							if strict && lm != tlv.SizeVarint(l) {
+								return d.Error(co+p, tag, tlv.ErrNonCanonical)
+							}
+							if l > uint64(len(c)-p-lm) {
+								return d.Error(co+p, tag, tlv.ErrLength)
+							}
+							ec = c[p+lm : p+lm+int(l) : p+lm+int(l)]
+							m = lm + int(l)
+						}
+						eco := co + p + m - len(ec)
+						p += m
+						if len(ec)%4 != 0 {
+							return d.Error(eco, tag, tlv.ErrMalformed)
+						}
+						cnt := len(ec) / 4
+						if err := d.Count(cnt); err != nil {
+							return d.Error(start, tag, err)
+						}
+						if cap(val)-len(val) < cnt {
+							s, err := tlv.Grow(d, val, cnt)
+							if err != nil {
+								return d.Error(start, tag, err)
+							}
+							val = s
+						}
+						for q := 0; q < len(ec); {
+							w, _ := tlv.ConsumeFixed32(ec[q:])
+							q += 4
+							val = append(val, tlv.WidenFloat32(w))
+						}
+						continue
+					}
+					if et == 2 && ew == tlv.Fixed64 {
+						if strict {
+							return d.Error(start, tag, tlv.ErrNonCanonical)
+						}
+						if len(val) == cap(val) {
+							s, err := tlv.Grow(d, val, 1)
+							if err != nil {
+								return d.Error(start, tag, err)
+							}
+							val = s
+						}
+						w, m := tlv.ConsumeFixed64(c[p:])
+						if m < 0 {
+							return d.Error(co+p, tag, tlv.CodeError(m))
+						}
+						p += m
+						val = append(val, math.Float64frombits(w))
+						continue
+					}
+					if et == 2 && (ew == tlv.Fixed32 && !strict) {
+						if strict {
+							return d.Error(start, tag, tlv.ErrNonCanonical)
+						}
+						if len(val) == cap(val) {
+							s, err := tlv.Grow(d, val, 1)
+							if err != nil {
+								return d.Error(start, tag, err)
+							}
+							val = s
+						}
+						w, m := tlv.ConsumeFixed32(c[p:])
+						if m < 0 {
+							return d.Error(co+p, tag, tlv.CodeError(m))
+						}
+						p += m
+						val = append(val, tlv.WidenFloat32(w))
+						continue
+					}
+					if strict {
+						return d.Error(co+p, tag, tlv.ErrMalformed)
+					}
+					sk := tlv.ConsumeValue(c[p:], ew)
+					if sk < 0 {
+						return d.Error(co+p, tag, tlv.CodeError(sk))
+					}
+					p += sk
+				}
+				if strict && (el != 2 || havePrev8 && tlv.CompareKeyString(prev8, k) >= 0) {
+					return d.Error(start, tag, tlv.ErrNonCanonical)
+				}
+				prev8, havePrev8 = k, true
+				x.Means[k] = val
+				continue
+			}
+		}
+		if strict {
+			switch tag {
+			case 1, 2, 3, 4, 5, 6, 7, 8, 9:
+				return d.Error(start, tag, tlv.ErrWireType)
+			}
+		}
+		if strict && wt != tlv.Fixed32 && wt != tlv.Fixed64 {
+			if v, m := tlv.ConsumeVarint(data[off:]); m > 0 && m != tlv.SizeVarint(v) {
+				return d.Error(off, tag, tlv.ErrNonCanonical)
+			}
+		}
+		m := tlv.ConsumeValue(data[off:], wt)
+		if m < 0 {
+			return d.Error(off, tag, tlv.CodeError(m))
+		}
+		off += m
+		// Charged before allocating; capacity doubles.
+		if u := x.UnknownFields; len(u)+off-start > cap(u) {
+			nc := max(2*cap(u), len(u)+off-start)
+			if err := d.Alloc(nc); err != nil {
+				return d.Error(start, tag, err)
+			}
+			nu := make(tlv.Unknown, len(u), nc)
+			copy(nu, u)
+			x.UnknownFields = nu
+		}
+		x.UnknownFields = append(x.UnknownFields, data[start:off]...)
+	}
+	if len(x.UnknownFields) != 0 {
+		u, err := d.SortUnknown(x.UnknownFields)
+		if err != nil {
+			return d.Error(len(data), 0, err)
+		}
+		x.UnknownFields = u
+	}
+	return nil
+}
+
 // Empty declares no field: everything it reads is unknown.
 type Empty struct {
 	// UnknownFields keeps the fields this version of the schema does not know,

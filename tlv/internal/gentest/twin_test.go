@@ -29,6 +29,7 @@ func twins() []struct {
 		{"Node", func() any { return new(Node) }, func() any { return new(plain.Node) }},
 		{"Tree", func() any { return new(Tree) }, func() any { return new(plain.Tree) }},
 		{"Empty", func() any { return new(Empty) }, func() any { return new(plain.Empty) }},
+		{"Lists", func() any { return new(Lists) }, func() any { return new(plain.Lists) }},
 	}
 }
 

@@ -155,6 +155,8 @@ func checkMessage(om, nm *Message, add func(Change)) {
 
 func describe(f *Field) string {
 	switch {
+	case f.IsMap() && f.ListValue:
+		return fmt.Sprintf("map<%s,list<%s>>", f.Key, f.Value)
 	case f.IsMap():
 		return fmt.Sprintf("map<%s,%s>", f.Key, f.Value)
 	case f.Repeated:
@@ -174,6 +176,17 @@ func checkField(msg string, of, nf *Field, add func(Change)) {
 		return
 	}
 	if of.IsMap() {
+		if of.ListValue != nf.ListValue {
+			why := "new readers would see only the last element of each list"
+			if !of.ListValue {
+				why = "new readers accept old records, but old readers keep only the last element of each list"
+				if packed(nf.Value) {
+					why = "new readers accept old records, but old readers cannot read the packed lists at all"
+				}
+			}
+			add(Change{Kind: CardinalityFlip, Breaking: true, Message: msg, Tag: nf.Tag,
+				Detail: fmt.Sprintf("field %s changed from %s to %s: %s", nf.Name, describe(of), describe(nf), why)})
+		}
 		if kind, detail, breaking := compareTypes(of.Key, nf.Key); kind != "" {
 			k := Widened
 			if breaking {

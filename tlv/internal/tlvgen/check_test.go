@@ -52,6 +52,8 @@ func TestCheck(t *testing.T) {
 		{"map key changed", base, strings.Replace(base, `key="int32"`, `key="string"`, 1), MapKeyChanged, true, 4},
 		{"map value changed", base, strings.Replace(base, `value="string"`, `value="Inner"`, 1), MapValueChanged, true, 4},
 		{"map key widened", base, strings.Replace(base, `key="int32"`, `key="int64"`, 1), Widened, false, 4},
+		{"map value to list", base, strings.Replace(base, `value="string"/>`, `value="string" list="true"/>`, 1), CardinalityFlip, true, 4},
+		{"map list to value", strings.Replace(base, `value="string"/>`, `value="string" list="true"/>`, 1), base, CardinalityFlip, true, 4},
 		{"map to repeated", base, strings.Replace(base, `type="map" key="int32" value="string"`, `type="string" repeated="true"`, 1), TypeChanged, true, 4},
 		{"field added", base, strings.Replace(base, `</message>`, `<field tag="10" name="New" type="bool"/></message>`, 1), FieldAdded, false, 10},
 		{"field deleted without marker", base, strings.Replace(base, `<field tag="5" name="E" type="float64"/>`, ``, 1), FieldDeleted, false, 5},

@@ -30,8 +30,9 @@
 //
 // Types: bool, int32, int64, uint32, uint64, float32, float64, string,
 // bytes, time (time.Time), duration (time.Duration), map (key string or an
-// integer type; value any non-map type) or the name of a message of the
-// same protocol (recursion is allowed). Tags are
+// integer type; value any non-map type; list="true" makes each value a list,
+// map[K][]V, as in url.Values) or the name of a message of the same protocol
+// (recursion is allowed). Tags are
 // 1…2^29−1 and unique within a message, reserved tags included; names are
 // exported Go identifiers. <reserved> marks the tag of a deleted field so
 // that Check catches its reuse; <doc> and doc="…" become Go comments.
@@ -62,7 +63,7 @@
 // Check compares two versions message by message and tag by tag. Breaking:
 // a type changed (signed ↔ unsigned, string ↔ message, bool ↔ int …), a
 // narrowing (int64 → int32, uint64 → uint32, float64 → float32), a message
-// type swapped for another, repeated ↔ singular, a map's key or value type
+// type swapped for another, repeated ↔ singular (and a map value ↔ list), a map's key or value type
 // changed, map ↔ non-map, a <reserved> tag used again. Compatible: fields
 // added, widening (int32 → int64, uint32 → uint64, float32 → float64),
 // string ↔ bytes and int64 ↔ duration (the same wire bytes), renames. Warned: a field deleted without a <reserved>

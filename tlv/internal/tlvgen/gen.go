@@ -129,6 +129,8 @@ func goType(t Type) string {
 
 func fieldGoType(f *Field) string {
 	switch {
+	case f.IsMap() && f.ListValue:
+		return "map[" + goType(f.Key) + "][]" + goType(f.Value)
 	case f.IsMap():
 		return "map[" + goType(f.Key) + "]" + goType(f.Value)
 	case f.Repeated:
@@ -275,7 +277,17 @@ func (g *generator) size(m *Message) {
 			g.p("for k, v := range %s {", v)
 			g.p("e := 0")
 			g.sizeStmt(f.Key, "k", 1, "e", 1)
-			if f.Value.Kind == KindMessage {
+			if f.ListValue && packed(f.Value) {
+				// One packed field, written even when the list is empty.
+				g.p("{")
+				g.packedContentSize(f.Value, "v")
+				g.p("e += 1 + tlv.SizeVarint(uint64(s)) + s")
+				g.p("}")
+			} else if f.ListValue {
+				g.p("for i := range v {")
+				g.sizeStmt(f.Value, "v[i]", 1, "e", 2)
+				g.p("}")
+			} else if f.Value.Kind == KindMessage {
 				g.p("{ s := v.SizeTLV(); e += 1 + tlv.SizeVarint(uint64(s)) + s }")
 			} else {
 				g.sizeStmt(f.Value, "v", 1, "e", 2)
@@ -285,17 +297,7 @@ func (g *generator) size(m *Message) {
 			g.p("}")
 		case f.Repeated && packed(f.Type):
 			g.p("if len(%s) != 0 {", v)
-			switch f.Type.Kind {
-			case KindFloat32:
-				g.p("s := 4 * len(%s)", v)
-			case KindFloat64:
-				g.p("s := 8 * len(%s)", v)
-			case KindBool:
-				g.p("s := len(%s)", v)
-			default:
-				g.p("s := 0")
-				g.p("for _, e := range %s { s += %s }", v, sizeExpr(f.Type, "e"))
-			}
+			g.packedContentSize(f.Type, v)
 			g.p("n += %d + tlv.SizeVarint(uint64(s)) + s", kl)
 			g.p("}")
 		case f.Repeated:
@@ -315,6 +317,42 @@ func (g *generator) size(m *Message) {
 	g.p("return n")
 	g.p("}")
 	g.p("")
+}
+
+// packedContentSize emits `s := ` the content size of the packed list v of t.
+func (g *generator) packedContentSize(t Type, v string) {
+	switch t.Kind {
+	case KindFloat32:
+		g.p("s := 4 * len(%s)", v)
+	case KindFloat64:
+		g.p("s := 8 * len(%s)", v)
+	case KindBool:
+		g.p("s := len(%s)", v)
+	default:
+		g.p("s := 0")
+		g.p("for _, e := range %s { s += %s }", v, sizeExpr(t, "e"))
+	}
+}
+
+// appendPacked emits the packed field content (length and elements) of the
+// list v of t; mark names the int variable BeginLen may use.
+func (g *generator) appendPacked(t Type, v, mark string) {
+	switch t.Kind {
+	case KindBool:
+		g.p("b = tlv.AppendVarint(b, uint64(len(%s)))", v)
+	case KindFloat32:
+		g.p("b = tlv.AppendVarint(b, uint64(4*len(%s)))", v)
+	case KindFloat64:
+		g.p("b = tlv.AppendVarint(b, uint64(8*len(%s)))", v)
+	default:
+		g.p("b, %s = tlv.BeginLen(b)", mark)
+	}
+	g.p("for _, e := range %s {", v)
+	g.appendValue(t, "e", "")
+	g.p("}")
+	if t.Kind != KindBool && t.Kind != KindFloat32 && t.Kind != KindFloat64 {
+		g.p("b = tlv.EndLen(b, %s)", mark)
+	}
 }
 
 // nonZero is the omitempty test of SPEC.md §5: floats compare bits, so −0.0
@@ -376,14 +414,20 @@ func usesMark(m *Message) (outer, inner bool) {
 		switch {
 		case f.IsMap():
 			outer = true
-			inner = inner || f.Value.Kind == KindMessage
+			inner = inner || f.Value.Kind == KindMessage || f.ListValue && packed(f.Value) && packedNeedsMark(f.Value)
 		case f.Repeated && packed(f.Type):
-			outer = outer || f.Type.Kind == KindInt32 || f.Type.Kind == KindInt64 || f.Type.Kind == KindUint32 || f.Type.Kind == KindUint64 || f.Type.Kind == KindDuration
+			outer = outer || packedNeedsMark(f.Type)
 		case f.Type.Kind == KindMessage:
 			outer = true
 		}
 	}
 	return outer, inner
+}
+
+// packedNeedsMark reports whether a packed list of t has a length found only
+// after writing it (varints of varying size).
+func packedNeedsMark(t Type) bool {
+	return t.Kind == KindInt32 || t.Kind == KindInt64 || t.Kind == KindUint32 || t.Kind == KindUint64 || t.Kind == KindDuration
 }
 
 func keyCompare(t Type) string {
@@ -457,22 +501,7 @@ func (g *generator) append(m *Message) {
 			g.p("if len(%s) != 0 {", v)
 			g.p("%s", before)
 			g.p("b = append(b, %s)", key)
-			switch f.Type.Kind {
-			case KindBool:
-				g.p("b = tlv.AppendVarint(b, uint64(len(%s)))", v)
-			case KindFloat32:
-				g.p("b = tlv.AppendVarint(b, uint64(4*len(%s)))", v)
-			case KindFloat64:
-				g.p("b = tlv.AppendVarint(b, uint64(8*len(%s)))", v)
-			default:
-				g.p("b, mk = tlv.BeginLen(b)")
-			}
-			g.p("for _, e := range %s {", v)
-			g.appendValue(f.Type, "e", "")
-			g.p("}")
-			if f.Type.Kind != KindBool && f.Type.Kind != KindFloat32 && f.Type.Kind != KindFloat64 {
-				g.p("b = tlv.EndLen(b, mk)")
-			}
+			g.appendPacked(f.Type, v, "mk")
 			g.p("}")
 		case f.Repeated:
 			g.p("if len(%s) != 0 {", v)
@@ -531,6 +560,9 @@ func (g *generator) mapAppend(f *Field, key, before string) {
 	g.useSlices = true
 	v := "x." + f.Name
 	kt, vt := goType(f.Key), goType(f.Value)
+	if f.ListValue {
+		vt = "[]" + vt
+	}
 	g.p("if len(%s) != 0 {", v)
 	g.p("%s", before)
 	g.p("type entry struct { k %s; v %s }", kt, vt)
@@ -558,9 +590,22 @@ func (g *generator) mapAppend(f *Field, key, before string) {
 	g.p("b, mk = tlv.BeginLen(b)")
 	g.p("b = append(b, 0x%02x)", 1<<3|wireType(f.Key))
 	g.appendValue(f.Key, "e.k", "")
-	if f.Value.Kind == KindTime {
+	switch {
+	case f.ListValue && packed(f.Value):
+		g.p("b = append(b, 0x%02x)", 2<<3|packedWireType(f.Value))
+		g.appendPacked(f.Value, "e.v", "mk2")
+	case f.ListValue:
+		g.p("for i := range e.v {")
+		if f.Value.Kind == KindTime {
+			g.appendTimeField("e.v[i]", 2, "mk2")
+		} else {
+			g.p("b = append(b, 0x%02x)", 2<<3|wireType(f.Value))
+			g.appendValue(f.Value, "e.v[i]", "mk2")
+		}
+		g.p("}")
+	case f.Value.Kind == KindTime:
 		g.appendTimeField("e.v", 2, "mk2")
-	} else {
+	default:
 		g.p("b = append(b, 0x%02x)", 2<<3|wireType(f.Value))
 		g.appendValue(f.Value, "e.v", "mk2")
 	}

@@ -231,7 +231,7 @@ func (g *generator) unmarshal(m *Message) {
 			g.p("var prev%d %s", i, goType(f.Key))
 			g.p("havePrev%d := false", i)
 			g.p("charged%d := 0 // entries of x.%s whose memory is charged", i, f.Name)
-			if f.Value.Kind == KindMessage {
+			if f.Value.Kind == KindMessage && !f.ListValue {
 				g.p("var mv%d *%s // decodes each message value, reused", i, f.Value.Message)
 			}
 		}
@@ -396,12 +396,22 @@ func (g *generator) decodeField(i int, f *Field) {
 // decodePacked reads a repeated scalar: its packed form, and in lenient mode
 // single unpacked elements too (a field grown from singular to repeated).
 func (g *generator) decodePacked(f *Field) {
-	g.useUnsafe = true
-	v := "x." + f.Name
-	appendTo := func(e string) string { return fmt.Sprintf("%s = append(%s, %s)", v, v, e) }
 	top := reader{g: g, buf: "data", pos: "off", errOff: "start"}
-	packedTypes := []int{packedWireType(f.Type)}
-	switch f.Type.Kind {
+	g.decodePackedList(f.Type, "x."+f.Name, top, "", "wt", "p", false)
+}
+
+// decodePackedList reads into the list dst of scalar type t a packed value
+// (and, in lenient mode, the other float width and single unpacked elements)
+// with reader rd, when prefix holds and the wire type in wtVar matches; loop
+// names the position variable inside the content. A zero-length packed value
+// is canonical only where emptyOK (a map value, SPEC.md §5).
+func (g *generator) decodePackedList(t Type, dst string, rd reader, prefix, wtVar, loop string, emptyOK bool) {
+	g.useUnsafe = true
+	v := dst
+	appendTo := func(e string) string { return fmt.Sprintf("%s = append(%s, %s)", v, v, e) }
+	cv, co := rd.names()
+	packedTypes := []int{packedWireType(t)}
+	switch t.Kind {
 	case KindFloat32:
 		packedTypes = append(packedTypes, wtPackedFixed64)
 	case KindFloat64:
@@ -409,46 +419,48 @@ func (g *generator) decodePacked(f *Field) {
 	}
 	for i, pwt := range packedTypes {
 		if i == 0 {
-			g.p("if wt == %s {", wtNames[pwt])
+			g.p("if %s%s == %s {", prefix, wtVar, wtNames[pwt])
 		} else {
-			g.p("if wt == %s && !strict { // the other float width: lenient only", wtNames[pwt])
+			g.p("if %s%s == %s && !strict { // the other float width: lenient only", prefix, wtVar, wtNames[pwt])
 		}
-		top.content(true)
+		rd.content(true)
 		switch pwt {
 		case wtPackedVarint:
 			g.p("cnt := 0")
-			g.p("for _, ch := range c { if ch < 0x80 { cnt++ } }")
-			g.p("if len(c) != 0 && c[len(c)-1] >= 0x80 { return d.Error(co, tag, tlv.ErrMalformed) }")
+			g.p("for _, ch := range %s { if ch < 0x80 { cnt++ } }", cv)
+			g.p("if len(%s) != 0 && %s[len(%s)-1] >= 0x80 { return d.Error(%s, tag, tlv.ErrMalformed) }", cv, cv, cv, co)
 		case wtPackedFixed32:
-			g.p("if len(c)%%4 != 0 { return d.Error(co, tag, tlv.ErrMalformed) }")
-			g.p("cnt := len(c) / 4")
+			g.p("if len(%s)%%4 != 0 { return d.Error(%s, tag, tlv.ErrMalformed) }", cv, co)
+			g.p("cnt := len(%s) / 4", cv)
 		case wtPackedFixed64:
-			g.p("if len(c)%%8 != 0 { return d.Error(co, tag, tlv.ErrMalformed) }")
-			g.p("cnt := len(c) / 8")
+			g.p("if len(%s)%%8 != 0 { return d.Error(%s, tag, tlv.ErrMalformed) }", cv, co)
+			g.p("cnt := len(%s) / 8", cv)
 		}
-		g.p("if cnt == 0 && strict { return d.Error(start, tag, tlv.ErrNonCanonical) }")
+		if !emptyOK {
+			g.p("if cnt == 0 && strict { return d.Error(start, tag, tlv.ErrNonCanonical) }")
+		}
 		g.p("if err := d.Count(cnt); err != nil { return d.Error(start, tag, err) }")
 		g.p("if cap(%s)-len(%s) < cnt {", v, v)
 		g.p("s, err := tlv.Grow(d, %s, cnt)", v)
 		g.p("if err != nil { return d.Error(start, tag, err) }")
 		g.p("%s = s", v)
 		g.p("}")
-		g.p("for p := 0; p < len(c); {")
+		g.p("for %s := 0; %s < len(%s); {", loop, loop, cv)
 		switch pwt {
 		case wtPackedVarint:
-			g.p("u, m := tlv.ConsumeVarint(c[p:])")
-			g.p("if m < 0 { return d.Error(co+p, tag, tlv.CodeError(m)) } // overflow: the content was checked not to end inside a varint")
-			g.p("if strict && m != tlv.SizeVarint(u) { return d.Error(co+p, tag, tlv.ErrNonCanonical) }")
-			g.p("p += m")
-			g.convertVarint(f.Type, appendTo, "return d.Error(start, tag, tlv.ErrRange)")
+			g.p("u, m := tlv.ConsumeVarint(%s[%s:])", cv, loop)
+			g.p("if m < 0 { return d.Error(%s+%s, tag, tlv.CodeError(m)) } // overflow: the content was checked not to end inside a varint", co, loop)
+			g.p("if strict && m != tlv.SizeVarint(u) { return d.Error(%s+%s, tag, tlv.ErrNonCanonical) }", co, loop)
+			g.p("%s += m", loop)
+			g.convertVarint(t, appendTo, "return d.Error(start, tag, tlv.ErrRange)")
 		case wtPackedFixed32:
-			g.p("w, _ := tlv.ConsumeFixed32(c[p:])")
-			g.p("p += 4")
-			g.convertFixed(f.Type, wtFixed32, appendTo, "return d.Error(start, tag, tlv.ErrRange)")
+			g.p("w, _ := tlv.ConsumeFixed32(%s[%s:])", cv, loop)
+			g.p("%s += 4", loop)
+			g.convertFixed(t, wtFixed32, appendTo, "return d.Error(start, tag, tlv.ErrRange)")
 		case wtPackedFixed64:
-			g.p("w, _ := tlv.ConsumeFixed64(c[p:])")
-			g.p("p += 8")
-			g.convertFixed(f.Type, wtFixed64, appendTo, "return d.Error(start, tag, tlv.ErrRange)")
+			g.p("w, _ := tlv.ConsumeFixed64(%s[%s:])", cv, loop)
+			g.p("%s += 8", loop)
+			g.convertFixed(t, wtFixed64, appendTo, "return d.Error(start, tag, tlv.ErrRange)")
 		}
 		g.p("}")
 		g.p("continue")
@@ -456,15 +468,15 @@ func (g *generator) decodePacked(f *Field) {
 	}
 	// Unpacked single elements: lenient only (strict: non-canonical).
 	// The other float width is lenient only: strict mode meets it as a wire type error.
-	for _, wt := range acceptedWireTypes(f.Type) {
-		g.p("if %s {", wtCond(f.Type, wt))
+	for _, wt := range acceptedWireTypes(t) {
+		g.p("if %s%s {", prefix, strings.Replace(wtCond(t, wt), "wt ==", wtVar+" ==", 1))
 		g.p("if strict { return d.Error(start, tag, tlv.ErrNonCanonical) }")
 		g.p("if len(%s) == cap(%s) {", v, v)
 		g.p("s, err := tlv.Grow(d, %s, 1)", v)
 		g.p("if err != nil { return d.Error(start, tag, err) }")
 		g.p("%s = s", v)
 		g.p("}")
-		top.value(f.Type, wt, appendTo)
+		rd.value(t, wt, appendTo)
 		g.p("continue")
 		g.p("}")
 	}
@@ -484,7 +496,11 @@ func (g *generator) decodeMap(i int, f *Field) {
 	g.p("if len(%s) >= charged%d {", v, i)
 	g.countRun()
 	g.p("if %s == nil {", v)
-	g.p("m, err := tlv.MakeMap[%s, %s](d, cnt)", goType(f.Key), goType(f.Value))
+	vt := goType(f.Value)
+	if f.ListValue {
+		vt = "[]" + vt
+	}
+	g.p("m, err := tlv.MakeMap[%s, %s](d, cnt)", goType(f.Key), vt)
 	g.p("if err != nil { return d.Error(start, tag, err) }")
 	g.p("%s = m", v)
 	g.p("} else if err := tlv.GrowMap(d, %s, cnt); err != nil {", v)
@@ -493,13 +509,20 @@ func (g *generator) decodeMap(i int, f *Field) {
 	g.p("charged%d = len(%s) + cnt", i, v)
 	g.p("}")
 	g.p("var k %s", goType(f.Key))
-	g.p("var val %s", goType(f.Value))
+	g.p("var val %s", vt)
 	g.p("var el uint32")
 	g.p("for p := 0; p < len(c); {")
 	g.p("et, ew, m := tlv.ConsumeTag(c[p:])")
 	g.p("if m < 0 { return d.Error(co+p, tag, tlv.CodeError(m)) }")
 	g.p("if strict && et != 1 && et != 2 { return d.Error(co+p, tag, tlv.ErrMalformed) } // SPEC.md §6: an entry holds tags 1 and 2 only")
-	g.p("if strict && (m != tlv.SizeTag(et) || et != el+1) { return d.Error(co+p, tag, tlv.ErrNonCanonical) }")
+	// Key, then value, once each; a list value of non-packable elements is one
+	// field per element.
+	elementList := f.ListValue && !packed(f.Value)
+	if elementList {
+		g.p("if strict && (m != tlv.SizeTag(et) || et != el+1 && (et != 2 || el != 2)) { return d.Error(co+p, tag, tlv.ErrNonCanonical) }")
+	} else {
+		g.p("if strict && (m != tlv.SizeTag(et) || et != el+1) { return d.Error(co+p, tag, tlv.ErrNonCanonical) }")
+	}
 	g.p("el = et")
 	g.p("p += m")
 	entry := reader{g: g, buf: "c", pos: "p", base: "co", errOff: "start", cv: "ec", co: "eco"}
@@ -508,6 +531,10 @@ func (g *generator) decodeMap(i int, f *Field) {
 		t   Type
 		dst string
 	}{{1, f.Key, "k"}, {2, f.Value, "val"}} {
+		if side.tag == 2 && f.ListValue {
+			g.decodeListValue(f.Value, entry)
+			continue
+		}
 		if side.t.Kind == KindMessage {
 			g.p("if et == %d && ew == tlv.Message {", side.tag)
 			entry.content(true)
@@ -534,11 +561,51 @@ func (g *generator) decodeMap(i int, f *Field) {
 	g.p("if sk < 0 { return d.Error(co+p, tag, tlv.CodeError(sk)) }")
 	g.p("p += sk")
 	g.p("}")
-	g.p("if strict && (el != 2 || havePrev%d && %s >= 0) { return d.Error(start, tag, tlv.ErrNonCanonical) }", i, strings.NewReplacer("a.k", fmt.Sprintf("prev%d", i), "b.k", "k").Replace(keyCompare(f.Key)))
+	// The key and value are always written; an empty list of non-packable
+	// elements writes no value field.
+	complete := "el != 2"
+	if elementList {
+		complete = "el == 0"
+	}
+	g.p("if strict && (%s || havePrev%d && %s >= 0) { return d.Error(start, tag, tlv.ErrNonCanonical) }", complete, i, strings.NewReplacer("a.k", fmt.Sprintf("prev%d", i), "b.k", "k").Replace(keyCompare(f.Key)))
 	g.p("prev%d, havePrev%d = k, true", i, i)
 	g.p("%s[k] = val", v)
 	g.p("continue")
 	g.p("}")
+}
+
+// decodeListValue emits the reading of one tag-2 field of a map entry whose
+// value is a list of t, appended to val: a packed list for scalars, one
+// element per field otherwise.
+func (g *generator) decodeListValue(t Type, entry reader) {
+	if packed(t) {
+		g.decodePackedList(t, "val", entry, "et == 2 && ", "ew", "q", true)
+		return
+	}
+	grow := func() {
+		g.p("if len(val) == cap(val) {")
+		g.p("s, err := tlv.Grow(d, val, 1)")
+		g.p("if err != nil { return d.Error(start, tag, err) }")
+		g.p("val = s")
+		g.p("}")
+	}
+	if t.Kind == KindMessage {
+		g.p("if et == 2 && ew == tlv.Message {")
+		entry.content(true)
+		grow()
+		g.p("val = append(val, %s{})", t.Message)
+		g.p("if err := d.Message(ec, eco, &val[len(val)-1]); err != nil { return err }")
+		g.p("continue")
+		g.p("}")
+		return
+	}
+	for _, wt := range acceptedWireTypes(t) {
+		g.p("if et == 2 && %s {", strings.Replace(wtCond(t, wt), "wt ==", "ew ==", 1))
+		grow()
+		entry.value(t, wt, func(e string) string { return "val = append(val, " + e + ")" })
+		g.p("continue")
+		g.p("}")
+	}
 }
 
 // keyFastPath emits the reading of a field key into tag, wt and n: one-byte

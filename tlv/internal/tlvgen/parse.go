@@ -143,6 +143,8 @@ func (s *Schema) verify() error {
 				fail("message %s: bad or duplicate field name %q", m.Name, f.Name)
 			case !validType(f.Type, true):
 				fail("message %s: field %s: invalid type", m.Name, f.Name)
+			case f.ListValue && !f.IsMap():
+				fail("message %s: field %s: list is only allowed on a map", m.Name, f.Name)
 			case f.IsMap() && (f.Repeated || !validType(f.Value, false) ||
 				(f.Key.Kind != KindString && f.Key.Kind != KindInt32 && f.Key.Kind != KindInt64 && f.Key.Kind != KindUint32 && f.Key.Kind != KindUint64)):
 				fail("message %s: field %s: invalid map", m.Name, f.Name)
@@ -187,7 +189,9 @@ type Field struct {
 	Repeated bool
 	Key      Type // map key: string or an integer kind
 	Value    Type // map value: any non-map type
-	Line     int
+	// ListValue makes each map value a list of Value (map[K][]V), as list="true" says.
+	ListValue bool
+	Line      int
 }
 
 // IsMap reports whether f is a map field.
@@ -501,7 +505,7 @@ func parseReserved(rf rawField, fail func(int, string, ...any)) (*Reserved, bool
 	return &Reserved{Tag: tag, Name: rf.attrs["name"], Type: rf.attrs["type"], Line: rf.line}, true
 }
 
-var fieldAttrs = map[string]bool{"tag": true, "name": true, "type": true, "repeated": true, "key": true, "value": true, "doc": true}
+var fieldAttrs = map[string]bool{"tag": true, "name": true, "type": true, "repeated": true, "key": true, "value": true, "list": true, "doc": true}
 
 func parseField(s *Schema, m *Message, rf rawField, fail func(int, string, ...any)) (*Field, bool) {
 	ok := true
@@ -541,12 +545,21 @@ func parseField(s *Schema, m *Message, rf rawField, fail func(int, string, ...an
 	f.Type = typ
 	_, hasKey := rf.attrs["key"]
 	_, hasValue := rf.attrs["value"]
+	list, hasList := rf.attrs["list"]
 	if typ.Kind != KindMap {
-		if hasKey || hasValue {
-			fail(rf.line, "message %s: field %s: key and value are only allowed on a map", m.Name, f.Name)
+		if hasKey || hasValue || hasList {
+			fail(rf.line, "message %s: field %s: key, value and list are only allowed on a map", m.Name, f.Name)
 			ok = false
 		}
 		return f, ok
+	}
+	switch list {
+	case "", "false":
+	case "true":
+		f.ListValue = true
+	default:
+		fail(rf.line, "message %s: field %s: list=%q, want \"true\" or \"false\"", m.Name, f.Name, list)
+		ok = false
 	}
 	if f.Repeated {
 		fail(rf.line, "message %s: field %s: a map cannot be repeated", m.Name, f.Name)

@@ -116,6 +116,8 @@ func TestParseErrors(t *testing.T) {
 		{"map value map", wrap(`<field tag="1" name="A" type="map" key="string" value="map"/>`), "a map value cannot be a map"},
 		{"map value unknown", wrap(`<field tag="1" name="A" type="map" key="string" value="Nope"/>`), `unknown map value type "Nope"`},
 		{"key on scalar", wrap(`<field tag="1" name="A" type="string" key="string"/>`), "only allowed on a map"},
+		{"list on scalar", wrap(`<field tag="1" name="A" type="string" list="true"/>`), "only allowed on a map"},
+		{"bad list", wrap(`<field tag="1" name="A" type="map" key="string" value="string" list="yes"/>`), `list="yes"`},
 		{"unknown field attr", wrap(`<field tag="1" name="A" type="bool" default="1"/>`), `unknown attribute "default"`},
 		{"unknown element", wrap(`<enum/>`), "unexpected element <enum>"},
 		{"stray text", wrap(`hello`), `unexpected text "hello"`},

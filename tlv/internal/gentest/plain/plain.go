@@ -99,6 +99,22 @@ type Tree struct {
 	UnknownFields tlv.Unknown
 }
 
+// Lists has maps whose values are lists (list="true"), of every kind of element.
+type Lists struct {
+	Headers map[string][]string        `tlv:"1"`
+	Blobs   map[int64][][]byte         `tlv:"2"`
+	Groups  map[uint32][]Inner         `tlv:"3"`
+	Stamps  map[string][]time.Time     `tlv:"4"`
+	Series  map[int32][]int64          `tlv:"5"`
+	Samples map[string][]float32       `tlv:"6"`
+	Flags   map[uint64][]bool          `tlv:"7"`
+	Waits   map[string][]time.Duration `tlv:"8"`
+	Means   map[string][]float64       `tlv:"9"`
+	// UnknownFields keeps the fields this version of the schema does not know,
+	// byte for byte; AppendTLV writes them back in canonical position.
+	UnknownFields tlv.Unknown
+}
+
 // Empty declares no field: everything it reads is unknown.
 type Empty struct {
 	// UnknownFields keeps the fields this version of the schema does not know,
