@@ -21,10 +21,18 @@ var errPanicked = errors.New("breaker: call panicked")
 // bucket. Failures, state changes, half-open probes and calls with
 // Hooks.OnResult set take the breaker's mutex, never across fn or a hook.
 type Breaker[T any] struct {
-	s *settings // shared by a Group's breakers
+	// What a call on a closed breaker reads, in one cache line with a
+	// Group entry's key: fast is the newest slot of the current window
+	// while it is closed (nil otherwise, or before a call of the newest
+	// bucket), fastAge its bucket. A call reads fastAge, then fast: the
+	// writer clears fast before it moves fastAge or changes the window.
+	s       *settings // shared by a Group's breakers
+	fast    atomic.Pointer[slot]
+	fastAge atomic.Uint64
+	epoch   time.Time
+
 	// w is the current generation: state, expiry and counts.
 	w       atomic.Pointer[window]
-	epoch   time.Time
 	name    string
 	gate    gate        // a Group's open-fraction guard; nil for a lone breaker
 	q       *eventQueue // nil without hooks
@@ -49,9 +57,10 @@ type Breaker[T any] struct {
 // token identifies an admitted call: the generation (window) and bucket
 // (slot) it was admitted in.
 type token struct {
-	w     *window
-	s     *slot
-	start time.Time
+	w      *window
+	s      *slot
+	start  time.Time
+	closed bool // admitted while closed
 }
 
 // New returns a Breaker, or an error naming the field of cfg that is
@@ -174,6 +183,7 @@ func (b *Breaker[T]) Reset() {
 	b.opened = false
 	b.openFor = b.s.timeout
 	if w.state == StateClosed {
+		b.fast.Store(nil)
 		b.w.Store(newWindow(w.gen+1, StateClosed, b.s.buckets, w.age))
 	} else {
 		b.setState(StateClosed, now)
@@ -289,16 +299,17 @@ func (p *pendingCall[T]) done(err error) {
 // events must queue in order with state changes).
 func (b *Breaker[T]) admit() (token, error) {
 	now := b.now()
-	w := b.w.Load()
-	switch w.state {
-	case StateClosed:
-		if s := w.current(b.ageAt(now)); s != nil {
+	age := b.ageAt(now)
+	if b.fastAge.Load() == age {
+		if s := b.fast.Load(); s != nil {
 			s.requests.Add(1)
-			return token{w: w, s: s, start: now}, nil
+			return token{w: s.w, s: s, start: now, closed: true}, nil
 		}
-	case StateOpen:
+	}
+	w := b.w.Load()
+	if w.state == StateOpen {
 		if b.s.hooks.OnReject == nil && now.Before(w.expiry) {
-			if s := w.current(b.ageAt(now)); s != nil {
+			if s := w.current(age); s != nil {
 				s.rejected.Add(1)
 				return token{}, w.open
 			}
@@ -326,7 +337,7 @@ func (b *Breaker[T]) admitLocked(now time.Time) (token, error) {
 				return token{}, b.reject(w, b.tooMany)
 			}
 			w = newWindow(w.gen+1, StateHalfOpen, b.s.buckets, w.age)
-			b.w.Store(w)
+			b.w.Store(w) // (fast is nil: the window is not closed)
 			b.probes, b.probeOK = 0, 0
 		}
 		if b.probes == 0 {
@@ -336,7 +347,12 @@ func (b *Breaker[T]) admitLocked(now time.Time) (token, error) {
 	}
 	s := w.newest()
 	s.requests.Add(1)
-	return token{w: w, s: s, start: now}, nil
+	closed := w.state == StateClosed
+	if closed && b.fast.Load() != s {
+		b.fastAge.Store(s.age)
+		b.fast.Store(s)
+	}
+	return token{w: w, s: s, start: now, closed: closed}, nil
 }
 
 // reject books a refusal; b.mu is held.
@@ -362,11 +378,11 @@ func (b *Breaker[T]) finish(t token, out outcome, err error) {
 		d = end.Sub(t.start)
 		slow = b.s.slowCall > 0 && d > b.s.slowCall && out != outExcluded
 	}
-	if t.w.state == StateClosed && (b.s.hooks.OnResult == nil || !report) {
+	if t.closed && (b.s.hooks.OnResult == nil || !report) {
 		switch {
 		case out == outSuccess && !slow:
 			t.s.successes.Add(1)
-			if t.w.failing.Load() {
+			if t.s.failing.Load() {
 				b.settle(t)
 			}
 			return
@@ -478,7 +494,10 @@ func (b *Breaker[T]) askTrip(c Counts, panicked *any) (trip bool) {
 // half-open; b.mu is held. It returns the current window.
 func (b *Breaker[T]) refresh(now time.Time) *window {
 	w := b.w.Load()
-	w.advance(b.ageAt(now))
+	if age := b.ageAt(now); age > w.age {
+		b.fast.Store(nil) // a new bucket: its first call comes under the lock
+		w.advance(age)
+	}
 	if w.state == StateOpen && !now.Before(w.expiry) {
 		w = b.setState(StateHalfOpen, now)
 	}
@@ -506,6 +525,7 @@ func (b *Breaker[T]) setState(to State, now time.Time) *window {
 			}
 		}
 	}
+	b.fast.Store(nil)
 	b.w.Store(w)
 	b.push(event{kind: evState, from: from, to: to})
 	return w

@@ -85,9 +85,8 @@ type Group[T any] struct {
 }
 
 type entry[T any] struct {
-	// hash, key and the breaker's first fields, which every call reads,
+	// The key and the breaker's first fields, which every call reads,
 	// share a cache line.
-	hash       uint64
 	key        string
 	b          Breaker[T] // inline: one allocation, one cache miss less
 	prev, next *entry[T]
@@ -98,7 +97,7 @@ type entry[T any] struct {
 	seenW   *window
 	seenS   *slot
 	seenReq uint32
-	_       [60]byte // a multiple of 64 bytes: the first line stays whole
+	_       [52]byte // a multiple of 64 bytes: the first line stays whole
 }
 
 // usedSince reports whether e's breaker admitted a call since the sweep
@@ -179,7 +178,7 @@ func NewGroup[T any](cfg GroupConfig) (*Group[T], error) {
 		g.maxKeys = DefaultMaxKeys
 	}
 	g.overCap = overflowCap(g.maxKeys)
-	g.index.init()
+	g.index.init(func(key string) uint64 { return maphash.String(g.seed, key) })
 	g.table.init()
 	g.over.init()
 	return g, nil
@@ -234,7 +233,7 @@ func (g *Group[T]) add(key string, h uint64) *Breaker[T] {
 			}
 		}
 	}
-	e := &entry[T]{hash: h, key: key}
+	e := &entry[T]{key: key}
 	q := g.draining[key]
 	switch {
 	case q != nil: // the key's evicted breaker still has events: take them over
@@ -248,7 +247,7 @@ func (g *Group[T]) add(key string, h uint64) *Breaker[T] {
 	}
 	e.b.init(&g.s, key, g, q)
 	e.fresh = true // not evictable before its first call; that call is no use yet
-	g.index.insert(e)
+	g.index.insert(e, h)
 	list.pushBack(e)
 	g.n.Add(1)
 	g.mu.Unlock()

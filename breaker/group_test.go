@@ -342,13 +342,15 @@ func TestGroupHookChainsConcurrent(t *testing.T) {
 	}
 }
 
-// TestEntryLayout: an entry's first cache line holds the hash, the key and
+// TestEntryLayout: an entry's first cache line holds the key and
 // the breaker's fields every call reads, and entries fill whole lines (so
 // the allocator's size class keeps them line-aligned).
 func TestEntryLayout(t *testing.T) {
 	var e entry[int]
 	require.Zero(t, unsafe.Sizeof(e)%64, "entry size %d", unsafe.Sizeof(e))
 	require.LessOrEqual(t, unsafe.Offsetof(e.b)+unsafe.Offsetof(e.b.epoch)+unsafe.Sizeof(e.b.epoch), uintptr(64))
+	require.Less(t, unsafe.Offsetof(e.b)+unsafe.Offsetof(e.b.fast), uintptr(64))
 	var w window
 	require.LessOrEqual(t, unsafe.Offsetof(w.cur)+8, uintptr(64))
+	require.Equal(t, uintptr(64), unsafe.Sizeof(slot{}), "a slot fills one line")
 }

@@ -5,13 +5,14 @@ import "sync/atomic"
 // keyIndex maps a Group's keys to their entries. Lookups take no lock and
 // write nothing: a lookup of a known key costs the key's hash and a probe
 // of an open-addressing table whose slots are atomic pointers to immutable
-// (key, hash) entries. The only writer is the Group's add or evict, under
+// entries (whose key never changes). The only writer is the Group's add or evict, under
 // the Group's mutex: it fills an empty slot or a tombstone, tombstones a
 // deleted key's slot, and swaps in a rebuilt table when tombstones and keys
 // fill three quarters of it, so a probe always ends at an empty slot.
 type keyIndex[T any] struct {
 	tab  atomic.Pointer[keyTable[T]]
 	tomb *entry[T] // marks a deleted key's slot
+	hash func(string) uint64
 
 	// Guarded by the Group's mutex.
 	live, used int // slots holding a key; holding a key or a tombstone
@@ -22,7 +23,8 @@ type keyTable[T any] struct {
 	mask  uint64
 }
 
-func (ix *keyIndex[T]) init() {
+func (ix *keyIndex[T]) init(hash func(string) uint64) {
+	ix.hash = hash
 	ix.tomb = new(entry[T])
 	ix.tab.Store(newKeyTable[T](16))
 }
@@ -39,19 +41,20 @@ func (ix *keyIndex[T]) lookup(key string, h uint64) *entry[T] {
 		if e == nil {
 			return nil
 		}
-		if e.hash == h && e != ix.tomb && e.key == key {
+		if e.key == key && e != ix.tomb {
 			return e
 		}
 	}
 }
 
-// insert adds e, whose key is not in the index. The Group's mutex is held.
-func (ix *keyIndex[T]) insert(e *entry[T]) {
+// insert adds e, whose key is not in the index and hashes to h. The
+// Group's mutex is held.
+func (ix *keyIndex[T]) insert(e *entry[T], h uint64) {
 	t := ix.tab.Load()
 	if (ix.used+1)*4 > len(t.slots)*3 {
 		t = ix.rebuild(ix.live + 1)
 	}
-	for i := e.hash & t.mask; ; i = (i + 1) & t.mask {
+	for i := h & t.mask; ; i = (i + 1) & t.mask {
 		switch s := t.slots[i].Load(); s {
 		case nil:
 			ix.used++
@@ -67,7 +70,7 @@ func (ix *keyIndex[T]) insert(e *entry[T]) {
 // remove deletes e, which is in the index. The Group's mutex is held.
 func (ix *keyIndex[T]) remove(e *entry[T]) {
 	t := ix.tab.Load()
-	for i := e.hash & t.mask; ; i = (i + 1) & t.mask {
+	for i := ix.hash(e.key) & t.mask; ; i = (i + 1) & t.mask {
 		if t.slots[i].Load() == e {
 			t.slots[i].Store(ix.tomb)
 			ix.live--
@@ -90,7 +93,7 @@ func (ix *keyIndex[T]) rebuild(n int) *keyTable[T] {
 		if e == nil || e == ix.tomb {
 			continue
 		}
-		j := e.hash & t.mask
+		j := ix.hash(e.key) & t.mask
 		for t.slots[j].Load() != nil {
 			j = (j + 1) & t.mask
 		}

@@ -18,26 +18,25 @@ func TestKeyIndexGenerative(t *testing.T) {
 	for seed := range uint64(20) {
 		rng := rand.New(rand.NewPCG(seed, 53))
 		hashes := uint64(1 + rng.IntN(64)) // few distinct hashes: collisions
+		hashOf := func(k string) uint64 { return uint64(len(k)*7919+int(k[0])) % hashes }
 		var ix keyIndex[int]
-		ix.init()
+		ix.init(hashOf)
 		ref := map[string]*entry[int]{}
 		keys := 1 + rng.IntN(300)
 		for step := range 3000 {
 			key := fmt.Sprint(rng.IntN(keys))
-			h := uint64(len(key)*7919+int(key[0])) % hashes
 			e := ref[key]
 			switch {
 			case e == nil && rng.IntN(3) > 0:
-				e = &entry[int]{hash: h, key: key}
-				ix.insert(e)
+				e = &entry[int]{key: key}
+				ix.insert(e, hashOf(key))
 				ref[key] = e
 			case e != nil && rng.IntN(2) == 0:
 				ix.remove(e)
 				delete(ref, key)
 			}
 			probe := fmt.Sprint(rng.IntN(keys))
-			ph := uint64(len(probe)*7919+int(probe[0])) % hashes
-			require.Same(t, ref[probe], ix.lookup(probe, ph), "seed %d step %d key %s", seed, step, probe)
+			require.Same(t, ref[probe], ix.lookup(probe, hashOf(probe)), "seed %d step %d key %s", seed, step, probe)
 			require.Equal(t, len(ref), ix.live)
 			tab := ix.tab.Load()
 			require.Less(t, ix.used, len(tab.slots), "no empty slot left")
@@ -50,14 +49,14 @@ func TestKeyIndexGenerative(t *testing.T) {
 // with tombstones), under -race. A key that stays in the index is always
 // found; any other lookup returns nil or that key's entry.
 func TestKeyIndexConcurrentReaders(t *testing.T) {
-	var ix keyIndex[int]
-	ix.init()
 	hash := func(k string) uint64 { return uint64(len(k)*31+int(k[len(k)-1])) % 40 }
+	var ix keyIndex[int]
+	ix.init(hash)
 	stable := map[string]*entry[int]{}
 	for i := range 50 {
 		k := fmt.Sprint("stable", i)
-		e := &entry[int]{hash: hash(k), key: k}
-		ix.insert(e)
+		e := &entry[int]{key: k}
+		ix.insert(e, hash(k))
 		stable[k] = e
 	}
 	var stop atomic.Bool
@@ -92,8 +91,8 @@ func TestKeyIndexConcurrentReaders(t *testing.T) {
 			ix.remove(e)
 			delete(churn, k)
 		} else {
-			e := &entry[int]{hash: hash(k), key: k}
-			ix.insert(e)
+			e := &entry[int]{key: k}
+			ix.insert(e, hash(k))
 			churn[k] = e
 		}
 	}

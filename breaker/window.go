@@ -19,34 +19,30 @@ import (
 // results booked into it afterwards are booked into an object nobody reads,
 // which is the same as dropping them.
 //
-// The fields a lock-free call touches are atomic: the state and expiry
-// (immutable), cur (the newest slot), failing (see below), and the slots'
-// requests, successes, excluded and rejected counters. Everything else is
+// The fields a lock-free call touches are atomic or immutable: the state
+// and expiry, cur (the newest slot), and the slots' requests, successes,
+// excluded and rejected counters and failing flags. Everything else is
 // guarded by the breaker's mutex.
 type window struct {
 	// The first cache line holds what a call reads: keep it so.
-	state State
-	// failing is set (before anything else is read) by every failed call
-	// and cleared when a success ends the failure run. A lock-free success
-	// that sees it set takes the lock to end the run; one that sees it
-	// clear had no failure run to end.
-	failing atomic.Bool
-	expiry  time.Time      // open: the end of the open period
-	open    *RejectedError // open: the error of every refused call
-	// cur is the slot of bucket curAge, if it has one. A call reads curAge
-	// then cur, and books into cur if curAge is its own bucket: the writer
-	// clears cur before it moves curAge, so cur is never older than the
-	// curAge read before it. (The slot's own age sits on the line the
-	// counters make every call contend for; these fields are read-mostly.)
+	state  State
+	expiry time.Time      // open: the end of the open period
+	open   *RejectedError // open: the error of every refused call
+	// cur is the slot of bucket curAge, if it has one. A refusal reads
+	// curAge then cur, and books into cur if curAge is its own bucket: the
+	// writer clears cur before it moves curAge, so cur is never older than
+	// the curAge read before it. (A closed breaker's calls use the same
+	// pair kept in the Breaker.)
 	curAge atomic.Uint64
 	cur    atomic.Pointer[slot]
 	gen    uint64
 
 	// Guarded by the breaker's mutex.
-	ring []*slot // ring[a%len(ring)]: the slot of bucket a, nil if none
-	age  uint64  // the newest bucket seen (buckets since the breaker's epoch)
-	runF uint32  // id of the current failure run
-	_    [20]byte
+	ring    []*slot // ring[a%len(ring)]: the slot of bucket a, nil if none
+	age     uint64  // the newest bucket seen (buckets since the breaker's epoch)
+	runF    uint32  // id of the current failure run
+	failing bool    // a failure run may be under way (see slot.failing)
+	_       [19]byte
 }
 
 // current returns the slot to book a call of bucket age into without the
@@ -60,13 +56,20 @@ func (w *window) current(age uint64) *slot {
 
 // slot holds the counts of the calls admitted during one bucket period.
 type slot struct {
-	age uint64
-
 	// Written without the lock.
 	requests  atomic.Uint32
 	successes atomic.Uint32
 	excluded  atomic.Uint32
 	rejected  atomic.Uint32
+	// failing is set, before the slot's successes are read, by every
+	// failure and cleared when a success ends the failure run. A lock-free
+	// success reads it after booking itself: if set, it takes the lock to
+	// end the run; if clear, there was no run for it to end. (It is in the
+	// slot, whose line the success has just written, not in the window.)
+	failing atomic.Bool
+
+	w   *window // the generation the slot belongs to
+	age uint64
 
 	// Guarded by the breaker's mutex.
 	failures uint32
@@ -105,7 +108,8 @@ func (w *window) newest() *slot {
 	i := w.age % uint64(len(w.ring))
 	s := w.ring[i]
 	if s == nil {
-		s = &slot{age: w.age}
+		s = &slot{w: w, age: w.age}
+		s.failing.Store(w.failing)
 		w.ring[i] = s
 		w.curAge.Store(w.age)
 		w.cur.Store(s)
@@ -141,7 +145,7 @@ func (w *window) counts() Counts {
 			c.ConsecutiveFailures += s.runF
 		}
 	}
-	if c.ConsecutiveSuccesses > 0 && w.failing.Load() {
+	if c.ConsecutiveSuccesses > 0 && w.failing {
 		w.endFailureRun()
 		c.ConsecutiveFailures = 0
 	}
@@ -150,7 +154,12 @@ func (w *window) counts() Counts {
 
 func (w *window) endFailureRun() {
 	w.runF++
-	w.failing.Store(false)
+	w.failing = false
+	for _, s := range w.ring {
+		if s != nil {
+			s.failing.Store(false)
+		}
+	}
 }
 
 // success books a success under the lock (a slow one, or any while
@@ -163,7 +172,7 @@ func (w *window) success(s *slot, slow bool) {
 	if slow {
 		s.slow++
 	}
-	if w.failing.Load() {
+	if w.failing {
 		w.endFailureRun()
 	}
 }
@@ -174,14 +183,16 @@ func (w *window) failure(s *slot, slow bool) {
 	if !w.live(s) {
 		return
 	}
-	// Set failing before reading the success counters: a lock-free success
-	// that lands after this read sees it set and comes back under the lock.
-	w.failing.Store(true)
+	// Set each slot's failing before reading its success counter: a
+	// lock-free success that lands after the read sees it set and comes
+	// back under the lock.
+	w.failing = true
 	ended := false
 	for _, o := range w.ring {
 		if o == nil {
 			continue
 		}
+		o.failing.Store(true)
 		if v := o.successes.Load(); v != o.base {
 			o.base = v
 			ended = true
