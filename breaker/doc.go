@@ -112,7 +112,7 @@
 // are lock-free unless OnReject is set. Counts and the trip rule's
 // evaluation after a failure cost one step per bucket.
 //
-// Execute allocates nothing; a breaker allocates a 48-byte slot for each
+// Execute allocates nothing; a breaker allocates a 64-byte slot for each
 // bucket period in which it admits a call, and a new window (128 bytes and
 // 8 per bucket) at each state change. Group.Execute adds a hash-table lookup
 // that takes no lock and writes nothing, and no allocation; adding a key
