@@ -1,86 +1,133 @@
-// Package tlv is a forward-compatible Tag-Length-Value codec that is safe to point at
-// hostile input.
+// Package tlv is a forward-compatible Tag-Length-Value codec for Go structs that keeps
+// the fields it does not know and is safe to point at hostile input.
 //
-// # Problem
+// # Quick start
 //
-// Services that evolve independently must read each other's messages across versions: an
-// old binary has to read a newer message and pass on the fields it does not know, and a
-// stored record has to gain fields without a migration. Common Go codecs fall short: most
-// reflection codecs drop unknown fields, protobuf keeps them only in generated code, and
-// several decoders allocate gigabytes from a few bytes of input or overflow the stack on
-// deep nesting. tlv keeps unknown fields in reflection and generated code alike, produces
-// one canonical encoding per value, and bounds every decode by the size of its input.
+// Give each field to encode a tag number, `tlv:"N"` (N in 1…2^29−1, never reused for
+// another meaning), then Marshal and Unmarshal:
+//
+//	type Inner struct {
+//		ID   int64  `tlv:"1"`
+//		Name string `tlv:"2"`
+//	}
+//
+//	type Msg struct {
+//		UID   uint64            `tlv:"1"`
+//		Text  string            `tlv:"2"`
+//		IDs   []int64           `tlv:"4"`
+//		Inner *Inner            `tlv:"5"`
+//		Attrs map[string]string `tlv:"7,omitempty"`
+//	}
+//
+//	b, err := tlv.Marshal(&Msg{UID: 42, Text: "hi", IDs: []int64{1, -1}, Inner: &Inner{ID: 7, Name: "x"}})
+//	...
+//	var m Msg
+//	err = tlv.Unmarshal(b, &m)
+//
+// Untagged fields are ignored. `tlv:"N,omitempty"` leaves out a field whose value is
+// empty (see Presence, under Model).
+//
+// # Keeping unknown fields
+//
+// A field of type Unknown (any name, no tag) collects every field the struct does not
+// declare; Marshal writes them back, byte for byte, at their tag's position. A binary
+// built against an old version of a message can therefore relay a newer one without
+// losing what it cannot read:
+//
+//	type MsgV1 struct {
+//		UID  uint64 `tlv:"1"`
+//		Text string `tlv:"2"`
+//		Rest tlv.Unknown
+//	}
+//
+//	var old MsgV1
+//	_ = tlv.Unmarshal(v2, &old) // v2 also holds tag 3, Region
+//	old.Text = "edited by v1"
+//	relayed, _ := tlv.Marshal(&old) // tag 3 is still there
+//
+// # Limits and hostile input
+//
+// Unmarshal bounds every decode by its input. DecodeOptions sets the limits (its zero
+// value, which the package-level Unmarshal uses, means the defaults below) and Strict,
+// which rejects anything Marshal would not have written:
+//
+//	err := tlv.DecodeOptions{MaxDepth: 16, MaxSize: 1 << 20}.Unmarshal(hostile, &m)
+//	var de *tlv.DecodeError
+//	errors.Is(err, tlv.ErrLength) // and de.Offset, de.Tag via errors.As
+//
+//	err = tlv.DecodeOptions{Strict: true}.Unmarshal(outOfOrder, &m)
+//
+// # Generating code
+//
+// For hot paths, the tlvgen command turns an XML schema into Go types with
+// reflection-free methods (Marshaler and Unmarshaler), which Marshal and Unmarshal call
+// directly. The bytes are the ones the reflection codec writes for a struct with the same
+// tags (tlvgen -plain emits that struct, without methods):
+//
+//	go run github.com/bulwark-go/bulwark/tlv/cmd/tlvgen -o msg_tlv.go msg.xml
+//	go run github.com/bulwark-go/bulwark/tlv/cmd/tlvgen check old.xml new.xml
+//
+// `go doc github.com/bulwark-go/bulwark/tlv/cmd/tlvgen` describes the schema format and
+// the compatibility check. A schema's singular scalars, strings and bytes have implicit
+// presence: generated structs tag them `,omitempty`, and a hand-written struct meant to
+// produce the same bytes must do the same.
 //
 // # Model
 //
 // A message is a sequence of fields; a field is a key (varint of tag<<3 | wire type) and a
-// value. There are eight wire types (SPEC.md has the normative text and test vectors):
-// Varint, Fixed32, Fixed64, Bytes (opaque), Message (nested fields), and three packed array
-// types. Because a nested message has its own wire type, tools such as Valid, Walk, Dump,
-// Get and Set work on any record without its schema.
+// value. There are eight wire types: Varint, Fixed32, Fixed64, Bytes (opaque), Message
+// (nested fields), and three packed array types. SPEC.md is the normative description,
+// with test vectors, and testdata/conformance holds a language-neutral conformance suite.
+// Because a nested message has its own wire type, the tools Valid, Walk, Dump, Get and
+// Set work on any record without its schema.
 //
-// Struct fields opt in with a tag: `tlv:"N"` or `tlv:"N,omitempty"`, N in [1, 2^29-1].
-// Supported: bool, all ints and uints, float32/64, string, []byte, structs and pointers to
-// them, pointers to scalars, slices (scalars are packed), maps with string, bool or integer
-// keys, time.Time (one varint of Unix nanoseconds for years 1678–2262, seconds and
-// nanoseconds beyond; decoded in UTC) and time.Duration. Signed integers are
-// zigzag-encoded. Without omitempty, scalars, strings and structs are always written; nil
+// Types: bool, all ints and uints, float32/64, string, []byte, structs and pointers to
+// them, pointers to scalars, slices (of scalars: packed into one field), maps with string,
+// bool or integer keys whose values may be lists (map[string][]string, url.Values),
+// time.Time (one varint of Unix nanoseconds for years 1678–2262, seconds and nanoseconds
+// beyond, up to ±2^62 seconds; decoded in UTC) and time.Duration. Signed integers are
+// zigzag-encoded. int, uint and uintptr have the platform's width.
+//
+// Presence: without omitempty, scalars, strings and structs are always written; nil
 // pointers and empty slices and maps never are. With omitempty a value is left out when it
-// is empty: floats by their bits (−0.0 is written), structs when every tagged field is
-// empty. Empty and nil slices, maps and []byte decode as nil, and a value and its
-// decoding always encode to the same bytes.
+// is empty: floats by their bits (−0.0 is written), lists and maps without elements,
+// structs when every tagged field is empty. Empty and nil slices, maps and []byte decode as
+// nil, so a value and its decoding always encode to the same bytes.
 //
-// Marshal writes the canonical form: fields in tag order, minimal varints, map entries
-// sorted by encoded key, unknown fields at their tag's position. Equal values give equal
-// bytes. Unmarshal accepts fields in any order (last wins for singular fields) unless
-// DecodeOptions.Strict is set, which rejects non-canonical framing, unknown fields (when
-// the struct cannot keep them) and known tags with the wrong wire type.
+// Canonical form: Marshal writes fields in tag order, minimal varints, map entries sorted
+// by encoded key, unknown fields at their tag's position; equal values give equal bytes.
+// Unmarshal accepts fields in any order (last wins for singular fields, lists append, maps
+// insert). Strict mode rejects non-canonical framing, the other float width, unknown fields
+// when the struct cannot keep them, and known tags with the wrong wire type. Fields of a
+// map entry other than its key and value are skipped (lenient) or rejected (strict): a
+// map that must evolve takes a struct value, which keeps its own unknown fields.
 //
-// Evolution: int32→int64, uint32→uint64 and float32→float64 are free; the reverse is
-// checked value by value and fails with ErrRange instead of truncating. A field of type
-// Unknown (any name, no tag) collects every field the struct does not declare, and Marshal
-// writes them back byte for byte.
+// Evolution: int32→int64, uint32→uint64, float32→float64, T→*T and a singular field → a
+// list are free; the reverse is checked value by value and fails with ErrRange instead
+// of truncating.
 //
 // # Limits
 //
-// Unmarshal never sizes an allocation from a declared length or count: lengths are checked
-// against the remaining input, slices and maps are sized by counting the elements actually
-// present, and every allocation is charged to a budget first. The defaults
-// (DecodeOptions zero value; the package-level Unmarshal uses them):
+// The defaults:
 //
-//	MaxDepth     64        nested messages
+//	MaxDepth     64        nested messages (the top level is 1; map entries do not count)
 //	MaxSize      64 MiB    input length, and Decoder frame length
 //	MaxElements  2^20      fields + packed elements + map entries
-//	MaxMemory    k × len(input) + c, with k = 8 and c = 64 KiB
+//	MaxMemory    8 × len(input) + 64 KiB  bytes allocated
 //
-// so the heap a decode allocates is at most 8 × len(input) + 64 KiB, whatever the input;
-// TestHostileCorpusBoundedMemory and FuzzDecode measure it with runtime.MemStats. The
-// constant k = 8 is the cost of the densest legitimate input: a packed []int64 of one-byte
-// varints needs 8 bytes of memory per input byte. Types whose zero value is much larger
-// than its minimal encoding (say, 1 KiB structs sent as 2-byte empty messages) reach the
-// budget on degenerate inputs and fail with ErrMemoryLimit; raise MaxMemory for them.
-// Errors about the input are *DecodeError values carrying the offset and tag, wrapping a
-// sentinel for errors.Is. No input makes any function of the package panic.
-//
-// # Example
-//
-//	type Msg struct {
-//		UID   uint64   `tlv:"1"`
-//		Text  string   `tlv:"2,omitempty"`
-//		IDs   []int64  `tlv:"4"`
-//		Extra tlv.Unknown
-//	}
-//	b, err := tlv.Marshal(&Msg{UID: 7, Text: "hi"})
-//	...
-//	var m Msg
-//	err = tlv.DecodeOptions{MaxSize: 1 << 20}.Unmarshal(b, &m)
-//
-// # Low-level API and generated code
-//
-// The Append* and Consume* functions, BeginLen/EndLen and Iter form the wire layer.
-// Code generated by tlvgen implements Marshaler and Unmarshaler on top of it; Marshal and
-// Unmarshal use those methods directly, also for fields of such types. Streams of messages
-// use Encoder and Decoder (varint length-delimited frames).
+// No allocation is sized from a declared length or count: lengths are checked against the
+// remaining input, slices and maps are sized from the elements actually present, and
+// every allocation is charged to the memory budget before it is made, at what the Go
+// allocator takes for it (size classes, slice growth, a map's tables and their growth). So
+// the heap a decode allocates is at most 8 × len(input) + 64 KiB whatever the input;
+// TestMemoryBoundSearch searches for the worst input per type shape, for reflection and
+// generated code, and checks the allocator's own count against that bound. The factor 8 is
+// the cost of the densest legitimate input (a packed []int64 of one-byte varints). Types
+// whose decoded form is much larger than their minimal encoding (1 KiB structs sent as
+// 2-byte empty messages, maps of tiny entries) reach the budget on degenerate inputs and
+// fail with ErrMemoryLimit; raise MaxMemory for them. Errors about the input are
+// *DecodeError values carrying the offset and tag and wrapping a sentinel for errors.Is.
+// No input makes any function of the package panic.
 //
 // # Performance
 //
@@ -89,21 +136,28 @@
 // offsets without reflection calls except for maps other than map[string]string. Marshal
 // makes one allocation, sized from a cheap length estimate; MarshalAppend into a buffer
 // with room makes none, except that sorting the keys of a map other than a
-// map[string]string of at most 8 entries takes scratch space (a few allocations per map). Nested message lengths reserve one byte and shift only when the content
-// exceeds 127 bytes. Decoding copies strings and byte slices (nothing aliases the input);
-// those of at most 128 bytes are copied into blocks of at most 1 KiB shared within one
-// Unmarshal call (one allocation instead of one per value), and slices and maps are
-// presized from the contiguous run of their fields. Benchmarks against
-// msgpack, cbor, protobuf and a hand-written protowire codec are in benchmarks/tlv.
+// map[string]string of at most 8 entries takes scratch space. Nested message lengths
+// reserve one byte and shift only when the content exceeds 127 bytes. Decoding copies
+// strings and byte slices (nothing aliases the input); those of at most 128 bytes are
+// copied into blocks of at most 1 KiB shared within one Unmarshal call, and slices and
+// maps are presized from the contiguous run of their fields. Generated code is faster
+// again. Benchmarks against msgpack, cbor, protobuf and a hand-written protowire codec
+// are in benchmarks/tlv.
+//
+// # Wire layer
+//
+// The Append*, Consume*, Size* functions, BeginLen/EndLen, Iter and DecodeState form the
+// wire layer that generated code is written against (wire.go lists the contract). Streams
+// of messages use Encoder and Decoder (varint length-delimited frames).
 //
 // # State and concurrency
 //
 // All functions are safe for concurrent use. The only package-level mutable state is the
 // plan cache (a sync.Map from reflect.Type to an immutable plan): entries are added once
 // per struct type, and once per pointer type passed to Marshal, MarshalAppend or
-// Unmarshal (so that those find the plan without reflection), and never changed or
-// removed, so it grows with the number of types a program encodes, which its code bounds. Encoder and Decoder are not safe for concurrent
-// use. Nothing runs at import time and no goroutine is started.
+// Unmarshal, and never changed or removed, so it grows with the number of types a program
+// encodes, which its code bounds. Encoder and Decoder are not safe for concurrent use.
+// Nothing runs at import time and no goroutine is started.
 //
 // # What it does not do
 //
@@ -113,13 +167,13 @@
 //     reachable keeps its block (never more than the input's size) alive. A short decoded
 //     []byte has len == cap, so appending to it copies and never touches its neighbours.
 //   - No interface{}, arrays, channels or funcs; lists of lists only when the inner list is
-//     packed or []byte; no maps of maps (a map value may be a list: map[string][]string,
-//     url.Values, http.Header). Those types fail with ErrUnsupportedType at the first
-//     Marshal or Unmarshal, never with a panic.
-//   - int, uint and uintptr have the platform's width: a value that does not fit a 32-bit
-//     int fails with ErrRange when decoded on a 32-bit platform.
+//     packed or []byte; no maps of maps. Those types fail with ErrUnsupportedType at the
+//     first Marshal or Unmarshal, never with a panic.
+//   - A value that does not fit a 32-bit int fails with ErrRange when decoded into an int
+//     on a 32-bit platform.
 //   - Location of a time.Time is not encoded; monotonic clock readings are dropped.
 //   - Unknown fields are checked for framing only; their nested content is opaque.
+//   - Fields inside a map entry other than key and value are not kept (see Canonical form).
 //   - Marshal refuses values nested deeper than 10000 levels (a pointer cycle) with an
 //     error; it does not detect shared pointers (a DAG is written as a tree).
 package tlv

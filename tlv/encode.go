@@ -353,7 +353,7 @@ func encodeSubMessages(b []byte, f *fieldPlan, fp unsafe.Pointer, depth int) ([]
 		if b, err = f.sub.encode(b, unsafe.Add(data, uintptr(i)*size), depth+1); err != nil {
 			return b, err
 		}
-		if l := len(b) - mark - 1; l < 0x80 { // EndLen, inline
+		if l := len(b) - mark - 1; l < 0x80 { // EndLen's fast path, written out (EndLen does not inline)
 			b[mark] = byte(l)
 		} else {
 			b = endLenShift(b, mark)
@@ -471,7 +471,7 @@ func encodeValue(b []byte, key *fkey, c *codec, p unsafe.Pointer, pres presence,
 		if err != nil {
 			return b, err
 		}
-		if n := len(b) - mark - 1; n < 0x80 { // EndLen, inline
+		if n := len(b) - mark - 1; n < 0x80 { // EndLen's fast path, written out (EndLen does not inline)
 			b[mark] = byte(n)
 			return b, nil
 		}
@@ -566,7 +566,7 @@ func appendPacked(b []byte, k kind, data unsafe.Pointer, n int) []byte {
 			b = AppendVarint(b, v)
 		}
 	}
-	if n := len(b) - mark - 1; n < 0x80 { // EndLen, inline
+	if n := len(b) - mark - 1; n < 0x80 { // EndLen's fast path, written out (EndLen does not inline)
 		b[mark] = byte(n)
 		return b
 	}

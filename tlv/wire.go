@@ -242,7 +242,9 @@ func EndLen(b []byte, mark int) []byte {
 	return endLenShift(b, mark)
 }
 
-// endLenShift is EndLen's slow path, kept apart so that EndLen inlines.
+// endLenShift is EndLen's slow path (content of 128 bytes or more). EndLen itself is
+// just over the compiler's inlining budget, so the reflection encoder writes its fast
+// path out where it matters.
 func endLenShift(b []byte, mark int) []byte {
 	n := len(b) - mark - 1
 	s := SizeVarint(uint64(n))

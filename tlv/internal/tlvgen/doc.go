@@ -1,7 +1,9 @@
 // Package tlvgen is the logic of the tlvgen command: it reads an XML
 // protocol description, generates Go types with reflection-free tlv
 // marshal and unmarshal methods, and checks that a new version of a schema
-// stays compatible with an old one.
+// stays compatible with an old one. Users read the schema format in the command's
+// documentation (go doc github.com/bulwark-go/bulwark/tlv/cmd/tlvgen); this package
+// documents how the code works.
 //
 // # Problem
 //

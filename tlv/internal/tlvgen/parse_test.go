@@ -2,6 +2,7 @@ package tlvgen
 
 import (
 	"errors"
+	"os"
 	"strings"
 	"testing"
 
@@ -166,4 +167,27 @@ func TestParseLimits(t *testing.T) {
 
 	_, err = Parse([]byte(strings.Repeat("<protocol>", 20)))
 	require.ErrorContains(t, err, "nested deeper")
+}
+
+// TestCommandDocSchemaParses holds the schema example of `go doc ./tlv/cmd/tlvgen` to the
+// parser, so the documentation cannot drift from the format.
+func TestCommandDocSchemaParses(t *testing.T) {
+	src, err := os.ReadFile("../../cmd/tlvgen/main.go")
+	require.NoError(t, err)
+	_, rest, ok := strings.Cut(string(src), "// # Schema\n//\n")
+	require.True(t, ok, "no # Schema section")
+	var xml strings.Builder
+	for _, line := range strings.Split(rest, "\n") {
+		body, ok := strings.CutPrefix(line, "//\t")
+		if !ok {
+			break
+		}
+		xml.WriteString(body + "\n")
+	}
+	s, err := Parse([]byte(xml.String()))
+	require.NoError(t, err, xml.String())
+	require.Len(t, s.Messages, 2)
+	code, err := Generate(s, Options{Source: "doc.xml"})
+	require.NoError(t, err)
+	require.Contains(t, string(code), "Headers map[string][]string")
 }
