@@ -180,3 +180,29 @@ func TestLimits(t *testing.T) {
 		assert.Len(t, v.Bigs, 100)
 	})
 }
+
+// TestAllocSizeIsTheSizeClass checks the fast table of allocSize against a plain search of
+// the size classes, for every size up to 40 000 bytes, with and without pointers.
+func TestAllocSizeIsTheSizeClass(t *testing.T) {
+	for n := 1; n <= 40000; n++ {
+		for _, pointers := range []bool{false, true} {
+			m := n
+			if pointers && n > mallocHeaderMin && n <= 32<<10-mallocHeader {
+				m += mallocHeader
+			}
+			want := (n + 8<<10 - 1) &^ (8<<10 - 1)
+			if n <= 32<<10-mallocHeader {
+				for _, c := range sizeClasses {
+					if int(c) >= m {
+						want = int(c)
+						break
+					}
+				}
+			}
+			if got := allocSize(n, pointers); got != want {
+				t.Fatalf("allocSize(%d, %v) = %d, want %d", n, pointers, got, want)
+			}
+		}
+	}
+	require.Zero(t, allocSize(0, true))
+}
