@@ -58,11 +58,11 @@ func (d *DecodeState) unmarshal(data []byte, v any) error {
 // budget once and reused by every later call (a message may hold many fields whose type
 // has its own UnmarshalTLV). A state already on the heap is passed as it is.
 func (d *DecodeState) callUnmarshaler(u Unmarshaler, data []byte) error {
-	if d.self != nil {
-		// Passing d.self, not d, keeps a stack state from escaping.
-		return u.UnmarshalTLV(data, d.self)
+	hd := d.heap
+	if hd == d {
+		// Passing hd, not d, keeps a stack state from escaping.
+		return u.UnmarshalTLV(data, hd)
 	}
-	hd := d.spare
 	if hd == nil {
 		if err := d.Alloc(int(unsafe.Sizeof(DecodeState{}))); err != nil {
 			return d.errAt(0, 0, err)
@@ -70,10 +70,10 @@ func (d *DecodeState) callUnmarshaler(u Unmarshaler, data []byte) error {
 		hd = new(DecodeState)
 	}
 	*hd = *d
-	hd.self, hd.spare = hd, nil
+	hd.heap = hd
 	err := u.UnmarshalTLV(data, hd)
 	*d = *hd
-	d.self, d.spare = nil, hd
+	d.heap = hd
 	return err
 }
 

@@ -34,9 +34,8 @@ type DecodeOptions struct {
 // DecodeState carries the limits and counters of one decode through nested messages.
 // Generated Unmarshalers receive it; users normally never create one.
 type DecodeState struct {
-	strict   bool
-	depth    int
-	maxDepth int
+	depth    int32
+	maxDepth int32
 	elements int // remaining
 	memory   int // remaining bytes
 	base     int // offset of the current message in the top-level input
@@ -44,9 +43,11 @@ type DecodeState struct {
 	// arena is the unused tail of the current block that small decoded strings and
 	// byte slices are copied into (see copyOut).
 	arena []byte
-	// spare is the heap copy callUnmarshaler hands to Unmarshalers (nil until the first);
-	// self is set in a state on the heap, which is passed on as it is.
-	spare, self *DecodeState
+	// heap is, in a state on the heap, the state itself, passed on as it is; in a state
+	// on the stack, the heap copy callUnmarshaler hands to Unmarshalers (nil until the
+	// first). The state stays at 80 bytes, one size class.
+	heap   *DecodeState
+	strict bool
 }
 
 // NewDecodeState returns the state for decoding an input of n bytes under o. It returns
@@ -56,7 +57,7 @@ func (o DecodeOptions) NewDecodeState(n int) (*DecodeState, error) {
 	if err := o.init(d, n); err != nil {
 		return nil, err
 	}
-	d.self = d
+	d.heap = d
 	return d, nil
 }
 
@@ -68,7 +69,7 @@ func (o DecodeOptions) init(d *DecodeState, n int) error {
 	if n > maxSize {
 		return &DecodeError{Offset: maxSize, Err: ErrTooLarge}
 	}
-	*d = DecodeState{strict: o.Strict, depth: 1, maxDepth: o.MaxDepth, elements: o.MaxElements, memory: o.MaxMemory, total: n}
+	*d = DecodeState{strict: o.Strict, depth: 1, maxDepth: int32(min(o.MaxDepth, 1<<30)), elements: o.MaxElements, memory: o.MaxMemory, total: n}
 	if d.maxDepth <= 0 {
 		d.maxDepth = DefaultMaxDepth
 	}
@@ -100,7 +101,16 @@ func (d *DecodeState) Count(n int) error {
 // takes for n bytes: its size class up to 32 KiB (at least 16 bytes, the tiny allocator's
 // block; 8 more for the header of an object with pointers above 512 bytes), whole 8 KiB
 // pages above.
-func (d *DecodeState) Alloc(n int) error { return d.alloc(n, true) }
+func (d *DecodeState) Alloc(n int) error {
+	// The usual small allocation (no malloc header below 512 bytes): one table load.
+	if u := uint(n); u <= uint(mallocHeaderMin) {
+		if c := int(smallSizes[(u+7)>>3]); c <= d.memory {
+			d.memory -= c
+			return nil
+		}
+	}
+	return d.alloc(n, true)
+}
 
 // allocData is Alloc for memory without pointers (byte blocks, packed numbers), which
 // the allocator gives no header.
