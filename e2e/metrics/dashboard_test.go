@@ -3,11 +3,9 @@
 package metrics_test
 
 import (
-	"context"
 	"math"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -16,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bulwark-go/bulwark/e2e/internal/browser"
 	"github.com/bulwark-go/bulwark/metrics"
 	"github.com/chromedp/chromedp"
 )
@@ -39,25 +38,13 @@ func (c *clock) add(d time.Duration) time.Time {
 	return c.t
 }
 
-func findChromium() string {
-	if p := os.Getenv("CHROMIUM"); p != "" {
-		return p
-	}
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome", "headless-shell"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	return ""
-}
-
 // TestDashboardInBrowser loads the dashboard served on loopback in headless
 // Chromium, waits for the charts, checks the series names, that a chart
 // changes after new data, and that a label value holding markup shows as
 // text; it saves a screenshot in the test's artifact directory (and to
 // $METRICS_SCREENSHOT when set).
 func TestDashboardInBrowser(t *testing.T) {
-	bin := findChromium()
+	bin := browser.Find()
 	if bin == "" {
 		t.Skip("no chromium found: install it (apt-get install chromium) or set CHROMIUM=/path/to/chrome, then run: cd e2e && go test ./metrics/")
 	}
@@ -66,7 +53,7 @@ func TestDashboardInBrowser(t *testing.T) {
 	reqs := r.CounterVec("http_requests_total", helpMarkup, "route", "code")
 	lat := r.HistogramVec("http_request_duration_seconds", "Request latency.", "route")
 	inflight := r.Gauge("http_in_flight", "Requests in progress.")
-	noErr(t, r.AddRule(metrics.Rule{Name: "high-error-rate", Metric: "http_requests_total", Labels: []string{"*", "500"},
+	browser.NoErr(t, r.AddRule(metrics.Rule{Name: "high-error-rate", Metric: "http_requests_total", Labels: []string{"*", "500"},
 		Kind: metrics.Ratio, Denominator: "http_requests_total", Above: true, Threshold: 0.05, Window: time.Minute}))
 	step := func(n int, errs int) {
 		for i := 0; i < n; i++ {
@@ -108,25 +95,12 @@ func TestDashboardInBrowser(t *testing.T) {
 	srv := httptest.NewServer(metrics.Dashboard(r))
 	defer srv.Close()
 
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(bin), chromedp.Headless, chromedp.NoSandbox,
-		chromedp.Flag("disable-gpu", true), chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true),
-		chromedp.Flag("no-first-run", true), chromedp.Flag("no-default-browser-check", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1400, 1100),
-	}
-	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancelA()
-	ctx, cancel := chromedp.NewContext(actx)
-	defer cancel()
-	ctx, cancelT := context.WithTimeout(ctx, 90*time.Second)
-	defer cancelT()
+	ctx := browser.Open(t, bin, 1400, 1100)
 
-	noErr(t, chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/"), chromedp.WaitVisible(chromedp.CSS("svg polyline"))))
+	browser.NoErr(t, chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/"), chromedp.WaitVisible(chromedp.CSS("svg polyline"))))
 
 	names, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll(".card")].map(c => c.dataset.series)`))
-	noErr(t, err)
+	browser.NoErr(t, err)
 	joined := strings.Join(names, "\n")
 	for _, want := range []string{`http_requests_total{route="/api/items",code="200"}`, `http_request_duration_seconds{route="/api/items"}`, "http_in_flight", "bulwark_metrics_overflow_total"} {
 		if want == "bulwark_metrics_overflow_total" {
@@ -140,19 +114,19 @@ func TestDashboardInBrowser(t *testing.T) {
 	// markup in a label value is text: no element was created from it, the
 	// onerror never ran, and the literal text is on the page
 	injected, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.getElementById("injected") !== null || document.querySelector(".card img") !== null || document.body.dataset.pwned === "1"`))
-	noErr(t, err)
+	browser.NoErr(t, err)
 	if injected {
 		t.Fatal("label markup became elements")
 	}
 	text, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById("charts").textContent`))
-	noErr(t, err)
+	browser.NoErr(t, err)
 	if !strings.Contains(text, markup) {
 		t.Fatalf("label value not shown as text; page text:\n%s", text)
 	}
 
 	// help texts are text on the cards, markup included
 	helps, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll(".card .help")].map(e => e.textContent)`))
-	noErr(t, err)
+	browser.NoErr(t, err)
 	if !slices.Contains(helps, helpMarkup) || !slices.Contains(helps, "Jobs by queue.") {
 		t.Fatalf("help texts missing from the cards; have %q", helps)
 	}
@@ -162,7 +136,7 @@ func TestDashboardInBrowser(t *testing.T) {
 
 	// the movers table is ordered by the relative change it shows
 	rows, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll("#movers tbody tr")].map(tr => tr.cells[0].textContent + "|" + tr.cells[4].textContent + "|" + tr.dataset.relative)`))
-	noErr(t, err)
+	browser.NoErr(t, err)
 	if len(rows) < 5 {
 		t.Fatalf("movers table has %d rows, want the 5 queues that moved: %q", len(rows), rows)
 	}
@@ -170,7 +144,7 @@ func TestDashboardInBrowser(t *testing.T) {
 	for _, row := range rows {
 		parts := strings.Split(row, "|")
 		rel, err := strconv.ParseFloat(parts[2], 64)
-		noErr(t, err, row)
+		browser.NoErr(t, err, row)
 		if rel > prev {
 			t.Fatalf("movers not sorted by the relative change shown: %q", rows)
 		}
@@ -183,7 +157,7 @@ func TestDashboardInBrowser(t *testing.T) {
 	// a chart changes after new data
 	sel := `document.querySelector('.card[data-series^="http_in_flight"] svg:last-of-type polyline').getAttribute("points")`
 	before, err := chromedp.Run(ctx, chromedp.Evaluate[string](sel))
-	noErr(t, err)
+	browser.NoErr(t, err)
 	if before == "" {
 		t.Fatal("the per-second chart has no line")
 	}
@@ -192,29 +166,17 @@ func TestDashboardInBrowser(t *testing.T) {
 		inflight.Set(float64(x))
 		r.Tick(clk.add(time.Second))
 	}
-	_, err = chromedp.Run(ctx, chromedp.Poll[bool](`document.querySelector('.card[data-series^="http_in_flight"] svg:last-of-type polyline').getAttribute("points") !== `+jsString(before), chromedp.WithPollingInterval(100*time.Millisecond)))
-	noErr(t, err, "the per-second chart did not change after new data")
+	_, err = chromedp.Run(ctx, chromedp.Poll[bool](`document.querySelector('.card[data-series^="http_in_flight"] svg:last-of-type polyline').getAttribute("points") !== `+browser.JSString(before), chromedp.WithPollingInterval(100*time.Millisecond)))
+	browser.NoErr(t, err, "the per-second chart did not change after new data")
 	_, err = chromedp.Run(ctx, chromedp.Poll[bool](`[...document.querySelectorAll("#alerts td.firing")].length > 0`, chromedp.WithPollingInterval(100*time.Millisecond)))
-	noErr(t, err, "the alert table does not show the firing rule")
+	browser.NoErr(t, err, "the alert table does not show the firing rule")
 
 	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
-	noErr(t, err)
+	browser.NoErr(t, err)
 	dir := t.ArtifactDir()
-	noErr(t, os.WriteFile(filepath.Join(dir, "dashboard.png"), png, 0o644))
+	browser.NoErr(t, os.WriteFile(filepath.Join(dir, "dashboard.png"), png, 0o644))
 	if p := os.Getenv("METRICS_SCREENSHOT"); p != "" {
-		noErr(t, os.WriteFile(p, png, 0o644))
+		browser.NoErr(t, os.WriteFile(p, png, 0o644))
 	}
 	t.Logf("screenshot: %s (%d bytes)", filepath.Join(dir, "dashboard.png"), len(png))
-}
-
-func jsString(s string) string {
-	r := strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`)
-	return `"` + r.Replace(s) + `"`
-}
-
-func noErr(t *testing.T, err error, msg ...string) {
-	t.Helper()
-	if err != nil {
-		t.Fatal(strings.Join(msg, " "), err)
-	}
 }

@@ -5,7 +5,6 @@ package service_test
 
 import (
 	"bufio"
-	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -15,20 +14,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bulwark-go/bulwark/e2e/internal/browser"
 	"github.com/chromedp/chromedp"
 )
-
-func findChromium() string {
-	if p := os.Getenv("CHROMIUM"); p != "" {
-		return p
-	}
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome", "headless-shell"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	return ""
-}
 
 // output collects the child's stdout lines as they come.
 type output struct {
@@ -51,12 +39,12 @@ func (o *output) text() string {
 // scenario must still pass: the process exits 0. With SERVICE_SCREENSHOT
 // set, the viewport is saved there as a PNG while the canary alert fires.
 func TestServiceDashboard(t *testing.T) {
-	bin := findChromium()
+	bin := browser.Find()
 	if bin == "" {
 		t.Skip("no chromium found: install it (apt-get install chromium) or set CHROMIUM=/path/to/chrome, then run: cd e2e && go test ./service/")
 	}
 	root, err := filepath.Abs("../..")
-	noErr(t, err)
+	browser.NoErr(t, err)
 	exe := filepath.Join(t.TempDir(), "service")
 	build := exec.Command("go", "build", "-o", exe, "./examples/service")
 	build.Dir = root
@@ -66,10 +54,10 @@ func TestServiceDashboard(t *testing.T) {
 
 	cmd := exec.Command(exe, "-short", "-addr", "127.0.0.1:0")
 	stdout, err := cmd.StdoutPipe()
-	noErr(t, err)
+	browser.NoErr(t, err)
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
-	noErr(t, cmd.Start())
+	browser.NoErr(t, cmd.Start())
 	defer func() { _ = cmd.Process.Kill() }()
 	out := &output{dash: make(chan string, 1)}
 	readDone := make(chan struct{})
@@ -93,23 +81,10 @@ func TestServiceDashboard(t *testing.T) {
 		t.Fatalf("no dashboard URL printed:\n%s", out.text())
 	}
 
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(bin), chromedp.Headless, chromedp.NoSandbox,
-		chromedp.Flag("disable-gpu", true), chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true),
-		chromedp.Flag("no-first-run", true), chromedp.Flag("no-default-browser-check", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1500, 1000),
-	}
-	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancelA()
-	ctx, cancel := chromedp.NewContext(actx)
-	defer cancel()
-	ctx, cancelT := context.WithTimeout(ctx, 90*time.Second)
-	defer cancelT()
+	ctx := browser.Open(t, bin, 1500, 1000)
 	poll := chromedp.WithPollingInterval(100 * time.Millisecond)
 
-	noErr(t, chromedp.Do(ctx, chromedp.Navigate(dash), chromedp.WaitVisible(chromedp.CSS("svg polyline"))), "the dashboard drew no chart")
+	browser.NoErr(t, chromedp.Do(ctx, chromedp.Navigate(dash), chromedp.WaitVisible(chromedp.CSS("svg polyline"))), "the dashboard drew no chart")
 
 	// The service's own series, from every package's wiring, are on the page.
 	want := []string{
@@ -128,35 +103,35 @@ func TestServiceDashboard(t *testing.T) {
 	}
 
 	// Live data: the request counter's per-second chart changes between polls.
-	sel := `([...document.querySelectorAll(".card")].find(c => c.dataset.series === ` + jsString(want[0]) +
+	sel := `([...document.querySelectorAll(".card")].find(c => c.dataset.series === ` + browser.JSString(want[0]) +
 		`)?.querySelector("svg:last-of-type polyline")?.getAttribute("points") ?? "")`
 	_, err = chromedp.Run(ctx, chromedp.Poll[bool](sel+` !== ""`, poll))
-	noErr(t, err, "the send counter's per-second chart has no line")
+	browser.NoErr(t, err, "the send counter's per-second chart has no line")
 	before, err := chromedp.Run(ctx, chromedp.Evaluate[string](sel))
-	noErr(t, err)
-	_, err = chromedp.Run(ctx, chromedp.Poll[bool](sel+` !== `+jsString(before), poll))
-	noErr(t, err, "the per-second chart did not change while the scenario ran")
+	browser.NoErr(t, err)
+	_, err = chromedp.Run(ctx, chromedp.Poll[bool](sel+` !== `+browser.JSString(before), poll))
+	browser.NoErr(t, err, "the per-second chart did not change while the scenario ran")
 
 	// The alerts the scenario makes fire show up as firing.
 	firing := func(rule string) string {
-		return `[...document.querySelectorAll("#alerts tr")].some(tr => tr.cells[0].textContent === ` + jsString(rule) + ` && tr.cells[1].classList.contains("firing"))`
+		return `[...document.querySelectorAll("#alerts tr")].some(tr => tr.cells[0].textContent === ` + browser.JSString(rule) + ` && tr.cells[1].classList.contains("firing"))`
 	}
 	_, err = chromedp.Run(ctx, chromedp.Poll[bool](firing("front-shedding"), poll))
-	noErr(t, err, "the overload phase's shedding alert never showed as firing")
+	browser.NoErr(t, err, "the overload phase's shedding alert never showed as firing")
 	_, err = chromedp.Run(ctx, chromedp.Poll[bool](firing("canary-error-ratio"), poll))
-	noErr(t, err, "the bad release's canary alert never showed as firing")
+	browser.NoErr(t, err, "the bad release's canary alert never showed as firing")
 
 	// Two more polls, so the charts show the canary's errors, then the picture.
 	updates, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body.dataset.updates`))
-	noErr(t, err)
+	browser.NoErr(t, err)
 	_, err = chromedp.Run(ctx, chromedp.Poll[bool](`+document.body.dataset.updates >= `+updates+` + 2`, poll))
-	noErr(t, err, "the dashboard stopped polling")
+	browser.NoErr(t, err, "the dashboard stopped polling")
 	png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
-	noErr(t, err)
-	noErr(t, os.WriteFile(filepath.Join(t.ArtifactDir(), "service-dashboard.png"), png, 0o644))
+	browser.NoErr(t, err)
+	browser.NoErr(t, os.WriteFile(filepath.Join(t.ArtifactDir(), "service-dashboard.png"), png, 0o644))
 	if p := os.Getenv("SERVICE_SCREENSHOT"); p != "" {
-		noErr(t, os.MkdirAll(filepath.Dir(p), 0o755))
-		noErr(t, os.WriteFile(p, png, 0o644))
+		browser.NoErr(t, os.MkdirAll(filepath.Dir(p), 0o755))
+		browser.NoErr(t, os.WriteFile(p, png, 0o644))
 		t.Logf("screenshot: %s (%d bytes)", p, len(png))
 	}
 
@@ -186,19 +161,7 @@ func TestServiceDashboard(t *testing.T) {
 func jsAll(items []string) string {
 	parts := make([]string, len(items))
 	for i, it := range items {
-		parts[i] = "s.includes(" + jsString(it) + ")"
+		parts[i] = "s.includes(" + browser.JSString(it) + ")"
 	}
 	return strings.Join(parts, " && ")
-}
-
-func jsString(s string) string {
-	r := strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`)
-	return `"` + r.Replace(s) + `"`
-}
-
-func noErr(t *testing.T, err error, msg ...string) {
-	t.Helper()
-	if err != nil {
-		t.Fatal(strings.Join(msg, " "), err)
-	}
 }
