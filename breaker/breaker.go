@@ -256,8 +256,10 @@ func (b *Breaker[T]) execute(ctx context.Context, fn func(context.Context) (T, e
 // Allow is the two-step form of Execute for callers that cannot wrap a
 // function: when it returns a nil error, the caller makes the call and then
 // calls done exactly once with the call's error (later calls of done are
-// ignored). ctx is the caller's context: an error matching its ctx.Err() or
-// cause is excluded. Unlike Execute, Allow allocates (the done func).
+// ignored). ctx is the caller's context: once it is cancelled, an error
+// matching context.Canceled or its cause is excluded; once its deadline
+// has passed, an error is a failure as in Execute. Unlike Execute, Allow
+// allocates (the done func).
 func (b *Breaker[T]) Allow(ctx context.Context) (done func(err error), err error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err

@@ -81,8 +81,8 @@ var idioms = []returnIdiom{
 // (cancel, cancel with a cause, an errgroup sibling's cause on a parent,
 // deadline with and without a cause) crossed with random ways fn reports
 // it (ctx.Err, context.Cause, wrapped, inside a *url.Error, joined), through
-// Execute and Allow. An error derived from the caller's ended context is
-// excluded; fn's own error is a failure whether or not the caller gave up;
+// Execute and Allow. An error derived from the caller's cancelled context
+// is excluded; one derived from its deadline is a failure; fn's own error is a failure whether or not the caller gave up;
 // fn's own inner deadline while the caller is live is a failure.
 func TestCallerCancellationGenerative(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
@@ -115,6 +115,8 @@ func TestCallerCancellationGenerative(t *testing.T) {
 				if id.name == "joined" || id.name == "wrapped-cause" || id.name == "url-error-cause" {
 					want = 'f' // a non-nil error that does not come from the caller
 				}
+			case id.fromCaller && (cc.name == "deadline" || cc.name == "deadline-cause"):
+				want = 'f' // the caller's deadline ran out: the dependency failed
 			case id.fromCaller:
 				want = 'e'
 			default:

@@ -59,9 +59,12 @@ type Config struct {
 	// 2 min (or Timeout when that is longer); equal to Timeout disables the
 	// growth. Less than Timeout is an error.
 	MaxTimeout time.Duration
-	// SlowCall marks calls that run longer than it as slow (Counts.Slow),
-	// whatever their outcome; a slow probe reopens a half-open breaker.
-	// Zero turns slow-call detection off (and saves a clock read per call).
+	// SlowCall marks calls that run longer than it as slow (Counts.Slow):
+	// every recorded call, success or failure (a call that ran into the
+	// caller's deadline included); excluded calls are not recorded, so
+	// they are never slow, as in resilience4j. A slow probe reopens a
+	// half-open breaker. Zero turns slow-call detection off (and saves a
+	// clock read per call).
 	SlowCall time.Duration
 	// Trip decides, after each failed or slow call while closed, whether to
 	// open. Nil means Any(ConsecutiveFailures(5), FailureRate(0.5, 20)).
@@ -72,8 +75,12 @@ type Config struct {
 	IsSuccessful func(err error) bool
 	// IsExcluded reports whether a non-nil error is neither a success nor
 	// a failure. The caller's own cancellation is always excluded: once the
-	// context passed to Execute is done, an error matching its ctx.Err() or
-	// its context.Cause (as net/http and errgroup return) is the caller's.
+	// context passed to Execute is cancelled, an error matching
+	// context.Canceled or the context's cause (as net/http and errgroup
+	// return) is the caller's. A context that ran out of its deadline is
+	// not: the call failed, unless IsExcluded says otherwise (match
+	// context.DeadlineExceeded, and the cause if you set one, to keep
+	// deadlines out of the counts).
 	IsExcluded func(err error) bool
 	// Clock is the time source; nil means time.Now.
 	Clock Clock
@@ -234,13 +241,18 @@ func (s *settings) classify(ctx context.Context, err error) outcome {
 	return outFailure
 }
 
-// callerGaveUp reports whether err is the caller's own cancellation: ctx is
-// done and err matches its ctx.Err() or its context.Cause. net/http (since
-// Go 1.23) and errgroup return or cancel with the cause, so a check against
-// ctx.Err() alone books a caller's cancellation with a cause as a failure.
+// callerGaveUp reports whether err is the caller's own cancellation: ctx
+// was cancelled (not timed out) and err matches context.Canceled or the
+// context's cause. net/http (since Go 1.23) and errgroup return or cancel
+// with the cause, so a check against ctx.Err() alone would book a caller's
+// cancellation with a cause as a failure.
+//
+// A context that ran out of its deadline is not the caller giving up: the
+// deadline is the caller's bound on the dependency, and a dependency that
+// did not answer within it failed (see "Outcomes" in the package doc).
 func callerGaveUp(ctx context.Context, err error) bool {
 	ce := ctx.Err()
-	if ce == nil {
+	if ce != context.Canceled {
 		return false
 	}
 	if err == ce || errors.Is(err, ce) {

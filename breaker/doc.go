@@ -49,13 +49,24 @@
 // together do not probe in lockstep. After one Interval closed, the next
 // trip starts again at Timeout.
 //
-// Outcomes: a nil error is a success; the caller giving up is excluded
-// (once the context passed to Execute is done, an error matching its
-// ctx.Err() or its context.Cause, which net/http returns and errgroup sets),
-// as is any error IsExcluded accepts; IsSuccessful may turn an error into a
-// success; the rest are failures, including a panic in fn (re-raised). With
-// SlowCall set, calls running longer are also counted as slow (see
-// SlowCallRate). Reading a breaker (State, Counts) never changes what it
+// Outcomes: a nil error is a success. The caller's cancellation is
+// excluded: once the context passed to Execute (or Allow) is cancelled, an
+// error matching context.Canceled or the context's cause (which net/http
+// returns and errgroup sets) is the caller's doing, not the dependency's.
+// A context that ran out of its deadline is different: the deadline is the
+// caller's bound on the dependency, and a dependency that did not answer
+// within it failed. So a call that returns context.DeadlineExceeded (or the
+// deadline's cause) after the caller's deadline passed is a failure, through
+// every entry point (Execute, ExecuteFallback, Allow, the Group's, and
+// RoundTripper): otherwise a hanging dependency, called the usual way with
+// a request's deadline in ctx, would never open its breaker. To opt out,
+// let IsExcluded match context.DeadlineExceeded. Any error IsExcluded
+// accepts is excluded; IsSuccessful may turn an error into a success; the
+// rest are failures, including a panic in fn (re-raised). With SlowCall
+// set, every recorded call (success or failure, so a call that ran into
+// its deadline too) that ran longer is also counted as slow (see
+// SlowCallRate); excluded calls are not recorded, and so never slow, as in
+// resilience4j. Reading a breaker (State, Counts) never changes what it
 // does: an open period ends at its time whether or not anyone looks.
 //
 // A Group keeps one breaker per key (a host, a method). Its table holds at

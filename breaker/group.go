@@ -189,12 +189,46 @@ func (g *Group[T]) Execute(ctx context.Context, key string, fn func(context.Cont
 	return g.breaker(key).Execute(ctx, fn)
 }
 
+// ExecuteFallback runs fn through key's breaker with a fallback (see
+// Breaker.ExecuteFallback).
+func (g *Group[T]) ExecuteFallback(ctx context.Context, key string, fn func(context.Context) (T, error), fallback func(ctx context.Context, err error) (T, error)) (T, error) {
+	return g.breaker(key).ExecuteFallback(ctx, fn, fallback)
+}
+
+// Allow is the two-step form of Execute for key (see Breaker.Allow).
+func (g *Group[T]) Allow(ctx context.Context, key string) (done func(err error), err error) {
+	return g.breaker(key).Allow(ctx)
+}
+
 // State returns key's state; a key without a breaker is closed.
 func (g *Group[T]) State(key string) State {
 	if e := g.lookup(key); e != nil {
 		return e.b.State()
 	}
 	return StateClosed
+}
+
+// Counts returns the counts of key's breaker (see Breaker.Counts); a key
+// without a breaker has zero Counts.
+func (g *Group[T]) Counts(key string) Counts {
+	if e := g.lookup(key); e != nil {
+		return e.b.Counts()
+	}
+	return Counts{}
+}
+
+// Trip opens key's breaker now, creating it if the key has none (see
+// Breaker.Trip). A tripped breaker counts against MaxOpenFraction but is
+// not refused by it, and like every open breaker it is never evicted from
+// the table.
+func (g *Group[T]) Trip(key string) { g.breaker(key).Trip() }
+
+// Reset closes key's breaker now and clears its counts (see
+// Breaker.Reset); a key without a breaker is left alone.
+func (g *Group[T]) Reset(key string) {
+	if e := g.lookup(key); e != nil {
+		e.b.Reset()
+	}
 }
 
 // Len returns the number of breakers held, in the table and the overflow.

@@ -16,8 +16,9 @@ import (
 // responses and the caller's cancellation do not: once the request's
 // context is cancelled, an error matching context.Canceled or the
 // context's cause (net/http returns the cause; errgroup cancels with one)
-// is the caller's. The response is returned to the
-// caller unchanged, 5xx included, so the caller still owns its body. A
+// is the caller's. This is the rule of every entry point (see "Outcomes"
+// in the package doc), and Config.IsExcluded can narrow it. The response
+// is returned to the caller unchanged, 5xx included, so the caller still owns its body. A
 // refused request returns an error matching ErrOpen (or
 // ErrTooManyRequests) without dialling, and its body is closed, as the
 // http.RoundTripper contract requires.
@@ -38,13 +39,6 @@ type statusError struct{ code int }
 
 func (e *statusError) Error() string { return "breaker: http status " + strconv.Itoa(e.code) }
 
-// timeoutError marks the request context's deadline as a failure: without
-// the wrapper the breaker would exclude it as the caller's own cancellation.
-// It deliberately does not unwrap.
-type timeoutError struct{ err error }
-
-func (e *timeoutError) Error() string { return e.err.Error() }
-
 func (rt *roundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
 	host := req.URL.Host
 	if host == "" {
@@ -57,9 +51,6 @@ func (rt *roundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
 		if err != nil {
 			if resp != nil && resp.Body != nil { // a broken transport: never leak
 				resp.Body.Close()
-			}
-			if isTimeout(ctx, err) {
-				return nil, &timeoutError{err}
 			}
 			return nil, err
 		}
@@ -75,28 +66,9 @@ func (rt *roundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
 	if errors.As(err, &se) {
 		return resp, nil
 	}
-	var te *timeoutError
-	if errors.As(err, &te) {
-		return nil, te.err
-	}
 	if err != nil && resp != nil && resp.Body != nil {
 		resp.Body.Close()
 		resp = nil
 	}
 	return resp, err
-}
-
-// isTimeout reports whether the transport's err is the request context's
-// deadline: the context hit its deadline and err matches
-// context.DeadlineExceeded or the cause given with the deadline
-// (context.WithTimeoutCause), which net/http returns instead.
-func isTimeout(ctx context.Context, err error) bool {
-	if errors.Is(err, context.DeadlineExceeded) {
-		return true
-	}
-	if ctx.Err() != context.DeadlineExceeded {
-		return false
-	}
-	cause := context.Cause(ctx)
-	return cause != nil && errors.Is(err, cause)
 }
