@@ -167,7 +167,7 @@ func (b *Breaker[T]) Trip() {
 			b.gate.force()
 			b.gateHeld = true
 		}
-		b.setState(StateOpen, now)
+		b.setState(StateOpen, now, ReasonTrip)
 	}
 	b.mu.Unlock()
 	b.flush()
@@ -186,7 +186,7 @@ func (b *Breaker[T]) Reset() {
 		b.fast.Store(nil)
 		b.w.Store(newWindow(w.gen+1, StateClosed, b.s.buckets, w.age))
 	} else {
-		b.setState(StateClosed, now)
+		b.setState(StateClosed, now, ReasonReset)
 	}
 	b.mu.Unlock()
 	b.flush()
@@ -442,16 +442,16 @@ func (b *Breaker[T]) finishLocked(t token, out outcome, slow, report bool, err e
 		case outSuccess:
 			w.success(t.s, slow)
 			if slow {
-				b.setState(StateOpen, now)
+				b.setState(StateOpen, now, ReasonProbeSlow)
 				break
 			}
 			b.probeOK++
 			if b.probeOK >= b.s.maxRequests {
-				b.setState(StateClosed, now)
+				b.setState(StateClosed, now, ReasonProbesSucceeded)
 			}
 		case outFailure:
 			w.failure(t.s, slow)
-			b.setState(StateOpen, now)
+			b.setState(StateOpen, now, ReasonProbeFailed)
 		default:
 			w.excluded(t.s)
 			b.probes-- // the slot is free again, as in gobreaker
@@ -476,7 +476,7 @@ func (b *Breaker[T]) evaluate(w *window, now time.Time) (panicked any) {
 		}
 		b.gateHeld = true
 	}
-	b.setState(StateOpen, now)
+	b.setState(StateOpen, now, ReasonTripRule)
 	return nil
 }
 
@@ -501,15 +501,19 @@ func (b *Breaker[T]) refresh(now time.Time) *window {
 		w.advance(age)
 	}
 	if w.state == StateOpen && !now.Before(w.expiry) {
-		w = b.setState(StateHalfOpen, now)
+		w = b.setState(StateHalfOpen, now, ReasonOpenPeriodEnded)
 	}
 	return w
 }
 
 // setState moves to a new state in a new generation; b.mu is held.
-func (b *Breaker[T]) setState(to State, now time.Time) *window {
+func (b *Breaker[T]) setState(to State, now time.Time, why Reason) *window {
 	old := b.w.Load()
 	from := old.state
+	ev := event{kind: evState, from: from, to: to, why: why, at: now}
+	if b.q != nil && b.s.hooks.OnTransition != nil && !b.evicted {
+		ev.counts = old.counts() // the ending generation's, before they are gone
+	}
 	w := newWindow(old.gen+1, to, b.s.buckets, old.age)
 	switch to {
 	case StateOpen:
@@ -529,7 +533,10 @@ func (b *Breaker[T]) setState(to State, now time.Time) *window {
 	}
 	b.fast.Store(nil)
 	b.w.Store(w)
-	b.push(event{kind: evState, from: from, to: to})
+	if to == StateOpen {
+		ev.retryAt = w.expiry
+	}
+	b.push(ev)
 	return w
 }
 

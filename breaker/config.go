@@ -98,9 +98,10 @@ type Config struct {
 // Events wait in a queue while a hook runs. The queue holds at most
 // MaxQueuedEvents (256) events per breaker: past that, while a hook is
 // blocked, OnResult and OnReject events are dropped and each state change is
-// merged into the last one queued (a→b then b→c is reported as a→c; a→b then
-// b→a is not reported), so OnStateChange still sees an unbroken chain of
-// transitions that ends in the current state.
+// merged into the last one queued (a→b then b→c is reported as a→c, with
+// the Reason, time and Counts of b→c; a→b then b→a is not reported), so
+// OnStateChange and OnTransition still see an unbroken chain of transitions
+// that ends in the current state.
 //
 // A hook that panics does not stop the others: the events queued behind it
 // are still delivered, then the panic is re-raised on the goroutine that
@@ -111,6 +112,13 @@ type Config struct {
 type Hooks struct {
 	// OnStateChange is called for every state transition.
 	OnStateChange func(name string, from, to State)
+	// OnTransition is called for every state transition too, right after
+	// OnStateChange, with why it happened and the Counts of the generation
+	// that ended as they stood at the transition (Counts, read in the
+	// hook, already shows the new generation's). Setting it makes each
+	// transition sum the window once more, under the lock; calls that
+	// change no state cost nothing more.
+	OnTransition func(name string, t Transition)
 	// OnReject is called for every call refused without running, with
 	// an error matching ErrOpen or ErrTooManyRequests. Setting it makes
 	// refusals take the breaker's lock.

@@ -88,7 +88,11 @@
 // Hooks (state changes, rejections, results) run outside every lock, one at
 // a time and in order per breaker, and may call back into the breaker:
 // gobreaker calls OnStateChange under its mutex, so a callback reading
-// Counts deadlocks (gobreaker #37). In a Group the order holds per key
+// Counts deadlocks (gobreaker #37). Counts read in the hook are the new
+// generation's (zero after a trip), so OnTransition receives a Transition
+// with the Reason (trip rule, failed or slow probe, open period ended,
+// manual Trip or Reset, eviction) and the Counts of the generation that
+// ended, as they stood at the transition: what made it trip. In a Group the order holds per key
 // across evictions: a key's new breaker reports after the events of its
 // evicted predecessor, an evicted breaker reports nothing more, and a
 // breaker the overflow drops while open reports a change to closed; so a

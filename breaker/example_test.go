@@ -98,3 +98,21 @@ func ExampleSlowCallRate() {
 	fmt.Println(b.State())
 	// Output: closed
 }
+
+func ExampleTransition() {
+	clk := &clock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	b, _ := breaker.New[int](breaker.Config{Name: "payments", Clock: clk, Hooks: breaker.Hooks{
+		OnTransition: func(name string, t breaker.Transition) {
+			// t.Counts are those that made it trip, not the new state's zeros.
+			fmt.Printf("%s: %v → %v (%v) after %d failures of %d calls\n",
+				name, t.From, t.To, t.Reason, t.Counts.Failures, t.Counts.Requests)
+		},
+	}})
+	for range 5 {
+		_, _ = b.Execute(context.Background(), func(context.Context) (int, error) { return 0, errors.New("503") })
+	}
+	fmt.Println(b.Counts().Failures)
+	// Output:
+	// payments: closed → open (trip rule) after 5 failures of 5 calls
+	// 0
+}

@@ -368,8 +368,12 @@ func cmpOr[T any](a, b *entry[T]) *entry[T] {
 func (g *Group[T]) evict(l *entryList[T], e *entry[T]) *eventQueue {
 	b := &e.b
 	b.mu.Lock()
-	if st := b.w.Load().state; st != StateClosed {
-		b.push(event{kind: evState, from: st, to: StateClosed})
+	if w := b.w.Load(); w.state != StateClosed {
+		ev := event{kind: evState, from: w.state, to: StateClosed, why: ReasonEvicted, at: b.now()}
+		if b.s.hooks.OnTransition != nil {
+			ev.counts = w.counts()
+		}
+		b.push(ev)
 	}
 	if b.gateHeld {
 		b.gateHeld = false

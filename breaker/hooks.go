@@ -24,12 +24,23 @@ const (
 type event struct {
 	kind     eventKind
 	from, to State
+	why      Reason
 	err      error
 	d        time.Duration
+	at       time.Time
+	retryAt  time.Time
+	counts   Counts
+	// stateDone: OnStateChange has seen this event (it exited its
+	// goroutine before OnTransition could).
+	stateDone bool
+}
+
+func (e *event) transition() Transition {
+	return Transition{From: e.from, To: e.to, Reason: e.why, At: e.at, RetryAt: e.retryAt, Counts: e.counts}
 }
 
 func (h *Hooks) any() bool {
-	return h.OnStateChange != nil || h.OnReject != nil || h.OnResult != nil
+	return h.OnStateChange != nil || h.OnTransition != nil || h.OnReject != nil || h.OnResult != nil
 }
 
 // eventQueue holds the events of one breaker (in a Group, of one key:
@@ -63,7 +74,7 @@ func newEventQueue(name string, h *Hooks) *eventQueue {
 // so events queue in the order they happened.
 func (q *eventQueue) push(e event) {
 	switch {
-	case e.kind == evState && q.hooks.OnStateChange == nil,
+	case e.kind == evState && q.hooks.OnStateChange == nil && q.hooks.OnTransition == nil,
 		e.kind == evReject && q.hooks.OnReject == nil,
 		e.kind == evResult && q.hooks.OnResult == nil:
 		return
@@ -76,7 +87,9 @@ func (q *eventQueue) push(e event) {
 		}
 		if q.lastState >= 0 { // merge: from→a, a→to is from→to
 			last := &q.events[q.lastState]
-			last.to = e.to
+			from := last.from
+			*last = e // the latest reason, time and counts
+			last.from = from
 			if last.from == last.to { // back where it started: nothing to report
 				if q.lastState == len(q.events)-1 {
 					q.events = q.events[:q.lastState]
@@ -123,6 +136,7 @@ func (q *eventQueue) deliver() {
 		batch      []event
 		i          int
 		normal     bool
+		first      bool // in the first hook of batch[i]
 		firstPanic any
 		panicked   bool
 	)
@@ -133,7 +147,12 @@ func (q *eventQueue) deliver() {
 		// runtime.Goexit in a hook: the events after batch[i] go back to
 		// the front of the queue.
 		q.mu.Lock()
-		rest := append(batch[i+1:len(batch):len(batch)], q.events...)
+		from := i + 1
+		if first && batch[i].kind == evState && q.hooks.OnTransition != nil {
+			batch[i].stateDone = true // OnTransition still has to see it
+			from = i
+		}
+		rest := append(batch[from:len(batch):len(batch)], q.events...)
 		q.events = rest
 		q.lastState = -1
 		for j := len(rest) - 1; j >= 0; j-- {
@@ -154,8 +173,17 @@ func (q *eventQueue) deliver() {
 		q.n.Store(0)
 		q.mu.Unlock()
 		for i = 0; i < len(batch); i++ {
-			if p, ok := q.call(&batch[i]); !ok && !panicked {
-				firstPanic, panicked = p, true
+			first = true
+			if !batch[i].stateDone {
+				if p, ok := q.call(&batch[i], false); !ok && !panicked {
+					firstPanic, panicked = p, true
+				}
+			}
+			first = false
+			if batch[i].kind == evState && q.hooks.OnTransition != nil {
+				if p, ok := q.call(&batch[i], true); !ok && !panicked {
+					firstPanic, panicked = p, true
+				}
 			}
 		}
 		clear(batch)
@@ -175,8 +203,10 @@ func (q *eventQueue) deliver() {
 	}
 }
 
-// call runs the hook of e, reporting a panic instead of propagating it.
-func (q *eventQueue) call(e *event) (panicked any, ok bool) {
+// call runs the hook of e (of a state change: OnStateChange, or with
+// transition set OnTransition), reporting a panic instead of propagating
+// it.
+func (q *eventQueue) call(e *event, transition bool) (panicked any, ok bool) {
 	defer func() {
 		if !ok {
 			panicked = recover()
@@ -185,7 +215,11 @@ func (q *eventQueue) call(e *event) (panicked any, ok bool) {
 	h := q.hooks
 	switch e.kind {
 	case evState:
-		h.OnStateChange(q.name, e.from, e.to)
+		if transition {
+			h.OnTransition(q.name, e.transition())
+		} else if h.OnStateChange != nil {
+			h.OnStateChange(q.name, e.from, e.to)
+		}
 	case evReject:
 		h.OnReject(q.name, e.err)
 	case evResult:

@@ -109,7 +109,44 @@ func runModel(t *testing.T, seed uint64) {
 	type change struct{ from, to State }
 	var changes []change
 	cfg.Hooks.OnStateChange = func(_ string, from, to State) { changes = append(changes, change{from, to}) }
-	b, err := New[int](cfg)
+	var trans []Transition
+	var b *Breaker[int]
+	cfg.Hooks.OnTransition = func(_ string, tr Transition) {
+		// OnTransition follows OnStateChange for the same event.
+		require.Equal(t, change{tr.From, tr.To}, changes[len(changes)-1])
+		require.Equal(t, clk.Now(), tr.At)
+		trans = append(trans, tr)
+	}
+	// checkTrans checks the transitions since n: reasons, open periods,
+	// and (want non-nil) the Counts of the generation the first one ended.
+	checkTrans := func(step int, since int, what string, want *Counts, reasons ...Reason) {
+		got := trans[since:]
+		if len(reasons) > 0 {
+			require.Len(t, got, 1, "step %d %s: %+v", step, what, got)
+			require.Contains(t, reasons, got[0].Reason, "step %d %s", step, what)
+		}
+		for _, tr := range got {
+			if tr.To == StateOpen {
+				_, st, _, openFor := b.peek()
+				if st == StateOpen && tr == got[len(got)-1] {
+					require.Equal(t, tr.At.Add(openFor), tr.RetryAt, "step %d %s", step, what)
+				}
+			} else {
+				require.True(t, tr.RetryAt.IsZero())
+			}
+			if tr.Reason == ReasonOpenPeriodEnded {
+				require.Equal(t, StateOpen, tr.From)
+			}
+		}
+		if want != nil && len(got) > 0 {
+			require.Equal(t, *want, got[0].Counts, "step %d %s: counts at the transition", step, what)
+			if got[0].Reason == ReasonTripRule {
+				require.True(t, cfg.Trip(got[0].Counts), "step %d: the rule fires on the counts reported", step)
+			}
+		}
+	}
+	var err error
+	b, err = New[int](cfg)
 	require.NoError(t, err)
 	n := b.s.buckets
 
@@ -187,6 +224,7 @@ func runModel(t *testing.T, seed uint64) {
 			stale := p.gen != gen
 			before, beforeState := b.Counts(), b.State()
 			check(step, "pre-result")
+			nt := len(trans)
 			p.done(res)
 			p.done(errBoom) // idempotent
 			if stale {
@@ -200,6 +238,19 @@ func runModel(t *testing.T, seed uint64) {
 			if b.ageAt(clk.Now())-p.age < uint64(n) { // dropped once its bucket left the window
 				evs = append(evs, modelEvent{gen: p.gen, age: p.age, kind: kind, slow: slow})
 			}
+			if len(trans) > nt {
+				want := expectedCounts(evs, p.gen, b.ageAt(clk.Now()), n)
+				switch {
+				case beforeState == StateClosed:
+					checkTrans(step, nt, "trip", &want, ReasonTripRule)
+				case kind == 'f':
+					checkTrans(step, nt, "probe", &want, ReasonProbeFailed)
+				case slow:
+					checkTrans(step, nt, "probe", &want, ReasonProbeSlow)
+				default:
+					checkTrans(step, nt, "probe", &want, ReasonProbesSucceeded)
+				}
+			}
 			// Reading Counts right away would hide a run left to be ended
 			// lazily; skip it now and then (unless the state changed, which
 			// the growth model must see at once).
@@ -208,12 +259,35 @@ func runModel(t *testing.T, seed uint64) {
 			}
 		case op < 95:
 			clk.Advance(time.Duration(rng.IntN(2500)) * time.Millisecond)
+			nt := len(trans)
 			check(step, "advance")
+			checkTrans(step, nt, "advance", nil)
+			for _, tr := range trans[nt:] {
+				require.Equal(t, ReasonOpenPeriodEnded, tr.Reason)
+				require.False(t, clk.Now().Before(tr.RetryAt)) // (zero for half-open)
+			}
 		case op < 97:
+			gen, st, _, _ := b.peek()
+			want := expectedCounts(evs, gen, b.ageAt(clk.Now()), n)
+			nt := len(trans)
 			b.Trip()
+			if st == StateClosed {
+				checkTrans(step, nt, "trip", &want, ReasonTrip)
+			} else {
+				checkTrans(step, nt, "trip", nil)
+				if len(trans) > nt {
+					require.Equal(t, ReasonTrip, trans[len(trans)-1].Reason)
+				}
+			}
 			check(step, "trip")
 		default:
+			_, st, _, _ := b.peek()
+			nt := len(trans)
 			b.Reset()
+			if st != StateClosed {
+				require.Equal(t, ReasonReset, trans[len(trans)-1].Reason)
+			}
+			checkTrans(step, nt, "reset", nil)
 			k, opened = 0, false
 			check(step, "reset")
 		}
@@ -224,6 +298,7 @@ func runModel(t *testing.T, seed uint64) {
 		require.Equal(t, prev, c.from)
 		prev = c.to
 	}
+	require.Len(t, trans, len(changes))
 }
 
 // peek returns the generation, state, newest bucket and open period.
