@@ -69,7 +69,9 @@
 // resilience4j. Reading a breaker (State, Counts) never changes what it
 // does: an open period ends at its time whether or not anyone looks.
 //
-// A Group keeps one breaker per key (a host, a method). Its table holds at
+// A Group keeps one breaker per key (a host, a method), with the
+// Breaker's calls per key: Execute, ExecuteFallback, Allow, State, Counts,
+// Trip and Reset. Its table holds at
 // most MaxKeys (default 10,000) and evicts, for a new key, a closed breaker
 // with no call in flight, chosen by a second-chance (CLOCK) sweep that
 // approximates least recently used (a key seen once goes first) and examines

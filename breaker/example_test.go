@@ -116,3 +116,28 @@ func ExampleTransition() {
 	// payments: closed → open (trip rule) after 5 failures of 5 calls
 	// 0
 }
+
+func ExampleGroup_Allow() {
+	g, _ := breaker.NewGroup[struct{}](breaker.GroupConfig{})
+	done, err := g.Allow(context.Background(), "search-7:9200")
+	if err != nil {
+		return // refused: the host's breaker is open
+	}
+	err = nil // ... make the call to search-7 ...
+	done(err)
+	fmt.Println(g.Counts("search-7:9200").Successes, g.Len())
+	// Output: 1 1
+}
+
+func ExampleGroup_Trip() {
+	g, _ := breaker.NewGroup[int](breaker.GroupConfig{})
+	g.Trip("db-3:5432") // an operator drains db-3 by hand
+	_, err := g.Execute(context.Background(), "db-3:5432", func(context.Context) (int, error) { return 1, nil })
+	fmt.Println(g.State("db-3:5432"), errors.Is(err, breaker.ErrOpen))
+	g.Reset("db-3:5432") // and puts it back
+	v, err := g.Execute(context.Background(), "db-3:5432", func(context.Context) (int, error) { return 1, nil })
+	fmt.Println(g.State("db-3:5432"), v, err)
+	// Output:
+	// open true
+	// closed 1 <nil>
+}
