@@ -138,6 +138,12 @@ type Plan struct {
 	// Epoch has no effect but changing it: a rolled-back plan stays at 0
 	// until the plan changes, and bumping Epoch restarts it from step 0.
 	Epoch int `json:"epoch,omitempty"`
+	// RollbackAll makes a rollback also switch off every rule whose fixed
+	// variant is the canary (staff whitelists, key_tail segments), so that
+	// no request reaches the canary. By default a rollback only sets the
+	// canary's share of the planned splits to 0 and such rules keep
+	// sending their requests to the canary.
+	RollbackAll bool `json:"rollback_all,omitempty"`
 }
 
 // PlanStep is one stage of a Plan.
@@ -189,33 +195,6 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 // MarshalJSON writes the duration as a string.
 func (d Duration) MarshalJSON() ([]byte, error) {
 	return []byte(strconv.Quote(time.Duration(d).String())), nil
-}
-
-// ParseConfig reads a Config from JSON. Unknown fields are errors (a typo
-// would otherwise be ignored). It checks the JSON shape only; New validates
-// the rest. Errors match ErrInvalidConfig.
-func ParseConfig(data []byte) (Config, error) {
-	var c Config
-	if len(data) > MaxConfigSize {
-		return c, cfgErr("", fmt.Sprintf("config is %d bytes, more than %d", len(data), MaxConfigSize))
-	}
-	d := json.NewDecoder(bytes.NewReader(data))
-	d.DisallowUnknownFields()
-	if err := d.Decode(&c); err != nil {
-		return Config{}, cfgErr("", jsonReason(err))
-	}
-	if _, err := d.Token(); err != io.EOF {
-		return Config{}, cfgErr("", "trailing data after the JSON object")
-	}
-	return c, nil
-}
-
-func jsonReason(err error) string {
-	var te *json.UnmarshalTypeError
-	if errors.As(err, &te) && te.Field != "" {
-		return fmt.Sprintf("%s: want %s, got JSON %s", te.Field, te.Type, te.Value)
-	}
-	return err.Error()
 }
 
 // LoadConfig reads and parses a JSON config file.

@@ -20,18 +20,30 @@ var ErrReshuffle = errors.New("grayroute: update would reshuffle users")
 var ErrBadState = errors.New("grayroute: bad planner state")
 
 // ConfigError is an invalid configuration. Path names the field in the JSON
-// shape, for example "releases.chat-v2.rules[2].when[1].value"; it is empty
-// for errors of the JSON text itself.
+// shape, with indexes, for example "releases.chat-v2.rules[2].when[1].value";
+// it is empty for the config as a whole (a top-level null, trailing data, a
+// syntax error before the first field). ParseConfig also locates the error
+// in the text: Offset is its byte offset and Line and Col (1-based, Col in
+// bytes) its line and column; errors New finds in a compiled Config have
+// Offset -1 and Line 0.
 type ConfigError struct {
 	Path   string
 	Reason string
+	Offset int64
+	Line   int
+	Col    int
 }
 
 func (e *ConfigError) Error() string {
-	if e.Path == "" {
-		return "grayroute: invalid config: " + e.Reason
+	s := "grayroute: invalid config: "
+	if e.Path != "" {
+		s += e.Path + ": "
 	}
-	return "grayroute: invalid config: " + e.Path + ": " + e.Reason
+	s += e.Reason
+	if e.Line > 0 {
+		s += " (line " + strconv.Itoa(e.Line) + ", col " + strconv.Itoa(e.Col) + ", byte " + strconv.FormatInt(e.Offset, 10) + ")"
+	}
+	return s
 }
 
 // Is makes errors.Is(err, ErrInvalidConfig) hold.
@@ -55,4 +67,4 @@ func (e *ReshuffleError) Error() string {
 // Is makes errors.Is(err, ErrReshuffle) hold.
 func (e *ReshuffleError) Is(target error) bool { return target == ErrReshuffle }
 
-func cfgErr(path, reason string) error { return &ConfigError{Path: path, Reason: reason} }
+func cfgErr(path, reason string) error { return &ConfigError{Path: path, Reason: reason, Offset: -1} }

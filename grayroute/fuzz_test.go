@@ -1,6 +1,10 @@
 package grayroute
 
 import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"reflect"
 	"testing"
 )
 
@@ -14,7 +18,19 @@ func FuzzConfigRoute(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte, key, a1, a2 string) {
 		cfg, err := ParseConfig(data)
 		if err != nil {
+			var ce *ConfigError
+			if !errors.As(err, &ce) || ce.Offset > int64(len(data)) || (ce.Offset < 0 && len(data) <= MaxConfigSize) {
+				t.Fatalf("error %v: want a *ConfigError located in the text", err)
+			}
 			return
+		}
+		// What ParseConfig accepts, encoding/json reads the same way (it
+		// only refuses more: duplicates, other cases, null elements).
+		var std Config
+		d := json.NewDecoder(bytes.NewReader(data))
+		d.DisallowUnknownFields()
+		if err := d.Decode(&std); err != nil || !reflect.DeepEqual(std, cfg) {
+			t.Fatalf("encoding/json: %v, %+v; ParseConfig %+v", err, std, cfg)
 		}
 		r, err := New(cfg)
 		if err != nil {
