@@ -5,11 +5,17 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"strings"
 )
 
 // RoundTripper returns a transport that sends each request through the
-// breaker of its host (req.URL.Host) in g. A nil next means
-// http.DefaultTransport.
+// breaker of its host in g. A nil next means http.DefaultTransport.
+//
+// The key is req.URL.Host (req.Host when that is empty) in lower case,
+// without the scheme's default port: http://A.example:80/x and
+// https://a.example/y both go through the breaker of "a.example", and
+// http://a.example:8080 through that of "a.example:8080". Names are not
+// resolved: "localhost" and "127.0.0.1" are two keys.
 //
 // A 5xx response, a timeout (including the request context's deadline,
 // with or without a cause) and a connection error count as failures; 4xx
@@ -40,10 +46,7 @@ type statusError struct{ code int }
 func (e *statusError) Error() string { return "breaker: http status " + strconv.Itoa(e.code) }
 
 func (rt *roundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
-	host := req.URL.Host
-	if host == "" {
-		host = req.Host
-	}
+	host := hostKey(req)
 	ran := false
 	resp, err := rt.g.Execute(req.Context(), host, func(ctx context.Context) (*http.Response, error) {
 		ran = true
@@ -71,4 +74,31 @@ func (rt *roundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
 		resp = nil
 	}
 	return resp, err
+}
+
+// hostKey is the Group key of req: its host (req.URL.Host, or req.Host
+// when that is empty) in lower case, without the scheme's default port
+// (80 for http, 443 for https) or an empty one. It allocates only when the
+// host has upper-case letters.
+func hostKey(req *http.Request) string {
+	host := req.URL.Host
+	if host == "" {
+		host = req.Host
+	}
+	name, port := host, ""
+	if i := strings.LastIndexByte(host, ':'); i >= 0 && !strings.Contains(host[i:], "]") {
+		name, port = host[:i], host[i+1:]
+	}
+	switch {
+	case port == "",
+		port == "80" && strings.EqualFold(req.URL.Scheme, "http"),
+		port == "443" && strings.EqualFold(req.URL.Scheme, "https"):
+		host = name
+	}
+	for i := 0; i < len(host); i++ {
+		if c := host[i]; 'A' <= c && c <= 'Z' {
+			return strings.ToLower(host)
+		}
+	}
+	return host
 }

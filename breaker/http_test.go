@@ -81,7 +81,8 @@ func TestRoundTripperGenerative(t *testing.T) {
 			rt := RoundTripper(g, ft)
 			var reqBodies, reqClosed atomic.Int64
 			for i := range 300 {
-				host := fmt.Sprintf("h%d:80", rng.IntN(3))
+				host := fmt.Sprintf("h%d", rng.IntN(3)) // the key; the URL spells it at random
+				target := spell(rng, "http", host, "80") + "x"
 				kind = []string{"ok", "4xx", "5xx", "conn", "deadline", "cancel"}[rng.IntN(6)]
 				before := g.State(host)
 				failuresBefore := uint32(0)
@@ -100,7 +101,7 @@ func TestRoundTripperGenerative(t *testing.T) {
 					reqBodies.Add(1)
 					body = &countingBody{Reader: strings.NewReader("req"), closed: &reqClosed}
 				}
-				req, _ := http.NewRequestWithContext(ctx, "POST", "http://"+host+"/x", body)
+				req, _ := http.NewRequestWithContext(ctx, "POST", target, body)
 				callsBefore := ft.calls.Load()
 				resp, err := rt.RoundTrip(req)
 				cancel()
