@@ -54,3 +54,29 @@ func FuzzConfigRoute(f *testing.F) {
 		_ = r.Update(cfg)
 	})
 }
+
+// FuzzHeader: ParseHeader never panics and agrees with the reference
+// parser; what it accepts, FormatHeader writes back to an equal set.
+func FuzzHeader(f *testing.F) {
+	for _, s := range []string{"chat-v2=canary,search=stable", " a=b ,\tc=d", "a=b,,c=d", "a=b,a=c", "a = b", "a=b,", "x=\x00", "r=stable,payments=canary"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, v string) {
+		got, err := ParseHeader(v)
+		want, ok := refParse(v)
+		if ok != (err == nil) || !reflect.DeepEqual(got, want) {
+			t.Fatalf("ParseHeader(%q) = %v, %v; reference %v, %v", v, got, err, want, ok)
+		}
+		if err != nil {
+			return
+		}
+		h, err := FormatHeader(got)
+		if err != nil {
+			t.Fatalf("FormatHeader(%v): %v", got, err)
+		}
+		again, err := ParseHeader(h)
+		if err != nil || !reflect.DeepEqual(again, got) {
+			t.Fatalf("round trip %q -> %q -> %v, %v", v, h, again, err)
+		}
+	})
+}
