@@ -150,11 +150,12 @@ type release struct {
 }
 
 type compiledPlan struct {
-	steps   []PlanStep
-	canary  int
-	control int
-	gate    Gate
-	fp      string
+	steps       []PlanStep
+	canary      int
+	control     int
+	gate        Gate
+	rollbackAll bool // a rollback also drops the rules whose fixed variant is the canary
+	fp          string
 }
 
 func validName(s string) bool {
@@ -569,7 +570,7 @@ func compileCond(p string, c *Condition, k *cond, attrs map[string]bool, slots, 
 
 func compilePlan(p string, c *Release, r *release, index map[string]int) error {
 	pl := c.Plan
-	cp := &compiledPlan{steps: slices.Clone(pl.Steps), gate: pl.Gate}
+	cp := &compiledPlan{steps: slices.Clone(pl.Steps), gate: pl.Gate, rollbackAll: pl.RollbackAll}
 	var ok bool
 	if cp.canary, ok = index[pl.Canary]; !ok {
 		return cfgErr(p+".canary", fmt.Sprintf("unknown variant %q", pl.Canary))
@@ -653,6 +654,19 @@ func (r *release) withShare(share int, rolled bool, epoch uint32) *release {
 		return &c
 	}
 	c.rules = slices.Clone(r.rules)
+	if rolled && r.plan.rollbackAll {
+		// The rolled-back instance has no rule that names the canary (the
+		// request goes on to the next rule, as if they were not written)
+		// and a canary default gives way to the control.
+		c.rules = slices.DeleteFunc(c.rules, func(ru rule) bool { return ru.variant == r.plan.canary })
+		if c.def == r.plan.canary {
+			c.def = r.plan.control
+		}
+		c.noConds = true
+		for i := range c.rules {
+			c.noConds = c.noConds && len(c.rules[i].conds) == 0
+		}
+	}
 	for i := range c.rules {
 		ru := &c.rules[i]
 		if !ru.planned {

@@ -139,10 +139,11 @@ type Plan struct {
 	// until the plan changes, and bumping Epoch restarts it from step 0.
 	Epoch int `json:"epoch,omitempty"`
 	// RollbackAll makes a rollback also switch off every rule whose fixed
-	// variant is the canary (staff whitelists, key_tail segments), so that
-	// no request reaches the canary. By default a rollback only sets the
-	// canary's share of the planned splits to 0 and such rules keep
-	// sending their requests to the canary.
+	// variant is the canary (staff whitelists, key_tail segments; Explain
+	// no longer lists them) and, if the release default is the canary, use
+	// the control instead, so that no request reaches the canary. By
+	// default a rollback only sets the canary's share of the planned splits
+	// to 0, and such rules keep sending their requests to the canary.
 	RollbackAll bool `json:"rollback_all,omitempty"`
 }
 
