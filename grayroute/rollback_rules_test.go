@@ -56,8 +56,6 @@ func TestRollbackKeepsExplicitRules(t *testing.T) {
 	}
 }
 
-
-
 // TestRollbackRulesRandom: random configs with plans, rolled back with and
 // without rollback_all. Without it, every decision a rule with a fixed
 // variant made before the rollback is made after it, and no split gives the
