@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/bulwark-go/bulwark/tlv/tlvwire"
 )
 
 // benchMsg is the chat message of the issue (benchmarks/tlv compares it with peers).
@@ -133,7 +135,7 @@ func BenchmarkIter(b *testing.B) {
 	b.ReportAllocs()
 	b.SetBytes(int64(len(data)))
 	for b.Loop() {
-		it := NewIter(data)
+		it := tlvwire.NewIter(data)
 		for it.Next() {
 		}
 	}

@@ -13,6 +13,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/bulwark-go/bulwark/tlv/tlvwire"
 )
 
 type allKinds struct {
@@ -399,14 +401,14 @@ type custom struct {
 }
 
 func (c *custom) AppendTLV(b []byte) ([]byte, error) {
-	return AppendZigzagField(b, 1, int64(c.N)*2), nil
+	return tlvwire.AppendZigzagField(b, 1, int64(c.N)*2), nil
 }
 
-func (c *custom) SizeTLV() int { return 1 + SizeZigzag(int64(c.N)*2) }
+func (c *custom) SizeTLV() int { return 1 + tlvwire.SizeZigzag(int64(c.N)*2) }
 
-func (c *custom) UnmarshalTLV(data []byte, d *DecodeState) error {
+func (c *custom) UnmarshalTLV(data []byte, d *tlvwire.DecodeState) error {
 	*c = custom{Seen: true}
-	it := NewIter(data)
+	it := tlvwire.NewIter(data)
 	for it.Next() {
 		if f := it.Field(); f.Tag == 1 {
 			c.N = int(f.Int() / 2)
@@ -672,9 +674,9 @@ func TestConcurrentFirstUse(t *testing.T) {
 
 func TestMapDecodingRules(t *testing.T) {
 	entry := func(k string, v int32) []byte {
-		e := AppendStringField(nil, 1, k)
-		e = AppendZigzagField(e, 2, int64(v))
-		return AppendBytes(AppendTag(nil, 5, Message), e)
+		e := tlvwire.AppendStringField(nil, 1, k)
+		e = tlvwire.AppendZigzagField(e, 2, int64(v))
+		return tlvwire.AppendBytes(tlvwire.AppendTag(nil, 5, tlvwire.Message), e)
 	}
 	cat := func(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
 	strict := DecodeOptions{Strict: true}
@@ -687,12 +689,12 @@ func TestMapDecodingRules(t *testing.T) {
 		{"canonical", cat(entry("a", 1), entry("b", 2)), map[string]int32{"a": 1, "b": 2}, nil},
 		{"duplicate key, last wins", cat(entry("a", 1), entry("a", 2)), map[string]int32{"a": 2}, ErrNonCanonical},
 		{"descending keys", cat(entry("b", 1), entry("a", 2)), map[string]int32{"a": 2, "b": 1}, ErrNonCanonical},
-		{"missing value", AppendBytes(AppendTag(nil, 5, Message), AppendStringField(nil, 1, "k")), map[string]int32{"k": 0}, ErrNonCanonical},
-		{"value before key", AppendBytes(AppendTag(nil, 5, Message), cat(AppendZigzagField(nil, 2, 1), AppendStringField(nil, 1, "k"))),
+		{"missing value", tlvwire.AppendBytes(tlvwire.AppendTag(nil, 5, tlvwire.Message), tlvwire.AppendStringField(nil, 1, "k")), map[string]int32{"k": 0}, ErrNonCanonical},
+		{"value before key", tlvwire.AppendBytes(tlvwire.AppendTag(nil, 5, tlvwire.Message), cat(tlvwire.AppendZigzagField(nil, 2, 1), tlvwire.AppendStringField(nil, 1, "k"))),
 			map[string]int32{"k": 1}, ErrNonCanonical},
-		{"extra field in entry", AppendBytes(AppendTag(nil, 5, Message), cat(AppendStringField(nil, 1, "k"), AppendZigzagField(nil, 2, 1), AppendVarintField(nil, 3, 1))),
+		{"extra field in entry", tlvwire.AppendBytes(tlvwire.AppendTag(nil, 5, tlvwire.Message), cat(tlvwire.AppendStringField(nil, 1, "k"), tlvwire.AppendZigzagField(nil, 2, 1), tlvwire.AppendVarintField(nil, 3, 1))),
 			map[string]int32{"k": 1}, ErrMalformed},
-		{"split runs", cat(entry("a", 1), AppendVarintField(nil, 9, 1), entry("b", 2)), map[string]int32{"a": 1, "b": 2}, ErrNonCanonical},
+		{"split runs", cat(entry("a", 1), tlvwire.AppendVarintField(nil, 9, 1), entry("b", 2)), map[string]int32{"a": 1, "b": 2}, ErrNonCanonical},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -713,7 +715,7 @@ func TestMapDecodingRules(t *testing.T) {
 		M map[string]string `tlv:"1"`
 	}
 	se := func(k, v string) []byte {
-		return AppendBytes(AppendTag(nil, 1, Message), cat(AppendStringField(nil, 1, k), AppendStringField(nil, 2, v)))
+		return tlvwire.AppendBytes(tlvwire.AppendTag(nil, 1, tlvwire.Message), cat(tlvwire.AppendStringField(nil, 1, k), tlvwire.AppendStringField(nil, 2, v)))
 	}
 	var out sm
 	data := cat(se("b", "1"), se("a", "2"), se("b", "3"))
@@ -721,7 +723,7 @@ func TestMapDecodingRules(t *testing.T) {
 	assert.Equal(t, map[string]string{"a": "2", "b": "3"}, out.M)
 	require.ErrorIs(t, strict.Unmarshal(data, &sm{}), ErrNonCanonical)
 	// Wrong entry wire type inside an entry: lenient skips it, strict rejects it.
-	bad := AppendBytes(AppendTag(nil, 1, Message), cat(AppendVarintField(nil, 1, 5), AppendStringField(nil, 2, "v")))
+	bad := tlvwire.AppendBytes(tlvwire.AppendTag(nil, 1, tlvwire.Message), cat(tlvwire.AppendVarintField(nil, 1, 5), tlvwire.AppendStringField(nil, 2, "v")))
 	require.NoError(t, Unmarshal(bad, &out))
 	assert.Equal(t, map[string]string{"": "v"}, out.M)
 	require.ErrorIs(t, strict.Unmarshal(bad, &sm{}), ErrMalformed)
@@ -754,7 +756,7 @@ func TestTimeStrict(t *testing.T) {
 	}
 	// Varint times beyond the edges decode leniently, but their canonical form is the message.
 	for _, ns := range []int64{math.MinInt64, math.MaxInt64} {
-		data := AppendZigzagField(nil, 1, ns)
+		data := tlvwire.AppendZigzagField(nil, 1, ns)
 		var out vTime
 		require.NoError(t, Unmarshal(data, &out))
 		assert.Equal(t, time.Unix(0, ns).UTC(), out.T)
@@ -764,7 +766,7 @@ func TestTimeStrict(t *testing.T) {
 		require.Equal(t, byte(0x0b), b[0])
 	}
 	// Both edges of the varint range.
-	for _, edge := range []time.Time{time.Unix(minNanoSeconds, 0).UTC(), time.Unix(maxNanoSeconds, 999999999).UTC()} {
+	for _, edge := range []time.Time{time.Unix(math.MinInt64/1_000_000_000, 0).UTC(), time.Unix(math.MaxInt64/1_000_000_000-1, 999999999).UTC()} {
 		b, err := Marshal(&vTime{T: edge})
 		require.NoError(t, err)
 		require.Equal(t, byte(0x08), b[0], "varint form for %v", edge)
@@ -854,7 +856,7 @@ func TestStringMapOrderIsCanonical(t *testing.T) {
 			b, err := Marshal(in)
 			require.NoError(t, err)
 			var got []string
-			for it := NewIter(b); it.Next(); {
+			for it := tlvwire.NewIter(b); it.Next(); {
 				var entry struct {
 					K string `tlv:"1"`
 					V string `tlv:"2"`
@@ -863,7 +865,7 @@ func TestStringMapOrderIsCanonical(t *testing.T) {
 				got = append(got, entry.K)
 			}
 			want := slices.Clone(keys[:n])
-			slices.SortFunc(want, CompareKeyString)
+			slices.SortFunc(want, tlvwire.CompareKeyString)
 			assert.Equal(t, want, got)
 			var out rec
 			require.NoError(t, DecodeOptions{Strict: true}.Unmarshal(b, &out))
@@ -879,7 +881,7 @@ type onlyUnmarshaler struct {
 	calls int
 }
 
-func (o *onlyUnmarshaler) UnmarshalTLV(data []byte, d *DecodeState) error {
+func (o *onlyUnmarshaler) UnmarshalTLV(data []byte, d *tlvwire.DecodeState) error {
 	o.calls++
 	o.A = int64(len(data))
 	return nil

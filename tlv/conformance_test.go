@@ -19,6 +19,7 @@ import (
 	"github.com/bulwark-go/bulwark/tlv"
 	"github.com/bulwark-go/bulwark/tlv/internal/gentest"
 	"github.com/bulwark-go/bulwark/tlv/internal/gentest/plain"
+	"github.com/bulwark-go/bulwark/tlv/tlvwire"
 )
 
 // TestConformance runs the language-neutral suite of testdata/conformance/suite.json (see
@@ -159,7 +160,7 @@ func TestConformance(t *testing.T) {
 			rules[r.ID] = 0
 		}
 		errs := map[string]bool{}
-		wireTypes := map[tlv.WireType]bool{}
+		wireTypes := map[tlvwire.WireType]bool{}
 		classes := map[string]int{}
 		for _, c := range s.Cases {
 			classes[c.Class]++
@@ -176,7 +177,7 @@ func TestConformance(t *testing.T) {
 				}
 			}
 			if c.Class == "canonical" {
-				require.NoError(t, tlv.Walk(mustHex(t, c.Hex), func(_ []uint32, f tlv.Field) error {
+				require.NoError(t, tlv.Walk(mustHex(t, c.Hex), func(_ []uint32, f tlvwire.Field) error {
 					wireTypes[f.Type] = true
 					return nil
 				}), c.Name)
@@ -189,7 +190,7 @@ func TestConformance(t *testing.T) {
 			require.True(t, errs[e], "error %s has no case", e)
 		}
 		require.Len(t, errs, len(confErrors))
-		for wt := tlv.WireType(0); wt < 8; wt++ {
+		for wt := tlvwire.WireType(0); wt < 8; wt++ {
 			require.True(t, wireTypes[wt], "no canonical case carries wire type %v", wt)
 		}
 		for _, class := range []string{"canonical", "lenient-only", "invalid", "refused"} {
@@ -255,7 +256,7 @@ func confEncode(v reflect.Value, generated bool) ([]byte, error) {
 	if !generated {
 		return tlv.Marshal(v.Interface())
 	}
-	m := v.Interface().(tlv.Marshaler)
+	m := v.Interface().(tlvwire.Marshaler)
 	b, err := m.AppendTLV(nil)
 	if err == nil && len(b) != m.SizeTLV() {
 		return nil, fmt.Errorf("SizeTLV %d, AppendTLV wrote %d bytes", m.SizeTLV(), len(b))

@@ -3,10 +3,12 @@ package tlv
 import (
 	"bytes"
 	"fmt"
-	"math"
 	"reflect"
 	"time"
 	"unsafe"
+
+	"github.com/bulwark-go/bulwark/tlv/internal/decstate"
+	"github.com/bulwark-go/bulwark/tlv/tlvwire"
 )
 
 // Unmarshal decodes data into v, a non-nil pointer to a struct (or an Unmarshaler), with
@@ -24,19 +26,19 @@ func Unmarshal(data []byte, v any) error {
 func (o DecodeOptions) Unmarshal(data []byte, v any) error {
 	// The state lives on the stack for the reflection codec; it only moves to the heap
 	// (escapes) when handed to an Unmarshaler method, see callUnmarshaler.
-	var d DecodeState
+	var d decoder
 	if err := o.init(&d, len(data)); err != nil {
 		return err
 	}
 	return d.unmarshal(data, v)
 }
 
-func (d *DecodeState) unmarshal(data []byte, v any) error {
+func (d *decoder) unmarshal(data []byte, v any) error {
 	if p, ptr, ok := cachedPointerPlan(v); ok && ptr != nil {
 		reflect.NewAt(p.typ, ptr).Elem().SetZero()
 		return p.decode(d, data, ptr)
 	}
-	if u, ok := v.(Unmarshaler); ok && !isNilPointer(v) {
+	if u, ok := v.(tlvwire.Unmarshaler); ok && !isNilPointer(v) {
 		return d.callUnmarshaler(u, data)
 	}
 	rv := reflect.ValueOf(v)
@@ -57,23 +59,23 @@ func (d *DecodeState) unmarshal(data []byte, v any) error {
 // accounting back. One heap copy serves a whole decode: it is charged to the memory
 // budget once and reused by every later call (a message may hold many fields whose type
 // has its own UnmarshalTLV). A state already on the heap is passed as it is.
-func (d *DecodeState) callUnmarshaler(u Unmarshaler, data []byte) error {
-	hd := d.heap
-	if hd == d {
+func (d *decoder) callUnmarshaler(u tlvwire.Unmarshaler, data []byte) error {
+	hd := d.Heap
+	if hd == &d.State {
 		// Passing hd, not d, keeps a stack state from escaping.
-		return u.UnmarshalTLV(data, hd)
+		return u.UnmarshalTLV(data, wire(hd))
 	}
 	if hd == nil {
-		if err := d.Alloc(int(unsafe.Sizeof(DecodeState{}))); err != nil {
+		if err := d.Alloc(int(unsafe.Sizeof(decstate.State{}))); err != nil {
 			return d.errAt(0, 0, err)
 		}
-		hd = new(DecodeState)
+		hd = new(decstate.State)
 	}
-	*hd = *d
-	hd.heap = hd
-	err := u.UnmarshalTLV(data, hd)
-	*d = *hd
-	d.heap = hd
+	*hd = d.State
+	hd.Heap = hd
+	err := u.UnmarshalTLV(data, wire(hd))
+	d.State = *hd
+	d.Heap = hd
 	return err
 }
 
@@ -90,32 +92,32 @@ const (
 // allocation per value; a block is never larger than the input left from off, so blocks
 // hold at most the input's bytes plus less than arenaMax per block, and each is charged
 // to the memory budget before it is allocated.
-func (d *DecodeState) copyOut(v []byte, off int) ([]byte, error) {
+func (d *decoder) copyOut(v []byte, off int) ([]byte, error) {
 	n := len(v)
 	if n > arenaMax {
-		if err := d.allocData(n); err != nil {
+		if err := d.AllocData(n); err != nil {
 			return nil, err
 		}
 		b := make([]byte, n)
 		copy(b, v)
 		return b, nil
 	}
-	if n > len(d.arena) {
-		size := max(min(d.total-(d.base+off), arenaBlock), n)
-		if err := d.allocData(size); err != nil {
+	if n > len(d.Arena) {
+		size := max(min(d.Total-(d.Base+off), arenaBlock), n)
+		if err := d.AllocData(size); err != nil {
 			return nil, err
 		}
-		d.arena = make([]byte, size)
+		d.Arena = make([]byte, size)
 	}
-	b := d.arena[:n:n]
+	b := d.Arena[:n:n]
 	copy(b, v)
-	d.arena = d.arena[n:]
+	d.Arena = d.Arena[n:]
 	return b, nil
 }
 
 // copyString is copyOut for a string value; the block bytes it uses are never written
 // again, so the string stays immutable.
-func (d *DecodeState) copyString(v []byte, off int) (string, error) {
+func (d *decoder) copyString(v []byte, off int) (string, error) {
 	if len(v) == 0 {
 		return "", nil
 	}
@@ -126,14 +128,9 @@ func (d *DecodeState) copyString(v []byte, off int) (string, error) {
 	return unsafe.String(unsafe.SliceData(b), len(b)), nil
 }
 
-// errAt builds a *DecodeError at offset off of the current message.
-func (d *DecodeState) errAt(off int, tag uint32, err error) error {
-	return &DecodeError{Offset: d.base + off, Tag: tag, Err: err}
-}
-
 // decode reads the fields in data into the struct at ptr, which is zero or holds fields
 // decoded earlier from the same message (a lenient duplicate).
-func (p *structPlan) decode(d *DecodeState, data []byte, ptr unsafe.Pointer) error {
+func (p *structPlan) decode(d *decoder, data []byte, ptr unsafe.Pointer) error {
 	var prevTag uint32
 	prevKnown := false
 	var lastUnknown uint32
@@ -143,25 +140,25 @@ func (p *structPlan) decode(d *DecodeState, data []byte, ptr unsafe.Pointer) err
 	for off < len(data) {
 		start := off
 		var tag uint32
-		var wt WireType
+		var wt tlvwire.WireType
 		if c := data[off]; c < 0x80 {
-			tag, wt = uint32(c>>3), WireType(c&7)
+			tag, wt = uint32(c>>3), tlvwire.WireType(c&7)
 			if tag == 0 {
 				return d.errAt(start, 0, ErrTag)
 			}
 			off++
 		} else {
-			t, w, n := ConsumeTag(data[off:])
+			t, w, n := tlvwire.ConsumeTag(data[off:])
 			if n < 0 {
-				return d.errAt(start, 0, CodeError(n))
+				return d.errAt(start, 0, tlvwire.CodeError(n))
 			}
-			if d.strict && n != SizeTag(t) {
+			if d.Strict && n != tlvwire.SizeTag(t) {
 				return d.errAt(start, t, ErrNonCanonical)
 			}
 			tag, wt = t, w
 			off += n
 		}
-		if d.elements--; d.elements < 0 {
+		if d.Elements--; d.Elements < 0 {
 			return d.errAt(start, tag, ErrTooManyElements)
 		}
 		var f *fieldPlan
@@ -175,29 +172,29 @@ func (p *structPlan) decode(d *DecodeState, data []byte, ptr unsafe.Pointer) err
 		// Strict: ascending tags; an equal tag only continues a repeated field whose
 		// elements use two wire types (time.Time's two forms). Checked before the wire
 		// type, as generated code does, so both name the same error.
-		if d.strict && (tag < prevTag || (tag == prevTag && (f != nil || prevKnown) && !(f != nil && prevKnown && (f.kind == kRepeated || f.kind == kMap)))) {
+		if d.Strict && (tag < prevTag || (tag == prevTag && (f != nil || prevKnown) && !(f != nil && prevKnown && (f.kind == kRepeated || f.kind == kMap)))) {
 			return d.errAt(start, tag, ErrNonCanonical)
 		}
-		if f != nil && (f.accept&(1<<wt) == 0 || (d.strict && f.strictAcc&(1<<wt) == 0)) {
-			if d.strict {
+		if f != nil && (f.accept&(1<<wt) == 0 || (d.Strict && f.strictAcc&(1<<wt) == 0)) {
+			if d.Strict {
 				return d.errAt(start, tag, ErrWireType)
 			}
 			f = nil // lenient: a known tag with an unreadable wire type is an unknown field
 		}
 		prevTag, prevKnown = tag, f != nil
 		if f == nil {
-			if d.strict {
+			if d.Strict {
 				// A varint is checked before it is used (a length before the bytes it
 				// declares), as generated code does.
 				if !minimalValue(data[off:], wt) {
 					return d.errAt(start, tag, ErrNonCanonical)
 				}
 			}
-			n := ConsumeValue(data[off:], wt)
+			n := tlvwire.ConsumeValue(data[off:], wt)
 			if n < 0 {
-				return d.errAt(start, tag, CodeError(n))
+				return d.errAt(start, tag, tlvwire.CodeError(n))
 			}
-			if d.strict && !p.hasUnknown {
+			if d.Strict && !p.hasUnknown {
 				return d.errAt(start, tag, ErrUnknownField)
 			}
 			off += n
@@ -229,7 +226,7 @@ func (p *structPlan) decode(d *DecodeState, data []byte, ptr unsafe.Pointer) err
 	}
 	if !unknownSorted {
 		u := (*Unknown)(unsafe.Add(ptr, p.unknownOff))
-		s, err := d.SortUnknown(*u)
+		s, err := wire(&d.State).SortUnknown(*u)
 		if err != nil {
 			return d.errAt(len(data), 0, err)
 		}
@@ -238,29 +235,12 @@ func (p *structPlan) decode(d *DecodeState, data []byte, ptr unsafe.Pointer) err
 	return nil
 }
 
-// SortUnknown returns u.Sorted() after charging what sorting allocates, when u is not
-// sorted yet: a copy of the fields and an index of 4 bytes per field. Generated code
-// calls it after decoding a message that kept unknown fields.
-func (d *DecodeState) SortUnknown(u Unknown) (Unknown, error) {
-	n, sorted := u.fieldOrder()
-	if sorted {
-		return u, nil
-	}
-	if err := d.allocData(4 * n); err != nil {
-		return u, err
-	}
-	if err := d.allocData(len(u)); err != nil {
-		return u, err
-	}
-	return u.Sorted(), nil
-}
-
-func (d *DecodeState) growUnknown(u *Unknown, n int) error {
+func (d *decoder) growUnknown(u *Unknown, n int) error {
 	if len(*u)+n <= cap(*u) {
 		return nil
 	}
 	newCap := max(2*cap(*u), len(*u)+n)
-	if err := d.allocData(newCap); err != nil {
+	if err := d.AllocData(newCap); err != nil {
 		return err
 	}
 	nu := make(Unknown, len(*u), newCap)
@@ -271,25 +251,25 @@ func (d *DecodeState) growUnknown(u *Unknown, n int) error {
 
 // minimalValue reports whether the value at the start of v does not use a non-minimal
 // varint for its number or length (a malformed varint is left to ConsumeValue).
-func minimalValue(v []byte, wt WireType) bool {
+func minimalValue(v []byte, wt tlvwire.WireType) bool {
 	switch wt {
-	case Fixed32, Fixed64:
+	case tlvwire.Fixed32, tlvwire.Fixed64:
 		return true
 	}
-	x, n := ConsumeVarint(v)
-	return n < 0 || n == SizeVarint(x)
+	x, n := tlvwire.ConsumeVarint(v)
+	return n < 0 || n == tlvwire.SizeVarint(x)
 }
 
 // readVarint reads a varint at data[off:], checking minimality in strict mode.
-func (d *DecodeState) readVarint(data []byte, off int, tag uint32) (uint64, int, error) {
+func (d *decoder) readVarint(data []byte, off int, tag uint32) (uint64, int, error) {
 	if off < len(data) && data[off] < 0x80 {
 		return uint64(data[off]), off + 1, nil
 	}
-	v, n := ConsumeVarint(data[off:])
+	v, n := tlvwire.ConsumeVarint(data[off:])
 	if n < 0 {
-		return 0, off, d.errAt(off, tag, CodeError(n))
+		return 0, off, d.errAt(off, tag, tlvwire.CodeError(n))
 	}
-	if d.strict && n != SizeVarint(v) {
+	if d.Strict && n != tlvwire.SizeVarint(v) {
 		return 0, off, d.errAt(off, tag, ErrNonCanonical)
 	}
 	return v, off + n, nil
@@ -297,7 +277,7 @@ func (d *DecodeState) readVarint(data []byte, off int, tag uint32) (uint64, int,
 
 // readLen reads a length-delimited value at data[off:] and returns its content and the
 // offset of the content.
-func (d *DecodeState) readLen(data []byte, off int, tag uint32) ([]byte, int, error) {
+func (d *decoder) readLen(data []byte, off int, tag uint32) ([]byte, int, error) {
 	if off < len(data) && data[off] < 0x80 {
 		// A one-byte length, the common case.
 		next := off + 1
@@ -332,19 +312,19 @@ func storeInt(k kind, p unsafe.Pointer, u uint64) bool {
 		if u >= 1<<8 {
 			return false
 		}
-		*(*int8)(p) = int8(Unzigzag(u))
+		*(*int8)(p) = int8(tlvwire.Unzigzag(u))
 	case kInt16:
 		if u >= 1<<16 {
 			return false
 		}
-		*(*int16)(p) = int16(Unzigzag(u))
+		*(*int16)(p) = int16(tlvwire.Unzigzag(u))
 	case kInt32:
 		if u >= 1<<32 {
 			return false
 		}
-		*(*int32)(p) = int32(Unzigzag(u))
+		*(*int32)(p) = int32(tlvwire.Unzigzag(u))
 	case kInt64:
-		*(*int64)(p) = Unzigzag(u)
+		*(*int64)(p) = tlvwire.Unzigzag(u)
 	case kUint8:
 		if u >= 1<<8 {
 			return false
@@ -372,7 +352,7 @@ func storeFloat(k kind, p unsafe.Pointer, bits uint64, wide bool) bool {
 		if wide {
 			*(*uint64)(p) = bits
 		} else {
-			*(*float64)(p) = WidenFloat32(uint32(bits))
+			*(*float64)(p) = tlvwire.WidenFloat32(uint32(bits))
 		}
 		return true
 	}
@@ -380,7 +360,7 @@ func storeFloat(k kind, p unsafe.Pointer, bits uint64, wide bool) bool {
 		*(*uint32)(p) = uint32(bits)
 		return true
 	}
-	f32, ok := NarrowFloat64(bits)
+	f32, ok := tlvwire.NarrowFloat64(bits)
 	if !ok {
 		return false
 	}
@@ -388,40 +368,9 @@ func storeFloat(k kind, p unsafe.Pointer, bits uint64, wide bool) bool {
 	return true
 }
 
-// WidenFloat32 returns the float64 equal to the binary32 value bits (SPEC.md §6). A NaN
-// keeps its sign and payload bit for bit, the payload shifted into the top of the wider
-// mantissa (Go's float64(float32) conversion would set the quiet bit).
-func WidenFloat32(bits uint32) float64 {
-	if bits&0x7f800000 == 0x7f800000 && bits&0x7fffff != 0 {
-		return math.Float64frombits(uint64(bits>>31)<<63 | 0x7ff<<52 | uint64(bits&0x7fffff)<<29)
-	}
-	return float64(math.Float32frombits(bits))
-}
-
-// NarrowFloat64 returns the float32 equal to the binary64 value bits and true, or false
-// when none is (SPEC.md §6): a number must be exactly representable. A NaN always narrows:
-// it keeps its sign and the top 23 bits of its payload, and when those are all zero (a
-// payload only in the low 29 bits) the result is the quiet NaN of that sign. So
-// NarrowFloat64(bits of WidenFloat32(x)) gives x back for every x.
-func NarrowFloat64(bits uint64) (float32, bool) {
-	if bits&(0x7ff<<52) == 0x7ff<<52 && bits&(1<<52-1) != 0 {
-		mant := uint32((bits & (1<<52 - 1)) >> 29)
-		if mant == 0 {
-			mant = 1 << 22
-		}
-		return math.Float32frombits(uint32(bits>>63)<<31 | 0xff<<23 | mant), true
-	}
-	f := math.Float64frombits(bits)
-	f32 := float32(f)
-	if float64(f32) != f {
-		return 0, false
-	}
-	return f32, true
-}
-
 // decodeValue decodes the value of wire type wt at data[off:] into p and returns the offset
 // after it. fresh says p is known to be zero memory.
-func (d *DecodeState) decodeValue(c *codec, wt WireType, data []byte, off int, p unsafe.Pointer, tag uint32, fresh bool) (int, error) {
+func (d *decoder) decodeValue(c *codec, wt tlvwire.WireType, data []byte, off int, p unsafe.Pointer, tag uint32, fresh bool) (int, error) {
 	switch c.kind {
 	case kInt64, kUint64:
 		// The widest integers take any value: no range check, no call to storeInt.
@@ -436,7 +385,7 @@ func (d *DecodeState) decodeValue(c *codec, wt WireType, data []byte, off int, p
 			}
 		}
 		if c.kind == kInt64 {
-			*(*int64)(p) = Unzigzag(u)
+			*(*int64)(p) = tlvwire.Unzigzag(u)
 		} else {
 			*(*uint64)(p) = u
 		}
@@ -453,7 +402,7 @@ func (d *DecodeState) decodeValue(c *codec, wt WireType, data []byte, off int, p
 	case kFloat32, kFloat64:
 		var bits uint64
 		n := 8
-		if wt == Fixed32 {
+		if wt == tlvwire.Fixed32 {
 			n = 4
 		}
 		if len(data)-off < n {
@@ -495,7 +444,7 @@ func (d *DecodeState) decodeValue(c *codec, wt WireType, data []byte, off int, p
 		}
 		return vo + len(v), nil
 	case kTime:
-		t, n, err := ConsumeTime(data[off:], wt, d.strict)
+		t, n, err := tlvwire.ConsumeTime(data[off:], wt, d.Strict)
 		if err != nil {
 			return off, d.errAt(off, tag, err)
 		}
@@ -541,37 +490,37 @@ func leUint64(b []byte) uint64 {
 
 // decodeMessage decodes the content v (at offset vo of the current message) of a struct,
 // time or custom value into p.
-func (d *DecodeState) decodeMessage(c *codec, v []byte, vo int, p unsafe.Pointer, tag uint32, fresh bool) error {
-	if d.depth >= d.maxDepth {
+func (d *decoder) decodeMessage(c *codec, v []byte, vo int, p unsafe.Pointer, tag uint32, fresh bool) error {
+	if d.Depth >= d.MaxDepth {
 		return d.errAt(vo, tag, ErrDepth)
 	}
-	d.depth++
-	d.base += vo
+	d.Depth++
+	d.Base += vo
 	var err error
 	switch {
 	case c.kind == kCustom && c.unmarshal:
-		err = d.callUnmarshaler(reflect.NewAt(c.typ, p).Interface().(Unmarshaler), v)
+		err = d.callUnmarshaler(reflect.NewAt(c.typ, p).Interface().(tlvwire.Unmarshaler), v)
 	default:
 		if !fresh {
 			reflect.NewAt(c.typ, p).Elem().SetZero()
 		}
 		err = c.st.decode(d, v, p)
 	}
-	d.base -= vo
-	d.depth--
+	d.Base -= vo
+	d.Depth--
 	return err
 }
 
 // growSlice makes room for n more elements in the slice at p, charging the new backing
 // array to the memory budget before it is allocated.
-func (d *DecodeState) growSlice(c *codec, p unsafe.Pointer, n int) error {
+func (d *decoder) growSlice(c *codec, p unsafe.Pointer, n int) error {
 	h := (*sliceHeader)(p)
 	if h.cap-h.len >= n {
 		return nil
 	}
-	newCap := appendCap(h.cap, h.len+n)
+	newCap := decstate.AppendCap(h.cap, h.len+n)
 	if c.kind == kPacked {
-		if err := d.allocData(newCap * int(c.elem.size)); err != nil {
+		if err := d.AllocData(newCap * int(c.elem.size)); err != nil {
 			return err
 		}
 		// Pointer-free elements: a plain word array (8-byte aligned) holds them as well as
@@ -594,12 +543,12 @@ func (d *DecodeState) growSlice(c *codec, p unsafe.Pointer, n int) error {
 
 // decodePacked decodes a packed field, or in lenient mode one unpacked element, appending
 // to the slice at p.
-func (d *DecodeState) decodePacked(c *codec, wt WireType, data []byte, off int, p unsafe.Pointer, tag uint32, fresh bool) (int, error) {
+func (d *decoder) decodePacked(c *codec, wt tlvwire.WireType, data []byte, off int, p unsafe.Pointer, tag uint32, fresh bool) (int, error) {
 	ek := c.elem.kind
 	h := (*sliceHeader)(p)
 	if !wt.LengthDelimited() {
 		// A single unpacked element: accepted for schema evolution (T → []T).
-		if d.strict {
+		if d.Strict {
 			return off, d.errAt(off, tag, ErrNonCanonical)
 		}
 		if err := d.growSlice(c, p, 1); err != nil {
@@ -620,9 +569,9 @@ func (d *DecodeState) decodePacked(c *codec, wt WireType, data []byte, off int, 
 	end := vo + len(v)
 	var n int
 	switch wt {
-	case PackedFixed32, PackedFixed64:
+	case tlvwire.PackedFixed32, tlvwire.PackedFixed64:
 		size := 4
-		if wt == PackedFixed64 {
+		if wt == tlvwire.PackedFixed64 {
 			size = 8
 		}
 		if len(v)%size != 0 {
@@ -640,12 +589,12 @@ func (d *DecodeState) decodePacked(c *codec, wt WireType, data []byte, off int, 
 		}
 	}
 	if n == 0 {
-		if d.strict && !fresh {
+		if d.Strict && !fresh {
 			return off, d.errAt(off, tag, ErrNonCanonical)
 		}
 		return end, nil
 	}
-	if d.elements -= n; d.elements < 0 {
+	if d.Elements -= n; d.Elements < 0 {
 		return off, d.errAt(vo, tag, ErrTooManyElements)
 	}
 	if err := d.growSlice(c, p, n); err != nil {
@@ -654,7 +603,7 @@ func (d *DecodeState) decodePacked(c *codec, wt WireType, data []byte, off int, 
 	base := unsafe.Add(h.data, uintptr(h.len)*c.elem.size)
 	size := c.elem.size
 	switch wt {
-	case PackedFixed32, PackedFixed64:
+	case tlvwire.PackedFixed32, tlvwire.PackedFixed64:
 		step := len(v) / n
 		for i := 0; i < n; i++ {
 			var bits uint64
@@ -676,11 +625,11 @@ func (d *DecodeState) decodePacked(c *codec, wt WireType, data []byte, off int, 
 				pos++
 			} else {
 				var m int
-				u, m = ConsumeVarint(v[pos:])
+				u, m = tlvwire.ConsumeVarint(v[pos:])
 				if m < 0 {
-					return off, d.errAt(vo+pos, tag, CodeError(m))
+					return off, d.errAt(vo+pos, tag, tlvwire.CodeError(m))
 				}
-				if d.strict && m != SizeVarint(u) {
+				if d.Strict && m != tlvwire.SizeVarint(u) {
 					return off, d.errAt(vo+pos, tag, ErrNonCanonical)
 				}
 				pos += m
@@ -699,10 +648,10 @@ func (d *DecodeState) decodePacked(c *codec, wt WireType, data []byte, off int, 
 // the offset after the run.
 func scanRun(data []byte, start, keyLen int) (int, int) {
 	key := data[start : start+keyLen]
-	wt := WireType(key[0] & 7)
+	wt := tlvwire.WireType(key[0] & 7)
 	n, off := 0, start
 	for off < len(data) && len(data)-off > keyLen && bytes.Equal(data[off:off+keyLen], key) {
-		m := ConsumeValue(data[off+keyLen:], wt)
+		m := tlvwire.ConsumeValue(data[off+keyLen:], wt)
 		if m < 0 {
 			break
 		}
@@ -717,12 +666,12 @@ func scanRun(data []byte, start, keyLen int) (int, int) {
 
 // decodeRun decodes the contiguous fields of a repeated or map field starting at the key at
 // data[start:], sizing the slice or map once from the fields actually present.
-func (d *DecodeState) decodeRun(c *codec, data []byte, start int, p unsafe.Pointer, tag uint32) (int, error) {
-	_, wt, keyLen := ConsumeTag(data[start:])
+func (d *decoder) decodeRun(c *codec, data []byte, start int, p unsafe.Pointer, tag uint32) (int, error) {
+	_, wt, keyLen := tlvwire.ConsumeTag(data[start:])
 	cnt, _ := scanRun(data, start, keyLen)
 	if cnt > 1 {
 		// The first field was counted by the caller.
-		if d.elements -= cnt - 1; d.elements < 0 {
+		if d.Elements -= cnt - 1; d.Elements < 0 {
 			return start, d.errAt(start, tag, ErrTooManyElements)
 		}
 	}
@@ -752,11 +701,11 @@ func (d *DecodeState) decodeRun(c *codec, data []byte, start int, p unsafe.Point
 	return off, nil
 }
 
-func (d *DecodeState) decodeMapRun(c *codec, data []byte, start, keyLen, cnt int, p unsafe.Pointer, tag uint32) (int, error) {
+func (d *decoder) decodeMapRun(c *codec, data []byte, start, keyLen, cnt int, p unsafe.Pointer, tag uint32) (int, error) {
 	var prevKey []byte
 	if c.strMap {
 		m := *(*map[string]string)(p)
-		if err := d.chargeMap(c.mapL, m == nil, len(m), cnt); err != nil {
+		if err := d.ChargeMap(c.mapL, m == nil, len(m), cnt); err != nil {
 			return start, d.errAt(start, tag, err)
 		}
 		if m == nil {
@@ -765,7 +714,7 @@ func (d *DecodeState) decodeMapRun(c *codec, data []byte, start, keyLen, cnt int
 		}
 		// Lenient mode reads the usual entry shape (key field, value field, short lengths)
 		// directly; anything else, and strict mode, goes through decodeEntry.
-		fast := !d.strict
+		fast := !d.Strict
 		var kv *[2]string
 		off := start
 		for i := 0; i < cnt; i++ {
@@ -775,9 +724,9 @@ func (d *DecodeState) decodeMapRun(c *codec, data []byte, start, keyLen, cnt int
 				return off, err
 			}
 			off = vo + len(v)
-			if fast && d.elements >= 2 {
+			if fast && d.Elements >= 2 {
 				if ke, ok := splitStringEntry(v); ok {
-					d.elements -= 2
+					d.Elements -= 2
 					k, err := d.copyString(v[2:ke], vo+2)
 					if err != nil {
 						return off, d.errAt(vo+1, 1, err)
@@ -807,7 +756,7 @@ func (d *DecodeState) decodeMapRun(c *codec, data []byte, start, keyLen, cnt int
 		return off, nil
 	}
 	mv := reflect.NewAt(c.typ, p).Elem()
-	err := d.chargeMap(c.mapL, mv.IsNil(), mv.Len(), cnt)
+	err := d.ChargeMap(c.mapL, mv.IsNil(), mv.Len(), cnt)
 	if err == nil {
 		// The key and value being decoded.
 		if err = d.Alloc(int(c.key.size)); err == nil {
@@ -844,11 +793,11 @@ func (d *DecodeState) decodeMapRun(c *codec, data []byte, start, keyLen, cnt int
 // below 128: key field 1 (Bytes), value field 2 (Bytes), nothing else. It returns the
 // offset of the value's key byte; the key content is v[2:ke], the value's v[ke+2:].
 func splitStringEntry(v []byte) (int, bool) {
-	if len(v) < 4 || v[0] != 1<<3|byte(Bytes) || v[1] >= 0x80 {
+	if len(v) < 4 || v[0] != 1<<3|byte(tlvwire.Bytes) || v[1] >= 0x80 {
 		return 0, false
 	}
 	ke := 2 + int(v[1])
-	if len(v)-ke < 2 || v[ke] != 2<<3|byte(Bytes) || v[ke+1] >= 0x80 || len(v)-ke-2 != int(v[ke+1]) {
+	if len(v)-ke < 2 || v[ke] != 2<<3|byte(tlvwire.Bytes) || v[ke+1] >= 0x80 || len(v)-ke-2 != int(v[ke+1]) {
 		return 0, false
 	}
 	return ke, true
@@ -860,24 +809,24 @@ func splitStringEntry(v []byte) (int, bool) {
 //
 // A map entry does not count toward the depth limit (SPEC.md §8): its value, when a
 // message, does, through decodeMessage. Generated code counts the same way.
-func (d *DecodeState) decodeEntry(c *codec, v []byte, vo int, kp, vp unsafe.Pointer, tag uint32, prevKey *[]byte) ([]byte, error) {
-	d.base += vo
+func (d *decoder) decodeEntry(c *codec, v []byte, vo int, kp, vp unsafe.Pointer, tag uint32, prevKey *[]byte) ([]byte, error) {
+	d.Base += vo
 	keyBytes, err := d.decodeEntryFields(c, v, kp, vp, tag, prevKey)
-	d.base -= vo
+	d.Base -= vo
 	return keyBytes, err
 }
 
-func (d *DecodeState) decodeEntryFields(c *codec, v []byte, kp, vp unsafe.Pointer, tag uint32, prevKey *[]byte) ([]byte, error) {
+func (d *decoder) decodeEntryFields(c *codec, v []byte, kp, vp unsafe.Pointer, tag uint32, prevKey *[]byte) ([]byte, error) {
 	var keyBytes []byte
 	seen := 0
 	off := 0
 	for off < len(v) {
 		start := off
-		ft, wt, n := ConsumeTag(v[off:])
+		ft, wt, n := tlvwire.ConsumeTag(v[off:])
 		if n < 0 {
-			return nil, d.errAt(off, 0, CodeError(n))
+			return nil, d.errAt(off, 0, tlvwire.CodeError(n))
 		}
-		if d.elements--; d.elements < 0 {
+		if d.Elements--; d.Elements < 0 {
 			return nil, d.errAt(start, ft, ErrTooManyElements)
 		}
 		off += n
@@ -891,16 +840,16 @@ func (d *DecodeState) decodeEntryFields(c *codec, v []byte, kp, vp unsafe.Pointe
 		// Strict: key then value, once each, except that a list value is one field per
 		// element (checked before the wire type, as generated code does).
 		listMore := ft == 2 && seen == 2 && fc != nil && fc.kind == kRepeated
-		if d.strict && fc != nil && ((int(ft) != seen+1 && !listMore) || n != SizeTag(ft)) {
+		if d.Strict && fc != nil && ((int(ft) != seen+1 && !listMore) || n != tlvwire.SizeTag(ft)) {
 			return nil, d.errAt(start, ft, ErrNonCanonical)
 		}
-		if fc == nil || fc.accept&(1<<wt) == 0 || (d.strict && fc.strictAccept&(1<<wt) == 0) {
-			if d.strict {
+		if fc == nil || fc.accept&(1<<wt) == 0 || (d.Strict && fc.strictAccept&(1<<wt) == 0) {
+			if d.Strict {
 				return nil, d.errAt(start, ft, ErrMalformed)
 			}
-			m := ConsumeValue(v[off:], wt)
+			m := tlvwire.ConsumeValue(v[off:], wt)
 			if m < 0 {
-				return nil, d.errAt(start, ft, CodeError(m))
+				return nil, d.errAt(start, ft, tlvwire.CodeError(m))
 			}
 			off += m
 			continue
@@ -934,7 +883,7 @@ func (d *DecodeState) decodeEntryFields(c *codec, v []byte, kp, vp unsafe.Pointe
 		}
 		off = next
 	}
-	if d.strict {
+	if d.Strict {
 		// Key and value are always written; an empty list value has no field.
 		if seen != 2 && (seen != 1 || c.elem.kind != kRepeated) {
 			return nil, d.errAt(len(v), tag, ErrNonCanonical)

@@ -9,6 +9,8 @@ import (
 	"slices"
 	"time"
 	"unsafe"
+
+	"github.com/bulwark-go/bulwark/tlv/tlvwire"
 )
 
 // maxEncodeDepth stops Marshal on a pointer cycle before the Go stack overflows (which
@@ -35,7 +37,7 @@ func Marshal(v any) ([]byte, error) {
 		}
 		return p.encode(make([]byte, 0, p.estimate(ptr, 0)), ptr, 0)
 	}
-	if m, ok := v.(Marshaler); ok {
+	if m, ok := v.(tlvwire.Marshaler); ok {
 		if isNilPointer(v) {
 			return nil, nil
 		}
@@ -177,7 +179,7 @@ func MarshalAppend(dst []byte, v any) ([]byte, error) {
 		}
 		return p.encode(dst, ptr, 0)
 	}
-	if m, ok := v.(Marshaler); ok {
+	if m, ok := v.(tlvwire.Marshaler); ok {
 		if isNilPointer(v) {
 			return dst, nil // like a nil *struct: an empty message
 		}
@@ -223,10 +225,10 @@ func rememberPointerPlan(v any, p *structPlan) {
 	if t == nil || t.Kind() != reflect.Pointer || p.err != nil || t.Elem() != p.typ {
 		return
 	}
-	if _, ok := v.(Marshaler); ok {
+	if _, ok := v.(tlvwire.Marshaler); ok {
 		return
 	}
-	if _, ok := v.(Unmarshaler); ok {
+	if _, ok := v.(tlvwire.Unmarshaler); ok {
 		return
 	}
 	plans.LoadOrStore(t, ptrPlan{p})
@@ -296,22 +298,22 @@ func (p *structPlan) encodeFields(b []byte, ptr unsafe.Pointer, depth int, field
 		switch f.kind {
 		case kInt64:
 			if v := *(*int64)(fp); v != 0 || !f.omitempty {
-				b = AppendVarint(f.key.append(b), Zigzag(v))
+				b = tlvwire.AppendVarint(f.key.append(b), tlvwire.Zigzag(v))
 			}
 			continue
 		case kUint64:
 			if v := *(*uint64)(fp); v != 0 || !f.omitempty {
-				b = AppendVarint(f.key.append(b), v)
+				b = tlvwire.AppendVarint(f.key.append(b), v)
 			}
 			continue
 		case kString:
 			if s := *(*string)(fp); len(s) != 0 || !f.omitempty {
-				b = AppendString(f.key.append(b), s)
+				b = tlvwire.AppendString(f.key.append(b), s)
 			}
 			continue
 		case kBytes:
 			if s := *(*[]byte)(fp); len(s) != 0 || !f.omitempty {
-				b = AppendBytes(f.key.append(b), s)
+				b = tlvwire.AppendBytes(f.key.append(b), s)
 			}
 			continue
 		case kRepeated, kPtr:
@@ -349,14 +351,14 @@ func encodeSubMessages(b []byte, f *fieldPlan, fp unsafe.Pointer, depth int) ([]
 	var err error
 	for i := 0; i < n; i++ {
 		var mark int
-		b, mark = BeginLen(f.key.append(b))
+		b, mark = tlvwire.BeginLen(f.key.append(b))
 		if b, err = f.sub.encode(b, unsafe.Add(data, uintptr(i)*size), depth+1); err != nil {
 			return b, err
 		}
 		if l := len(b) - mark - 1; l < 0x80 { // EndLen's fast path, written out (EndLen does not inline)
 			b[mark] = byte(l)
 		} else {
-			b = endLenShift(b, mark)
+			b = tlvwire.EndLen(b, mark)
 		}
 	}
 	return b, nil
@@ -366,7 +368,7 @@ func encodeSubMessages(b []byte, f *fieldPlan, fp unsafe.Pointer, depth int) ([]
 func (u Unknown) canonical() (Unknown, error) {
 	var prev uint32
 	for b := []byte(u); len(b) > 0; {
-		tag, _, n := ConsumeField(b)
+		tag, _, n := tlvwire.ConsumeField(b)
 		if n < 0 {
 			return nil, fmt.Errorf("tlv: Unknown holds a malformed field: %w", ErrMalformed)
 		}
@@ -383,14 +385,14 @@ func appendZigzagKey(b []byte, key *fkey, v int64, pres presence) []byte {
 	if v == 0 && pres == presOmit {
 		return b
 	}
-	return AppendVarint(key.append(b), Zigzag(v))
+	return tlvwire.AppendVarint(key.append(b), tlvwire.Zigzag(v))
 }
 
 func appendUintKey(b []byte, key *fkey, v uint64, pres presence) []byte {
 	if v == 0 && pres == presOmit {
 		return b
 	}
-	return AppendVarint(key.append(b), v)
+	return tlvwire.AppendVarint(key.append(b), v)
 }
 
 // encodeValue appends the field(s) for the value of codec c at p under key.
@@ -427,43 +429,43 @@ func encodeValue(b []byte, key *fkey, c *codec, p unsafe.Pointer, pres presence,
 		if v == 0 && pres == presOmit {
 			return b, nil
 		}
-		return AppendFixed32(key.append(b), v), nil
+		return tlvwire.AppendFixed32(key.append(b), v), nil
 	case kFloat64:
 		v := *(*uint64)(p)
 		if v == 0 && pres == presOmit {
 			return b, nil
 		}
-		return AppendFixed64(key.append(b), v), nil
+		return tlvwire.AppendFixed64(key.append(b), v), nil
 	case kString:
 		s := *(*string)(p)
 		if len(s) == 0 && pres == presOmit {
 			return b, nil
 		}
-		return AppendString(key.append(b), s), nil
+		return tlvwire.AppendString(key.append(b), s), nil
 	case kBytes:
 		s := *(*[]byte)(p)
 		if len(s) == 0 && pres == presOmit {
 			return b, nil
 		}
-		return AppendBytes(key.append(b), s), nil
+		return tlvwire.AppendBytes(key.append(b), s), nil
 	case kTime:
 		t := (*time.Time)(p)
 		if pres == presOmit && t.IsZero() {
 			return b, nil
 		}
-		if err := CheckTime(*t); err != nil {
+		if err := tlvwire.CheckTime(*t); err != nil {
 			return b, err
 		}
-		return AppendTimeField(b, key.tag, *t), nil
+		return tlvwire.AppendTimeField(b, key.tag, *t), nil
 	case kStruct, kCustom:
 		if pres == presOmit && isEmpty(c, p) {
 			return b, nil
 		}
 		b = key.append(b)
-		b, mark := BeginLen(b)
+		b, mark := tlvwire.BeginLen(b)
 		var err error
 		if c.kind == kCustom && c.marshal {
-			m := reflect.NewAt(c.typ, p).Interface().(Marshaler)
+			m := reflect.NewAt(c.typ, p).Interface().(tlvwire.Marshaler)
 			b, err = m.AppendTLV(b)
 		} else {
 			b, err = c.st.encode(b, p, depth+1)
@@ -475,7 +477,7 @@ func encodeValue(b []byte, key *fkey, c *codec, p unsafe.Pointer, pres presence,
 			b[mark] = byte(n)
 			return b, nil
 		}
-		return endLenShift(b, mark), nil
+		return tlvwire.EndLen(b, mark), nil
 	case kPtr:
 		pp := *(*unsafe.Pointer)(p)
 		if pp == nil {
@@ -511,19 +513,19 @@ func encodeValue(b []byte, key *fkey, c *codec, p unsafe.Pointer, pres presence,
 func appendPacked(b []byte, k kind, data unsafe.Pointer, n int) []byte {
 	switch k {
 	case kFloat32:
-		b = AppendVarint(b, uint64(n)*4)
+		b = tlvwire.AppendVarint(b, uint64(n)*4)
 		for _, v := range unsafe.Slice((*uint32)(data), n) {
-			b = AppendFixed32(b, v)
+			b = tlvwire.AppendFixed32(b, v)
 		}
 		return b
 	case kFloat64:
-		b = AppendVarint(b, uint64(n)*8)
+		b = tlvwire.AppendVarint(b, uint64(n)*8)
 		for _, v := range unsafe.Slice((*uint64)(data), n) {
-			b = AppendFixed64(b, v)
+			b = tlvwire.AppendFixed64(b, v)
 		}
 		return b
 	}
-	b, mark := BeginLen(b)
+	b, mark := tlvwire.BeginLen(b)
 	switch k {
 	case kBool:
 		for _, v := range unsafe.Slice((*bool)(data), n) {
@@ -535,42 +537,42 @@ func appendPacked(b []byte, k kind, data unsafe.Pointer, n int) []byte {
 		}
 	case kInt8:
 		for _, v := range unsafe.Slice((*int8)(data), n) {
-			b = AppendVarint(b, Zigzag(int64(v)))
+			b = tlvwire.AppendVarint(b, tlvwire.Zigzag(int64(v)))
 		}
 	case kInt16:
 		for _, v := range unsafe.Slice((*int16)(data), n) {
-			b = AppendVarint(b, Zigzag(int64(v)))
+			b = tlvwire.AppendVarint(b, tlvwire.Zigzag(int64(v)))
 		}
 	case kInt32:
 		for _, v := range unsafe.Slice((*int32)(data), n) {
-			b = AppendVarint(b, Zigzag(int64(v)))
+			b = tlvwire.AppendVarint(b, tlvwire.Zigzag(int64(v)))
 		}
 	case kInt64:
 		for _, v := range unsafe.Slice((*int64)(data), n) {
-			b = AppendVarint(b, Zigzag(v))
+			b = tlvwire.AppendVarint(b, tlvwire.Zigzag(v))
 		}
 	case kUint8:
 		for _, v := range unsafe.Slice((*uint8)(data), n) {
-			b = AppendVarint(b, uint64(v))
+			b = tlvwire.AppendVarint(b, uint64(v))
 		}
 	case kUint16:
 		for _, v := range unsafe.Slice((*uint16)(data), n) {
-			b = AppendVarint(b, uint64(v))
+			b = tlvwire.AppendVarint(b, uint64(v))
 		}
 	case kUint32:
 		for _, v := range unsafe.Slice((*uint32)(data), n) {
-			b = AppendVarint(b, uint64(v))
+			b = tlvwire.AppendVarint(b, uint64(v))
 		}
 	case kUint64:
 		for _, v := range unsafe.Slice((*uint64)(data), n) {
-			b = AppendVarint(b, v)
+			b = tlvwire.AppendVarint(b, v)
 		}
 	}
 	if n := len(b) - mark - 1; n < 0x80 { // EndLen's fast path, written out (EndLen does not inline)
 		b[mark] = byte(n)
 		return b
 	}
-	return endLenShift(b, mark)
+	return tlvwire.EndLen(b, mark)
 }
 
 // stringKeyAfter reports whether key a sorts after key b (CompareKeyString(a, b) > 0),
@@ -580,7 +582,7 @@ func stringKeyAfter(a, b string) bool {
 		if len(a)|len(b) < 0x80 {
 			return len(a) > len(b)
 		}
-		return CompareKeyString(a, b) > 0
+		return tlvwire.CompareKeyString(a, b) > 0
 	}
 	return a > b
 }
@@ -611,15 +613,15 @@ func encodeMap(b []byte, key *fkey, c *codec, p unsafe.Pointer, depth int) ([]by
 			for k, v := range m {
 				kvs = append(kvs, [2]string{k, v})
 			}
-			slices.SortFunc(kvs, func(x, y [2]string) int { return CompareKeyString(x[0], y[0]) })
+			slices.SortFunc(kvs, func(x, y [2]string) int { return tlvwire.CompareKeyString(x[0], y[0]) })
 		}
 		for i := range kvs {
 			k, v := kvs[i][0], kvs[i][1]
-			n := int(c.entryK.n) + SizeVarint(uint64(len(k))) + len(k) +
-				int(c.entryV.n) + SizeVarint(uint64(len(v))) + len(v)
-			b = AppendVarint(key.append(b), uint64(n))
-			b = AppendString(c.entryK.append(b), k)
-			b = AppendString(c.entryV.append(b), v)
+			n := int(c.entryK.n) + tlvwire.SizeVarint(uint64(len(k))) + len(k) +
+				int(c.entryV.n) + tlvwire.SizeVarint(uint64(len(v))) + len(v)
+			b = tlvwire.AppendVarint(key.append(b), uint64(n))
+			b = tlvwire.AppendString(c.entryK.append(b), k)
+			b = tlvwire.AppendString(c.entryV.append(b), v)
 		}
 		return b, nil
 	}
@@ -659,7 +661,7 @@ func encodeMap(b []byte, key *fkey, c *codec, p unsafe.Pointer, depth int) ([]by
 	})
 	for _, s := range spans {
 		b = key.append(b)
-		b = AppendBytes(b, scratch[s.start:s.end])
+		b = tlvwire.AppendBytes(b, scratch[s.start:s.end])
 	}
 	return b, nil
 }
@@ -692,7 +694,7 @@ func isEmpty(c *codec, p unsafe.Pointer) bool {
 		return reflect.NewAt(c.typ, p).Elem().Len() == 0
 	case kCustom:
 		if c.marshal {
-			return reflect.NewAt(c.typ, p).Interface().(Marshaler).SizeTLV() == 0
+			return reflect.NewAt(c.typ, p).Interface().(tlvwire.Marshaler).SizeTLV() == 0
 		}
 		return c.st.isEmpty(p)
 	case kStruct:

@@ -2,72 +2,52 @@ package tlv
 
 import (
 	"errors"
-	"fmt"
+
+	"github.com/bulwark-go/bulwark/tlv/tlvwire"
 )
 
-// Sentinel errors. Decoding errors arrive wrapped in a *DecodeError; test them with
-// errors.Is.
+// Sentinel errors, the same values as tlvwire's. Decoding errors arrive wrapped in a
+// *DecodeError; test them with errors.Is.
 var (
 	// ErrTruncated: the input ends inside a key, a varint or a fixed-size value.
-	ErrTruncated = errors.New("tlv: truncated input")
+	ErrTruncated = tlvwire.ErrTruncated
 	// ErrOverflow: a varint is longer than 10 bytes or exceeds 2^64-1.
-	ErrOverflow = errors.New("tlv: varint overflows 64 bits")
-	// ErrTag: a key carries tag 0 or a tag above MaxTag.
-	ErrTag = errors.New("tlv: invalid tag")
+	ErrOverflow = tlvwire.ErrOverflow
+	// ErrTag: a key carries tag 0 or a tag above 2^29-1.
+	ErrTag = tlvwire.ErrTag
 	// ErrLength: a declared length exceeds the bytes that remain.
-	ErrLength = errors.New("tlv: declared length exceeds input")
+	ErrLength = tlvwire.ErrLength
 	// ErrWireType: a known field arrived with a wire type its Go type cannot read
 	// (strict mode; lenient mode treats the field as unknown).
-	ErrWireType = errors.New("tlv: wire type does not match field type")
+	ErrWireType = tlvwire.ErrWireType
 	// ErrRange: a value does not fit the Go field (narrowing: int64 wire value into int32,
 	// float64 not exactly representable as float32, bool other than 0/1, bad time).
-	ErrRange = errors.New("tlv: value out of range for field")
+	ErrRange = tlvwire.ErrRange
 	// ErrMalformed: the content of a packed array or of a time value is malformed.
-	ErrMalformed = errors.New("tlv: malformed value")
+	ErrMalformed = tlvwire.ErrMalformed
 	// ErrNonCanonical: strict mode found a non-minimal varint, fields out of tag order, a
 	// duplicate singular field or map key, or an unpacked repeated scalar.
-	ErrNonCanonical = errors.New("tlv: non-canonical encoding")
+	ErrNonCanonical = tlvwire.ErrNonCanonical
 	// ErrUnknownField: strict mode found a tag the struct does not declare and the struct
 	// has no Unknown field to keep it in.
-	ErrUnknownField = errors.New("tlv: unknown field")
+	ErrUnknownField = tlvwire.ErrUnknownField
 	// ErrDepth: messages are nested deeper than MaxDepth.
-	ErrDepth = errors.New("tlv: nesting too deep")
+	ErrDepth = tlvwire.ErrDepth
 	// ErrTooLarge: the input or a stream frame is longer than MaxSize.
-	ErrTooLarge = errors.New("tlv: input too large")
+	ErrTooLarge = tlvwire.ErrTooLarge
 	// ErrTooManyElements: more fields and elements than MaxElements.
-	ErrTooManyElements = errors.New("tlv: too many elements")
+	ErrTooManyElements = tlvwire.ErrTooManyElements
 	// ErrMemoryLimit: decoding would allocate more than the memory budget
 	// (MaxMemory, by default 8 × len(input) + 64 KiB).
-	ErrMemoryLimit = errors.New("tlv: memory budget exceeded")
+	ErrMemoryLimit = tlvwire.ErrMemoryLimit
+	// ErrUnsupportedType: Marshal or Unmarshal got a Go type the codec cannot represent.
+	ErrUnsupportedType = tlvwire.ErrUnsupportedType
 	// ErrNotFound: Get found no field at the tag path.
 	ErrNotFound = errors.New("tlv: field not found")
-	// ErrUnsupportedType: Marshal or Unmarshal got a Go type the codec cannot represent.
-	ErrUnsupportedType = errors.New("tlv: unsupported type")
 )
 
-// DecodeError reports where decoding failed. Offset counts bytes from the start of the
+// DecodeError reports where decoding failed: Offset counts bytes from the start of the
 // input given to Unmarshal (or of the frame, for a Decoder); Tag is the tag of the field
-// being decoded, 0 if the key itself was unreadable.
-type DecodeError struct {
-	Offset int
-	Tag    uint32
-	Err    error // one of the sentinels above, possibly wrapped
-}
-
-func (e *DecodeError) Error() string {
-	if e.Tag == 0 {
-		return fmt.Sprintf("%v (offset %d)", e.Err, e.Offset)
-	}
-	return fmt.Sprintf("%v (offset %d, tag %d)", e.Err, e.Offset, e.Tag)
-}
-
-// Unwrap returns the underlying sentinel.
-func (e *DecodeError) Unwrap() error { return e.Err }
-
-func decodeErr(off int, tag uint32, err error) error {
-	var de *DecodeError
-	if errors.As(err, &de) {
-		return err
-	}
-	return &DecodeError{Offset: off, Tag: tag, Err: err}
-}
+// being decoded, 0 if the key itself was unreadable; Err is one of the sentinels above,
+// possibly wrapped. It is tlvwire.DecodeError, which generated code returns too.
+type DecodeError = tlvwire.DecodeError

@@ -8,6 +8,7 @@ import (
 	"os"
 
 	"github.com/bulwark-go/bulwark/tlv"
+	"github.com/bulwark-go/bulwark/tlv/tlvwire"
 )
 
 type Inner struct {
@@ -135,7 +136,7 @@ func ExampleSet() {
 	f, _ := tlv.Get(rec, 5, 2)
 	fmt.Printf("%s\n", f.Value)
 
-	rec, _ = tlv.Set(rec, []uint32{5, 2}, tlv.AppendStringField(nil, 2, "new"))
+	rec, _ = tlv.Set(rec, []uint32{5, 2}, tlvwire.AppendStringField(nil, 2, "new"))
 	var m Msg
 	_ = tlv.Unmarshal(rec, &m)
 	fmt.Println(m.Inner.Name)
@@ -146,7 +147,7 @@ func ExampleSet() {
 
 func ExampleWalk() {
 	b, _ := tlv.Marshal(&Msg{UID: 1, Inner: &Inner{ID: 2}})
-	_ = tlv.Walk(b, func(path []uint32, f tlv.Field) error {
+	_ = tlv.Walk(b, func(path []uint32, f tlvwire.Field) error {
 		fmt.Println(path, f.Type)
 		return nil
 	})
@@ -159,8 +160,8 @@ func ExampleWalk() {
 }
 
 func ExampleIter() {
-	data := tlv.AppendStringField(tlv.AppendZigzagField(nil, 1, -3), 2, "x")
-	it := tlv.NewIter(data)
+	data := tlvwire.AppendStringField(tlvwire.AppendZigzagField(nil, 1, -3), 2, "x")
+	it := tlvwire.NewIter(data)
 	for it.Next() {
 		f := it.Field()
 		fmt.Println(f.Tag, f.Type, f.Offset, len(f.Raw))

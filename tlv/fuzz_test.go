@@ -12,6 +12,7 @@ import (
 	"github.com/bulwark-go/bulwark/tlv"
 	"github.com/bulwark-go/bulwark/tlv/internal/gentest"
 	"github.com/bulwark-go/bulwark/tlv/internal/gentest/plain"
+	"github.com/bulwark-go/bulwark/tlv/tlvwire"
 )
 
 // The fuzz targets live in the external test package so that they can compare the
@@ -66,7 +67,7 @@ func fuzzSeeds(f *testing.F) {
 		P: &fzInner{}, Is: []int32{1, -1}, Fs: []float64{0.5}, Ss: []string{"a", ""},
 		Ins: []fzInner{{ID: 3}, {Name: "x"}}, M: map[string]string{"k": "v", "kk": ""},
 		MI: map[int32]*fzInner{-1: {ID: 4}, 5: nil}, II: [][]int16{{1}, {}}, O: 1,
-		MU: map[uint64][]uint32{300: {1, 2}}, U: tlv.AppendStringField(nil, 99, "future")}
+		MU: map[uint64][]uint32{300: {1, 2}}, U: tlvwire.AppendStringField(nil, 99, "future")}
 	b, err := tlv.Marshal(full)
 	if err != nil {
 		f.Fatal(err)
@@ -111,13 +112,13 @@ func fuzzDecodeOne(t *testing.T, data []byte) {
 			_ = o.Validate(data)
 		}
 		_ = tlv.Valid(data)
-		_ = tlv.Walk(data, func([]uint32, tlv.Field) error { return nil })
+		_ = tlv.Walk(data, func([]uint32, tlvwire.Field) error { return nil })
 		_ = tlv.Dump(io.Discard, data)
 		_, _ = tlv.Get(data, 11, 1)
-		_, _ = tlv.Set(data, []uint32{11, 2}, tlv.AppendStringField(nil, 2, "x"))
+		_, _ = tlv.Set(data, []uint32{11, 2}, tlvwire.AppendStringField(nil, 2, "x"))
 		var it tlv.Unknown = data
 		_ = it.Sorted()
-		frame := append(tlv.AppendVarint(nil, uint64(len(data))), data...)
+		frame := append(tlvwire.AppendVarint(nil, uint64(len(data))), data...)
 		_ = tlv.NewDecoder(bytes.NewReader(frame), tlv.DecodeOptions{}).Decode(new(fzFull))
 		_ = tlv.NewDecoder(bytes.NewReader(data), tlv.DecodeOptions{}).Decode(new(fzFull))
 	}
@@ -169,7 +170,7 @@ func FuzzRoundTrip(f *testing.F) {
 		}
 		// Unknown fields are opaque (framing checked, content not), so only the known
 		// structure is re-checked here: the top-level framing is sound.
-		it := tlv.NewIter(b1)
+		it := tlvwire.NewIter(b1)
 		for it.Next() {
 		}
 		if it.Err() != nil {

@@ -7,6 +7,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/bulwark-go/bulwark/tlv/tlvwire"
 )
 
 type bigStruct struct {
@@ -40,11 +42,11 @@ func deepNesting(depth int) []byte {
 	inner := 0
 	for i := depth - 1; i >= 0; i-- {
 		lens[i] = inner
-		inner += 1 + SizeVarint(uint64(inner))
+		inner += 1 + tlvwire.SizeVarint(uint64(inner))
 	}
 	b := make([]byte, 0, inner)
 	for i := 0; i < depth; i++ {
-		b = AppendVarint(AppendTag(b, 6, Message), uint64(lens[i]))
+		b = tlvwire.AppendVarint(tlvwire.AppendTag(b, 6, tlvwire.Message), uint64(lens[i]))
 	}
 	return b
 }
@@ -91,8 +93,8 @@ func hostileCorpus() []struct {
 		{"many distinct int map entries", func() []byte {
 			var b []byte
 			for i := 0; i < 50000; i++ {
-				e := AppendZigzagField(AppendZigzagField(nil, 1, int64(i)), 2, 0)
-				b = AppendBytes(AppendTag(b, 8, Message), e)
+				e := tlvwire.AppendZigzagField(tlvwire.AppendZigzagField(nil, 1, int64(i)), 2, 0)
+				b = tlvwire.AppendBytes(tlvwire.AppendTag(b, 8, tlvwire.Message), e)
 			}
 			return b
 		}(), false, true},
@@ -169,7 +171,7 @@ func TestLimits(t *testing.T) {
 		require.ErrorIs(t, DecodeOptions{MaxElements: 3}.Validate(packed), ErrTooManyElements)
 	})
 	t.Run("memory", func(t *testing.T) {
-		data := AppendStringField(nil, 1, string(make([]byte, 1000)))
+		data := tlvwire.AppendStringField(nil, 1, string(make([]byte, 1000)))
 		require.ErrorIs(t, DecodeOptions{MaxMemory: 999}.Unmarshal(data, &hostileTarget{}), ErrMemoryLimit)
 		require.NoError(t, DecodeOptions{MaxMemory: 1200}.Unmarshal(data, &hostileTarget{}))
 		// 100 empty messages into 1 KiB structs: 200 input bytes, 100 KiB of structs.
@@ -179,30 +181,4 @@ func TestLimits(t *testing.T) {
 		require.NoError(t, DecodeOptions{MaxMemory: 1 << 20}.Unmarshal(bigs, &v))
 		assert.Len(t, v.Bigs, 100)
 	})
-}
-
-// TestAllocSizeIsTheSizeClass checks the fast table of allocSize against a plain search of
-// the size classes, for every size up to 40 000 bytes, with and without pointers.
-func TestAllocSizeIsTheSizeClass(t *testing.T) {
-	for n := 1; n <= 40000; n++ {
-		for _, pointers := range []bool{false, true} {
-			m := n
-			if pointers && n > mallocHeaderMin && n <= 32<<10-mallocHeader {
-				m += mallocHeader
-			}
-			want := (n + 8<<10 - 1) &^ (8<<10 - 1)
-			if n <= 32<<10-mallocHeader {
-				for _, c := range sizeClasses {
-					if int(c) >= m {
-						want = int(c)
-						break
-					}
-				}
-			}
-			if got := allocSize(n, pointers); got != want {
-				t.Fatalf("allocSize(%d, %v) = %d, want %d", n, pointers, got, want)
-			}
-		}
-	}
-	require.Zero(t, allocSize(0, true))
 }

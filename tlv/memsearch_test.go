@@ -15,6 +15,7 @@ import (
 	"github.com/bulwark-go/bulwark/tlv"
 	"github.com/bulwark-go/bulwark/tlv/internal/gentest"
 	"github.com/bulwark-go/bulwark/tlv/internal/gentest/plain"
+	"github.com/bulwark-go/bulwark/tlv/tlvwire"
 )
 
 // The memory bound of SPEC.md §8 (decoded heap ≤ 8 × len(input) + 64 KiB) is a claim about
@@ -146,7 +147,7 @@ func (h *hostileGen) varint(b []byte, v uint64) []byte {
 	if h.r.IntN(16) == 0 && v == 0 {
 		return append(b, maxVarint10...)
 	}
-	return tlv.AppendVarint(b, v)
+	return tlvwire.AppendVarint(b, v)
 }
 
 func (h *hostileGen) length(b []byte, n int) []byte {
@@ -158,11 +159,11 @@ func (h *hostileGen) length(b []byte, n int) []byte {
 		}
 		return append(b, byte(n))
 	}
-	return tlv.AppendVarint(b, uint64(n))
+	return tlvwire.AppendVarint(b, uint64(n))
 }
 
-func (h *hostileGen) lenField(b []byte, tag uint32, wt tlv.WireType, content []byte) []byte {
-	b = tlv.AppendTag(b, tag, wt)
+func (h *hostileGen) lenField(b []byte, tag uint32, wt tlvwire.WireType, content []byte) []byte {
+	b = tlvwire.AppendTag(b, tag, wt)
 	b = h.length(b, len(content))
 	return append(b, content...)
 }
@@ -170,22 +171,22 @@ func (h *hostileGen) lenField(b []byte, tag uint32, wt tlv.WireType, content []b
 // scalar appends one field of a scalar, string, []byte or time type.
 func (h *hostileGen) scalar(b []byte, tag uint32, t reflect.Type) []byte {
 	if t == timeT {
-		return h.varint(tlv.AppendTag(b, tag, tlv.Varint), uint64(h.r.IntN(3)))
+		return h.varint(tlvwire.AppendTag(b, tag, tlvwire.Varint), uint64(h.r.IntN(3)))
 	}
 	switch t.Kind() {
 	case reflect.String:
-		return h.lenField(b, tag, tlv.Bytes, h.shortBytes())
+		return h.lenField(b, tag, tlvwire.Bytes, h.shortBytes())
 	case reflect.Slice: // []byte
-		return h.lenField(b, tag, tlv.Bytes, h.shortBytes())
+		return h.lenField(b, tag, tlvwire.Bytes, h.shortBytes())
 	case reflect.Float32:
-		return tlv.AppendFixed32(tlv.AppendTag(b, tag, tlv.Fixed32), 0)
+		return tlvwire.AppendFixed32(tlvwire.AppendTag(b, tag, tlvwire.Fixed32), 0)
 	case reflect.Float64:
 		if h.r.IntN(4) == 0 {
-			return tlv.AppendFixed32(tlv.AppendTag(b, tag, tlv.Fixed32), 0) // widened
+			return tlvwire.AppendFixed32(tlvwire.AppendTag(b, tag, tlvwire.Fixed32), 0) // widened
 		}
-		return tlv.AppendFixed64(tlv.AppendTag(b, tag, tlv.Fixed64), 0)
+		return tlvwire.AppendFixed64(tlvwire.AppendTag(b, tag, tlvwire.Fixed64), 0)
 	}
-	return h.varint(tlv.AppendTag(b, tag, tlv.Varint), uint64(h.r.IntN(2)))
+	return h.varint(tlvwire.AppendTag(b, tag, tlvwire.Varint), uint64(h.r.IntN(2)))
 }
 
 func (h *hostileGen) shortBytes() []byte {
@@ -218,12 +219,12 @@ func (h *hostileGen) packed(b []byte, tag uint32, elem reflect.Type, n int) []by
 		return h.scalar(b, tag, elem) // unpacked: lenient, one element per field
 	}
 	var c []byte
-	wt := tlv.PackedVarint
+	wt := tlvwire.PackedVarint
 	switch elem.Kind() {
 	case reflect.Float32:
-		wt, c = tlv.PackedFixed32, make([]byte, 4*n)
+		wt, c = tlvwire.PackedFixed32, make([]byte, 4*n)
 	case reflect.Float64:
-		wt, c = tlv.PackedFixed64, make([]byte, 8*n)
+		wt, c = tlvwire.PackedFixed64, make([]byte, 8*n)
 	default:
 		c = make([]byte, n)
 	}
@@ -239,7 +240,7 @@ func (h *hostileGen) value(b []byte, tag uint32, t reflect.Type, depth int) []by
 	case t == timeT:
 		return h.scalar(b, tag, t)
 	case t.Kind() == reflect.Struct:
-		return h.lenField(b, tag, tlv.Message, h.message(nil, t, depth+1, h.subSize()))
+		return h.lenField(b, tag, tlvwire.Message, h.message(nil, t, depth+1, h.subSize()))
 	case isPackedList(t):
 		return h.packed(b, tag, t.Elem(), 1+h.r.IntN(4))
 	case t.Kind() == reflect.Slice && t.Elem().Kind() != reflect.Uint8:
@@ -266,16 +267,16 @@ func (h *hostileGen) mapKey(b []byte, k reflect.Type) []byte {
 	}
 	switch k.Kind() {
 	case reflect.String:
-		return h.lenField(b, 1, tlv.Bytes, tlv.AppendVarint(nil, v)[:max(1, tlv.SizeVarint(v))])
+		return h.lenField(b, 1, tlvwire.Bytes, tlvwire.AppendVarint(nil, v)[:max(1, tlvwire.SizeVarint(v))])
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
 		bits := k.Bits()
 		x := int64(v<<(64-bits)) >> (64 - bits)
-		return tlv.AppendVarint(tlv.AppendTag(b, 1, tlv.Varint), tlv.Zigzag(x))
+		return tlvwire.AppendVarint(tlvwire.AppendTag(b, 1, tlvwire.Varint), tlvwire.Zigzag(x))
 	case reflect.Bool:
-		return tlv.AppendVarint(tlv.AppendTag(b, 1, tlv.Varint), v&1)
+		return tlvwire.AppendVarint(tlvwire.AppendTag(b, 1, tlvwire.Varint), v&1)
 	}
 	bits := k.Bits()
-	return tlv.AppendVarint(tlv.AppendTag(b, 1, tlv.Varint), v<<(64-bits)>>(64-bits))
+	return tlvwire.AppendVarint(tlvwire.AppendTag(b, 1, tlvwire.Varint), v<<(64-bits)>>(64-bits))
 }
 
 // element appends one element of field f: a packed run, a list element, a map entry or
@@ -303,7 +304,7 @@ func (h *hostileGen) element(b []byte, f tfield, depth int) []byte {
 				e = h.value(e, 2, t.Elem(), depth)
 			}
 		}
-		return h.lenField(b, f.tag, tlv.Message, e)
+		return h.lenField(b, f.tag, tlvwire.Message, e)
 	}
 	return h.value(b, f.tag, t, depth)
 }
@@ -367,7 +368,7 @@ func (h *hostileGen) unknown(b []byte, size int) []byte {
 	start := len(b)
 	tag := uint32(900 + h.r.IntN(100))
 	for len(b)-start < size {
-		b = tlv.AppendVarint(tlv.AppendTag(b, tag, tlv.Varint), 0)
+		b = tlvwire.AppendVarint(tlvwire.AppendTag(b, tag, tlvwire.Varint), 0)
 		tag = max(tag-1, 500)
 	}
 	return b

@@ -9,6 +9,9 @@ import (
 	"sync"
 	"time"
 	"unsafe"
+
+	"github.com/bulwark-go/bulwark/tlv/internal/decstate"
+	"github.com/bulwark-go/bulwark/tlv/tlvwire"
 )
 
 // plans caches one *structPlan per struct type (reflect.Type → *structPlan), and a
@@ -51,9 +54,9 @@ type fkey struct {
 	tag uint32 // for the rare value written with another wire type (time.Time far out)
 }
 
-func mkKey(tag uint32, wt WireType) fkey {
+func mkKey(tag uint32, wt tlvwire.WireType) fkey {
 	k := fkey{tag: tag}
-	k.n = uint8(len(AppendTag(k.b[:0], tag, wt)))
+	k.n = uint8(len(tlvwire.AppendTag(k.b[:0], tag, wt)))
 	return k
 }
 
@@ -67,8 +70,8 @@ func (k *fkey) append(b []byte) []byte {
 // codec describes how to encode and decode one Go type.
 type codec struct {
 	kind   kind
-	wt     WireType // wire type of one field holding this value
-	accept uint8    // bit 1<<wt set for every wire type Unmarshal can read into this type
+	wt     tlvwire.WireType // wire type of one field holding this value
+	accept uint8            // bit 1<<wt set for every wire type Unmarshal can read into this type
 	// strictAccept is accept without the other float width (SPEC.md §7: strict mode takes
 	// only the width the encoder writes).
 	strictAccept uint8
@@ -82,7 +85,7 @@ type codec struct {
 	// kMap: keys of the entry fields, and a fast path for map[string]string.
 	entryK, entryV fkey
 	strMap         bool
-	mapL           mapLayout // what the runtime allocates for the map (mapcost.go)
+	mapL           decstate.MapLayout // what the runtime allocates for the map (mapcost.go)
 	// kPtr: a zero value of the element, never written, encoded for nil elements.
 	zero unsafe.Pointer
 }
@@ -134,8 +137,8 @@ func (p *structPlan) lookup(tag uint32) *fieldPlan {
 var (
 	timeType        = reflect.TypeFor[time.Time]()
 	unknownType     = reflect.TypeFor[Unknown]()
-	marshalerType   = reflect.TypeFor[Marshaler]()
-	unmarshalerType = reflect.TypeFor[Unmarshaler]()
+	marshalerType   = reflect.TypeFor[tlvwire.Marshaler]()
+	unmarshalerType = reflect.TypeFor[tlvwire.Unmarshaler]()
 )
 
 // planFor returns the cached plan of struct type t, building it on first use.
@@ -216,8 +219,8 @@ func (b *builder) structPlan(t reflect.Type) *structPlan {
 		}
 		num, opts, _ := strings.Cut(tagStr, ",")
 		tag, err := strconv.ParseUint(num, 10, 32)
-		if err != nil || tag == 0 || tag > MaxTag {
-			p.err = fmt.Errorf("tlv: %v.%s: bad tag %q (want 1..%d): %w", t, sf.Name, tagStr, MaxTag, ErrUnsupportedType)
+		if err != nil || tag == 0 || tag > tlvwire.MaxTag {
+			p.err = fmt.Errorf("tlv: %v.%s: bad tag %q (want 1..%d): %w", t, sf.Name, tagStr, tlvwire.MaxTag, ErrUnsupportedType)
 			return p
 		}
 		if prev, dup := seen[uint32(tag)]; dup {
@@ -279,22 +282,22 @@ func (b *builder) codec(t reflect.Type, nest int) (*codec, error) {
 	}
 	switch c.kind {
 	case kFloat32, kFloat64:
-		c.accept = 1<<Fixed32 | 1<<Fixed64
+		c.accept = 1<<tlvwire.Fixed32 | 1<<tlvwire.Fixed64
 	case kString, kBytes:
-		c.accept = 1 << Bytes
+		c.accept = 1 << tlvwire.Bytes
 	case kTime:
-		c.accept = 1<<Varint | 1<<Message
+		c.accept = 1<<tlvwire.Varint | 1<<tlvwire.Message
 	case kStruct, kCustom, kMap:
-		c.accept = 1 << Message
+		c.accept = 1 << tlvwire.Message
 	case kPtr, kRepeated:
 		c.accept = c.elem.accept
 	case kPacked:
 		c.accept = c.elem.accept | 1<<c.wt
-		if c.wt != PackedVarint {
-			c.accept |= 1<<PackedFixed32 | 1<<PackedFixed64
+		if c.wt != tlvwire.PackedVarint {
+			c.accept |= 1<<tlvwire.PackedFixed32 | 1<<tlvwire.PackedFixed64
 		}
 	default:
-		c.accept = 1 << Varint
+		c.accept = 1 << tlvwire.Varint
 	}
 	c.strictAccept = c.accept
 	switch c.kind {
@@ -311,12 +314,12 @@ func (b *builder) codec(t reflect.Type, nest int) (*codec, error) {
 func (b *builder) codec0(t reflect.Type, nest int) (*codec, error) {
 	c := &codec{typ: t, size: t.Size()}
 	if t == timeType {
-		c.kind, c.wt = kTime, Varint // Message for times outside the int64 nanosecond range
+		c.kind, c.wt = kTime, tlvwire.Varint // Message for times outside the int64 nanosecond range
 		return c, nil
 	}
 	pt := reflect.PointerTo(t)
 	if t.Kind() != reflect.Pointer && (pt.Implements(marshalerType) || pt.Implements(unmarshalerType)) {
-		c.kind, c.wt = kCustom, Message
+		c.kind, c.wt = kCustom, tlvwire.Message
 		c.marshal, c.unmarshal = pt.Implements(marshalerType), pt.Implements(unmarshalerType)
 		if t.Kind() == reflect.Struct && !(c.marshal && c.unmarshal) {
 			c.st = b.structPlan(t)
@@ -327,38 +330,38 @@ func (b *builder) codec0(t reflect.Type, nest int) (*codec, error) {
 	}
 	switch t.Kind() {
 	case reflect.Bool:
-		c.kind, c.wt = kBool, Varint
+		c.kind, c.wt = kBool, tlvwire.Varint
 	case reflect.Int8:
-		c.kind, c.wt = kInt8, Varint
+		c.kind, c.wt = kInt8, tlvwire.Varint
 	case reflect.Int16:
-		c.kind, c.wt = kInt16, Varint
+		c.kind, c.wt = kInt16, tlvwire.Varint
 	case reflect.Int32:
-		c.kind, c.wt = kInt32, Varint
+		c.kind, c.wt = kInt32, tlvwire.Varint
 	case reflect.Int64, reflect.Int:
 		// int is 4 bytes on 32-bit platforms: size it by the type, not as int64.
-		c.kind, c.wt = kInt64, Varint
+		c.kind, c.wt = kInt64, tlvwire.Varint
 		if t.Size() == 4 {
 			c.kind = kInt32
 		}
 	case reflect.Uint8:
-		c.kind, c.wt = kUint8, Varint
+		c.kind, c.wt = kUint8, tlvwire.Varint
 	case reflect.Uint16:
-		c.kind, c.wt = kUint16, Varint
+		c.kind, c.wt = kUint16, tlvwire.Varint
 	case reflect.Uint32:
-		c.kind, c.wt = kUint32, Varint
+		c.kind, c.wt = kUint32, tlvwire.Varint
 	case reflect.Uint64, reflect.Uint, reflect.Uintptr:
-		c.kind, c.wt = kUint64, Varint
+		c.kind, c.wt = kUint64, tlvwire.Varint
 		if t.Size() == 4 {
 			c.kind = kUint32
 		}
 	case reflect.Float32:
-		c.kind, c.wt = kFloat32, Fixed32
+		c.kind, c.wt = kFloat32, tlvwire.Fixed32
 	case reflect.Float64:
-		c.kind, c.wt = kFloat64, Fixed64
+		c.kind, c.wt = kFloat64, tlvwire.Fixed64
 	case reflect.String:
-		c.kind, c.wt = kString, Bytes
+		c.kind, c.wt = kString, tlvwire.Bytes
 	case reflect.Struct:
-		c.kind, c.wt = kStruct, Message
+		c.kind, c.wt = kStruct, tlvwire.Message
 		c.st = b.structPlan(t)
 	case reflect.Pointer:
 		e := t.Elem()
@@ -377,7 +380,7 @@ func (b *builder) codec0(t reflect.Type, nest int) (*codec, error) {
 	case reflect.Slice:
 		e := t.Elem()
 		if e.Kind() == reflect.Uint8 && !reflect.PointerTo(e).Implements(marshalerType) {
-			c.kind, c.wt = kBytes, Bytes
+			c.kind, c.wt = kBytes, tlvwire.Bytes
 			return c, nil
 		}
 		ec, err := b.codec(e, nest+1)
@@ -389,11 +392,11 @@ func (b *builder) codec0(t reflect.Type, nest int) (*codec, error) {
 			c.kind = kPacked
 			switch ec.kind {
 			case kFloat32:
-				c.wt = PackedFixed32
+				c.wt = tlvwire.PackedFixed32
 			case kFloat64:
-				c.wt = PackedFixed64
+				c.wt = tlvwire.PackedFixed64
 			default:
-				c.wt = PackedVarint
+				c.wt = tlvwire.PackedVarint
 			}
 			return c, nil
 		}
@@ -435,10 +438,10 @@ func (b *builder) codec0(t reflect.Type, nest int) (*codec, error) {
 		if vc.kind == kMap {
 			return nil, fmt.Errorf("%v: map values cannot be maps: %w", t, ErrUnsupportedType)
 		}
-		c.kind, c.wt, c.key, c.elem = kMap, Message, kc, vc
+		c.kind, c.wt, c.key, c.elem = kMap, tlvwire.Message, kc, vc
 		c.entryK, c.entryV = mkKey(1, kc.wt), mkKey(2, vc.wt)
 		c.strMap = kt.Kind() == reflect.String && t.Elem().Kind() == reflect.String
-		c.mapL = layoutOfTypes(kt, t.Elem())
+		c.mapL = decstate.LayoutOfTypes(kt, t.Elem())
 	default:
 		return nil, fmt.Errorf("%v: %w", t, ErrUnsupportedType)
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/bulwark-go/bulwark/tlv"
 	"github.com/bulwark-go/bulwark/tlv/internal/gentest"
+	"github.com/bulwark-go/bulwark/tlv/tlvwire"
 )
 
 // chooser is the source of every choice of a shape and a value: a seeded PRNG in the
@@ -256,7 +257,7 @@ func (g *valueGen) fill(v reflect.Value, depth int) {
 		tag := uint32(5000)
 		for range g.r.IntN(3) {
 			tag += uint32(g.r.IntN(3))
-			u = tlv.AppendVarintField(u, tag, uint64(g.r.IntN(1000)))
+			u = tlvwire.AppendVarintField(u, tag, uint64(g.r.IntN(1000)))
 		}
 		v.Set(reflect.ValueOf(u))
 		return
@@ -396,7 +397,7 @@ func expected(v reflect.Value, inList bool) reflect.Value {
 		p.Elem().Set(expected(v.Elem(), false))
 		out.Set(p)
 	case reflect.Struct:
-		if t.PkgPath() != "" && reflect.PointerTo(t).Implements(reflect.TypeFor[tlv.Unmarshaler]()) {
+		if t.PkgPath() != "" && reflect.PointerTo(t).Implements(reflect.TypeFor[tlvwire.Unmarshaler]()) {
 			// A generated type: its own rules are the same; copy field by field.
 			for i := range t.NumField() {
 				if t.Field(i).IsExported() {
@@ -581,10 +582,10 @@ func TestCompareKeyStringIsBytewise(t *testing.T) {
 	for range 2000 {
 		a := string(make([]byte, lengths[r.IntN(len(lengths))]+r.IntN(2)))
 		b := string(make([]byte, lengths[r.IntN(len(lengths))]+r.IntN(2)))
-		want := bytes.Compare(tlv.AppendString(nil, a), tlv.AppendString(nil, b))
-		require.Equal(t, want, tlv.CompareKeyString(a, b), "len %d vs %d", len(a), len(b))
+		want := bytes.Compare(tlvwire.AppendString(nil, a), tlvwire.AppendString(nil, b))
+		require.Equal(t, want, tlvwire.CompareKeyString(a, b), "len %d vs %d", len(a), len(b))
 	}
-	require.Negative(t, tlv.CompareKeyString(string(make([]byte, 256)), string(make([]byte, 129))))
+	require.Negative(t, tlvwire.CompareKeyString(string(make([]byte, 256)), string(make([]byte, 129))))
 }
 
 // TestMarshalRefusesTimesBeyondRange: ±2^62 seconds is inclusive (SPEC.md §4); beyond
@@ -636,13 +637,13 @@ func TestStrictTakesOnlyTheEncodedFloatWidth(t *testing.T) {
 		f := float32(r.NormFloat64())
 		var inputs [][]byte
 		inputs = append(inputs,
-			tlv.AppendFixed32Field(nil, 7, math.Float32bits(f)),          // fixed32 into float64
-			tlv.AppendFixed64Field(nil, 6, math.Float64bits(float64(f))), // fixed64 into float32
-			tlv.AppendBytes(tlv.AppendTag(nil, 13, tlv.PackedFixed64), binaryLE64(float64(f))),
-			tlv.AppendBytes(tlv.AppendTag(nil, 14, tlv.PackedFixed32), binaryLE32(f)),
+			tlvwire.AppendFixed32Field(nil, 7, math.Float32bits(f)),          // fixed32 into float64
+			tlvwire.AppendFixed64Field(nil, 6, math.Float64bits(float64(f))), // fixed64 into float32
+			tlvwire.AppendBytes(tlvwire.AppendTag(nil, 13, tlvwire.PackedFixed64), binaryLE64(float64(f))),
+			tlvwire.AppendBytes(tlvwire.AppendTag(nil, 14, tlvwire.PackedFixed32), binaryLE32(f)),
 		)
-		entry := tlv.AppendFixed32Field(tlv.AppendVarintField(nil, 1, uint64(r.IntN(100))), 2, math.Float32bits(f))
-		inputs = append(inputs, tlv.AppendBytes(tlv.AppendTag(nil, 20, tlv.Message), entry))
+		entry := tlvwire.AppendFixed32Field(tlvwire.AppendVarintField(nil, 1, uint64(r.IntN(100))), 2, math.Float32bits(f))
+		inputs = append(inputs, tlvwire.AppendBytes(tlvwire.AppendTag(nil, 20, tlvwire.Message), entry))
 		for i, in := range inputs {
 			var lenient F
 			require.NoError(t, tlv.Unmarshal(in, &lenient), "input %d %x", i, in)
@@ -656,8 +657,8 @@ func TestStrictTakesOnlyTheEncodedFloatWidth(t *testing.T) {
 	}
 }
 
-func binaryLE32(f float32) []byte { return tlv.AppendFixed32(nil, math.Float32bits(f)) }
-func binaryLE64(f float64) []byte { return tlv.AppendFixed64(nil, math.Float64bits(f)) }
+func binaryLE32(f float32) []byte { return tlvwire.AppendFixed32(nil, math.Float32bits(f)) }
+func binaryLE64(f float64) []byte { return tlvwire.AppendFixed64(nil, math.Float64bits(f)) }
 
 // TestUnknownPackedMustHoldWholeElements: an unknown packed-fixed field whose length is not
 // a multiple of its width, or packed-varint content ending inside a varint, is malformed in
@@ -669,7 +670,7 @@ func TestUnknownPackedMustHoldWholeElements(t *testing.T) {
 	}
 	r := rand.New(rand.NewPCG(9, 10))
 	for range 500 {
-		wt := []tlv.WireType{tlv.PackedFixed32, tlv.PackedFixed64, tlv.PackedVarint}[r.IntN(3)]
+		wt := []tlvwire.WireType{tlvwire.PackedFixed32, tlvwire.PackedFixed64, tlvwire.PackedVarint}[r.IntN(3)]
 		n := 1 + r.IntN(40)
 		content := make([]byte, n)
 		for i := range content {
@@ -677,14 +678,14 @@ func TestUnknownPackedMustHoldWholeElements(t *testing.T) {
 		}
 		good := true
 		switch wt {
-		case tlv.PackedFixed32:
+		case tlvwire.PackedFixed32:
 			good = n%4 == 0
-		case tlv.PackedFixed64:
+		case tlvwire.PackedFixed64:
 			good = n%8 == 0
 		default:
 			good = content[n-1] < 0x80
 		}
-		in := tlv.AppendBytes(tlv.AppendTag(nil, uint32(2+r.IntN(100)), wt), content)
+		in := tlvwire.AppendBytes(tlvwire.AppendTag(nil, uint32(2+r.IntN(100)), wt), content)
 		for _, strict := range []bool{false, true} {
 			o := tlv.DecodeOptions{Strict: strict}
 			var k K
@@ -715,15 +716,15 @@ func TestNaNPayloadsThroughWidthChanges(t *testing.T) {
 		if r.IntN(2) == 0 {
 			x |= 0x7f800000 // NaN or infinity
 		}
-		w := tlv.WidenFloat32(x)
+		w := tlvwire.WidenFloat32(x)
 		if !math.IsNaN(float64(math.Float32frombits(x))) {
 			require.Equal(t, float64(math.Float32frombits(x)), w)
 		}
-		back, ok := tlv.NarrowFloat64(math.Float64bits(w))
+		back, ok := tlvwire.NarrowFloat64(math.Float64bits(w))
 		require.True(t, ok)
 		require.Equal(t, x, math.Float32bits(back), "%08x", x)
 
-		in := tlv.AppendFixed32Field(nil, 7, x) // fixed32 into Every.F64, lenient
+		in := tlvwire.AppendFixed32Field(nil, 7, x) // fixed32 into Every.F64, lenient
 		var ev gentest.Every
 		require.NoError(t, tlv.Unmarshal(in, &ev))
 		require.Equal(t, math.Float64bits(w), math.Float64bits(ev.F64))
@@ -737,11 +738,11 @@ func TestNaNPayloadsThroughWidthChanges(t *testing.T) {
 		if nan&(1<<52-1) == 0 {
 			continue
 		}
-		f, ok := tlv.NarrowFloat64(nan)
+		f, ok := tlvwire.NarrowFloat64(nan)
 		require.True(t, ok)
 		require.True(t, math.IsNaN(float64(f)))
 		require.Equal(t, uint32(nan>>63), math.Float32bits(f)>>31, "sign kept")
-		in = tlv.AppendFixed64Field(nil, 6, nan) // fixed64 into Every.F32
+		in = tlvwire.AppendFixed64Field(nil, 6, nan) // fixed64 into Every.F32
 		require.NoError(t, tlv.Unmarshal(in, &ev))
 		require.Equal(t, math.Float32bits(f), math.Float32bits(ev.F32))
 	}
@@ -797,18 +798,18 @@ func TestExtraFieldsInMapEntriesAndTimes(t *testing.T) {
 	}
 	r := rand.New(rand.NewPCG(13, 14))
 	for range 300 {
-		extra := tlv.AppendVarintField(nil, uint32(3+r.IntN(1000)), uint64(r.IntN(1<<20)))
+		extra := tlvwire.AppendVarintField(nil, uint32(3+r.IntN(1000)), uint64(r.IntN(1<<20)))
 		key := string([]byte{byte('a' + r.IntN(26))})
 		var entry []byte
-		entry = tlv.AppendStringField(entry, 1, key)
-		entry = tlv.AppendBoolField(entry, 2, true)
+		entry = tlvwire.AppendStringField(entry, 1, key)
+		entry = tlvwire.AppendBoolField(entry, 2, true)
 		entry = append(entry, extra...)
-		mapIn := tlv.AppendBytes(tlv.AppendTag(nil, 21, tlv.Message), entry)
+		mapIn := tlvwire.AppendBytes(tlvwire.AppendTag(nil, 21, tlvwire.Message), entry)
 
 		secs := int64(1)<<40 + int64(r.IntN(1<<20))
-		tm := tlv.AppendZigzagField(nil, 1, secs)
+		tm := tlvwire.AppendZigzagField(nil, 1, secs)
 		tm = append(tm, extra...)
-		timeIn := tlv.AppendBytes(tlv.AppendTag(nil, 24, tlv.Message), tm)
+		timeIn := tlvwire.AppendBytes(tlvwire.AppendTag(nil, 24, tlvwire.Message), tm)
 
 		for _, in := range [][]byte{mapIn, timeIn} {
 			var ref R

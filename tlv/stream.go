@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+
+	"github.com/bulwark-go/bulwark/tlv/tlvwire"
 )
 
 // Encoder writes length-delimited frames (SPEC.md §9) to an io.Writer, one message per
@@ -19,17 +21,17 @@ func NewEncoder(w io.Writer) *Encoder { return &Encoder{w: w} }
 
 // Encode writes v as one frame. v is anything Marshal accepts.
 func (e *Encoder) Encode(v any) error {
-	b := append(e.buf[:0], make([]byte, MaxVarintLen)...)
+	b := append(e.buf[:0], make([]byte, tlvwire.MaxVarintLen)...)
 	b, err := MarshalAppend(b, v)
 	if err != nil {
 		return err
 	}
 	e.buf = b
 	// Write the length just before the message, at the end of the reserved prefix.
-	n := len(b) - MaxVarintLen
-	var l [MaxVarintLen]byte
-	hdr := AppendVarint(l[:0], uint64(n))
-	start := MaxVarintLen - len(hdr)
+	n := len(b) - tlvwire.MaxVarintLen
+	var l [tlvwire.MaxVarintLen]byte
+	hdr := tlvwire.AppendVarint(l[:0], uint64(n))
+	start := tlvwire.MaxVarintLen - len(hdr)
 	copy(b[start:], hdr)
 	_, err = e.w.Write(b[start:])
 	return err
@@ -37,7 +39,7 @@ func (e *Encoder) Encode(v any) error {
 
 // WriteFrame writes msg, an already encoded message, as one frame.
 func (e *Encoder) WriteFrame(msg []byte) error {
-	b := AppendVarint(e.buf[:0], uint64(len(msg)))
+	b := tlvwire.AppendVarint(e.buf[:0], uint64(len(msg)))
 	b = append(b, msg...)
 	e.buf = b
 	_, err := e.w.Write(b)
@@ -87,7 +89,7 @@ func (d *Decoder) ReadFrame() ([]byte, error) {
 			}
 			return nil, fmt.Errorf("tlv: reading frame length at stream offset %d: %w", d.off, err)
 		}
-		if i == MaxVarintLen-1 && c > 1 {
+		if i == tlvwire.MaxVarintLen-1 && c > 1 {
 			return nil, &DecodeError{Offset: int(d.off), Err: ErrOverflow}
 		}
 		l |= uint64(c&0x7f) << (7 * i)

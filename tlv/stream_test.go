@@ -8,6 +8,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/bulwark-go/bulwark/tlv/tlvwire"
 )
 
 func TestStreamRoundTrip(t *testing.T) {
@@ -33,18 +35,18 @@ func TestStreamRoundTrip(t *testing.T) {
 
 func TestStreamLimits(t *testing.T) {
 	t.Run("frame too large", func(t *testing.T) {
-		frame := AppendVarint(nil, 1000)
+		frame := tlvwire.AppendVarint(nil, 1000)
 		dec := NewDecoder(bytes.NewReader(append(frame, make([]byte, 1000)...)), DecodeOptions{MaxSize: 999})
 		require.ErrorIs(t, dec.Decode(&record{}), ErrTooLarge)
 	})
 	t.Run("huge declared length, little data", func(t *testing.T) {
 		// 2^40 declared, 10 bytes sent: rejected by MaxSize, and even with a huge MaxSize the
 		// buffer only grows with what arrives.
-		frame := append(AppendVarint(nil, 1<<40), make([]byte, 10)...)
+		frame := append(tlvwire.AppendVarint(nil, 1<<40), make([]byte, 10)...)
 		dec := NewDecoder(bytes.NewReader(frame), DecodeOptions{})
 		require.ErrorIs(t, dec.Decode(&record{}), ErrTooLarge)
 
-		frame = append(AppendVarint(nil, 60<<20), make([]byte, 10)...)
+		frame = append(tlvwire.AppendVarint(nil, 60<<20), make([]byte, 10)...)
 		var err error
 		got := allocatedBytes(func() {
 			dec := NewDecoder(bytes.NewReader(frame), DecodeOptions{})
@@ -64,7 +66,7 @@ func TestStreamLimits(t *testing.T) {
 	})
 	t.Run("buffer grows with data", func(t *testing.T) {
 		body := bytes.Repeat([]byte{0x08, 0x01}, 100<<10)
-		frame := append(AppendVarint(nil, uint64(len(body))), body...)
+		frame := append(tlvwire.AppendVarint(nil, uint64(len(body))), body...)
 		dec := NewDecoder(bytes.NewReader(frame), DecodeOptions{})
 		got, err := dec.ReadFrame()
 		require.NoError(t, err)

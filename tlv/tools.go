@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/bulwark-go/bulwark/tlv/tlvwire"
 )
 
 // SkipMessage, returned by a Walk callback for a Message field, skips its content.
@@ -27,72 +29,72 @@ func Valid(data []byte) bool {
 // MaxElements apply; with Strict it also requires minimal varints and non-decreasing tags
 // (equal tags are allowed: without a schema a repeated field cannot be told apart).
 func (o DecodeOptions) Validate(data []byte) error {
-	var d DecodeState
+	var d decoder
 	if err := o.init(&d, len(data)); err != nil {
 		return err
 	}
 	return d.validate(data)
 }
 
-func (d *DecodeState) validate(data []byte) error {
+func (d *decoder) validate(data []byte) error {
 	var prev uint32
-	it := NewIter(data)
+	it := tlvwire.NewIter(data)
 	for it.Next() {
 		f := it.Field()
-		if d.elements--; d.elements < 0 {
+		if d.Elements--; d.Elements < 0 {
 			return d.errAt(f.Offset, f.Tag, ErrTooManyElements)
 		}
-		if d.strict {
+		if d.Strict {
 			if f.Tag < prev {
 				return d.errAt(f.Offset, f.Tag, ErrNonCanonical)
 			}
-			k, n := ConsumeVarint(f.Raw)
-			if n != SizeVarint(k) || !minimalValue(f.Raw[n:], f.Type) {
+			k, n := tlvwire.ConsumeVarint(f.Raw)
+			if n != tlvwire.SizeVarint(k) || !minimalValue(f.Raw[n:], f.Type) {
 				return d.errAt(f.Offset, f.Tag, ErrNonCanonical)
 			}
 		}
 		prev = f.Tag
 		vo := len(f.Raw) - len(f.Value) + f.Offset
 		switch f.Type {
-		case Message:
-			if d.depth >= d.maxDepth {
+		case tlvwire.Message:
+			if d.Depth >= d.MaxDepth {
 				return d.errAt(vo, f.Tag, ErrDepth)
 			}
-			d.depth++
-			d.base += vo
+			d.Depth++
+			d.Base += vo
 			err := d.validate(f.Value)
-			d.base -= vo
-			d.depth--
+			d.Base -= vo
+			d.Depth--
 			if err != nil {
 				return err
 			}
-		case PackedVarint:
+		case tlvwire.PackedVarint:
 			v := f.Value
 			if len(v) > 0 && v[len(v)-1] >= 0x80 {
 				return d.errAt(vo, f.Tag, ErrMalformed)
 			}
 			for pos := 0; pos < len(v); {
-				x, n := ConsumeVarint(v[pos:])
+				x, n := tlvwire.ConsumeVarint(v[pos:])
 				if n < 0 {
-					return d.errAt(vo+pos, f.Tag, CodeError(n))
+					return d.errAt(vo+pos, f.Tag, tlvwire.CodeError(n))
 				}
-				if d.strict && n != SizeVarint(x) {
+				if d.Strict && n != tlvwire.SizeVarint(x) {
 					return d.errAt(vo+pos, f.Tag, ErrNonCanonical)
 				}
-				if d.elements--; d.elements < 0 {
+				if d.Elements--; d.Elements < 0 {
 					return d.errAt(vo+pos, f.Tag, ErrTooManyElements)
 				}
 				pos += n
 			}
-		case PackedFixed32, PackedFixed64:
+		case tlvwire.PackedFixed32, tlvwire.PackedFixed64:
 			size := 4
-			if f.Type == PackedFixed64 {
+			if f.Type == tlvwire.PackedFixed64 {
 				size = 8
 			}
 			if len(f.Value)%size != 0 {
 				return d.errAt(vo, f.Tag, ErrMalformed)
 			}
-			if d.elements -= len(f.Value) / size; d.elements < 0 {
+			if d.Elements -= len(f.Value) / size; d.Elements < 0 {
 				return d.errAt(vo, f.Tag, ErrTooManyElements)
 			}
 		}
@@ -109,13 +111,13 @@ func (d *DecodeState) validate(data []byte) error {
 // field, the field's own tag last; it is reused between calls, so copy it to keep it.
 // Field offsets are from the start of data. Walk stops at the first error of fn (other
 // than SkipMessage) or of the input, and at depth 64.
-func Walk(data []byte, fn func(path []uint32, f Field) error) error {
+func Walk(data []byte, fn func(path []uint32, f tlvwire.Field) error) error {
 	var path [DefaultMaxDepth]uint32
 	return walk(data, 0, path[:0], fn)
 }
 
-func walk(data []byte, base int, path []uint32, fn func([]uint32, Field) error) error {
-	it := NewIter(data)
+func walk(data []byte, base int, path []uint32, fn func([]uint32, tlvwire.Field) error) error {
+	it := tlvwire.NewIter(data)
 	for it.Next() {
 		f := it.Field()
 		f.Offset += base
@@ -127,7 +129,7 @@ func walk(data []byte, base int, path []uint32, fn func([]uint32, Field) error) 
 		if err != nil {
 			return err
 		}
-		if f.Type == Message {
+		if f.Type == tlvwire.Message {
 			if len(p) >= DefaultMaxDepth {
 				return &DecodeError{Offset: f.Offset, Tag: f.Tag, Err: ErrDepth}
 			}
@@ -164,21 +166,21 @@ const (
 
 func dump(w *bufio.Writer, data []byte, base, depth int) error {
 	indent := strings.Repeat("  ", depth)
-	it := NewIter(data)
+	it := tlvwire.NewIter(data)
 	for it.Next() {
 		f := it.Field()
 		fmt.Fprintf(w, "%s%d: %s ", indent, f.Tag, f.Type)
 		switch f.Type {
-		case Varint:
+		case tlvwire.Varint:
 			fmt.Fprintf(w, "%d (zigzag %d)\n", f.Num, f.Int())
-		case Fixed32:
+		case tlvwire.Fixed32:
 			fmt.Fprintf(w, "%v (0x%08x)\n", math.Float32frombits(uint32(f.Num)), f.Num)
-		case Fixed64:
+		case tlvwire.Fixed64:
 			fmt.Fprintf(w, "%v (0x%016x)\n", math.Float64frombits(f.Num), f.Num)
-		case Bytes:
+		case tlvwire.Bytes:
 			w.WriteString(quoteBytes(f.Value))
 			w.WriteByte('\n')
-		case Message:
+		case tlvwire.Message:
 			vo := base + f.Offset + len(f.Raw) - len(f.Value)
 			if len(f.Value) == 0 {
 				w.WriteString("{}\n")
@@ -208,7 +210,7 @@ func dump(w *bufio.Writer, data []byte, base, depth int) error {
 	return nil
 }
 
-func dumpPacked(w *bufio.Writer, f Field) error {
+func dumpPacked(w *bufio.Writer, f tlvwire.Field) error {
 	v := f.Value
 	w.WriteByte('[')
 	n := 0
@@ -221,15 +223,15 @@ func dumpPacked(w *bufio.Writer, f Field) error {
 			w.WriteByte(' ')
 		}
 		switch f.Type {
-		case PackedVarint:
-			x, m := ConsumeVarint(v)
+		case tlvwire.PackedVarint:
+			x, m := tlvwire.ConsumeVarint(v)
 			if m < 0 || (m == len(v) && v[len(v)-1] >= 0x80) {
 				w.WriteString("!malformed]\n")
 				return ErrMalformed
 			}
 			w.WriteString(strconv.FormatUint(x, 10))
 			v = v[m:]
-		case PackedFixed32:
+		case tlvwire.PackedFixed32:
 			if len(v) < 4 {
 				w.WriteString("!malformed]\n")
 				return ErrMalformed
@@ -285,26 +287,26 @@ func printable(b []byte) bool {
 // occurs more than once, the last occurrence counts (as for a decoder). Every element of
 // the path but the last must be a Message field. Offsets in the result are from the start
 // of data. It returns an error wrapping ErrNotFound when a tag is absent.
-func Get(data []byte, path ...uint32) (Field, error) {
+func Get(data []byte, path ...uint32) (tlvwire.Field, error) {
 	if len(path) == 0 || len(path) > DefaultMaxDepth {
-		return Field{}, fmt.Errorf("tlv: path of %d tags (want 1..%d): %w", len(path), DefaultMaxDepth, ErrNotFound)
+		return tlvwire.Field{}, fmt.Errorf("tlv: path of %d tags (want 1..%d): %w", len(path), DefaultMaxDepth, ErrNotFound)
 	}
 	base := 0
 	for i, tag := range path {
 		f, found, err := lastField(data, tag)
 		if err != nil {
 			de := err.(*DecodeError)
-			return Field{}, &DecodeError{Offset: base + de.Offset, Tag: de.Tag, Err: de.Err}
+			return tlvwire.Field{}, &DecodeError{Offset: base + de.Offset, Tag: de.Tag, Err: de.Err}
 		}
 		if !found {
-			return Field{}, fmt.Errorf("tlv: tag %d of path %v: %w", tag, path[:i+1], ErrNotFound)
+			return tlvwire.Field{}, fmt.Errorf("tlv: tag %d of path %v: %w", tag, path[:i+1], ErrNotFound)
 		}
 		f.Offset += base
 		if i == len(path)-1 {
 			return f, nil
 		}
-		if f.Type != Message {
-			return Field{}, &DecodeError{Offset: f.Offset, Tag: tag, Err: ErrWireType}
+		if f.Type != tlvwire.Message {
+			return tlvwire.Field{}, &DecodeError{Offset: f.Offset, Tag: tag, Err: ErrWireType}
 		}
 		base = f.Offset + len(f.Raw) - len(f.Value)
 		data = f.Value
@@ -312,10 +314,10 @@ func Get(data []byte, path ...uint32) (Field, error) {
 	panic("unreachable")
 }
 
-func lastField(data []byte, tag uint32) (Field, bool, error) {
-	var out Field
+func lastField(data []byte, tag uint32) (tlvwire.Field, bool, error) {
+	var out tlvwire.Field
 	found := false
-	it := NewIter(data)
+	it := tlvwire.NewIter(data)
 	for it.Next() {
 		if f := it.Field(); f.Tag == tag {
 			out, found = f, true
@@ -336,9 +338,9 @@ func Set(data []byte, path []uint32, field []byte) ([]byte, error) {
 		return nil, fmt.Errorf("tlv: path of %d tags (want 1..%d): %w", len(path), DefaultMaxDepth, ErrNotFound)
 	}
 	if field != nil {
-		tag, _, n := ConsumeField(field)
+		tag, _, n := tlvwire.ConsumeField(field)
 		if n < 0 {
-			return nil, fmt.Errorf("tlv: Set: malformed field: %w", CodeError(n))
+			return nil, fmt.Errorf("tlv: Set: malformed field: %w", tlvwire.CodeError(n))
 		}
 		if n != len(field) || tag != path[len(path)-1] {
 			return nil, fmt.Errorf("tlv: Set: field must be one field with tag %d: %w", path[len(path)-1], ErrMalformed)
@@ -351,8 +353,8 @@ func set(data []byte, base int, path []uint32, field []byte) ([]byte, error) {
 	tag := path[0]
 	// Find the position of the last occurrence and where tag belongs in order.
 	last, lastEnd, insertAt := -1, -1, -1
-	var lastF Field
-	it := NewIter(data)
+	var lastF tlvwire.Field
+	it := tlvwire.NewIter(data)
 	for it.Next() {
 		f := it.Field()
 		if f.Tag == tag {
@@ -372,7 +374,7 @@ func set(data []byte, base int, path []uint32, field []byte) ([]byte, error) {
 	out := make([]byte, 0, len(data)+len(field)+16)
 	if len(path) == 1 {
 		// Drop every occurrence of tag, insert field in order.
-		it := NewIter(data)
+		it := tlvwire.NewIter(data)
 		inserted := false
 		for it.Next() {
 			f := it.Field()
@@ -391,7 +393,7 @@ func set(data []byte, base int, path []uint32, field []byte) ([]byte, error) {
 	}
 	var inner []byte
 	if last >= 0 {
-		if lastF.Type != Message {
+		if lastF.Type != tlvwire.Message {
 			return nil, &DecodeError{Offset: base + last, Tag: tag, Err: ErrWireType}
 		}
 		vo := last + len(lastF.Raw) - len(lastF.Value)
@@ -400,7 +402,7 @@ func set(data []byte, base int, path []uint32, field []byte) ([]byte, error) {
 			return nil, err
 		}
 		out = append(out, data[:last]...)
-		out = AppendBytes(AppendTag(out, tag, Message), inner)
+		out = tlvwire.AppendBytes(tlvwire.AppendTag(out, tag, tlvwire.Message), inner)
 		return append(out, data[lastEnd:]...), nil
 	}
 	if field == nil {
@@ -411,6 +413,6 @@ func set(data []byte, base int, path []uint32, field []byte) ([]byte, error) {
 		return nil, err
 	}
 	out = append(out, data[:insertAt]...)
-	out = AppendBytes(AppendTag(out, tag, Message), inner)
+	out = tlvwire.AppendBytes(tlvwire.AppendTag(out, tag, tlvwire.Message), inner)
 	return append(out, data[insertAt:]...), nil
 }

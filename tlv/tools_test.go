@@ -10,6 +10,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/bulwark-go/bulwark/tlv/tlvwire"
 )
 
 type record struct {
@@ -64,7 +66,7 @@ func TestWalk(t *testing.T) {
 	b, err := Marshal(sampleRecord())
 	require.NoError(t, err)
 	var paths []string
-	require.NoError(t, Walk(b, func(path []uint32, f Field) error {
+	require.NoError(t, Walk(b, func(path []uint32, f tlvwire.Field) error {
 		paths = append(paths, fmt.Sprint(path, f.Type))
 		return nil
 	}))
@@ -75,10 +77,10 @@ func TestWalk(t *testing.T) {
 
 	// SkipMessage does not descend; offsets are absolute.
 	var tags [][]uint32
-	require.NoError(t, Walk(b, func(path []uint32, f Field) error {
+	require.NoError(t, Walk(b, func(path []uint32, f tlvwire.Field) error {
 		tags = append(tags, slices.Clone(path))
 		assert.Equal(t, f.Raw, b[f.Offset:f.Offset+len(f.Raw)])
-		if f.Type == Message {
+		if f.Type == tlvwire.Message {
 			return SkipMessage
 		}
 		return nil
@@ -86,9 +88,9 @@ func TestWalk(t *testing.T) {
 	assert.Len(t, tags, 7)
 
 	stop := fmt.Errorf("stop")
-	require.ErrorIs(t, Walk(b, func([]uint32, Field) error { return stop }), stop)
-	require.ErrorIs(t, Walk(deepNesting(100), func([]uint32, Field) error { return nil }), ErrDepth)
-	err = Walk([]byte{0x0b, 0x02, 0x0a, 0x05}, func([]uint32, Field) error { return nil })
+	require.ErrorIs(t, Walk(b, func([]uint32, tlvwire.Field) error { return stop }), stop)
+	require.ErrorIs(t, Walk(deepNesting(100), func([]uint32, tlvwire.Field) error { return nil }), ErrDepth)
+	err = Walk([]byte{0x0b, 0x02, 0x0a, 0x05}, func([]uint32, tlvwire.Field) error { return nil })
 	var de *DecodeError
 	require.ErrorAs(t, err, &de)
 	assert.Equal(t, 2, de.Offset)
@@ -119,9 +121,9 @@ func TestDump(t *testing.T) {
 	assert.Equal(t, want, out.String())
 
 	// Long values are abbreviated; malformed input ends with an error line.
-	long := AppendBytesField(nil, 1, bytes.Repeat([]byte("x"), 100))
-	long = AppendTag(long, 2, PackedVarint)
-	long = AppendBytes(long, bytes.Repeat([]byte{1}, 40))
+	long := tlvwire.AppendBytesField(nil, 1, bytes.Repeat([]byte("x"), 100))
+	long = tlvwire.AppendTag(long, 2, tlvwire.PackedVarint)
+	long = tlvwire.AppendBytes(long, bytes.Repeat([]byte{1}, 40))
 	long = append(long, 0x1b, 0x05, 0x08)
 	out.Reset()
 	err = Dump(&out, long)
@@ -157,8 +159,8 @@ func TestGetSet(t *testing.T) {
 	require.ErrorIs(t, err, ErrLength)
 
 	// Replace a nested field without the schema, keeping an unknown field intact.
-	withUnknown := append(append([]byte{}, b...), AppendStringField(nil, 99, "future")...)
-	b2, err := Set(withUnknown, []uint32{3, 1}, AppendStringField(nil, 1, "北京"))
+	withUnknown := append(append([]byte{}, b...), tlvwire.AppendStringField(nil, 99, "future")...)
+	b2, err := Set(withUnknown, []uint32{3, 1}, tlvwire.AppendStringField(nil, 1, "北京"))
 	require.NoError(t, err)
 	var got record
 	require.NoError(t, Unmarshal(b2, &got))
@@ -171,11 +173,11 @@ func TestGetSet(t *testing.T) {
 	// The result is the canonical encoding of the edited value, unknown field kept.
 	canon, err := Marshal(&want)
 	require.NoError(t, err)
-	assert.Equal(t, hex.EncodeToString(append(canon, AppendStringField(nil, 99, "future")...)), hex.EncodeToString(b2))
+	assert.Equal(t, hex.EncodeToString(append(canon, tlvwire.AppendStringField(nil, 99, "future")...)), hex.EncodeToString(b2))
 	assert.Equal(t, withUnknown[:len(b)], b, "input untouched")
 
 	// Insert where absent, creating intermediate messages, in tag order.
-	b3, err := Set(nil, []uint32{3, 3, 1}, AppendFloat32Field(nil, 1, 1))
+	b3, err := Set(nil, []uint32{3, 3, 1}, tlvwire.AppendFloat32Field(nil, 1, 1))
 	require.NoError(t, err)
 	require.NoError(t, Unmarshal(b3, &got))
 	assert.Equal(t, record{Profile: &profile{Geo: &geo{Lat: 1}}}, got)
@@ -183,16 +185,16 @@ func TestGetSet(t *testing.T) {
 	require.NoError(t, err)
 	_, err = Get(b4, 5)
 	require.ErrorIs(t, err, ErrNotFound)
-	b5, err := Set(b4, []uint32{5}, AppendFloat64Field(nil, 5, 0.5))
+	b5, err := Set(b4, []uint32{5}, tlvwire.AppendFloat64Field(nil, 5, 0.5))
 	require.NoError(t, err)
 	assert.Equal(t, b, b5, "re-inserted at the canonical position")
 
 	// Bad arguments.
-	_, err = Set(b, []uint32{1}, AppendVarintField(nil, 2, 1))
+	_, err = Set(b, []uint32{1}, tlvwire.AppendVarintField(nil, 2, 1))
 	require.ErrorIs(t, err, ErrMalformed)
 	_, err = Set(b, []uint32{1}, []byte{0x0a, 0x09})
 	require.ErrorIs(t, err, ErrLength)
-	_, err = Set(b, []uint32{2, 1}, AppendVarintField(nil, 1, 1))
+	_, err = Set(b, []uint32{2, 1}, tlvwire.AppendVarintField(nil, 1, 1))
 	require.ErrorIs(t, err, ErrWireType)
 	_, err = Set(b, nil, nil)
 	require.ErrorIs(t, err, ErrNotFound)

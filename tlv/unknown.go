@@ -1,9 +1,6 @@
 package tlv
 
-import (
-	"cmp"
-	"slices"
-)
+import "github.com/bulwark-go/bulwark/tlv/tlvwire"
 
 // Unknown holds encoded fields a struct does not declare, kept byte for byte in ascending
 // tag order (fields with equal tags in arrival order). A struct field of type Unknown,
@@ -20,61 +17,9 @@ type Unknown []byte
 func (u *Unknown) Add(f []byte) { *u = append(*u, f...) }
 
 // Sorted returns u if its fields are in ascending tag order, and otherwise a copy with the
-// fields stably sorted by tag. Malformed trailing bytes are kept at the end unchanged.
-func (u Unknown) Sorted() Unknown {
-	n, sorted := u.fieldOrder()
-	if sorted {
-		return u
-	}
-	// 4 bytes of index per field (each field is at least 2 bytes); tags are re-read from
-	// the data while sorting, ties broken by position so the sort is stable.
-	starts := make([]uint32, 0, n)
-	off := 0
-	for off < len(u) {
-		_, _, m := ConsumeField(u[off:])
-		if m < 0 {
-			break
-		}
-		starts = append(starts, uint32(off))
-		off += m
-	}
-	tagAt := func(i uint32) uint32 {
-		t, _, _ := ConsumeTag(u[i:])
-		return t
-	}
-	slices.SortFunc(starts, func(a, b uint32) int {
-		if c := cmp.Compare(tagAt(a), tagAt(b)); c != 0 {
-			return c
-		}
-		return cmp.Compare(a, b)
-	})
-	out := make(Unknown, 0, len(u))
-	for _, st := range starts {
-		_, _, m := ConsumeField(u[st:])
-		out = append(out, u[st:int(st)+m]...)
-	}
-	return append(out, u[off:]...)
-}
-
-// fieldOrder returns the number of well-formed leading fields of u and whether their
-// tags ascend.
-func (u Unknown) fieldOrder() (int, bool) {
-	var prev uint32
-	sorted := true
-	n := 0
-	for b := []byte(u); len(b) > 0; n++ {
-		tag, _, m := ConsumeField(b)
-		if m < 0 {
-			break
-		}
-		if tag < prev {
-			sorted = false
-		}
-		prev = tag
-		b = b[m:]
-	}
-	return n, sorted
-}
+// fields stably sorted by tag (tlvwire.SortFields). Malformed trailing bytes are kept at
+// the end unchanged.
+func (u Unknown) Sorted() Unknown { return tlvwire.SortFields(u) }
 
 // AppendBefore appends to dst the leading fields of u whose tag is below tag and returns
 // the rest of u. Encoders call it before each known tag, in ascending order, to merge
@@ -82,7 +27,7 @@ func (u Unknown) fieldOrder() (int, bool) {
 func (u Unknown) AppendBefore(dst []byte, tag uint32) ([]byte, Unknown) {
 	off := 0
 	for off < len(u) {
-		t, _, n := ConsumeField(u[off:])
+		t, _, n := tlvwire.ConsumeField(u[off:])
 		if n < 0 || t >= tag {
 			break
 		}
@@ -98,7 +43,7 @@ func (u Unknown) AppendBefore(dst []byte, tag uint32) ([]byte, Unknown) {
 func (u Unknown) Valid() bool {
 	var prev uint32
 	for b := []byte(u); len(b) > 0; {
-		tag, _, n := ConsumeField(b)
+		tag, _, n := tlvwire.ConsumeField(b)
 		if n < 0 || tag < prev {
 			return false
 		}

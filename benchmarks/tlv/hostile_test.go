@@ -10,6 +10,7 @@ import (
 
 	"github.com/bulwark-go/bulwark/benchmarks/tlv/gen"
 	"github.com/bulwark-go/bulwark/tlv"
+	"github.com/bulwark-go/bulwark/tlv/tlvwire"
 )
 
 // Node is the reflection twin of gen.Node, for the deep-nesting input.
@@ -22,7 +23,7 @@ type Node struct {
 type hostile struct {
 	name string
 	data []byte
-	gen  func() tlv.Unmarshaler
+	gen  func() tlvwire.Unmarshaler
 	refl func() any
 }
 
@@ -32,9 +33,9 @@ func repeat(unit []byte, n int) []byte { return bytes.Repeat(unit, n) }
 // counts, deep nesting, varint overflow, truncation, length overflow, and
 // inputs whose decoded form would be many times larger than the input.
 func hostileCorpus(tb testing.TB) []hostile {
-	msg := func() tlv.Unmarshaler { return new(gen.Msg) }
+	msg := func() tlvwire.Unmarshaler { return new(gen.Msg) }
 	msgR := func() any { return new(Msg) }
-	node := func() tlv.Unmarshaler { return new(gen.Node) }
+	node := func() tlvwire.Unmarshaler { return new(gen.Node) }
 	nodeR := func() any { return new(Node) }
 	valid, err := tlv.Marshal(ToGen(NewMsg()))
 	if err != nil {
@@ -47,7 +48,7 @@ func hostileCorpus(tb testing.TB) []hostile {
 	headers := make([][]byte, levels)
 	inner := 0
 	for i := range headers {
-		headers[i] = tlv.AppendVarint(tlv.AppendTag(nil, 2, tlv.Message), uint64(inner))
+		headers[i] = tlvwire.AppendVarint(tlvwire.AppendTag(nil, 2, tlvwire.Message), uint64(inner))
 		inner += len(headers[i])
 	}
 	deep := make([]byte, 0, inner)

@@ -9,6 +9,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/bulwark-go/bulwark/tlv"
+	"github.com/bulwark-go/bulwark/tlv/tlvwire"
 )
 
 // Codec is one way to encode and decode the instances of a workload.
@@ -23,13 +24,13 @@ type Codec struct {
 // Instances are the values of one workload in every codec's own type; all
 // slices have the same length.
 type Instances struct {
-	Reflect []any           // pointers to reflection-tagged structs (tlv, msgpack, cbor, json)
-	Gen     []tlv.Marshaler // tlvgen-generated values
-	PB      []proto.Message // protobuf-go generated values
-	PW      []*PWMsg        // the hand-written protowire codec's values (Msg workloads only)
+	Reflect []any               // pointers to reflection-tagged structs (tlv, msgpack, cbor, json)
+	Gen     []tlvwire.Marshaler // tlvgen-generated values
+	PB      []proto.Message     // protobuf-go generated values
+	PW      []*PWMsg            // the hand-written protowire codec's values (Msg workloads only)
 
 	NewReflect func() any
-	NewGen     func() tlv.Unmarshaler
+	NewGen     func() tlvwire.Unmarshaler
 	NewPB      func() proto.Message
 }
 

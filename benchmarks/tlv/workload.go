@@ -15,6 +15,7 @@ import (
 	"github.com/bulwark-go/bulwark/benchmarks/tlv/gen"
 	"github.com/bulwark-go/bulwark/benchmarks/tlv/pb"
 	"github.com/bulwark-go/bulwark/tlv"
+	"github.com/bulwark-go/bulwark/tlv/tlvwire"
 )
 
 // Inner is the nested record, with the tags every reflection codec needs.
@@ -211,11 +212,11 @@ func SmallToGen(s *SmallStruct) *gen.SmallStruct {
 func MsgInstances(m *Msg) *Instances {
 	return &Instances{
 		Reflect:    []any{m},
-		Gen:        []tlv.Marshaler{ToGen(m)},
+		Gen:        []tlvwire.Marshaler{ToGen(m)},
 		PB:         []proto.Message{ToPB(m)},
 		PW:         []*PWMsg{{Msg: *m}},
 		NewReflect: func() any { return new(Msg) },
-		NewGen:     func() tlv.Unmarshaler { return new(gen.Msg) },
+		NewGen:     func() tlvwire.Unmarshaler { return new(gen.Msg) },
 		NewPB:      func() proto.Message { return new(pb.Msg) },
 	}
 }
@@ -224,7 +225,7 @@ func MsgInstances(m *Msg) *Instances {
 func SmallInstances(n int) *Instances {
 	in := &Instances{
 		NewReflect: func() any { return new(SmallStruct) },
-		NewGen:     func() tlv.Unmarshaler { return new(gen.SmallStruct) },
+		NewGen:     func() tlvwire.Unmarshaler { return new(gen.SmallStruct) },
 		NewPB:      func() proto.Message { return new(pb.SmallStruct) },
 	}
 	for _, s := range NewSmallStructs(n) {

@@ -10,6 +10,7 @@ import (
 	"unsafe"
 
 	"github.com/bulwark-go/bulwark/tlv"
+	"github.com/bulwark-go/bulwark/tlv/tlvwire"
 )
 
 // Inner is the message Inner of the schema.
@@ -22,8 +23,8 @@ type Inner struct {
 }
 
 var (
-	_ tlv.Marshaler   = (*Inner)(nil)
-	_ tlv.Unmarshaler = (*Inner)(nil)
+	_ tlvwire.Marshaler   = (*Inner)(nil)
+	_ tlvwire.Unmarshaler = (*Inner)(nil)
 )
 
 // SizeTLV returns the number of bytes AppendTLV appends.
@@ -33,10 +34,10 @@ func (x *Inner) SizeTLV() int {
 	}
 	n := len(x.UnknownFields)
 	if x.ID != 0 {
-		n += 1 + tlv.SizeVarint(tlv.Zigzag(int64(x.ID)))
+		n += 1 + tlvwire.SizeVarint(tlvwire.Zigzag(int64(x.ID)))
 	}
 	if len(x.Name) != 0 {
-		n += 1 + tlv.SizeVarint(uint64(len(x.Name))) + len(x.Name)
+		n += 1 + tlvwire.SizeVarint(uint64(len(x.Name))) + len(x.Name)
 	}
 	return n
 }
@@ -45,7 +46,7 @@ func (x *Inner) SizeTLV() int {
 // included, to b; a nil x appends nothing. It allocates only to grow b
 // (and, for a map of more than 16 entries, once to sort its keys). It fails
 // only when UnknownFields, here or in a nested message, holds malformed
-// bytes (tlv.ErrMalformed).
+// bytes (tlvwire.ErrMalformed).
 func (x *Inner) AppendTLV(b []byte) ([]byte, error) {
 	if x == nil {
 		return b, nil
@@ -53,7 +54,7 @@ func (x *Inner) AppendTLV(b []byte) ([]byte, error) {
 	u := x.UnknownFields
 	if len(u) != 0 && !u.Valid() {
 		if u = u.Sorted(); !u.Valid() {
-			return b, fmt.Errorf("tlv: Inner.UnknownFields holds a malformed field: %w", tlv.ErrMalformed)
+			return b, fmt.Errorf("tlv: Inner.UnknownFields holds a malformed field: %w", tlvwire.ErrMalformed)
 		}
 	}
 	if x.ID != 0 {
@@ -61,14 +62,14 @@ func (x *Inner) AppendTLV(b []byte) ([]byte, error) {
 			b, u = u.AppendBefore(b, 1)
 		}
 		b = append(b, 0x08)
-		b = tlv.AppendVarint(b, tlv.Zigzag(int64(x.ID)))
+		b = tlvwire.AppendVarint(b, tlvwire.Zigzag(int64(x.ID)))
 	}
 	if len(x.Name) != 0 {
 		if len(u) != 0 {
 			b, u = u.AppendBefore(b, 2)
 		}
 		b = append(b, 0x12)
-		b = tlv.AppendString(b, x.Name)
+		b = tlvwire.AppendString(b, x.Name)
 	}
 	return append(b, u...), nil
 }
@@ -76,13 +77,13 @@ func (x *Inner) AppendTLV(b []byte) ([]byte, error) {
 // UnmarshalTLV resets x and decodes the message fields in data, within the
 // limits of d (the defaults if d is nil). Fields x does not declare are kept
 // in x.UnknownFields.
-func (x *Inner) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
+func (x *Inner) UnmarshalTLV(data []byte, d *tlvwire.DecodeState) error {
 	if x == nil {
-		return fmt.Errorf("tlv: cannot decode into a nil *Inner: %w", tlv.ErrUnsupportedType)
+		return fmt.Errorf("tlv: cannot decode into a nil *Inner: %w", tlvwire.ErrUnsupportedType)
 	}
 	if d == nil {
 		var err error
-		if d, err = (tlv.DecodeOptions{}).NewDecodeState(len(data)); err != nil {
+		if d, err = tlvwire.NewDecodeState(len(data)); err != nil {
 			return err
 		}
 	}
@@ -92,30 +93,30 @@ func (x *Inner) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 	for off := 0; off < len(data); {
 		start := off
 		var tag uint32
-		var wt tlv.WireType
+		var wt tlvwire.WireType
 		n := 1
 		if k := data[off]; k < 0x80 {
-			tag, wt = uint32(k>>3), tlv.WireType(k&7)
+			tag, wt = uint32(k>>3), tlvwire.WireType(k&7)
 			if tag == 0 {
-				return d.Error(off, 0, tlv.ErrTag)
+				return d.Error(off, 0, tlvwire.ErrTag)
 			}
 		} else {
-			tag, wt, n = tlv.ConsumeTag(data[off:])
+			tag, wt, n = tlvwire.ConsumeTag(data[off:])
 			if n < 0 {
-				return d.Error(off, 0, tlv.CodeError(n))
+				return d.Error(off, 0, tlvwire.CodeError(n))
 			}
 		}
 		if err := d.Count(1); err != nil {
 			return d.Error(off, tag, err)
 		}
 		if strict {
-			if n != tlv.SizeTag(tag) || tag < last {
-				return d.Error(off, tag, tlv.ErrNonCanonical)
+			if n != tlvwire.SizeTag(tag) || tag < last {
+				return d.Error(off, tag, tlvwire.ErrNonCanonical)
 			}
 			if tag == last {
 				switch tag {
 				case 1, 2:
-					return d.Error(off, tag, tlv.ErrNonCanonical)
+					return d.Error(off, tag, tlvwire.ErrNonCanonical)
 				}
 			}
 			last = tag
@@ -123,46 +124,46 @@ func (x *Inner) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 		off += n
 		switch tag {
 		case 1: // ID
-			if wt == tlv.Varint {
+			if wt == tlvwire.Varint {
 				var u uint64
 				if off < len(data) && data[off] < 0x80 {
 					u = uint64(data[off])
 					off++
 				} else {
-					v, m := tlv.ConsumeVarint(data[off:])
+					v, m := tlvwire.ConsumeVarint(data[off:])
 					if m < 0 {
-						return d.Error(off, tag, tlv.CodeError(m))
+						return d.Error(off, tag, tlvwire.CodeError(m))
 					}
-					if strict && m != tlv.SizeVarint(v) {
-						return d.Error(off, tag, tlv.ErrNonCanonical)
+					if strict && m != tlvwire.SizeVarint(v) {
+						return d.Error(off, tag, tlvwire.ErrNonCanonical)
 					}
 					u = v
 					off += m
 				}
-				x.ID = tlv.Unzigzag(u)
+				x.ID = tlvwire.Unzigzag(u)
 				continue
 			}
 		case 2: // Name
-			if wt == tlv.Bytes {
+			if wt == tlvwire.Bytes {
 				var c []byte
 				m := 1
 				if off < len(data) && data[off] < 0x80 {
 					l := int(data[off])
 					if l > len(data)-off-1 {
-						return d.Error(off, tag, tlv.ErrLength)
+						return d.Error(off, tag, tlvwire.ErrLength)
 					}
 					c = data[off+1 : off+1+l : off+1+l]
 					m += l
 				} else {
-					l, lm := tlv.ConsumeVarint(data[off:])
+					l, lm := tlvwire.ConsumeVarint(data[off:])
 					if lm < 0 {
-						return d.Error(off, tag, tlv.CodeError(lm))
+						return d.Error(off, tag, tlvwire.CodeError(lm))
 					}
-					if strict && lm != tlv.SizeVarint(l) {
-						return d.Error(off, tag, tlv.ErrNonCanonical)
+					if strict && lm != tlvwire.SizeVarint(l) {
+						return d.Error(off, tag, tlvwire.ErrNonCanonical)
 					}
 					if l > uint64(len(data)-off-lm) {
-						return d.Error(off, tag, tlv.ErrLength)
+						return d.Error(off, tag, tlvwire.ErrLength)
 					}
 					c = data[off+lm : off+lm+int(l) : off+lm+int(l)]
 					m = lm + int(l)
@@ -178,17 +179,17 @@ func (x *Inner) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 		if strict {
 			switch tag {
 			case 1, 2:
-				return d.Error(start, tag, tlv.ErrWireType)
+				return d.Error(start, tag, tlvwire.ErrWireType)
 			}
 		}
-		if strict && wt != tlv.Fixed32 && wt != tlv.Fixed64 {
-			if v, m := tlv.ConsumeVarint(data[off:]); m > 0 && m != tlv.SizeVarint(v) {
-				return d.Error(off, tag, tlv.ErrNonCanonical)
+		if strict && wt != tlvwire.Fixed32 && wt != tlvwire.Fixed64 {
+			if v, m := tlvwire.ConsumeVarint(data[off:]); m > 0 && m != tlvwire.SizeVarint(v) {
+				return d.Error(off, tag, tlvwire.ErrNonCanonical)
 			}
 		}
-		m := tlv.ConsumeValue(data[off:], wt)
+		m := tlvwire.ConsumeValue(data[off:], wt)
 		if m < 0 {
-			return d.Error(off, tag, tlv.CodeError(m))
+			return d.Error(off, tag, tlvwire.CodeError(m))
 		}
 		off += m
 		// Charged before allocating; capacity doubles.
@@ -228,8 +229,8 @@ type Msg struct {
 }
 
 var (
-	_ tlv.Marshaler   = (*Msg)(nil)
-	_ tlv.Unmarshaler = (*Msg)(nil)
+	_ tlvwire.Marshaler   = (*Msg)(nil)
+	_ tlvwire.Unmarshaler = (*Msg)(nil)
 )
 
 // SizeTLV returns the number of bytes AppendTLV appends.
@@ -239,39 +240,39 @@ func (x *Msg) SizeTLV() int {
 	}
 	n := len(x.UnknownFields)
 	if x.UID != 0 {
-		n += 1 + tlv.SizeVarint(uint64(x.UID))
+		n += 1 + tlvwire.SizeVarint(uint64(x.UID))
 	}
 	if len(x.Text) != 0 {
-		n += 1 + tlv.SizeVarint(uint64(len(x.Text))) + len(x.Text)
+		n += 1 + tlvwire.SizeVarint(uint64(len(x.Text))) + len(x.Text)
 	}
 	if len(x.Payload) != 0 {
-		n += 1 + tlv.SizeVarint(uint64(len(x.Payload))) + len(x.Payload)
+		n += 1 + tlvwire.SizeVarint(uint64(len(x.Payload))) + len(x.Payload)
 	}
 	if len(x.IDs) != 0 {
 		s := 0
 		for _, e := range x.IDs {
-			s += tlv.SizeVarint(tlv.Zigzag(int64(e)))
+			s += tlvwire.SizeVarint(tlvwire.Zigzag(int64(e)))
 		}
-		n += 1 + tlv.SizeVarint(uint64(s)) + s
+		n += 1 + tlvwire.SizeVarint(uint64(s)) + s
 	}
 	if x.Inner != nil {
 		{
 			s := x.Inner.SizeTLV()
-			n += 1 + tlv.SizeVarint(uint64(s)) + s
+			n += 1 + tlvwire.SizeVarint(uint64(s)) + s
 		}
 	}
 	for i := range x.Items {
 		{
 			s := x.Items[i].SizeTLV()
-			n += 1 + tlv.SizeVarint(uint64(s)) + s
+			n += 1 + tlvwire.SizeVarint(uint64(s)) + s
 		}
 	}
 	for k, v := range x.Attrs {
 		e := 0
-		e += 1 + tlv.SizeVarint(uint64(len(k))) + len(k)
-		e += 1 + tlv.SizeVarint(uint64(len(v))) + len(v)
+		e += 1 + tlvwire.SizeVarint(uint64(len(k))) + len(k)
+		e += 1 + tlvwire.SizeVarint(uint64(len(v))) + len(v)
 		_, _ = k, v
-		n += 1 + tlv.SizeVarint(uint64(e)) + e
+		n += 1 + tlvwire.SizeVarint(uint64(e)) + e
 	}
 	return n
 }
@@ -280,7 +281,7 @@ func (x *Msg) SizeTLV() int {
 // included, to b; a nil x appends nothing. It allocates only to grow b
 // (and, for a map of more than 16 entries, once to sort its keys). It fails
 // only when UnknownFields, here or in a nested message, holds malformed
-// bytes (tlv.ErrMalformed).
+// bytes (tlvwire.ErrMalformed).
 func (x *Msg) AppendTLV(b []byte) ([]byte, error) {
 	if x == nil {
 		return b, nil
@@ -288,7 +289,7 @@ func (x *Msg) AppendTLV(b []byte) ([]byte, error) {
 	u := x.UnknownFields
 	if len(u) != 0 && !u.Valid() {
 		if u = u.Sorted(); !u.Valid() {
-			return b, fmt.Errorf("tlv: Msg.UnknownFields holds a malformed field: %w", tlv.ErrMalformed)
+			return b, fmt.Errorf("tlv: Msg.UnknownFields holds a malformed field: %w", tlvwire.ErrMalformed)
 		}
 	}
 	var err error
@@ -298,43 +299,43 @@ func (x *Msg) AppendTLV(b []byte) ([]byte, error) {
 			b, u = u.AppendBefore(b, 1)
 		}
 		b = append(b, 0x08)
-		b = tlv.AppendVarint(b, uint64(x.UID))
+		b = tlvwire.AppendVarint(b, uint64(x.UID))
 	}
 	if len(x.Text) != 0 {
 		if len(u) != 0 {
 			b, u = u.AppendBefore(b, 2)
 		}
 		b = append(b, 0x12)
-		b = tlv.AppendString(b, x.Text)
+		b = tlvwire.AppendString(b, x.Text)
 	}
 	if len(x.Payload) != 0 {
 		if len(u) != 0 {
 			b, u = u.AppendBefore(b, 3)
 		}
 		b = append(b, 0x1a)
-		b = tlv.AppendBytes(b, x.Payload)
+		b = tlvwire.AppendBytes(b, x.Payload)
 	}
 	if len(x.IDs) != 0 {
 		if len(u) != 0 {
 			b, u = u.AppendBefore(b, 4)
 		}
 		b = append(b, 0x24)
-		b, mk = tlv.BeginLen(b)
+		b, mk = tlvwire.BeginLen(b)
 		for _, e := range x.IDs {
-			b = tlv.AppendVarint(b, tlv.Zigzag(int64(e)))
+			b = tlvwire.AppendVarint(b, tlvwire.Zigzag(int64(e)))
 		}
-		b = tlv.EndLen(b, mk)
+		b = tlvwire.EndLen(b, mk)
 	}
 	if x.Inner != nil {
 		if len(u) != 0 {
 			b, u = u.AppendBefore(b, 5)
 		}
 		b = append(b, 0x2b)
-		b, mk = tlv.BeginLen(b)
+		b, mk = tlvwire.BeginLen(b)
 		if b, err = x.Inner.AppendTLV(b); err != nil {
 			return b, err
 		}
-		b = tlv.EndLen(b, mk)
+		b = tlvwire.EndLen(b, mk)
 	}
 	if len(x.Items) != 0 {
 		if len(u) != 0 {
@@ -342,11 +343,11 @@ func (x *Msg) AppendTLV(b []byte) ([]byte, error) {
 		}
 		for i := range x.Items {
 			b = append(b, 0x33)
-			b, mk = tlv.BeginLen(b)
+			b, mk = tlvwire.BeginLen(b)
 			if b, err = x.Items[i].AppendTLV(b); err != nil {
 				return b, err
 			}
-			b = tlv.EndLen(b, mk)
+			b = tlvwire.EndLen(b, mk)
 		}
 	}
 	if len(x.Attrs) != 0 {
@@ -373,7 +374,7 @@ func (x *Msg) AppendTLV(b []byte) ([]byte, error) {
 				if len(a)|len(b) < 0x80 {
 					return len(a) < len(b)
 				}
-				return tlv.CompareKeyString(a, b) < 0
+				return tlvwire.CompareKeyString(a, b) < 0
 			}
 			for i := 1; i < len(entries); i++ {
 				for j := i; j > 0 && less(entries[j].k, entries[j-1].k); j-- {
@@ -381,17 +382,17 @@ func (x *Msg) AppendTLV(b []byte) ([]byte, error) {
 				}
 			}
 		} else {
-			slices.SortFunc(entries, func(a, b entry) int { return tlv.CompareKeyString(a.k, b.k) })
+			slices.SortFunc(entries, func(a, b entry) int { return tlvwire.CompareKeyString(a.k, b.k) })
 		}
 		for i := range entries {
 			e := &entries[i]
 			b = append(b, 0x3b)
-			b, mk = tlv.BeginLen(b)
+			b, mk = tlvwire.BeginLen(b)
 			b = append(b, 0x0a)
-			b = tlv.AppendString(b, e.k)
+			b = tlvwire.AppendString(b, e.k)
 			b = append(b, 0x12)
-			b = tlv.AppendString(b, e.v)
-			b = tlv.EndLen(b, mk)
+			b = tlvwire.AppendString(b, e.v)
+			b = tlvwire.EndLen(b, mk)
 		}
 	}
 	return append(b, u...), nil
@@ -400,13 +401,13 @@ func (x *Msg) AppendTLV(b []byte) ([]byte, error) {
 // UnmarshalTLV resets x and decodes the message fields in data, within the
 // limits of d (the defaults if d is nil). Fields x does not declare are kept
 // in x.UnknownFields.
-func (x *Msg) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
+func (x *Msg) UnmarshalTLV(data []byte, d *tlvwire.DecodeState) error {
 	if x == nil {
-		return fmt.Errorf("tlv: cannot decode into a nil *Msg: %w", tlv.ErrUnsupportedType)
+		return fmt.Errorf("tlv: cannot decode into a nil *Msg: %w", tlvwire.ErrUnsupportedType)
 	}
 	if d == nil {
 		var err error
-		if d, err = (tlv.DecodeOptions{}).NewDecodeState(len(data)); err != nil {
+		if d, err = tlvwire.NewDecodeState(len(data)); err != nil {
 			return err
 		}
 	}
@@ -419,30 +420,30 @@ func (x *Msg) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 	for off := 0; off < len(data); {
 		start := off
 		var tag uint32
-		var wt tlv.WireType
+		var wt tlvwire.WireType
 		n := 1
 		if k := data[off]; k < 0x80 {
-			tag, wt = uint32(k>>3), tlv.WireType(k&7)
+			tag, wt = uint32(k>>3), tlvwire.WireType(k&7)
 			if tag == 0 {
-				return d.Error(off, 0, tlv.ErrTag)
+				return d.Error(off, 0, tlvwire.ErrTag)
 			}
 		} else {
-			tag, wt, n = tlv.ConsumeTag(data[off:])
+			tag, wt, n = tlvwire.ConsumeTag(data[off:])
 			if n < 0 {
-				return d.Error(off, 0, tlv.CodeError(n))
+				return d.Error(off, 0, tlvwire.CodeError(n))
 			}
 		}
 		if err := d.Count(1); err != nil {
 			return d.Error(off, tag, err)
 		}
 		if strict {
-			if n != tlv.SizeTag(tag) || tag < last {
-				return d.Error(off, tag, tlv.ErrNonCanonical)
+			if n != tlvwire.SizeTag(tag) || tag < last {
+				return d.Error(off, tag, tlvwire.ErrNonCanonical)
 			}
 			if tag == last {
 				switch tag {
 				case 1, 2, 3, 4, 5:
-					return d.Error(off, tag, tlv.ErrNonCanonical)
+					return d.Error(off, tag, tlvwire.ErrNonCanonical)
 				}
 			}
 			last = tag
@@ -450,18 +451,18 @@ func (x *Msg) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 		off += n
 		switch tag {
 		case 1: // UID
-			if wt == tlv.Varint {
+			if wt == tlvwire.Varint {
 				var u uint64
 				if off < len(data) && data[off] < 0x80 {
 					u = uint64(data[off])
 					off++
 				} else {
-					v, m := tlv.ConsumeVarint(data[off:])
+					v, m := tlvwire.ConsumeVarint(data[off:])
 					if m < 0 {
-						return d.Error(off, tag, tlv.CodeError(m))
+						return d.Error(off, tag, tlvwire.CodeError(m))
 					}
-					if strict && m != tlv.SizeVarint(v) {
-						return d.Error(off, tag, tlv.ErrNonCanonical)
+					if strict && m != tlvwire.SizeVarint(v) {
+						return d.Error(off, tag, tlvwire.ErrNonCanonical)
 					}
 					u = v
 					off += m
@@ -470,26 +471,26 @@ func (x *Msg) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 				continue
 			}
 		case 2: // Text
-			if wt == tlv.Bytes {
+			if wt == tlvwire.Bytes {
 				var c []byte
 				m := 1
 				if off < len(data) && data[off] < 0x80 {
 					l := int(data[off])
 					if l > len(data)-off-1 {
-						return d.Error(off, tag, tlv.ErrLength)
+						return d.Error(off, tag, tlvwire.ErrLength)
 					}
 					c = data[off+1 : off+1+l : off+1+l]
 					m += l
 				} else {
-					l, lm := tlv.ConsumeVarint(data[off:])
+					l, lm := tlvwire.ConsumeVarint(data[off:])
 					if lm < 0 {
-						return d.Error(off, tag, tlv.CodeError(lm))
+						return d.Error(off, tag, tlvwire.CodeError(lm))
 					}
-					if strict && lm != tlv.SizeVarint(l) {
-						return d.Error(off, tag, tlv.ErrNonCanonical)
+					if strict && lm != tlvwire.SizeVarint(l) {
+						return d.Error(off, tag, tlvwire.ErrNonCanonical)
 					}
 					if l > uint64(len(data)-off-lm) {
-						return d.Error(off, tag, tlv.ErrLength)
+						return d.Error(off, tag, tlvwire.ErrLength)
 					}
 					c = data[off+lm : off+lm+int(l) : off+lm+int(l)]
 					m = lm + int(l)
@@ -502,26 +503,26 @@ func (x *Msg) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 				continue
 			}
 		case 3: // Payload
-			if wt == tlv.Bytes {
+			if wt == tlvwire.Bytes {
 				var c []byte
 				m := 1
 				if off < len(data) && data[off] < 0x80 {
 					l := int(data[off])
 					if l > len(data)-off-1 {
-						return d.Error(off, tag, tlv.ErrLength)
+						return d.Error(off, tag, tlvwire.ErrLength)
 					}
 					c = data[off+1 : off+1+l : off+1+l]
 					m += l
 				} else {
-					l, lm := tlv.ConsumeVarint(data[off:])
+					l, lm := tlvwire.ConsumeVarint(data[off:])
 					if lm < 0 {
-						return d.Error(off, tag, tlv.CodeError(lm))
+						return d.Error(off, tag, tlvwire.CodeError(lm))
 					}
-					if strict && lm != tlv.SizeVarint(l) {
-						return d.Error(off, tag, tlv.ErrNonCanonical)
+					if strict && lm != tlvwire.SizeVarint(l) {
+						return d.Error(off, tag, tlvwire.ErrNonCanonical)
 					}
 					if l > uint64(len(data)-off-lm) {
-						return d.Error(off, tag, tlv.ErrLength)
+						return d.Error(off, tag, tlvwire.ErrLength)
 					}
 					c = data[off+lm : off+lm+int(l) : off+lm+int(l)]
 					m = lm + int(l)
@@ -539,26 +540,26 @@ func (x *Msg) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 				continue
 			}
 		case 4: // IDs
-			if wt == tlv.PackedVarint {
+			if wt == tlvwire.PackedVarint {
 				var c []byte
 				m := 1
 				if off < len(data) && data[off] < 0x80 {
 					l := int(data[off])
 					if l > len(data)-off-1 {
-						return d.Error(off, tag, tlv.ErrLength)
+						return d.Error(off, tag, tlvwire.ErrLength)
 					}
 					c = data[off+1 : off+1+l : off+1+l]
 					m += l
 				} else {
-					l, lm := tlv.ConsumeVarint(data[off:])
+					l, lm := tlvwire.ConsumeVarint(data[off:])
 					if lm < 0 {
-						return d.Error(off, tag, tlv.CodeError(lm))
+						return d.Error(off, tag, tlvwire.CodeError(lm))
 					}
-					if strict && lm != tlv.SizeVarint(l) {
-						return d.Error(off, tag, tlv.ErrNonCanonical)
+					if strict && lm != tlvwire.SizeVarint(l) {
+						return d.Error(off, tag, tlvwire.ErrNonCanonical)
 					}
 					if l > uint64(len(data)-off-lm) {
-						return d.Error(off, tag, tlv.ErrLength)
+						return d.Error(off, tag, tlvwire.ErrLength)
 					}
 					c = data[off+lm : off+lm+int(l) : off+lm+int(l)]
 					m = lm + int(l)
@@ -572,40 +573,40 @@ func (x *Msg) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 					}
 				}
 				if len(c) != 0 && c[len(c)-1] >= 0x80 {
-					return d.Error(co, tag, tlv.ErrMalformed)
+					return d.Error(co, tag, tlvwire.ErrMalformed)
 				}
 				if cnt == 0 && strict {
-					return d.Error(start, tag, tlv.ErrNonCanonical)
+					return d.Error(start, tag, tlvwire.ErrNonCanonical)
 				}
 				if err := d.Count(cnt); err != nil {
 					return d.Error(start, tag, err)
 				}
 				if cap(x.IDs)-len(x.IDs) < cnt {
-					s, err := tlv.Grow(d, x.IDs, cnt)
+					s, err := tlvwire.Grow(d, x.IDs, cnt)
 					if err != nil {
 						return d.Error(start, tag, err)
 					}
 					x.IDs = s
 				}
 				for p := 0; p < len(c); {
-					u, m := tlv.ConsumeVarint(c[p:])
+					u, m := tlvwire.ConsumeVarint(c[p:])
 					if m < 0 {
-						return d.Error(co+p, tag, tlv.CodeError(m))
+						return d.Error(co+p, tag, tlvwire.CodeError(m))
 					} // overflow: the content was checked not to end inside a varint
-					if strict && m != tlv.SizeVarint(u) {
-						return d.Error(co+p, tag, tlv.ErrNonCanonical)
+					if strict && m != tlvwire.SizeVarint(u) {
+						return d.Error(co+p, tag, tlvwire.ErrNonCanonical)
 					}
 					p += m
-					x.IDs = append(x.IDs, tlv.Unzigzag(u))
+					x.IDs = append(x.IDs, tlvwire.Unzigzag(u))
 				}
 				continue
 			}
-			if wt == tlv.Varint {
+			if wt == tlvwire.Varint {
 				if strict {
-					return d.Error(start, tag, tlv.ErrNonCanonical)
+					return d.Error(start, tag, tlvwire.ErrNonCanonical)
 				}
 				if len(x.IDs) == cap(x.IDs) {
-					s, err := tlv.Grow(d, x.IDs, 1)
+					s, err := tlvwire.Grow(d, x.IDs, 1)
 					if err != nil {
 						return d.Error(start, tag, err)
 					}
@@ -616,40 +617,40 @@ func (x *Msg) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 					u = uint64(data[off])
 					off++
 				} else {
-					v, m := tlv.ConsumeVarint(data[off:])
+					v, m := tlvwire.ConsumeVarint(data[off:])
 					if m < 0 {
-						return d.Error(off, tag, tlv.CodeError(m))
+						return d.Error(off, tag, tlvwire.CodeError(m))
 					}
-					if strict && m != tlv.SizeVarint(v) {
-						return d.Error(off, tag, tlv.ErrNonCanonical)
+					if strict && m != tlvwire.SizeVarint(v) {
+						return d.Error(off, tag, tlvwire.ErrNonCanonical)
 					}
 					u = v
 					off += m
 				}
-				x.IDs = append(x.IDs, tlv.Unzigzag(u))
+				x.IDs = append(x.IDs, tlvwire.Unzigzag(u))
 				continue
 			}
 		case 5: // Inner
-			if wt == tlv.Message {
+			if wt == tlvwire.Message {
 				var c []byte
 				m := 1
 				if off < len(data) && data[off] < 0x80 {
 					l := int(data[off])
 					if l > len(data)-off-1 {
-						return d.Error(off, tag, tlv.ErrLength)
+						return d.Error(off, tag, tlvwire.ErrLength)
 					}
 					c = data[off+1 : off+1+l : off+1+l]
 					m += l
 				} else {
-					l, lm := tlv.ConsumeVarint(data[off:])
+					l, lm := tlvwire.ConsumeVarint(data[off:])
 					if lm < 0 {
-						return d.Error(off, tag, tlv.CodeError(lm))
+						return d.Error(off, tag, tlvwire.CodeError(lm))
 					}
-					if strict && lm != tlv.SizeVarint(l) {
-						return d.Error(off, tag, tlv.ErrNonCanonical)
+					if strict && lm != tlvwire.SizeVarint(l) {
+						return d.Error(off, tag, tlvwire.ErrNonCanonical)
 					}
 					if l > uint64(len(data)-off-lm) {
-						return d.Error(off, tag, tlv.ErrLength)
+						return d.Error(off, tag, tlvwire.ErrLength)
 					}
 					c = data[off+lm : off+lm+int(l) : off+lm+int(l)]
 					m = lm + int(l)
@@ -667,26 +668,26 @@ func (x *Msg) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 				continue
 			}
 		case 6: // Items
-			if wt == tlv.Message {
+			if wt == tlvwire.Message {
 				var c []byte
 				m := 1
 				if off < len(data) && data[off] < 0x80 {
 					l := int(data[off])
 					if l > len(data)-off-1 {
-						return d.Error(off, tag, tlv.ErrLength)
+						return d.Error(off, tag, tlvwire.ErrLength)
 					}
 					c = data[off+1 : off+1+l : off+1+l]
 					m += l
 				} else {
-					l, lm := tlv.ConsumeVarint(data[off:])
+					l, lm := tlvwire.ConsumeVarint(data[off:])
 					if lm < 0 {
-						return d.Error(off, tag, tlv.CodeError(lm))
+						return d.Error(off, tag, tlvwire.CodeError(lm))
 					}
-					if strict && lm != tlv.SizeVarint(l) {
-						return d.Error(off, tag, tlv.ErrNonCanonical)
+					if strict && lm != tlvwire.SizeVarint(l) {
+						return d.Error(off, tag, tlvwire.ErrNonCanonical)
 					}
 					if l > uint64(len(data)-off-lm) {
-						return d.Error(off, tag, tlv.ErrLength)
+						return d.Error(off, tag, tlvwire.ErrLength)
 					}
 					c = data[off+lm : off+lm+int(l) : off+lm+int(l)]
 					m = lm + int(l)
@@ -698,7 +699,7 @@ func (x *Msg) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 					if x.Items == nil {
 						cnt = 0
 						for p := start; p < len(data); {
-							t, _, m := tlv.ConsumeField(data[p:])
+							t, _, m := tlvwire.ConsumeField(data[p:])
 							if m < 0 || t != tag {
 								break
 							}
@@ -706,7 +707,7 @@ func (x *Msg) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 							p += m
 						}
 					}
-					s, err := tlv.Grow(d, x.Items, cnt)
+					s, err := tlvwire.Grow(d, x.Items, cnt)
 					if err != nil {
 						return d.Error(start, tag, err)
 					}
@@ -719,26 +720,26 @@ func (x *Msg) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 				continue
 			}
 		case 7: // Attrs
-			if wt == tlv.Message {
+			if wt == tlvwire.Message {
 				var c []byte
 				m := 1
 				if off < len(data) && data[off] < 0x80 {
 					l := int(data[off])
 					if l > len(data)-off-1 {
-						return d.Error(off, tag, tlv.ErrLength)
+						return d.Error(off, tag, tlvwire.ErrLength)
 					}
 					c = data[off+1 : off+1+l : off+1+l]
 					m += l
 				} else {
-					l, lm := tlv.ConsumeVarint(data[off:])
+					l, lm := tlvwire.ConsumeVarint(data[off:])
 					if lm < 0 {
-						return d.Error(off, tag, tlv.CodeError(lm))
+						return d.Error(off, tag, tlvwire.CodeError(lm))
 					}
-					if strict && lm != tlv.SizeVarint(l) {
-						return d.Error(off, tag, tlv.ErrNonCanonical)
+					if strict && lm != tlvwire.SizeVarint(l) {
+						return d.Error(off, tag, tlvwire.ErrNonCanonical)
 					}
 					if l > uint64(len(data)-off-lm) {
-						return d.Error(off, tag, tlv.ErrLength)
+						return d.Error(off, tag, tlvwire.ErrLength)
 					}
 					c = data[off+lm : off+lm+int(l) : off+lm+int(l)]
 					m = lm + int(l)
@@ -748,7 +749,7 @@ func (x *Msg) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 				if len(x.Attrs) >= charged6 {
 					cnt := 0
 					for p := start; p < len(data); {
-						t, _, m := tlv.ConsumeField(data[p:])
+						t, _, m := tlvwire.ConsumeField(data[p:])
 						if m < 0 || t != tag {
 							break
 						}
@@ -756,12 +757,12 @@ func (x *Msg) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 						p += m
 					}
 					if x.Attrs == nil {
-						m, err := tlv.MakeMap[string, string](d, cnt)
+						m, err := tlvwire.MakeMap[string, string](d, cnt)
 						if err != nil {
 							return d.Error(start, tag, err)
 						}
 						x.Attrs = m
-					} else if err := tlv.GrowMap(d, x.Attrs, cnt); err != nil {
+					} else if err := tlvwire.GrowMap(d, x.Attrs, cnt); err != nil {
 						return d.Error(start, tag, err)
 					}
 					charged6 = len(x.Attrs) + cnt
@@ -770,38 +771,38 @@ func (x *Msg) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 				var val string
 				var el uint32
 				for p := 0; p < len(c); {
-					et, ew, m := tlv.ConsumeTag(c[p:])
+					et, ew, m := tlvwire.ConsumeTag(c[p:])
 					if m < 0 {
-						return d.Error(co+p, tag, tlv.CodeError(m))
+						return d.Error(co+p, tag, tlvwire.CodeError(m))
 					}
 					if strict && et != 1 && et != 2 {
-						return d.Error(co+p, tag, tlv.ErrMalformed)
+						return d.Error(co+p, tag, tlvwire.ErrMalformed)
 					} // SPEC.md §6: an entry holds tags 1 and 2 only
-					if strict && (m != tlv.SizeTag(et) || et != el+1) {
-						return d.Error(co+p, tag, tlv.ErrNonCanonical)
+					if strict && (m != tlvwire.SizeTag(et) || et != el+1) {
+						return d.Error(co+p, tag, tlvwire.ErrNonCanonical)
 					}
 					el = et
 					p += m
-					if et == 1 && ew == tlv.Bytes {
+					if et == 1 && ew == tlvwire.Bytes {
 						var ec []byte
 						m := 1
 						if p < len(c) && c[p] < 0x80 {
 							l := int(c[p])
 							if l > len(c)-p-1 {
-								return d.Error(co+p, tag, tlv.ErrLength)
+								return d.Error(co+p, tag, tlvwire.ErrLength)
 							}
 							ec = c[p+1 : p+1+l : p+1+l]
 							m += l
 						} else {
-							l, lm := tlv.ConsumeVarint(c[p:])
+							l, lm := tlvwire.ConsumeVarint(c[p:])
 							if lm < 0 {
-								return d.Error(co+p, tag, tlv.CodeError(lm))
+								return d.Error(co+p, tag, tlvwire.CodeError(lm))
 							}
-							if strict && lm != tlv.SizeVarint(l) {
-								return d.Error(co+p, tag, tlv.ErrNonCanonical)
+							if strict && lm != tlvwire.SizeVarint(l) {
+								return d.Error(co+p, tag, tlvwire.ErrNonCanonical)
 							}
 							if l > uint64(len(c)-p-lm) {
-								return d.Error(co+p, tag, tlv.ErrLength)
+								return d.Error(co+p, tag, tlvwire.ErrLength)
 							}
 							ec = c[p+lm : p+lm+int(l) : p+lm+int(l)]
 							m = lm + int(l)
@@ -813,26 +814,26 @@ func (x *Msg) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 						k = string(ec)
 						continue
 					}
-					if et == 2 && ew == tlv.Bytes {
+					if et == 2 && ew == tlvwire.Bytes {
 						var ec []byte
 						m := 1
 						if p < len(c) && c[p] < 0x80 {
 							l := int(c[p])
 							if l > len(c)-p-1 {
-								return d.Error(co+p, tag, tlv.ErrLength)
+								return d.Error(co+p, tag, tlvwire.ErrLength)
 							}
 							ec = c[p+1 : p+1+l : p+1+l]
 							m += l
 						} else {
-							l, lm := tlv.ConsumeVarint(c[p:])
+							l, lm := tlvwire.ConsumeVarint(c[p:])
 							if lm < 0 {
-								return d.Error(co+p, tag, tlv.CodeError(lm))
+								return d.Error(co+p, tag, tlvwire.CodeError(lm))
 							}
-							if strict && lm != tlv.SizeVarint(l) {
-								return d.Error(co+p, tag, tlv.ErrNonCanonical)
+							if strict && lm != tlvwire.SizeVarint(l) {
+								return d.Error(co+p, tag, tlvwire.ErrNonCanonical)
 							}
 							if l > uint64(len(c)-p-lm) {
-								return d.Error(co+p, tag, tlv.ErrLength)
+								return d.Error(co+p, tag, tlvwire.ErrLength)
 							}
 							ec = c[p+lm : p+lm+int(l) : p+lm+int(l)]
 							m = lm + int(l)
@@ -845,16 +846,16 @@ func (x *Msg) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 						continue
 					}
 					if strict {
-						return d.Error(co+p, tag, tlv.ErrMalformed)
+						return d.Error(co+p, tag, tlvwire.ErrMalformed)
 					}
-					sk := tlv.ConsumeValue(c[p:], ew)
+					sk := tlvwire.ConsumeValue(c[p:], ew)
 					if sk < 0 {
-						return d.Error(co+p, tag, tlv.CodeError(sk))
+						return d.Error(co+p, tag, tlvwire.CodeError(sk))
 					}
 					p += sk
 				}
-				if strict && (el != 2 || havePrev6 && tlv.CompareKeyString(prev6, k) >= 0) {
-					return d.Error(start, tag, tlv.ErrNonCanonical)
+				if strict && (el != 2 || havePrev6 && tlvwire.CompareKeyString(prev6, k) >= 0) {
+					return d.Error(start, tag, tlvwire.ErrNonCanonical)
 				}
 				prev6, havePrev6 = k, true
 				x.Attrs[k] = val
@@ -864,17 +865,17 @@ func (x *Msg) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 		if strict {
 			switch tag {
 			case 1, 2, 3, 4, 5, 6, 7:
-				return d.Error(start, tag, tlv.ErrWireType)
+				return d.Error(start, tag, tlvwire.ErrWireType)
 			}
 		}
-		if strict && wt != tlv.Fixed32 && wt != tlv.Fixed64 {
-			if v, m := tlv.ConsumeVarint(data[off:]); m > 0 && m != tlv.SizeVarint(v) {
-				return d.Error(off, tag, tlv.ErrNonCanonical)
+		if strict && wt != tlvwire.Fixed32 && wt != tlvwire.Fixed64 {
+			if v, m := tlvwire.ConsumeVarint(data[off:]); m > 0 && m != tlvwire.SizeVarint(v) {
+				return d.Error(off, tag, tlvwire.ErrNonCanonical)
 			}
 		}
-		m := tlv.ConsumeValue(data[off:], wt)
+		m := tlvwire.ConsumeValue(data[off:], wt)
 		if m < 0 {
-			return d.Error(off, tag, tlv.CodeError(m))
+			return d.Error(off, tag, tlvwire.CodeError(m))
 		}
 		off += m
 		// Charged before allocating; capacity doubles.
@@ -917,8 +918,8 @@ type MsgV2 struct {
 }
 
 var (
-	_ tlv.Marshaler   = (*MsgV2)(nil)
-	_ tlv.Unmarshaler = (*MsgV2)(nil)
+	_ tlvwire.Marshaler   = (*MsgV2)(nil)
+	_ tlvwire.Unmarshaler = (*MsgV2)(nil)
 )
 
 // SizeTLV returns the number of bytes AppendTLV appends.
@@ -928,50 +929,50 @@ func (x *MsgV2) SizeTLV() int {
 	}
 	n := len(x.UnknownFields)
 	if x.UID != 0 {
-		n += 1 + tlv.SizeVarint(uint64(x.UID))
+		n += 1 + tlvwire.SizeVarint(uint64(x.UID))
 	}
 	if len(x.Text) != 0 {
-		n += 1 + tlv.SizeVarint(uint64(len(x.Text))) + len(x.Text)
+		n += 1 + tlvwire.SizeVarint(uint64(len(x.Text))) + len(x.Text)
 	}
 	if len(x.Payload) != 0 {
-		n += 1 + tlv.SizeVarint(uint64(len(x.Payload))) + len(x.Payload)
+		n += 1 + tlvwire.SizeVarint(uint64(len(x.Payload))) + len(x.Payload)
 	}
 	if len(x.IDs) != 0 {
 		s := 0
 		for _, e := range x.IDs {
-			s += tlv.SizeVarint(tlv.Zigzag(int64(e)))
+			s += tlvwire.SizeVarint(tlvwire.Zigzag(int64(e)))
 		}
-		n += 1 + tlv.SizeVarint(uint64(s)) + s
+		n += 1 + tlvwire.SizeVarint(uint64(s)) + s
 	}
 	if x.Inner != nil {
 		{
 			s := x.Inner.SizeTLV()
-			n += 1 + tlv.SizeVarint(uint64(s)) + s
+			n += 1 + tlvwire.SizeVarint(uint64(s)) + s
 		}
 	}
 	for i := range x.Items {
 		{
 			s := x.Items[i].SizeTLV()
-			n += 1 + tlv.SizeVarint(uint64(s)) + s
+			n += 1 + tlvwire.SizeVarint(uint64(s)) + s
 		}
 	}
 	for k, v := range x.Attrs {
 		e := 0
-		e += 1 + tlv.SizeVarint(uint64(len(k))) + len(k)
-		e += 1 + tlv.SizeVarint(uint64(len(v))) + len(v)
+		e += 1 + tlvwire.SizeVarint(uint64(len(k))) + len(k)
+		e += 1 + tlvwire.SizeVarint(uint64(len(v))) + len(v)
 		_, _ = k, v
-		n += 1 + tlv.SizeVarint(uint64(e)) + e
+		n += 1 + tlvwire.SizeVarint(uint64(e)) + e
 	}
 	if len(x.Region) != 0 {
-		n += 1 + tlv.SizeVarint(uint64(len(x.Region))) + len(x.Region)
+		n += 1 + tlvwire.SizeVarint(uint64(len(x.Region))) + len(x.Region)
 	}
 	if x.Score != 0 {
-		n += 1 + tlv.SizeVarint(tlv.Zigzag(int64(x.Score)))
+		n += 1 + tlvwire.SizeVarint(tlvwire.Zigzag(int64(x.Score)))
 	}
 	if x.Origin != nil {
 		{
 			s := x.Origin.SizeTLV()
-			n += 1 + tlv.SizeVarint(uint64(s)) + s
+			n += 1 + tlvwire.SizeVarint(uint64(s)) + s
 		}
 	}
 	return n
@@ -981,7 +982,7 @@ func (x *MsgV2) SizeTLV() int {
 // included, to b; a nil x appends nothing. It allocates only to grow b
 // (and, for a map of more than 16 entries, once to sort its keys). It fails
 // only when UnknownFields, here or in a nested message, holds malformed
-// bytes (tlv.ErrMalformed).
+// bytes (tlvwire.ErrMalformed).
 func (x *MsgV2) AppendTLV(b []byte) ([]byte, error) {
 	if x == nil {
 		return b, nil
@@ -989,7 +990,7 @@ func (x *MsgV2) AppendTLV(b []byte) ([]byte, error) {
 	u := x.UnknownFields
 	if len(u) != 0 && !u.Valid() {
 		if u = u.Sorted(); !u.Valid() {
-			return b, fmt.Errorf("tlv: MsgV2.UnknownFields holds a malformed field: %w", tlv.ErrMalformed)
+			return b, fmt.Errorf("tlv: MsgV2.UnknownFields holds a malformed field: %w", tlvwire.ErrMalformed)
 		}
 	}
 	var err error
@@ -999,43 +1000,43 @@ func (x *MsgV2) AppendTLV(b []byte) ([]byte, error) {
 			b, u = u.AppendBefore(b, 1)
 		}
 		b = append(b, 0x08)
-		b = tlv.AppendVarint(b, uint64(x.UID))
+		b = tlvwire.AppendVarint(b, uint64(x.UID))
 	}
 	if len(x.Text) != 0 {
 		if len(u) != 0 {
 			b, u = u.AppendBefore(b, 2)
 		}
 		b = append(b, 0x12)
-		b = tlv.AppendString(b, x.Text)
+		b = tlvwire.AppendString(b, x.Text)
 	}
 	if len(x.Payload) != 0 {
 		if len(u) != 0 {
 			b, u = u.AppendBefore(b, 3)
 		}
 		b = append(b, 0x1a)
-		b = tlv.AppendBytes(b, x.Payload)
+		b = tlvwire.AppendBytes(b, x.Payload)
 	}
 	if len(x.IDs) != 0 {
 		if len(u) != 0 {
 			b, u = u.AppendBefore(b, 4)
 		}
 		b = append(b, 0x24)
-		b, mk = tlv.BeginLen(b)
+		b, mk = tlvwire.BeginLen(b)
 		for _, e := range x.IDs {
-			b = tlv.AppendVarint(b, tlv.Zigzag(int64(e)))
+			b = tlvwire.AppendVarint(b, tlvwire.Zigzag(int64(e)))
 		}
-		b = tlv.EndLen(b, mk)
+		b = tlvwire.EndLen(b, mk)
 	}
 	if x.Inner != nil {
 		if len(u) != 0 {
 			b, u = u.AppendBefore(b, 5)
 		}
 		b = append(b, 0x2b)
-		b, mk = tlv.BeginLen(b)
+		b, mk = tlvwire.BeginLen(b)
 		if b, err = x.Inner.AppendTLV(b); err != nil {
 			return b, err
 		}
-		b = tlv.EndLen(b, mk)
+		b = tlvwire.EndLen(b, mk)
 	}
 	if len(x.Items) != 0 {
 		if len(u) != 0 {
@@ -1043,11 +1044,11 @@ func (x *MsgV2) AppendTLV(b []byte) ([]byte, error) {
 		}
 		for i := range x.Items {
 			b = append(b, 0x33)
-			b, mk = tlv.BeginLen(b)
+			b, mk = tlvwire.BeginLen(b)
 			if b, err = x.Items[i].AppendTLV(b); err != nil {
 				return b, err
 			}
-			b = tlv.EndLen(b, mk)
+			b = tlvwire.EndLen(b, mk)
 		}
 	}
 	if len(x.Attrs) != 0 {
@@ -1074,7 +1075,7 @@ func (x *MsgV2) AppendTLV(b []byte) ([]byte, error) {
 				if len(a)|len(b) < 0x80 {
 					return len(a) < len(b)
 				}
-				return tlv.CompareKeyString(a, b) < 0
+				return tlvwire.CompareKeyString(a, b) < 0
 			}
 			for i := 1; i < len(entries); i++ {
 				for j := i; j > 0 && less(entries[j].k, entries[j-1].k); j-- {
@@ -1082,17 +1083,17 @@ func (x *MsgV2) AppendTLV(b []byte) ([]byte, error) {
 				}
 			}
 		} else {
-			slices.SortFunc(entries, func(a, b entry) int { return tlv.CompareKeyString(a.k, b.k) })
+			slices.SortFunc(entries, func(a, b entry) int { return tlvwire.CompareKeyString(a.k, b.k) })
 		}
 		for i := range entries {
 			e := &entries[i]
 			b = append(b, 0x3b)
-			b, mk = tlv.BeginLen(b)
+			b, mk = tlvwire.BeginLen(b)
 			b = append(b, 0x0a)
-			b = tlv.AppendString(b, e.k)
+			b = tlvwire.AppendString(b, e.k)
 			b = append(b, 0x12)
-			b = tlv.AppendString(b, e.v)
-			b = tlv.EndLen(b, mk)
+			b = tlvwire.AppendString(b, e.v)
+			b = tlvwire.EndLen(b, mk)
 		}
 	}
 	if len(x.Region) != 0 {
@@ -1100,25 +1101,25 @@ func (x *MsgV2) AppendTLV(b []byte) ([]byte, error) {
 			b, u = u.AppendBefore(b, 8)
 		}
 		b = append(b, 0x42)
-		b = tlv.AppendString(b, x.Region)
+		b = tlvwire.AppendString(b, x.Region)
 	}
 	if x.Score != 0 {
 		if len(u) != 0 {
 			b, u = u.AppendBefore(b, 9)
 		}
 		b = append(b, 0x48)
-		b = tlv.AppendVarint(b, tlv.Zigzag(int64(x.Score)))
+		b = tlvwire.AppendVarint(b, tlvwire.Zigzag(int64(x.Score)))
 	}
 	if x.Origin != nil {
 		if len(u) != 0 {
 			b, u = u.AppendBefore(b, 10)
 		}
 		b = append(b, 0x53)
-		b, mk = tlv.BeginLen(b)
+		b, mk = tlvwire.BeginLen(b)
 		if b, err = x.Origin.AppendTLV(b); err != nil {
 			return b, err
 		}
-		b = tlv.EndLen(b, mk)
+		b = tlvwire.EndLen(b, mk)
 	}
 	return append(b, u...), nil
 }
@@ -1126,13 +1127,13 @@ func (x *MsgV2) AppendTLV(b []byte) ([]byte, error) {
 // UnmarshalTLV resets x and decodes the message fields in data, within the
 // limits of d (the defaults if d is nil). Fields x does not declare are kept
 // in x.UnknownFields.
-func (x *MsgV2) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
+func (x *MsgV2) UnmarshalTLV(data []byte, d *tlvwire.DecodeState) error {
 	if x == nil {
-		return fmt.Errorf("tlv: cannot decode into a nil *MsgV2: %w", tlv.ErrUnsupportedType)
+		return fmt.Errorf("tlv: cannot decode into a nil *MsgV2: %w", tlvwire.ErrUnsupportedType)
 	}
 	if d == nil {
 		var err error
-		if d, err = (tlv.DecodeOptions{}).NewDecodeState(len(data)); err != nil {
+		if d, err = tlvwire.NewDecodeState(len(data)); err != nil {
 			return err
 		}
 	}
@@ -1145,30 +1146,30 @@ func (x *MsgV2) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 	for off := 0; off < len(data); {
 		start := off
 		var tag uint32
-		var wt tlv.WireType
+		var wt tlvwire.WireType
 		n := 1
 		if k := data[off]; k < 0x80 {
-			tag, wt = uint32(k>>3), tlv.WireType(k&7)
+			tag, wt = uint32(k>>3), tlvwire.WireType(k&7)
 			if tag == 0 {
-				return d.Error(off, 0, tlv.ErrTag)
+				return d.Error(off, 0, tlvwire.ErrTag)
 			}
 		} else {
-			tag, wt, n = tlv.ConsumeTag(data[off:])
+			tag, wt, n = tlvwire.ConsumeTag(data[off:])
 			if n < 0 {
-				return d.Error(off, 0, tlv.CodeError(n))
+				return d.Error(off, 0, tlvwire.CodeError(n))
 			}
 		}
 		if err := d.Count(1); err != nil {
 			return d.Error(off, tag, err)
 		}
 		if strict {
-			if n != tlv.SizeTag(tag) || tag < last {
-				return d.Error(off, tag, tlv.ErrNonCanonical)
+			if n != tlvwire.SizeTag(tag) || tag < last {
+				return d.Error(off, tag, tlvwire.ErrNonCanonical)
 			}
 			if tag == last {
 				switch tag {
 				case 1, 2, 3, 4, 5, 8, 9, 10:
-					return d.Error(off, tag, tlv.ErrNonCanonical)
+					return d.Error(off, tag, tlvwire.ErrNonCanonical)
 				}
 			}
 			last = tag
@@ -1176,18 +1177,18 @@ func (x *MsgV2) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 		off += n
 		switch tag {
 		case 1: // UID
-			if wt == tlv.Varint {
+			if wt == tlvwire.Varint {
 				var u uint64
 				if off < len(data) && data[off] < 0x80 {
 					u = uint64(data[off])
 					off++
 				} else {
-					v, m := tlv.ConsumeVarint(data[off:])
+					v, m := tlvwire.ConsumeVarint(data[off:])
 					if m < 0 {
-						return d.Error(off, tag, tlv.CodeError(m))
+						return d.Error(off, tag, tlvwire.CodeError(m))
 					}
-					if strict && m != tlv.SizeVarint(v) {
-						return d.Error(off, tag, tlv.ErrNonCanonical)
+					if strict && m != tlvwire.SizeVarint(v) {
+						return d.Error(off, tag, tlvwire.ErrNonCanonical)
 					}
 					u = v
 					off += m
@@ -1196,26 +1197,26 @@ func (x *MsgV2) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 				continue
 			}
 		case 2: // Text
-			if wt == tlv.Bytes {
+			if wt == tlvwire.Bytes {
 				var c []byte
 				m := 1
 				if off < len(data) && data[off] < 0x80 {
 					l := int(data[off])
 					if l > len(data)-off-1 {
-						return d.Error(off, tag, tlv.ErrLength)
+						return d.Error(off, tag, tlvwire.ErrLength)
 					}
 					c = data[off+1 : off+1+l : off+1+l]
 					m += l
 				} else {
-					l, lm := tlv.ConsumeVarint(data[off:])
+					l, lm := tlvwire.ConsumeVarint(data[off:])
 					if lm < 0 {
-						return d.Error(off, tag, tlv.CodeError(lm))
+						return d.Error(off, tag, tlvwire.CodeError(lm))
 					}
-					if strict && lm != tlv.SizeVarint(l) {
-						return d.Error(off, tag, tlv.ErrNonCanonical)
+					if strict && lm != tlvwire.SizeVarint(l) {
+						return d.Error(off, tag, tlvwire.ErrNonCanonical)
 					}
 					if l > uint64(len(data)-off-lm) {
-						return d.Error(off, tag, tlv.ErrLength)
+						return d.Error(off, tag, tlvwire.ErrLength)
 					}
 					c = data[off+lm : off+lm+int(l) : off+lm+int(l)]
 					m = lm + int(l)
@@ -1228,26 +1229,26 @@ func (x *MsgV2) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 				continue
 			}
 		case 3: // Payload
-			if wt == tlv.Bytes {
+			if wt == tlvwire.Bytes {
 				var c []byte
 				m := 1
 				if off < len(data) && data[off] < 0x80 {
 					l := int(data[off])
 					if l > len(data)-off-1 {
-						return d.Error(off, tag, tlv.ErrLength)
+						return d.Error(off, tag, tlvwire.ErrLength)
 					}
 					c = data[off+1 : off+1+l : off+1+l]
 					m += l
 				} else {
-					l, lm := tlv.ConsumeVarint(data[off:])
+					l, lm := tlvwire.ConsumeVarint(data[off:])
 					if lm < 0 {
-						return d.Error(off, tag, tlv.CodeError(lm))
+						return d.Error(off, tag, tlvwire.CodeError(lm))
 					}
-					if strict && lm != tlv.SizeVarint(l) {
-						return d.Error(off, tag, tlv.ErrNonCanonical)
+					if strict && lm != tlvwire.SizeVarint(l) {
+						return d.Error(off, tag, tlvwire.ErrNonCanonical)
 					}
 					if l > uint64(len(data)-off-lm) {
-						return d.Error(off, tag, tlv.ErrLength)
+						return d.Error(off, tag, tlvwire.ErrLength)
 					}
 					c = data[off+lm : off+lm+int(l) : off+lm+int(l)]
 					m = lm + int(l)
@@ -1265,26 +1266,26 @@ func (x *MsgV2) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 				continue
 			}
 		case 4: // IDs
-			if wt == tlv.PackedVarint {
+			if wt == tlvwire.PackedVarint {
 				var c []byte
 				m := 1
 				if off < len(data) && data[off] < 0x80 {
 					l := int(data[off])
 					if l > len(data)-off-1 {
-						return d.Error(off, tag, tlv.ErrLength)
+						return d.Error(off, tag, tlvwire.ErrLength)
 					}
 					c = data[off+1 : off+1+l : off+1+l]
 					m += l
 				} else {
-					l, lm := tlv.ConsumeVarint(data[off:])
+					l, lm := tlvwire.ConsumeVarint(data[off:])
 					if lm < 0 {
-						return d.Error(off, tag, tlv.CodeError(lm))
+						return d.Error(off, tag, tlvwire.CodeError(lm))
 					}
-					if strict && lm != tlv.SizeVarint(l) {
-						return d.Error(off, tag, tlv.ErrNonCanonical)
+					if strict && lm != tlvwire.SizeVarint(l) {
+						return d.Error(off, tag, tlvwire.ErrNonCanonical)
 					}
 					if l > uint64(len(data)-off-lm) {
-						return d.Error(off, tag, tlv.ErrLength)
+						return d.Error(off, tag, tlvwire.ErrLength)
 					}
 					c = data[off+lm : off+lm+int(l) : off+lm+int(l)]
 					m = lm + int(l)
@@ -1298,40 +1299,40 @@ func (x *MsgV2) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 					}
 				}
 				if len(c) != 0 && c[len(c)-1] >= 0x80 {
-					return d.Error(co, tag, tlv.ErrMalformed)
+					return d.Error(co, tag, tlvwire.ErrMalformed)
 				}
 				if cnt == 0 && strict {
-					return d.Error(start, tag, tlv.ErrNonCanonical)
+					return d.Error(start, tag, tlvwire.ErrNonCanonical)
 				}
 				if err := d.Count(cnt); err != nil {
 					return d.Error(start, tag, err)
 				}
 				if cap(x.IDs)-len(x.IDs) < cnt {
-					s, err := tlv.Grow(d, x.IDs, cnt)
+					s, err := tlvwire.Grow(d, x.IDs, cnt)
 					if err != nil {
 						return d.Error(start, tag, err)
 					}
 					x.IDs = s
 				}
 				for p := 0; p < len(c); {
-					u, m := tlv.ConsumeVarint(c[p:])
+					u, m := tlvwire.ConsumeVarint(c[p:])
 					if m < 0 {
-						return d.Error(co+p, tag, tlv.CodeError(m))
+						return d.Error(co+p, tag, tlvwire.CodeError(m))
 					} // overflow: the content was checked not to end inside a varint
-					if strict && m != tlv.SizeVarint(u) {
-						return d.Error(co+p, tag, tlv.ErrNonCanonical)
+					if strict && m != tlvwire.SizeVarint(u) {
+						return d.Error(co+p, tag, tlvwire.ErrNonCanonical)
 					}
 					p += m
-					x.IDs = append(x.IDs, tlv.Unzigzag(u))
+					x.IDs = append(x.IDs, tlvwire.Unzigzag(u))
 				}
 				continue
 			}
-			if wt == tlv.Varint {
+			if wt == tlvwire.Varint {
 				if strict {
-					return d.Error(start, tag, tlv.ErrNonCanonical)
+					return d.Error(start, tag, tlvwire.ErrNonCanonical)
 				}
 				if len(x.IDs) == cap(x.IDs) {
-					s, err := tlv.Grow(d, x.IDs, 1)
+					s, err := tlvwire.Grow(d, x.IDs, 1)
 					if err != nil {
 						return d.Error(start, tag, err)
 					}
@@ -1342,40 +1343,40 @@ func (x *MsgV2) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 					u = uint64(data[off])
 					off++
 				} else {
-					v, m := tlv.ConsumeVarint(data[off:])
+					v, m := tlvwire.ConsumeVarint(data[off:])
 					if m < 0 {
-						return d.Error(off, tag, tlv.CodeError(m))
+						return d.Error(off, tag, tlvwire.CodeError(m))
 					}
-					if strict && m != tlv.SizeVarint(v) {
-						return d.Error(off, tag, tlv.ErrNonCanonical)
+					if strict && m != tlvwire.SizeVarint(v) {
+						return d.Error(off, tag, tlvwire.ErrNonCanonical)
 					}
 					u = v
 					off += m
 				}
-				x.IDs = append(x.IDs, tlv.Unzigzag(u))
+				x.IDs = append(x.IDs, tlvwire.Unzigzag(u))
 				continue
 			}
 		case 5: // Inner
-			if wt == tlv.Message {
+			if wt == tlvwire.Message {
 				var c []byte
 				m := 1
 				if off < len(data) && data[off] < 0x80 {
 					l := int(data[off])
 					if l > len(data)-off-1 {
-						return d.Error(off, tag, tlv.ErrLength)
+						return d.Error(off, tag, tlvwire.ErrLength)
 					}
 					c = data[off+1 : off+1+l : off+1+l]
 					m += l
 				} else {
-					l, lm := tlv.ConsumeVarint(data[off:])
+					l, lm := tlvwire.ConsumeVarint(data[off:])
 					if lm < 0 {
-						return d.Error(off, tag, tlv.CodeError(lm))
+						return d.Error(off, tag, tlvwire.CodeError(lm))
 					}
-					if strict && lm != tlv.SizeVarint(l) {
-						return d.Error(off, tag, tlv.ErrNonCanonical)
+					if strict && lm != tlvwire.SizeVarint(l) {
+						return d.Error(off, tag, tlvwire.ErrNonCanonical)
 					}
 					if l > uint64(len(data)-off-lm) {
-						return d.Error(off, tag, tlv.ErrLength)
+						return d.Error(off, tag, tlvwire.ErrLength)
 					}
 					c = data[off+lm : off+lm+int(l) : off+lm+int(l)]
 					m = lm + int(l)
@@ -1393,26 +1394,26 @@ func (x *MsgV2) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 				continue
 			}
 		case 6: // Items
-			if wt == tlv.Message {
+			if wt == tlvwire.Message {
 				var c []byte
 				m := 1
 				if off < len(data) && data[off] < 0x80 {
 					l := int(data[off])
 					if l > len(data)-off-1 {
-						return d.Error(off, tag, tlv.ErrLength)
+						return d.Error(off, tag, tlvwire.ErrLength)
 					}
 					c = data[off+1 : off+1+l : off+1+l]
 					m += l
 				} else {
-					l, lm := tlv.ConsumeVarint(data[off:])
+					l, lm := tlvwire.ConsumeVarint(data[off:])
 					if lm < 0 {
-						return d.Error(off, tag, tlv.CodeError(lm))
+						return d.Error(off, tag, tlvwire.CodeError(lm))
 					}
-					if strict && lm != tlv.SizeVarint(l) {
-						return d.Error(off, tag, tlv.ErrNonCanonical)
+					if strict && lm != tlvwire.SizeVarint(l) {
+						return d.Error(off, tag, tlvwire.ErrNonCanonical)
 					}
 					if l > uint64(len(data)-off-lm) {
-						return d.Error(off, tag, tlv.ErrLength)
+						return d.Error(off, tag, tlvwire.ErrLength)
 					}
 					c = data[off+lm : off+lm+int(l) : off+lm+int(l)]
 					m = lm + int(l)
@@ -1424,7 +1425,7 @@ func (x *MsgV2) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 					if x.Items == nil {
 						cnt = 0
 						for p := start; p < len(data); {
-							t, _, m := tlv.ConsumeField(data[p:])
+							t, _, m := tlvwire.ConsumeField(data[p:])
 							if m < 0 || t != tag {
 								break
 							}
@@ -1432,7 +1433,7 @@ func (x *MsgV2) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 							p += m
 						}
 					}
-					s, err := tlv.Grow(d, x.Items, cnt)
+					s, err := tlvwire.Grow(d, x.Items, cnt)
 					if err != nil {
 						return d.Error(start, tag, err)
 					}
@@ -1445,26 +1446,26 @@ func (x *MsgV2) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 				continue
 			}
 		case 7: // Attrs
-			if wt == tlv.Message {
+			if wt == tlvwire.Message {
 				var c []byte
 				m := 1
 				if off < len(data) && data[off] < 0x80 {
 					l := int(data[off])
 					if l > len(data)-off-1 {
-						return d.Error(off, tag, tlv.ErrLength)
+						return d.Error(off, tag, tlvwire.ErrLength)
 					}
 					c = data[off+1 : off+1+l : off+1+l]
 					m += l
 				} else {
-					l, lm := tlv.ConsumeVarint(data[off:])
+					l, lm := tlvwire.ConsumeVarint(data[off:])
 					if lm < 0 {
-						return d.Error(off, tag, tlv.CodeError(lm))
+						return d.Error(off, tag, tlvwire.CodeError(lm))
 					}
-					if strict && lm != tlv.SizeVarint(l) {
-						return d.Error(off, tag, tlv.ErrNonCanonical)
+					if strict && lm != tlvwire.SizeVarint(l) {
+						return d.Error(off, tag, tlvwire.ErrNonCanonical)
 					}
 					if l > uint64(len(data)-off-lm) {
-						return d.Error(off, tag, tlv.ErrLength)
+						return d.Error(off, tag, tlvwire.ErrLength)
 					}
 					c = data[off+lm : off+lm+int(l) : off+lm+int(l)]
 					m = lm + int(l)
@@ -1474,7 +1475,7 @@ func (x *MsgV2) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 				if len(x.Attrs) >= charged6 {
 					cnt := 0
 					for p := start; p < len(data); {
-						t, _, m := tlv.ConsumeField(data[p:])
+						t, _, m := tlvwire.ConsumeField(data[p:])
 						if m < 0 || t != tag {
 							break
 						}
@@ -1482,12 +1483,12 @@ func (x *MsgV2) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 						p += m
 					}
 					if x.Attrs == nil {
-						m, err := tlv.MakeMap[string, string](d, cnt)
+						m, err := tlvwire.MakeMap[string, string](d, cnt)
 						if err != nil {
 							return d.Error(start, tag, err)
 						}
 						x.Attrs = m
-					} else if err := tlv.GrowMap(d, x.Attrs, cnt); err != nil {
+					} else if err := tlvwire.GrowMap(d, x.Attrs, cnt); err != nil {
 						return d.Error(start, tag, err)
 					}
 					charged6 = len(x.Attrs) + cnt
@@ -1496,38 +1497,38 @@ func (x *MsgV2) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 				var val string
 				var el uint32
 				for p := 0; p < len(c); {
-					et, ew, m := tlv.ConsumeTag(c[p:])
+					et, ew, m := tlvwire.ConsumeTag(c[p:])
 					if m < 0 {
-						return d.Error(co+p, tag, tlv.CodeError(m))
+						return d.Error(co+p, tag, tlvwire.CodeError(m))
 					}
 					if strict && et != 1 && et != 2 {
-						return d.Error(co+p, tag, tlv.ErrMalformed)
+						return d.Error(co+p, tag, tlvwire.ErrMalformed)
 					} // SPEC.md §6: an entry holds tags 1 and 2 only
-					if strict && (m != tlv.SizeTag(et) || et != el+1) {
-						return d.Error(co+p, tag, tlv.ErrNonCanonical)
+					if strict && (m != tlvwire.SizeTag(et) || et != el+1) {
+						return d.Error(co+p, tag, tlvwire.ErrNonCanonical)
 					}
 					el = et
 					p += m
-					if et == 1 && ew == tlv.Bytes {
+					if et == 1 && ew == tlvwire.Bytes {
 						var ec []byte
 						m := 1
 						if p < len(c) && c[p] < 0x80 {
 							l := int(c[p])
 							if l > len(c)-p-1 {
-								return d.Error(co+p, tag, tlv.ErrLength)
+								return d.Error(co+p, tag, tlvwire.ErrLength)
 							}
 							ec = c[p+1 : p+1+l : p+1+l]
 							m += l
 						} else {
-							l, lm := tlv.ConsumeVarint(c[p:])
+							l, lm := tlvwire.ConsumeVarint(c[p:])
 							if lm < 0 {
-								return d.Error(co+p, tag, tlv.CodeError(lm))
+								return d.Error(co+p, tag, tlvwire.CodeError(lm))
 							}
-							if strict && lm != tlv.SizeVarint(l) {
-								return d.Error(co+p, tag, tlv.ErrNonCanonical)
+							if strict && lm != tlvwire.SizeVarint(l) {
+								return d.Error(co+p, tag, tlvwire.ErrNonCanonical)
 							}
 							if l > uint64(len(c)-p-lm) {
-								return d.Error(co+p, tag, tlv.ErrLength)
+								return d.Error(co+p, tag, tlvwire.ErrLength)
 							}
 							ec = c[p+lm : p+lm+int(l) : p+lm+int(l)]
 							m = lm + int(l)
@@ -1539,26 +1540,26 @@ func (x *MsgV2) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 						k = string(ec)
 						continue
 					}
-					if et == 2 && ew == tlv.Bytes {
+					if et == 2 && ew == tlvwire.Bytes {
 						var ec []byte
 						m := 1
 						if p < len(c) && c[p] < 0x80 {
 							l := int(c[p])
 							if l > len(c)-p-1 {
-								return d.Error(co+p, tag, tlv.ErrLength)
+								return d.Error(co+p, tag, tlvwire.ErrLength)
 							}
 							ec = c[p+1 : p+1+l : p+1+l]
 							m += l
 						} else {
-							l, lm := tlv.ConsumeVarint(c[p:])
+							l, lm := tlvwire.ConsumeVarint(c[p:])
 							if lm < 0 {
-								return d.Error(co+p, tag, tlv.CodeError(lm))
+								return d.Error(co+p, tag, tlvwire.CodeError(lm))
 							}
-							if strict && lm != tlv.SizeVarint(l) {
-								return d.Error(co+p, tag, tlv.ErrNonCanonical)
+							if strict && lm != tlvwire.SizeVarint(l) {
+								return d.Error(co+p, tag, tlvwire.ErrNonCanonical)
 							}
 							if l > uint64(len(c)-p-lm) {
-								return d.Error(co+p, tag, tlv.ErrLength)
+								return d.Error(co+p, tag, tlvwire.ErrLength)
 							}
 							ec = c[p+lm : p+lm+int(l) : p+lm+int(l)]
 							m = lm + int(l)
@@ -1571,42 +1572,42 @@ func (x *MsgV2) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 						continue
 					}
 					if strict {
-						return d.Error(co+p, tag, tlv.ErrMalformed)
+						return d.Error(co+p, tag, tlvwire.ErrMalformed)
 					}
-					sk := tlv.ConsumeValue(c[p:], ew)
+					sk := tlvwire.ConsumeValue(c[p:], ew)
 					if sk < 0 {
-						return d.Error(co+p, tag, tlv.CodeError(sk))
+						return d.Error(co+p, tag, tlvwire.CodeError(sk))
 					}
 					p += sk
 				}
-				if strict && (el != 2 || havePrev6 && tlv.CompareKeyString(prev6, k) >= 0) {
-					return d.Error(start, tag, tlv.ErrNonCanonical)
+				if strict && (el != 2 || havePrev6 && tlvwire.CompareKeyString(prev6, k) >= 0) {
+					return d.Error(start, tag, tlvwire.ErrNonCanonical)
 				}
 				prev6, havePrev6 = k, true
 				x.Attrs[k] = val
 				continue
 			}
 		case 8: // Region
-			if wt == tlv.Bytes {
+			if wt == tlvwire.Bytes {
 				var c []byte
 				m := 1
 				if off < len(data) && data[off] < 0x80 {
 					l := int(data[off])
 					if l > len(data)-off-1 {
-						return d.Error(off, tag, tlv.ErrLength)
+						return d.Error(off, tag, tlvwire.ErrLength)
 					}
 					c = data[off+1 : off+1+l : off+1+l]
 					m += l
 				} else {
-					l, lm := tlv.ConsumeVarint(data[off:])
+					l, lm := tlvwire.ConsumeVarint(data[off:])
 					if lm < 0 {
-						return d.Error(off, tag, tlv.CodeError(lm))
+						return d.Error(off, tag, tlvwire.CodeError(lm))
 					}
-					if strict && lm != tlv.SizeVarint(l) {
-						return d.Error(off, tag, tlv.ErrNonCanonical)
+					if strict && lm != tlvwire.SizeVarint(l) {
+						return d.Error(off, tag, tlvwire.ErrNonCanonical)
 					}
 					if l > uint64(len(data)-off-lm) {
-						return d.Error(off, tag, tlv.ErrLength)
+						return d.Error(off, tag, tlvwire.ErrLength)
 					}
 					c = data[off+lm : off+lm+int(l) : off+lm+int(l)]
 					m = lm + int(l)
@@ -1619,46 +1620,46 @@ func (x *MsgV2) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 				continue
 			}
 		case 9: // Score
-			if wt == tlv.Varint {
+			if wt == tlvwire.Varint {
 				var u uint64
 				if off < len(data) && data[off] < 0x80 {
 					u = uint64(data[off])
 					off++
 				} else {
-					v, m := tlv.ConsumeVarint(data[off:])
+					v, m := tlvwire.ConsumeVarint(data[off:])
 					if m < 0 {
-						return d.Error(off, tag, tlv.CodeError(m))
+						return d.Error(off, tag, tlvwire.CodeError(m))
 					}
-					if strict && m != tlv.SizeVarint(v) {
-						return d.Error(off, tag, tlv.ErrNonCanonical)
+					if strict && m != tlvwire.SizeVarint(v) {
+						return d.Error(off, tag, tlvwire.ErrNonCanonical)
 					}
 					u = v
 					off += m
 				}
-				x.Score = tlv.Unzigzag(u)
+				x.Score = tlvwire.Unzigzag(u)
 				continue
 			}
 		case 10: // Origin
-			if wt == tlv.Message {
+			if wt == tlvwire.Message {
 				var c []byte
 				m := 1
 				if off < len(data) && data[off] < 0x80 {
 					l := int(data[off])
 					if l > len(data)-off-1 {
-						return d.Error(off, tag, tlv.ErrLength)
+						return d.Error(off, tag, tlvwire.ErrLength)
 					}
 					c = data[off+1 : off+1+l : off+1+l]
 					m += l
 				} else {
-					l, lm := tlv.ConsumeVarint(data[off:])
+					l, lm := tlvwire.ConsumeVarint(data[off:])
 					if lm < 0 {
-						return d.Error(off, tag, tlv.CodeError(lm))
+						return d.Error(off, tag, tlvwire.CodeError(lm))
 					}
-					if strict && lm != tlv.SizeVarint(l) {
-						return d.Error(off, tag, tlv.ErrNonCanonical)
+					if strict && lm != tlvwire.SizeVarint(l) {
+						return d.Error(off, tag, tlvwire.ErrNonCanonical)
 					}
 					if l > uint64(len(data)-off-lm) {
-						return d.Error(off, tag, tlv.ErrLength)
+						return d.Error(off, tag, tlvwire.ErrLength)
 					}
 					c = data[off+lm : off+lm+int(l) : off+lm+int(l)]
 					m = lm + int(l)
@@ -1679,17 +1680,17 @@ func (x *MsgV2) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 		if strict {
 			switch tag {
 			case 1, 2, 3, 4, 5, 6, 7, 8, 9, 10:
-				return d.Error(start, tag, tlv.ErrWireType)
+				return d.Error(start, tag, tlvwire.ErrWireType)
 			}
 		}
-		if strict && wt != tlv.Fixed32 && wt != tlv.Fixed64 {
-			if v, m := tlv.ConsumeVarint(data[off:]); m > 0 && m != tlv.SizeVarint(v) {
-				return d.Error(off, tag, tlv.ErrNonCanonical)
+		if strict && wt != tlvwire.Fixed32 && wt != tlvwire.Fixed64 {
+			if v, m := tlvwire.ConsumeVarint(data[off:]); m > 0 && m != tlvwire.SizeVarint(v) {
+				return d.Error(off, tag, tlvwire.ErrNonCanonical)
 			}
 		}
-		m := tlv.ConsumeValue(data[off:], wt)
+		m := tlvwire.ConsumeValue(data[off:], wt)
 		if m < 0 {
-			return d.Error(off, tag, tlv.CodeError(m))
+			return d.Error(off, tag, tlvwire.CodeError(m))
 		}
 		off += m
 		// Charged before allocating; capacity doubles.
@@ -1728,8 +1729,8 @@ type SmallStruct struct {
 }
 
 var (
-	_ tlv.Marshaler   = (*SmallStruct)(nil)
-	_ tlv.Unmarshaler = (*SmallStruct)(nil)
+	_ tlvwire.Marshaler   = (*SmallStruct)(nil)
+	_ tlvwire.Unmarshaler = (*SmallStruct)(nil)
 )
 
 // SizeTLV returns the number of bytes AppendTLV appends.
@@ -1739,16 +1740,16 @@ func (x *SmallStruct) SizeTLV() int {
 	}
 	n := len(x.UnknownFields)
 	if len(x.Name) != 0 {
-		n += 1 + tlv.SizeVarint(uint64(len(x.Name))) + len(x.Name)
+		n += 1 + tlvwire.SizeVarint(uint64(len(x.Name))) + len(x.Name)
 	}
 	if !x.BirthDay.IsZero() {
-		n += tlv.SizeTimeField(2, x.BirthDay)
+		n += tlvwire.SizeTimeField(2, x.BirthDay)
 	}
 	if len(x.Phone) != 0 {
-		n += 1 + tlv.SizeVarint(uint64(len(x.Phone))) + len(x.Phone)
+		n += 1 + tlvwire.SizeVarint(uint64(len(x.Phone))) + len(x.Phone)
 	}
 	if x.Siblings != 0 {
-		n += 1 + tlv.SizeVarint(tlv.Zigzag(int64(x.Siblings)))
+		n += 1 + tlvwire.SizeVarint(tlvwire.Zigzag(int64(x.Siblings)))
 	}
 	if x.Spouse {
 		n += 1 + 1
@@ -1763,7 +1764,7 @@ func (x *SmallStruct) SizeTLV() int {
 // included, to b; a nil x appends nothing. It allocates only to grow b
 // (and, for a map of more than 16 entries, once to sort its keys). It fails
 // only when UnknownFields, here or in a nested message, holds malformed
-// bytes (tlv.ErrMalformed).
+// bytes (tlvwire.ErrMalformed).
 func (x *SmallStruct) AppendTLV(b []byte) ([]byte, error) {
 	if x == nil {
 		return b, nil
@@ -1771,7 +1772,7 @@ func (x *SmallStruct) AppendTLV(b []byte) ([]byte, error) {
 	u := x.UnknownFields
 	if len(u) != 0 && !u.Valid() {
 		if u = u.Sorted(); !u.Valid() {
-			return b, fmt.Errorf("tlv: SmallStruct.UnknownFields holds a malformed field: %w", tlv.ErrMalformed)
+			return b, fmt.Errorf("tlv: SmallStruct.UnknownFields holds a malformed field: %w", tlvwire.ErrMalformed)
 		}
 	}
 	if len(x.Name) != 0 {
@@ -1779,30 +1780,30 @@ func (x *SmallStruct) AppendTLV(b []byte) ([]byte, error) {
 			b, u = u.AppendBefore(b, 1)
 		}
 		b = append(b, 0x0a)
-		b = tlv.AppendString(b, x.Name)
+		b = tlvwire.AppendString(b, x.Name)
 	}
 	if !x.BirthDay.IsZero() {
 		if len(u) != 0 {
 			b, u = u.AppendBefore(b, 2)
 		}
-		if err := tlv.CheckTime(x.BirthDay); err != nil {
+		if err := tlvwire.CheckTime(x.BirthDay); err != nil {
 			return b, err
 		}
-		b = tlv.AppendTimeField(b, 2, x.BirthDay)
+		b = tlvwire.AppendTimeField(b, 2, x.BirthDay)
 	}
 	if len(x.Phone) != 0 {
 		if len(u) != 0 {
 			b, u = u.AppendBefore(b, 3)
 		}
 		b = append(b, 0x1a)
-		b = tlv.AppendString(b, x.Phone)
+		b = tlvwire.AppendString(b, x.Phone)
 	}
 	if x.Siblings != 0 {
 		if len(u) != 0 {
 			b, u = u.AppendBefore(b, 4)
 		}
 		b = append(b, 0x20)
-		b = tlv.AppendVarint(b, tlv.Zigzag(int64(x.Siblings)))
+		b = tlvwire.AppendVarint(b, tlvwire.Zigzag(int64(x.Siblings)))
 	}
 	if x.Spouse {
 		if len(u) != 0 {
@@ -1815,7 +1816,7 @@ func (x *SmallStruct) AppendTLV(b []byte) ([]byte, error) {
 			b, u = u.AppendBefore(b, 6)
 		}
 		b = append(b, 0x31)
-		b = tlv.AppendFixed64(b, math.Float64bits(x.Money))
+		b = tlvwire.AppendFixed64(b, math.Float64bits(x.Money))
 	}
 	return append(b, u...), nil
 }
@@ -1823,13 +1824,13 @@ func (x *SmallStruct) AppendTLV(b []byte) ([]byte, error) {
 // UnmarshalTLV resets x and decodes the message fields in data, within the
 // limits of d (the defaults if d is nil). Fields x does not declare are kept
 // in x.UnknownFields.
-func (x *SmallStruct) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
+func (x *SmallStruct) UnmarshalTLV(data []byte, d *tlvwire.DecodeState) error {
 	if x == nil {
-		return fmt.Errorf("tlv: cannot decode into a nil *SmallStruct: %w", tlv.ErrUnsupportedType)
+		return fmt.Errorf("tlv: cannot decode into a nil *SmallStruct: %w", tlvwire.ErrUnsupportedType)
 	}
 	if d == nil {
 		var err error
-		if d, err = (tlv.DecodeOptions{}).NewDecodeState(len(data)); err != nil {
+		if d, err = tlvwire.NewDecodeState(len(data)); err != nil {
 			return err
 		}
 	}
@@ -1839,30 +1840,30 @@ func (x *SmallStruct) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 	for off := 0; off < len(data); {
 		start := off
 		var tag uint32
-		var wt tlv.WireType
+		var wt tlvwire.WireType
 		n := 1
 		if k := data[off]; k < 0x80 {
-			tag, wt = uint32(k>>3), tlv.WireType(k&7)
+			tag, wt = uint32(k>>3), tlvwire.WireType(k&7)
 			if tag == 0 {
-				return d.Error(off, 0, tlv.ErrTag)
+				return d.Error(off, 0, tlvwire.ErrTag)
 			}
 		} else {
-			tag, wt, n = tlv.ConsumeTag(data[off:])
+			tag, wt, n = tlvwire.ConsumeTag(data[off:])
 			if n < 0 {
-				return d.Error(off, 0, tlv.CodeError(n))
+				return d.Error(off, 0, tlvwire.CodeError(n))
 			}
 		}
 		if err := d.Count(1); err != nil {
 			return d.Error(off, tag, err)
 		}
 		if strict {
-			if n != tlv.SizeTag(tag) || tag < last {
-				return d.Error(off, tag, tlv.ErrNonCanonical)
+			if n != tlvwire.SizeTag(tag) || tag < last {
+				return d.Error(off, tag, tlvwire.ErrNonCanonical)
 			}
 			if tag == last {
 				switch tag {
 				case 1, 2, 3, 4, 5, 6:
-					return d.Error(off, tag, tlv.ErrNonCanonical)
+					return d.Error(off, tag, tlvwire.ErrNonCanonical)
 				}
 			}
 			last = tag
@@ -1870,26 +1871,26 @@ func (x *SmallStruct) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 		off += n
 		switch tag {
 		case 1: // Name
-			if wt == tlv.Bytes {
+			if wt == tlvwire.Bytes {
 				var c []byte
 				m := 1
 				if off < len(data) && data[off] < 0x80 {
 					l := int(data[off])
 					if l > len(data)-off-1 {
-						return d.Error(off, tag, tlv.ErrLength)
+						return d.Error(off, tag, tlvwire.ErrLength)
 					}
 					c = data[off+1 : off+1+l : off+1+l]
 					m += l
 				} else {
-					l, lm := tlv.ConsumeVarint(data[off:])
+					l, lm := tlvwire.ConsumeVarint(data[off:])
 					if lm < 0 {
-						return d.Error(off, tag, tlv.CodeError(lm))
+						return d.Error(off, tag, tlvwire.CodeError(lm))
 					}
-					if strict && lm != tlv.SizeVarint(l) {
-						return d.Error(off, tag, tlv.ErrNonCanonical)
+					if strict && lm != tlvwire.SizeVarint(l) {
+						return d.Error(off, tag, tlvwire.ErrNonCanonical)
 					}
 					if l > uint64(len(data)-off-lm) {
-						return d.Error(off, tag, tlv.ErrLength)
+						return d.Error(off, tag, tlvwire.ErrLength)
 					}
 					c = data[off+lm : off+lm+int(l) : off+lm+int(l)]
 					m = lm + int(l)
@@ -1902,8 +1903,8 @@ func (x *SmallStruct) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 				continue
 			}
 		case 2: // BirthDay
-			if wt == tlv.Varint {
-				tv, m, err := tlv.ConsumeTime(data[off:], tlv.Varint, strict)
+			if wt == tlvwire.Varint {
+				tv, m, err := tlvwire.ConsumeTime(data[off:], tlvwire.Varint, strict)
 				if err != nil {
 					return d.Error(off, tag, err)
 				}
@@ -1911,8 +1912,8 @@ func (x *SmallStruct) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 				x.BirthDay = tv
 				continue
 			}
-			if wt == tlv.Message {
-				tv, m, err := tlv.ConsumeTime(data[off:], tlv.Message, strict)
+			if wt == tlvwire.Message {
+				tv, m, err := tlvwire.ConsumeTime(data[off:], tlvwire.Message, strict)
 				if err != nil {
 					return d.Error(off, tag, err)
 				}
@@ -1921,26 +1922,26 @@ func (x *SmallStruct) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 				continue
 			}
 		case 3: // Phone
-			if wt == tlv.Bytes {
+			if wt == tlvwire.Bytes {
 				var c []byte
 				m := 1
 				if off < len(data) && data[off] < 0x80 {
 					l := int(data[off])
 					if l > len(data)-off-1 {
-						return d.Error(off, tag, tlv.ErrLength)
+						return d.Error(off, tag, tlvwire.ErrLength)
 					}
 					c = data[off+1 : off+1+l : off+1+l]
 					m += l
 				} else {
-					l, lm := tlv.ConsumeVarint(data[off:])
+					l, lm := tlvwire.ConsumeVarint(data[off:])
 					if lm < 0 {
-						return d.Error(off, tag, tlv.CodeError(lm))
+						return d.Error(off, tag, tlvwire.CodeError(lm))
 					}
-					if strict && lm != tlv.SizeVarint(l) {
-						return d.Error(off, tag, tlv.ErrNonCanonical)
+					if strict && lm != tlvwire.SizeVarint(l) {
+						return d.Error(off, tag, tlvwire.ErrNonCanonical)
 					}
 					if l > uint64(len(data)-off-lm) {
-						return d.Error(off, tag, tlv.ErrLength)
+						return d.Error(off, tag, tlvwire.ErrLength)
 					}
 					c = data[off+lm : off+lm+int(l) : off+lm+int(l)]
 					m = lm + int(l)
@@ -1953,82 +1954,82 @@ func (x *SmallStruct) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 				continue
 			}
 		case 4: // Siblings
-			if wt == tlv.Varint {
+			if wt == tlvwire.Varint {
 				var u uint64
 				if off < len(data) && data[off] < 0x80 {
 					u = uint64(data[off])
 					off++
 				} else {
-					v, m := tlv.ConsumeVarint(data[off:])
+					v, m := tlvwire.ConsumeVarint(data[off:])
 					if m < 0 {
-						return d.Error(off, tag, tlv.CodeError(m))
+						return d.Error(off, tag, tlvwire.CodeError(m))
 					}
-					if strict && m != tlv.SizeVarint(v) {
-						return d.Error(off, tag, tlv.ErrNonCanonical)
+					if strict && m != tlvwire.SizeVarint(v) {
+						return d.Error(off, tag, tlvwire.ErrNonCanonical)
 					}
 					u = v
 					off += m
 				}
-				x.Siblings = tlv.Unzigzag(u)
+				x.Siblings = tlvwire.Unzigzag(u)
 				continue
 			}
 		case 5: // Spouse
-			if wt == tlv.Varint {
+			if wt == tlvwire.Varint {
 				var u uint64
 				if off < len(data) && data[off] < 0x80 {
 					u = uint64(data[off])
 					off++
 				} else {
-					v, m := tlv.ConsumeVarint(data[off:])
+					v, m := tlvwire.ConsumeVarint(data[off:])
 					if m < 0 {
-						return d.Error(off, tag, tlv.CodeError(m))
+						return d.Error(off, tag, tlvwire.CodeError(m))
 					}
-					if strict && m != tlv.SizeVarint(v) {
-						return d.Error(off, tag, tlv.ErrNonCanonical)
+					if strict && m != tlvwire.SizeVarint(v) {
+						return d.Error(off, tag, tlvwire.ErrNonCanonical)
 					}
 					u = v
 					off += m
 				}
 				if u > 1 {
-					return d.Error(start, tag, tlv.ErrRange)
+					return d.Error(start, tag, tlvwire.ErrRange)
 				}
 				x.Spouse = u == 1
 				continue
 			}
 		case 6: // Money
-			if wt == tlv.Fixed64 {
-				w, m := tlv.ConsumeFixed64(data[off:])
+			if wt == tlvwire.Fixed64 {
+				w, m := tlvwire.ConsumeFixed64(data[off:])
 				if m < 0 {
-					return d.Error(off, tag, tlv.CodeError(m))
+					return d.Error(off, tag, tlvwire.CodeError(m))
 				}
 				off += m
 				x.Money = math.Float64frombits(w)
 				continue
 			}
-			if wt == tlv.Fixed32 && !strict {
-				w, m := tlv.ConsumeFixed32(data[off:])
+			if wt == tlvwire.Fixed32 && !strict {
+				w, m := tlvwire.ConsumeFixed32(data[off:])
 				if m < 0 {
-					return d.Error(off, tag, tlv.CodeError(m))
+					return d.Error(off, tag, tlvwire.CodeError(m))
 				}
 				off += m
-				x.Money = tlv.WidenFloat32(w)
+				x.Money = tlvwire.WidenFloat32(w)
 				continue
 			}
 		}
 		if strict {
 			switch tag {
 			case 1, 2, 3, 4, 5, 6:
-				return d.Error(start, tag, tlv.ErrWireType)
+				return d.Error(start, tag, tlvwire.ErrWireType)
 			}
 		}
-		if strict && wt != tlv.Fixed32 && wt != tlv.Fixed64 {
-			if v, m := tlv.ConsumeVarint(data[off:]); m > 0 && m != tlv.SizeVarint(v) {
-				return d.Error(off, tag, tlv.ErrNonCanonical)
+		if strict && wt != tlvwire.Fixed32 && wt != tlvwire.Fixed64 {
+			if v, m := tlvwire.ConsumeVarint(data[off:]); m > 0 && m != tlvwire.SizeVarint(v) {
+				return d.Error(off, tag, tlvwire.ErrNonCanonical)
 			}
 		}
-		m := tlv.ConsumeValue(data[off:], wt)
+		m := tlvwire.ConsumeValue(data[off:], wt)
 		if m < 0 {
-			return d.Error(off, tag, tlv.CodeError(m))
+			return d.Error(off, tag, tlvwire.CodeError(m))
 		}
 		off += m
 		// Charged before allocating; capacity doubles.
@@ -2063,8 +2064,8 @@ type Node struct {
 }
 
 var (
-	_ tlv.Marshaler   = (*Node)(nil)
-	_ tlv.Unmarshaler = (*Node)(nil)
+	_ tlvwire.Marshaler   = (*Node)(nil)
+	_ tlvwire.Unmarshaler = (*Node)(nil)
 )
 
 // SizeTLV returns the number of bytes AppendTLV appends.
@@ -2074,12 +2075,12 @@ func (x *Node) SizeTLV() int {
 	}
 	n := len(x.UnknownFields)
 	if x.Value != 0 {
-		n += 1 + tlv.SizeVarint(tlv.Zigzag(int64(x.Value)))
+		n += 1 + tlvwire.SizeVarint(tlvwire.Zigzag(int64(x.Value)))
 	}
 	for i := range x.Kids {
 		{
 			s := x.Kids[i].SizeTLV()
-			n += 1 + tlv.SizeVarint(uint64(s)) + s
+			n += 1 + tlvwire.SizeVarint(uint64(s)) + s
 		}
 	}
 	return n
@@ -2089,7 +2090,7 @@ func (x *Node) SizeTLV() int {
 // included, to b; a nil x appends nothing. It allocates only to grow b
 // (and, for a map of more than 16 entries, once to sort its keys). It fails
 // only when UnknownFields, here or in a nested message, holds malformed
-// bytes (tlv.ErrMalformed).
+// bytes (tlvwire.ErrMalformed).
 func (x *Node) AppendTLV(b []byte) ([]byte, error) {
 	if x == nil {
 		return b, nil
@@ -2097,7 +2098,7 @@ func (x *Node) AppendTLV(b []byte) ([]byte, error) {
 	u := x.UnknownFields
 	if len(u) != 0 && !u.Valid() {
 		if u = u.Sorted(); !u.Valid() {
-			return b, fmt.Errorf("tlv: Node.UnknownFields holds a malformed field: %w", tlv.ErrMalformed)
+			return b, fmt.Errorf("tlv: Node.UnknownFields holds a malformed field: %w", tlvwire.ErrMalformed)
 		}
 	}
 	var err error
@@ -2107,7 +2108,7 @@ func (x *Node) AppendTLV(b []byte) ([]byte, error) {
 			b, u = u.AppendBefore(b, 1)
 		}
 		b = append(b, 0x08)
-		b = tlv.AppendVarint(b, tlv.Zigzag(int64(x.Value)))
+		b = tlvwire.AppendVarint(b, tlvwire.Zigzag(int64(x.Value)))
 	}
 	if len(x.Kids) != 0 {
 		if len(u) != 0 {
@@ -2115,11 +2116,11 @@ func (x *Node) AppendTLV(b []byte) ([]byte, error) {
 		}
 		for i := range x.Kids {
 			b = append(b, 0x13)
-			b, mk = tlv.BeginLen(b)
+			b, mk = tlvwire.BeginLen(b)
 			if b, err = x.Kids[i].AppendTLV(b); err != nil {
 				return b, err
 			}
-			b = tlv.EndLen(b, mk)
+			b = tlvwire.EndLen(b, mk)
 		}
 	}
 	return append(b, u...), nil
@@ -2128,13 +2129,13 @@ func (x *Node) AppendTLV(b []byte) ([]byte, error) {
 // UnmarshalTLV resets x and decodes the message fields in data, within the
 // limits of d (the defaults if d is nil). Fields x does not declare are kept
 // in x.UnknownFields.
-func (x *Node) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
+func (x *Node) UnmarshalTLV(data []byte, d *tlvwire.DecodeState) error {
 	if x == nil {
-		return fmt.Errorf("tlv: cannot decode into a nil *Node: %w", tlv.ErrUnsupportedType)
+		return fmt.Errorf("tlv: cannot decode into a nil *Node: %w", tlvwire.ErrUnsupportedType)
 	}
 	if d == nil {
 		var err error
-		if d, err = (tlv.DecodeOptions{}).NewDecodeState(len(data)); err != nil {
+		if d, err = tlvwire.NewDecodeState(len(data)); err != nil {
 			return err
 		}
 	}
@@ -2144,30 +2145,30 @@ func (x *Node) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 	for off := 0; off < len(data); {
 		start := off
 		var tag uint32
-		var wt tlv.WireType
+		var wt tlvwire.WireType
 		n := 1
 		if k := data[off]; k < 0x80 {
-			tag, wt = uint32(k>>3), tlv.WireType(k&7)
+			tag, wt = uint32(k>>3), tlvwire.WireType(k&7)
 			if tag == 0 {
-				return d.Error(off, 0, tlv.ErrTag)
+				return d.Error(off, 0, tlvwire.ErrTag)
 			}
 		} else {
-			tag, wt, n = tlv.ConsumeTag(data[off:])
+			tag, wt, n = tlvwire.ConsumeTag(data[off:])
 			if n < 0 {
-				return d.Error(off, 0, tlv.CodeError(n))
+				return d.Error(off, 0, tlvwire.CodeError(n))
 			}
 		}
 		if err := d.Count(1); err != nil {
 			return d.Error(off, tag, err)
 		}
 		if strict {
-			if n != tlv.SizeTag(tag) || tag < last {
-				return d.Error(off, tag, tlv.ErrNonCanonical)
+			if n != tlvwire.SizeTag(tag) || tag < last {
+				return d.Error(off, tag, tlvwire.ErrNonCanonical)
 			}
 			if tag == last {
 				switch tag {
 				case 1:
-					return d.Error(off, tag, tlv.ErrNonCanonical)
+					return d.Error(off, tag, tlvwire.ErrNonCanonical)
 				}
 			}
 			last = tag
@@ -2175,46 +2176,46 @@ func (x *Node) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 		off += n
 		switch tag {
 		case 1: // Value
-			if wt == tlv.Varint {
+			if wt == tlvwire.Varint {
 				var u uint64
 				if off < len(data) && data[off] < 0x80 {
 					u = uint64(data[off])
 					off++
 				} else {
-					v, m := tlv.ConsumeVarint(data[off:])
+					v, m := tlvwire.ConsumeVarint(data[off:])
 					if m < 0 {
-						return d.Error(off, tag, tlv.CodeError(m))
+						return d.Error(off, tag, tlvwire.CodeError(m))
 					}
-					if strict && m != tlv.SizeVarint(v) {
-						return d.Error(off, tag, tlv.ErrNonCanonical)
+					if strict && m != tlvwire.SizeVarint(v) {
+						return d.Error(off, tag, tlvwire.ErrNonCanonical)
 					}
 					u = v
 					off += m
 				}
-				x.Value = tlv.Unzigzag(u)
+				x.Value = tlvwire.Unzigzag(u)
 				continue
 			}
 		case 2: // Kids
-			if wt == tlv.Message {
+			if wt == tlvwire.Message {
 				var c []byte
 				m := 1
 				if off < len(data) && data[off] < 0x80 {
 					l := int(data[off])
 					if l > len(data)-off-1 {
-						return d.Error(off, tag, tlv.ErrLength)
+						return d.Error(off, tag, tlvwire.ErrLength)
 					}
 					c = data[off+1 : off+1+l : off+1+l]
 					m += l
 				} else {
-					l, lm := tlv.ConsumeVarint(data[off:])
+					l, lm := tlvwire.ConsumeVarint(data[off:])
 					if lm < 0 {
-						return d.Error(off, tag, tlv.CodeError(lm))
+						return d.Error(off, tag, tlvwire.CodeError(lm))
 					}
-					if strict && lm != tlv.SizeVarint(l) {
-						return d.Error(off, tag, tlv.ErrNonCanonical)
+					if strict && lm != tlvwire.SizeVarint(l) {
+						return d.Error(off, tag, tlvwire.ErrNonCanonical)
 					}
 					if l > uint64(len(data)-off-lm) {
-						return d.Error(off, tag, tlv.ErrLength)
+						return d.Error(off, tag, tlvwire.ErrLength)
 					}
 					c = data[off+lm : off+lm+int(l) : off+lm+int(l)]
 					m = lm + int(l)
@@ -2226,7 +2227,7 @@ func (x *Node) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 					if x.Kids == nil {
 						cnt = 0
 						for p := start; p < len(data); {
-							t, _, m := tlv.ConsumeField(data[p:])
+							t, _, m := tlvwire.ConsumeField(data[p:])
 							if m < 0 || t != tag {
 								break
 							}
@@ -2234,7 +2235,7 @@ func (x *Node) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 							p += m
 						}
 					}
-					s, err := tlv.Grow(d, x.Kids, cnt)
+					s, err := tlvwire.Grow(d, x.Kids, cnt)
 					if err != nil {
 						return d.Error(start, tag, err)
 					}
@@ -2250,17 +2251,17 @@ func (x *Node) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 		if strict {
 			switch tag {
 			case 1, 2:
-				return d.Error(start, tag, tlv.ErrWireType)
+				return d.Error(start, tag, tlvwire.ErrWireType)
 			}
 		}
-		if strict && wt != tlv.Fixed32 && wt != tlv.Fixed64 {
-			if v, m := tlv.ConsumeVarint(data[off:]); m > 0 && m != tlv.SizeVarint(v) {
-				return d.Error(off, tag, tlv.ErrNonCanonical)
+		if strict && wt != tlvwire.Fixed32 && wt != tlvwire.Fixed64 {
+			if v, m := tlvwire.ConsumeVarint(data[off:]); m > 0 && m != tlvwire.SizeVarint(v) {
+				return d.Error(off, tag, tlvwire.ErrNonCanonical)
 			}
 		}
-		m := tlv.ConsumeValue(data[off:], wt)
+		m := tlvwire.ConsumeValue(data[off:], wt)
 		if m < 0 {
-			return d.Error(off, tag, tlv.CodeError(m))
+			return d.Error(off, tag, tlvwire.CodeError(m))
 		}
 		off += m
 		// Charged before allocating; capacity doubles.

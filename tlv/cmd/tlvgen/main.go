@@ -55,8 +55,9 @@
 // have implicit presence (",omitempty": zero values are not sent), singular messages are
 // pointers, repeated fields slices, maps map[K]V or map[K][]V, and an UnknownFields
 // tlv.Unknown field keeps fields the schema does not know. Its SizeTLV, AppendTLV and
-// UnmarshalTLV methods implement tlv.Marshaler and tlv.Unmarshaler, which tlv.Marshal and
-// tlv.Unmarshal call directly. They follow tlv/SPEC.md as the reflection codec does: the
+// UnmarshalTLV methods implement tlvwire.Marshaler and tlvwire.Unmarshaler, which
+// tlv.Marshal and tlv.Unmarshal call directly; a generated file imports tlv (for Unknown)
+// and the wire layer tlv/tlvwire. They follow tlv/SPEC.md as the reflection codec does: the
 // same bytes for the same value, the same error for the same input, in lenient and strict
 // mode, within the same limits (tested over random values, fuzzed inputs and the
 // conformance suite in tlv/testdata/conformance).

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/bulwark-go/bulwark/tlv"
+	"github.com/bulwark-go/bulwark/tlv/tlvwire"
 )
 
 // FuzzGeneratedVsReflection decodes the same bytes with the generated
@@ -21,7 +22,7 @@ func FuzzGeneratedVsReflection(f *testing.F) {
 		for _, tw := range twins() {
 			g := tw.gen()
 			newFiller(seed).fill(reflect.ValueOf(g).Elem())
-			b, err := g.(tlv.Marshaler).AppendTLV(nil)
+			b, err := g.(tlvwire.Marshaler).AppendTLV(nil)
 			if err != nil {
 				f.Fatal(err)
 			}
@@ -57,7 +58,7 @@ func FuzzGeneratedVsReflection(f *testing.F) {
 func encodeAlike(g, p any, seed uint64) error {
 	newFiller(seed).fill(reflect.ValueOf(g).Elem())
 	newFiller(seed).fill(reflect.ValueOf(p).Elem())
-	encG, err := g.(tlv.Marshaler).AppendTLV(nil)
+	encG, err := g.(tlvwire.Marshaler).AppendTLV(nil)
 	if err != nil {
 		return fmt.Errorf("generated encode: %v", err)
 	}
@@ -68,7 +69,7 @@ func encodeAlike(g, p any, seed uint64) error {
 	if string(encG) != string(encP) {
 		return fmt.Errorf("seed %d: encodings differ:\n gen %x\n ref %x", seed, encG, encP)
 	}
-	if n := g.(tlv.Marshaler).SizeTLV(); n != len(encG) {
+	if n := g.(tlvwire.Marshaler).SizeTLV(); n != len(encG) {
 		return fmt.Errorf("seed %d: SizeTLV %d, AppendTLV wrote %d bytes", seed, n, len(encG))
 	}
 	return nil

@@ -10,6 +10,7 @@ import (
 	"unsafe"
 
 	"github.com/bulwark-go/bulwark/tlv"
+	"github.com/bulwark-go/bulwark/tlv/tlvwire"
 )
 
 // Inner is the message Inner of the schema.
@@ -22,8 +23,8 @@ type Inner struct {
 }
 
 var (
-	_ tlv.Marshaler   = (*Inner)(nil)
-	_ tlv.Unmarshaler = (*Inner)(nil)
+	_ tlvwire.Marshaler   = (*Inner)(nil)
+	_ tlvwire.Unmarshaler = (*Inner)(nil)
 )
 
 // SizeTLV returns the number of bytes AppendTLV appends.
@@ -33,10 +34,10 @@ func (x *Inner) SizeTLV() int {
 	}
 	n := len(x.UnknownFields)
 	if x.ID != 0 {
-		n += 1 + tlv.SizeVarint(tlv.Zigzag(int64(x.ID)))
+		n += 1 + tlvwire.SizeVarint(tlvwire.Zigzag(int64(x.ID)))
 	}
 	if len(x.Name) != 0 {
-		n += 1 + tlv.SizeVarint(uint64(len(x.Name))) + len(x.Name)
+		n += 1 + tlvwire.SizeVarint(uint64(len(x.Name))) + len(x.Name)
 	}
 	return n
 }
@@ -45,7 +46,7 @@ func (x *Inner) SizeTLV() int {
 // included, to b; a nil x appends nothing. It allocates only to grow b
 // (and, for a map of more than 16 entries, once to sort its keys). It fails
 // only when UnknownFields, here or in a nested message, holds malformed
-// bytes (tlv.ErrMalformed).
+// bytes (tlvwire.ErrMalformed).
 func (x *Inner) AppendTLV(b []byte) ([]byte, error) {
 	if x == nil {
 		return b, nil
@@ -53,7 +54,7 @@ func (x *Inner) AppendTLV(b []byte) ([]byte, error) {
 	u := x.UnknownFields
 	if len(u) != 0 && !u.Valid() {
 		if u = u.Sorted(); !u.Valid() {
-			return b, fmt.Errorf("tlv: Inner.UnknownFields holds a malformed field: %w", tlv.ErrMalformed)
+			return b, fmt.Errorf("tlv: Inner.UnknownFields holds a malformed field: %w", tlvwire.ErrMalformed)
 		}
 	}
 	if x.ID != 0 {
@@ -61,14 +62,14 @@ func (x *Inner) AppendTLV(b []byte) ([]byte, error) {
 			b, u = u.AppendBefore(b, 1)
 		}
 		b = append(b, 0x08)
-		b = tlv.AppendVarint(b, tlv.Zigzag(int64(x.ID)))
+		b = tlvwire.AppendVarint(b, tlvwire.Zigzag(int64(x.ID)))
 	}
 	if len(x.Name) != 0 {
 		if len(u) != 0 {
 			b, u = u.AppendBefore(b, 2)
 		}
 		b = append(b, 0x12)
-		b = tlv.AppendString(b, x.Name)
+		b = tlvwire.AppendString(b, x.Name)
 	}
 	return append(b, u...), nil
 }
@@ -76,13 +77,13 @@ func (x *Inner) AppendTLV(b []byte) ([]byte, error) {
 // UnmarshalTLV resets x and decodes the message fields in data, within the
 // limits of d (the defaults if d is nil). Fields x does not declare are kept
 // in x.UnknownFields.
-func (x *Inner) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
+func (x *Inner) UnmarshalTLV(data []byte, d *tlvwire.DecodeState) error {
 	if x == nil {
-		return fmt.Errorf("tlv: cannot decode into a nil *Inner: %w", tlv.ErrUnsupportedType)
+		return fmt.Errorf("tlv: cannot decode into a nil *Inner: %w", tlvwire.ErrUnsupportedType)
 	}
 	if d == nil {
 		var err error
-		if d, err = (tlv.DecodeOptions{}).NewDecodeState(len(data)); err != nil {
+		if d, err = tlvwire.NewDecodeState(len(data)); err != nil {
 			return err
 		}
 	}
@@ -92,30 +93,30 @@ func (x *Inner) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 	for off := 0; off < len(data); {
 		start := off
 		var tag uint32
-		var wt tlv.WireType
+		var wt tlvwire.WireType
 		n := 1
 		if k := data[off]; k < 0x80 {
-			tag, wt = uint32(k>>3), tlv.WireType(k&7)
+			tag, wt = uint32(k>>3), tlvwire.WireType(k&7)
 			if tag == 0 {
-				return d.Error(off, 0, tlv.ErrTag)
+				return d.Error(off, 0, tlvwire.ErrTag)
 			}
 		} else {
-			tag, wt, n = tlv.ConsumeTag(data[off:])
+			tag, wt, n = tlvwire.ConsumeTag(data[off:])
 			if n < 0 {
-				return d.Error(off, 0, tlv.CodeError(n))
+				return d.Error(off, 0, tlvwire.CodeError(n))
 			}
 		}
 		if err := d.Count(1); err != nil {
 			return d.Error(off, tag, err)
 		}
 		if strict {
-			if n != tlv.SizeTag(tag) || tag < last {
-				return d.Error(off, tag, tlv.ErrNonCanonical)
+			if n != tlvwire.SizeTag(tag) || tag < last {
+				return d.Error(off, tag, tlvwire.ErrNonCanonical)
 			}
 			if tag == last {
 				switch tag {
 				case 1, 2:
-					return d.Error(off, tag, tlv.ErrNonCanonical)
+					return d.Error(off, tag, tlvwire.ErrNonCanonical)
 				}
 			}
 			last = tag
@@ -123,46 +124,46 @@ func (x *Inner) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 		off += n
 		switch tag {
 		case 1: // ID
-			if wt == tlv.Varint {
+			if wt == tlvwire.Varint {
 				var u uint64
 				if off < len(data) && data[off] < 0x80 {
 					u = uint64(data[off])
 					off++
 				} else {
-					v, m := tlv.ConsumeVarint(data[off:])
+					v, m := tlvwire.ConsumeVarint(data[off:])
 					if m < 0 {
-						return d.Error(off, tag, tlv.CodeError(m))
+						return d.Error(off, tag, tlvwire.CodeError(m))
 					}
-					if strict && m != tlv.SizeVarint(v) {
-						return d.Error(off, tag, tlv.ErrNonCanonical)
+					if strict && m != tlvwire.SizeVarint(v) {
+						return d.Error(off, tag, tlvwire.ErrNonCanonical)
 					}
 					u = v
 					off += m
 				}
-				x.ID = tlv.Unzigzag(u)
+				x.ID = tlvwire.Unzigzag(u)
 				continue
 			}
 		case 2: // Name
-			if wt == tlv.Bytes {
+			if wt == tlvwire.Bytes {
 				var c []byte
 				m := 1
 				if off < len(data) && data[off] < 0x80 {
 					l := int(data[off])
 					if l > len(data)-off-1 {
-						return d.Error(off, tag, tlv.ErrLength)
+						return d.Error(off, tag, tlvwire.ErrLength)
 					}
 					c = data[off+1 : off+1+l : off+1+l]
 					m += l
 				} else {
-					l, lm := tlv.ConsumeVarint(data[off:])
+					l, lm := tlvwire.ConsumeVarint(data[off:])
 					if lm < 0 {
-						return d.Error(off, tag, tlv.CodeError(lm))
+						return d.Error(off, tag, tlvwire.CodeError(lm))
 					}
-					if strict && lm != tlv.SizeVarint(l) {
-						return d.Error(off, tag, tlv.ErrNonCanonical)
+					if strict && lm != tlvwire.SizeVarint(l) {
+						return d.Error(off, tag, tlvwire.ErrNonCanonical)
 					}
 					if l > uint64(len(data)-off-lm) {
-						return d.Error(off, tag, tlv.ErrLength)
+						return d.Error(off, tag, tlvwire.ErrLength)
 					}
 					c = data[off+lm : off+lm+int(l) : off+lm+int(l)]
 					m = lm + int(l)
@@ -178,17 +179,17 @@ func (x *Inner) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 		if strict {
 			switch tag {
 			case 1, 2:
-				return d.Error(start, tag, tlv.ErrWireType)
+				return d.Error(start, tag, tlvwire.ErrWireType)
 			}
 		}
-		if strict && wt != tlv.Fixed32 && wt != tlv.Fixed64 {
-			if v, m := tlv.ConsumeVarint(data[off:]); m > 0 && m != tlv.SizeVarint(v) {
-				return d.Error(off, tag, tlv.ErrNonCanonical)
+		if strict && wt != tlvwire.Fixed32 && wt != tlvwire.Fixed64 {
+			if v, m := tlvwire.ConsumeVarint(data[off:]); m > 0 && m != tlvwire.SizeVarint(v) {
+				return d.Error(off, tag, tlvwire.ErrNonCanonical)
 			}
 		}
-		m := tlv.ConsumeValue(data[off:], wt)
+		m := tlvwire.ConsumeValue(data[off:], wt)
 		if m < 0 {
-			return d.Error(off, tag, tlv.CodeError(m))
+			return d.Error(off, tag, tlvwire.CodeError(m))
 		}
 		off += m
 		// Charged before allocating; capacity doubles.
@@ -228,8 +229,8 @@ type Msg struct {
 }
 
 var (
-	_ tlv.Marshaler   = (*Msg)(nil)
-	_ tlv.Unmarshaler = (*Msg)(nil)
+	_ tlvwire.Marshaler   = (*Msg)(nil)
+	_ tlvwire.Unmarshaler = (*Msg)(nil)
 )
 
 // SizeTLV returns the number of bytes AppendTLV appends.
@@ -239,39 +240,39 @@ func (x *Msg) SizeTLV() int {
 	}
 	n := len(x.UnknownFields)
 	if x.UID != 0 {
-		n += 1 + tlv.SizeVarint(uint64(x.UID))
+		n += 1 + tlvwire.SizeVarint(uint64(x.UID))
 	}
 	if len(x.Text) != 0 {
-		n += 1 + tlv.SizeVarint(uint64(len(x.Text))) + len(x.Text)
+		n += 1 + tlvwire.SizeVarint(uint64(len(x.Text))) + len(x.Text)
 	}
 	if len(x.Payload) != 0 {
-		n += 1 + tlv.SizeVarint(uint64(len(x.Payload))) + len(x.Payload)
+		n += 1 + tlvwire.SizeVarint(uint64(len(x.Payload))) + len(x.Payload)
 	}
 	if len(x.IDs) != 0 {
 		s := 0
 		for _, e := range x.IDs {
-			s += tlv.SizeVarint(tlv.Zigzag(int64(e)))
+			s += tlvwire.SizeVarint(tlvwire.Zigzag(int64(e)))
 		}
-		n += 1 + tlv.SizeVarint(uint64(s)) + s
+		n += 1 + tlvwire.SizeVarint(uint64(s)) + s
 	}
 	if x.Inner != nil {
 		{
 			s := x.Inner.SizeTLV()
-			n += 1 + tlv.SizeVarint(uint64(s)) + s
+			n += 1 + tlvwire.SizeVarint(uint64(s)) + s
 		}
 	}
 	for i := range x.Items {
 		{
 			s := x.Items[i].SizeTLV()
-			n += 1 + tlv.SizeVarint(uint64(s)) + s
+			n += 1 + tlvwire.SizeVarint(uint64(s)) + s
 		}
 	}
 	for k, v := range x.Attrs {
 		e := 0
-		e += 1 + tlv.SizeVarint(uint64(len(k))) + len(k)
-		e += 1 + tlv.SizeVarint(uint64(len(v))) + len(v)
+		e += 1 + tlvwire.SizeVarint(uint64(len(k))) + len(k)
+		e += 1 + tlvwire.SizeVarint(uint64(len(v))) + len(v)
 		_, _ = k, v
-		n += 1 + tlv.SizeVarint(uint64(e)) + e
+		n += 1 + tlvwire.SizeVarint(uint64(e)) + e
 	}
 	return n
 }
@@ -280,7 +281,7 @@ func (x *Msg) SizeTLV() int {
 // included, to b; a nil x appends nothing. It allocates only to grow b
 // (and, for a map of more than 16 entries, once to sort its keys). It fails
 // only when UnknownFields, here or in a nested message, holds malformed
-// bytes (tlv.ErrMalformed).
+// bytes (tlvwire.ErrMalformed).
 func (x *Msg) AppendTLV(b []byte) ([]byte, error) {
 	if x == nil {
 		return b, nil
@@ -288,7 +289,7 @@ func (x *Msg) AppendTLV(b []byte) ([]byte, error) {
 	u := x.UnknownFields
 	if len(u) != 0 && !u.Valid() {
 		if u = u.Sorted(); !u.Valid() {
-			return b, fmt.Errorf("tlv: Msg.UnknownFields holds a malformed field: %w", tlv.ErrMalformed)
+			return b, fmt.Errorf("tlv: Msg.UnknownFields holds a malformed field: %w", tlvwire.ErrMalformed)
 		}
 	}
 	var err error
@@ -298,43 +299,43 @@ func (x *Msg) AppendTLV(b []byte) ([]byte, error) {
 			b, u = u.AppendBefore(b, 1)
 		}
 		b = append(b, 0x08)
-		b = tlv.AppendVarint(b, uint64(x.UID))
+		b = tlvwire.AppendVarint(b, uint64(x.UID))
 	}
 	if len(x.Text) != 0 {
 		if len(u) != 0 {
 			b, u = u.AppendBefore(b, 2)
 		}
 		b = append(b, 0x12)
-		b = tlv.AppendString(b, x.Text)
+		b = tlvwire.AppendString(b, x.Text)
 	}
 	if len(x.Payload) != 0 {
 		if len(u) != 0 {
 			b, u = u.AppendBefore(b, 3)
 		}
 		b = append(b, 0x1a)
-		b = tlv.AppendBytes(b, x.Payload)
+		b = tlvwire.AppendBytes(b, x.Payload)
 	}
 	if len(x.IDs) != 0 {
 		if len(u) != 0 {
 			b, u = u.AppendBefore(b, 4)
 		}
 		b = append(b, 0x24)
-		b, mk = tlv.BeginLen(b)
+		b, mk = tlvwire.BeginLen(b)
 		for _, e := range x.IDs {
-			b = tlv.AppendVarint(b, tlv.Zigzag(int64(e)))
+			b = tlvwire.AppendVarint(b, tlvwire.Zigzag(int64(e)))
 		}
-		b = tlv.EndLen(b, mk)
+		b = tlvwire.EndLen(b, mk)
 	}
 	if x.Inner != nil {
 		if len(u) != 0 {
 			b, u = u.AppendBefore(b, 5)
 		}
 		b = append(b, 0x2b)
-		b, mk = tlv.BeginLen(b)
+		b, mk = tlvwire.BeginLen(b)
 		if b, err = x.Inner.AppendTLV(b); err != nil {
 			return b, err
 		}
-		b = tlv.EndLen(b, mk)
+		b = tlvwire.EndLen(b, mk)
 	}
 	if len(x.Items) != 0 {
 		if len(u) != 0 {
@@ -342,11 +343,11 @@ func (x *Msg) AppendTLV(b []byte) ([]byte, error) {
 		}
 		for i := range x.Items {
 			b = append(b, 0x33)
-			b, mk = tlv.BeginLen(b)
+			b, mk = tlvwire.BeginLen(b)
 			if b, err = x.Items[i].AppendTLV(b); err != nil {
 				return b, err
 			}
-			b = tlv.EndLen(b, mk)
+			b = tlvwire.EndLen(b, mk)
 		}
 	}
 	if len(x.Attrs) != 0 {
@@ -373,7 +374,7 @@ func (x *Msg) AppendTLV(b []byte) ([]byte, error) {
 				if len(a)|len(b) < 0x80 {
 					return len(a) < len(b)
 				}
-				return tlv.CompareKeyString(a, b) < 0
+				return tlvwire.CompareKeyString(a, b) < 0
 			}
 			for i := 1; i < len(entries); i++ {
 				for j := i; j > 0 && less(entries[j].k, entries[j-1].k); j-- {
@@ -381,17 +382,17 @@ func (x *Msg) AppendTLV(b []byte) ([]byte, error) {
 				}
 			}
 		} else {
-			slices.SortFunc(entries, func(a, b entry) int { return tlv.CompareKeyString(a.k, b.k) })
+			slices.SortFunc(entries, func(a, b entry) int { return tlvwire.CompareKeyString(a.k, b.k) })
 		}
 		for i := range entries {
 			e := &entries[i]
 			b = append(b, 0x3b)
-			b, mk = tlv.BeginLen(b)
+			b, mk = tlvwire.BeginLen(b)
 			b = append(b, 0x0a)
-			b = tlv.AppendString(b, e.k)
+			b = tlvwire.AppendString(b, e.k)
 			b = append(b, 0x12)
-			b = tlv.AppendString(b, e.v)
-			b = tlv.EndLen(b, mk)
+			b = tlvwire.AppendString(b, e.v)
+			b = tlvwire.EndLen(b, mk)
 		}
 	}
 	return append(b, u...), nil
@@ -400,13 +401,13 @@ func (x *Msg) AppendTLV(b []byte) ([]byte, error) {
 // UnmarshalTLV resets x and decodes the message fields in data, within the
 // limits of d (the defaults if d is nil). Fields x does not declare are kept
 // in x.UnknownFields.
-func (x *Msg) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
+func (x *Msg) UnmarshalTLV(data []byte, d *tlvwire.DecodeState) error {
 	if x == nil {
-		return fmt.Errorf("tlv: cannot decode into a nil *Msg: %w", tlv.ErrUnsupportedType)
+		return fmt.Errorf("tlv: cannot decode into a nil *Msg: %w", tlvwire.ErrUnsupportedType)
 	}
 	if d == nil {
 		var err error
-		if d, err = (tlv.DecodeOptions{}).NewDecodeState(len(data)); err != nil {
+		if d, err = tlvwire.NewDecodeState(len(data)); err != nil {
 			return err
 		}
 	}
@@ -419,30 +420,30 @@ func (x *Msg) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 	for off := 0; off < len(data); {
 		start := off
 		var tag uint32
-		var wt tlv.WireType
+		var wt tlvwire.WireType
 		n := 1
 		if k := data[off]; k < 0x80 {
-			tag, wt = uint32(k>>3), tlv.WireType(k&7)
+			tag, wt = uint32(k>>3), tlvwire.WireType(k&7)
 			if tag == 0 {
-				return d.Error(off, 0, tlv.ErrTag)
+				return d.Error(off, 0, tlvwire.ErrTag)
 			}
 		} else {
-			tag, wt, n = tlv.ConsumeTag(data[off:])
+			tag, wt, n = tlvwire.ConsumeTag(data[off:])
 			if n < 0 {
-				return d.Error(off, 0, tlv.CodeError(n))
+				return d.Error(off, 0, tlvwire.CodeError(n))
 			}
 		}
 		if err := d.Count(1); err != nil {
 			return d.Error(off, tag, err)
 		}
 		if strict {
-			if n != tlv.SizeTag(tag) || tag < last {
-				return d.Error(off, tag, tlv.ErrNonCanonical)
+			if n != tlvwire.SizeTag(tag) || tag < last {
+				return d.Error(off, tag, tlvwire.ErrNonCanonical)
 			}
 			if tag == last {
 				switch tag {
 				case 1, 2, 3, 4, 5:
-					return d.Error(off, tag, tlv.ErrNonCanonical)
+					return d.Error(off, tag, tlvwire.ErrNonCanonical)
 				}
 			}
 			last = tag
@@ -450,18 +451,18 @@ func (x *Msg) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 		off += n
 		switch tag {
 		case 1: // UID
-			if wt == tlv.Varint {
+			if wt == tlvwire.Varint {
 				var u uint64
 				if off < len(data) && data[off] < 0x80 {
 					u = uint64(data[off])
 					off++
 				} else {
-					v, m := tlv.ConsumeVarint(data[off:])
+					v, m := tlvwire.ConsumeVarint(data[off:])
 					if m < 0 {
-						return d.Error(off, tag, tlv.CodeError(m))
+						return d.Error(off, tag, tlvwire.CodeError(m))
 					}
-					if strict && m != tlv.SizeVarint(v) {
-						return d.Error(off, tag, tlv.ErrNonCanonical)
+					if strict && m != tlvwire.SizeVarint(v) {
+						return d.Error(off, tag, tlvwire.ErrNonCanonical)
 					}
 					u = v
 					off += m
@@ -470,26 +471,26 @@ func (x *Msg) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 				continue
 			}
 		case 2: // Text
-			if wt == tlv.Bytes {
+			if wt == tlvwire.Bytes {
 				var c []byte
 				m := 1
 				if off < len(data) && data[off] < 0x80 {
 					l := int(data[off])
 					if l > len(data)-off-1 {
-						return d.Error(off, tag, tlv.ErrLength)
+						return d.Error(off, tag, tlvwire.ErrLength)
 					}
 					c = data[off+1 : off+1+l : off+1+l]
 					m += l
 				} else {
-					l, lm := tlv.ConsumeVarint(data[off:])
+					l, lm := tlvwire.ConsumeVarint(data[off:])
 					if lm < 0 {
-						return d.Error(off, tag, tlv.CodeError(lm))
+						return d.Error(off, tag, tlvwire.CodeError(lm))
 					}
-					if strict && lm != tlv.SizeVarint(l) {
-						return d.Error(off, tag, tlv.ErrNonCanonical)
+					if strict && lm != tlvwire.SizeVarint(l) {
+						return d.Error(off, tag, tlvwire.ErrNonCanonical)
 					}
 					if l > uint64(len(data)-off-lm) {
-						return d.Error(off, tag, tlv.ErrLength)
+						return d.Error(off, tag, tlvwire.ErrLength)
 					}
 					c = data[off+lm : off+lm+int(l) : off+lm+int(l)]
 					m = lm + int(l)
@@ -502,26 +503,26 @@ func (x *Msg) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 				continue
 			}
 		case 3: // Payload
-			if wt == tlv.Bytes {
+			if wt == tlvwire.Bytes {
 				var c []byte
 				m := 1
 				if off < len(data) && data[off] < 0x80 {
 					l := int(data[off])
 					if l > len(data)-off-1 {
-						return d.Error(off, tag, tlv.ErrLength)
+						return d.Error(off, tag, tlvwire.ErrLength)
 					}
 					c = data[off+1 : off+1+l : off+1+l]
 					m += l
 				} else {
-					l, lm := tlv.ConsumeVarint(data[off:])
+					l, lm := tlvwire.ConsumeVarint(data[off:])
 					if lm < 0 {
-						return d.Error(off, tag, tlv.CodeError(lm))
+						return d.Error(off, tag, tlvwire.CodeError(lm))
 					}
-					if strict && lm != tlv.SizeVarint(l) {
-						return d.Error(off, tag, tlv.ErrNonCanonical)
+					if strict && lm != tlvwire.SizeVarint(l) {
+						return d.Error(off, tag, tlvwire.ErrNonCanonical)
 					}
 					if l > uint64(len(data)-off-lm) {
-						return d.Error(off, tag, tlv.ErrLength)
+						return d.Error(off, tag, tlvwire.ErrLength)
 					}
 					c = data[off+lm : off+lm+int(l) : off+lm+int(l)]
 					m = lm + int(l)
@@ -539,26 +540,26 @@ func (x *Msg) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 				continue
 			}
 		case 4: // IDs
-			if wt == tlv.PackedVarint {
+			if wt == tlvwire.PackedVarint {
 				var c []byte
 				m := 1
 				if off < len(data) && data[off] < 0x80 {
 					l := int(data[off])
 					if l > len(data)-off-1 {
-						return d.Error(off, tag, tlv.ErrLength)
+						return d.Error(off, tag, tlvwire.ErrLength)
 					}
 					c = data[off+1 : off+1+l : off+1+l]
 					m += l
 				} else {
-					l, lm := tlv.ConsumeVarint(data[off:])
+					l, lm := tlvwire.ConsumeVarint(data[off:])
 					if lm < 0 {
-						return d.Error(off, tag, tlv.CodeError(lm))
+						return d.Error(off, tag, tlvwire.CodeError(lm))
 					}
-					if strict && lm != tlv.SizeVarint(l) {
-						return d.Error(off, tag, tlv.ErrNonCanonical)
+					if strict && lm != tlvwire.SizeVarint(l) {
+						return d.Error(off, tag, tlvwire.ErrNonCanonical)
 					}
 					if l > uint64(len(data)-off-lm) {
-						return d.Error(off, tag, tlv.ErrLength)
+						return d.Error(off, tag, tlvwire.ErrLength)
 					}
 					c = data[off+lm : off+lm+int(l) : off+lm+int(l)]
 					m = lm + int(l)
@@ -572,40 +573,40 @@ func (x *Msg) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 					}
 				}
 				if len(c) != 0 && c[len(c)-1] >= 0x80 {
-					return d.Error(co, tag, tlv.ErrMalformed)
+					return d.Error(co, tag, tlvwire.ErrMalformed)
 				}
 				if cnt == 0 && strict {
-					return d.Error(start, tag, tlv.ErrNonCanonical)
+					return d.Error(start, tag, tlvwire.ErrNonCanonical)
 				}
 				if err := d.Count(cnt); err != nil {
 					return d.Error(start, tag, err)
 				}
 				if cap(x.IDs)-len(x.IDs) < cnt {
-					s, err := tlv.Grow(d, x.IDs, cnt)
+					s, err := tlvwire.Grow(d, x.IDs, cnt)
 					if err != nil {
 						return d.Error(start, tag, err)
 					}
 					x.IDs = s
 				}
 				for p := 0; p < len(c); {
-					u, m := tlv.ConsumeVarint(c[p:])
+					u, m := tlvwire.ConsumeVarint(c[p:])
 					if m < 0 {
-						return d.Error(co+p, tag, tlv.CodeError(m))
+						return d.Error(co+p, tag, tlvwire.CodeError(m))
 					} // overflow: the content was checked not to end inside a varint
-					if strict && m != tlv.SizeVarint(u) {
-						return d.Error(co+p, tag, tlv.ErrNonCanonical)
+					if strict && m != tlvwire.SizeVarint(u) {
+						return d.Error(co+p, tag, tlvwire.ErrNonCanonical)
 					}
 					p += m
-					x.IDs = append(x.IDs, tlv.Unzigzag(u))
+					x.IDs = append(x.IDs, tlvwire.Unzigzag(u))
 				}
 				continue
 			}
-			if wt == tlv.Varint {
+			if wt == tlvwire.Varint {
 				if strict {
-					return d.Error(start, tag, tlv.ErrNonCanonical)
+					return d.Error(start, tag, tlvwire.ErrNonCanonical)
 				}
 				if len(x.IDs) == cap(x.IDs) {
-					s, err := tlv.Grow(d, x.IDs, 1)
+					s, err := tlvwire.Grow(d, x.IDs, 1)
 					if err != nil {
 						return d.Error(start, tag, err)
 					}
@@ -616,40 +617,40 @@ func (x *Msg) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 					u = uint64(data[off])
 					off++
 				} else {
-					v, m := tlv.ConsumeVarint(data[off:])
+					v, m := tlvwire.ConsumeVarint(data[off:])
 					if m < 0 {
-						return d.Error(off, tag, tlv.CodeError(m))
+						return d.Error(off, tag, tlvwire.CodeError(m))
 					}
-					if strict && m != tlv.SizeVarint(v) {
-						return d.Error(off, tag, tlv.ErrNonCanonical)
+					if strict && m != tlvwire.SizeVarint(v) {
+						return d.Error(off, tag, tlvwire.ErrNonCanonical)
 					}
 					u = v
 					off += m
 				}
-				x.IDs = append(x.IDs, tlv.Unzigzag(u))
+				x.IDs = append(x.IDs, tlvwire.Unzigzag(u))
 				continue
 			}
 		case 5: // Inner
-			if wt == tlv.Message {
+			if wt == tlvwire.Message {
 				var c []byte
 				m := 1
 				if off < len(data) && data[off] < 0x80 {
 					l := int(data[off])
 					if l > len(data)-off-1 {
-						return d.Error(off, tag, tlv.ErrLength)
+						return d.Error(off, tag, tlvwire.ErrLength)
 					}
 					c = data[off+1 : off+1+l : off+1+l]
 					m += l
 				} else {
-					l, lm := tlv.ConsumeVarint(data[off:])
+					l, lm := tlvwire.ConsumeVarint(data[off:])
 					if lm < 0 {
-						return d.Error(off, tag, tlv.CodeError(lm))
+						return d.Error(off, tag, tlvwire.CodeError(lm))
 					}
-					if strict && lm != tlv.SizeVarint(l) {
-						return d.Error(off, tag, tlv.ErrNonCanonical)
+					if strict && lm != tlvwire.SizeVarint(l) {
+						return d.Error(off, tag, tlvwire.ErrNonCanonical)
 					}
 					if l > uint64(len(data)-off-lm) {
-						return d.Error(off, tag, tlv.ErrLength)
+						return d.Error(off, tag, tlvwire.ErrLength)
 					}
 					c = data[off+lm : off+lm+int(l) : off+lm+int(l)]
 					m = lm + int(l)
@@ -667,26 +668,26 @@ func (x *Msg) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 				continue
 			}
 		case 6: // Items
-			if wt == tlv.Message {
+			if wt == tlvwire.Message {
 				var c []byte
 				m := 1
 				if off < len(data) && data[off] < 0x80 {
 					l := int(data[off])
 					if l > len(data)-off-1 {
-						return d.Error(off, tag, tlv.ErrLength)
+						return d.Error(off, tag, tlvwire.ErrLength)
 					}
 					c = data[off+1 : off+1+l : off+1+l]
 					m += l
 				} else {
-					l, lm := tlv.ConsumeVarint(data[off:])
+					l, lm := tlvwire.ConsumeVarint(data[off:])
 					if lm < 0 {
-						return d.Error(off, tag, tlv.CodeError(lm))
+						return d.Error(off, tag, tlvwire.CodeError(lm))
 					}
-					if strict && lm != tlv.SizeVarint(l) {
-						return d.Error(off, tag, tlv.ErrNonCanonical)
+					if strict && lm != tlvwire.SizeVarint(l) {
+						return d.Error(off, tag, tlvwire.ErrNonCanonical)
 					}
 					if l > uint64(len(data)-off-lm) {
-						return d.Error(off, tag, tlv.ErrLength)
+						return d.Error(off, tag, tlvwire.ErrLength)
 					}
 					c = data[off+lm : off+lm+int(l) : off+lm+int(l)]
 					m = lm + int(l)
@@ -698,7 +699,7 @@ func (x *Msg) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 					if x.Items == nil {
 						cnt = 0
 						for p := start; p < len(data); {
-							t, _, m := tlv.ConsumeField(data[p:])
+							t, _, m := tlvwire.ConsumeField(data[p:])
 							if m < 0 || t != tag {
 								break
 							}
@@ -706,7 +707,7 @@ func (x *Msg) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 							p += m
 						}
 					}
-					s, err := tlv.Grow(d, x.Items, cnt)
+					s, err := tlvwire.Grow(d, x.Items, cnt)
 					if err != nil {
 						return d.Error(start, tag, err)
 					}
@@ -719,26 +720,26 @@ func (x *Msg) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 				continue
 			}
 		case 7: // Attrs
-			if wt == tlv.Message {
+			if wt == tlvwire.Message {
 				var c []byte
 				m := 1
 				if off < len(data) && data[off] < 0x80 {
 					l := int(data[off])
 					if l > len(data)-off-1 {
-						return d.Error(off, tag, tlv.ErrLength)
+						return d.Error(off, tag, tlvwire.ErrLength)
 					}
 					c = data[off+1 : off+1+l : off+1+l]
 					m += l
 				} else {
-					l, lm := tlv.ConsumeVarint(data[off:])
+					l, lm := tlvwire.ConsumeVarint(data[off:])
 					if lm < 0 {
-						return d.Error(off, tag, tlv.CodeError(lm))
+						return d.Error(off, tag, tlvwire.CodeError(lm))
 					}
-					if strict && lm != tlv.SizeVarint(l) {
-						return d.Error(off, tag, tlv.ErrNonCanonical)
+					if strict && lm != tlvwire.SizeVarint(l) {
+						return d.Error(off, tag, tlvwire.ErrNonCanonical)
 					}
 					if l > uint64(len(data)-off-lm) {
-						return d.Error(off, tag, tlv.ErrLength)
+						return d.Error(off, tag, tlvwire.ErrLength)
 					}
 					c = data[off+lm : off+lm+int(l) : off+lm+int(l)]
 					m = lm + int(l)
@@ -748,7 +749,7 @@ func (x *Msg) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 				if len(x.Attrs) >= charged6 {
 					cnt := 0
 					for p := start; p < len(data); {
-						t, _, m := tlv.ConsumeField(data[p:])
+						t, _, m := tlvwire.ConsumeField(data[p:])
 						if m < 0 || t != tag {
 							break
 						}
@@ -756,12 +757,12 @@ func (x *Msg) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 						p += m
 					}
 					if x.Attrs == nil {
-						m, err := tlv.MakeMap[string, string](d, cnt)
+						m, err := tlvwire.MakeMap[string, string](d, cnt)
 						if err != nil {
 							return d.Error(start, tag, err)
 						}
 						x.Attrs = m
-					} else if err := tlv.GrowMap(d, x.Attrs, cnt); err != nil {
+					} else if err := tlvwire.GrowMap(d, x.Attrs, cnt); err != nil {
 						return d.Error(start, tag, err)
 					}
 					charged6 = len(x.Attrs) + cnt
@@ -770,38 +771,38 @@ func (x *Msg) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 				var val string
 				var el uint32
 				for p := 0; p < len(c); {
-					et, ew, m := tlv.ConsumeTag(c[p:])
+					et, ew, m := tlvwire.ConsumeTag(c[p:])
 					if m < 0 {
-						return d.Error(co+p, tag, tlv.CodeError(m))
+						return d.Error(co+p, tag, tlvwire.CodeError(m))
 					}
 					if strict && et != 1 && et != 2 {
-						return d.Error(co+p, tag, tlv.ErrMalformed)
+						return d.Error(co+p, tag, tlvwire.ErrMalformed)
 					} // SPEC.md §6: an entry holds tags 1 and 2 only
-					if strict && (m != tlv.SizeTag(et) || et != el+1) {
-						return d.Error(co+p, tag, tlv.ErrNonCanonical)
+					if strict && (m != tlvwire.SizeTag(et) || et != el+1) {
+						return d.Error(co+p, tag, tlvwire.ErrNonCanonical)
 					}
 					el = et
 					p += m
-					if et == 1 && ew == tlv.Bytes {
+					if et == 1 && ew == tlvwire.Bytes {
 						var ec []byte
 						m := 1
 						if p < len(c) && c[p] < 0x80 {
 							l := int(c[p])
 							if l > len(c)-p-1 {
-								return d.Error(co+p, tag, tlv.ErrLength)
+								return d.Error(co+p, tag, tlvwire.ErrLength)
 							}
 							ec = c[p+1 : p+1+l : p+1+l]
 							m += l
 						} else {
-							l, lm := tlv.ConsumeVarint(c[p:])
+							l, lm := tlvwire.ConsumeVarint(c[p:])
 							if lm < 0 {
-								return d.Error(co+p, tag, tlv.CodeError(lm))
+								return d.Error(co+p, tag, tlvwire.CodeError(lm))
 							}
-							if strict && lm != tlv.SizeVarint(l) {
-								return d.Error(co+p, tag, tlv.ErrNonCanonical)
+							if strict && lm != tlvwire.SizeVarint(l) {
+								return d.Error(co+p, tag, tlvwire.ErrNonCanonical)
 							}
 							if l > uint64(len(c)-p-lm) {
-								return d.Error(co+p, tag, tlv.ErrLength)
+								return d.Error(co+p, tag, tlvwire.ErrLength)
 							}
 							ec = c[p+lm : p+lm+int(l) : p+lm+int(l)]
 							m = lm + int(l)
@@ -813,26 +814,26 @@ func (x *Msg) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 						k = string(ec)
 						continue
 					}
-					if et == 2 && ew == tlv.Bytes {
+					if et == 2 && ew == tlvwire.Bytes {
 						var ec []byte
 						m := 1
 						if p < len(c) && c[p] < 0x80 {
 							l := int(c[p])
 							if l > len(c)-p-1 {
-								return d.Error(co+p, tag, tlv.ErrLength)
+								return d.Error(co+p, tag, tlvwire.ErrLength)
 							}
 							ec = c[p+1 : p+1+l : p+1+l]
 							m += l
 						} else {
-							l, lm := tlv.ConsumeVarint(c[p:])
+							l, lm := tlvwire.ConsumeVarint(c[p:])
 							if lm < 0 {
-								return d.Error(co+p, tag, tlv.CodeError(lm))
+								return d.Error(co+p, tag, tlvwire.CodeError(lm))
 							}
-							if strict && lm != tlv.SizeVarint(l) {
-								return d.Error(co+p, tag, tlv.ErrNonCanonical)
+							if strict && lm != tlvwire.SizeVarint(l) {
+								return d.Error(co+p, tag, tlvwire.ErrNonCanonical)
 							}
 							if l > uint64(len(c)-p-lm) {
-								return d.Error(co+p, tag, tlv.ErrLength)
+								return d.Error(co+p, tag, tlvwire.ErrLength)
 							}
 							ec = c[p+lm : p+lm+int(l) : p+lm+int(l)]
 							m = lm + int(l)
@@ -845,16 +846,16 @@ func (x *Msg) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 						continue
 					}
 					if strict {
-						return d.Error(co+p, tag, tlv.ErrMalformed)
+						return d.Error(co+p, tag, tlvwire.ErrMalformed)
 					}
-					sk := tlv.ConsumeValue(c[p:], ew)
+					sk := tlvwire.ConsumeValue(c[p:], ew)
 					if sk < 0 {
-						return d.Error(co+p, tag, tlv.CodeError(sk))
+						return d.Error(co+p, tag, tlvwire.CodeError(sk))
 					}
 					p += sk
 				}
-				if strict && (el != 2 || havePrev6 && tlv.CompareKeyString(prev6, k) >= 0) {
-					return d.Error(start, tag, tlv.ErrNonCanonical)
+				if strict && (el != 2 || havePrev6 && tlvwire.CompareKeyString(prev6, k) >= 0) {
+					return d.Error(start, tag, tlvwire.ErrNonCanonical)
 				}
 				prev6, havePrev6 = k, true
 				x.Attrs[k] = val
@@ -864,17 +865,17 @@ func (x *Msg) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 		if strict {
 			switch tag {
 			case 1, 2, 3, 4, 5, 6, 7:
-				return d.Error(start, tag, tlv.ErrWireType)
+				return d.Error(start, tag, tlvwire.ErrWireType)
 			}
 		}
-		if strict && wt != tlv.Fixed32 && wt != tlv.Fixed64 {
-			if v, m := tlv.ConsumeVarint(data[off:]); m > 0 && m != tlv.SizeVarint(v) {
-				return d.Error(off, tag, tlv.ErrNonCanonical)
+		if strict && wt != tlvwire.Fixed32 && wt != tlvwire.Fixed64 {
+			if v, m := tlvwire.ConsumeVarint(data[off:]); m > 0 && m != tlvwire.SizeVarint(v) {
+				return d.Error(off, tag, tlvwire.ErrNonCanonical)
 			}
 		}
-		m := tlv.ConsumeValue(data[off:], wt)
+		m := tlvwire.ConsumeValue(data[off:], wt)
 		if m < 0 {
-			return d.Error(off, tag, tlv.CodeError(m))
+			return d.Error(off, tag, tlvwire.CodeError(m))
 		}
 		off += m
 		// Charged before allocating; capacity doubles.
@@ -913,8 +914,8 @@ type SmallStruct struct {
 }
 
 var (
-	_ tlv.Marshaler   = (*SmallStruct)(nil)
-	_ tlv.Unmarshaler = (*SmallStruct)(nil)
+	_ tlvwire.Marshaler   = (*SmallStruct)(nil)
+	_ tlvwire.Unmarshaler = (*SmallStruct)(nil)
 )
 
 // SizeTLV returns the number of bytes AppendTLV appends.
@@ -924,16 +925,16 @@ func (x *SmallStruct) SizeTLV() int {
 	}
 	n := len(x.UnknownFields)
 	if len(x.Name) != 0 {
-		n += 1 + tlv.SizeVarint(uint64(len(x.Name))) + len(x.Name)
+		n += 1 + tlvwire.SizeVarint(uint64(len(x.Name))) + len(x.Name)
 	}
 	if !x.BirthDay.IsZero() {
-		n += tlv.SizeTimeField(2, x.BirthDay)
+		n += tlvwire.SizeTimeField(2, x.BirthDay)
 	}
 	if len(x.Phone) != 0 {
-		n += 1 + tlv.SizeVarint(uint64(len(x.Phone))) + len(x.Phone)
+		n += 1 + tlvwire.SizeVarint(uint64(len(x.Phone))) + len(x.Phone)
 	}
 	if x.Siblings != 0 {
-		n += 1 + tlv.SizeVarint(tlv.Zigzag(int64(x.Siblings)))
+		n += 1 + tlvwire.SizeVarint(tlvwire.Zigzag(int64(x.Siblings)))
 	}
 	if x.Spouse {
 		n += 1 + 1
@@ -948,7 +949,7 @@ func (x *SmallStruct) SizeTLV() int {
 // included, to b; a nil x appends nothing. It allocates only to grow b
 // (and, for a map of more than 16 entries, once to sort its keys). It fails
 // only when UnknownFields, here or in a nested message, holds malformed
-// bytes (tlv.ErrMalformed).
+// bytes (tlvwire.ErrMalformed).
 func (x *SmallStruct) AppendTLV(b []byte) ([]byte, error) {
 	if x == nil {
 		return b, nil
@@ -956,7 +957,7 @@ func (x *SmallStruct) AppendTLV(b []byte) ([]byte, error) {
 	u := x.UnknownFields
 	if len(u) != 0 && !u.Valid() {
 		if u = u.Sorted(); !u.Valid() {
-			return b, fmt.Errorf("tlv: SmallStruct.UnknownFields holds a malformed field: %w", tlv.ErrMalformed)
+			return b, fmt.Errorf("tlv: SmallStruct.UnknownFields holds a malformed field: %w", tlvwire.ErrMalformed)
 		}
 	}
 	if len(x.Name) != 0 {
@@ -964,30 +965,30 @@ func (x *SmallStruct) AppendTLV(b []byte) ([]byte, error) {
 			b, u = u.AppendBefore(b, 1)
 		}
 		b = append(b, 0x0a)
-		b = tlv.AppendString(b, x.Name)
+		b = tlvwire.AppendString(b, x.Name)
 	}
 	if !x.BirthDay.IsZero() {
 		if len(u) != 0 {
 			b, u = u.AppendBefore(b, 2)
 		}
-		if err := tlv.CheckTime(x.BirthDay); err != nil {
+		if err := tlvwire.CheckTime(x.BirthDay); err != nil {
 			return b, err
 		}
-		b = tlv.AppendTimeField(b, 2, x.BirthDay)
+		b = tlvwire.AppendTimeField(b, 2, x.BirthDay)
 	}
 	if len(x.Phone) != 0 {
 		if len(u) != 0 {
 			b, u = u.AppendBefore(b, 3)
 		}
 		b = append(b, 0x1a)
-		b = tlv.AppendString(b, x.Phone)
+		b = tlvwire.AppendString(b, x.Phone)
 	}
 	if x.Siblings != 0 {
 		if len(u) != 0 {
 			b, u = u.AppendBefore(b, 4)
 		}
 		b = append(b, 0x20)
-		b = tlv.AppendVarint(b, tlv.Zigzag(int64(x.Siblings)))
+		b = tlvwire.AppendVarint(b, tlvwire.Zigzag(int64(x.Siblings)))
 	}
 	if x.Spouse {
 		if len(u) != 0 {
@@ -1000,7 +1001,7 @@ func (x *SmallStruct) AppendTLV(b []byte) ([]byte, error) {
 			b, u = u.AppendBefore(b, 6)
 		}
 		b = append(b, 0x31)
-		b = tlv.AppendFixed64(b, math.Float64bits(x.Money))
+		b = tlvwire.AppendFixed64(b, math.Float64bits(x.Money))
 	}
 	return append(b, u...), nil
 }
@@ -1008,13 +1009,13 @@ func (x *SmallStruct) AppendTLV(b []byte) ([]byte, error) {
 // UnmarshalTLV resets x and decodes the message fields in data, within the
 // limits of d (the defaults if d is nil). Fields x does not declare are kept
 // in x.UnknownFields.
-func (x *SmallStruct) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
+func (x *SmallStruct) UnmarshalTLV(data []byte, d *tlvwire.DecodeState) error {
 	if x == nil {
-		return fmt.Errorf("tlv: cannot decode into a nil *SmallStruct: %w", tlv.ErrUnsupportedType)
+		return fmt.Errorf("tlv: cannot decode into a nil *SmallStruct: %w", tlvwire.ErrUnsupportedType)
 	}
 	if d == nil {
 		var err error
-		if d, err = (tlv.DecodeOptions{}).NewDecodeState(len(data)); err != nil {
+		if d, err = tlvwire.NewDecodeState(len(data)); err != nil {
 			return err
 		}
 	}
@@ -1024,30 +1025,30 @@ func (x *SmallStruct) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 	for off := 0; off < len(data); {
 		start := off
 		var tag uint32
-		var wt tlv.WireType
+		var wt tlvwire.WireType
 		n := 1
 		if k := data[off]; k < 0x80 {
-			tag, wt = uint32(k>>3), tlv.WireType(k&7)
+			tag, wt = uint32(k>>3), tlvwire.WireType(k&7)
 			if tag == 0 {
-				return d.Error(off, 0, tlv.ErrTag)
+				return d.Error(off, 0, tlvwire.ErrTag)
 			}
 		} else {
-			tag, wt, n = tlv.ConsumeTag(data[off:])
+			tag, wt, n = tlvwire.ConsumeTag(data[off:])
 			if n < 0 {
-				return d.Error(off, 0, tlv.CodeError(n))
+				return d.Error(off, 0, tlvwire.CodeError(n))
 			}
 		}
 		if err := d.Count(1); err != nil {
 			return d.Error(off, tag, err)
 		}
 		if strict {
-			if n != tlv.SizeTag(tag) || tag < last {
-				return d.Error(off, tag, tlv.ErrNonCanonical)
+			if n != tlvwire.SizeTag(tag) || tag < last {
+				return d.Error(off, tag, tlvwire.ErrNonCanonical)
 			}
 			if tag == last {
 				switch tag {
 				case 1, 2, 3, 4, 5, 6:
-					return d.Error(off, tag, tlv.ErrNonCanonical)
+					return d.Error(off, tag, tlvwire.ErrNonCanonical)
 				}
 			}
 			last = tag
@@ -1055,26 +1056,26 @@ func (x *SmallStruct) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 		off += n
 		switch tag {
 		case 1: // Name
-			if wt == tlv.Bytes {
+			if wt == tlvwire.Bytes {
 				var c []byte
 				m := 1
 				if off < len(data) && data[off] < 0x80 {
 					l := int(data[off])
 					if l > len(data)-off-1 {
-						return d.Error(off, tag, tlv.ErrLength)
+						return d.Error(off, tag, tlvwire.ErrLength)
 					}
 					c = data[off+1 : off+1+l : off+1+l]
 					m += l
 				} else {
-					l, lm := tlv.ConsumeVarint(data[off:])
+					l, lm := tlvwire.ConsumeVarint(data[off:])
 					if lm < 0 {
-						return d.Error(off, tag, tlv.CodeError(lm))
+						return d.Error(off, tag, tlvwire.CodeError(lm))
 					}
-					if strict && lm != tlv.SizeVarint(l) {
-						return d.Error(off, tag, tlv.ErrNonCanonical)
+					if strict && lm != tlvwire.SizeVarint(l) {
+						return d.Error(off, tag, tlvwire.ErrNonCanonical)
 					}
 					if l > uint64(len(data)-off-lm) {
-						return d.Error(off, tag, tlv.ErrLength)
+						return d.Error(off, tag, tlvwire.ErrLength)
 					}
 					c = data[off+lm : off+lm+int(l) : off+lm+int(l)]
 					m = lm + int(l)
@@ -1087,8 +1088,8 @@ func (x *SmallStruct) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 				continue
 			}
 		case 2: // BirthDay
-			if wt == tlv.Varint {
-				tv, m, err := tlv.ConsumeTime(data[off:], tlv.Varint, strict)
+			if wt == tlvwire.Varint {
+				tv, m, err := tlvwire.ConsumeTime(data[off:], tlvwire.Varint, strict)
 				if err != nil {
 					return d.Error(off, tag, err)
 				}
@@ -1096,8 +1097,8 @@ func (x *SmallStruct) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 				x.BirthDay = tv
 				continue
 			}
-			if wt == tlv.Message {
-				tv, m, err := tlv.ConsumeTime(data[off:], tlv.Message, strict)
+			if wt == tlvwire.Message {
+				tv, m, err := tlvwire.ConsumeTime(data[off:], tlvwire.Message, strict)
 				if err != nil {
 					return d.Error(off, tag, err)
 				}
@@ -1106,26 +1107,26 @@ func (x *SmallStruct) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 				continue
 			}
 		case 3: // Phone
-			if wt == tlv.Bytes {
+			if wt == tlvwire.Bytes {
 				var c []byte
 				m := 1
 				if off < len(data) && data[off] < 0x80 {
 					l := int(data[off])
 					if l > len(data)-off-1 {
-						return d.Error(off, tag, tlv.ErrLength)
+						return d.Error(off, tag, tlvwire.ErrLength)
 					}
 					c = data[off+1 : off+1+l : off+1+l]
 					m += l
 				} else {
-					l, lm := tlv.ConsumeVarint(data[off:])
+					l, lm := tlvwire.ConsumeVarint(data[off:])
 					if lm < 0 {
-						return d.Error(off, tag, tlv.CodeError(lm))
+						return d.Error(off, tag, tlvwire.CodeError(lm))
 					}
-					if strict && lm != tlv.SizeVarint(l) {
-						return d.Error(off, tag, tlv.ErrNonCanonical)
+					if strict && lm != tlvwire.SizeVarint(l) {
+						return d.Error(off, tag, tlvwire.ErrNonCanonical)
 					}
 					if l > uint64(len(data)-off-lm) {
-						return d.Error(off, tag, tlv.ErrLength)
+						return d.Error(off, tag, tlvwire.ErrLength)
 					}
 					c = data[off+lm : off+lm+int(l) : off+lm+int(l)]
 					m = lm + int(l)
@@ -1138,82 +1139,82 @@ func (x *SmallStruct) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 				continue
 			}
 		case 4: // Siblings
-			if wt == tlv.Varint {
+			if wt == tlvwire.Varint {
 				var u uint64
 				if off < len(data) && data[off] < 0x80 {
 					u = uint64(data[off])
 					off++
 				} else {
-					v, m := tlv.ConsumeVarint(data[off:])
+					v, m := tlvwire.ConsumeVarint(data[off:])
 					if m < 0 {
-						return d.Error(off, tag, tlv.CodeError(m))
+						return d.Error(off, tag, tlvwire.CodeError(m))
 					}
-					if strict && m != tlv.SizeVarint(v) {
-						return d.Error(off, tag, tlv.ErrNonCanonical)
+					if strict && m != tlvwire.SizeVarint(v) {
+						return d.Error(off, tag, tlvwire.ErrNonCanonical)
 					}
 					u = v
 					off += m
 				}
-				x.Siblings = tlv.Unzigzag(u)
+				x.Siblings = tlvwire.Unzigzag(u)
 				continue
 			}
 		case 5: // Spouse
-			if wt == tlv.Varint {
+			if wt == tlvwire.Varint {
 				var u uint64
 				if off < len(data) && data[off] < 0x80 {
 					u = uint64(data[off])
 					off++
 				} else {
-					v, m := tlv.ConsumeVarint(data[off:])
+					v, m := tlvwire.ConsumeVarint(data[off:])
 					if m < 0 {
-						return d.Error(off, tag, tlv.CodeError(m))
+						return d.Error(off, tag, tlvwire.CodeError(m))
 					}
-					if strict && m != tlv.SizeVarint(v) {
-						return d.Error(off, tag, tlv.ErrNonCanonical)
+					if strict && m != tlvwire.SizeVarint(v) {
+						return d.Error(off, tag, tlvwire.ErrNonCanonical)
 					}
 					u = v
 					off += m
 				}
 				if u > 1 {
-					return d.Error(start, tag, tlv.ErrRange)
+					return d.Error(start, tag, tlvwire.ErrRange)
 				}
 				x.Spouse = u == 1
 				continue
 			}
 		case 6: // Money
-			if wt == tlv.Fixed64 {
-				w, m := tlv.ConsumeFixed64(data[off:])
+			if wt == tlvwire.Fixed64 {
+				w, m := tlvwire.ConsumeFixed64(data[off:])
 				if m < 0 {
-					return d.Error(off, tag, tlv.CodeError(m))
+					return d.Error(off, tag, tlvwire.CodeError(m))
 				}
 				off += m
 				x.Money = math.Float64frombits(w)
 				continue
 			}
-			if wt == tlv.Fixed32 && !strict {
-				w, m := tlv.ConsumeFixed32(data[off:])
+			if wt == tlvwire.Fixed32 && !strict {
+				w, m := tlvwire.ConsumeFixed32(data[off:])
 				if m < 0 {
-					return d.Error(off, tag, tlv.CodeError(m))
+					return d.Error(off, tag, tlvwire.CodeError(m))
 				}
 				off += m
-				x.Money = tlv.WidenFloat32(w)
+				x.Money = tlvwire.WidenFloat32(w)
 				continue
 			}
 		}
 		if strict {
 			switch tag {
 			case 1, 2, 3, 4, 5, 6:
-				return d.Error(start, tag, tlv.ErrWireType)
+				return d.Error(start, tag, tlvwire.ErrWireType)
 			}
 		}
-		if strict && wt != tlv.Fixed32 && wt != tlv.Fixed64 {
-			if v, m := tlv.ConsumeVarint(data[off:]); m > 0 && m != tlv.SizeVarint(v) {
-				return d.Error(off, tag, tlv.ErrNonCanonical)
+		if strict && wt != tlvwire.Fixed32 && wt != tlvwire.Fixed64 {
+			if v, m := tlvwire.ConsumeVarint(data[off:]); m > 0 && m != tlvwire.SizeVarint(v) {
+				return d.Error(off, tag, tlvwire.ErrNonCanonical)
 			}
 		}
-		m := tlv.ConsumeValue(data[off:], wt)
+		m := tlvwire.ConsumeValue(data[off:], wt)
 		if m < 0 {
-			return d.Error(off, tag, tlv.CodeError(m))
+			return d.Error(off, tag, tlvwire.CodeError(m))
 		}
 		off += m
 		// Charged before allocating; capacity doubles.
@@ -1275,8 +1276,8 @@ type Every struct {
 }
 
 var (
-	_ tlv.Marshaler   = (*Every)(nil)
-	_ tlv.Unmarshaler = (*Every)(nil)
+	_ tlvwire.Marshaler   = (*Every)(nil)
+	_ tlvwire.Unmarshaler = (*Every)(nil)
 )
 
 // SizeTLV returns the number of bytes AppendTLV appends.
@@ -1289,16 +1290,16 @@ func (x *Every) SizeTLV() int {
 		n += 1 + 1
 	}
 	if x.I32 != 0 {
-		n += 1 + tlv.SizeVarint(tlv.Zigzag(int64(x.I32)))
+		n += 1 + tlvwire.SizeVarint(tlvwire.Zigzag(int64(x.I32)))
 	}
 	if x.I64 != 0 {
-		n += 1 + tlv.SizeVarint(tlv.Zigzag(int64(x.I64)))
+		n += 1 + tlvwire.SizeVarint(tlvwire.Zigzag(int64(x.I64)))
 	}
 	if x.U32 != 0 {
-		n += 1 + tlv.SizeVarint(uint64(x.U32))
+		n += 1 + tlvwire.SizeVarint(uint64(x.U32))
 	}
 	if x.U64 != 0 {
-		n += 1 + tlv.SizeVarint(uint64(x.U64))
+		n += 1 + tlvwire.SizeVarint(uint64(x.U64))
 	}
 	if math.Float32bits(x.F32) != 0 {
 		n += 1 + 4
@@ -1307,118 +1308,118 @@ func (x *Every) SizeTLV() int {
 		n += 1 + 8
 	}
 	if len(x.S) != 0 {
-		n += 1 + tlv.SizeVarint(uint64(len(x.S))) + len(x.S)
+		n += 1 + tlvwire.SizeVarint(uint64(len(x.S))) + len(x.S)
 	}
 	if len(x.Raw) != 0 {
-		n += 1 + tlv.SizeVarint(uint64(len(x.Raw))) + len(x.Raw)
+		n += 1 + tlvwire.SizeVarint(uint64(len(x.Raw))) + len(x.Raw)
 	}
 	if len(x.Bs) != 0 {
 		s := len(x.Bs)
-		n += 1 + tlv.SizeVarint(uint64(s)) + s
+		n += 1 + tlvwire.SizeVarint(uint64(s)) + s
 	}
 	if len(x.I32s) != 0 {
 		s := 0
 		for _, e := range x.I32s {
-			s += tlv.SizeVarint(tlv.Zigzag(int64(e)))
+			s += tlvwire.SizeVarint(tlvwire.Zigzag(int64(e)))
 		}
-		n += 1 + tlv.SizeVarint(uint64(s)) + s
+		n += 1 + tlvwire.SizeVarint(uint64(s)) + s
 	}
 	if len(x.U64s) != 0 {
 		s := 0
 		for _, e := range x.U64s {
-			s += tlv.SizeVarint(uint64(e))
+			s += tlvwire.SizeVarint(uint64(e))
 		}
-		n += 1 + tlv.SizeVarint(uint64(s)) + s
+		n += 1 + tlvwire.SizeVarint(uint64(s)) + s
 	}
 	if len(x.F32s) != 0 {
 		s := 4 * len(x.F32s)
-		n += 1 + tlv.SizeVarint(uint64(s)) + s
+		n += 1 + tlvwire.SizeVarint(uint64(s)) + s
 	}
 	if len(x.F64s) != 0 {
 		s := 8 * len(x.F64s)
-		n += 1 + tlv.SizeVarint(uint64(s)) + s
+		n += 1 + tlvwire.SizeVarint(uint64(s)) + s
 	}
 	for i := range x.Ss {
-		n += 1 + tlv.SizeVarint(uint64(len(x.Ss[i]))) + len(x.Ss[i])
+		n += 1 + tlvwire.SizeVarint(uint64(len(x.Ss[i]))) + len(x.Ss[i])
 	}
 	for i := range x.Raws {
-		n += 2 + tlv.SizeVarint(uint64(len(x.Raws[i]))) + len(x.Raws[i])
+		n += 2 + tlvwire.SizeVarint(uint64(len(x.Raws[i]))) + len(x.Raws[i])
 	}
 	if x.Node != nil {
 		{
 			s := x.Node.SizeTLV()
-			n += 2 + tlv.SizeVarint(uint64(s)) + s
+			n += 2 + tlvwire.SizeVarint(uint64(s)) + s
 		}
 	}
 	for i := range x.Nodes {
 		{
 			s := x.Nodes[i].SizeTLV()
-			n += 2 + tlv.SizeVarint(uint64(s)) + s
+			n += 2 + tlvwire.SizeVarint(uint64(s)) + s
 		}
 	}
 	for k, v := range x.ByID {
 		e := 0
-		e += 1 + tlv.SizeVarint(tlv.Zigzag(int64(k)))
+		e += 1 + tlvwire.SizeVarint(tlvwire.Zigzag(int64(k)))
 		{
 			s := v.SizeTLV()
-			e += 1 + tlv.SizeVarint(uint64(s)) + s
+			e += 1 + tlvwire.SizeVarint(uint64(s)) + s
 		}
 		_, _ = k, v
-		n += 2 + tlv.SizeVarint(uint64(e)) + e
+		n += 2 + tlvwire.SizeVarint(uint64(e)) + e
 	}
 	for k, v := range x.Counts {
 		e := 0
-		e += 1 + tlv.SizeVarint(uint64(k))
+		e += 1 + tlvwire.SizeVarint(uint64(k))
 		e += 1 + 8
 		_, _ = k, v
-		n += 2 + tlv.SizeVarint(uint64(e)) + e
+		n += 2 + tlvwire.SizeVarint(uint64(e)) + e
 	}
 	for k, v := range x.Flags {
 		e := 0
-		e += 1 + tlv.SizeVarint(uint64(len(k))) + len(k)
+		e += 1 + tlvwire.SizeVarint(uint64(len(k))) + len(k)
 		e += 1 + 1
 		_, _ = k, v
-		n += 2 + tlv.SizeVarint(uint64(e)) + e
+		n += 2 + tlvwire.SizeVarint(uint64(e)) + e
 	}
 	for k, v := range x.Blobs {
 		e := 0
-		e += 1 + tlv.SizeVarint(tlv.Zigzag(int64(k)))
-		e += 1 + tlv.SizeVarint(uint64(len(v))) + len(v)
+		e += 1 + tlvwire.SizeVarint(tlvwire.Zigzag(int64(k)))
+		e += 1 + tlvwire.SizeVarint(uint64(len(v))) + len(v)
 		_, _ = k, v
-		n += 2 + tlv.SizeVarint(uint64(e)) + e
+		n += 2 + tlvwire.SizeVarint(uint64(e)) + e
 	}
 	if !x.At.IsZero() {
-		n += tlv.SizeTimeField(24, x.At)
+		n += tlvwire.SizeTimeField(24, x.At)
 	}
 	if x.Took != 0 {
-		n += 2 + tlv.SizeVarint(tlv.Zigzag(int64(x.Took)))
+		n += 2 + tlvwire.SizeVarint(tlvwire.Zigzag(int64(x.Took)))
 	}
 	for i := range x.Times {
-		n += tlv.SizeTimeField(26, x.Times[i])
+		n += tlvwire.SizeTimeField(26, x.Times[i])
 	}
 	if len(x.Durs) != 0 {
 		s := 0
 		for _, e := range x.Durs {
-			s += tlv.SizeVarint(tlv.Zigzag(int64(e)))
+			s += tlvwire.SizeVarint(tlvwire.Zigzag(int64(e)))
 		}
-		n += 2 + tlv.SizeVarint(uint64(s)) + s
+		n += 2 + tlvwire.SizeVarint(uint64(s)) + s
 	}
 	for k, v := range x.Seen {
 		e := 0
-		e += 1 + tlv.SizeVarint(uint64(len(k))) + len(k)
-		e += tlv.SizeTimeField(2, v)
+		e += 1 + tlvwire.SizeVarint(uint64(len(k))) + len(k)
+		e += tlvwire.SizeTimeField(2, v)
 		_, _ = k, v
-		n += 2 + tlv.SizeVarint(uint64(e)) + e
+		n += 2 + tlvwire.SizeVarint(uint64(e)) + e
 	}
 	for k, v := range x.Waits {
 		e := 0
-		e += 1 + tlv.SizeVarint(uint64(k))
-		e += 1 + tlv.SizeVarint(tlv.Zigzag(int64(v)))
+		e += 1 + tlvwire.SizeVarint(uint64(k))
+		e += 1 + tlvwire.SizeVarint(tlvwire.Zigzag(int64(v)))
 		_, _ = k, v
-		n += 2 + tlv.SizeVarint(uint64(e)) + e
+		n += 2 + tlvwire.SizeVarint(uint64(e)) + e
 	}
 	if x.Far != 0 {
-		n += 2 + tlv.SizeVarint(uint64(x.Far))
+		n += 2 + tlvwire.SizeVarint(uint64(x.Far))
 	}
 	return n
 }
@@ -1427,7 +1428,7 @@ func (x *Every) SizeTLV() int {
 // included, to b; a nil x appends nothing. It allocates only to grow b
 // (and, for a map of more than 16 entries, once to sort its keys). It fails
 // only when UnknownFields, here or in a nested message, holds malformed
-// bytes (tlv.ErrMalformed).
+// bytes (tlvwire.ErrMalformed).
 func (x *Every) AppendTLV(b []byte) ([]byte, error) {
 	if x == nil {
 		return b, nil
@@ -1435,7 +1436,7 @@ func (x *Every) AppendTLV(b []byte) ([]byte, error) {
 	u := x.UnknownFields
 	if len(u) != 0 && !u.Valid() {
 		if u = u.Sorted(); !u.Valid() {
-			return b, fmt.Errorf("tlv: Every.UnknownFields holds a malformed field: %w", tlv.ErrMalformed)
+			return b, fmt.Errorf("tlv: Every.UnknownFields holds a malformed field: %w", tlvwire.ErrMalformed)
 		}
 	}
 	var err error
@@ -1452,63 +1453,63 @@ func (x *Every) AppendTLV(b []byte) ([]byte, error) {
 			b, u = u.AppendBefore(b, 2)
 		}
 		b = append(b, 0x10)
-		b = tlv.AppendVarint(b, tlv.Zigzag(int64(x.I32)))
+		b = tlvwire.AppendVarint(b, tlvwire.Zigzag(int64(x.I32)))
 	}
 	if x.I64 != 0 {
 		if len(u) != 0 {
 			b, u = u.AppendBefore(b, 3)
 		}
 		b = append(b, 0x18)
-		b = tlv.AppendVarint(b, tlv.Zigzag(int64(x.I64)))
+		b = tlvwire.AppendVarint(b, tlvwire.Zigzag(int64(x.I64)))
 	}
 	if x.U32 != 0 {
 		if len(u) != 0 {
 			b, u = u.AppendBefore(b, 4)
 		}
 		b = append(b, 0x20)
-		b = tlv.AppendVarint(b, uint64(x.U32))
+		b = tlvwire.AppendVarint(b, uint64(x.U32))
 	}
 	if x.U64 != 0 {
 		if len(u) != 0 {
 			b, u = u.AppendBefore(b, 5)
 		}
 		b = append(b, 0x28)
-		b = tlv.AppendVarint(b, uint64(x.U64))
+		b = tlvwire.AppendVarint(b, uint64(x.U64))
 	}
 	if math.Float32bits(x.F32) != 0 {
 		if len(u) != 0 {
 			b, u = u.AppendBefore(b, 6)
 		}
 		b = append(b, 0x35)
-		b = tlv.AppendFixed32(b, math.Float32bits(x.F32))
+		b = tlvwire.AppendFixed32(b, math.Float32bits(x.F32))
 	}
 	if math.Float64bits(x.F64) != 0 {
 		if len(u) != 0 {
 			b, u = u.AppendBefore(b, 7)
 		}
 		b = append(b, 0x39)
-		b = tlv.AppendFixed64(b, math.Float64bits(x.F64))
+		b = tlvwire.AppendFixed64(b, math.Float64bits(x.F64))
 	}
 	if len(x.S) != 0 {
 		if len(u) != 0 {
 			b, u = u.AppendBefore(b, 8)
 		}
 		b = append(b, 0x42)
-		b = tlv.AppendString(b, x.S)
+		b = tlvwire.AppendString(b, x.S)
 	}
 	if len(x.Raw) != 0 {
 		if len(u) != 0 {
 			b, u = u.AppendBefore(b, 9)
 		}
 		b = append(b, 0x4a)
-		b = tlv.AppendBytes(b, x.Raw)
+		b = tlvwire.AppendBytes(b, x.Raw)
 	}
 	if len(x.Bs) != 0 {
 		if len(u) != 0 {
 			b, u = u.AppendBefore(b, 10)
 		}
 		b = append(b, 0x54)
-		b = tlv.AppendVarint(b, uint64(len(x.Bs)))
+		b = tlvwire.AppendVarint(b, uint64(len(x.Bs)))
 		for _, e := range x.Bs {
 			if e {
 				b = append(b, 1)
@@ -1522,31 +1523,31 @@ func (x *Every) AppendTLV(b []byte) ([]byte, error) {
 			b, u = u.AppendBefore(b, 11)
 		}
 		b = append(b, 0x5c)
-		b, mk = tlv.BeginLen(b)
+		b, mk = tlvwire.BeginLen(b)
 		for _, e := range x.I32s {
-			b = tlv.AppendVarint(b, tlv.Zigzag(int64(e)))
+			b = tlvwire.AppendVarint(b, tlvwire.Zigzag(int64(e)))
 		}
-		b = tlv.EndLen(b, mk)
+		b = tlvwire.EndLen(b, mk)
 	}
 	if len(x.U64s) != 0 {
 		if len(u) != 0 {
 			b, u = u.AppendBefore(b, 12)
 		}
 		b = append(b, 0x64)
-		b, mk = tlv.BeginLen(b)
+		b, mk = tlvwire.BeginLen(b)
 		for _, e := range x.U64s {
-			b = tlv.AppendVarint(b, uint64(e))
+			b = tlvwire.AppendVarint(b, uint64(e))
 		}
-		b = tlv.EndLen(b, mk)
+		b = tlvwire.EndLen(b, mk)
 	}
 	if len(x.F32s) != 0 {
 		if len(u) != 0 {
 			b, u = u.AppendBefore(b, 13)
 		}
 		b = append(b, 0x6e)
-		b = tlv.AppendVarint(b, uint64(4*len(x.F32s)))
+		b = tlvwire.AppendVarint(b, uint64(4*len(x.F32s)))
 		for _, e := range x.F32s {
-			b = tlv.AppendFixed32(b, math.Float32bits(e))
+			b = tlvwire.AppendFixed32(b, math.Float32bits(e))
 		}
 	}
 	if len(x.F64s) != 0 {
@@ -1554,9 +1555,9 @@ func (x *Every) AppendTLV(b []byte) ([]byte, error) {
 			b, u = u.AppendBefore(b, 14)
 		}
 		b = append(b, 0x77)
-		b = tlv.AppendVarint(b, uint64(8*len(x.F64s)))
+		b = tlvwire.AppendVarint(b, uint64(8*len(x.F64s)))
 		for _, e := range x.F64s {
-			b = tlv.AppendFixed64(b, math.Float64bits(e))
+			b = tlvwire.AppendFixed64(b, math.Float64bits(e))
 		}
 	}
 	if len(x.Ss) != 0 {
@@ -1565,7 +1566,7 @@ func (x *Every) AppendTLV(b []byte) ([]byte, error) {
 		}
 		for i := range x.Ss {
 			b = append(b, 0x7a)
-			b = tlv.AppendString(b, x.Ss[i])
+			b = tlvwire.AppendString(b, x.Ss[i])
 		}
 	}
 	if len(x.Raws) != 0 {
@@ -1574,7 +1575,7 @@ func (x *Every) AppendTLV(b []byte) ([]byte, error) {
 		}
 		for i := range x.Raws {
 			b = append(b, 0x82, 0x01)
-			b = tlv.AppendBytes(b, x.Raws[i])
+			b = tlvwire.AppendBytes(b, x.Raws[i])
 		}
 	}
 	if x.Node != nil {
@@ -1582,11 +1583,11 @@ func (x *Every) AppendTLV(b []byte) ([]byte, error) {
 			b, u = u.AppendBefore(b, 17)
 		}
 		b = append(b, 0x8b, 0x01)
-		b, mk = tlv.BeginLen(b)
+		b, mk = tlvwire.BeginLen(b)
 		if b, err = x.Node.AppendTLV(b); err != nil {
 			return b, err
 		}
-		b = tlv.EndLen(b, mk)
+		b = tlvwire.EndLen(b, mk)
 	}
 	if len(x.Nodes) != 0 {
 		if len(u) != 0 {
@@ -1594,11 +1595,11 @@ func (x *Every) AppendTLV(b []byte) ([]byte, error) {
 		}
 		for i := range x.Nodes {
 			b = append(b, 0x93, 0x01)
-			b, mk = tlv.BeginLen(b)
+			b, mk = tlvwire.BeginLen(b)
 			if b, err = x.Nodes[i].AppendTLV(b); err != nil {
 				return b, err
 			}
-			b = tlv.EndLen(b, mk)
+			b = tlvwire.EndLen(b, mk)
 		}
 	}
 	if len(x.ByID) != 0 {
@@ -1619,11 +1620,11 @@ func (x *Every) AppendTLV(b []byte) ([]byte, error) {
 		}
 		if len(entries) <= 16 {
 			less := func(a, b int32) bool {
-				za, zb := tlv.Zigzag(int64(a)), tlv.Zigzag(int64(b))
+				za, zb := tlvwire.Zigzag(int64(a)), tlvwire.Zigzag(int64(b))
 				if za|zb < 0x80 {
 					return za < zb
 				}
-				return tlv.CompareKeyUint(za, zb) < 0
+				return tlvwire.CompareKeyUint(za, zb) < 0
 			}
 			for i := 1; i < len(entries); i++ {
 				for j := i; j > 0 && less(entries[j].k, entries[j-1].k); j-- {
@@ -1631,21 +1632,21 @@ func (x *Every) AppendTLV(b []byte) ([]byte, error) {
 				}
 			}
 		} else {
-			slices.SortFunc(entries, func(a, b entry) int { return tlv.CompareKeyInt(int64(a.k), int64(b.k)) })
+			slices.SortFunc(entries, func(a, b entry) int { return tlvwire.CompareKeyInt(int64(a.k), int64(b.k)) })
 		}
 		for i := range entries {
 			e := &entries[i]
 			b = append(b, 0x9b, 0x01)
-			b, mk = tlv.BeginLen(b)
+			b, mk = tlvwire.BeginLen(b)
 			b = append(b, 0x08)
-			b = tlv.AppendVarint(b, tlv.Zigzag(int64(e.k)))
+			b = tlvwire.AppendVarint(b, tlvwire.Zigzag(int64(e.k)))
 			b = append(b, 0x13)
-			b, mk2 = tlv.BeginLen(b)
+			b, mk2 = tlvwire.BeginLen(b)
 			if b, err = e.v.AppendTLV(b); err != nil {
 				return b, err
 			}
-			b = tlv.EndLen(b, mk2)
-			b = tlv.EndLen(b, mk)
+			b = tlvwire.EndLen(b, mk2)
+			b = tlvwire.EndLen(b, mk)
 		}
 	}
 	if len(x.Counts) != 0 {
@@ -1669,7 +1670,7 @@ func (x *Every) AppendTLV(b []byte) ([]byte, error) {
 				if uint64(a)|uint64(b) < 0x80 {
 					return a < b
 				}
-				return tlv.CompareKeyUint(uint64(a), uint64(b)) < 0
+				return tlvwire.CompareKeyUint(uint64(a), uint64(b)) < 0
 			}
 			for i := 1; i < len(entries); i++ {
 				for j := i; j > 0 && less(entries[j].k, entries[j-1].k); j-- {
@@ -1677,17 +1678,17 @@ func (x *Every) AppendTLV(b []byte) ([]byte, error) {
 				}
 			}
 		} else {
-			slices.SortFunc(entries, func(a, b entry) int { return tlv.CompareKeyUint(uint64(a.k), uint64(b.k)) })
+			slices.SortFunc(entries, func(a, b entry) int { return tlvwire.CompareKeyUint(uint64(a.k), uint64(b.k)) })
 		}
 		for i := range entries {
 			e := &entries[i]
 			b = append(b, 0xa3, 0x01)
-			b, mk = tlv.BeginLen(b)
+			b, mk = tlvwire.BeginLen(b)
 			b = append(b, 0x08)
-			b = tlv.AppendVarint(b, uint64(e.k))
+			b = tlvwire.AppendVarint(b, uint64(e.k))
 			b = append(b, 0x11)
-			b = tlv.AppendFixed64(b, math.Float64bits(e.v))
-			b = tlv.EndLen(b, mk)
+			b = tlvwire.AppendFixed64(b, math.Float64bits(e.v))
+			b = tlvwire.EndLen(b, mk)
 		}
 	}
 	if len(x.Flags) != 0 {
@@ -1714,7 +1715,7 @@ func (x *Every) AppendTLV(b []byte) ([]byte, error) {
 				if len(a)|len(b) < 0x80 {
 					return len(a) < len(b)
 				}
-				return tlv.CompareKeyString(a, b) < 0
+				return tlvwire.CompareKeyString(a, b) < 0
 			}
 			for i := 1; i < len(entries); i++ {
 				for j := i; j > 0 && less(entries[j].k, entries[j-1].k); j-- {
@@ -1722,21 +1723,21 @@ func (x *Every) AppendTLV(b []byte) ([]byte, error) {
 				}
 			}
 		} else {
-			slices.SortFunc(entries, func(a, b entry) int { return tlv.CompareKeyString(a.k, b.k) })
+			slices.SortFunc(entries, func(a, b entry) int { return tlvwire.CompareKeyString(a.k, b.k) })
 		}
 		for i := range entries {
 			e := &entries[i]
 			b = append(b, 0xab, 0x01)
-			b, mk = tlv.BeginLen(b)
+			b, mk = tlvwire.BeginLen(b)
 			b = append(b, 0x0a)
-			b = tlv.AppendString(b, e.k)
+			b = tlvwire.AppendString(b, e.k)
 			b = append(b, 0x10)
 			if e.v {
 				b = append(b, 1)
 			} else {
 				b = append(b, 0)
 			}
-			b = tlv.EndLen(b, mk)
+			b = tlvwire.EndLen(b, mk)
 		}
 	}
 	if len(x.Blobs) != 0 {
@@ -1757,11 +1758,11 @@ func (x *Every) AppendTLV(b []byte) ([]byte, error) {
 		}
 		if len(entries) <= 16 {
 			less := func(a, b int64) bool {
-				za, zb := tlv.Zigzag(int64(a)), tlv.Zigzag(int64(b))
+				za, zb := tlvwire.Zigzag(int64(a)), tlvwire.Zigzag(int64(b))
 				if za|zb < 0x80 {
 					return za < zb
 				}
-				return tlv.CompareKeyUint(za, zb) < 0
+				return tlvwire.CompareKeyUint(za, zb) < 0
 			}
 			for i := 1; i < len(entries); i++ {
 				for j := i; j > 0 && less(entries[j].k, entries[j-1].k); j-- {
@@ -1769,44 +1770,44 @@ func (x *Every) AppendTLV(b []byte) ([]byte, error) {
 				}
 			}
 		} else {
-			slices.SortFunc(entries, func(a, b entry) int { return tlv.CompareKeyInt(int64(a.k), int64(b.k)) })
+			slices.SortFunc(entries, func(a, b entry) int { return tlvwire.CompareKeyInt(int64(a.k), int64(b.k)) })
 		}
 		for i := range entries {
 			e := &entries[i]
 			b = append(b, 0xb3, 0x01)
-			b, mk = tlv.BeginLen(b)
+			b, mk = tlvwire.BeginLen(b)
 			b = append(b, 0x08)
-			b = tlv.AppendVarint(b, tlv.Zigzag(int64(e.k)))
+			b = tlvwire.AppendVarint(b, tlvwire.Zigzag(int64(e.k)))
 			b = append(b, 0x12)
-			b = tlv.AppendBytes(b, e.v)
-			b = tlv.EndLen(b, mk)
+			b = tlvwire.AppendBytes(b, e.v)
+			b = tlvwire.EndLen(b, mk)
 		}
 	}
 	if !x.At.IsZero() {
 		if len(u) != 0 {
 			b, u = u.AppendBefore(b, 24)
 		}
-		if err := tlv.CheckTime(x.At); err != nil {
+		if err := tlvwire.CheckTime(x.At); err != nil {
 			return b, err
 		}
-		b = tlv.AppendTimeField(b, 24, x.At)
+		b = tlvwire.AppendTimeField(b, 24, x.At)
 	}
 	if x.Took != 0 {
 		if len(u) != 0 {
 			b, u = u.AppendBefore(b, 25)
 		}
 		b = append(b, 0xc8, 0x01)
-		b = tlv.AppendVarint(b, tlv.Zigzag(int64(x.Took)))
+		b = tlvwire.AppendVarint(b, tlvwire.Zigzag(int64(x.Took)))
 	}
 	if len(x.Times) != 0 {
 		if len(u) != 0 {
 			b, u = u.AppendBefore(b, 26)
 		}
 		for i := range x.Times {
-			if err := tlv.CheckTime(x.Times[i]); err != nil {
+			if err := tlvwire.CheckTime(x.Times[i]); err != nil {
 				return b, err
 			}
-			b = tlv.AppendTimeField(b, 26, x.Times[i])
+			b = tlvwire.AppendTimeField(b, 26, x.Times[i])
 		}
 	}
 	if len(x.Durs) != 0 {
@@ -1814,11 +1815,11 @@ func (x *Every) AppendTLV(b []byte) ([]byte, error) {
 			b, u = u.AppendBefore(b, 27)
 		}
 		b = append(b, 0xdc, 0x01)
-		b, mk = tlv.BeginLen(b)
+		b, mk = tlvwire.BeginLen(b)
 		for _, e := range x.Durs {
-			b = tlv.AppendVarint(b, tlv.Zigzag(int64(e)))
+			b = tlvwire.AppendVarint(b, tlvwire.Zigzag(int64(e)))
 		}
-		b = tlv.EndLen(b, mk)
+		b = tlvwire.EndLen(b, mk)
 	}
 	if len(x.Seen) != 0 {
 		if len(u) != 0 {
@@ -1844,7 +1845,7 @@ func (x *Every) AppendTLV(b []byte) ([]byte, error) {
 				if len(a)|len(b) < 0x80 {
 					return len(a) < len(b)
 				}
-				return tlv.CompareKeyString(a, b) < 0
+				return tlvwire.CompareKeyString(a, b) < 0
 			}
 			for i := 1; i < len(entries); i++ {
 				for j := i; j > 0 && less(entries[j].k, entries[j-1].k); j-- {
@@ -1852,19 +1853,19 @@ func (x *Every) AppendTLV(b []byte) ([]byte, error) {
 				}
 			}
 		} else {
-			slices.SortFunc(entries, func(a, b entry) int { return tlv.CompareKeyString(a.k, b.k) })
+			slices.SortFunc(entries, func(a, b entry) int { return tlvwire.CompareKeyString(a.k, b.k) })
 		}
 		for i := range entries {
 			e := &entries[i]
 			b = append(b, 0xe3, 0x01)
-			b, mk = tlv.BeginLen(b)
+			b, mk = tlvwire.BeginLen(b)
 			b = append(b, 0x0a)
-			b = tlv.AppendString(b, e.k)
-			if err := tlv.CheckTime(e.v); err != nil {
+			b = tlvwire.AppendString(b, e.k)
+			if err := tlvwire.CheckTime(e.v); err != nil {
 				return b, err
 			}
-			b = tlv.AppendTimeField(b, 2, e.v)
-			b = tlv.EndLen(b, mk)
+			b = tlvwire.AppendTimeField(b, 2, e.v)
+			b = tlvwire.EndLen(b, mk)
 		}
 	}
 	if len(x.Waits) != 0 {
@@ -1888,7 +1889,7 @@ func (x *Every) AppendTLV(b []byte) ([]byte, error) {
 				if uint64(a)|uint64(b) < 0x80 {
 					return a < b
 				}
-				return tlv.CompareKeyUint(uint64(a), uint64(b)) < 0
+				return tlvwire.CompareKeyUint(uint64(a), uint64(b)) < 0
 			}
 			for i := 1; i < len(entries); i++ {
 				for j := i; j > 0 && less(entries[j].k, entries[j-1].k); j-- {
@@ -1896,17 +1897,17 @@ func (x *Every) AppendTLV(b []byte) ([]byte, error) {
 				}
 			}
 		} else {
-			slices.SortFunc(entries, func(a, b entry) int { return tlv.CompareKeyUint(uint64(a.k), uint64(b.k)) })
+			slices.SortFunc(entries, func(a, b entry) int { return tlvwire.CompareKeyUint(uint64(a.k), uint64(b.k)) })
 		}
 		for i := range entries {
 			e := &entries[i]
 			b = append(b, 0xeb, 0x01)
-			b, mk = tlv.BeginLen(b)
+			b, mk = tlvwire.BeginLen(b)
 			b = append(b, 0x08)
-			b = tlv.AppendVarint(b, uint64(e.k))
+			b = tlvwire.AppendVarint(b, uint64(e.k))
 			b = append(b, 0x10)
-			b = tlv.AppendVarint(b, tlv.Zigzag(int64(e.v)))
-			b = tlv.EndLen(b, mk)
+			b = tlvwire.AppendVarint(b, tlvwire.Zigzag(int64(e.v)))
+			b = tlvwire.EndLen(b, mk)
 		}
 	}
 	if x.Far != 0 {
@@ -1914,7 +1915,7 @@ func (x *Every) AppendTLV(b []byte) ([]byte, error) {
 			b, u = u.AppendBefore(b, 300)
 		}
 		b = append(b, 0xe0, 0x12)
-		b = tlv.AppendVarint(b, uint64(x.Far))
+		b = tlvwire.AppendVarint(b, uint64(x.Far))
 	}
 	return append(b, u...), nil
 }
@@ -1922,13 +1923,13 @@ func (x *Every) AppendTLV(b []byte) ([]byte, error) {
 // UnmarshalTLV resets x and decodes the message fields in data, within the
 // limits of d (the defaults if d is nil). Fields x does not declare are kept
 // in x.UnknownFields.
-func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
+func (x *Every) UnmarshalTLV(data []byte, d *tlvwire.DecodeState) error {
 	if x == nil {
-		return fmt.Errorf("tlv: cannot decode into a nil *Every: %w", tlv.ErrUnsupportedType)
+		return fmt.Errorf("tlv: cannot decode into a nil *Every: %w", tlvwire.ErrUnsupportedType)
 	}
 	if d == nil {
 		var err error
-		if d, err = (tlv.DecodeOptions{}).NewDecodeState(len(data)); err != nil {
+		if d, err = tlvwire.NewDecodeState(len(data)); err != nil {
 			return err
 		}
 	}
@@ -1957,30 +1958,30 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 	for off := 0; off < len(data); {
 		start := off
 		var tag uint32
-		var wt tlv.WireType
+		var wt tlvwire.WireType
 		n := 1
 		if k := data[off]; k < 0x80 {
-			tag, wt = uint32(k>>3), tlv.WireType(k&7)
+			tag, wt = uint32(k>>3), tlvwire.WireType(k&7)
 			if tag == 0 {
-				return d.Error(off, 0, tlv.ErrTag)
+				return d.Error(off, 0, tlvwire.ErrTag)
 			}
 		} else {
-			tag, wt, n = tlv.ConsumeTag(data[off:])
+			tag, wt, n = tlvwire.ConsumeTag(data[off:])
 			if n < 0 {
-				return d.Error(off, 0, tlv.CodeError(n))
+				return d.Error(off, 0, tlvwire.CodeError(n))
 			}
 		}
 		if err := d.Count(1); err != nil {
 			return d.Error(off, tag, err)
 		}
 		if strict {
-			if n != tlv.SizeTag(tag) || tag < last {
-				return d.Error(off, tag, tlv.ErrNonCanonical)
+			if n != tlvwire.SizeTag(tag) || tag < last {
+				return d.Error(off, tag, tlvwire.ErrNonCanonical)
 			}
 			if tag == last {
 				switch tag {
 				case 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 17, 24, 25, 27, 300:
-					return d.Error(off, tag, tlv.ErrNonCanonical)
+					return d.Error(off, tag, tlvwire.ErrNonCanonical)
 				}
 			}
 			last = tag
@@ -1988,108 +1989,108 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 		off += n
 		switch tag {
 		case 1: // B
-			if wt == tlv.Varint {
+			if wt == tlvwire.Varint {
 				var u uint64
 				if off < len(data) && data[off] < 0x80 {
 					u = uint64(data[off])
 					off++
 				} else {
-					v, m := tlv.ConsumeVarint(data[off:])
+					v, m := tlvwire.ConsumeVarint(data[off:])
 					if m < 0 {
-						return d.Error(off, tag, tlv.CodeError(m))
+						return d.Error(off, tag, tlvwire.CodeError(m))
 					}
-					if strict && m != tlv.SizeVarint(v) {
-						return d.Error(off, tag, tlv.ErrNonCanonical)
+					if strict && m != tlvwire.SizeVarint(v) {
+						return d.Error(off, tag, tlvwire.ErrNonCanonical)
 					}
 					u = v
 					off += m
 				}
 				if u > 1 {
-					return d.Error(start, tag, tlv.ErrRange)
+					return d.Error(start, tag, tlvwire.ErrRange)
 				}
 				x.B = u == 1
 				continue
 			}
 		case 2: // I32
-			if wt == tlv.Varint {
+			if wt == tlvwire.Varint {
 				var u uint64
 				if off < len(data) && data[off] < 0x80 {
 					u = uint64(data[off])
 					off++
 				} else {
-					v, m := tlv.ConsumeVarint(data[off:])
+					v, m := tlvwire.ConsumeVarint(data[off:])
 					if m < 0 {
-						return d.Error(off, tag, tlv.CodeError(m))
+						return d.Error(off, tag, tlvwire.CodeError(m))
 					}
-					if strict && m != tlv.SizeVarint(v) {
-						return d.Error(off, tag, tlv.ErrNonCanonical)
+					if strict && m != tlvwire.SizeVarint(v) {
+						return d.Error(off, tag, tlvwire.ErrNonCanonical)
 					}
 					u = v
 					off += m
 				}
-				s := tlv.Unzigzag(u)
+				s := tlvwire.Unzigzag(u)
 				if s < math.MinInt32 || s > math.MaxInt32 {
-					return d.Error(start, tag, tlv.ErrRange)
+					return d.Error(start, tag, tlvwire.ErrRange)
 				}
 				x.I32 = int32(s)
 				continue
 			}
 		case 3: // I64
-			if wt == tlv.Varint {
+			if wt == tlvwire.Varint {
 				var u uint64
 				if off < len(data) && data[off] < 0x80 {
 					u = uint64(data[off])
 					off++
 				} else {
-					v, m := tlv.ConsumeVarint(data[off:])
+					v, m := tlvwire.ConsumeVarint(data[off:])
 					if m < 0 {
-						return d.Error(off, tag, tlv.CodeError(m))
+						return d.Error(off, tag, tlvwire.CodeError(m))
 					}
-					if strict && m != tlv.SizeVarint(v) {
-						return d.Error(off, tag, tlv.ErrNonCanonical)
+					if strict && m != tlvwire.SizeVarint(v) {
+						return d.Error(off, tag, tlvwire.ErrNonCanonical)
 					}
 					u = v
 					off += m
 				}
-				x.I64 = tlv.Unzigzag(u)
+				x.I64 = tlvwire.Unzigzag(u)
 				continue
 			}
 		case 4: // U32
-			if wt == tlv.Varint {
+			if wt == tlvwire.Varint {
 				var u uint64
 				if off < len(data) && data[off] < 0x80 {
 					u = uint64(data[off])
 					off++
 				} else {
-					v, m := tlv.ConsumeVarint(data[off:])
+					v, m := tlvwire.ConsumeVarint(data[off:])
 					if m < 0 {
-						return d.Error(off, tag, tlv.CodeError(m))
+						return d.Error(off, tag, tlvwire.CodeError(m))
 					}
-					if strict && m != tlv.SizeVarint(v) {
-						return d.Error(off, tag, tlv.ErrNonCanonical)
+					if strict && m != tlvwire.SizeVarint(v) {
+						return d.Error(off, tag, tlvwire.ErrNonCanonical)
 					}
 					u = v
 					off += m
 				}
 				if u > math.MaxUint32 {
-					return d.Error(start, tag, tlv.ErrRange)
+					return d.Error(start, tag, tlvwire.ErrRange)
 				}
 				x.U32 = uint32(u)
 				continue
 			}
 		case 5: // U64
-			if wt == tlv.Varint {
+			if wt == tlvwire.Varint {
 				var u uint64
 				if off < len(data) && data[off] < 0x80 {
 					u = uint64(data[off])
 					off++
 				} else {
-					v, m := tlv.ConsumeVarint(data[off:])
+					v, m := tlvwire.ConsumeVarint(data[off:])
 					if m < 0 {
-						return d.Error(off, tag, tlv.CodeError(m))
+						return d.Error(off, tag, tlvwire.CodeError(m))
 					}
-					if strict && m != tlv.SizeVarint(v) {
-						return d.Error(off, tag, tlv.ErrNonCanonical)
+					if strict && m != tlvwire.SizeVarint(v) {
+						return d.Error(off, tag, tlvwire.ErrNonCanonical)
 					}
 					u = v
 					off += m
@@ -2098,68 +2099,68 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 				continue
 			}
 		case 6: // F32
-			if wt == tlv.Fixed32 {
-				w, m := tlv.ConsumeFixed32(data[off:])
+			if wt == tlvwire.Fixed32 {
+				w, m := tlvwire.ConsumeFixed32(data[off:])
 				if m < 0 {
-					return d.Error(off, tag, tlv.CodeError(m))
+					return d.Error(off, tag, tlvwire.CodeError(m))
 				}
 				off += m
 				x.F32 = math.Float32frombits(w)
 				continue
 			}
-			if wt == tlv.Fixed64 && !strict {
-				w, m := tlv.ConsumeFixed64(data[off:])
+			if wt == tlvwire.Fixed64 && !strict {
+				w, m := tlvwire.ConsumeFixed64(data[off:])
 				if m < 0 {
-					return d.Error(off, tag, tlv.CodeError(m))
+					return d.Error(off, tag, tlvwire.CodeError(m))
 				}
 				off += m
-				f, ok := tlv.NarrowFloat64(w)
+				f, ok := tlvwire.NarrowFloat64(w)
 				if !ok {
-					return d.Error(start, tag, tlv.ErrRange)
+					return d.Error(start, tag, tlvwire.ErrRange)
 				}
 				x.F32 = f
 				continue
 			}
 		case 7: // F64
-			if wt == tlv.Fixed64 {
-				w, m := tlv.ConsumeFixed64(data[off:])
+			if wt == tlvwire.Fixed64 {
+				w, m := tlvwire.ConsumeFixed64(data[off:])
 				if m < 0 {
-					return d.Error(off, tag, tlv.CodeError(m))
+					return d.Error(off, tag, tlvwire.CodeError(m))
 				}
 				off += m
 				x.F64 = math.Float64frombits(w)
 				continue
 			}
-			if wt == tlv.Fixed32 && !strict {
-				w, m := tlv.ConsumeFixed32(data[off:])
+			if wt == tlvwire.Fixed32 && !strict {
+				w, m := tlvwire.ConsumeFixed32(data[off:])
 				if m < 0 {
-					return d.Error(off, tag, tlv.CodeError(m))
+					return d.Error(off, tag, tlvwire.CodeError(m))
 				}
 				off += m
-				x.F64 = tlv.WidenFloat32(w)
+				x.F64 = tlvwire.WidenFloat32(w)
 				continue
 			}
 		case 8: // S
-			if wt == tlv.Bytes {
+			if wt == tlvwire.Bytes {
 				var c []byte
 				m := 1
 				if off < len(data) && data[off] < 0x80 {
 					l := int(data[off])
 					if l > len(data)-off-1 {
-						return d.Error(off, tag, tlv.ErrLength)
+						return d.Error(off, tag, tlvwire.ErrLength)
 					}
 					c = data[off+1 : off+1+l : off+1+l]
 					m += l
 				} else {
-					l, lm := tlv.ConsumeVarint(data[off:])
+					l, lm := tlvwire.ConsumeVarint(data[off:])
 					if lm < 0 {
-						return d.Error(off, tag, tlv.CodeError(lm))
+						return d.Error(off, tag, tlvwire.CodeError(lm))
 					}
-					if strict && lm != tlv.SizeVarint(l) {
-						return d.Error(off, tag, tlv.ErrNonCanonical)
+					if strict && lm != tlvwire.SizeVarint(l) {
+						return d.Error(off, tag, tlvwire.ErrNonCanonical)
 					}
 					if l > uint64(len(data)-off-lm) {
-						return d.Error(off, tag, tlv.ErrLength)
+						return d.Error(off, tag, tlvwire.ErrLength)
 					}
 					c = data[off+lm : off+lm+int(l) : off+lm+int(l)]
 					m = lm + int(l)
@@ -2172,26 +2173,26 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 				continue
 			}
 		case 9: // Raw
-			if wt == tlv.Bytes {
+			if wt == tlvwire.Bytes {
 				var c []byte
 				m := 1
 				if off < len(data) && data[off] < 0x80 {
 					l := int(data[off])
 					if l > len(data)-off-1 {
-						return d.Error(off, tag, tlv.ErrLength)
+						return d.Error(off, tag, tlvwire.ErrLength)
 					}
 					c = data[off+1 : off+1+l : off+1+l]
 					m += l
 				} else {
-					l, lm := tlv.ConsumeVarint(data[off:])
+					l, lm := tlvwire.ConsumeVarint(data[off:])
 					if lm < 0 {
-						return d.Error(off, tag, tlv.CodeError(lm))
+						return d.Error(off, tag, tlvwire.CodeError(lm))
 					}
-					if strict && lm != tlv.SizeVarint(l) {
-						return d.Error(off, tag, tlv.ErrNonCanonical)
+					if strict && lm != tlvwire.SizeVarint(l) {
+						return d.Error(off, tag, tlvwire.ErrNonCanonical)
 					}
 					if l > uint64(len(data)-off-lm) {
-						return d.Error(off, tag, tlv.ErrLength)
+						return d.Error(off, tag, tlvwire.ErrLength)
 					}
 					c = data[off+lm : off+lm+int(l) : off+lm+int(l)]
 					m = lm + int(l)
@@ -2209,26 +2210,26 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 				continue
 			}
 		case 10: // Bs
-			if wt == tlv.PackedVarint {
+			if wt == tlvwire.PackedVarint {
 				var c []byte
 				m := 1
 				if off < len(data) && data[off] < 0x80 {
 					l := int(data[off])
 					if l > len(data)-off-1 {
-						return d.Error(off, tag, tlv.ErrLength)
+						return d.Error(off, tag, tlvwire.ErrLength)
 					}
 					c = data[off+1 : off+1+l : off+1+l]
 					m += l
 				} else {
-					l, lm := tlv.ConsumeVarint(data[off:])
+					l, lm := tlvwire.ConsumeVarint(data[off:])
 					if lm < 0 {
-						return d.Error(off, tag, tlv.CodeError(lm))
+						return d.Error(off, tag, tlvwire.CodeError(lm))
 					}
-					if strict && lm != tlv.SizeVarint(l) {
-						return d.Error(off, tag, tlv.ErrNonCanonical)
+					if strict && lm != tlvwire.SizeVarint(l) {
+						return d.Error(off, tag, tlvwire.ErrNonCanonical)
 					}
 					if l > uint64(len(data)-off-lm) {
-						return d.Error(off, tag, tlv.ErrLength)
+						return d.Error(off, tag, tlvwire.ErrLength)
 					}
 					c = data[off+lm : off+lm+int(l) : off+lm+int(l)]
 					m = lm + int(l)
@@ -2242,43 +2243,43 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 					}
 				}
 				if len(c) != 0 && c[len(c)-1] >= 0x80 {
-					return d.Error(co, tag, tlv.ErrMalformed)
+					return d.Error(co, tag, tlvwire.ErrMalformed)
 				}
 				if cnt == 0 && strict {
-					return d.Error(start, tag, tlv.ErrNonCanonical)
+					return d.Error(start, tag, tlvwire.ErrNonCanonical)
 				}
 				if err := d.Count(cnt); err != nil {
 					return d.Error(start, tag, err)
 				}
 				if cap(x.Bs)-len(x.Bs) < cnt {
-					s, err := tlv.Grow(d, x.Bs, cnt)
+					s, err := tlvwire.Grow(d, x.Bs, cnt)
 					if err != nil {
 						return d.Error(start, tag, err)
 					}
 					x.Bs = s
 				}
 				for p := 0; p < len(c); {
-					u, m := tlv.ConsumeVarint(c[p:])
+					u, m := tlvwire.ConsumeVarint(c[p:])
 					if m < 0 {
-						return d.Error(co+p, tag, tlv.CodeError(m))
+						return d.Error(co+p, tag, tlvwire.CodeError(m))
 					} // overflow: the content was checked not to end inside a varint
-					if strict && m != tlv.SizeVarint(u) {
-						return d.Error(co+p, tag, tlv.ErrNonCanonical)
+					if strict && m != tlvwire.SizeVarint(u) {
+						return d.Error(co+p, tag, tlvwire.ErrNonCanonical)
 					}
 					p += m
 					if u > 1 {
-						return d.Error(start, tag, tlv.ErrRange)
+						return d.Error(start, tag, tlvwire.ErrRange)
 					}
 					x.Bs = append(x.Bs, u == 1)
 				}
 				continue
 			}
-			if wt == tlv.Varint {
+			if wt == tlvwire.Varint {
 				if strict {
-					return d.Error(start, tag, tlv.ErrNonCanonical)
+					return d.Error(start, tag, tlvwire.ErrNonCanonical)
 				}
 				if len(x.Bs) == cap(x.Bs) {
-					s, err := tlv.Grow(d, x.Bs, 1)
+					s, err := tlvwire.Grow(d, x.Bs, 1)
 					if err != nil {
 						return d.Error(start, tag, err)
 					}
@@ -2289,43 +2290,43 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 					u = uint64(data[off])
 					off++
 				} else {
-					v, m := tlv.ConsumeVarint(data[off:])
+					v, m := tlvwire.ConsumeVarint(data[off:])
 					if m < 0 {
-						return d.Error(off, tag, tlv.CodeError(m))
+						return d.Error(off, tag, tlvwire.CodeError(m))
 					}
-					if strict && m != tlv.SizeVarint(v) {
-						return d.Error(off, tag, tlv.ErrNonCanonical)
+					if strict && m != tlvwire.SizeVarint(v) {
+						return d.Error(off, tag, tlvwire.ErrNonCanonical)
 					}
 					u = v
 					off += m
 				}
 				if u > 1 {
-					return d.Error(start, tag, tlv.ErrRange)
+					return d.Error(start, tag, tlvwire.ErrRange)
 				}
 				x.Bs = append(x.Bs, u == 1)
 				continue
 			}
 		case 11: // I32s
-			if wt == tlv.PackedVarint {
+			if wt == tlvwire.PackedVarint {
 				var c []byte
 				m := 1
 				if off < len(data) && data[off] < 0x80 {
 					l := int(data[off])
 					if l > len(data)-off-1 {
-						return d.Error(off, tag, tlv.ErrLength)
+						return d.Error(off, tag, tlvwire.ErrLength)
 					}
 					c = data[off+1 : off+1+l : off+1+l]
 					m += l
 				} else {
-					l, lm := tlv.ConsumeVarint(data[off:])
+					l, lm := tlvwire.ConsumeVarint(data[off:])
 					if lm < 0 {
-						return d.Error(off, tag, tlv.CodeError(lm))
+						return d.Error(off, tag, tlvwire.CodeError(lm))
 					}
-					if strict && lm != tlv.SizeVarint(l) {
-						return d.Error(off, tag, tlv.ErrNonCanonical)
+					if strict && lm != tlvwire.SizeVarint(l) {
+						return d.Error(off, tag, tlvwire.ErrNonCanonical)
 					}
 					if l > uint64(len(data)-off-lm) {
-						return d.Error(off, tag, tlv.ErrLength)
+						return d.Error(off, tag, tlvwire.ErrLength)
 					}
 					c = data[off+lm : off+lm+int(l) : off+lm+int(l)]
 					m = lm + int(l)
@@ -2339,44 +2340,44 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 					}
 				}
 				if len(c) != 0 && c[len(c)-1] >= 0x80 {
-					return d.Error(co, tag, tlv.ErrMalformed)
+					return d.Error(co, tag, tlvwire.ErrMalformed)
 				}
 				if cnt == 0 && strict {
-					return d.Error(start, tag, tlv.ErrNonCanonical)
+					return d.Error(start, tag, tlvwire.ErrNonCanonical)
 				}
 				if err := d.Count(cnt); err != nil {
 					return d.Error(start, tag, err)
 				}
 				if cap(x.I32s)-len(x.I32s) < cnt {
-					s, err := tlv.Grow(d, x.I32s, cnt)
+					s, err := tlvwire.Grow(d, x.I32s, cnt)
 					if err != nil {
 						return d.Error(start, tag, err)
 					}
 					x.I32s = s
 				}
 				for p := 0; p < len(c); {
-					u, m := tlv.ConsumeVarint(c[p:])
+					u, m := tlvwire.ConsumeVarint(c[p:])
 					if m < 0 {
-						return d.Error(co+p, tag, tlv.CodeError(m))
+						return d.Error(co+p, tag, tlvwire.CodeError(m))
 					} // overflow: the content was checked not to end inside a varint
-					if strict && m != tlv.SizeVarint(u) {
-						return d.Error(co+p, tag, tlv.ErrNonCanonical)
+					if strict && m != tlvwire.SizeVarint(u) {
+						return d.Error(co+p, tag, tlvwire.ErrNonCanonical)
 					}
 					p += m
-					s := tlv.Unzigzag(u)
+					s := tlvwire.Unzigzag(u)
 					if s < math.MinInt32 || s > math.MaxInt32 {
-						return d.Error(start, tag, tlv.ErrRange)
+						return d.Error(start, tag, tlvwire.ErrRange)
 					}
 					x.I32s = append(x.I32s, int32(s))
 				}
 				continue
 			}
-			if wt == tlv.Varint {
+			if wt == tlvwire.Varint {
 				if strict {
-					return d.Error(start, tag, tlv.ErrNonCanonical)
+					return d.Error(start, tag, tlvwire.ErrNonCanonical)
 				}
 				if len(x.I32s) == cap(x.I32s) {
-					s, err := tlv.Grow(d, x.I32s, 1)
+					s, err := tlvwire.Grow(d, x.I32s, 1)
 					if err != nil {
 						return d.Error(start, tag, err)
 					}
@@ -2387,44 +2388,44 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 					u = uint64(data[off])
 					off++
 				} else {
-					v, m := tlv.ConsumeVarint(data[off:])
+					v, m := tlvwire.ConsumeVarint(data[off:])
 					if m < 0 {
-						return d.Error(off, tag, tlv.CodeError(m))
+						return d.Error(off, tag, tlvwire.CodeError(m))
 					}
-					if strict && m != tlv.SizeVarint(v) {
-						return d.Error(off, tag, tlv.ErrNonCanonical)
+					if strict && m != tlvwire.SizeVarint(v) {
+						return d.Error(off, tag, tlvwire.ErrNonCanonical)
 					}
 					u = v
 					off += m
 				}
-				s := tlv.Unzigzag(u)
+				s := tlvwire.Unzigzag(u)
 				if s < math.MinInt32 || s > math.MaxInt32 {
-					return d.Error(start, tag, tlv.ErrRange)
+					return d.Error(start, tag, tlvwire.ErrRange)
 				}
 				x.I32s = append(x.I32s, int32(s))
 				continue
 			}
 		case 12: // U64s
-			if wt == tlv.PackedVarint {
+			if wt == tlvwire.PackedVarint {
 				var c []byte
 				m := 1
 				if off < len(data) && data[off] < 0x80 {
 					l := int(data[off])
 					if l > len(data)-off-1 {
-						return d.Error(off, tag, tlv.ErrLength)
+						return d.Error(off, tag, tlvwire.ErrLength)
 					}
 					c = data[off+1 : off+1+l : off+1+l]
 					m += l
 				} else {
-					l, lm := tlv.ConsumeVarint(data[off:])
+					l, lm := tlvwire.ConsumeVarint(data[off:])
 					if lm < 0 {
-						return d.Error(off, tag, tlv.CodeError(lm))
+						return d.Error(off, tag, tlvwire.CodeError(lm))
 					}
-					if strict && lm != tlv.SizeVarint(l) {
-						return d.Error(off, tag, tlv.ErrNonCanonical)
+					if strict && lm != tlvwire.SizeVarint(l) {
+						return d.Error(off, tag, tlvwire.ErrNonCanonical)
 					}
 					if l > uint64(len(data)-off-lm) {
-						return d.Error(off, tag, tlv.ErrLength)
+						return d.Error(off, tag, tlvwire.ErrLength)
 					}
 					c = data[off+lm : off+lm+int(l) : off+lm+int(l)]
 					m = lm + int(l)
@@ -2438,40 +2439,40 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 					}
 				}
 				if len(c) != 0 && c[len(c)-1] >= 0x80 {
-					return d.Error(co, tag, tlv.ErrMalformed)
+					return d.Error(co, tag, tlvwire.ErrMalformed)
 				}
 				if cnt == 0 && strict {
-					return d.Error(start, tag, tlv.ErrNonCanonical)
+					return d.Error(start, tag, tlvwire.ErrNonCanonical)
 				}
 				if err := d.Count(cnt); err != nil {
 					return d.Error(start, tag, err)
 				}
 				if cap(x.U64s)-len(x.U64s) < cnt {
-					s, err := tlv.Grow(d, x.U64s, cnt)
+					s, err := tlvwire.Grow(d, x.U64s, cnt)
 					if err != nil {
 						return d.Error(start, tag, err)
 					}
 					x.U64s = s
 				}
 				for p := 0; p < len(c); {
-					u, m := tlv.ConsumeVarint(c[p:])
+					u, m := tlvwire.ConsumeVarint(c[p:])
 					if m < 0 {
-						return d.Error(co+p, tag, tlv.CodeError(m))
+						return d.Error(co+p, tag, tlvwire.CodeError(m))
 					} // overflow: the content was checked not to end inside a varint
-					if strict && m != tlv.SizeVarint(u) {
-						return d.Error(co+p, tag, tlv.ErrNonCanonical)
+					if strict && m != tlvwire.SizeVarint(u) {
+						return d.Error(co+p, tag, tlvwire.ErrNonCanonical)
 					}
 					p += m
 					x.U64s = append(x.U64s, u)
 				}
 				continue
 			}
-			if wt == tlv.Varint {
+			if wt == tlvwire.Varint {
 				if strict {
-					return d.Error(start, tag, tlv.ErrNonCanonical)
+					return d.Error(start, tag, tlvwire.ErrNonCanonical)
 				}
 				if len(x.U64s) == cap(x.U64s) {
-					s, err := tlv.Grow(d, x.U64s, 1)
+					s, err := tlvwire.Grow(d, x.U64s, 1)
 					if err != nil {
 						return d.Error(start, tag, err)
 					}
@@ -2482,12 +2483,12 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 					u = uint64(data[off])
 					off++
 				} else {
-					v, m := tlv.ConsumeVarint(data[off:])
+					v, m := tlvwire.ConsumeVarint(data[off:])
 					if m < 0 {
-						return d.Error(off, tag, tlv.CodeError(m))
+						return d.Error(off, tag, tlvwire.CodeError(m))
 					}
-					if strict && m != tlv.SizeVarint(v) {
-						return d.Error(off, tag, tlv.ErrNonCanonical)
+					if strict && m != tlvwire.SizeVarint(v) {
+						return d.Error(off, tag, tlvwire.ErrNonCanonical)
 					}
 					u = v
 					off += m
@@ -2496,26 +2497,26 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 				continue
 			}
 		case 13: // F32s
-			if wt == tlv.PackedFixed32 {
+			if wt == tlvwire.PackedFixed32 {
 				var c []byte
 				m := 1
 				if off < len(data) && data[off] < 0x80 {
 					l := int(data[off])
 					if l > len(data)-off-1 {
-						return d.Error(off, tag, tlv.ErrLength)
+						return d.Error(off, tag, tlvwire.ErrLength)
 					}
 					c = data[off+1 : off+1+l : off+1+l]
 					m += l
 				} else {
-					l, lm := tlv.ConsumeVarint(data[off:])
+					l, lm := tlvwire.ConsumeVarint(data[off:])
 					if lm < 0 {
-						return d.Error(off, tag, tlv.CodeError(lm))
+						return d.Error(off, tag, tlvwire.CodeError(lm))
 					}
-					if strict && lm != tlv.SizeVarint(l) {
-						return d.Error(off, tag, tlv.ErrNonCanonical)
+					if strict && lm != tlvwire.SizeVarint(l) {
+						return d.Error(off, tag, tlvwire.ErrNonCanonical)
 					}
 					if l > uint64(len(data)-off-lm) {
-						return d.Error(off, tag, tlv.ErrLength)
+						return d.Error(off, tag, tlvwire.ErrLength)
 					}
 					c = data[off+lm : off+lm+int(l) : off+lm+int(l)]
 					m = lm + int(l)
@@ -2523,49 +2524,49 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 				co := off + m - len(c)
 				off += m
 				if len(c)%4 != 0 {
-					return d.Error(co, tag, tlv.ErrMalformed)
+					return d.Error(co, tag, tlvwire.ErrMalformed)
 				}
 				cnt := len(c) / 4
 				if cnt == 0 && strict {
-					return d.Error(start, tag, tlv.ErrNonCanonical)
+					return d.Error(start, tag, tlvwire.ErrNonCanonical)
 				}
 				if err := d.Count(cnt); err != nil {
 					return d.Error(start, tag, err)
 				}
 				if cap(x.F32s)-len(x.F32s) < cnt {
-					s, err := tlv.Grow(d, x.F32s, cnt)
+					s, err := tlvwire.Grow(d, x.F32s, cnt)
 					if err != nil {
 						return d.Error(start, tag, err)
 					}
 					x.F32s = s
 				}
 				for p := 0; p < len(c); {
-					w, _ := tlv.ConsumeFixed32(c[p:])
+					w, _ := tlvwire.ConsumeFixed32(c[p:])
 					p += 4
 					x.F32s = append(x.F32s, math.Float32frombits(w))
 				}
 				continue
 			}
-			if wt == tlv.PackedFixed64 && !strict { // the other float width: lenient only
+			if wt == tlvwire.PackedFixed64 && !strict { // the other float width: lenient only
 				var c []byte
 				m := 1
 				if off < len(data) && data[off] < 0x80 {
 					l := int(data[off])
 					if l > len(data)-off-1 {
-						return d.Error(off, tag, tlv.ErrLength)
+						return d.Error(off, tag, tlvwire.ErrLength)
 					}
 					c = data[off+1 : off+1+l : off+1+l]
 					m += l
 				} else {
-					l, lm := tlv.ConsumeVarint(data[off:])
+					l, lm := tlvwire.ConsumeVarint(data[off:])
 					if lm < 0 {
-						return d.Error(off, tag, tlv.CodeError(lm))
+						return d.Error(off, tag, tlvwire.CodeError(lm))
 					}
-					if strict && lm != tlv.SizeVarint(l) {
-						return d.Error(off, tag, tlv.ErrNonCanonical)
+					if strict && lm != tlvwire.SizeVarint(l) {
+						return d.Error(off, tag, tlvwire.ErrNonCanonical)
 					}
 					if l > uint64(len(data)-off-lm) {
-						return d.Error(off, tag, tlv.ErrLength)
+						return d.Error(off, tag, tlvwire.ErrLength)
 					}
 					c = data[off+lm : off+lm+int(l) : off+lm+int(l)]
 					m = lm + int(l)
@@ -2573,96 +2574,96 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 				co := off + m - len(c)
 				off += m
 				if len(c)%8 != 0 {
-					return d.Error(co, tag, tlv.ErrMalformed)
+					return d.Error(co, tag, tlvwire.ErrMalformed)
 				}
 				cnt := len(c) / 8
 				if cnt == 0 && strict {
-					return d.Error(start, tag, tlv.ErrNonCanonical)
+					return d.Error(start, tag, tlvwire.ErrNonCanonical)
 				}
 				if err := d.Count(cnt); err != nil {
 					return d.Error(start, tag, err)
 				}
 				if cap(x.F32s)-len(x.F32s) < cnt {
-					s, err := tlv.Grow(d, x.F32s, cnt)
+					s, err := tlvwire.Grow(d, x.F32s, cnt)
 					if err != nil {
 						return d.Error(start, tag, err)
 					}
 					x.F32s = s
 				}
 				for p := 0; p < len(c); {
-					w, _ := tlv.ConsumeFixed64(c[p:])
+					w, _ := tlvwire.ConsumeFixed64(c[p:])
 					p += 8
-					f, ok := tlv.NarrowFloat64(w)
+					f, ok := tlvwire.NarrowFloat64(w)
 					if !ok {
-						return d.Error(start, tag, tlv.ErrRange)
+						return d.Error(start, tag, tlvwire.ErrRange)
 					}
 					x.F32s = append(x.F32s, f)
 				}
 				continue
 			}
-			if wt == tlv.Fixed32 {
+			if wt == tlvwire.Fixed32 {
 				if strict {
-					return d.Error(start, tag, tlv.ErrNonCanonical)
+					return d.Error(start, tag, tlvwire.ErrNonCanonical)
 				}
 				if len(x.F32s) == cap(x.F32s) {
-					s, err := tlv.Grow(d, x.F32s, 1)
+					s, err := tlvwire.Grow(d, x.F32s, 1)
 					if err != nil {
 						return d.Error(start, tag, err)
 					}
 					x.F32s = s
 				}
-				w, m := tlv.ConsumeFixed32(data[off:])
+				w, m := tlvwire.ConsumeFixed32(data[off:])
 				if m < 0 {
-					return d.Error(off, tag, tlv.CodeError(m))
+					return d.Error(off, tag, tlvwire.CodeError(m))
 				}
 				off += m
 				x.F32s = append(x.F32s, math.Float32frombits(w))
 				continue
 			}
-			if wt == tlv.Fixed64 && !strict {
+			if wt == tlvwire.Fixed64 && !strict {
 				if strict {
-					return d.Error(start, tag, tlv.ErrNonCanonical)
+					return d.Error(start, tag, tlvwire.ErrNonCanonical)
 				}
 				if len(x.F32s) == cap(x.F32s) {
-					s, err := tlv.Grow(d, x.F32s, 1)
+					s, err := tlvwire.Grow(d, x.F32s, 1)
 					if err != nil {
 						return d.Error(start, tag, err)
 					}
 					x.F32s = s
 				}
-				w, m := tlv.ConsumeFixed64(data[off:])
+				w, m := tlvwire.ConsumeFixed64(data[off:])
 				if m < 0 {
-					return d.Error(off, tag, tlv.CodeError(m))
+					return d.Error(off, tag, tlvwire.CodeError(m))
 				}
 				off += m
-				f, ok := tlv.NarrowFloat64(w)
+				f, ok := tlvwire.NarrowFloat64(w)
 				if !ok {
-					return d.Error(start, tag, tlv.ErrRange)
+					return d.Error(start, tag, tlvwire.ErrRange)
 				}
 				x.F32s = append(x.F32s, f)
 				continue
 			}
 		case 14: // F64s
-			if wt == tlv.PackedFixed64 {
+			if wt == tlvwire.PackedFixed64 {
 				var c []byte
 				m := 1
 				if off < len(data) && data[off] < 0x80 {
 					l := int(data[off])
 					if l > len(data)-off-1 {
-						return d.Error(off, tag, tlv.ErrLength)
+						return d.Error(off, tag, tlvwire.ErrLength)
 					}
 					c = data[off+1 : off+1+l : off+1+l]
 					m += l
 				} else {
-					l, lm := tlv.ConsumeVarint(data[off:])
+					l, lm := tlvwire.ConsumeVarint(data[off:])
 					if lm < 0 {
-						return d.Error(off, tag, tlv.CodeError(lm))
+						return d.Error(off, tag, tlvwire.CodeError(lm))
 					}
-					if strict && lm != tlv.SizeVarint(l) {
-						return d.Error(off, tag, tlv.ErrNonCanonical)
+					if strict && lm != tlvwire.SizeVarint(l) {
+						return d.Error(off, tag, tlvwire.ErrNonCanonical)
 					}
 					if l > uint64(len(data)-off-lm) {
-						return d.Error(off, tag, tlv.ErrLength)
+						return d.Error(off, tag, tlvwire.ErrLength)
 					}
 					c = data[off+lm : off+lm+int(l) : off+lm+int(l)]
 					m = lm + int(l)
@@ -2670,49 +2671,49 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 				co := off + m - len(c)
 				off += m
 				if len(c)%8 != 0 {
-					return d.Error(co, tag, tlv.ErrMalformed)
+					return d.Error(co, tag, tlvwire.ErrMalformed)
 				}
 				cnt := len(c) / 8
 				if cnt == 0 && strict {
-					return d.Error(start, tag, tlv.ErrNonCanonical)
+					return d.Error(start, tag, tlvwire.ErrNonCanonical)
 				}
 				if err := d.Count(cnt); err != nil {
 					return d.Error(start, tag, err)
 				}
 				if cap(x.F64s)-len(x.F64s) < cnt {
-					s, err := tlv.Grow(d, x.F64s, cnt)
+					s, err := tlvwire.Grow(d, x.F64s, cnt)
 					if err != nil {
 						return d.Error(start, tag, err)
 					}
 					x.F64s = s
 				}
 				for p := 0; p < len(c); {
-					w, _ := tlv.ConsumeFixed64(c[p:])
+					w, _ := tlvwire.ConsumeFixed64(c[p:])
 					p += 8
 					x.F64s = append(x.F64s, math.Float64frombits(w))
 				}
 				continue
 			}
-			if wt == tlv.PackedFixed32 && !strict { // the other float width: lenient only
+			if wt == tlvwire.PackedFixed32 && !strict { // the other float width: lenient only
 				var c []byte
 				m := 1
 				if off < len(data) && data[off] < 0x80 {
 					l := int(data[off])
 					if l > len(data)-off-1 {
-						return d.Error(off, tag, tlv.ErrLength)
+						return d.Error(off, tag, tlvwire.ErrLength)
 					}
 					c = data[off+1 : off+1+l : off+1+l]
 					m += l
 				} else {
-					l, lm := tlv.ConsumeVarint(data[off:])
+					l, lm := tlvwire.ConsumeVarint(data[off:])
 					if lm < 0 {
-						return d.Error(off, tag, tlv.CodeError(lm))
+						return d.Error(off, tag, tlvwire.CodeError(lm))
 					}
-					if strict && lm != tlv.SizeVarint(l) {
-						return d.Error(off, tag, tlv.ErrNonCanonical)
+					if strict && lm != tlvwire.SizeVarint(l) {
+						return d.Error(off, tag, tlvwire.ErrNonCanonical)
 					}
 					if l > uint64(len(data)-off-lm) {
-						return d.Error(off, tag, tlv.ErrLength)
+						return d.Error(off, tag, tlvwire.ErrLength)
 					}
 					c = data[off+lm : off+lm+int(l) : off+lm+int(l)]
 					m = lm + int(l)
@@ -2720,75 +2721,75 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 				co := off + m - len(c)
 				off += m
 				if len(c)%4 != 0 {
-					return d.Error(co, tag, tlv.ErrMalformed)
+					return d.Error(co, tag, tlvwire.ErrMalformed)
 				}
 				cnt := len(c) / 4
 				if cnt == 0 && strict {
-					return d.Error(start, tag, tlv.ErrNonCanonical)
+					return d.Error(start, tag, tlvwire.ErrNonCanonical)
 				}
 				if err := d.Count(cnt); err != nil {
 					return d.Error(start, tag, err)
 				}
 				if cap(x.F64s)-len(x.F64s) < cnt {
-					s, err := tlv.Grow(d, x.F64s, cnt)
+					s, err := tlvwire.Grow(d, x.F64s, cnt)
 					if err != nil {
 						return d.Error(start, tag, err)
 					}
 					x.F64s = s
 				}
 				for p := 0; p < len(c); {
-					w, _ := tlv.ConsumeFixed32(c[p:])
+					w, _ := tlvwire.ConsumeFixed32(c[p:])
 					p += 4
-					x.F64s = append(x.F64s, tlv.WidenFloat32(w))
+					x.F64s = append(x.F64s, tlvwire.WidenFloat32(w))
 				}
 				continue
 			}
-			if wt == tlv.Fixed64 {
+			if wt == tlvwire.Fixed64 {
 				if strict {
-					return d.Error(start, tag, tlv.ErrNonCanonical)
+					return d.Error(start, tag, tlvwire.ErrNonCanonical)
 				}
 				if len(x.F64s) == cap(x.F64s) {
-					s, err := tlv.Grow(d, x.F64s, 1)
+					s, err := tlvwire.Grow(d, x.F64s, 1)
 					if err != nil {
 						return d.Error(start, tag, err)
 					}
 					x.F64s = s
 				}
-				w, m := tlv.ConsumeFixed64(data[off:])
+				w, m := tlvwire.ConsumeFixed64(data[off:])
 				if m < 0 {
-					return d.Error(off, tag, tlv.CodeError(m))
+					return d.Error(off, tag, tlvwire.CodeError(m))
 				}
 				off += m
 				x.F64s = append(x.F64s, math.Float64frombits(w))
 				continue
 			}
-			if wt == tlv.Fixed32 && !strict {
+			if wt == tlvwire.Fixed32 && !strict {
 				if strict {
-					return d.Error(start, tag, tlv.ErrNonCanonical)
+					return d.Error(start, tag, tlvwire.ErrNonCanonical)
 				}
 				if len(x.F64s) == cap(x.F64s) {
-					s, err := tlv.Grow(d, x.F64s, 1)
+					s, err := tlvwire.Grow(d, x.F64s, 1)
 					if err != nil {
 						return d.Error(start, tag, err)
 					}
 					x.F64s = s
 				}
-				w, m := tlv.ConsumeFixed32(data[off:])
+				w, m := tlvwire.ConsumeFixed32(data[off:])
 				if m < 0 {
-					return d.Error(off, tag, tlv.CodeError(m))
+					return d.Error(off, tag, tlvwire.CodeError(m))
 				}
 				off += m
-				x.F64s = append(x.F64s, tlv.WidenFloat32(w))
+				x.F64s = append(x.F64s, tlvwire.WidenFloat32(w))
 				continue
 			}
 		case 15: // Ss
-			if wt == tlv.Bytes {
+			if wt == tlvwire.Bytes {
 				if len(x.Ss) == cap(x.Ss) {
 					cnt := 1
 					if x.Ss == nil {
 						cnt = 0
 						for p := start; p < len(data); {
-							t, _, m := tlv.ConsumeField(data[p:])
+							t, _, m := tlvwire.ConsumeField(data[p:])
 							if m < 0 || t != tag {
 								break
 							}
@@ -2796,32 +2797,32 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 							p += m
 						}
 					}
-					s, err := tlv.Grow(d, x.Ss, cnt)
+					s, err := tlvwire.Grow(d, x.Ss, cnt)
 					if err != nil {
 						return d.Error(start, tag, err)
 					}
 					x.Ss = s
 				}
-				if wt == tlv.Bytes {
+				if wt == tlvwire.Bytes {
 					var c []byte
 					m := 1
 					if off < len(data) && data[off] < 0x80 {
 						l := int(data[off])
 						if l > len(data)-off-1 {
-							return d.Error(off, tag, tlv.ErrLength)
+							return d.Error(off, tag, tlvwire.ErrLength)
 						}
 						c = data[off+1 : off+1+l : off+1+l]
 						m += l
 					} else {
-						l, lm := tlv.ConsumeVarint(data[off:])
+						l, lm := tlvwire.ConsumeVarint(data[off:])
 						if lm < 0 {
-							return d.Error(off, tag, tlv.CodeError(lm))
+							return d.Error(off, tag, tlvwire.CodeError(lm))
 						}
-						if strict && lm != tlv.SizeVarint(l) {
-							return d.Error(off, tag, tlv.ErrNonCanonical)
+						if strict && lm != tlvwire.SizeVarint(l) {
+							return d.Error(off, tag, tlvwire.ErrNonCanonical)
 						}
 						if l > uint64(len(data)-off-lm) {
-							return d.Error(off, tag, tlv.ErrLength)
+							return d.Error(off, tag, tlvwire.ErrLength)
 						}
 						c = data[off+lm : off+lm+int(l) : off+lm+int(l)]
 						m = lm + int(l)
@@ -2835,13 +2836,13 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 				}
 			}
 		case 16: // Raws
-			if wt == tlv.Bytes {
+			if wt == tlvwire.Bytes {
 				if len(x.Raws) == cap(x.Raws) {
 					cnt := 1
 					if x.Raws == nil {
 						cnt = 0
 						for p := start; p < len(data); {
-							t, _, m := tlv.ConsumeField(data[p:])
+							t, _, m := tlvwire.ConsumeField(data[p:])
 							if m < 0 || t != tag {
 								break
 							}
@@ -2849,32 +2850,32 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 							p += m
 						}
 					}
-					s, err := tlv.Grow(d, x.Raws, cnt)
+					s, err := tlvwire.Grow(d, x.Raws, cnt)
 					if err != nil {
 						return d.Error(start, tag, err)
 					}
 					x.Raws = s
 				}
-				if wt == tlv.Bytes {
+				if wt == tlvwire.Bytes {
 					var c []byte
 					m := 1
 					if off < len(data) && data[off] < 0x80 {
 						l := int(data[off])
 						if l > len(data)-off-1 {
-							return d.Error(off, tag, tlv.ErrLength)
+							return d.Error(off, tag, tlvwire.ErrLength)
 						}
 						c = data[off+1 : off+1+l : off+1+l]
 						m += l
 					} else {
-						l, lm := tlv.ConsumeVarint(data[off:])
+						l, lm := tlvwire.ConsumeVarint(data[off:])
 						if lm < 0 {
-							return d.Error(off, tag, tlv.CodeError(lm))
+							return d.Error(off, tag, tlvwire.CodeError(lm))
 						}
-						if strict && lm != tlv.SizeVarint(l) {
-							return d.Error(off, tag, tlv.ErrNonCanonical)
+						if strict && lm != tlvwire.SizeVarint(l) {
+							return d.Error(off, tag, tlvwire.ErrNonCanonical)
 						}
 						if l > uint64(len(data)-off-lm) {
-							return d.Error(off, tag, tlv.ErrLength)
+							return d.Error(off, tag, tlvwire.ErrLength)
 						}
 						c = data[off+lm : off+lm+int(l) : off+lm+int(l)]
 						m = lm + int(l)
@@ -2893,26 +2894,26 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 				}
 			}
 		case 17: // Node
-			if wt == tlv.Message {
+			if wt == tlvwire.Message {
 				var c []byte
 				m := 1
 				if off < len(data) && data[off] < 0x80 {
 					l := int(data[off])
 					if l > len(data)-off-1 {
-						return d.Error(off, tag, tlv.ErrLength)
+						return d.Error(off, tag, tlvwire.ErrLength)
 					}
 					c = data[off+1 : off+1+l : off+1+l]
 					m += l
 				} else {
-					l, lm := tlv.ConsumeVarint(data[off:])
+					l, lm := tlvwire.ConsumeVarint(data[off:])
 					if lm < 0 {
-						return d.Error(off, tag, tlv.CodeError(lm))
+						return d.Error(off, tag, tlvwire.CodeError(lm))
 					}
-					if strict && lm != tlv.SizeVarint(l) {
-						return d.Error(off, tag, tlv.ErrNonCanonical)
+					if strict && lm != tlvwire.SizeVarint(l) {
+						return d.Error(off, tag, tlvwire.ErrNonCanonical)
 					}
 					if l > uint64(len(data)-off-lm) {
-						return d.Error(off, tag, tlv.ErrLength)
+						return d.Error(off, tag, tlvwire.ErrLength)
 					}
 					c = data[off+lm : off+lm+int(l) : off+lm+int(l)]
 					m = lm + int(l)
@@ -2930,26 +2931,26 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 				continue
 			}
 		case 18: // Nodes
-			if wt == tlv.Message {
+			if wt == tlvwire.Message {
 				var c []byte
 				m := 1
 				if off < len(data) && data[off] < 0x80 {
 					l := int(data[off])
 					if l > len(data)-off-1 {
-						return d.Error(off, tag, tlv.ErrLength)
+						return d.Error(off, tag, tlvwire.ErrLength)
 					}
 					c = data[off+1 : off+1+l : off+1+l]
 					m += l
 				} else {
-					l, lm := tlv.ConsumeVarint(data[off:])
+					l, lm := tlvwire.ConsumeVarint(data[off:])
 					if lm < 0 {
-						return d.Error(off, tag, tlv.CodeError(lm))
+						return d.Error(off, tag, tlvwire.CodeError(lm))
 					}
-					if strict && lm != tlv.SizeVarint(l) {
-						return d.Error(off, tag, tlv.ErrNonCanonical)
+					if strict && lm != tlvwire.SizeVarint(l) {
+						return d.Error(off, tag, tlvwire.ErrNonCanonical)
 					}
 					if l > uint64(len(data)-off-lm) {
-						return d.Error(off, tag, tlv.ErrLength)
+						return d.Error(off, tag, tlvwire.ErrLength)
 					}
 					c = data[off+lm : off+lm+int(l) : off+lm+int(l)]
 					m = lm + int(l)
@@ -2961,7 +2962,7 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 					if x.Nodes == nil {
 						cnt = 0
 						for p := start; p < len(data); {
-							t, _, m := tlv.ConsumeField(data[p:])
+							t, _, m := tlvwire.ConsumeField(data[p:])
 							if m < 0 || t != tag {
 								break
 							}
@@ -2969,7 +2970,7 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 							p += m
 						}
 					}
-					s, err := tlv.Grow(d, x.Nodes, cnt)
+					s, err := tlvwire.Grow(d, x.Nodes, cnt)
 					if err != nil {
 						return d.Error(start, tag, err)
 					}
@@ -2982,26 +2983,26 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 				continue
 			}
 		case 19: // ByID
-			if wt == tlv.Message {
+			if wt == tlvwire.Message {
 				var c []byte
 				m := 1
 				if off < len(data) && data[off] < 0x80 {
 					l := int(data[off])
 					if l > len(data)-off-1 {
-						return d.Error(off, tag, tlv.ErrLength)
+						return d.Error(off, tag, tlvwire.ErrLength)
 					}
 					c = data[off+1 : off+1+l : off+1+l]
 					m += l
 				} else {
-					l, lm := tlv.ConsumeVarint(data[off:])
+					l, lm := tlvwire.ConsumeVarint(data[off:])
 					if lm < 0 {
-						return d.Error(off, tag, tlv.CodeError(lm))
+						return d.Error(off, tag, tlvwire.CodeError(lm))
 					}
-					if strict && lm != tlv.SizeVarint(l) {
-						return d.Error(off, tag, tlv.ErrNonCanonical)
+					if strict && lm != tlvwire.SizeVarint(l) {
+						return d.Error(off, tag, tlvwire.ErrNonCanonical)
 					}
 					if l > uint64(len(data)-off-lm) {
-						return d.Error(off, tag, tlv.ErrLength)
+						return d.Error(off, tag, tlvwire.ErrLength)
 					}
 					c = data[off+lm : off+lm+int(l) : off+lm+int(l)]
 					m = lm + int(l)
@@ -3011,7 +3012,7 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 				if len(x.ByID) >= charged18 {
 					cnt := 0
 					for p := start; p < len(data); {
-						t, _, m := tlv.ConsumeField(data[p:])
+						t, _, m := tlvwire.ConsumeField(data[p:])
 						if m < 0 || t != tag {
 							break
 						}
@@ -3019,12 +3020,12 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 						p += m
 					}
 					if x.ByID == nil {
-						m, err := tlv.MakeMap[int32, Inner](d, cnt)
+						m, err := tlvwire.MakeMap[int32, Inner](d, cnt)
 						if err != nil {
 							return d.Error(start, tag, err)
 						}
 						x.ByID = m
-					} else if err := tlv.GrowMap(d, x.ByID, cnt); err != nil {
+					} else if err := tlvwire.GrowMap(d, x.ByID, cnt); err != nil {
 						return d.Error(start, tag, err)
 					}
 					charged18 = len(x.ByID) + cnt
@@ -3033,61 +3034,61 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 				var val Inner
 				var el uint32
 				for p := 0; p < len(c); {
-					et, ew, m := tlv.ConsumeTag(c[p:])
+					et, ew, m := tlvwire.ConsumeTag(c[p:])
 					if m < 0 {
-						return d.Error(co+p, tag, tlv.CodeError(m))
+						return d.Error(co+p, tag, tlvwire.CodeError(m))
 					}
 					if strict && et != 1 && et != 2 {
-						return d.Error(co+p, tag, tlv.ErrMalformed)
+						return d.Error(co+p, tag, tlvwire.ErrMalformed)
 					} // SPEC.md §6: an entry holds tags 1 and 2 only
-					if strict && (m != tlv.SizeTag(et) || et != el+1) {
-						return d.Error(co+p, tag, tlv.ErrNonCanonical)
+					if strict && (m != tlvwire.SizeTag(et) || et != el+1) {
+						return d.Error(co+p, tag, tlvwire.ErrNonCanonical)
 					}
 					el = et
 					p += m
-					if et == 1 && ew == tlv.Varint {
+					if et == 1 && ew == tlvwire.Varint {
 						var u uint64
 						if p < len(c) && c[p] < 0x80 {
 							u = uint64(c[p])
 							p++
 						} else {
-							v, m := tlv.ConsumeVarint(c[p:])
+							v, m := tlvwire.ConsumeVarint(c[p:])
 							if m < 0 {
-								return d.Error(co+p, tag, tlv.CodeError(m))
+								return d.Error(co+p, tag, tlvwire.CodeError(m))
 							}
-							if strict && m != tlv.SizeVarint(v) {
-								return d.Error(co+p, tag, tlv.ErrNonCanonical)
+							if strict && m != tlvwire.SizeVarint(v) {
+								return d.Error(co+p, tag, tlvwire.ErrNonCanonical)
 							}
 							u = v
 							p += m
 						}
-						s := tlv.Unzigzag(u)
+						s := tlvwire.Unzigzag(u)
 						if s < math.MinInt32 || s > math.MaxInt32 {
-							return d.Error(start, tag, tlv.ErrRange)
+							return d.Error(start, tag, tlvwire.ErrRange)
 						}
 						k = int32(s)
 						continue
 					}
-					if et == 2 && ew == tlv.Message {
+					if et == 2 && ew == tlvwire.Message {
 						var ec []byte
 						m := 1
 						if p < len(c) && c[p] < 0x80 {
 							l := int(c[p])
 							if l > len(c)-p-1 {
-								return d.Error(co+p, tag, tlv.ErrLength)
+								return d.Error(co+p, tag, tlvwire.ErrLength)
 							}
 							ec = c[p+1 : p+1+l : p+1+l]
 							m += l
 						} else {
-							l, lm := tlv.ConsumeVarint(c[p:])
+							l, lm := tlvwire.ConsumeVarint(c[p:])
 							if lm < 0 {
-								return d.Error(co+p, tag, tlv.CodeError(lm))
+								return d.Error(co+p, tag, tlvwire.CodeError(lm))
 							}
-							if strict && lm != tlv.SizeVarint(l) {
-								return d.Error(co+p, tag, tlv.ErrNonCanonical)
+							if strict && lm != tlvwire.SizeVarint(l) {
+								return d.Error(co+p, tag, tlvwire.ErrNonCanonical)
 							}
 							if l > uint64(len(c)-p-lm) {
-								return d.Error(co+p, tag, tlv.ErrLength)
+								return d.Error(co+p, tag, tlvwire.ErrLength)
 							}
 							ec = c[p+lm : p+lm+int(l) : p+lm+int(l)]
 							m = lm + int(l)
@@ -3107,42 +3108,42 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 						continue
 					}
 					if strict {
-						return d.Error(co+p, tag, tlv.ErrMalformed)
+						return d.Error(co+p, tag, tlvwire.ErrMalformed)
 					}
-					sk := tlv.ConsumeValue(c[p:], ew)
+					sk := tlvwire.ConsumeValue(c[p:], ew)
 					if sk < 0 {
-						return d.Error(co+p, tag, tlv.CodeError(sk))
+						return d.Error(co+p, tag, tlvwire.CodeError(sk))
 					}
 					p += sk
 				}
-				if strict && (el != 2 || havePrev18 && tlv.CompareKeyInt(int64(prev18), int64(k)) >= 0) {
-					return d.Error(start, tag, tlv.ErrNonCanonical)
+				if strict && (el != 2 || havePrev18 && tlvwire.CompareKeyInt(int64(prev18), int64(k)) >= 0) {
+					return d.Error(start, tag, tlvwire.ErrNonCanonical)
 				}
 				prev18, havePrev18 = k, true
 				x.ByID[k] = val
 				continue
 			}
 		case 20: // Counts
-			if wt == tlv.Message {
+			if wt == tlvwire.Message {
 				var c []byte
 				m := 1
 				if off < len(data) && data[off] < 0x80 {
 					l := int(data[off])
 					if l > len(data)-off-1 {
-						return d.Error(off, tag, tlv.ErrLength)
+						return d.Error(off, tag, tlvwire.ErrLength)
 					}
 					c = data[off+1 : off+1+l : off+1+l]
 					m += l
 				} else {
-					l, lm := tlv.ConsumeVarint(data[off:])
+					l, lm := tlvwire.ConsumeVarint(data[off:])
 					if lm < 0 {
-						return d.Error(off, tag, tlv.CodeError(lm))
+						return d.Error(off, tag, tlvwire.CodeError(lm))
 					}
-					if strict && lm != tlv.SizeVarint(l) {
-						return d.Error(off, tag, tlv.ErrNonCanonical)
+					if strict && lm != tlvwire.SizeVarint(l) {
+						return d.Error(off, tag, tlvwire.ErrNonCanonical)
 					}
 					if l > uint64(len(data)-off-lm) {
-						return d.Error(off, tag, tlv.ErrLength)
+						return d.Error(off, tag, tlvwire.ErrLength)
 					}
 					c = data[off+lm : off+lm+int(l) : off+lm+int(l)]
 					m = lm + int(l)
@@ -3152,7 +3153,7 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 				if len(x.Counts) >= charged19 {
 					cnt := 0
 					for p := start; p < len(data); {
-						t, _, m := tlv.ConsumeField(data[p:])
+						t, _, m := tlvwire.ConsumeField(data[p:])
 						if m < 0 || t != tag {
 							break
 						}
@@ -3160,12 +3161,12 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 						p += m
 					}
 					if x.Counts == nil {
-						m, err := tlv.MakeMap[uint64, float64](d, cnt)
+						m, err := tlvwire.MakeMap[uint64, float64](d, cnt)
 						if err != nil {
 							return d.Error(start, tag, err)
 						}
 						x.Counts = m
-					} else if err := tlv.GrowMap(d, x.Counts, cnt); err != nil {
+					} else if err := tlvwire.GrowMap(d, x.Counts, cnt); err != nil {
 						return d.Error(start, tag, err)
 					}
 					charged19 = len(x.Counts) + cnt
@@ -3174,30 +3175,30 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 				var val float64
 				var el uint32
 				for p := 0; p < len(c); {
-					et, ew, m := tlv.ConsumeTag(c[p:])
+					et, ew, m := tlvwire.ConsumeTag(c[p:])
 					if m < 0 {
-						return d.Error(co+p, tag, tlv.CodeError(m))
+						return d.Error(co+p, tag, tlvwire.CodeError(m))
 					}
 					if strict && et != 1 && et != 2 {
-						return d.Error(co+p, tag, tlv.ErrMalformed)
+						return d.Error(co+p, tag, tlvwire.ErrMalformed)
 					} // SPEC.md §6: an entry holds tags 1 and 2 only
-					if strict && (m != tlv.SizeTag(et) || et != el+1) {
-						return d.Error(co+p, tag, tlv.ErrNonCanonical)
+					if strict && (m != tlvwire.SizeTag(et) || et != el+1) {
+						return d.Error(co+p, tag, tlvwire.ErrNonCanonical)
 					}
 					el = et
 					p += m
-					if et == 1 && ew == tlv.Varint {
+					if et == 1 && ew == tlvwire.Varint {
 						var u uint64
 						if p < len(c) && c[p] < 0x80 {
 							u = uint64(c[p])
 							p++
 						} else {
-							v, m := tlv.ConsumeVarint(c[p:])
+							v, m := tlvwire.ConsumeVarint(c[p:])
 							if m < 0 {
-								return d.Error(co+p, tag, tlv.CodeError(m))
+								return d.Error(co+p, tag, tlvwire.CodeError(m))
 							}
-							if strict && m != tlv.SizeVarint(v) {
-								return d.Error(co+p, tag, tlv.ErrNonCanonical)
+							if strict && m != tlvwire.SizeVarint(v) {
+								return d.Error(co+p, tag, tlvwire.ErrNonCanonical)
 							}
 							u = v
 							p += m
@@ -3205,61 +3206,61 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 						k = u
 						continue
 					}
-					if et == 2 && ew == tlv.Fixed64 {
-						w, m := tlv.ConsumeFixed64(c[p:])
+					if et == 2 && ew == tlvwire.Fixed64 {
+						w, m := tlvwire.ConsumeFixed64(c[p:])
 						if m < 0 {
-							return d.Error(co+p, tag, tlv.CodeError(m))
+							return d.Error(co+p, tag, tlvwire.CodeError(m))
 						}
 						p += m
 						val = math.Float64frombits(w)
 						continue
 					}
-					if et == 2 && (ew == tlv.Fixed32 && !strict) {
-						w, m := tlv.ConsumeFixed32(c[p:])
+					if et == 2 && (ew == tlvwire.Fixed32 && !strict) {
+						w, m := tlvwire.ConsumeFixed32(c[p:])
 						if m < 0 {
-							return d.Error(co+p, tag, tlv.CodeError(m))
+							return d.Error(co+p, tag, tlvwire.CodeError(m))
 						}
 						p += m
-						val = tlv.WidenFloat32(w)
+						val = tlvwire.WidenFloat32(w)
 						continue
 					}
 					if strict {
-						return d.Error(co+p, tag, tlv.ErrMalformed)
+						return d.Error(co+p, tag, tlvwire.ErrMalformed)
 					}
-					sk := tlv.ConsumeValue(c[p:], ew)
+					sk := tlvwire.ConsumeValue(c[p:], ew)
 					if sk < 0 {
-						return d.Error(co+p, tag, tlv.CodeError(sk))
+						return d.Error(co+p, tag, tlvwire.CodeError(sk))
 					}
 					p += sk
 				}
-				if strict && (el != 2 || havePrev19 && tlv.CompareKeyUint(uint64(prev19), uint64(k)) >= 0) {
-					return d.Error(start, tag, tlv.ErrNonCanonical)
+				if strict && (el != 2 || havePrev19 && tlvwire.CompareKeyUint(uint64(prev19), uint64(k)) >= 0) {
+					return d.Error(start, tag, tlvwire.ErrNonCanonical)
 				}
 				prev19, havePrev19 = k, true
 				x.Counts[k] = val
 				continue
 			}
 		case 21: // Flags
-			if wt == tlv.Message {
+			if wt == tlvwire.Message {
 				var c []byte
 				m := 1
 				if off < len(data) && data[off] < 0x80 {
 					l := int(data[off])
 					if l > len(data)-off-1 {
-						return d.Error(off, tag, tlv.ErrLength)
+						return d.Error(off, tag, tlvwire.ErrLength)
 					}
 					c = data[off+1 : off+1+l : off+1+l]
 					m += l
 				} else {
-					l, lm := tlv.ConsumeVarint(data[off:])
+					l, lm := tlvwire.ConsumeVarint(data[off:])
 					if lm < 0 {
-						return d.Error(off, tag, tlv.CodeError(lm))
+						return d.Error(off, tag, tlvwire.CodeError(lm))
 					}
-					if strict && lm != tlv.SizeVarint(l) {
-						return d.Error(off, tag, tlv.ErrNonCanonical)
+					if strict && lm != tlvwire.SizeVarint(l) {
+						return d.Error(off, tag, tlvwire.ErrNonCanonical)
 					}
 					if l > uint64(len(data)-off-lm) {
-						return d.Error(off, tag, tlv.ErrLength)
+						return d.Error(off, tag, tlvwire.ErrLength)
 					}
 					c = data[off+lm : off+lm+int(l) : off+lm+int(l)]
 					m = lm + int(l)
@@ -3269,7 +3270,7 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 				if len(x.Flags) >= charged20 {
 					cnt := 0
 					for p := start; p < len(data); {
-						t, _, m := tlv.ConsumeField(data[p:])
+						t, _, m := tlvwire.ConsumeField(data[p:])
 						if m < 0 || t != tag {
 							break
 						}
@@ -3277,12 +3278,12 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 						p += m
 					}
 					if x.Flags == nil {
-						m, err := tlv.MakeMap[string, bool](d, cnt)
+						m, err := tlvwire.MakeMap[string, bool](d, cnt)
 						if err != nil {
 							return d.Error(start, tag, err)
 						}
 						x.Flags = m
-					} else if err := tlv.GrowMap(d, x.Flags, cnt); err != nil {
+					} else if err := tlvwire.GrowMap(d, x.Flags, cnt); err != nil {
 						return d.Error(start, tag, err)
 					}
 					charged20 = len(x.Flags) + cnt
@@ -3291,38 +3292,38 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 				var val bool
 				var el uint32
 				for p := 0; p < len(c); {
-					et, ew, m := tlv.ConsumeTag(c[p:])
+					et, ew, m := tlvwire.ConsumeTag(c[p:])
 					if m < 0 {
-						return d.Error(co+p, tag, tlv.CodeError(m))
+						return d.Error(co+p, tag, tlvwire.CodeError(m))
 					}
 					if strict && et != 1 && et != 2 {
-						return d.Error(co+p, tag, tlv.ErrMalformed)
+						return d.Error(co+p, tag, tlvwire.ErrMalformed)
 					} // SPEC.md §6: an entry holds tags 1 and 2 only
-					if strict && (m != tlv.SizeTag(et) || et != el+1) {
-						return d.Error(co+p, tag, tlv.ErrNonCanonical)
+					if strict && (m != tlvwire.SizeTag(et) || et != el+1) {
+						return d.Error(co+p, tag, tlvwire.ErrNonCanonical)
 					}
 					el = et
 					p += m
-					if et == 1 && ew == tlv.Bytes {
+					if et == 1 && ew == tlvwire.Bytes {
 						var ec []byte
 						m := 1
 						if p < len(c) && c[p] < 0x80 {
 							l := int(c[p])
 							if l > len(c)-p-1 {
-								return d.Error(co+p, tag, tlv.ErrLength)
+								return d.Error(co+p, tag, tlvwire.ErrLength)
 							}
 							ec = c[p+1 : p+1+l : p+1+l]
 							m += l
 						} else {
-							l, lm := tlv.ConsumeVarint(c[p:])
+							l, lm := tlvwire.ConsumeVarint(c[p:])
 							if lm < 0 {
-								return d.Error(co+p, tag, tlv.CodeError(lm))
+								return d.Error(co+p, tag, tlvwire.CodeError(lm))
 							}
-							if strict && lm != tlv.SizeVarint(l) {
-								return d.Error(co+p, tag, tlv.ErrNonCanonical)
+							if strict && lm != tlvwire.SizeVarint(l) {
+								return d.Error(co+p, tag, tlvwire.ErrNonCanonical)
 							}
 							if l > uint64(len(c)-p-lm) {
-								return d.Error(co+p, tag, tlv.ErrLength)
+								return d.Error(co+p, tag, tlvwire.ErrLength)
 							}
 							ec = c[p+lm : p+lm+int(l) : p+lm+int(l)]
 							m = lm + int(l)
@@ -3334,65 +3335,65 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 						k = string(ec)
 						continue
 					}
-					if et == 2 && ew == tlv.Varint {
+					if et == 2 && ew == tlvwire.Varint {
 						var u uint64
 						if p < len(c) && c[p] < 0x80 {
 							u = uint64(c[p])
 							p++
 						} else {
-							v, m := tlv.ConsumeVarint(c[p:])
+							v, m := tlvwire.ConsumeVarint(c[p:])
 							if m < 0 {
-								return d.Error(co+p, tag, tlv.CodeError(m))
+								return d.Error(co+p, tag, tlvwire.CodeError(m))
 							}
-							if strict && m != tlv.SizeVarint(v) {
-								return d.Error(co+p, tag, tlv.ErrNonCanonical)
+							if strict && m != tlvwire.SizeVarint(v) {
+								return d.Error(co+p, tag, tlvwire.ErrNonCanonical)
 							}
 							u = v
 							p += m
 						}
 						if u > 1 {
-							return d.Error(start, tag, tlv.ErrRange)
+							return d.Error(start, tag, tlvwire.ErrRange)
 						}
 						val = u == 1
 						continue
 					}
 					if strict {
-						return d.Error(co+p, tag, tlv.ErrMalformed)
+						return d.Error(co+p, tag, tlvwire.ErrMalformed)
 					}
-					sk := tlv.ConsumeValue(c[p:], ew)
+					sk := tlvwire.ConsumeValue(c[p:], ew)
 					if sk < 0 {
-						return d.Error(co+p, tag, tlv.CodeError(sk))
+						return d.Error(co+p, tag, tlvwire.CodeError(sk))
 					}
 					p += sk
 				}
-				if strict && (el != 2 || havePrev20 && tlv.CompareKeyString(prev20, k) >= 0) {
-					return d.Error(start, tag, tlv.ErrNonCanonical)
+				if strict && (el != 2 || havePrev20 && tlvwire.CompareKeyString(prev20, k) >= 0) {
+					return d.Error(start, tag, tlvwire.ErrNonCanonical)
 				}
 				prev20, havePrev20 = k, true
 				x.Flags[k] = val
 				continue
 			}
 		case 22: // Blobs
-			if wt == tlv.Message {
+			if wt == tlvwire.Message {
 				var c []byte
 				m := 1
 				if off < len(data) && data[off] < 0x80 {
 					l := int(data[off])
 					if l > len(data)-off-1 {
-						return d.Error(off, tag, tlv.ErrLength)
+						return d.Error(off, tag, tlvwire.ErrLength)
 					}
 					c = data[off+1 : off+1+l : off+1+l]
 					m += l
 				} else {
-					l, lm := tlv.ConsumeVarint(data[off:])
+					l, lm := tlvwire.ConsumeVarint(data[off:])
 					if lm < 0 {
-						return d.Error(off, tag, tlv.CodeError(lm))
+						return d.Error(off, tag, tlvwire.CodeError(lm))
 					}
-					if strict && lm != tlv.SizeVarint(l) {
-						return d.Error(off, tag, tlv.ErrNonCanonical)
+					if strict && lm != tlvwire.SizeVarint(l) {
+						return d.Error(off, tag, tlvwire.ErrNonCanonical)
 					}
 					if l > uint64(len(data)-off-lm) {
-						return d.Error(off, tag, tlv.ErrLength)
+						return d.Error(off, tag, tlvwire.ErrLength)
 					}
 					c = data[off+lm : off+lm+int(l) : off+lm+int(l)]
 					m = lm + int(l)
@@ -3402,7 +3403,7 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 				if len(x.Blobs) >= charged21 {
 					cnt := 0
 					for p := start; p < len(data); {
-						t, _, m := tlv.ConsumeField(data[p:])
+						t, _, m := tlvwire.ConsumeField(data[p:])
 						if m < 0 || t != tag {
 							break
 						}
@@ -3410,12 +3411,12 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 						p += m
 					}
 					if x.Blobs == nil {
-						m, err := tlv.MakeMap[int64, []byte](d, cnt)
+						m, err := tlvwire.MakeMap[int64, []byte](d, cnt)
 						if err != nil {
 							return d.Error(start, tag, err)
 						}
 						x.Blobs = m
-					} else if err := tlv.GrowMap(d, x.Blobs, cnt); err != nil {
+					} else if err := tlvwire.GrowMap(d, x.Blobs, cnt); err != nil {
 						return d.Error(start, tag, err)
 					}
 					charged21 = len(x.Blobs) + cnt
@@ -3424,57 +3425,57 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 				var val []byte
 				var el uint32
 				for p := 0; p < len(c); {
-					et, ew, m := tlv.ConsumeTag(c[p:])
+					et, ew, m := tlvwire.ConsumeTag(c[p:])
 					if m < 0 {
-						return d.Error(co+p, tag, tlv.CodeError(m))
+						return d.Error(co+p, tag, tlvwire.CodeError(m))
 					}
 					if strict && et != 1 && et != 2 {
-						return d.Error(co+p, tag, tlv.ErrMalformed)
+						return d.Error(co+p, tag, tlvwire.ErrMalformed)
 					} // SPEC.md §6: an entry holds tags 1 and 2 only
-					if strict && (m != tlv.SizeTag(et) || et != el+1) {
-						return d.Error(co+p, tag, tlv.ErrNonCanonical)
+					if strict && (m != tlvwire.SizeTag(et) || et != el+1) {
+						return d.Error(co+p, tag, tlvwire.ErrNonCanonical)
 					}
 					el = et
 					p += m
-					if et == 1 && ew == tlv.Varint {
+					if et == 1 && ew == tlvwire.Varint {
 						var u uint64
 						if p < len(c) && c[p] < 0x80 {
 							u = uint64(c[p])
 							p++
 						} else {
-							v, m := tlv.ConsumeVarint(c[p:])
+							v, m := tlvwire.ConsumeVarint(c[p:])
 							if m < 0 {
-								return d.Error(co+p, tag, tlv.CodeError(m))
+								return d.Error(co+p, tag, tlvwire.CodeError(m))
 							}
-							if strict && m != tlv.SizeVarint(v) {
-								return d.Error(co+p, tag, tlv.ErrNonCanonical)
+							if strict && m != tlvwire.SizeVarint(v) {
+								return d.Error(co+p, tag, tlvwire.ErrNonCanonical)
 							}
 							u = v
 							p += m
 						}
-						k = tlv.Unzigzag(u)
+						k = tlvwire.Unzigzag(u)
 						continue
 					}
-					if et == 2 && ew == tlv.Bytes {
+					if et == 2 && ew == tlvwire.Bytes {
 						var ec []byte
 						m := 1
 						if p < len(c) && c[p] < 0x80 {
 							l := int(c[p])
 							if l > len(c)-p-1 {
-								return d.Error(co+p, tag, tlv.ErrLength)
+								return d.Error(co+p, tag, tlvwire.ErrLength)
 							}
 							ec = c[p+1 : p+1+l : p+1+l]
 							m += l
 						} else {
-							l, lm := tlv.ConsumeVarint(c[p:])
+							l, lm := tlvwire.ConsumeVarint(c[p:])
 							if lm < 0 {
-								return d.Error(co+p, tag, tlv.CodeError(lm))
+								return d.Error(co+p, tag, tlvwire.CodeError(lm))
 							}
-							if strict && lm != tlv.SizeVarint(l) {
-								return d.Error(co+p, tag, tlv.ErrNonCanonical)
+							if strict && lm != tlvwire.SizeVarint(l) {
+								return d.Error(co+p, tag, tlvwire.ErrNonCanonical)
 							}
 							if l > uint64(len(c)-p-lm) {
-								return d.Error(co+p, tag, tlv.ErrLength)
+								return d.Error(co+p, tag, tlvwire.ErrLength)
 							}
 							ec = c[p+lm : p+lm+int(l) : p+lm+int(l)]
 							m = lm + int(l)
@@ -3492,24 +3493,24 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 						continue
 					}
 					if strict {
-						return d.Error(co+p, tag, tlv.ErrMalformed)
+						return d.Error(co+p, tag, tlvwire.ErrMalformed)
 					}
-					sk := tlv.ConsumeValue(c[p:], ew)
+					sk := tlvwire.ConsumeValue(c[p:], ew)
 					if sk < 0 {
-						return d.Error(co+p, tag, tlv.CodeError(sk))
+						return d.Error(co+p, tag, tlvwire.CodeError(sk))
 					}
 					p += sk
 				}
-				if strict && (el != 2 || havePrev21 && tlv.CompareKeyInt(int64(prev21), int64(k)) >= 0) {
-					return d.Error(start, tag, tlv.ErrNonCanonical)
+				if strict && (el != 2 || havePrev21 && tlvwire.CompareKeyInt(int64(prev21), int64(k)) >= 0) {
+					return d.Error(start, tag, tlvwire.ErrNonCanonical)
 				}
 				prev21, havePrev21 = k, true
 				x.Blobs[k] = val
 				continue
 			}
 		case 24: // At
-			if wt == tlv.Varint {
-				tv, m, err := tlv.ConsumeTime(data[off:], tlv.Varint, strict)
+			if wt == tlvwire.Varint {
+				tv, m, err := tlvwire.ConsumeTime(data[off:], tlvwire.Varint, strict)
 				if err != nil {
 					return d.Error(off, tag, err)
 				}
@@ -3517,8 +3518,8 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 				x.At = tv
 				continue
 			}
-			if wt == tlv.Message {
-				tv, m, err := tlv.ConsumeTime(data[off:], tlv.Message, strict)
+			if wt == tlvwire.Message {
+				tv, m, err := tlvwire.ConsumeTime(data[off:], tlvwire.Message, strict)
 				if err != nil {
 					return d.Error(off, tag, err)
 				}
@@ -3527,33 +3528,33 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 				continue
 			}
 		case 25: // Took
-			if wt == tlv.Varint {
+			if wt == tlvwire.Varint {
 				var u uint64
 				if off < len(data) && data[off] < 0x80 {
 					u = uint64(data[off])
 					off++
 				} else {
-					v, m := tlv.ConsumeVarint(data[off:])
+					v, m := tlvwire.ConsumeVarint(data[off:])
 					if m < 0 {
-						return d.Error(off, tag, tlv.CodeError(m))
+						return d.Error(off, tag, tlvwire.CodeError(m))
 					}
-					if strict && m != tlv.SizeVarint(v) {
-						return d.Error(off, tag, tlv.ErrNonCanonical)
+					if strict && m != tlvwire.SizeVarint(v) {
+						return d.Error(off, tag, tlvwire.ErrNonCanonical)
 					}
 					u = v
 					off += m
 				}
-				x.Took = time.Duration(tlv.Unzigzag(u))
+				x.Took = time.Duration(tlvwire.Unzigzag(u))
 				continue
 			}
 		case 26: // Times
-			if wt == tlv.Varint || wt == tlv.Message {
+			if wt == tlvwire.Varint || wt == tlvwire.Message {
 				if len(x.Times) == cap(x.Times) {
 					cnt := 1
 					if x.Times == nil {
 						cnt = 0
 						for p := start; p < len(data); {
-							t, _, m := tlv.ConsumeField(data[p:])
+							t, _, m := tlvwire.ConsumeField(data[p:])
 							if m < 0 || t != tag {
 								break
 							}
@@ -3561,14 +3562,14 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 							p += m
 						}
 					}
-					s, err := tlv.Grow(d, x.Times, cnt)
+					s, err := tlvwire.Grow(d, x.Times, cnt)
 					if err != nil {
 						return d.Error(start, tag, err)
 					}
 					x.Times = s
 				}
-				if wt == tlv.Varint {
-					tv, m, err := tlv.ConsumeTime(data[off:], tlv.Varint, strict)
+				if wt == tlvwire.Varint {
+					tv, m, err := tlvwire.ConsumeTime(data[off:], tlvwire.Varint, strict)
 					if err != nil {
 						return d.Error(off, tag, err)
 					}
@@ -3576,8 +3577,8 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 					x.Times = append(x.Times, tv)
 					continue
 				}
-				if wt == tlv.Message {
-					tv, m, err := tlv.ConsumeTime(data[off:], tlv.Message, strict)
+				if wt == tlvwire.Message {
+					tv, m, err := tlvwire.ConsumeTime(data[off:], tlvwire.Message, strict)
 					if err != nil {
 						return d.Error(off, tag, err)
 					}
@@ -3587,26 +3588,26 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 				}
 			}
 		case 27: // Durs
-			if wt == tlv.PackedVarint {
+			if wt == tlvwire.PackedVarint {
 				var c []byte
 				m := 1
 				if off < len(data) && data[off] < 0x80 {
 					l := int(data[off])
 					if l > len(data)-off-1 {
-						return d.Error(off, tag, tlv.ErrLength)
+						return d.Error(off, tag, tlvwire.ErrLength)
 					}
 					c = data[off+1 : off+1+l : off+1+l]
 					m += l
 				} else {
-					l, lm := tlv.ConsumeVarint(data[off:])
+					l, lm := tlvwire.ConsumeVarint(data[off:])
 					if lm < 0 {
-						return d.Error(off, tag, tlv.CodeError(lm))
+						return d.Error(off, tag, tlvwire.CodeError(lm))
 					}
-					if strict && lm != tlv.SizeVarint(l) {
-						return d.Error(off, tag, tlv.ErrNonCanonical)
+					if strict && lm != tlvwire.SizeVarint(l) {
+						return d.Error(off, tag, tlvwire.ErrNonCanonical)
 					}
 					if l > uint64(len(data)-off-lm) {
-						return d.Error(off, tag, tlv.ErrLength)
+						return d.Error(off, tag, tlvwire.ErrLength)
 					}
 					c = data[off+lm : off+lm+int(l) : off+lm+int(l)]
 					m = lm + int(l)
@@ -3620,40 +3621,40 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 					}
 				}
 				if len(c) != 0 && c[len(c)-1] >= 0x80 {
-					return d.Error(co, tag, tlv.ErrMalformed)
+					return d.Error(co, tag, tlvwire.ErrMalformed)
 				}
 				if cnt == 0 && strict {
-					return d.Error(start, tag, tlv.ErrNonCanonical)
+					return d.Error(start, tag, tlvwire.ErrNonCanonical)
 				}
 				if err := d.Count(cnt); err != nil {
 					return d.Error(start, tag, err)
 				}
 				if cap(x.Durs)-len(x.Durs) < cnt {
-					s, err := tlv.Grow(d, x.Durs, cnt)
+					s, err := tlvwire.Grow(d, x.Durs, cnt)
 					if err != nil {
 						return d.Error(start, tag, err)
 					}
 					x.Durs = s
 				}
 				for p := 0; p < len(c); {
-					u, m := tlv.ConsumeVarint(c[p:])
+					u, m := tlvwire.ConsumeVarint(c[p:])
 					if m < 0 {
-						return d.Error(co+p, tag, tlv.CodeError(m))
+						return d.Error(co+p, tag, tlvwire.CodeError(m))
 					} // overflow: the content was checked not to end inside a varint
-					if strict && m != tlv.SizeVarint(u) {
-						return d.Error(co+p, tag, tlv.ErrNonCanonical)
+					if strict && m != tlvwire.SizeVarint(u) {
+						return d.Error(co+p, tag, tlvwire.ErrNonCanonical)
 					}
 					p += m
-					x.Durs = append(x.Durs, time.Duration(tlv.Unzigzag(u)))
+					x.Durs = append(x.Durs, time.Duration(tlvwire.Unzigzag(u)))
 				}
 				continue
 			}
-			if wt == tlv.Varint {
+			if wt == tlvwire.Varint {
 				if strict {
-					return d.Error(start, tag, tlv.ErrNonCanonical)
+					return d.Error(start, tag, tlvwire.ErrNonCanonical)
 				}
 				if len(x.Durs) == cap(x.Durs) {
-					s, err := tlv.Grow(d, x.Durs, 1)
+					s, err := tlvwire.Grow(d, x.Durs, 1)
 					if err != nil {
 						return d.Error(start, tag, err)
 					}
@@ -3664,40 +3665,40 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 					u = uint64(data[off])
 					off++
 				} else {
-					v, m := tlv.ConsumeVarint(data[off:])
+					v, m := tlvwire.ConsumeVarint(data[off:])
 					if m < 0 {
-						return d.Error(off, tag, tlv.CodeError(m))
+						return d.Error(off, tag, tlvwire.CodeError(m))
 					}
-					if strict && m != tlv.SizeVarint(v) {
-						return d.Error(off, tag, tlv.ErrNonCanonical)
+					if strict && m != tlvwire.SizeVarint(v) {
+						return d.Error(off, tag, tlvwire.ErrNonCanonical)
 					}
 					u = v
 					off += m
 				}
-				x.Durs = append(x.Durs, time.Duration(tlv.Unzigzag(u)))
+				x.Durs = append(x.Durs, time.Duration(tlvwire.Unzigzag(u)))
 				continue
 			}
 		case 28: // Seen
-			if wt == tlv.Message {
+			if wt == tlvwire.Message {
 				var c []byte
 				m := 1
 				if off < len(data) && data[off] < 0x80 {
 					l := int(data[off])
 					if l > len(data)-off-1 {
-						return d.Error(off, tag, tlv.ErrLength)
+						return d.Error(off, tag, tlvwire.ErrLength)
 					}
 					c = data[off+1 : off+1+l : off+1+l]
 					m += l
 				} else {
-					l, lm := tlv.ConsumeVarint(data[off:])
+					l, lm := tlvwire.ConsumeVarint(data[off:])
 					if lm < 0 {
-						return d.Error(off, tag, tlv.CodeError(lm))
+						return d.Error(off, tag, tlvwire.CodeError(lm))
 					}
-					if strict && lm != tlv.SizeVarint(l) {
-						return d.Error(off, tag, tlv.ErrNonCanonical)
+					if strict && lm != tlvwire.SizeVarint(l) {
+						return d.Error(off, tag, tlvwire.ErrNonCanonical)
 					}
 					if l > uint64(len(data)-off-lm) {
-						return d.Error(off, tag, tlv.ErrLength)
+						return d.Error(off, tag, tlvwire.ErrLength)
 					}
 					c = data[off+lm : off+lm+int(l) : off+lm+int(l)]
 					m = lm + int(l)
@@ -3707,7 +3708,7 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 				if len(x.Seen) >= charged26 {
 					cnt := 0
 					for p := start; p < len(data); {
-						t, _, m := tlv.ConsumeField(data[p:])
+						t, _, m := tlvwire.ConsumeField(data[p:])
 						if m < 0 || t != tag {
 							break
 						}
@@ -3715,12 +3716,12 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 						p += m
 					}
 					if x.Seen == nil {
-						m, err := tlv.MakeMap[string, time.Time](d, cnt)
+						m, err := tlvwire.MakeMap[string, time.Time](d, cnt)
 						if err != nil {
 							return d.Error(start, tag, err)
 						}
 						x.Seen = m
-					} else if err := tlv.GrowMap(d, x.Seen, cnt); err != nil {
+					} else if err := tlvwire.GrowMap(d, x.Seen, cnt); err != nil {
 						return d.Error(start, tag, err)
 					}
 					charged26 = len(x.Seen) + cnt
@@ -3729,38 +3730,38 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 				var val time.Time
 				var el uint32
 				for p := 0; p < len(c); {
-					et, ew, m := tlv.ConsumeTag(c[p:])
+					et, ew, m := tlvwire.ConsumeTag(c[p:])
 					if m < 0 {
-						return d.Error(co+p, tag, tlv.CodeError(m))
+						return d.Error(co+p, tag, tlvwire.CodeError(m))
 					}
 					if strict && et != 1 && et != 2 {
-						return d.Error(co+p, tag, tlv.ErrMalformed)
+						return d.Error(co+p, tag, tlvwire.ErrMalformed)
 					} // SPEC.md §6: an entry holds tags 1 and 2 only
-					if strict && (m != tlv.SizeTag(et) || et != el+1) {
-						return d.Error(co+p, tag, tlv.ErrNonCanonical)
+					if strict && (m != tlvwire.SizeTag(et) || et != el+1) {
+						return d.Error(co+p, tag, tlvwire.ErrNonCanonical)
 					}
 					el = et
 					p += m
-					if et == 1 && ew == tlv.Bytes {
+					if et == 1 && ew == tlvwire.Bytes {
 						var ec []byte
 						m := 1
 						if p < len(c) && c[p] < 0x80 {
 							l := int(c[p])
 							if l > len(c)-p-1 {
-								return d.Error(co+p, tag, tlv.ErrLength)
+								return d.Error(co+p, tag, tlvwire.ErrLength)
 							}
 							ec = c[p+1 : p+1+l : p+1+l]
 							m += l
 						} else {
-							l, lm := tlv.ConsumeVarint(c[p:])
+							l, lm := tlvwire.ConsumeVarint(c[p:])
 							if lm < 0 {
-								return d.Error(co+p, tag, tlv.CodeError(lm))
+								return d.Error(co+p, tag, tlvwire.CodeError(lm))
 							}
-							if strict && lm != tlv.SizeVarint(l) {
-								return d.Error(co+p, tag, tlv.ErrNonCanonical)
+							if strict && lm != tlvwire.SizeVarint(l) {
+								return d.Error(co+p, tag, tlvwire.ErrNonCanonical)
 							}
 							if l > uint64(len(c)-p-lm) {
-								return d.Error(co+p, tag, tlv.ErrLength)
+								return d.Error(co+p, tag, tlvwire.ErrLength)
 							}
 							ec = c[p+lm : p+lm+int(l) : p+lm+int(l)]
 							m = lm + int(l)
@@ -3772,8 +3773,8 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 						k = string(ec)
 						continue
 					}
-					if et == 2 && ew == tlv.Varint {
-						tv, m, err := tlv.ConsumeTime(c[p:], tlv.Varint, strict)
+					if et == 2 && ew == tlvwire.Varint {
+						tv, m, err := tlvwire.ConsumeTime(c[p:], tlvwire.Varint, strict)
 						if err != nil {
 							return d.Error(co+p, tag, err)
 						}
@@ -3781,8 +3782,8 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 						val = tv
 						continue
 					}
-					if et == 2 && ew == tlv.Message {
-						tv, m, err := tlv.ConsumeTime(c[p:], tlv.Message, strict)
+					if et == 2 && ew == tlvwire.Message {
+						tv, m, err := tlvwire.ConsumeTime(c[p:], tlvwire.Message, strict)
 						if err != nil {
 							return d.Error(co+p, tag, err)
 						}
@@ -3791,42 +3792,42 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 						continue
 					}
 					if strict {
-						return d.Error(co+p, tag, tlv.ErrMalformed)
+						return d.Error(co+p, tag, tlvwire.ErrMalformed)
 					}
-					sk := tlv.ConsumeValue(c[p:], ew)
+					sk := tlvwire.ConsumeValue(c[p:], ew)
 					if sk < 0 {
-						return d.Error(co+p, tag, tlv.CodeError(sk))
+						return d.Error(co+p, tag, tlvwire.CodeError(sk))
 					}
 					p += sk
 				}
-				if strict && (el != 2 || havePrev26 && tlv.CompareKeyString(prev26, k) >= 0) {
-					return d.Error(start, tag, tlv.ErrNonCanonical)
+				if strict && (el != 2 || havePrev26 && tlvwire.CompareKeyString(prev26, k) >= 0) {
+					return d.Error(start, tag, tlvwire.ErrNonCanonical)
 				}
 				prev26, havePrev26 = k, true
 				x.Seen[k] = val
 				continue
 			}
 		case 29: // Waits
-			if wt == tlv.Message {
+			if wt == tlvwire.Message {
 				var c []byte
 				m := 1
 				if off < len(data) && data[off] < 0x80 {
 					l := int(data[off])
 					if l > len(data)-off-1 {
-						return d.Error(off, tag, tlv.ErrLength)
+						return d.Error(off, tag, tlvwire.ErrLength)
 					}
 					c = data[off+1 : off+1+l : off+1+l]
 					m += l
 				} else {
-					l, lm := tlv.ConsumeVarint(data[off:])
+					l, lm := tlvwire.ConsumeVarint(data[off:])
 					if lm < 0 {
-						return d.Error(off, tag, tlv.CodeError(lm))
+						return d.Error(off, tag, tlvwire.CodeError(lm))
 					}
-					if strict && lm != tlv.SizeVarint(l) {
-						return d.Error(off, tag, tlv.ErrNonCanonical)
+					if strict && lm != tlvwire.SizeVarint(l) {
+						return d.Error(off, tag, tlvwire.ErrNonCanonical)
 					}
 					if l > uint64(len(data)-off-lm) {
-						return d.Error(off, tag, tlv.ErrLength)
+						return d.Error(off, tag, tlvwire.ErrLength)
 					}
 					c = data[off+lm : off+lm+int(l) : off+lm+int(l)]
 					m = lm + int(l)
@@ -3836,7 +3837,7 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 				if len(x.Waits) >= charged27 {
 					cnt := 0
 					for p := start; p < len(data); {
-						t, _, m := tlv.ConsumeField(data[p:])
+						t, _, m := tlvwire.ConsumeField(data[p:])
 						if m < 0 || t != tag {
 							break
 						}
@@ -3844,12 +3845,12 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 						p += m
 					}
 					if x.Waits == nil {
-						m, err := tlv.MakeMap[uint32, time.Duration](d, cnt)
+						m, err := tlvwire.MakeMap[uint32, time.Duration](d, cnt)
 						if err != nil {
 							return d.Error(start, tag, err)
 						}
 						x.Waits = m
-					} else if err := tlv.GrowMap(d, x.Waits, cnt); err != nil {
+					} else if err := tlvwire.GrowMap(d, x.Waits, cnt); err != nil {
 						return d.Error(start, tag, err)
 					}
 					charged27 = len(x.Waits) + cnt
@@ -3858,94 +3859,94 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 				var val time.Duration
 				var el uint32
 				for p := 0; p < len(c); {
-					et, ew, m := tlv.ConsumeTag(c[p:])
+					et, ew, m := tlvwire.ConsumeTag(c[p:])
 					if m < 0 {
-						return d.Error(co+p, tag, tlv.CodeError(m))
+						return d.Error(co+p, tag, tlvwire.CodeError(m))
 					}
 					if strict && et != 1 && et != 2 {
-						return d.Error(co+p, tag, tlv.ErrMalformed)
+						return d.Error(co+p, tag, tlvwire.ErrMalformed)
 					} // SPEC.md §6: an entry holds tags 1 and 2 only
-					if strict && (m != tlv.SizeTag(et) || et != el+1) {
-						return d.Error(co+p, tag, tlv.ErrNonCanonical)
+					if strict && (m != tlvwire.SizeTag(et) || et != el+1) {
+						return d.Error(co+p, tag, tlvwire.ErrNonCanonical)
 					}
 					el = et
 					p += m
-					if et == 1 && ew == tlv.Varint {
+					if et == 1 && ew == tlvwire.Varint {
 						var u uint64
 						if p < len(c) && c[p] < 0x80 {
 							u = uint64(c[p])
 							p++
 						} else {
-							v, m := tlv.ConsumeVarint(c[p:])
+							v, m := tlvwire.ConsumeVarint(c[p:])
 							if m < 0 {
-								return d.Error(co+p, tag, tlv.CodeError(m))
+								return d.Error(co+p, tag, tlvwire.CodeError(m))
 							}
-							if strict && m != tlv.SizeVarint(v) {
-								return d.Error(co+p, tag, tlv.ErrNonCanonical)
+							if strict && m != tlvwire.SizeVarint(v) {
+								return d.Error(co+p, tag, tlvwire.ErrNonCanonical)
 							}
 							u = v
 							p += m
 						}
 						if u > math.MaxUint32 {
-							return d.Error(start, tag, tlv.ErrRange)
+							return d.Error(start, tag, tlvwire.ErrRange)
 						}
 						k = uint32(u)
 						continue
 					}
-					if et == 2 && ew == tlv.Varint {
+					if et == 2 && ew == tlvwire.Varint {
 						var u uint64
 						if p < len(c) && c[p] < 0x80 {
 							u = uint64(c[p])
 							p++
 						} else {
-							v, m := tlv.ConsumeVarint(c[p:])
+							v, m := tlvwire.ConsumeVarint(c[p:])
 							if m < 0 {
-								return d.Error(co+p, tag, tlv.CodeError(m))
+								return d.Error(co+p, tag, tlvwire.CodeError(m))
 							}
-							if strict && m != tlv.SizeVarint(v) {
-								return d.Error(co+p, tag, tlv.ErrNonCanonical)
+							if strict && m != tlvwire.SizeVarint(v) {
+								return d.Error(co+p, tag, tlvwire.ErrNonCanonical)
 							}
 							u = v
 							p += m
 						}
-						val = time.Duration(tlv.Unzigzag(u))
+						val = time.Duration(tlvwire.Unzigzag(u))
 						continue
 					}
 					if strict {
-						return d.Error(co+p, tag, tlv.ErrMalformed)
+						return d.Error(co+p, tag, tlvwire.ErrMalformed)
 					}
-					sk := tlv.ConsumeValue(c[p:], ew)
+					sk := tlvwire.ConsumeValue(c[p:], ew)
 					if sk < 0 {
-						return d.Error(co+p, tag, tlv.CodeError(sk))
+						return d.Error(co+p, tag, tlvwire.CodeError(sk))
 					}
 					p += sk
 				}
-				if strict && (el != 2 || havePrev27 && tlv.CompareKeyUint(uint64(prev27), uint64(k)) >= 0) {
-					return d.Error(start, tag, tlv.ErrNonCanonical)
+				if strict && (el != 2 || havePrev27 && tlvwire.CompareKeyUint(uint64(prev27), uint64(k)) >= 0) {
+					return d.Error(start, tag, tlvwire.ErrNonCanonical)
 				}
 				prev27, havePrev27 = k, true
 				x.Waits[k] = val
 				continue
 			}
 		case 300: // Far
-			if wt == tlv.Varint {
+			if wt == tlvwire.Varint {
 				var u uint64
 				if off < len(data) && data[off] < 0x80 {
 					u = uint64(data[off])
 					off++
 				} else {
-					v, m := tlv.ConsumeVarint(data[off:])
+					v, m := tlvwire.ConsumeVarint(data[off:])
 					if m < 0 {
-						return d.Error(off, tag, tlv.CodeError(m))
+						return d.Error(off, tag, tlvwire.CodeError(m))
 					}
-					if strict && m != tlv.SizeVarint(v) {
-						return d.Error(off, tag, tlv.ErrNonCanonical)
+					if strict && m != tlvwire.SizeVarint(v) {
+						return d.Error(off, tag, tlvwire.ErrNonCanonical)
 					}
 					u = v
 					off += m
 				}
 				if u > math.MaxUint32 {
-					return d.Error(start, tag, tlv.ErrRange)
+					return d.Error(start, tag, tlvwire.ErrRange)
 				}
 				x.Far = uint32(u)
 				continue
@@ -3954,17 +3955,17 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 		if strict {
 			switch tag {
 			case 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 24, 25, 26, 27, 28, 29, 300:
-				return d.Error(start, tag, tlv.ErrWireType)
+				return d.Error(start, tag, tlvwire.ErrWireType)
 			}
 		}
-		if strict && wt != tlv.Fixed32 && wt != tlv.Fixed64 {
-			if v, m := tlv.ConsumeVarint(data[off:]); m > 0 && m != tlv.SizeVarint(v) {
-				return d.Error(off, tag, tlv.ErrNonCanonical)
+		if strict && wt != tlvwire.Fixed32 && wt != tlvwire.Fixed64 {
+			if v, m := tlvwire.ConsumeVarint(data[off:]); m > 0 && m != tlvwire.SizeVarint(v) {
+				return d.Error(off, tag, tlvwire.ErrNonCanonical)
 			}
 		}
-		m := tlv.ConsumeValue(data[off:], wt)
+		m := tlvwire.ConsumeValue(data[off:], wt)
 		if m < 0 {
-			return d.Error(off, tag, tlv.CodeError(m))
+			return d.Error(off, tag, tlvwire.CodeError(m))
 		}
 		off += m
 		// Charged before allocating; capacity doubles.
@@ -4000,8 +4001,8 @@ type Node struct {
 }
 
 var (
-	_ tlv.Marshaler   = (*Node)(nil)
-	_ tlv.Unmarshaler = (*Node)(nil)
+	_ tlvwire.Marshaler   = (*Node)(nil)
+	_ tlvwire.Unmarshaler = (*Node)(nil)
 )
 
 // SizeTLV returns the number of bytes AppendTLV appends.
@@ -4011,18 +4012,18 @@ func (x *Node) SizeTLV() int {
 	}
 	n := len(x.UnknownFields)
 	if x.Value != 0 {
-		n += 1 + tlv.SizeVarint(tlv.Zigzag(int64(x.Value)))
+		n += 1 + tlvwire.SizeVarint(tlvwire.Zigzag(int64(x.Value)))
 	}
 	if x.Child != nil {
 		{
 			s := x.Child.SizeTLV()
-			n += 1 + tlv.SizeVarint(uint64(s)) + s
+			n += 1 + tlvwire.SizeVarint(uint64(s)) + s
 		}
 	}
 	for i := range x.Kids {
 		{
 			s := x.Kids[i].SizeTLV()
-			n += 1 + tlv.SizeVarint(uint64(s)) + s
+			n += 1 + tlvwire.SizeVarint(uint64(s)) + s
 		}
 	}
 	return n
@@ -4032,7 +4033,7 @@ func (x *Node) SizeTLV() int {
 // included, to b; a nil x appends nothing. It allocates only to grow b
 // (and, for a map of more than 16 entries, once to sort its keys). It fails
 // only when UnknownFields, here or in a nested message, holds malformed
-// bytes (tlv.ErrMalformed).
+// bytes (tlvwire.ErrMalformed).
 func (x *Node) AppendTLV(b []byte) ([]byte, error) {
 	if x == nil {
 		return b, nil
@@ -4040,7 +4041,7 @@ func (x *Node) AppendTLV(b []byte) ([]byte, error) {
 	u := x.UnknownFields
 	if len(u) != 0 && !u.Valid() {
 		if u = u.Sorted(); !u.Valid() {
-			return b, fmt.Errorf("tlv: Node.UnknownFields holds a malformed field: %w", tlv.ErrMalformed)
+			return b, fmt.Errorf("tlv: Node.UnknownFields holds a malformed field: %w", tlvwire.ErrMalformed)
 		}
 	}
 	var err error
@@ -4050,18 +4051,18 @@ func (x *Node) AppendTLV(b []byte) ([]byte, error) {
 			b, u = u.AppendBefore(b, 1)
 		}
 		b = append(b, 0x08)
-		b = tlv.AppendVarint(b, tlv.Zigzag(int64(x.Value)))
+		b = tlvwire.AppendVarint(b, tlvwire.Zigzag(int64(x.Value)))
 	}
 	if x.Child != nil {
 		if len(u) != 0 {
 			b, u = u.AppendBefore(b, 2)
 		}
 		b = append(b, 0x13)
-		b, mk = tlv.BeginLen(b)
+		b, mk = tlvwire.BeginLen(b)
 		if b, err = x.Child.AppendTLV(b); err != nil {
 			return b, err
 		}
-		b = tlv.EndLen(b, mk)
+		b = tlvwire.EndLen(b, mk)
 	}
 	if len(x.Kids) != 0 {
 		if len(u) != 0 {
@@ -4069,11 +4070,11 @@ func (x *Node) AppendTLV(b []byte) ([]byte, error) {
 		}
 		for i := range x.Kids {
 			b = append(b, 0x1b)
-			b, mk = tlv.BeginLen(b)
+			b, mk = tlvwire.BeginLen(b)
 			if b, err = x.Kids[i].AppendTLV(b); err != nil {
 				return b, err
 			}
-			b = tlv.EndLen(b, mk)
+			b = tlvwire.EndLen(b, mk)
 		}
 	}
 	return append(b, u...), nil
@@ -4082,13 +4083,13 @@ func (x *Node) AppendTLV(b []byte) ([]byte, error) {
 // UnmarshalTLV resets x and decodes the message fields in data, within the
 // limits of d (the defaults if d is nil). Fields x does not declare are kept
 // in x.UnknownFields.
-func (x *Node) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
+func (x *Node) UnmarshalTLV(data []byte, d *tlvwire.DecodeState) error {
 	if x == nil {
-		return fmt.Errorf("tlv: cannot decode into a nil *Node: %w", tlv.ErrUnsupportedType)
+		return fmt.Errorf("tlv: cannot decode into a nil *Node: %w", tlvwire.ErrUnsupportedType)
 	}
 	if d == nil {
 		var err error
-		if d, err = (tlv.DecodeOptions{}).NewDecodeState(len(data)); err != nil {
+		if d, err = tlvwire.NewDecodeState(len(data)); err != nil {
 			return err
 		}
 	}
@@ -4098,30 +4099,30 @@ func (x *Node) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 	for off := 0; off < len(data); {
 		start := off
 		var tag uint32
-		var wt tlv.WireType
+		var wt tlvwire.WireType
 		n := 1
 		if k := data[off]; k < 0x80 {
-			tag, wt = uint32(k>>3), tlv.WireType(k&7)
+			tag, wt = uint32(k>>3), tlvwire.WireType(k&7)
 			if tag == 0 {
-				return d.Error(off, 0, tlv.ErrTag)
+				return d.Error(off, 0, tlvwire.ErrTag)
 			}
 		} else {
-			tag, wt, n = tlv.ConsumeTag(data[off:])
+			tag, wt, n = tlvwire.ConsumeTag(data[off:])
 			if n < 0 {
-				return d.Error(off, 0, tlv.CodeError(n))
+				return d.Error(off, 0, tlvwire.CodeError(n))
 			}
 		}
 		if err := d.Count(1); err != nil {
 			return d.Error(off, tag, err)
 		}
 		if strict {
-			if n != tlv.SizeTag(tag) || tag < last {
-				return d.Error(off, tag, tlv.ErrNonCanonical)
+			if n != tlvwire.SizeTag(tag) || tag < last {
+				return d.Error(off, tag, tlvwire.ErrNonCanonical)
 			}
 			if tag == last {
 				switch tag {
 				case 1, 2:
-					return d.Error(off, tag, tlv.ErrNonCanonical)
+					return d.Error(off, tag, tlvwire.ErrNonCanonical)
 				}
 			}
 			last = tag
@@ -4129,46 +4130,46 @@ func (x *Node) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 		off += n
 		switch tag {
 		case 1: // Value
-			if wt == tlv.Varint {
+			if wt == tlvwire.Varint {
 				var u uint64
 				if off < len(data) && data[off] < 0x80 {
 					u = uint64(data[off])
 					off++
 				} else {
-					v, m := tlv.ConsumeVarint(data[off:])
+					v, m := tlvwire.ConsumeVarint(data[off:])
 					if m < 0 {
-						return d.Error(off, tag, tlv.CodeError(m))
+						return d.Error(off, tag, tlvwire.CodeError(m))
 					}
-					if strict && m != tlv.SizeVarint(v) {
-						return d.Error(off, tag, tlv.ErrNonCanonical)
+					if strict && m != tlvwire.SizeVarint(v) {
+						return d.Error(off, tag, tlvwire.ErrNonCanonical)
 					}
 					u = v
 					off += m
 				}
-				x.Value = tlv.Unzigzag(u)
+				x.Value = tlvwire.Unzigzag(u)
 				continue
 			}
 		case 2: // Child
-			if wt == tlv.Message {
+			if wt == tlvwire.Message {
 				var c []byte
 				m := 1
 				if off < len(data) && data[off] < 0x80 {
 					l := int(data[off])
 					if l > len(data)-off-1 {
-						return d.Error(off, tag, tlv.ErrLength)
+						return d.Error(off, tag, tlvwire.ErrLength)
 					}
 					c = data[off+1 : off+1+l : off+1+l]
 					m += l
 				} else {
-					l, lm := tlv.ConsumeVarint(data[off:])
+					l, lm := tlvwire.ConsumeVarint(data[off:])
 					if lm < 0 {
-						return d.Error(off, tag, tlv.CodeError(lm))
+						return d.Error(off, tag, tlvwire.CodeError(lm))
 					}
-					if strict && lm != tlv.SizeVarint(l) {
-						return d.Error(off, tag, tlv.ErrNonCanonical)
+					if strict && lm != tlvwire.SizeVarint(l) {
+						return d.Error(off, tag, tlvwire.ErrNonCanonical)
 					}
 					if l > uint64(len(data)-off-lm) {
-						return d.Error(off, tag, tlv.ErrLength)
+						return d.Error(off, tag, tlvwire.ErrLength)
 					}
 					c = data[off+lm : off+lm+int(l) : off+lm+int(l)]
 					m = lm + int(l)
@@ -4186,26 +4187,26 @@ func (x *Node) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 				continue
 			}
 		case 3: // Kids
-			if wt == tlv.Message {
+			if wt == tlvwire.Message {
 				var c []byte
 				m := 1
 				if off < len(data) && data[off] < 0x80 {
 					l := int(data[off])
 					if l > len(data)-off-1 {
-						return d.Error(off, tag, tlv.ErrLength)
+						return d.Error(off, tag, tlvwire.ErrLength)
 					}
 					c = data[off+1 : off+1+l : off+1+l]
 					m += l
 				} else {
-					l, lm := tlv.ConsumeVarint(data[off:])
+					l, lm := tlvwire.ConsumeVarint(data[off:])
 					if lm < 0 {
-						return d.Error(off, tag, tlv.CodeError(lm))
+						return d.Error(off, tag, tlvwire.CodeError(lm))
 					}
-					if strict && lm != tlv.SizeVarint(l) {
-						return d.Error(off, tag, tlv.ErrNonCanonical)
+					if strict && lm != tlvwire.SizeVarint(l) {
+						return d.Error(off, tag, tlvwire.ErrNonCanonical)
 					}
 					if l > uint64(len(data)-off-lm) {
-						return d.Error(off, tag, tlv.ErrLength)
+						return d.Error(off, tag, tlvwire.ErrLength)
 					}
 					c = data[off+lm : off+lm+int(l) : off+lm+int(l)]
 					m = lm + int(l)
@@ -4217,7 +4218,7 @@ func (x *Node) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 					if x.Kids == nil {
 						cnt = 0
 						for p := start; p < len(data); {
-							t, _, m := tlv.ConsumeField(data[p:])
+							t, _, m := tlvwire.ConsumeField(data[p:])
 							if m < 0 || t != tag {
 								break
 							}
@@ -4225,7 +4226,7 @@ func (x *Node) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 							p += m
 						}
 					}
-					s, err := tlv.Grow(d, x.Kids, cnt)
+					s, err := tlvwire.Grow(d, x.Kids, cnt)
 					if err != nil {
 						return d.Error(start, tag, err)
 					}
@@ -4241,17 +4242,17 @@ func (x *Node) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 		if strict {
 			switch tag {
 			case 1, 2, 3:
-				return d.Error(start, tag, tlv.ErrWireType)
+				return d.Error(start, tag, tlvwire.ErrWireType)
 			}
 		}
-		if strict && wt != tlv.Fixed32 && wt != tlv.Fixed64 {
-			if v, m := tlv.ConsumeVarint(data[off:]); m > 0 && m != tlv.SizeVarint(v) {
-				return d.Error(off, tag, tlv.ErrNonCanonical)
+		if strict && wt != tlvwire.Fixed32 && wt != tlvwire.Fixed64 {
+			if v, m := tlvwire.ConsumeVarint(data[off:]); m > 0 && m != tlvwire.SizeVarint(v) {
+				return d.Error(off, tag, tlvwire.ErrNonCanonical)
 			}
 		}
-		m := tlv.ConsumeValue(data[off:], wt)
+		m := tlvwire.ConsumeValue(data[off:], wt)
 		if m < 0 {
-			return d.Error(off, tag, tlv.CodeError(m))
+			return d.Error(off, tag, tlvwire.CodeError(m))
 		}
 		off += m
 		// Charged before allocating; capacity doubles.
@@ -4286,8 +4287,8 @@ type Tree struct {
 }
 
 var (
-	_ tlv.Marshaler   = (*Tree)(nil)
-	_ tlv.Unmarshaler = (*Tree)(nil)
+	_ tlvwire.Marshaler   = (*Tree)(nil)
+	_ tlvwire.Unmarshaler = (*Tree)(nil)
 )
 
 // SizeTLV returns the number of bytes AppendTLV appends.
@@ -4297,17 +4298,17 @@ func (x *Tree) SizeTLV() int {
 	}
 	n := len(x.UnknownFields)
 	if x.Value != 0 {
-		n += 1 + tlv.SizeVarint(tlv.Zigzag(int64(x.Value)))
+		n += 1 + tlvwire.SizeVarint(tlvwire.Zigzag(int64(x.Value)))
 	}
 	for k, v := range x.Kids {
 		e := 0
-		e += 1 + tlv.SizeVarint(uint64(len(k))) + len(k)
+		e += 1 + tlvwire.SizeVarint(uint64(len(k))) + len(k)
 		{
 			s := v.SizeTLV()
-			e += 1 + tlv.SizeVarint(uint64(s)) + s
+			e += 1 + tlvwire.SizeVarint(uint64(s)) + s
 		}
 		_, _ = k, v
-		n += 1 + tlv.SizeVarint(uint64(e)) + e
+		n += 1 + tlvwire.SizeVarint(uint64(e)) + e
 	}
 	return n
 }
@@ -4316,7 +4317,7 @@ func (x *Tree) SizeTLV() int {
 // included, to b; a nil x appends nothing. It allocates only to grow b
 // (and, for a map of more than 16 entries, once to sort its keys). It fails
 // only when UnknownFields, here or in a nested message, holds malformed
-// bytes (tlv.ErrMalformed).
+// bytes (tlvwire.ErrMalformed).
 func (x *Tree) AppendTLV(b []byte) ([]byte, error) {
 	if x == nil {
 		return b, nil
@@ -4324,7 +4325,7 @@ func (x *Tree) AppendTLV(b []byte) ([]byte, error) {
 	u := x.UnknownFields
 	if len(u) != 0 && !u.Valid() {
 		if u = u.Sorted(); !u.Valid() {
-			return b, fmt.Errorf("tlv: Tree.UnknownFields holds a malformed field: %w", tlv.ErrMalformed)
+			return b, fmt.Errorf("tlv: Tree.UnknownFields holds a malformed field: %w", tlvwire.ErrMalformed)
 		}
 	}
 	var err error
@@ -4335,7 +4336,7 @@ func (x *Tree) AppendTLV(b []byte) ([]byte, error) {
 			b, u = u.AppendBefore(b, 1)
 		}
 		b = append(b, 0x08)
-		b = tlv.AppendVarint(b, tlv.Zigzag(int64(x.Value)))
+		b = tlvwire.AppendVarint(b, tlvwire.Zigzag(int64(x.Value)))
 	}
 	if len(x.Kids) != 0 {
 		if len(u) != 0 {
@@ -4361,7 +4362,7 @@ func (x *Tree) AppendTLV(b []byte) ([]byte, error) {
 				if len(a)|len(b) < 0x80 {
 					return len(a) < len(b)
 				}
-				return tlv.CompareKeyString(a, b) < 0
+				return tlvwire.CompareKeyString(a, b) < 0
 			}
 			for i := 1; i < len(entries); i++ {
 				for j := i; j > 0 && less(entries[j].k, entries[j-1].k); j-- {
@@ -4369,21 +4370,21 @@ func (x *Tree) AppendTLV(b []byte) ([]byte, error) {
 				}
 			}
 		} else {
-			slices.SortFunc(entries, func(a, b entry) int { return tlv.CompareKeyString(a.k, b.k) })
+			slices.SortFunc(entries, func(a, b entry) int { return tlvwire.CompareKeyString(a.k, b.k) })
 		}
 		for i := range entries {
 			e := &entries[i]
 			b = append(b, 0x13)
-			b, mk = tlv.BeginLen(b)
+			b, mk = tlvwire.BeginLen(b)
 			b = append(b, 0x0a)
-			b = tlv.AppendString(b, e.k)
+			b = tlvwire.AppendString(b, e.k)
 			b = append(b, 0x13)
-			b, mk2 = tlv.BeginLen(b)
+			b, mk2 = tlvwire.BeginLen(b)
 			if b, err = e.v.AppendTLV(b); err != nil {
 				return b, err
 			}
-			b = tlv.EndLen(b, mk2)
-			b = tlv.EndLen(b, mk)
+			b = tlvwire.EndLen(b, mk2)
+			b = tlvwire.EndLen(b, mk)
 		}
 	}
 	return append(b, u...), nil
@@ -4392,13 +4393,13 @@ func (x *Tree) AppendTLV(b []byte) ([]byte, error) {
 // UnmarshalTLV resets x and decodes the message fields in data, within the
 // limits of d (the defaults if d is nil). Fields x does not declare are kept
 // in x.UnknownFields.
-func (x *Tree) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
+func (x *Tree) UnmarshalTLV(data []byte, d *tlvwire.DecodeState) error {
 	if x == nil {
-		return fmt.Errorf("tlv: cannot decode into a nil *Tree: %w", tlv.ErrUnsupportedType)
+		return fmt.Errorf("tlv: cannot decode into a nil *Tree: %w", tlvwire.ErrUnsupportedType)
 	}
 	if d == nil {
 		var err error
-		if d, err = (tlv.DecodeOptions{}).NewDecodeState(len(data)); err != nil {
+		if d, err = tlvwire.NewDecodeState(len(data)); err != nil {
 			return err
 		}
 	}
@@ -4412,30 +4413,30 @@ func (x *Tree) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 	for off := 0; off < len(data); {
 		start := off
 		var tag uint32
-		var wt tlv.WireType
+		var wt tlvwire.WireType
 		n := 1
 		if k := data[off]; k < 0x80 {
-			tag, wt = uint32(k>>3), tlv.WireType(k&7)
+			tag, wt = uint32(k>>3), tlvwire.WireType(k&7)
 			if tag == 0 {
-				return d.Error(off, 0, tlv.ErrTag)
+				return d.Error(off, 0, tlvwire.ErrTag)
 			}
 		} else {
-			tag, wt, n = tlv.ConsumeTag(data[off:])
+			tag, wt, n = tlvwire.ConsumeTag(data[off:])
 			if n < 0 {
-				return d.Error(off, 0, tlv.CodeError(n))
+				return d.Error(off, 0, tlvwire.CodeError(n))
 			}
 		}
 		if err := d.Count(1); err != nil {
 			return d.Error(off, tag, err)
 		}
 		if strict {
-			if n != tlv.SizeTag(tag) || tag < last {
-				return d.Error(off, tag, tlv.ErrNonCanonical)
+			if n != tlvwire.SizeTag(tag) || tag < last {
+				return d.Error(off, tag, tlvwire.ErrNonCanonical)
 			}
 			if tag == last {
 				switch tag {
 				case 1:
-					return d.Error(off, tag, tlv.ErrNonCanonical)
+					return d.Error(off, tag, tlvwire.ErrNonCanonical)
 				}
 			}
 			last = tag
@@ -4443,46 +4444,46 @@ func (x *Tree) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 		off += n
 		switch tag {
 		case 1: // Value
-			if wt == tlv.Varint {
+			if wt == tlvwire.Varint {
 				var u uint64
 				if off < len(data) && data[off] < 0x80 {
 					u = uint64(data[off])
 					off++
 				} else {
-					v, m := tlv.ConsumeVarint(data[off:])
+					v, m := tlvwire.ConsumeVarint(data[off:])
 					if m < 0 {
-						return d.Error(off, tag, tlv.CodeError(m))
+						return d.Error(off, tag, tlvwire.CodeError(m))
 					}
-					if strict && m != tlv.SizeVarint(v) {
-						return d.Error(off, tag, tlv.ErrNonCanonical)
+					if strict && m != tlvwire.SizeVarint(v) {
+						return d.Error(off, tag, tlvwire.ErrNonCanonical)
 					}
 					u = v
 					off += m
 				}
-				x.Value = tlv.Unzigzag(u)
+				x.Value = tlvwire.Unzigzag(u)
 				continue
 			}
 		case 2: // Kids
-			if wt == tlv.Message {
+			if wt == tlvwire.Message {
 				var c []byte
 				m := 1
 				if off < len(data) && data[off] < 0x80 {
 					l := int(data[off])
 					if l > len(data)-off-1 {
-						return d.Error(off, tag, tlv.ErrLength)
+						return d.Error(off, tag, tlvwire.ErrLength)
 					}
 					c = data[off+1 : off+1+l : off+1+l]
 					m += l
 				} else {
-					l, lm := tlv.ConsumeVarint(data[off:])
+					l, lm := tlvwire.ConsumeVarint(data[off:])
 					if lm < 0 {
-						return d.Error(off, tag, tlv.CodeError(lm))
+						return d.Error(off, tag, tlvwire.CodeError(lm))
 					}
-					if strict && lm != tlv.SizeVarint(l) {
-						return d.Error(off, tag, tlv.ErrNonCanonical)
+					if strict && lm != tlvwire.SizeVarint(l) {
+						return d.Error(off, tag, tlvwire.ErrNonCanonical)
 					}
 					if l > uint64(len(data)-off-lm) {
-						return d.Error(off, tag, tlv.ErrLength)
+						return d.Error(off, tag, tlvwire.ErrLength)
 					}
 					c = data[off+lm : off+lm+int(l) : off+lm+int(l)]
 					m = lm + int(l)
@@ -4492,7 +4493,7 @@ func (x *Tree) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 				if len(x.Kids) >= charged1 {
 					cnt := 0
 					for p := start; p < len(data); {
-						t, _, m := tlv.ConsumeField(data[p:])
+						t, _, m := tlvwire.ConsumeField(data[p:])
 						if m < 0 || t != tag {
 							break
 						}
@@ -4500,12 +4501,12 @@ func (x *Tree) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 						p += m
 					}
 					if x.Kids == nil {
-						m, err := tlv.MakeMap[string, Tree](d, cnt)
+						m, err := tlvwire.MakeMap[string, Tree](d, cnt)
 						if err != nil {
 							return d.Error(start, tag, err)
 						}
 						x.Kids = m
-					} else if err := tlv.GrowMap(d, x.Kids, cnt); err != nil {
+					} else if err := tlvwire.GrowMap(d, x.Kids, cnt); err != nil {
 						return d.Error(start, tag, err)
 					}
 					charged1 = len(x.Kids) + cnt
@@ -4514,38 +4515,38 @@ func (x *Tree) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 				var val Tree
 				var el uint32
 				for p := 0; p < len(c); {
-					et, ew, m := tlv.ConsumeTag(c[p:])
+					et, ew, m := tlvwire.ConsumeTag(c[p:])
 					if m < 0 {
-						return d.Error(co+p, tag, tlv.CodeError(m))
+						return d.Error(co+p, tag, tlvwire.CodeError(m))
 					}
 					if strict && et != 1 && et != 2 {
-						return d.Error(co+p, tag, tlv.ErrMalformed)
+						return d.Error(co+p, tag, tlvwire.ErrMalformed)
 					} // SPEC.md §6: an entry holds tags 1 and 2 only
-					if strict && (m != tlv.SizeTag(et) || et != el+1) {
-						return d.Error(co+p, tag, tlv.ErrNonCanonical)
+					if strict && (m != tlvwire.SizeTag(et) || et != el+1) {
+						return d.Error(co+p, tag, tlvwire.ErrNonCanonical)
 					}
 					el = et
 					p += m
-					if et == 1 && ew == tlv.Bytes {
+					if et == 1 && ew == tlvwire.Bytes {
 						var ec []byte
 						m := 1
 						if p < len(c) && c[p] < 0x80 {
 							l := int(c[p])
 							if l > len(c)-p-1 {
-								return d.Error(co+p, tag, tlv.ErrLength)
+								return d.Error(co+p, tag, tlvwire.ErrLength)
 							}
 							ec = c[p+1 : p+1+l : p+1+l]
 							m += l
 						} else {
-							l, lm := tlv.ConsumeVarint(c[p:])
+							l, lm := tlvwire.ConsumeVarint(c[p:])
 							if lm < 0 {
-								return d.Error(co+p, tag, tlv.CodeError(lm))
+								return d.Error(co+p, tag, tlvwire.CodeError(lm))
 							}
-							if strict && lm != tlv.SizeVarint(l) {
-								return d.Error(co+p, tag, tlv.ErrNonCanonical)
+							if strict && lm != tlvwire.SizeVarint(l) {
+								return d.Error(co+p, tag, tlvwire.ErrNonCanonical)
 							}
 							if l > uint64(len(c)-p-lm) {
-								return d.Error(co+p, tag, tlv.ErrLength)
+								return d.Error(co+p, tag, tlvwire.ErrLength)
 							}
 							ec = c[p+lm : p+lm+int(l) : p+lm+int(l)]
 							m = lm + int(l)
@@ -4557,26 +4558,26 @@ func (x *Tree) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 						k = string(ec)
 						continue
 					}
-					if et == 2 && ew == tlv.Message {
+					if et == 2 && ew == tlvwire.Message {
 						var ec []byte
 						m := 1
 						if p < len(c) && c[p] < 0x80 {
 							l := int(c[p])
 							if l > len(c)-p-1 {
-								return d.Error(co+p, tag, tlv.ErrLength)
+								return d.Error(co+p, tag, tlvwire.ErrLength)
 							}
 							ec = c[p+1 : p+1+l : p+1+l]
 							m += l
 						} else {
-							l, lm := tlv.ConsumeVarint(c[p:])
+							l, lm := tlvwire.ConsumeVarint(c[p:])
 							if lm < 0 {
-								return d.Error(co+p, tag, tlv.CodeError(lm))
+								return d.Error(co+p, tag, tlvwire.CodeError(lm))
 							}
-							if strict && lm != tlv.SizeVarint(l) {
-								return d.Error(co+p, tag, tlv.ErrNonCanonical)
+							if strict && lm != tlvwire.SizeVarint(l) {
+								return d.Error(co+p, tag, tlvwire.ErrNonCanonical)
 							}
 							if l > uint64(len(c)-p-lm) {
-								return d.Error(co+p, tag, tlv.ErrLength)
+								return d.Error(co+p, tag, tlvwire.ErrLength)
 							}
 							ec = c[p+lm : p+lm+int(l) : p+lm+int(l)]
 							m = lm + int(l)
@@ -4596,16 +4597,16 @@ func (x *Tree) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 						continue
 					}
 					if strict {
-						return d.Error(co+p, tag, tlv.ErrMalformed)
+						return d.Error(co+p, tag, tlvwire.ErrMalformed)
 					}
-					sk := tlv.ConsumeValue(c[p:], ew)
+					sk := tlvwire.ConsumeValue(c[p:], ew)
 					if sk < 0 {
-						return d.Error(co+p, tag, tlv.CodeError(sk))
+						return d.Error(co+p, tag, tlvwire.CodeError(sk))
 					}
 					p += sk
 				}
-				if strict && (el != 2 || havePrev1 && tlv.CompareKeyString(prev1, k) >= 0) {
-					return d.Error(start, tag, tlv.ErrNonCanonical)
+				if strict && (el != 2 || havePrev1 && tlvwire.CompareKeyString(prev1, k) >= 0) {
+					return d.Error(start, tag, tlvwire.ErrNonCanonical)
 				}
 				prev1, havePrev1 = k, true
 				x.Kids[k] = val
@@ -4615,17 +4616,17 @@ func (x *Tree) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 		if strict {
 			switch tag {
 			case 1, 2:
-				return d.Error(start, tag, tlv.ErrWireType)
+				return d.Error(start, tag, tlvwire.ErrWireType)
 			}
 		}
-		if strict && wt != tlv.Fixed32 && wt != tlv.Fixed64 {
-			if v, m := tlv.ConsumeVarint(data[off:]); m > 0 && m != tlv.SizeVarint(v) {
-				return d.Error(off, tag, tlv.ErrNonCanonical)
+		if strict && wt != tlvwire.Fixed32 && wt != tlvwire.Fixed64 {
+			if v, m := tlvwire.ConsumeVarint(data[off:]); m > 0 && m != tlvwire.SizeVarint(v) {
+				return d.Error(off, tag, tlvwire.ErrNonCanonical)
 			}
 		}
-		m := tlv.ConsumeValue(data[off:], wt)
+		m := tlvwire.ConsumeValue(data[off:], wt)
 		if m < 0 {
-			return d.Error(off, tag, tlv.CodeError(m))
+			return d.Error(off, tag, tlvwire.CodeError(m))
 		}
 		off += m
 		// Charged before allocating; capacity doubles.
@@ -4667,8 +4668,8 @@ type Lists struct {
 }
 
 var (
-	_ tlv.Marshaler   = (*Lists)(nil)
-	_ tlv.Unmarshaler = (*Lists)(nil)
+	_ tlvwire.Marshaler   = (*Lists)(nil)
+	_ tlvwire.Unmarshaler = (*Lists)(nil)
 )
 
 // SizeTLV returns the number of bytes AppendTLV appends.
@@ -4679,98 +4680,98 @@ func (x *Lists) SizeTLV() int {
 	n := len(x.UnknownFields)
 	for k, v := range x.Headers {
 		e := 0
-		e += 1 + tlv.SizeVarint(uint64(len(k))) + len(k)
+		e += 1 + tlvwire.SizeVarint(uint64(len(k))) + len(k)
 		for i := range v {
-			e += 1 + tlv.SizeVarint(uint64(len(v[i]))) + len(v[i])
+			e += 1 + tlvwire.SizeVarint(uint64(len(v[i]))) + len(v[i])
 		}
 		_, _ = k, v
-		n += 1 + tlv.SizeVarint(uint64(e)) + e
+		n += 1 + tlvwire.SizeVarint(uint64(e)) + e
 	}
 	for k, v := range x.Blobs {
 		e := 0
-		e += 1 + tlv.SizeVarint(tlv.Zigzag(int64(k)))
+		e += 1 + tlvwire.SizeVarint(tlvwire.Zigzag(int64(k)))
 		for i := range v {
-			e += 1 + tlv.SizeVarint(uint64(len(v[i]))) + len(v[i])
+			e += 1 + tlvwire.SizeVarint(uint64(len(v[i]))) + len(v[i])
 		}
 		_, _ = k, v
-		n += 1 + tlv.SizeVarint(uint64(e)) + e
+		n += 1 + tlvwire.SizeVarint(uint64(e)) + e
 	}
 	for k, v := range x.Groups {
 		e := 0
-		e += 1 + tlv.SizeVarint(uint64(k))
+		e += 1 + tlvwire.SizeVarint(uint64(k))
 		for i := range v {
 			{
 				s := v[i].SizeTLV()
-				e += 1 + tlv.SizeVarint(uint64(s)) + s
+				e += 1 + tlvwire.SizeVarint(uint64(s)) + s
 			}
 		}
 		_, _ = k, v
-		n += 1 + tlv.SizeVarint(uint64(e)) + e
+		n += 1 + tlvwire.SizeVarint(uint64(e)) + e
 	}
 	for k, v := range x.Stamps {
 		e := 0
-		e += 1 + tlv.SizeVarint(uint64(len(k))) + len(k)
+		e += 1 + tlvwire.SizeVarint(uint64(len(k))) + len(k)
 		for i := range v {
-			e += tlv.SizeTimeField(2, v[i])
+			e += tlvwire.SizeTimeField(2, v[i])
 		}
 		_, _ = k, v
-		n += 1 + tlv.SizeVarint(uint64(e)) + e
+		n += 1 + tlvwire.SizeVarint(uint64(e)) + e
 	}
 	for k, v := range x.Series {
 		e := 0
-		e += 1 + tlv.SizeVarint(tlv.Zigzag(int64(k)))
+		e += 1 + tlvwire.SizeVarint(tlvwire.Zigzag(int64(k)))
 		{
 			s := 0
 			for _, e := range v {
-				s += tlv.SizeVarint(tlv.Zigzag(int64(e)))
+				s += tlvwire.SizeVarint(tlvwire.Zigzag(int64(e)))
 			}
-			e += 1 + tlv.SizeVarint(uint64(s)) + s
+			e += 1 + tlvwire.SizeVarint(uint64(s)) + s
 		}
 		_, _ = k, v
-		n += 1 + tlv.SizeVarint(uint64(e)) + e
+		n += 1 + tlvwire.SizeVarint(uint64(e)) + e
 	}
 	for k, v := range x.Samples {
 		e := 0
-		e += 1 + tlv.SizeVarint(uint64(len(k))) + len(k)
+		e += 1 + tlvwire.SizeVarint(uint64(len(k))) + len(k)
 		{
 			s := 4 * len(v)
-			e += 1 + tlv.SizeVarint(uint64(s)) + s
+			e += 1 + tlvwire.SizeVarint(uint64(s)) + s
 		}
 		_, _ = k, v
-		n += 1 + tlv.SizeVarint(uint64(e)) + e
+		n += 1 + tlvwire.SizeVarint(uint64(e)) + e
 	}
 	for k, v := range x.Flags {
 		e := 0
-		e += 1 + tlv.SizeVarint(uint64(k))
+		e += 1 + tlvwire.SizeVarint(uint64(k))
 		{
 			s := len(v)
-			e += 1 + tlv.SizeVarint(uint64(s)) + s
+			e += 1 + tlvwire.SizeVarint(uint64(s)) + s
 		}
 		_, _ = k, v
-		n += 1 + tlv.SizeVarint(uint64(e)) + e
+		n += 1 + tlvwire.SizeVarint(uint64(e)) + e
 	}
 	for k, v := range x.Waits {
 		e := 0
-		e += 1 + tlv.SizeVarint(uint64(len(k))) + len(k)
+		e += 1 + tlvwire.SizeVarint(uint64(len(k))) + len(k)
 		{
 			s := 0
 			for _, e := range v {
-				s += tlv.SizeVarint(tlv.Zigzag(int64(e)))
+				s += tlvwire.SizeVarint(tlvwire.Zigzag(int64(e)))
 			}
-			e += 1 + tlv.SizeVarint(uint64(s)) + s
+			e += 1 + tlvwire.SizeVarint(uint64(s)) + s
 		}
 		_, _ = k, v
-		n += 1 + tlv.SizeVarint(uint64(e)) + e
+		n += 1 + tlvwire.SizeVarint(uint64(e)) + e
 	}
 	for k, v := range x.Means {
 		e := 0
-		e += 1 + tlv.SizeVarint(uint64(len(k))) + len(k)
+		e += 1 + tlvwire.SizeVarint(uint64(len(k))) + len(k)
 		{
 			s := 8 * len(v)
-			e += 1 + tlv.SizeVarint(uint64(s)) + s
+			e += 1 + tlvwire.SizeVarint(uint64(s)) + s
 		}
 		_, _ = k, v
-		n += 1 + tlv.SizeVarint(uint64(e)) + e
+		n += 1 + tlvwire.SizeVarint(uint64(e)) + e
 	}
 	return n
 }
@@ -4779,7 +4780,7 @@ func (x *Lists) SizeTLV() int {
 // included, to b; a nil x appends nothing. It allocates only to grow b
 // (and, for a map of more than 16 entries, once to sort its keys). It fails
 // only when UnknownFields, here or in a nested message, holds malformed
-// bytes (tlv.ErrMalformed).
+// bytes (tlvwire.ErrMalformed).
 func (x *Lists) AppendTLV(b []byte) ([]byte, error) {
 	if x == nil {
 		return b, nil
@@ -4787,7 +4788,7 @@ func (x *Lists) AppendTLV(b []byte) ([]byte, error) {
 	u := x.UnknownFields
 	if len(u) != 0 && !u.Valid() {
 		if u = u.Sorted(); !u.Valid() {
-			return b, fmt.Errorf("tlv: Lists.UnknownFields holds a malformed field: %w", tlv.ErrMalformed)
+			return b, fmt.Errorf("tlv: Lists.UnknownFields holds a malformed field: %w", tlvwire.ErrMalformed)
 		}
 	}
 	var err error
@@ -4817,7 +4818,7 @@ func (x *Lists) AppendTLV(b []byte) ([]byte, error) {
 				if len(a)|len(b) < 0x80 {
 					return len(a) < len(b)
 				}
-				return tlv.CompareKeyString(a, b) < 0
+				return tlvwire.CompareKeyString(a, b) < 0
 			}
 			for i := 1; i < len(entries); i++ {
 				for j := i; j > 0 && less(entries[j].k, entries[j-1].k); j-- {
@@ -4825,19 +4826,19 @@ func (x *Lists) AppendTLV(b []byte) ([]byte, error) {
 				}
 			}
 		} else {
-			slices.SortFunc(entries, func(a, b entry) int { return tlv.CompareKeyString(a.k, b.k) })
+			slices.SortFunc(entries, func(a, b entry) int { return tlvwire.CompareKeyString(a.k, b.k) })
 		}
 		for i := range entries {
 			e := &entries[i]
 			b = append(b, 0x0b)
-			b, mk = tlv.BeginLen(b)
+			b, mk = tlvwire.BeginLen(b)
 			b = append(b, 0x0a)
-			b = tlv.AppendString(b, e.k)
+			b = tlvwire.AppendString(b, e.k)
 			for i := range e.v {
 				b = append(b, 0x12)
-				b = tlv.AppendString(b, e.v[i])
+				b = tlvwire.AppendString(b, e.v[i])
 			}
-			b = tlv.EndLen(b, mk)
+			b = tlvwire.EndLen(b, mk)
 		}
 	}
 	if len(x.Blobs) != 0 {
@@ -4858,11 +4859,11 @@ func (x *Lists) AppendTLV(b []byte) ([]byte, error) {
 		}
 		if len(entries) <= 16 {
 			less := func(a, b int64) bool {
-				za, zb := tlv.Zigzag(int64(a)), tlv.Zigzag(int64(b))
+				za, zb := tlvwire.Zigzag(int64(a)), tlvwire.Zigzag(int64(b))
 				if za|zb < 0x80 {
 					return za < zb
 				}
-				return tlv.CompareKeyUint(za, zb) < 0
+				return tlvwire.CompareKeyUint(za, zb) < 0
 			}
 			for i := 1; i < len(entries); i++ {
 				for j := i; j > 0 && less(entries[j].k, entries[j-1].k); j-- {
@@ -4870,19 +4871,19 @@ func (x *Lists) AppendTLV(b []byte) ([]byte, error) {
 				}
 			}
 		} else {
-			slices.SortFunc(entries, func(a, b entry) int { return tlv.CompareKeyInt(int64(a.k), int64(b.k)) })
+			slices.SortFunc(entries, func(a, b entry) int { return tlvwire.CompareKeyInt(int64(a.k), int64(b.k)) })
 		}
 		for i := range entries {
 			e := &entries[i]
 			b = append(b, 0x13)
-			b, mk = tlv.BeginLen(b)
+			b, mk = tlvwire.BeginLen(b)
 			b = append(b, 0x08)
-			b = tlv.AppendVarint(b, tlv.Zigzag(int64(e.k)))
+			b = tlvwire.AppendVarint(b, tlvwire.Zigzag(int64(e.k)))
 			for i := range e.v {
 				b = append(b, 0x12)
-				b = tlv.AppendBytes(b, e.v[i])
+				b = tlvwire.AppendBytes(b, e.v[i])
 			}
-			b = tlv.EndLen(b, mk)
+			b = tlvwire.EndLen(b, mk)
 		}
 	}
 	if len(x.Groups) != 0 {
@@ -4906,7 +4907,7 @@ func (x *Lists) AppendTLV(b []byte) ([]byte, error) {
 				if uint64(a)|uint64(b) < 0x80 {
 					return a < b
 				}
-				return tlv.CompareKeyUint(uint64(a), uint64(b)) < 0
+				return tlvwire.CompareKeyUint(uint64(a), uint64(b)) < 0
 			}
 			for i := 1; i < len(entries); i++ {
 				for j := i; j > 0 && less(entries[j].k, entries[j-1].k); j-- {
@@ -4914,23 +4915,23 @@ func (x *Lists) AppendTLV(b []byte) ([]byte, error) {
 				}
 			}
 		} else {
-			slices.SortFunc(entries, func(a, b entry) int { return tlv.CompareKeyUint(uint64(a.k), uint64(b.k)) })
+			slices.SortFunc(entries, func(a, b entry) int { return tlvwire.CompareKeyUint(uint64(a.k), uint64(b.k)) })
 		}
 		for i := range entries {
 			e := &entries[i]
 			b = append(b, 0x1b)
-			b, mk = tlv.BeginLen(b)
+			b, mk = tlvwire.BeginLen(b)
 			b = append(b, 0x08)
-			b = tlv.AppendVarint(b, uint64(e.k))
+			b = tlvwire.AppendVarint(b, uint64(e.k))
 			for i := range e.v {
 				b = append(b, 0x13)
-				b, mk2 = tlv.BeginLen(b)
+				b, mk2 = tlvwire.BeginLen(b)
 				if b, err = e.v[i].AppendTLV(b); err != nil {
 					return b, err
 				}
-				b = tlv.EndLen(b, mk2)
+				b = tlvwire.EndLen(b, mk2)
 			}
-			b = tlv.EndLen(b, mk)
+			b = tlvwire.EndLen(b, mk)
 		}
 	}
 	if len(x.Stamps) != 0 {
@@ -4957,7 +4958,7 @@ func (x *Lists) AppendTLV(b []byte) ([]byte, error) {
 				if len(a)|len(b) < 0x80 {
 					return len(a) < len(b)
 				}
-				return tlv.CompareKeyString(a, b) < 0
+				return tlvwire.CompareKeyString(a, b) < 0
 			}
 			for i := 1; i < len(entries); i++ {
 				for j := i; j > 0 && less(entries[j].k, entries[j-1].k); j-- {
@@ -4965,21 +4966,21 @@ func (x *Lists) AppendTLV(b []byte) ([]byte, error) {
 				}
 			}
 		} else {
-			slices.SortFunc(entries, func(a, b entry) int { return tlv.CompareKeyString(a.k, b.k) })
+			slices.SortFunc(entries, func(a, b entry) int { return tlvwire.CompareKeyString(a.k, b.k) })
 		}
 		for i := range entries {
 			e := &entries[i]
 			b = append(b, 0x23)
-			b, mk = tlv.BeginLen(b)
+			b, mk = tlvwire.BeginLen(b)
 			b = append(b, 0x0a)
-			b = tlv.AppendString(b, e.k)
+			b = tlvwire.AppendString(b, e.k)
 			for i := range e.v {
-				if err := tlv.CheckTime(e.v[i]); err != nil {
+				if err := tlvwire.CheckTime(e.v[i]); err != nil {
 					return b, err
 				}
-				b = tlv.AppendTimeField(b, 2, e.v[i])
+				b = tlvwire.AppendTimeField(b, 2, e.v[i])
 			}
-			b = tlv.EndLen(b, mk)
+			b = tlvwire.EndLen(b, mk)
 		}
 	}
 	if len(x.Series) != 0 {
@@ -5000,11 +5001,11 @@ func (x *Lists) AppendTLV(b []byte) ([]byte, error) {
 		}
 		if len(entries) <= 16 {
 			less := func(a, b int32) bool {
-				za, zb := tlv.Zigzag(int64(a)), tlv.Zigzag(int64(b))
+				za, zb := tlvwire.Zigzag(int64(a)), tlvwire.Zigzag(int64(b))
 				if za|zb < 0x80 {
 					return za < zb
 				}
-				return tlv.CompareKeyUint(za, zb) < 0
+				return tlvwire.CompareKeyUint(za, zb) < 0
 			}
 			for i := 1; i < len(entries); i++ {
 				for j := i; j > 0 && less(entries[j].k, entries[j-1].k); j-- {
@@ -5012,21 +5013,21 @@ func (x *Lists) AppendTLV(b []byte) ([]byte, error) {
 				}
 			}
 		} else {
-			slices.SortFunc(entries, func(a, b entry) int { return tlv.CompareKeyInt(int64(a.k), int64(b.k)) })
+			slices.SortFunc(entries, func(a, b entry) int { return tlvwire.CompareKeyInt(int64(a.k), int64(b.k)) })
 		}
 		for i := range entries {
 			e := &entries[i]
 			b = append(b, 0x2b)
-			b, mk = tlv.BeginLen(b)
+			b, mk = tlvwire.BeginLen(b)
 			b = append(b, 0x08)
-			b = tlv.AppendVarint(b, tlv.Zigzag(int64(e.k)))
+			b = tlvwire.AppendVarint(b, tlvwire.Zigzag(int64(e.k)))
 			b = append(b, 0x14)
-			b, mk2 = tlv.BeginLen(b)
+			b, mk2 = tlvwire.BeginLen(b)
 			for _, e := range e.v {
-				b = tlv.AppendVarint(b, tlv.Zigzag(int64(e)))
+				b = tlvwire.AppendVarint(b, tlvwire.Zigzag(int64(e)))
 			}
-			b = tlv.EndLen(b, mk2)
-			b = tlv.EndLen(b, mk)
+			b = tlvwire.EndLen(b, mk2)
+			b = tlvwire.EndLen(b, mk)
 		}
 	}
 	if len(x.Samples) != 0 {
@@ -5053,7 +5054,7 @@ func (x *Lists) AppendTLV(b []byte) ([]byte, error) {
 				if len(a)|len(b) < 0x80 {
 					return len(a) < len(b)
 				}
-				return tlv.CompareKeyString(a, b) < 0
+				return tlvwire.CompareKeyString(a, b) < 0
 			}
 			for i := 1; i < len(entries); i++ {
 				for j := i; j > 0 && less(entries[j].k, entries[j-1].k); j-- {
@@ -5061,20 +5062,20 @@ func (x *Lists) AppendTLV(b []byte) ([]byte, error) {
 				}
 			}
 		} else {
-			slices.SortFunc(entries, func(a, b entry) int { return tlv.CompareKeyString(a.k, b.k) })
+			slices.SortFunc(entries, func(a, b entry) int { return tlvwire.CompareKeyString(a.k, b.k) })
 		}
 		for i := range entries {
 			e := &entries[i]
 			b = append(b, 0x33)
-			b, mk = tlv.BeginLen(b)
+			b, mk = tlvwire.BeginLen(b)
 			b = append(b, 0x0a)
-			b = tlv.AppendString(b, e.k)
+			b = tlvwire.AppendString(b, e.k)
 			b = append(b, 0x16)
-			b = tlv.AppendVarint(b, uint64(4*len(e.v)))
+			b = tlvwire.AppendVarint(b, uint64(4*len(e.v)))
 			for _, e := range e.v {
-				b = tlv.AppendFixed32(b, math.Float32bits(e))
+				b = tlvwire.AppendFixed32(b, math.Float32bits(e))
 			}
-			b = tlv.EndLen(b, mk)
+			b = tlvwire.EndLen(b, mk)
 		}
 	}
 	if len(x.Flags) != 0 {
@@ -5098,7 +5099,7 @@ func (x *Lists) AppendTLV(b []byte) ([]byte, error) {
 				if uint64(a)|uint64(b) < 0x80 {
 					return a < b
 				}
-				return tlv.CompareKeyUint(uint64(a), uint64(b)) < 0
+				return tlvwire.CompareKeyUint(uint64(a), uint64(b)) < 0
 			}
 			for i := 1; i < len(entries); i++ {
 				for j := i; j > 0 && less(entries[j].k, entries[j-1].k); j-- {
@@ -5106,16 +5107,16 @@ func (x *Lists) AppendTLV(b []byte) ([]byte, error) {
 				}
 			}
 		} else {
-			slices.SortFunc(entries, func(a, b entry) int { return tlv.CompareKeyUint(uint64(a.k), uint64(b.k)) })
+			slices.SortFunc(entries, func(a, b entry) int { return tlvwire.CompareKeyUint(uint64(a.k), uint64(b.k)) })
 		}
 		for i := range entries {
 			e := &entries[i]
 			b = append(b, 0x3b)
-			b, mk = tlv.BeginLen(b)
+			b, mk = tlvwire.BeginLen(b)
 			b = append(b, 0x08)
-			b = tlv.AppendVarint(b, uint64(e.k))
+			b = tlvwire.AppendVarint(b, uint64(e.k))
 			b = append(b, 0x14)
-			b = tlv.AppendVarint(b, uint64(len(e.v)))
+			b = tlvwire.AppendVarint(b, uint64(len(e.v)))
 			for _, e := range e.v {
 				if e {
 					b = append(b, 1)
@@ -5123,7 +5124,7 @@ func (x *Lists) AppendTLV(b []byte) ([]byte, error) {
 					b = append(b, 0)
 				}
 			}
-			b = tlv.EndLen(b, mk)
+			b = tlvwire.EndLen(b, mk)
 		}
 	}
 	if len(x.Waits) != 0 {
@@ -5150,7 +5151,7 @@ func (x *Lists) AppendTLV(b []byte) ([]byte, error) {
 				if len(a)|len(b) < 0x80 {
 					return len(a) < len(b)
 				}
-				return tlv.CompareKeyString(a, b) < 0
+				return tlvwire.CompareKeyString(a, b) < 0
 			}
 			for i := 1; i < len(entries); i++ {
 				for j := i; j > 0 && less(entries[j].k, entries[j-1].k); j-- {
@@ -5158,21 +5159,21 @@ func (x *Lists) AppendTLV(b []byte) ([]byte, error) {
 				}
 			}
 		} else {
-			slices.SortFunc(entries, func(a, b entry) int { return tlv.CompareKeyString(a.k, b.k) })
+			slices.SortFunc(entries, func(a, b entry) int { return tlvwire.CompareKeyString(a.k, b.k) })
 		}
 		for i := range entries {
 			e := &entries[i]
 			b = append(b, 0x43)
-			b, mk = tlv.BeginLen(b)
+			b, mk = tlvwire.BeginLen(b)
 			b = append(b, 0x0a)
-			b = tlv.AppendString(b, e.k)
+			b = tlvwire.AppendString(b, e.k)
 			b = append(b, 0x14)
-			b, mk2 = tlv.BeginLen(b)
+			b, mk2 = tlvwire.BeginLen(b)
 			for _, e := range e.v {
-				b = tlv.AppendVarint(b, tlv.Zigzag(int64(e)))
+				b = tlvwire.AppendVarint(b, tlvwire.Zigzag(int64(e)))
 			}
-			b = tlv.EndLen(b, mk2)
-			b = tlv.EndLen(b, mk)
+			b = tlvwire.EndLen(b, mk2)
+			b = tlvwire.EndLen(b, mk)
 		}
 	}
 	if len(x.Means) != 0 {
@@ -5199,7 +5200,7 @@ func (x *Lists) AppendTLV(b []byte) ([]byte, error) {
 				if len(a)|len(b) < 0x80 {
 					return len(a) < len(b)
 				}
-				return tlv.CompareKeyString(a, b) < 0
+				return tlvwire.CompareKeyString(a, b) < 0
 			}
 			for i := 1; i < len(entries); i++ {
 				for j := i; j > 0 && less(entries[j].k, entries[j-1].k); j-- {
@@ -5207,20 +5208,20 @@ func (x *Lists) AppendTLV(b []byte) ([]byte, error) {
 				}
 			}
 		} else {
-			slices.SortFunc(entries, func(a, b entry) int { return tlv.CompareKeyString(a.k, b.k) })
+			slices.SortFunc(entries, func(a, b entry) int { return tlvwire.CompareKeyString(a.k, b.k) })
 		}
 		for i := range entries {
 			e := &entries[i]
 			b = append(b, 0x4b)
-			b, mk = tlv.BeginLen(b)
+			b, mk = tlvwire.BeginLen(b)
 			b = append(b, 0x0a)
-			b = tlv.AppendString(b, e.k)
+			b = tlvwire.AppendString(b, e.k)
 			b = append(b, 0x17)
-			b = tlv.AppendVarint(b, uint64(8*len(e.v)))
+			b = tlvwire.AppendVarint(b, uint64(8*len(e.v)))
 			for _, e := range e.v {
-				b = tlv.AppendFixed64(b, math.Float64bits(e))
+				b = tlvwire.AppendFixed64(b, math.Float64bits(e))
 			}
-			b = tlv.EndLen(b, mk)
+			b = tlvwire.EndLen(b, mk)
 		}
 	}
 	return append(b, u...), nil
@@ -5229,13 +5230,13 @@ func (x *Lists) AppendTLV(b []byte) ([]byte, error) {
 // UnmarshalTLV resets x and decodes the message fields in data, within the
 // limits of d (the defaults if d is nil). Fields x does not declare are kept
 // in x.UnknownFields.
-func (x *Lists) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
+func (x *Lists) UnmarshalTLV(data []byte, d *tlvwire.DecodeState) error {
 	if x == nil {
-		return fmt.Errorf("tlv: cannot decode into a nil *Lists: %w", tlv.ErrUnsupportedType)
+		return fmt.Errorf("tlv: cannot decode into a nil *Lists: %w", tlvwire.ErrUnsupportedType)
 	}
 	if d == nil {
 		var err error
-		if d, err = (tlv.DecodeOptions{}).NewDecodeState(len(data)); err != nil {
+		if d, err = tlvwire.NewDecodeState(len(data)); err != nil {
 			return err
 		}
 	}
@@ -5272,51 +5273,51 @@ func (x *Lists) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 	for off := 0; off < len(data); {
 		start := off
 		var tag uint32
-		var wt tlv.WireType
+		var wt tlvwire.WireType
 		n := 1
 		if k := data[off]; k < 0x80 {
-			tag, wt = uint32(k>>3), tlv.WireType(k&7)
+			tag, wt = uint32(k>>3), tlvwire.WireType(k&7)
 			if tag == 0 {
-				return d.Error(off, 0, tlv.ErrTag)
+				return d.Error(off, 0, tlvwire.ErrTag)
 			}
 		} else {
-			tag, wt, n = tlv.ConsumeTag(data[off:])
+			tag, wt, n = tlvwire.ConsumeTag(data[off:])
 			if n < 0 {
-				return d.Error(off, 0, tlv.CodeError(n))
+				return d.Error(off, 0, tlvwire.CodeError(n))
 			}
 		}
 		if err := d.Count(1); err != nil {
 			return d.Error(off, tag, err)
 		}
 		if strict {
-			if n != tlv.SizeTag(tag) || tag < last {
-				return d.Error(off, tag, tlv.ErrNonCanonical)
+			if n != tlvwire.SizeTag(tag) || tag < last {
+				return d.Error(off, tag, tlvwire.ErrNonCanonical)
 			}
 			last = tag
 		}
 		off += n
 		switch tag {
 		case 1: // Headers
-			if wt == tlv.Message {
+			if wt == tlvwire.Message {
 				var c []byte
 				m := 1
 				if off < len(data) && data[off] < 0x80 {
 					l := int(data[off])
 					if l > len(data)-off-1 {
-						return d.Error(off, tag, tlv.ErrLength)
+						return d.Error(off, tag, tlvwire.ErrLength)
 					}
 					c = data[off+1 : off+1+l : off+1+l]
 					m += l
 				} else {
-					l, lm := tlv.ConsumeVarint(data[off:])
+					l, lm := tlvwire.ConsumeVarint(data[off:])
 					if lm < 0 {
-						return d.Error(off, tag, tlv.CodeError(lm))
+						return d.Error(off, tag, tlvwire.CodeError(lm))
 					}
-					if strict && lm != tlv.SizeVarint(l) {
-						return d.Error(off, tag, tlv.ErrNonCanonical)
+					if strict && lm != tlvwire.SizeVarint(l) {
+						return d.Error(off, tag, tlvwire.ErrNonCanonical)
 					}
 					if l > uint64(len(data)-off-lm) {
-						return d.Error(off, tag, tlv.ErrLength)
+						return d.Error(off, tag, tlvwire.ErrLength)
 					}
 					c = data[off+lm : off+lm+int(l) : off+lm+int(l)]
 					m = lm + int(l)
@@ -5326,7 +5327,7 @@ func (x *Lists) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 				if len(x.Headers) >= charged0 {
 					cnt := 0
 					for p := start; p < len(data); {
-						t, _, m := tlv.ConsumeField(data[p:])
+						t, _, m := tlvwire.ConsumeField(data[p:])
 						if m < 0 || t != tag {
 							break
 						}
@@ -5334,12 +5335,12 @@ func (x *Lists) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 						p += m
 					}
 					if x.Headers == nil {
-						m, err := tlv.MakeMap[string, []string](d, cnt)
+						m, err := tlvwire.MakeMap[string, []string](d, cnt)
 						if err != nil {
 							return d.Error(start, tag, err)
 						}
 						x.Headers = m
-					} else if err := tlv.GrowMap(d, x.Headers, cnt); err != nil {
+					} else if err := tlvwire.GrowMap(d, x.Headers, cnt); err != nil {
 						return d.Error(start, tag, err)
 					}
 					charged0 = len(x.Headers) + cnt
@@ -5348,38 +5349,38 @@ func (x *Lists) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 				var val []string
 				var el uint32
 				for p := 0; p < len(c); {
-					et, ew, m := tlv.ConsumeTag(c[p:])
+					et, ew, m := tlvwire.ConsumeTag(c[p:])
 					if m < 0 {
-						return d.Error(co+p, tag, tlv.CodeError(m))
+						return d.Error(co+p, tag, tlvwire.CodeError(m))
 					}
 					if strict && et != 1 && et != 2 {
-						return d.Error(co+p, tag, tlv.ErrMalformed)
+						return d.Error(co+p, tag, tlvwire.ErrMalformed)
 					} // SPEC.md §6: an entry holds tags 1 and 2 only
-					if strict && (m != tlv.SizeTag(et) || et != el+1 && (et != 2 || el != 2)) {
-						return d.Error(co+p, tag, tlv.ErrNonCanonical)
+					if strict && (m != tlvwire.SizeTag(et) || et != el+1 && (et != 2 || el != 2)) {
+						return d.Error(co+p, tag, tlvwire.ErrNonCanonical)
 					}
 					el = et
 					p += m
-					if et == 1 && ew == tlv.Bytes {
+					if et == 1 && ew == tlvwire.Bytes {
 						var ec []byte
 						m := 1
 						if p < len(c) && c[p] < 0x80 {
 							l := int(c[p])
 							if l > len(c)-p-1 {
-								return d.Error(co+p, tag, tlv.ErrLength)
+								return d.Error(co+p, tag, tlvwire.ErrLength)
 							}
 							ec = c[p+1 : p+1+l : p+1+l]
 							m += l
 						} else {
-							l, lm := tlv.ConsumeVarint(c[p:])
+							l, lm := tlvwire.ConsumeVarint(c[p:])
 							if lm < 0 {
-								return d.Error(co+p, tag, tlv.CodeError(lm))
+								return d.Error(co+p, tag, tlvwire.CodeError(lm))
 							}
-							if strict && lm != tlv.SizeVarint(l) {
-								return d.Error(co+p, tag, tlv.ErrNonCanonical)
+							if strict && lm != tlvwire.SizeVarint(l) {
+								return d.Error(co+p, tag, tlvwire.ErrNonCanonical)
 							}
 							if l > uint64(len(c)-p-lm) {
-								return d.Error(co+p, tag, tlv.ErrLength)
+								return d.Error(co+p, tag, tlvwire.ErrLength)
 							}
 							ec = c[p+lm : p+lm+int(l) : p+lm+int(l)]
 							m = lm + int(l)
@@ -5391,9 +5392,9 @@ func (x *Lists) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 						k = string(ec)
 						continue
 					}
-					if et == 2 && ew == tlv.Bytes {
+					if et == 2 && ew == tlvwire.Bytes {
 						if len(val) == cap(val) {
-							s, err := tlv.Grow(d, val, 1)
+							s, err := tlvwire.Grow(d, val, 1)
 							if err != nil {
 								return d.Error(start, tag, err)
 							}
@@ -5404,20 +5405,20 @@ func (x *Lists) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 						if p < len(c) && c[p] < 0x80 {
 							l := int(c[p])
 							if l > len(c)-p-1 {
-								return d.Error(co+p, tag, tlv.ErrLength)
+								return d.Error(co+p, tag, tlvwire.ErrLength)
 							}
 							ec = c[p+1 : p+1+l : p+1+l]
 							m += l
 						} else {
-							l, lm := tlv.ConsumeVarint(c[p:])
+							l, lm := tlvwire.ConsumeVarint(c[p:])
 							if lm < 0 {
-								return d.Error(co+p, tag, tlv.CodeError(lm))
+								return d.Error(co+p, tag, tlvwire.CodeError(lm))
 							}
-							if strict && lm != tlv.SizeVarint(l) {
-								return d.Error(co+p, tag, tlv.ErrNonCanonical)
+							if strict && lm != tlvwire.SizeVarint(l) {
+								return d.Error(co+p, tag, tlvwire.ErrNonCanonical)
 							}
 							if l > uint64(len(c)-p-lm) {
-								return d.Error(co+p, tag, tlv.ErrLength)
+								return d.Error(co+p, tag, tlvwire.ErrLength)
 							}
 							ec = c[p+lm : p+lm+int(l) : p+lm+int(l)]
 							m = lm + int(l)
@@ -5430,42 +5431,42 @@ func (x *Lists) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 						continue
 					}
 					if strict {
-						return d.Error(co+p, tag, tlv.ErrMalformed)
+						return d.Error(co+p, tag, tlvwire.ErrMalformed)
 					}
-					sk := tlv.ConsumeValue(c[p:], ew)
+					sk := tlvwire.ConsumeValue(c[p:], ew)
 					if sk < 0 {
-						return d.Error(co+p, tag, tlv.CodeError(sk))
+						return d.Error(co+p, tag, tlvwire.CodeError(sk))
 					}
 					p += sk
 				}
-				if strict && (el == 0 || havePrev0 && tlv.CompareKeyString(prev0, k) >= 0) {
-					return d.Error(start, tag, tlv.ErrNonCanonical)
+				if strict && (el == 0 || havePrev0 && tlvwire.CompareKeyString(prev0, k) >= 0) {
+					return d.Error(start, tag, tlvwire.ErrNonCanonical)
 				}
 				prev0, havePrev0 = k, true
 				x.Headers[k] = val
 				continue
 			}
 		case 2: // Blobs
-			if wt == tlv.Message {
+			if wt == tlvwire.Message {
 				var c []byte
 				m := 1
 				if off < len(data) && data[off] < 0x80 {
 					l := int(data[off])
 					if l > len(data)-off-1 {
-						return d.Error(off, tag, tlv.ErrLength)
+						return d.Error(off, tag, tlvwire.ErrLength)
 					}
 					c = data[off+1 : off+1+l : off+1+l]
 					m += l
 				} else {
-					l, lm := tlv.ConsumeVarint(data[off:])
+					l, lm := tlvwire.ConsumeVarint(data[off:])
 					if lm < 0 {
-						return d.Error(off, tag, tlv.CodeError(lm))
+						return d.Error(off, tag, tlvwire.CodeError(lm))
 					}
-					if strict && lm != tlv.SizeVarint(l) {
-						return d.Error(off, tag, tlv.ErrNonCanonical)
+					if strict && lm != tlvwire.SizeVarint(l) {
+						return d.Error(off, tag, tlvwire.ErrNonCanonical)
 					}
 					if l > uint64(len(data)-off-lm) {
-						return d.Error(off, tag, tlv.ErrLength)
+						return d.Error(off, tag, tlvwire.ErrLength)
 					}
 					c = data[off+lm : off+lm+int(l) : off+lm+int(l)]
 					m = lm + int(l)
@@ -5475,7 +5476,7 @@ func (x *Lists) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 				if len(x.Blobs) >= charged1 {
 					cnt := 0
 					for p := start; p < len(data); {
-						t, _, m := tlv.ConsumeField(data[p:])
+						t, _, m := tlvwire.ConsumeField(data[p:])
 						if m < 0 || t != tag {
 							break
 						}
@@ -5483,12 +5484,12 @@ func (x *Lists) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 						p += m
 					}
 					if x.Blobs == nil {
-						m, err := tlv.MakeMap[int64, [][]byte](d, cnt)
+						m, err := tlvwire.MakeMap[int64, [][]byte](d, cnt)
 						if err != nil {
 							return d.Error(start, tag, err)
 						}
 						x.Blobs = m
-					} else if err := tlv.GrowMap(d, x.Blobs, cnt); err != nil {
+					} else if err := tlvwire.GrowMap(d, x.Blobs, cnt); err != nil {
 						return d.Error(start, tag, err)
 					}
 					charged1 = len(x.Blobs) + cnt
@@ -5497,40 +5498,40 @@ func (x *Lists) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 				var val [][]byte
 				var el uint32
 				for p := 0; p < len(c); {
-					et, ew, m := tlv.ConsumeTag(c[p:])
+					et, ew, m := tlvwire.ConsumeTag(c[p:])
 					if m < 0 {
-						return d.Error(co+p, tag, tlv.CodeError(m))
+						return d.Error(co+p, tag, tlvwire.CodeError(m))
 					}
 					if strict && et != 1 && et != 2 {
-						return d.Error(co+p, tag, tlv.ErrMalformed)
+						return d.Error(co+p, tag, tlvwire.ErrMalformed)
 					} // SPEC.md §6: an entry holds tags 1 and 2 only
-					if strict && (m != tlv.SizeTag(et) || et != el+1 && (et != 2 || el != 2)) {
-						return d.Error(co+p, tag, tlv.ErrNonCanonical)
+					if strict && (m != tlvwire.SizeTag(et) || et != el+1 && (et != 2 || el != 2)) {
+						return d.Error(co+p, tag, tlvwire.ErrNonCanonical)
 					}
 					el = et
 					p += m
-					if et == 1 && ew == tlv.Varint {
+					if et == 1 && ew == tlvwire.Varint {
 						var u uint64
 						if p < len(c) && c[p] < 0x80 {
 							u = uint64(c[p])
 							p++
 						} else {
-							v, m := tlv.ConsumeVarint(c[p:])
+							v, m := tlvwire.ConsumeVarint(c[p:])
 							if m < 0 {
-								return d.Error(co+p, tag, tlv.CodeError(m))
+								return d.Error(co+p, tag, tlvwire.CodeError(m))
 							}
-							if strict && m != tlv.SizeVarint(v) {
-								return d.Error(co+p, tag, tlv.ErrNonCanonical)
+							if strict && m != tlvwire.SizeVarint(v) {
+								return d.Error(co+p, tag, tlvwire.ErrNonCanonical)
 							}
 							u = v
 							p += m
 						}
-						k = tlv.Unzigzag(u)
+						k = tlvwire.Unzigzag(u)
 						continue
 					}
-					if et == 2 && ew == tlv.Bytes {
+					if et == 2 && ew == tlvwire.Bytes {
 						if len(val) == cap(val) {
-							s, err := tlv.Grow(d, val, 1)
+							s, err := tlvwire.Grow(d, val, 1)
 							if err != nil {
 								return d.Error(start, tag, err)
 							}
@@ -5541,20 +5542,20 @@ func (x *Lists) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 						if p < len(c) && c[p] < 0x80 {
 							l := int(c[p])
 							if l > len(c)-p-1 {
-								return d.Error(co+p, tag, tlv.ErrLength)
+								return d.Error(co+p, tag, tlvwire.ErrLength)
 							}
 							ec = c[p+1 : p+1+l : p+1+l]
 							m += l
 						} else {
-							l, lm := tlv.ConsumeVarint(c[p:])
+							l, lm := tlvwire.ConsumeVarint(c[p:])
 							if lm < 0 {
-								return d.Error(co+p, tag, tlv.CodeError(lm))
+								return d.Error(co+p, tag, tlvwire.CodeError(lm))
 							}
-							if strict && lm != tlv.SizeVarint(l) {
-								return d.Error(co+p, tag, tlv.ErrNonCanonical)
+							if strict && lm != tlvwire.SizeVarint(l) {
+								return d.Error(co+p, tag, tlvwire.ErrNonCanonical)
 							}
 							if l > uint64(len(c)-p-lm) {
-								return d.Error(co+p, tag, tlv.ErrLength)
+								return d.Error(co+p, tag, tlvwire.ErrLength)
 							}
 							ec = c[p+lm : p+lm+int(l) : p+lm+int(l)]
 							m = lm + int(l)
@@ -5572,42 +5573,42 @@ func (x *Lists) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 						continue
 					}
 					if strict {
-						return d.Error(co+p, tag, tlv.ErrMalformed)
+						return d.Error(co+p, tag, tlvwire.ErrMalformed)
 					}
-					sk := tlv.ConsumeValue(c[p:], ew)
+					sk := tlvwire.ConsumeValue(c[p:], ew)
 					if sk < 0 {
-						return d.Error(co+p, tag, tlv.CodeError(sk))
+						return d.Error(co+p, tag, tlvwire.CodeError(sk))
 					}
 					p += sk
 				}
-				if strict && (el == 0 || havePrev1 && tlv.CompareKeyInt(int64(prev1), int64(k)) >= 0) {
-					return d.Error(start, tag, tlv.ErrNonCanonical)
+				if strict && (el == 0 || havePrev1 && tlvwire.CompareKeyInt(int64(prev1), int64(k)) >= 0) {
+					return d.Error(start, tag, tlvwire.ErrNonCanonical)
 				}
 				prev1, havePrev1 = k, true
 				x.Blobs[k] = val
 				continue
 			}
 		case 3: // Groups
-			if wt == tlv.Message {
+			if wt == tlvwire.Message {
 				var c []byte
 				m := 1
 				if off < len(data) && data[off] < 0x80 {
 					l := int(data[off])
 					if l > len(data)-off-1 {
-						return d.Error(off, tag, tlv.ErrLength)
+						return d.Error(off, tag, tlvwire.ErrLength)
 					}
 					c = data[off+1 : off+1+l : off+1+l]
 					m += l
 				} else {
-					l, lm := tlv.ConsumeVarint(data[off:])
+					l, lm := tlvwire.ConsumeVarint(data[off:])
 					if lm < 0 {
-						return d.Error(off, tag, tlv.CodeError(lm))
+						return d.Error(off, tag, tlvwire.CodeError(lm))
 					}
-					if strict && lm != tlv.SizeVarint(l) {
-						return d.Error(off, tag, tlv.ErrNonCanonical)
+					if strict && lm != tlvwire.SizeVarint(l) {
+						return d.Error(off, tag, tlvwire.ErrNonCanonical)
 					}
 					if l > uint64(len(data)-off-lm) {
-						return d.Error(off, tag, tlv.ErrLength)
+						return d.Error(off, tag, tlvwire.ErrLength)
 					}
 					c = data[off+lm : off+lm+int(l) : off+lm+int(l)]
 					m = lm + int(l)
@@ -5617,7 +5618,7 @@ func (x *Lists) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 				if len(x.Groups) >= charged2 {
 					cnt := 0
 					for p := start; p < len(data); {
-						t, _, m := tlv.ConsumeField(data[p:])
+						t, _, m := tlvwire.ConsumeField(data[p:])
 						if m < 0 || t != tag {
 							break
 						}
@@ -5625,12 +5626,12 @@ func (x *Lists) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 						p += m
 					}
 					if x.Groups == nil {
-						m, err := tlv.MakeMap[uint32, []Inner](d, cnt)
+						m, err := tlvwire.MakeMap[uint32, []Inner](d, cnt)
 						if err != nil {
 							return d.Error(start, tag, err)
 						}
 						x.Groups = m
-					} else if err := tlv.GrowMap(d, x.Groups, cnt); err != nil {
+					} else if err := tlvwire.GrowMap(d, x.Groups, cnt); err != nil {
 						return d.Error(start, tag, err)
 					}
 					charged2 = len(x.Groups) + cnt
@@ -5639,60 +5640,60 @@ func (x *Lists) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 				var val []Inner
 				var el uint32
 				for p := 0; p < len(c); {
-					et, ew, m := tlv.ConsumeTag(c[p:])
+					et, ew, m := tlvwire.ConsumeTag(c[p:])
 					if m < 0 {
-						return d.Error(co+p, tag, tlv.CodeError(m))
+						return d.Error(co+p, tag, tlvwire.CodeError(m))
 					}
 					if strict && et != 1 && et != 2 {
-						return d.Error(co+p, tag, tlv.ErrMalformed)
+						return d.Error(co+p, tag, tlvwire.ErrMalformed)
 					} // SPEC.md §6: an entry holds tags 1 and 2 only
-					if strict && (m != tlv.SizeTag(et) || et != el+1 && (et != 2 || el != 2)) {
-						return d.Error(co+p, tag, tlv.ErrNonCanonical)
+					if strict && (m != tlvwire.SizeTag(et) || et != el+1 && (et != 2 || el != 2)) {
+						return d.Error(co+p, tag, tlvwire.ErrNonCanonical)
 					}
 					el = et
 					p += m
-					if et == 1 && ew == tlv.Varint {
+					if et == 1 && ew == tlvwire.Varint {
 						var u uint64
 						if p < len(c) && c[p] < 0x80 {
 							u = uint64(c[p])
 							p++
 						} else {
-							v, m := tlv.ConsumeVarint(c[p:])
+							v, m := tlvwire.ConsumeVarint(c[p:])
 							if m < 0 {
-								return d.Error(co+p, tag, tlv.CodeError(m))
+								return d.Error(co+p, tag, tlvwire.CodeError(m))
 							}
-							if strict && m != tlv.SizeVarint(v) {
-								return d.Error(co+p, tag, tlv.ErrNonCanonical)
+							if strict && m != tlvwire.SizeVarint(v) {
+								return d.Error(co+p, tag, tlvwire.ErrNonCanonical)
 							}
 							u = v
 							p += m
 						}
 						if u > math.MaxUint32 {
-							return d.Error(start, tag, tlv.ErrRange)
+							return d.Error(start, tag, tlvwire.ErrRange)
 						}
 						k = uint32(u)
 						continue
 					}
-					if et == 2 && ew == tlv.Message {
+					if et == 2 && ew == tlvwire.Message {
 						var ec []byte
 						m := 1
 						if p < len(c) && c[p] < 0x80 {
 							l := int(c[p])
 							if l > len(c)-p-1 {
-								return d.Error(co+p, tag, tlv.ErrLength)
+								return d.Error(co+p, tag, tlvwire.ErrLength)
 							}
 							ec = c[p+1 : p+1+l : p+1+l]
 							m += l
 						} else {
-							l, lm := tlv.ConsumeVarint(c[p:])
+							l, lm := tlvwire.ConsumeVarint(c[p:])
 							if lm < 0 {
-								return d.Error(co+p, tag, tlv.CodeError(lm))
+								return d.Error(co+p, tag, tlvwire.CodeError(lm))
 							}
-							if strict && lm != tlv.SizeVarint(l) {
-								return d.Error(co+p, tag, tlv.ErrNonCanonical)
+							if strict && lm != tlvwire.SizeVarint(l) {
+								return d.Error(co+p, tag, tlvwire.ErrNonCanonical)
 							}
 							if l > uint64(len(c)-p-lm) {
-								return d.Error(co+p, tag, tlv.ErrLength)
+								return d.Error(co+p, tag, tlvwire.ErrLength)
 							}
 							ec = c[p+lm : p+lm+int(l) : p+lm+int(l)]
 							m = lm + int(l)
@@ -5700,7 +5701,7 @@ func (x *Lists) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 						eco := co + p + m - len(ec)
 						p += m
 						if len(val) == cap(val) {
-							s, err := tlv.Grow(d, val, 1)
+							s, err := tlvwire.Grow(d, val, 1)
 							if err != nil {
 								return d.Error(start, tag, err)
 							}
@@ -5713,42 +5714,42 @@ func (x *Lists) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 						continue
 					}
 					if strict {
-						return d.Error(co+p, tag, tlv.ErrMalformed)
+						return d.Error(co+p, tag, tlvwire.ErrMalformed)
 					}
-					sk := tlv.ConsumeValue(c[p:], ew)
+					sk := tlvwire.ConsumeValue(c[p:], ew)
 					if sk < 0 {
-						return d.Error(co+p, tag, tlv.CodeError(sk))
+						return d.Error(co+p, tag, tlvwire.CodeError(sk))
 					}
 					p += sk
 				}
-				if strict && (el == 0 || havePrev2 && tlv.CompareKeyUint(uint64(prev2), uint64(k)) >= 0) {
-					return d.Error(start, tag, tlv.ErrNonCanonical)
+				if strict && (el == 0 || havePrev2 && tlvwire.CompareKeyUint(uint64(prev2), uint64(k)) >= 0) {
+					return d.Error(start, tag, tlvwire.ErrNonCanonical)
 				}
 				prev2, havePrev2 = k, true
 				x.Groups[k] = val
 				continue
 			}
 		case 4: // Stamps
-			if wt == tlv.Message {
+			if wt == tlvwire.Message {
 				var c []byte
 				m := 1
 				if off < len(data) && data[off] < 0x80 {
 					l := int(data[off])
 					if l > len(data)-off-1 {
-						return d.Error(off, tag, tlv.ErrLength)
+						return d.Error(off, tag, tlvwire.ErrLength)
 					}
 					c = data[off+1 : off+1+l : off+1+l]
 					m += l
 				} else {
-					l, lm := tlv.ConsumeVarint(data[off:])
+					l, lm := tlvwire.ConsumeVarint(data[off:])
 					if lm < 0 {
-						return d.Error(off, tag, tlv.CodeError(lm))
+						return d.Error(off, tag, tlvwire.CodeError(lm))
 					}
-					if strict && lm != tlv.SizeVarint(l) {
-						return d.Error(off, tag, tlv.ErrNonCanonical)
+					if strict && lm != tlvwire.SizeVarint(l) {
+						return d.Error(off, tag, tlvwire.ErrNonCanonical)
 					}
 					if l > uint64(len(data)-off-lm) {
-						return d.Error(off, tag, tlv.ErrLength)
+						return d.Error(off, tag, tlvwire.ErrLength)
 					}
 					c = data[off+lm : off+lm+int(l) : off+lm+int(l)]
 					m = lm + int(l)
@@ -5758,7 +5759,7 @@ func (x *Lists) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 				if len(x.Stamps) >= charged3 {
 					cnt := 0
 					for p := start; p < len(data); {
-						t, _, m := tlv.ConsumeField(data[p:])
+						t, _, m := tlvwire.ConsumeField(data[p:])
 						if m < 0 || t != tag {
 							break
 						}
@@ -5766,12 +5767,12 @@ func (x *Lists) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 						p += m
 					}
 					if x.Stamps == nil {
-						m, err := tlv.MakeMap[string, []time.Time](d, cnt)
+						m, err := tlvwire.MakeMap[string, []time.Time](d, cnt)
 						if err != nil {
 							return d.Error(start, tag, err)
 						}
 						x.Stamps = m
-					} else if err := tlv.GrowMap(d, x.Stamps, cnt); err != nil {
+					} else if err := tlvwire.GrowMap(d, x.Stamps, cnt); err != nil {
 						return d.Error(start, tag, err)
 					}
 					charged3 = len(x.Stamps) + cnt
@@ -5780,38 +5781,38 @@ func (x *Lists) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 				var val []time.Time
 				var el uint32
 				for p := 0; p < len(c); {
-					et, ew, m := tlv.ConsumeTag(c[p:])
+					et, ew, m := tlvwire.ConsumeTag(c[p:])
 					if m < 0 {
-						return d.Error(co+p, tag, tlv.CodeError(m))
+						return d.Error(co+p, tag, tlvwire.CodeError(m))
 					}
 					if strict && et != 1 && et != 2 {
-						return d.Error(co+p, tag, tlv.ErrMalformed)
+						return d.Error(co+p, tag, tlvwire.ErrMalformed)
 					} // SPEC.md §6: an entry holds tags 1 and 2 only
-					if strict && (m != tlv.SizeTag(et) || et != el+1 && (et != 2 || el != 2)) {
-						return d.Error(co+p, tag, tlv.ErrNonCanonical)
+					if strict && (m != tlvwire.SizeTag(et) || et != el+1 && (et != 2 || el != 2)) {
+						return d.Error(co+p, tag, tlvwire.ErrNonCanonical)
 					}
 					el = et
 					p += m
-					if et == 1 && ew == tlv.Bytes {
+					if et == 1 && ew == tlvwire.Bytes {
 						var ec []byte
 						m := 1
 						if p < len(c) && c[p] < 0x80 {
 							l := int(c[p])
 							if l > len(c)-p-1 {
-								return d.Error(co+p, tag, tlv.ErrLength)
+								return d.Error(co+p, tag, tlvwire.ErrLength)
 							}
 							ec = c[p+1 : p+1+l : p+1+l]
 							m += l
 						} else {
-							l, lm := tlv.ConsumeVarint(c[p:])
+							l, lm := tlvwire.ConsumeVarint(c[p:])
 							if lm < 0 {
-								return d.Error(co+p, tag, tlv.CodeError(lm))
+								return d.Error(co+p, tag, tlvwire.CodeError(lm))
 							}
-							if strict && lm != tlv.SizeVarint(l) {
-								return d.Error(co+p, tag, tlv.ErrNonCanonical)
+							if strict && lm != tlvwire.SizeVarint(l) {
+								return d.Error(co+p, tag, tlvwire.ErrNonCanonical)
 							}
 							if l > uint64(len(c)-p-lm) {
-								return d.Error(co+p, tag, tlv.ErrLength)
+								return d.Error(co+p, tag, tlvwire.ErrLength)
 							}
 							ec = c[p+lm : p+lm+int(l) : p+lm+int(l)]
 							m = lm + int(l)
@@ -5823,15 +5824,15 @@ func (x *Lists) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 						k = string(ec)
 						continue
 					}
-					if et == 2 && ew == tlv.Varint {
+					if et == 2 && ew == tlvwire.Varint {
 						if len(val) == cap(val) {
-							s, err := tlv.Grow(d, val, 1)
+							s, err := tlvwire.Grow(d, val, 1)
 							if err != nil {
 								return d.Error(start, tag, err)
 							}
 							val = s
 						}
-						tv, m, err := tlv.ConsumeTime(c[p:], tlv.Varint, strict)
+						tv, m, err := tlvwire.ConsumeTime(c[p:], tlvwire.Varint, strict)
 						if err != nil {
 							return d.Error(co+p, tag, err)
 						}
@@ -5839,15 +5840,15 @@ func (x *Lists) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 						val = append(val, tv)
 						continue
 					}
-					if et == 2 && ew == tlv.Message {
+					if et == 2 && ew == tlvwire.Message {
 						if len(val) == cap(val) {
-							s, err := tlv.Grow(d, val, 1)
+							s, err := tlvwire.Grow(d, val, 1)
 							if err != nil {
 								return d.Error(start, tag, err)
 							}
 							val = s
 						}
-						tv, m, err := tlv.ConsumeTime(c[p:], tlv.Message, strict)
+						tv, m, err := tlvwire.ConsumeTime(c[p:], tlvwire.Message, strict)
 						if err != nil {
 							return d.Error(co+p, tag, err)
 						}
@@ -5856,42 +5857,42 @@ func (x *Lists) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 						continue
 					}
 					if strict {
-						return d.Error(co+p, tag, tlv.ErrMalformed)
+						return d.Error(co+p, tag, tlvwire.ErrMalformed)
 					}
-					sk := tlv.ConsumeValue(c[p:], ew)
+					sk := tlvwire.ConsumeValue(c[p:], ew)
 					if sk < 0 {
-						return d.Error(co+p, tag, tlv.CodeError(sk))
+						return d.Error(co+p, tag, tlvwire.CodeError(sk))
 					}
 					p += sk
 				}
-				if strict && (el == 0 || havePrev3 && tlv.CompareKeyString(prev3, k) >= 0) {
-					return d.Error(start, tag, tlv.ErrNonCanonical)
+				if strict && (el == 0 || havePrev3 && tlvwire.CompareKeyString(prev3, k) >= 0) {
+					return d.Error(start, tag, tlvwire.ErrNonCanonical)
 				}
 				prev3, havePrev3 = k, true
 				x.Stamps[k] = val
 				continue
 			}
 		case 5: // Series
-			if wt == tlv.Message {
+			if wt == tlvwire.Message {
 				var c []byte
 				m := 1
 				if off < len(data) && data[off] < 0x80 {
 					l := int(data[off])
 					if l > len(data)-off-1 {
-						return d.Error(off, tag, tlv.ErrLength)
+						return d.Error(off, tag, tlvwire.ErrLength)
 					}
 					c = data[off+1 : off+1+l : off+1+l]
 					m += l
 				} else {
-					l, lm := tlv.ConsumeVarint(data[off:])
+					l, lm := tlvwire.ConsumeVarint(data[off:])
 					if lm < 0 {
-						return d.Error(off, tag, tlv.CodeError(lm))
+						return d.Error(off, tag, tlvwire.CodeError(lm))
 					}
-					if strict && lm != tlv.SizeVarint(l) {
-						return d.Error(off, tag, tlv.ErrNonCanonical)
+					if strict && lm != tlvwire.SizeVarint(l) {
+						return d.Error(off, tag, tlvwire.ErrNonCanonical)
 					}
 					if l > uint64(len(data)-off-lm) {
-						return d.Error(off, tag, tlv.ErrLength)
+						return d.Error(off, tag, tlvwire.ErrLength)
 					}
 					c = data[off+lm : off+lm+int(l) : off+lm+int(l)]
 					m = lm + int(l)
@@ -5901,7 +5902,7 @@ func (x *Lists) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 				if len(x.Series) >= charged4 {
 					cnt := 0
 					for p := start; p < len(data); {
-						t, _, m := tlv.ConsumeField(data[p:])
+						t, _, m := tlvwire.ConsumeField(data[p:])
 						if m < 0 || t != tag {
 							break
 						}
@@ -5909,12 +5910,12 @@ func (x *Lists) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 						p += m
 					}
 					if x.Series == nil {
-						m, err := tlv.MakeMap[int32, []int64](d, cnt)
+						m, err := tlvwire.MakeMap[int32, []int64](d, cnt)
 						if err != nil {
 							return d.Error(start, tag, err)
 						}
 						x.Series = m
-					} else if err := tlv.GrowMap(d, x.Series, cnt); err != nil {
+					} else if err := tlvwire.GrowMap(d, x.Series, cnt); err != nil {
 						return d.Error(start, tag, err)
 					}
 					charged4 = len(x.Series) + cnt
@@ -5923,61 +5924,61 @@ func (x *Lists) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 				var val []int64
 				var el uint32
 				for p := 0; p < len(c); {
-					et, ew, m := tlv.ConsumeTag(c[p:])
+					et, ew, m := tlvwire.ConsumeTag(c[p:])
 					if m < 0 {
-						return d.Error(co+p, tag, tlv.CodeError(m))
+						return d.Error(co+p, tag, tlvwire.CodeError(m))
 					}
 					if strict && et != 1 && et != 2 {
-						return d.Error(co+p, tag, tlv.ErrMalformed)
+						return d.Error(co+p, tag, tlvwire.ErrMalformed)
 					} // SPEC.md §6: an entry holds tags 1 and 2 only
-					if strict && (m != tlv.SizeTag(et) || et != el+1) {
-						return d.Error(co+p, tag, tlv.ErrNonCanonical)
+					if strict && (m != tlvwire.SizeTag(et) || et != el+1) {
+						return d.Error(co+p, tag, tlvwire.ErrNonCanonical)
 					}
 					el = et
 					p += m
-					if et == 1 && ew == tlv.Varint {
+					if et == 1 && ew == tlvwire.Varint {
 						var u uint64
 						if p < len(c) && c[p] < 0x80 {
 							u = uint64(c[p])
 							p++
 						} else {
-							v, m := tlv.ConsumeVarint(c[p:])
+							v, m := tlvwire.ConsumeVarint(c[p:])
 							if m < 0 {
-								return d.Error(co+p, tag, tlv.CodeError(m))
+								return d.Error(co+p, tag, tlvwire.CodeError(m))
 							}
-							if strict && m != tlv.SizeVarint(v) {
-								return d.Error(co+p, tag, tlv.ErrNonCanonical)
+							if strict && m != tlvwire.SizeVarint(v) {
+								return d.Error(co+p, tag, tlvwire.ErrNonCanonical)
 							}
 							u = v
 							p += m
 						}
-						s := tlv.Unzigzag(u)
+						s := tlvwire.Unzigzag(u)
 						if s < math.MinInt32 || s > math.MaxInt32 {
-							return d.Error(start, tag, tlv.ErrRange)
+							return d.Error(start, tag, tlvwire.ErrRange)
 						}
 						k = int32(s)
 						continue
 					}
-					if et == 2 && ew == tlv.PackedVarint {
+					if et == 2 && ew == tlvwire.PackedVarint {
 						var ec []byte
 						m := 1
 						if p < len(c) && c[p] < 0x80 {
 							l := int(c[p])
 							if l > len(c)-p-1 {
-								return d.Error(co+p, tag, tlv.ErrLength)
+								return d.Error(co+p, tag, tlvwire.ErrLength)
 							}
 							ec = c[p+1 : p+1+l : p+1+l]
 							m += l
 						} else {
-							l, lm := tlv.ConsumeVarint(c[p:])
+							l, lm := tlvwire.ConsumeVarint(c[p:])
 							if lm < 0 {
-								return d.Error(co+p, tag, tlv.CodeError(lm))
+								return d.Error(co+p, tag, tlvwire.CodeError(lm))
 							}
-							if strict && lm != tlv.SizeVarint(l) {
-								return d.Error(co+p, tag, tlv.ErrNonCanonical)
+							if strict && lm != tlvwire.SizeVarint(l) {
+								return d.Error(co+p, tag, tlvwire.ErrNonCanonical)
 							}
 							if l > uint64(len(c)-p-lm) {
-								return d.Error(co+p, tag, tlv.ErrLength)
+								return d.Error(co+p, tag, tlvwire.ErrLength)
 							}
 							ec = c[p+lm : p+lm+int(l) : p+lm+int(l)]
 							m = lm + int(l)
@@ -5991,37 +5992,37 @@ func (x *Lists) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 							}
 						}
 						if len(ec) != 0 && ec[len(ec)-1] >= 0x80 {
-							return d.Error(eco, tag, tlv.ErrMalformed)
+							return d.Error(eco, tag, tlvwire.ErrMalformed)
 						}
 						if err := d.Count(cnt); err != nil {
 							return d.Error(start, tag, err)
 						}
 						if cap(val)-len(val) < cnt {
-							s, err := tlv.Grow(d, val, cnt)
+							s, err := tlvwire.Grow(d, val, cnt)
 							if err != nil {
 								return d.Error(start, tag, err)
 							}
 							val = s
 						}
 						for q := 0; q < len(ec); {
-							u, m := tlv.ConsumeVarint(ec[q:])
+							u, m := tlvwire.ConsumeVarint(ec[q:])
 							if m < 0 {
-								return d.Error(eco+q, tag, tlv.CodeError(m))
+								return d.Error(eco+q, tag, tlvwire.CodeError(m))
 							} // overflow: the content was checked not to end inside a varint
-							if strict && m != tlv.SizeVarint(u) {
-								return d.Error(eco+q, tag, tlv.ErrNonCanonical)
+							if strict && m != tlvwire.SizeVarint(u) {
+								return d.Error(eco+q, tag, tlvwire.ErrNonCanonical)
 							}
 							q += m
-							val = append(val, tlv.Unzigzag(u))
+							val = append(val, tlvwire.Unzigzag(u))
 						}
 						continue
 					}
-					if et == 2 && ew == tlv.Varint {
+					if et == 2 && ew == tlvwire.Varint {
 						if strict {
-							return d.Error(start, tag, tlv.ErrNonCanonical)
+							return d.Error(start, tag, tlvwire.ErrNonCanonical)
 						}
 						if len(val) == cap(val) {
-							s, err := tlv.Grow(d, val, 1)
+							s, err := tlvwire.Grow(d, val, 1)
 							if err != nil {
 								return d.Error(start, tag, err)
 							}
@@ -6032,56 +6033,56 @@ func (x *Lists) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 							u = uint64(c[p])
 							p++
 						} else {
-							v, m := tlv.ConsumeVarint(c[p:])
+							v, m := tlvwire.ConsumeVarint(c[p:])
 							if m < 0 {
-								return d.Error(co+p, tag, tlv.CodeError(m))
+								return d.Error(co+p, tag, tlvwire.CodeError(m))
 							}
-							if strict && m != tlv.SizeVarint(v) {
-								return d.Error(co+p, tag, tlv.ErrNonCanonical)
+							if strict && m != tlvwire.SizeVarint(v) {
+								return d.Error(co+p, tag, tlvwire.ErrNonCanonical)
 							}
 							u = v
 							p += m
 						}
-						val = append(val, tlv.Unzigzag(u))
+						val = append(val, tlvwire.Unzigzag(u))
 						continue
 					}
 					if strict {
-						return d.Error(co+p, tag, tlv.ErrMalformed)
+						return d.Error(co+p, tag, tlvwire.ErrMalformed)
 					}
-					sk := tlv.ConsumeValue(c[p:], ew)
+					sk := tlvwire.ConsumeValue(c[p:], ew)
 					if sk < 0 {
-						return d.Error(co+p, tag, tlv.CodeError(sk))
+						return d.Error(co+p, tag, tlvwire.CodeError(sk))
 					}
 					p += sk
 				}
-				if strict && (el != 2 || havePrev4 && tlv.CompareKeyInt(int64(prev4), int64(k)) >= 0) {
-					return d.Error(start, tag, tlv.ErrNonCanonical)
+				if strict && (el != 2 || havePrev4 && tlvwire.CompareKeyInt(int64(prev4), int64(k)) >= 0) {
+					return d.Error(start, tag, tlvwire.ErrNonCanonical)
 				}
 				prev4, havePrev4 = k, true
 				x.Series[k] = val
 				continue
 			}
 		case 6: // Samples
-			if wt == tlv.Message {
+			if wt == tlvwire.Message {
 				var c []byte
 				m := 1
 				if off < len(data) && data[off] < 0x80 {
 					l := int(data[off])
 					if l > len(data)-off-1 {
-						return d.Error(off, tag, tlv.ErrLength)
+						return d.Error(off, tag, tlvwire.ErrLength)
 					}
 					c = data[off+1 : off+1+l : off+1+l]
 					m += l
 				} else {
-					l, lm := tlv.ConsumeVarint(data[off:])
+					l, lm := tlvwire.ConsumeVarint(data[off:])
 					if lm < 0 {
-						return d.Error(off, tag, tlv.CodeError(lm))
+						return d.Error(off, tag, tlvwire.CodeError(lm))
 					}
-					if strict && lm != tlv.SizeVarint(l) {
-						return d.Error(off, tag, tlv.ErrNonCanonical)
+					if strict && lm != tlvwire.SizeVarint(l) {
+						return d.Error(off, tag, tlvwire.ErrNonCanonical)
 					}
 					if l > uint64(len(data)-off-lm) {
-						return d.Error(off, tag, tlv.ErrLength)
+						return d.Error(off, tag, tlvwire.ErrLength)
 					}
 					c = data[off+lm : off+lm+int(l) : off+lm+int(l)]
 					m = lm + int(l)
@@ -6091,7 +6092,7 @@ func (x *Lists) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 				if len(x.Samples) >= charged5 {
 					cnt := 0
 					for p := start; p < len(data); {
-						t, _, m := tlv.ConsumeField(data[p:])
+						t, _, m := tlvwire.ConsumeField(data[p:])
 						if m < 0 || t != tag {
 							break
 						}
@@ -6099,12 +6100,12 @@ func (x *Lists) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 						p += m
 					}
 					if x.Samples == nil {
-						m, err := tlv.MakeMap[string, []float32](d, cnt)
+						m, err := tlvwire.MakeMap[string, []float32](d, cnt)
 						if err != nil {
 							return d.Error(start, tag, err)
 						}
 						x.Samples = m
-					} else if err := tlv.GrowMap(d, x.Samples, cnt); err != nil {
+					} else if err := tlvwire.GrowMap(d, x.Samples, cnt); err != nil {
 						return d.Error(start, tag, err)
 					}
 					charged5 = len(x.Samples) + cnt
@@ -6113,38 +6114,38 @@ func (x *Lists) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 				var val []float32
 				var el uint32
 				for p := 0; p < len(c); {
-					et, ew, m := tlv.ConsumeTag(c[p:])
+					et, ew, m := tlvwire.ConsumeTag(c[p:])
 					if m < 0 {
-						return d.Error(co+p, tag, tlv.CodeError(m))
+						return d.Error(co+p, tag, tlvwire.CodeError(m))
 					}
 					if strict && et != 1 && et != 2 {
-						return d.Error(co+p, tag, tlv.ErrMalformed)
+						return d.Error(co+p, tag, tlvwire.ErrMalformed)
 					} // SPEC.md §6: an entry holds tags 1 and 2 only
-					if strict && (m != tlv.SizeTag(et) || et != el+1) {
-						return d.Error(co+p, tag, tlv.ErrNonCanonical)
+					if strict && (m != tlvwire.SizeTag(et) || et != el+1) {
+						return d.Error(co+p, tag, tlvwire.ErrNonCanonical)
 					}
 					el = et
 					p += m
-					if et == 1 && ew == tlv.Bytes {
+					if et == 1 && ew == tlvwire.Bytes {
 						var ec []byte
 						m := 1
 						if p < len(c) && c[p] < 0x80 {
 							l := int(c[p])
 							if l > len(c)-p-1 {
-								return d.Error(co+p, tag, tlv.ErrLength)
+								return d.Error(co+p, tag, tlvwire.ErrLength)
 							}
 							ec = c[p+1 : p+1+l : p+1+l]
 							m += l
 						} else {
-							l, lm := tlv.ConsumeVarint(c[p:])
+							l, lm := tlvwire.ConsumeVarint(c[p:])
 							if lm < 0 {
-								return d.Error(co+p, tag, tlv.CodeError(lm))
+								return d.Error(co+p, tag, tlvwire.CodeError(lm))
 							}
-							if strict && lm != tlv.SizeVarint(l) {
-								return d.Error(co+p, tag, tlv.ErrNonCanonical)
+							if strict && lm != tlvwire.SizeVarint(l) {
+								return d.Error(co+p, tag, tlvwire.ErrNonCanonical)
 							}
 							if l > uint64(len(c)-p-lm) {
-								return d.Error(co+p, tag, tlv.ErrLength)
+								return d.Error(co+p, tag, tlvwire.ErrLength)
 							}
 							ec = c[p+lm : p+lm+int(l) : p+lm+int(l)]
 							m = lm + int(l)
@@ -6156,26 +6157,26 @@ func (x *Lists) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 						k = string(ec)
 						continue
 					}
-					if et == 2 && ew == tlv.PackedFixed32 {
+					if et == 2 && ew == tlvwire.PackedFixed32 {
 						var ec []byte
 						m := 1
 						if p < len(c) && c[p] < 0x80 {
 							l := int(c[p])
 							if l > len(c)-p-1 {
-								return d.Error(co+p, tag, tlv.ErrLength)
+								return d.Error(co+p, tag, tlvwire.ErrLength)
 							}
 							ec = c[p+1 : p+1+l : p+1+l]
 							m += l
 						} else {
-							l, lm := tlv.ConsumeVarint(c[p:])
+							l, lm := tlvwire.ConsumeVarint(c[p:])
 							if lm < 0 {
-								return d.Error(co+p, tag, tlv.CodeError(lm))
+								return d.Error(co+p, tag, tlvwire.CodeError(lm))
 							}
-							if strict && lm != tlv.SizeVarint(l) {
-								return d.Error(co+p, tag, tlv.ErrNonCanonical)
+							if strict && lm != tlvwire.SizeVarint(l) {
+								return d.Error(co+p, tag, tlvwire.ErrNonCanonical)
 							}
 							if l > uint64(len(c)-p-lm) {
-								return d.Error(co+p, tag, tlv.ErrLength)
+								return d.Error(co+p, tag, tlvwire.ErrLength)
 							}
 							ec = c[p+lm : p+lm+int(l) : p+lm+int(l)]
 							m = lm + int(l)
@@ -6183,46 +6184,46 @@ func (x *Lists) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 						eco := co + p + m - len(ec)
 						p += m
 						if len(ec)%4 != 0 {
-							return d.Error(eco, tag, tlv.ErrMalformed)
+							return d.Error(eco, tag, tlvwire.ErrMalformed)
 						}
 						cnt := len(ec) / 4
 						if err := d.Count(cnt); err != nil {
 							return d.Error(start, tag, err)
 						}
 						if cap(val)-len(val) < cnt {
-							s, err := tlv.Grow(d, val, cnt)
+							s, err := tlvwire.Grow(d, val, cnt)
 							if err != nil {
 								return d.Error(start, tag, err)
 							}
 							val = s
 						}
 						for q := 0; q < len(ec); {
-							w, _ := tlv.ConsumeFixed32(ec[q:])
+							w, _ := tlvwire.ConsumeFixed32(ec[q:])
 							q += 4
 							val = append(val, math.Float32frombits(w))
 						}
 						continue
 					}
-					if et == 2 && ew == tlv.PackedFixed64 && !strict { // the other float width: lenient only
+					if et == 2 && ew == tlvwire.PackedFixed64 && !strict { // the other float width: lenient only
 						var ec []byte
 						m := 1
 						if p < len(c) && c[p] < 0x80 {
 							l := int(c[p])
 							if l > len(c)-p-1 {
-								return d.Error(co+p, tag, tlv.ErrLength)
+								return d.Error(co+p, tag, tlvwire.ErrLength)
 							}
 							ec = c[p+1 : p+1+l : p+1+l]
 							m += l
 						} else {
-							l, lm := tlv.ConsumeVarint(c[p:])
+							l, lm := tlvwire.ConsumeVarint(c[p:])
 							if lm < 0 {
-								return d.Error(co+p, tag, tlv.CodeError(lm))
+								return d.Error(co+p, tag, tlvwire.CodeError(lm))
 							}
-							if strict && lm != tlv.SizeVarint(l) {
-								return d.Error(co+p, tag, tlv.ErrNonCanonical)
+							if strict && lm != tlvwire.SizeVarint(l) {
+								return d.Error(co+p, tag, tlvwire.ErrNonCanonical)
 							}
 							if l > uint64(len(c)-p-lm) {
-								return d.Error(co+p, tag, tlv.ErrLength)
+								return d.Error(co+p, tag, tlvwire.ErrLength)
 							}
 							ec = c[p+lm : p+lm+int(l) : p+lm+int(l)]
 							m = lm + int(l)
@@ -6230,109 +6231,109 @@ func (x *Lists) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 						eco := co + p + m - len(ec)
 						p += m
 						if len(ec)%8 != 0 {
-							return d.Error(eco, tag, tlv.ErrMalformed)
+							return d.Error(eco, tag, tlvwire.ErrMalformed)
 						}
 						cnt := len(ec) / 8
 						if err := d.Count(cnt); err != nil {
 							return d.Error(start, tag, err)
 						}
 						if cap(val)-len(val) < cnt {
-							s, err := tlv.Grow(d, val, cnt)
+							s, err := tlvwire.Grow(d, val, cnt)
 							if err != nil {
 								return d.Error(start, tag, err)
 							}
 							val = s
 						}
 						for q := 0; q < len(ec); {
-							w, _ := tlv.ConsumeFixed64(ec[q:])
+							w, _ := tlvwire.ConsumeFixed64(ec[q:])
 							q += 8
-							f, ok := tlv.NarrowFloat64(w)
+							f, ok := tlvwire.NarrowFloat64(w)
 							if !ok {
-								return d.Error(start, tag, tlv.ErrRange)
+								return d.Error(start, tag, tlvwire.ErrRange)
 							}
 							val = append(val, f)
 						}
 						continue
 					}
-					if et == 2 && ew == tlv.Fixed32 {
+					if et == 2 && ew == tlvwire.Fixed32 {
 						if strict {
-							return d.Error(start, tag, tlv.ErrNonCanonical)
+							return d.Error(start, tag, tlvwire.ErrNonCanonical)
 						}
 						if len(val) == cap(val) {
-							s, err := tlv.Grow(d, val, 1)
+							s, err := tlvwire.Grow(d, val, 1)
 							if err != nil {
 								return d.Error(start, tag, err)
 							}
 							val = s
 						}
-						w, m := tlv.ConsumeFixed32(c[p:])
+						w, m := tlvwire.ConsumeFixed32(c[p:])
 						if m < 0 {
-							return d.Error(co+p, tag, tlv.CodeError(m))
+							return d.Error(co+p, tag, tlvwire.CodeError(m))
 						}
 						p += m
 						val = append(val, math.Float32frombits(w))
 						continue
 					}
-					if et == 2 && (ew == tlv.Fixed64 && !strict) {
+					if et == 2 && (ew == tlvwire.Fixed64 && !strict) {
 						if strict {
-							return d.Error(start, tag, tlv.ErrNonCanonical)
+							return d.Error(start, tag, tlvwire.ErrNonCanonical)
 						}
 						if len(val) == cap(val) {
-							s, err := tlv.Grow(d, val, 1)
+							s, err := tlvwire.Grow(d, val, 1)
 							if err != nil {
 								return d.Error(start, tag, err)
 							}
 							val = s
 						}
-						w, m := tlv.ConsumeFixed64(c[p:])
+						w, m := tlvwire.ConsumeFixed64(c[p:])
 						if m < 0 {
-							return d.Error(co+p, tag, tlv.CodeError(m))
+							return d.Error(co+p, tag, tlvwire.CodeError(m))
 						}
 						p += m
-						f, ok := tlv.NarrowFloat64(w)
+						f, ok := tlvwire.NarrowFloat64(w)
 						if !ok {
-							return d.Error(start, tag, tlv.ErrRange)
+							return d.Error(start, tag, tlvwire.ErrRange)
 						}
 						val = append(val, f)
 						continue
 					}
 					if strict {
-						return d.Error(co+p, tag, tlv.ErrMalformed)
+						return d.Error(co+p, tag, tlvwire.ErrMalformed)
 					}
-					sk := tlv.ConsumeValue(c[p:], ew)
+					sk := tlvwire.ConsumeValue(c[p:], ew)
 					if sk < 0 {
-						return d.Error(co+p, tag, tlv.CodeError(sk))
+						return d.Error(co+p, tag, tlvwire.CodeError(sk))
 					}
 					p += sk
 				}
-				if strict && (el != 2 || havePrev5 && tlv.CompareKeyString(prev5, k) >= 0) {
-					return d.Error(start, tag, tlv.ErrNonCanonical)
+				if strict && (el != 2 || havePrev5 && tlvwire.CompareKeyString(prev5, k) >= 0) {
+					return d.Error(start, tag, tlvwire.ErrNonCanonical)
 				}
 				prev5, havePrev5 = k, true
 				x.Samples[k] = val
 				continue
 			}
 		case 7: // Flags
-			if wt == tlv.Message {
+			if wt == tlvwire.Message {
 				var c []byte
 				m := 1
 				if off < len(data) && data[off] < 0x80 {
 					l := int(data[off])
 					if l > len(data)-off-1 {
-						return d.Error(off, tag, tlv.ErrLength)
+						return d.Error(off, tag, tlvwire.ErrLength)
 					}
 					c = data[off+1 : off+1+l : off+1+l]
 					m += l
 				} else {
-					l, lm := tlv.ConsumeVarint(data[off:])
+					l, lm := tlvwire.ConsumeVarint(data[off:])
 					if lm < 0 {
-						return d.Error(off, tag, tlv.CodeError(lm))
+						return d.Error(off, tag, tlvwire.CodeError(lm))
 					}
-					if strict && lm != tlv.SizeVarint(l) {
-						return d.Error(off, tag, tlv.ErrNonCanonical)
+					if strict && lm != tlvwire.SizeVarint(l) {
+						return d.Error(off, tag, tlvwire.ErrNonCanonical)
 					}
 					if l > uint64(len(data)-off-lm) {
-						return d.Error(off, tag, tlv.ErrLength)
+						return d.Error(off, tag, tlvwire.ErrLength)
 					}
 					c = data[off+lm : off+lm+int(l) : off+lm+int(l)]
 					m = lm + int(l)
@@ -6342,7 +6343,7 @@ func (x *Lists) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 				if len(x.Flags) >= charged6 {
 					cnt := 0
 					for p := start; p < len(data); {
-						t, _, m := tlv.ConsumeField(data[p:])
+						t, _, m := tlvwire.ConsumeField(data[p:])
 						if m < 0 || t != tag {
 							break
 						}
@@ -6350,12 +6351,12 @@ func (x *Lists) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 						p += m
 					}
 					if x.Flags == nil {
-						m, err := tlv.MakeMap[uint64, []bool](d, cnt)
+						m, err := tlvwire.MakeMap[uint64, []bool](d, cnt)
 						if err != nil {
 							return d.Error(start, tag, err)
 						}
 						x.Flags = m
-					} else if err := tlv.GrowMap(d, x.Flags, cnt); err != nil {
+					} else if err := tlvwire.GrowMap(d, x.Flags, cnt); err != nil {
 						return d.Error(start, tag, err)
 					}
 					charged6 = len(x.Flags) + cnt
@@ -6364,30 +6365,30 @@ func (x *Lists) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 				var val []bool
 				var el uint32
 				for p := 0; p < len(c); {
-					et, ew, m := tlv.ConsumeTag(c[p:])
+					et, ew, m := tlvwire.ConsumeTag(c[p:])
 					if m < 0 {
-						return d.Error(co+p, tag, tlv.CodeError(m))
+						return d.Error(co+p, tag, tlvwire.CodeError(m))
 					}
 					if strict && et != 1 && et != 2 {
-						return d.Error(co+p, tag, tlv.ErrMalformed)
+						return d.Error(co+p, tag, tlvwire.ErrMalformed)
 					} // SPEC.md §6: an entry holds tags 1 and 2 only
-					if strict && (m != tlv.SizeTag(et) || et != el+1) {
-						return d.Error(co+p, tag, tlv.ErrNonCanonical)
+					if strict && (m != tlvwire.SizeTag(et) || et != el+1) {
+						return d.Error(co+p, tag, tlvwire.ErrNonCanonical)
 					}
 					el = et
 					p += m
-					if et == 1 && ew == tlv.Varint {
+					if et == 1 && ew == tlvwire.Varint {
 						var u uint64
 						if p < len(c) && c[p] < 0x80 {
 							u = uint64(c[p])
 							p++
 						} else {
-							v, m := tlv.ConsumeVarint(c[p:])
+							v, m := tlvwire.ConsumeVarint(c[p:])
 							if m < 0 {
-								return d.Error(co+p, tag, tlv.CodeError(m))
+								return d.Error(co+p, tag, tlvwire.CodeError(m))
 							}
-							if strict && m != tlv.SizeVarint(v) {
-								return d.Error(co+p, tag, tlv.ErrNonCanonical)
+							if strict && m != tlvwire.SizeVarint(v) {
+								return d.Error(co+p, tag, tlvwire.ErrNonCanonical)
 							}
 							u = v
 							p += m
@@ -6395,26 +6396,26 @@ func (x *Lists) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 						k = u
 						continue
 					}
-					if et == 2 && ew == tlv.PackedVarint {
+					if et == 2 && ew == tlvwire.PackedVarint {
 						var ec []byte
 						m := 1
 						if p < len(c) && c[p] < 0x80 {
 							l := int(c[p])
 							if l > len(c)-p-1 {
-								return d.Error(co+p, tag, tlv.ErrLength)
+								return d.Error(co+p, tag, tlvwire.ErrLength)
 							}
 							ec = c[p+1 : p+1+l : p+1+l]
 							m += l
 						} else {
-							l, lm := tlv.ConsumeVarint(c[p:])
+							l, lm := tlvwire.ConsumeVarint(c[p:])
 							if lm < 0 {
-								return d.Error(co+p, tag, tlv.CodeError(lm))
+								return d.Error(co+p, tag, tlvwire.CodeError(lm))
 							}
-							if strict && lm != tlv.SizeVarint(l) {
-								return d.Error(co+p, tag, tlv.ErrNonCanonical)
+							if strict && lm != tlvwire.SizeVarint(l) {
+								return d.Error(co+p, tag, tlvwire.ErrNonCanonical)
 							}
 							if l > uint64(len(c)-p-lm) {
-								return d.Error(co+p, tag, tlv.ErrLength)
+								return d.Error(co+p, tag, tlvwire.ErrLength)
 							}
 							ec = c[p+lm : p+lm+int(l) : p+lm+int(l)]
 							m = lm + int(l)
@@ -6428,40 +6429,40 @@ func (x *Lists) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 							}
 						}
 						if len(ec) != 0 && ec[len(ec)-1] >= 0x80 {
-							return d.Error(eco, tag, tlv.ErrMalformed)
+							return d.Error(eco, tag, tlvwire.ErrMalformed)
 						}
 						if err := d.Count(cnt); err != nil {
 							return d.Error(start, tag, err)
 						}
 						if cap(val)-len(val) < cnt {
-							s, err := tlv.Grow(d, val, cnt)
+							s, err := tlvwire.Grow(d, val, cnt)
 							if err != nil {
 								return d.Error(start, tag, err)
 							}
 							val = s
 						}
 						for q := 0; q < len(ec); {
-							u, m := tlv.ConsumeVarint(ec[q:])
+							u, m := tlvwire.ConsumeVarint(ec[q:])
 							if m < 0 {
-								return d.Error(eco+q, tag, tlv.CodeError(m))
+								return d.Error(eco+q, tag, tlvwire.CodeError(m))
 							} // overflow: the content was checked not to end inside a varint
-							if strict && m != tlv.SizeVarint(u) {
-								return d.Error(eco+q, tag, tlv.ErrNonCanonical)
+							if strict && m != tlvwire.SizeVarint(u) {
+								return d.Error(eco+q, tag, tlvwire.ErrNonCanonical)
 							}
 							q += m
 							if u > 1 {
-								return d.Error(start, tag, tlv.ErrRange)
+								return d.Error(start, tag, tlvwire.ErrRange)
 							}
 							val = append(val, u == 1)
 						}
 						continue
 					}
-					if et == 2 && ew == tlv.Varint {
+					if et == 2 && ew == tlvwire.Varint {
 						if strict {
-							return d.Error(start, tag, tlv.ErrNonCanonical)
+							return d.Error(start, tag, tlvwire.ErrNonCanonical)
 						}
 						if len(val) == cap(val) {
-							s, err := tlv.Grow(d, val, 1)
+							s, err := tlvwire.Grow(d, val, 1)
 							if err != nil {
 								return d.Error(start, tag, err)
 							}
@@ -6472,59 +6473,59 @@ func (x *Lists) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 							u = uint64(c[p])
 							p++
 						} else {
-							v, m := tlv.ConsumeVarint(c[p:])
+							v, m := tlvwire.ConsumeVarint(c[p:])
 							if m < 0 {
-								return d.Error(co+p, tag, tlv.CodeError(m))
+								return d.Error(co+p, tag, tlvwire.CodeError(m))
 							}
-							if strict && m != tlv.SizeVarint(v) {
-								return d.Error(co+p, tag, tlv.ErrNonCanonical)
+							if strict && m != tlvwire.SizeVarint(v) {
+								return d.Error(co+p, tag, tlvwire.ErrNonCanonical)
 							}
 							u = v
 							p += m
 						}
 						if u > 1 {
-							return d.Error(start, tag, tlv.ErrRange)
+							return d.Error(start, tag, tlvwire.ErrRange)
 						}
 						val = append(val, u == 1)
 						continue
 					}
 					if strict {
-						return d.Error(co+p, tag, tlv.ErrMalformed)
+						return d.Error(co+p, tag, tlvwire.ErrMalformed)
 					}
-					sk := tlv.ConsumeValue(c[p:], ew)
+					sk := tlvwire.ConsumeValue(c[p:], ew)
 					if sk < 0 {
-						return d.Error(co+p, tag, tlv.CodeError(sk))
+						return d.Error(co+p, tag, tlvwire.CodeError(sk))
 					}
 					p += sk
 				}
-				if strict && (el != 2 || havePrev6 && tlv.CompareKeyUint(uint64(prev6), uint64(k)) >= 0) {
-					return d.Error(start, tag, tlv.ErrNonCanonical)
+				if strict && (el != 2 || havePrev6 && tlvwire.CompareKeyUint(uint64(prev6), uint64(k)) >= 0) {
+					return d.Error(start, tag, tlvwire.ErrNonCanonical)
 				}
 				prev6, havePrev6 = k, true
 				x.Flags[k] = val
 				continue
 			}
 		case 8: // Waits
-			if wt == tlv.Message {
+			if wt == tlvwire.Message {
 				var c []byte
 				m := 1
 				if off < len(data) && data[off] < 0x80 {
 					l := int(data[off])
 					if l > len(data)-off-1 {
-						return d.Error(off, tag, tlv.ErrLength)
+						return d.Error(off, tag, tlvwire.ErrLength)
 					}
 					c = data[off+1 : off+1+l : off+1+l]
 					m += l
 				} else {
-					l, lm := tlv.ConsumeVarint(data[off:])
+					l, lm := tlvwire.ConsumeVarint(data[off:])
 					if lm < 0 {
-						return d.Error(off, tag, tlv.CodeError(lm))
+						return d.Error(off, tag, tlvwire.CodeError(lm))
 					}
-					if strict && lm != tlv.SizeVarint(l) {
-						return d.Error(off, tag, tlv.ErrNonCanonical)
+					if strict && lm != tlvwire.SizeVarint(l) {
+						return d.Error(off, tag, tlvwire.ErrNonCanonical)
 					}
 					if l > uint64(len(data)-off-lm) {
-						return d.Error(off, tag, tlv.ErrLength)
+						return d.Error(off, tag, tlvwire.ErrLength)
 					}
 					c = data[off+lm : off+lm+int(l) : off+lm+int(l)]
 					m = lm + int(l)
@@ -6534,7 +6535,7 @@ func (x *Lists) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 				if len(x.Waits) >= charged7 {
 					cnt := 0
 					for p := start; p < len(data); {
-						t, _, m := tlv.ConsumeField(data[p:])
+						t, _, m := tlvwire.ConsumeField(data[p:])
 						if m < 0 || t != tag {
 							break
 						}
@@ -6542,12 +6543,12 @@ func (x *Lists) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 						p += m
 					}
 					if x.Waits == nil {
-						m, err := tlv.MakeMap[string, []time.Duration](d, cnt)
+						m, err := tlvwire.MakeMap[string, []time.Duration](d, cnt)
 						if err != nil {
 							return d.Error(start, tag, err)
 						}
 						x.Waits = m
-					} else if err := tlv.GrowMap(d, x.Waits, cnt); err != nil {
+					} else if err := tlvwire.GrowMap(d, x.Waits, cnt); err != nil {
 						return d.Error(start, tag, err)
 					}
 					charged7 = len(x.Waits) + cnt
@@ -6556,38 +6557,38 @@ func (x *Lists) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 				var val []time.Duration
 				var el uint32
 				for p := 0; p < len(c); {
-					et, ew, m := tlv.ConsumeTag(c[p:])
+					et, ew, m := tlvwire.ConsumeTag(c[p:])
 					if m < 0 {
-						return d.Error(co+p, tag, tlv.CodeError(m))
+						return d.Error(co+p, tag, tlvwire.CodeError(m))
 					}
 					if strict && et != 1 && et != 2 {
-						return d.Error(co+p, tag, tlv.ErrMalformed)
+						return d.Error(co+p, tag, tlvwire.ErrMalformed)
 					} // SPEC.md §6: an entry holds tags 1 and 2 only
-					if strict && (m != tlv.SizeTag(et) || et != el+1) {
-						return d.Error(co+p, tag, tlv.ErrNonCanonical)
+					if strict && (m != tlvwire.SizeTag(et) || et != el+1) {
+						return d.Error(co+p, tag, tlvwire.ErrNonCanonical)
 					}
 					el = et
 					p += m
-					if et == 1 && ew == tlv.Bytes {
+					if et == 1 && ew == tlvwire.Bytes {
 						var ec []byte
 						m := 1
 						if p < len(c) && c[p] < 0x80 {
 							l := int(c[p])
 							if l > len(c)-p-1 {
-								return d.Error(co+p, tag, tlv.ErrLength)
+								return d.Error(co+p, tag, tlvwire.ErrLength)
 							}
 							ec = c[p+1 : p+1+l : p+1+l]
 							m += l
 						} else {
-							l, lm := tlv.ConsumeVarint(c[p:])
+							l, lm := tlvwire.ConsumeVarint(c[p:])
 							if lm < 0 {
-								return d.Error(co+p, tag, tlv.CodeError(lm))
+								return d.Error(co+p, tag, tlvwire.CodeError(lm))
 							}
-							if strict && lm != tlv.SizeVarint(l) {
-								return d.Error(co+p, tag, tlv.ErrNonCanonical)
+							if strict && lm != tlvwire.SizeVarint(l) {
+								return d.Error(co+p, tag, tlvwire.ErrNonCanonical)
 							}
 							if l > uint64(len(c)-p-lm) {
-								return d.Error(co+p, tag, tlv.ErrLength)
+								return d.Error(co+p, tag, tlvwire.ErrLength)
 							}
 							ec = c[p+lm : p+lm+int(l) : p+lm+int(l)]
 							m = lm + int(l)
@@ -6599,26 +6600,26 @@ func (x *Lists) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 						k = string(ec)
 						continue
 					}
-					if et == 2 && ew == tlv.PackedVarint {
+					if et == 2 && ew == tlvwire.PackedVarint {
 						var ec []byte
 						m := 1
 						if p < len(c) && c[p] < 0x80 {
 							l := int(c[p])
 							if l > len(c)-p-1 {
-								return d.Error(co+p, tag, tlv.ErrLength)
+								return d.Error(co+p, tag, tlvwire.ErrLength)
 							}
 							ec = c[p+1 : p+1+l : p+1+l]
 							m += l
 						} else {
-							l, lm := tlv.ConsumeVarint(c[p:])
+							l, lm := tlvwire.ConsumeVarint(c[p:])
 							if lm < 0 {
-								return d.Error(co+p, tag, tlv.CodeError(lm))
+								return d.Error(co+p, tag, tlvwire.CodeError(lm))
 							}
-							if strict && lm != tlv.SizeVarint(l) {
-								return d.Error(co+p, tag, tlv.ErrNonCanonical)
+							if strict && lm != tlvwire.SizeVarint(l) {
+								return d.Error(co+p, tag, tlvwire.ErrNonCanonical)
 							}
 							if l > uint64(len(c)-p-lm) {
-								return d.Error(co+p, tag, tlv.ErrLength)
+								return d.Error(co+p, tag, tlvwire.ErrLength)
 							}
 							ec = c[p+lm : p+lm+int(l) : p+lm+int(l)]
 							m = lm + int(l)
@@ -6632,37 +6633,37 @@ func (x *Lists) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 							}
 						}
 						if len(ec) != 0 && ec[len(ec)-1] >= 0x80 {
-							return d.Error(eco, tag, tlv.ErrMalformed)
+							return d.Error(eco, tag, tlvwire.ErrMalformed)
 						}
 						if err := d.Count(cnt); err != nil {
 							return d.Error(start, tag, err)
 						}
 						if cap(val)-len(val) < cnt {
-							s, err := tlv.Grow(d, val, cnt)
+							s, err := tlvwire.Grow(d, val, cnt)
 							if err != nil {
 								return d.Error(start, tag, err)
 							}
 							val = s
 						}
 						for q := 0; q < len(ec); {
-							u, m := tlv.ConsumeVarint(ec[q:])
+							u, m := tlvwire.ConsumeVarint(ec[q:])
 							if m < 0 {
-								return d.Error(eco+q, tag, tlv.CodeError(m))
+								return d.Error(eco+q, tag, tlvwire.CodeError(m))
 							} // overflow: the content was checked not to end inside a varint
-							if strict && m != tlv.SizeVarint(u) {
-								return d.Error(eco+q, tag, tlv.ErrNonCanonical)
+							if strict && m != tlvwire.SizeVarint(u) {
+								return d.Error(eco+q, tag, tlvwire.ErrNonCanonical)
 							}
 							q += m
-							val = append(val, time.Duration(tlv.Unzigzag(u)))
+							val = append(val, time.Duration(tlvwire.Unzigzag(u)))
 						}
 						continue
 					}
-					if et == 2 && ew == tlv.Varint {
+					if et == 2 && ew == tlvwire.Varint {
 						if strict {
-							return d.Error(start, tag, tlv.ErrNonCanonical)
+							return d.Error(start, tag, tlvwire.ErrNonCanonical)
 						}
 						if len(val) == cap(val) {
-							s, err := tlv.Grow(d, val, 1)
+							s, err := tlvwire.Grow(d, val, 1)
 							if err != nil {
 								return d.Error(start, tag, err)
 							}
@@ -6673,56 +6674,56 @@ func (x *Lists) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 							u = uint64(c[p])
 							p++
 						} else {
-							v, m := tlv.ConsumeVarint(c[p:])
+							v, m := tlvwire.ConsumeVarint(c[p:])
 							if m < 0 {
-								return d.Error(co+p, tag, tlv.CodeError(m))
+								return d.Error(co+p, tag, tlvwire.CodeError(m))
 							}
-							if strict && m != tlv.SizeVarint(v) {
-								return d.Error(co+p, tag, tlv.ErrNonCanonical)
+							if strict && m != tlvwire.SizeVarint(v) {
+								return d.Error(co+p, tag, tlvwire.ErrNonCanonical)
 							}
 							u = v
 							p += m
 						}
-						val = append(val, time.Duration(tlv.Unzigzag(u)))
+						val = append(val, time.Duration(tlvwire.Unzigzag(u)))
 						continue
 					}
 					if strict {
-						return d.Error(co+p, tag, tlv.ErrMalformed)
+						return d.Error(co+p, tag, tlvwire.ErrMalformed)
 					}
-					sk := tlv.ConsumeValue(c[p:], ew)
+					sk := tlvwire.ConsumeValue(c[p:], ew)
 					if sk < 0 {
-						return d.Error(co+p, tag, tlv.CodeError(sk))
+						return d.Error(co+p, tag, tlvwire.CodeError(sk))
 					}
 					p += sk
 				}
-				if strict && (el != 2 || havePrev7 && tlv.CompareKeyString(prev7, k) >= 0) {
-					return d.Error(start, tag, tlv.ErrNonCanonical)
+				if strict && (el != 2 || havePrev7 && tlvwire.CompareKeyString(prev7, k) >= 0) {
+					return d.Error(start, tag, tlvwire.ErrNonCanonical)
 				}
 				prev7, havePrev7 = k, true
 				x.Waits[k] = val
 				continue
 			}
 		case 9: // Means
-			if wt == tlv.Message {
+			if wt == tlvwire.Message {
 				var c []byte
 				m := 1
 				if off < len(data) && data[off] < 0x80 {
 					l := int(data[off])
 					if l > len(data)-off-1 {
-						return d.Error(off, tag, tlv.ErrLength)
+						return d.Error(off, tag, tlvwire.ErrLength)
 					}
 					c = data[off+1 : off+1+l : off+1+l]
 					m += l
 				} else {
-					l, lm := tlv.ConsumeVarint(data[off:])
+					l, lm := tlvwire.ConsumeVarint(data[off:])
 					if lm < 0 {
-						return d.Error(off, tag, tlv.CodeError(lm))
+						return d.Error(off, tag, tlvwire.CodeError(lm))
 					}
-					if strict && lm != tlv.SizeVarint(l) {
-						return d.Error(off, tag, tlv.ErrNonCanonical)
+					if strict && lm != tlvwire.SizeVarint(l) {
+						return d.Error(off, tag, tlvwire.ErrNonCanonical)
 					}
 					if l > uint64(len(data)-off-lm) {
-						return d.Error(off, tag, tlv.ErrLength)
+						return d.Error(off, tag, tlvwire.ErrLength)
 					}
 					c = data[off+lm : off+lm+int(l) : off+lm+int(l)]
 					m = lm + int(l)
@@ -6732,7 +6733,7 @@ func (x *Lists) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 				if len(x.Means) >= charged8 {
 					cnt := 0
 					for p := start; p < len(data); {
-						t, _, m := tlv.ConsumeField(data[p:])
+						t, _, m := tlvwire.ConsumeField(data[p:])
 						if m < 0 || t != tag {
 							break
 						}
@@ -6740,12 +6741,12 @@ func (x *Lists) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 						p += m
 					}
 					if x.Means == nil {
-						m, err := tlv.MakeMap[string, []float64](d, cnt)
+						m, err := tlvwire.MakeMap[string, []float64](d, cnt)
 						if err != nil {
 							return d.Error(start, tag, err)
 						}
 						x.Means = m
-					} else if err := tlv.GrowMap(d, x.Means, cnt); err != nil {
+					} else if err := tlvwire.GrowMap(d, x.Means, cnt); err != nil {
 						return d.Error(start, tag, err)
 					}
 					charged8 = len(x.Means) + cnt
@@ -6754,38 +6755,38 @@ func (x *Lists) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 				var val []float64
 				var el uint32
 				for p := 0; p < len(c); {
-					et, ew, m := tlv.ConsumeTag(c[p:])
+					et, ew, m := tlvwire.ConsumeTag(c[p:])
 					if m < 0 {
-						return d.Error(co+p, tag, tlv.CodeError(m))
+						return d.Error(co+p, tag, tlvwire.CodeError(m))
 					}
 					if strict && et != 1 && et != 2 {
-						return d.Error(co+p, tag, tlv.ErrMalformed)
+						return d.Error(co+p, tag, tlvwire.ErrMalformed)
 					} // SPEC.md §6: an entry holds tags 1 and 2 only
-					if strict && (m != tlv.SizeTag(et) || et != el+1) {
-						return d.Error(co+p, tag, tlv.ErrNonCanonical)
+					if strict && (m != tlvwire.SizeTag(et) || et != el+1) {
+						return d.Error(co+p, tag, tlvwire.ErrNonCanonical)
 					}
 					el = et
 					p += m
-					if et == 1 && ew == tlv.Bytes {
+					if et == 1 && ew == tlvwire.Bytes {
 						var ec []byte
 						m := 1
 						if p < len(c) && c[p] < 0x80 {
 							l := int(c[p])
 							if l > len(c)-p-1 {
-								return d.Error(co+p, tag, tlv.ErrLength)
+								return d.Error(co+p, tag, tlvwire.ErrLength)
 							}
 							ec = c[p+1 : p+1+l : p+1+l]
 							m += l
 						} else {
-							l, lm := tlv.ConsumeVarint(c[p:])
+							l, lm := tlvwire.ConsumeVarint(c[p:])
 							if lm < 0 {
-								return d.Error(co+p, tag, tlv.CodeError(lm))
+								return d.Error(co+p, tag, tlvwire.CodeError(lm))
 							}
-							if strict && lm != tlv.SizeVarint(l) {
-								return d.Error(co+p, tag, tlv.ErrNonCanonical)
+							if strict && lm != tlvwire.SizeVarint(l) {
+								return d.Error(co+p, tag, tlvwire.ErrNonCanonical)
 							}
 							if l > uint64(len(c)-p-lm) {
-								return d.Error(co+p, tag, tlv.ErrLength)
+								return d.Error(co+p, tag, tlvwire.ErrLength)
 							}
 							ec = c[p+lm : p+lm+int(l) : p+lm+int(l)]
 							m = lm + int(l)
@@ -6797,26 +6798,26 @@ func (x *Lists) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 						k = string(ec)
 						continue
 					}
-					if et == 2 && ew == tlv.PackedFixed64 {
+					if et == 2 && ew == tlvwire.PackedFixed64 {
 						var ec []byte
 						m := 1
 						if p < len(c) && c[p] < 0x80 {
 							l := int(c[p])
 							if l > len(c)-p-1 {
-								return d.Error(co+p, tag, tlv.ErrLength)
+								return d.Error(co+p, tag, tlvwire.ErrLength)
 							}
 							ec = c[p+1 : p+1+l : p+1+l]
 							m += l
 						} else {
-							l, lm := tlv.ConsumeVarint(c[p:])
+							l, lm := tlvwire.ConsumeVarint(c[p:])
 							if lm < 0 {
-								return d.Error(co+p, tag, tlv.CodeError(lm))
+								return d.Error(co+p, tag, tlvwire.CodeError(lm))
 							}
-							if strict && lm != tlv.SizeVarint(l) {
-								return d.Error(co+p, tag, tlv.ErrNonCanonical)
+							if strict && lm != tlvwire.SizeVarint(l) {
+								return d.Error(co+p, tag, tlvwire.ErrNonCanonical)
 							}
 							if l > uint64(len(c)-p-lm) {
-								return d.Error(co+p, tag, tlv.ErrLength)
+								return d.Error(co+p, tag, tlvwire.ErrLength)
 							}
 							ec = c[p+lm : p+lm+int(l) : p+lm+int(l)]
 							m = lm + int(l)
@@ -6824,46 +6825,46 @@ func (x *Lists) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 						eco := co + p + m - len(ec)
 						p += m
 						if len(ec)%8 != 0 {
-							return d.Error(eco, tag, tlv.ErrMalformed)
+							return d.Error(eco, tag, tlvwire.ErrMalformed)
 						}
 						cnt := len(ec) / 8
 						if err := d.Count(cnt); err != nil {
 							return d.Error(start, tag, err)
 						}
 						if cap(val)-len(val) < cnt {
-							s, err := tlv.Grow(d, val, cnt)
+							s, err := tlvwire.Grow(d, val, cnt)
 							if err != nil {
 								return d.Error(start, tag, err)
 							}
 							val = s
 						}
 						for q := 0; q < len(ec); {
-							w, _ := tlv.ConsumeFixed64(ec[q:])
+							w, _ := tlvwire.ConsumeFixed64(ec[q:])
 							q += 8
 							val = append(val, math.Float64frombits(w))
 						}
 						continue
 					}
-					if et == 2 && ew == tlv.PackedFixed32 && !strict { // the other float width: lenient only
+					if et == 2 && ew == tlvwire.PackedFixed32 && !strict { // the other float width: lenient only
 						var ec []byte
 						m := 1
 						if p < len(c) && c[p] < 0x80 {
 							l := int(c[p])
 							if l > len(c)-p-1 {
-								return d.Error(co+p, tag, tlv.ErrLength)
+								return d.Error(co+p, tag, tlvwire.ErrLength)
 							}
 							ec = c[p+1 : p+1+l : p+1+l]
 							m += l
 						} else {
-							l, lm := tlv.ConsumeVarint(c[p:])
+							l, lm := tlvwire.ConsumeVarint(c[p:])
 							if lm < 0 {
-								return d.Error(co+p, tag, tlv.CodeError(lm))
+								return d.Error(co+p, tag, tlvwire.CodeError(lm))
 							}
-							if strict && lm != tlv.SizeVarint(l) {
-								return d.Error(co+p, tag, tlv.ErrNonCanonical)
+							if strict && lm != tlvwire.SizeVarint(l) {
+								return d.Error(co+p, tag, tlvwire.ErrNonCanonical)
 							}
 							if l > uint64(len(c)-p-lm) {
-								return d.Error(co+p, tag, tlv.ErrLength)
+								return d.Error(co+p, tag, tlvwire.ErrLength)
 							}
 							ec = c[p+lm : p+lm+int(l) : p+lm+int(l)]
 							m = lm + int(l)
@@ -6871,75 +6872,75 @@ func (x *Lists) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 						eco := co + p + m - len(ec)
 						p += m
 						if len(ec)%4 != 0 {
-							return d.Error(eco, tag, tlv.ErrMalformed)
+							return d.Error(eco, tag, tlvwire.ErrMalformed)
 						}
 						cnt := len(ec) / 4
 						if err := d.Count(cnt); err != nil {
 							return d.Error(start, tag, err)
 						}
 						if cap(val)-len(val) < cnt {
-							s, err := tlv.Grow(d, val, cnt)
+							s, err := tlvwire.Grow(d, val, cnt)
 							if err != nil {
 								return d.Error(start, tag, err)
 							}
 							val = s
 						}
 						for q := 0; q < len(ec); {
-							w, _ := tlv.ConsumeFixed32(ec[q:])
+							w, _ := tlvwire.ConsumeFixed32(ec[q:])
 							q += 4
-							val = append(val, tlv.WidenFloat32(w))
+							val = append(val, tlvwire.WidenFloat32(w))
 						}
 						continue
 					}
-					if et == 2 && ew == tlv.Fixed64 {
+					if et == 2 && ew == tlvwire.Fixed64 {
 						if strict {
-							return d.Error(start, tag, tlv.ErrNonCanonical)
+							return d.Error(start, tag, tlvwire.ErrNonCanonical)
 						}
 						if len(val) == cap(val) {
-							s, err := tlv.Grow(d, val, 1)
+							s, err := tlvwire.Grow(d, val, 1)
 							if err != nil {
 								return d.Error(start, tag, err)
 							}
 							val = s
 						}
-						w, m := tlv.ConsumeFixed64(c[p:])
+						w, m := tlvwire.ConsumeFixed64(c[p:])
 						if m < 0 {
-							return d.Error(co+p, tag, tlv.CodeError(m))
+							return d.Error(co+p, tag, tlvwire.CodeError(m))
 						}
 						p += m
 						val = append(val, math.Float64frombits(w))
 						continue
 					}
-					if et == 2 && (ew == tlv.Fixed32 && !strict) {
+					if et == 2 && (ew == tlvwire.Fixed32 && !strict) {
 						if strict {
-							return d.Error(start, tag, tlv.ErrNonCanonical)
+							return d.Error(start, tag, tlvwire.ErrNonCanonical)
 						}
 						if len(val) == cap(val) {
-							s, err := tlv.Grow(d, val, 1)
+							s, err := tlvwire.Grow(d, val, 1)
 							if err != nil {
 								return d.Error(start, tag, err)
 							}
 							val = s
 						}
-						w, m := tlv.ConsumeFixed32(c[p:])
+						w, m := tlvwire.ConsumeFixed32(c[p:])
 						if m < 0 {
-							return d.Error(co+p, tag, tlv.CodeError(m))
+							return d.Error(co+p, tag, tlvwire.CodeError(m))
 						}
 						p += m
-						val = append(val, tlv.WidenFloat32(w))
+						val = append(val, tlvwire.WidenFloat32(w))
 						continue
 					}
 					if strict {
-						return d.Error(co+p, tag, tlv.ErrMalformed)
+						return d.Error(co+p, tag, tlvwire.ErrMalformed)
 					}
-					sk := tlv.ConsumeValue(c[p:], ew)
+					sk := tlvwire.ConsumeValue(c[p:], ew)
 					if sk < 0 {
-						return d.Error(co+p, tag, tlv.CodeError(sk))
+						return d.Error(co+p, tag, tlvwire.CodeError(sk))
 					}
 					p += sk
 				}
-				if strict && (el != 2 || havePrev8 && tlv.CompareKeyString(prev8, k) >= 0) {
-					return d.Error(start, tag, tlv.ErrNonCanonical)
+				if strict && (el != 2 || havePrev8 && tlvwire.CompareKeyString(prev8, k) >= 0) {
+					return d.Error(start, tag, tlvwire.ErrNonCanonical)
 				}
 				prev8, havePrev8 = k, true
 				x.Means[k] = val
@@ -6949,17 +6950,17 @@ func (x *Lists) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 		if strict {
 			switch tag {
 			case 1, 2, 3, 4, 5, 6, 7, 8, 9:
-				return d.Error(start, tag, tlv.ErrWireType)
+				return d.Error(start, tag, tlvwire.ErrWireType)
 			}
 		}
-		if strict && wt != tlv.Fixed32 && wt != tlv.Fixed64 {
-			if v, m := tlv.ConsumeVarint(data[off:]); m > 0 && m != tlv.SizeVarint(v) {
-				return d.Error(off, tag, tlv.ErrNonCanonical)
+		if strict && wt != tlvwire.Fixed32 && wt != tlvwire.Fixed64 {
+			if v, m := tlvwire.ConsumeVarint(data[off:]); m > 0 && m != tlvwire.SizeVarint(v) {
+				return d.Error(off, tag, tlvwire.ErrNonCanonical)
 			}
 		}
-		m := tlv.ConsumeValue(data[off:], wt)
+		m := tlvwire.ConsumeValue(data[off:], wt)
 		if m < 0 {
-			return d.Error(off, tag, tlv.CodeError(m))
+			return d.Error(off, tag, tlvwire.CodeError(m))
 		}
 		off += m
 		// Charged before allocating; capacity doubles.
@@ -6992,8 +6993,8 @@ type Empty struct {
 }
 
 var (
-	_ tlv.Marshaler   = (*Empty)(nil)
-	_ tlv.Unmarshaler = (*Empty)(nil)
+	_ tlvwire.Marshaler   = (*Empty)(nil)
+	_ tlvwire.Unmarshaler = (*Empty)(nil)
 )
 
 // SizeTLV returns the number of bytes AppendTLV appends.
@@ -7009,7 +7010,7 @@ func (x *Empty) SizeTLV() int {
 // included, to b; a nil x appends nothing. It allocates only to grow b
 // (and, for a map of more than 16 entries, once to sort its keys). It fails
 // only when UnknownFields, here or in a nested message, holds malformed
-// bytes (tlv.ErrMalformed).
+// bytes (tlvwire.ErrMalformed).
 func (x *Empty) AppendTLV(b []byte) ([]byte, error) {
 	if x == nil {
 		return b, nil
@@ -7017,7 +7018,7 @@ func (x *Empty) AppendTLV(b []byte) ([]byte, error) {
 	u := x.UnknownFields
 	if len(u) != 0 && !u.Valid() {
 		if u = u.Sorted(); !u.Valid() {
-			return b, fmt.Errorf("tlv: Empty.UnknownFields holds a malformed field: %w", tlv.ErrMalformed)
+			return b, fmt.Errorf("tlv: Empty.UnknownFields holds a malformed field: %w", tlvwire.ErrMalformed)
 		}
 	}
 	return append(b, u...), nil
@@ -7026,13 +7027,13 @@ func (x *Empty) AppendTLV(b []byte) ([]byte, error) {
 // UnmarshalTLV resets x and decodes the message fields in data, within the
 // limits of d (the defaults if d is nil). Fields x does not declare are kept
 // in x.UnknownFields.
-func (x *Empty) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
+func (x *Empty) UnmarshalTLV(data []byte, d *tlvwire.DecodeState) error {
 	if x == nil {
-		return fmt.Errorf("tlv: cannot decode into a nil *Empty: %w", tlv.ErrUnsupportedType)
+		return fmt.Errorf("tlv: cannot decode into a nil *Empty: %w", tlvwire.ErrUnsupportedType)
 	}
 	if d == nil {
 		var err error
-		if d, err = (tlv.DecodeOptions{}).NewDecodeState(len(data)); err != nil {
+		if d, err = tlvwire.NewDecodeState(len(data)); err != nil {
 			return err
 		}
 	}
@@ -7040,41 +7041,41 @@ func (x *Empty) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
 	return x.decodeUnknown(data, d)
 }
 
-func (x *Empty) decodeUnknown(data []byte, d *tlv.DecodeState) error {
+func (x *Empty) decodeUnknown(data []byte, d *tlvwire.DecodeState) error {
 	strict := d.Strict()
 	var last uint32
 	for off := 0; off < len(data); {
 		start := off
 		var tag uint32
-		var wt tlv.WireType
+		var wt tlvwire.WireType
 		n := 1
 		if k := data[off]; k < 0x80 {
-			tag, wt = uint32(k>>3), tlv.WireType(k&7)
+			tag, wt = uint32(k>>3), tlvwire.WireType(k&7)
 			if tag == 0 {
-				return d.Error(off, 0, tlv.ErrTag)
+				return d.Error(off, 0, tlvwire.ErrTag)
 			}
 		} else {
-			tag, wt, n = tlv.ConsumeTag(data[off:])
+			tag, wt, n = tlvwire.ConsumeTag(data[off:])
 			if n < 0 {
-				return d.Error(off, 0, tlv.CodeError(n))
+				return d.Error(off, 0, tlvwire.CodeError(n))
 			}
 		}
 		if err := d.Count(1); err != nil {
 			return d.Error(off, tag, err)
 		}
-		if strict && (n != tlv.SizeTag(tag) || tag < last) {
-			return d.Error(off, tag, tlv.ErrNonCanonical)
+		if strict && (n != tlvwire.SizeTag(tag) || tag < last) {
+			return d.Error(off, tag, tlvwire.ErrNonCanonical)
 		}
 		last = tag
 		off += n
-		if strict && wt != tlv.Fixed32 && wt != tlv.Fixed64 {
-			if v, m := tlv.ConsumeVarint(data[off:]); m > 0 && m != tlv.SizeVarint(v) {
-				return d.Error(off, tag, tlv.ErrNonCanonical)
+		if strict && wt != tlvwire.Fixed32 && wt != tlvwire.Fixed64 {
+			if v, m := tlvwire.ConsumeVarint(data[off:]); m > 0 && m != tlvwire.SizeVarint(v) {
+				return d.Error(off, tag, tlvwire.ErrNonCanonical)
 			}
 		}
-		m := tlv.ConsumeValue(data[off:], wt)
+		m := tlvwire.ConsumeValue(data[off:], wt)
 		if m < 0 {
-			return d.Error(off, tag, tlv.CodeError(m))
+			return d.Error(off, tag, tlvwire.CodeError(m))
 		}
 		off += m
 		// Charged before allocating; capacity doubles.

@@ -13,6 +13,7 @@ import (
 
 	"github.com/bulwark-go/bulwark/tlv"
 	"github.com/bulwark-go/bulwark/tlv/internal/gentest/plain"
+	"github.com/bulwark-go/bulwark/tlv/tlvwire"
 )
 
 // TestGeneratedMatchesReflection fills each generated type and its reflection
@@ -27,20 +28,20 @@ func TestGeneratedMatchesReflection(t *testing.T) {
 				newFiller(seed).fill(reflect.ValueOf(p).Elem())
 				require.NoError(t, sameValue(reflect.ValueOf(g).Elem(), reflect.ValueOf(p).Elem(), tw.name), "filler is deterministic")
 
-				gotGen, err := g.(tlv.Marshaler).AppendTLV(nil)
+				gotGen, err := g.(tlvwire.Marshaler).AppendTLV(nil)
 				require.NoError(t, err)
 				gotRef, err := tlv.Marshal(p)
 				require.NoError(t, err)
 				require.Equal(t, fmt.Sprintf("%x", gotRef), fmt.Sprintf("%x", gotGen), "seed %d: generated and reflection encodings differ", seed)
-				require.Equal(t, len(gotGen), g.(tlv.Marshaler).SizeTLV(), "seed %d: SizeTLV", seed)
+				require.Equal(t, len(gotGen), g.(tlvwire.Marshaler).SizeTLV(), "seed %d: SizeTLV", seed)
 
 				back := tw.gen()
-				require.NoError(t, decodeGen(tlv.DecodeOptions{}, gotGen, back.(tlv.Unmarshaler)), "seed %d", seed)
+				require.NoError(t, decodeGen(tlv.DecodeOptions{}, gotGen, back.(tlvwire.Unmarshaler)), "seed %d", seed)
 				require.NoError(t, sameValueLoose(reflect.ValueOf(back).Elem(), reflect.ValueOf(g).Elem(), tw.name), "seed %d", seed)
 
 				strict := tw.gen()
-				require.NoError(t, decodeGen(tlv.DecodeOptions{Strict: true}, gotGen, strict.(tlv.Unmarshaler)), "seed %d: canonical bytes pass strict", seed)
-				again, err := strict.(tlv.Marshaler).AppendTLV(nil)
+				require.NoError(t, decodeGen(tlv.DecodeOptions{Strict: true}, gotGen, strict.(tlvwire.Unmarshaler)), "seed %d: canonical bytes pass strict", seed)
+				again, err := strict.(tlvwire.Marshaler).AppendTLV(nil)
 				require.NoError(t, err)
 				require.Equal(t, gotGen, again, "seed %d: encode is a fixpoint", seed)
 			}
@@ -79,12 +80,12 @@ func TestUnknownFieldsSurvive(t *testing.T) {
 func TestUnknownFieldsBetweenKnown(t *testing.T) {
 	// Msg as a newer version writes it: tags 1, 2 known, 3 unknown, 5 known, 9 unknown.
 	var b []byte
-	b = tlv.AppendVarintField(b, 1, 7)
-	b = tlv.AppendStringField(b, 2, "hi")
-	b = tlv.AppendZigzagField(b, 3, -5)
-	b = tlv.AppendTag(b, 5, tlv.Message)
-	b = tlv.AppendBytes(b, tlv.AppendStringField(nil, 2, "in"))
-	b = tlv.AppendFloat64Field(b, 9, 1.5)
+	b = tlvwire.AppendVarintField(b, 1, 7)
+	b = tlvwire.AppendStringField(b, 2, "hi")
+	b = tlvwire.AppendZigzagField(b, 3, -5)
+	b = tlvwire.AppendTag(b, 5, tlvwire.Message)
+	b = tlvwire.AppendBytes(b, tlvwire.AppendStringField(nil, 2, "in"))
+	b = tlvwire.AppendFloat64Field(b, 9, 1.5)
 
 	var in Inner // knows 1 (ID int64 — but 7 arrives as a uint varint, read as zigzag) and 2
 	require.NoError(t, decodeGen(tlv.DecodeOptions{}, b, &in))
@@ -107,8 +108,8 @@ func TestMalformedUnknownIsAnEncodeError(t *testing.T) {
 
 func TestUnsortedUnknownIsWrittenSorted(t *testing.T) {
 	var u tlv.Unknown
-	u.Add(tlv.AppendVarintField(nil, 9, 1))
-	u.Add(tlv.AppendVarintField(nil, 3, 2))
+	u.Add(tlvwire.AppendVarintField(nil, 9, 1))
+	u.Add(tlvwire.AppendVarintField(nil, 3, 2))
 	in := &Inner{ID: -1, UnknownFields: u}
 	got, err := in.AppendTLV(nil)
 	require.NoError(t, err)
@@ -130,7 +131,7 @@ func TestDecodeErrors(t *testing.T) {
 		{"narrowing int32", []byte{0x10, 0x80, 0x80, 0x80, 0x80, 0x80, 0x40}, false, tlv.ErrRange},
 		{"bool 2", []byte{0x08, 0x02}, false, tlv.ErrRange},
 		{"uint32 overflow", []byte{0x20, 0x80, 0x80, 0x80, 0x80, 0x10}, false, tlv.ErrRange},
-		{"float32 inexact", tlv.AppendFloat64Field(nil, 6, 0.1), false, tlv.ErrRange},
+		{"float32 inexact", tlvwire.AppendFloat64Field(nil, 6, 0.1), false, tlv.ErrRange},
 		{"bad packed", []byte{0x5c, 0x01, 0x80}, false, tlv.ErrMalformed},
 		{"bad packed fixed32", []byte{0x6e, 0x03, 1, 2, 3}, false, tlv.ErrMalformed},
 		{"huge length", []byte{0x42, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01}, false, tlv.ErrLength},
@@ -166,7 +167,7 @@ func TestLenientAcceptsWhatStrictRejects(t *testing.T) {
 	assert.Equal(t, tlv.Unknown{0x0a, 0x01, 'x'}, w.UnknownFields)
 
 	var f Every // widening: a float32 value read into the float64 field
-	require.NoError(t, decodeGen(tlv.DecodeOptions{}, tlv.AppendFloat32Field(nil, 7, 1.5), &f))
+	require.NoError(t, decodeGen(tlv.DecodeOptions{}, tlvwire.AppendFloat32Field(nil, 7, 1.5), &f))
 	assert.Equal(t, 1.5, f.F64)
 }
 
@@ -174,7 +175,7 @@ func TestDepthLimit(t *testing.T) {
 	// Node{Child: Node{Child: ...}} 100 deep.
 	inner := []byte{}
 	for range 100 {
-		inner = tlv.AppendBytes(tlv.AppendTag(nil, 2, tlv.Message), inner)
+		inner = tlvwire.AppendBytes(tlvwire.AppendTag(nil, 2, tlvwire.Message), inner)
 	}
 	var n Node
 	err := decodeGen(tlv.DecodeOptions{}, inner, &n)
@@ -200,7 +201,7 @@ func TestEncodeIntoReusedBufferDoesNotAllocate(t *testing.T) {
 
 func TestMemoryLimitIsChargedBeforeAllocating(t *testing.T) {
 	// A 3 KiB string under a 1 KiB budget.
-	data := tlv.AppendStringField(nil, 2, string(bytes.Repeat([]byte("s"), 3<<10)))
+	data := tlvwire.AppendStringField(nil, 2, string(bytes.Repeat([]byte("s"), 3<<10)))
 	var in Inner
 	err := decodeGen(tlv.DecodeOptions{MaxMemory: 1 << 10}, data, &in)
 	require.ErrorIs(t, err, tlv.ErrMemoryLimit)
@@ -208,7 +209,7 @@ func TestMemoryLimitIsChargedBeforeAllocating(t *testing.T) {
 	// Elements: 10 fields under a limit of 5.
 	var many []byte
 	for range 10 {
-		many = tlv.AppendStringField(many, 2, "x")
+		many = tlvwire.AppendStringField(many, 2, "x")
 	}
 	err = decodeGen(tlv.DecodeOptions{MaxElements: 5}, many, &in)
 	require.True(t, errors.Is(err, tlv.ErrTooManyElements), "got %v", err)
@@ -228,7 +229,7 @@ func TestNilReceiversAndState(t *testing.T) {
 	var n Node
 	deep := []byte{}
 	for range 100 {
-		deep = tlv.AppendBytes(tlv.AppendTag(nil, 2, tlv.Message), deep)
+		deep = tlvwire.AppendBytes(tlvwire.AppendTag(nil, 2, tlvwire.Message), deep)
 	}
 	require.ErrorIs(t, n.UnmarshalTLV(deep, nil), tlv.ErrDepth)
 }
@@ -249,7 +250,7 @@ func TestTimeForms(t *testing.T) {
 
 	// The message form of a time that fits the varint is accepted leniently,
 	// rejected as non-canonical in strict mode.
-	msgForm := tlv.AppendBytes(tlv.AppendTag(nil, 24, tlv.Message), []byte{0x08, 0x02, 0x10, 0x05})
+	msgForm := tlvwire.AppendBytes(tlvwire.AppendTag(nil, 24, tlvwire.Message), []byte{0x08, 0x02, 0x10, 0x05})
 	require.NoError(t, decodeGen(tlv.DecodeOptions{}, msgForm, &back))
 	assert.True(t, back.At.Equal(time.Unix(1, 5)))
 	require.ErrorIs(t, decodeGen(tlv.DecodeOptions{Strict: true}, msgForm, &back), tlv.ErrNonCanonical)
@@ -264,9 +265,9 @@ func TestDepthCountsMapValuesNotEntries(t *testing.T) {
 		var enc []byte // n Trees nested inside the top-level one
 		for i := 0; i < n; i++ {
 			var entry []byte
-			entry = tlv.AppendStringField(entry, 1, "k")
-			entry = tlv.AppendBytes(tlv.AppendTag(entry, 2, tlv.Message), enc)
-			enc = tlv.AppendBytes(tlv.AppendTag(nil, 2, tlv.Message), entry)
+			entry = tlvwire.AppendStringField(entry, 1, "k")
+			entry = tlvwire.AppendBytes(tlvwire.AppendTag(entry, 2, tlvwire.Message), enc)
+			enc = tlvwire.AppendBytes(tlvwire.AppendTag(nil, 2, tlvwire.Message), entry)
 		}
 		for limit := max(1, n-2); limit <= n+2; limit++ {
 			for _, strict := range []bool{false, true} {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/bulwark-go/bulwark/tlv"
 	"github.com/bulwark-go/bulwark/tlv/internal/gentest/plain"
+	"github.com/bulwark-go/bulwark/tlv/tlvwire"
 )
 
 // twins pairs each generated type with its reflection twin from package plain.
@@ -67,7 +68,7 @@ func (f *filler) fill(v reflect.Value) {
 			if v.Type().Field(i).Type == unknownType {
 				if f.r.IntN(6) == 0 {
 					// An unknown field above every declared tag.
-					v.Field(i).Set(reflect.ValueOf(tlv.Unknown(tlv.AppendVarintField(nil, 1000+uint32(f.r.IntN(3)), f.r.Uint64()))))
+					v.Field(i).Set(reflect.ValueOf(tlv.Unknown(tlvwire.AppendVarintField(nil, 1000+uint32(f.r.IntN(3)), f.r.Uint64()))))
 				}
 				continue
 			}
@@ -259,11 +260,8 @@ func compare(a, b reflect.Value, path string, loose bool) error {
 	return nil
 }
 
-// decodeGen decodes data into the generated value x with options o.
-func decodeGen(o tlv.DecodeOptions, data []byte, x tlv.Unmarshaler) error {
-	d, err := o.NewDecodeState(len(data))
-	if err != nil {
-		return err
-	}
-	return x.UnmarshalTLV(data, d)
+// decodeGen decodes data into the generated value x with options o (tlv hands the
+// state with o's limits to x.UnmarshalTLV).
+func decodeGen(o tlv.DecodeOptions, data []byte, x tlvwire.Unmarshaler) error {
+	return o.Unmarshal(data, x)
 }

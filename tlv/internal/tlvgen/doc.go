@@ -48,14 +48,15 @@
 // strings and bytes, so zero values are not sent), singular messages as
 // pointers, repeated messages as []T, maps as map[K]V, and an
 // UnknownFields tlv.Unknown field; then SizeTLV, AppendTLV and UnmarshalTLV,
-// which implement tlv.Marshaler and tlv.Unmarshaler, so tlv.Marshal and
-// tlv.Unmarshal use them directly. The encoding is byte-identical to the
+// which implement tlvwire.Marshaler and tlvwire.Unmarshaler, so tlv.Marshal
+// and tlv.Unmarshal use them directly. Generated files import tlv (for
+// Unknown) and the wire layer, tlv/tlvwire. The encoding is byte-identical to the
 // reflection codec's encoding of the same struct (tested over random values
 // and fuzzed inputs in tlv/internal/gentest). Keys are precomputed byte
-// constants; nested lengths are backfilled (tlv.BeginLen/EndLen); map
+// constants; nested lengths are backfilled (tlvwire.BeginLen/EndLen); map
 // entries are sorted in a stack array of 16 (one heap slice beyond); the
 // decoder sizes repeated fields and maps from the fields actually present,
-// charges every allocation to the tlv.DecodeState before making it, and
+// charges every allocation to the tlvwire.DecodeState before making it, and
 // honours strict mode, widening and the depth limit like the reflection
 // decoder. With Options.Plain only the types are emitted: a method-less
 // twin for differential tests.

@@ -59,7 +59,7 @@ func ExampleGenerate() {
 	// type Inner struct {
 	// func (x *Inner) SizeTLV() int {
 	// func (x *Inner) AppendTLV(b []byte) ([]byte, error) {
-	// func (x *Inner) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {
+	// func (x *Inner) UnmarshalTLV(data []byte, d *tlvwire.DecodeState) error {
 }
 
 func ExampleParse_errors() {

@@ -29,12 +29,12 @@ const (
 	wtPackedFixed64 = 7
 )
 
-var wtNames = [...]string{"tlv.Varint", "tlv.Fixed64", "tlv.Bytes", "tlv.Message", "tlv.PackedVarint", "tlv.Fixed32", "tlv.PackedFixed32", "tlv.PackedFixed64"}
+var wtNames = [...]string{"tlvwire.Varint", "tlvwire.Fixed64", "tlvwire.Bytes", "tlvwire.Message", "tlvwire.PackedVarint", "tlvwire.Fixed32", "tlvwire.PackedFixed32", "tlvwire.PackedFixed64"}
 
 // Generate returns gofmt-formatted Go source for every message of s: a
 // struct with tlv tags and a tlv.Unknown field and, unless opt.Plain, the
-// SizeTLV, AppendTLV and UnmarshalTLV methods of tlv.Marshaler and
-// tlv.Unmarshaler.
+// SizeTLV, AppendTLV and UnmarshalTLV methods of tlvwire.Marshaler and
+// tlvwire.Unmarshaler.
 func Generate(s *Schema, opt Options) ([]byte, error) {
 	if err := s.verify(); err != nil {
 		return nil, err
@@ -64,7 +64,16 @@ func Generate(s *Schema, opt Options) ([]byte, error) {
 	if g.useUnsafe {
 		out.WriteString("\t\"unsafe\"\n")
 	}
-	out.WriteString("\n\t\"github.com/bulwark-go/bulwark/tlv\"\n)\n")
+	out.WriteString("\n")
+	// Import what the body uses: plain structs need only tlv (for Unknown), methods
+	// mostly tlvwire.
+	if bytes.Contains(g.body.Bytes(), []byte("tlv.")) {
+		out.WriteString("\t\"github.com/bulwark-go/bulwark/tlv\"\n")
+	}
+	if bytes.Contains(g.body.Bytes(), []byte("tlvwire.")) {
+		out.WriteString("\t\"github.com/bulwark-go/bulwark/tlv/tlvwire\"\n")
+	}
+	out.WriteString(")\n")
 	out.Write(g.body.Bytes())
 	code, err := format.Source(out.Bytes())
 	if err != nil {
@@ -222,8 +231,8 @@ func (g *generator) message(m *Message) {
 		return
 	}
 	g.p("var (")
-	g.p("_ tlv.Marshaler = (*%s)(nil)", m.Name)
-	g.p("_ tlv.Unmarshaler = (*%s)(nil)", m.Name)
+	g.p("_ tlvwire.Marshaler = (*%s)(nil)", m.Name)
+	g.p("_ tlvwire.Unmarshaler = (*%s)(nil)", m.Name)
 	g.p(")")
 	g.p("")
 	g.size(m)
@@ -238,15 +247,15 @@ func sizeExpr(t Type, e string) string {
 	case KindBool:
 		return "1"
 	case KindInt32, KindInt64, KindDuration:
-		return fmt.Sprintf("tlv.SizeVarint(tlv.Zigzag(int64(%s)))", e)
+		return fmt.Sprintf("tlvwire.SizeVarint(tlvwire.Zigzag(int64(%s)))", e)
 	case KindUint32, KindUint64:
-		return fmt.Sprintf("tlv.SizeVarint(uint64(%s))", e)
+		return fmt.Sprintf("tlvwire.SizeVarint(uint64(%s))", e)
 	case KindFloat32:
 		return "4"
 	case KindFloat64:
 		return "8"
 	case KindString, KindBytes:
-		return fmt.Sprintf("tlv.SizeVarint(uint64(len(%s))) + len(%s)", e, e)
+		return fmt.Sprintf("tlvwire.SizeVarint(uint64(len(%s))) + len(%s)", e, e)
 	}
 	return "0"
 }
@@ -254,11 +263,11 @@ func sizeExpr(t Type, e string) string {
 // sizeStmt emits `n += keyLen + size of value` for a value of type t in e.
 func (g *generator) sizeStmt(t Type, e string, keyLen int, n string, tag uint32) {
 	if t.Kind == KindTime { // the key's wire type depends on the value
-		g.p("%s += tlv.SizeTimeField(%d, %s)", n, tag, e)
+		g.p("%s += tlvwire.SizeTimeField(%d, %s)", n, tag, e)
 		return
 	}
 	if t.Kind == KindMessage {
-		g.p("{ s := %s.SizeTLV(); %s += %d + tlv.SizeVarint(uint64(s)) + s }", e, n, keyLen)
+		g.p("{ s := %s.SizeTLV(); %s += %d + tlvwire.SizeVarint(uint64(s)) + s }", e, n, keyLen)
 		return
 	}
 	g.p("%s += %d + %s", n, keyLen, sizeExpr(t, e))
@@ -281,24 +290,24 @@ func (g *generator) size(m *Message) {
 				// One packed field, written even when the list is empty.
 				g.p("{")
 				g.packedContentSize(f.Value, "v")
-				g.p("e += 1 + tlv.SizeVarint(uint64(s)) + s")
+				g.p("e += 1 + tlvwire.SizeVarint(uint64(s)) + s")
 				g.p("}")
 			} else if f.ListValue {
 				g.p("for i := range v {")
 				g.sizeStmt(f.Value, "v[i]", 1, "e", 2)
 				g.p("}")
 			} else if f.Value.Kind == KindMessage {
-				g.p("{ s := v.SizeTLV(); e += 1 + tlv.SizeVarint(uint64(s)) + s }")
+				g.p("{ s := v.SizeTLV(); e += 1 + tlvwire.SizeVarint(uint64(s)) + s }")
 			} else {
 				g.sizeStmt(f.Value, "v", 1, "e", 2)
 			}
 			g.p("_, _ = k, v")
-			g.p("n += %d + tlv.SizeVarint(uint64(e)) + e", kl)
+			g.p("n += %d + tlvwire.SizeVarint(uint64(e)) + e", kl)
 			g.p("}")
 		case f.Repeated && packed(f.Type):
 			g.p("if len(%s) != 0 {", v)
 			g.packedContentSize(f.Type, v)
-			g.p("n += %d + tlv.SizeVarint(uint64(s)) + s", kl)
+			g.p("n += %d + tlvwire.SizeVarint(uint64(s)) + s", kl)
 			g.p("}")
 		case f.Repeated:
 			g.p("for i := range %s {", v)
@@ -339,19 +348,19 @@ func (g *generator) packedContentSize(t Type, v string) {
 func (g *generator) appendPacked(t Type, v, mark string) {
 	switch t.Kind {
 	case KindBool:
-		g.p("b = tlv.AppendVarint(b, uint64(len(%s)))", v)
+		g.p("b = tlvwire.AppendVarint(b, uint64(len(%s)))", v)
 	case KindFloat32:
-		g.p("b = tlv.AppendVarint(b, uint64(4*len(%s)))", v)
+		g.p("b = tlvwire.AppendVarint(b, uint64(4*len(%s)))", v)
 	case KindFloat64:
-		g.p("b = tlv.AppendVarint(b, uint64(8*len(%s)))", v)
+		g.p("b = tlvwire.AppendVarint(b, uint64(8*len(%s)))", v)
 	default:
-		g.p("b, %s = tlv.BeginLen(b)", mark)
+		g.p("b, %s = tlvwire.BeginLen(b)", mark)
 	}
 	g.p("for _, e := range %s {", v)
 	g.appendValue(t, "e", "")
 	g.p("}")
 	if t.Kind != KindBool && t.Kind != KindFloat32 && t.Kind != KindFloat64 {
-		g.p("b = tlv.EndLen(b, %s)", mark)
+		g.p("b = tlvwire.EndLen(b, %s)", mark)
 	}
 }
 
@@ -382,31 +391,31 @@ func (g *generator) appendValue(t Type, e, mark string) {
 	case KindBool:
 		g.p("if %s { b = append(b, 1) } else { b = append(b, 0) }", e)
 	case KindInt32, KindInt64, KindDuration:
-		g.p("b = tlv.AppendVarint(b, tlv.Zigzag(int64(%s)))", e)
+		g.p("b = tlvwire.AppendVarint(b, tlvwire.Zigzag(int64(%s)))", e)
 	case KindUint32, KindUint64:
-		g.p("b = tlv.AppendVarint(b, uint64(%s))", e)
+		g.p("b = tlvwire.AppendVarint(b, uint64(%s))", e)
 	case KindFloat32:
 		g.useMath = true
-		g.p("b = tlv.AppendFixed32(b, math.Float32bits(%s))", e)
+		g.p("b = tlvwire.AppendFixed32(b, math.Float32bits(%s))", e)
 	case KindFloat64:
 		g.useMath = true
-		g.p("b = tlv.AppendFixed64(b, math.Float64bits(%s))", e)
+		g.p("b = tlvwire.AppendFixed64(b, math.Float64bits(%s))", e)
 	case KindString:
-		g.p("b = tlv.AppendString(b, %s)", e)
+		g.p("b = tlvwire.AppendString(b, %s)", e)
 	case KindBytes:
-		g.p("b = tlv.AppendBytes(b, %s)", e)
+		g.p("b = tlvwire.AppendBytes(b, %s)", e)
 	case KindMessage:
-		g.p("b, %s = tlv.BeginLen(b)", mark)
+		g.p("b, %s = tlvwire.BeginLen(b)", mark)
 		g.p("if b, err = %s.AppendTLV(b); err != nil { return b, err }", e)
-		g.p("b = tlv.EndLen(b, %s)", mark)
+		g.p("b = tlvwire.EndLen(b, %s)", mark)
 	}
 }
 
 // appendTimeField emits a whole time field, key included: the key's wire
 // type depends on the value (varint, or message for far times).
 func (g *generator) appendTimeField(e string, tag uint32, mark string) {
-	g.p("if err := tlv.CheckTime(%s); err != nil { return b, err }", e)
-	g.p("b = tlv.AppendTimeField(b, %d, %s)", tag, e)
+	g.p("if err := tlvwire.CheckTime(%s); err != nil { return b, err }", e)
+	g.p("b = tlvwire.AppendTimeField(b, %d, %s)", tag, e)
 }
 
 func usesMark(m *Message) (outer, inner bool) {
@@ -433,11 +442,11 @@ func packedNeedsMark(t Type) bool {
 func keyCompare(t Type) string {
 	switch t.Kind {
 	case KindString:
-		return "tlv.CompareKeyString(a.k, b.k)"
+		return "tlvwire.CompareKeyString(a.k, b.k)"
 	case KindInt32, KindInt64:
-		return "tlv.CompareKeyInt(int64(a.k), int64(b.k))"
+		return "tlvwire.CompareKeyInt(int64(a.k), int64(b.k))"
 	}
-	return "tlv.CompareKeyUint(uint64(a.k), uint64(b.k))"
+	return "tlvwire.CompareKeyUint(uint64(a.k), uint64(b.k))"
 }
 
 // keyLess emits `less := func(a, b K) bool`: the encoded key a sorts before
@@ -449,14 +458,14 @@ func (g *generator) keyLess(t Type) {
 	case KindString:
 		g.p("if len(a) == len(b) { return a < b }")
 		g.p("if len(a)|len(b) < 0x80 { return len(a) < len(b) }")
-		g.p("return tlv.CompareKeyString(a, b) < 0")
+		g.p("return tlvwire.CompareKeyString(a, b) < 0")
 	case KindInt32, KindInt64:
-		g.p("za, zb := tlv.Zigzag(int64(a)), tlv.Zigzag(int64(b))")
+		g.p("za, zb := tlvwire.Zigzag(int64(a)), tlvwire.Zigzag(int64(b))")
 		g.p("if za|zb < 0x80 { return za < zb }")
-		g.p("return tlv.CompareKeyUint(za, zb) < 0")
+		g.p("return tlvwire.CompareKeyUint(za, zb) < 0")
 	default:
 		g.p("if uint64(a)|uint64(b) < 0x80 { return a < b }")
-		g.p("return tlv.CompareKeyUint(uint64(a), uint64(b)) < 0")
+		g.p("return tlvwire.CompareKeyUint(uint64(a), uint64(b)) < 0")
 	}
 	g.p("}")
 }
@@ -471,13 +480,13 @@ func (g *generator) append(m *Message) {
 	g.p("// included, to b; a nil x appends nothing. It allocates only to grow b")
 	g.p("// (and, for a map of more than %d entries, once to sort its keys). It fails", sortedMapStackEntries)
 	g.p("// only when UnknownFields, here or in a nested message, holds malformed")
-	g.p("// bytes (tlv.ErrMalformed).")
+	g.p("// bytes (tlvwire.ErrMalformed).")
 	g.p("func (x *%s) AppendTLV(b []byte) ([]byte, error) {", m.Name)
 	g.p("if x == nil { return b, nil } // a nil message encodes as an empty one")
 	g.p("u := x.UnknownFields")
 	g.p("if len(u) != 0 && !u.Valid() {")
 	g.p("if u = u.Sorted(); !u.Valid() {")
-	g.p("return b, fmt.Errorf(\"tlv: %s.UnknownFields holds a malformed field: %%w\", tlv.ErrMalformed)", m.Name)
+	g.p("return b, fmt.Errorf(\"tlv: %s.UnknownFields holds a malformed field: %%w\", tlvwire.ErrMalformed)", m.Name)
 	g.p("}")
 	g.p("}")
 	if hasMessages(m) {
@@ -587,7 +596,7 @@ func (g *generator) mapAppend(f *Field, key, before string) {
 	g.p("for i := range entries {")
 	g.p("e := &entries[i]")
 	g.p("b = append(b, %s)", key)
-	g.p("b, mk = tlv.BeginLen(b)")
+	g.p("b, mk = tlvwire.BeginLen(b)")
 	g.p("b = append(b, 0x%02x)", 1<<3|wireType(f.Key))
 	g.appendValue(f.Key, "e.k", "")
 	switch {
@@ -609,7 +618,7 @@ func (g *generator) mapAppend(f *Field, key, before string) {
 		g.p("b = append(b, 0x%02x)", 2<<3|wireType(f.Value))
 		g.appendValue(f.Value, "e.v", "mk2")
 	}
-	g.p("b = tlv.EndLen(b, mk)")
+	g.p("b = tlvwire.EndLen(b, mk)")
 	g.p("}")
 	g.p("}")
 }

@@ -71,9 +71,9 @@ func (r reader) varint() {
 	r.g.p("u = uint64(%s[%s])", r.buf, r.pos)
 	r.g.p("%s++", r.pos)
 	r.g.p("} else {")
-	r.g.p("v, m := tlv.ConsumeVarint(%s)", r.src())
-	r.g.p("if m < 0 { %s }", r.fail(r.at(), "tlv.CodeError(m)"))
-	r.g.p("if strict && m != tlv.SizeVarint(v) { %s }", r.fail(r.at(), "tlv.ErrNonCanonical"))
+	r.g.p("v, m := tlvwire.ConsumeVarint(%s)", r.src())
+	r.g.p("if m < 0 { %s }", r.fail(r.at(), "tlvwire.CodeError(m)"))
+	r.g.p("if strict && m != tlvwire.SizeVarint(v) { %s }", r.fail(r.at(), "tlvwire.ErrNonCanonical"))
 	r.g.p("u = v")
 	r.g.p("%s += m", r.pos)
 	r.g.p("}")
@@ -87,16 +87,16 @@ func (r reader) content(needCo bool) {
 	r.g.p("m := 1")
 	r.g.p("if %s < len(%s) && %s[%s] < 0x80 {", r.pos, r.buf, r.buf, r.pos)
 	r.g.p("l := int(%s[%s])", r.buf, r.pos)
-	r.g.p("if l > len(%s)-%s-1 { %s }", r.buf, r.pos, r.fail(r.at(), "tlv.ErrLength"))
+	r.g.p("if l > len(%s)-%s-1 { %s }", r.buf, r.pos, r.fail(r.at(), "tlvwire.ErrLength"))
 	r.g.p("%s = %s[%s+1 : %s+1+l : %s+1+l]", c, r.buf, r.pos, r.pos, r.pos)
 	r.g.p("m += l")
 	r.g.p("} else {")
 	// The length varint is checked (minimal in strict mode) before its use, as the
 	// reflection decoder does.
-	r.g.p("l, lm := tlv.ConsumeVarint(%s)", r.src())
-	r.g.p("if lm < 0 { %s }", r.fail(r.at(), "tlv.CodeError(lm)"))
-	r.g.p("if strict && lm != tlv.SizeVarint(l) { %s }", r.fail(r.at(), "tlv.ErrNonCanonical"))
-	r.g.p("if l > uint64(len(%s)-%s-lm) { %s }", r.buf, r.pos, r.fail(r.at(), "tlv.ErrLength"))
+	r.g.p("l, lm := tlvwire.ConsumeVarint(%s)", r.src())
+	r.g.p("if lm < 0 { %s }", r.fail(r.at(), "tlvwire.CodeError(lm)"))
+	r.g.p("if strict && lm != tlvwire.SizeVarint(l) { %s }", r.fail(r.at(), "tlvwire.ErrNonCanonical"))
+	r.g.p("if l > uint64(len(%s)-%s-lm) { %s }", r.buf, r.pos, r.fail(r.at(), "tlvwire.ErrLength"))
 	r.g.p("%s = %s[%s+lm : %s+lm+int(l) : %s+lm+int(l)]", c, r.buf, r.pos, r.pos, r.pos)
 	r.g.p("m = lm + int(l)")
 	r.g.p("}")
@@ -113,10 +113,10 @@ func (g *generator) convertVarint(t Type, assign func(string) string, rangeFail 
 		g.p("if u > 1 { %s }", rangeFail)
 		g.p("%s", assign("u == 1"))
 	case KindInt64:
-		g.p("%s", assign("tlv.Unzigzag(u)"))
+		g.p("%s", assign("tlvwire.Unzigzag(u)"))
 	case KindInt32:
 		g.useMath = true
-		g.p("s := tlv.Unzigzag(u)")
+		g.p("s := tlvwire.Unzigzag(u)")
 		g.p("if s < math.MinInt32 || s > math.MaxInt32 { %s }", rangeFail)
 		g.p("%s", assign("int32(s)"))
 	case KindUint64:
@@ -126,7 +126,7 @@ func (g *generator) convertVarint(t Type, assign func(string) string, rangeFail 
 		g.p("if u > math.MaxUint32 { %s }", rangeFail)
 		g.p("%s", assign("uint32(u)"))
 	case KindDuration:
-		g.p("%s", assign("time.Duration(tlv.Unzigzag(u))"))
+		g.p("%s", assign("time.Duration(tlvwire.Unzigzag(u))"))
 	}
 }
 
@@ -139,9 +139,9 @@ func (g *generator) convertFixed(t Type, wt int, assign func(string) string, ran
 	case t.Kind == KindFloat64 && wt == wtFixed64:
 		g.p("%s", assign("math.Float64frombits(w)"))
 	case t.Kind == KindFloat64 && wt == wtFixed32:
-		g.p("%s", assign("tlv.WidenFloat32(w)"))
+		g.p("%s", assign("tlvwire.WidenFloat32(w)"))
 	default: // float32 from fixed64: only exactly representable values (NaN payload included)
-		g.p("f, ok := tlv.NarrowFloat64(w)")
+		g.p("f, ok := tlvwire.NarrowFloat64(w)")
 		g.p("if !ok { %s }", rangeFail)
 		g.p("%s", assign("f"))
 	}
@@ -153,23 +153,23 @@ func (g *generator) convertFixed(t Type, wt int, assign func(string) string, ran
 // target: the code decodes into target() (an addressable expression).
 func (r reader) value(t Type, wt int, assign func(string) string) {
 	g := r.g
-	rangeFail := r.fail(r.errOff, "tlv.ErrRange")
+	rangeFail := r.fail(r.errOff, "tlvwire.ErrRange")
 	switch t.Kind {
 	case KindBool, KindInt32, KindInt64, KindUint32, KindUint64, KindDuration:
 		r.varint()
 		g.convertVarint(t, assign, rangeFail)
 	case KindTime:
-		g.p("tv, m, err := tlv.ConsumeTime(%s, %s, strict)", r.src(), wtNames[wt])
+		g.p("tv, m, err := tlvwire.ConsumeTime(%s, %s, strict)", r.src(), wtNames[wt])
 		g.p("if err != nil { %s }", r.fail(r.at(), "err"))
 		g.p("%s += m", r.pos)
 		g.p("%s", assign("tv"))
 	case KindFloat32, KindFloat64:
 		if wt == wtFixed32 {
-			g.p("w, m := tlv.ConsumeFixed32(%s)", r.src())
+			g.p("w, m := tlvwire.ConsumeFixed32(%s)", r.src())
 		} else {
-			g.p("w, m := tlv.ConsumeFixed64(%s)", r.src())
+			g.p("w, m := tlvwire.ConsumeFixed64(%s)", r.src())
 		}
-		g.p("if m < 0 { %s }", r.fail(r.at(), "tlv.CodeError(m)"))
+		g.p("if m < 0 { %s }", r.fail(r.at(), "tlvwire.CodeError(m)"))
 		g.p("%s += m", r.pos)
 		g.convertFixed(t, wt, assign, rangeFail)
 	case KindString:
@@ -197,7 +197,7 @@ func (g *generator) countRun() {
 // countRunInto is countRun adding to an existing, zero cnt.
 func (g *generator) countRunInto() {
 	g.p("for p := start; p < len(data); {")
-	g.p("t, _, m := tlv.ConsumeField(data[p:])")
+	g.p("t, _, m := tlvwire.ConsumeField(data[p:])")
 	g.p("if m < 0 || t != tag { break }")
 	g.p("cnt++")
 	g.p("p += m")
@@ -208,12 +208,12 @@ func (g *generator) unmarshal(m *Message) {
 	g.p("// UnmarshalTLV resets x and decodes the message fields in data, within the")
 	g.p("// limits of d (the defaults if d is nil). Fields x does not declare are kept")
 	g.p("// in x.UnknownFields.")
-	g.p("func (x *%s) UnmarshalTLV(data []byte, d *tlv.DecodeState) error {", m.Name)
+	g.p("func (x *%s) UnmarshalTLV(data []byte, d *tlvwire.DecodeState) error {", m.Name)
 	g.useFmt = true
-	g.p("if x == nil { return fmt.Errorf(\"tlv: cannot decode into a nil *%s: %%w\", tlv.ErrUnsupportedType) }", m.Name)
+	g.p("if x == nil { return fmt.Errorf(\"tlv: cannot decode into a nil *%s: %%w\", tlvwire.ErrUnsupportedType) }", m.Name)
 	g.p("if d == nil {")
 	g.p("var err error")
-	g.p("if d, err = (tlv.DecodeOptions{}).NewDecodeState(len(data)); err != nil { return err }")
+	g.p("if d, err = tlvwire.NewDecodeState(len(data)); err != nil { return err }")
 	g.p("}")
 	g.p("*x = %s{}", m.Name)
 	if len(m.Fields) == 0 {
@@ -244,12 +244,12 @@ func (g *generator) unmarshal(m *Message) {
 	g.keyFastPath()
 	g.p("if err := d.Count(1); err != nil { return d.Error(off, tag, err) }")
 	g.p("if strict {")
-	g.p("if n != tlv.SizeTag(tag) || tag < last { return d.Error(off, tag, tlv.ErrNonCanonical) }")
+	g.p("if n != tlvwire.SizeTag(tag) || tag < last { return d.Error(off, tag, tlvwire.ErrNonCanonical) }")
 	if len(singular) > 0 {
 		g.p("if tag == last {")
 		g.p("switch tag {")
 		g.p("case %s:", strings.Join(singular, ", "))
-		g.p("return d.Error(off, tag, tlv.ErrNonCanonical)")
+		g.p("return d.Error(off, tag, tlvwire.ErrNonCanonical)")
 		g.p("}")
 		g.p("}")
 	}
@@ -269,7 +269,7 @@ func (g *generator) unmarshal(m *Message) {
 	g.p("if strict {")
 	g.p("switch tag {")
 	g.p("case %s:", strings.Join(known, ", "))
-	g.p("return d.Error(start, tag, tlv.ErrWireType)")
+	g.p("return d.Error(start, tag, tlvwire.ErrWireType)")
 	g.p("}")
 	g.p("}")
 	g.keepUnknown()
@@ -283,11 +283,11 @@ func (g *generator) unmarshal(m *Message) {
 // keepUnknown emits the code that skips the current field's value, checking
 // it is minimal in strict mode, and keeps the whole field in UnknownFields.
 func (g *generator) keepUnknown() {
-	g.p("if strict && wt != tlv.Fixed32 && wt != tlv.Fixed64 {")
-	g.p("if v, m := tlv.ConsumeVarint(data[off:]); m > 0 && m != tlv.SizeVarint(v) { return d.Error(off, tag, tlv.ErrNonCanonical) }")
+	g.p("if strict && wt != tlvwire.Fixed32 && wt != tlvwire.Fixed64 {")
+	g.p("if v, m := tlvwire.ConsumeVarint(data[off:]); m > 0 && m != tlvwire.SizeVarint(v) { return d.Error(off, tag, tlvwire.ErrNonCanonical) }")
 	g.p("}")
-	g.p("m := tlv.ConsumeValue(data[off:], wt)")
-	g.p("if m < 0 { return d.Error(off, tag, tlv.CodeError(m)) }")
+	g.p("m := tlvwire.ConsumeValue(data[off:], wt)")
+	g.p("if m < 0 { return d.Error(off, tag, tlvwire.CodeError(m)) }")
 	g.p("off += m")
 	g.p("// Charged before allocating; capacity doubles.")
 	g.p("if u := x.UnknownFields; len(u)+off-start > cap(u) {")
@@ -312,14 +312,14 @@ func (g *generator) sortUnknown() {
 // decodeUnknownOnly emits the decoder of a message without fields: every
 // field is unknown.
 func (g *generator) decodeUnknownOnly(m *Message) {
-	g.p("func (x *%s) decodeUnknown(data []byte, d *tlv.DecodeState) error {", m.Name)
+	g.p("func (x *%s) decodeUnknown(data []byte, d *tlvwire.DecodeState) error {", m.Name)
 	g.p("strict := d.Strict()")
 	g.p("var last uint32")
 	g.p("for off := 0; off < len(data); {")
 	g.p("start := off")
 	g.keyFastPath()
 	g.p("if err := d.Count(1); err != nil { return d.Error(off, tag, err) }")
-	g.p("if strict && (n != tlv.SizeTag(tag) || tag < last) { return d.Error(off, tag, tlv.ErrNonCanonical) }")
+	g.p("if strict && (n != tlvwire.SizeTag(tag) || tag < last) { return d.Error(off, tag, tlvwire.ErrNonCanonical) }")
 	g.p("last = tag")
 	g.p("off += n")
 	g.keepUnknown()
@@ -349,14 +349,14 @@ func (g *generator) decodeField(i int, f *Field) {
 			top.content(true)
 		}
 		// A new slice is sized by the run of fields present; a later run (lenient,
-		// interleaved) grows it as append does, charged by tlv.Grow.
+		// interleaved) grows it as append does, charged by tlvwire.Grow.
 		g.p("if len(%s) == cap(%s) {", v, v)
 		g.p("cnt := 1")
 		g.p("if %s == nil {", v)
 		g.p("cnt = 0")
 		g.countRunInto()
 		g.p("}")
-		g.p("s, err := tlv.Grow(d, %s, cnt)", v)
+		g.p("s, err := tlvwire.Grow(d, %s, cnt)", v)
 		g.p("if err != nil { return d.Error(start, tag, err) }")
 		g.p("%s = s", v)
 		g.p("}")
@@ -375,7 +375,7 @@ func (g *generator) decodeField(i int, f *Field) {
 		g.p("}")
 	case f.Type.Kind == KindMessage:
 		g.useUnsafe = true
-		g.p("if wt == tlv.Message {")
+		g.p("if wt == tlvwire.Message {")
 		top.content(true)
 		g.p("if err := d.Alloc(int(unsafe.Sizeof(*%s))); err != nil { return d.Error(start, tag, err) }", v)
 		g.p("p := new(%s)", f.Type.Message)
@@ -428,39 +428,39 @@ func (g *generator) decodePackedList(t Type, dst string, rd reader, prefix, wtVa
 		case wtPackedVarint:
 			g.p("cnt := 0")
 			g.p("for _, ch := range %s { if ch < 0x80 { cnt++ } }", cv)
-			g.p("if len(%s) != 0 && %s[len(%s)-1] >= 0x80 { return d.Error(%s, tag, tlv.ErrMalformed) }", cv, cv, cv, co)
+			g.p("if len(%s) != 0 && %s[len(%s)-1] >= 0x80 { return d.Error(%s, tag, tlvwire.ErrMalformed) }", cv, cv, cv, co)
 		case wtPackedFixed32:
-			g.p("if len(%s)%%4 != 0 { return d.Error(%s, tag, tlv.ErrMalformed) }", cv, co)
+			g.p("if len(%s)%%4 != 0 { return d.Error(%s, tag, tlvwire.ErrMalformed) }", cv, co)
 			g.p("cnt := len(%s) / 4", cv)
 		case wtPackedFixed64:
-			g.p("if len(%s)%%8 != 0 { return d.Error(%s, tag, tlv.ErrMalformed) }", cv, co)
+			g.p("if len(%s)%%8 != 0 { return d.Error(%s, tag, tlvwire.ErrMalformed) }", cv, co)
 			g.p("cnt := len(%s) / 8", cv)
 		}
 		if !emptyOK {
-			g.p("if cnt == 0 && strict { return d.Error(start, tag, tlv.ErrNonCanonical) }")
+			g.p("if cnt == 0 && strict { return d.Error(start, tag, tlvwire.ErrNonCanonical) }")
 		}
 		g.p("if err := d.Count(cnt); err != nil { return d.Error(start, tag, err) }")
 		g.p("if cap(%s)-len(%s) < cnt {", v, v)
-		g.p("s, err := tlv.Grow(d, %s, cnt)", v)
+		g.p("s, err := tlvwire.Grow(d, %s, cnt)", v)
 		g.p("if err != nil { return d.Error(start, tag, err) }")
 		g.p("%s = s", v)
 		g.p("}")
 		g.p("for %s := 0; %s < len(%s); {", loop, loop, cv)
 		switch pwt {
 		case wtPackedVarint:
-			g.p("u, m := tlv.ConsumeVarint(%s[%s:])", cv, loop)
-			g.p("if m < 0 { return d.Error(%s+%s, tag, tlv.CodeError(m)) } // overflow: the content was checked not to end inside a varint", co, loop)
-			g.p("if strict && m != tlv.SizeVarint(u) { return d.Error(%s+%s, tag, tlv.ErrNonCanonical) }", co, loop)
+			g.p("u, m := tlvwire.ConsumeVarint(%s[%s:])", cv, loop)
+			g.p("if m < 0 { return d.Error(%s+%s, tag, tlvwire.CodeError(m)) } // overflow: the content was checked not to end inside a varint", co, loop)
+			g.p("if strict && m != tlvwire.SizeVarint(u) { return d.Error(%s+%s, tag, tlvwire.ErrNonCanonical) }", co, loop)
 			g.p("%s += m", loop)
-			g.convertVarint(t, appendTo, "return d.Error(start, tag, tlv.ErrRange)")
+			g.convertVarint(t, appendTo, "return d.Error(start, tag, tlvwire.ErrRange)")
 		case wtPackedFixed32:
-			g.p("w, _ := tlv.ConsumeFixed32(%s[%s:])", cv, loop)
+			g.p("w, _ := tlvwire.ConsumeFixed32(%s[%s:])", cv, loop)
 			g.p("%s += 4", loop)
-			g.convertFixed(t, wtFixed32, appendTo, "return d.Error(start, tag, tlv.ErrRange)")
+			g.convertFixed(t, wtFixed32, appendTo, "return d.Error(start, tag, tlvwire.ErrRange)")
 		case wtPackedFixed64:
-			g.p("w, _ := tlv.ConsumeFixed64(%s[%s:])", cv, loop)
+			g.p("w, _ := tlvwire.ConsumeFixed64(%s[%s:])", cv, loop)
 			g.p("%s += 8", loop)
-			g.convertFixed(t, wtFixed64, appendTo, "return d.Error(start, tag, tlv.ErrRange)")
+			g.convertFixed(t, wtFixed64, appendTo, "return d.Error(start, tag, tlvwire.ErrRange)")
 		}
 		g.p("}")
 		g.p("continue")
@@ -470,9 +470,9 @@ func (g *generator) decodePackedList(t Type, dst string, rd reader, prefix, wtVa
 	// The other float width is lenient only: strict mode meets it as a wire type error.
 	for _, wt := range acceptedWireTypes(t) {
 		g.p("if %s%s {", prefix, strings.Replace(wtCond(t, wt), "wt ==", wtVar+" ==", 1))
-		g.p("if strict { return d.Error(start, tag, tlv.ErrNonCanonical) }")
+		g.p("if strict { return d.Error(start, tag, tlvwire.ErrNonCanonical) }")
 		g.p("if len(%s) == cap(%s) {", v, v)
-		g.p("s, err := tlv.Grow(d, %s, 1)", v)
+		g.p("s, err := tlvwire.Grow(d, %s, 1)", v)
 		g.p("if err != nil { return d.Error(start, tag, err) }")
 		g.p("%s = s", v)
 		g.p("}")
@@ -488,7 +488,7 @@ func (g *generator) decodeMap(i int, f *Field) {
 	g.useUnsafe = true
 	v := "x." + f.Name
 	top := reader{g: g, buf: "data", pos: "off", errOff: "start"}
-	g.p("if wt == tlv.Message {")
+	g.p("if wt == tlvwire.Message {")
 	top.content(true)
 	// The runtime's allocations for the map (header, tables, growth) are charged
 	// before the entries that cause them: for the run of entries from this one, when
@@ -500,10 +500,10 @@ func (g *generator) decodeMap(i int, f *Field) {
 	if f.ListValue {
 		vt = "[]" + vt
 	}
-	g.p("m, err := tlv.MakeMap[%s, %s](d, cnt)", goType(f.Key), vt)
+	g.p("m, err := tlvwire.MakeMap[%s, %s](d, cnt)", goType(f.Key), vt)
 	g.p("if err != nil { return d.Error(start, tag, err) }")
 	g.p("%s = m", v)
-	g.p("} else if err := tlv.GrowMap(d, %s, cnt); err != nil {", v)
+	g.p("} else if err := tlvwire.GrowMap(d, %s, cnt); err != nil {", v)
 	g.p("return d.Error(start, tag, err)")
 	g.p("}")
 	g.p("charged%d = len(%s) + cnt", i, v)
@@ -512,16 +512,16 @@ func (g *generator) decodeMap(i int, f *Field) {
 	g.p("var val %s", vt)
 	g.p("var el uint32")
 	g.p("for p := 0; p < len(c); {")
-	g.p("et, ew, m := tlv.ConsumeTag(c[p:])")
-	g.p("if m < 0 { return d.Error(co+p, tag, tlv.CodeError(m)) }")
-	g.p("if strict && et != 1 && et != 2 { return d.Error(co+p, tag, tlv.ErrMalformed) } // SPEC.md §6: an entry holds tags 1 and 2 only")
+	g.p("et, ew, m := tlvwire.ConsumeTag(c[p:])")
+	g.p("if m < 0 { return d.Error(co+p, tag, tlvwire.CodeError(m)) }")
+	g.p("if strict && et != 1 && et != 2 { return d.Error(co+p, tag, tlvwire.ErrMalformed) } // SPEC.md §6: an entry holds tags 1 and 2 only")
 	// Key, then value, once each; a list value of non-packable elements is one
 	// field per element.
 	elementList := f.ListValue && !packed(f.Value)
 	if elementList {
-		g.p("if strict && (m != tlv.SizeTag(et) || et != el+1 && (et != 2 || el != 2)) { return d.Error(co+p, tag, tlv.ErrNonCanonical) }")
+		g.p("if strict && (m != tlvwire.SizeTag(et) || et != el+1 && (et != 2 || el != 2)) { return d.Error(co+p, tag, tlvwire.ErrNonCanonical) }")
 	} else {
-		g.p("if strict && (m != tlv.SizeTag(et) || et != el+1) { return d.Error(co+p, tag, tlv.ErrNonCanonical) }")
+		g.p("if strict && (m != tlvwire.SizeTag(et) || et != el+1) { return d.Error(co+p, tag, tlvwire.ErrNonCanonical) }")
 	}
 	g.p("el = et")
 	g.p("p += m")
@@ -536,7 +536,7 @@ func (g *generator) decodeMap(i int, f *Field) {
 			continue
 		}
 		if side.t.Kind == KindMessage {
-			g.p("if et == %d && ew == tlv.Message {", side.tag)
+			g.p("if et == %d && ew == tlvwire.Message {", side.tag)
 			entry.content(true)
 			g.p("if mv%d == nil {", i)
 			g.p("if err := d.Alloc(int(unsafe.Sizeof(%s{}))); err != nil { return d.Error(start, tag, err) }", side.t.Message)
@@ -556,9 +556,9 @@ func (g *generator) decodeMap(i int, f *Field) {
 			g.p("}")
 		}
 	}
-	g.p("if strict { return d.Error(co+p, tag, tlv.ErrMalformed) }")
-	g.p("sk := tlv.ConsumeValue(c[p:], ew)")
-	g.p("if sk < 0 { return d.Error(co+p, tag, tlv.CodeError(sk)) }")
+	g.p("if strict { return d.Error(co+p, tag, tlvwire.ErrMalformed) }")
+	g.p("sk := tlvwire.ConsumeValue(c[p:], ew)")
+	g.p("if sk < 0 { return d.Error(co+p, tag, tlvwire.CodeError(sk)) }")
 	g.p("p += sk")
 	g.p("}")
 	// The key and value are always written; an empty list of non-packable
@@ -567,7 +567,7 @@ func (g *generator) decodeMap(i int, f *Field) {
 	if elementList {
 		complete = "el == 0"
 	}
-	g.p("if strict && (%s || havePrev%d && %s >= 0) { return d.Error(start, tag, tlv.ErrNonCanonical) }", complete, i, strings.NewReplacer("a.k", fmt.Sprintf("prev%d", i), "b.k", "k").Replace(keyCompare(f.Key)))
+	g.p("if strict && (%s || havePrev%d && %s >= 0) { return d.Error(start, tag, tlvwire.ErrNonCanonical) }", complete, i, strings.NewReplacer("a.k", fmt.Sprintf("prev%d", i), "b.k", "k").Replace(keyCompare(f.Key)))
 	g.p("prev%d, havePrev%d = k, true", i, i)
 	g.p("%s[k] = val", v)
 	g.p("continue")
@@ -584,13 +584,13 @@ func (g *generator) decodeListValue(t Type, entry reader) {
 	}
 	grow := func() {
 		g.p("if len(val) == cap(val) {")
-		g.p("s, err := tlv.Grow(d, val, 1)")
+		g.p("s, err := tlvwire.Grow(d, val, 1)")
 		g.p("if err != nil { return d.Error(start, tag, err) }")
 		g.p("val = s")
 		g.p("}")
 	}
 	if t.Kind == KindMessage {
-		g.p("if et == 2 && ew == tlv.Message {")
+		g.p("if et == 2 && ew == tlvwire.Message {")
 		entry.content(true)
 		grow()
 		g.p("val = append(val, %s{})", t.Message)
@@ -612,13 +612,13 @@ func (g *generator) decodeListValue(t Type, entry reader) {
 // keys (tags 1–15) are decoded inline.
 func (g *generator) keyFastPath() {
 	g.p("var tag uint32")
-	g.p("var wt tlv.WireType")
+	g.p("var wt tlvwire.WireType")
 	g.p("n := 1")
 	g.p("if k := data[off]; k < 0x80 {")
-	g.p("tag, wt = uint32(k>>3), tlv.WireType(k&7)")
-	g.p("if tag == 0 { return d.Error(off, 0, tlv.ErrTag) }")
+	g.p("tag, wt = uint32(k>>3), tlvwire.WireType(k&7)")
+	g.p("if tag == 0 { return d.Error(off, 0, tlvwire.ErrTag) }")
 	g.p("} else {")
-	g.p("tag, wt, n = tlv.ConsumeTag(data[off:])")
-	g.p("if n < 0 { return d.Error(off, 0, tlv.CodeError(n)) }")
+	g.p("tag, wt, n = tlvwire.ConsumeTag(data[off:])")
+	g.p("if n < 0 { return d.Error(off, 0, tlvwire.CodeError(n)) }")
 	g.p("}")
 }

@@ -60,10 +60,10 @@ func TestGeneratedShape(t *testing.T) {
 		"Items   []Inner           `tlv:\"6\"`",
 		"Attrs   map[string]string `tlv:\"7\"`",
 		"UnknownFields tlv.Unknown",
-		"_ tlv.Marshaler   = (*Msg)(nil)",
+		"_ tlvwire.Marshaler   = (*Msg)(nil)",
 		"func (x *Msg) SizeTLV() int",
 		"func (x *Msg) AppendTLV(b []byte) ([]byte, error)",
-		"func (x *Msg) UnmarshalTLV(data []byte, d *tlv.DecodeState) error",
+		"func (x *Msg) UnmarshalTLV(data []byte, d *tlvwire.DecodeState) error",
 		"b = append(b, 0x24)", // tag 4 packed-varint key, precomputed
 		"b = append(b, 0x3b)", // tag 7 map entry (message) key
 	} {

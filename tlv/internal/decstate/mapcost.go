@@ -1,4 +1,4 @@
-package tlv
+package decstate
 
 import (
 	"math"
@@ -49,10 +49,10 @@ type rtTable struct {
 	_ uint64
 }
 
-const ptrSize = int(unsafe.Sizeof(uintptr(0)))
+const PtrSize = int(unsafe.Sizeof(uintptr(0)))
 
-// mapLayout is what a map type's memory depends on.
-type mapLayout struct {
+// MapLayout is what a map type's memory depends on.
+type MapLayout struct {
 	group    int // bytes of one group: 8 control bytes and 8 slots
 	outOfKey int // bytes allocated per new entry for a key kept out of line, else 0
 	outOfVal int // the same for the value
@@ -62,13 +62,13 @@ func alignUp(n, a int) int { return (n + a - 1) &^ (a - 1) }
 
 // layoutOf computes the group layout the runtime derives for a map with keys and values
 // of these sizes and alignments (reflect's groupAndSlotOf).
-func layoutOf(keySize, keyAlign, valSize, valAlign int) mapLayout {
-	var l mapLayout
+func LayoutOf(keySize, keyAlign, valSize, valAlign int) MapLayout {
+	var l MapLayout
 	if keySize > mapMaxInlineSize {
-		l.outOfKey, keySize, keyAlign = keySize, ptrSize, ptrSize
+		l.outOfKey, keySize, keyAlign = keySize, PtrSize, PtrSize
 	}
 	if valSize > mapMaxInlineSize {
-		l.outOfVal, valSize, valAlign = valSize, ptrSize, ptrSize
+		l.outOfVal, valSize, valAlign = valSize, PtrSize, PtrSize
 	}
 	slotAlign := max(keyAlign, valAlign, 1)
 	end := alignUp(keySize, max(valAlign, 1)) + valSize
@@ -80,12 +80,12 @@ func layoutOf(keySize, keyAlign, valSize, valAlign int) mapLayout {
 	return l
 }
 
-func layoutOfTypes(k, v reflect.Type) mapLayout {
-	return layoutOf(int(k.Size()), k.Align(), int(v.Size()), v.Align())
+func LayoutOfTypes(k, v reflect.Type) MapLayout {
+	return LayoutOf(int(k.Size()), k.Align(), int(v.Size()), v.Align())
 }
 
 // allocTable charges a table of capacity slots: its struct and its groups.
-func (d *DecodeState) allocTable(l mapLayout, capacity int) error {
+func (d *State) allocTable(l MapLayout, capacity int) error {
 	if err := d.Alloc(int(unsafe.Sizeof(rtTable{}))); err != nil {
 		return err
 	}
@@ -96,7 +96,7 @@ func (d *DecodeState) allocTable(l mapLayout, capacity int) error {
 // the header, the group a small map allocates at its first insert, or the directory and
 // tables NewMap allocates for a larger hint, and the tables that may overflow while the
 // hint's entries go in.
-func (d *DecodeState) allocNewMap(l mapLayout, hint int) error {
+func (d *State) allocNewMap(l MapLayout, hint int) error {
 	if err := d.Alloc(int(unsafe.Sizeof(rtMap{}))); err != nil {
 		return err
 	}
@@ -112,7 +112,7 @@ func (d *DecodeState) allocNewMap(l mapLayout, hint int) error {
 	for capacity < target/dir {
 		capacity *= 2
 	}
-	if err := d.Alloc(dir * ptrSize); err != nil {
+	if err := d.Alloc(dir * PtrSize); err != nil {
 		return err
 	}
 	for range dir {
@@ -129,7 +129,7 @@ func (d *DecodeState) allocNewMap(l mapLayout, hint int) error {
 	if k == 0 {
 		return nil
 	}
-	if err := d.Alloc(2 * dir * ptrSize); err != nil { // the first split doubles the directory
+	if err := d.Alloc(2 * dir * PtrSize); err != nil { // the first split doubles the directory
 		return err
 	}
 	for range k {
@@ -165,14 +165,14 @@ func overflowingTables(n, dir, limit int) int {
 
 // allocSplit charges a table split: two full tables, and a share of a directory that
 // doubles now and then (about 4 pointers per table; doubling costs twice that).
-func (d *DecodeState) allocSplit(l mapLayout) error {
+func (d *State) allocSplit(l MapLayout) error {
 	if err := d.allocTable(l, mapMaxTableCap); err != nil {
 		return err
 	}
 	if err := d.allocTable(l, mapMaxTableCap); err != nil {
 		return err
 	}
-	return d.Alloc(16 * ptrSize)
+	return d.Alloc(16 * PtrSize)
 }
 
 // allocMapGrowth charges the allocations a map of length have may make while add more
@@ -181,7 +181,7 @@ func (d *DecodeState) allocSplit(l mapLayout) error {
 // which a presized single table passes a subset of; beyond, table splits: one per 350
 // inserts, plus one for every table the map may already hold, any of which may be close
 // to full, and a doubling of the directory.
-func (d *DecodeState) allocMapGrowth(l mapLayout, have, add int) error {
+func (d *State) allocMapGrowth(l MapLayout, have, add int) error {
 	to := have + add
 	if have < 1 && to >= 1 {
 		if err := d.Alloc(l.group); err != nil {
@@ -189,7 +189,7 @@ func (d *DecodeState) allocMapGrowth(l mapLayout, have, add int) error {
 		}
 	}
 	if have < mapGroupSlots+1 && to >= mapGroupSlots+1 {
-		if err := d.Alloc(ptrSize); err != nil {
+		if err := d.Alloc(PtrSize); err != nil {
 			return err
 		}
 		if err := d.allocTable(l, 2*mapGroupSlots); err != nil {
@@ -207,7 +207,7 @@ func (d *DecodeState) allocMapGrowth(l mapLayout, have, add int) error {
 		return nil
 	}
 	tables := (have + mapMinLoad - 1) / mapMinLoad
-	if err := d.Alloc(8 * (tables + 1) * ptrSize); err != nil {
+	if err := d.Alloc(8 * (tables + 1) * PtrSize); err != nil {
 		return err
 	}
 	for range tables + (add+mapSplitEvery-1)/mapSplitEvery {
@@ -220,7 +220,7 @@ func (d *DecodeState) allocMapGrowth(l mapLayout, have, add int) error {
 
 // allocMapEntries charges what n new entries allocate besides the table: their keys and
 // values kept out of line.
-func (d *DecodeState) allocMapEntries(l mapLayout, n int) error {
+func (d *State) allocMapEntries(l MapLayout, n int) error {
 	for _, size := range [2]int{l.outOfKey, l.outOfVal} {
 		if size == 0 {
 			continue
@@ -234,8 +234,8 @@ func (d *DecodeState) allocMapEntries(l mapLayout, n int) error {
 	return nil
 }
 
-// chargeMap charges adding n entries to a map of length have, created now if isNew.
-func (d *DecodeState) chargeMap(l mapLayout, isNew bool, have, n int) error {
+// ChargeMap charges adding n entries to a map of length have, created now if isNew.
+func (d *State) ChargeMap(l MapLayout, isNew bool, have, n int) error {
 	var err error
 	if isNew {
 		err = d.allocNewMap(l, max(n, 1))
@@ -246,27 +246,4 @@ func (d *DecodeState) chargeMap(l mapLayout, isNew bool, have, n int) error {
 		return err
 	}
 	return d.allocMapEntries(l, n)
-}
-
-// MakeMap returns a map for n entries decoded into a field of generated code, after
-// charging to d what the Go runtime will allocate for it as the entries are inserted
-// (header, table, out-of-line values). Generated code calls MakeMap for a map field's
-// first entry and GrowMap before inserting more entries than it has charged for.
-func MakeMap[K comparable, V any](d *DecodeState, n int) (map[K]V, error) {
-	if err := d.chargeMap(layoutOfGeneric[K, V](), true, 0, n); err != nil {
-		return nil, err
-	}
-	return make(map[K]V, n), nil
-}
-
-// GrowMap charges to d the memory the Go runtime may allocate when n more entries are
-// inserted into m (see MakeMap).
-func GrowMap[K comparable, V any](d *DecodeState, m map[K]V, n int) error {
-	return d.chargeMap(layoutOfGeneric[K, V](), false, len(m), n)
-}
-
-func layoutOfGeneric[K comparable, V any]() mapLayout {
-	var k K
-	var v V
-	return layoutOf(int(unsafe.Sizeof(k)), int(unsafe.Alignof(k)), int(unsafe.Sizeof(v)), int(unsafe.Alignof(v)))
 }

@@ -1,4 +1,4 @@
-package tlv
+package tlvwire
 
 import (
 	"bytes"
@@ -78,9 +78,6 @@ func TestFieldAppenders(t *testing.T) {
 	b = AppendZigzagField(b, 2, -2)
 	b = AppendStringField(b, 3, "hi")
 	assert.Equal(t, "0896011003"+"1a026869", hex.EncodeToString(b))
-	var v vScalars
-	require.NoError(t, Unmarshal(b, &v))
-	assert.Equal(t, vScalars{150, -2, "hi"}, v)
 
 	b = AppendFloat32Field(nil, 1, 1.5)
 	b = AppendFloat64Field(b, 2, -2)
@@ -162,53 +159,6 @@ func TestCompareKeys(t *testing.T) {
 	assert.Equal(t, -1, CompareKeyUint(256, 129))
 	assert.Equal(t, -1, CompareKeyInt(0, -1))
 	assert.Equal(t, 1, CompareKeyInt(1, -1))
-}
-
-func TestUnknownHelpers(t *testing.T) {
-	var u Unknown
-	u.Add(AppendVarintField(nil, 9, 1))
-	u.Add(AppendVarintField(nil, 2, 1))
-	u.Add(AppendVarintField(nil, 9, 2))
-	assert.False(t, u.Valid(), "not in tag order")
-	s := u.Sorted()
-	assert.True(t, s.Valid())
-	assert.Equal(t, "1001"+"4801"+"4802", hex.EncodeToString(s))
-	b, rest := s.AppendBefore(nil, 5)
-	assert.Equal(t, "1001", hex.EncodeToString(b))
-	assert.Equal(t, "48014802", hex.EncodeToString(rest))
-	b, rest = rest.AppendBefore(b, 9)
-	assert.Equal(t, "1001", hex.EncodeToString(b))
-	assert.Len(t, rest, 4)
-	assert.False(t, Unknown{0x12, 0x05}.Valid())
-	assert.False(t, Unknown{0x48, 0x01, 0x10, 0x01}.Valid())
-}
-
-func TestDecodeStateForGeneratedCode(t *testing.T) {
-	d, err := DecodeOptions{MaxDepth: 2, MaxElements: 2, MaxMemory: 100, Strict: true}.NewDecodeState(10)
-	require.NoError(t, err)
-	assert.True(t, d.Strict())
-	require.NoError(t, d.Count(2))
-	require.ErrorIs(t, d.Count(1), ErrTooManyElements)
-	require.NoError(t, d.Alloc(80))
-	require.ErrorIs(t, d.Alloc(50), ErrMemoryLimit)
-	var c custom
-	require.NoError(t, d.Message([]byte{0x08, 0x04}, 3, &c))
-	assert.Equal(t, 1, c.N)
-	inner := &nestingUnmarshaler{}
-	err = d.Message(nil, 5, inner)
-	require.ErrorIs(t, err, ErrDepth)
-	var de *DecodeError
-	require.ErrorAs(t, err, &de)
-	assert.Equal(t, 5+7, de.Offset)
-	_, err = DecodeOptions{MaxSize: 5}.NewDecodeState(6)
-	require.ErrorIs(t, err, ErrTooLarge)
-}
-
-// nestingUnmarshaler nests one more level at offset 7 of its data.
-type nestingUnmarshaler struct{}
-
-func (n *nestingUnmarshaler) UnmarshalTLV(data []byte, d *DecodeState) error {
-	return d.Message(nil, 7, &custom{})
 }
 
 func TestCompareKeyUintMatchesEncoding(t *testing.T) {
