@@ -20,6 +20,7 @@ const (
 	maxSlots          = 1 << 30
 	minHoldSamples    = 16 // hold-time samples for a window to set the capacity alone
 	maxWindowRequests = 1 << 30
+	waitSmoothing     = 4 // ObserveQueueTime's wait estimate moves 1/4 of the way per report
 )
 
 // Config configures a Controller. Zero fields take the documented defaults.
@@ -121,14 +122,15 @@ type Controller struct {
 	holdN        atomic.Int64
 	meanHold     atomic.Int64 // smoothed mean slot hold time; 0 = unknown
 	refused      atomic.Int64 // queue-full, displaced and deadline refusals in the window
-	lastWait     atomic.Int64 // ns, the latest wait reported by ObserveQueueTime
+	lastWait     atomic.Int64 // ns, the recent waits reported by ObserveQueueTime, smoothed
 
 	hist []atomic.Uint32 // arrivals per priority key, 1<<16 cells
 
 	mu sync.Mutex
 	q  waitList
 
-	rollBuf []bucket // owned by the goroutine holding rolling
+	rollBuf        []bucket // owned by the goroutine holding rolling
+	lastOverloaded bool     // the last window was overloaded; owned like rollBuf
 
 	slots       int64
 	maxQueue    int
@@ -288,7 +290,12 @@ func (c *Controller) ObserveQueueTime(d time.Duration) {
 	if d < 0 {
 		d = 0
 	}
-	c.lastWait.Store(int64(d))
+	// The backlog estimate smooths the reported waits over the last
+	// several starts: one wait carries the noise of the service times
+	// ahead of it. Concurrent reports may lose an update to each other;
+	// the estimate stays a mean of recent waits.
+	old := c.lastWait.Load()
+	c.lastWait.Store(old + (int64(d)-old)/waitSmoothing)
 	c.recordStart(int64(d))
 }
 

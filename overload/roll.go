@@ -59,8 +59,10 @@ func (c *Controller) roll(now int64) (WindowStats, bool) {
 	case verdictGap:
 		next = keyOpen
 	default:
-		next = nextLevel(w.hist, cur, w.started, backlog, capacity, v)
+		first := !c.lastOverloaded && w.mean <= 2*c.threshold
+		next = nextLevel(w.hist, cur, w.started, backlog, capacity, v, first)
 	}
+	c.lastOverloaded = v == verdictOverloaded || v == verdictRefusing || v == verdictMarginal
 	if next != cur {
 		c.setLevel(next)
 	}

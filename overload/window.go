@@ -1,5 +1,7 @@
 package overload
 
+import "math"
+
 // This file holds the unsynchronised core of DAGOR's level adaptation: given
 // one window's histogram of arrivals per priority key, how the window went,
 // and the current level, compute the next level. The Controller calls it once
@@ -25,11 +27,26 @@ const (
 	reopenShare  = 4 // and at least total arrivals / reopenShare more
 )
 
-// marginShare: an overloaded window whose queue ended within twice the
-// threshold's share (verdictMarginal) and whose level admitted at most (1 + marginShare) ×
-// what ran does not cut (see nextLevel). Poisson arrivals at 800 a window
-// vary by about 3.5 %, so 10 % covers a window at capacity.
-const marginShare = 0.10
+// marginShare: an overloaded window whose level admits at most (1 +
+// margin) × what ran may be a load at capacity that had an unlucky window
+// (see nextLevel), and a window that was not overloaded and saw at most
+// that much demand reopens fully. Poisson arrivals of n a window vary by
+// √n: the margin is three of those (0.106 at 800 a window, 0.15 at 400),
+// at least marginShare and at most maxMargin, so that demand at twice the
+// capacity never counts as noise.
+const (
+	marginShare = 0.10
+	maxMargin   = 0.5
+)
+
+// margin returns the relative arrival noise tolerated for a window in which
+// n requests ran.
+func margin(n uint64) float64 {
+	if n == 0 {
+		return maxMargin
+	}
+	return min(maxMargin, max(marginShare, 3/math.Sqrt(float64(n))))
+}
 
 // keyOpen is the key of LevelOpen: every priority key is <= it.
 const keyOpen = 0xFFFF
@@ -69,7 +86,11 @@ const (
 // capacity is how many requests the slots can start in a window of this
 // length, measured in saturated windows (0 if unknown); it caps the idle
 // reopen.
-func nextLevel(hist []bucket, cur uint16, started, backlog int64, capacity uint64, v windowVerdict) uint16 {
+//
+// first says this window is the first overloaded one after a window that
+// was not, with a mean wait within twice the threshold: if its level admits
+// about what the slots run, it holds, and only a second such window cuts.
+func nextLevel(hist []bucket, cur uint16, started, backlog int64, capacity uint64, v windowVerdict, first bool) uint16 {
 	var total, admitted uint64
 	for _, b := range hist {
 		total += uint64(b.n)
@@ -84,16 +105,37 @@ func nextLevel(hist []bucket, cur uint16, started, backlog int64, capacity uint6
 	if capacity > ran {
 		ran = capacity
 	}
-	if v == verdictMarginal {
-		if float64(admitted) <= float64(ran)*(1+marginShare) {
-			// The mean wait was high, but the queue ended within twice
-			// what the threshold allows and the level admits no more than
-			// the slots ran, give or take arrival noise: a burst of a load
-			// at capacity, not overload. Cutting here would shed at steady
-			// 1×; demand above capacity builds a backlog within a window.
-			return cur
-		}
+	noise := 1 + margin(ran)
+	nearCapacity := float64(admitted) <= float64(ran)*noise
+	switch {
+	case nearCapacity && v == verdictMarginal:
+		// The mean wait was high, but the queue ended within twice
+		// what the threshold allows and the level admits no more than
+		// the slots ran, give or take arrival noise: a burst of a load
+		// at capacity, not overload. Cutting here would shed at steady
+		// 1×; demand above capacity builds a backlog within a window.
+		return cur
+	case nearCapacity && first && (v == verdictOverloaded || v == verdictRefusing):
+		// Overloaded, but mildly (a mean wait within twice the
+		// threshold), the level admits no more than the slots ran (give
+		// or take arrival noise) and the window before was not
+		// overloaded: one unlucky window of a load at capacity. Wait
+		// for a second window before cutting. Demand clearly above
+		// capacity is not near it and cuts at once; demand a little
+		// above it overloads the next window too, which then cuts.
+		return cur
+	case v == verdictMarginal:
 		v = verdictOverloaded
+	}
+	if (v == verdictIdle || v == verdictLow || v == verdictNormal) && capacity > 0 && float64(total) <= float64(capacity)*noise {
+		// The mean wait was below the threshold and everything that
+		// arrived, shed or not, is within arrival noise of what the slots
+		// run: the demand is a load at capacity, not overload. Reopen
+		// fully; rising towards the capacity by halves (or by DAGOR's
+		// 1 %) would never quite get there, and would shed the least
+		// important class for many windows after one unlucky window at
+		// steady 1×.
+		return keyOpen
 	}
 	switch v {
 	case verdictDrained:

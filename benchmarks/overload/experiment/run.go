@@ -269,7 +269,7 @@ func Run(o Options, w io.Writer) bool {
 		stepPolicies = []string{"bulwark"}
 		stepSegs = []segment{{1, 1 * time.Second}, {4, 3 * time.Second}, {1, 5 * time.Second}}
 	}
-	parts := map[string]bool{"table": true, "m2": true, "step": true, "stall": true}
+	parts := map[string]bool{"table": true, "steady": true, "m2": true, "step": true, "stall": true}
 	if o.Parts != nil {
 		parts = map[string]bool{}
 		for _, p := range o.Parts {
@@ -282,6 +282,9 @@ func Run(o Options, w io.Writer) bool {
 	ok := true
 	if parts["table"] {
 		ok = rn.runTable(o.Seed, warm, measure, loads, tablePolicies) && ok
+	}
+	if parts["steady"] {
+		ok = rn.runSteady(warm, measure) && ok
 	}
 	if parts["m2"] {
 		ok = rn.runM2(o.Seed, warm, measure, m2Policies) && ok
@@ -331,6 +334,50 @@ func (rn *runner) runTable(seed uint64, warm, measure time.Duration, loads []flo
 	fmt.Fprintln(rn.w, "served/s: admitted requests per second, whether or not in time; the machine's real capacity shows in the saturated rows.")
 	fmt.Fprintln(rn.w)
 	fmt.Fprintln(rn.w, "Targets at 4× for Bulwark (default config): goodput ≥ 0.9, class 0 ≥ 0.99, p99 ≤ 100 ms:", verdict(met))
+	fmt.Fprintln(rn.w)
+	return met
+}
+
+// steadySeeds are the workload seeds of the steady-1× table.
+var steadySeeds = []uint64{1, 2, 3, 4}
+
+// runSteady: Poisson arrivals at ρ = 0.95 and ρ = 1.0 of the nominal
+// capacity, both Bulwark modes, seeds 1–4; refusals by reason. The target
+// ("at steady 1× nothing is shed", issue 16.3) is no level refusal at
+// ρ = 0.95; ρ = 1.0 is reported as measured.
+func (rn *runner) runSteady(warm, measure time.Duration) bool {
+	fmt.Fprintln(rn.w, "## Steady load: Poisson at ρ = 0.95 and 1.0, refusals by reason over the whole run")
+	fmt.Fprintln(rn.w)
+	fmt.Fprintln(rn.w, "| ρ | policy | seed | goodput | class 3 | level refusals | queue full/displaced | deadline | gave up waiting | windows closed |")
+	fmt.Fprintln(rn.w, "|---|---|---|---|---|---|---|---|---|---|")
+	met := true
+	for _, mult := range []float64{0.95, 1} {
+		for _, pol := range []string{"bulwark", "bulwark-own"} {
+			for _, seed := range steadySeeds {
+				stop := make(chan struct{})
+				srv := newServer(pol, stop)
+				var n *refusals
+				switch x := srv.(type) {
+				case *bulwarkServer:
+					n = x.n
+				case *ownQueueServer:
+					n = x.n
+				}
+				out := drive(newWorkload(seed), []segment{{mult, warm + measure}}, func(ctx context.Context, at time.Time, r request) outcome {
+					return call(ctx, srv, at, r)
+				})
+				close(stop)
+				s := summarise(out, warm, warm+measure, mult)
+				fmt.Fprintf(rn.w, "| %g | %s | %d | %.3f | %.3f | %d | %d | %d | %d | %d of %d |\n", mult, policyNames[pol], seed, s.goodput,
+					s.classSuccess(3), n.level.Load(), n.queue.Load(), n.deadline.Load(), n.gone.Load(), n.closedWindows.Load(), n.windows.Load())
+				if mult < 1 && n.level.Load() > 0 {
+					met = false
+				}
+			}
+		}
+	}
+	fmt.Fprintln(rn.w)
+	fmt.Fprintln(rn.w, "Target for Bulwark (both modes, seeds 1–4): no level refusal at ρ = 0.95:", verdict(met))
 	fmt.Fprintln(rn.w)
 	return met
 }

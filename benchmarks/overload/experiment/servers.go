@@ -2,8 +2,10 @@ package experiment
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
+	"sync/atomic"
 	"time"
 
 	"github.com/bulwark-go/bulwark/overload"
@@ -48,7 +50,16 @@ func (w *workers) take() bool {
 func (w *workers) give() { <-w.sem }
 
 // bulwarkServer: the Controller owns the 8 slots and its bounded queue.
-type bulwarkServer struct{ c *overload.Controller }
+type bulwarkServer struct {
+	c *overload.Controller
+	n *refusals
+}
+
+// refusals counts a Bulwark server's refusals by reason, and the windows
+// that ended with the level closed.
+type refusals struct {
+	level, queue, deadline, gone, closedWindows, windows atomic.Int64
+}
 
 func newBulwark(slots, maxQueue int) *bulwarkServer {
 	cfg := overload.Config{MaxConcurrency: slots, MaxQueue: maxQueue}
@@ -66,16 +77,43 @@ func newBulwark(slots, maxQueue int) *bulwarkServer {
 			}
 		}
 	}
+	n := &refusals{}
+	onShed, onWindow := cfg.Hooks.OnShed, cfg.Hooks.OnWindow
+	cfg.Hooks.OnShed = func(p overload.Priority, e *overload.ShedError) {
+		switch e.Reason {
+		case overload.ReasonLevel:
+			n.level.Add(1)
+		case overload.ReasonDeadline:
+			n.deadline.Add(1)
+		default:
+			n.queue.Add(1)
+		}
+		if onShed != nil {
+			onShed(p, e)
+		}
+	}
+	cfg.Hooks.OnWindow = func(s overload.WindowStats) {
+		n.windows.Add(1)
+		if !s.To.IsOpen() {
+			n.closedWindows.Add(1)
+		}
+		if onWindow != nil {
+			onWindow(s)
+		}
+	}
 	c, err := overload.New(cfg)
 	if err != nil {
 		panic(err)
 	}
-	return &bulwarkServer{c: c}
+	return &bulwarkServer{c: c, n: n}
 }
 
 func (s *bulwarkServer) admit(ctx context.Context, class int, user uint8) (func(), bool) {
 	p, err := s.c.Acquire(ctx, overload.Priority{Business: uint8(class), User: user})
 	if err != nil {
+		if !errors.Is(err, overload.ErrShed) {
+			s.n.gone.Add(1)
+		}
 		return nil, false
 	}
 	return p.Release, true
@@ -89,6 +127,7 @@ func (s *bulwarkServer) level() overload.Level { return s.c.Level() }
 // deadline passes while it waits leaves the queue.
 type ownQueueServer struct {
 	c   *overload.Controller
+	n   *refusals
 	sem chan struct{}
 }
 
@@ -100,6 +139,7 @@ func (s *ownQueueServer) admit(ctx context.Context, class int, user uint8) (func
 	select {
 	case s.sem <- struct{}{}:
 	case <-ctx.Done():
+		s.n.gone.Add(1)
 		return nil, false
 	}
 	s.c.ObserveQueueTime(time.Since(t))
@@ -185,7 +225,7 @@ func newServer(name string, stop <-chan struct{}) server {
 		return newBulwark(slots, 0) // defaults: queue 4 × 8 = 32, waits up to about 40 ms
 	case "bulwark-own":
 		b := newBulwark(slots, 0)
-		return &ownQueueServer{c: b.c, sem: make(chan struct{}, slots)}
+		return &ownQueueServer{c: b.c, n: b.n, sem: make(chan struct{}, slots)}
 	case "bulwark-q64":
 		return newBulwark(slots, 64) // a longer queue, waits up to about 80 ms
 	case "none":
