@@ -156,7 +156,7 @@ func BenchmarkGet(b *testing.B) {
 	data, _ := Marshal(newBenchMsg())
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := Get(data, 5, 2); err != nil {
+		if _, err := Get(data, []uint32{5, 2}); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -427,7 +427,7 @@ func TestGeneratedInterfacesUsedDirectly(t *testing.T) {
 	b, err := Marshal(&in)
 	require.NoError(t, err)
 	// The custom encoding (value doubled) is on the wire.
-	f, err := Get(b, 1, 1)
+	f, err := Get(b, []uint32{1, 1})
 	require.NoError(t, err)
 	assert.Equal(t, int64(6), f.Int())
 	var out holder

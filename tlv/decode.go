@@ -11,7 +11,7 @@ import (
 	"github.com/bulwark-go/bulwark/tlv/tlvwire"
 )
 
-// Unmarshal decodes data into v, a non-nil pointer to a struct (or an Unmarshaler), with
+// Unmarshal decodes data into v, a non-nil pointer to a struct (or a tlvwire.Unmarshaler), with
 // the default limits of DecodeOptions. v is reset first: fields absent from data end up
 // zero. Strings and byte slices are copied; nothing in v aliases data (short ones share
 // blocks of at most 1 KiB, see the package documentation). After an error, v
@@ -250,7 +250,7 @@ func (d *decoder) growUnknown(u *Unknown, n int) error {
 }
 
 // minimalValue reports whether the value at the start of v does not use a non-minimal
-// varint for its number or length (a malformed varint is left to ConsumeValue).
+// varint for its number or length (a malformed varint is left to tlvwire.ConsumeValue).
 func minimalValue(v []byte, wt tlvwire.WireType) bool {
 	switch wt {
 	case tlvwire.Fixed32, tlvwire.Fixed64:

@@ -60,8 +60,8 @@
 // # Generating code
 //
 // For hot paths, the tlvgen command turns an XML schema into Go types with
-// reflection-free methods (Marshaler and Unmarshaler), which Marshal and Unmarshal call
-// directly. The bytes are the ones the reflection codec writes for a struct with the same
+// reflection-free methods (tlvwire.Marshaler and tlvwire.Unmarshaler), which Marshal and
+// Unmarshal call directly. The bytes are the ones the reflection codec writes for a struct with the same
 // tags (tlvgen -plain emits that struct, without methods):
 //
 //	go run github.com/bulwark-go/bulwark/tlv/cmd/tlvgen -o msg_tlv.go msg.xml
@@ -79,7 +79,7 @@
 // (nested fields), and three packed array types. SPEC.md is the normative description,
 // with test vectors, and testdata/conformance holds a language-neutral conformance suite.
 // Because a nested message has its own wire type, the tools Valid, Walk, Dump, Get and
-// Set work on any record without its schema.
+// Set work on any record without its schema (see Records without a schema).
 //
 // Types: bool, all ints and uints, float32/64, string, []byte, structs and pointers to
 // them, pointers to scalars, slices (of scalars: packed into one field), maps with string,
@@ -144,11 +144,29 @@
 // again. Benchmarks against msgpack, cbor, protobuf and a hand-written protowire codec
 // are in benchmarks/tlv.
 //
-// # Wire layer
+// # Records without a schema
 //
-// The Append*, Consume*, Size* functions, BeginLen/EndLen, Iter and DecodeState form the
-// wire layer that generated code is written against (wire.go lists the contract). Streams
-// of messages use Encoder and Decoder (varint length-delimited frames).
+// Valid, Walk, Dump, Get and Set work on any record, because a nested message has its own
+// wire type. Get and Set take the path the same way, a []uint32 of tags from the top
+// (the path Walk passes to its callback); Set keeps every other byte, unknown fields
+// included, and takes a complete field built with the tlvwire.Append*Field functions:
+//
+//	f, _ := tlv.Get(rec, []uint32{5, 2}) // field 2 of the message in field 5
+//	rec, _ = tlv.Set(rec, []uint32{5, 2}, tlvwire.AppendStringField(nil, 2, "new"))
+//
+// # Streams
+//
+// Encoder and Decoder write and read a stream of messages as varint length-delimited
+// frames; a Decoder applies its DecodeOptions to every frame, and MaxSize to the frame
+// length before reading it.
+//
+// # The wire layer: tlvwire
+//
+// Package tlv/tlvwire holds what the codec is built on and what generated code is written
+// against: Append*, Consume* and Size* functions, the wire types, Iter and Field (which
+// Walk and Get return), CompareKey* for map order, Marshaler, Unmarshaler and
+// DecodeState. Use it to write a codec by hand or to read generated code; the sentinel
+// errors and DecodeError are the same values in both packages.
 //
 // # State and concurrency
 //

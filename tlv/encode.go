@@ -29,7 +29,7 @@ const (
 )
 
 // Marshal returns the canonical encoding of v, which must be a struct, a pointer to a
-// struct, or implement Marshaler. Pass a pointer: a struct value is copied first.
+// struct, or implement tlvwire.Marshaler. Pass a pointer: a struct value is copied first.
 func Marshal(v any) ([]byte, error) {
 	if p, ptr, ok := cachedPointerPlan(v); ok {
 		if ptr == nil {
@@ -199,7 +199,7 @@ func MarshalAppend(dst []byte, v any) ([]byte, error) {
 
 // ptrPlan is a plans entry keyed by a pointer type *T whose plan is T's: recorded once a
 // *T has gone through Marshal, MarshalAppend or Unmarshal (and only when *T implements
-// neither Marshaler nor Unmarshaler), so that later calls find the plan with one lookup
+// neither tlvwire.Marshaler nor Unmarshaler), so that later calls find the plan with one lookup
 // and no reflection.
 type ptrPlan struct{ p *structPlan }
 
@@ -219,7 +219,7 @@ func cachedPointerPlan(v any) (*structPlan, unsafe.Pointer, bool) {
 }
 
 // rememberPointerPlan records p, a complete plan without error, under v's type when v is a
-// pointer to a struct implementing neither Marshaler nor Unmarshaler.
+// pointer to a struct implementing neither tlvwire.Marshaler nor Unmarshaler.
 func rememberPointerPlan(v any, p *structPlan) {
 	t := reflect.TypeOf(v)
 	if t == nil || t.Kind() != reflect.Pointer || p.err != nil || t.Elem() != p.typ {
@@ -355,7 +355,7 @@ func encodeSubMessages(b []byte, f *fieldPlan, fp unsafe.Pointer, depth int) ([]
 		if b, err = f.sub.encode(b, unsafe.Add(data, uintptr(i)*size), depth+1); err != nil {
 			return b, err
 		}
-		if l := len(b) - mark - 1; l < 0x80 { // EndLen's fast path, written out (EndLen does not inline)
+		if l := len(b) - mark - 1; l < 0x80 { // tlvwire.EndLen's fast path, written out (EndLen does not inline)
 			b[mark] = byte(l)
 		} else {
 			b = tlvwire.EndLen(b, mark)
@@ -473,7 +473,7 @@ func encodeValue(b []byte, key *fkey, c *codec, p unsafe.Pointer, pres presence,
 		if err != nil {
 			return b, err
 		}
-		if n := len(b) - mark - 1; n < 0x80 { // EndLen's fast path, written out (EndLen does not inline)
+		if n := len(b) - mark - 1; n < 0x80 { // tlvwire.EndLen's fast path, written out (EndLen does not inline)
 			b[mark] = byte(n)
 			return b, nil
 		}
@@ -568,14 +568,14 @@ func appendPacked(b []byte, k kind, data unsafe.Pointer, n int) []byte {
 			b = tlvwire.AppendVarint(b, v)
 		}
 	}
-	if n := len(b) - mark - 1; n < 0x80 { // EndLen's fast path, written out (EndLen does not inline)
+	if n := len(b) - mark - 1; n < 0x80 { // tlvwire.EndLen's fast path, written out (EndLen does not inline)
 		b[mark] = byte(n)
 		return b
 	}
 	return tlvwire.EndLen(b, mark)
 }
 
-// stringKeyAfter reports whether key a sorts after key b (CompareKeyString(a, b) > 0),
+// stringKeyAfter reports whether key a sorts after key b (tlvwire.CompareKeyString(a, b) > 0),
 // comparing short keys' lengths without a call.
 func stringKeyAfter(a, b string) bool {
 	if len(a) != len(b) {
@@ -671,7 +671,7 @@ func encodeMap(b []byte, key *fkey, c *codec, p unsafe.Pointer, depth int) ([]by
 // bytes for a value and for its decoding. Floats compare by bits (−0.0 is not empty),
 // lists and maps are empty without elements (nil or not), a struct is empty when every
 // tagged field and its Unknown are (untagged fields are not encoded and do not count), and
-// a type with its own Marshaler when it encodes to nothing.
+// a type with its own tlvwire.Marshaler when it encodes to nothing.
 func isEmpty(c *codec, p unsafe.Pointer) bool {
 	switch c.kind {
 	case kBool, kInt8, kUint8:

@@ -133,7 +133,7 @@ func ExampleEncoder() {
 func ExampleSet() {
 	rec, _ := tlv.Marshal(&Msg{UID: 1, Text: "a", Inner: &Inner{ID: 5, Name: "old"}})
 
-	f, _ := tlv.Get(rec, 5, 2)
+	f, _ := tlv.Get(rec, []uint32{5, 2})
 	fmt.Printf("%s\n", f.Value)
 
 	rec, _ = tlv.Set(rec, []uint32{5, 2}, tlvwire.AppendStringField(nil, 2, "new"))
@@ -157,18 +157,4 @@ func ExampleWalk() {
 	// [5] message
 	// [5 1] varint
 	// [5 2] bytes
-}
-
-func ExampleIter() {
-	data := tlvwire.AppendStringField(tlvwire.AppendZigzagField(nil, 1, -3), 2, "x")
-	it := tlvwire.NewIter(data)
-	for it.Next() {
-		f := it.Field()
-		fmt.Println(f.Tag, f.Type, f.Offset, len(f.Raw))
-	}
-	fmt.Println(it.Err())
-	// Output:
-	// 1 varint 0 2
-	// 2 bytes 2 3
-	// <nil>
 }

@@ -114,7 +114,7 @@ func fuzzDecodeOne(t *testing.T, data []byte) {
 		_ = tlv.Valid(data)
 		_ = tlv.Walk(data, func([]uint32, tlvwire.Field) error { return nil })
 		_ = tlv.Dump(io.Discard, data)
-		_, _ = tlv.Get(data, 11, 1)
+		_, _ = tlv.Get(data, []uint32{11, 1})
 		_, _ = tlv.Set(data, []uint32{11, 2}, tlvwire.AppendStringField(nil, 2, "x"))
 		var it tlv.Unknown = data
 		_ = it.Sorted()

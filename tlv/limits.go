@@ -10,11 +10,26 @@ import (
 // Defaults of DecodeOptions. The memory budget defaults to
 // DefaultMemoryFactor × len(input) + DefaultMemorySlack bytes.
 const (
-	DefaultMaxDepth     = decstate.DefaultMaxDepth    // 64
-	DefaultMaxSize      = decstate.DefaultMaxSize     // 64 MiB
-	DefaultMaxElements  = decstate.DefaultMaxElements // 1<<20
-	DefaultMemoryFactor = decstate.DefaultMemoryFactor
-	DefaultMemorySlack  = decstate.DefaultMemorySlack // 64 KiB
+	DefaultMaxDepth     = 64
+	DefaultMaxSize      = 64 << 20
+	DefaultMaxElements  = 1 << 20
+	DefaultMemoryFactor = 8
+	DefaultMemorySlack  = 64 << 10
+)
+
+// The decode state applies the defaults (decstate.State.Init); these arrays of length
+// zero fail to compile if the two sets of constants ever differ.
+var (
+	_ [DefaultMaxDepth - decstate.DefaultMaxDepth]struct{}
+	_ [decstate.DefaultMaxDepth - DefaultMaxDepth]struct{}
+	_ [DefaultMaxSize - decstate.DefaultMaxSize]struct{}
+	_ [decstate.DefaultMaxSize - DefaultMaxSize]struct{}
+	_ [DefaultMaxElements - decstate.DefaultMaxElements]struct{}
+	_ [decstate.DefaultMaxElements - DefaultMaxElements]struct{}
+	_ [DefaultMemoryFactor - decstate.DefaultMemoryFactor]struct{}
+	_ [decstate.DefaultMemoryFactor - DefaultMemoryFactor]struct{}
+	_ [DefaultMemorySlack - decstate.DefaultMemorySlack]struct{}
+	_ [decstate.DefaultMemorySlack - DefaultMemorySlack]struct{}
 )
 
 // DecodeOptions bounds what one decode may cost. The zero value means the defaults; the

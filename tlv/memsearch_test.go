@@ -43,7 +43,7 @@ var memSearch = flag.Int("tlv.memsearch", 0, "inputs per shape and decoder for T
 // memShape is a Go type the search decodes into, with its generated twin if it has one.
 type memShape struct {
 	name      string
-	refl, gen reflect.Type // struct types; gen implements tlv.Unmarshaler
+	refl, gen reflect.Type // struct types; gen implements tlvwire.Unmarshaler
 }
 
 // bigValue is larger than 128 bytes, so a map keeps it out of line (one allocation per entry).

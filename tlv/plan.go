@@ -40,7 +40,7 @@ const (
 	kBytes
 	kStruct
 	kTime
-	kCustom // pointer implements Marshaler and/or Unmarshaler
+	kCustom // pointer implements tlvwire.Marshaler and/or Unmarshaler
 	kPtr
 	kPacked   // []scalar, one packed field
 	kRepeated // []T, one field per element
@@ -85,7 +85,7 @@ type codec struct {
 	// kMap: keys of the entry fields, and a fast path for map[string]string.
 	entryK, entryV fkey
 	strMap         bool
-	mapL           decstate.MapLayout // what the runtime allocates for the map (mapcost.go)
+	mapL           decstate.MapLayout // what the runtime allocates for the map (decstate/mapcost.go)
 	// kPtr: a zero value of the element, never written, encoded for nil elements.
 	zero unsafe.Pointer
 }

@@ -82,7 +82,7 @@ func (g *shapeGen) leaf() reflect.Type {
 	case n == len(scalarTypes)+2:
 		return timeT
 	default:
-		return reflect.TypeFor[gentest.Inner]() // a tlv.Marshaler/Unmarshaler
+		return reflect.TypeFor[gentest.Inner]() // a tlvwire.Marshaler/Unmarshaler
 	}
 }
 

@@ -287,7 +287,7 @@ func printable(b []byte) bool {
 // occurs more than once, the last occurrence counts (as for a decoder). Every element of
 // the path but the last must be a Message field. Offsets in the result are from the start
 // of data. It returns an error wrapping ErrNotFound when a tag is absent.
-func Get(data []byte, path ...uint32) (tlvwire.Field, error) {
+func Get(data []byte, path []uint32) (tlvwire.Field, error) {
 	if len(path) == 0 || len(path) > DefaultMaxDepth {
 		return tlvwire.Field{}, fmt.Errorf("tlv: path of %d tags (want 1..%d): %w", len(path), DefaultMaxDepth, ErrNotFound)
 	}
@@ -327,7 +327,7 @@ func lastField(data []byte, tag uint32) (tlvwire.Field, bool, error) {
 }
 
 // Set returns a copy of the record data with the field at path replaced by field, a
-// complete encoded field (build it with the Append*Field functions) whose tag is the
+// complete encoded field (build it with tlvwire's Append*Field functions) whose tag is the
 // last element of path; a nil field deletes. Every occurrence of the last tag in its
 // message is removed and field is inserted at its canonical position (after smaller and
 // equal tags, before larger). Missing intermediate messages are created; an existing one

@@ -142,20 +142,20 @@ func TestGetSet(t *testing.T) {
 	b, err := Marshal(rec)
 	require.NoError(t, err)
 
-	f, err := Get(b, 3, 1)
+	f, err := Get(b, []uint32{3, 1})
 	require.NoError(t, err)
 	assert.Equal(t, "深圳", string(f.Value))
 	assert.Equal(t, f.Raw, b[f.Offset:f.Offset+len(f.Raw)])
-	f, err = Get(b, 3, 3, 1)
+	f, err = Get(b, []uint32{3, 3, 1})
 	require.NoError(t, err)
 	assert.Equal(t, float64(22.5), f.Float64())
-	_, err = Get(b, 3, 9)
+	_, err = Get(b, []uint32{3, 9})
 	require.ErrorIs(t, err, ErrNotFound)
-	_, err = Get(b, 2, 1)
+	_, err = Get(b, []uint32{2, 1})
 	require.ErrorIs(t, err, ErrWireType)
-	_, err = Get(b)
+	_, err = Get(b, nil)
 	require.ErrorIs(t, err, ErrNotFound)
-	_, err = Get([]byte{0x0b, 0x05}, 1, 1)
+	_, err = Get([]byte{0x0b, 0x05}, []uint32{1, 1})
 	require.ErrorIs(t, err, ErrLength)
 
 	// Replace a nested field without the schema, keeping an unknown field intact.
@@ -167,7 +167,7 @@ func TestGetSet(t *testing.T) {
 	want := *sampleRecord()
 	want.Profile.City = "北京"
 	assert.Equal(t, &want, &got)
-	f, err = Get(b2, 99)
+	f, err = Get(b2, []uint32{99})
 	require.NoError(t, err)
 	assert.Equal(t, "future", string(f.Value))
 	// The result is the canonical encoding of the edited value, unknown field kept.
@@ -183,7 +183,7 @@ func TestGetSet(t *testing.T) {
 	assert.Equal(t, record{Profile: &profile{Geo: &geo{Lat: 1}}}, got)
 	b4, err := Set(b, []uint32{5}, nil) // delete Ratio
 	require.NoError(t, err)
-	_, err = Get(b4, 5)
+	_, err = Get(b4, []uint32{5})
 	require.ErrorIs(t, err, ErrNotFound)
 	b5, err := Set(b4, []uint32{5}, tlvwire.AppendFloat64Field(nil, 5, 0.5))
 	require.NoError(t, err)

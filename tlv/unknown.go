@@ -7,8 +7,8 @@ import "github.com/bulwark-go/bulwark/tlv/tlvwire"
 // whatever its name and with no tlv tag, receives every field Unmarshal does not recognise;
 // Marshal writes them back, each at its canonical position among the known fields.
 //
-// The bytes are a concatenation of complete fields (key and value), so NewIter, Dump and
-// Get all work on an Unknown.
+// The bytes are a concatenation of complete fields (key and value), so tlvwire.NewIter, Dump
+// and Get all work on an Unknown.
 type Unknown []byte
 
 // Add appends the complete encoded field f (copied, not validated). Fields may be added in

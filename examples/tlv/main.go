@@ -117,7 +117,7 @@ func run(out *os.File) error {
 		back.Name, back.Tags, *back.Settings, back.Scores)
 
 	// 5. A storage layer reads one nested field without any schema.
-	f, err := tlv.Get(edited, 5, 1)
+	f, err := tlv.Get(edited, []uint32{5, 1})
 	if err != nil {
 		return fmt.Errorf("get Settings.Lang by tag path: %w", err)
 	}

@@ -11,31 +11,31 @@ import (
 // errors.Is works whichever package a caller tests against.
 var (
 	// ErrTruncated: the input ends inside a key, a varint or a fixed-size value.
-	ErrTruncated = decstate.ErrTruncated
+	ErrTruncated = errors.New("tlv: truncated input")
 	// ErrOverflow: a varint is longer than 10 bytes or exceeds 2^64-1.
-	ErrOverflow = decstate.ErrOverflow
+	ErrOverflow = errors.New("tlv: varint overflows 64 bits")
 	// ErrTag: a key carries tag 0 or a tag above MaxTag.
-	ErrTag = decstate.ErrTag
+	ErrTag = errors.New("tlv: invalid tag")
 	// ErrLength: a declared length exceeds the bytes that remain.
-	ErrLength = decstate.ErrLength
+	ErrLength = errors.New("tlv: declared length exceeds input")
 	// ErrWireType: a known field arrived with a wire type its Go type cannot read
 	// (strict mode; lenient mode treats the field as unknown).
-	ErrWireType = decstate.ErrWireType
+	ErrWireType = errors.New("tlv: wire type does not match field type")
 	// ErrRange: a value does not fit the Go field (narrowing: int64 wire value into int32,
 	// float64 not exactly representable as float32, bool other than 0/1, bad time).
-	ErrRange = decstate.ErrRange
+	ErrRange = errors.New("tlv: value out of range for field")
 	// ErrMalformed: the content of a packed array or of a time value is malformed.
-	ErrMalformed = decstate.ErrMalformed
+	ErrMalformed = errors.New("tlv: malformed value")
 	// ErrNonCanonical: strict mode found a non-minimal varint, fields out of tag order, a
 	// duplicate singular field or map key, or an unpacked repeated scalar.
-	ErrNonCanonical = decstate.ErrNonCanonical
+	ErrNonCanonical = errors.New("tlv: non-canonical encoding")
 	// ErrUnknownField: strict mode found a tag the struct does not declare and the struct
 	// has no Unknown field to keep it in.
-	ErrUnknownField = decstate.ErrUnknownField
+	ErrUnknownField = errors.New("tlv: unknown field")
 	// ErrDepth: messages are nested deeper than the depth limit.
-	ErrDepth = decstate.ErrDepth
+	ErrDepth = errors.New("tlv: nesting too deep")
 	// ErrTooLarge: the input or a stream frame is longer than the size limit.
-	ErrTooLarge = decstate.ErrTooLarge
+	ErrTooLarge = errors.New("tlv: input too large")
 	// ErrTooManyElements: more fields and elements than the element limit.
 	ErrTooManyElements = decstate.ErrTooManyElements
 	// ErrMemoryLimit: decoding would allocate more than the memory budget
@@ -43,7 +43,7 @@ var (
 	ErrMemoryLimit = decstate.ErrMemoryLimit
 	// ErrUnsupportedType: a Go type or value the codec cannot represent (generated code
 	// returns it for a nil receiver).
-	ErrUnsupportedType = decstate.ErrUnsupportedType
+	ErrUnsupportedType = errors.New("tlv: unsupported type")
 )
 
 // DecodeError reports where decoding failed. Offset counts bytes from the start of the

@@ -1,8 +1,9 @@
 // Package decstate holds the state of one decode that the reflection decoder (package tlv)
 // and generated code (through tlvwire.DecodeState) share: the limits, the counters, the
-// memory budget and what the Go runtime allocates for slices and maps, and the sentinel
-// errors. It is internal: tlvwire.DecodeState wraps a State and tlv converts between the
-// two (they have the same memory layout), so neither package exports the fields.
+// memory budget and what the Go runtime allocates for slices and maps. It is internal:
+// tlvwire.DecodeState wraps a State and tlv converts a *State to a *tlvwire.DecodeState
+// (the same memory layout, checked at compile time in tlv), so neither package exports
+// the fields.
 package decstate
 
 // Defaults of the limits (tlv.DecodeOptions documents them). The memory budget defaults

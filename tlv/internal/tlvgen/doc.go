@@ -79,6 +79,6 @@
 // messages are matched by name, so a renamed message reads as a deletion
 // plus an addition. Map entries do not count as a nesting level, in
 // generated code as in the reflection decoder (tlv/SPEC.md §8); the two
-// decoders agree on every input (fuzzed). Time values use the tlv
-// package's own AppendTimeField, SizeTimeField and ConsumeTime.
+// decoders agree on every input (fuzzed). Time values use
+// tlvwire's AppendTimeField, SizeTimeField and ConsumeTime.
 package tlvgen

@@ -10,7 +10,7 @@ import (
 // widening (float32 ↔ float64 checked, packed ↔ unpacked in lenient mode);
 // a known tag with a wire type its field cannot read is kept as unknown
 // (lenient) or rejected (strict); every allocation is charged to the
-// DecodeState before it is made and sized by bytes actually present.
+// tlvwire.DecodeState before it is made and sized by bytes actually present.
 
 // acceptedWireTypes lists the wire types a singular value of type t reads.
 func acceptedWireTypes(t Type) []int {
