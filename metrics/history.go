@@ -51,6 +51,8 @@ type Point struct {
 
 type tickState struct {
 	next    int64 // first second not yet closed (Unix seconds)
+	first   int64 // the first second a Tick closed, once ticked is set
+	ticked  bool
 	scratch bucketCounts
 	delta   bucketCounts
 	rules   []*ruleState
@@ -183,12 +185,18 @@ func (g *ring) put(i int64, p Point, gauge bool) {
 	g.last = i
 }
 
-// mean returns the mean value of up to n intervals that end skip intervals
-// before the newest one (NaN when there are none).
-func (g *ring) mean(skip, n int) float64 {
+// meanFrom returns the mean value of up to n intervals that end skip
+// intervals before the newest one (NaN when there are none), with the
+// intervals from floor up to the ring's oldest counted as zero: a series gets its rings on its first non-zero value, so
+// before them it was 0 (or did not exist yet) at every closed interval.
+func (g *ring) meanFrom(skip, n int, floor int64) float64 {
+	oldest := g.last - int64(g.n) + 1
+	floor = min(max(floor, g.last-int64(len(g.v))+1), oldest)
 	s, c := 0.0, 0
-	for i := g.last - int64(skip); i > g.last-int64(skip+n) && i > g.last-int64(g.n); i-- {
-		s += g.v[g.slot(i)]
+	for i := g.last - int64(skip); i > g.last-int64(skip+n) && i >= floor; i-- {
+		if i >= oldest {
+			s += g.v[g.slot(i)]
+		}
 		c++
 	}
 	if c == 0 {
@@ -233,6 +241,9 @@ func (r *Registry) Tick(now time.Time) {
 		return
 	}
 	closedSec := end - 1
+	if !t.ticked {
+		t.first, t.ticked = closedSec, true
+	}
 	prevMinute, newMinute := floorDiv(t.next, 60), floorDiv(end, 60)
 	minute := newMinute > prevMinute
 	closedMin := newMinute - 1

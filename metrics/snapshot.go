@@ -164,7 +164,9 @@ func (r *Registry) parseSnapQuery(q url.Values, def, max int) (snapQuery, int, e
 // seconds ("recent") differs most, relative to it, from the mean over the
 // 60 seconds before ("before"): sorted by |relative| = |change| / |before|,
 // largest first, where change = recent − before; a series that rose from 0
-// has relative null and sorts first.
+// has relative null and sorts first. A series that stayed at 0, or did not
+// exist yet, counts as 0 for those seconds (back to the registry's first
+// Tick), so one created at the onset of an overload is a rise from 0.
 func (r *Registry) SnapshotHandler() http.Handler {
 	return r.snapshotHandler(DefaultSnapshotSeries, MaxSnapshotSeries)
 }
@@ -303,10 +305,17 @@ func (r *Registry) movers(fams []*family) []jsonMover {
 			r.tickMu.Lock()
 			for _, s := range all[i:min(i+256, len(all))] {
 				h := s.ts.hist
-				if h == nil || h.sec.n < 20 {
+				if h == nil {
 					continue
 				}
-				recent, before := h.sec.mean(0, 10), h.sec.mean(10, 60)
+				// The seconds since the first Tick before the series'
+				// rings began count as 0, so a series born at the onset
+				// of a change shows as rising from 0.
+				floor := min(r.tick.first, h.sec.last-int64(h.sec.n)+1)
+				if h.sec.last-floor+1 < 20 {
+					continue
+				}
+				recent, before := h.sec.meanFrom(0, 10, floor), h.sec.meanFrom(10, 60, floor)
 				if recent == before || math.IsNaN(recent) || math.IsNaN(before) {
 					continue
 				}

@@ -150,7 +150,8 @@ func TestMoversRankTheJump(t *testing.T) {
 }
 
 // TestMoversSortedAsShown: random series of every kind, some rising from
-// zero, some falling, some flat; the movers are the ten largest by
+// zero, some falling, some flat, some born at a random second (0 before it,
+// so one born at the onset is a rise from 0); the movers are the ten largest by
 // |relative| (a rise from 0 first), sorted that way, with change = recent −
 // before and relative = change / |before| as the document and the page show
 // them, and values [] for a series without labels.
@@ -163,6 +164,12 @@ func TestMoversSortedAsShown(t *testing.T) {
 		c := r.Counter("c_total", "")
 		n := 5 + rng.IntN(25)
 		before, after := make([]float64, n), make([]float64, n)
+		birth := make([]int, n) // the second of a series' first increment
+		for k := range birth {
+			if rng.IntN(2) == 0 {
+				birth[k] = rng.IntN(80)
+			}
+		}
 		for k := range before {
 			before[k] = float64([]int{0, 1, 10, 100, 1000}[rng.IntN(5)])
 			after[k] = before[k] * []float64{0, 0.5, 1, 2, 10}[rng.IntN(5)]
@@ -178,8 +185,8 @@ func TestMoversSortedAsShown(t *testing.T) {
 				if s >= 70 {
 					x = after[k]
 				}
-				if x > 0 || s == 0 {
-					v.With(strconv.Itoa(k)).Add(uint64(x) + b2u(s == 0)) // s == 0: give every series history
+				if s >= birth[k] && (x > 0 || s == birth[k]) {
+					v.With(strconv.Itoa(k)).Add(uint64(x) + b2u(s == birth[k])) // born: it gets history from here
 				}
 			}
 			if s < 70 {
@@ -204,10 +211,15 @@ func TestMoversSortedAsShown(t *testing.T) {
 				if err != nil {
 					continue
 				}
+				// every closed second of the run, 0 before the series' history
+				dense := make([]float64, 80)
+				for _, p := range ps {
+					dense[p.Time.Unix()-t0.Unix()] = p.Value
+				}
 				mean := func(from, to int) float64 {
 					sum := 0.0
-					for _, p := range ps[len(ps)-to : len(ps)-from] {
-						sum += p.Value
+					for _, x := range dense[len(dense)-to : len(dense)-from] {
+						sum += x
 					}
 					return sum / float64(to-from)
 				}
