@@ -82,7 +82,10 @@
 // overflow of ⌈MaxKeys/16⌉ more, so a new dead host is still cut off; only when the overflow is full too does it
 // drop its least recent breaker, whatever its state. MaxOpenFraction caps
 // the share of keys that may be open at once, as Envoy's
-// max_ejection_percent does. RoundTripper puts a Group in front of an
+// max_ejection_percent does: at most max(1, ⌊fraction × Len⌋), given to
+// keys in the order their trip rules fire; a refused key asks again at
+// its next failure, so under a lasting fault the number open does not
+// depend on the order keys arrived in (see GroupConfig). RoundTripper puts a Group in front of an
 // http.RoundTripper, keyed by host.
 //
 // # Hooks

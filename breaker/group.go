@@ -26,12 +26,20 @@ type GroupConfig struct {
 	// 10,000. A Group also holds up to ⌈MaxKeys/16⌉ overflow breakers (see
 	// Group).
 	MaxKeys int
-	// MaxOpenFraction lets a key's breaker open only while fewer than this
-	// share of the Group's breakers are open or half-open (Envoy's
-	// max_ejection_percent): when most keys fail at once the fault is
-	// probably the caller's, and opening them all would take the service
-	// down. One breaker may always open. Zero means no cap; the range is
-	// [0, 1].
+	// MaxOpenFraction caps the share of the Group's breakers that the
+	// trip rule may hold open or half-open (Envoy's max_ejection_percent):
+	// when most keys fail at once the fault is probably the caller's, and
+	// opening them all would take the service down. A breaker whose trip
+	// rule fires opens only if the open and half-open ones, it included,
+	// then number at most max(1, ⌊MaxOpenFraction × Len⌋); otherwise it
+	// stays closed and asks again at its next failed call. So slots go to
+	// keys in the order their rules fire, and a refused key gets one as
+	// soon as it fails again after one frees up or the Group has grown
+	// enough: under a lasting fault the number open is min(failing keys,
+	// max(1, ⌊MaxOpenFraction × keys⌋)) whatever order the keys arrived
+	// in, and the outcome depends only on the sequence of calls (not on
+	// key names, hashing or any iteration order). Trip is not refused but
+	// counts. Zero means no cap; the range is [0, 1].
 	MaxOpenFraction float64
 }
 
@@ -414,10 +422,14 @@ func (g *Group[T]) forget(q *eventQueue) {
 
 // The gate: how many breakers are open or half-open.
 
+// acquire lets a breaker open while the open or half-open ones, it
+// included, number at most max(1, ⌊MaxOpenFraction × Len⌋): a cap on the
+// share, never exceeded by rounding up (with 0.1, the second of 11 may not
+// open), and one breaker may always open.
 func (g *Group[T]) acquire() bool {
 	for {
 		o := g.openN.Load()
-		if g.frac > 0 && float64(o) >= g.frac*float64(g.n.Load()) && o > 0 {
+		if g.frac > 0 && o > 0 && float64(o+1) > math.Floor(g.frac*float64(g.n.Load())+1e-9) {
 			return false
 		}
 		if g.openN.CompareAndSwap(o, o+1) {
