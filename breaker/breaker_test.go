@@ -118,3 +118,18 @@ func TestHungProbeReclaimed(t *testing.T) {
 	probe(nil)
 	assert.Equal(t, StateClosed, b.State())
 }
+
+// TestRejectedErrorSaysWhenToRetry: an open breaker's refusal names the end
+// of its open period; a half-open refusal has none.
+func TestRejectedErrorSaysWhenToRetry(t *testing.T) {
+	clk := newFakeClock()
+	b, err := New[int](Config{Name: "orders", Clock: clk, Trip: ConsecutiveFailures(1)})
+	require.NoError(t, err)
+	_, _ = b.Execute(context.Background(), fail)
+	_, err = b.Execute(context.Background(), ok)
+	var re *RejectedError
+	require.ErrorAs(t, err, &re)
+	require.Equal(t, "breaker: open (orders), retry after "+re.RetryAt.UTC().Format("2006-01-02T15:04:05.000Z07:00"), err.Error())
+	require.True(t, re.RetryAt.After(clk.Now()))
+	require.Equal(t, "breaker: too many requests while half-open (orders)", b.tooMany.Error())
+}

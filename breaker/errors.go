@@ -34,7 +34,8 @@ type RejectedError struct {
 	Name string
 	// State is the state that refused the call.
 	State State
-	// RetryAt is when the open period ends (zero while half-open).
+	// RetryAt is when the open period ends (zero while half-open); the
+	// message gives it in UTC.
 	RetryAt time.Time
 }
 
@@ -45,6 +46,10 @@ func (e *RejectedError) Error() string {
 	}
 	if e.Name != "" {
 		msg += " (" + e.Name + ")"
+	}
+	if !e.RetryAt.IsZero() {
+		// An absolute time: the error may be logged long after it was made.
+		msg += ", retry after " + e.RetryAt.UTC().Format("2006-01-02T15:04:05.000Z07:00")
 	}
 	return msg
 }
