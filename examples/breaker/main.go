@@ -37,22 +37,20 @@ func main() {
 	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	clk := &clock{t: start}
 	at := func() string { return fmt.Sprintf("t=%7.3fs", clk.t.Sub(start).Seconds()) }
-	var b *breaker.Breaker[string]
 	var opened, closedAfter bool
 	b, err := breaker.New[string](breaker.Config{
 		Name:  "inventory",
 		Clock: clk,
-		Hooks: breaker.Hooks{OnStateChange: func(name string, from, to breaker.State) {
-			line := fmt.Sprintf("%s  %s: %s -> %s", at(), name, from, to)
-			if to == breaker.StateOpen {
+		Hooks: breaker.Hooks{OnTransition: func(name string, t breaker.Transition) {
+			// t.Counts are those of the generation that just ended: what
+			// made the breaker trip, or how its probes went.
+			line := fmt.Sprintf("%s  %s: %s -> %s (%s; %d of %d calls failed, %d in a row)", at(), name, t.From, t.To,
+				t.Reason, t.Counts.Failures, t.Counts.Successes+t.Counts.Failures, t.Counts.ConsecutiveFailures)
+			if t.To == breaker.StateOpen {
 				opened = true
-				_, err := b.Execute(context.Background(), func(context.Context) (string, error) { return "", nil })
-				var re *breaker.RejectedError
-				if errors.As(err, &re) {
-					line += fmt.Sprintf(" for %.2fs", re.RetryAt.Sub(clk.t).Seconds())
-				}
+				line += fmt.Sprintf(" for %.2fs", t.RetryAt.Sub(t.At).Seconds())
 			}
-			if to == breaker.StateClosed && clk.t.Sub(start) > 2*time.Second+fault {
+			if t.To == breaker.StateClosed && clk.t.Sub(start) > 2*time.Second+fault {
 				closedAfter = true
 			}
 			fmt.Println(line)
