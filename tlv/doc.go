@@ -57,12 +57,28 @@
 //
 //	err = tlv.DecodeOptions{Strict: true}.Unmarshal(outOfOrder, &m)
 //
+// # Records without a schema
+//
+// Valid, Walk, Dump, Get and Set work on any record, because a nested message has its own
+// wire type. Get and Set take the path the same way, a []uint32 of tags from the top
+// (the path Walk passes to its callback); Set keeps every other byte, unknown fields
+// included, and takes a complete field built with the tlvwire.Append*Field functions:
+//
+//	f, _ := tlv.Get(rec, []uint32{5, 2}) // field 2 of the message in field 5
+//	rec, _ = tlv.Set(rec, []uint32{5, 2}, tlvwire.AppendStringField(nil, 2, "new"))
+//
+// # Streams
+//
+// Encoder and Decoder write and read a stream of messages as varint length-delimited
+// frames; a Decoder applies its DecodeOptions to every frame, and MaxSize to the frame
+// length before reading it.
+//
 // # Generating code
 //
 // For hot paths, the tlvgen command turns an XML schema into Go types with
 // reflection-free methods (tlvwire.Marshaler and tlvwire.Unmarshaler), which Marshal and
-// Unmarshal call directly. The bytes are the ones the reflection codec writes for a struct with the same
-// tags (tlvgen -plain emits that struct, without methods):
+// Unmarshal call directly. The bytes are the ones the reflection codec writes for a
+// struct with the same tags (tlvgen -plain emits that struct, without methods):
 //
 //	go run github.com/bulwark-go/bulwark/tlv/cmd/tlvgen -o msg_tlv.go msg.xml
 //	go run github.com/bulwark-go/bulwark/tlv/cmd/tlvgen check old.xml new.xml
@@ -71,6 +87,14 @@
 // the compatibility check. A schema's singular scalars, strings and bytes have implicit
 // presence: generated structs tag them `,omitempty`, and a hand-written struct meant to
 // produce the same bytes must do the same.
+//
+// # The wire layer: tlvwire
+//
+// Package tlv/tlvwire holds what the codec is built on and what generated code is written
+// against: Append*, Consume* and Size* functions, the wire types, Iter and Field (which
+// Walk and Get return), CompareKey* for map order, Marshaler, Unmarshaler and
+// DecodeState. Use it to write a codec by hand or to read generated code; the sentinel
+// errors and DecodeError are the same values in both packages.
 //
 // # Model
 //
@@ -143,30 +167,6 @@
 // maps are presized from the contiguous run of their fields. Generated code is faster
 // again. Benchmarks against msgpack, cbor, protobuf and a hand-written protowire codec
 // are in benchmarks/tlv.
-//
-// # Records without a schema
-//
-// Valid, Walk, Dump, Get and Set work on any record, because a nested message has its own
-// wire type. Get and Set take the path the same way, a []uint32 of tags from the top
-// (the path Walk passes to its callback); Set keeps every other byte, unknown fields
-// included, and takes a complete field built with the tlvwire.Append*Field functions:
-//
-//	f, _ := tlv.Get(rec, []uint32{5, 2}) // field 2 of the message in field 5
-//	rec, _ = tlv.Set(rec, []uint32{5, 2}, tlvwire.AppendStringField(nil, 2, "new"))
-//
-// # Streams
-//
-// Encoder and Decoder write and read a stream of messages as varint length-delimited
-// frames; a Decoder applies its DecodeOptions to every frame, and MaxSize to the frame
-// length before reading it.
-//
-// # The wire layer: tlvwire
-//
-// Package tlv/tlvwire holds what the codec is built on and what generated code is written
-// against: Append*, Consume* and Size* functions, the wire types, Iter and Field (which
-// Walk and Get return), CompareKey* for map order, Marshaler, Unmarshaler and
-// DecodeState. Use it to write a codec by hand or to read generated code; the sentinel
-// errors and DecodeError are the same values in both packages.
 //
 // # State and concurrency
 //
