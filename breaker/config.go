@@ -112,13 +112,6 @@ type Config struct {
 type Hooks struct {
 	// OnStateChange is called for every state transition.
 	OnStateChange func(name string, from, to State)
-	// OnTransition is called for every state transition too, right after
-	// OnStateChange, with why it happened and the Counts of the generation
-	// that ended as they stood at the transition (Counts, read in the
-	// hook, already shows the new generation's). Setting it makes each
-	// transition sum the window once more, under the lock; calls that
-	// change no state cost nothing more.
-	OnTransition func(name string, t Transition)
 	// OnReject is called for every call refused without running, with
 	// an error matching ErrOpen or ErrTooManyRequests. Setting it makes
 	// refusals take the breaker's lock.
@@ -127,6 +120,13 @@ type Hooks struct {
 	// duration. Setting it costs a clock read per call and makes every
 	// result take the breaker's lock.
 	OnResult func(name string, err error, d time.Duration)
+	// OnTransition is called for every state transition too, right after
+	// OnStateChange, with why it happened and the Counts of the generation
+	// that ended as they stood at the transition (Counts, read in the
+	// hook, already shows the new generation's). Setting it makes each
+	// transition sum the window once more, under the lock; calls that
+	// change no state cost nothing more.
+	OnTransition func(name string, t Transition)
 }
 
 // settings is a validated Config with defaults filled in.
