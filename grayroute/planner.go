@@ -106,18 +106,8 @@ func NewPlanner(r *Router, src HealthSource, cfg PlannerConfig) (*Planner, error
 		case err != nil:
 			return nil, fmt.Errorf("%w: %w", ErrBadState, err)
 		default:
-			var sf stateFile
-			if err := json.Unmarshal(data, &sf); err != nil {
-				return nil, fmt.Errorf("%w: %s: %w", ErrBadState, cfg.StateFile, err)
-			}
-			if sf.Version != 1 {
-				return nil, fmt.Errorf("%w: %s: version %d, want 1", ErrBadState, cfg.StateFile, sf.Version)
-			}
-			for n, st := range sf.Releases {
-				if st == nil || st.Step < 0 {
-					return nil, fmt.Errorf("%w: %s: release %q: bad step", ErrBadState, cfg.StateFile, n)
-				}
-				p.state[n] = st
+			if p.state, err = parseState(cfg.StateFile, data); err != nil {
+				return nil, err
 			}
 		}
 	}
@@ -129,6 +119,26 @@ func NewPlanner(r *Router, src HealthSource, cfg PlannerConfig) (*Planner, error
 		r.setShare(n, pl.fp, st.share(pl), st.RolledBack)
 	}
 	return p, nil
+}
+
+// parseState reads a state file's content (name is for errors, which match
+// ErrBadState).
+func parseState(name string, data []byte) (map[string]*planProgress, error) {
+	var sf stateFile
+	if err := json.Unmarshal(data, &sf); err != nil {
+		return nil, fmt.Errorf("%w: %s: %w", ErrBadState, name, err)
+	}
+	if sf.Version != 1 {
+		return nil, fmt.Errorf("%w: %s: version %d, want 1", ErrBadState, name, sf.Version)
+	}
+	out := make(map[string]*planProgress, len(sf.Releases))
+	for n, st := range sf.Releases {
+		if st == nil || st.Step < 0 {
+			return nil, fmt.Errorf("%w: %s: release %q: bad step", ErrBadState, name, n)
+		}
+		out[n] = st
+	}
+	return out, nil
 }
 
 func (st *planProgress) share(pl *compiledPlan) int {
@@ -247,7 +257,7 @@ func (p *Planner) tick(ctx context.Context) (events []planEvent, errs []error) {
 			*ev.st = ev.prev
 			ev.kind, ev.reason = 3, "progress not persisted: "+perr.Error()
 		}
-		if !p.r.setShare(ev.release, ev.plan.fp, ev.st.share(ev.plan), ev.st.RolledBack) {
+		if ok, _ := p.r.setShare(ev.release, ev.plan.fp, ev.st.share(ev.plan), ev.st.RolledBack); !ok {
 			// The plan changed while it was judged: the verdict was about
 			// the old plan. The next Tick starts the new one at step 0.
 			ev.kind, ev.reason = 3, "plan changed while it was judged; it restarts at the next tick"

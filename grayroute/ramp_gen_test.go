@@ -93,7 +93,8 @@ func TestRampMovesNoThirdArmUser(t *testing.T) {
 		pl := cfg.Releases["r"].Plan
 		for _, st := range pl.Steps {
 			rel := r.releaseOf("r")
-			require.True(t, r.setShare("r", rel.plan.fp, st.Share, false))
+			ok, _ := r.setShare("r", rel.plan.fp, st.Share, false)
+			require.True(t, ok)
 			for _, k := range keys {
 				v := r.Route("r", Request{Key: k}).Variant
 				if before[k] == "exp" || v == "exp" {

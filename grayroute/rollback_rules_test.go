@@ -12,7 +12,8 @@ import (
 func rollBack(t *testing.T, r *Router, n string) {
 	rel := r.releaseOf(n)
 	require.NotNil(t, rel.plan)
-	require.True(t, r.setShare(n, rel.plan.fp, 0, true))
+	ok, _ := r.setShare(n, rel.plan.fp, 0, true)
+	require.True(t, ok)
 }
 
 // TestRollbackKeepsExplicitRules: by default a rollback zeroes the plan's

@@ -2,13 +2,13 @@ package grayroute
 
 import (
 	"bytes"
-	"context"
+	"crypto/sha256"
+	"encoding/json"
 	"fmt"
 	"maps"
 	"slices"
 	"sync"
 	"sync/atomic"
-	"time"
 )
 
 // Hooks are callbacks of a Router. They run outside every lock and may call
@@ -35,6 +35,7 @@ type Router struct {
 	shares map[string]planShare
 	sticky map[string]*stickySet
 	epochs map[string]uint32
+	sum    [sha256.Size]byte // of the config applied
 }
 
 type snapshot struct {
@@ -72,6 +73,7 @@ func New(cfg Config) (*Router, error) {
 	if err := r.apply(base, names, nil); err != nil {
 		return nil, err
 	}
+	r.sum = configSum(&cfg)
 	return r, nil
 }
 
@@ -107,19 +109,25 @@ func (r *Router) Releases() []string {
 // good config stays. An update that changes an existing release's salt,
 // hash version or variant order is refused with an error matching
 // ErrReshuffle (a *ReshuffleError per release, joined).
-func (r *Router) Update(cfg Config) error { return r.update(&cfg, false) }
+func (r *Router) Update(cfg Config) error { _, err := r.update(&cfg, false); return err }
 
 // ForceUpdate is Update that applies reshuffling changes too. Sticky keys of
 // a reshuffled release are forgotten.
-func (r *Router) ForceUpdate(cfg Config) error { return r.update(&cfg, true) }
+func (r *Router) ForceUpdate(cfg Config) error { _, err := r.update(&cfg, true); return err }
 
-func (r *Router) update(cfg *Config, force bool) error {
+// update is Update or ForceUpdate; changed is false when cfg is the config
+// the Router already has (then nothing is done).
+func (r *Router) update(cfg *Config, force bool) (changed bool, err error) {
 	base, names, err := compile(cfg)
 	if err != nil {
-		return err
+		return false, err
 	}
+	sum := configSum(cfg)
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if sum == r.sum {
+		return false, nil
+	}
 	var reshuffled []string
 	var errs []error
 	for _, n := range names {
@@ -133,9 +141,20 @@ func (r *Router) update(cfg *Config, force bool) error {
 		}
 	}
 	if len(errs) > 0 && !force {
-		return joinErrors(errs)
+		return false, joinErrors(errs)
 	}
-	return r.apply(base, names, reshuffled)
+	if err := r.apply(base, names, reshuffled); err != nil {
+		return false, err
+	}
+	r.sum = sum
+	return true, nil
+}
+
+// configSum identifies a config's content (Hooks aside), so that applying
+// the same config again is seen to change nothing.
+func configSum(cfg *Config) [sha256.Size]byte {
+	b, _ := json.Marshal(cfg) // a Config always marshals
+	return sha256.Sum256(b)
 }
 
 func joinErrors(errs []error) error {
@@ -264,18 +283,25 @@ func (r *Router) planOf(n string) (*compiledPlan, bool) {
 }
 
 // setShare applies a plan's share to release n if its plan still has
-// fingerprint fp. A rollback forgets the release's sticky keys.
-func (r *Router) setShare(n, fp string, share int, rolled bool) bool {
+// fingerprint fp (ok), and reports whether that changed the routing. A
+// rollback forgets the release's sticky keys.
+func (r *Router) setShare(n, fp string, share int, rolled bool) (ok, changed bool) {
 	r.mu.Lock()
 	b := r.base[n]
 	if b == nil || b.plan == nil || b.plan.fp != fp {
 		r.mu.Unlock()
-		return false
+		return false, false
 	}
 	prev, had := r.shares[n]
 	if had && prev.share == share && prev.rolled == rolled {
 		r.mu.Unlock()
-		return true
+		return true, false
+	}
+	if !had && share == b.plan.steps[0].Share && !rolled {
+		// the share the plan starts at, which the Router already applies
+		r.shares[n] = planShare{fp: fp, share: share}
+		r.mu.Unlock()
+		return true, false
 	}
 	rollback := rolled && !(had && prev.rolled)
 	if rollback {
@@ -291,52 +317,7 @@ func (r *Router) setShare(n, fp string, share int, rolled bool) bool {
 	if rollback && s != nil {
 		s.c.Purge()
 	}
-	return true
-}
-
-// WatchFile polls path every interval (default 1 s) and applies its
-// content with Update whenever it changes, until ctx ends; then it returns
-// nil. It runs on the caller's goroutine. Errors go to Hooks.OnReloadError
-// and keep the last good config; an unchanged bad file is reported once.
-func (r *Router) WatchFile(ctx context.Context, path string, every time.Duration) error {
-	if every <= 0 {
-		every = time.Second
-	}
-	var last []byte
-	seen := false
-	check := func() {
-		data, err := readLimited(path)
-		if err != nil {
-			r.reloadError(err)
-			return
-		}
-		if seen && bytes.Equal(data, last) {
-			return
-		}
-		last, seen = data, true
-		cfg, err := ParseConfig(data)
-		if err == nil {
-			err = r.Update(cfg)
-		}
-		if err != nil {
-			r.reloadError(err)
-			return
-		}
-		if r.hooks.OnReload != nil {
-			r.hooks.OnReload(path)
-		}
-	}
-	check()
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-			check()
-		}
-	}
+	return true, true
 }
 
 func (r *Router) reloadError(err error) {

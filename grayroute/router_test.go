@@ -174,7 +174,8 @@ func TestStickyKeepsOnShrinkNotRollback(t *testing.T) {
 		}
 		// A rollback: nobody stays, and nobody returns when the plan restarts.
 		fp := r.snap.Load().rels["r"].plan.fp
-		require.True(t, r.setShare("r", fp, 0, true))
+		ok, _ := r.setShare("r", fp, 0, true)
+		require.True(t, ok)
 		for _, k := range keys {
 			require.Equal(t, "stable", r.Route("r", Request{Key: k}).Variant)
 		}
