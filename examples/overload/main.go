@@ -1,18 +1,32 @@
 // Command overload demonstrates DAGOR-style admission control under a load
-// ramp: a service with 8 workers (lognormal service time, mean 10 ms, so about
-// 800 req/s) receives Poisson traffic at 1× its capacity, then 4×, then 1×
-// again. Every second it prints the goodput (requests finished within their
-// 500 ms deadline ÷ min(offered, capacity)), the requests shed per business
-// class and the admission level.
+// ramp, in real time: a service with 8 workers (lognormal service time, mean
+// 10 ms) receives Poisson traffic at 1× its capacity, then 4×, then 1×
+// again. Every second it prints the goodput, the requests shed per business
+// class and the admission level, and at the end it checks three things:
+//
+//   - steady 1×: before the spike, at most 2 % of the requests were refused
+//     (for any reason) and none for the admission level;
+//   - priority: class 0 (the most important) got at least 95 % of its
+//     requests served in time during the 4× phase;
+//   - recovery: within 5 s of the drop back to 1×, one second with
+//     goodput ≥ 0.95.
+//
+// It exits 1 naming every check that failed.
 //
 //	go run ./examples/overload          # 5 s at 1×, 10 s at 4×, 10 s at 1×
-//	go run ./examples/overload -short   # 2 s, 5 s, 5 s
+//	go run ./examples/overload -short   # 3 s, 4 s, 6 s (about 15 s in all)
 //
-// It prints the columns' meaning first, and the seconds after the drop until
-// goodput is back to 0.95. It exits non-zero if class 0 (the most important)
-// loses more than 5 % of
-// its requests during the 4× phase, or if goodput has not come back above
-// 0.8 in the last two seconds.
+// # What "1×" is here
+//
+// On a shared machine the 8 workers do not run 800 requests a second: a
+// sleep of 10 ms takes longer when the scheduler is busy. The command first
+// measures the machine's real capacity (8 workers sleeping their service
+// times back to back for a second) and then drives "1×" at 90 % of it
+// (ρ = 0.9, where an M/M/8 queue waits about 9 ms on average, below the
+// 20 ms threshold: not overload), "4×" at 4 × that capacity. The tolerance
+// of the steady check (2 % refused, any reason) covers the bounded queue's
+// losses at ρ = 0.9 (about 0.3 % in theory) and a scheduler hiccup of a
+// loaded 2-core machine; the measured share is printed either way.
 package main
 
 import (
@@ -25,6 +39,7 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -33,32 +48,61 @@ import (
 )
 
 const (
-	workers  = 8
-	capacity = 800.0 // req/s with 10 ms mean service time
-	deadline = 500 * time.Millisecond
+	workers     = 8
+	meanService = 10 * time.Millisecond
+	deadline    = 500 * time.Millisecond
+	steadyRho   = 0.9  // "1×" is this share of the measured capacity
+	steadyShed  = 0.02 // steady check: at most this share refused
+	recoverBy   = 5    // recovery check: seconds after the drop
 )
 
 type second struct {
 	offered, ok atomic.Int64
 	arrived     [4]atomic.Int64
-	shed        [4]atomic.Int64
+	shed        [4]atomic.Int64 // refused for any reason
+	levelShed   atomic.Int64    // refused for the admission level
 	done        [4]atomic.Int64
 }
 
+// service draws lognormal service times with mean 10 ms and CV 1.
+type service struct{ mu, sigma float64 }
+
+func newService() service {
+	sigma := math.Sqrt(math.Log(2))
+	return service{mu: math.Log(float64(meanService)) - sigma*sigma/2, sigma: sigma}
+}
+
+func (s service) draw(rng *rand.Rand) time.Duration {
+	return time.Duration(math.Exp(s.mu + s.sigma*rng.NormFloat64()))
+}
+
 func main() {
-	short := flag.Bool("short", false, "run a compressed ramp (< 15 s)")
+	short := flag.Bool("short", false, "a compressed ramp (about 15 s)")
 	flag.Parse()
 	phases := []struct {
 		mult float64
 		secs int
 	}{{1, 5}, {4, 10}, {1, 10}}
 	if *short {
-		phases[0].secs, phases[1].secs, phases[2].secs = 2, 5, 5
+		phases[0].secs, phases[1].secs, phases[2].secs = 3, 4, 6
 	}
 	total := 0
 	for _, p := range phases {
 		total += p.secs
 	}
+
+	// time.Sleep overshoots on a loaded machine; subtracting the median
+	// overshoot keeps the service time near 10 ms. The capacity is then
+	// measured rather than assumed.
+	svc := newService()
+	overshoot := sleepOvershoot()
+	capacity := measureCapacity(svc, overshoot, time.Second)
+	fmt.Printf("sleep overshoot %v (subtracted from every service time); measured capacity %.0f req/s (nominal 800)\n", overshoot, capacity)
+	if capacity < 100 {
+		fmt.Println("FAIL: machine: 8 workers ran under 100 requests a second; too loaded to run the demonstration")
+		os.Exit(1)
+	}
+	oneX := steadyRho * capacity
 
 	c, err := overload.New(overload.Config{MaxConcurrency: workers})
 	if err != nil {
@@ -68,14 +112,20 @@ func main() {
 	stats := make([]second, total+1)
 	rng := rand.New(rand.NewPCG(1, 2))
 	zipf := rand.NewZipf(rng, 1.1, 1, 99_999)
-	sigma := math.Sqrt(math.Log(2))
-	mu := math.Log(float64(10*time.Millisecond)) - sigma*sigma/2
 
-	// time.Sleep overshoots on a loaded machine; without subtracting the
-	// median overshoot, 10 ms handlers would really take 11–12 ms and "1×"
-	// would be an overload.
-	overshoot := sleepOvershoot()
-	fmt.Printf("sleep overshoot on this machine: %v (subtracted from every service time)\n", overshoot)
+	fmt.Printf("phases: %d s at 1× → %d s at 4× → %d s at 1×; 1× = %.0f req/s (%.0f %% of the measured capacity)\n",
+		phases[0].secs, phases[1].secs, phases[2].secs, oneX, 100*steadyRho)
+	fmt.Println("classes 0..3 carry 10/20/30/40 % of the traffic; 0 is the most important")
+	fmt.Println("columns:")
+	fmt.Println("  t        the second of the run the line is about (requests that arrived in it)")
+	fmt.Println("  offered  requests that arrived in that second")
+	fmt.Println("  goodput  requests finished within their 500 ms deadline ÷ min(offered, 1× rate): 1.00 = all useful;")
+	fmt.Println("           during 4× up to 1.11, since the workers can run 1/0.9 of the 1× rate")
+	fmt.Println("  c0..c3   refused/arrived for classes 0, 1, 2, 3 (refused for any reason: level, full queue, deadline)")
+	fmt.Println("  level    the admission level \"business.user\" when the line is printed (one deadline after its second):")
+	fmt.Println("           level=3.90 admits every request of classes 0, 1 and 2, and of class 3 those whose user")
+	fmt.Println("           priority (0..127, from a hash of the user ID and the hour; lower passes first) is 0..90;")
+	fmt.Println("           level=2.40 refuses all of class 3 and the class-2 users above 40; 255.255 = open, nothing refused")
 
 	var wg sync.WaitGroup
 	start := time.Now()
@@ -85,24 +135,18 @@ func main() {
 		for ; printed < upTo; printed++ {
 			s := &stats[printed]
 			off := s.offered.Load()
-			good := float64(s.ok.Load()) / math.Max(1, math.Min(float64(off), capacity))
-			fmt.Printf("t=%2ds offered=%4d goodput=%.2f  shed/arrived per class: %4d/%-4d %4d/%-4d %4d/%-4d %4d/%-4d  level=%v\n",
+			good := float64(s.ok.Load()) / math.Max(1, math.Min(float64(off), oneX))
+			fmt.Printf("t=%2ds offered=%4d goodput=%.2f  c0 %4d/%-4d c1 %4d/%-4d c2 %4d/%-4d c3 %4d/%-4d  level=%v\n",
 				printed+1, off, good,
 				s.shed[0].Load(), s.arrived[0].Load(), s.shed[1].Load(), s.arrived[1].Load(),
 				s.shed[2].Load(), s.arrived[2].Load(), s.shed[3].Load(), s.arrived[3].Load(), c.Level())
 		}
 	}
-	fmt.Println("phase: 1× → 4× → 1× of capacity; classes 0..3 carry 10/20/30/40 % of traffic (0 most important)")
-	fmt.Println("columns: t = second of the run; offered = requests that arrived in it;")
-	fmt.Println("  goodput = requests finished within their 500 ms deadline ÷ min(offered, 800) (1.00 = the capacity is used for useful work);")
-	fmt.Println("  shed/arrived per class = refusals ÷ arrivals for classes 0, 1, 2, 3;")
-	fmt.Println("  level = the admission level \"business.user\" at the line's print: requests of a class below business are")
-	fmt.Println("  shed, of class business only users up to user pass (3.90: class 3 users 0..90 pass, all of 0..2 pass; 255.255 = open)")
 	phaseEnd := start
 	for _, ph := range phases {
 		phaseEnd = phaseEnd.Add(time.Duration(ph.secs) * time.Second)
 		for {
-			next = next.Add(time.Duration(rng.ExpFloat64() / (ph.mult * capacity) * float64(time.Second)))
+			next = next.Add(time.Duration(rng.ExpFloat64() / (ph.mult * oneX) * float64(time.Second)))
 			if !next.Before(phaseEnd) {
 				next = phaseEnd
 				break
@@ -121,7 +165,7 @@ func main() {
 				class++
 			}
 			user := "user-" + strconv.FormatUint(zipf.Uint64(), 10)
-			service := time.Duration(math.Exp(mu + sigma*rng.NormFloat64()))
+			service := svc.draw(rng)
 			arrival := next
 			sec := &stats[int(arrival.Sub(start)/time.Second)]
 			sec.offered.Add(1)
@@ -134,8 +178,12 @@ func main() {
 				p := overload.Priority{Business: uint8(class), User: overload.UserPriority(user, arrival)}
 				permit, err := c.Acquire(ctx, p)
 				if err != nil {
-					if errors.Is(err, overload.ErrShed) {
+					var se *overload.ShedError
+					if errors.As(err, &se) {
 						sec.shed[class].Add(1)
+						if se.Reason == overload.ReasonLevel {
+							sec.levelShed.Add(1)
+						}
 					}
 					return
 				}
@@ -151,33 +199,79 @@ func main() {
 	wg.Wait()
 	report(total)
 
-	// Verdict.
+	var failed []string
+	check := func(name string, ok bool, format string, args ...any) {
+		v := "ok"
+		if !ok {
+			v = "FAILED"
+			failed = append(failed, name)
+		}
+		fmt.Printf("check %-9s %-6s "+format+"\n", append([]any{name, v}, args...)...)
+	}
+
+	// Steady 1×: the seconds before the spike.
+	var steadyArr, steadyShedN, steadyLevel int64
+	for s := range phases[0].secs {
+		steadyArr += stats[s].offered.Load()
+		steadyLevel += stats[s].levelShed.Load()
+		for k := range 4 {
+			steadyShedN += stats[s].shed[k].Load()
+		}
+	}
+	share := float64(steadyShedN) / math.Max(1, float64(steadyArr))
+	check("steady", share <= steadyShed && steadyLevel == 0,
+		"at 1× before the spike: %d of %d refused (%.2f %%, tolerance %.0f %%), %d for the level (must be 0)",
+		steadyShedN, steadyArr, 100*share, 100*steadyShed, steadyLevel)
+
+	// Priority: class 0 during 4×.
 	var arrived0, done0 int64
 	for s := phases[0].secs; s < phases[0].secs+phases[1].secs; s++ {
 		arrived0 += stats[s].arrived[0].Load()
 		done0 += stats[s].done[0].Load()
 	}
 	class0 := float64(done0) / math.Max(1, float64(arrived0))
-	var endOK, endOff int64
-	for s := total - 2; s < total; s++ {
-		endOK += stats[s].ok.Load()
-		endOff += stats[s].offered.Load()
-	}
-	endGood := float64(endOK) / math.Max(1, math.Min(float64(endOff), 2*capacity))
+	check("priority", class0 >= 0.95, "class 0 served in time during 4×: %.3f (target ≥ 0.95)", class0)
+
+	// Recovery: first second after the drop with goodput ≥ 0.95.
+	drop := phases[0].secs + phases[1].secs
 	recovery := -1
-	for s := phases[0].secs + phases[1].secs; s < total; s++ {
+	for s := drop; s < total; s++ {
 		off := stats[s].offered.Load()
-		if float64(stats[s].ok.Load())/math.Max(1, math.Min(float64(off), capacity)) >= 0.95 {
-			recovery = s + 1 - phases[0].secs - phases[1].secs
+		if float64(stats[s].ok.Load())/math.Max(1, math.Min(float64(off), oneX)) >= 0.95 {
+			recovery = s + 1 - drop
 			break
 		}
 	}
-	fmt.Printf("class 0 success during 4×: %.3f; goodput in the last 2 s: %.2f; first second after the drop with goodput ≥ 0.95: %ds after it (-1: none)\n", class0, endGood, recovery)
-	if class0 < 0.95 || endGood < 0.8 {
-		fmt.Println("FAIL")
+	check("recovery", recovery >= 1 && recovery <= recoverBy,
+		"first second after the drop with goodput ≥ 0.95 ends %d s after it (target ≤ %d s; -1: none)", recovery, recoverBy)
+
+	if len(failed) > 0 {
+		fmt.Println("FAIL:", strings.Join(failed, ", "))
 		os.Exit(1)
 	}
 	fmt.Println("OK")
+}
+
+// measureCapacity runs the 8 workers back to back for d, each sleeping
+// service times as the demonstration does, and returns the requests they
+// completed per second: the machine's real capacity for this service.
+func measureCapacity(svc service, overshoot, d time.Duration) float64 {
+	var n atomic.Int64
+	var wg sync.WaitGroup
+	start := time.Now()
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rng := rand.New(rand.NewPCG(uint64(w), 7))
+			for time.Since(start) < d {
+				time.Sleep(max(svc.draw(rng)-overshoot, 0))
+				n.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	return float64(n.Load()) / time.Since(start).Seconds()
 }
 
 // sleepOvershoot returns the median lateness of a 2 ms time.Sleep.
