@@ -1,8 +1,11 @@
 // Package grayroute decides, per request, which variant of a gray release
 // serves it: staff first, then a uid tail or segment, a platform and client
 // version, a share of users by stable hash; it ramps the share in staged
-// steps gated on canary-versus-control health, rolls back at once when the
-// numbers turn, and carries the decision to every downstream hop.
+// steps gated on canary-versus-control health, rolls the canary's share
+// back to 0 in one step at the first Planner tick whose numbers show it
+// worse than the control (before min_samples only when the error rates
+// differ with confidence), and carries the decision to every downstream
+// hop.
 //
 // # Quick start
 //
@@ -52,13 +55,20 @@
 //
 // New compiles everything once: versions and numbers parsed, whitelists as
 // sets, attributes as slots fetched once per Route. Every mistake is a
-// *ConfigError matching ErrInvalidConfig with the path of the field.
-// ParseConfig rejects unknown JSON fields; Config.Attrs, when set, rejects
-// unknown attribute names. Update validates and swaps atomically (Route
+// *ConfigError matching ErrInvalidConfig with the path of the field, with
+// indexes (releases.x.plan.steps[0].dwell); ParseConfig's errors also give
+// the byte offset, line and column in the text, syntax errors included.
+// ParseConfig is strict: unknown fields, field names in another case, a key
+// repeated in one object, and a top-level null or non-object are errors
+// (encoding/json would accept them, the last key winning). Config.Attrs,
+// when set, rejects unknown attribute names. Update validates and swaps atomically (Route
 // never blocks and never sees half a config); it refuses, with ErrReshuffle,
 // a change of an existing release's salt, hash version or variant order,
 // which would move users; ForceUpdate applies it. Impact reports who would
-// move before you apply. WatchFile polls a file on your goroutine.
+// move before you apply. WatchFile polls a file on your goroutine: it
+// applies a changed config, reports an error once per change of state (a
+// missing file once, not at every poll), and fires OnReload only when the
+// config changed.
 //
 // # Plans
 //
@@ -66,11 +76,14 @@
 // canary and a control variant. The Router applies the plan's current share
 // as the canary weight of every split naming the canary (the control takes
 // the rest), starting at step 0. A Planner (NewPlanner, then Tick or Run)
-// asks a HealthSource for both variants since the step began. It holds
-// until the canary has min_samples requests; a failed gate (error rate
-// increase above max_error_rate_increase, default 0.01, or p99 ratio above
-// max_p99_ratio, default 1.2) rolls the share back to 0 at once and holds
-// there until the plan changes (bump "epoch"). Comparisons are exact: the
+// asks a HealthSource for both variants since the step began. Once the
+// canary has min_samples requests, a failed gate (error rate increase above
+// max_error_rate_increase, default 0.01, or p99 ratio above max_p99_ratio,
+// default 1.2) rolls the share back to 0 in one step, at that Tick, and it
+// holds there until the plan changes (bump "epoch"). So a rollback comes at
+// the first Tick after the canary turned bad whose evidence suffices: the
+// early-abort test below, or min_samples and the gate; between Ticks, and
+// while the evidence is short of both, the canary keeps its share. Comparisons are exact: the
 // counts as fractions, the thresholds as the decimals written, so a value
 // at a threshold passes and only one above it rolls back. Before
 // min_samples, a canary whose error rate is worse than the control's by
@@ -82,6 +95,25 @@
 // the dwell has elapsed. The state persists to StateFile (temp file plus
 // rename) and is restored, rollbacks included, by NewPlanner after a
 // restart.
+//
+// A rollback sets the canary's share of the plan's splits to 0; rules that
+// name the canary explicitly (a staff whitelist, a key_tail segment) keep
+// sending their requests to it, on purpose: staff keep testing the broken
+// build while users are out of it. Set "rollback_all": true in the plan to
+// switch those rules off as well (and a canary default gives way to the
+// control), so that no request reaches the canary after a rollback.
+//
+// # Running a fleet
+//
+// A plan's state lives in the Planner's process. Run one Planner (on one
+// replica, or a small controller) with a StateFile, and have every replica
+// follow it: WatchFile on the shared config and WatchState on the state
+// file (a shared volume, or copied beside the config by your config
+// system). A follower applies each saved share, rollbacks included, at its
+// next poll; while its config lags the Planner's (a different plan) it
+// keeps its own share until the configs agree. Without WatchState every
+// replica routes its own plan's step 0 and never rolls back. Do not run a
+// second Planner on the same state file, nor a Planner on a follower.
 //
 // # Once in, stay in
 //
@@ -99,6 +131,13 @@
 // An incoming header is honoured only when the trust func returns true: nil
 // trust means never, the right default at the edge, where clients could
 // forge it. Trust internal hops (by mTLS identity or network), not clients.
+// The header is read strictly (ParseHeader): one malformed pair and the
+// whole value is ignored. RoundTripper sends every release's decision to
+// every host it is used for, skipping any decision whose names could inject
+// pairs, and merges with a header the caller set (the caller's pairs win);
+// wrap only clients to your own services, or use ScopedRoundTripper to
+// choose which releases go to which host. ParseHeader and FormatHeader
+// carry decisions over other transports (gRPC metadata, queue headers).
 //
 // # Performance
 //
@@ -119,6 +158,6 @@
 // the counts since the step began: set min_samples high enough), persist
 // sticky keys across restarts, or make experiments mutually exclusive. With
 // three or more variants, changing weights moves keys between them (Impact
-// shows how many). A Planner drives one Router; do not run two on the same
-// state file.
+// shows how many). A Planner drives one Router; other replicas follow it
+// with WatchState (see Running a fleet).
 package grayroute

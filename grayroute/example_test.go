@@ -2,7 +2,9 @@ package grayroute_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"log"
 	"net/http"
 	"net/http/httptest"
 	"time"
@@ -138,4 +140,37 @@ func ExampleMiddleware() {
 	req.Header.Set(grayroute.Header, "chat-v2=stable") // from a client: not trusted
 	h.ServeHTTP(httptest.NewRecorder(), req)
 	// Output: canary whitelist
+}
+
+// A fleet: one process runs the Planner with a StateFile; every replica
+// follows the shared config and that state file, so a rollback reaches it
+// at its next poll.
+func ExampleRouter_WatchState() {
+	ctx := context.Background()
+	cfg, err := grayroute.LoadConfig("/etc/gray/gray.json")
+	if err != nil {
+		log.Fatal(err)
+	}
+	r, err := grayroute.New(cfg)
+	if err != nil {
+		log.Fatal(err)
+	}
+	go r.WatchFile(ctx, "/etc/gray/gray.json", time.Second)
+	go r.WatchState(ctx, "/etc/gray/gray.state", time.Second) // written by the Planner's process
+	// ... serve with grayroute.Middleware(r, ...)
+}
+
+// ParseHeader is strict: a value that could smuggle a pair is refused
+// whole; FormatHeader refuses names that would inject one.
+func ExampleParseHeader() {
+	ds, err := grayroute.ParseHeader("chat-v2=canary, search=stable")
+	fmt.Println(len(ds), ds[0].Variant, ds[1].Reason, err)
+	_, err = grayroute.ParseHeader("chat-v2=canary,,pay=canary")
+	fmt.Println(err != nil)
+	_, err = grayroute.FormatHeader([]grayroute.Decision{{Release: "r", Variant: "stable,pay=canary"}})
+	fmt.Println(errors.Is(err, grayroute.ErrBadHeader))
+	// Output:
+	// 2 canary propagated <nil>
+	// true
+	// true
 }

@@ -14,10 +14,12 @@ import (
 // Hooks are callbacks of a Router. They run outside every lock and may call
 // back into the Router.
 type Hooks struct {
-	// OnReload runs after WatchFile applied a changed file.
+	// OnReload runs after WatchFile applied a changed config, or WatchState
+	// a changed share.
 	OnReload func(path string)
-	// OnReloadError receives every error of WatchFile: unreadable file,
-	// invalid config, refused reshuffle. The last good config stays.
+	// OnReloadError receives the errors of WatchFile and WatchState
+	// (unreadable file, invalid config or state, refused reshuffle), each
+	// once when the watch enters that state. The last good config stays.
 	OnReloadError func(err error)
 }
 

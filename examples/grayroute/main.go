@@ -1,7 +1,12 @@
 // Command grayroute shows a staged gray release: a plan ramps a canary
 // from 1 % to 50 % while simulated traffic is routed and measured, the
-// canary turns bad at 20 %, the planner rolls it back to 0 at once, and a
-// restarted process resumes in the rolled-back state from the state file.
+// canary turns bad at 20 %, and the planner rolls its share back to 0 in one
+// step at the first tick (every 5 simulated minutes) whose numbers prove it
+// worse: here the early-abort test, before min_samples, one tick after it
+// turned bad (two with -short, which routes less traffic per tick). Staff stay on the canary (explicit rules survive a rollback
+// unless the plan sets rollback_all), a second replica following the state
+// file rolls back at its next poll, and a restarted process resumes in the
+// rolled-back state from the state file.
 //
 //	go run ./examples/grayroute [-short]
 package main
@@ -181,6 +186,21 @@ func run(short bool) error {
 	d := r.Route("chat-v2", grayroute.Request{Key: "12345678"})
 	fmt.Printf("after rollback: uid 12345678 -> %s (%s); staff 10001 -> %s\n", d.Variant, d.Reason,
 		r.Route("chat-v2", grayroute.Request{Key: "10001"}).Variant)
+
+	// Another replica, with its own Router, follows the Planner's state file:
+	// one poll (a cancelled ctx makes WatchState poll once and return).
+	follower, err := grayroute.New(cfg)
+	if err != nil {
+		return err
+	}
+	once, cancel := context.WithCancel(ctx)
+	cancel()
+	if err := follower.WatchState(once, state, time.Second); err != nil {
+		return err
+	}
+	fd := follower.Route("chat-v2", grayroute.Request{Key: "12345678"})
+	fmt.Printf("replica 2 after one poll of the state file: uid 12345678 -> %s (%s)\n", fd.Variant,
+		follower.Explain("chat-v2", grayroute.Request{Key: "12345678"}).Steps[1].Detail)
 
 	// A restart: a new Router and Planner read the state file and stay rolled back.
 	r2, err := grayroute.New(cfg)
