@@ -3,7 +3,8 @@ package breaker
 // Counts are the outcomes of calls admitted within the rolling window (or,
 // after a state change, since it). Requests counts admitted calls, including
 // those still running; Rejected counts refused calls. A slow call is counted
-// both as slow and as a success or failure.
+// both as slow and as a success or failure; an excluded call is never
+// slow (see Config.SlowCall).
 //
 // ConsecutiveSuccesses and ConsecutiveFailures are the length of the
 // trailing run of that outcome, in completion order, counting only members

@@ -132,6 +132,9 @@
 // are lock-free unless OnReject is set. Counts and the trip rule's
 // evaluation after a failure cost one step per bucket.
 //
+// OnTransition costs one more sum of the window per state change (under
+// the lock, only when it is set), nothing per call.
+//
 // Execute allocates nothing; a breaker allocates a 64-byte slot for each
 // bucket period in which it admits a call, and a new window (128 bytes and
 // 8 per bucket) at each state change. Group.Execute adds a hash-table lookup
