@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net/http"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -213,4 +214,38 @@ func countsOf(b *Breaker[int], g *Group[int], entry int) Counts {
 		return g.Counts("k")
 	}
 	return b.Counts()
+}
+
+// TestRoundTripperDeadlineFollowsTheRule: through RoundTripper too, a
+// request that runs into its deadline is a failure, and IsExcluded
+// matching context.DeadlineExceeded opts out.
+func TestRoundTripperDeadlineFollowsTheRule(t *testing.T) {
+	for _, optOut := range []bool{false, true} {
+		synctest.Test(t, func(t *testing.T) {
+			cfg := Config{}
+			if optOut {
+				cfg.IsExcluded = func(err error) bool { return errors.Is(err, context.DeadlineExceeded) }
+			}
+			g, err := NewGroup[*http.Response](GroupConfig{Breaker: cfg})
+			require.NoError(t, err)
+			ft := &fakeTransport{next: func(req *http.Request) (int, error) {
+				<-req.Context().Done()
+				return 0, context.Cause(req.Context())
+			}}
+			rt := RoundTripper(g, ft)
+			for range 10 {
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
+				req, _ := http.NewRequestWithContext(ctx, "GET", "http://hung.example/", nil)
+				_, _ = rt.RoundTrip(req)
+				cancel()
+			}
+			if optOut {
+				require.Equal(t, StateClosed, g.State("hung.example"))
+				require.Equal(t, uint32(10), g.Counts("hung.example").Excluded)
+			} else {
+				require.Equal(t, StateOpen, g.State("hung.example"))
+				require.Equal(t, int64(5), ft.calls.Load(), "the breaker opened after 5 timeouts")
+			}
+		})
+	}
 }
