@@ -1,11 +1,14 @@
 package grayroute
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
@@ -250,4 +253,97 @@ func TestWatchStateRollbackWithinOnePoll(t *testing.T) {
 		synctest.Wait()
 		require.Equal(t, int32(1), reloads.Load(), "an unchanged state changes nothing")
 	})
+}
+
+// TestWatchStateAcrossProcesses: the Planner runs in this process, the
+// follower Router in a child process that shares only the two files. The
+// child reports its canary count at start and after every change its
+// WatchState applies; after the Planner here rolls back, the child's next
+// report is 0.
+func TestWatchStateAcrossProcesses(t *testing.T) {
+	if dir := os.Getenv("GRAYROUTE_FOLLOWER_DIR"); dir != "" {
+		followerChild(dir)
+		return
+	}
+	if testing.Short() {
+		t.Skip("starts a child process; run without -short")
+	}
+	dir := t.TempDir()
+	cfgText := `{"releases": {"r": {"variants": ["stable", "canary"],
+	  "rules": [{"split": {"stable": 10000, "canary": 0}}],
+	  "plan": {"canary": "canary", "control": "stable", "steps": [{"share": 2000}]}}}}`
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "gray.json"), []byte(cfgText), 0o600))
+	cfg, err := ParseConfig([]byte(cfgText))
+	require.NoError(t, err)
+	a, err := New(cfg)
+	require.NoError(t, err)
+
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestWatchStateAcrossProcesses$", "-test.count=1")
+	cmd.Env = append(os.Environ(), "GRAYROUTE_FOLLOWER_DIR="+dir)
+	out, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	cmd.Stderr = os.Stderr
+	require.NoError(t, cmd.Start())
+	defer func() { cancel(); _ = cmd.Wait() }()
+	lines := bufio.NewScanner(out)
+	next := func() string {
+		for lines.Scan() {
+			if l := lines.Text(); strings.HasPrefix(l, "canary ") {
+				return l
+			}
+		}
+		t.Fatalf("child ended: %v", lines.Err())
+		return ""
+	}
+	first := next()
+	require.NotEqual(t, "canary 0", first, "the child starts at step 0 (20%%)")
+
+	health := &stateHealth{}
+	health.bad.Store(true)
+	pl, err := NewPlanner(a, health, PlannerConfig{StateFile: filepath.Join(dir, "gray.state")})
+	require.NoError(t, err)
+	require.NoError(t, pl.Tick(ctx))
+	require.True(t, pl.Status()["r"].RolledBack)
+	require.Equal(t, "canary 0", next(), "the child follows the rollback")
+}
+
+// followerChild is the child side: a Router from the config file that
+// follows the state file, printing its canary count of 1,000 keys.
+func followerChild(dir string) {
+	count := func(r *Router) int {
+		n := 0
+		for _, k := range keysN(1000) {
+			if r.Route("r", Request{Key: k}).Variant == "canary" {
+				n++
+			}
+		}
+		return n
+	}
+	cfg, err := LoadConfig(filepath.Join(dir, "gray.json"))
+	if err != nil {
+		fmt.Println("error", err)
+		os.Exit(1)
+	}
+	var r *Router
+	cfg.Hooks.OnReload = func(string) { fmt.Println("canary", count(r)) }
+	if r, err = New(cfg); err != nil {
+		fmt.Println("error", err)
+		os.Exit(1)
+	}
+	fmt.Println("canary", count(r))
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Second)
+	defer cancel()
+	// Exits with the parent (its stdout closes) or after the timeout.
+	go func() {
+		for ctx.Err() == nil {
+			if _, err := fmt.Println("alive"); err != nil {
+				os.Exit(0)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}()
+	_ = r.WatchState(ctx, filepath.Join(dir, "gray.state"), 10*time.Millisecond)
+	os.Exit(0)
 }
