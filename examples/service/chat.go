@@ -65,6 +65,7 @@ const (
 	release     = "chat-v2" // the gray release choosing the handlers
 	maxBody     = 16 << 10
 	maxTextLen  = 4 << 10
+	maxUserLen  = 64
 	contentType = "application/x-tlv"
 	// VariantHeader names the handler version that served a response; a 503
 	// without it was refused by the overload middleware before any handler.
@@ -137,6 +138,7 @@ func (c *chat) send(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
+	// readBody has read the whole body before admission.
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
 	if err != nil {
 		http.Error(w, "body: "+err.Error(), http.StatusRequestEntityTooLarge)
@@ -175,7 +177,7 @@ func (c *chat) send(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "bad message: "+err.Error(), http.StatusBadRequest)
 		return
 	}
-	ver, err := c.store.PutVersion(ctx, "msg:"+id, stored)
+	ver, err := c.store.PutVersion(ctx, messageKey(user, id), stored)
 	if err != nil {
 		// ErrNotApplied: safe to retry; ErrIndeterminate: it may be stored.
 		c.log.ErrorContext(ctx, "store message", "id", id, "err", err,
@@ -185,6 +187,13 @@ func (c *chat) send(w http.ResponseWriter, r *http.Request) {
 	}
 	c.log.DebugContext(ctx, "stored", "id", id, "version", ver.Counter, "bytes", len(stored))
 	writeTLV(w, &SendAck{ID: id, Version: ver.Counter})
+}
+
+// messageKey is where a message lives: ids are the sender's own, so one
+// user can never overwrite another's message. The user's length comes
+// first, so no (user, id) pair can spell another's key.
+func messageKey(user, id string) string {
+	return "msg:" + strconv.Itoa(len(user)) + ":" + user + ":" + id
 }
 
 func validate(id, from, text, user string) error {
@@ -204,12 +213,19 @@ func (c *chat) message(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
-	id := r.URL.Query().Get("id")
-	if id == "" || len(id) > 64 {
+	id, from := r.URL.Query().Get("id"), r.URL.Query().Get("from")
+	if from == "" {
+		from = r.Header.Get(UserHeader) // one's own message
+	}
+	switch {
+	case id == "" || len(id) > 64:
 		http.Error(w, "id must be 1 to 64 bytes", http.StatusBadRequest)
 		return
+	case len(from) > maxUserLen:
+		http.Error(w, fmt.Sprintf("from must be at most %d bytes", maxUserLen), http.StatusBadRequest)
+		return
 	}
-	v, err := c.store.Get(ctx, "msg:"+id)
+	v, err := c.store.Get(ctx, messageKey(from, id))
 	switch {
 	case errors.Is(err, quorum.ErrNotFound):
 		http.Error(w, "no such message", http.StatusNotFound)

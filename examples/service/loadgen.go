@@ -189,7 +189,7 @@ func (g *loadGen) do(j job, st *phaseStats) {
 			r, err = g.api.do(ctx, http.MethodPost, "/api/send", j.user, b)
 		}
 	case 1:
-		r, err = g.api.do(ctx, http.MethodGet, "/api/message?id="+url.QueryEscape(j.msg.id()), j.user, nil)
+		r, err = g.api.do(ctx, http.MethodGet, "/api/message?id="+url.QueryEscape(j.msg.id())+"&from="+url.QueryEscape(j.msg.user), j.user, nil)
 	case 2:
 		r, err = g.api.do(ctx, http.MethodGet, "/api/preview?url="+url.QueryEscape("https://example.com/p/"+strconv.FormatUint(j.msg.seq, 10)), j.user, nil)
 	case 3:

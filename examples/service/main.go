@@ -27,6 +27,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -43,23 +44,53 @@ func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
+// Exit statuses.
+const (
+	exitOK          = 0
+	exitFailed      = 1   // a phase missed its expectations; serving or a client call failed
+	exitCannotStart = 2   // bad flags, or the service could not start (a -redis server unreachable, the port taken)
+	exitInterrupted = 130 // the scenario was interrupted (Ctrl-C): nothing after that was judged
+)
+
 func run(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("service", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	addr := fs.String("addr", "127.0.0.1:8080", "listen address of the service (the scenario uses 127.0.0.1:0 unless set)")
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), usage)
+		fs.PrintDefaults()
+	}
+	addr := fs.String("addr", "127.0.0.1:8080", "listen address of the service, or the service a -send/-read client calls (the scenario uses 127.0.0.1:0 unless set)")
 	scenarioFlag := fs.Bool("scenario", false, "run the scripted bad day and exit 0 if every phase met its expectations")
 	short := fs.Bool("short", false, "run the scenario with shorter phases (implies -scenario; CI runs every example with it)")
 	redisFlag := fs.String("redis", "", "three comma-separated redis-server addresses, one per zone, instead of in-memory replicas")
 	load := fs.Float64("load", 20, "serving: background requests per second from the built-in clients, so the dashboard moves (0: none)")
 	seed := fs.Uint64("seed", 1, "seed of the load generator")
+	var cl clientFlags
+	fs.StringVar(&cl.send, "send", "", "client: send this text as a chat message to the service at -addr")
+	fs.StringVar(&cl.read, "read", "", "client: read the message with this id from the service at -addr")
+	fs.StringVar(&cl.as, "as", "", "client: the user sending or reading (the "+UserHeader+" header)")
+	fs.StringVar(&cl.id, "id", "", "client -send: the message id (default: a new one, printed)")
+	fs.StringVar(&cl.from, "from", "", "client -read: whose message (default: -as's own)")
+	fs.StringVar(&cl.lang, "lang", "en", "client -send: the language tag a v2 client adds")
+	fs.BoolVar(&cl.v1, "v1", false, "client: be an old (version 1) app, which does not know lang and reactions")
 	if err := fs.Parse(args); err != nil {
-		return 2
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		return exitCannotStart
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "service: unexpected arguments %q (see -h)\n", fs.Args())
+		return exitCannotStart
 	}
 	addrSet := false
 	fs.Visit(func(f *flag.Flag) { addrSet = addrSet || f.Name == "addr" })
 	var redisAddrs []string
 	if *redisFlag != "" {
 		redisAddrs = strings.Split(*redisFlag, ",")
+	}
+	if cl.send != "" || cl.read != "" {
+		return runClient(cl, *addr, stdout, stderr)
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -72,44 +103,76 @@ func run(args []string, stdout, stderr io.Writer) int {
 		code, _ := runScenario(ctx, scenarioOptions{addr: a, redis: redisAddrs, seed: *seed, short: *short, tty: isTerminal(stdout)}, stdout)
 		return code
 	}
-	return serve(ctx, stop, *addr, redisAddrs, *load, *seed, stdout, stderr)
+	return serve(ctx, stop, serveOptions{addr: *addr, redis: redisAddrs, load: *load, seed: *seed, settle: 5 * time.Second}, stdout, stderr)
+}
+
+const usage = `Usage:
+  service [-addr host:port] [-load N] [-redis h:p,h:p,h:p]   serve until Ctrl-C
+  service -scenario | -short [-seed N] [-redis ...]           the scripted bad day
+  service -send TEXT -as USER [-id ID] [-v1] [-addr ...]      send a chat message
+  service -read ID -as USER [-from USER] [-v1] [-addr ...]    read one back
+
+Exit status: 0 ok (-h too); 1 a phase missed its expectations, or serving
+or a client call failed; 2 bad flags or the service could not start;
+130 the scenario was interrupted.
+
+Flags:
+`
+
+type serveOptions struct {
+	addr       string
+	redis      []string
+	load       float64
+	seed       uint64
+	settle     time.Duration // how long goroutines may take to end after the shutdown
+	afterStart func()        // tests: runs once the service serves
 }
 
 // serve runs the service until ctx ends (SIGINT or SIGTERM), then shuts it
-// down and checks that every goroutine it started has ended.
-func serve(ctx context.Context, stop func(), addr string, redisAddrs []string, load float64, seed uint64, stdout, stderr io.Writer) int {
-	before := runtime.NumGoroutine()
+// down and checks that every goroutine started since serve was called has
+// ended: goroutines are told apart by id, so one that existed before (such
+// as signal.NotifyContext's, which stop ends) cannot hide a leak.
+func serve(ctx context.Context, stop func(), opt serveOptions, stdout, stderr io.Writer) int {
+	before := goroutines()
 	transport := &http.Transport{MaxIdleConnsPerHost: 256, IdleConnTimeout: 10 * time.Second}
 	api, err := newAPIClient("", transport)
 	if err != nil {
 		fmt.Fprintln(stderr, "client:", err)
-		return 1
+		return exitCannotStart
 	}
-	svc, err := New(Config{Addr: addr, Redis: redisAddrs, Log: stderr, Text: true})
+	svc, err := New(Config{Addr: opt.addr, Redis: opt.redis, Log: stderr, Text: true})
 	if err != nil {
 		fmt.Fprintln(stderr, "service:", err)
-		return 1
+		return exitCannotStart
 	}
 	api.base = svc.URL()
 	printURLs(stdout, svc)
-	fmt.Fprintf(stdout, "try:         curl -s %s/ ; curl -s -XPOST '%s/debug/dyes?key=u42&ttl=10m'\n", svc.URL(), svc.URL())
+	cfg := svc.cfg
+	fmt.Fprintf(stdout, "capacity:    %.0f req/s (%d overload slots × %v mean handler work); more than that is shed, least important first\n",
+		cfg.Capacity(), cfg.Slots, cfg.Work)
+	fmt.Fprintf(stdout, "gray plan:   v2 ramps by itself, 10%% → 25%% → 50%% of users while its errors and p99 stay within v1's (watch %s/debug/gray)\n", svc.URL())
+	fmt.Fprintf(stdout, "try:         go run ./examples/service -addr %s -send hello -as alice     (then -read ID -as bob -from alice)\n", svc.frontLn.Addr())
+	fmt.Fprintf(stdout, "             curl -s -XPOST '%s/debug/dyes?key=u42&ttl=10m' ; curl -s %s/debug/log\n", svc.URL(), svc.URL())
 	runCtx, stopSvc := context.WithCancel(context.Background())
 	runDone := make(chan error, 1)
 	go func() { runDone <- svc.Run(runCtx) }()
+	if opt.afterStart != nil {
+		opt.afterStart()
+	}
 
 	if err := tlvDemo(ctx, api, "demo-0", stdout); err != nil {
 		fmt.Fprintln(stderr, err)
 	}
 	genCtx, stopGen := context.WithCancel(ctx)
 	genDone := make(chan struct{})
-	gen := newLoadGen(api, seed)
-	gen.setRate(load)
+	gen := newLoadGen(api, opt.seed)
+	gen.setRate(opt.load)
 	go func() { defer close(genDone); gen.Run(genCtx) }()
-	fmt.Fprintf(stdout, "serving with %.0f background requests/s; Ctrl-C to stop\n", load)
+	fmt.Fprintf(stdout, "serving with %.0f background requests/s from the built-in clients (-load); Ctrl-C to stop\n", opt.load)
 
 	<-ctx.Done()
 	stop() // a second Ctrl-C kills at once
-	fmt.Fprintln(stdout, "\nshutting down: requests in flight finish")
+	fmt.Fprintf(stdout, "\nshutting down: requests in flight get %v to finish\n", cfg.Grace)
 	stopGen()
 	<-genDone
 	stopSvc()
@@ -117,27 +180,55 @@ func serve(ctx context.Context, stop func(), addr string, redisAddrs []string, l
 	transport.CloseIdleConnections()
 	if err != nil {
 		fmt.Fprintln(stderr, "shutdown:", err)
-		return 1
+		return exitFailed
 	}
-	left := settleGoroutines(before, 5*time.Second)
-	if left > before {
-		buf := make([]byte, 1<<20)
-		fmt.Fprintf(stderr, "%d goroutines left after shutdown, %d before start:\n%s\n", left, before, buf[:runtime.Stack(buf, true)])
-		return 1
+	leaked, left := settleGoroutines(before, opt.settle)
+	if len(leaked) > 0 {
+		fmt.Fprintf(stderr, "%d goroutines started while serving are still running after the shutdown (%d before start, %d now):\n%s\n",
+			len(leaked), len(before), left, strings.Join(leaked, "\n\n"))
+		return exitFailed
 	}
-	fmt.Fprintf(stdout, "stopped cleanly: %d goroutines, as before start\n", left)
-	return 0
+	fmt.Fprintf(stdout, "stopped cleanly: every goroutine started while serving has ended (%d before start, %d now)\n", len(before), left)
+	return exitOK
 }
 
-// settleGoroutines waits (up to max) for the goroutine count to drop to
-// want, as connection goroutines end shortly after their connections
-// close, and returns the last count.
-func settleGoroutines(want int, max time.Duration) int {
+// goroutines returns the stacks of the running goroutines by id.
+func goroutines() map[string]string {
+	buf := make([]byte, 1<<16)
+	for {
+		n := runtime.Stack(buf, true)
+		if n < len(buf) {
+			buf = buf[:n]
+			break
+		}
+		buf = make([]byte, 2*len(buf))
+	}
+	m := map[string]string{}
+	for _, g := range strings.Split(string(buf), "\n\n") {
+		// "goroutine 7 [chan receive]:\n..."
+		if f := strings.Fields(g); len(f) > 1 && f[0] == "goroutine" {
+			m[f[1]] = g
+		}
+	}
+	return m
+}
+
+// settleGoroutines waits (up to max) until every goroutine running now was
+// already running in before, as connection goroutines end shortly after
+// their connections close. It returns the stacks of the others and the
+// number of goroutines running.
+func settleGoroutines(before map[string]string, max time.Duration) (leaked []string, n int) {
 	deadline := time.Now().Add(max)
 	for {
-		n := runtime.NumGoroutine()
-		if n <= want || time.Now().After(deadline) {
-			return n
+		now := goroutines()
+		leaked = leaked[:0]
+		for id, stack := range now {
+			if _, ok := before[id]; !ok {
+				leaked = append(leaked, stack)
+			}
+		}
+		if len(leaked) == 0 || time.Now().After(deadline) {
+			return leaked, len(now)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

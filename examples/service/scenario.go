@@ -493,7 +493,7 @@ func (sc *scenario) sweep(ctx context.Context) (checked, missing int, example st
 				var err error
 				for try := 0; try < 3; try++ { // a replica timing out on a busy machine is not a loss
 					cctx, cancel := context.WithTimeout(ctx, time.Second)
-					v, err = sc.svc.store.client.Get(cctx, "msg:"+m.id())
+					v, err = sc.svc.store.client.Get(cctx, messageKey(m.user, m.id()))
 					cancel()
 					if !errors.Is(err, quorum.ErrNoQuorum) {
 						break

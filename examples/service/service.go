@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -25,9 +26,12 @@ type Config struct {
 	Redis  []string      // redis-server addresses for the replicas; nil: in memory
 	Slots  int           // overload execution slots at the front; default 6
 	Work   time.Duration // mean handler work; default 40 ms (6 slots: 150 req/s)
-	Budget time.Duration // server-side time budget of a request; default 1 s
+	Budget time.Duration // server-side time budget of a request, body upload included; default 1 s
+	Grace  time.Duration // shutdown: how long requests in flight may take before they are cut off; default 3 s
 	Log    io.Writer     // log output; nil discards
 	Text   bool          // text log lines instead of JSON
+
+	noCanaryAction bool // tests: the canary alert fires but does not judge the plan
 }
 
 func (c *Config) defaults() {
@@ -42,6 +46,9 @@ func (c *Config) defaults() {
 	}
 	if c.Budget <= 0 {
 		c.Budget = time.Second
+	}
+	if c.Grace <= 0 {
+		c.Grace = 3 * time.Second
 	}
 	if c.Log == nil {
 		c.Log = io.Discard
@@ -85,6 +92,11 @@ type Service struct {
 	alertRollbacks atomic.Int64  // rollbacks made by the Tick the canary alert ran
 	rollbacks      atomic.Int64
 	reqID          atomic.Uint64
+	planPaused     atomic.Bool // the planner's own periodic Tick is skipped (the scenario's bad v2 phase)
+
+	inflight atomic.Int64 // requests inside the front's handlers
+	reqCtx   context.Context
+	cutOff   context.CancelFunc // cancels every request's context: the grace is over
 
 	frontLn, downLn net.Listener
 	front, downSrv  *http.Server
@@ -212,7 +224,7 @@ func New(cfg Config) (_ *Service, err error) {
 				overload.Middleware(s.ctrl, s.priority)(app))))
 
 	mux := http.NewServeMux()
-	mux.Handle("/api/", api)
+	mux.Handle("/api/", s.readBody(api))
 	mux.Handle("/metrics", reg.Handler())
 	mux.Handle("/debug/metrics", metrics.Dashboard(reg))
 	mux.Handle("/debug/dyes", s.logh.DyeAdmin())
@@ -226,7 +238,14 @@ func New(cfg Config) (_ *Service, err error) {
 		return nil, err
 	}
 	s.base = "http://" + s.frontLn.Addr().String()
-	s.front = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	// Every request's context ends when the shutdown grace is over. The
+	// timeouts are backstops: an /api/ request's body gets its own deadline
+	// from the budget (readBody).
+	s.reqCtx, s.cutOff = context.WithCancel(context.Background())
+	base := func(net.Listener) context.Context { return s.reqCtx }
+	s.front = &http.Server{Handler: s.track(mux), BaseContext: base,
+		ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second, IdleTimeout: 30 * time.Second}
+	s.downSrv.BaseContext = base
 	return s, nil
 }
 
@@ -249,6 +268,9 @@ func (s *Service) addRules() error {
 			Window: 5 * time.Second, MinCount: 20,
 			OnFire: func(a metrics.Alert) {
 				s.canaryFired.Add(1)
+				if s.cfg.noCanaryAction {
+					return
+				}
 				s.log.Warn("alert firing: judging the gray plan now", "rule", a.Rule, "value", a.Value)
 				ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 				defer cancel()
@@ -287,6 +309,53 @@ func (s *Service) priority(r *http.Request) overload.Priority {
 	return overload.Priority{Business: b, User: overload.UserPriority(r.Header.Get(UserHeader), time.Now())}
 }
 
+// readBody runs before everything else on /api/: it refuses a request
+// without a user (400) and reads the body, at most maxBody bytes (413),
+// under a read deadline of the request's budget (408). A client trickling
+// its body in therefore never holds an overload slot: admission happens
+// once the whole request is in memory.
+func (s *Service) readBody(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		refuse := func(code int, msg string) {
+			s.tel.httpReqs.With(routeName(r.URL.Path), codeLabel(code)).Inc()
+			if code != http.StatusBadRequest {
+				w.Header().Set("Connection", "close")
+			}
+			http.Error(w, msg, code)
+		}
+		if u := r.Header.Get(UserHeader); u == "" || len(u) > maxUserLen {
+			refuse(http.StatusBadRequest, fmt.Sprintf("header %s must name the user (1 to %d bytes)", UserHeader, maxUserLen))
+			return
+		}
+		if r.Body == nil || r.Body == http.NoBody {
+			next.ServeHTTP(w, r)
+			return
+		}
+		rc := http.NewResponseController(w)
+		_ = rc.SetReadDeadline(time.Now().Add(s.cfg.Budget))
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+		// No deadline once the body is in: the server's background read of
+		// the connection must not time out while the handler runs.
+		_ = rc.SetReadDeadline(time.Time{})
+		var tooBig *http.MaxBytesError
+		var nerr net.Error
+		switch {
+		case errors.As(err, &tooBig):
+			refuse(http.StatusRequestEntityTooLarge, fmt.Sprintf("body: more than %d bytes", maxBody))
+			return
+		case errors.As(err, &nerr) && nerr.Timeout():
+			refuse(http.StatusRequestTimeout, fmt.Sprintf("body: not received within the %v budget", s.cfg.Budget))
+			return
+		case err != nil:
+			refuse(http.StatusBadRequest, "body: "+err.Error())
+			return
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		r.ContentLength = int64(len(body))
+		next.ServeHTTP(w, r)
+	})
+}
+
 // entry gives the request an id and a time budget, tags its log records
 // with user and id, and counts its response, sheds included.
 func (s *Service) entry(next http.Handler) http.Handler {
@@ -322,7 +391,7 @@ func reasonLabel(r overload.Reason) string {
 
 func codeLabel(code int) string {
 	switch code {
-	case 200, 204, 400, 404, 413, 500, 503:
+	case 200, 204, 400, 404, 408, 413, 500, 503:
 		return fmt.Sprint(code)
 	}
 	return "other"
@@ -346,6 +415,42 @@ Operations:
 `, s.base, UserHeader)
 }
 
+// runPlanner judges the gray plan every planEvery, as Planner.Run does,
+// except while planPaused is set (then only the canary alert's Tick can).
+func (s *Service) runPlanner(ctx context.Context) {
+	t := time.NewTicker(planEvery)
+	defer t.Stop()
+	for {
+		if !s.planPaused.Load() {
+			if err := s.plan.Tick(ctx); err != nil && ctx.Err() == nil {
+				s.log.Warn("gray planner", "err", err)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// track counts the requests inside the front's handlers, so Run can wait
+// for the last one after it closed the connections.
+func (s *Service) track(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.inflight.Add(1)
+		defer s.inflight.Add(-1)
+		next.ServeHTTP(w, r)
+	})
+}
+
+func ignoreClosed(err error) error {
+	if errors.Is(err, net.ErrClosed) {
+		return nil
+	}
+	return err
+}
+
 // URL returns the front's base URL.
 func (s *Service) URL() string { return s.base }
 
@@ -367,17 +472,33 @@ func (s *Service) Run(ctx context.Context) error {
 	wg.Go(func() { serve(s.front, s.frontLn) })
 	wg.Go(func() { serve(s.downSrv, s.downLn) })
 	wg.Go(func() { _ = s.tel.reg.Run(bg) })
-	wg.Go(func() { _ = s.plan.Run(bg, planEvery) })
+	wg.Go(func() { s.runPlanner(bg) })
 
 	var err error
 	select {
 	case <-ctx.Done():
 	case err = <-errc:
 	}
-	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	// Requests in flight get the grace to finish (their budget is shorter);
+	// then every request's context ends and the connections still open (a
+	// client trickling its headers, one that stopped reading) are closed.
+	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.Grace)
 	defer cancel()
-	err = errors.Join(err, s.front.Shutdown(sctx))
-	err = errors.Join(err, s.downSrv.Shutdown(sctx))
+	if e := s.front.Shutdown(sctx); e != nil {
+		s.cutOff()
+		s.log.Warn("shutdown: connections still open after the grace are closed", "grace", s.cfg.Grace, "err", e)
+		err = errors.Join(err, ignoreClosed(s.front.Close()))
+	}
+	// After Close no handler starts; those running see their context end.
+	for end := time.Now().Add(s.cfg.Budget + time.Second); s.inflight.Load() > 0 && time.Now().Before(end); {
+		time.Sleep(10 * time.Millisecond)
+	}
+	// The downstream's only caller (the front's handlers) has stopped.
+	if e := s.downSrv.Shutdown(sctx); e != nil {
+		s.cutOff()
+		err = errors.Join(err, ignoreClosed(s.downSrv.Close()))
+	}
+	s.cutOff()
 	stopBg()
 	wg.Wait()
 	s.transport.CloseIdleConnections()

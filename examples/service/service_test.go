@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -44,7 +43,7 @@ func TestMain(m *testing.M) {
 // line of an undyed user, the dye admin and the fixed release's deploy
 // working, and the clean shutdown. The service levels are still printed.
 func TestScenarioShort(t *testing.T) {
-	before := runtime.NumGoroutine()
+	before := goroutines()
 	var out bytes.Buffer
 	opt := scenarioOptions{addr: "127.0.0.1:0", seed: 1, short: true}
 	if raceEnabled {
@@ -68,7 +67,7 @@ func TestScenarioShort(t *testing.T) {
 // its slot: the request completes normally, Run returns nil, and no
 // goroutine is left.
 func TestShutdownFinishesInFlight(t *testing.T) {
-	before := runtime.NumGoroutine()
+	before := goroutines()
 	svc, err := New(Config{Work: 400 * time.Millisecond})
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -102,13 +101,31 @@ func TestShutdownFinishesInFlight(t *testing.T) {
 func TestSignalExitsZero(t *testing.T) {
 	cmd := exec.Command(os.Args[0], "-addr", "127.0.0.1:0", "-load", "100")
 	cmd.Env = append(os.Environ(), "BULWARK_SERVICE_MAIN=1")
+	app, rest, stderr := startChild(t, cmd)
+	resp, err := http.Get(app)
+	require.NoError(t, err)
+	_ = resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+
+	time.Sleep(300 * time.Millisecond) // let the background load put requests in flight
+	require.NoError(t, cmd.Process.Signal(syscall.SIGINT))
+	out := <-rest
+	err = cmd.Wait()
+	require.NoError(t, err, "exit status; stdout:\n%s\nstderr:\n%s", out, stderr.String())
+	assert.Contains(t, out, "stopped cleanly")
+}
+
+// startChild starts cmd (the command serving), waits for its banner and
+// returns the app URL, the rest of its stdout (once it closes) and its
+// stderr.
+func startChild(t *testing.T, cmd *exec.Cmd) (string, <-chan string, *bytes.Buffer) {
+	t.Helper()
 	stdout, err := cmd.StdoutPipe()
 	require.NoError(t, err)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	require.NoError(t, cmd.Start())
-	defer func() { _ = cmd.Process.Kill() }()
-
+	t.Cleanup(func() { _ = cmd.Process.Kill() })
 	lines := bufio.NewScanner(stdout)
 	var app string
 	var seen []string
@@ -126,17 +143,16 @@ func TestSignalExitsZero(t *testing.T) {
 		_ = cmd.Wait()
 		t.Fatalf("no app URL printed:\n%s\nstderr:\n%s", strings.Join(seen, "\n"), stderr.String())
 	}
-	resp, err := http.Get(app)
-	require.NoError(t, err)
-	_ = resp.Body.Close()
-	require.Equal(t, http.StatusOK, resp.StatusCode)
-
-	time.Sleep(300 * time.Millisecond) // let the background load put requests in flight
-	require.NoError(t, cmd.Process.Signal(syscall.SIGINT))
-	rest, _ := io.ReadAll(stdout)
-	err = cmd.Wait()
-	require.NoError(t, err, "exit status; stdout:\n%s\nstderr:\n%s", rest, stderr.String())
-	assert.Contains(t, string(rest), "stopped cleanly")
+	rest := make(chan string, 1)
+	go func() {
+		var b strings.Builder
+		for lines.Scan() {
+			b.WriteString(lines.Text() + "\n")
+		}
+		_, _ = io.Copy(io.Discard, stdout)
+		rest <- b.String()
+	}()
+	return app, rest, &stderr
 }
 
 // TestMessageCheck crosses writer and reader app versions over generated
@@ -224,10 +240,9 @@ func TestLogCheck(t *testing.T) {
 	}
 }
 
-func requireNoLeak(t *testing.T, before int) {
+func requireNoLeak(t *testing.T, before map[string]string) {
 	t.Helper()
-	if left := settleGoroutines(before, 5*time.Second); left > before {
-		buf := make([]byte, 1<<20)
-		t.Fatalf("%d goroutines left, %d before:\n%s", left, before, buf[:runtime.Stack(buf, true)])
+	if leaked, _ := settleGoroutines(before, 5*time.Second); len(leaked) > 0 {
+		t.Fatalf("%d goroutines started by the test still run:\n%s", len(leaked), strings.Join(leaked, "\n\n"))
 	}
 }
