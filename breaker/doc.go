@@ -4,6 +4,8 @@
 //
 //	b, err := breaker.New[*Order](breaker.Config{Name: "orders"})
 //	if err != nil { ... }
+//	// ctx carries the request's deadline: a call that runs into it counts
+//	// as a failure of the dependency; a cancellation by the caller does not.
 //	order, err := b.Execute(ctx, func(ctx context.Context) (*Order, error) {
 //		return client.GetOrder(ctx, id)
 //	})
@@ -97,8 +99,9 @@
 // generation's (zero after a trip), so OnTransition receives a Transition
 // with the Reason (trip rule, failed or slow probe, open period ended,
 // manual Trip or Reset, eviction) and the Counts of the generation that
-// ended, as they stood at the transition: what made it trip. In a Group the order holds per key
-// across evictions: a key's new breaker reports after the events of its
+// ended, as they stood at the transition: what made it trip. In a Group
+// the order holds per key across evictions: a key's new breaker reports
+// after the events of its
 // evicted predecessor, an evicted breaker reports nothing more, and a
 // breaker the overflow drops while open reports a change to closed; so a
 // consumer tracking each key's state from OnStateChange always ends with
