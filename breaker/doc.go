@@ -101,9 +101,9 @@
 // manual Trip or Reset, eviction) and the Counts of the generation that
 // ended, as they stood at the transition: what made it trip. In a Group
 // the order holds per key across evictions: a key's new breaker reports
-// after the events of its
-// evicted predecessor, an evicted breaker reports nothing more, and a
-// breaker the overflow drops while open reports a change to closed; so a
+// after the events of its evicted predecessor, an evicted breaker reports
+// nothing more, and a breaker the overflow drops while open reports a
+// change to closed; so a
 // consumer tracking each key's state from OnStateChange always ends with
 // the state Group.State reports. A hook runs on the goroutine of some call
 // of the breaker, possibly after the call its event describes has
