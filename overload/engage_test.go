@@ -42,9 +42,10 @@ func simSpan(p gridPoint, mult float64) time.Duration {
 // a Gate fed the responses' level learns a closed level, and class 0 is
 // served.
 func TestLevelEngagesAcrossTheGrid(t *testing.T) {
+	t.Parallel()
 	n := 7
-	if testing.Short() {
-		n = 2
+	if testing.Short() || raceEnabled {
+		n = 3
 	}
 	for _, p := range gridPoints(1, n) {
 		t.Run(p.service.String()+"x"+itoa(p.slots), func(t *testing.T) {

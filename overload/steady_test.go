@@ -37,8 +37,8 @@ func erlangCWait(c int, svc time.Duration, rho float64) time.Duration {
 func TestSteadyLoadIsNotShed(t *testing.T) {
 	t.Parallel()
 	draws := 16
-	if testing.Short() {
-		draws = 6
+	if testing.Short() || raceEnabled {
+		draws = 8
 	}
 	rng := rand.New(rand.NewPCG(95, 1))
 	for i := 0; i < draws; {
