@@ -22,7 +22,8 @@ var ErrBadState = errors.New("grayroute: bad planner state")
 // ConfigError is an invalid configuration. Path names the field in the JSON
 // shape, with indexes, for example "releases.chat-v2.rules[2].when[1].value";
 // it is empty for the config as a whole (a top-level null, trailing data, a
-// syntax error before the first field). ParseConfig also locates the error
+// syntax error before the first field). For a syntax error it names the
+// object or array being read, whose next value broke the text. ParseConfig also locates the error
 // in the text: Offset is its byte offset and Line and Col (1-based, Col in
 // bytes) its line and column; errors New finds in a compiled Config have
 // Offset -1 and Line 0.
