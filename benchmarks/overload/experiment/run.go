@@ -269,7 +269,7 @@ func Run(o Options, w io.Writer) bool {
 		stepPolicies = []string{"bulwark"}
 		stepSegs = []segment{{1, 1 * time.Second}, {4, 3 * time.Second}, {1, 5 * time.Second}}
 	}
-	parts := map[string]bool{"table": true, "steady": true, "m2": true, "step": true, "stall": true}
+	parts := map[string]bool{"table": true, "steady": true, "gate": true, "m2": true, "step": true, "stall": true}
 	if o.Parts != nil {
 		parts = map[string]bool{}
 		for _, p := range o.Parts {
@@ -285,6 +285,9 @@ func Run(o Options, w io.Writer) bool {
 	}
 	if parts["steady"] {
 		ok = rn.runSteady(warm, measure) && ok
+	}
+	if parts["gate"] {
+		rn.runGate(warm, measure)
 	}
 	if parts["m2"] {
 		ok = rn.runM2(o.Seed, warm, measure, m2Policies) && ok
@@ -380,6 +383,67 @@ func (rn *runner) runSteady(warm, measure time.Duration) bool {
 	fmt.Fprintln(rn.w, "Target for Bulwark (both modes, seeds 1–4): no level refusal at ρ = 0.95:", verdict(met))
 	fmt.Fprintln(rn.w)
 	return met
+}
+
+// runGate: one tier at 2× and 4× with and without a shedding Gate in front
+// (the client drops what the cached level refuses, the level piggybacked on
+// every reply), seeds 1–4. It reports goodput, class 0 and the level trace:
+// how many windows ended open while the load was 2× or 4× and how many
+// times the level changed. Informational: issue 16 sets no target.
+func (rn *runner) runGate(warm, measure time.Duration) {
+	fmt.Fprintln(rn.w, "## Shedding Gate in front: level cycling (slot mode)")
+	fmt.Fprintln(rn.w)
+	fmt.Fprintln(rn.w, "| load | seed | goodput without / with Gate | class 0 without / with | windows ended open without / with | level changes without / with | level trace with Gate (business.user per window) |")
+	fmt.Fprintln(rn.w, "|---|---|---|---|---|---|---|")
+	for _, mult := range []float64{2, 4} {
+		for _, seed := range steadySeeds {
+			var good, c0 [2]float64
+			var open, changes [2]int
+			var trace []string
+			for g := range 2 {
+				stop := make(chan struct{})
+				srv := newServer("bulwark", stop).(*bulwarkServer)
+				var gate *overload.Gate
+				if g == 1 {
+					var err error
+					if gate, err = overload.NewGate(overload.GateConfig{}); err != nil {
+						panic(err)
+					}
+				}
+				out := drive(newWorkload(seed), []segment{{mult, warm + measure}}, func(ctx context.Context, at time.Time, r request) outcome {
+					if gate != nil {
+						p := overload.Priority{Business: uint8(r.class), User: overload.UserPriority(r.user, at)}
+						if gate.Allow("svc", p) != nil {
+							return outcome{}
+						}
+						defer gate.Observe("svc", srv.level())
+					}
+					return call(ctx, srv, at, r)
+				})
+				close(stop)
+				s := summarise(out, warm, warm+measure, mult)
+				good[g], c0[g] = s.goodput, s.classSuccess(0)
+				srv.n.mu.Lock()
+				prev := overload.LevelOpen
+				for _, l := range srv.n.trace {
+					if l.IsOpen() {
+						open[g]++
+					}
+					if l != prev {
+						changes[g]++
+					}
+					prev = l
+					if g == 1 {
+						trace = append(trace, l.String())
+					}
+				}
+				srv.n.mu.Unlock()
+			}
+			fmt.Fprintf(rn.w, "| %g× | %d | %.3f / %.3f | %.3f / %.3f | %d / %d | %d / %d | %s |\n", mult, seed, good[0], good[1], c0[0], c0[1],
+				open[0], open[1], changes[0], changes[1], strings.Join(trace, " "))
+		}
+	}
+	fmt.Fprintln(rn.w)
 }
 
 func verdict(ok bool) string {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -59,6 +60,9 @@ type bulwarkServer struct {
 // that ended with the level closed.
 type refusals struct {
 	level, queue, deadline, gone, closedWindows, windows atomic.Int64
+
+	mu    sync.Mutex
+	trace []overload.Level // the level at the end of every window
 }
 
 func newBulwark(slots, maxQueue int) *bulwarkServer {
@@ -94,6 +98,9 @@ func newBulwark(slots, maxQueue int) *bulwarkServer {
 	}
 	cfg.Hooks.OnWindow = func(s overload.WindowStats) {
 		n.windows.Add(1)
+		n.mu.Lock()
+		n.trace = append(n.trace, s.To)
+		n.mu.Unlock()
 		if !s.To.IsOpen() {
 			n.closedWindows.Add(1)
 		}
