@@ -80,7 +80,11 @@ func newStore(redisAddrs []string, tel *telemetry) (*store, error) {
 					tel.replicaErr.With(zoneOf(i)).Inc()
 				}
 			},
-			Repair: func(int, error) { tel.repairs.Inc() },
+			Repair: func(i int, err error) {
+				if err == nil { // a repair the replica refused or never got repaired nothing
+					tel.repairs.With(zoneOf(i)).Inc()
+				}
+			},
 		},
 	})
 	if err != nil {

@@ -36,7 +36,7 @@ type telemetry struct {
 
 	replicaLat *metrics.HistogramVec // replica (zone)
 	replicaErr *metrics.CounterVec   // replica (zone)
-	repairs    *metrics.Counter
+	repairs    *metrics.CounterVec   // replica (zone): successful repairs only
 
 	downCalls       *metrics.CounterVec // outcome (ok/error/shed): calls that reached the transport
 	fallbacks       *metrics.Counter
@@ -67,7 +67,7 @@ func newTelemetry(reg *metrics.Registry) *telemetry {
 
 		replicaLat: reg.HistogramVec("quorum_replica_seconds", "Replica call latency.", "zone"),
 		replicaErr: reg.CounterVec("quorum_replica_errors_total", "Replica calls that failed.", "zone"),
-		repairs:    reg.Counter("quorum_repairs_total", "Records written back to stale replicas."),
+		repairs:    reg.CounterVec("quorum_repairs_total", "Records written back to stale replicas (successful writes only).", "zone"),
 
 		downCalls:       reg.CounterVec("downstream_calls_total", "Calls to the preview service that were sent or gated, by outcome.", "outcome"),
 		fallbacks:       reg.Counter("downstream_fallbacks_total", "Previews answered by the fallback."),

@@ -1,0 +1,134 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// testTimings are the short ones with a shorter normal phase.
+func testTimings(badMax time.Duration) *timings {
+	t := shortTimings
+	t.normal = time.Second
+	t.badMax = badMax
+	return &t
+}
+
+// TestBadV2NeedsTheAlert runs the normal and bad v2 phases with the canary
+// alert wired to the planner and without: the phase must pass only when
+// the alert's Tick made the rollback. (Before, the planner's own periodic
+// Tick rolled the plan back anyway and the phase passed without the alert.)
+func TestBadV2NeedsTheAlert(t *testing.T) {
+	for _, wired := range []bool{true, false} {
+		badMax := 8 * time.Second
+		if !wired {
+			badMax = 4 * time.Second
+		}
+		opt := scenarioOptions{addr: "127.0.0.1:0", seed: 2, short: true, timings: testTimings(badMax),
+			only: map[string]bool{"normal": true, "bad v2": true}, noCanary: !wired}
+		var out bytes.Buffer
+		_, failed := runScenario(t.Context(), opt, &out)
+		t.Log("\n" + out.String())
+		var msgs []string
+		for _, f := range failed {
+			if f.phase == "bad v2" {
+				msgs = append(msgs, f.msg)
+			}
+		}
+		all := strings.Join(msgs, "\n")
+		if wired {
+			assert.NotContains(t, all, "did not roll the plan back", "wired")
+		} else {
+			assert.Contains(t, all, "the canary alert did not roll the plan back", "not wired")
+		}
+	}
+}
+
+// TestInterruptJudgesNothing cancels the scenario during its second
+// phase: it stops at once with exit status 130, says where, and reports no
+// failure (before, every later phase ran against the cancelled context and
+// was judged: "acknowledged writes lost", "the breaker never opened").
+func TestInterruptJudgesNothing(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	opt := scenarioOptions{addr: "127.0.0.1:0", seed: 3, short: true, timings: testTimings(time.Second)}
+	var out syncBuffer
+	go func() {
+		for !strings.Contains(out.String(), "\nnormal ") { // the first row is out: overload runs
+			time.Sleep(10 * time.Millisecond)
+		}
+		time.Sleep(500 * time.Millisecond)
+		cancel()
+	}()
+	start := time.Now()
+	code, failed := runScenario(ctx, opt, &out)
+	took := time.Since(start)
+	t.Log("\n" + out.String())
+	require.Equal(t, exitInterrupted, code)
+	assert.Empty(t, failed)
+	assert.NotContains(t, out.String(), "FAIL")
+	assert.Contains(t, out.String(), "interrupted during phase overload")
+	assert.Less(t, took, 10*time.Second)
+}
+
+// TestSweepLostOrUnreadable: a sweep counts an acknowledged message the
+// store does not have as lost, and one it cannot read for want of a quorum
+// as unreadable, not lost; a cancelled sweep counts neither.
+func TestSweepLostOrUnreadable(t *testing.T) {
+	svc, err := New(Config{})
+	require.NoError(t, err)
+	defer func() { _ = svc.store.close(); _ = svc.frontLn.Close(); _ = svc.downLn.Close() }()
+	sc := &scenario{svc: svc, gen: newLoadGen(nil, 1)}
+	ctx := t.Context()
+	for i := range 20 {
+		o := outgoing{seq: uint64(i), user: "u" + string(rune('a'+i%5)), client: uint8(1 + i%2)}
+		if i%4 != 0 { // every fourth was "acknowledged" but never stored
+			b, err := o.encode()
+			require.NoError(t, err)
+			_, err = svc.store.client.PutVersion(ctx, messageKey(o.user, o.id()), b)
+			require.NoError(t, err)
+		}
+		sc.gen.acked.add(o)
+	}
+	sw := sc.sweep(ctx)
+	assert.Equal(t, 20, sw.checked)
+	assert.Equal(t, 5, sw.lost)
+	assert.Len(t, sw.lostIDs, 5)
+	assert.Zero(t, sw.unreadable)
+
+	for _, f := range svc.store.replicas[1:] { // zone-b and zone-c down: no read quorum
+		f.Crash()
+	}
+	sw = sc.sweep(ctx)
+	assert.Zero(t, sw.lost, "a quorum that does not answer is not a loss: %s", sw.example)
+	assert.Equal(t, 20, sw.unreadable)
+
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	sw = sc.sweep(cancelled)
+	assert.Zero(t, sw.lost)
+	assert.Zero(t, sw.unreadable)
+}
+
+// syncBuffer is a bytes.Buffer safe for one writer and concurrent readers.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
