@@ -105,7 +105,8 @@
 // than QueueThreshold: such services show overload only as queue-full
 // refusals, and this rule turns them into a level, which the LevelHeader
 // then tells upstream Gates. Tested at 4× load over handler times 1–100 ms ×
-// MaxConcurrency 4–256 (corners and seeded random points, virtual time).
+// MaxConcurrency 4–256 (the 4 × 4 grid and 24 seeded random points in
+// benchmarks/overload, corners and random points here, virtual time).
 //
 // An overloaded window cuts the expected admissions to 95 % of what the
 // slots ran, and to what ran less the backlog; when the level already
