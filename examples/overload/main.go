@@ -26,7 +26,10 @@
 // 20 ms threshold: not overload), "4×" at 4 × that capacity. The tolerance
 // of the steady check (2 % refused, any reason) covers the bounded queue's
 // losses at ρ = 0.9 (about 0.3 % in theory) and a scheduler hiccup of a
-// loaded 2-core machine; the measured share is printed either way.
+// loaded 2-core machine; the measured share is printed either way. A
+// 1 ms canary sleep measures the scheduler's stalls every second (the
+// stall column); seconds with a stall above 20 ms are left out of the
+// steady check, which says how many it left out (and "not judged" if all).
 package main
 
 import (
@@ -53,7 +56,12 @@ const (
 	deadline    = 500 * time.Millisecond
 	steadyRho   = 0.9  // "1×" is this share of the measured capacity
 	steadyShed  = 0.02 // steady check: at most this share refused
-	recoverBy   = 5    // recovery check: seconds after the drop
+	// maxStall: a second in which the canary's 1 ms sleep woke this late
+	// was a scheduler stall of the machine, not of the service; the steady
+	// check leaves it out (a 20 ms stall of 8 workers queues 14 requests
+	// at 700 req/s, and longer ones fill the queue).
+	maxStall  = 20 * time.Millisecond
+	recoverBy = 5 // recovery check: seconds after the drop
 )
 
 type second struct {
@@ -62,6 +70,7 @@ type second struct {
 	shed        [4]atomic.Int64 // refused for any reason
 	levelShed   atomic.Int64    // refused for the admission level
 	done        [4]atomic.Int64
+	stall       atomic.Int64 // ns, the longest lateness of the 1 ms canary sleep
 }
 
 // service draws lognormal service times with mean 10 ms and CV 1.
@@ -126,20 +135,43 @@ func main() {
 	fmt.Println("           level=3.90 admits every request of classes 0, 1 and 2, and of class 3 those whose user")
 	fmt.Println("           priority (0..127, from a hash of the user ID and the hour; lower passes first) is 0..90;")
 	fmt.Println("           level=2.40 refuses all of class 3 and the class-2 users above 40; 255.255 = open, nothing refused")
+	fmt.Println("  stall    how late a 1 ms sleep woke at worst in that second: the machine's scheduler, not the service")
 
 	var wg sync.WaitGroup
 	start := time.Now()
 	next := start
 	printed := 0
+	canaryDone := make(chan struct{})
+	go func() { // the canary: how late a 1 ms sleep wakes, per second
+		for {
+			select {
+			case <-canaryDone:
+				return
+			default:
+			}
+			t := time.Now()
+			time.Sleep(time.Millisecond)
+			late := int64(time.Since(t) - time.Millisecond)
+			if i := int(t.Sub(start) / time.Second); i < len(stats) {
+				for {
+					old := stats[i].stall.Load()
+					if late <= old || stats[i].stall.CompareAndSwap(old, late) {
+						break
+					}
+				}
+			}
+		}
+	}()
 	report := func(upTo int) {
 		for ; printed < upTo; printed++ {
 			s := &stats[printed]
 			off := s.offered.Load()
 			good := float64(s.ok.Load()) / math.Max(1, math.Min(float64(off), oneX))
-			fmt.Printf("t=%2ds offered=%4d goodput=%.2f  c0 %4d/%-4d c1 %4d/%-4d c2 %4d/%-4d c3 %4d/%-4d  level=%v\n",
+			fmt.Printf("t=%2ds offered=%4d goodput=%.2f  c0 %4d/%-4d c1 %4d/%-4d c2 %4d/%-4d c3 %4d/%-4d  level=%-7v stall=%v\n",
 				printed+1, off, good,
 				s.shed[0].Load(), s.arrived[0].Load(), s.shed[1].Load(), s.arrived[1].Load(),
-				s.shed[2].Load(), s.arrived[2].Load(), s.shed[3].Load(), s.arrived[3].Load(), c.Level())
+				s.shed[2].Load(), s.arrived[2].Load(), s.shed[3].Load(), s.arrived[3].Load(), c.Level(),
+				time.Duration(s.stall.Load()).Round(100*time.Microsecond))
 		}
 	}
 	phaseEnd := start
@@ -197,6 +229,7 @@ func main() {
 		}
 	}
 	wg.Wait()
+	close(canaryDone)
 	report(total)
 
 	var failed []string
@@ -209,9 +242,16 @@ func main() {
 		fmt.Printf("check %-9s %-6s "+format+"\n", append([]any{name, v}, args...)...)
 	}
 
-	// Steady 1×: the seconds before the spike.
+	// Steady 1×: the seconds before the spike in which the machine did not
+	// stall.
 	var steadyArr, steadyShedN, steadyLevel int64
+	var clean, stalled int
 	for s := range phases[0].secs {
+		if time.Duration(stats[s].stall.Load()) > maxStall {
+			stalled++
+			continue
+		}
+		clean++
 		steadyArr += stats[s].offered.Load()
 		steadyLevel += stats[s].levelShed.Load()
 		for k := range 4 {
@@ -219,9 +259,13 @@ func main() {
 		}
 	}
 	share := float64(steadyShedN) / math.Max(1, float64(steadyArr))
-	check("steady", share <= steadyShed && steadyLevel == 0,
-		"at 1× before the spike: %d of %d refused (%.2f %%, tolerance %.0f %%), %d for the level (must be 0)",
-		steadyShedN, steadyArr, 100*share, 100*steadyShed, steadyLevel)
+	if clean == 0 {
+		fmt.Printf("check %-9s %-6s every second before the spike had a scheduler stall > %v: not judged on this run\n", "steady", "n/a", maxStall)
+	} else {
+		check("steady", share <= steadyShed && steadyLevel == 0,
+			"at 1× before the spike (%d s, %d s left out for stalls > %v): %d of %d refused (%.2f %%, tolerance %.0f %%), %d for the level (must be 0)",
+			clean, stalled, maxStall, steadyShedN, steadyArr, 100*share, 100*steadyShed, steadyLevel)
+	}
 
 	// Priority: class 0 during 4×.
 	var arrived0, done0 int64
