@@ -36,7 +36,11 @@ func (o *output) text() string {
 // the page draws the service's own series with live data, that it changes
 // from one poll to the next, and that the alert table shows the alerts the
 // scenario makes fire (overload shedding, the canary's error ratio). The
-// scenario must still pass: the process exits 0. With SERVICE_SCREENSHOT
+// scenario runs to its end: its invariants must hold (nothing acknowledged
+// lost, no field dropped, no undyed debug line, a clean shutdown); a missed
+// service level, or a "machine too busy" verdict, is only logged here,
+// since the browser shares the machine (the examples step and
+// examples/service's own test require exit 0). With SERVICE_SCREENSHOT
 // set, the viewport is saved there as a PNG while the canary alert fires.
 func TestServiceDashboard(t *testing.T) {
 	bin := browser.Find()
@@ -150,7 +154,8 @@ func TestServiceDashboard(t *testing.T) {
 	text := out.text()
 	switch {
 	case strings.Contains(text, "OK: every phase met its expectations"):
-	case err != nil && strings.Contains(text, "(service level)") && !strings.Contains(text, "(invariant)") && !strings.Contains(text, "FAIL startup"):
+	case err != nil && (strings.Contains(text, "(service level)") || strings.Contains(text, "(machine too busy)")) &&
+		!strings.Contains(text, "(invariant)") && !strings.Contains(text, "FAIL startup") && !strings.Contains(text, "interrupted"):
 		t.Logf("service levels missed on this machine (the browser shares it):\n%s", text)
 	default:
 		t.Fatalf("service -short: %v\nstdout:\n%s\nstderr:\n%s", err, text, stderr.String())

@@ -2,27 +2,70 @@
 // loopback, with nothing to install but Go.
 //
 //	go run ./examples/service                 # serve until Ctrl-C; prints the URLs
-//	go run ./examples/service -scenario       # a scripted bad day, one table row per phase (~45 s)
+//	go run ./examples/service -scenario       # a scripted bad day, one table row per phase (~40 s)
 //	go run ./examples/service -short          # the same bad day with shorter phases (~20 s)
 //	go run ./examples/service -redis h:p,h:p,h:p   # replicas on real redis-servers
 //
-// The service stores messages with a quorum client over three replicas in
-// three zones (W = R = 2, acknowledged in two zones), picks its v1 or v2
-// handlers per user with grayroute (the decision travels to the downstream
-// preview service in a header), admits requests with DAGOR overload control
-// (and gates its calls to the downstream by the level the downstream
-// reports), calls the downstream through a breaker Group with a fallback,
-// speaks tlv to old and new app versions, keeps metrics with alerts and a
-// dashboard, and logs through logging's dyes and flight recorder. The
-// packages never import each other: service.go wires them through their
-// hooks and small funcs.
+// While it serves, send and read chat messages from another shell, as a
+// new (v2) or an old (-v1) app; curl cannot build the tlv bodies:
 //
-// The scenario drives it with a seeded open-loop load generator: normal
-// load, 4× overload, a zone lost, the downstream failing, a bad v2 release,
-// a user dyed at runtime, and recovery. It exits 0 when every phase met its
-// expectations and 1 naming the phases that did not. On a terminal it
-// prints a progress line every second; the dashboard URL comes first, so
-// the run can be watched.
+//	go run ./examples/service -send 'hello' -as alice            # prints the message id
+//	go run ./examples/service -read ID -as bob -from alice -v1   # an old app reads it, keeping what it does not know
+//
+// # The service
+//
+// It stores messages with a quorum client over three replicas in three
+// zones (W = R = 2, acknowledged in two zones), picks its v1 or v2 handlers
+// per user with grayroute (the decision travels to the downstream preview
+// service in a header; the gray plan ramps v2 by itself, 10 % → 25 % →
+// 50 %, while v2's errors and p99 stay within v1's), admits requests with
+// DAGOR overload control (6 slots × 40 ms handlers: 150 req/s; beyond that
+// the least important requests are shed) and gates its calls to the
+// downstream by the level the downstream reports, calls the downstream
+// through a breaker Group with a fallback, speaks tlv to old and new app
+// versions, keeps metrics with alerts and a dashboard, and logs through
+// logging's dyes and flight recorder. The packages never import each other:
+// service.go wires them through their hooks and small funcs.
+//
+// The API needs the X-User header (it stands in for authentication; a
+// request without it gets 400). Message ids belong to their sender: one
+// user's send never replaces another's message, and a read names the
+// sender (from=, default the caller). A request's body is read whole, under
+// the request's 1 s budget, before it is admitted: a client trickling its
+// body in gets 408 and never holds an overload slot. Ctrl-C stops serving:
+// requests in flight get 3 s to finish, then the connections still open
+// are closed; the command checks by goroutine id that every goroutine
+// started while serving has ended and exits 0.
+//
+// # The bad day
+//
+// The scenario drives the service with a seeded open-loop load generator:
+// normal load, 4× overload, a zone lost, the downstream failing, a bad v2
+// release (the planner's own periodic judging is paused in that phase, so
+// the rollback it requires can only come from the canary alert), a user
+// dyed at runtime, and recovery. A legend under the table header says what
+// each column means. On a terminal it prints a progress line every second;
+// the dashboard URL comes first, so the run can be watched.
+//
+// Each phase is judged on invariants (nothing acknowledged lost, no field
+// dropped between app versions, no debug line of an undyed user, ...) and
+// service levels (class 0 served ≥ 99 % at 4× load, goodput, the breaker
+// opening and closing, ...). An acknowledged message the store answers
+// "not found" or with other content is lost; one a quorum of replicas does
+// not answer for is unreadable, which is a missed service level, not a
+// loss, and the recovery phase reads it again. When the machine starves
+// the run of CPU (the front's measured capacity under half its nominal, or
+// the load generator issuing under half its rate) the phase's service
+// levels measure the machine, not the service: they are reported as one
+// "machine too busy" failure that names them, and the overload phase,
+// which needs the CPU most, runs once more first. Invariants are judged
+// whatever the machine.
+//
+// Exit status: 0 when every phase met its expectations (and for -h); 1
+// naming the phases that did not, or when serving or a -send/-read call
+// failed; 2 for bad flags or when the service cannot start (a -redis server
+// unreachable, the port taken); 130 when Ctrl-C interrupted the scenario,
+// which stops at once and judges nothing from the phase it cut short on.
 package main
 
 import (

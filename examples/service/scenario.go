@@ -168,8 +168,8 @@ func runScenario(ctx context.Context, opt scenarioOptions, out io.Writer) (int, 
 			demoUser = u
 		}
 	}
-	if err := tlvDemo(ctx, api, demoUser, out); err != nil {
-		sc.failed = append(sc.failed, finding{phase: "startup", msg: err.Error()})
+	if err := tlvDemo(ctx, api, demoUser, out); err != nil && ctx.Err() == nil {
+		sc.failed = append(sc.failed, finding{phase: "startup", msg: err.Error(), kind: kindInvariant})
 		fmt.Fprintln(out, "FAIL startup:", err)
 	}
 
@@ -194,7 +194,7 @@ func runScenario(ctx context.Context, opt scenarioOptions, out io.Writer) (int, 
 	tick.Wait()
 
 	if err := stopAll(); err != nil {
-		sc.failed = append(sc.failed, finding{phase: "shutdown", msg: err.Error()})
+		sc.failed = append(sc.failed, finding{phase: "shutdown", msg: err.Error(), kind: kindInvariant})
 	}
 	fmt.Fprintln(out)
 	for _, f := range sc.failed {
@@ -252,7 +252,7 @@ type phaseRun struct {
 // undyed user).
 func (p *phaseRun) expect(ok bool, format string, args ...any) {
 	if !ok {
-		p.fails = append(p.fails, finding{phase: p.name, msg: fmt.Sprintf(format, args...)})
+		p.fails = append(p.fails, finding{phase: p.name, msg: fmt.Sprintf(format, args...), kind: kindInvariant})
 	}
 }
 

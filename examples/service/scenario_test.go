@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"math/rand/v2"
 	"strings"
 	"sync"
 	"testing"
@@ -131,4 +133,51 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// TestTooBusyRelabelsOnlyServiceLevels: over random phase figures, a phase
+// is "too busy" exactly when its capacity fell under half the nominal or
+// the generator issued under half its asked rate; then its service-level
+// findings become one "machine too busy" finding that names them, and its
+// invariant findings stay as they are.
+func TestTooBusyRelabelsOnlyServiceLevels(t *testing.T) {
+	svc := &Service{cfg: Config{}}
+	svc.cfg.defaults()
+	nominal := svc.cfg.Capacity()
+	rng := rand.New(rand.NewPCG(5, 5))
+	for range 500 {
+		var out bytes.Buffer
+		sc := &scenario{ctx: context.Background(), svc: svc, out: &out, gen: newLoadGen(nil, 1)}
+		p := &phaseRun{name: "overload", load: []float64{0.6, 4}[rng.IntN(2)]}
+		r := &row{capacity: nominal * rng.Float64() * 1.2}
+		r.offered = p.load * r.capacity * rng.Float64() * 1.2
+		for c := range r.success {
+			r.success[c] = 1
+		}
+		wantBusy := r.capacity < 0.5*nominal || r.offered < 0.5*p.load*r.capacity
+		assert.Equal(t, wantBusy, sc.tooBusy(p, r) != "", "capacity %.0f offered %.0f load %.1f", r.capacity, r.offered, p.load)
+		nSLA, nInv := rng.IntN(3), rng.IntN(2)
+		for i := range nSLA {
+			p.sla(false, "level %d", i)
+		}
+		for i := range nInv {
+			p.expect(false, "invariant %d", i)
+		}
+		sc.report(p, r)
+		kinds := map[string]int{}
+		for _, f := range sc.failed {
+			kinds[f.kind]++
+		}
+		assert.Equal(t, nInv, kinds[kindInvariant])
+		if wantBusy {
+			assert.Zero(t, kinds[kindSLA])
+			assert.Equal(t, min(nSLA, 1), kinds[kindBusy])
+			for i := range nSLA {
+				assert.Contains(t, out.String(), fmt.Sprintf("level %d", i))
+			}
+		} else {
+			assert.Equal(t, nSLA, kinds[kindSLA])
+			assert.Zero(t, kinds[kindBusy])
+		}
+	}
 }

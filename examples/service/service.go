@@ -401,18 +401,21 @@ func (s *Service) index(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	fmt.Fprintf(w, `Bulwark chat service
 
-API (tlv bodies; header %[2]s: <user id>):
-  POST %[1]s/api/send            a MessageV1 or MessageV2
-  GET  %[1]s/api/message?id=ID
-  GET  %[1]s/api/preview?url=U   via the preview service, breaker and fallback
+API (tlv bodies; header %[2]s: <user id> required, else 400):
+  POST %[1]s/api/send                  a MessageV1 or MessageV2 (ids are per sender)
+  GET  %[1]s/api/message?id=ID&from=U  U's message ID (from: default the caller)
+  GET  %[1]s/api/preview?url=U         via the preview service, breaker and fallback
   POST %[1]s/api/typing?room=R
+From a shell (curl cannot build tlv):
+  go run ./examples/service -addr %[3]s -send hello -as alice [-v1]
+  go run ./examples/service -addr %[3]s -read ID -as bob -from alice [-v1]
 Operations:
   %[1]s/debug/metrics   dashboard
   %[1]s/metrics         Prometheus exposition
   %[1]s/debug/dyes      dye admin: POST ?key=USER&ttl=10m, GET, DELETE ?key=USER
   %[1]s/debug/log       the last log records
   %[1]s/debug/gray      the gray plan
-`, s.base, UserHeader)
+`, s.base, UserHeader, s.frontLn.Addr())
 }
 
 // runPlanner judges the gray plan every planEvery, as Planner.Run does,
