@@ -58,13 +58,9 @@ type replicaState struct {
 // replicas[1] the slave (secondary). Hooks and errors name replicas by index.
 func New(replicas []Replica, cfg Config) (*Client, error) {
 	zones := make([]string, len(replicas))
-	for i, r := range replicas {
-		if r == nil {
-			return nil, fmt.Errorf("%w: replica %d is nil", ErrConfig, i)
-		}
-		if z, ok := r.(Zoned); ok {
-			zones[i] = z.Zone()
-		}
+	nonBlocking := make([]bool, len(replicas))
+	if err := checkReplicas(replicas, zones, nonBlocking); err != nil {
+		return nil, err
 	}
 	s, err := cfg.settings(len(replicas), zones)
 	if err != nil {
@@ -92,9 +88,7 @@ func New(replicas []Replica, cfg Config) (*Client, error) {
 		rs.r = r
 		rs.ver, _ = r.(Versioner)
 		rs.health, _ = r.(HealthReporter)
-		if nb, ok := r.(NonBlocking); ok {
-			rs.nonBlocking = nb.NonBlocking()
-		}
+		rs.nonBlocking = nonBlocking[i]
 		rs.zone = zones[i]
 		id, ok := ids[rs.zone]
 		if !ok {
@@ -127,7 +121,7 @@ func (c *Client) N() int { return c.s.n }
 // running across Close may fail with an error matching both ErrNoQuorum and
 // ErrClosed. Close is idempotent.
 func (c *Client) Close() error {
-	if c == nil {
+	if c == nil || c.replicas == nil {
 		return nil
 	}
 	c.mu.Lock()

@@ -174,11 +174,13 @@ type Hedge struct {
 	Budget float64
 	// Burst is the bucket size in hedges. Zero means 10.
 	Burst int
-	// MinDelay is the shortest hedge delay. Zero means 100µs, so in-memory
-	// jitter does not burn the budget.
+	// MinDelay is the shortest hedge delay. Zero means 100µs (at most half
+	// of ReplicaTimeout), so in-memory jitter does not burn the budget. It
+	// must be below ReplicaTimeout unless Disabled.
 	MinDelay time.Duration
 	// InitialDelay is used for a replica with too few latency samples (fewer
-	// than 32). Zero means 5ms.
+	// than 32). Zero means 5ms (at most half of ReplicaTimeout). It must be
+	// below ReplicaTimeout unless Disabled.
 	InitialDelay time.Duration
 }
 
@@ -215,12 +217,14 @@ type Config struct {
 	ClientID uint64
 	// ReplicaTimeout bounds each replica call: a replica that has not answered
 	// within it counts as failed and the operation moves on. Zero means 1 s;
-	// at most 24 h.
+	// at least 1 ms, at most 24 h.
 	ReplicaTimeout time.Duration
 	// MinWriteZones is the number of distinct zones (see Zoned) whose replicas
 	// must be among a write's acknowledgements, so that losing a whole zone
 	// loses no acknowledged write when it is 2. Zero or one means no zone
-	// rule. Replicas without a zone share the zone "". A Linearizable read's
+	// rule. Replicas without a zone share the zone "". The rule applies to
+	// the QuorumTier only: New refuses it with Tier MasterSlave or DualWrite.
+	// A Linearizable read's
 	// write-back needs W copies only (see the package doc, Zones).
 	MinWriteZones int
 	// LocalZone makes reads ask replicas of this zone first; it must be the
@@ -339,7 +343,8 @@ const (
 
 	maxReplicas = 64
 	maxTimeout  = 24 * time.Hour
-	maxBound    = 1 << 20 // MaxInFlight, Hedge.Burst, RepairBurst
+	minTimeout  = time.Millisecond // below it every networked call would time out
+	maxBound    = 1 << 20          // MaxInFlight, Hedge.Burst, RepairBurst
 )
 
 // settings validates cfg for n replicas in zones, one concern at a time.
@@ -413,8 +418,8 @@ func (s *settings) levels(cfg Config, _ []string) error {
 // timing: ReplicaTimeout, InlineBelow and MaxInFlight.
 func (s *settings) timing(cfg Config, _ []string) error {
 	s.timeout = cmp.Or(cfg.ReplicaTimeout, DefaultReplicaTimeout)
-	if s.timeout < 0 || s.timeout > maxTimeout {
-		return fmt.Errorf("%w: ReplicaTimeout %v outside 0..%v", ErrConfig, s.timeout, maxTimeout)
+	if s.timeout < minTimeout || s.timeout > maxTimeout {
+		return fmt.Errorf("%w: ReplicaTimeout %v outside %v..%v", ErrConfig, s.timeout, minTimeout, maxTimeout)
 	}
 	switch b := cfg.InlineBelow; {
 	case b == 0:
@@ -438,6 +443,9 @@ func (s *settings) zoneRule(cfg Config, zones []string) error {
 	s.minZones = cfg.MinWriteZones
 	if s.minZones < 0 {
 		return fmt.Errorf("%w: negative MinWriteZones", ErrConfig)
+	}
+	if s.minZones > 1 && s.tier != QuorumTier {
+		return fmt.Errorf("%w: MinWriteZones=%d applies to the QuorumTier only, not to the default tier %v", ErrConfig, s.minZones, s.tier)
 	}
 	if s.minZones > 1 {
 		distinct := map[string]bool{}
@@ -482,11 +490,21 @@ func (s *settings) hedging(cfg Config, _ []string) error {
 	if h.Burst < 0 || h.Burst > maxBound {
 		return fmt.Errorf("%w: hedge burst %d outside 0..%d", ErrConfig, h.Burst, maxBound)
 	}
-	h.MinDelay = cmp.Or(h.MinDelay, DefaultHedgeMinDelay)
-	h.InitialDelay = cmp.Or(h.InitialDelay, DefaultHedgeInitialDelay)
 	if h.MinDelay < 0 || h.InitialDelay < 0 {
 		return fmt.Errorf("%w: negative hedge delay", ErrConfig)
 	}
+	// A hedge delay of ReplicaTimeout or more never fires: refuse it when
+	// set, and keep the defaults under a short ReplicaTimeout.
+	if !h.Disabled {
+		if h.MinDelay >= s.timeout {
+			return fmt.Errorf("%w: Hedge.MinDelay %v is not below ReplicaTimeout %v (no hedge could fire; set Hedge.Disabled instead)", ErrConfig, h.MinDelay, s.timeout)
+		}
+		if h.InitialDelay >= s.timeout {
+			return fmt.Errorf("%w: Hedge.InitialDelay %v is not below ReplicaTimeout %v (no hedge could fire; set Hedge.Disabled instead)", ErrConfig, h.InitialDelay, s.timeout)
+		}
+	}
+	h.MinDelay = cmp.Or(h.MinDelay, min(DefaultHedgeMinDelay, s.timeout/2))
+	h.InitialDelay = cmp.Or(h.InitialDelay, min(DefaultHedgeInitialDelay, s.timeout/2))
 	s.hedge = h
 	return nil
 }

@@ -299,7 +299,11 @@ func (c *Client) exec(rs *replicaState, i int, o *op, kind jobKind, flags, phase
 		h.Repair(i, res.err)
 	}
 	if flags&flagAsync != 0 && h.AsyncWrite != nil {
-		h.AsyncWrite(i, res.err)
+		err := res.err
+		if err == nil && !res.stored {
+			err = &ReplicaError{Replica: i, Op: OpPut, Err: ErrSuperseded}
+		}
+		h.AsyncWrite(i, err)
 	}
 	return res, took
 }

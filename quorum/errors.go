@@ -35,6 +35,14 @@ var (
 	// ErrReplicaTimeout is a replica's error when it did not answer within
 	// Config.ReplicaTimeout.
 	ErrReplicaTimeout = errors.New("quorum: replica timeout")
+	// ErrSuperseded is a replica's refusal of a MasterSlave or DualWrite
+	// record because it already holds a newer version of the key (written
+	// through another tier or client, or left from before the other
+	// replica restarted empty). The tier write then fails (or, for the
+	// MasterSlave slave copy, Hooks.AsyncWrite reports it) instead of
+	// counting the refusal as an acknowledgement: that replica does not
+	// hold the record. It matches ErrNotStored.
+	ErrSuperseded error = &notStored{"quorum: replica holds a newer version"}
 	// ErrVersionOverflow is returned by writes when a replica holds the
 	// largest possible version counter.
 	ErrVersionOverflow = errors.New("quorum: version counter overflow")

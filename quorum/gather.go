@@ -63,6 +63,9 @@ type ackRule struct {
 	need     int
 	required uint64
 	zones    int
+	// stored: a replica that answers "not stored" (it holds a newer
+	// version) does not acknowledge (tier writes; see ErrSuperseded).
+	stored bool
 }
 
 func (o *op) zonesOf(set uint64) int {
@@ -263,6 +266,11 @@ func (o *op) take(p *phase, r result) {
 		if p.write && !errors.Is(r.err, ErrNotStored) {
 			p.applied = true
 		}
+		return
+	}
+	if p.write && p.rule.stored && !r.stored {
+		o.st[i] = stFailed
+		o.errs = append(o.errs, &ReplicaError{Replica: i, Op: OpPut, Err: ErrSuperseded})
 		return
 	}
 	o.st[i] = stOK

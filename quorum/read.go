@@ -8,7 +8,7 @@ import (
 )
 
 func (c *Client) read(ctx context.Context, key string, call Call) ([]byte, Version, error) {
-	if c == nil {
+	if c == nil || c.replicas == nil {
 		return nil, Version{}, errNilClient
 	}
 	if ctx == nil {
@@ -182,8 +182,9 @@ func (c *Client) repairAsync(ctx context.Context, key string, rec Record, stale 
 	}
 }
 
-// readFallback asks replicas[0] and, if it fails or is unhealthy,
-// replicas[1] (MasterSlave reads; DualBoth and DualPrimary reads).
+// readFallback asks replicas[0] and, if it fails, is unhealthy or has no
+// record of the key, replicas[1] (MasterSlave reads; DualBoth and
+// DualPrimary reads).
 func (o *op) readFallback(ctx context.Context) (Record, error) {
 	o.pairCandidates()
 	if len(o.order) == 0 {
@@ -193,7 +194,20 @@ func (o *op) readFallback(ctx context.Context) (Record, error) {
 	if err != nil {
 		return Record{}, &Error{Op: OpGet, Key: o.key, Need: 1, Got: got, Healthy: len(o.order), Err: err}
 	}
-	return o.resp[o.firstOK()], nil
+	first := o.firstOK()
+	rec := o.resp[first]
+	if !rec.Version.IsZero() || first != 0 || len(o.order) < 2 {
+		return rec, nil
+	}
+	// The primary has no record of the key: it may have restarted empty
+	// while the secondary kept every acknowledged write, so the secondary
+	// decides (one lost replica loses nothing). Its failure leaves the
+	// primary's answer.
+	o.order = append(o.order[:0], 1)
+	if got, _ := o.gather(ctx, kindGet, 1, 1, false); got == 1 && o.st[1] == stOK {
+		return o.resp[1], nil
+	}
+	return rec, nil
 }
 
 // readBoth asks replicas[0] and replicas[1] and returns the newer record

@@ -4,16 +4,18 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"hash/maphash"
 	"math"
 	"math/bits"
+	"sync"
 	"sync/atomic"
 	"time"
 )
 
 var (
 	errUnhealthy error = &notStored{"quorum: replica unhealthy"}
-	errNilClient       = errors.New("quorum: nil Client (use New)")
+	errNilClient       = errors.New("quorum: client not constructed with New (nil or zero Client)")
 )
 
 func (c *Client) write(ctx context.Context, key string, value []byte, del bool, call Call) (Version, error) {
@@ -21,7 +23,7 @@ func (c *Client) write(ctx context.Context, key string, value []byte, del bool, 
 	if del {
 		kind = OpDelete
 	}
-	if c == nil {
+	if c == nil || c.replicas == nil {
 		return Version{}, notApplied{errNilClient}
 	}
 	if ctx == nil {
@@ -71,7 +73,8 @@ func (o *op) nextVersion(ctx context.Context, kind Op, need, atLeast int, hedge 
 	}
 	counter, ok := o.c.floors.next(o.key, hi.Counter)
 	if !ok {
-		return Version{}, &Error{Op: kind, Key: o.key, Need: atLeast, Got: got, Err: ErrVersionOverflow}
+		// The version read sent no record: nothing was stored.
+		return Version{}, notApplied{fmt.Errorf("quorum: %v %q: %w (a replica holds counter %d)", kind, o.key, ErrVersionOverflow, hi.Counter)}
 	}
 	return Version{Counter: counter, Writer: o.c.s.id}, nil
 }
@@ -84,12 +87,24 @@ func (o *op) nextVersion(ctx context.Context, kind Op, need, atLeast int, hedge 
 // per stripe of keys, the highest counter it issued, and never issues it
 // again. Counters of keys sharing a stripe may skip values; order is all
 // that matters.
+//
+// A stripe's floor stays below topCounters: a key whose counter reaches
+// that zone (2^32 writes short of overflow: in practice only a counter set
+// from outside) is tracked exactly, per key, so that it cannot drag the
+// other keys of its stripe towards overflow; only the key itself fails
+// with ErrVersionOverflow.
 type versionFloors struct {
 	seed    maphash.Seed
 	stripes [floorStripes]atomic.Uint64
+
+	mu  sync.Mutex
+	top map[string]uint64 // highest counter issued, for keys in the top zone
 }
 
-const floorStripes = 4096
+const (
+	floorStripes = 4096
+	topCounters  = math.MaxUint64 - 1<<32
+)
 
 // next returns max(seen, floor) + 1 for key's stripe and raises the floor;
 // false when the counter would overflow.
@@ -98,13 +113,24 @@ func (f *versionFloors) next(key string, seen uint64) (uint64, bool) {
 	for {
 		floor := s.Load()
 		c := max(seen, floor)
-		if c == math.MaxUint64 {
-			return 0, false
+		if c >= topCounters-1 {
+			break
 		}
 		if s.CompareAndSwap(floor, c+1) {
 			return c + 1, true
 		}
 	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	c := max(seen, s.Load(), f.top[key])
+	if c == math.MaxUint64 {
+		return 0, false
+	}
+	if f.top == nil {
+		f.top = map[string]uint64{}
+	}
+	f.top[key] = c + 1
+	return c + 1, true
 }
 
 // writeQuorum is the QuorumTier write: a version read from N-W+1 replicas
@@ -136,23 +162,55 @@ func (o *op) writeQuorum(ctx context.Context, kind Op, value []byte, del bool) (
 	return v, nil
 }
 
-// writeMasterSlave writes replicas[0] synchronously (its version read too)
-// and, once it acknowledged, replicas[1] in the background.
+// tierVersion is the version read of a MasterSlave or DualWrite write: it
+// asks replicas[0] and [1] (a demoted one not in keep only as a
+// substitute, so that a hung slave costs one write, not every one) and enough
+// of the others for N-W+1 answers in all, so that the new version is above
+// every version on the pair — the master may have restarted empty while the
+// slave kept its records — and above every acknowledged QuorumTier write
+// (it fails with fewer than N-W+1 answers, as a QuorumTier write would).
+// It leaves o.order to the caller to reset.
+func (o *op) tierVersion(ctx context.Context, kind Op, atLeast int, keep uint64) (Version, error) {
+	c := o.c
+	o.candidates(true)
+	front := 0
+	for _, want := range [2]int{0, 1} {
+		for k := front; k < len(o.order); k++ {
+			if o.order[k] == want && (keep&(1<<want) != 0 || !c.replicas[want].cond.isFailed()) {
+				copy(o.order[front+1:k+1], o.order[front:k])
+				o.order[front] = want
+				front++
+				break
+			}
+		}
+	}
+	vq := c.s.n - c.s.w + 1
+	need := min(max(front, vq), len(o.order))
+	atLeast = max(atLeast, vq)
+	if need < atLeast {
+		return Version{}, &Error{Op: kind, Key: o.key, Need: atLeast, Healthy: len(o.order), Fast: true}
+	}
+	return o.nextVersion(ctx, kind, need, atLeast, false)
+}
+
+// writeMasterSlave writes replicas[0] synchronously (after the version
+// read of tierVersion) and, once it acknowledged, replicas[1] in the
+// background.
 func (o *op) writeMasterSlave(ctx context.Context, kind Op, value []byte, del bool) (Version, error) {
 	c := o.c
-	o.order = append(o.order[:0], 0)
 	if h := c.replicas[0].health; h != nil && !h.Healthy() {
 		return Version{}, &Error{Op: kind, Key: o.key, Need: 1, Fast: true}
 	}
-	v, err := o.nextVersion(ctx, kind, 1, 1, false)
+	v, err := o.tierVersion(ctx, kind, 1, 0)
 	if err != nil {
 		return Version{}, err
 	}
+	o.order = append(o.order[:0], 0)
 	o.rec = Record{Value: bytes.Clone(value), Version: v, Deleted: del}
 	if del {
 		o.rec.Value = nil
 	}
-	_, applied, err := o.gatherAcks(ctx, ackRule{need: 1}, 0, 0)
+	_, applied, err := o.gatherAcks(ctx, ackRule{need: 1, stored: true}, 0, 0)
 	if err != nil {
 		return Version{}, &Error{Op: kind, Key: o.key, Need: 1, Healthy: 1, Applied: applied, Err: err}
 	}
@@ -183,19 +241,24 @@ func (o *op) writeDual(ctx context.Context, kind Op, value []byte, del bool) (Ve
 	}
 	switch c.s.dual {
 	case DualEither:
-		rule = ackRule{need: 1}
+		rule = ackRule{need: 1, stored: true}
 	case DualPrimary:
-		rule = ackRule{need: 1, required: 1}
+		rule = ackRule{need: 1, required: 1, stored: true}
 	default:
-		rule = ackRule{need: 2}
+		rule = ackRule{need: 2, stored: true}
 	}
 	if !o.satisfies(healthy, rule) {
 		return Version{}, &Error{Op: kind, Key: o.key, Need: rule.need, Healthy: len(o.order), Fast: true}
 	}
-	v, err := o.nextVersion(ctx, kind, len(o.order), rule.need, false)
+	keep := uint64(0)
+	if rule.need == 2 {
+		keep = 3 // DualBoth needs both: a failing one fails the version read, before any record is sent
+	}
+	v, err := o.tierVersion(ctx, kind, rule.need, keep)
 	if err != nil {
 		return Version{}, err
 	}
+	o.pairCandidates()
 	o.rec = Record{Value: bytes.Clone(value), Version: v, Deleted: del}
 	if del {
 		o.rec.Value = nil

@@ -2,15 +2,21 @@ package memreplica
 
 import (
 	"context"
-	"errors"
 	"hash/maphash"
 	"sync"
 
 	"github.com/bulwark-go/bulwark/quorum"
 )
 
-// ErrFull is returned by Put of a new key when the replica holds MaxKeys keys.
-var ErrFull = errors.New("memreplica: full")
+// ErrFull is returned by Put of a new key when the replica holds MaxKeys
+// keys. The record was certainly not stored, so it matches
+// quorum.ErrNotStored: a write refused by it alone is quorum.ErrNotApplied.
+var ErrFull error = fullError{}
+
+type fullError struct{}
+
+func (fullError) Error() string        { return "memreplica: full" }
+func (fullError) Is(target error) bool { return target == quorum.ErrNotStored }
 
 // DefaultMaxKeys is the bound used when Options.MaxKeys is zero.
 const DefaultMaxKeys = 1 << 20
