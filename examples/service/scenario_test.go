@@ -28,6 +28,9 @@ func testTimings(badMax time.Duration) *timings {
 // Tick rolled the plan back anyway and the phase passed without the alert.)
 func TestBadV2NeedsTheAlert(t *testing.T) {
 	for _, wired := range []bool{true, false} {
+		if wired && raceEnabled {
+			continue // TestScenarioShort requires the wired rollback without the race detector
+		}
 		badMax := 8 * time.Second
 		if !wired {
 			badMax = 4 * time.Second

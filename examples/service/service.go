@@ -93,6 +93,7 @@ type Service struct {
 	rollbacks      atomic.Int64
 	reqID          atomic.Uint64
 	planPaused     atomic.Bool // the planner's own periodic Tick is skipped (the scenario's bad v2 phase)
+	canaryFiring   atomic.Bool // the canary alert fires: the planner judges every alertEvery
 
 	inflight atomic.Int64 // requests inside the front's handlers
 	reqCtx   context.Context
@@ -251,8 +252,9 @@ func New(cfg Config) (_ *Service, err error) {
 
 // addRules installs the alert rules. Two of them act: the downstream's
 // error ratio feeds the breaker's trip rule, and the canary's error ratio
-// makes the gray planner judge its plan at once (its gate, over the same
-// metrics, then rolls the plan back). The others are for the dashboard.
+// makes the gray planner judge its plan at once and every 500 ms while it
+// fires (its gate, over the same metrics, then rolls the plan back). The
+// others are for the dashboard.
 func (s *Service) addRules() error {
 	rules := []metrics.Rule{
 		{Name: "downstream-error-ratio", Metric: "downstream_calls_total", Labels: []string{"error"},
@@ -271,17 +273,13 @@ func (s *Service) addRules() error {
 				if s.cfg.noCanaryAction {
 					return
 				}
-				s.log.Warn("alert firing: judging the gray plan now", "rule", a.Rule, "value", a.Value)
+				s.log.Warn("alert firing: judging the gray plan now and every 500ms while it fires", "rule", a.Rule, "value", a.Value)
+				s.canaryFiring.Store(true)
 				ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 				defer cancel()
-				before := s.rollbacks.Load()
-				if err := s.plan.Tick(ctx); err != nil {
-					s.log.Warn("gray planner", "err", err)
-				}
-				if s.rollbacks.Load() > before {
-					s.alertRollbacks.Add(1)
-				}
-			}},
+				s.tick(ctx, true)
+			},
+			OnResolve: func(a metrics.Alert) { s.canaryFiring.Store(false); s.log.Info("alert resolved", "rule", a.Rule) }},
 		// Clients that gate by the level the front reports shed most of an
 		// overload themselves: the front sees a trickle of sheds.
 		{Name: "front-shedding", Metric: "overload_shed_total", Kind: metrics.Threshold,
@@ -419,21 +417,42 @@ Operations:
 }
 
 // runPlanner judges the gray plan every planEvery, as Planner.Run does,
-// except while planPaused is set (then only the canary alert's Tick can).
+// except while planPaused is set; and, while the canary alert fires, every
+// alertEvery on the alert's behalf: the plan's gate weighs the canary's
+// health since its step began, so the first judgment the alert asks for
+// may come before the bad build's errors outweigh the good ones before it.
 func (s *Service) runPlanner(ctx context.Context) {
-	t := time.NewTicker(planEvery)
+	t := time.NewTicker(alertEvery)
 	defer t.Stop()
+	var last time.Time
 	for {
-		if !s.planPaused.Load() {
-			if err := s.plan.Tick(ctx); err != nil && ctx.Err() == nil {
-				s.log.Warn("gray planner", "err", err)
-			}
+		switch {
+		case !s.planPaused.Load() && time.Since(last) >= planEvery-alertEvery/2:
+			last = time.Now()
+			s.tick(ctx, false)
+		case s.canaryFiring.Load():
+			s.tick(ctx, true)
 		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
+	}
+}
+
+// alertEvery is how often the planner judges while the canary alert fires.
+const alertEvery = 500 * time.Millisecond
+
+// tick judges the plan once; byAlert counts a rollback it made as the
+// canary alert's.
+func (s *Service) tick(ctx context.Context, byAlert bool) {
+	before := s.rollbacks.Load()
+	if err := s.plan.Tick(ctx); err != nil && ctx.Err() == nil {
+		s.log.Warn("gray planner", "err", err)
+	}
+	if byAlert && s.rollbacks.Load() > before {
+		s.alertRollbacks.Add(1)
 	}
 }
 
