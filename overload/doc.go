@@ -85,7 +85,12 @@
 //     threshold and the threshold) DAGOR's +1 % applies. A service back at
 //     1× after a 4× spike is fully open within about three windows. An
 //     estimate that is too high costs one overloaded window, and one below
-//     what already runs while idle is ignored (the capacity grew).
+//     what already runs while idle is ignored (the capacity grew). Any
+//     window that was not overloaded and whose whole demand was within
+//     arrival noise of the capacity opens fully (see "Steady load at
+//     capacity"): the reopen is bounded by the measured capacity in both
+//     modes, by the hold samples with slots and by the start rate of
+//     saturated windows with an own queue.
 //   - Rounding: the walk picks the nearer of the two levels around the
 //     target, so one heavy cell (a very active user) does not turn a 5 %
 //     step into 30 %.
