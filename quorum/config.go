@@ -55,10 +55,12 @@ const (
 	QuorumTier Tier = iota + 1
 	// MasterSlave writes replicas[0] (the master) synchronously and
 	// replicas[1] (the slave) asynchronously after the master acknowledged;
-	// reads go to the master and fall back to the slave when it fails. Loss
-	// window: writes acknowledged by the master whose slave copy has not landed
-	// (in flight for at most Config.ReplicaTimeout, or failed — failed copies
-	// are reported to Hooks.AsyncWrite and not retried) are lost with the master.
+	// reads go to the master and fall back to the slave when it fails or has
+	// no record of the key. A write's version read asks both (see the package
+	// doc, Tiers). Loss window: writes acknowledged by the master whose slave
+	// copy has not landed (in flight for at most Config.ReplicaTimeout, or
+	// failed — failed or refused copies are reported to Hooks.AsyncWrite and
+	// not retried) are lost with the master.
 	MasterSlave
 	// DualWrite writes replicas[0] (primary) and replicas[1] (secondary) at
 	// once and succeeds per Config.DualWrite. Loss window: with DualBoth none
@@ -113,15 +115,16 @@ func (r ReadRepair) String() string {
 type DualPolicy uint8
 
 const (
-	// DualBoth succeeds when both replicas acknowledged. Reads use the primary
-	// and fall back to the secondary.
+	// DualBoth succeeds when both replicas stored the record. Reads use the
+	// primary and fall back to the secondary when it fails or has no record
+	// of the key.
 	DualBoth DualPolicy = iota + 1
 	// DualEither succeeds when either replica acknowledged. Reads ask both and
 	// return the newer record.
 	DualEither
 	// DualPrimary succeeds when the primary acknowledged; the secondary
 	// write continues in the background. Reads use the primary and fall back
-	// to the secondary.
+	// to the secondary when it fails or has no record of the key.
 	DualPrimary
 )
 
@@ -295,7 +298,9 @@ type Hooks struct {
 	// StaleRead reports a replica that answered a read with an older version
 	// than the newest seen.
 	StaleRead func(replica int, have, newest Version)
-	// AsyncWrite reports the outcome of a MasterSlave slave write.
+	// AsyncWrite reports the outcome of a MasterSlave slave write: nil when
+	// the slave stored the record, an error matching ErrSuperseded when it
+	// refused it for holding a newer version, or the call's error.
 	AsyncWrite func(replica int, err error)
 }
 

@@ -82,19 +82,51 @@
 //     MinWriteZones = 2, none when a whole zone is lost.
 //   - [MasterSlave]: write the master synchronously and the slave
 //     asynchronously once the master acknowledged; read the master, fall back
-//     to the slave. Loss window: losing the master loses the acknowledged
-//     writes whose slave copy is still in flight (at most ReplicaTimeout old)
-//     or failed (reported to Hooks.AsyncWrite, never retried).
+//     to the slave (also when the master has no record of the key). Loss
+//     window: losing the master loses the acknowledged writes whose slave
+//     copy is still in flight (at most ReplicaTimeout old) or failed
+//     (reported to Hooks.AsyncWrite, never retried — including a copy the
+//     slave refused as older, [ErrSuperseded]).
 //   - [DualWrite]: write both at once; [DualBoth] (default) succeeds when
-//     both acknowledged — no loss window for one lost replica; [DualPrimary]
-//     when the primary did — losing the primary loses what the secondary
-//     missed; [DualEither] when either did — losing a replica loses the
-//     writes only it acknowledged. DualEither reads ask both and take the
-//     newer record; the others read the primary and fall back.
+//     both stored the record — no loss window for one lost replica;
+//     [DualPrimary] when the primary did — losing the primary loses what
+//     the secondary missed; [DualEither] when either did — losing a replica
+//     loses the writes only it stored. DualEither reads ask both and take
+//     the newer record; the others read the primary and fall back to the
+//     secondary when it fails or has no record of the key (so a primary
+//     restarted empty loses nothing under DualBoth; a key never written
+//     costs those reads a second call).
 //
-// Tiers keep versions (so mixing tiers on a key never goes backwards) but do
-// no read repair, write-back, hedging or zone checks, and ignore the
-// Consistency level.
+// A tier write's version read asks replicas[0] and [1] (a demoted one only
+// as a substitute) and enough others for N-W+1 answers, so its version is
+// above every version on the pair (a master restarted empty does not make
+// a write go below the slave's copy) and above every acknowledged
+// QuorumTier write. A MasterSlave write therefore waits for the slave's
+// version (one slave round trip, in parallel with the master's), and a
+// hanging slave costs the writes that meet it up to ReplicaTimeout until
+// it is demoted. A replica that refuses a tier record because it holds a
+// newer version does not acknowledge it (the write fails, or AsyncWrite
+// reports ErrSuperseded). Mixing tiers on a key: every write is ordered
+// after every QuorumTier write acknowledged before it started, and tier
+// writes after earlier tier writes whose replicas of the pair are
+// reachable; a QuorumTier write may be ordered below an earlier tier write
+// that is not on W replicas (its version read of N-W+1 replicas can miss
+// the pair), and a tier read (which asks the pair only) may miss a
+// QuorumTier write. So a mixed history is not linearizable
+// (TestMixedTiersNeverGoBackwards). Tiers do no read repair, write-back,
+// hedging or zone checks (New refuses MinWriteZones with a tier as the
+// default), and ignore the Consistency level.
+//
+// Durability: it assumes that a lost replica is gone, not back with its data
+// gone: a replica that restarts empty (Redis without AOF/RDB, a memory
+// store) counts as one lost replica for as long as it misses records, so
+// the QuorumTier loses nothing only while at most W-1 replicas are lost or
+// restarted empty, counted together, until the restarted ones caught up
+// (read repair, write-back and later writes refill them; nothing else
+// does). Beyond that, acknowledged writes can read as ErrNotFound or older
+// values, and a later write can be ordered below them. Restart a replica
+// empty only when the others hold W copies of everything, or give it
+// persistence.
 //
 // Zones: a replica implementing [Zoned] has a zone (IDC). With
 // Config.MinWriteZones = 2 a write needs acknowledgements from replicas in
