@@ -44,6 +44,8 @@ type loadGen struct {
 	acked ackedSet
 	wg    sync.WaitGroup
 	slots chan struct{}
+
+	stalled atomic.Int64 // nanoseconds the generator woke up more than 100 ms late, in all
 }
 
 func newLoadGen(api *apiClient, seed uint64) *loadGen {
@@ -104,6 +106,7 @@ func (g *loadGen) Run(ctx context.Context) {
 				return
 			}
 		} else if d < -100*time.Millisecond {
+			g.stalled.Add(int64(-d))
 			next = time.Now() // the machine stalled: do not fire a burst to catch up
 		}
 		if ctx.Err() != nil {

@@ -241,6 +241,7 @@ type phaseRun struct {
 	hold0    [2]int64
 	level0   uint64
 	opened0  int64
+	stalled0 int64
 	notes    []string
 	fails    []finding
 	sweep    int      // acknowledged writes the sweep found lost
@@ -284,8 +285,9 @@ func (f finding) String() string {
 // tooBusy tells whether the machine starved the run of CPU in the phase
 // (r's figures), so its service levels measure the machine, not the
 // service: the front's handlers took more than twice their nominal time
-// (capacity under half the nominal), or the load generator could not issue
-// half the requests asked of it. It returns the reason, or "".
+// (capacity under half the nominal), the load generator could not issue
+// half the requests asked of it, or it woke up over 100 ms late for more
+// than a tenth of the phase. It returns the reason, or "".
 func (sc *scenario) tooBusy(p *phaseRun, r *row) string {
 	nominal := sc.svc.cfg.Capacity()
 	if r.capacity < 0.5*nominal {
@@ -294,6 +296,10 @@ func (sc *scenario) tooBusy(p *phaseRun, r *row) string {
 	}
 	if want := p.load * r.capacity; r.offered < 0.5*want {
 		return fmt.Sprintf("the load generator issued %.0f req/s of the %.0f asked: it waited for a CPU", r.offered, want)
+	}
+	if r.stalled > r.dur/10 {
+		return fmt.Sprintf("the load generator woke up more than 100ms late for %.1fs of the phase's %.1fs: the process waited for a CPU",
+			r.stalled.Seconds(), r.dur.Seconds())
 	}
 	return ""
 }
@@ -333,6 +339,7 @@ func (sc *scenario) mark(p *phaseRun) {
 	p.hold0 = [2]int64{sc.svc.hold.nanos.Load(), sc.svc.hold.count.Load()}
 	p.level0 = sc.svc.tel.shed.With("level").Value()
 	p.opened0 = sc.svc.opened.Load()
+	p.stalled0 = sc.gen.stalled.Load()
 }
 
 // waitFor polls cond every 50 ms for at most max.
@@ -352,6 +359,7 @@ func waitFor(ctx context.Context, max time.Duration, cond func() bool) bool {
 // row is a finished phase's line of the table.
 type row struct {
 	dur      time.Duration
+	stalled  time.Duration // the load generator's lateness (see tooBusy)
 	offered  float64
 	goodput  float64
 	capacity float64
@@ -373,7 +381,7 @@ type row struct {
 func (sc *scenario) end(p *phaseRun) *row {
 	sc.logs.setPhase(p.name+"~", "")
 	st := p.stats
-	r := &row{dur: time.Since(p.start)}
+	r := &row{dur: time.Since(p.start), stalled: time.Duration(sc.gen.stalled.Load() - p.stalled0)}
 	sc.gen.swap()
 	for _, s := range append([]*phaseStats{st}, p.extra...) {
 		s.wg.Wait()

@@ -154,10 +154,12 @@ func TestTooBusyRelabelsOnlyServiceLevels(t *testing.T) {
 		p := &phaseRun{name: "overload", load: []float64{0.6, 4}[rng.IntN(2)]}
 		r := &row{capacity: nominal * rng.Float64() * 1.2}
 		r.offered = p.load * r.capacity * rng.Float64() * 1.2
+		r.dur = time.Duration(1+rng.IntN(5)) * time.Second
+		r.stalled = time.Duration(rng.Float64() * 0.2 * float64(r.dur))
 		for c := range r.success {
 			r.success[c] = 1
 		}
-		wantBusy := r.capacity < 0.5*nominal || r.offered < 0.5*p.load*r.capacity
+		wantBusy := r.capacity < 0.5*nominal || r.offered < 0.5*p.load*r.capacity || r.stalled > r.dur/10
 		assert.Equal(t, wantBusy, sc.tooBusy(p, r) != "", "capacity %.0f offered %.0f load %.1f", r.capacity, r.offered, p.load)
 		nSLA, nInv := rng.IntN(3), rng.IntN(2)
 		for i := range nSLA {
