@@ -117,16 +117,18 @@
 // hedging or zone checks (New refuses MinWriteZones with a tier as the
 // default), and ignore the Consistency level.
 //
-// Durability: it assumes that a lost replica is gone, not back with its data
-// gone: a replica that restarts empty (Redis without AOF/RDB, a memory
-// store) counts as one lost replica for as long as it misses records, so
-// the QuorumTier loses nothing only while at most W-1 replicas are lost or
-// restarted empty, counted together, until the restarted ones caught up
-// (read repair, write-back and later writes refill them; nothing else
-// does). Beyond that, acknowledged writes can read as ErrNotFound or older
-// values, and a later write can be ordered below them. Restart a replica
-// empty only when the others hold W copies of everything, or give it
-// persistence.
+// Durability: it assumes that a lost replica is gone, not back with its
+// data gone. A replica that restarts empty (Redis without AOF/RDB, a memory
+// store) is worse than a lost one until it has caught up (read repair,
+// write-back and later writes refill it; nothing else does): it answers
+// "no record", so a read quorum can consist of replicas that miss an
+// acknowledged write. With k replicas restarted empty, every acknowledged
+// QuorumTier write stays readable (and later writes stay above it) only
+// while k < W+R-N — with the majority default (W+R = N+1) not even one:
+// an acknowledged write can then read as ErrNotFound or an older value,
+// and a later write can be ordered below it
+// (TestEmptyRestartTolerance). Restart a replica empty only when W+R-N
+// exceeds the number of empty ones, or give it persistence.
 //
 // Zones: a replica implementing [Zoned] has a zone (IDC). With
 // Config.MinWriteZones = 2 a write needs acknowledgements from replicas in

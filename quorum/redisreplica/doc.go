@@ -70,11 +70,10 @@
 //	BULWARK_REDIS=1 go test -race -run RealRedis -v ./quorum/redisreplica
 //
 // A server without persistence (no AOF or RDB, as in these tests) comes
-// back empty after a restart: the quorum client counts it as a lost
-// replica until read repair, write-back and later writes refilled it, so
-// at most W-1 servers may be down or restarted empty at once (see the
-// quorum package doc, Durability). Use AOF (appendonly yes) where a
-// restart must not count as a loss.
+// back empty after a restart, which is worse than a lost server until read
+// repair, write-back and later writes refilled it: with W+R = N+1 one such
+// server can hide acknowledged writes (see the quorum package doc,
+// Durability). Use AOF (appendonly yes) where servers restart.
 //
 // # What it does not do
 //
