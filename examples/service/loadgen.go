@@ -45,7 +45,8 @@ type loadGen struct {
 	wg    sync.WaitGroup
 	slots chan struct{}
 
-	stalled atomic.Int64 // nanoseconds the generator woke up more than 100 ms late, in all
+	stalled  atomic.Int64 // nanoseconds the generator woke up more than 100 ms late, in all
+	lastShed atomic.Int64 // unix nanoseconds of the last shed, whatever the phase
 }
 
 func newLoadGen(api *apiClient, seed uint64) *loadGen {
@@ -242,6 +243,7 @@ func (g *loadGen) do(j job, st *phaseStats) {
 		case gated || err == nil && r.shed():
 			st.shed[j.class]++
 			st.lastShed = time.Now()
+			g.lastShed.Store(st.lastShed.UnixNano())
 			if gated {
 				st.gated++
 			}
