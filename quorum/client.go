@@ -46,7 +46,11 @@ type replicaState struct {
 	// handed to a worker while none was in flight: a replica with calls in
 	// flight and no progress for long hangs (see congested).
 	progress atomic.Int64
-	lat      latency
+	// putCalls and putProgress are calls and progress of Puts alone: a
+	// replica whose writes hang while its reads answer hangs for writes.
+	putCalls    atomic.Int32
+	putProgress atomic.Int64
+	lat         latency
 
 	nonBlocking bool // implements NonBlocking and reports true: may be inlined
 	cond        condition

@@ -160,6 +160,9 @@ func (o *op) dispatch(i int, kind jobKind, flags uint8, now time.Time) error {
 	if rs.calls.Add(1) == 1 {
 		rs.progress.Store(now.UnixNano())
 	}
+	if kind == kindPut && rs.putCalls.Add(1) == 1 {
+		rs.putProgress.Store(now.UnixNano())
+	}
 	j := job{op: o, sent: now, kind: kind, phase: o.phase, flags: flags}
 	select {
 	case rs.jobs <- j:
@@ -168,6 +171,9 @@ func (o *op) dispatch(i int, kind jobKind, flags uint8, now time.Time) error {
 	}
 	if err := c.spawn(rs, i, j); err != nil {
 		rs.calls.Add(-1)
+		if kind == kindPut {
+			rs.putCalls.Add(-1)
+		}
 		o.refs.Add(-1)
 		return err
 	}
@@ -265,6 +271,9 @@ func (c *Client) run(rs *replicaState, i int, j job) {
 	o := j.op
 	res, _ := c.exec(rs, i, o, j.kind, j.flags, j.phase, j.sent, false)
 	rs.calls.Add(-1)
+	if j.kind == kindPut {
+		rs.putCalls.Add(-1)
+	}
 	o.results <- res // capacity covers every call of the op
 	o.release()
 }
@@ -283,6 +292,9 @@ func (c *Client) exec(rs *replicaState, i int, o *op, kind jobKind, flags, phase
 	end := time.Now()
 	if res.err == nil {
 		rs.progress.Store(end.UnixNano()) // cancelled or failed calls are no progress
+		if kind == kindPut {
+			rs.putProgress.Store(end.UnixNano())
+		}
 	}
 	took := end.Sub(start)
 	rs.noteCall(took, c.s.inlineBelow)

@@ -190,14 +190,20 @@
 // that succeeds within ReplicaTimeout (their latency history is then
 // forgotten). Writes still send demoted and suspect replicas every record,
 // except a replica that hangs: one with 4 or more calls in flight that is
-// demoted or suspect, or has finished none of them for its suspect delay
-// (writes detect this themselves, and make it suspect). A write whose rule
+// demoted or suspect, or has finished none of them (or none of its Puts,
+// for a replica whose writes hang while its reads answer) for its suspect
+// delay, or has 8 or more Puts in flight and finished none for its hedge
+// delay (writes detect this themselves, and make it suspect). A write whose rule
 // the replicas neither demoted nor suspect can meet without such a replica
 // holds it in reserve, and sends it the record only if the others fall
-// short (TestCongestedReplicasStillAcknowledge), so a hanging replica holds
-// about 4 calls plus one per concurrent operation instead of filling
-// MaxInFlight (TestHangingReplicaDoesNotHoldWrites); what it missed reaches
-// it through repair, write-back and later writes. With one of
+// short (TestCongestedReplicasStillAcknowledge). So a hanging replica holds,
+// while the hang is not yet known, about 8 calls plus what each concurrent
+// operation sends it in one hedge delay (measured: at most 8 + 2 per
+// operation; 16 with 8 writers at ~3 writes/ms), and then about 4 plus one
+// per concurrent operation, instead of filling MaxInFlight
+// (TestHangingReplicaDoesNotHoldWrites, which measures both, with reads
+// hanging too or not); what it missed reaches it through repair, write-back
+// and later writes. With one of
 // three replicas refusing, failing after 100 ms or hanging, reads are back
 // to their healthy p50 within 1 s of the failure and the replica is read
 // again once it answers (TestDeadReplicaRecovery). A replica implementing

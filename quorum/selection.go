@@ -164,8 +164,10 @@ func (c *Client) suspectDelay(i int) time.Duration {
 const congestedAt = 4
 
 // congested reports whether replica i has congestedAt or more calls in
-// flight and is demoted or suspect, or has finished none of its calls for
-// longer than its suspect delay — then it hangs, and congested makes it
+// flight and is demoted or suspect, or has finished none of its calls (or
+// congestedAt or more Puts in flight and none of its Puts) for longer than
+// its suspect delay, or has 2 × congestedAt Puts in flight and finished
+// none for its hedge delay — then it hangs, and congested makes it
 // suspect, so reads avoid it and probe it. Writes learn of a hang this way
 // without a read having to meet it, and stop adding calls a hanging
 // replica would hold until their context ends (up to 3 × ReplicaTimeout).
@@ -177,7 +179,14 @@ func (c *Client) congested(i int, now time.Time) bool {
 	if rs.cond.isDown() {
 		return true
 	}
-	if now.UnixNano()-rs.progress.Load() < int64(c.suspectDelay(i)) {
+	t := now.UnixNano()
+	d := int64(c.suspectDelay(i))
+	puts := rs.putCalls.Load()
+	stalled := t-rs.progress.Load() >= d ||
+		puts >= congestedAt && t-rs.putProgress.Load() >= d ||
+		// Many writes piling up: a hedge delay without progress is enough.
+		puts >= 2*congestedAt && t-rs.putProgress.Load() >= int64(c.hedgeDelay(i))
+	if !stalled {
 		return false
 	}
 	rs.cond.suspect(now)
