@@ -71,7 +71,7 @@ func runClient(f clientFlags, addr string, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stderr, "service: the answer is not a SendAck:", err)
 			return exitFailed
 		}
-		fmt.Fprintf(stdout, "sent %s as a %s app: id %s, stored as version %d (served by the %s handlers)\n", f.as, version, ack.ID, ack.Version, r.variant)
+		fmt.Fprintf(stdout, "%s (%s app) sent message id %s, stored as version %d (served by the %s handlers)\n", f.as, version, ack.ID, ack.Version, r.variant)
 		fmt.Fprintf(stdout, "read it back: go run ./examples/service -addr %s -read %s -as %s -from %s\n", addr, ack.ID, f.as, f.as)
 		return exitOK
 	}

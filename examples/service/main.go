@@ -193,7 +193,7 @@ func serve(ctx context.Context, stop func(), opt serveOptions, stdout, stderr io
 	cfg := svc.cfg
 	fmt.Fprintf(stdout, "capacity:    %.0f req/s (%d overload slots × %v mean handler work); more than that is shed, least important first\n",
 		cfg.Capacity(), cfg.Slots, cfg.Work)
-	fmt.Fprintf(stdout, "gray plan:   v2 ramps by itself, 10%% → 25%% → 50%% of users while its errors and p99 stay within v1's (watch %s/debug/gray)\n", svc.URL())
+	fmt.Fprintf(stdout, "gray ramp:   v2 ramps by itself, 10%% → 25%% → 50%% of users while its errors and p99 stay within v1's (watch %s/debug/gray)\n", svc.URL())
 	fmt.Fprintf(stdout, "try:         go run ./examples/service -addr %s -send hello -as alice     (then -read ID -as bob -from alice)\n", svc.frontLn.Addr())
 	fmt.Fprintf(stdout, "             curl -s -XPOST '%s/debug/dyes?key=u42&ttl=10m' ; curl -s %s/debug/log\n", svc.URL(), svc.URL())
 	runCtx, stopSvc := context.WithCancel(context.Background())

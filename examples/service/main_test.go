@@ -72,7 +72,7 @@ func TestClientSendRead(t *testing.T) {
 	}
 	code, out := cmd("-send", "bonjour", "-as", "alice", "-lang", "fr")
 	require.Equal(t, exitOK, code, out)
-	id := regexp.MustCompile(`id (\S+),`).FindStringSubmatch(out)
+	id := regexp.MustCompile(`message id (\S+),`).FindStringSubmatch(out)
 	require.Len(t, id, 2, out)
 	assert.Contains(t, out, "-read "+id[1]+" -as alice -from alice")
 
