@@ -339,7 +339,6 @@ func (g *generator) decodeField(i int, f *Field) {
 	case f.Repeated && packed(f.Type):
 		g.decodePacked(f)
 	case f.Repeated:
-		g.useUnsafe = true
 		var cond []string
 		for _, wt := range acceptedWireTypes(f.Type) {
 			cond = append(cond, wtCond(f.Type, wt))
@@ -406,7 +405,6 @@ func (g *generator) decodePacked(f *Field) {
 // names the position variable inside the content. A zero-length packed value
 // is canonical only where emptyOK (a map value, SPEC.md §5).
 func (g *generator) decodePackedList(t Type, dst string, rd reader, prefix, wtVar, loop string, emptyOK bool) {
-	g.useUnsafe = true
 	v := dst
 	appendTo := func(e string) string { return fmt.Sprintf("%s = append(%s, %s)", v, v, e) }
 	cv, co := rd.names()
@@ -485,7 +483,6 @@ func (g *generator) decodePackedList(t Type, dst string, rd reader, prefix, wtVa
 // decodeMap reads one map entry: key at tag 1, value at tag 2, either may be
 // missing (zero). Strict mode wants keys in ascending canonical order.
 func (g *generator) decodeMap(i int, f *Field) {
-	g.useUnsafe = true
 	v := "x." + f.Name
 	top := reader{g: g, buf: "data", pos: "off", errOff: "start"}
 	g.p("if wt == tlvwire.Message {")
@@ -539,6 +536,7 @@ func (g *generator) decodeMap(i int, f *Field) {
 			g.p("if et == %d && ew == tlvwire.Message {", side.tag)
 			entry.content(true)
 			g.p("if mv%d == nil {", i)
+			g.useUnsafe = true
 			g.p("if err := d.Alloc(int(unsafe.Sizeof(%s{}))); err != nil { return d.Error(start, tag, err) }", side.t.Message)
 			g.p("mv%d = new(%s)", i, side.t.Message)
 			g.p("}")
