@@ -64,7 +64,7 @@ func TestInterruptJudgesNothing(t *testing.T) {
 	opt := scenarioOptions{addr: "127.0.0.1:0", seed: 3, short: true, timings: testTimings(time.Second)}
 	var out syncBuffer
 	go func() {
-		for !strings.Contains(out.String(), "\nnormal ") { // the first row is out: overload runs
+		for ctx.Err() == nil && !strings.Contains(out.String(), "\nnormal ") { // the first row is out: overload runs
 			time.Sleep(10 * time.Millisecond)
 		}
 		time.Sleep(500 * time.Millisecond)
@@ -73,6 +73,7 @@ func TestInterruptJudgesNothing(t *testing.T) {
 	start := time.Now()
 	code, failed := runScenario(ctx, opt, &out)
 	took := time.Since(start)
+	cancel()
 	t.Log("\n" + out.String())
 	require.Equal(t, exitInterrupted, code)
 	assert.Empty(t, failed)
