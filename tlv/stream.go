@@ -51,11 +51,27 @@ func (e *Encoder) WriteFrame(msg []byte) error {
 // buffer grows with the bytes actually received (doubling from 4 KiB), never with the
 // declared length, so a hostile length prefix costs nothing. The buffer is reused across
 // frames. A Decoder is not safe for concurrent use.
+//
+// After an error: a framing error is sticky: once ReadFrame or Decode has returned one, every later call
+// returns the same error without reading, because the Decoder no longer knows where the
+// next frame starts (reading on would decode the inside of a rejected frame as frames).
+// Framing errors are a frame longer than MaxSize (ErrTooLarge), a length prefix that
+// overflows 64 bits (ErrOverflow) or, in strict mode, is not minimal (ErrNonCanonical),
+// a stream that ends inside a frame (io.ErrUnexpectedEOF), and any error of the
+// underlying reader. The clean end of the stream, io.EOF, is sticky as well.
+// Framing errors carry stream offsets: a *DecodeError's Offset is where the frame's
+// length prefix starts.
+//
+// A content error — the frame was read whole but its message does not decode into v — is
+// not sticky: the Decoder stands at the next frame and Decode may be called again.
+// Content errors are the *DecodeError (or ErrUnsupportedType) that Unmarshal returns, with
+// offsets relative to the frame.
 type Decoder struct {
 	r    *bufio.Reader
 	opts DecodeOptions
 	buf  []byte
 	off  int64 // stream offset of the next frame
+	err  error // the sticky framing error, if any
 }
 
 // NewDecoder returns a Decoder reading from r and decoding with opts.
@@ -71,8 +87,21 @@ const frameChunk = 4 << 10
 
 // ReadFrame returns the next frame's message bytes, valid until the next call. At the
 // clean end of the stream it returns io.EOF; a stream that ends inside a frame gives an
-// error wrapping io.ErrUnexpectedEOF.
+// error wrapping io.ErrUnexpectedEOF. Every error of ReadFrame is a framing error and
+// sticky (see Decoder).
 func (d *Decoder) ReadFrame() ([]byte, error) {
+	if d.err != nil {
+		return nil, d.err
+	}
+	b, err := d.readFrame()
+	if err != nil {
+		d.err = err
+		d.buf = nil
+	}
+	return b, err
+}
+
+func (d *Decoder) readFrame() ([]byte, error) {
 	maxSize := d.opts.MaxSize
 	if maxSize <= 0 {
 		maxSize = DefaultMaxSize
@@ -94,12 +123,15 @@ func (d *Decoder) ReadFrame() ([]byte, error) {
 		}
 		l |= uint64(c&0x7f) << (7 * i)
 		if c < 0x80 {
+			if d.opts.Strict && c == 0 && i > 0 {
+				return nil, &DecodeError{Offset: int(d.off), Err: fmt.Errorf("frame length: %w", ErrNonCanonical)}
+			}
+			if l > uint64(maxSize) {
+				return nil, &DecodeError{Offset: int(d.off), Err: fmt.Errorf("frame of %d bytes, limit %d: %w", l, maxSize, ErrTooLarge)}
+			}
 			d.off += int64(i + 1)
 			break
 		}
-	}
-	if l > uint64(maxSize) {
-		return nil, &DecodeError{Offset: int(d.off), Err: fmt.Errorf("frame of %d bytes, limit %d: %w", l, maxSize, ErrTooLarge)}
 	}
 	n := int(l)
 	b := d.buf[:0]
@@ -126,8 +158,9 @@ func (d *Decoder) ReadFrame() ([]byte, error) {
 	return b, nil
 }
 
-// Decode reads the next frame and decodes it into v like DecodeOptions.Unmarshal. Error
-// offsets are relative to the frame.
+// Decode reads the next frame and decodes it into v like DecodeOptions.Unmarshal. A
+// framing error is returned as ReadFrame returns it (sticky, stream offsets); a content
+// error leaves the Decoder at the next frame, and its offsets are relative to the frame.
 func (d *Decoder) Decode(v any) error {
 	b, err := d.ReadFrame()
 	if err != nil {

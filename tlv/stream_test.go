@@ -3,6 +3,7 @@ package tlv
 import (
 	"bytes"
 	"io"
+	"math/rand/v2"
 	"strings"
 	"testing"
 
@@ -88,4 +89,162 @@ func TestEncoderReusesBuffer(t *testing.T) {
 	require.NoError(t, enc.Encode(r))
 	allocs := testing.AllocsPerRun(50, func() { _ = enc.Encode(r) })
 	assert.Zero(t, allocs)
+}
+
+// streamOf encodes n seeded random records as frames and returns the stream,
+// the records and the offset where each frame starts (plus the end).
+func streamOf(t *testing.T, rng *rand.Rand, n int) ([]byte, []*record, []int) {
+	var buf bytes.Buffer
+	enc := NewEncoder(&buf)
+	var recs []*record
+	starts := []int{0}
+	for range n {
+		r := &record{ID: rng.Uint64N(1 << uint(rng.IntN(64)+1)), Name: strings.Repeat("n", rng.IntN(300))}
+		if rng.IntN(2) == 0 {
+			r.Scores = []int32{rng.Int32(), -rng.Int32()}
+		}
+		require.NoError(t, enc.Encode(r))
+		recs = append(recs, r)
+		starts = append(starts, buf.Len())
+	}
+	return buf.Bytes(), recs, starts
+}
+
+// drain decodes until Decode has returned a framing error (not a content
+// *DecodeError from Unmarshal) twice, and checks that it is sticky: the
+// same error value every time, and nothing decoded after it.
+func drain(t *testing.T, dec *Decoder, limit int) (got []*record, contentErrs int, final error) {
+	t.Helper()
+	for range limit {
+		var r record
+		err := dec.Decode(&r)
+		if err == nil {
+			require.Nil(t, final, "a message was decoded after framing error %v", final)
+			got = append(got, &r)
+			continue
+		}
+		if final != nil {
+			require.True(t, err == final, "framing error not sticky: %v then %v", final, err) //nolint:errorlint // identity is the point
+			continue
+		}
+		if _, ferr := dec.ReadFrame(); ferr != nil && ferr == err {
+			final = err // sticky: ReadFrame returns the very error Decode did
+			continue
+		}
+		contentErrs++
+	}
+	return got, contentErrs, final
+}
+
+// TestStreamCutEverywhere cuts a seeded random stream at every byte: the
+// frames before the cut decode exactly, then io.EOF at a frame boundary and
+// io.ErrUnexpectedEOF elsewhere, and that error stays.
+func TestStreamCutEverywhere(t *testing.T) {
+	rng := rand.New(rand.NewPCG(2, 14))
+	stream, recs, starts := streamOf(t, rng, 6)
+	for cut := 0; cut <= len(stream); cut++ {
+		for _, strict := range []bool{false, true} {
+			dec := NewDecoder(bytes.NewReader(stream[:cut]), DecodeOptions{Strict: strict})
+			whole := 0
+			for whole+1 < len(starts) && starts[whole+1] <= cut {
+				whole++
+			}
+			for i := range whole {
+				var r record
+				require.NoError(t, dec.Decode(&r), "cut %d frame %d", cut, i)
+				require.Equal(t, recs[i], &r)
+			}
+			first := dec.Decode(&record{})
+			if cut == starts[whole] {
+				require.ErrorIs(t, first, io.EOF, "cut %d", cut)
+				require.NotErrorIs(t, first, io.ErrUnexpectedEOF)
+			} else {
+				require.ErrorIs(t, first, io.ErrUnexpectedEOF, "cut %d", cut)
+			}
+			for range 3 {
+				require.Equal(t, first, dec.Decode(&record{}), "cut %d: error not sticky", cut)
+				_, err := dec.ReadFrame()
+				require.Equal(t, first, err)
+			}
+		}
+	}
+}
+
+// TestStreamCorruptEverywhere overwrites each byte of a seeded random stream
+// with random values and decodes with a random MaxSize: never a panic, never
+// a message after a framing error, and the framing error is returned again
+// by every later call. Before framing errors were sticky, a rejected
+// too-large frame's body was decoded as more frames.
+func TestStreamCorruptEverywhere(t *testing.T) {
+	rng := rand.New(rand.NewPCG(22, 9))
+	stream, _, _ := streamOf(t, rng, 5)
+	corrupt := make([]byte, len(stream))
+	for i := range stream {
+		for range 4 {
+			copy(corrupt, stream)
+			corrupt[i] = byte(rng.IntN(256))
+			opts := DecodeOptions{Strict: rng.IntN(2) == 0, MaxSize: []int{0, 16, 64, 200}[rng.IntN(4)]}
+			got, _, final := drain(t, NewDecoder(bytes.NewReader(corrupt), opts), 12)
+			require.Error(t, final, "byte %d: the stream never ended", i)
+			require.LessOrEqual(t, len(got), len(stream), "byte %d", i)
+		}
+	}
+}
+
+// TestStreamNoSmuggling: a frame rejected as too large whose body is itself
+// a run of valid frames (the adversary review's smuggling case) delivers
+// none of them, and neither does an overflowing length prefix followed by
+// valid frames.
+func TestStreamNoSmuggling(t *testing.T) {
+	var inner bytes.Buffer
+	enc := NewEncoder(&inner)
+	for range 5 {
+		require.NoError(t, enc.Encode(&record{ID: 7, Name: "evil"}))
+	}
+	var buf bytes.Buffer
+	enc = NewEncoder(&buf)
+	require.NoError(t, enc.Encode(&record{ID: 1}))
+	firstLen := buf.Len()
+	require.NoError(t, enc.WriteFrame(inner.Bytes()))
+	require.NoError(t, enc.Encode(&record{ID: 2}))
+	dec := NewDecoder(bytes.NewReader(buf.Bytes()), DecodeOptions{MaxSize: 16})
+	got, _, final := drain(t, dec, 10)
+	require.Equal(t, []*record{{ID: 1}}, got)
+	require.ErrorIs(t, final, ErrTooLarge)
+	var de *DecodeError
+	require.ErrorAs(t, final, &de)
+	assert.Equal(t, firstLen, de.Offset, "offset of the rejected frame's length prefix in the stream")
+
+	over := append([]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02}, inner.Bytes()...)
+	got, _, final = drain(t, NewDecoder(bytes.NewReader(over), DecodeOptions{}), 10)
+	require.Empty(t, got)
+	require.ErrorIs(t, final, ErrOverflow)
+}
+
+// TestStreamStrictFrameLength: strict mode rejects a non-minimal frame
+// length as SPEC.md §2 says for every length; lenient mode reads it.
+func TestStreamStrictFrameLength(t *testing.T) {
+	frame := []byte{0x82, 0x00, 0x08, 0x05}
+	var r record
+	require.NoError(t, NewDecoder(bytes.NewReader(frame), DecodeOptions{}).Decode(&r))
+	assert.Equal(t, uint64(5), r.ID)
+	err := NewDecoder(bytes.NewReader(frame), DecodeOptions{Strict: true}).Decode(&r)
+	require.ErrorIs(t, err, ErrNonCanonical)
+	_, err = NewDecoder(bytes.NewReader([]byte{0x80, 0x00}), DecodeOptions{Strict: true}).ReadFrame()
+	require.ErrorIs(t, err, ErrNonCanonical)
+}
+
+// TestStreamContentErrorNotSticky: a frame that does not decode leaves the
+// Decoder at the next frame.
+func TestStreamContentErrorNotSticky(t *testing.T) {
+	var buf bytes.Buffer
+	enc := NewEncoder(&buf)
+	require.NoError(t, enc.WriteFrame([]byte{0x0a, 0x05}))
+	require.NoError(t, enc.Encode(&record{ID: 3}))
+	dec := NewDecoder(&buf, DecodeOptions{})
+	require.ErrorIs(t, dec.Decode(&record{}), ErrLength)
+	var r record
+	require.NoError(t, dec.Decode(&r))
+	assert.Equal(t, uint64(3), r.ID)
+	require.ErrorIs(t, dec.Decode(&r), io.EOF)
 }
