@@ -8,6 +8,7 @@ import (
 	"hash/maphash"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // Client reads and writes versioned records on N replicas. It is safe for
@@ -50,6 +51,7 @@ type replicaState struct {
 	// replica whose writes hang while its reads answer hangs for writes.
 	putCalls    atomic.Int32
 	putProgress atomic.Int64
+	lastOK      atomic.Int64 // unix ns of the last successful call (New's time before any)
 	lat         latency
 
 	nonBlocking bool // implements NonBlocking and reports true: may be inlined
@@ -101,6 +103,7 @@ func New(replicas []Replica, cfg Config) (*Client, error) {
 		}
 		rs.zoneID = id
 		rs.local = s.localZone != "" && rs.zone == s.localZone
+		rs.lastOK.Store(time.Now().UnixNano())
 		rs.jobs = make(chan job)
 		rs.reap = make(chan struct{})
 	}

@@ -292,6 +292,7 @@ func (c *Client) exec(rs *replicaState, i int, o *op, kind jobKind, flags, phase
 	end := time.Now()
 	if res.err == nil {
 		rs.progress.Store(end.UnixNano()) // cancelled or failed calls are no progress
+		rs.lastOK.Store(end.UnixNano())
 		if kind == kindPut {
 			rs.putProgress.Store(end.UnixNano())
 		}
@@ -407,11 +408,13 @@ func (c *Client) before(i, j int) bool {
 	if fi, fj := ri.cond.isFailed(), rj.cond.isFailed(); fi != fj {
 		return fj
 	}
-	if ri.local != rj.local {
-		return ri.local
-	}
+	// A suspect replica goes after the others, also a local one: a hung
+	// local replica loses its LocalZone preference at once.
 	if si, sj := ri.cond.isSuspect(), rj.cond.isSuspect(); si != sj {
 		return sj
+	}
+	if ri.local != rj.local {
+		return ri.local
 	}
 	return ri.lat.estimate() < rj.lat.estimate()
 }

@@ -397,21 +397,30 @@ func (o *op) tick(p *phase, now time.Time) {
 		}
 		if p.hedge && !o.hedgedFor[i] && o.sent < len(o.order) && !now.Before(o.sentAt[i].Add(c.hedgeDelay(i))) {
 			o.hedgedFor[i] = true
-			if c.hedges.take() && o.launch(p, now, true) {
+			if o.nextUp() && c.hedges.take() && o.launch(p, now, true) {
 				o.covered[i] = true
 			}
 		}
 		if !o.suspected[i] && !now.Before(o.sentAt[i].Add(c.suspectDelay(i))) {
 			// Far later than usual: other reads avoid the replica from now
 			// on, and this one asks the next candidate unless a hedge went
-			// or every extra request is off (Hedge.Disabled).
+			// or every extra request is off (Hedge.Disabled). The extra
+			// request is paid from the hedge bucket like a hedge, so
+			// hedges and these together stay within the budget.
 			o.suspected[i] = true
 			c.replicas[i].cond.suspect(now)
-			if !o.covered[i] && !c.s.hedge.Disabled && o.launch(p, now, false) {
+			if !o.covered[i] && !c.s.hedge.Disabled && o.nextUp() && c.hedges.take() && o.launch(p, now, false) {
 				o.covered[i] = true
 			}
 		}
 	}
+}
+
+// nextUp reports whether the next candidate is neither demoted nor
+// suspect: extra requests (hedges, suspect replacements) never go to a
+// replica already known to fail or hang — probes cover those.
+func (o *op) nextUp() bool {
+	return o.sent < len(o.order) && !o.c.replicas[o.order[o.sent]].cond.isDown()
 }
 
 func (o *op) joinErrs() error {

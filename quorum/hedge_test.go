@@ -159,20 +159,23 @@ func TestHedgeBudget(t *testing.T) {
 
 // TestSuspectReplicaReplaced: the local replica hangs and two reads meet
 // it. With hedging on, a read hedges it after its 5 ms initial hedge
-// delay; once the budget is spent (Burst 1), the next read replaces it at
-// its suspect delay (4 × 5 ms), unbudgeted. With Hedge.Disabled, which
+// delay; once the budget is spent (Burst 1), the next read makes it
+// suspect at its suspect delay (4 × 5 ms) but has no token for a
+// replacement (replacements are paid from the hedge bucket too), so it
+// waits for ReplicaTimeout. A third read does not ask the replica: it is
+// suspect (and demoted), which outranks LocalZone. With Hedge.Disabled, which
 // turns off every extra request, there is neither: the first read waits
 // for ReplicaTimeout, after which the timed-out replica is replaced (not
 // an extra request), and the replica, now demoted, is asked last.
 func TestSuspectReplicaReplaced(t *testing.T) {
 	for _, tt := range []struct {
-		name          string
-		hedge         quorum.Hedge
-		first, second time.Duration
+		name                 string
+		hedge                quorum.Hedge
+		first, second, third time.Duration
 	}{
-		{"hedged", quorum.Hedge{}, 5 * time.Millisecond, 5 * time.Millisecond},
-		{"budget-spent", quorum.Hedge{Budget: 0.001, Burst: 1}, 5 * time.Millisecond, 20 * time.Millisecond},
-		{"hedge-disabled", quorum.Hedge{Disabled: true}, 100 * time.Millisecond, 0},
+		{"hedged", quorum.Hedge{}, 5 * time.Millisecond, 5 * time.Millisecond, 5 * time.Millisecond},
+		{"budget-spent", quorum.Hedge{Budget: 0.001, Burst: 1}, 5 * time.Millisecond, 100 * time.Millisecond, 0},
+		{"hedge-disabled", quorum.Hedge{Disabled: true}, 100 * time.Millisecond, 0, 0},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
@@ -186,7 +189,7 @@ func TestSuspectReplicaReplaced(t *testing.T) {
 				}
 				fs[0].block() // the local replica hangs (until its context ends)
 				defer fs[0].open()
-				for i, want := range []time.Duration{tt.first, tt.second} {
+				for i, want := range []time.Duration{tt.first, tt.second, tt.third} {
 					start := time.Now()
 					got, err := c.Get(context.Background(), "k")
 					require.NoError(t, err)

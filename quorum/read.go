@@ -62,6 +62,7 @@ func (o *op) readQuorum(ctx context.Context, r resolved) (Record, error) {
 		return Record{}, &Error{Op: OpGet, Key: o.key, Need: s.r, Healthy: len(o.order), Fast: true}
 	}
 	got, err := o.gather(ctx, kindGet, s.r, s.r, true)
+	o.noteStragglers()
 	if err != nil {
 		return Record{}, &Error{Op: OpGet, Key: o.key, Need: s.r, Got: got, Healthy: len(o.order), Err: err}
 	}
@@ -141,6 +142,27 @@ func (o *op) readQuorum(ctx context.Context, r resolved) (Record, error) {
 		_, _, _ = o.gatherAcks(ctx, ackRule{need: len(o.order)}, 0, flagRepair)
 	}
 	return rec, nil
+}
+
+// noteStragglers makes suspect a replica whose call the read leaves behind
+// (its answers came from others: hedges, or a hedge's target that hangs)
+// while the replica has finished no call for its suspect delay: a paused
+// or hung replica is then
+// avoided after one read instead of being hedged around, read after read,
+// until the hedge budget runs dry. A tail-heavy replica keeps answering
+// its other calls, so its slow calls do not make it suspect.
+func (o *op) noteStragglers() {
+	c := o.c
+	now := time.Now()
+	for _, i := range o.order[:o.sent] {
+		if o.st[i] != stSent {
+			continue
+		}
+		rs := &c.replicas[i]
+		if now.UnixNano()-rs.lastOK.Load() >= int64(c.suspectDelay(i)) {
+			rs.cond.suspect(now)
+		}
+	}
 }
 
 // candidatesInto sets o.order to the healthy replicas not in skip.
