@@ -636,7 +636,14 @@ func compilePlan(p string, c *Release, r *release, index map[string]int) error {
 	if driven == 0 {
 		return cfgErr(p, fmt.Sprintf("no rule splits between canary %q and control %q", pl.Canary, pl.Control))
 	}
-	b, _ := json.Marshal(pl)
+	// The fingerprint covers what defines the ramp, so changing it restarts
+	// the plan (and clears a rollback): the steps, canary, control and
+	// epoch. Gate and rollback_all edits apply to the plan in progress.
+	b, _ := json.Marshal(struct {
+		Steps           []PlanStep
+		Canary, Control string
+		Epoch           int
+	}{pl.Steps, pl.Canary, pl.Control, pl.Epoch})
 	h := fnv.New64a()
 	h.Write(b)
 	cp.fp = strconv.FormatUint(h.Sum64(), 16)

@@ -51,43 +51,86 @@ func gateFails(g Gate, c, k Health) string {
 	return ""
 }
 
-// earlyAbortZ is the z-score of the early abort's bounds: each one-sided
-// bound errs with probability about 3e-5.
-const earlyAbortZ = 4.0
+// earlyAbortAlpha bounds each side's error of the early abort over every
+// look: the canary's test and the control's bound each err with
+// probability at most earlyAbortAlpha for the whole step, however many
+// Ticks look at it (a union bound over sample sizes, see klBound).
+const earlyAbortAlpha = 1e-4
 
-// wilson returns the Wilson score interval of errors out of n at z.
-func wilson(errors, n int64, z float64) (lo, hi float64) {
-	if n <= 0 {
-		return 0, 1
+// kl is the Kullback-Leibler divergence of Bernoulli(q) from Bernoulli(p).
+func kl(q, p float64) float64 {
+	d := 0.0
+	if q > 0 {
+		d += q * math.Log(q/p)
 	}
+	if q < 1 {
+		d += (1 - q) * math.Log((1-q)/(1-p))
+	}
+	return d
+}
+
+// klLevel is the divergence n observations need before a Chernoff tail
+// bound rejects at sample size n: log(n(n+1)/alpha)/n. Spending alpha/(n(n+1))
+// at sample size n sums to alpha over all n, so the test holds under any
+// number of looks (a Tick that sees the same n again looks at the same
+// evidence).
+func klLevel(n int64) float64 {
 	nf := float64(n)
-	p := float64(errors) / nf
-	z2 := z * z
-	den := 1 + z2/nf
-	mid := (p + z2/(2*nf)) / den
-	half := z * math.Sqrt(p*(1-p)/nf+z2/(4*nf*nf)) / den
-	return max(mid-half, 0), min(mid+half, 1)
+	return math.Log(nf*(nf+1)/earlyAbortAlpha) / nf
+}
+
+// klUpper is the anytime upper confidence bound of the error rate of
+// errors out of n: the largest p with KL(errors/n, p) ≤ klLevel(n)
+// (1 without requests).
+func klUpper(errors, n int64) float64 {
+	if n <= 0 {
+		return 1
+	}
+	q := float64(errors) / float64(n)
+	level := klLevel(n)
+	lo, hi := q, 1.0
+	if kl(q, hi) <= level {
+		return 1
+	}
+	for range 60 {
+		mid := (lo + hi) / 2
+		if kl(q, mid) <= level {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	return hi
 }
 
 // earlyAbort returns why a canary that has not yet reached min_samples
-// must roll back now, or "": when even the lower bound of its error rate
-// (Wilson score, z = 4) exceeds the upper bound of the control's (0 for a
-// control without requests, as in the gate) by more than
-// max_error_rate_increase. A canary that is plainly failing thus rolls
-// back within a few requests; one that is merely a little worse waits for
-// min_samples and the exact gate. p99 is not judged early.
+// must roll back now, or "". Let b be the control's anytime upper bound
+// (klUpper; 0 for a control without requests, as in the gate): the canary
+// rolls back when its errors reject "rate ≤ b + max_error_rate_increase"
+// with a Chernoff tail bound at level alpha/(n(n+1)) for its n requests.
+// So a healthy canary (rate within the allowed increase of the control's)
+// rolls back early with probability at most 2·earlyAbortAlpha per step
+// whatever the number of Ticks, while a plainly failing one rolls back
+// within a few requests (4 at 100 % errors, about 12 at 50 %, against a
+// 1 % control). p99 is not judged early.
 func earlyAbort(g Gate, c, k Health) string {
-	if c.Requests <= 0 {
+	n := c.Requests
+	if n <= 0 {
 		return ""
 	}
-	lc, _ := wilson(clampErrors(c), c.Requests, earlyAbortZ)
+	x := clampErrors(c)
 	hk := 0.0
 	if k.Requests > 0 {
-		_, hk = wilson(clampErrors(k), k.Requests, earlyAbortZ)
+		hk = klUpper(clampErrors(k), k.Requests)
 	}
-	if lc-hk > g.MaxErrorRateIncrease {
-		return fmt.Sprintf("early abort before min_samples: %d errors in %d canary requests vs control %d in %d (error rate surely %.4f above, max increase %v)",
-			clampErrors(c), c.Requests, clampErrors(k), max(k.Requests, 0), lc-hk, g.MaxErrorRateIncrease)
+	p0 := hk + g.MaxErrorRateIncrease
+	q := float64(x) / float64(n)
+	if p0 >= 1 || q <= p0 {
+		return ""
 	}
-	return ""
+	if kl(q, p0) < klLevel(n) {
+		return ""
+	}
+	return fmt.Sprintf("early abort before min_samples: %d errors in %d canary requests vs control %d in %d (canary error rate surely above %.4f, the control's bound %.4f plus max increase %v)",
+		x, n, clampErrors(k), max(k.Requests, 0), p0, hk, g.MaxErrorRateIncrease)
 }

@@ -80,14 +80,20 @@ func Middleware(r *Router, request func(*http.Request) Request, trust func(*http
 	}
 }
 
-// propagated finds rel's variant among parsed incoming decisions.
+// propagated finds rel's variant among parsed incoming decisions; a
+// rolled-back canary under rollback_all is refused (decided locally).
 func propagated(in []Decision, rel *release) (string, bool) {
 	for _, d := range in {
 		if d.Release != rel.name {
 			continue
 		}
-		for _, x := range rel.variants {
+		for i, x := range rel.variants {
 			if x == d.Variant {
+				if rel.rolled && rel.plan != nil && rel.plan.rollbackAll && i == rel.plan.canary {
+					// rollback_all: no request reaches the rolled-back
+					// canary, not even one an upstream hop sent there.
+					return "", false
+				}
 				return x, true
 			}
 		}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -238,6 +239,11 @@ func (p *parser) float(path string, dst *float64) error {
 		f, err := strconv.ParseFloat(string(x), 64)
 		if err != nil {
 			return p.errAt(path, off, fmt.Sprintf("number %s out of range", x))
+		}
+		if d := sigDigits(string(x)); d > maxSigDigits {
+			return p.errAt(path, off, fmt.Sprintf("number %s has %d significant digits; at most %d are kept exactly", x, d, maxSigDigits))
+		} else if d > 0 && math.Abs(f) < 0x1p-1022 {
+			return p.errAt(path, off, fmt.Sprintf("number %s is too small to be kept exactly", x))
 		}
 		*dst = f
 		return nil
@@ -525,4 +531,22 @@ func (p *parser) step(path string, t json.Token, off int64, s *PlanStep) error {
 		}
 		return p.unknown(kp, key, koff, "share", "dwell", "min_samples")
 	})
+}
+
+// maxSigDigits is the most significant digits a gate threshold may have:
+// every decimal of up to 15 digits in float64's normal range reads back
+// from its float64 as itself, so the gate compares against exactly the
+// decimal written.
+const maxSigDigits = 15
+
+// sigDigits counts the significant digits of a JSON number's mantissa.
+func sigDigits(num string) int {
+	if i := strings.IndexAny(num, "eE"); i >= 0 {
+		num = num[:i]
+	}
+	num = strings.TrimPrefix(num, "-")
+	num = strings.Replace(num, ".", "", 1)
+	num = strings.TrimLeft(num, "0")
+	num = strings.TrimRight(num, "0")
+	return len(num)
 }

@@ -55,8 +55,10 @@ type Planner struct {
 	cfg   PlannerConfig
 	clock Clock
 
-	mu    sync.Mutex
-	state map[string]*planProgress
+	mu      sync.Mutex
+	state   map[string]*planProgress
+	seq     uint64 // the generation last written to (or read from) StateFile
+	unsaved bool   // the state differs from what StateFile holds
 }
 
 // planProgress is one plan's persisted state.
@@ -67,10 +69,21 @@ type planProgress struct {
 	RolledBack  bool      `json:"rolled_back,omitempty"`
 	Reason      string    `json:"reason,omitempty"`
 	Done        bool      `json:"done,omitempty"`
+	// AbsentSince is set while the release (or its plan) is missing from
+	// the Router's config: its progress is kept for ForgetAbsentAfter.
+	AbsentSince *time.Time `json:"absent_since,omitempty"`
 }
 
+// ForgetAbsentAfter is how long a Planner keeps the progress (rollbacks
+// included) of a plan whose release has left the config: a release that
+// comes back within it with the same plan resumes where it was.
+const ForgetAbsentAfter = 7 * 24 * time.Hour
+
 type stateFile struct {
-	Version  int                      `json:"version"`
+	Version int `json:"version"`
+	// Seq grows by one at every write; followers ignore a file older
+	// than one they applied.
+	Seq      uint64                   `json:"seq"`
 	Releases map[string]*planProgress `json:"releases"`
 }
 
@@ -106,9 +119,17 @@ func NewPlanner(r *Router, src HealthSource, cfg PlannerConfig) (*Planner, error
 		case err != nil:
 			return nil, fmt.Errorf("%w: %w", ErrBadState, err)
 		default:
-			if p.state, err = parseState(cfg.StateFile, data); err != nil {
+			var sf *stateFile
+			if sf, err = parseState(cfg.StateFile, data); err != nil {
 				return nil, err
 			}
+			p.state, p.seq = sf.Releases, sf.Seq
+		}
+	}
+	if notes := p.clampFuture(p.clock.Now()); len(notes) > 0 {
+		p.unsaved = true
+		if cfg.Hooks.OnError != nil {
+			cfg.Hooks.OnError(errors.Join(notes...))
 		}
 	}
 	for n, st := range p.state {
@@ -121,9 +142,28 @@ func NewPlanner(r *Router, src HealthSource, cfg PlannerConfig) (*Planner, error
 	return p, nil
 }
 
+// clampFuture moves every step start later than now back to now (a state
+// written by a host whose clock ran ahead would otherwise hide the step's
+// traffic from the HealthSource until then) and returns a note for each,
+// matching ErrBadState; p.mu is held or p is not yet shared.
+func (p *Planner) clampFuture(now time.Time) []error {
+	var notes []error
+	for n, st := range p.state {
+		if st.StepStarted.After(now) {
+			notes = append(notes, fmt.Errorf("%w: release %q: step started %v, in the future; clamped to now", ErrBadState, n, st.StepStarted.Format(time.RFC3339Nano)))
+			st.StepStarted = now
+		}
+		if st.AbsentSince != nil && st.AbsentSince.After(now) {
+			t := now
+			st.AbsentSince = &t
+		}
+	}
+	return notes
+}
+
 // parseState reads a state file's content (name is for errors, which match
 // ErrBadState).
-func parseState(name string, data []byte) (map[string]*planProgress, error) {
+func parseState(name string, data []byte) (*stateFile, error) {
 	var sf stateFile
 	if err := json.Unmarshal(data, &sf); err != nil {
 		return nil, fmt.Errorf("%w: %s: %w", ErrBadState, name, err)
@@ -138,7 +178,8 @@ func parseState(name string, data []byte) (map[string]*planProgress, error) {
 		}
 		out[n] = st
 	}
-	return out, nil
+	sf.Releases = out
+	return &sf, nil
 }
 
 func (st *planProgress) share(pl *compiledPlan) int {
@@ -176,22 +217,37 @@ type planEvent struct {
 
 // Tick judges every plan once:
 //
-//   - a plan seen for the first time, or changed since (its fingerprint), starts at step 0;
-//   - a rolled-back plan holds at share 0 until it changes (bump its epoch);
-//   - with fewer than min_samples canary requests since the step began, hold;
+//   - a plan seen for the first time, or changed since (its fingerprint:
+//     steps, canary, control and epoch), starts at step 0;
+//   - a rolled-back plan holds at share 0 until it changes (bump its
+//     epoch); gate and rollback_all edits apply to it without restarting;
+//   - with fewer than min_samples canary requests since the step began,
+//     hold, unless the early abort (see doc.go) rolls back;
 //   - the gate fails (canary error rate above the control's by more than
 //     max_error_rate_increase, or canary p99 above max_p99_ratio × the
 //     control's): roll back to 0 at once;
 //   - the gate passes but the dwell has not elapsed: hold;
-//   - otherwise advance to the next step (after the last, the plan is done
-//     and holds its share).
+//   - otherwise advance to the next step; after the last the plan is
+//     complete: it holds its share and is still judged (it can still roll
+//     back) until the config drops the plan, e.g. when it promotes the
+//     canary.
+//
+// A release (or plan) missing from the config keeps its progress, rollback
+// included, for ForgetAbsentAfter, and resumes it if it comes back with
+// the same plan. A step start later than the clock (a state written by a
+// host whose clock ran ahead) is clamped to now and reported to
+// PlannerHooks.OnError.
 //
 // Health errors hold the plan and are returned, joined; so is a failure to
-// persist. A rollback is applied even if persisting it fails; an advance
+// persist, and every later Tick writes the state again until a write
+// succeeds. A rollback is applied even if persisting it fails; an advance
 // is not.
 func (p *Planner) Tick(ctx context.Context) error {
-	events, errs := p.tick(ctx)
+	events, errs, notes := p.tick(ctx)
 	h := p.cfg.Hooks
+	if len(notes) > 0 && h.OnError != nil {
+		h.OnError(errors.Join(notes...))
+	}
 	for _, ev := range events {
 		switch {
 		case ev.kind == 1 && h.OnAdvance != nil:
@@ -210,13 +266,19 @@ func (p *Planner) Tick(ctx context.Context) error {
 // release snapshot read once at its start; the verdict is applied only if
 // that plan (its fingerprint) is still the Router's when it is applied, so
 // a config change racing the HealthSource call can neither index a shorter
-// plan nor hand an old plan's rollback to a restarted one.
-func (p *Planner) tick(ctx context.Context) (events []planEvent, errs []error) {
+// plan nor hand an old plan's rollback to a restarted one. notes are the
+// step starts clamped from the future, for OnError.
+func (p *Planner) tick(ctx context.Context) (events []planEvent, errs, notes []error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	now := p.clock.Now()
+	if notes = p.clampFuture(now); len(notes) > 0 {
+		p.unsaved = true
+	}
 	names := p.r.Releases()
-	dirty := false
+	// A state change not yet written (a failed write at an earlier Tick)
+	// is written again at every Tick until a write succeeds.
+	dirty := p.unsaved
 	for _, n := range names {
 		rel := p.r.releaseOf(n)
 		if rel == nil || rel.plan == nil {
@@ -224,6 +286,10 @@ func (p *Planner) tick(ctx context.Context) (events []planEvent, errs []error) {
 		}
 		pl := rel.plan
 		st := p.state[n]
+		if st != nil && st.AbsentSince != nil && st.Fingerprint == pl.fp {
+			st.AbsentSince = nil // back with the same plan: resume
+			dirty = true
+		}
 		if st == nil || st.Fingerprint != pl.fp || st.Step >= len(pl.steps) {
 			st = &planProgress{Fingerprint: pl.fp, StepStarted: now}
 			p.state[n] = st
@@ -238,15 +304,26 @@ func (p *Planner) tick(ctx context.Context) (events []planEvent, errs []error) {
 		events = append(events, ev)
 		dirty = dirty || changed
 	}
-	for n := range p.state {
-		if _, ok := p.r.planOf(n); !ok {
+	for n, st := range p.state {
+		if _, ok := p.r.planOf(n); ok {
+			continue
+		}
+		// The release or its plan left the config: keep its progress (a
+		// rollback above all) in case it comes back unchanged, for a while.
+		switch {
+		case st.AbsentSince == nil:
+			t := now
+			st.AbsentSince = &t
+			dirty = true
+		case now.Sub(*st.AbsentSince) >= ForgetAbsentAfter:
 			delete(p.state, n)
 			dirty = true
 		}
 	}
 	var perr error
-	if dirty {
+	if dirty && p.cfg.StateFile != "" {
 		perr = p.persist()
+		p.unsaved = perr != nil
 	}
 	for i := range events {
 		ev := &events[i]
@@ -266,10 +343,12 @@ func (p *Planner) tick(ctx context.Context) (events []planEvent, errs []error) {
 	if perr != nil {
 		errs = append(errs, perr)
 	}
-	return events, errs
+	return events, errs, notes
 }
 
-// judge decides one plan; p.mu is held.
+// judge decides one plan; p.mu is held. A completed plan (Done: its last
+// step passed) is still judged, so a canary that turns bad later rolls
+// back; it only no longer advances.
 func (p *Planner) judge(ctx context.Context, n string, rel *release, st *planProgress, now time.Time) (planEvent, bool, error) {
 	pl := rel.plan
 	hold := func(reason string) planEvent { return planEvent{kind: 3, release: n, reason: reason} }
@@ -277,9 +356,6 @@ func (p *Planner) judge(ctx context.Context, n string, rel *release, st *planPro
 		return hold("rolled back (" + st.Reason + "); change the plan to restart"), false, nil
 	}
 	step := pl.steps[st.Step]
-	if st.Done {
-		return hold(fmt.Sprintf("complete at share %d", step.Share)), false, nil
-	}
 	canary, control := rel.variants[pl.canary], rel.variants[pl.control]
 	hc, err := p.src.Health(ctx, n, canary, st.StepStarted)
 	if err != nil {
@@ -294,18 +370,24 @@ func (p *Planner) judge(ctx context.Context, n string, rel *release, st *planPro
 			st.RolledBack, st.Reason = true, reason
 			return planEvent{kind: 2, release: n, from: step.Share, reason: reason}, true, nil
 		}
+		if st.Done {
+			return hold(fmt.Sprintf("complete at share %d (still gated)", step.Share)), false, nil
+		}
 		return hold(fmt.Sprintf("waiting for samples: %d of %d canary requests", hc.Requests, step.MinSamples)), false, nil
 	}
 	if reason := gateFails(pl.gate, hc, hk); reason != "" {
 		st.RolledBack, st.Reason = true, reason
 		return planEvent{kind: 2, release: n, from: step.Share, reason: reason}, true, nil
 	}
+	if st.Done {
+		return hold(fmt.Sprintf("complete at share %d (still gated)", step.Share)), false, nil
+	}
 	if el := now.Sub(st.StepStarted); el < time.Duration(step.Dwell) {
 		return hold(fmt.Sprintf("dwell: %v of %v", el, time.Duration(step.Dwell))), false, nil
 	}
 	if st.Step+1 == len(pl.steps) {
 		st.Done = true
-		return hold(fmt.Sprintf("complete at share %d", step.Share)), true, nil
+		return hold(fmt.Sprintf("complete at share %d (still gated)", step.Share)), true, nil
 	}
 	st.Step++
 	st.StepStarted = now
@@ -317,7 +399,7 @@ func (p *Planner) persist() error {
 	if p.cfg.StateFile == "" {
 		return nil
 	}
-	sf := stateFile{Version: 1, Releases: p.state}
+	sf := stateFile{Version: 1, Seq: p.seq + 1, Releases: p.state}
 	data, err := json.MarshalIndent(sf, "", "  ")
 	if err != nil {
 		return fmt.Errorf("grayroute: planner state: %w", err)
@@ -342,6 +424,7 @@ func (p *Planner) persist() error {
 		os.Remove(tmp)
 		return fmt.Errorf("grayroute: planner state: %w", err)
 	}
+	p.seq++
 	return nil
 }
 

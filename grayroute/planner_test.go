@@ -112,11 +112,11 @@ func TestPlannerAgainstModel(t *testing.T) {
 			}
 			// expected
 			want := ""
-			asks := !m.rolled && !m.done
+			asks := !m.rolled // a completed plan is still judged
 			since := m.started
 			src.since = time.Time{}
 			switch {
-			case m.rolled || m.done:
+			case m.rolled:
 			case src.err != nil:
 			case can.Requests < pl.Steps[m.step].MinSamples || can.Requests == 0:
 				if earlyAbort(gate, can, ctrl) != "" {
@@ -126,6 +126,7 @@ func TestPlannerAgainstModel(t *testing.T) {
 			case refGateFails(gate, can, ctrl):
 				m.rolled = true
 				want = "rollback"
+			case m.done:
 			case clk.Now().Sub(m.started) < time.Duration(pl.Steps[m.step].Dwell):
 			case m.step+1 == len(pl.Steps):
 				m.done = true

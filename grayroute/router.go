@@ -51,6 +51,10 @@ type shape struct {
 	variants   []string
 }
 
+// maxAbsentShares bounds the not-rolled-back shares kept for releases
+// absent from the config (rolled-back ones are always kept).
+const maxAbsentShares = 1024
+
 type planShare struct {
 	fp     string
 	share  int
@@ -239,13 +243,19 @@ func (r *Router) apply(base map[string]*release, names []string, reshuffled []st
 	shapes := make(map[string]shape, len(names))
 	for _, n := range names {
 		shapes[n] = shapeOf(base[n])
-		if _, ok := r.shares[n]; ok && (base[n].plan == nil || r.shares[n].fp != base[n].plan.fp) {
+		if _, ok := r.shares[n]; ok && base[n].plan != nil && r.shares[n].fp != base[n].plan.fp {
 			delete(r.shares, n) // the plan changed: it starts again
 		}
 	}
-	for n := range r.shares {
-		if _, ok := base[n]; !ok {
-			delete(r.shares, n)
+	// The share of a release (or plan) that left the config is kept, so
+	// that if it comes back with the same plan, a rollback in particular
+	// holds before the Planner's next Tick; at most maxAbsentShares.
+	extra := 0
+	for n, ps := range r.shares {
+		if b := base[n]; b == nil || b.plan == nil {
+			if extra++; extra > maxAbsentShares && !ps.rolled {
+				delete(r.shares, n)
+			}
 		}
 	}
 	r.base, r.names, r.shapes = base, names, shapes
@@ -296,6 +306,12 @@ func (r *Router) setShare(n, fp string, share int, rolled bool) (ok, changed boo
 	}
 	prev, had := r.shares[n]
 	if had && prev.share == share && prev.rolled == rolled {
+		r.mu.Unlock()
+		return true, false
+	}
+	if had && prev.rolled && !rolled && prev.fp == fp {
+		// A rollback sticks for its plan: a state saved before it (an old
+		// copy of the state file) cannot reopen the canary.
 		r.mu.Unlock()
 		return true, false
 	}

@@ -3,6 +3,7 @@ package grayroute
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"time"
 )
 
@@ -33,8 +34,12 @@ func (r *Router) WatchFile(ctx context.Context, path string, every time.Duration
 // its config reload lags the Planner's, the Router keeps its own share, and
 // it applies the saved one at the first poll after the configs agree.
 // Hooks.OnReload runs when a poll changed a share, errors go to
-// Hooks.OnReloadError once each time the watch enters that state. Do not
-// run a Planner on a Router that follows a state file.
+// Hooks.OnReloadError once each time the watch enters that state. A file
+// older than one already applied (its seq, which the Planner raises at
+// every write, is lower: an out-of-order copy, a restored backup) is
+// ignored and reported, and a rollback is never undone by a saved state of
+// the same plan: only a changed plan (see Tick) restarts it. Do not run a
+// Planner on a Router that follows a state file.
 func (r *Router) WatchState(ctx context.Context, path string, every time.Duration) error {
 	w := &stateWatch{r: r, path: path}
 	return r.poll(ctx, every, w.poll)
@@ -108,21 +113,25 @@ type stateWatch struct {
 	r       *Router
 	path    string
 	lastErr string
+	seq     uint64 // the highest Seq applied
 }
 
 func (w *stateWatch) poll() {
 	data, err := readLimited(w.path)
-	var state map[string]*planProgress
+	var sf *stateFile
 	if err == nil {
-		state, err = parseState(w.path, data)
+		sf, err = parseState(w.path, data)
+	}
+	if err == nil && sf.Seq < w.seq {
+		err = fmt.Errorf("%w: %s: seq %d is older than seq %d already applied; ignored", ErrBadState, w.path, sf.Seq, w.seq)
 	}
 	if err != nil {
 		w.r.report(&w.lastErr, err)
 		return
 	}
-	w.lastErr = ""
+	w.lastErr, w.seq = "", sf.Seq
 	changed := false
-	for n, st := range state {
+	for n, st := range sf.Releases {
 		pl, ok := w.r.planOf(n)
 		if !ok || pl.fp != st.Fingerprint || st.Step >= len(pl.steps) {
 			continue // not this Router's plan (yet)
