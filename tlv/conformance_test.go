@@ -74,7 +74,7 @@ var confErrors = map[string]error{
 	"truncated": tlv.ErrTruncated, "overflow": tlv.ErrOverflow, "tag": tlv.ErrTag, "length": tlv.ErrLength,
 	"wire-type": tlv.ErrWireType, "range": tlv.ErrRange, "malformed": tlv.ErrMalformed,
 	"non-canonical": tlv.ErrNonCanonical, "unknown-field": tlv.ErrUnknownField, "depth": tlv.ErrDepth,
-	"too-large": tlv.ErrTooLarge, "too-many-elements": tlv.ErrTooManyElements, "memory": tlv.ErrMemoryLimit,
+	"too-large": tlv.ErrTooLarge, "too-many-elements": tlv.ErrTooManyElements, "memory": tlv.ErrMemoryLimit, "declared-tag": tlv.ErrDeclaredTag,
 }
 
 type confSuite struct {

@@ -176,10 +176,9 @@ func (p *structPlan) decode(d *decoder, data []byte, ptr unsafe.Pointer) error {
 			return d.errAt(start, tag, ErrNonCanonical)
 		}
 		if f != nil && (f.accept&(1<<wt) == 0 || (d.Strict && f.strictAcc&(1<<wt) == 0)) {
-			if d.Strict {
-				return d.errAt(start, tag, ErrWireType)
-			}
-			f = nil // lenient: a known tag with an unreadable wire type is an unknown field
+			// Both modes: kept as unknown, the value would be dropped or written back
+			// under a tag the struct declares (SPEC.md §6).
+			return d.errAt(start, tag, ErrWireType)
 		}
 		prevTag, prevKnown = tag, f != nil
 		if f == nil {

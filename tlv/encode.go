@@ -276,6 +276,13 @@ func (p *structPlan) encodeWithUnknown(b []byte, ptr unsafe.Pointer, depth int, 
 	if err != nil {
 		return b, err
 	}
+	for r := []byte(unk); len(r) > 0; {
+		tag, _, n := tlvwire.ConsumeField(r) // well-formed: canonical checked
+		if f := p.lookup(tag); f != nil {
+			return b, fmt.Errorf("tlv: %s's Unknown holds tag %d, which field %s declares: %w", p.typ, tag, f.name, ErrDeclaredTag)
+		}
+		r = r[n:]
+	}
 	for i := range p.fields {
 		if len(unk) > 0 {
 			b, unk = unk.AppendBefore(b, p.fields[i].tag)

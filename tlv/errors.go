@@ -17,8 +17,8 @@ var (
 	ErrTag = tlvwire.ErrTag
 	// ErrLength: a declared length exceeds the bytes that remain.
 	ErrLength = tlvwire.ErrLength
-	// ErrWireType: a known field arrived with a wire type its Go type cannot read
-	// (strict mode; lenient mode treats the field as unknown).
+	// ErrWireType: a known field arrived with a wire type its Go type cannot read (in
+	// both modes: reading on would drop or misplace the value).
 	ErrWireType = tlvwire.ErrWireType
 	// ErrRange: a value does not fit the Go field (narrowing: int64 wire value into int32,
 	// float64 not exactly representable as float32, bool other than 0/1, bad time).
@@ -28,6 +28,9 @@ var (
 	// ErrNonCanonical: strict mode found a non-minimal varint, fields out of tag order, a
 	// duplicate singular field or map key, or an unpacked repeated scalar.
 	ErrNonCanonical = tlvwire.ErrNonCanonical
+	// ErrDeclaredTag: Marshal found, in a struct's Unknown, a field whose tag the struct
+	// declares (see Unknown).
+	ErrDeclaredTag = tlvwire.ErrDeclaredTag
 	// ErrUnknownField: strict mode found a tag the struct does not declare and the struct
 	// has no Unknown field to keep it in.
 	ErrUnknownField = tlvwire.ErrUnknownField

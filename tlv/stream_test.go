@@ -239,7 +239,7 @@ func TestStreamStrictFrameLength(t *testing.T) {
 func TestStreamContentErrorNotSticky(t *testing.T) {
 	var buf bytes.Buffer
 	enc := NewEncoder(&buf)
-	require.NoError(t, enc.WriteFrame([]byte{0x0a, 0x05}))
+	require.NoError(t, enc.WriteFrame([]byte{0x12, 0x05}))
 	require.NoError(t, enc.Encode(&record{ID: 3}))
 	dec := NewDecoder(&buf, DecodeOptions{})
 	require.ErrorIs(t, dec.Decode(&record{}), ErrLength)

@@ -13,7 +13,9 @@ type Unknown []byte
 
 // Add appends the complete encoded field f (copied, not validated). Fields may be added in
 // any order; Sorted restores tag order, and Marshal and Unmarshal always leave or write
-// Unknown fields sorted.
+// Unknown fields sorted. A field whose tag the struct declares does not belong here:
+// Marshal refuses it with ErrDeclaredTag (Unmarshal never puts one here: a declared tag
+// with a wire type its field cannot read is ErrWireType).
 func (u *Unknown) Add(f []byte) { *u = append(*u, f...) }
 
 // Sorted returns u if its fields are in ascending tag order, and otherwise a copy with the

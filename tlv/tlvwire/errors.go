@@ -18,8 +18,8 @@ var (
 	ErrTag = errors.New("tlv: invalid tag")
 	// ErrLength: a declared length exceeds the bytes that remain.
 	ErrLength = errors.New("tlv: declared length exceeds input")
-	// ErrWireType: a known field arrived with a wire type its Go type cannot read
-	// (strict mode; lenient mode treats the field as unknown).
+	// ErrWireType: a known field arrived with a wire type its Go type cannot read (in
+	// both modes: reading on would drop or misplace the value).
 	ErrWireType = errors.New("tlv: wire type does not match field type")
 	// ErrRange: a value does not fit the Go field (narrowing: int64 wire value into int32,
 	// float64 not exactly representable as float32, bool other than 0/1, bad time).
@@ -29,6 +29,10 @@ var (
 	// ErrNonCanonical: strict mode found a non-minimal varint, fields out of tag order, a
 	// duplicate singular field or map key, or an unpacked repeated scalar.
 	ErrNonCanonical = errors.New("tlv: non-canonical encoding")
+	// ErrDeclaredTag: Marshal found, in a struct's Unknown, a field whose tag the struct
+	// declares; writing it would give bytes a strict decoder of that struct rejects (or
+	// that decode into the known field), so Marshal refuses.
+	ErrDeclaredTag = errors.New("tlv: Unknown holds a field the struct declares")
 	// ErrUnknownField: strict mode found a tag the struct does not declare and the struct
 	// has no Unknown field to keep it in.
 	ErrUnknownField = errors.New("tlv: unknown field")

@@ -46,7 +46,8 @@ func (x *Inner) SizeTLV() int {
 // included, to b; a nil x appends nothing. It allocates only to grow b
 // (and, for a map of more than 16 entries, once to sort its keys). It fails
 // only when UnknownFields, here or in a nested message, holds malformed
-// bytes (tlvwire.ErrMalformed).
+// bytes (tlvwire.ErrMalformed) or a tag the message declares
+// (tlvwire.ErrDeclaredTag).
 func (x *Inner) AppendTLV(b []byte) ([]byte, error) {
 	if x == nil {
 		return b, nil
@@ -56,6 +57,16 @@ func (x *Inner) AppendTLV(b []byte) ([]byte, error) {
 		if u = u.Sorted(); !u.Valid() {
 			return b, fmt.Errorf("tlv: Inner.UnknownFields holds a malformed field: %w", tlvwire.ErrMalformed)
 		}
+	}
+	for r := []byte(u); len(r) > 0; {
+		tag, _, n := tlvwire.ConsumeField(r)
+		switch tag {
+		case 1:
+			return b, fmt.Errorf("tlv: Inner.UnknownFields holds tag 1, which field ID declares: %w", tlvwire.ErrDeclaredTag)
+		case 2:
+			return b, fmt.Errorf("tlv: Inner.UnknownFields holds tag 2, which field Name declares: %w", tlvwire.ErrDeclaredTag)
+		}
+		r = r[n:]
 	}
 	if x.ID != 0 {
 		if len(u) != 0 {
@@ -176,11 +187,9 @@ func (x *Inner) UnmarshalTLV(data []byte, d *tlvwire.DecodeState) error {
 				continue
 			}
 		}
-		if strict {
-			switch tag {
-			case 1, 2:
-				return d.Error(start, tag, tlvwire.ErrWireType)
-			}
+		switch tag { // a known tag with a wire type it cannot read, in both modes
+		case 1, 2:
+			return d.Error(start, tag, tlvwire.ErrWireType)
 		}
 		if strict && wt != tlvwire.Fixed32 && wt != tlvwire.Fixed64 {
 			if v, m := tlvwire.ConsumeVarint(data[off:]); m > 0 && m != tlvwire.SizeVarint(v) {
@@ -281,7 +290,8 @@ func (x *Msg) SizeTLV() int {
 // included, to b; a nil x appends nothing. It allocates only to grow b
 // (and, for a map of more than 16 entries, once to sort its keys). It fails
 // only when UnknownFields, here or in a nested message, holds malformed
-// bytes (tlvwire.ErrMalformed).
+// bytes (tlvwire.ErrMalformed) or a tag the message declares
+// (tlvwire.ErrDeclaredTag).
 func (x *Msg) AppendTLV(b []byte) ([]byte, error) {
 	if x == nil {
 		return b, nil
@@ -291,6 +301,26 @@ func (x *Msg) AppendTLV(b []byte) ([]byte, error) {
 		if u = u.Sorted(); !u.Valid() {
 			return b, fmt.Errorf("tlv: Msg.UnknownFields holds a malformed field: %w", tlvwire.ErrMalformed)
 		}
+	}
+	for r := []byte(u); len(r) > 0; {
+		tag, _, n := tlvwire.ConsumeField(r)
+		switch tag {
+		case 1:
+			return b, fmt.Errorf("tlv: Msg.UnknownFields holds tag 1, which field UID declares: %w", tlvwire.ErrDeclaredTag)
+		case 2:
+			return b, fmt.Errorf("tlv: Msg.UnknownFields holds tag 2, which field Text declares: %w", tlvwire.ErrDeclaredTag)
+		case 3:
+			return b, fmt.Errorf("tlv: Msg.UnknownFields holds tag 3, which field Payload declares: %w", tlvwire.ErrDeclaredTag)
+		case 4:
+			return b, fmt.Errorf("tlv: Msg.UnknownFields holds tag 4, which field IDs declares: %w", tlvwire.ErrDeclaredTag)
+		case 5:
+			return b, fmt.Errorf("tlv: Msg.UnknownFields holds tag 5, which field Inner declares: %w", tlvwire.ErrDeclaredTag)
+		case 6:
+			return b, fmt.Errorf("tlv: Msg.UnknownFields holds tag 6, which field Items declares: %w", tlvwire.ErrDeclaredTag)
+		case 7:
+			return b, fmt.Errorf("tlv: Msg.UnknownFields holds tag 7, which field Attrs declares: %w", tlvwire.ErrDeclaredTag)
+		}
+		r = r[n:]
 	}
 	var err error
 	var mk int
@@ -862,11 +892,9 @@ func (x *Msg) UnmarshalTLV(data []byte, d *tlvwire.DecodeState) error {
 				continue
 			}
 		}
-		if strict {
-			switch tag {
-			case 1, 2, 3, 4, 5, 6, 7:
-				return d.Error(start, tag, tlvwire.ErrWireType)
-			}
+		switch tag { // a known tag with a wire type it cannot read, in both modes
+		case 1, 2, 3, 4, 5, 6, 7:
+			return d.Error(start, tag, tlvwire.ErrWireType)
 		}
 		if strict && wt != tlvwire.Fixed32 && wt != tlvwire.Fixed64 {
 			if v, m := tlvwire.ConsumeVarint(data[off:]); m > 0 && m != tlvwire.SizeVarint(v) {
@@ -982,7 +1010,8 @@ func (x *MsgV2) SizeTLV() int {
 // included, to b; a nil x appends nothing. It allocates only to grow b
 // (and, for a map of more than 16 entries, once to sort its keys). It fails
 // only when UnknownFields, here or in a nested message, holds malformed
-// bytes (tlvwire.ErrMalformed).
+// bytes (tlvwire.ErrMalformed) or a tag the message declares
+// (tlvwire.ErrDeclaredTag).
 func (x *MsgV2) AppendTLV(b []byte) ([]byte, error) {
 	if x == nil {
 		return b, nil
@@ -992,6 +1021,32 @@ func (x *MsgV2) AppendTLV(b []byte) ([]byte, error) {
 		if u = u.Sorted(); !u.Valid() {
 			return b, fmt.Errorf("tlv: MsgV2.UnknownFields holds a malformed field: %w", tlvwire.ErrMalformed)
 		}
+	}
+	for r := []byte(u); len(r) > 0; {
+		tag, _, n := tlvwire.ConsumeField(r)
+		switch tag {
+		case 1:
+			return b, fmt.Errorf("tlv: MsgV2.UnknownFields holds tag 1, which field UID declares: %w", tlvwire.ErrDeclaredTag)
+		case 2:
+			return b, fmt.Errorf("tlv: MsgV2.UnknownFields holds tag 2, which field Text declares: %w", tlvwire.ErrDeclaredTag)
+		case 3:
+			return b, fmt.Errorf("tlv: MsgV2.UnknownFields holds tag 3, which field Payload declares: %w", tlvwire.ErrDeclaredTag)
+		case 4:
+			return b, fmt.Errorf("tlv: MsgV2.UnknownFields holds tag 4, which field IDs declares: %w", tlvwire.ErrDeclaredTag)
+		case 5:
+			return b, fmt.Errorf("tlv: MsgV2.UnknownFields holds tag 5, which field Inner declares: %w", tlvwire.ErrDeclaredTag)
+		case 6:
+			return b, fmt.Errorf("tlv: MsgV2.UnknownFields holds tag 6, which field Items declares: %w", tlvwire.ErrDeclaredTag)
+		case 7:
+			return b, fmt.Errorf("tlv: MsgV2.UnknownFields holds tag 7, which field Attrs declares: %w", tlvwire.ErrDeclaredTag)
+		case 8:
+			return b, fmt.Errorf("tlv: MsgV2.UnknownFields holds tag 8, which field Region declares: %w", tlvwire.ErrDeclaredTag)
+		case 9:
+			return b, fmt.Errorf("tlv: MsgV2.UnknownFields holds tag 9, which field Score declares: %w", tlvwire.ErrDeclaredTag)
+		case 10:
+			return b, fmt.Errorf("tlv: MsgV2.UnknownFields holds tag 10, which field Origin declares: %w", tlvwire.ErrDeclaredTag)
+		}
+		r = r[n:]
 	}
 	var err error
 	var mk int
@@ -1677,11 +1732,9 @@ func (x *MsgV2) UnmarshalTLV(data []byte, d *tlvwire.DecodeState) error {
 				continue
 			}
 		}
-		if strict {
-			switch tag {
-			case 1, 2, 3, 4, 5, 6, 7, 8, 9, 10:
-				return d.Error(start, tag, tlvwire.ErrWireType)
-			}
+		switch tag { // a known tag with a wire type it cannot read, in both modes
+		case 1, 2, 3, 4, 5, 6, 7, 8, 9, 10:
+			return d.Error(start, tag, tlvwire.ErrWireType)
 		}
 		if strict && wt != tlvwire.Fixed32 && wt != tlvwire.Fixed64 {
 			if v, m := tlvwire.ConsumeVarint(data[off:]); m > 0 && m != tlvwire.SizeVarint(v) {
@@ -1764,7 +1817,8 @@ func (x *SmallStruct) SizeTLV() int {
 // included, to b; a nil x appends nothing. It allocates only to grow b
 // (and, for a map of more than 16 entries, once to sort its keys). It fails
 // only when UnknownFields, here or in a nested message, holds malformed
-// bytes (tlvwire.ErrMalformed).
+// bytes (tlvwire.ErrMalformed) or a tag the message declares
+// (tlvwire.ErrDeclaredTag).
 func (x *SmallStruct) AppendTLV(b []byte) ([]byte, error) {
 	if x == nil {
 		return b, nil
@@ -1774,6 +1828,24 @@ func (x *SmallStruct) AppendTLV(b []byte) ([]byte, error) {
 		if u = u.Sorted(); !u.Valid() {
 			return b, fmt.Errorf("tlv: SmallStruct.UnknownFields holds a malformed field: %w", tlvwire.ErrMalformed)
 		}
+	}
+	for r := []byte(u); len(r) > 0; {
+		tag, _, n := tlvwire.ConsumeField(r)
+		switch tag {
+		case 1:
+			return b, fmt.Errorf("tlv: SmallStruct.UnknownFields holds tag 1, which field Name declares: %w", tlvwire.ErrDeclaredTag)
+		case 2:
+			return b, fmt.Errorf("tlv: SmallStruct.UnknownFields holds tag 2, which field BirthDay declares: %w", tlvwire.ErrDeclaredTag)
+		case 3:
+			return b, fmt.Errorf("tlv: SmallStruct.UnknownFields holds tag 3, which field Phone declares: %w", tlvwire.ErrDeclaredTag)
+		case 4:
+			return b, fmt.Errorf("tlv: SmallStruct.UnknownFields holds tag 4, which field Siblings declares: %w", tlvwire.ErrDeclaredTag)
+		case 5:
+			return b, fmt.Errorf("tlv: SmallStruct.UnknownFields holds tag 5, which field Spouse declares: %w", tlvwire.ErrDeclaredTag)
+		case 6:
+			return b, fmt.Errorf("tlv: SmallStruct.UnknownFields holds tag 6, which field Money declares: %w", tlvwire.ErrDeclaredTag)
+		}
+		r = r[n:]
 	}
 	if len(x.Name) != 0 {
 		if len(u) != 0 {
@@ -2016,11 +2088,9 @@ func (x *SmallStruct) UnmarshalTLV(data []byte, d *tlvwire.DecodeState) error {
 				continue
 			}
 		}
-		if strict {
-			switch tag {
-			case 1, 2, 3, 4, 5, 6:
-				return d.Error(start, tag, tlvwire.ErrWireType)
-			}
+		switch tag { // a known tag with a wire type it cannot read, in both modes
+		case 1, 2, 3, 4, 5, 6:
+			return d.Error(start, tag, tlvwire.ErrWireType)
 		}
 		if strict && wt != tlvwire.Fixed32 && wt != tlvwire.Fixed64 {
 			if v, m := tlvwire.ConsumeVarint(data[off:]); m > 0 && m != tlvwire.SizeVarint(v) {
@@ -2090,7 +2160,8 @@ func (x *Node) SizeTLV() int {
 // included, to b; a nil x appends nothing. It allocates only to grow b
 // (and, for a map of more than 16 entries, once to sort its keys). It fails
 // only when UnknownFields, here or in a nested message, holds malformed
-// bytes (tlvwire.ErrMalformed).
+// bytes (tlvwire.ErrMalformed) or a tag the message declares
+// (tlvwire.ErrDeclaredTag).
 func (x *Node) AppendTLV(b []byte) ([]byte, error) {
 	if x == nil {
 		return b, nil
@@ -2100,6 +2171,16 @@ func (x *Node) AppendTLV(b []byte) ([]byte, error) {
 		if u = u.Sorted(); !u.Valid() {
 			return b, fmt.Errorf("tlv: Node.UnknownFields holds a malformed field: %w", tlvwire.ErrMalformed)
 		}
+	}
+	for r := []byte(u); len(r) > 0; {
+		tag, _, n := tlvwire.ConsumeField(r)
+		switch tag {
+		case 1:
+			return b, fmt.Errorf("tlv: Node.UnknownFields holds tag 1, which field Value declares: %w", tlvwire.ErrDeclaredTag)
+		case 2:
+			return b, fmt.Errorf("tlv: Node.UnknownFields holds tag 2, which field Kids declares: %w", tlvwire.ErrDeclaredTag)
+		}
+		r = r[n:]
 	}
 	var err error
 	var mk int
@@ -2248,11 +2329,9 @@ func (x *Node) UnmarshalTLV(data []byte, d *tlvwire.DecodeState) error {
 				continue
 			}
 		}
-		if strict {
-			switch tag {
-			case 1, 2:
-				return d.Error(start, tag, tlvwire.ErrWireType)
-			}
+		switch tag { // a known tag with a wire type it cannot read, in both modes
+		case 1, 2:
+			return d.Error(start, tag, tlvwire.ErrWireType)
 		}
 		if strict && wt != tlvwire.Fixed32 && wt != tlvwire.Fixed64 {
 			if v, m := tlvwire.ConsumeVarint(data[off:]); m > 0 && m != tlvwire.SizeVarint(v) {

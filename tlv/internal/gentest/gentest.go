@@ -46,7 +46,8 @@ func (x *Inner) SizeTLV() int {
 // included, to b; a nil x appends nothing. It allocates only to grow b
 // (and, for a map of more than 16 entries, once to sort its keys). It fails
 // only when UnknownFields, here or in a nested message, holds malformed
-// bytes (tlvwire.ErrMalformed).
+// bytes (tlvwire.ErrMalformed) or a tag the message declares
+// (tlvwire.ErrDeclaredTag).
 func (x *Inner) AppendTLV(b []byte) ([]byte, error) {
 	if x == nil {
 		return b, nil
@@ -56,6 +57,16 @@ func (x *Inner) AppendTLV(b []byte) ([]byte, error) {
 		if u = u.Sorted(); !u.Valid() {
 			return b, fmt.Errorf("tlv: Inner.UnknownFields holds a malformed field: %w", tlvwire.ErrMalformed)
 		}
+	}
+	for r := []byte(u); len(r) > 0; {
+		tag, _, n := tlvwire.ConsumeField(r)
+		switch tag {
+		case 1:
+			return b, fmt.Errorf("tlv: Inner.UnknownFields holds tag 1, which field ID declares: %w", tlvwire.ErrDeclaredTag)
+		case 2:
+			return b, fmt.Errorf("tlv: Inner.UnknownFields holds tag 2, which field Name declares: %w", tlvwire.ErrDeclaredTag)
+		}
+		r = r[n:]
 	}
 	if x.ID != 0 {
 		if len(u) != 0 {
@@ -176,11 +187,9 @@ func (x *Inner) UnmarshalTLV(data []byte, d *tlvwire.DecodeState) error {
 				continue
 			}
 		}
-		if strict {
-			switch tag {
-			case 1, 2:
-				return d.Error(start, tag, tlvwire.ErrWireType)
-			}
+		switch tag { // a known tag with a wire type it cannot read, in both modes
+		case 1, 2:
+			return d.Error(start, tag, tlvwire.ErrWireType)
 		}
 		if strict && wt != tlvwire.Fixed32 && wt != tlvwire.Fixed64 {
 			if v, m := tlvwire.ConsumeVarint(data[off:]); m > 0 && m != tlvwire.SizeVarint(v) {
@@ -281,7 +290,8 @@ func (x *Msg) SizeTLV() int {
 // included, to b; a nil x appends nothing. It allocates only to grow b
 // (and, for a map of more than 16 entries, once to sort its keys). It fails
 // only when UnknownFields, here or in a nested message, holds malformed
-// bytes (tlvwire.ErrMalformed).
+// bytes (tlvwire.ErrMalformed) or a tag the message declares
+// (tlvwire.ErrDeclaredTag).
 func (x *Msg) AppendTLV(b []byte) ([]byte, error) {
 	if x == nil {
 		return b, nil
@@ -291,6 +301,26 @@ func (x *Msg) AppendTLV(b []byte) ([]byte, error) {
 		if u = u.Sorted(); !u.Valid() {
 			return b, fmt.Errorf("tlv: Msg.UnknownFields holds a malformed field: %w", tlvwire.ErrMalformed)
 		}
+	}
+	for r := []byte(u); len(r) > 0; {
+		tag, _, n := tlvwire.ConsumeField(r)
+		switch tag {
+		case 1:
+			return b, fmt.Errorf("tlv: Msg.UnknownFields holds tag 1, which field UID declares: %w", tlvwire.ErrDeclaredTag)
+		case 2:
+			return b, fmt.Errorf("tlv: Msg.UnknownFields holds tag 2, which field Text declares: %w", tlvwire.ErrDeclaredTag)
+		case 3:
+			return b, fmt.Errorf("tlv: Msg.UnknownFields holds tag 3, which field Payload declares: %w", tlvwire.ErrDeclaredTag)
+		case 4:
+			return b, fmt.Errorf("tlv: Msg.UnknownFields holds tag 4, which field IDs declares: %w", tlvwire.ErrDeclaredTag)
+		case 5:
+			return b, fmt.Errorf("tlv: Msg.UnknownFields holds tag 5, which field Inner declares: %w", tlvwire.ErrDeclaredTag)
+		case 6:
+			return b, fmt.Errorf("tlv: Msg.UnknownFields holds tag 6, which field Items declares: %w", tlvwire.ErrDeclaredTag)
+		case 7:
+			return b, fmt.Errorf("tlv: Msg.UnknownFields holds tag 7, which field Attrs declares: %w", tlvwire.ErrDeclaredTag)
+		}
+		r = r[n:]
 	}
 	var err error
 	var mk int
@@ -862,11 +892,9 @@ func (x *Msg) UnmarshalTLV(data []byte, d *tlvwire.DecodeState) error {
 				continue
 			}
 		}
-		if strict {
-			switch tag {
-			case 1, 2, 3, 4, 5, 6, 7:
-				return d.Error(start, tag, tlvwire.ErrWireType)
-			}
+		switch tag { // a known tag with a wire type it cannot read, in both modes
+		case 1, 2, 3, 4, 5, 6, 7:
+			return d.Error(start, tag, tlvwire.ErrWireType)
 		}
 		if strict && wt != tlvwire.Fixed32 && wt != tlvwire.Fixed64 {
 			if v, m := tlvwire.ConsumeVarint(data[off:]); m > 0 && m != tlvwire.SizeVarint(v) {
@@ -949,7 +977,8 @@ func (x *SmallStruct) SizeTLV() int {
 // included, to b; a nil x appends nothing. It allocates only to grow b
 // (and, for a map of more than 16 entries, once to sort its keys). It fails
 // only when UnknownFields, here or in a nested message, holds malformed
-// bytes (tlvwire.ErrMalformed).
+// bytes (tlvwire.ErrMalformed) or a tag the message declares
+// (tlvwire.ErrDeclaredTag).
 func (x *SmallStruct) AppendTLV(b []byte) ([]byte, error) {
 	if x == nil {
 		return b, nil
@@ -959,6 +988,24 @@ func (x *SmallStruct) AppendTLV(b []byte) ([]byte, error) {
 		if u = u.Sorted(); !u.Valid() {
 			return b, fmt.Errorf("tlv: SmallStruct.UnknownFields holds a malformed field: %w", tlvwire.ErrMalformed)
 		}
+	}
+	for r := []byte(u); len(r) > 0; {
+		tag, _, n := tlvwire.ConsumeField(r)
+		switch tag {
+		case 1:
+			return b, fmt.Errorf("tlv: SmallStruct.UnknownFields holds tag 1, which field Name declares: %w", tlvwire.ErrDeclaredTag)
+		case 2:
+			return b, fmt.Errorf("tlv: SmallStruct.UnknownFields holds tag 2, which field BirthDay declares: %w", tlvwire.ErrDeclaredTag)
+		case 3:
+			return b, fmt.Errorf("tlv: SmallStruct.UnknownFields holds tag 3, which field Phone declares: %w", tlvwire.ErrDeclaredTag)
+		case 4:
+			return b, fmt.Errorf("tlv: SmallStruct.UnknownFields holds tag 4, which field Siblings declares: %w", tlvwire.ErrDeclaredTag)
+		case 5:
+			return b, fmt.Errorf("tlv: SmallStruct.UnknownFields holds tag 5, which field Spouse declares: %w", tlvwire.ErrDeclaredTag)
+		case 6:
+			return b, fmt.Errorf("tlv: SmallStruct.UnknownFields holds tag 6, which field Money declares: %w", tlvwire.ErrDeclaredTag)
+		}
+		r = r[n:]
 	}
 	if len(x.Name) != 0 {
 		if len(u) != 0 {
@@ -1201,11 +1248,9 @@ func (x *SmallStruct) UnmarshalTLV(data []byte, d *tlvwire.DecodeState) error {
 				continue
 			}
 		}
-		if strict {
-			switch tag {
-			case 1, 2, 3, 4, 5, 6:
-				return d.Error(start, tag, tlvwire.ErrWireType)
-			}
+		switch tag { // a known tag with a wire type it cannot read, in both modes
+		case 1, 2, 3, 4, 5, 6:
+			return d.Error(start, tag, tlvwire.ErrWireType)
 		}
 		if strict && wt != tlvwire.Fixed32 && wt != tlvwire.Fixed64 {
 			if v, m := tlvwire.ConsumeVarint(data[off:]); m > 0 && m != tlvwire.SizeVarint(v) {
@@ -1428,7 +1473,8 @@ func (x *Every) SizeTLV() int {
 // included, to b; a nil x appends nothing. It allocates only to grow b
 // (and, for a map of more than 16 entries, once to sort its keys). It fails
 // only when UnknownFields, here or in a nested message, holds malformed
-// bytes (tlvwire.ErrMalformed).
+// bytes (tlvwire.ErrMalformed) or a tag the message declares
+// (tlvwire.ErrDeclaredTag).
 func (x *Every) AppendTLV(b []byte) ([]byte, error) {
 	if x == nil {
 		return b, nil
@@ -1438,6 +1484,70 @@ func (x *Every) AppendTLV(b []byte) ([]byte, error) {
 		if u = u.Sorted(); !u.Valid() {
 			return b, fmt.Errorf("tlv: Every.UnknownFields holds a malformed field: %w", tlvwire.ErrMalformed)
 		}
+	}
+	for r := []byte(u); len(r) > 0; {
+		tag, _, n := tlvwire.ConsumeField(r)
+		switch tag {
+		case 1:
+			return b, fmt.Errorf("tlv: Every.UnknownFields holds tag 1, which field B declares: %w", tlvwire.ErrDeclaredTag)
+		case 2:
+			return b, fmt.Errorf("tlv: Every.UnknownFields holds tag 2, which field I32 declares: %w", tlvwire.ErrDeclaredTag)
+		case 3:
+			return b, fmt.Errorf("tlv: Every.UnknownFields holds tag 3, which field I64 declares: %w", tlvwire.ErrDeclaredTag)
+		case 4:
+			return b, fmt.Errorf("tlv: Every.UnknownFields holds tag 4, which field U32 declares: %w", tlvwire.ErrDeclaredTag)
+		case 5:
+			return b, fmt.Errorf("tlv: Every.UnknownFields holds tag 5, which field U64 declares: %w", tlvwire.ErrDeclaredTag)
+		case 6:
+			return b, fmt.Errorf("tlv: Every.UnknownFields holds tag 6, which field F32 declares: %w", tlvwire.ErrDeclaredTag)
+		case 7:
+			return b, fmt.Errorf("tlv: Every.UnknownFields holds tag 7, which field F64 declares: %w", tlvwire.ErrDeclaredTag)
+		case 8:
+			return b, fmt.Errorf("tlv: Every.UnknownFields holds tag 8, which field S declares: %w", tlvwire.ErrDeclaredTag)
+		case 9:
+			return b, fmt.Errorf("tlv: Every.UnknownFields holds tag 9, which field Raw declares: %w", tlvwire.ErrDeclaredTag)
+		case 10:
+			return b, fmt.Errorf("tlv: Every.UnknownFields holds tag 10, which field Bs declares: %w", tlvwire.ErrDeclaredTag)
+		case 11:
+			return b, fmt.Errorf("tlv: Every.UnknownFields holds tag 11, which field I32s declares: %w", tlvwire.ErrDeclaredTag)
+		case 12:
+			return b, fmt.Errorf("tlv: Every.UnknownFields holds tag 12, which field U64s declares: %w", tlvwire.ErrDeclaredTag)
+		case 13:
+			return b, fmt.Errorf("tlv: Every.UnknownFields holds tag 13, which field F32s declares: %w", tlvwire.ErrDeclaredTag)
+		case 14:
+			return b, fmt.Errorf("tlv: Every.UnknownFields holds tag 14, which field F64s declares: %w", tlvwire.ErrDeclaredTag)
+		case 15:
+			return b, fmt.Errorf("tlv: Every.UnknownFields holds tag 15, which field Ss declares: %w", tlvwire.ErrDeclaredTag)
+		case 16:
+			return b, fmt.Errorf("tlv: Every.UnknownFields holds tag 16, which field Raws declares: %w", tlvwire.ErrDeclaredTag)
+		case 17:
+			return b, fmt.Errorf("tlv: Every.UnknownFields holds tag 17, which field Node declares: %w", tlvwire.ErrDeclaredTag)
+		case 18:
+			return b, fmt.Errorf("tlv: Every.UnknownFields holds tag 18, which field Nodes declares: %w", tlvwire.ErrDeclaredTag)
+		case 19:
+			return b, fmt.Errorf("tlv: Every.UnknownFields holds tag 19, which field ByID declares: %w", tlvwire.ErrDeclaredTag)
+		case 20:
+			return b, fmt.Errorf("tlv: Every.UnknownFields holds tag 20, which field Counts declares: %w", tlvwire.ErrDeclaredTag)
+		case 21:
+			return b, fmt.Errorf("tlv: Every.UnknownFields holds tag 21, which field Flags declares: %w", tlvwire.ErrDeclaredTag)
+		case 22:
+			return b, fmt.Errorf("tlv: Every.UnknownFields holds tag 22, which field Blobs declares: %w", tlvwire.ErrDeclaredTag)
+		case 24:
+			return b, fmt.Errorf("tlv: Every.UnknownFields holds tag 24, which field At declares: %w", tlvwire.ErrDeclaredTag)
+		case 25:
+			return b, fmt.Errorf("tlv: Every.UnknownFields holds tag 25, which field Took declares: %w", tlvwire.ErrDeclaredTag)
+		case 26:
+			return b, fmt.Errorf("tlv: Every.UnknownFields holds tag 26, which field Times declares: %w", tlvwire.ErrDeclaredTag)
+		case 27:
+			return b, fmt.Errorf("tlv: Every.UnknownFields holds tag 27, which field Durs declares: %w", tlvwire.ErrDeclaredTag)
+		case 28:
+			return b, fmt.Errorf("tlv: Every.UnknownFields holds tag 28, which field Seen declares: %w", tlvwire.ErrDeclaredTag)
+		case 29:
+			return b, fmt.Errorf("tlv: Every.UnknownFields holds tag 29, which field Waits declares: %w", tlvwire.ErrDeclaredTag)
+		case 300:
+			return b, fmt.Errorf("tlv: Every.UnknownFields holds tag 300, which field Far declares: %w", tlvwire.ErrDeclaredTag)
+		}
+		r = r[n:]
 	}
 	var err error
 	var mk int
@@ -3952,11 +4062,9 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlvwire.DecodeState) error {
 				continue
 			}
 		}
-		if strict {
-			switch tag {
-			case 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 24, 25, 26, 27, 28, 29, 300:
-				return d.Error(start, tag, tlvwire.ErrWireType)
-			}
+		switch tag { // a known tag with a wire type it cannot read, in both modes
+		case 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 24, 25, 26, 27, 28, 29, 300:
+			return d.Error(start, tag, tlvwire.ErrWireType)
 		}
 		if strict && wt != tlvwire.Fixed32 && wt != tlvwire.Fixed64 {
 			if v, m := tlvwire.ConsumeVarint(data[off:]); m > 0 && m != tlvwire.SizeVarint(v) {
@@ -4033,7 +4141,8 @@ func (x *Node) SizeTLV() int {
 // included, to b; a nil x appends nothing. It allocates only to grow b
 // (and, for a map of more than 16 entries, once to sort its keys). It fails
 // only when UnknownFields, here or in a nested message, holds malformed
-// bytes (tlvwire.ErrMalformed).
+// bytes (tlvwire.ErrMalformed) or a tag the message declares
+// (tlvwire.ErrDeclaredTag).
 func (x *Node) AppendTLV(b []byte) ([]byte, error) {
 	if x == nil {
 		return b, nil
@@ -4043,6 +4152,18 @@ func (x *Node) AppendTLV(b []byte) ([]byte, error) {
 		if u = u.Sorted(); !u.Valid() {
 			return b, fmt.Errorf("tlv: Node.UnknownFields holds a malformed field: %w", tlvwire.ErrMalformed)
 		}
+	}
+	for r := []byte(u); len(r) > 0; {
+		tag, _, n := tlvwire.ConsumeField(r)
+		switch tag {
+		case 1:
+			return b, fmt.Errorf("tlv: Node.UnknownFields holds tag 1, which field Value declares: %w", tlvwire.ErrDeclaredTag)
+		case 2:
+			return b, fmt.Errorf("tlv: Node.UnknownFields holds tag 2, which field Child declares: %w", tlvwire.ErrDeclaredTag)
+		case 3:
+			return b, fmt.Errorf("tlv: Node.UnknownFields holds tag 3, which field Kids declares: %w", tlvwire.ErrDeclaredTag)
+		}
+		r = r[n:]
 	}
 	var err error
 	var mk int
@@ -4239,11 +4360,9 @@ func (x *Node) UnmarshalTLV(data []byte, d *tlvwire.DecodeState) error {
 				continue
 			}
 		}
-		if strict {
-			switch tag {
-			case 1, 2, 3:
-				return d.Error(start, tag, tlvwire.ErrWireType)
-			}
+		switch tag { // a known tag with a wire type it cannot read, in both modes
+		case 1, 2, 3:
+			return d.Error(start, tag, tlvwire.ErrWireType)
 		}
 		if strict && wt != tlvwire.Fixed32 && wt != tlvwire.Fixed64 {
 			if v, m := tlvwire.ConsumeVarint(data[off:]); m > 0 && m != tlvwire.SizeVarint(v) {
@@ -4317,7 +4436,8 @@ func (x *Tree) SizeTLV() int {
 // included, to b; a nil x appends nothing. It allocates only to grow b
 // (and, for a map of more than 16 entries, once to sort its keys). It fails
 // only when UnknownFields, here or in a nested message, holds malformed
-// bytes (tlvwire.ErrMalformed).
+// bytes (tlvwire.ErrMalformed) or a tag the message declares
+// (tlvwire.ErrDeclaredTag).
 func (x *Tree) AppendTLV(b []byte) ([]byte, error) {
 	if x == nil {
 		return b, nil
@@ -4327,6 +4447,16 @@ func (x *Tree) AppendTLV(b []byte) ([]byte, error) {
 		if u = u.Sorted(); !u.Valid() {
 			return b, fmt.Errorf("tlv: Tree.UnknownFields holds a malformed field: %w", tlvwire.ErrMalformed)
 		}
+	}
+	for r := []byte(u); len(r) > 0; {
+		tag, _, n := tlvwire.ConsumeField(r)
+		switch tag {
+		case 1:
+			return b, fmt.Errorf("tlv: Tree.UnknownFields holds tag 1, which field Value declares: %w", tlvwire.ErrDeclaredTag)
+		case 2:
+			return b, fmt.Errorf("tlv: Tree.UnknownFields holds tag 2, which field Kids declares: %w", tlvwire.ErrDeclaredTag)
+		}
+		r = r[n:]
 	}
 	var err error
 	var mk int
@@ -4613,11 +4743,9 @@ func (x *Tree) UnmarshalTLV(data []byte, d *tlvwire.DecodeState) error {
 				continue
 			}
 		}
-		if strict {
-			switch tag {
-			case 1, 2:
-				return d.Error(start, tag, tlvwire.ErrWireType)
-			}
+		switch tag { // a known tag with a wire type it cannot read, in both modes
+		case 1, 2:
+			return d.Error(start, tag, tlvwire.ErrWireType)
 		}
 		if strict && wt != tlvwire.Fixed32 && wt != tlvwire.Fixed64 {
 			if v, m := tlvwire.ConsumeVarint(data[off:]); m > 0 && m != tlvwire.SizeVarint(v) {
@@ -4780,7 +4908,8 @@ func (x *Lists) SizeTLV() int {
 // included, to b; a nil x appends nothing. It allocates only to grow b
 // (and, for a map of more than 16 entries, once to sort its keys). It fails
 // only when UnknownFields, here or in a nested message, holds malformed
-// bytes (tlvwire.ErrMalformed).
+// bytes (tlvwire.ErrMalformed) or a tag the message declares
+// (tlvwire.ErrDeclaredTag).
 func (x *Lists) AppendTLV(b []byte) ([]byte, error) {
 	if x == nil {
 		return b, nil
@@ -4790,6 +4919,30 @@ func (x *Lists) AppendTLV(b []byte) ([]byte, error) {
 		if u = u.Sorted(); !u.Valid() {
 			return b, fmt.Errorf("tlv: Lists.UnknownFields holds a malformed field: %w", tlvwire.ErrMalformed)
 		}
+	}
+	for r := []byte(u); len(r) > 0; {
+		tag, _, n := tlvwire.ConsumeField(r)
+		switch tag {
+		case 1:
+			return b, fmt.Errorf("tlv: Lists.UnknownFields holds tag 1, which field Headers declares: %w", tlvwire.ErrDeclaredTag)
+		case 2:
+			return b, fmt.Errorf("tlv: Lists.UnknownFields holds tag 2, which field Blobs declares: %w", tlvwire.ErrDeclaredTag)
+		case 3:
+			return b, fmt.Errorf("tlv: Lists.UnknownFields holds tag 3, which field Groups declares: %w", tlvwire.ErrDeclaredTag)
+		case 4:
+			return b, fmt.Errorf("tlv: Lists.UnknownFields holds tag 4, which field Stamps declares: %w", tlvwire.ErrDeclaredTag)
+		case 5:
+			return b, fmt.Errorf("tlv: Lists.UnknownFields holds tag 5, which field Series declares: %w", tlvwire.ErrDeclaredTag)
+		case 6:
+			return b, fmt.Errorf("tlv: Lists.UnknownFields holds tag 6, which field Samples declares: %w", tlvwire.ErrDeclaredTag)
+		case 7:
+			return b, fmt.Errorf("tlv: Lists.UnknownFields holds tag 7, which field Flags declares: %w", tlvwire.ErrDeclaredTag)
+		case 8:
+			return b, fmt.Errorf("tlv: Lists.UnknownFields holds tag 8, which field Waits declares: %w", tlvwire.ErrDeclaredTag)
+		case 9:
+			return b, fmt.Errorf("tlv: Lists.UnknownFields holds tag 9, which field Means declares: %w", tlvwire.ErrDeclaredTag)
+		}
+		r = r[n:]
 	}
 	var err error
 	var mk int
@@ -6947,11 +7100,9 @@ func (x *Lists) UnmarshalTLV(data []byte, d *tlvwire.DecodeState) error {
 				continue
 			}
 		}
-		if strict {
-			switch tag {
-			case 1, 2, 3, 4, 5, 6, 7, 8, 9:
-				return d.Error(start, tag, tlvwire.ErrWireType)
-			}
+		switch tag { // a known tag with a wire type it cannot read, in both modes
+		case 1, 2, 3, 4, 5, 6, 7, 8, 9:
+			return d.Error(start, tag, tlvwire.ErrWireType)
 		}
 		if strict && wt != tlvwire.Fixed32 && wt != tlvwire.Fixed64 {
 			if v, m := tlvwire.ConsumeVarint(data[off:]); m > 0 && m != tlvwire.SizeVarint(v) {
@@ -7010,7 +7161,8 @@ func (x *Empty) SizeTLV() int {
 // included, to b; a nil x appends nothing. It allocates only to grow b
 // (and, for a map of more than 16 entries, once to sort its keys). It fails
 // only when UnknownFields, here or in a nested message, holds malformed
-// bytes (tlvwire.ErrMalformed).
+// bytes (tlvwire.ErrMalformed) or a tag the message declares
+// (tlvwire.ErrDeclaredTag).
 func (x *Empty) AppendTLV(b []byte) ([]byte, error) {
 	if x == nil {
 		return b, nil

@@ -480,7 +480,8 @@ func (g *generator) append(m *Message) {
 	g.p("// included, to b; a nil x appends nothing. It allocates only to grow b")
 	g.p("// (and, for a map of more than %d entries, once to sort its keys). It fails", sortedMapStackEntries)
 	g.p("// only when UnknownFields, here or in a nested message, holds malformed")
-	g.p("// bytes (tlvwire.ErrMalformed).")
+	g.p("// bytes (tlvwire.ErrMalformed) or a tag the message declares")
+	g.p("// (tlvwire.ErrDeclaredTag).")
 	g.p("func (x *%s) AppendTLV(b []byte) ([]byte, error) {", m.Name)
 	g.p("if x == nil { return b, nil } // a nil message encodes as an empty one")
 	g.p("u := x.UnknownFields")
@@ -489,6 +490,18 @@ func (g *generator) append(m *Message) {
 	g.p("return b, fmt.Errorf(\"tlv: %s.UnknownFields holds a malformed field: %%w\", tlvwire.ErrMalformed)", m.Name)
 	g.p("}")
 	g.p("}")
+	if len(m.Fields) > 0 {
+		g.p("for r := []byte(u); len(r) > 0; {")
+		g.p("tag, _, n := tlvwire.ConsumeField(r)")
+		g.p("switch tag {")
+		for _, f := range m.Fields {
+			g.p("case %d:", f.Tag)
+			g.p("return b, fmt.Errorf(\"tlv: %s.UnknownFields holds tag %d, which field %s declares: %%w\", tlvwire.ErrDeclaredTag)", m.Name, f.Tag, f.Name)
+		}
+		g.p("}")
+		g.p("r = r[n:]")
+		g.p("}")
+	}
 	if hasMessages(m) {
 		g.p("var err error")
 	}

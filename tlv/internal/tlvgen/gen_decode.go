@@ -8,8 +8,8 @@ import (
 // The decoder follows tlv/SPEC.md §6–§8 exactly as the reflection codec
 // does: last singular field wins, repeated fields append, maps insert;
 // widening (float32 ↔ float64 checked, packed ↔ unpacked in lenient mode);
-// a known tag with a wire type its field cannot read is kept as unknown
-// (lenient) or rejected (strict); every allocation is charged to the
+// a known tag with a wire type its field cannot read is rejected in both
+// modes (SPEC.md §6); every allocation is charged to the
 // tlvwire.DecodeState before it is made and sized by bytes actually present.
 
 // acceptedWireTypes lists the wire types a singular value of type t reads.
@@ -266,11 +266,9 @@ func (g *generator) unmarshal(m *Message) {
 	for _, f := range m.Fields {
 		known = append(known, fmt.Sprint(f.Tag))
 	}
-	g.p("if strict {")
-	g.p("switch tag {")
+	g.p("switch tag { // a known tag with a wire type it cannot read, in both modes")
 	g.p("case %s:", strings.Join(known, ", "))
 	g.p("return d.Error(start, tag, tlvwire.ErrWireType)")
-	g.p("}")
 	g.p("}")
 	g.keepUnknown()
 	g.p("}")
