@@ -139,8 +139,9 @@
 // the lock, only when it is set), nothing per call.
 //
 // Execute allocates nothing; a breaker allocates a 64-byte slot for each
-// bucket period in which it admits a call, and a new window (128 bytes and
-// 8 per bucket) at each state change. Group.Execute adds a hash-table lookup
+// bucket period in which it admits a call, a new window (128 bytes and
+// 8 per bucket) at each state change, and the 48-byte error its
+// rejections share at each opening. Group.Execute adds a hash-table lookup
 // that takes no lock and writes nothing, and no allocation; adding a key
 // examines at most 96 breakers. Throttle.Allow+Record is lock-free: two
 // atomic adds and a few loads, with a clock read only every few calls

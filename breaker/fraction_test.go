@@ -3,18 +3,57 @@ package breaker
 import (
 	"context"
 	"fmt"
-	"math"
+	"math/big"
 	"math/rand/v2"
+	"strconv"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 )
 
-// openCap is the most breakers MaxOpenFraction lets the trip rule hold open
-// or half-open in a Group of n breakers.
-func openCap(frac float64, n int) int {
-	return max(1, int(math.Floor(frac*float64(n)+1e-9)))
+// refCap is the most breakers MaxOpenFraction, written as the decimal
+// frac, lets the trip rule hold open or half-open in a Group of n
+// breakers: max(1, ⌊frac × n⌋) in exact rational arithmetic.
+func refCap(frac string, n int) int {
+	r, ok := new(big.Rat).SetString(frac)
+	if !ok {
+		panic(frac)
+	}
+	r.Mul(r, big.NewRat(int64(n), 1))
+	k := new(big.Int).Quo(r.Num(), r.Denom())
+	return max(1, int(k.Int64()))
+}
+
+// randDecimal is a random fraction in (0, 1] with 1 to 10 decimal digits,
+// often near a multiple of 1/n (0.3, 0.2999999999, 0.29, 0.7).
+func randDecimal(rng *rand.Rand) string {
+	switch rng.IntN(3) {
+	case 0:
+		return []string{"0.1", "0.25", "0.3", "0.5", "0.7", "1", "0.29", "0.2999999999", "0.29999999999", "0.3000000001", "0.07", "0.33", "0.6666666667"}[rng.IntN(13)]
+	case 1:
+		d := 1 + rng.IntN(10)
+		p := int64(1)
+		for range d {
+			p *= 10
+		}
+		return new(big.Rat).SetFrac64(1+rng.Int64N(p), p).FloatString(d)
+	default:
+		return fmt.Sprintf("0.%d", 1+rng.IntN(99))
+	}
+}
+
+// TestOpenCapIsTheDecimalFloor: openCap agrees with exact arithmetic on
+// the decimal written, for random decimals and Group sizes up to 100,000.
+func TestOpenCapIsTheDecimalFloor(t *testing.T) {
+	rng := rand.New(rand.NewPCG(17, 4))
+	for range 20000 {
+		d := randDecimal(rng)
+		f, err := strconv.ParseFloat(d, 64)
+		require.NoError(t, err)
+		n := 1 + rng.IntN([]int{20, 1000, 100000}[rng.IntN(3)])
+		require.Equal(t, int64(refCap(d, n)), openCap(f, int64(n)), "fraction %s of %d", d, n)
+	}
 }
 
 // TestMaxOpenFractionIsACap: with 0.1 and 11 keys, one breaker may open
@@ -44,7 +83,9 @@ func TestMaxOpenFractionGenerative(t *testing.T) {
 		t.Run(fmt.Sprint(seed), func(t *testing.T) {
 			rng := rand.New(rand.NewPCG(seed, 13))
 			n := 1 + rng.IntN(30)
-			frac := []float64{0.1, 0.25, 0.3, 0.5, 0.7, 1}[rng.IntN(6)]
+			fracS := randDecimal(rng)
+			frac, err := strconv.ParseFloat(fracS, 64)
+			require.NoError(t, err)
 			cfg := GroupConfig{MaxOpenFraction: frac, MaxKeys: 100,
 				Breaker: Config{Clock: newFakeClock(), Timeout: time.Hour, Trip: ConsecutiveFailures(uint32(1 + rng.IntN(3)))}}
 			g1, err := NewGroup[int](cfg)
@@ -80,7 +121,7 @@ func TestMaxOpenFractionGenerative(t *testing.T) {
 				}
 				_, _ = g1.Execute(context.Background(), k, fn)
 				_, _ = g2.Execute(context.Background(), k, fn)
-				require.LessOrEqual(t, countOpen(g1), openCap(frac, g1.Len()), "open share over %v of %d", frac, g1.Len())
+				require.LessOrEqual(t, countOpen(g1), refCap(fracS, g1.Len()), "open share over %v of %d", frac, g1.Len())
 			}
 			// Arrival in a random order, interleaved with random calls of
 			// keys already seen.
@@ -99,7 +140,7 @@ func TestMaxOpenFractionGenerative(t *testing.T) {
 					}
 				}
 			}
-			require.Equal(t, min(nFailing, openCap(frac, n)), countOpen(g1), "keys %d failing %d fraction %v", n, nFailing, frac)
+			require.Equal(t, min(nFailing, refCap(fracS, n)), countOpen(g1), "keys %d failing %d fraction %v", n, nFailing, frac)
 			for _, k := range keys {
 				require.Equal(t, g1.State(k), g2.State(k), k)
 			}

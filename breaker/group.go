@@ -39,7 +39,9 @@ type GroupConfig struct {
 	// max(1, ⌊MaxOpenFraction × keys⌋)) whatever order the keys arrived
 	// in, and the outcome depends only on the sequence of calls (not on
 	// key names, hashing or any iteration order). Trip is not refused but
-	// counts. Zero means no cap; the range is [0, 1].
+	// counts. ⌊MaxOpenFraction × Len⌋ is taken on the decimal written
+	// (0.29 of 100 is 29, 0.2999999999 of 10 is 2), not on float64
+	// rounding. Zero means no cap; the range is [0, 1].
 	MaxOpenFraction float64
 }
 
@@ -429,13 +431,31 @@ func (g *Group[T]) forget(q *eventQueue) {
 func (g *Group[T]) acquire() bool {
 	for {
 		o := g.openN.Load()
-		if g.frac > 0 && o > 0 && float64(o+1) > math.Floor(g.frac*float64(g.n.Load())+1e-9) {
+		if g.frac > 0 && o > 0 && o+1 > openCap(g.frac, g.n.Load()) {
 			return false
 		}
 		if g.openN.CompareAndSwap(o, o+1) {
 			return true
 		}
 	}
+}
+
+// openCap is ⌊frac × n⌋ (at least 1) as the decimal fraction written: the
+// largest k with k/n ≤ frac, where k/n is rounded as the float64 literal
+// of a decimal is, so 0.29 of 100 is 29 (0.29 × 100 is 28.999… in
+// float64) and 0.2999999999 of 10 is 2.
+func openCap[N int32 | int64 | int](frac float64, n N) N {
+	if n <= 0 {
+		return 1
+	}
+	k := N(math.Floor(frac * float64(n)))
+	for k > 0 && float64(k)/float64(n) > frac {
+		k--
+	}
+	for k < n && float64(k+1)/float64(n) <= frac {
+		k++
+	}
+	return max(1, k)
 }
 
 func (g *Group[T]) force()   { g.openN.Add(1) }

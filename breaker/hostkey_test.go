@@ -64,11 +64,12 @@ func spell(rng *rand.Rand, scheme, host, port string) string {
 // the key is lower case and carries no default port.
 func TestHostKeyGenerative(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 9))
-	hosts := []string{"a.example", "b.example", "xn--bcher-kva.example", "10.0.0.1", "[::1]", "[fe80::1]", "localhost"}
-	ports := []string{"", "80", "443", "8080", "8443"}
+	hosts := []string{"a.example", "b.example", "xn--bcher-kva.example", "10.0.0.1", "[::1]", "[fe80::1]", "localhost", "ä.example", "bücher.example", "σ.example"}
+	ports := []string{"", "80", "443", "8080", "8443", "080", "0443", "08080"}
 	schemes := []string{"http", "https"}
 	type id struct{ host, scheme, port string }
 	canon := func(i id) id {
+		i.port = strings.TrimLeft(i.port, "0")
 		if i.port == "" || (i.scheme == "http" && i.port == "80") || (i.scheme == "https" && i.port == "443") {
 			i.port = ""
 		}

@@ -11,11 +11,13 @@ import (
 // RoundTripper returns a transport that sends each request through the
 // breaker of its host in g. A nil next means http.DefaultTransport.
 //
-// The key is req.URL.Host (req.Host when that is empty) in lower case,
-// without the scheme's default port: http://A.example:80/x and
-// https://a.example/y both go through the breaker of "a.example", and
+// The key is req.URL.Host (req.Host when that is empty) in lower case
+// (Unicode letters included), its port without leading zeros, and without
+// the scheme's default port: http://A.example:80/x, http://a.example:080/
+// and https://a.example/y all go through the breaker of "a.example", and
 // http://a.example:8080 through that of "a.example:8080". Names are not
-// resolved: "localhost" and "127.0.0.1" are two keys.
+// resolved: "localhost" and "127.0.0.1" are two keys, and so are
+// "a.example." and "a.example".
 //
 // A 5xx response, a timeout (including the request context's deadline,
 // with or without a cause) and a connection error count as failures; 4xx
@@ -77,9 +79,10 @@ func (rt *roundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
 }
 
 // hostKey is the Group key of req: its host (req.URL.Host, or req.Host
-// when that is empty) in lower case, without the scheme's default port
-// (80 for http, 443 for https) or an empty one. It allocates only when the
-// host has upper-case letters.
+// when that is empty) in lower case (Unicode letters too), its port as a
+// decimal number without leading zeros, and without the scheme's default
+// port (80 for http, 443 for https) or an empty one. It allocates only when
+// the host has upper-case or non-ASCII letters or a port with a leading 0.
 func hostKey(req *http.Request) string {
 	host := req.URL.Host
 	if host == "" {
@@ -89,6 +92,12 @@ func hostKey(req *http.Request) string {
 	if i := strings.LastIndexByte(host, ':'); i >= 0 && !strings.Contains(host[i:], "]") {
 		name, port = host[:i], host[i+1:]
 	}
+	if len(port) > 1 && port[0] == '0' {
+		if p, err := strconv.ParseUint(port, 10, 16); err == nil {
+			port = strconv.FormatUint(p, 10)
+			host = name + ":" + port
+		}
+	}
 	switch {
 	case port == "",
 		port == "80" && strings.EqualFold(req.URL.Scheme, "http"),
@@ -96,7 +105,7 @@ func hostKey(req *http.Request) string {
 		host = name
 	}
 	for i := 0; i < len(host); i++ {
-		if c := host[i]; 'A' <= c && c <= 'Z' {
+		if c := host[i]; 'A' <= c && c <= 'Z' || c >= 0x80 {
 			return strings.ToLower(host)
 		}
 	}
