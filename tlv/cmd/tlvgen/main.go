@@ -7,7 +7,8 @@
 //	go run github.com/bulwark-go/bulwark/tlv/cmd/tlvgen [-o out.go] [-pkg name] [-plain] schema.xml
 //	go run github.com/bulwark-go/bulwark/tlv/cmd/tlvgen check old.xml new.xml
 //
-// Generation writes the file named by -o (standard output without it); -pkg overrides the
+// Generation writes the file named by -o (standard output without it), creating its
+// directory if needed; -pkg overrides the
 // package name of the schema; -plain emits the types only, without methods (a twin that
 // the reflection codec encodes to the same bytes, for differential tests). check prints
 // every difference and exits 1 when one breaks compatibility, 0 when the new schema is
@@ -33,11 +34,12 @@
 //
 // <protocol package="…"> holds <message name="…"> elements (exported Go names; a message
 // may use itself and any other message of the protocol). A <message> holds an optional
-// <doc>, then <field> and <reserved> elements in ascending tag order. Attributes of
-// <field>:
+// <doc>, then <field> and <reserved> elements (in any order; the generated struct lists
+// fields by tag, and ascending order reads best). Attributes of <field>:
 //
 //   - tag: 1…2^29−1, unique in the message, reserved tags included; never reuse one.
-//   - name: an exported Go identifier (not UnknownFields, which the generated code uses).
+//   - name: an exported Go identifier, other than the names the generated code takes:
+//     UnknownFields, SizeTLV, AppendTLV, MarshalTLV, UnmarshalTLV, Reset and String.
 //   - type: bool, int32, int64, uint32, uint64, float32, float64, string, bytes, time
 //     (time.Time), duration (time.Duration), map, or a message name.
 //   - repeated="true": a list ([]T); lists of scalars are packed into one field.
@@ -51,26 +53,34 @@
 //
 // # Generated code
 //
-// Each message becomes a struct with `tlv:"N"` tags: singular scalars, strings and bytes
-// have implicit presence (",omitempty": zero values are not sent), singular messages are
+// Each message becomes a struct with `tlv:"N"` tags: singular scalars, durations, times,
+// strings and bytes have implicit presence (",omitempty": zero values are not sent), singular messages are
 // pointers, repeated fields slices, maps map[K]V or map[K][]V, and an UnknownFields
 // tlv.Unknown field keeps fields the schema does not know. Its SizeTLV, AppendTLV and
 // UnmarshalTLV methods implement tlvwire.Marshaler and tlvwire.Unmarshaler, which
 // tlv.Marshal and tlv.Unmarshal call directly; a generated file imports tlv (for Unknown)
 // and the wire layer tlv/tlvwire. They follow tlv/SPEC.md as the reflection codec does: the
-// same bytes for the same value, the same error for the same input, in lenient and strict
-// mode, within the same limits (tested over random values, fuzzed inputs and the
-// conformance suite in tlv/testdata/conformance).
+// same bytes for the same value, the same error sentinel for the same input (errors.Is
+// tells them apart the same way), in lenient and strict mode, within the same limits
+// (tested over random values, mutated and fuzzed inputs and the conformance suite in
+// tlv/testdata/conformance). A *tlv.DecodeError's Offset and Tag are diagnostics: both
+// point into the input at or before the failing byte, but the two decoders may name
+// different points of the same failing field (its key, or the value inside it; a map's
+// tag, or the entry's key or value tag).
 //
 // # Compatibility check
 //
 // Breaking: a type changed (signed ↔ unsigned, string ↔ message, bool ↔ int …), a
 // narrowing (int64 → int32, uint64 → uint32, float64 → float32), a message type swapped
-// for another, repeated ↔ singular, a map value ↔ list, a map's key or value type changed,
-// map ↔ non-map, a <reserved> tag used again. Compatible: fields added, widening (int32 →
-// int64, uint32 → uint64, float32 → float64; an old reader still rejects a value that
-// does not fit, which check says), string ↔ bytes, int64 ↔ duration, renames. Warned: a
-// field deleted without a <reserved> marker, a <reserved> marker dropped.
+// for another (messages are matched by name: renaming a message is reported as a swap),
+// repeated ↔ singular, a map value ↔ list, a map's key or value type changed, map ↔
+// non-map, a <reserved> tag used again, a field moved to a new tag (its name reappears at
+// a tag the old version did not use: each version loses the other's value). Compatible:
+// fields added, widening (int32 → int64, uint32 → uint64; an old reader still rejects a
+// value that does not fit, which check says), string ↔ bytes, int64 ↔ duration, field
+// renames (same tag). Warned: float32 → float64 (lenient readers take either width,
+// strict readers of either version reject the other's records), a field deleted without a
+// <reserved> marker, a <reserved> marker dropped.
 package main
 
 import (

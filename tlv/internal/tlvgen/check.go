@@ -18,6 +18,7 @@ const (
 	MapKeyChanged    ChangeKind = "map-key-changed"   // a map's key type changed
 	MapValueChanged  ChangeKind = "map-value-changed" // a map's value type changed
 	ReservedReused   ChangeKind = "reserved-reused"   // a tag marked deleted (<reserved>) is used again
+	FieldMoved       ChangeKind = "moved"             // a field's name reappears under a new tag: each version loses the other's value
 	Widened          ChangeKind = "widened"           // int32→int64 etc.: compatible by the spec's widening rules
 	Retyped          ChangeKind = "retyped"           // string ↔ bytes: the same bytes on the wire
 	FieldRenamed     ChangeKind = "renamed"           // same tag and type, new Go name: compatible on the wire
@@ -134,8 +135,21 @@ func checkMessage(om, nm *Message, add func(Change)) {
 		}
 		checkField(nm.Name, of, nf, add)
 	}
+	added := map[string]*Field{} // new fields at tags the old version did not use, by name
+	for _, nf := range nm.Fields {
+		if oldFields[nf.Tag] == nil && oldReserved[nf.Tag] == nil {
+			added[nf.Name] = nf
+		}
+	}
 	for _, of := range om.Fields {
 		if newFields[of.Tag] != nil {
+			continue
+		}
+		if nf := added[of.Name]; nf != nil {
+			add(Change{Kind: FieldMoved, Breaking: true, Message: nm.Name, Tag: of.Tag,
+				Detail: fmt.Sprintf("field %s moved from tag %d to tag %d: old records carry it at %d, new ones at %d, "+
+					"so readers of either version lose the other's value; keep tag %d (a tag, not a name, identifies a field)",
+					of.Name, of.Tag, nf.Tag, of.Tag, nf.Tag, of.Tag)})
 			continue
 		}
 		if newReserved[of.Tag] != nil {
@@ -199,7 +213,7 @@ func checkField(msg string, of, nf *Field, add func(Change)) {
 			if breaking {
 				k = MapValueChanged
 			}
-			add(Change{Kind: k, Breaking: breaking, Message: msg, Tag: nf.Tag, Detail: fmt.Sprintf("map %s value: %s", nf.Name, detail)})
+			add(Change{Kind: k, Breaking: breaking, Warning: strictOnlyBreak(of.Value, nf.Value), Message: msg, Tag: nf.Tag, Detail: fmt.Sprintf("map %s value: %s", nf.Name, detail)})
 		}
 		return
 	}
@@ -216,9 +230,13 @@ func checkField(msg string, of, nf *Field, add func(Change)) {
 		return
 	}
 	if kind, detail, breaking := compareTypes(of.Type, nf.Type); kind != "" {
-		add(Change{Kind: kind, Breaking: breaking, Message: msg, Tag: nf.Tag, Detail: fmt.Sprintf("field %s: %s", nf.Name, detail)})
+		add(Change{Kind: kind, Breaking: breaking, Warning: strictOnlyBreak(of.Type, nf.Type), Message: msg, Tag: nf.Tag, Detail: fmt.Sprintf("field %s: %s", nf.Name, detail)})
 	}
 }
+
+// strictOnlyBreak reports a change that lenient readers take and strict ones
+// refuse: float32 → float64, whose two widths are different wire types.
+func strictOnlyBreak(a, b Type) bool { return a.Kind == KindFloat32 && b.Kind == KindFloat64 }
 
 // widening lists the type changes the wire format reads compatibly in both
 // directions of deployment: a new reader decodes the old, narrower encoding
@@ -244,6 +262,11 @@ func compareTypes(a, b Type) (ChangeKind, string, bool) {
 	}
 	if (a.Kind == KindString || a.Kind == KindBytes) && (b.Kind == KindString || b.Kind == KindBytes) {
 		return Retyped, fmt.Sprintf("%s to %s: the same bytes on the wire (strings are not checked for UTF-8)", a, b), false
+	}
+	if a.Kind == KindFloat32 && b.Kind == KindFloat64 {
+		return Widened, "widened from float32 to float64: lenient readers read records of either version " +
+			"(an old one rejects the whole message, range error, once a value does not fit float32); " +
+			"strict readers of either version reject every record of the other (the float width is part of the canonical form)", false
 	}
 	if widening[[2]Kind{a.Kind, b.Kind}] {
 		return Widened, fmt.Sprintf("widened from %s to %s: new readers read old records; "+

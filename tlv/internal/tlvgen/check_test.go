@@ -1,6 +1,8 @@
 package tlvgen
 
 import (
+	"fmt"
+	"math/rand/v2"
 	"strings"
 	"testing"
 
@@ -58,6 +60,9 @@ func TestCheck(t *testing.T) {
 		{"field added", base, strings.Replace(base, `</message>`, `<field tag="10" name="New" type="bool"/></message>`, 1), FieldAdded, false, 10},
 		{"field deleted without marker", base, strings.Replace(base, `<field tag="5" name="E" type="float64"/>`, ``, 1), FieldDeleted, false, 5},
 		{"field deleted with marker", base, strings.Replace(base, `<field tag="5" name="E" type="float64"/>`, `<reserved tag="5"/>`, 1), FieldDeleted, false, 5},
+		{"renumbered", base, strings.Replace(base, `tag="5" name="E"`, `tag="15" name="E"`, 1), FieldMoved, true, 5},
+		{"renumbered and reserved", base, strings.Replace(base, `<field tag="5" name="E" type="float64"/>`, `<reserved tag="5"/><field tag="15" name="E" type="float64"/>`, 1), FieldMoved, true, 5},
+		{"widening float", strings.Replace(base, `name="E" type="float64"`, `name="E" type="float32"`, 1), base, Widened, false, 5},
 		{"renamed", base, strings.Replace(base, `name="E"`, `name="Ratio"`, 1), FieldRenamed, false, 5},
 		{"reserved dropped", base, strings.Replace(base, `<reserved tag="9" name="Gone" type="bytes"/>`, ``, 1), ReservedDropped, false, 9},
 		{"message deleted", base, ``, MessageDeleted, false, 0},
@@ -110,4 +115,61 @@ func TestCheckWarnsOnlyForUnreservedDeletes(t *testing.T) {
 	assert.True(t, byTag[3].Warning, "marker dropped")
 	assert.Contains(t, byTag[2].String(), "warning: ")
 	assert.False(t, Breaking(Check(old, cur)))
+}
+
+// TestCheckFloatWideningWarnsAboutStrictReaders: float32 → float64 is read by
+// lenient readers only; strict readers of either version reject the other's
+// records (adversary review F3), so check warns and says so.
+func TestCheckFloatWideningWarnsAboutStrictReaders(t *testing.T) {
+	for _, f := range []string{`type="float32"`, `type="float32" repeated="true"`, `type="map" key="string" value="float32"`} {
+		old := mustParse(t, schemaOf(`<message name="M"><field tag="1" name="A" `+f+`/></message>`))
+		cur := mustParse(t, schemaOf(`<message name="M"><field tag="1" name="A" `+strings.Replace(f, "float32", "float64", 1)+`/></message>`))
+		changes := Check(old, cur)
+		require.Len(t, changes, 1, f)
+		assert.True(t, changes[0].Warning, f)
+		assert.False(t, Breaking(changes))
+		assert.Contains(t, changes[0].String(), "strict readers of either version reject")
+	}
+}
+
+// TestCheckMovedFieldsGenerative renumbers a seeded random subset of the
+// fields of random messages (same name and type, fresh tag, the old tag
+// sometimes reserved): check is breaking exactly when a field moved, with one
+// moved change per moved field naming both tags.
+func TestCheckMovedFieldsGenerative(t *testing.T) {
+	r := rand.New(rand.NewPCG(6, 11))
+	types := []string{"bool", "int32", "int64", "uint64", "float64", "string", "bytes", "time", "Inner"}
+	for range 300 {
+		n := 1 + r.IntN(8)
+		var oldF, newF []string
+		moved := map[string]bool{}
+		tag := 0
+		for i := range n {
+			tag += 1 + r.IntN(5)
+			typ := types[r.IntN(len(types))]
+			oldF = append(oldF, fmt.Sprintf(`<field tag="%d" name="F%d" type="%s"/>`, tag, i, typ))
+			if r.IntN(3) == 0 {
+				moved[fmt.Sprintf("F%d", i)] = true
+				if r.IntN(2) == 0 {
+					newF = append(newF, fmt.Sprintf(`<reserved tag="%d"/>`, tag))
+				}
+				newF = append(newF, fmt.Sprintf(`<field tag="%d" name="F%d" type="%s"/>`, 1000+tag, i, typ))
+			} else {
+				newF = append(newF, oldF[len(oldF)-1])
+			}
+		}
+		oldS := schemaOf(`<message name="M">` + strings.Join(oldF, "") + `</message>`)
+		newS := schemaOf(`<message name="M">` + strings.Join(newF, "") + `</message>`)
+		changes := Check(mustParse(t, oldS), mustParse(t, newS))
+		got := 0
+		for _, c := range changes {
+			if c.Kind == FieldMoved {
+				got++
+				assert.True(t, c.Breaking)
+				assert.Contains(t, c.Detail, fmt.Sprintf("to tag %d", 1000+c.Tag), c.String())
+			}
+		}
+		assert.Equal(t, len(moved), got, "%s\n%s\n%v", oldS, newS, changes)
+		assert.Equal(t, len(moved) > 0, Breaking(changes), "%v", changes)
+	}
 }

@@ -68,6 +68,12 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		}
 		return ExitOK
 	}
+	if dir := filepath.Dir(*out); dir != "." {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			fmt.Fprintln(stderr, "tlvgen:", err)
+			return ExitError
+		}
+	}
 	if err := os.WriteFile(*out, code, 0o644); err != nil {
 		fmt.Fprintln(stderr, "tlvgen:", err)
 		return ExitError

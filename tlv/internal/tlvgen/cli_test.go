@@ -17,7 +17,7 @@ func run(args ...string) (int, string, string) {
 }
 
 func TestMainGenerate(t *testing.T) {
-	out := filepath.Join(t.TempDir(), "chat.go")
+	out := filepath.Join(t.TempDir(), "new", "dir", "chat.go") // -o creates the directory
 	code, _, stderr := run("-o", out, "testdata/golden/chat.xml")
 	require.Equal(t, ExitOK, code, stderr)
 	got, err := os.ReadFile(out)

@@ -45,7 +45,7 @@
 // # Generated code
 //
 // For each message: a struct with `tlv:"N"` tags (",omitempty" on scalars,
-// strings and bytes, so zero values are not sent), singular messages as
+// durations, times, strings and bytes, so zero values are not sent), singular messages as
 // pointers, repeated messages as []T, maps as map[K]V, and an
 // UnknownFields tlv.Unknown field; then SizeTLV, AppendTLV and UnmarshalTLV,
 // which implement tlvwire.Marshaler and tlvwire.Unmarshaler, so tlv.Marshal
@@ -67,11 +67,12 @@
 // a type changed (signed ↔ unsigned, string ↔ message, bool ↔ int …), a
 // narrowing (int64 → int32, uint64 → uint32, float64 → float32), a message
 // type swapped for another, repeated ↔ singular (and a map value ↔ list), a map's key or value type
-// changed, map ↔ non-map, a <reserved> tag used again. Compatible: fields
-// added, widening (int32 → int64, uint32 → uint64, float32 → float64),
-// string ↔ bytes and int64 ↔ duration (the same wire bytes), renames. Warned: a field deleted without a <reserved>
-// marker, a <reserved> marker dropped. The command exits 1 on a breaking
-// change.
+// changed, map ↔ non-map, a <reserved> tag used again, a field moved to a
+// new tag (same name). Compatible: fields added, widening (int32 → int64,
+// uint32 → uint64), string ↔ bytes and int64 ↔ duration (the same wire
+// bytes), field renames. Warned: float32 → float64 (strict readers reject
+// the other width), a field deleted without a <reserved> marker, a
+// <reserved> marker dropped. The command exits 1 on a breaking change.
 //
 // # What it does not do
 //

@@ -223,7 +223,11 @@ func (g *generator) message(m *Message) {
 		g.p("%s %s `tlv:%q`", f.Name, fieldGoType(f), tag)
 	}
 	g.p("// UnknownFields keeps the fields this version of the schema does not know,")
-	g.p("// byte for byte; AppendTLV writes them back in canonical position.")
+	if g.opt.Plain {
+		g.p("// byte for byte; tlv.Marshal writes them back in canonical position.")
+	} else {
+		g.p("// byte for byte; AppendTLV writes them back in canonical position.")
+	}
 	g.p("UnknownFields tlv.Unknown")
 	g.p("}")
 	g.p("")

@@ -258,10 +258,21 @@ func Parse(data []byte) (*Schema, error) {
 		return nil, Errors{{Msg: fmt.Sprintf("document is %d bytes, more than the limit of %d", len(data), MaxSchemaBytes)}}
 	}
 	proto, msgs, err := readDocument(data)
-	if err != nil {
+	if err != nil && proto == nil {
 		return nil, err
 	}
-	return validate(proto, msgs)
+	s, verr := validate(proto, msgs)
+	if err == nil {
+		return s, verr
+	}
+	// Structural problems (an unexpected element or text) do not hide the others:
+	// the elements that were understood are validated too, and all are reported.
+	problems := err.(Errors)
+	if verr != nil {
+		problems = append(problems, verr.(Errors)...)
+	}
+	sort.SliceStable(problems, func(a, b int) bool { return problems[a].Line < problems[b].Line })
+	return nil, problems
 }
 
 // readDocument walks the XML tokens and collects the elements it knows.
@@ -358,7 +369,10 @@ func readDocument(data []byte) (map[string]string, []*rawMessage, error) {
 		problems = append(problems, &Error{Msg: "no <protocol> element"})
 	}
 	if len(problems) > 0 {
-		return nil, nil, problems
+		if !sawRoot {
+			return nil, nil, problems
+		}
+		return proto, msgs, problems // proto non-nil: Parse validates the rest too
 	}
 	return proto, msgs, nil
 }

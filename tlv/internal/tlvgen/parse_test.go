@@ -2,6 +2,8 @@ package tlvgen
 
 import (
 	"errors"
+	"fmt"
+	"math/rand/v2"
 	"os"
 	"strings"
 	"testing"
@@ -150,6 +152,47 @@ func TestParseReportsEveryProblemWithLines(t *testing.T) {
 	require.Len(t, es, 2)
 	assert.Equal(t, 3, es[0].Line)
 	assert.Equal(t, 4, es[1].Line)
+}
+
+// TestParseUnknownElementsHideNothing: seeded random schemas mixing bad
+// fields (unknown type, lower-case name) with unexpected elements report
+// every problem, each on its line. An unexpected element used to hide all
+// the field errors.
+func TestParseUnknownElementsHideNothing(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 10))
+	for range 200 {
+		lines := []string{`<protocol package="p">`, `<message name="M">`}
+		var want []int
+		for i := range 1 + r.IntN(10) {
+			switch r.IntN(4) {
+			case 0:
+				lines = append(lines, fmt.Sprintf(`<field tag="%d" name="F%d" type="nope"/>`, i+1, i))
+				want = append(want, len(lines))
+			case 1:
+				lines = append(lines, fmt.Sprintf(`<field tag="%d" name="f%d" type="bool"/>`, i+1, i))
+				want = append(want, len(lines))
+			case 2:
+				lines = append(lines, `<bogus/>`)
+				want = append(want, len(lines))
+			default:
+				lines = append(lines, fmt.Sprintf(`<field tag="%d" name="F%d" type="int64"/>`, i+1, i))
+			}
+		}
+		lines = append(lines, `</message>`, `</protocol>`)
+		doc := strings.Join(lines, "\n")
+		_, err := Parse([]byte(doc))
+		if len(want) == 0 {
+			require.NoError(t, err, doc)
+			continue
+		}
+		var es Errors
+		require.ErrorAs(t, err, &es, doc)
+		var got []int
+		for _, e := range es {
+			got = append(got, e.Line)
+		}
+		require.Equal(t, want, got, "%s\n%v", doc, err)
+	}
 }
 
 func TestParseLimits(t *testing.T) {

@@ -13,7 +13,7 @@ type Inner struct {
 	ID   int64  `tlv:"1,omitempty"`
 	Name string `tlv:"2,omitempty"`
 	// UnknownFields keeps the fields this version of the schema does not know,
-	// byte for byte; AppendTLV writes them back in canonical position.
+	// byte for byte; tlv.Marshal writes them back in canonical position.
 	UnknownFields tlv.Unknown
 }
 
@@ -27,7 +27,7 @@ type Msg struct {
 	Items   []Inner           `tlv:"6"`
 	Attrs   map[string]string `tlv:"7"`
 	// UnknownFields keeps the fields this version of the schema does not know,
-	// byte for byte; AppendTLV writes them back in canonical position.
+	// byte for byte; tlv.Marshal writes them back in canonical position.
 	UnknownFields tlv.Unknown
 }
 
@@ -40,7 +40,7 @@ type SmallStruct struct {
 	Spouse   bool      `tlv:"5,omitempty"`
 	Money    float64   `tlv:"6,omitempty"`
 	// UnknownFields keeps the fields this version of the schema does not know,
-	// byte for byte; AppendTLV writes them back in canonical position.
+	// byte for byte; tlv.Marshal writes them back in canonical position.
 	UnknownFields tlv.Unknown
 }
 
@@ -76,7 +76,7 @@ type Every struct {
 	Waits  map[uint32]time.Duration `tlv:"29"`
 	Far    uint32                   `tlv:"300,omitempty"`
 	// UnknownFields keeps the fields this version of the schema does not know,
-	// byte for byte; AppendTLV writes them back in canonical position.
+	// byte for byte; tlv.Marshal writes them back in canonical position.
 	UnknownFields tlv.Unknown
 }
 
@@ -86,7 +86,7 @@ type Node struct {
 	Child *Node  `tlv:"2"`
 	Kids  []Node `tlv:"3"`
 	// UnknownFields keeps the fields this version of the schema does not know,
-	// byte for byte; AppendTLV writes them back in canonical position.
+	// byte for byte; tlv.Marshal writes them back in canonical position.
 	UnknownFields tlv.Unknown
 }
 
@@ -95,7 +95,7 @@ type Tree struct {
 	Value int64           `tlv:"1,omitempty"`
 	Kids  map[string]Tree `tlv:"2"`
 	// UnknownFields keeps the fields this version of the schema does not know,
-	// byte for byte; AppendTLV writes them back in canonical position.
+	// byte for byte; tlv.Marshal writes them back in canonical position.
 	UnknownFields tlv.Unknown
 }
 
@@ -111,13 +111,13 @@ type Lists struct {
 	Waits   map[string][]time.Duration `tlv:"8"`
 	Means   map[string][]float64       `tlv:"9"`
 	// UnknownFields keeps the fields this version of the schema does not know,
-	// byte for byte; AppendTLV writes them back in canonical position.
+	// byte for byte; tlv.Marshal writes them back in canonical position.
 	UnknownFields tlv.Unknown
 }
 
 // Empty declares no field: everything it reads is unknown.
 type Empty struct {
 	// UnknownFields keeps the fields this version of the schema does not know,
-	// byte for byte; AppendTLV writes them back in canonical position.
+	// byte for byte; tlv.Marshal writes them back in canonical position.
 	UnknownFields tlv.Unknown
 }
