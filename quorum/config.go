@@ -150,9 +150,20 @@ func (p DualPolicy) String() string {
 // jitter does not spend the budget.
 //
 // What the defaults cost: at most Budget (10 %) extra replica requests over
-// what the reads would make unhedged (R requests each), plus Burst; in
-// practice fewer, since only calls past three medians are hedged (about
-// 5 % of requests with one replica that is slow on 10 % of its calls).
+// what the reads would make unhedged (R requests each), plus Burst. Hedges
+// and the replacements of suspect calls are both paid from the bucket, so
+// the bound covers every extra request except probes of demoted or suspect
+// replicas (one Get per replica at most every 100 ms) and the replacements
+// of calls that failed (TestExtraRequestsWithinBudget, random tail-heavy
+// clusters: worst seed 8 % of the cap's 10 %). In practice fewer, since
+// only calls past three medians are hedged: 4.4–6.1 % of the unhedged
+// requests with one replica in every read's set that is slow on 10 % of
+// its calls (BenchmarkHedgePinned, five seeds), about 8 % (measured
+// 7.8–8.4 %) on a loaded machine over real Redis with four readers, where
+// jitter makes more calls late. Hedges and replacements never go to a
+// demoted or suspect replica. When the bucket is empty, a read whose call
+// hangs waits for it up to ReplicaTimeout (the replica is suspect by then,
+// so later reads avoid it).
 type Hedge struct {
 	// Disabled turns off every extra request a read makes: no hedges, and
 	// no replacement for a call that is late (its replica suspect, see the
@@ -169,11 +180,12 @@ type Hedge struct {
 	// zero too, and 1 when Quantile is set (hedge at that quantile, as
 	// "The Tail at Scale" does with p95). At least 1.
 	Factor float64
-	// Budget caps hedges as a fraction of the replica requests that reads
-	// (and writes' version reads) make unhedged: each QuorumTier operation
-	// credits Budget × R hedges (R = Config.R) to a token bucket holding at
-	// most Burst, and every hedge takes one. So hedges never exceed Budget
-	// of those requests plus Burst. Zero means 0.1; at most 1.
+	// Budget caps hedges and suspect replacements as a fraction of the
+	// replica requests that reads (and writes' version reads) make
+	// unhedged: each QuorumTier operation credits Budget × R tokens (R =
+	// Config.R) to a token bucket holding at most Burst, and every hedge or
+	// replacement takes one. So they never exceed Budget of those requests
+	// plus Burst. Zero means 0.1; at most 1.
 	Budget float64
 	// Burst is the bucket size in hedges. Zero means 10.
 	Burst int

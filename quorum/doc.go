@@ -57,7 +57,7 @@
 // [New] validates a [Config] against N = len(replicas). Defaults (the zero
 // Config): W = R = N/2+1, [Linearizable], [QuorumTier], a 1 s
 // ReplicaTimeout, hedged reads (after 3 × a replica's median latency, ≤ 10 %
-// extra replica requests), asynchronous
+// extra replica requests plus a burst of 10, probes apart), asynchronous
 // read repair at ≤ 1000 records/s, at most 1024 calls in flight per replica,
 // and a random 64-bit client id (a ClientID must be unique per Client
 // instance, ever: two instances sharing one can write different values under
@@ -167,24 +167,32 @@
 // these are "a majority is alive".
 //
 // Hedged reads: a read first asks the R preferred replicas (replicas
-// demoted for failing last, then the local zone, then suspect replicas
-// last, then lowest recent latency). When one of them has been outstanding
+// demoted for failing last, suspect replicas before them, then the local
+// zone first among the rest, then lowest recent latency; so a hung local
+// replica loses its preference as soon as it is suspect). When one of them has been outstanding
 // longer than Hedge.Factor × its own Hedge.Quantile latency (by default 3 ×
 // its median, from a decaying per-replica histogram; Hedge.InitialDelay
 // until 32 samples; never below Hedge.MinDelay), one more replica is asked.
-// Hedges are paid from a token bucket credited Hedge.Budget × R per read or
-// write, so hedges never exceed 10 % of the replica requests unhedged
-// operations make, plus Hedge.Burst. The first R answers win and a replica
-// never counts twice. A failed or timed-out replica is replaced at once
-// (not a hedge).
+// Hedges, and the replacements of suspect calls below, are paid from a
+// token bucket credited Hedge.Budget × R per read or write, so together
+// they never exceed 10 % of the replica requests unhedged operations make,
+// plus Hedge.Burst (probes and the replacements of failed calls apart;
+// TestExtraRequestsWithinBudget). Neither goes to a demoted or suspect
+// replica. The first R answers win and a replica never counts twice. A
+// failed or timed-out replica is replaced at once (not a hedge).
 //
 // Failing replicas: a replica whose call fails on its own (an error while
 // the operation still runs) or runs out ReplicaTimeout is demoted at once;
 // the failed call's time counts as a latency sample. A call outstanding
 // longer than 4 × its replica's hedge delay (at least 5 ms, at most
 // ReplicaTimeout) makes the replica suspect, and the read asks the next
-// candidate unless a hedge already went or Hedge.Disabled is set (it turns
-// off every extra request; such a read waits for ReplicaTimeout). Demoted
+// candidate, the hedge bucket allowing, unless a hedge already went or
+// Hedge.Disabled is set (it turns off every extra request; such a read,
+// like one finding the bucket empty, waits for ReplicaTimeout). A read that
+// leaves behind a call to a replica that has answered nothing for its
+// suspect delay makes it suspect as well, so a paused replica is met about
+// 5 times per reader, not until the hedge budget runs dry
+// (TestNoExtraRequestsToAFailedReplica). Demoted
 // and suspect replicas are probed by a background Get at most every 100 ms,
 // doubling to every 1 s, sent by reads, and promoted by their first call
 // that succeeds within ReplicaTimeout (their latency history is then

@@ -113,12 +113,14 @@ func TestMemreplicaFullIsNotApplied(t *testing.T) {
 	require.ErrorIs(t, memreplica.ErrFull, quorum.ErrNotStored)
 	reps := make([]quorum.Replica, 3)
 	for i := range reps {
-		reps[i] = memreplica.New(memreplica.Options{MaxKeys: 1})
+		m := memreplica.New(memreplica.Options{MaxKeys: 1})
+		_, err := m.Put(ctx, "a", quorum.Record{Value: []byte("v"), Version: quorum.Version{Counter: 1, Writer: 1}})
+		require.NoError(t, err)
+		reps[i] = m
 	}
 	// W=1: the write fails only once every replica refused, so no call is
 	// left in flight to make it indeterminate.
 	c := newClient(t, reps, quorum.Config{W: 1, R: 3})
-	require.NoError(t, c.Put(ctx, "a", []byte("v")))
 	err := c.Put(ctx, "b", []byte("v"))
 	require.ErrorIs(t, err, quorum.ErrNotApplied)
 	require.ErrorIs(t, err, memreplica.ErrFull)

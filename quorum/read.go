@@ -145,9 +145,9 @@ func (o *op) readQuorum(ctx context.Context, r resolved) (Record, error) {
 }
 
 // noteStragglers makes suspect a replica whose call the read leaves behind
-// (its answers came from others: hedges, or a hedge's target that hangs)
-// while the replica has finished no call for its suspect delay: a paused
-// or hung replica is then
+// late (past the replica's hedge delay; its answers came from others) when
+// the replica had finished no call for its suspect delay before that call
+// was sent: a paused or hung replica is then
 // avoided after one read instead of being hedged around, read after read,
 // until the hedge budget runs dry. A tail-heavy replica keeps answering
 // its other calls, so its slow calls do not make it suspect.
@@ -155,11 +155,11 @@ func (o *op) noteStragglers() {
 	c := o.c
 	now := time.Now()
 	for _, i := range o.order[:o.sent] {
-		if o.st[i] != stSent {
-			continue
+		if o.st[i] != stSent || now.Sub(o.sentAt[i]) < c.hedgeDelay(i) {
+			continue // not late for its replica
 		}
 		rs := &c.replicas[i]
-		if now.UnixNano()-rs.lastOK.Load() >= int64(c.suspectDelay(i)) {
+		if o.sentAt[i].UnixNano()-rs.lastOK.Load() >= int64(c.suspectDelay(i)) {
 			rs.cond.suspect(now)
 		}
 	}

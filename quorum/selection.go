@@ -25,15 +25,20 @@ import (
 // so that it is ordered first until it has samples again.
 //
 // A call outstanding longer than suspectDelay makes its replica suspect:
-// ordered after replicas that are not (LocalZone still first), and the
-// read sends one replacement call to the next candidate, unbudgeted, unless
-// a hedge already went for it or Hedge.Disabled turned extra requests off.
-// A suspect replica is probed like a demoted one (its late call is usually
-// cancelled once the read has its answers, so nothing else would ever
-// tell). Any successful call clears suspicion; a timeout or an error turns
-// it into a demotion. So a replica that starts hanging costs the read that
-// meets it about its hedge delay, or suspectDelay when the hedge budget is
-// spent (ReplicaTimeout with Hedge.Disabled), and later reads nothing.
+// ordered after replicas that are not (also after a LocalZone preference),
+// and the read sends one replacement call to the next candidate that is
+// neither demoted nor suspect, paid from the hedge bucket, unless a hedge
+// already went for it or Hedge.Disabled turned extra requests off. A read
+// that leaves a call behind (its answers came from others) to a replica
+// that has answered nothing for its suspect delay makes it suspect too, so
+// a paused replica hedged around by every read is found without waiting
+// out a suspect delay. A suspect replica is probed like a demoted one (its
+// late call is usually cancelled once the read has its answers, so nothing
+// else would ever tell). Any successful call clears suspicion; a timeout
+// or an error turns it into a demotion. So a replica that starts hanging
+// costs the reads that meet it about its hedge delay each for its suspect
+// delay, or ReplicaTimeout when the hedge bucket is empty (also with
+// Hedge.Disabled), and later reads nothing.
 
 type condition struct {
 	state     atomic.Uint32 // condUp, condSuspect or condFailed
