@@ -124,13 +124,19 @@ func earlyAbort(g Gate, c, k Health) string {
 		hk = klUpper(clampErrors(k), k.Requests)
 	}
 	p0 := hk + g.MaxErrorRateIncrease
-	q := float64(x) / float64(n)
-	if p0 >= 1 || q <= p0 {
-		return ""
-	}
-	if kl(q, p0) < klLevel(n) {
+	if !rejects(x, n, p0) {
 		return ""
 	}
 	return fmt.Sprintf("early abort before min_samples: %d errors in %d canary requests vs control %d in %d (canary error rate surely above %.4f, the control's bound %.4f plus max increase %v)",
 		x, n, clampErrors(k), max(k.Requests, 0), p0, hk, g.MaxErrorRateIncrease)
+}
+
+// rejects reports whether x errors in n requests reject "error rate ≤ p0"
+// at level earlyAbortAlpha/(n(n+1)) (a Chernoff bound on the binomial tail).
+func rejects(x, n int64, p0 float64) bool {
+	if n <= 0 || p0 >= 1 {
+		return false
+	}
+	q := float64(x) / float64(n)
+	return q > p0 && kl(q, p0) >= klLevel(n)
 }

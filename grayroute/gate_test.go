@@ -139,3 +139,72 @@ func TestEarlyAbortIsSafeAndFast(t *testing.T) {
 	require.NotEmpty(t, earlyAbort(g, Health{Requests: 999, Errors: 999}, Health{Requests: 100000}))
 	require.NotEmpty(t, earlyAbort(g, Health{Requests: 49999, Errors: 49999}, Health{Requests: 5000000}))
 }
+
+// Finding 9: a gate threshold is compared as the decimal written. Random
+// decimals of 1..20 significant digits (leading and trailing zeros,
+// exponents) as max_error_rate_increase and max_p99_ratio: up to 15
+// significant digits they are accepted and the gate's exact value equals
+// the literal; beyond, ParseConfig refuses them with the field's path (the
+// reviewer's 0.00999999999999999999 among them).
+func TestGateThresholdDigits(t *testing.T) {
+	cfgWith := func(field, lit string) string {
+		return `{"releases":{"r":{"variants":["stable","canary"],"rules":[{"name":"all","split":{"stable":5000,"canary":5000}}],
+		"plan":{"canary":"canary","control":"stable","steps":[{"share":100}],"gate":{"` + field + `":` + lit + `}}}}}`
+	}
+	_, err := ParseConfig([]byte(cfgWith("max_error_rate_increase", "0.00999999999999999999")))
+	require.ErrorIs(t, err, ErrInvalidConfig)
+	require.ErrorContains(t, err, "releases.r.plan.gate.max_error_rate_increase")
+	_, err = ParseConfig([]byte(cfgWith("max_p99_ratio", "1.19999999999999999999")))
+	require.ErrorContains(t, err, "releases.r.plan.gate.max_p99_ratio")
+
+	rng := rand.New(rand.NewPCG(18, 9))
+	accepted, refused := 0, 0
+	for range scaled(20000, 10) {
+		digits := 1 + rng.IntN(20)
+		var sb strings.Builder
+		sb.WriteByte(byte('1' + rng.IntN(9)))
+		for i := 1; i < digits; i++ {
+			d := byte('0' + rng.IntN(10))
+			if i == digits-1 && d == '0' {
+				d = '7'
+			}
+			sb.WriteByte(d)
+		}
+		mant := sb.String()
+		field, exp := "max_error_rate_increase", -digits-rng.IntN(8) // value < 1
+		if rng.IntN(2) == 0 {
+			field, exp = "max_p99_ratio", -digits+1+rng.IntN(6) // value in 1..1e6
+		}
+		lit := mant + "e" + strconv.Itoa(exp)
+		switch rng.IntN(3) { // the same number written as a plain decimal
+		case 0:
+			r, _ := new(big.Rat).SetString(lit)
+			lit = r.FloatString(max(-exp, 0)) + strings.Repeat("0", rng.IntN(3))
+			if !strings.Contains(lit, ".") {
+				lit += ".0"
+			}
+		case 1:
+			lit = "0" + mant[:1] + "." + mant[1:] + "0e" + strconv.Itoa(exp+digits-1)
+			lit = strings.TrimPrefix(lit, "0")
+		}
+		want, ok := new(big.Rat).SetString(lit)
+		require.True(t, ok, lit)
+		cfg, err := ParseConfig([]byte(cfgWith(field, lit)))
+		if digits > maxSigDigits {
+			require.ErrorIs(t, err, ErrInvalidConfig, lit)
+			require.ErrorContains(t, err, "releases.r.plan.gate."+field, lit)
+			refused++
+			continue
+		}
+		require.NoError(t, err, lit)
+		g := cfg.Releases["r"].Plan.Gate
+		f := g.MaxErrorRateIncrease
+		if field == "max_p99_ratio" {
+			f = g.MaxP99Ratio
+		}
+		require.Zero(t, exactRat(f).Cmp(want), "%s read back as %v", lit, f)
+		accepted++
+	}
+	require.Positive(t, accepted)
+	require.Positive(t, refused)
+}
