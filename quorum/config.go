@@ -156,9 +156,9 @@ func (p DualPolicy) String() string {
 // replicas (one Get per replica at most every 100 ms) and the replacements
 // of calls that failed (TestExtraRequestsWithinBudget, random tail-heavy
 // clusters: worst seed 8 % of the cap's 10 %). In practice fewer, since
-// only calls past three medians are hedged: 4.4–6.1 % of the unhedged
+// only calls past three medians are hedged: 3.9–6.0 % of the unhedged
 // requests with one replica in every read's set that is slow on 10 % of
-// its calls (BenchmarkHedgePinned, five seeds), about 8 % (measured
+// its calls (BenchmarkHedgePinned, five seeds, two runs), about 8 % (measured
 // 7.8–8.4 %) on a loaded machine over real Redis with four readers, where
 // jitter makes more calls late. Hedges and replacements never go to a
 // demoted or suspect replica. When the bucket is empty, a read whose call
