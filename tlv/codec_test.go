@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"math"
+	"math/rand/v2"
 	"slices"
 	"strconv"
 	"strings"
@@ -932,4 +933,83 @@ func TestUnexportedFieldsIgnored(t *testing.T) {
 	var back allKinds
 	require.NoError(t, Unmarshal(withSkip, &back))
 	require.Zero(t, back.skip)
+}
+
+// TestEvolutionParagraph checks doc.go's Evolution paragraph over seeded
+// random values, in both modes: list → singular never decodes silently to a
+// zero (packed into a scalar is ErrWireType), several strings read into one
+// keep the last in lenient mode only, scalar → list is lenient-only, string →
+// list is free, and narrowing fails with ErrRange instead of truncating.
+func TestEvolutionParagraph(t *testing.T) {
+	type ints struct {
+		V []int64 `tlv:"1"`
+	}
+	type oneInt struct {
+		V int64 `tlv:"1"`
+	}
+	type strs struct {
+		V []string `tlv:"1"`
+	}
+	type oneStr struct {
+		V string `tlv:"1"`
+	}
+	type narrow struct {
+		V int32 `tlv:"1"`
+	}
+	r := rand.New(rand.NewPCG(4, 4))
+	lenient, strict := DecodeOptions{}, DecodeOptions{Strict: true}
+	for range 500 {
+		// A packed list read into a scalar: ErrWireType in both modes.
+		n := 1 + r.IntN(5)
+		list := make([]int64, n)
+		for i := range list {
+			list[i] = r.Int64() >> r.IntN(64)
+		}
+		b, err := Marshal(&ints{V: list})
+		require.NoError(t, err)
+		for _, o := range []DecodeOptions{lenient, strict} {
+			require.ErrorIs(t, o.Unmarshal(b, &oneInt{}), ErrWireType, "%v", list)
+		}
+		// A scalar read into a list: lenient reads one element, strict refuses.
+		v := r.Int64() >> r.IntN(64)
+		b, err = Marshal(&oneInt{V: v})
+		require.NoError(t, err)
+		var got ints
+		require.NoError(t, lenient.Unmarshal(b, &got))
+		assert.Equal(t, []int64{v}, got.V)
+		require.ErrorIs(t, strict.Unmarshal(b, &ints{}), ErrNonCanonical)
+		// Narrowing: ErrRange when the value does not fit, never truncation.
+		var nv narrow
+		err = lenient.Unmarshal(b, &nv)
+		if v < math.MinInt32 || v > math.MaxInt32 {
+			require.ErrorIs(t, err, ErrRange, "%d", v)
+		} else {
+			require.NoError(t, err)
+			assert.Equal(t, int32(v), nv.V)
+		}
+		// Strings: singular → list is free; a list read into a singular string keeps
+		// the last element in lenient mode, and strict mode refuses more than one.
+		ss := make([]string, 1+r.IntN(4))
+		for i := range ss {
+			ss[i] = strings.Repeat("s", r.IntN(5)) + string(rune('a'+i))
+		}
+		b, err = Marshal(&oneStr{V: ss[0]})
+		require.NoError(t, err)
+		for _, o := range []DecodeOptions{lenient, strict} {
+			var sl strs
+			require.NoError(t, o.Unmarshal(b, &sl))
+			assert.Equal(t, []string{ss[0]}, sl.V)
+		}
+		b, err = Marshal(&strs{V: ss})
+		require.NoError(t, err)
+		var one oneStr
+		require.NoError(t, lenient.Unmarshal(b, &one))
+		assert.Equal(t, ss[len(ss)-1], one.V)
+		err = strict.Unmarshal(b, &oneStr{})
+		if len(ss) > 1 {
+			require.ErrorIs(t, err, ErrNonCanonical)
+		} else {
+			require.NoError(t, err)
+		}
+	}
 }

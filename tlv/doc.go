@@ -24,8 +24,9 @@
 //	var m Msg
 //	err = tlv.Unmarshal(b, &m)
 //
-// Untagged fields are ignored. `tlv:"N,omitempty"` leaves out a field whose value is
-// empty (see Presence, under Model).
+// Untagged fields are not encoded, and Unmarshal zeroes them with the rest of v (it
+// resets v first). `tlv:"N,omitempty"` leaves out a field whose value is empty (see
+// Presence, under Model).
 //
 // # Keeping unknown fields
 //
@@ -44,6 +45,16 @@
 //	_ = tlv.Unmarshal(v2, &old) // v2 also holds tag 3, Region
 //	old.Text = "edited by v1"
 //	relayed, _ := tlv.Marshal(&old) // tag 3 is still there
+//
+// Each struct keeps its own unknown fields: every struct a newer message may extend — a
+// nested struct, a list element, a map value — needs its own Unknown field, or the new
+// fields inside it are dropped when an old binary relays the message. Declarations that
+// look as if they keep data but would not are refused with ErrUnsupportedType: a
+// *tlv.Unknown, a tlv.Unknown with a tlv tag, and an untagged embedded struct that has tlv
+// fields (embedded fields are not promoted; tag it or name it). An Unknown never holds a
+// tag its struct declares: a declared tag with a wire type its field cannot read is
+// ErrWireType (an incompatible type change; see Evolution), and Marshal refuses an Unknown
+// filled by hand with such a field (ErrDeclaredTag).
 //
 // # Limits and hostile input
 //
@@ -71,7 +82,9 @@
 //
 // Encoder and Decoder write and read a stream of messages as varint length-delimited
 // frames; a Decoder applies its DecodeOptions to every frame, and MaxSize to the frame
-// length before reading it.
+// length before reading it. A framing error (a frame too large, a bad length, a stream cut
+// inside a frame) is sticky: the Decoder returns it from then on, since it no longer knows
+// where frames start. A frame whose message fails to decode is not: Decode may go on.
 //
 // # Generating code
 //
@@ -84,8 +97,8 @@
 //	go run github.com/bulwark-go/bulwark/tlv/cmd/tlvgen check old.xml new.xml
 //
 // `go doc github.com/bulwark-go/bulwark/tlv/cmd/tlvgen` describes the schema format and
-// the compatibility check. A schema's singular scalars, strings and bytes have implicit
-// presence: generated structs tag them `,omitempty`, and a hand-written struct meant to
+// the compatibility check. A schema's singular scalars, durations, times, strings and
+// bytes have implicit presence: generated structs tag them `,omitempty`, and a hand-written struct meant to
 // produce the same bytes must do the same.
 //
 // # The wire layer: tlvwire
@@ -126,9 +139,18 @@
 // map entry other than its key and value are skipped (lenient) or rejected (strict): a
 // map that must evolve takes a struct value, which keeps its own unknown fields.
 //
-// Evolution: int32→int64, uint32→uint64, float32→float64, T→*T and a singular field → a
-// list are free; the reverse is checked value by value and fails with ErrRange instead
-// of truncating.
+// Evolution (SPEC.md §6): int32→int64, uint32→uint64 and T→*T are free, and the reverse
+// is checked value by value: a value that does not fit fails with ErrRange instead of
+// being truncated. float32→float64 is read by lenient decoders both ways (a float64 that
+// is not exactly a float32 fails with ErrRange); strict mode takes only the encoded width.
+// A singular message, string or bytes field → a list is free (each old value becomes one
+// element); a singular scalar → a list is read by lenient decoders only (an unpacked
+// element). The reverse, a list read into a singular field: a packed list into a scalar
+// fails with ErrWireType; a message, string or bytes list of several elements is read in
+// lenient mode as repeated occurrences of the field, last wins (strict mode rejects it,
+// ErrNonCanonical). A wire-type change (string ↔ int, int ↔ float …) fails with
+// ErrWireType in both modes. tlvgen check reports all list ↔ singular changes as
+// incompatible.
 //
 // # Limits
 //

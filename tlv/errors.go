@@ -52,5 +52,7 @@ var (
 // DecodeError reports where decoding failed: Offset counts bytes from the start of the
 // input given to Unmarshal (or of the frame, for a Decoder); Tag is the tag of the field
 // being decoded, 0 if the key itself was unreadable; Err is one of the sentinels above,
-// possibly wrapped. It is tlvwire.DecodeError, which generated code returns too.
+// possibly wrapped. It is tlvwire.DecodeError, which generated code returns too: for the
+// same input, generated code and the reflection decoder wrap the same sentinel, but may
+// report a different Offset (always within the input) and Tag near the failure.
 type DecodeError = tlvwire.DecodeError

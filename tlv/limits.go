@@ -1,6 +1,7 @@
 package tlv
 
 import (
+	"fmt"
 	"unsafe"
 
 	"github.com/bulwark-go/bulwark/tlv/internal/decstate"
@@ -33,7 +34,8 @@ var (
 )
 
 // DecodeOptions bounds what one decode may cost. The zero value means the defaults; the
-// package-level Unmarshal uses the zero value. A DecodeOptions is a plain value, safe to
+// package-level Unmarshal uses the zero value. A zero limit means its default; a negative
+// one is an error (Unmarshal, Validate and a Decoder's first read return it). A DecodeOptions is a plain value, safe to
 // share between goroutines.
 type DecodeOptions struct {
 	// MaxDepth limits message nesting (a struct inside a struct is depth 2). Default 64.
@@ -51,6 +53,20 @@ type DecodeOptions struct {
 	// tags with the wrong wire type (ErrWireType), and unknown tags when the struct has no
 	// Unknown field (ErrUnknownField).
 	Strict bool
+}
+
+// check names the first negative limit: a negative limit is a mistake (there is no
+// "unlimited"), not a request for the default.
+func (o DecodeOptions) check() error {
+	for _, f := range []struct {
+		name string
+		v    int
+	}{{"MaxDepth", o.MaxDepth}, {"MaxSize", o.MaxSize}, {"MaxElements", o.MaxElements}, {"MaxMemory", o.MaxMemory}} {
+		if f.v < 0 {
+			return fmt.Errorf("tlv: DecodeOptions.%s is %d: want 0 (the default) or a positive limit", f.name, f.v)
+		}
+	}
+	return nil
 }
 
 // decoder is the state of one decode as the reflection decoder sees it: the shared
@@ -73,6 +89,9 @@ func wire(s *decstate.State) *tlvwire.DecodeState {
 }
 
 func (o DecodeOptions) init(d *decoder, n int) error {
+	if o.MaxDepth < 0 || o.MaxSize < 0 || o.MaxElements < 0 || o.MaxMemory < 0 {
+		return o.check()
+	}
 	maxSize := o.MaxSize
 	if maxSize <= 0 {
 		maxSize = DefaultMaxSize

@@ -2,6 +2,7 @@ package tlv
 
 import (
 	"bytes"
+	"math/rand/v2"
 	"runtime"
 	"testing"
 
@@ -181,4 +182,44 @@ func TestLimits(t *testing.T) {
 		require.NoError(t, DecodeOptions{MaxMemory: 1 << 20}.Unmarshal(bigs, &v))
 		assert.Len(t, v.Bigs, 100)
 	})
+}
+
+// TestNegativeLimitsAreErrors: seeded random DecodeOptions with some limits
+// negative fail in Unmarshal, Validate and a Decoder with an error naming the
+// first negative field; with none negative they decode. Negative limits used
+// to mean the defaults silently.
+func TestNegativeLimitsAreErrors(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 7))
+	rec, err := Marshal(&record{ID: 5})
+	require.NoError(t, err)
+	names := []string{"MaxDepth", "MaxSize", "MaxElements", "MaxMemory"}
+	for range 300 {
+		var lim [4]int
+		first := ""
+		for i := range lim {
+			switch r.IntN(3) {
+			case 0:
+				lim[i] = -1 - r.IntN(1<<20)
+				if first == "" {
+					first = names[i]
+				}
+			case 1:
+				lim[i] = 1 << 20
+			}
+		}
+		o := DecodeOptions{MaxDepth: lim[0], MaxSize: lim[1], MaxElements: lim[2], MaxMemory: lim[3]}
+		var got record
+		errs := []error{o.Unmarshal(rec, &got), o.Validate(rec)}
+		var frame bytes.Buffer
+		require.NoError(t, NewEncoder(&frame).Encode(&record{ID: 5}))
+		errs = append(errs, NewDecoder(&frame, o).Decode(&got))
+		for _, err := range errs {
+			if first == "" {
+				require.NoError(t, err, "%+v", o)
+				continue
+			}
+			require.Error(t, err, "%+v", o)
+			require.Contains(t, err.Error(), "DecodeOptions."+first, "%+v", o)
+		}
+	}
 }

@@ -197,6 +197,10 @@ func (b *builder) structPlan(t reflect.Type) *structPlan {
 	maxTag := uint32(0)
 	for i := 0; i < t.NumField(); i++ {
 		sf := t.Field(i)
+		if err := checkKeepsData(t, sf); err != nil {
+			p.err = err
+			return p
+		}
 		if sf.Type == unknownType {
 			if p.hasUnknown {
 				p.err = fmt.Errorf("tlv: %v has two Unknown fields: %w", t, ErrUnsupportedType)
@@ -463,4 +467,38 @@ type sliceHeader struct {
 	data unsafe.Pointer
 	len  int
 	cap  int
+}
+
+// checkKeepsData refuses the field declarations that look as if they keep data but
+// would silently drop it: a *Unknown (only an Unknown value collects unknown fields), an
+// Unknown with a tlv tag (it is not a field; the tag would be ignored), and an untagged
+// embedded struct that declares tlv fields or an Unknown (embedded fields are not
+// promoted, so those fields would never be encoded or decoded).
+func checkKeepsData(t reflect.Type, sf reflect.StructField) error {
+	tag, tagged := sf.Tag.Lookup("tlv")
+	if tag == "-" {
+		return nil // explicitly left out
+	}
+	switch {
+	case sf.Type == reflect.PointerTo(unknownType):
+		return fmt.Errorf("tlv: %v.%s: *tlv.Unknown keeps nothing; declare a tlv.Unknown (not a pointer): %w", t, sf.Name, ErrUnsupportedType)
+	case sf.Type == unknownType && tagged:
+		return fmt.Errorf("tlv: %v.%s: a tlv.Unknown field takes no tlv tag (it collects every undeclared tag): %w", t, sf.Name, ErrUnsupportedType)
+	case sf.Anonymous && !tagged:
+		e := sf.Type
+		if e.Kind() == reflect.Pointer {
+			e = e.Elem()
+		}
+		if e.Kind() != reflect.Struct {
+			return nil
+		}
+		for i := 0; i < e.NumField(); i++ {
+			f := e.Field(i)
+			if _, ok := f.Tag.Lookup("tlv"); ok || f.Type == unknownType {
+				return fmt.Errorf("tlv: %v.%s: embedded %v has tlv fields, but embedded structs are not promoted; "+
+					"give the embedded field a tag of its own or name it: %w", t, sf.Name, sf.Type, ErrUnsupportedType)
+			}
+		}
+	}
+	return nil
 }

@@ -880,3 +880,51 @@ func TestExtraFieldsInMapEntriesAndTimes(t *testing.T) {
 		}())
 	}
 }
+
+// TestDataLosingDeclarationsAreRefused: a *tlv.Unknown, a tagged tlv.Unknown
+// and an untagged embedded struct holding tlv fields, each inserted at a random
+// place among the fields of seeded random struct types, make Marshal and
+// Unmarshal fail with ErrUnsupportedType naming the field; they used to be
+// accepted and lose the fields they seemed to keep.
+func TestDataLosingDeclarationsAreRefused(t *testing.T) {
+	type full struct {
+		A int64 `tlv:"1"`
+		U tlv.Unknown
+	}
+	bad := []reflect.StructField{
+		{Name: "R", Type: reflect.TypeFor[*tlv.Unknown]()},
+		{Name: "R", Type: reflect.TypeFor[*tlv.Unknown](), Tag: `tlv:"900"`},
+		{Name: "R", Type: unknownT, Tag: `tlv:"900"`},
+		{Name: "Full", Type: reflect.TypeFor[full](), Anonymous: true},
+		{Name: "Full", Type: reflect.TypeFor[*full](), Anonymous: true},
+	}
+	for seed := range uint64(300) {
+		r := rand.New(rand.NewPCG(seed, 0xbad))
+		base := (&shapeGen{r: r}).structType(0)
+		var fields []reflect.StructField
+		for i := range base.NumField() {
+			if base.Field(i).Type != unknownT { // keep at most the bad Unknown
+				fields = append(fields, base.Field(i))
+			}
+		}
+		b := bad[r.IntN(len(bad))]
+		at := r.IntN(len(fields) + 1)
+		fields = append(fields[:at], append([]reflect.StructField{b}, fields[at:]...)...)
+		typ := reflect.StructOf(fields)
+		v := reflect.New(typ)
+		_, err := tlv.Marshal(v.Interface())
+		require.ErrorIs(t, err, tlv.ErrUnsupportedType, "seed %d: %v", seed, typ)
+		require.Contains(t, err.Error(), b.Name)
+		require.ErrorIs(t, tlv.Unmarshal([]byte{0x08, 0x01}, v.Interface()), tlv.ErrUnsupportedType, "seed %d", seed)
+	}
+	// Still fine: an ignored embedded struct without tlv fields, and tlv:"-".
+	type plainEmbed struct{ X int }
+	type ok struct {
+		plainEmbed
+		Skip *tlv.Unknown `tlv:"-"`
+		A    int64        `tlv:"1"`
+		U    tlv.Unknown
+	}
+	_, err := tlv.Marshal(&ok{A: 1})
+	require.NoError(t, err)
+}

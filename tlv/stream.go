@@ -102,6 +102,9 @@ func (d *Decoder) ReadFrame() ([]byte, error) {
 }
 
 func (d *Decoder) readFrame() ([]byte, error) {
+	if err := d.opts.check(); err != nil {
+		return nil, err
+	}
 	maxSize := d.opts.MaxSize
 	if maxSize <= 0 {
 		maxSize = DefaultMaxSize

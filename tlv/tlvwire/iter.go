@@ -25,7 +25,7 @@ func (f Field) Float64() float64 {
 
 // Iter iterates over the fields of one message without allocating. The zero Iter is empty.
 //
-//	it := tlv.NewIter(data)
+//	it := tlvwire.NewIter(data)
 //	for it.Next() {
 //		f := it.Field()
 //		...

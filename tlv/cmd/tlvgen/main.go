@@ -63,10 +63,10 @@
 // same bytes for the same value, the same error sentinel for the same input (errors.Is
 // tells them apart the same way), in lenient and strict mode, within the same limits
 // (tested over random values, mutated and fuzzed inputs and the conformance suite in
-// tlv/testdata/conformance). A *tlv.DecodeError's Offset and Tag are diagnostics: both
-// point into the input at or before the failing byte, but the two decoders may name
-// different points of the same failing field (its key, or the value inside it; a map's
-// tag, or the entry's key or value tag).
+// tlv/testdata/conformance). A *tlv.DecodeError's Offset and Tag are diagnostics, not
+// part of that promise: both decoders give an Offset within the input (0 ≤ Offset ≤
+// len(input)), but they may name different points near the failure (the key of the
+// failing field or a byte inside its value; a map's tag or its entry's key or value tag).
 //
 // # Compatibility check
 //

@@ -94,6 +94,14 @@ func agree(g, p any, data []byte, strict bool) error {
 		if sentinel(errG) != sentinel(errP) {
 			return fmt.Errorf("generated error %v, reflection error %v", errG, errP)
 		}
+		// Offsets are diagnostics that may differ, but both lie within the input.
+		var dp *tlv.DecodeError
+		if !errors.As(errP, &dp) {
+			return fmt.Errorf("reflection error is not a *tlv.DecodeError: %v", errP)
+		}
+		if de.Offset < 0 || de.Offset > len(data) || dp.Offset < 0 || dp.Offset > len(data) {
+			return fmt.Errorf("offset outside the input of %d bytes: generated %v, reflection %v", len(data), errG, errP)
+		}
 		return nil
 	}
 	if err := sameValue(reflect.ValueOf(g).Elem(), reflect.ValueOf(p).Elem(), "decoded"); err != nil {
