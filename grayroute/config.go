@@ -136,12 +136,15 @@ type Plan struct {
 	Control string `json:"control"`
 	Gate    Gate   `json:"gate,omitempty"`
 	// Epoch has no effect but changing it: a rolled-back plan stays at 0
-	// until the plan changes, and bumping Epoch restarts it from step 0.
+	// until its steps, canary, control or epoch change, and bumping Epoch
+	// restarts it from step 0. Gate and RollbackAll edits do not restart
+	// it: they apply to the plan in progress, rollback included.
 	Epoch int `json:"epoch,omitempty"`
 	// RollbackAll makes a rollback also switch off every rule whose fixed
 	// variant is the canary (staff whitelists, key_tail segments; Explain
 	// no longer lists them) and, if the release default is the canary, use
-	// the control instead, so that no request reaches the canary. By
+	// the control instead, and Middleware ignores a trusted incoming
+	// decision for the canary, so that no request reaches the canary. By
 	// default a rollback only sets the canary's share of the planned splits
 	// to 0, and such rules keep sending their requests to the canary.
 	RollbackAll bool `json:"rollback_all,omitempty"`
@@ -164,6 +167,8 @@ type PlanStep struct {
 type Gate struct {
 	// MaxErrorRateIncrease is the largest allowed canary error rate minus the
 	// control's (default 0.01, one percentage point). Negative: error.
+	// Thresholds compare as decimals: ParseConfig refuses more than 15
+	// significant digits; a value set in Go counts as its shortest decimal.
 	MaxErrorRateIncrease float64 `json:"max_error_rate_increase,omitempty"`
 	// MaxP99Ratio is the largest allowed canary p99 over the control's
 	// (default 1.2; must be at least 1). Ignored while the control's p99 is 0.

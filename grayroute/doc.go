@@ -3,9 +3,9 @@
 // version, a share of users by stable hash; it ramps the share in staged
 // steps gated on canary-versus-control health, rolls the canary's share
 // back to 0 in one step at the first Planner tick whose numbers show it
-// worse than the control (before min_samples only when the error rates
-// differ with confidence), and carries the decision to every downstream
-// hop.
+// worse than the control (before min_samples only when a sequential test
+// valid at every tick says so), keeps judging it after the last step, and
+// carries the decision to every downstream hop.
 //
 // # Quick start
 //
@@ -68,7 +68,11 @@
 // move before you apply. WatchFile polls a file on your goroutine: it
 // applies a changed config, reports an error once per change of state (a
 // missing file once, not at every poll), and fires OnReload only when the
-// config changed.
+// config changed. A config may drop releases ({} is the empty config, and
+// is accepted: removing a release is a legitimate change); a dropped
+// release's plan progress, rollback included, is kept (by the Router and
+// the Planner, for ForgetAbsentAfter, 7 days) and resumes if the release
+// comes back with the same plan.
 //
 // # Plans
 //
@@ -79,29 +83,61 @@
 // asks a HealthSource for both variants since the step began. Once the
 // canary has min_samples requests, a failed gate (error rate increase above
 // max_error_rate_increase, default 0.01, or p99 ratio above max_p99_ratio,
-// default 1.2) rolls the share back to 0 in one step, at that Tick, and it
-// holds there until the plan changes (bump "epoch"). So a rollback comes at
-// the first Tick after the canary turned bad whose evidence suffices: the
-// early-abort test below, or min_samples and the gate; between Ticks, and
-// while the evidence is short of both, the canary keeps its share. Comparisons are exact: the
-// counts as fractions, the thresholds as the decimals written, so a value
-// at a threshold passes and only one above it rolls back. Before
-// min_samples, a canary whose error rate is worse than the control's by
-// more than the allowed increase with confidence (Wilson bounds, z = 4)
-// rolls back early; p99 is judged only at min_samples. A ramp takes
-// buckets only from the control: other arms keep theirs (Impact's RampFrom
-// shows what a plan will move). A verdict reached while the config changed
-// is dropped (the new plan restarts). A passing gate advances once
-// the dwell has elapsed. The state persists to StateFile (temp file plus
-// rename) and is restored, rollbacks included, by NewPlanner after a
-// restart.
+// default 1.2) rolls the share back to 0 in one step, at that Tick. A
+// passing gate advances once the dwell has elapsed. After the last step
+// the plan is complete: it keeps its share and is still judged at every
+// Tick (on the traffic since that step began), so a canary that turns bad
+// later still rolls back; it stays so until the config promotes the canary
+// (makes it the default, removes the plan). A ramp takes buckets only from
+// the control: other arms keep theirs (Impact's RampFrom shows what a plan
+// will move). A verdict reached while the config changed is dropped.
+//
+// A rolled-back plan holds at 0 until the plan is restarted, which only a
+// change of what defines the ramp does: its steps, canary, control or
+// "epoch" (bump the epoch to say "try again"). Editing the gate or
+// rollback_all applies to the plan in progress and keeps its step or its
+// rollback. So a rollback comes at the first Tick after the canary turned
+// bad whose evidence suffices (the early abort below, or min_samples and
+// the gate); between Ticks, and while the evidence is short of both, the
+// canary keeps its share.
+//
+// Comparisons at min_samples are exact: the counts as fractions, the
+// thresholds as the decimals written (ParseConfig refuses a threshold of
+// more than 15 significant digits, which float64 could not keep; a Gate
+// built in Go is read as the shortest decimal of its float64), so a value
+// at a threshold passes and only one above it rolls back.
+//
+// Before min_samples the early abort rolls back a canary whose errors
+// show, with a test valid however many Ticks look, that its error rate
+// exceeds the control's by more than the allowed increase: the control's
+// rate is bounded above, and the canary's error count tested against that
+// bound plus the increase, each with a Chernoff (binomial KL) bound spending
+// 1e-4/(n(n+1)) at n requests, so each errs with probability at most 1e-4
+// over the whole step. Measured (TestEarlyAbortHealthyUnderRepeatedLooks,
+// a look after each of the first 200 canary requests, then at random to
+// 5,000; a one-off run of 400,000 random plans): none of the 299,857
+// whose canary was as healthy as the control rolled back, and 2 of the
+// 100,143 whose canary was worse by exactly the allowed increase. A catastrophic canary still goes fast: against a
+// control at 1 % errors, at 100 % errors it rolls back at its 4th request,
+// at 50 % after 11 (median; 99th percentile 28). p99 is judged only at
+// min_samples.
+//
+// The state persists to StateFile (temp file plus rename, a sequence
+// number raised at every write) and is restored, rollbacks included, by
+// NewPlanner after a restart. A failed write is retried at every Tick
+// until one succeeds (a rollback applies in memory at once; an advance
+// waits for its write). A step start later than the clock (a state written
+// by a host whose clock ran ahead) is clamped to now and reported to
+// PlannerHooks.OnError.
 //
 // A rollback sets the canary's share of the plan's splits to 0; rules that
 // name the canary explicitly (a staff whitelist, a key_tail segment) keep
 // sending their requests to it, on purpose: staff keep testing the broken
 // build while users are out of it. Set "rollback_all": true in the plan to
 // switch those rules off as well (and a canary default gives way to the
-// control), so that no request reaches the canary after a rollback.
+// control), and Middleware then ignores a trusted incoming header naming
+// the canary (the release is decided locally), so that no request reaches
+// the canary after a rollback.
 //
 // # Running a fleet
 //
@@ -111,7 +147,10 @@
 // file (a shared volume, or copied beside the config by your config
 // system). A follower applies each saved share, rollbacks included, at its
 // next poll; while its config lags the Planner's (a different plan) it
-// keeps its own share until the configs agree. Without WatchState every
+// keeps its own share until the configs agree. It ignores (and reports) a
+// file older than one it applied, and never undoes a rollback with a saved
+// state of the same plan, so an out-of-order copy or a restored backup
+// cannot reopen the canary. Without WatchState every
 // replica routes its own plan's step 0 and never rolls back. Do not run a
 // second Planner on the same state file, nor a Planner on a follower.
 //
@@ -156,8 +195,9 @@
 // # What it does not do
 //
 // It does not collect metrics (bring a HealthSource, e.g. over the metrics
-// package), run statistical sequential tests (the gate is a threshold on
-// the counts since the step began: set min_samples high enough), persist
+// package), test p99 or small error increases sequentially (only the early
+// abort is a sequential test; the gate is a threshold on the counts since
+// the step began: set min_samples high enough), persist
 // sticky keys across restarts, or make experiments mutually exclusive. With
 // three or more variants, changing weights moves keys between them (Impact
 // shows how many). A Planner drives one Router; other replicas follow it

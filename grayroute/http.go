@@ -45,8 +45,9 @@ func FromContext(ctx context.Context, release string) (Decision, bool) {
 // for the request: nil trust means never, the right default at the edge,
 // where clients could forge the header. A trusted header is read with
 // ParseHeader: a malformed one is ignored whole and every release decided
-// locally; a pair naming a variant this Router does not have is ignored and
-// that release decided locally; pairs of releases this Router does not
+// locally; a pair naming a variant this Router does not have, or the
+// canary of a plan rolled back with rollback_all, is ignored and that
+// release decided locally; pairs of releases this Router does not
 // have are kept (FromContext returns them and RoundTripper forwards them),
 // so a hop that takes no part in a release keeps its lane.
 func Middleware(r *Router, request func(*http.Request) Request, trust func(*http.Request) bool) func(http.Handler) http.Handler {

@@ -28,7 +28,8 @@ type Health struct {
 type PlannerConfig struct {
 	// StateFile, when set, persists every plan's progress (written to a
 	// temporary file in the same directory, then renamed over it), so a
-	// restarted process resumes where it was, rollbacks included.
+	// restarted process resumes where it was, rollbacks included. A
+	// failed write is retried at every Tick until one succeeds.
 	StateFile string
 	Clock     Clock
 	Hooks     PlannerHooks
