@@ -1013,3 +1013,40 @@ func TestEvolutionParagraph(t *testing.T) {
 		}
 	}
 }
+
+// TestMarshalOneAllocationWithTimes: Marshal sizes its buffer for the largest
+// time encoding, so seeded random times across the whole range (both forms,
+// nanoseconds up to 999 999 999, alone, in lists and beside other fields)
+// cost exactly one allocation. A time in message form with large nanoseconds
+// used to overflow the estimate and cost a second allocation.
+func TestMarshalOneAllocationWithTimes(t *testing.T) {
+	type one struct {
+		T time.Time `tlv:"2"`
+	}
+	type many struct {
+		A  int64       `tlv:"1"`
+		Ts []time.Time `tlv:"2"`
+		P  *time.Time  `tlv:"3"`
+		S  string      `tlv:"4"`
+	}
+	r := rand.New(rand.NewPCG(5, 5))
+	rt := func() time.Time {
+		sec := r.Int64N(1<<62) >> r.IntN(40)
+		if r.IntN(2) == 0 {
+			sec = -sec
+		}
+		return time.Unix(sec, r.Int64N(1e9))
+	}
+	for range 300 {
+		o := &one{T: rt()}
+		require.Equal(t, 1.0, testing.AllocsPerRun(5, func() { _, _ = Marshal(o) }), "%v", o.T)
+		p := rt()
+		m := &many{A: r.Int64N(1 << 20), P: &p, S: strings.Repeat("x", r.IntN(200))}
+		for range r.IntN(6) {
+			m.Ts = append(m.Ts, rt())
+		}
+		_, err := Marshal(m)
+		require.NoError(t, err)
+		require.Equal(t, 1.0, testing.AllocsPerRun(5, func() { _, _ = Marshal(m) }))
+	}
+}

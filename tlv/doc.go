@@ -180,7 +180,10 @@
 // The reflection codec compiles a plan per struct type (field offsets, precomputed keys,
 // a kind per field) on first use and caches it; encoding then walks memory through unsafe
 // offsets without reflection calls except for maps other than map[string]string. Marshal
-// makes one allocation, sized from a cheap length estimate; MarshalAppend into a buffer
+// makes one allocation, sized from a cheap length estimate (exact lengths of strings and
+// slices at the top level, the largest encoding of a time, 5 bytes an integer, 40 bytes a
+// map entry); a value with many larger integers or long map entries outgrows it and costs
+// a second one. MarshalAppend into a buffer
 // with room makes none, except that sorting the keys of a map other than a
 // map[string]string of at most 8 entries takes scratch space. Nested message lengths
 // reserve one byte and shift only when the content exceeds 127 bytes. Decoding copies

@@ -71,6 +71,11 @@ func (p *structPlan) estimate(ptr unsafe.Pointer, depth int) int {
 	return n
 }
 
+// maxTimeValue is the largest encoded time value: the message form's length byte, then
+// seconds (key and a 10-byte zigzag varint) and nanoseconds (key and 5 bytes). The
+// estimate takes the maximum so that a time never makes Marshal grow its buffer.
+const maxTimeValue = 1 + 1 + 10 + 1 + 5
+
 // isFixedSize reports whether estimateValue of c ignores the value.
 func isFixedSize(c *codec) bool {
 	return c.kind <= kFloat64 || c.kind == kTime || c.kind == kCustom
@@ -93,7 +98,7 @@ func estimateValue(c *codec, p unsafe.Pointer, depth int) int {
 	case kFloat64:
 		return 8
 	case kTime:
-		return 10
+		return maxTimeValue
 	case kStruct:
 		if depth > 0 {
 			return 2 + c.st.staticEstimate()
@@ -140,7 +145,7 @@ func staticEstimate(c *codec) int {
 	case kFloat64:
 		return 8
 	case kTime:
-		return 10
+		return maxTimeValue
 	case kStruct:
 		return 2 + c.st.staticEstimate()
 	case kCustom:
