@@ -332,7 +332,9 @@ func lastField(data []byte, tag uint32) (tlvwire.Field, bool, error) {
 // message is removed and field is inserted at its canonical position (after smaller and
 // equal tags, before larger). Missing intermediate messages are created; an existing one
 // (the last occurrence of its tag) is rewritten in place with its new length. data is not
-// modified, and other fields keep their bytes, so unknown fields survive.
+// modified, and other fields keep their bytes, so unknown fields survive. field is checked
+// as Valid checks a record (a message field's content included), so Set never makes a
+// Valid record invalid.
 func Set(data []byte, path []uint32, field []byte) ([]byte, error) {
 	if len(path) == 0 || len(path) > DefaultMaxDepth {
 		return nil, fmt.Errorf("tlv: path of %d tags (want 1..%d): %w", len(path), DefaultMaxDepth, ErrNotFound)
@@ -344,6 +346,10 @@ func Set(data []byte, path []uint32, field []byte) ([]byte, error) {
 		}
 		if n != len(field) || tag != path[len(path)-1] {
 			return nil, fmt.Errorf("tlv: Set: field must be one field with tag %d: %w", path[len(path)-1], ErrMalformed)
+		}
+		// Its content too, as Valid checks it: a Valid record stays Valid.
+		if err := (DecodeOptions{}).Validate(field); err != nil {
+			return nil, fmt.Errorf("tlv: Set: field content: %w", err)
 		}
 	}
 	return set(data, 0, path, field)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/hex"
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
@@ -214,4 +215,33 @@ func TestValidDoesNotAllocate(t *testing.T) {
 		}
 	})
 	assert.Zero(t, allocs)
+}
+
+// TestSetKeepsRecordsValid: Set with seeded random fields — well-formed ones
+// and message fields whose content is corrupted at a random byte — either
+// refuses the field or returns a record Valid accepts. Set used to accept a
+// message field with malformed content and return an invalid record.
+func TestSetKeepsRecordsValid(t *testing.T) {
+	r := rand.New(rand.NewPCG(8, 8))
+	rec, err := Marshal(sampleRecord())
+	require.NoError(t, err)
+	require.True(t, Valid(rec))
+	refused := 0
+	for range 2000 {
+		inner, err := Marshal(&profile{City: strings.Repeat("c", r.IntN(20)), Age: r.Int32()})
+		require.NoError(t, err)
+		if len(inner) > 0 && r.IntN(2) == 0 {
+			inner[r.IntN(len(inner))] = byte(r.IntN(256))
+		}
+		path := [][]uint32{{3}, {9}, {3, 7}, {3, 3}}[r.IntN(4)]
+		field := tlvwire.AppendBytes(tlvwire.AppendTag(nil, path[len(path)-1], tlvwire.Message), inner)
+		out, err := Set(rec, path, field)
+		if err != nil {
+			refused++
+			require.False(t, Valid(field), "a Valid field was refused: %x: %v", field, err)
+			continue
+		}
+		require.True(t, Valid(out), "Set returned an invalid record for field %x", field)
+	}
+	require.NotZero(t, refused, "corrupt fields were generated")
 }
