@@ -148,9 +148,11 @@
 // system). A follower applies each saved share, rollbacks included, at its
 // next poll; while its config lags the Planner's (a different plan) it
 // keeps its own share until the configs agree. It ignores (and reports) a
-// file older than one it applied, and never undoes a rollback with a saved
-// state of the same plan, so an out-of-order copy or a restored backup
-// cannot reopen the canary. Without WatchState every
+// file older than one it applied (by seq, within a lineage: a Planner that
+// starts without a state file begins a new lineage, followed from its
+// first write), and never undoes a rollback with a saved state of the same
+// plan, so an out-of-order copy or a restored backup cannot reopen the
+// canary. Without WatchState every
 // replica routes its own plan's step 0 and never rolls back. Do not run a
 // second Planner on the same state file, nor a Planner on a follower.
 //

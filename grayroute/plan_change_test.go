@@ -280,3 +280,39 @@ func TestCompletedPlanStillRollsBack(t *testing.T) {
 	require.True(t, p.Status()["r"].RolledBack)
 	require.Zero(t, canaryUsers(r, 2000))
 }
+
+// A Planner that starts over without a state file (a new leader, the file
+// lost) writes a new lineage from seq 1: a follower that applied a higher
+// seq of the old lineage follows it.
+func TestFollowerFollowsNewLineage(t *testing.T) {
+	dir := t.TempDir()
+	sf := filepath.Join(dir, "s.json")
+	leader, err := New(twoStepConfig(0, 0, false))
+	require.NoError(t, err)
+	clk := &fakeClock{t: time.Unix(1e9, 0)}
+	p, err := NewPlanner(leader, &modeHealth{}, PlannerConfig{StateFile: sf, Clock: clk})
+	require.NoError(t, err)
+	for range 2 { // step 0 then 1 (no dwell), done: seq 2
+		require.NoError(t, p.Tick(context.Background()))
+	}
+	follower, err := New(twoStepConfig(0, 0, false))
+	require.NoError(t, err)
+	w := &stateWatch{r: follower, path: sf}
+	w.poll()
+	require.Equal(t, 3000, follower.releaseOf("r").share)
+	require.Equal(t, uint64(2), w.seq)
+
+	require.NoError(t, os.Remove(sf))
+	leader2, err := New(twoStepConfig(0, 0, false))
+	require.NoError(t, err)
+	h2 := &modeHealth{mode: 2} // metrics down: the plan starts and holds
+	p2, err := NewPlanner(leader2, h2, PlannerConfig{StateFile: sf, Clock: clk})
+	require.NoError(t, err)
+	require.Error(t, p2.Tick(context.Background())) // seq 1 of a new lineage, step 0
+	w.poll()
+	require.Equal(t, 1000, follower.releaseOf("r").share, "the new lineage is followed")
+	h2.set(0)
+	require.NoError(t, p2.Tick(context.Background()))
+	w.poll()
+	require.Equal(t, 3000, follower.releaseOf("r").share)
+}

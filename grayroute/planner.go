@@ -2,6 +2,8 @@ package grayroute
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -59,6 +61,7 @@ type Planner struct {
 	mu      sync.Mutex
 	state   map[string]*planProgress
 	seq     uint64 // the generation last written to (or read from) StateFile
+	lineage string // StateFile's lineage (see stateFile)
 	unsaved bool   // the state differs from what StateFile holds
 }
 
@@ -83,8 +86,10 @@ const ForgetAbsentAfter = 7 * 24 * time.Hour
 type stateFile struct {
 	Version int `json:"version"`
 	// Seq grows by one at every write; followers ignore a file older
-	// than one they applied.
+	// than one they applied from the same Lineage, a random id chosen when
+	// the Planner starts without a state file.
 	Seq      uint64                   `json:"seq"`
+	Lineage  string                   `json:"lineage,omitempty"`
 	Releases map[string]*planProgress `json:"releases"`
 }
 
@@ -124,8 +129,13 @@ func NewPlanner(r *Router, src HealthSource, cfg PlannerConfig) (*Planner, error
 			if sf, err = parseState(cfg.StateFile, data); err != nil {
 				return nil, err
 			}
-			p.state, p.seq = sf.Releases, sf.Seq
+			p.state, p.seq, p.lineage = sf.Releases, sf.Seq, sf.Lineage
 		}
+	}
+	if p.lineage == "" {
+		var b [8]byte
+		_, _ = rand.Read(b[:])
+		p.lineage = hex.EncodeToString(b[:])
 	}
 	if notes := p.clampFuture(p.clock.Now()); len(notes) > 0 {
 		p.unsaved = true
@@ -400,7 +410,7 @@ func (p *Planner) persist() error {
 	if p.cfg.StateFile == "" {
 		return nil
 	}
-	sf := stateFile{Version: 1, Seq: p.seq + 1, Releases: p.state}
+	sf := stateFile{Version: 1, Seq: p.seq + 1, Lineage: p.lineage, Releases: p.state}
 	data, err := json.MarshalIndent(sf, "", "  ")
 	if err != nil {
 		return fmt.Errorf("grayroute: planner state: %w", err)

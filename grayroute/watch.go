@@ -37,9 +37,11 @@ func (r *Router) WatchFile(ctx context.Context, path string, every time.Duration
 // Hooks.OnReloadError once each time the watch enters that state. A file
 // older than one already applied (its seq, which the Planner raises at
 // every write, is lower: an out-of-order copy, a restored backup) is
-// ignored and reported, and a rollback is never undone by a saved state of
-// the same plan: only a changed plan (see Tick) restarts it. Do not run a
-// Planner on a Router that follows a state file.
+// ignored and reported; a file of another lineage (a Planner that started
+// without a state file) is followed from its first write. A rollback is
+// never undone by a saved state of the same plan, whatever its seq: only a
+// changed plan (see Tick) restarts it. Do not run a Planner on a Router
+// that follows a state file.
 func (r *Router) WatchState(ctx context.Context, path string, every time.Duration) error {
 	w := &stateWatch{r: r, path: path}
 	return r.poll(ctx, every, w.poll)
@@ -113,7 +115,8 @@ type stateWatch struct {
 	r       *Router
 	path    string
 	lastErr string
-	seq     uint64 // the highest Seq applied
+	seq     uint64 // the highest Seq applied from lineage
+	lineage string
 }
 
 func (w *stateWatch) poll() {
@@ -122,14 +125,14 @@ func (w *stateWatch) poll() {
 	if err == nil {
 		sf, err = parseState(w.path, data)
 	}
-	if err == nil && sf.Seq < w.seq {
+	if err == nil && sf.Lineage == w.lineage && sf.Seq < w.seq {
 		err = fmt.Errorf("%w: %s: seq %d is older than seq %d already applied; ignored", ErrBadState, w.path, sf.Seq, w.seq)
 	}
 	if err != nil {
 		w.r.report(&w.lastErr, err)
 		return
 	}
-	w.lastErr, w.seq = "", sf.Seq
+	w.lastErr, w.seq, w.lineage = "", sf.Seq, sf.Lineage
 	changed := false
 	for n, st := range sf.Releases {
 		pl, ok := w.r.planOf(n)
