@@ -68,6 +68,10 @@
 //
 //	err = tlv.DecodeOptions{Strict: true}.Unmarshal(outOfOrder, &m)
 //
+// A zero limit means its default and a negative one is an error. In an if statement, keep
+// the options in a variable (or parenthesise the literal): Go does not parse a composite
+// literal there.
+//
 // # Records without a schema
 //
 // Valid, Walk, Dump, Get and Set work on any record, because a nested message has its own
@@ -77,6 +81,9 @@
 //
 //	f, _ := tlv.Get(rec, []uint32{5, 2}) // field 2 of the message in field 5
 //	rec, _ = tlv.Set(rec, []uint32{5, 2}, tlvwire.AppendStringField(nil, 2, "new"))
+//
+// A whole nested message is the field tlvwire.AppendBytes(tlvwire.AppendTag(nil, 5,
+// tlvwire.Message), inner); Set checks the field's content as Valid does.
 //
 // # Streams
 //
