@@ -2,10 +2,14 @@ package grayroute
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
+	"os"
+	"path/filepath"
 	"reflect"
 	"testing"
+	"time"
 )
 
 // FuzzConfigRoute: any bytes through ParseConfig, New, Route and Explain
@@ -78,5 +82,53 @@ func FuzzHeader(f *testing.F) {
 		if err != nil || !reflect.DeepEqual(again, got) {
 			t.Fatalf("round trip %q -> %q -> %v, %v", v, h, again, err)
 		}
+	})
+}
+
+// FuzzStateFile feeds arbitrary state files to NewPlanner (then a Tick)
+// and to a follower's WatchState poll: no panic, a refused file matches
+// ErrBadState, and the routed share stays one of the plan's (or 0).
+func FuzzStateFile(f *testing.F) {
+	f.Add([]byte(`{"version":1,"seq":3,"lineage":"ab","releases":{"r":{"fingerprint":"x","step":1,"step_started":"2001-09-09T01:46:40Z","rolled_back":true}}}`))
+	f.Add([]byte(`{"version":1,"releases":{"r":{"step":0,"step_started":"2999-01-01T00:00:00Z","absent_since":"2999-01-01T00:00:00Z"}}}`))
+	f.Add([]byte(`{"version":1,"seq":18446744073709551615,"releases":{}}`))
+	r0, err := New(twoStepConfig(0, 0, false))
+	if err != nil {
+		f.Fatal(err)
+	}
+	fp := r0.releaseOf("r").plan.fp
+	f.Add([]byte(`{"version":1,"seq":1,"releases":{"r":{"fingerprint":"` + fp + `","step":1,"step_started":"2001-09-09T01:46:40Z"}}}`))
+	f.Add([]byte(`{"version":1,"seq":1,"releases":{"r":{"fingerprint":"` + fp + `","step":7,"step_started":"2001-09-09T01:46:40Z","done":true}}}`))
+	dir := f.TempDir()
+	f.Fuzz(func(t *testing.T, data []byte) {
+		sf := filepath.Join(dir, "s.json")
+		if err := os.WriteFile(sf, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		valid := func(r *Router) {
+			s := r.releaseOf("r").share
+			if s != 0 && s != 1000 && s != 3000 {
+				t.Fatalf("share %d", s)
+			}
+		}
+		follower, _ := New(twoStepConfig(0, 0, false))
+		var ferr error
+		follower.hooks.OnReloadError = func(err error) { ferr = err }
+		(&stateWatch{r: follower, path: sf}).poll()
+		if ferr != nil && !errors.Is(ferr, ErrBadState) {
+			t.Fatalf("follower error %v does not match ErrBadState", ferr)
+		}
+		valid(follower)
+		r, _ := New(twoStepConfig(0, 0, false))
+		p, err := NewPlanner(r, &modeHealth{}, PlannerConfig{StateFile: sf, Clock: &fakeClock{t: time.Unix(1e9, 0)}})
+		if err != nil {
+			if !errors.Is(err, ErrBadState) {
+				t.Fatalf("NewPlanner error %v does not match ErrBadState", err)
+			}
+			return
+		}
+		valid(r)
+		_ = p.Tick(context.Background())
+		valid(r)
 	})
 }
