@@ -316,3 +316,29 @@ func TestFollowerFollowsNewLineage(t *testing.T) {
 	w.poll()
 	require.Equal(t, 3000, follower.releaseOf("r").share)
 }
+
+// A release absent for ForgetAbsentAfter is forgotten by the Planner, its
+// Router and a follower alike: when it comes back with the same plan, all
+// three start it again at step 0 and agree.
+func TestForgottenReleaseRestartsEverywhere(t *testing.T) {
+	r, p, clk, sf := rolledBack(t, 0, false)
+	follower, err := New(twoStepConfig(0, 0, false))
+	require.NoError(t, err)
+	w := &stateWatch{r: follower, path: sf}
+	w.poll()
+	require.Zero(t, canaryUsers(follower, 500))
+	require.NoError(t, r.Update(Config{}))
+	require.NoError(t, follower.Update(Config{}))
+	require.NoError(t, p.Tick(context.Background()))
+	clk.Add(ForgetAbsentAfter)
+	require.NoError(t, p.Tick(context.Background()))
+	w.poll()
+	require.NoError(t, r.Update(twoStepConfig(0, 0, false)))
+	require.NoError(t, follower.Update(twoStepConfig(0, 0, false)))
+	p.src.(*modeHealth).set(2) // hold at step 0
+	require.Error(t, p.Tick(context.Background()))
+	w.poll()
+	require.False(t, p.Status()["r"].RolledBack)
+	require.Equal(t, 1000, r.releaseOf("r").share)
+	require.Equal(t, 1000, follower.releaseOf("r").share)
+}

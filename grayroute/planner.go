@@ -329,6 +329,7 @@ func (p *Planner) tick(ctx context.Context) (events []planEvent, errs, notes []e
 		case now.Sub(*st.AbsentSince) >= ForgetAbsentAfter:
 			delete(p.state, n)
 			dirty = true
+			p.r.forgetAbsent(func(m string) bool { return m != n })
 		}
 	}
 	var perr error

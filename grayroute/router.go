@@ -338,6 +338,21 @@ func (r *Router) setShare(n, fp string, share int, rolled bool) (ok, changed boo
 	return true, true
 }
 
+// forgetAbsent drops the kept share of every release absent from the
+// config (or without a plan) for which keep is false: a Planner calls it
+// when it forgets an absent plan, a follower for the releases its state
+// file no longer lists, so a release that comes back much later starts
+// its plan again like the Planner does.
+func (r *Router) forgetAbsent(keep func(string) bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for n := range r.shares {
+		if b := r.base[n]; (b == nil || b.plan == nil) && !keep(n) {
+			delete(r.shares, n)
+		}
+	}
+}
+
 func (r *Router) reloadError(err error) {
 	if r.hooks.OnReloadError != nil {
 		r.hooks.OnReloadError(err)

@@ -143,6 +143,7 @@ func (w *stateWatch) poll() {
 			changed = true
 		}
 	}
+	w.r.forgetAbsent(func(n string) bool { return sf.Releases[n] != nil })
 	if changed && w.r.hooks.OnReload != nil {
 		w.r.hooks.OnReload(w.path)
 	}
