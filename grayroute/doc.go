@@ -111,16 +111,18 @@
 // show, with a test valid however many Ticks look, that its error rate
 // exceeds the control's by more than the allowed increase: the control's
 // rate is bounded above, and the canary's error count tested against that
-// bound plus the increase, each with a Chernoff (binomial KL) bound spending
-// 1e-4/(n(n+1)) at n requests, so each errs with probability at most 1e-4
-// over the whole step. Measured (TestEarlyAbortHealthyUnderRepeatedLooks,
-// a look after each of the first 200 canary requests, then at random to
-// 5,000; a one-off run of 400,000 random plans): none of the 299,857
-// whose canary was as healthy as the control rolled back, and 2 of the
-// 100,143 whose canary was worse by exactly the allowed increase. A catastrophic canary still goes fast: against a
-// control at 1 % errors, at 100 % errors it rolls back at its 4th request,
-// at 50 % after 11 (median; 99th percentile 28). p99 is judged only at
-// min_samples.
+// bound plus the increase, each with a Chernoff (binomial KL) bound
+// spending 1e-4/(n(n+1)) at n requests, so each errs with probability at
+// most 1e-4 over the whole step (requests taken as independent trials).
+// Measured (TestEarlyAbortHealthyUnderRepeatedLooks: a look after each of
+// the first 200 canary requests, then at random gaps to 5,000; a one-off
+// run of 400,000 random plans): none of the 299,857 whose canary was as
+// healthy as the control rolled back, and 2 of the 100,143 whose canary
+// was worse by exactly the allowed increase. A catastrophic canary still
+// goes fast: against a control at 1 % errors, at 100 % errors it rolls
+// back at its 4th request, at 50 % after 11 (median; 99th percentile 28).
+// The price is patience with a moderately bad canary, which waits for
+// min_samples. p99 is judged only at min_samples.
 //
 // The state persists to StateFile (temp file plus rename, a sequence
 // number raised at every write) and is restored, rollbacks included, by
