@@ -27,8 +27,10 @@
 // logging's dyes and flight recorder. The packages never import each other:
 // service.go wires them through their hooks and small funcs.
 //
-// The API needs the X-User header (it stands in for authentication; a
-// request without it gets 400). Message ids belong to their sender: one
+// The API needs the X-User header. It stands in for authentication and is
+// trusted as sent: anyone can claim any user, so the guarantees below hold
+// only under that premise (a real service would take the user from a
+// verified token). A request without it gets 400. Message ids belong to their sender: one
 // user's send never replaces another's message, and a read names the
 // sender (from=, default the caller). A request's body is read whole, under
 // the request's 1 s budget, before it is admitted: a client trickling its
@@ -63,7 +65,8 @@
 //
 // Exit status: 0 when every phase met its expectations (and for -h); 1
 // naming the phases that did not, or when serving or a -send/-read call
-// failed; 2 for bad flags or when the service cannot start (a -redis server
+// failed; 2 for bad flags (a client flag such as -as, -id, -from, -v1 or
+// -lang without -send or -read, a negative -load) or when the service cannot start (a -redis server
 // unreachable, the port taken); 130 when Ctrl-C interrupted the scenario,
 // which stops at once and judges nothing from the phase it cut short on.
 package main
@@ -74,6 +77,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"os"
 	"os/signal"
@@ -134,6 +138,21 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	if cl.send != "" || cl.read != "" {
 		return runClient(cl, *addr, stdout, stderr)
+	}
+	var clientOnly []string
+	fs.Visit(func(f *flag.Flag) {
+		switch f.Name {
+		case "as", "id", "from", "v1", "lang":
+			clientOnly = append(clientOnly, "-"+f.Name)
+		}
+	})
+	if len(clientOnly) > 0 {
+		fmt.Fprintf(stderr, "service: %s only apply to a client call: add -send TEXT or -read ID (see -h)\n", strings.Join(clientOnly, ", "))
+		return exitCannotStart
+	}
+	if *load < 0 || math.IsNaN(*load) || math.IsInf(*load, 0) {
+		fmt.Fprintf(stderr, "service: -load %v: want a finite number of requests per second ≥ 0\n", *load)
+		return exitCannotStart
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

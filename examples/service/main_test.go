@@ -26,6 +26,23 @@ func TestHelpExitsZero(t *testing.T) {
 	assert.Equal(t, exitCannotStart, run([]string{"stray"}, &out, &errOut))
 }
 
+// TestClientFlagsNeedACall: a client flag without -send or -read, or a
+// negative -load, is refused with exit status 2 and says why, instead of
+// starting a server that ignores it.
+func TestClientFlagsNeedACall(t *testing.T) {
+	for _, args := range [][]string{{"-as", "alice"}, {"-id", "x"}, {"-from", "bob"}, {"-v1"}, {"-lang", "fr"}, {"-as", "a", "-v1", "-scenario"}} {
+		var out, errOut bytes.Buffer
+		assert.Equal(t, exitCannotStart, run(append([]string{"-addr", "127.0.0.1:0"}, args...), &out, &errOut), "%v", args)
+		assert.Contains(t, errOut.String(), "only apply to a client call", "%v", args)
+		assert.Contains(t, errOut.String(), args[0], "%v", args)
+	}
+	for _, l := range []string{"-5", "-0.1", "NaN", "+Inf"} {
+		var out, errOut bytes.Buffer
+		assert.Equal(t, exitCannotStart, run([]string{"-addr", "127.0.0.1:0", "-load", l}, &out, &errOut), l)
+		assert.Contains(t, errOut.String(), "-load", l)
+	}
+}
+
 // TestServeCatchesALeak serves with signal.NotifyContext's context, as the
 // command does (its goroutine exists at the start and ends at stop), and
 // with one goroutine leaked after the start: serve must report it and exit
