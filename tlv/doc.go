@@ -54,7 +54,10 @@
 // fields (embedded fields are not promoted; tag it or name it). An Unknown never holds a
 // tag its struct declares: a declared tag with a wire type its field cannot read is
 // ErrWireType (an incompatible type change; see Evolution), and Marshal refuses an Unknown
-// filled by hand with such a field (ErrDeclaredTag).
+// filled by hand with such a field (ErrDeclaredTag). So strict decoding of a type accepts
+// what Marshal writes for it, with one exception: unknown fields that arrived
+// non-canonical (a lenient decode of an overlong varint, say) are written back as they
+// came, and strict mode rejects them there too.
 //
 // # Limits and hostile input
 //
