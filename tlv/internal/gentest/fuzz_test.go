@@ -158,7 +158,7 @@ func sentinel(err error) error {
 // beside the known field, and strict decoding rejected the result.
 func TestMutatedInputsAgree(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 14))
-	rounds := 400
+	rounds := 200
 	if testing.Short() {
 		rounds = 50
 	}
