@@ -2,6 +2,7 @@ package tlv
 
 import (
 	"bytes"
+	"errors"
 	"io"
 	"math/rand/v2"
 	"strings"
@@ -247,4 +248,56 @@ func TestStreamContentErrorNotSticky(t *testing.T) {
 	require.NoError(t, dec.Decode(&r))
 	assert.Equal(t, uint64(3), r.ID)
 	require.ErrorIs(t, dec.Decode(&r), io.EOF)
+}
+
+// flakyReader fails once at byte failAt, then reads on as if nothing happened.
+type flakyReader struct {
+	data   []byte
+	off    int
+	failAt int
+	failed bool
+}
+
+var errFlaky = errors.New("flaky read")
+
+func (r *flakyReader) Read(p []byte) (int, error) {
+	if !r.failed && r.off >= r.failAt {
+		r.failed = true
+		return 0, errFlaky
+	}
+	n := len(r.data) - r.off
+	if n == 0 {
+		return 0, io.EOF
+	}
+	if !r.failed {
+		n = min(n, r.failAt-r.off)
+	}
+	n = copy(p, r.data[r.off:r.off+n])
+	r.off += n
+	return n, nil
+}
+
+// TestStreamReaderErrorIsSticky: an error of the underlying reader at any
+// byte is returned by every later call, even though the reader would go on;
+// frames before it decode exactly.
+func TestStreamReaderErrorIsSticky(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	stream, recs, starts := streamOf(t, rng, 4)
+	for at := 0; at < len(stream); at++ {
+		dec := NewDecoder(&flakyReader{data: stream, failAt: at}, DecodeOptions{})
+		whole := 0
+		for whole+1 < len(starts) && starts[whole+1] <= at {
+			whole++
+		}
+		for i := range whole {
+			var r record
+			require.NoError(t, dec.Decode(&r), "fail at %d, frame %d", at, i)
+			require.Equal(t, recs[i], &r)
+		}
+		first := dec.Decode(&record{})
+		require.ErrorIs(t, first, errFlaky, "fail at %d", at)
+		for range 3 {
+			require.Equal(t, first, dec.Decode(&record{}))
+		}
+	}
 }
