@@ -21,24 +21,44 @@ const (
 	minHoldSamples    = 16 // hold-time samples for a window to set the capacity alone
 	maxWindowRequests = 1 << 30
 	waitSmoothing     = 4 // ObserveQueueTime's wait estimate moves 1/4 of the way per report
+	// maxWait caps one recorded wait (2^32 ns ≈ 4.3 s, above 4 × the largest
+	// QueueThreshold) so a window's wait sum cannot overflow at
+	// maxWindowRequests starts.
+	maxWait = 1 << 32
 )
+
+// Bounds on Config's durations: values outside them are refused by New.
+const (
+	MinWindow         = time.Millisecond
+	MaxWindow         = time.Minute
+	MaxQueueThreshold = time.Second
+)
+
+// NoQueue as Config.MaxQueue means no waiting at all: when every slot is
+// busy, Acquire refuses at once (ReasonQueueFull, or displaces nothing).
+const NoQueue = -1
 
 // Config configures a Controller. Zero fields take the documented defaults.
 type Config struct {
 	// MaxConcurrency is the number of execution slots (default 64).
 	MaxConcurrency int
-	// MaxQueue bounds the requests waiting for a slot (default
-	// 4 × MaxConcurrency, so a wait is at most about four service times:
-	// past that, failing fast beats queuing). It should allow waits well
-	// beyond QueueThreshold, or overload shows only as queue-full refusals.
+	// MaxQueue bounds the requests waiting for a slot. Zero means the
+	// default, 4 × MaxConcurrency, so a wait is at most about four service
+	// times: past that, failing fast beats queuing. NoQueue (-1) means no
+	// queue: a request that finds every slot busy is refused at once. Other
+	// negative values are an error. The queue should allow waits well
+	// beyond QueueThreshold, or overload shows only as queue-full refusals
+	// (with NoQueue the level still engages, on the refusals).
 	MaxQueue int
-	// Window is the longest adaptation window (default 1 s, DAGOR's value).
+	// Window is the longest adaptation window (default 1 s, DAGOR's value;
+	// allowed MinWindow 1 ms to MaxWindow 1 min).
 	Window time.Duration
 	// WindowRequests ends a window early after this many arrivals (default
 	// 2,000, DAGOR's value).
 	WindowRequests int
 	// QueueThreshold is the mean queuing time above which a window counts as
-	// overloaded (default 20 ms, DAGOR's value).
+	// overloaded (default 20 ms, DAGOR's value; at most MaxQueueThreshold,
+	// 1 s, and at most Window).
 	QueueThreshold time.Duration
 	// DryRun decides and reports as usual but never refuses a request for
 	// its level or its deadline: such requests are reported to Hooks.OnShed
@@ -147,20 +167,23 @@ func New(cfg Config) (*Controller, error) {
 	switch {
 	case cfg.MaxConcurrency < 0 || cfg.MaxConcurrency > maxSlots:
 		return nil, fmt.Errorf("overload: MaxConcurrency %d out of range [0, %d]", cfg.MaxConcurrency, maxSlots)
-	case cfg.MaxQueue < 0 || cfg.MaxQueue > maxSlots:
-		return nil, fmt.Errorf("overload: MaxQueue %d out of range [0, %d]", cfg.MaxQueue, maxSlots)
-	case cfg.Window < 0:
-		return nil, fmt.Errorf("overload: negative Window %v", cfg.Window)
+	case cfg.MaxQueue < NoQueue || cfg.MaxQueue > maxSlots:
+		return nil, fmt.Errorf("overload: MaxQueue %d out of range [0, %d] (or NoQueue)", cfg.MaxQueue, maxSlots)
+	case cfg.Window != 0 && (cfg.Window < MinWindow || cfg.Window > MaxWindow):
+		return nil, fmt.Errorf("overload: Window %v out of range [%v, %v]", cfg.Window, MinWindow, MaxWindow)
 	case cfg.WindowRequests < 0 || cfg.WindowRequests > maxWindowRequests:
 		return nil, fmt.Errorf("overload: WindowRequests %d out of range [0, %d]", cfg.WindowRequests, maxWindowRequests)
-	case cfg.QueueThreshold < 0:
-		return nil, fmt.Errorf("overload: negative QueueThreshold %v", cfg.QueueThreshold)
+	case cfg.QueueThreshold < 0 || cfg.QueueThreshold > MaxQueueThreshold:
+		return nil, fmt.Errorf("overload: QueueThreshold %v out of range [0, %v]", cfg.QueueThreshold, MaxQueueThreshold)
 	}
 	if cfg.MaxConcurrency == 0 {
 		cfg.MaxConcurrency = DefaultMaxConcurrency
 	}
-	if cfg.MaxQueue == 0 {
+	switch cfg.MaxQueue {
+	case 0:
 		cfg.MaxQueue = min(DefaultQueueFactor*cfg.MaxConcurrency, maxSlots)
+	case NoQueue:
+		cfg.MaxQueue = 0
 	}
 	if cfg.Window == 0 {
 		cfg.Window = DefaultWindow
@@ -170,6 +193,9 @@ func New(cfg Config) (*Controller, error) {
 	}
 	if cfg.QueueThreshold == 0 {
 		cfg.QueueThreshold = DefaultQueueThreshold
+	}
+	if cfg.QueueThreshold > cfg.Window {
+		return nil, fmt.Errorf("overload: QueueThreshold %v longer than Window %v", cfg.QueueThreshold, cfg.Window)
 	}
 	c := &Controller{
 		hist:        make([]atomic.Uint32, 1<<16),
@@ -287,9 +313,7 @@ func (c *Controller) ObserveQueueTime(d time.Duration) {
 	if c == nil {
 		return
 	}
-	if d < 0 {
-		d = 0
-	}
+	d = min(max(d, 0), maxWait)
 	// The backlog estimate smooths the reported waits over the last
 	// several starts: one wait carries the noise of the service times
 	// ahead of it. Concurrent reports may lose an update to each other;
@@ -377,6 +401,7 @@ func (c *Controller) trySlot() bool {
 
 func (c *Controller) recordStart(waitNs int64) {
 	c.started.Add(1)
+	waitNs = min(waitNs, maxWait)
 	if waitNs > 0 {
 		c.waitSum.Add(waitNs)
 		c.queuedStarts.Add(1)

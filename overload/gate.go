@@ -95,7 +95,7 @@ func (g *Gate) Observe(downstream string, l Level) {
 		e.err.Store(&ShedError{Reason: ReasonDownstream, Level: l, RetryAfter: time.Duration(g.probe)})
 	}
 	e.level.Store(uint32(l.Uint16()))
-	e.expires.Store(now + g.ttl)
+	e.expires.Store(satAdd(now, g.ttl))
 }
 
 // Level returns the cached level of downstream, and false when none is
@@ -131,7 +131,7 @@ func (g *Gate) Allow(downstream string, p Priority) error {
 		g.cache.Remove(downstream)
 		return nil
 	}
-	if np := e.nextProbe.Load(); now >= np && e.nextProbe.CompareAndSwap(np, now+g.probe) {
+	if np := e.nextProbe.Load(); now >= np && e.nextProbe.CompareAndSwap(np, satAdd(now, g.probe)) {
 		return nil // the probe
 	}
 	return e.err.Load()

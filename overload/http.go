@@ -81,7 +81,7 @@ func Middleware(c *Controller, priority func(*http.Request) Priority) func(http.
 				if errors.As(err, &se) && se.RetryAfter > 0 {
 					retry = se.RetryAfter
 				}
-				h.Set("Retry-After", strconv.FormatInt(int64((retry+time.Second-1)/time.Second), 10))
+				h.Set("Retry-After", strconv.FormatInt(retryAfterSeconds(retry), 10))
 				http.Error(w, "overloaded", http.StatusServiceUnavailable)
 				return
 			}
@@ -151,4 +151,17 @@ func (t *gatedTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 	}
 	return resp, err
+}
+
+// retryAfterSeconds rounds d up to whole seconds without overflowing, for
+// the Retry-After header (RFC 9110 delay-seconds, never negative).
+func retryAfterSeconds(d time.Duration) int64 {
+	if d <= 0 {
+		return 0
+	}
+	s := int64(d / time.Second)
+	if d%time.Second != 0 {
+		s++
+	}
+	return s
 }
