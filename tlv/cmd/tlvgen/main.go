@@ -72,13 +72,14 @@
 //
 // Breaking: a type changed (signed ↔ unsigned, string ↔ message, bool ↔ int …), a
 // narrowing (int64 → int32, uint64 → uint32, float64 → float32), a message type swapped
-// for another (messages are matched by name: renaming a message is reported as a swap),
-// repeated ↔ singular, a map value ↔ list, a map's key or value type changed, map ↔
+// for another, repeated ↔ singular, a map value ↔ list, a map's key or value type changed, map ↔
 // non-map, a <reserved> tag used again, a field moved to a new tag (its name reappears at
 // a tag the old version did not use: each version loses the other's value). Compatible:
 // fields added, widening (int32 → int64, uint32 → uint64; an old reader still rejects a
 // value that does not fit, which check says), string ↔ bytes, int64 ↔ duration, field
-// renames (same tag). Warned: float32 → float64 (lenient readers take either width,
+// renames (same tag), message renames (a message gone and one added with the same fields,
+// every use renamed with it; a rename with any other change reads as a deletion plus an
+// addition, and its uses as message swaps). Warned: float32 → float64 (lenient readers take either width,
 // strict readers of either version reject the other's records), a field deleted without a
 // <reserved> marker, a <reserved> marker dropped.
 package main

@@ -27,6 +27,7 @@ const (
 	ReservedDropped  ChangeKind = "reserved-dropped"  // a <reserved> marker vanished: later reuse would go unnoticed
 	MessageDeleted   ChangeKind = "message-deleted"   // a whole message is gone
 	MessageIntroduce ChangeKind = "message-added"     // a new message
+	MessageRenamed   ChangeKind = "message-renamed"   // a message deleted and one with the same fields added: names are not on the wire
 )
 
 // Change is one difference between two versions of a schema.
@@ -66,16 +67,24 @@ func Check(old, cur *Schema) []Change {
 	}
 	var out []Change
 	add := func(c Change) { out = append(out, c) }
+	ren := renamedMessages(old, cur)
+	renamedTo := map[string]bool{}
+	for o, n := range ren {
+		renamedTo[n] = true
+		add(Change{Kind: MessageRenamed, Message: n, Detail: fmt.Sprintf("message %s renamed to %s (the same fields; names are not on the wire)", o, n)})
+	}
 	for _, om := range old.Messages {
 		nm := cur.Message(om.Name)
 		if nm == nil {
-			add(Change{Kind: MessageDeleted, Message: om.Name, Detail: "message deleted"})
+			if ren[om.Name] == "" {
+				add(Change{Kind: MessageDeleted, Message: om.Name, Detail: "message deleted"})
+			}
 			continue
 		}
-		checkMessage(om, nm, add)
+		checkMessage(om, nm, add, ren)
 	}
 	for _, nm := range cur.Messages {
-		if old.Message(nm.Name) == nil {
+		if old.Message(nm.Name) == nil && !renamedTo[nm.Name] {
 			add(Change{Kind: MessageIntroduce, Message: nm.Name, Detail: "message added"})
 		}
 	}
@@ -101,7 +110,75 @@ func Breaking(changes []Change) bool {
 	return false
 }
 
-func checkMessage(om, nm *Message, add func(Change)) {
+// renamedMessages pairs each message that vanished with the one added message whose
+// fields are the same (tags, names aside, shapes and types; a reference to itself counts
+// as the same), when exactly one matches each way.
+func renamedMessages(old, cur *Schema) map[string]string {
+	var gone, added []*Message
+	for _, m := range old.Messages {
+		if cur.Message(m.Name) == nil {
+			gone = append(gone, m)
+		}
+	}
+	for _, m := range cur.Messages {
+		if old.Message(m.Name) == nil {
+			added = append(added, m)
+		}
+	}
+	// The largest consistent pairing: start from every (gone, added) pair and drop the
+	// pairs whose fields differ, where a reference to a paired message counts as the
+	// same, until nothing changes (so messages that refer to each other, or to
+	// themselves, are renamed together).
+	cand := map[[2]string]bool{}
+	for _, om := range gone {
+		for _, nm := range added {
+			cand[[2]string{om.Name, nm.Name}] = true
+		}
+	}
+	for changed := true; changed; {
+		changed = false
+		for _, om := range gone {
+			for _, nm := range added {
+				if k := [2]string{om.Name, nm.Name}; cand[k] && !sameFields(om, nm, cand) {
+					delete(cand, k)
+					changed = true
+				}
+			}
+		}
+	}
+	// Keep the pairs that are unique both ways.
+	from, to := map[string]int{}, map[string]int{}
+	for k := range cand {
+		from[k[0]]++
+		to[k[1]]++
+	}
+	ren := map[string]string{}
+	for k := range cand {
+		if from[k[0]] == 1 && to[k[1]] == 1 {
+			ren[k[0]] = k[1]
+		}
+	}
+	return ren
+}
+
+func sameFields(om, nm *Message, cand map[[2]string]bool) bool {
+	if len(om.Fields) != len(nm.Fields) {
+		return false
+	}
+	same := func(a, b Type) bool {
+		return a == b || (a.Kind == KindMessage && b.Kind == KindMessage && cand[[2]string{a.Message, b.Message}])
+	}
+	for i, of := range om.Fields {
+		nf := nm.Fields[i]
+		if of.Tag != nf.Tag || of.Repeated != nf.Repeated || of.IsMap() != nf.IsMap() || of.ListValue != nf.ListValue ||
+			!same(of.Type, nf.Type) || !same(of.Key, nf.Key) || !same(of.Value, nf.Value) {
+			return false
+		}
+	}
+	return true
+}
+
+func checkMessage(om, nm *Message, add func(Change), ren map[string]string) {
 	oldFields := map[uint32]*Field{}
 	for _, f := range om.Fields {
 		oldFields[f.Tag] = f
@@ -133,7 +210,7 @@ func checkMessage(om, nm *Message, add func(Change)) {
 			add(Change{Kind: FieldAdded, Message: nm.Name, Tag: nf.Tag, Detail: fmt.Sprintf("field %s %s added", nf.Name, describe(nf))})
 			continue
 		}
-		checkField(nm.Name, of, nf, add)
+		checkField(nm.Name, of, nf, add, ren)
 	}
 	added := map[string]*Field{} // new fields at tags the old version did not use, by name
 	for _, nf := range nm.Fields {
@@ -180,7 +257,7 @@ func describe(f *Field) string {
 	}
 }
 
-func checkField(msg string, of, nf *Field, add func(Change)) {
+func checkField(msg string, of, nf *Field, add func(Change), ren map[string]string) {
 	if of.Name != nf.Name {
 		add(Change{Kind: FieldRenamed, Message: msg, Tag: nf.Tag, Detail: fmt.Sprintf("field %s renamed to %s", of.Name, nf.Name)})
 	}
@@ -201,14 +278,14 @@ func checkField(msg string, of, nf *Field, add func(Change)) {
 			add(Change{Kind: CardinalityFlip, Breaking: true, Message: msg, Tag: nf.Tag,
 				Detail: fmt.Sprintf("field %s changed from %s to %s: %s", nf.Name, describe(of), describe(nf), why)})
 		}
-		if kind, detail, breaking := compareTypes(of.Key, nf.Key); kind != "" {
+		if kind, detail, breaking := compareTypes(of.Key, nf.Key, ren); kind != "" {
 			k := Widened
 			if breaking {
 				k = MapKeyChanged
 			}
 			add(Change{Kind: k, Breaking: breaking, Message: msg, Tag: nf.Tag, Detail: fmt.Sprintf("map %s key: %s", nf.Name, detail)})
 		}
-		if kind, detail, breaking := compareTypes(of.Value, nf.Value); kind != "" {
+		if kind, detail, breaking := compareTypes(of.Value, nf.Value, ren); kind != "" {
 			k := Widened
 			if breaking {
 				k = MapValueChanged
@@ -229,7 +306,7 @@ func checkField(msg string, of, nf *Field, add func(Change)) {
 			Detail: fmt.Sprintf("field %s changed from %s to %s: %s", nf.Name, describe(of), describe(nf), why)})
 		return
 	}
-	if kind, detail, breaking := compareTypes(of.Type, nf.Type); kind != "" {
+	if kind, detail, breaking := compareTypes(of.Type, nf.Type, ren); kind != "" {
 		add(Change{Kind: kind, Breaking: breaking, Warning: strictOnlyBreak(of.Type, nf.Type), Message: msg, Tag: nf.Tag, Detail: fmt.Sprintf("field %s: %s", nf.Name, detail)})
 	}
 }
@@ -250,9 +327,12 @@ var widening = map[[2]Kind]bool{
 }
 
 // compareTypes returns "" when a and b are the same type.
-func compareTypes(a, b Type) (ChangeKind, string, bool) {
+func compareTypes(a, b Type, ren map[string]string) (ChangeKind, string, bool) {
 	if a == b {
 		return "", "", false
+	}
+	if a.Kind == KindMessage && b.Kind == KindMessage && ren[a.Message] == b.Message {
+		return "", "", false // reported once, as the message's rename
 	}
 	if a.Kind == KindMessage && b.Kind == KindMessage {
 		return MessageSwapped, fmt.Sprintf("message type swapped from %s to %s", a.Message, b.Message), true

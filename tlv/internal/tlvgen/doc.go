@@ -70,15 +70,16 @@
 // changed, map ↔ non-map, a <reserved> tag used again, a field moved to a
 // new tag (same name). Compatible: fields added, widening (int32 → int64,
 // uint32 → uint64), string ↔ bytes and int64 ↔ duration (the same wire
-// bytes), field renames. Warned: float32 → float64 (strict readers reject
+// bytes), field renames, message renames (same fields). Warned: float32 → float64 (strict readers reject
 // the other width), a field deleted without a <reserved> marker, a
 // <reserved> marker dropped. The command exits 1 on a breaking change.
 //
 // # What it does not do
 //
 // No enums, oneofs, defaults or options; no time or duration map keys;
-// messages are matched by name, so a renamed message reads as a deletion
-// plus an addition. Map entries do not count as a nesting level, in
+// messages are matched by name, or as a rename when a message vanished
+// and exactly one added message has the same fields; a renamed message that
+// also changed reads as a deletion plus an addition. Map entries do not count as a nesting level, in
 // generated code as in the reflection decoder (tlv/SPEC.md §8); the two
 // decoders agree on every input (fuzzed). Time values use
 // tlvwire's AppendTimeField, SizeTimeField and ConsumeTime.
