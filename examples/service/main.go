@@ -42,7 +42,13 @@
 // # The bad day
 //
 // The scenario drives the service with a seeded open-loop load generator:
-// normal load, 4× overload, a zone lost, the downstream failing, a bad v2
+// normal load, 4× overload, a zone lost (for half a second before zone-a
+// burns, the other zones' replicas refuse writes, read-only as after a
+// failover: the real store, W = 2 in two zones, refuses the writes it could
+// only place in zone-a, while a store acknowledging a write on one replica
+// would acknowledge them and lose them with the zone, which the phase
+// reports; in-memory replicas take every write at once, so without this
+// step no W would ever be tested), the downstream failing, a bad v2
 // release (the planner's own periodic judging is paused in that phase, so
 // the rollback it requires can only come from the canary alert), a user
 // dyed at runtime, and recovery. A legend under the table header says what
@@ -62,6 +68,11 @@
 // "machine too busy" failure that names them, and the overload phase,
 // which needs the CPU most, runs once more first. Invariants are judged
 // whatever the machine.
+//
+// The banner prints the quorum configuration in use (W, R, the zones a
+// write needs, the read consistency). After the last phase the scenario
+// shuts the service down and checks by goroutine id, as serving does, that
+// every goroutine it started has ended; a leftover is a "shutdown" failure.
 //
 // Exit status: 0 when every phase met its expectations (and for -h); 1
 // naming the phases that did not, or when serving or a -send/-read call

@@ -26,12 +26,12 @@ import (
 
 // timings are the phase lengths; -short halves most of them.
 type timings struct {
-	normal, overload, settleMax, zone, downFailMax, downFail, healMax, badMax, dye, recovery time.Duration
+	normal, overload, settleMax, cut, zone, downFailMax, downFail, healMax, badMax, dye, recovery time.Duration
 }
 
 var (
-	fullTimings  = timings{normal: 4 * time.Second, overload: 7 * time.Second, settleMax: 6 * time.Second, zone: 5 * time.Second, downFailMax: 8 * time.Second, downFail: 3 * time.Second, healMax: 6 * time.Second, badMax: 10 * time.Second, dye: 4 * time.Second, recovery: 5 * time.Second}
-	shortTimings = timings{normal: 1500 * time.Millisecond, overload: 3 * time.Second, settleMax: 5 * time.Second, zone: 1500 * time.Millisecond, downFailMax: 6 * time.Second, downFail: 500 * time.Millisecond, healMax: 5 * time.Second, badMax: 6 * time.Second, dye: 1500 * time.Millisecond, recovery: 1500 * time.Millisecond}
+	fullTimings  = timings{normal: 4 * time.Second, overload: 7 * time.Second, settleMax: 6 * time.Second, cut: time.Second, zone: 5 * time.Second, downFailMax: 8 * time.Second, downFail: 3 * time.Second, healMax: 6 * time.Second, badMax: 10 * time.Second, dye: 4 * time.Second, recovery: 5 * time.Second}
+	shortTimings = timings{normal: 1500 * time.Millisecond, overload: 3 * time.Second, settleMax: 5 * time.Second, cut: 500 * time.Millisecond, zone: 1500 * time.Millisecond, downFailMax: 6 * time.Second, downFail: 500 * time.Millisecond, healMax: 5 * time.Second, badMax: 6 * time.Second, dye: 1500 * time.Millisecond, recovery: 1500 * time.Millisecond}
 )
 
 const (
@@ -53,6 +53,9 @@ type scenarioOptions struct {
 	only     map[string]bool // run only these phases (nil: all)
 	timings  *timings        // instead of the full or short ones
 	noCanary bool            // the canary alert does not judge the plan (Config.noCanaryAction)
+	settle   time.Duration   // how long goroutines may take to end after the shutdown (0: 5 s)
+	wiring   wiring          // mutations of the service's wiring (Config.wiring)
+	afterRun func()          // runs once the service serves
 }
 
 type scenario struct {
@@ -118,6 +121,7 @@ func (sc *scenario) trackCapacity(ctx context.Context) {
 // when ctx ended (Ctrl-C) before the last phase was judged; and the
 // expectations that failed.
 func runScenario(ctx context.Context, opt scenarioOptions, out io.Writer) (int, []finding) {
+	before := goroutines()
 	transport := &http.Transport{MaxIdleConnsPerHost: 1024, IdleConnTimeout: 10 * time.Second}
 	defer transport.CloseIdleConnections()
 	api, err := newAPIClient("", transport)
@@ -127,7 +131,7 @@ func runScenario(ctx context.Context, opt scenarioOptions, out io.Writer) (int, 
 	}
 	logs := newLogCheck()
 	logs.setPhase("startup", "")
-	svc, err := New(Config{Addr: opt.addr, Redis: opt.redis, Log: logs, Slots: opt.slots, noCanaryAction: opt.noCanary})
+	svc, err := New(Config{Addr: opt.addr, Redis: opt.redis, Log: logs, Slots: opt.slots, noCanaryAction: opt.noCanary, wiring: opt.wiring})
 	if err != nil {
 		fmt.Fprintln(out, "service: cannot start:", err)
 		return exitCannotStart, nil
@@ -146,13 +150,16 @@ func runScenario(ctx context.Context, opt scenarioOptions, out io.Writer) (int, 
 	if len(opt.redis) > 0 {
 		store = fmt.Sprintf("%d redis-servers", len(opt.redis))
 	}
-	fmt.Fprintf(out, "bulwark service: a bad day (%s; %s in zones %s, W=R=2 in 2 zones; capacity %.0f req/s: %d slots × %v handlers)\n",
-		map[bool]string{true: "-short", false: "full"}[opt.short], store, strings.Join(zones, ", "), svc.cfg.Capacity(), svc.cfg.Slots, svc.cfg.Work)
+	fmt.Fprintf(out, "bulwark service: a bad day (%s; %s in zones %s, %s; capacity %.0f req/s: %d slots × %v handlers)\n",
+		map[bool]string{true: "-short", false: "full"}[opt.short], store, strings.Join(zones, ", "), svc.store.describe(), svc.cfg.Capacity(), svc.cfg.Slots, svc.cfg.Work)
 	printURLs(out, svc)
 
 	runCtx, stopSvc := context.WithCancel(context.Background())
 	runDone := make(chan error, 1)
 	go func() { runDone <- svc.Run(runCtx) }()
+	if opt.afterRun != nil {
+		opt.afterRun()
+	}
 	genCtx, stopGen := context.WithCancel(ctx)
 	genDone := make(chan struct{})
 	stopAll := func() error {
@@ -196,6 +203,19 @@ func runScenario(ctx context.Context, opt scenarioOptions, out io.Writer) (int, 
 	if err := stopAll(); err != nil {
 		sc.failed = append(sc.failed, finding{phase: "shutdown", msg: err.Error(), kind: kindInvariant})
 	}
+	transport.CloseIdleConnections()
+	if ctx.Err() == nil {
+		// As serve does: by id, every goroutine started since the start has ended.
+		settle := opt.settle
+		if settle == 0 {
+			settle = 5 * time.Second
+		}
+		if leaked, left := settleGoroutines(before, settle); len(leaked) > 0 {
+			sc.failed = append(sc.failed, finding{phase: "shutdown", kind: kindInvariant,
+				msg: fmt.Sprintf("%d goroutines started by the scenario still run after the shutdown (%d before start, %d now):\n%s",
+					len(leaked), len(before), left, strings.Join(leaked, "\n\n"))})
+		}
+	}
 	fmt.Fprintln(out)
 	for _, f := range sc.failed {
 		fmt.Fprintln(out, "FAIL", f)
@@ -211,7 +231,7 @@ func runScenario(ctx context.Context, opt scenarioOptions, out io.Writer) (int, 
 	if len(sc.failed) > 0 {
 		return exitFailed, sc.failed
 	}
-	fmt.Fprintln(out, "OK: every phase met its expectations; clean shutdown")
+	fmt.Fprintln(out, "OK: every phase met its expectations; clean shutdown: every goroutine the scenario started has ended")
 	return exitOK, nil
 }
 
@@ -718,7 +738,27 @@ func (sc *scenario) phaseZoneLost(ctx context.Context) {
 		return quiet && s.ctrl.Level().IsOpen()
 	})
 	settled := time.Since(settleStart)
-	n := s.store.loseZone(lostZone)
+	// Before it burns, the other zones' replicas refuse writes for a
+	// moment (read-only, as after a failover): a write acknowledged then
+	// would live in the lost zone alone. The real store refuses those
+	// writes (W = 2 in two zones); one that acknowledged a write on one
+	// replica would lose them with the zone.
+	// The cut and the crash count toward writes and losses, not the rates.
+	cutAt := time.Now()
+	n := 0
+	sc.settle(ctx, p, t.cut+time.Second, func() bool {
+		if time.Since(cutAt) < t.cut {
+			s.store.othersReadOnly(lostZone, true)
+			return false
+		}
+		n = s.store.loseZone(lostZone)
+		s.store.othersReadOnly(lostZone, false)
+		return true
+	})
+	if n == 0 { // cut short by Ctrl-C
+		n = s.store.loseZone(lostZone)
+		s.store.othersReadOnly(lostZone, false)
+	}
 	sc.run(ctx, t.zone)
 	sw := sc.sweep(ctx)
 	p.sweep, p.sweepIDs = sw.lost, sw.lostIDs
@@ -730,8 +770,8 @@ func (sc *scenario) phaseZoneLost(ctx context.Context) {
 	p.expect(sw.lost == 0, "sweep: %d of %d acknowledged messages lost with %s down (%s)", sw.lost, sw.checked, lostZone, sw.example)
 	p.sla(sw.unreadable == 0, "sweep: %d of %d acknowledged messages unreadable now with %s down (%s): not known to be lost; the recovery phase reads them again",
 		sw.unreadable, sw.checked, lostZone, sw.example)
-	p.note("level reopened %.1fs after the overload; then %s (%d replica) crashed and wiped; sweep of all %d acknowledged messages over the 2 zones left: %d lost, %d unreadable",
-		settled.Seconds(), lostZone, n, sw.checked, sw.lost, sw.unreadable)
+	p.note("level reopened %.1fs after the overload; the other zones read-only for %v (writes then fail: they need two zones), then %s crashed and wiped (%d replica); sweep of all %d acknowledged messages over the 2 zones left: %d lost, %d unreadable",
+		settled.Seconds(), t.cut, lostZone, n, sw.checked, sw.lost, sw.unreadable)
 	sc.report(p, r)
 }
 

@@ -187,3 +187,71 @@ func TestTooBusyRelabelsOnlyServiceLevels(t *testing.T) {
 		}
 	}
 }
+
+// phaseFindings runs the named phases with the given wiring and returns
+// the scenario's output and its failed expectations.
+func phaseFindings(t *testing.T, w wiring, phases ...string) (string, []finding) {
+	t.Helper()
+	only := map[string]bool{}
+	for _, p := range phases {
+		only[p] = true
+	}
+	tm := testTimings(4 * time.Second)
+	opt := scenarioOptions{addr: "127.0.0.1:0", seed: 4, short: true, timings: tm, only: only, wiring: w}
+	if raceEnabled {
+		opt.slots = 3
+	}
+	var out bytes.Buffer
+	code, failed := runScenario(t.Context(), opt, &out)
+	t.Log("\n" + out.String())
+	require.NotEqual(t, exitCannotStart, code)
+	return out.String(), failed
+}
+
+func findingsOf(failed []finding, phase, kind string) string {
+	var msgs []string
+	for _, f := range failed {
+		if f.phase == phase && f.kind == kind {
+			msgs = append(msgs, f.msg)
+		}
+	}
+	return strings.Join(msgs, "\n")
+}
+
+// TestZoneLostCatchesAWeakQuorum: a store that acknowledges a write on one
+// replica (W = 1, no zone rule; the mutant the second review found
+// surviving, since in-memory replicas take every write synchronously)
+// loses the writes it acknowledged while the zone was cut off, and the
+// zone-lost phase must say so as an invariant; the real store loses none.
+// The banner prints the quorum configuration in use.
+func TestZoneLostCatchesAWeakQuorum(t *testing.T) {
+	out, failed := phaseFindings(t, wiring{weakQuorum: true}, "zone lost")
+	assert.Contains(t, out, "W=1 R=2, each write in ≥ 1 zones, weak reads")
+	assert.Contains(t, findingsOf(failed, "zone lost", kindInvariant), "acknowledged")
+
+	out, failed = phaseFindings(t, wiring{}, "zone lost")
+	assert.Contains(t, out, "W=2 R=2, each write in ≥ 2 zones, linearizable reads")
+	assert.Empty(t, findingsOf(failed, "zone lost", kindInvariant))
+}
+
+// TestScenarioCatchesALeak: a goroutine started while the scenario runs and
+// still running after its shutdown is a "shutdown" invariant finding and
+// exit status 1, as in serve mode (before, -scenario printed "clean
+// shutdown" without looking).
+func TestScenarioCatchesALeak(t *testing.T) {
+	release := make(chan struct{})
+	defer close(release)
+	opt := scenarioOptions{addr: "127.0.0.1:0", seed: 5, short: true, only: map[string]bool{}, settle: 300 * time.Millisecond,
+		afterRun: func() { go func() { <-release }() }}
+	var out bytes.Buffer
+	code, failed := runScenario(t.Context(), opt, &out)
+	assert.Equal(t, exitFailed, code, out.String())
+	assert.Contains(t, findingsOf(failed, "shutdown", kindInvariant), "TestScenarioCatchesALeak")
+	assert.NotContains(t, out.String(), "clean shutdown")
+
+	opt.afterRun = nil
+	out.Reset()
+	code, _ = runScenario(t.Context(), opt, &out)
+	assert.Equal(t, exitOK, code, out.String())
+	assert.Contains(t, out.String(), "clean shutdown")
+}

@@ -31,7 +31,17 @@ type Config struct {
 	Log    io.Writer     // log output; nil discards
 	Text   bool          // text log lines instead of JSON
 
-	noCanaryAction bool // tests: the canary alert fires but does not judge the plan
+	noCanaryAction bool   // tests: the canary alert fires but does not judge the plan
+	wiring         wiring // tests: a broken wiring the scenario must catch
+}
+
+// wiring breaks one piece of the service's wiring on purpose: each is a
+// mutant the scenario must fail on, naming the right phase (the tests run
+// them). The zero wiring is the real service.
+type wiring struct {
+	weakQuorum bool    // the store acknowledges a write on one replica (W = 1, no zone rule, Weak reads)
+	noGate     bool    // the call to the downstream skips the overload Gate
+	slowdown   float64 // the handlers' work × this, as a slow dependency or a lock would make it (0: 1)
 }
 
 func (c *Config) defaults() {
@@ -126,7 +136,7 @@ func New(cfg Config) (_ *Service, err error) {
 	s.tel = newTelemetry(reg)
 	s.log, s.logh = newLogger(cfg.Log, cfg.Text, s.tel)
 
-	if s.store, err = newStore(cfg.Redis, s.tel); err != nil {
+	if s.store, err = newStore(cfg.Redis, s.tel, cfg.wiring.weakQuorum); err != nil {
 		return nil, err
 	}
 	cleanup = append(cleanup, func() { _ = s.store.close() })
@@ -208,14 +218,21 @@ func New(cfg Config) (_ *Service, err error) {
 		base: s.downBase, host: s.downLn.Addr().String(), group: group, tel: s.tel, log: s.log,
 		http: &http.Client{Transport: grayroute.RoundTripper(overload.RoundTripper(s.gate, s.transport))},
 	}
+	if cfg.wiring.noGate {
+		s.prev.http = &http.Client{Transport: grayroute.RoundTripper(s.transport)}
+	}
 
 	preview := s.prev
 	if err = s.addRules(); err != nil {
 		return nil, err
 	}
 
-	v1 := &chat{variant: "v1", store: s.store.client, preview: preview, log: s.log, work: cfg.Work, bug: new(atomic.Uint64)}
-	v2 := &chat{variant: "v2", store: s.store.client, preview: preview, log: s.log, work: cfg.Work, bug: &s.bug}
+	work := cfg.Work
+	if f := cfg.wiring.slowdown; f > 0 {
+		work = time.Duration(float64(work) * f)
+	}
+	v1 := &chat{variant: "v1", store: s.store.client, preview: preview, log: s.log, work: work, bug: new(atomic.Uint64)}
+	v2 := &chat{variant: "v2", store: s.store.client, preview: preview, log: s.log, work: work, bug: &s.bug}
 	app := byVariant(v1.routes(), v2.routes(), s.tel, &s.hold)
 	userKey := func(r *http.Request) string { return r.Header.Get(UserHeader) }
 	grayReq := func(r *http.Request) grayroute.Request { return grayroute.Request{Key: r.Header.Get(UserHeader)} }

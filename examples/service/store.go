@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/bulwark-go/bulwark/quorum"
@@ -26,11 +27,13 @@ var zones = []string{"zone-a", "zone-b", "zone-c"}
 // wrapper works over any Replica, Redis included).
 type store struct {
 	client   *quorum.Client
+	qcfg     quorum.Config // as used, defaults filled in (the banner prints it)
 	replicas []*quorumtest.Faulty
+	wrapped  []*replica
 	redis    []*redis.Client
 }
 
-func newStore(redisAddrs []string, tel *telemetry) (*store, error) {
+func newStore(redisAddrs []string, tel *telemetry, weak bool) (*store, error) {
 	s := &store{}
 	var reps []quorum.Replica
 	if len(redisAddrs) == 0 {
@@ -62,14 +65,15 @@ func newStore(redisAddrs []string, tel *telemetry) (*store, error) {
 		}
 	}
 	for _, f := range s.replicas {
-		if len(redisAddrs) == 0 {
-			reps = append(reps, inline{f})
-		} else {
-			reps = append(reps, f)
-		}
+		r := &replica{Faulty: f, inline: len(redisAddrs) == 0}
+		s.wrapped = append(s.wrapped, r)
+		reps = append(reps, r)
 	}
 	zoneOf := func(i int) string { return s.replicas[i].Zone() }
-	c, err := quorum.New(reps, quorum.Config{
+	qcfg := quorum.Config{
+		W:              2,
+		R:              2,
+		Consistency:    quorum.Linearizable,
 		MinWriteZones:  2,
 		LocalZone:      zones[0],
 		ReplicaTimeout: 250 * time.Millisecond,
@@ -86,23 +90,60 @@ func newStore(redisAddrs []string, tel *telemetry) (*store, error) {
 				}
 			},
 		},
-	})
+	}
+	if weak { // a mutant (wiring.weakQuorum): the zone-lost phase must catch it
+		qcfg.W, qcfg.MinWriteZones, qcfg.Consistency = 1, 1, quorum.Weak
+	}
+	c, err := quorum.New(reps, qcfg)
 	if err != nil {
 		s.close()
 		return nil, err
 	}
-	s.client = c
+	s.client, s.qcfg = c, qcfg
 	return s, nil
 }
 
-// inline marks an in-memory replica behind its fault wrapper as
-// non-blocking, so the quorum client calls it on the request's goroutine
-// instead of handing each call to a worker: the wrapper injects no delays
-// here (the scenario only crashes and wipes replicas, which fail calls at
-// once), so a call is a mutex and a map access, as memreplica's own.
-type inline struct{ *quorumtest.Faulty }
+// describe says how writes and reads are acknowledged, from the config in use.
+func (s *store) describe() string {
+	return fmt.Sprintf("W=%d R=%d, each write in ≥ %d zones, %v reads", s.qcfg.W, s.qcfg.R, max(1, s.qcfg.MinWriteZones), s.qcfg.Consistency)
+}
 
-func (inline) NonBlocking() bool { return true }
+// othersReadOnly makes every replica outside zone refuse writes (on) or
+// take them again, as Redis replicas do for a moment after a failover
+// (READONLY) or with a full disk: reads work, writes fail. Writes that need
+// two zones then fail; a store acknowledging a write on one replica keeps
+// acknowledging them, in zone alone.
+func (s *store) othersReadOnly(zone string, on bool) {
+	for _, r := range s.wrapped {
+		if r.Zone() != zone {
+			r.readOnly.Store(on)
+		}
+	}
+}
+
+// replica is one replica as the quorum client sees it: behind its fault
+// wrapper, and able to refuse writes (read-only). An in-memory replica is
+// marked non-blocking, so the quorum client calls it on the request's
+// goroutine instead of handing each call to a worker: the wrapper injects
+// no delays here (the scenario only crashes, wipes and write-protects
+// replicas, which fail calls at once), so a call is a mutex and a map
+// access, as memreplica's own.
+type replica struct {
+	*quorumtest.Faulty
+	inline   bool
+	readOnly atomic.Bool
+}
+
+func (r *replica) NonBlocking() bool { return r.inline }
+
+var errReadOnly = fmt.Errorf("replica is read-only: %w", quorum.ErrNotStored)
+
+func (r *replica) Put(ctx context.Context, key string, rec quorum.Record) (bool, error) {
+	if r.readOnly.Load() {
+		return false, fmt.Errorf("%s: %w", r.Name(), errReadOnly)
+	}
+	return r.Faulty.Put(ctx, key, rec)
+}
 
 // loseZone takes every replica of zone down, data included: calls in
 // flight fail, new calls fail, and what the replicas stored is gone, as
