@@ -11,7 +11,7 @@ import (
 // Gate defaults.
 const (
 	DefaultGateDownstreams = 1024
-	DefaultGateTTL         = 5 * time.Second
+	DefaultGateTTL         = 2 * time.Second
 	DefaultProbeInterval   = 200 * time.Millisecond
 )
 
@@ -21,8 +21,14 @@ type GateConfig struct {
 	// the least recently used is forgotten first, and a forgotten downstream
 	// is sent everything until it reports a level again.
 	MaxDownstreams int
-	// TTL is how long a reported level is trusted (default 5 s). After it,
-	// the Gate sends everything until a new level arrives.
+	// TTL is how long a reported level is trusted after the last response
+	// that carried it (default 2 s). After it, the Gate sends everything
+	// until a new level arrives. Every response refreshes it, so under
+	// traffic a level is never older than ProbeInterval plus a round trip;
+	// TTL matters after the traffic stops. Keep it at most twice the
+	// downstream's Window: a downstream reopens fully after an idle gap of
+	// two Windows, and a longer TTL keeps refusing at the client after the
+	// downstream has reopened (until the first probe's response).
 	TTL time.Duration
 	// ProbeInterval lets one request per interval and downstream through
 	// even when the cached level would shed it (default 200 ms), so a

@@ -94,11 +94,14 @@ func Middleware(c *Controller, priority func(*http.Request) Priority) func(http.
 
 // RoundTripper returns an http.RoundTripper that sends requests through next
 // (nil means http.DefaultTransport) with collaborative admission: it forwards
-// the request's priority (from the context, see WithPriority, or an existing
-// PriorityHeader) in the PriorityHeader, asks g whether the downstream (the
-// URL's host) would admit it, and feeds the LevelHeader of every response
-// back into g. A request the Gate sheds fails with a *ShedError without being
-// sent. Requests with no priority are sent ungated.
+// the request's priority in the PriorityHeader, asks g whether the downstream
+// (the URL's host) would admit it, and feeds the LevelHeader of every
+// response back into g. The priority is the context's (see WithPriority) when
+// it has one, which wins over a PriorityHeader already on the request;
+// otherwise a valid PriorityHeader on the request is used. The caller's
+// request is never modified: the header goes on a clone. A request the Gate
+// sheds fails with a *ShedError without being sent. Requests with no
+// priority are sent ungated.
 func RoundTripper(g *Gate, next http.RoundTripper) http.RoundTripper {
 	if next == nil {
 		next = http.DefaultTransport

@@ -223,3 +223,56 @@ func TestNewRefusesAbsurdDurations(t *testing.T) {
 		require.NoError(t, err, "%+v", ok)
 	}
 }
+
+// After an idle gap the server reopens; a Gate in front must not keep the
+// old level either. With the former 5 s TTL, a 2–5 s gap left the Gate
+// refusing at the client until a probe came back. Random gaps and depths:
+// at most three requests after the gap are judged by the old level, in
+// total, at the Gate or at the server.
+func TestGateAndServerReopenAfterIdle(t *testing.T) {
+	rng := rand.New(rand.NewPCG(16, 23))
+	for i := range 10 {
+		clk := newFakeClock()
+		c, err := New(Config{MaxConcurrency: 8, Clock: clk})
+		require.NoError(t, err)
+		g, err := NewGate(GateConfig{Clock: clk})
+		require.NoError(t, err)
+		closeByAdmit(t, c, clk)
+		for range 1 + rng.IntN(6) { // deeper
+			drive(t, c, clk, 100, 100*time.Millisecond)
+		}
+		g.Observe("svc", c.Level())
+		gap := 2*time.Second + time.Duration(rng.Int64N(int64(8*time.Second)))
+		clk.Advance(gap)
+		// Responses come back one round trip later: until the probe's
+		// answer arrives, the Gate judges by what it cached.
+		rtt := time.Duration(20+rng.Int64N(80)) * time.Millisecond
+		type pending struct {
+			due time.Duration
+			l   Level
+		}
+		var inflight []pending
+		var now time.Duration
+		old := 0
+		for range 200 { // 1× light load, no queuing
+			for len(inflight) > 0 && inflight[0].due <= now {
+				g.Observe("svc", inflight[0].l)
+				inflight = inflight[1:]
+			}
+			p := Priority{Business: uint8(rng.IntN(4)), User: uint8(rng.IntN(128))}
+			if g.Allow("svc", p) != nil {
+				old++
+			} else {
+				if c.Admit(p) != nil {
+					old++
+				} else {
+					c.ObserveQueueTime(0)
+				}
+				inflight = append(inflight, pending{now + rtt, c.Level()})
+			}
+			clk.Advance(5 * time.Millisecond)
+			now += 5 * time.Millisecond
+		}
+		assert.LessOrEqual(t, old, 3, "case %d: gap %v, rtt %v, level %v", i, gap, rtt, c.Level())
+	}
+}
