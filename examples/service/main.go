@@ -61,12 +61,17 @@
 // opening and closing, ...). An acknowledged message the store answers
 // "not found" or with other content is lost; one a quorum of replicas does
 // not answer for is unreadable, which is a missed service level, not a
-// loss, and the recovery phase reads it again. When the machine starves
-// the run of CPU (the front's measured capacity under half its nominal, or
-// the load generator issuing under half its rate) the phase's service
-// levels measure the machine, not the service: they are reported as one
-// "machine too busy" failure that names them, and the overload phase,
-// which needs the CPU most, runs once more first. Invariants are judged
+// loss, and the recovery phase reads it again. The front's capacity
+// measured in a phase (slots ÷ the mean time a request holds one) under
+// half its nominal is a missed service level: its handlers got slower. When
+// the machine starves the run of CPU, which only signals independent of
+// the service tell (the Go scheduler's latency from runtime/metrics,
+// /sched/latencies:seconds, at its 99th percentile over 10 ms, or the load
+// generator waking up over 100 ms late for a tenth of the phase), the
+// phase's service levels measure the machine, not the service: they are
+// reported as one "machine too busy" failure that names them, and the
+// overload phase, which needs the CPU most, runs once more first. A slower
+// service raises neither signal, so it fails as itself. Invariants are judged
 // whatever the machine.
 //
 // The banner prints the quorum configuration in use (W, R, the zones a

@@ -262,6 +262,7 @@ type phaseRun struct {
 	level0   uint64
 	opened0  int64
 	stalled0 int64
+	sched0   schedHist
 	notes    []string
 	fails    []finding
 	sweep    int      // acknowledged writes the sweep found lost
@@ -304,18 +305,15 @@ func (f finding) String() string {
 
 // tooBusy tells whether the machine starved the run of CPU in the phase
 // (r's figures), so its service levels measure the machine, not the
-// service: the front's handlers took more than twice their nominal time
-// (capacity under half the nominal), the load generator could not issue
-// half the requests asked of it, or it woke up over 100 ms late for more
-// than a tenth of the phase. It returns the reason, or "".
+// service: the Go scheduler's latency reached schedBusyP99 at its 99th
+// percentile, or the load generator woke up over 100 ms late for more than
+// a tenth of the phase. Neither depends on the service: a service whose
+// handlers got slower lowers the measured capacity but is not "too busy"
+// (see the capacity service level in end). It returns the reason, or "".
 func (sc *scenario) tooBusy(p *phaseRun, r *row) string {
-	nominal := sc.svc.cfg.Capacity()
-	if r.capacity < 0.5*nominal {
-		return fmt.Sprintf("the front's capacity fell to %.0f req/s, under half its nominal %.0f: its handlers (a %v sleep each) waited for a CPU",
-			r.capacity, nominal, sc.svc.cfg.Work)
-	}
-	if want := p.load * r.capacity; r.offered < 0.5*want {
-		return fmt.Sprintf("the load generator issued %.0f req/s of the %.0f asked: it waited for a CPU", r.offered, want)
+	if r.schedP99 >= schedBusyP99 {
+		return fmt.Sprintf("runnable goroutines waited up to %v for a CPU (scheduler latency p99, want < %v): the process waited for the machine",
+			r.schedP99, schedBusyP99)
 	}
 	if r.stalled > r.dur/10 {
 		return fmt.Sprintf("the load generator woke up more than 100ms late for %.1fs of the phase's %.1fs: the process waited for a CPU",
@@ -360,6 +358,7 @@ func (sc *scenario) mark(p *phaseRun) {
 	p.level0 = sc.svc.tel.shed.With("level").Value()
 	p.opened0 = sc.svc.opened.Load()
 	p.stalled0 = sc.gen.stalled.Load()
+	p.sched0 = readSched()
 }
 
 // waitFor polls cond every 50 ms for at most max.
@@ -380,6 +379,7 @@ func waitFor(ctx context.Context, max time.Duration, cond func() bool) bool {
 type row struct {
 	dur      time.Duration
 	stalled  time.Duration // the load generator's lateness (see tooBusy)
+	schedP99 time.Duration // the scheduler's latency (see tooBusy)
 	offered  float64
 	goodput  float64
 	capacity float64
@@ -401,7 +401,7 @@ type row struct {
 func (sc *scenario) end(p *phaseRun) *row {
 	sc.logs.setPhase(p.name+"~", "")
 	st := p.stats
-	r := &row{dur: time.Since(p.start), stalled: time.Duration(sc.gen.stalled.Load() - p.stalled0)}
+	r := &row{dur: time.Since(p.start), stalled: time.Duration(sc.gen.stalled.Load() - p.stalled0), schedP99: readSched().p99Since(p.sched0)}
 	sc.gen.swap()
 	for _, s := range append([]*phaseStats{st}, p.extra...) {
 		s.wg.Wait()
@@ -473,6 +473,10 @@ func (sc *scenario) end(p *phaseRun) *row {
 	p.expect(r.mismatch == 0, "%d previews made in another gray lane than the request's", r.mismatch)
 	p.expect(r.log.stray == 0, "%d requests of undyed users (e.g. %s) wrote debug lines outside a failed request's flight", r.log.stray, r.log.strayUser)
 	p.expect(r.log.noRequest == 0, "%d debug lines outside any request", r.log.noRequest)
+	if nominal := sc.svc.cfg.Capacity(); r.capacity < 0.5*nominal {
+		p.sla(false, "the front's capacity fell to %.0f req/s, under half its nominal %.0f: its handlers hold a slot %.1f× their nominal %v",
+			r.capacity, nominal, nominal/r.capacity, sc.svc.cfg.Work)
+	}
 	p.sla(r.dropped == 0, "the load generator dropped %d requests (more than %d in flight)", r.dropped, maxInFlight)
 	return r
 }
