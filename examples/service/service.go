@@ -40,7 +40,6 @@ type Config struct {
 // them). The zero wiring is the real service.
 type wiring struct {
 	weakQuorum bool    // the store acknowledges a write on one replica (W = 1, no zone rule, Weak reads)
-	noGate     bool    // the call to the downstream skips the overload Gate
 	slowdown   float64 // the handlers' work × this, as a slow dependency or a lock would make it (0: 1)
 }
 
@@ -217,9 +216,6 @@ func New(cfg Config) (_ *Service, err error) {
 	s.prev = &previewClient{
 		base: s.downBase, host: s.downLn.Addr().String(), group: group, tel: s.tel, log: s.log,
 		http: &http.Client{Transport: grayroute.RoundTripper(overload.RoundTripper(s.gate, s.transport))},
-	}
-	if cfg.wiring.noGate {
-		s.prev.http = &http.Client{Transport: grayroute.RoundTripper(s.transport)}
 	}
 
 	preview := s.prev

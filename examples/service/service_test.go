@@ -51,6 +51,7 @@ func TestScenarioShort(t *testing.T) {
 	}
 	code, failed := runScenario(t.Context(), opt, &out)
 	t.Log("\n" + out.String())
+	assert.Contains(t, out.String(), "W=2 R=2, each write in ≥ 2 zones, linearizable reads", "the banner prints the quorum config in use")
 	if raceEnabled {
 		require.NotEqual(t, 2, code, "the scenario did not start")
 		for _, f := range failed {
