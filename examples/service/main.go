@@ -58,7 +58,9 @@
 // Each phase is judged on invariants (nothing acknowledged lost, no field
 // dropped between app versions, no debug line of an undyed user, ...) and
 // service levels (class 0 served ≥ 99 % at 4× load, goodput, the breaker
-// opening and closing, ...). An acknowledged message the store answers
+// opening and closing, ...). Not exercised: the Gate on the calls to the
+// downstream is wired, but no phase overloads the downstream, so nothing
+// checks that it refuses calls the downstream would shed. An acknowledged message the store answers
 // "not found" or with other content is lost; one a quorum of replicas does
 // not answer for is unreadable, which is a missed service level, not a
 // loss, and the recovery phase reads it again. The front's capacity
