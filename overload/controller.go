@@ -137,6 +137,8 @@ type Controller struct {
 	waitSum      atomic.Int64 // ns
 	winStart     atomic.Int64 // controller nanotime
 	rolling      atomic.Bool
+	forceRoll    atomic.Bool  // end the window at the next roll whatever its length
+	calm         atomic.Bool  // the last window was not overloaded: an onset may end the next early
 	nsPerStart   atomic.Int64 // drain interval measured in saturated windows; 0 = unknown
 	holdSum      atomic.Int64 // ns slots were held, sampled permits only
 	holdN        atomic.Int64
@@ -209,6 +211,7 @@ func New(cfg Config) (*Controller, error) {
 		hooks:       cfg.Hooks,
 	}
 	c.setLevel(keyOpen)
+	c.calm.Store(true)
 	return c, nil
 }
 
@@ -321,6 +324,32 @@ func (c *Controller) ObserveQueueTime(d time.Duration) {
 	old := c.lastWait.Load()
 	c.lastWait.Store(old + (int64(d)-old)/waitSmoothing)
 	c.recordStart(int64(d))
+	c.checkOnset()
+}
+
+// Onset: a service with its own queue has no queue bound, so at the onset
+// of heavy overload a whole window (1 s, or 2,000 arrivals) of excess work
+// would be admitted before the level moves, a backlog that slow handlers
+// take seconds to drain. After a calm window, once onsetStarts requests
+// have started with a mean wait above onsetFactor × QueueThreshold, the
+// window ends at once.
+const (
+	onsetStarts = 32
+	onsetFactor = 6
+)
+
+func (c *Controller) checkOnset() {
+	if !c.calm.Load() {
+		return
+	}
+	n := c.started.Load()
+	if n < onsetStarts || c.waitSum.Load() <= onsetFactor*c.threshold*n {
+		return
+	}
+	if c.calm.CompareAndSwap(true, false) {
+		c.forceRoll.Store(true)
+		c.maybeRoll(c.nanotime())
+	}
 }
 
 // arrive counts one arrival and ends the window when due. The clock is read

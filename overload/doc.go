@@ -171,10 +171,12 @@
 // fully. Up to three requests after the gap may still be judged by the old
 // level at the server. A Gate in front forgets a level TTL after the last
 // response that carried it (default 2 s, two default Windows), so after
-// such a gap it sends everything too; with a TTL longer than twice the
-// server's Window, requests below the old level keep being refused at the
-// client until the first probe's response (one round trip after the first
-// such request) carries the open level. At rates below about four arrivals per Window the level cannot
+// such a gap it sends everything too; but the answers to those three
+// requests carry the old level, and the Gate refuses below it again until
+// its probe's answer carries the open level: within about two round trips
+// of the first request after the gap. With a TTL longer than twice the
+// server's Window the Gate keeps the old level through the gap, with the
+// same one-probe recovery. At rates below about four arrivals per Window the level cannot
 // hold at all. An idle window otherwise doubles the expected admissions,
 // capped by the capacity estimate whatever its age (an estimate at or below
 // what already runs is ignored; one too high costs one overloaded window).

@@ -45,7 +45,7 @@ type windowCounts struct {
 // roll closes the window. The caller holds the rolling flag.
 func (c *Controller) roll(now int64) (WindowStats, bool) {
 	start := c.winStart.Load()
-	if now-start < c.window && c.arrivals.Load() < c.winRequests {
+	if now-start < c.window && c.arrivals.Load() < c.winRequests && !c.forceRoll.Swap(false) {
 		return WindowStats{}, false // another caller just rolled
 	}
 	cur := c.state.Load().key
@@ -63,6 +63,7 @@ func (c *Controller) roll(now int64) (WindowStats, bool) {
 		next = nextLevel(w.hist, cur, w.started, backlog, capacity, v, first)
 	}
 	c.lastOverloaded = v == verdictOverloaded || v == verdictRefusing || v == verdictMarginal
+	c.calm.Store(!c.lastOverloaded && c.meanHold.Load() == 0)
 	if next != cur {
 		c.setLevel(next)
 	}
