@@ -62,6 +62,15 @@ type replicaState struct {
 // N = len(replicas) (see Config for defaults). The slice order matters for the
 // MasterSlave and DualWrite tiers: replicas[0] is the master (primary) and
 // replicas[1] the slave (secondary). Hooks and errors name replicas by index.
+//
+// The replicas must be distinct stores: two adapters over one database would
+// let one server count as two acknowledgements. New refuses, with ErrConfig
+// naming both indexes, the same replica twice and two replicas reporting the
+// same StoreIdentifier.StoreID (redisreplica reports address, database and
+// prefix; memreplica its own pointer), also through wrappers that forward
+// StoreID or expose an Inner() Replica method, as quorumtest.Faulty does. It
+// cannot detect other duplicates (a wrapper that hides its replica, or two
+// network addresses of one server).
 func New(replicas []Replica, cfg Config) (*Client, error) {
 	zones := make([]string, len(replicas))
 	nonBlocking := make([]bool, len(replicas))

@@ -6,8 +6,9 @@ import (
 )
 
 // checkReplicas refuses a nil replica (also a typed nil such as a nil
-// *memreplica.Replica), the same replica twice (the same pointer, also
-// under wrappers that expose it with an Inner() Replica method), and a
+// *memreplica.Replica), the same replica twice (the same pointer or the same
+// non-empty StoreIdentifier.StoreID, also under wrappers that expose it with
+// an Inner() Replica method), and a
 // replica whose Zone, NonBlocking or Inner panics; it fills
 // zones and nonBlocking. Nothing a caller passes makes New panic.
 func checkReplicas(replicas []Replica, zones []string, nonBlocking []bool) error {
@@ -23,6 +24,9 @@ func checkReplicas(replicas []Replica, zones []string, nonBlocking []bool) error
 		zones[i], nonBlocking[i] = d.zone, d.nonBlocking
 		for _, id := range d.ids {
 			if j, dup := ids[id]; dup && j != i {
+				if sid, ok := id.(storeID); ok {
+					return fmt.Errorf("%w: replicas %d and %d are the same store %q (each copy must be distinct)", ErrConfig, j, i, string(sid))
+				}
 				return fmt.Errorf("%w: replicas %d and %d are the same store (each copy must be distinct)", ErrConfig, j, i)
 			}
 			ids[id] = i
@@ -48,8 +52,12 @@ func isNil(r Replica) bool {
 type description struct {
 	zone        string
 	nonBlocking bool
-	ids         []any // the pointers of r and of the replicas it wraps
+	ids         []any // the pointers and storeIDs of r and of the replicas it wraps
 }
+
+// storeID is a StoreIdentifier's identity, a type of its own so that it
+// never equals a pointer key.
+type storeID string
 
 // describe calls r's optional methods, turning a panic into ErrConfig.
 func describe(r Replica, i int) (d description, err error) {
@@ -75,6 +83,11 @@ func describe(r Replica, i int) (d description, err error) {
 			// Equal values of other kinds (two empty structs) need not be
 			// one store, so only references are compared.
 			d.ids = append(d.ids, r)
+		}
+		if si, ok := r.(StoreIdentifier); ok {
+			if id := si.StoreID(); id != "" {
+				d.ids = append(d.ids, storeID(id))
+			}
 		}
 		w, ok := r.(interface{ Inner() Replica })
 		if !ok {

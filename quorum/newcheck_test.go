@@ -155,3 +155,27 @@ func TestZeroClient(t *testing.T) {
 	require.ErrorIs(t, c.Delete(ctx, "k"), quorum.ErrNotApplied)
 	require.NoError(t, c.Close())
 }
+
+// idReplica is a value-type wrapper without Inner that forwards a store
+// identity, as a user's own adapter would.
+type idReplica struct {
+	valueReplica
+	id string
+}
+
+func (r idReplica) StoreID() string { return r.id }
+
+// TestNewRefusesSameStoreID: two replicas over one store that are distinct
+// values (two adapters over one Redis database) were accepted, and a W=2
+// write was then acknowledged by one store.
+func TestNewRefusesSameStoreID(t *testing.T) {
+	reps := []quorum.Replica{idReplica{id: "s1"}, idReplica{id: "s2"}, quorumtest.Wrap(idReplica{id: "s1"}, quorumtest.Options{})}
+	_, err := quorum.New(reps, quorum.Config{})
+	require.ErrorIs(t, err, quorum.ErrConfig)
+	assert.Contains(t, err.Error(), "replicas 0 and 2")
+	assert.Contains(t, err.Error(), `"s1"`)
+	// An empty identity is unknown, not shared.
+	c, err := quorum.New([]quorum.Replica{idReplica{}, idReplica{}, idReplica{id: "s3"}}, quorum.Config{})
+	require.NoError(t, err)
+	require.NoError(t, c.Close())
+}

@@ -95,3 +95,15 @@ type Versioner interface {
 type NonBlocking interface {
 	NonBlocking() bool
 }
+
+// StoreIdentifier is implemented by a replica that can name the store it
+// writes to, so that New can refuse two replicas over one store (two
+// adapters over one Redis database would otherwise let one server
+// acknowledge a write as two copies). StoreID returns the same string for
+// two replicas exactly when they share their data — for a network store,
+// typically its address, database and key prefix — and "" when unknown.
+// Wrappers should forward the identity of the replica they wrap (or expose
+// it with an Inner() Replica method, which New follows).
+type StoreIdentifier interface {
+	StoreID() string
+}

@@ -2,6 +2,7 @@ package memreplica
 
 import (
 	"context"
+	"fmt"
 	"hash/maphash"
 	"sync"
 
@@ -47,6 +48,10 @@ type shard struct {
 	mu sync.RWMutex
 	m  map[string]quorum.Record
 }
+
+// StoreID identifies the Replica by its pointer, so that quorum.New refuses
+// the same Replica twice, also behind wrappers that forward StoreID.
+func (r *Replica) StoreID() string { return fmt.Sprintf("memreplica %p", r) }
 
 // New returns an empty Replica.
 func New(opts Options) *Replica {

@@ -186,6 +186,15 @@ func (f *Faulty) updateHealth() {
 // Inner returns the wrapped replica.
 func (f *Faulty) Inner() quorum.Replica { return f.inner }
 
+// StoreID forwards the wrapped replica's quorum.StoreIdentifier identity
+// ("" if it has none), so that quorum.New refuses two wrappers of one store.
+func (f *Faulty) StoreID() string {
+	if si, ok := f.inner.(quorum.StoreIdentifier); ok {
+		return si.StoreID()
+	}
+	return ""
+}
+
 // Name returns the name given in Options.
 func (f *Faulty) Name() string { return f.name }
 

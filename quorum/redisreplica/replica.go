@@ -5,7 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"reflect"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -97,11 +100,36 @@ var _ interface {
 	quorum.Replica
 	quorum.Zoned
 	quorum.Versioner
+	quorum.StoreIdentifier
 } = (*Replica)(nil)
 
 // New returns a Replica over c.
 func New(c Client, opts Options) *Replica {
 	return &Replica{c: c, prefix: opts.Prefix, zone: opts.Zone, script: redis.NewScript(setIfNewer)}
+}
+
+// StoreID names the keyspace the replica writes, so that quorum.New refuses
+// two replicas over one Redis database: the server address and database
+// number (from a *redis.Client's or *redis.ClusterClient's Options; the
+// client's pointer for other clients) and the prefix. Two prefixes where one
+// starts the other ("a" and "ab") can still collide on some keys; choose
+// prefixes that do not.
+func (r *Replica) StoreID() string {
+	switch c := r.c.(type) {
+	case interface{ Options() *redis.Options }:
+		if o := c.Options(); o != nil {
+			return fmt.Sprintf("redis %s/%s db %d prefix %q", o.Network, o.Addr, o.DB, r.prefix)
+		}
+	case interface{ Options() *redis.ClusterOptions }:
+		if o := c.Options(); o != nil && len(o.Addrs) > 0 {
+			addrs := slices.Sorted(slices.Values(o.Addrs))
+			return fmt.Sprintf("redis cluster %s prefix %q", strings.Join(addrs, ","), r.prefix)
+		}
+	}
+	if v := reflect.ValueOf(r.c); v.IsValid() && v.Kind() == reflect.Pointer && !v.IsNil() {
+		return fmt.Sprintf("redis client %p prefix %q", r.c, r.prefix)
+	}
+	return ""
 }
 
 func orBackground(ctx context.Context) context.Context {
