@@ -23,12 +23,24 @@ import (
 // caller, keeps each request in the gray lane the Bulwark-Gray header names.
 type previewService struct {
 	failPermille atomic.Uint64 // injected: share of calls answered 500
+	degraded     atomic.Bool   // injected: one renderer left, each render degradedWork
 	work         time.Duration
 }
 
-func (p *previewService) handler(ctrl *overload.Controller, router *grayroute.Router) http.Handler {
+// A degraded preview service has one renderer left, and each render takes
+// degradedWork: 10 previews a second, under what the front asks of it at
+// normal load, so requests queue and its own overload Controller sheds.
+const degradedWork = 100 * time.Millisecond
+
+// handler serves previews behind the service's own overload Controller;
+// while degraded, behind small's (one slot) instead.
+func (p *previewService) handler(ctrl, small *overload.Controller, router *grayroute.Router) http.Handler {
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !sleep(r.Context(), jitter(p.work)) {
+		work := p.work
+		if p.degraded.Load() {
+			work = degradedWork
+		}
+		if !sleep(r.Context(), jitter(work)) {
 			return
 		}
 		if f := p.failPermille.Load(); f > 0 && rand.Uint64N(1000) < f {
@@ -41,7 +53,15 @@ func (p *previewService) handler(ctrl *overload.Controller, router *grayroute.Ro
 	})
 	trustCaller := func(*http.Request) bool { return true } // internal hop on loopback
 	request := func(r *http.Request) grayroute.Request { return grayroute.Request{Key: r.Header.Get(UserHeader)} }
-	return overload.Middleware(ctrl, nil)(grayroute.Middleware(router, request, trustCaller)(h))
+	inner := grayroute.Middleware(router, request, trustCaller)(h)
+	normal, degraded := overload.Middleware(ctrl, nil)(inner), overload.Middleware(small, nil)(inner)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if p.degraded.Load() {
+			degraded.ServeHTTP(w, r)
+			return
+		}
+		normal.ServeHTTP(w, r)
+	})
 }
 
 // previewClient calls the preview service through a breaker Group keyed by
@@ -56,6 +76,9 @@ type previewClient struct {
 	group *breaker.Group[Preview]
 	tel   *telemetry
 	log   *slog.Logger
+
+	gated      atomic.Int64 // calls the Gate refused before sending
+	remoteShed atomic.Int64 // calls the downstream shed
 }
 
 var errShedByDownstream = fmt.Errorf("preview service shed the call: %w", overload.ErrShed)
@@ -66,8 +89,12 @@ func (c *previewClient) get(ctx context.Context, user, link string) Preview {
 		switch {
 		case err == nil:
 			c.tel.downCalls.With("ok").Inc()
-		case errors.Is(err, overload.ErrShed):
+		case errors.Is(err, errShedByDownstream):
+			c.remoteShed.Add(1)
 			c.tel.downCalls.With("shed").Inc()
+		case errors.Is(err, overload.ErrShed): // refused by the Gate: never sent
+			c.gated.Add(1)
+			c.tel.downCalls.With("gated").Inc()
 		case ctx.Err() != nil:
 			// our caller gave up: not the downstream's failure
 		default:

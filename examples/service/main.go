@@ -48,7 +48,11 @@
 // only place in zone-a, while a store acknowledging a write on one replica
 // would acknowledge them and lose them with the zone, which the phase
 // reports; in-memory replicas take every write at once, so without this
-// step no W would ever be tested), the downstream failing, a bad v2
+// step no W would ever be tested), the downstream degraded and then
+// failing (degraded: one renderer left and no queue, so its own overload
+// Controller sheds and reports its level; the phase requires the Gate on
+// the service's calls to refuse some calls locally, before sending, and
+// fails when none was; failing: 40 % of calls fail), a bad v2
 // release (the planner's own periodic judging is paused in that phase, so
 // the rollback it requires can only come from the canary alert), a user
 // dyed at runtime, and recovery. A legend under the table header says what
@@ -58,9 +62,7 @@
 // Each phase is judged on invariants (nothing acknowledged lost, no field
 // dropped between app versions, no debug line of an undyed user, ...) and
 // service levels (class 0 served ≥ 99 % at 4× load, goodput, the breaker
-// opening and closing, ...). Not exercised: the Gate on the calls to the
-// downstream is wired, but no phase overloads the downstream, so nothing
-// checks that it refuses calls the downstream would shed. An acknowledged message the store answers
+// opening and closing, ...). An acknowledged message the store answers
 // "not found" or with other content is lost; one a quorum of replicas does
 // not answer for is unreadable, which is a missed service level, not a
 // loss, and the recovery phase reads it again. The front's capacity

@@ -26,12 +26,12 @@ import (
 
 // timings are the phase lengths; -short halves most of them.
 type timings struct {
-	normal, overload, settleMax, cut, zone, downFailMax, downFail, healMax, badMax, dye, recovery time.Duration
+	normal, overload, settleMax, cut, zone, downFailMax, downFail, healMax, downShedMax, badMax, dye, recovery time.Duration
 }
 
 var (
-	fullTimings  = timings{normal: 4 * time.Second, overload: 7 * time.Second, settleMax: 6 * time.Second, cut: time.Second, zone: 5 * time.Second, downFailMax: 8 * time.Second, downFail: 3 * time.Second, healMax: 6 * time.Second, badMax: 10 * time.Second, dye: 4 * time.Second, recovery: 5 * time.Second}
-	shortTimings = timings{normal: 1500 * time.Millisecond, overload: 3 * time.Second, settleMax: 5 * time.Second, cut: 500 * time.Millisecond, zone: 1500 * time.Millisecond, downFailMax: 6 * time.Second, downFail: 500 * time.Millisecond, healMax: 5 * time.Second, badMax: 6 * time.Second, dye: 1500 * time.Millisecond, recovery: 1500 * time.Millisecond}
+	fullTimings  = timings{normal: 4 * time.Second, overload: 7 * time.Second, settleMax: 6 * time.Second, cut: time.Second, zone: 5 * time.Second, downFailMax: 8 * time.Second, downFail: 3 * time.Second, healMax: 6 * time.Second, downShedMax: 4 * time.Second, badMax: 10 * time.Second, dye: 4 * time.Second, recovery: 5 * time.Second}
+	shortTimings = timings{normal: 1500 * time.Millisecond, overload: 3 * time.Second, settleMax: 5 * time.Second, cut: 500 * time.Millisecond, zone: 1500 * time.Millisecond, downFailMax: 6 * time.Second, downFail: 500 * time.Millisecond, healMax: 5 * time.Second, downShedMax: 3 * time.Second, badMax: 6 * time.Second, dye: 1500 * time.Millisecond, recovery: 1500 * time.Millisecond}
 )
 
 const (
@@ -785,6 +785,14 @@ func (sc *scenario) phaseZoneLost(ctx context.Context) {
 func (sc *scenario) phaseDownstream(ctx context.Context) {
 	s, t := sc.svc, sc.t
 	p := sc.begin("downstream", normalLoad, "")
+	// First the downstream degrades (one renderer left): its own
+	// Controller sheds, its responses carry its level, and the Gate on the
+	// call refuses the calls it would shed before they are sent.
+	gated0, remote0 := s.prev.gated.Load(), s.prev.remoteShed.Load()
+	s.down.degraded.Store(true)
+	waitFor(ctx, t.downShedMax, func() bool { return s.prev.gated.Load()-gated0 >= 5 })
+	s.down.degraded.Store(false)
+	gated, remote := s.prev.gated.Load()-gated0, s.prev.remoteShed.Load()-remote0
 	byAlert0 := s.alertTrip.Load()
 	s.down.failPermille.Store(400)
 	// Fail until the breaker has opened (or downFailMax), then a while
@@ -810,12 +818,14 @@ func (sc *scenario) phaseDownstream(ctx context.Context) {
 	})
 	r := sc.end(p)
 	fallbacks := p.stats.fallback
+	p.sla(remote > 0, "the degraded downstream shed no call within %v", t.downShedMax)
+	p.sla(gated > 0, "the Gate refused no call locally while the downstream shed (%d shed by it within %v)", remote, t.downShedMax)
 	p.sla(openedWhileFailing > 0, "the breaker never opened while the downstream failed (waited %v)", t.downFailMax)
 	p.sla(fallbacks > 0, "no fallback served")
 	p.sla(r.success[2] >= 0.98, "previews %.1f%% answered, want ≥ 98%% (fallback included)", 100*r.success[2])
 	p.sla(closed, "the breaker did not close and serve real previews within %v of the downstream healing", t.healMax)
-	p.note("opened %d× while failing (%d by the alert's rule); %d fallbacks; closed %.1fs after healing",
-		openedWhileFailing, s.alertTrip.Load()-byAlert0, fallbacks, closedAt.Sub(healed).Seconds())
+	p.note("degraded first: it shed %d calls, the Gate refused %d before sending; then failing: opened %d× (%d by the alert's rule); %d fallbacks; closed %.1fs after healing",
+		remote, gated, openedWhileFailing, s.alertTrip.Load()-byAlert0, fallbacks, closedAt.Sub(healed).Seconds())
 	sc.report(p, r)
 }
 

@@ -287,3 +287,13 @@ func TestSchedP99(t *testing.T) {
 	assert.Equal(t, time.Duration(0), h.p99Since(schedHist{}))
 	assert.GreaterOrEqual(t, readSched().p99Since(schedHist{}), time.Duration(0))
 }
+
+// TestDownstreamCatchesAMissingGate: without the overload Gate on the call
+// to the downstream (the mutant the second review found surviving), the
+// degraded downstream sheds the calls that reach it and none is refused
+// locally: the downstream phase must fail naming the Gate. (The real
+// wiring passes it in TestScenarioShort.)
+func TestDownstreamCatchesAMissingGate(t *testing.T) {
+	_, failed := phaseFindings(t, wiring{noGate: true}, "downstream")
+	assert.Contains(t, findingsOf(failed, "downstream", kindSLA)+findingsOf(failed, "downstream", kindBusy), "the Gate refused no call locally")
+}

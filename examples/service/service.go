@@ -40,6 +40,7 @@ type Config struct {
 // them). The zero wiring is the real service.
 type wiring struct {
 	weakQuorum bool    // the store acknowledges a write on one replica (W = 1, no zone rule, Weak reads)
+	noGate     bool    // the call to the downstream skips the overload Gate
 	slowdown   float64 // the handlers' work × this, as a slow dependency or a lock would make it (0: 1)
 }
 
@@ -195,6 +196,10 @@ func New(cfg Config) (_ *Service, err error) {
 	if err != nil {
 		return nil, err
 	}
+	downSmall, err := overload.New(overload.Config{MaxConcurrency: 1, MaxQueue: overload.NoQueue, Window: 200 * time.Millisecond}) // degraded: one renderer, no queue
+	if err != nil {
+		return nil, err
+	}
 	downRouter, err := grayroute.New(gcfg)
 	if err != nil {
 		return nil, err
@@ -205,7 +210,7 @@ func New(cfg Config) (_ *Service, err error) {
 	cleanup = append(cleanup, func() { _ = s.downLn.Close() })
 	s.downBase = "http://" + s.downLn.Addr().String()
 	downMux := http.NewServeMux()
-	downMux.Handle("/preview", s.down.handler(downCtrl, downRouter))
+	downMux.Handle("/preview", s.down.handler(downCtrl, downSmall, downRouter))
 	s.downSrv = &http.Server{Handler: downMux, ReadHeaderTimeout: 5 * time.Second}
 
 	s.transport = &http.Transport{MaxIdleConnsPerHost: 64, IdleConnTimeout: 30 * time.Second}
@@ -216,6 +221,9 @@ func New(cfg Config) (_ *Service, err error) {
 	s.prev = &previewClient{
 		base: s.downBase, host: s.downLn.Addr().String(), group: group, tel: s.tel, log: s.log,
 		http: &http.Client{Transport: grayroute.RoundTripper(overload.RoundTripper(s.gate, s.transport))},
+	}
+	if cfg.wiring.noGate {
+		s.prev.http = &http.Client{Transport: grayroute.RoundTripper(s.transport)}
 	}
 
 	preview := s.prev
