@@ -195,11 +195,15 @@ func TestTooBusyRelabelsOnlyServiceLevels(t *testing.T) {
 // the scenario's output and its failed expectations.
 func phaseFindings(t *testing.T, w wiring, phases ...string) (string, []finding) {
 	t.Helper()
+	return phaseFindingsWith(t, w, testTimings(4*time.Second), phases...)
+}
+
+func phaseFindingsWith(t *testing.T, w wiring, tm *timings, phases ...string) (string, []finding) {
+	t.Helper()
 	only := map[string]bool{}
 	for _, p := range phases {
 		only[p] = true
 	}
-	tm := testTimings(4 * time.Second)
 	opt := scenarioOptions{addr: "127.0.0.1:0", seed: 4, short: true, timings: tm, only: only, wiring: w}
 	if raceEnabled {
 		opt.slots = 3
@@ -294,6 +298,8 @@ func TestSchedP99(t *testing.T) {
 // locally: the downstream phase must fail naming the Gate. (The real
 // wiring passes it in TestScenarioShort.)
 func TestDownstreamCatchesAMissingGate(t *testing.T) {
-	_, failed := phaseFindings(t, wiring{noGate: true}, "downstream")
+	tm := testTimings(4 * time.Second)
+	tm.downShedMax, tm.downFailMax, tm.downFail, tm.healMax = 1500*time.Millisecond, 3*time.Second, 200*time.Millisecond, 2*time.Second
+	_, failed := phaseFindingsWith(t, wiring{noGate: true}, tm, "downstream")
 	assert.Contains(t, findingsOf(failed, "downstream", kindSLA)+findingsOf(failed, "downstream", kindBusy), "the Gate refused no call locally")
 }
