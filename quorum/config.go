@@ -312,7 +312,9 @@ type Hooks struct {
 	StaleRead func(replica int, have, newest Version)
 	// AsyncWrite reports the outcome of a MasterSlave slave write: nil when
 	// the slave stored the record, an error matching ErrSuperseded when it
-	// refused it for holding a newer version, or the call's error.
+	// refused it for holding a newer version, an error matching ErrNotStored
+	// when the copy was not sent (the slave is unhealthy or hangs: see the
+	// package doc), or the call's error.
 	AsyncWrite func(replica int, err error)
 }
 

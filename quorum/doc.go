@@ -86,7 +86,8 @@
 //     window: losing the master loses the acknowledged writes whose slave
 //     copy is still in flight (at most ReplicaTimeout old) or failed
 //     (reported to Hooks.AsyncWrite, never retried — including a copy the
-//     slave refused as older, [ErrSuperseded]).
+//     slave refused as older, [ErrSuperseded], and a copy not sent to a
+//     slave that hangs or is unhealthy, matching [ErrNotStored]).
 //   - [DualWrite]: write both at once; [DualBoth] (default) succeeds when
 //     both stored the record — no loss window for one lost replica;
 //     [DualPrimary] when the primary did — losing the primary loses what
@@ -204,7 +205,11 @@
 // delay (writes detect this themselves, and make it suspect). A write whose rule
 // the replicas neither demoted nor suspect can meet without such a replica
 // holds it in reserve, and sends it the record only if the others fall
-// short (TestCongestedReplicasStillAcknowledge). So a hanging replica holds,
+// short (TestCongestedReplicasStillAcknowledge). A MasterSlave write sends
+// no background copy to a slave that hangs: Hooks.AsyncWrite gets an error
+// matching ErrNotStored for it instead, and the slave holds about 4 calls
+// plus two per concurrent write (its version read and its copy)
+// (TestMasterSlaveHangingSlaveDoesNotFillMaxInFlight). So a hanging replica holds,
 // while the hang is not yet known, about 8 calls plus what each concurrent
 // operation sends it in one hedge delay (measured: at most 8 + 2 per
 // operation; 16 with 8 writers at ~3 writes/ms), and then about 4 plus one

@@ -41,6 +41,7 @@ type fake struct {
 	gets, puts atomic.Int64
 
 	inflight, maxInflight atomic.Int64 // calls inside the replica now, and at most
+	held, maxHeld         atomic.Int64 // calls waiting at the closed gate now, and at most
 }
 
 type downErr struct{}
@@ -93,6 +94,10 @@ func (f *fake) wait(ctx context.Context, put bool) error {
 		select {
 		case f.entered <- struct{}{}:
 		default:
+		}
+		h := f.held.Add(1)
+		defer f.held.Add(-1)
+		for m := f.maxHeld.Load(); h > m && !f.maxHeld.CompareAndSwap(m, h); m = f.maxHeld.Load() {
 		}
 		select {
 		case <-g:

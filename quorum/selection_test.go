@@ -172,6 +172,7 @@ func TestHealthReporterShortCuts(t *testing.T) {
 		}
 		c := newClient(t, reps, quorum.Config{})
 		require.NoError(t, c.Put(context.Background(), "k", []byte("v")))
+		synctest.Wait() // the Put's third copy may still be landing
 		fs[0].SetDown(true)
 		gets := fs[0].Stats()
 		for range 100 {

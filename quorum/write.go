@@ -15,6 +15,7 @@ import (
 
 var (
 	errUnhealthy error = &notStored{"quorum: replica unhealthy"}
+	errHanging   error = &notStored{"quorum: replica hangs, copy not sent"}
 	errNilClient       = errors.New("quorum: client not constructed with New (nil or zero Client)")
 )
 
@@ -218,8 +219,14 @@ func (o *op) writeMasterSlave(ctx context.Context, kind Op, value []byte, del bo
 	o.newPhase()
 	if h := c.replicas[1].health; h != nil && !h.Healthy() {
 		err = errUnhealthy
+	} else if now := time.Now(); c.congested(1, now) {
+		// A slave that hangs would hold every copy until its context
+		// ends, filling MaxInFlight: as a QuorumTier write holds a hanging
+		// replica in reserve, the copy is not sent; repair, write-back and
+		// later writes bring the slave up to date once it answers.
+		err = errHanging
 	} else {
-		err = o.dispatch(1, kindPut, flagAsync, time.Now())
+		err = o.dispatch(1, kindPut, flagAsync, now)
 	}
 	if err != nil {
 		if f := c.s.hooks.AsyncWrite; f != nil {
