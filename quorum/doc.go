@@ -51,7 +51,12 @@
 // (concurrent writes of one key, or a retry after an indeterminate write the
 // version read missed), the counter is also above every counter the client
 // issued before for keys of the same stripe (4096 stripes per client); a
-// counter may therefore skip values. Deletes write versioned tombstones, which are never
+// counter may therefore skip values. A counter of 2^63 or more (only ever
+// set from outside) is tracked per key instead, so it never moves the
+// counters of the other keys of its stripe: only that key can reach
+// [ErrVersionOverflow] (at most 4096 such keys are tracked; beyond that a
+// random one is forgotten and the other high keys of its stripe that are
+// not tracked then start above its counter). Deletes write versioned tombstones, which are never
 // collected, so repair can never bring a deleted value back.
 //
 // [New] validates a [Config] against N = len(replicas). Defaults (the zero

@@ -89,32 +89,56 @@ func (o *op) nextVersion(ctx context.Context, kind Op, need, atLeast int, hedge 
 // again. Counters of keys sharing a stripe may skip values; order is all
 // that matters.
 //
-// A stripe's floor stays below topCounters: a key whose counter reaches
-// that zone (2^32 writes short of overflow: in practice only a counter set
-// from outside) is tracked exactly, per key, so that it cannot drag the
-// other keys of its stripe towards overflow; only the key itself fails
-// with ErrVersionOverflow.
+// What holds:
+//   - A key whose counter and stripe floor are both below highCounters-1
+//     (2^63-1; counting from zero never gets there, so only a counter set
+//     from outside does) gets max(counter, floor)+1 from the stripe's
+//     floor, lock-free. The floor is raised only this way, so it stays
+//     below highCounters, and a high key (even one at the maximum) never
+//     moves the counters of the other keys of its stripe: they keep at
+//     least 2^63 writes before ErrVersionOverflow; only the key itself
+//     overflows.
+//   - Every other counter (at or above highCounters) is issued under mu
+//     and remembered per key in top, so a high key is not dragged by the
+//     other high keys of its stripe either. top holds at most topKeys
+//     keys; when it is full, a random key is evicted and its counter
+//     folded into its stripe's evicted floor, above which every key of
+//     the stripe that is not in top then starts when it takes this path.
+//     That is the cost of eviction: a high key of a stripe where another
+//     high key was evicted may get a counter nearer overflow than its own
+//     (never a repeated one), while keys on the lock-free path are never
+//     affected.
+//   - A stripe whose floor reached highCounters-1 (a key set from outside
+//     to just below 2^63) issues every further counter this way, as for a
+//     high key: its keys then cost a lock and a top entry each.
+//
+// Stripe counters are below highCounters and the others at or above it,
+// so the two never repeat each other (TestVersionFloorsGenerative).
 type versionFloors struct {
 	seed    maphash.Seed
 	stripes [floorStripes]atomic.Uint64
 
-	mu  sync.Mutex
-	top map[string]uint64 // highest counter issued, for keys in the top zone
+	mu      sync.Mutex
+	top     map[string]uint64     // highest counter issued, per high key
+	evicted *[floorStripes]uint64 // per stripe, highest counter of a key evicted from top
 }
 
 const (
 	floorStripes = 4096
-	topCounters  = math.MaxUint64 - 1<<32
+	highCounters = 1 << 63
+	// topKeys bounds top: about 64 bytes a key, so at most ~300 KB.
+	topKeys = 4096
 )
 
-// next returns max(seen, floor) + 1 for key's stripe and raises the floor;
-// false when the counter would overflow.
+// next returns a counter above seen that this client never issued for key;
+// false when it would overflow.
 func (f *versionFloors) next(key string, seen uint64) (uint64, bool) {
-	s := &f.stripes[maphash.String(f.seed, key)%floorStripes]
-	for {
+	si := maphash.String(f.seed, key) % floorStripes
+	s := &f.stripes[si]
+	for seen < highCounters-1 {
 		floor := s.Load()
 		c := max(seen, floor)
-		if c >= topCounters-1 {
+		if c >= highCounters-1 {
 			break
 		}
 		if s.CompareAndSwap(floor, c+1) {
@@ -123,15 +147,37 @@ func (f *versionFloors) next(key string, seen uint64) (uint64, bool) {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	c := max(seen, s.Load(), f.top[key])
+	c := max(seen, s.Load())
+	if last, ok := f.top[key]; ok {
+		c = max(c, last)
+	} else if f.evicted != nil {
+		c = max(c, f.evicted[si])
+	}
 	if c == math.MaxUint64 {
 		return 0, false
 	}
 	if f.top == nil {
 		f.top = map[string]uint64{}
 	}
+	if _, ok := f.top[key]; !ok && len(f.top) >= topKeys {
+		f.evict()
+	}
 	f.top[key] = c + 1
 	return c + 1, true
+}
+
+// evict drops a random key from top (map iteration starts at a random
+// place) and keeps its counter in its stripe's evicted floor.
+func (f *versionFloors) evict() {
+	if f.evicted == nil {
+		f.evicted = new([floorStripes]uint64)
+	}
+	for k, c := range f.top {
+		si := maphash.String(f.seed, k) % floorStripes
+		f.evicted[si] = max(f.evicted[si], c)
+		delete(f.top, k)
+		return
+	}
 }
 
 // writeQuorum is the QuorumTier write: a version read from N-W+1 replicas
