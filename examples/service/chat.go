@@ -278,13 +278,21 @@ func byVariant(v1, v2 http.Handler, tel *telemetry, hold *holdMeter) http.Handle
 		h.ServeHTTP(rec, r)
 		took := time.Since(start)
 		hold.add(took)
+		// A 503 says a dependency (the store, the request's budget) was
+		// unavailable, not that the version's code failed: both arms meet
+		// it alike, so it is kept out of the plan's gate and the canary
+		// alert, where at small samples it would only be noise (a zone
+		// lost for a moment must not roll back a healthy release).
 		outcome := "ok"
-		if rec.code >= 500 {
+		switch {
+		case rec.code == http.StatusServiceUnavailable:
+			outcome = "unavailable"
+		case rec.code >= 500:
 			outcome = "error"
 		}
 		tel.handled.With(variant, outcome).Inc()
 		tel.handlerLat.With(variant).Observe(took.Seconds())
-		if variant == "v2" {
+		if variant == "v2" && outcome != "unavailable" {
 			tel.canaryReqs.Inc()
 			if outcome == "error" {
 				tel.canaryErrs.Inc()

@@ -31,7 +31,7 @@ type timings struct {
 
 var (
 	fullTimings  = timings{normal: 4 * time.Second, overload: 7 * time.Second, settleMax: 6 * time.Second, cut: time.Second, zone: 5 * time.Second, downFailMax: 8 * time.Second, downFail: 3 * time.Second, healMax: 6 * time.Second, downShedMax: 4 * time.Second, badMax: 10 * time.Second, dye: 4 * time.Second, recovery: 5 * time.Second}
-	shortTimings = timings{normal: 1500 * time.Millisecond, overload: 3 * time.Second, settleMax: 5 * time.Second, cut: 500 * time.Millisecond, zone: 1500 * time.Millisecond, downFailMax: 6 * time.Second, downFail: 500 * time.Millisecond, healMax: 5 * time.Second, downShedMax: 2500 * time.Millisecond, badMax: 6 * time.Second, dye: 1500 * time.Millisecond, recovery: 1500 * time.Millisecond}
+	shortTimings = timings{normal: 1500 * time.Millisecond, overload: 3 * time.Second, settleMax: 5 * time.Second, cut: 500 * time.Millisecond, zone: 1500 * time.Millisecond, downFailMax: 6 * time.Second, downFail: 500 * time.Millisecond, healMax: 5 * time.Second, downShedMax: 4 * time.Second, badMax: 6 * time.Second, dye: 1500 * time.Millisecond, recovery: 1500 * time.Millisecond}
 )
 
 const (

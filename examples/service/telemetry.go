@@ -22,7 +22,7 @@ type telemetry struct {
 	httpReqs *metrics.CounterVec   // route, code: every response, sheds included
 	httpLat  *metrics.HistogramVec // route
 
-	handled    *metrics.CounterVec   // variant, outcome (ok/error): requests the handlers ran
+	handled    *metrics.CounterVec   // variant, outcome (ok/error/unavailable): requests the handlers ran
 	handlerLat *metrics.HistogramVec // variant
 	canaryReqs *metrics.Counter      // the canary's requests and errors, for the rollback alert
 	canaryErrs *metrics.Counter
