@@ -18,7 +18,8 @@
 // zones (W = R = 2, acknowledged in two zones), picks its v1 or v2 handlers
 // per user with grayroute (the decision travels to the downstream preview
 // service in a header; the gray plan ramps v2 by itself, 10 % → 25 % →
-// 50 %, while v2's errors and p99 stay within v1's), admits requests with
+// 50 %, while v2's errors and p99 stay within v1's; a 503, a dependency
+// unavailable to both, is not counted as the release's error), admits requests with
 // DAGOR overload control (6 slots × 40 ms handlers: 150 req/s; beyond that
 // the least important requests are shed) and gates its calls to the
 // downstream by the level the downstream reports, calls the downstream
