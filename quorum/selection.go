@@ -45,6 +45,17 @@ type condition struct {
 	nextProbe atomic.Int64  // unix ns: earliest next probe while failed
 	gap       atomic.Int64  // the current probe interval
 	probing   atomic.Bool   // a probe is in flight
+	timedOut  atomic.Bool   // demoted by a call that ran out ReplicaTimeout
+
+	// A replica whose Puts time out while its reads answer (so probes, which
+	// are Gets, promote it) hangs for writes until a Put succeeds: DualBoth
+	// writes then let one write at a time through as a trial, at most one
+	// per trial interval (probeFirst doubling up to probeMax), and fail the
+	// others at once.
+	putHang   atomic.Bool
+	trialing  atomic.Bool
+	nextTrial atomic.Int64
+	trialGap  atomic.Int64
 }
 
 const (
@@ -66,7 +77,8 @@ const (
 	suspectFloor  = 5 * time.Millisecond
 )
 
-func (c *condition) failed(now time.Time) {
+func (c *condition) failed(now time.Time, timedOut bool) {
+	c.timedOut.Store(timedOut)
 	if c.state.Swap(condFailed) == condUp {
 		c.scheduleProbes(now)
 	}
@@ -82,6 +94,28 @@ func (c *condition) scheduleProbes(now time.Time) {
 	c.gap.Store(int64(probeFirst))
 	c.nextProbe.Store(now.Add(probeFirst).UnixNano())
 }
+
+// putTimedOut records that a Put ran out ReplicaTimeout.
+func (c *condition) putTimedOut(now time.Time) {
+	if c.putHang.CompareAndSwap(false, true) {
+		c.trialGap.Store(int64(probeFirst))
+		c.nextTrial.Store(now.Add(probeFirst).UnixNano())
+	}
+}
+
+// claimTrial reports whether a write may send a replica whose Puts hang
+// its record now, as a trial; the caller ends it with endTrial.
+func (c *condition) claimTrial(now time.Time) bool {
+	if now.UnixNano() < c.nextTrial.Load() || !c.trialing.CompareAndSwap(false, true) {
+		return false
+	}
+	gap := min(2*time.Duration(c.trialGap.Load()), probeMax)
+	c.trialGap.Store(int64(gap))
+	c.nextTrial.Store(now.Add(gap).UnixNano())
+	return true
+}
+
+func (c *condition) endTrial() { c.trialing.Store(false) }
 
 // up clears suspicion and demotion; it reports whether the replica was
 // demoted.
@@ -127,7 +161,7 @@ func (c *Client) noteOutcome(rs *replicaState, err error, d time.Duration, end t
 	case err == nil:
 		// An answer after the coordinator gave up: not "answering well".
 	case !cutShort || d >= c.s.timeout:
-		rs.cond.failed(end)
+		rs.cond.failed(end, d >= c.s.timeout)
 	}
 	// A call cut short by the operation's end is a censored sample: its
 	// latency is at least d, which still marks a slow replica as slow.
@@ -161,6 +195,15 @@ func (c *Client) probeFailed(ctx context.Context, key string, set uint64) {
 // the replica is suspect.
 func (c *Client) suspectDelay(i int) time.Duration {
 	return min(max(suspectFactor*c.hedgeDelay(i), suspectFloor), c.s.timeout)
+}
+
+// hangs reports whether replica i is known to hang: congested (which makes
+// it suspect), suspect (a call outstanding far longer than usual), or
+// demoted by a call that ran out ReplicaTimeout — until a call, usually a
+// probe, answers well again.
+func (c *Client) hangs(i int, now time.Time) bool {
+	cond := &c.replicas[i].cond
+	return c.congested(i, now) || cond.isSuspect() || cond.isFailed() && cond.timedOut.Load()
 }
 
 // congestedAt is how many calls a replica may have in flight before a

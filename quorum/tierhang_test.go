@@ -107,3 +107,140 @@ func TestMasterSlaveHangingSlaveDoesNotFillMaxInFlight(t *testing.T) {
 		})
 	}
 }
+
+// TestDualBothHangingReplicaFailsFast: one replica of a DualBoth pair
+// hangs (its calls block until their context ends; with putsOnly only its
+// Puts) while writers keep going. Every write used to wait ReplicaTimeout
+// and then fail, for as long as the hang lasted, with 24-34 calls held by
+// the hanging replica. DualBoth needs both replicas, so the writes must
+// fail; once the replica is known to hang they now fail at once (Fast,
+// ErrNotApplied) without calling it, background probes find it back, and
+// writes succeed again soon after it answers. N, writers, delays,
+// ReplicaTimeout and which replica of the pair hangs are drawn from the
+// seed; fake time.
+func TestDualBothHangingReplicaFailsFast(t *testing.T) {
+	for s := range 12 {
+		seed := uint64(s + 1)
+		rng := rand.New(rand.NewPCG(seed, 41))
+		// The reviewer's case (8 writers, 10 s, N = 2 and 3) first; the
+		// other draws hang for 3 s to keep the race run short.
+		hang := 10 * time.Second
+		if s >= 4 {
+			hang = 3 * time.Second
+		}
+		n := 2 + s%2
+		writers := 8
+		if s >= 4 {
+			writers = 1 + rng.IntN(8)
+		}
+		timeout := []time.Duration{100 * time.Millisecond, 300 * time.Millisecond, time.Second}[rng.IntN(3)]
+		delay := time.Duration(1+rng.IntN(5)) * time.Millisecond
+		hung := rng.IntN(2)
+		if s < 4 {
+			hung = 1 - s/2 // the secondary, then the primary
+		}
+		putsOnly := s >= 6 && rng.IntN(2) == 0
+		name := fmt.Sprintf("seed=%d/n=%d/writers=%d/hang=%v/timeout=%v/delay=%v/hung=%d/putsonly=%v", seed, n, writers, hang, timeout, delay, hung, putsOnly)
+		t.Run(name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				fs, reps := nFakes(n)
+				for _, f := range fs {
+					f.setDelay(delay)
+				}
+				c := newClient(t, reps, quorum.Config{Tier: quorum.DualWrite, DualWrite: quorum.DualBoth, ReplicaTimeout: timeout})
+				ctx := context.Background()
+				require.NoError(t, c.Put(ctx, "k0", []byte("v")))
+				h := fs[hung]
+				h.gatePutsOnly.Store(putsOnly)
+				start := time.Now()
+				h.block()
+				var stop atomic.Bool
+				var opened atomic.Int64 // unix ns when the hang ended
+				var mu sync.Mutex
+				var writes, slow, failed, fast, late, okAfter int
+				var lastSlow, recovered time.Duration
+				last := make([]quorum.Version, writers)
+				var wg sync.WaitGroup
+				for w := range writers {
+					wg.Go(func() {
+						for i := 0; !stop.Load(); i++ {
+							t0 := time.Now()
+							v, err := c.PutVersion(ctx, "w"+strconv.Itoa(w), []byte(strconv.Itoa(i)))
+							d := time.Since(t0)
+							mu.Lock()
+							writes++
+							if d > 100*time.Millisecond {
+								slow++
+								lastSlow = t0.Sub(start)
+							}
+							if err != nil {
+								failed++
+								assert.ErrorIs(t, err, quorum.ErrNoQuorum)
+								assert.NotEqual(t, errors.Is(err, quorum.ErrNotApplied), errors.Is(err, quorum.ErrIndeterminate), "exactly one of ErrNotApplied and ErrIndeterminate: %v", err)
+								var qe *quorum.Error
+								if errors.As(err, &qe) && qe.Fast {
+									fast++
+									assert.ErrorIs(t, err, quorum.ErrNotApplied)
+								}
+							} else {
+								last[w] = v
+								if o := opened.Load(); o != 0 && recovered == 0 {
+									recovered = time.Duration(time.Now().UnixNano() - o)
+								}
+							}
+							// Writes started well after the hang ended.
+							if o := opened.Load(); o != 0 && t0.UnixNano() > o+int64(timeout+2500*time.Millisecond) {
+								if err != nil {
+									late++
+								} else {
+									okAfter++
+								}
+							}
+							mu.Unlock()
+							time.Sleep(time.Millisecond)
+						}
+					})
+				}
+				// The ramp: the writes that met the hang before it was
+				// known; a write's calls end at most 3 × ReplicaTimeout
+				// after it started.
+				time.Sleep(3*timeout + 50*time.Millisecond)
+				early := h.maxHeld.Load()
+				h.maxHeld.Store(h.held.Load())
+				time.Sleep(hang - 3*timeout - 50*time.Millisecond)
+				held := h.maxHeld.Load()
+				opened.Store(time.Now().UnixNano())
+				h.open()
+				time.Sleep(timeout + 4*time.Second)
+				stop.Store(true)
+				wg.Wait()
+				require.NoError(t, c.Close())
+
+				t.Logf("%d writes, %d took >100ms (last at %v), %d failed (%d fast); hanging replica held at most %d calls in the first 3 × ReplicaTimeout, %d after; after the hang: first success after %v, %d ok, %d failed",
+					writes, slow, lastSlow, failed, fast, early, held, recovered, okAfter, late)
+				assert.Positive(t, fast)
+				// One write per writer meets the hang before it is known;
+				// with only Puts hanging, probes (Gets) find the replica
+				// answering, and a trial write at most every probeMax
+				// (after 100, 200, 400, 800 ms) waits for it again.
+				bound := writers + 2
+				if putsOnly {
+					bound += int(hang/time.Second) + 5
+				}
+				assert.LessOrEqual(t, slow, bound, "writes that waited for the hanging replica")
+				// Before the hang is known: per writer its version read
+				// and its record, plus a probe; then 4 plus one per writer.
+				assert.LessOrEqual(t, early, int64(2*writers+1), "calls held by the hanging replica before the hang is known")
+				assert.LessOrEqual(t, held, int64(4+writers), "calls held by the hanging replica once it is known to hang")
+				assert.Positive(t, okAfter, "writes succeed once the replica answers")
+				assert.LessOrEqual(t, recovered, timeout+2*time.Second, "writes succeed again soon after the hang ends")
+				assert.Zero(t, late, "writes fail after the replica answers again")
+				for w := range writers {
+					if !last[w].IsZero() {
+						assert.Equal(t, last[w], h.stored(t, "w"+strconv.Itoa(w)).Version, "writer %d: the replica holds its last acknowledged write", w)
+					}
+				}
+			})
+		})
+	}
+}

@@ -16,6 +16,7 @@ import (
 var (
 	errUnhealthy error = &notStored{"quorum: replica unhealthy"}
 	errHanging   error = &notStored{"quorum: replica hangs, copy not sent"}
+	errHangs           = errors.New("quorum: replica hangs (probed in the background), record not sent")
 	errNilClient       = errors.New("quorum: client not constructed with New (nil or zero Client)")
 )
 
@@ -305,7 +306,33 @@ func (o *op) writeDual(ctx context.Context, kind Op, value []byte, del bool) (Ve
 	}
 	keep := uint64(0)
 	if rule.need == 2 {
-		keep = 3 // DualBoth needs both: a failing one fails the version read, before any record is sent
+		// DualBoth needs both: a failing one fails the version read, before
+		// any record is sent. One known to hang would hold every write for
+		// ReplicaTimeout, so the write fails at once instead, and the
+		// replica is probed in the background until it answers.
+		keep = 3
+		var hung uint64
+		for _, i := range o.order {
+			cond := &c.replicas[i].cond
+			switch {
+			case c.hangs(i, o.start):
+				hung |= 1 << i
+			case cond.putHang.Load():
+				// Its Puts hang while its reads answer: one write now
+				// and then is the trial that finds out.
+				if !cond.claimTrial(o.start) {
+					hung |= 1 << i
+					break
+				}
+				defer cond.endTrial()
+			}
+		}
+		if hung != 0 {
+			c.probeFailed(ctx, o.key, hung)
+			i := bits.TrailingZeros64(hung)
+			return Version{}, &Error{Op: kind, Key: o.key, Need: rule.need, Healthy: len(o.order) - bits.OnesCount64(hung), Fast: true,
+				Err: &ReplicaError{Replica: i, Op: kind, Err: errHangs}}
+		}
 	}
 	v, err := o.tierVersion(ctx, kind, rule.need, keep)
 	if err != nil {
