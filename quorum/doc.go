@@ -103,14 +103,32 @@
 //     restarted empty loses nothing under DualBoth; a key never written
 //     costs those reads a second call).
 //
-// A tier write's version read asks replicas[0] and [1] (a demoted one only
-// as a substitute) and enough others for N-W+1 answers, so its version is
-// above every version on the pair (a master restarted empty does not make
-// a write go below the slave's copy) and above every acknowledged
-// QuorumTier write. A MasterSlave write therefore waits for the slave's
-// version (one slave round trip, in parallel with the master's), and a
-// hanging slave costs the writes that meet it up to ReplicaTimeout until
-// it is demoted. A replica that refuses a tier record because it holds a
+// A tier write's version read asks replicas[0] and [1] and enough others
+// for N-W+1 answers, so its version is above every version on the pair (a
+// master restarted empty does not make a write go below the slave's copy)
+// and above every acknowledged QuorumTier write. Under MasterSlave,
+// DualPrimary and DualEither a demoted replica of the pair is asked only as
+// a substitute for a missing answer; a MasterSlave write therefore waits
+// for the slave's version (one slave round trip, in parallel with the
+// master's), and a hanging slave costs each write that meets it before it
+// is demoted up to ReplicaTimeout (one write per writer, measured). A
+// DualBoth write needs both: a replica of the pair demoted for errors is
+// still asked (its answer comes at once), but while one is known to hang
+// (congested or suspect, see Failing replicas below, or demoted by a
+// call that ran out ReplicaTimeout) the write fails at once, sending
+// nothing, with an [*Error] whose Fast is set, matching [ErrNoQuorum] and
+// [ErrNotApplied], and probes it in the background (every 100 ms doubling
+// to 1 s, as reads do); its first answer within ReplicaTimeout ends this.
+// A replica whose Puts time out while its reads (and so its probes)
+// answer gets one write at a time as a trial, the first after 100 ms and
+// then at most every 100 ms doubling to 1 s, until a Put succeeds; each
+// failing trial waits ReplicaTimeout. Measured with a hanging replica of
+// the pair, N = 2 and 3, 8 writers for 10 s (fake time,
+// TestDualBothHangingReplicaFailsFast): 8 writes (one per writer) waited
+// for it, every later one failed at once; writes succeeded again within
+// 0.55 s of the hang ending (bounded by ReplicaTimeout + 2 s); with only
+// its Puts hanging, about one more write per second waited (the trials).
+// A replica that refuses a tier record because it holds a
 // newer version does not acknowledge it (the write fails, or AsyncWrite
 // reports ErrSuperseded). Mixing tiers on a key: every write is ordered
 // after every QuorumTier write acknowledged before it started, and tier
@@ -200,10 +218,11 @@
 // 5 times per reader, not until the hedge budget runs dry
 // (TestNoExtraRequestsToAFailedReplica). Demoted
 // and suspect replicas are probed by a background Get at most every 100 ms,
-// doubling to every 1 s, sent by reads, and promoted by their first call
+// doubling to every 1 s, sent by reads (and by DualBoth writes that fail
+// for them), and promoted by their first call
 // that succeeds within ReplicaTimeout (their latency history is then
-// forgotten). Writes still send demoted and suspect replicas every record,
-// except a replica that hangs: one with 4 or more calls in flight that is
+// forgotten). Writes still send demoted and suspect replicas every record
+// (DualBoth: see below), except a replica that hangs: one with 4 or more calls in flight that is
 // demoted or suspect, or has finished none of them (or none of its Puts,
 // for a replica whose writes hang while its reads answer) for its suspect
 // delay, or has 8 or more Puts in flight and finished none for its hedge
@@ -214,8 +233,12 @@
 // no background copy to a slave that hangs: Hooks.AsyncWrite gets an error
 // matching ErrNotStored for it instead, and the slave holds about 4 calls
 // plus two per concurrent write (its version read and its copy)
-// (TestMasterSlaveHangingSlaveDoesNotFillMaxInFlight). So a hanging replica holds,
-// while the hang is not yet known, about 8 calls plus what each concurrent
+// (TestMasterSlaveHangingSlaveDoesNotFillMaxInFlight). A DualBoth write
+// sends nothing while a replica of its pair hangs (see the tier version
+// read above): the replica holds at most 2 calls per concurrent write
+// (version read and record) plus a probe before the hang is known (17
+// with 8 writers), and then its probe and a trial's call (measured: 1 to
+// 3). Otherwise a hanging replica holds, while the hang is not yet known, about 8 calls plus what each concurrent
 // operation sends it in one hedge delay (measured: at most 8 + 2 per
 // operation; 16 with 8 writers at ~3 writes/ms), and then about 4 plus one
 // per concurrent operation, instead of filling MaxInFlight
