@@ -115,9 +115,11 @@ func (r ReadRepair) String() string {
 type DualPolicy uint8
 
 const (
-	// DualBoth succeeds when both replicas stored the record. Reads use the
-	// primary and fall back to the secondary when it fails or has no record
-	// of the key.
+	// DualBoth succeeds when both replicas stored the record. While either
+	// is known to hang, writes fail at once (Error.Fast, ErrNotApplied)
+	// and the replica is probed in the background (see the package doc).
+	// Reads use the primary and fall back to the secondary when it fails
+	// or has no record of the key.
 	DualBoth DualPolicy = iota + 1
 	// DualEither succeeds when either replica acknowledged. Reads ask both and
 	// return the newer record.
