@@ -103,7 +103,10 @@ type WindowStats struct {
 	Capacity float64
 	// Backlog is the queue beyond what QueueThreshold allows, at the end of
 	// an overloaded window.
-	Backlog  int64
+	Backlog int64
+	// Gated is the number of arrivals that came through an upstream Gate
+	// enforcing a closed level (reported with ObserveGateLevel).
+	Gated    int64
 	From, To Level
 }
 
@@ -142,9 +145,11 @@ type Controller struct {
 	nsPerStart   atomic.Int64 // drain interval measured in saturated windows; 0 = unknown
 	holdSum      atomic.Int64 // ns slots were held, sampled permits only
 	holdN        atomic.Int64
-	meanHold     atomic.Int64 // smoothed mean slot hold time; 0 = unknown
-	refused      atomic.Int64 // queue-full, displaced and deadline refusals in the window
-	lastWait     atomic.Int64 // ns, the recent waits reported by ObserveQueueTime, smoothed
+	meanHold     atomic.Int64  // smoothed mean slot hold time; 0 = unknown
+	refused      atomic.Int64  // queue-full, displaced and deadline refusals in the window
+	lastWait     atomic.Int64  // ns, the recent waits reported by ObserveQueueTime, smoothed
+	gated        atomic.Int64  // arrivals through an upstream Gate enforcing a closed level
+	gateMin      atomic.Uint32 // lowest such Gate level key in the window; keyOpen if none
 
 	hist []atomic.Uint32 // arrivals per priority key, 1<<16 cells
 
@@ -212,6 +217,7 @@ func New(cfg Config) (*Controller, error) {
 	}
 	c.setLevel(keyOpen)
 	c.calm.Store(true)
+	c.gateMin.Store(keyOpen)
 	return c, nil
 }
 

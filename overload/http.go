@@ -16,6 +16,11 @@ const (
 	// PriorityHeader carries the request's priority ("business.user") to
 	// downstream tiers, so every tier sheds the same requests.
 	PriorityHeader = "Bulwark-Priority"
+	// GateLevelHeader carries, on a request, the level the sender's Gate
+	// enforces for this downstream ("business.user"), when it caches a
+	// closed one: the downstream then knows that demand above that level
+	// was held back (see Controller.ObserveGateLevel).
+	GateLevelHeader = "Bulwark-Gate-Level"
 )
 
 type priorityKey struct{}
@@ -59,7 +64,10 @@ func PriorityFromHeader(r *http.Request) Priority {
 // RoundTripper) and the slot held until the handler returns; a shed request
 // gets 503 Service Unavailable with Retry-After. Both carry the LevelHeader.
 // A request whose client leaves while queued is answered 503 too, without
-// running the handler.
+// running the handler. A valid GateLevelHeader on the request is passed to
+// c.ObserveGateLevel. (A client that forges it can only make the level
+// reopen in steps instead of at once; an entry tier facing untrusted
+// clients may delete it.)
 func Middleware(c *Controller, priority func(*http.Request) Priority) func(http.Handler) http.Handler {
 	if priority == nil {
 		priority = PriorityFromHeader
@@ -67,6 +75,11 @@ func Middleware(c *Controller, priority func(*http.Request) Priority) func(http.
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			p := priority(r)
+			if v := r.Header.Get(GateLevelHeader); v != "" {
+				if l, err := ParseLevel(v); err == nil {
+					c.ObserveGateLevel(l)
+				}
+			}
 			permit, err := c.Acquire(r.Context(), p)
 			if errors.Is(err, ErrNotInitialized) {
 				// A programming error, not overload: say so, and send no level.
@@ -100,8 +113,10 @@ func Middleware(c *Controller, priority func(*http.Request) Priority) func(http.
 // it has one, which wins over a PriorityHeader already on the request;
 // otherwise a valid PriorityHeader on the request is used. The caller's
 // request is never modified: the header goes on a clone. A request the Gate
-// sheds fails with a *ShedError without being sent. Requests with no
-// priority are sent ungated.
+// sheds fails with a *ShedError without being sent. A request sent while
+// g caches a closed level for the downstream carries that level in the
+// GateLevelHeader, so the downstream's Middleware knows what was held
+// back. Requests with no priority are sent ungated.
 func RoundTripper(g *Gate, next http.RoundTripper) http.RoundTripper {
 	if next == nil {
 		next = http.DefaultTransport
@@ -135,14 +150,21 @@ func (t *gatedTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			}
 			return nil, err
 		}
-		if want := p.String(); req.Header.Get(PriorityHeader) != want {
+		gl, gated := t.gate.Level(host)
+		want := p.String()
+		if req.Header.Get(PriorityHeader) != want || gated || req.Header.Get(GateLevelHeader) != "" {
 			// Never write into the caller's request: clone it (Clone copies
 			// the Header, and a nil Header becomes a new one).
 			req = req.Clone(req.Context())
 			if req.Header == nil {
-				req.Header = make(http.Header, 1)
+				req.Header = make(http.Header, 2)
 			}
 			req.Header.Set(PriorityHeader, want)
+			if gated {
+				req.Header.Set(GateLevelHeader, gl.String())
+			} else {
+				req.Header.Del(GateLevelHeader)
+			}
 		}
 	}
 	resp, err := t.next.RoundTrip(req)

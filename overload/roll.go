@@ -50,6 +50,7 @@ func (c *Controller) roll(now int64) (WindowStats, bool) {
 	}
 	cur := c.state.Load().key
 	w := c.swapCounters(now, start, cur)
+	trunc, gated := c.truncation(w.arrivals)
 	v := c.verdict(w)
 	capacity := c.measureCapacity(w, v)
 	backlog, v := c.backlog(v)
@@ -60,7 +61,7 @@ func (c *Controller) roll(now int64) (WindowStats, bool) {
 		next = keyOpen
 	default:
 		first := !c.lastOverloaded && w.mean <= 2*c.threshold
-		next = nextLevel(w.hist, cur, w.started, backlog, capacity, v, first)
+		next = nextLevelGated(w.hist, cur, w.started, backlog, capacity, v, first, trunc)
 	}
 	c.lastOverloaded = v == verdictOverloaded || v == verdictRefusing || v == verdictMarginal
 	c.calm.Store(!c.lastOverloaded && c.meanHold.Load() == 0)
@@ -78,6 +79,7 @@ func (c *Controller) roll(now int64) (WindowStats, bool) {
 		Duration:   time.Duration(w.elapsed),
 		Capacity:   perSecond(c.drainInterval()),
 		Backlog:    backlog,
+		Gated:      gated,
 		From:       levelFromKey(cur),
 		To:         levelFromKey(next),
 	}, next != cur

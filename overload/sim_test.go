@@ -15,14 +15,15 @@ import (
 // synctest bubble: time is virtual, so the results depend on the seed only.
 
 type simConfig struct {
-	seed      uint64
-	slots     int
-	service   time.Duration // mean handler time
-	segments  []simSegment  // load multiples of capacity (slots / service)
-	deadline  time.Duration // per request; 0 means 500 ms
-	ownQueue  bool          // the service keeps its own FIFO and reports via Admit/ObserveQueueTime
-	gateSheds bool          // the Gate in front sheds what the cached level refuses (else it only learns)
-	cfg       Config        // Controller config; MaxConcurrency is set to slots
+	seed       uint64
+	slots      int
+	service    time.Duration // mean handler time
+	segments   []simSegment  // load multiples of capacity (slots / service)
+	deadline   time.Duration // per request; 0 means 500 ms
+	ownQueue   bool          // the service keeps its own FIFO and reports via Admit/ObserveQueueTime
+	gateSheds  bool          // the Gate in front sheds what the cached level refuses (else it only learns)
+	cfg        Config        // Controller config; MaxConcurrency is set to slots
+	gateSilent bool          // the shedding Gate does not tell the Controller its level
 }
 
 type simSegment struct {
@@ -226,6 +227,11 @@ func runSim(sc simConfig) *simResult {
 			arrival := next
 			if sc.gateSheds && gate.Allow("svc", p) != nil {
 				continue
+			}
+			if sc.gateSheds && !sc.gateSilent {
+				if l, ok := gate.Level("svc"); ok {
+					c.ObserveGateLevel(l) // the GateLevelHeader
+				}
 			}
 			if sc.ownQueue {
 				if c.Admit(p) != nil {

@@ -1,0 +1,119 @@
+package overload
+
+import "math"
+
+// This file is what a Controller learns from upstream Gates: a Gate that
+// sheds in front of the service hides the demand above its level, and the
+// Controller must not take the traffic it sees for all there is.
+
+// ObserveGateLevel reports that the next request (passed to Acquire or
+// Admit) came through an upstream Gate enforcing level l: the caller did
+// not send requests below l, so the Controller's view of the demand above
+// l is incomplete. Middleware calls it for requests carrying the
+// GateLevelHeader, which RoundTripper sets. Callers that pair a Gate with
+// Acquire or Admit themselves should pass the Gate's Level for the
+// downstream, when it has one, before each request.
+//
+// Without it, a window in which most arrivals came filtered through a
+// Gate looks like demand at capacity, the level reopens fully, and the
+// Gate sends everything; with it, the level rises in steps sized by the
+// demand density seen below the Gate's level. An open level is ignored.
+func (c *Controller) ObserveGateLevel(l Level) {
+	if !c.ready() || l.IsOpen() {
+		return
+	}
+	c.gated.Add(1)
+	key := uint32(l.key())
+	for {
+		old := c.gateMin.Load()
+		if key >= old || c.gateMin.CompareAndSwap(old, key) {
+			return
+		}
+	}
+}
+
+// gatedShare: the demand above the lowest Gate level is taken as hidden
+// when at least 1/gatedShare of a window's arrivals came through a Gate
+// enforcing a closed level.
+const gatedShare = 2
+
+// truncation returns the key above which the window's histogram is
+// incomplete (keyOpen: complete) and the number of gated arrivals.
+func (c *Controller) truncation(arrivals int64) (uint16, int64) {
+	gated := c.gated.Swap(0)
+	low := uint16(c.gateMin.Swap(keyOpen))
+	if gated == 0 || gated*gatedShare < arrivals {
+		return keyOpen, gated
+	}
+	return low, gated
+}
+
+// riseLevel is ceilLevel for a histogram that is complete only up to the
+// key trunc (keyOpen: complete). Above trunc the demand is extrapolated at
+// the density per user level seen in trunc's business class (user levels
+// are uniform, being a hash), so a rise admits about want requests instead
+// of jumping to open because the cells an upstream Gate filtered out are
+// empty. The density is taken at its upper bound (so a rise errs small),
+// a rise stops at the end of trunc's class, and one from the end of a class
+// enters the next by 1/16 of its user levels, since its density is unknown;
+// a rise past the highest business class seen (probes show it) opens.
+func riseLevel(hist []bucket, want uint64, cur, trunc uint16) uint16 {
+	if trunc == keyOpen || len(hist) == 0 {
+		return ceilLevel(hist, want, cur)
+	}
+	span := uint64(UserLevels)
+	for _, b := range hist {
+		if uint64(b.key&0xFF) >= span {
+			span = 256
+			break
+		}
+	}
+	class, user := uint64(trunc>>8), min(uint64(trunc&0xFF), span-1)
+	var sum, inClass uint64
+	for _, b := range hist {
+		if b.key > trunc {
+			break
+		}
+		sum += uint64(b.n)
+		if uint64(b.key>>8) == class {
+			inClass += uint64(b.n)
+		}
+		if sum >= want {
+			return max(b.key, cur)
+		}
+	}
+	steps := span / newClassLevels // no density known
+	if inClass >= minDensityCount {
+		// The density's upper bound (two standard deviations of a
+		// Poisson count): an overestimate only makes the rise smaller,
+		// while an underestimate overshoots into the queue.
+		n := float64(inClass)
+		density := (n + 2*math.Sqrt(n)) / float64(user+1)
+		steps = max(1, uint64(float64(want-sum)/density+0.999))
+	}
+	pos := class*span + user + steps
+	switch {
+	case user < span-1:
+		// Not past the end of trunc's class: the next class's density
+		// is unknown (business classes differ widely in volume).
+		pos = min(pos, class*span+span-1)
+	case pos/span > class:
+		// At the end of the class: enter the next by a few user levels
+		// and measure its density in the next window.
+		pos = min(pos, (class+1)*span+span/newClassLevels-1)
+	}
+	top := uint64(hist[len(hist)-1].key >> 8)
+	if nb := pos / span; nb > top || nb > 255 {
+		return keyOpen
+	}
+	key := uint16(pos/span)<<8 | uint16(pos%span)
+	return max(key, cur)
+}
+
+// minDensityCount: fewer arrivals than this in trunc's class give no
+// density; the rise is then 1/newClassLevels of a class, as is the step
+// into a class not yet admitted.
+const (
+	minDensityCount = 4
+	newClassLevels  = 16
+)

@@ -1,0 +1,149 @@
+package overload
+
+import (
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// upstreamDemand is a window's demand per business class (uniform over the
+// UserLevels user levels), seen complete up to trunc and only as a few
+// probes above it, as behind a Gate enforcing trunc.
+func upstreamDemand(rng *rand.Rand, perLevel []float64, trunc uint16) []bucket {
+	var h []bucket
+	for b, d := range perLevel {
+		for u := range UserLevels {
+			key := uint16(b)<<8 | uint16(u)
+			if key <= trunc {
+				if n := uint32(d + rng.Float64()); n > 0 {
+					h = append(h, bucket{key: key, n: n})
+				}
+			} else if rng.IntN(64) == 0 {
+				h = append(h, bucket{key: key, n: 1}) // a probe
+			}
+		}
+	}
+	return h
+}
+
+// trueDemand is the demand a level admits, from the per-level densities.
+func trueDemand(perLevel []float64, key uint16) float64 {
+	var sum float64
+	for b, d := range perLevel {
+		for u := range UserLevels {
+			if uint16(b)<<8|uint16(u) <= key {
+				sum += d
+			}
+		}
+	}
+	return sum
+}
+
+// TestRiseLevelBehindAGate: random class volumes, Gate levels and targets.
+// A rise extrapolated above the Gate's level never admits more than the
+// target (it errs small), never falls below the current level, stays in the
+// Gate level's class unless that level is at the class's end (then it
+// enters the next class by at most 1/16 of it), and opens only past the
+// highest class seen. Without a Gate it is ceilLevel.
+func TestRiseLevelBehindAGate(t *testing.T) {
+	rng := rand.New(rand.NewPCG(23, 16))
+	for i := range 2000 {
+		classes := 1 + rng.IntN(4)
+		perLevel := make([]float64, classes)
+		for b := range perLevel {
+			perLevel[b] = 0.05 + 3*rng.Float64()
+		}
+		tb := rng.IntN(classes)
+		tu := rng.IntN(UserLevels)
+		if rng.IntN(4) == 0 {
+			tu = UserLevels - 1
+		}
+		trunc := uint16(tb)<<8 | uint16(tu)
+		h := upstreamDemand(rng, perLevel, trunc)
+		if len(h) == 0 {
+			continue
+		}
+		var seen uint64
+		for _, b := range h {
+			if b.key <= trunc {
+				seen += uint64(b.n)
+			}
+		}
+		want := seen + uint64(rng.Float64()*2*float64(seen+1))
+		cur := trunc
+		if rng.IntN(3) == 0 && trunc > 0 {
+			cur = uint16(rng.IntN(int(trunc)))
+		}
+		got := riseLevel(h, want, cur, trunc)
+		assert.Equal(t, ceilLevel(h, want, cur), riseLevel(h, want, cur, keyOpen), "case %d", i)
+		assert.GreaterOrEqual(t, got, cur, "case %d: below the current level", i)
+		if got == keyOpen {
+			assert.Equal(t, UserLevels-1, tu, "case %d: opened from inside a class", i)
+			assert.Equal(t, int(h[len(h)-1].key>>8), tb, "case %d: opened below the highest class seen", i)
+			continue
+		}
+		gb, gu := int(got>>8), int(got&0xFF)
+		switch {
+		case got <= trunc:
+		case gb == tb:
+			// Within the class: the density's upper bound keeps it at or
+			// under the target, give or take the rounding of one level
+			// and the integer noise of the counts.
+			assert.LessOrEqual(t, trueDemand(perLevel, got), float64(want)+perLevel[tb]+float64(UserLevels)*0.5+1,
+				"case %d: rise overshoots the target", i)
+		default:
+			assert.Equal(t, UserLevels-1, tu, "case %d: left the class from inside it", i)
+			assert.Equal(t, tb+1, gb, "case %d: skipped a class", i)
+			assert.Less(t, gu, UserLevels/newClassLevels, "case %d: entered the next class too far", i)
+		}
+	}
+}
+
+// TestGateLevelHeader: RoundTripper tells the downstream the level its Gate
+// enforces, only while it caches a closed one, and Middleware counts the
+// request as gated.
+func TestGateLevelHeader(t *testing.T) {
+	var gotHeader atomic.Value
+	var gated atomic.Int64
+	down, err := New(Config{MaxConcurrency: 4, Hooks: Hooks{OnWindow: func(s WindowStats) { gated.Add(s.Gated) }}})
+	require.NoError(t, err)
+	srv := httptest.NewServer(Middleware(down, nil)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		gotHeader.Store(r.Header.Get(GateLevelHeader))
+	})))
+	defer srv.Close()
+	g, err := NewGate(GateConfig{})
+	require.NoError(t, err)
+	client := &http.Client{Transport: RoundTripper(g, srv.Client().Transport)}
+	send := func(header string) {
+		req, err := http.NewRequestWithContext(WithPriority(t.Context(), Priority{}), "GET", srv.URL, nil)
+		require.NoError(t, err)
+		if header != "" {
+			req.Header.Set(GateLevelHeader, header)
+		}
+		resp, err := client.Do(req)
+		require.NoError(t, err)
+		_ = resp.Body.Close()
+		assert.Equal(t, header, req.Header.Get(GateLevelHeader), "caller's request not modified")
+	}
+
+	send("")
+	assert.Empty(t, gotHeader.Load(), "open: no header")
+	send("1.2")
+	assert.Empty(t, gotHeader.Load(), "a caller's stale header is not forwarded")
+
+	g.Observe(srv.Listener.Addr().String(), Level{Business: 1, User: 7})
+	send("")
+	assert.Equal(t, "1.7", gotHeader.Load())
+	before := down.gated.Load() + gated.Load()
+	assert.Equal(t, int64(1), before, "Middleware counted the gated request")
+
+	down.ObserveGateLevel(LevelOpen)
+	assert.Equal(t, before, down.gated.Load()+gated.Load(), "an open level is not a Gate")
+	var zero *Controller
+	zero.ObserveGateLevel(Level{}) // no panic
+}
