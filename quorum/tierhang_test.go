@@ -175,12 +175,16 @@ func TestDualBothHangingReplicaFailsFast(t *testing.T) {
 							}
 							if err != nil {
 								failed++
-								assert.ErrorIs(t, err, quorum.ErrNoQuorum)
-								assert.NotEqual(t, errors.Is(err, quorum.ErrNotApplied), errors.Is(err, quorum.ErrIndeterminate), "exactly one of ErrNotApplied and ErrIndeterminate: %v", err)
+								notApplied := errors.Is(err, quorum.ErrNotApplied)
+								if !errors.Is(err, quorum.ErrNoQuorum) || notApplied == errors.Is(err, quorum.ErrIndeterminate) {
+									t.Errorf("not ErrNoQuorum and exactly one of ErrNotApplied and ErrIndeterminate: %v", err)
+								}
 								var qe *quorum.Error
 								if errors.As(err, &qe) && qe.Fast {
 									fast++
-									assert.ErrorIs(t, err, quorum.ErrNotApplied)
+									if !notApplied {
+										t.Errorf("a fast failure is not ErrNotApplied: %v", err)
+									}
 								}
 							} else {
 								last[w] = v
@@ -197,7 +201,7 @@ func TestDualBothHangingReplicaFailsFast(t *testing.T) {
 								}
 							}
 							mu.Unlock()
-							time.Sleep(time.Millisecond)
+							time.Sleep(2 * time.Millisecond)
 						}
 					})
 				}
