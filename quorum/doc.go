@@ -127,7 +127,8 @@
 // TestDualBothHangingReplicaFailsFast): 8 writes (one per writer) waited
 // for it, every later one failed at once; writes succeeded again within
 // 0.55 s of the hang ending (bounded by ReplicaTimeout + 2 s); with only
-// its Puts hanging, about one more write per second waited (the trials).
+// its Puts hanging the trials waited too, 4 in the first 1.5 s and then
+// one a second (19 slow writes for 7 writers over 10 s).
 // A replica that refuses a tier record because it holds a
 // newer version does not acknowledge it (the write fails, or AsyncWrite
 // reports ErrSuperseded). Mixing tiers on a key: every write is ordered
