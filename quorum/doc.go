@@ -128,7 +128,7 @@
 // for it, every later one failed at once; writes succeeded again within
 // 0.55 s of the hang ending (bounded by ReplicaTimeout + 2 s); with only
 // its Puts hanging the trials waited too, 4 in the first 1.5 s and then
-// one a second (19 slow writes for 7 writers over 10 s).
+// one a second (12 slow writes for 7 writers over a 3 s hang).
 // A replica that refuses a tier record because it holds a
 // newer version does not acknowledge it (the write fails, or AsyncWrite
 // reports ErrSuperseded). Mixing tiers on a key: every write is ordered
