@@ -103,6 +103,11 @@ func (c *condition) putTimedOut(now time.Time) {
 	}
 }
 
+// trialDue reports whether a trial could be claimed now.
+func (c *condition) trialDue(now time.Time) bool {
+	return now.UnixNano() >= c.nextTrial.Load() && !c.trialing.Load()
+}
+
 // claimTrial reports whether a write may send a replica whose Puts hang
 // its record now, as a trial; the caller ends it with endTrial.
 func (c *condition) claimTrial(now time.Time) bool {

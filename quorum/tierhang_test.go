@@ -248,3 +248,130 @@ func TestDualBothHangingReplicaFailsFast(t *testing.T) {
 		})
 	}
 }
+
+// TestDualBothFaultSchedule: random fault schedules on the pair of a
+// DualBoth tier (replicas hanging, hanging on Puts only, refusing, slow,
+// back to normal, switching every 20-500 ms) under concurrent writers of
+// distinct keys; fake time. With the fast failures of a hanging replica:
+// every acknowledged write is on both replicas, every write that failed
+// as ErrNotApplied (a fast one always does) is on neither, every failure
+// matches exactly one of ErrNotApplied and ErrIndeterminate, and writes
+// succeed again once the faults end. (Both replicas with hanging Puts used
+// to spend each other's trial writes, so writes never came back.)
+func TestDualBothFaultSchedule(t *testing.T) {
+	for s := range 16 { // 200 seeds pass too (20 s without -race)
+		seed := uint64(s + 1)
+		rng := rand.New(rand.NewPCG(seed, 43))
+		n := 2 + rng.IntN(2)
+		writers := 1 + rng.IntN(6)
+		timeout := []time.Duration{50 * time.Millisecond, 200 * time.Millisecond, time.Second}[rng.IntN(3)]
+		t.Run(fmt.Sprintf("seed=%d/n=%d/writers=%d/timeout=%v", seed, n, writers, timeout), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				fs, reps := nFakes(n)
+				for _, f := range fs {
+					f.setDelay(time.Millisecond)
+				}
+				c := newClient(t, reps, quorum.Config{Tier: quorum.DualWrite, DualWrite: quorum.DualBoth, ReplicaTimeout: timeout})
+				ctx := context.Background()
+				var stop, calm atomic.Bool
+				type outcome struct {
+					key            string
+					acked, applied bool
+					fast           bool
+				}
+				var mu sync.Mutex
+				var outs []outcome
+				var calmOK int
+				var wg sync.WaitGroup
+				for w := range writers {
+					wg.Go(func() {
+						wr := rand.New(rand.NewPCG(seed, uint64(w)))
+						for i := 0; !stop.Load(); i++ {
+							key := fmt.Sprintf("w%d-%d", w, i)
+							wasCalm := calm.Load()
+							err := c.Put(ctx, key, []byte("v"))
+							o := outcome{key: key, acked: err == nil}
+							if err != nil {
+								notApplied := errors.Is(err, quorum.ErrNotApplied)
+								if notApplied == errors.Is(err, quorum.ErrIndeterminate) {
+									t.Errorf("%s: not exactly one of ErrNotApplied and ErrIndeterminate: %v", key, err)
+								}
+								o.applied = !notApplied
+								var qe *quorum.Error
+								o.fast = errors.As(err, &qe) && qe.Fast
+								if o.fast && !notApplied {
+									t.Errorf("%s: a fast failure is not ErrNotApplied: %v", key, err)
+								}
+							}
+							mu.Lock()
+							outs = append(outs, o)
+							if wasCalm && o.acked {
+								calmOK++
+							}
+							mu.Unlock()
+							time.Sleep(time.Duration(1+wr.IntN(3)) * time.Millisecond)
+						}
+					})
+				}
+				// The fault schedule, on replicas 0 and 1.
+				for range 20 + rng.IntN(20) {
+					f := fs[rng.IntN(2)]
+					f.open()
+					f.down.Store(false)
+					f.setDelay(time.Millisecond)
+					switch rng.IntN(5) {
+					case 0:
+						f.gatePutsOnly.Store(false)
+						f.block()
+					case 1:
+						f.gatePutsOnly.Store(true)
+						f.block()
+					case 2:
+						f.down.Store(true)
+					case 3:
+						f.setDelay(time.Duration(5+rng.IntN(50)) * time.Millisecond)
+					}
+					time.Sleep(time.Duration(20+rng.IntN(480)) * time.Millisecond)
+				}
+				for _, f := range fs {
+					f.open()
+					f.down.Store(false)
+					f.setDelay(time.Millisecond)
+				}
+				// Probes and trials find the replicas back within
+				// ReplicaTimeout + 2 s (a hung probe or trial, then the next).
+				time.Sleep(timeout + 2*time.Second)
+				calm.Store(true)
+				time.Sleep(time.Second)
+				stop.Store(true)
+				wg.Wait()
+				require.NoError(t, c.Close())
+
+				var acked, notApplied, indeterminate, fast int
+				for _, o := range outs {
+					r0, r1 := fs[0].stored(t, o.key), fs[1].stored(t, o.key)
+					switch {
+					case o.acked:
+						acked++
+						if r0.Version.IsZero() || r1.Version.IsZero() {
+							t.Errorf("%s acknowledged but missing on a replica (%v, %v)", o.key, r0.Version, r1.Version)
+						}
+					case !o.applied:
+						notApplied++
+						if o.fast {
+							fast++
+						}
+						if !r0.Version.IsZero() || !r1.Version.IsZero() {
+							t.Errorf("%s failed as not applied (fast %v) but stored (%v, %v)", o.key, o.fast, r0.Version, r1.Version)
+						}
+					default:
+						indeterminate++
+					}
+				}
+				t.Logf("%d writes: %d acknowledged, %d not applied (%d fast), %d indeterminate; %d acknowledged after the faults ended",
+					len(outs), acked, notApplied, fast, indeterminate, calmOK)
+				assert.Positive(t, calmOK, "writes succeed once the faults end")
+			})
+		})
+	}
+}

@@ -311,20 +311,32 @@ func (o *op) writeDual(ctx context.Context, kind Op, value []byte, del bool) (Ve
 		// ReplicaTimeout, so the write fails at once instead, and the
 		// replica is probed in the background until it answers.
 		keep = 3
-		var hung uint64
+		// A replica whose Puts hang while its reads answer gets one write
+		// now and then as the trial that finds out; claimed only when
+		// every replica of the pair may be sent the record, so that one
+		// replica's trial is not spent on a write the other fails.
+		var hung, trial uint64
 		for _, i := range o.order {
 			cond := &c.replicas[i].cond
 			switch {
 			case c.hangs(i, o.start):
 				hung |= 1 << i
 			case cond.putHang.Load():
-				// Its Puts hang while its reads answer: one write now
-				// and then is the trial that finds out.
-				if !cond.claimTrial(o.start) {
+				if !cond.trialDue(o.start) {
 					hung |= 1 << i
-					break
+				} else {
+					trial |= 1 << i
 				}
-				defer cond.endTrial()
+			}
+		}
+		for _, i := range o.order {
+			if hung == 0 && trial&(1<<i) != 0 {
+				cond := &c.replicas[i].cond
+				if cond.claimTrial(o.start) {
+					defer cond.endTrial()
+				} else {
+					hung |= 1 << i // another write took it
+				}
 			}
 		}
 		if hung != 0 {
