@@ -105,9 +105,10 @@ type WindowStats struct {
 	// an overloaded window.
 	Backlog int64
 	// Gated is the number of arrivals that came through an upstream Gate
-	// enforcing a closed level (reported with ObserveGateLevel).
-	Gated    int64
-	From, To Level
+	// enforcing a closed level, and Held the requests such Gates reported
+	// holding back (both from ObserveGate).
+	Gated, Held int64
+	From, To    Level
 }
 
 // admission is the immutable admission state that one atomic load fetches:
@@ -149,6 +150,7 @@ type Controller struct {
 	refused      atomic.Int64  // queue-full, displaced and deadline refusals in the window
 	lastWait     atomic.Int64  // ns, the recent waits reported by ObserveQueueTime, smoothed
 	gated        atomic.Int64  // arrivals through an upstream Gate enforcing a closed level
+	hidden       atomic.Int64  // requests upstream Gates reported holding back
 	gateMin      atomic.Uint32 // lowest such Gate level key in the window; keyOpen if none
 
 	hist []atomic.Uint32 // arrivals per priority key, 1<<16 cells

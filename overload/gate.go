@@ -55,6 +55,7 @@ type gateEntry struct {
 	level     atomic.Uint32 // Level.Uint16
 	expires   atomic.Int64  // gate nanotime
 	nextProbe atomic.Int64  // gate nanotime
+	held      atomic.Int64  // refusals since the last Enforced
 	err       atomic.Pointer[ShedError]
 }
 
@@ -140,5 +141,25 @@ func (g *Gate) Allow(downstream string, p Priority) error {
 	if np := e.nextProbe.Load(); now >= np && e.nextProbe.CompareAndSwap(np, satAdd(now, g.probe)) {
 		return nil // the probe
 	}
+	e.held.Add(1)
 	return e.err.Load()
+}
+
+// Enforced returns the level the Gate enforces for downstream and how many
+// requests it refused for it since the previous call, and false when it
+// caches no level (then it refuses nothing). Call it for each request
+// sent, and pass both to the downstream: RoundTripper puts them in the
+// GateLevelHeader and GateHeldHeader, which Middleware hands to
+// Controller.ObserveGate; callers that pair a Gate with Acquire or Admit
+// call ObserveGate themselves. The downstream then knows the demand it did
+// not see.
+func (g *Gate) Enforced(downstream string) (l Level, held int64, ok bool) {
+	if g == nil || g.cache == nil {
+		return LevelOpen, 0, false
+	}
+	e, ok := g.cache.Peek(downstream)
+	if !ok || g.clk.nanotime() >= e.expires.Load() {
+		return LevelOpen, 0, false
+	}
+	return LevelFromUint16(uint16(e.level.Load())), e.held.Swap(0), true
 }

@@ -77,3 +77,59 @@ func TestGateInFrontCostsClassZeroNothing(t *testing.T) {
 		})
 	}
 }
+
+// TestGateInFrontRecovers: with a shedding Gate in front that reports its
+// level and what it held back, the level still reopens fully within 5
+// windows of the load dropping (4× → 1×, and 4× → 0.5×), and goodput is back
+// to 0.95 within 5 s, at the experiment's shape (8 × 10 ms) and at a fast
+// one (16 × 2 ms) and slow few-slot ones. Before the Gate reported what it held
+// back, the stepwise rise never reached open at 1× (the Controller could
+// not tell the demand it did not see from none). At 4 × 100 ms and 1× the
+// queue itself is unstable (M/M/4 at ρ = 1) with or without a Gate, so the
+// slow shapes drop to 0.5×.
+func TestGateInFrontRecovers(t *testing.T) {
+	t.Parallel()
+	type shape struct {
+		slots int
+		svc   time.Duration
+		after float64
+	}
+	shapes := []shape{{8, 10 * time.Millisecond, 1}, {8, 10 * time.Millisecond, 0.5}, {16, 2 * time.Millisecond, 1},
+		{8, 100 * time.Millisecond, 0.5}, {4, 100 * time.Millisecond, 0.5}}
+	seeds := uint64(6)
+	if testing.Short() || raceEnabled {
+		seeds, shapes = 2, append(shapes[:2], shapes[3:]...) // not the fast shape: ~30k requests a second
+	}
+	const over, after = 8 * time.Second, 6 * time.Second
+	for _, s := range shapes {
+		for seed := uint64(1); seed <= seeds; seed++ {
+			t.Run(fmt.Sprintf("%d×%v/4×→%g×/seed%d", s.slots, s.svc, s.after, seed), func(t *testing.T) {
+				synctest.Test(t, func(t *testing.T) {
+					sc := simConfig{seed: seed, slots: s.slots, service: s.svc, gateSheds: true,
+						segments: []simSegment{{4, over}, {s.after, after}}}
+					r := runSim(sc)
+					reopen, n := -1, 0
+					for i, end := range r.windowEnds {
+						if end > over {
+							n++
+							if r.windows[i].To.IsOpen() {
+								reopen = n
+								break
+							}
+						}
+					}
+					back := time.Duration(-1)
+					for at := time.Duration(0); at < after; at += time.Second {
+						if r.goodput(sc, over+at, over+at+time.Second) >= 0.95 {
+							back = at + time.Second
+							break
+						}
+					}
+					t.Logf("open after %d windows past the drop; goodput ≥ 0.95 in the second ending %v after it", reopen, back)
+					assert.True(t, reopen >= 1 && reopen <= 5, "reopened after %d windows", reopen)
+					assert.True(t, back > 0 && back <= 5*time.Second, "goodput back to 0.95 after %v", back)
+				})
+			})
+		}
+	}
+}

@@ -18,9 +18,11 @@ const (
 	PriorityHeader = "Bulwark-Priority"
 	// GateLevelHeader carries, on a request, the level the sender's Gate
 	// enforces for this downstream ("business.user"), when it caches a
-	// closed one: the downstream then knows that demand above that level
-	// was held back (see Controller.ObserveGateLevel).
+	// closed one, and GateHeldHeader how many requests that Gate refused
+	// since its previous request (decimal): the downstream then knows the
+	// demand it did not see (see Controller.ObserveGate).
 	GateLevelHeader = "Bulwark-Gate-Level"
+	GateHeldHeader  = "Bulwark-Gate-Held"
 )
 
 type priorityKey struct{}
@@ -65,9 +67,9 @@ func PriorityFromHeader(r *http.Request) Priority {
 // gets 503 Service Unavailable with Retry-After. Both carry the LevelHeader.
 // A request whose client leaves while queued is answered 503 too, without
 // running the handler. A valid GateLevelHeader on the request is passed to
-// c.ObserveGateLevel. (A client that forges it can only make the level
-// reopen in steps instead of at once; an entry tier facing untrusted
-// clients may delete it.)
+// c.ObserveGate with the GateHeldHeader. (A client that forges them can
+// only make the level reopen in steps instead of at once; an entry tier
+// facing untrusted clients may delete them.)
 func Middleware(c *Controller, priority func(*http.Request) Priority) func(http.Handler) http.Handler {
 	if priority == nil {
 		priority = PriorityFromHeader
@@ -77,7 +79,8 @@ func Middleware(c *Controller, priority func(*http.Request) Priority) func(http.
 			p := priority(r)
 			if v := r.Header.Get(GateLevelHeader); v != "" {
 				if l, err := ParseLevel(v); err == nil {
-					c.ObserveGateLevel(l)
+					held, _ := strconv.ParseInt(r.Header.Get(GateHeldHeader), 10, 64)
+					c.ObserveGate(l, held)
 				}
 			}
 			permit, err := c.Acquire(r.Context(), p)
@@ -115,8 +118,9 @@ func Middleware(c *Controller, priority func(*http.Request) Priority) func(http.
 // request is never modified: the header goes on a clone. A request the Gate
 // sheds fails with a *ShedError without being sent. A request sent while
 // g caches a closed level for the downstream carries that level in the
-// GateLevelHeader, so the downstream's Middleware knows what was held
-// back. Requests with no priority are sent ungated.
+// GateLevelHeader and the count of requests g refused since in the
+// GateHeldHeader (Gate.Enforced), so the downstream's Middleware knows
+// what was held back. Requests with no priority are sent ungated.
 func RoundTripper(g *Gate, next http.RoundTripper) http.RoundTripper {
 	if next == nil {
 		next = http.DefaultTransport
@@ -150,9 +154,9 @@ func (t *gatedTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			}
 			return nil, err
 		}
-		gl, gated := t.gate.Level(host)
+		gl, held, gated := t.gate.Enforced(host)
 		want := p.String()
-		if req.Header.Get(PriorityHeader) != want || gated || req.Header.Get(GateLevelHeader) != "" {
+		if req.Header.Get(PriorityHeader) != want || gated || req.Header.Get(GateLevelHeader) != "" || req.Header.Get(GateHeldHeader) != "" {
 			// Never write into the caller's request: clone it (Clone copies
 			// the Header, and a nil Header becomes a new one).
 			req = req.Clone(req.Context())
@@ -160,10 +164,11 @@ func (t *gatedTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 				req.Header = make(http.Header, 2)
 			}
 			req.Header.Set(PriorityHeader, want)
+			req.Header.Del(GateLevelHeader)
+			req.Header.Del(GateHeldHeader)
 			if gated {
 				req.Header.Set(GateLevelHeader, gl.String())
-			} else {
-				req.Header.Del(GateLevelHeader)
+				req.Header.Set(GateHeldHeader, strconv.FormatInt(held, 10))
 			}
 		}
 	}

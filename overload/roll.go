@@ -50,7 +50,7 @@ func (c *Controller) roll(now int64) (WindowStats, bool) {
 	}
 	cur := c.state.Load().key
 	w := c.swapCounters(now, start, cur)
-	trunc, gated := c.truncation(w.arrivals)
+	trunc, gated, hidden := c.truncation(w.arrivals)
 	v := c.verdict(w)
 	capacity := c.measureCapacity(w, v)
 	backlog, v := c.backlog(v)
@@ -61,7 +61,7 @@ func (c *Controller) roll(now int64) (WindowStats, bool) {
 		next = keyOpen
 	default:
 		first := !c.lastOverloaded && w.mean <= 2*c.threshold
-		next = nextLevelGated(w.hist, cur, w.started, backlog, capacity, v, first, trunc)
+		next = nextLevelGated(w.hist, cur, w.started, backlog, capacity, v, first, trunc, uint64(hidden))
 	}
 	c.lastOverloaded = v == verdictOverloaded || v == verdictRefusing || v == verdictMarginal
 	c.calm.Store(!c.lastOverloaded && c.meanHold.Load() == 0)
@@ -80,6 +80,7 @@ func (c *Controller) roll(now int64) (WindowStats, bool) {
 		Capacity:   perSecond(c.drainInterval()),
 		Backlog:    backlog,
 		Gated:      gated,
+		Held:       hidden,
 		From:       levelFromKey(cur),
 		To:         levelFromKey(next),
 	}, next != cur

@@ -229,8 +229,8 @@ func runSim(sc simConfig) *simResult {
 				continue
 			}
 			if sc.gateSheds && !sc.gateSilent {
-				if l, ok := gate.Level("svc"); ok {
-					c.ObserveGateLevel(l) // the GateLevelHeader
+				if l, held, ok := gate.Enforced("svc"); ok {
+					c.ObserveGate(l, held) // the GateLevelHeader and GateHeldHeader
 				}
 			}
 			if sc.ownQueue {

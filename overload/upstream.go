@@ -6,23 +6,30 @@ import "math"
 // sheds in front of the service hides the demand above its level, and the
 // Controller must not take the traffic it sees for all there is.
 
-// ObserveGateLevel reports that the next request (passed to Acquire or
-// Admit) came through an upstream Gate enforcing level l: the caller did
-// not send requests below l, so the Controller's view of the demand above
-// l is incomplete. Middleware calls it for requests carrying the
-// GateLevelHeader, which RoundTripper sets. Callers that pair a Gate with
-// Acquire or Admit themselves should pass the Gate's Level for the
-// downstream, when it has one, before each request.
+// ObserveGate reports that the next request (passed to Acquire or Admit)
+// came through an upstream Gate enforcing level l, which refused held
+// requests for this service since its previous report (Gate.Enforced gives
+// both). Middleware calls it for requests carrying the GateLevelHeader,
+// which RoundTripper sets; callers that pair a Gate with Acquire or Admit
+// themselves should call it before each request the Gate let through, with
+// what Gate.Enforced returned (skip it when that returns false).
 //
-// Without it, a window in which most arrivals came filtered through a
-// Gate looks like demand at capacity, the level reopens fully, and the
-// Gate sends everything; with it, the level rises in steps sized by the
-// demand density seen below the Gate's level. An open level is ignored.
-func (c *Controller) ObserveGateLevel(l Level) {
+// Without it, a window in which most arrivals came filtered through a Gate
+// looks like demand at about the capacity, the level reopens fully, the Gate
+// then sends everything, and the most important requests wait behind a
+// window of work that times out. With it, the Controller adds the held
+// requests to the demand it judges, and raises the level in steps sized by
+// the demand density it sees below the Gate's level (see "Upstream Gates"
+// in the package documentation). An open level is ignored; a negative held
+// counts as 0 and a larger one than 65,536 as 65,536.
+func (c *Controller) ObserveGate(l Level, held int64) {
 	if !c.ready() || l.IsOpen() {
 		return
 	}
 	c.gated.Add(1)
+	if held > 0 {
+		c.hidden.Add(min(held, maxHeld))
+	}
 	key := uint32(l.key())
 	for {
 		old := c.gateMin.Load()
@@ -32,20 +39,25 @@ func (c *Controller) ObserveGateLevel(l Level) {
 	}
 }
 
+// maxHeld bounds one report's held count (a forged header cannot make the
+// demand look arbitrarily large).
+const maxHeld = 1 << 16
+
 // gatedShare: the demand above the lowest Gate level is taken as hidden
 // when at least 1/gatedShare of a window's arrivals came through a Gate
 // enforcing a closed level.
 const gatedShare = 2
 
 // truncation returns the key above which the window's histogram is
-// incomplete (keyOpen: complete) and the number of gated arrivals.
-func (c *Controller) truncation(arrivals int64) (uint16, int64) {
-	gated := c.gated.Swap(0)
+// incomplete (keyOpen: complete), the number of gated arrivals and the
+// requests upstream Gates held back.
+func (c *Controller) truncation(arrivals int64) (trunc uint16, gated, hidden int64) {
+	gated, hidden = c.gated.Swap(0), c.hidden.Swap(0)
 	low := uint16(c.gateMin.Swap(keyOpen))
 	if gated == 0 || gated*gatedShare < arrivals {
-		return keyOpen, gated
+		return keyOpen, gated, hidden
 	}
-	return low, gated
+	return low, gated, hidden
 }
 
 // riseLevel is ceilLevel for a histogram that is complete only up to the
@@ -56,10 +68,19 @@ func (c *Controller) truncation(arrivals int64) (uint16, int64) {
 // empty. The density is taken at its upper bound (so a rise errs small),
 // a rise stops at the end of trunc's class, and one from the end of a class
 // enters the next by 1/16 of its user levels, since its density is unknown;
-// a rise past the highest business class seen (probes show it) opens.
-func riseLevel(hist []bucket, want uint64, cur, trunc uint16) uint16 {
+// a rise past the highest business class seen (probes show it) opens, and
+// so does one that admits the whole demand (what arrived plus the hidden
+// requests the Gates held back).
+func riseLevel(hist []bucket, want uint64, cur, trunc uint16, hidden uint64) uint16 {
 	if trunc == keyOpen || len(hist) == 0 {
 		return ceilLevel(hist, want, cur)
+	}
+	var total uint64
+	for _, b := range hist {
+		total += uint64(b.n)
+	}
+	if want >= total+hidden {
+		return keyOpen // the whole demand, held back or not, fits
 	}
 	span := uint64(UserLevels)
 	for _, b := range hist {

@@ -79,8 +79,8 @@ func TestRiseLevelBehindAGate(t *testing.T) {
 		if rng.IntN(3) == 0 && trunc > 0 {
 			cur = uint16(rng.IntN(int(trunc)))
 		}
-		got := riseLevel(h, want, cur, trunc)
-		assert.Equal(t, ceilLevel(h, want, cur), riseLevel(h, want, cur, keyOpen), "case %d", i)
+		got := riseLevel(h, want, cur, trunc, 1<<40)
+		assert.Equal(t, ceilLevel(h, want, cur), riseLevel(h, want, cur, keyOpen, 0), "case %d", i)
 		assert.GreaterOrEqual(t, got, cur, "case %d: below the current level", i)
 		if got == keyOpen {
 			assert.Equal(t, UserLevels-1, tu, "case %d: opened from inside a class", i)
@@ -142,8 +142,8 @@ func TestGateLevelHeader(t *testing.T) {
 	before := down.gated.Load() + gated.Load()
 	assert.Equal(t, int64(1), before, "Middleware counted the gated request")
 
-	down.ObserveGateLevel(LevelOpen)
+	down.ObserveGate(LevelOpen, 5)
 	assert.Equal(t, before, down.gated.Load()+gated.Load(), "an open level is not a Gate")
 	var zero *Controller
-	zero.ObserveGateLevel(Level{}) // no panic
+	zero.ObserveGate(Level{}, 1) // no panic
 }

@@ -91,14 +91,15 @@ const (
 // was not, with a mean wait within twice the threshold: if its level admits
 // about what the slots run, it holds, and only a second such window cuts.
 func nextLevel(hist []bucket, cur uint16, started, backlog int64, capacity uint64, v windowVerdict, first bool) uint16 {
-	return nextLevelGated(hist, cur, started, backlog, capacity, v, first, keyOpen)
+	return nextLevelGated(hist, cur, started, backlog, capacity, v, first, keyOpen, 0)
 }
 
 // nextLevelGated is nextLevel for a window whose histogram is complete only
 // up to trunc (keyOpen: complete), because most arrivals came through an
-// upstream Gate enforcing that level: a rise extrapolates the demand above
-// it (riseLevel), and the window's total is not taken for the demand.
-func nextLevelGated(hist []bucket, cur uint16, started, backlog int64, capacity uint64, v windowVerdict, first bool, trunc uint16) uint16 {
+// upstream Gate enforcing that level, and hidden requests were held back
+// by such Gates: the demand is what arrived plus the hidden, and a rise
+// extrapolates the demand above trunc (riseLevel).
+func nextLevelGated(hist []bucket, cur uint16, started, backlog int64, capacity uint64, v windowVerdict, first bool, trunc uint16, hidden uint64) uint16 {
 	var total, admitted uint64
 	for _, b := range hist {
 		total += uint64(b.n)
@@ -135,7 +136,7 @@ func nextLevelGated(hist []bucket, cur uint16, started, backlog int64, capacity 
 	case v == verdictMarginal:
 		v = verdictOverloaded
 	}
-	if (v == verdictIdle || v == verdictLow || v == verdictNormal) && capacity > 0 && float64(total) <= float64(capacity)*noise && trunc == keyOpen {
+	if (v == verdictIdle || v == verdictLow || v == verdictNormal) && capacity > 0 && float64(total+hidden) <= float64(capacity)*noise {
 		// The mean wait was below the threshold and everything that
 		// arrived, shed or not, is within arrival noise of what the slots
 		// run: the demand is a load at capacity, not overload. Reopen
@@ -152,7 +153,7 @@ func nextLevelGated(hist []bucket, cur uint16, started, backlog int64, capacity 
 		// than the steady cut (95 % of what the slots run) would leave them
 		// idle for the next window. Rise to it; never cut here.
 		if want := uint64(float64(ran) * (1 - alpha)); want > admitted {
-			return riseLevel(hist, want, cur, trunc)
+			return riseLevel(hist, want, cur, trunc, hidden)
 		}
 		return cur
 	case verdictOverloaded, verdictRefusing:
@@ -177,7 +178,7 @@ func nextLevelGated(hist []bucket, cur uint16, started, backlog int64, capacity 
 				// queue is gone. Admit what empties the queue within the
 				// next window: what runs less the whole backlog.
 				if full := ran - min(uint64(backlog), ran); full > admitted {
-					return riseLevel(hist, full, cur, trunc)
+					return riseLevel(hist, full, cur, trunc, hidden)
 				}
 				return cur
 			}
@@ -196,7 +197,7 @@ func nextLevelGated(hist []bucket, cur uint16, started, backlog int64, capacity 
 		if capacity > admitted {
 			want = min(want, capacity)
 		}
-		return riseLevel(hist, want, cur, trunc)
+		return riseLevel(hist, want, cur, trunc, hidden)
 	default:
 		want := uint64(float64(admitted)*(1+beta) + 0.5)
 		if want <= admitted {
@@ -209,7 +210,7 @@ func nextLevelGated(hist []bucket, cur uint16, started, backlog int64, capacity 
 		if capacity > admitted && v == verdictLow {
 			want = max(want, admitted+(capacity-admitted)/2)
 		}
-		return riseLevel(hist, want, cur, trunc)
+		return riseLevel(hist, want, cur, trunc, hidden)
 	}
 }
 
