@@ -259,7 +259,7 @@ func TestDualBothHangingReplicaFailsFast(t *testing.T) {
 // succeed again once the faults end. (Both replicas with hanging Puts used
 // to spend each other's trial writes, so writes never came back.)
 func TestDualBothFaultSchedule(t *testing.T) {
-	for s := range 16 { // 200 seeds pass too (20 s without -race)
+	for s := range 10 { // 200 seeds pass too (20 s without -race)
 		seed := uint64(s + 1)
 		rng := rand.New(rand.NewPCG(seed, 43))
 		n := 2 + rng.IntN(2)
@@ -314,7 +314,7 @@ func TestDualBothFaultSchedule(t *testing.T) {
 					})
 				}
 				// The fault schedule, on replicas 0 and 1.
-				for range 20 + rng.IntN(20) {
+				for range 10 + rng.IntN(20) {
 					f := fs[rng.IntN(2)]
 					f.open()
 					f.down.Store(false)
