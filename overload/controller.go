@@ -370,7 +370,7 @@ func (c *Controller) arrive(key uint16) (*admission, int64) {
 	var now int64
 	if n&3 == 0 {
 		now = c.nanotime()
-		if n >= c.winRequests || now-c.winStart.Load() >= c.window {
+		if n+c.hidden.Load() >= c.winRequests || now-c.winStart.Load() >= c.window {
 			c.maybeRoll(now)
 		}
 	} else if n >= c.winRequests {

@@ -1,6 +1,7 @@
 package overload
 
 import (
+	"flag"
 	"fmt"
 	"testing"
 	"testing/synctest"
@@ -8,6 +9,9 @@ import (
 
 	"github.com/stretchr/testify/assert"
 )
+
+var gateFrontAll = flag.Bool("gatefront.all", false,
+	"TestGateInFrontCostsClassZeroNothing also measures 16 × 100 ms, 4 × 50 ms and 8 × 10 ms at 4× (the RESULTS.md table)")
 
 // gateFrontPoint is one slow service of the review's harness: few slots,
 // 100 ms handlers, Poisson load at mult × capacity, 500 ms deadlines.
@@ -51,6 +55,10 @@ func TestGateInFrontCostsClassZeroNothing(t *testing.T) {
 	const seeds, span = 6, 20 * time.Second
 	points := []gateFrontPoint{{4, 100 * time.Millisecond, 4}, {8, 100 * time.Millisecond, 4}, {8, 100 * time.Millisecond, 2}}
 	modes := []gateFrontMode{noGate, gateTells, gateSilent}
+	if *gateFrontAll {
+		points = append(points, gateFrontPoint{16, 100 * time.Millisecond, 4}, gateFrontPoint{4, 50 * time.Millisecond, 4},
+			gateFrontPoint{8, 10 * time.Millisecond, 4})
+	}
 	if testing.Short() || raceEnabled {
 		// The race detector slows the simulation about tenfold: the two
 		// 4× points, without the silent Gate (which is only logged).

@@ -45,12 +45,17 @@ type windowCounts struct {
 // roll closes the window. The caller holds the rolling flag.
 func (c *Controller) roll(now int64) (WindowStats, bool) {
 	start := c.winStart.Load()
-	if now-start < c.window && c.arrivals.Load() < c.winRequests && !c.forceRoll.Swap(false) {
+	if now-start < c.window && c.arrivals.Load()+c.hidden.Load() < c.winRequests && !c.forceRoll.Swap(false) {
 		return WindowStats{}, false // another caller just rolled
 	}
 	cur := c.state.Load().key
 	w := c.swapCounters(now, start, cur)
 	trunc, gated, hidden := c.truncation(w.arrivals)
+	if trunc < cur {
+		// A Gate learns a rise one round trip into the window: the keys up
+		// to the level in force were hidden only for that long.
+		trunc = cur
+	}
 	v := c.verdict(w)
 	capacity := c.measureCapacity(w, v)
 	backlog, v := c.backlog(v)

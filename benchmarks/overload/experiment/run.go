@@ -416,6 +416,11 @@ func (rn *runner) runGate(warm, measure time.Duration) {
 						if gate.Allow("svc", p) != nil {
 							return outcome{}
 						}
+						// What RoundTripper sends in the GateLevelHeader and
+						// GateHeldHeader, and Middleware passes on.
+						if l, held, ok := gate.Enforced("svc"); ok {
+							srv.c.ObserveGate(l, held)
+						}
 						defer gate.Observe("svc", srv.level())
 					}
 					return call(ctx, srv, at, r)
@@ -490,6 +495,9 @@ func (rn *runner) runM2(seed uint64, warm, measure time.Duration, pols []string)
 				if gate != nil {
 					if err := gate.Allow("M", prio); err != nil {
 						return outcome{}
+					}
+					if l, held, ok := gate.Enforced("M"); ok {
+						srv.(*bulwarkServer).c.ObserveGate(l, held)
 					}
 				}
 				release, ok := srv.admit(ctx, r.class, prio.User)
