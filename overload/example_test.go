@@ -76,3 +76,25 @@ func ExampleGate() {
 	// true
 	// <nil>
 }
+
+// A Gate paired with a Controller without HTTP: before each request the Gate
+// lets through, tell the Controller what the Gate holds back.
+func ExampleController_ObserveGate() {
+	c, _ := overload.New(overload.Config{MaxConcurrency: 8})
+	g, _ := overload.NewGate(overload.GateConfig{})
+	g.Observe("svc", overload.Level{Business: 1, User: 40}) // from a response
+	_ = g.Allow("svc", overload.Priority{Business: 3})      // the probe goes through
+	_ = g.Allow("svc", overload.Priority{Business: 2})      // held back
+
+	p := overload.Priority{Business: 0, User: 7}
+	if g.Allow("svc", p) == nil {
+		if l, held, ok := g.Enforced("svc"); ok {
+			fmt.Println("gate level", l, "held", held)
+			c.ObserveGate(l, held)
+		}
+		if permit, err := c.Acquire(context.Background(), p); err == nil {
+			permit.Release()
+		}
+	}
+	// Output: gate level 1.40 held 1
+}

@@ -141,3 +141,28 @@ func TestGateInFrontRecovers(t *testing.T) {
 		}
 	}
 }
+
+// TestGateInFrontAcrossTheGrid: TestLevelEngagesAcrossTheGrid's points with
+// a shedding Gate in front that reports its level: class 0 ≥ 0.95 and
+// goodput ≥ 0.7 hold there too.
+func TestGateInFrontAcrossTheGrid(t *testing.T) {
+	t.Parallel()
+	n := 7
+	if testing.Short() || raceEnabled {
+		n = 1
+	}
+	for _, p := range gridPoints(1, n) {
+		t.Run(p.service.String()+"x"+itoa(p.slots), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				span := simSpan(p, 4)
+				sc := simConfig{seed: uint64(p.slots) + uint64(p.service), slots: p.slots, service: p.service, gateSheds: true,
+					segments: []simSegment{{4, span}}}
+				r := runSim(sc)
+				c0, gp := r.classSuccess(0, span/2, span), r.goodput(sc, span/2, span)
+				t.Logf("class 0 %.3f, goodput %.3f", c0, gp)
+				assert.GreaterOrEqual(t, c0, 0.95)
+				assert.GreaterOrEqual(t, gp, 0.7)
+			})
+		})
+	}
+}
