@@ -266,17 +266,25 @@ func TestScenarioCatchesALeak(t *testing.T) {
 // phase's service levels as the service's failure, naming the slot hold
 // time, and not as "machine too busy".
 func TestSlowServiceIsNotABusyMachine(t *testing.T) {
-	_, failed := phaseFindings(t, wiring{slowdown: 2.5}, "normal")
-	busy := findingsOf(failed, "normal", kindBusy)
-	if raceEnabled && busy != "" {
-		// The race detector's CPU cost can starve the scheduler for real:
-		// the slot hold time must still be among the service levels named.
-		assert.Contains(t, busy, "hold a slot")
-		assert.NotContains(t, strings.SplitN(busy, "; so these", 2)[0], "capacity", "the reason must be the machine's, not the capacity")
-		return
+	// A machine that really starves the process (the race detector's CPU
+	// cost, other packages' tests on the same cores) is told apart by
+	// scheduler latency and generator lateness; such a run is repeated, up
+	// to three times, so the service-level verdict is checked on a run the
+	// machine did not disturb whenever there is one.
+	var busy string
+	for try := 0; try < 3; try++ {
+		_, failed := phaseFindings(t, wiring{slowdown: 2.5}, "normal")
+		busy = findingsOf(failed, "normal", kindBusy)
+		if busy == "" {
+			assert.Contains(t, findingsOf(failed, "normal", kindSLA), "hold a slot")
+			return
+		}
+		t.Logf("run %d: machine too busy: %s", try+1, busy)
 	}
-	assert.Contains(t, findingsOf(failed, "normal", kindSLA), "hold a slot")
-	assert.Empty(t, busy)
+	// Every run was disturbed: the slot hold time must still be among the
+	// service levels named, and the reason must be the machine's.
+	assert.Contains(t, busy, "hold a slot")
+	assert.NotContains(t, strings.SplitN(busy, "; so these", 2)[0], "capacity", "the reason must be the machine's, not the capacity")
 }
 
 // TestSchedP99 checks the percentile over a synthetic histogram.
