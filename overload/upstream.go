@@ -66,11 +66,12 @@ func (c *Controller) truncation(arrivals int64) (trunc uint16, gated, hidden int
 // are uniform, being a hash), so a rise admits about want requests instead
 // of jumping to open because the cells an upstream Gate filtered out are
 // empty. The density is taken at its upper bound (so a rise errs small),
-// a rise stops at the end of trunc's class, and one from the end of a class
-// enters the next by 1/16 of its user levels, since its density is unknown;
-// a rise past the highest business class seen (probes show it) opens, and
-// so does one that admits the whole demand (what arrived plus the hidden
-// requests the Gates held back).
+// and a rise stops at the end of trunc's class. Where no density is known
+// (the next class, or a class with few arrivals), the hidden requests the
+// Gates held back bound it: they are at most all in that class. A rise past
+// the highest business class seen (probes show it) opens, and so does one
+// that admits the whole demand (what arrived plus the hidden requests).
+// With nothing held back the view is complete: ceilLevel.
 func riseLevel(hist []bucket, want uint64, cur, trunc uint16, hidden uint64) uint16 {
 	if trunc == keyOpen || len(hist) == 0 {
 		return ceilLevel(hist, want, cur)
@@ -103,25 +104,32 @@ func riseLevel(hist []bucket, want uint64, cur, trunc uint16, hidden uint64) uin
 			return max(b.key, cur)
 		}
 	}
-	steps := span / newClassLevels // no density known
-	if inClass >= minDensityCount {
-		// The density's upper bound (two standard deviations of a
-		// Poisson count): an overestimate only makes the rise smaller,
-		// while an underestimate overshoots into the queue.
-		n := float64(inClass)
-		density := (n + 2*math.Sqrt(n)) / float64(user+1)
-		steps = max(1, uint64(float64(want-sum)/density+0.999))
+	if hidden == 0 {
+		return ceilLevel(hist, want, cur) // nothing held back: the view is complete
 	}
-	pos := class*span + user + steps
-	switch {
-	case user < span-1:
-		// Not past the end of trunc's class: the next class's density
-		// is unknown (business classes differ widely in volume).
-		pos = min(pos, class*span+span-1)
-	case pos/span > class:
-		// At the end of the class: enter the next by a few user levels
-		// and measure its density in the next window.
-		pos = min(pos, (class+1)*span+span/newClassLevels-1)
+	extra := float64(want - sum)
+	var pos uint64
+	switch left := span - 1 - user; {
+	case left == 0:
+		// At the end of trunc's class. The next class's volume is
+		// unknown (business classes differ widely), but it is at most
+		// what the Gates held back: spread over the class, that bounds
+		// its density, and a step sized by it admits at most extra.
+		steps := uint64(extra * float64(span) / float64(hidden))
+		pos = (class+1)*span + min(steps, span-1)
+	case inClass >= minDensityCount:
+		// The density's upper bound (densitySigmas standard deviations
+		// of a Poisson count): an overestimate only makes the rise
+		// smaller, while an underestimate overshoots into the queue.
+		// It stops at the class's end.
+		n := float64(inClass)
+		density := (n + densitySigmas*math.Sqrt(n)) / float64(user+1)
+		pos = class*span + user + min(max(1, uint64(extra/density+0.999)), left)
+	default:
+		// Too few arrivals in the class for a density: the rest of the
+		// class holds at most what was held back.
+		steps := uint64(extra * float64(left) / float64(hidden))
+		pos = class*span + user + min(max(1, steps), left)
 	}
 	top := uint64(hist[len(hist)-1].key >> 8)
 	if nb := pos / span; nb > top || nb > 255 {
@@ -132,9 +140,9 @@ func riseLevel(hist []bucket, want uint64, cur, trunc uint16, hidden uint64) uin
 }
 
 // minDensityCount: fewer arrivals than this in trunc's class give no
-// density; the rise is then 1/newClassLevels of a class, as is the step
-// into a class not yet admitted.
+// density (the held-back count bounds it instead); densitySigmas is how
+// far above the measured density a rise assumes it.
 const (
 	minDensityCount = 4
-	newClassLevels  = 16
+	densitySigmas   = 2
 )
