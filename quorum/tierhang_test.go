@@ -108,270 +108,331 @@ func TestMasterSlaveHangingSlaveDoesNotFillMaxInFlight(t *testing.T) {
 	}
 }
 
-// TestDualBothHangingReplicaFailsFast: one replica of a DualBoth pair
-// hangs (its calls block until their context ends; with putsOnly only its
-// Puts) while writers keep going. Every write used to wait ReplicaTimeout
-// and then fail, for as long as the hang lasted, with 24-34 calls held by
-// the hanging replica. DualBoth needs both replicas, so the writes must
-// fail; once the replica is known to hang they now fail at once (Fast,
-// ErrNotApplied) without calling it, background probes find it back, and
-// writes succeed again soon after it answers. N, writers, delays,
-// ReplicaTimeout and which replica of the pair hangs are drawn from the
-// seed; fake time.
-func TestDualBothHangingReplicaFailsFast(t *testing.T) {
-	for s := range 12 {
-		seed := uint64(s + 1)
-		rng := rand.New(rand.NewPCG(seed, 41))
-		// The reviewer's case (8 writers, 10 s, N = 2 and 3) first; the
-		// other draws hang for 3 s to keep the race run short.
-		hang := 10 * time.Second
-		if s >= 4 {
-			hang = 3 * time.Second
-		}
-		n := 2 + s%2
-		writers := 8
-		if s >= 4 {
-			writers = 1 + rng.IntN(8)
-		}
-		timeout := []time.Duration{100 * time.Millisecond, 300 * time.Millisecond, time.Second}[rng.IntN(3)]
-		delay := time.Duration(1+rng.IntN(5)) * time.Millisecond
-		hung := rng.IntN(2)
-		if s < 4 {
-			hung = 1 - s/2 // the secondary, then the primary
-		}
-		putsOnly := s >= 6 && rng.IntN(2) == 0
-		name := fmt.Sprintf("seed=%d/n=%d/writers=%d/hang=%v/timeout=%v/delay=%v/hung=%d/putsonly=%v", seed, n, writers, hang, timeout, delay, hung, putsOnly)
-		t.Run(name, func(t *testing.T) {
-			synctest.Test(t, func(t *testing.T) {
-				fs, reps := nFakes(n)
-				for _, f := range fs {
-					f.setDelay(delay)
-				}
-				c := newClient(t, reps, quorum.Config{Tier: quorum.DualWrite, DualWrite: quorum.DualBoth, ReplicaTimeout: timeout})
-				ctx := context.Background()
-				require.NoError(t, c.Put(ctx, "k0", []byte("v")))
-				h := fs[hung]
-				h.gatePutsOnly.Store(putsOnly)
-				start := time.Now()
-				h.block()
-				var stop atomic.Bool
-				var opened atomic.Int64 // unix ns when the hang ended
-				var mu sync.Mutex
-				var writes, slow, failed, fast, late, okAfter int
-				var lastSlow, recovered time.Duration
-				last := make([]quorum.Version, writers)
-				var wg sync.WaitGroup
-				for w := range writers {
-					wg.Go(func() {
-						for i := 0; !stop.Load(); i++ {
-							t0 := time.Now()
-							v, err := c.PutVersion(ctx, "w"+strconv.Itoa(w), []byte(strconv.Itoa(i)))
-							d := time.Since(t0)
-							mu.Lock()
-							writes++
-							if d > 100*time.Millisecond {
-								slow++
-								lastSlow = t0.Sub(start)
-							}
-							if err != nil {
-								failed++
-								notApplied := errors.Is(err, quorum.ErrNotApplied)
-								if !errors.Is(err, quorum.ErrNoQuorum) || notApplied == errors.Is(err, quorum.ErrIndeterminate) {
-									t.Errorf("not ErrNoQuorum and exactly one of ErrNotApplied and ErrIndeterminate: %v", err)
-								}
-								var qe *quorum.Error
-								if errors.As(err, &qe) && qe.Fast {
-									fast++
-									if !notApplied {
-										t.Errorf("a fast failure is not ErrNotApplied: %v", err)
-									}
-								}
-							} else {
-								last[w] = v
-								if o := opened.Load(); o != 0 && recovered == 0 {
-									recovered = time.Duration(time.Now().UnixNano() - o)
-								}
-							}
-							// Writes started well after the hang ended.
-							if o := opened.Load(); o != 0 && t0.UnixNano() > o+int64(timeout+2500*time.Millisecond) {
-								if err != nil {
-									late++
-								} else {
-									okAfter++
-								}
-							}
-							mu.Unlock()
-							time.Sleep(2 * time.Millisecond)
-						}
-					})
-				}
-				// The ramp: the writes that met the hang before it was
-				// known; a write's calls end at most 3 × ReplicaTimeout
-				// after it started.
-				time.Sleep(3*timeout + 50*time.Millisecond)
-				early := h.maxHeld.Load()
-				h.maxHeld.Store(h.held.Load())
-				time.Sleep(hang - 3*timeout - 50*time.Millisecond)
-				held := h.maxHeld.Load()
-				opened.Store(time.Now().UnixNano())
-				h.open()
-				time.Sleep(timeout + 4*time.Second)
-				stop.Store(true)
-				wg.Wait()
-				require.NoError(t, c.Close())
+// tierCase is a tier configuration under test, and what its writes need.
+type tierCase struct {
+	name string
+	cfg  quorum.Config
+	// needs reports whether a write cannot be acknowledged without
+	// replica i of the pair.
+	needs func(i int) bool
+	// holds reports whether an acknowledged write must be on replica r0
+	// and r1 as the tier's contract says (the records they hold for it).
+	holds func(r0, r1 quorum.Record) bool
+}
 
-				t.Logf("%d writes, %d took >100ms (last at %v), %d failed (%d fast); hanging replica held at most %d calls in the first 3 × ReplicaTimeout, %d after; after the hang: first success after %v, %d ok, %d failed",
-					writes, slow, lastSlow, failed, fast, early, held, recovered, okAfter, late)
-				assert.Positive(t, fast)
-				// One write per writer meets the hang before it is known;
-				// with only Puts hanging, probes (Gets) find the replica
-				// answering, and a trial write at most every probeMax
-				// (after 100, 200, 400, 800 ms) waits for it again.
-				bound := writers + 2
-				if putsOnly {
-					bound += int(hang/time.Second) + 5
-				}
-				assert.LessOrEqual(t, slow, bound, "writes that waited for the hanging replica")
-				// Before the hang is known: per writer its version read
-				// and its record, plus a probe; then 4 plus one per writer.
-				assert.LessOrEqual(t, early, int64(2*writers+1), "calls held by the hanging replica before the hang is known")
-				assert.LessOrEqual(t, held, int64(4+writers), "calls held by the hanging replica once it is known to hang")
-				assert.Positive(t, okAfter, "writes succeed once the replica answers")
-				assert.LessOrEqual(t, recovered, timeout+2*time.Second, "writes succeed again soon after the hang ends")
-				assert.Zero(t, late, "writes fail after the replica answers again")
-				for w := range writers {
-					if !last[w].IsZero() {
-						assert.Equal(t, last[w], h.stored(t, "w"+strconv.Itoa(w)).Version, "writer %d: the replica holds its last acknowledged write", w)
-					}
-				}
+var tierCases = []tierCase{
+	{"MasterSlave", quorum.Config{Tier: quorum.MasterSlave},
+		func(i int) bool { return i == 0 },
+		func(r0, _ quorum.Record) bool { return !r0.Version.IsZero() }},
+	{"DualPrimary", quorum.Config{Tier: quorum.DualWrite, DualWrite: quorum.DualPrimary},
+		func(i int) bool { return i == 0 },
+		func(r0, _ quorum.Record) bool { return !r0.Version.IsZero() }},
+	{"DualEither", quorum.Config{Tier: quorum.DualWrite, DualWrite: quorum.DualEither},
+		func(int) bool { return false },
+		func(r0, r1 quorum.Record) bool { return !r0.Version.IsZero() || !r1.Version.IsZero() }},
+	{"DualBoth", quorum.Config{Tier: quorum.DualWrite, DualWrite: quorum.DualBoth},
+		func(int) bool { return true },
+		func(r0, r1 quorum.Record) bool { return !r0.Version.IsZero() && !r1.Version.IsZero() }},
+}
+
+// TestTierHangingReplicaFailsFast: one replica of a tier's pair hangs (its
+// calls block until their context ends; with putsOnly only its Puts) while
+// writers keep going. When the tier's writes need that replica (the master
+// under MasterSlave, the primary under DualPrimary, either under
+// DualBoth), every write used to wait ReplicaTimeout and then fail, for as
+// long as the hang lasted. Such writes must fail; once the replica is
+// known to hang they now fail at once (Fast, ErrNotApplied) without
+// calling it, background probes (and Put trials) find it back, and writes
+// succeed again soon after it answers. When they do not need it (the
+// secondary under DualPrimary, either under DualEither), they keep
+// succeeding on the other. The reviewer's case (8 writers, 10 s, N = 2
+// and 3) first, then N, writers, delays, ReplicaTimeout, which replica
+// hangs and putsOnly drawn from the seed; fake time.
+func TestTierHangingReplicaFailsFast(t *testing.T) {
+	for _, tc := range tierCases {
+		seeds := 6
+		if tc.name == "DualBoth" {
+			seeds = 12
+		}
+		for s := range seeds {
+			seed := uint64(s + 1)
+			rng := rand.New(rand.NewPCG(seed, 41))
+			hang := 10 * time.Second
+			n := 2 + s%2
+			writers := 8
+			reviewer := s < 2 || tc.name == "DualBoth" && s < 4
+			if !reviewer {
+				hang = 3 * time.Second
+				writers = 1 + rng.IntN(8)
+			}
+			timeout := []time.Duration{100 * time.Millisecond, 300 * time.Millisecond, time.Second}[rng.IntN(3)]
+			delay := time.Duration(1+rng.IntN(5)) * time.Millisecond
+			hung := rng.IntN(2)
+			switch {
+			case tc.name == "DualBoth" && reviewer:
+				hung = 1 - s/2 // the secondary, then the primary
+			case reviewer && tc.needs(0):
+				hung = 0 // the master, the primary
+			}
+			putsOnly := !reviewer && rng.IntN(2) == 0
+			name := fmt.Sprintf("%s/seed=%d/n=%d/writers=%d/hang=%v/timeout=%v/delay=%v/hung=%d/putsonly=%v", tc.name, seed, n, writers, hang, timeout, delay, hung, putsOnly)
+			t.Run(name, func(t *testing.T) {
+				testHangingReplica(t, tc, n, writers, hang, timeout, delay, hung, putsOnly)
 			})
-		})
+		}
 	}
 }
 
-// TestDualBothFaultSchedule: random fault schedules on the pair of a
-// DualBoth tier (replicas hanging, hanging on Puts only, refusing, slow,
-// back to normal, switching every 20-500 ms) under concurrent writers of
-// distinct keys; fake time. With the fast failures of a hanging replica:
-// every acknowledged write is on both replicas, every write that failed
-// as ErrNotApplied (a fast one always does) is on neither, every failure
-// matches exactly one of ErrNotApplied and ErrIndeterminate, and writes
-// succeed again once the faults end. (Both replicas with hanging Puts used
-// to spend each other's trial writes, so writes never came back.)
-func TestDualBothFaultSchedule(t *testing.T) {
-	for s := range 10 { // 200 seeds pass too (20 s without -race)
-		seed := uint64(s + 1)
-		rng := rand.New(rand.NewPCG(seed, 43))
-		n := 2 + rng.IntN(2)
-		writers := 1 + rng.IntN(6)
-		timeout := []time.Duration{50 * time.Millisecond, 200 * time.Millisecond, time.Second}[rng.IntN(3)]
-		t.Run(fmt.Sprintf("seed=%d/n=%d/writers=%d/timeout=%v", seed, n, writers, timeout), func(t *testing.T) {
-			synctest.Test(t, func(t *testing.T) {
-				fs, reps := nFakes(n)
-				for _, f := range fs {
-					f.setDelay(time.Millisecond)
-				}
-				c := newClient(t, reps, quorum.Config{Tier: quorum.DualWrite, DualWrite: quorum.DualBoth, ReplicaTimeout: timeout})
-				ctx := context.Background()
-				var stop, calm atomic.Bool
-				type outcome struct {
-					key            string
-					acked, applied bool
-					fast           bool
-				}
-				var mu sync.Mutex
-				var outs []outcome
-				var calmOK int
-				var wg sync.WaitGroup
-				for w := range writers {
-					wg.Go(func() {
-						wr := rand.New(rand.NewPCG(seed, uint64(w)))
-						for i := 0; !stop.Load(); i++ {
-							key := fmt.Sprintf("w%d-%d", w, i)
-							wasCalm := calm.Load()
-							err := c.Put(ctx, key, []byte("v"))
-							o := outcome{key: key, acked: err == nil}
-							if err != nil {
-								notApplied := errors.Is(err, quorum.ErrNotApplied)
-								if notApplied == errors.Is(err, quorum.ErrIndeterminate) {
-									t.Errorf("%s: not exactly one of ErrNotApplied and ErrIndeterminate: %v", key, err)
-								}
-								o.applied = !notApplied
-								var qe *quorum.Error
-								o.fast = errors.As(err, &qe) && qe.Fast
-								if o.fast && !notApplied {
-									t.Errorf("%s: a fast failure is not ErrNotApplied: %v", key, err)
-								}
-							}
-							mu.Lock()
-							outs = append(outs, o)
-							if wasCalm && o.acked {
-								calmOK++
-							}
-							mu.Unlock()
-							time.Sleep(time.Duration(1+wr.IntN(3)) * time.Millisecond)
-						}
-					})
-				}
-				// The fault schedule, on replicas 0 and 1.
-				for range 10 + rng.IntN(20) {
-					f := fs[rng.IntN(2)]
-					f.open()
-					f.down.Store(false)
-					f.setDelay(time.Millisecond)
-					switch rng.IntN(5) {
-					case 0:
-						f.gatePutsOnly.Store(false)
-						f.block()
-					case 1:
-						f.gatePutsOnly.Store(true)
-						f.block()
-					case 2:
-						f.down.Store(true)
-					case 3:
-						f.setDelay(time.Duration(5+rng.IntN(50)) * time.Millisecond)
+func testHangingReplica(t *testing.T, tc tierCase, n, writers int, hang, timeout, delay time.Duration, hung int, putsOnly bool) {
+	synctest.Test(t, func(t *testing.T) {
+		fs, reps := nFakes(n)
+		for _, f := range fs {
+			f.setDelay(delay)
+		}
+		cfg := tc.cfg
+		cfg.ReplicaTimeout = timeout
+		c := newClient(t, reps, cfg)
+		ctx := context.Background()
+		require.NoError(t, c.Put(ctx, "k0", []byte("v")))
+		h := fs[hung]
+		h.gatePutsOnly.Store(putsOnly)
+		start := time.Now()
+		h.block()
+		var stop atomic.Bool
+		var opened atomic.Int64 // unix ns when the hang ended
+		var mu sync.Mutex
+		var writes, slow, failed, fast, late, okAfter int
+		var lastSlow, recovered time.Duration
+		last := make([]quorum.Version, writers)
+		var wg sync.WaitGroup
+		for w := range writers {
+			wg.Go(func() {
+				for i := 0; !stop.Load(); i++ {
+					t0 := time.Now()
+					v, err := c.PutVersion(ctx, "w"+strconv.Itoa(w), []byte(strconv.Itoa(i)))
+					d := time.Since(t0)
+					mu.Lock()
+					writes++
+					if d > 100*time.Millisecond {
+						slow++
+						lastSlow = t0.Sub(start)
 					}
-					time.Sleep(time.Duration(20+rng.IntN(480)) * time.Millisecond)
-				}
-				for _, f := range fs {
-					f.open()
-					f.down.Store(false)
-					f.setDelay(time.Millisecond)
-				}
-				// Probes and trials find the replicas back within
-				// ReplicaTimeout + 2 s (a hung probe or trial, then the next).
-				time.Sleep(timeout + 2*time.Second)
-				calm.Store(true)
-				time.Sleep(time.Second)
-				stop.Store(true)
-				wg.Wait()
-				require.NoError(t, c.Close())
-
-				var acked, notApplied, indeterminate, fast int
-				for _, o := range outs {
-					r0, r1 := fs[0].stored(t, o.key), fs[1].stored(t, o.key)
-					switch {
-					case o.acked:
-						acked++
-						if r0.Version.IsZero() || r1.Version.IsZero() {
-							t.Errorf("%s acknowledged but missing on a replica (%v, %v)", o.key, r0.Version, r1.Version)
+					if err != nil {
+						failed++
+						notApplied := errors.Is(err, quorum.ErrNotApplied)
+						if !errors.Is(err, quorum.ErrNoQuorum) || notApplied == errors.Is(err, quorum.ErrIndeterminate) {
+							t.Errorf("not ErrNoQuorum and exactly one of ErrNotApplied and ErrIndeterminate: %v", err)
 						}
-					case !o.applied:
-						notApplied++
-						if o.fast {
+						var qe *quorum.Error
+						if errors.As(err, &qe) && qe.Fast {
 							fast++
+							if !notApplied {
+								t.Errorf("a fast failure is not ErrNotApplied: %v", err)
+							}
 						}
-						if !r0.Version.IsZero() || !r1.Version.IsZero() {
-							t.Errorf("%s failed as not applied (fast %v) but stored (%v, %v)", o.key, o.fast, r0.Version, r1.Version)
+					} else {
+						last[w] = v
+						if o := opened.Load(); o != 0 && recovered == 0 {
+							recovered = time.Duration(time.Now().UnixNano() - o)
 						}
-					default:
-						indeterminate++
 					}
+					// Writes started well after the hang ended.
+					if o := opened.Load(); o != 0 && t0.UnixNano() > o+int64(timeout+2500*time.Millisecond) {
+						if err != nil {
+							late++
+						} else {
+							okAfter++
+						}
+					}
+					mu.Unlock()
+					time.Sleep(2 * time.Millisecond)
 				}
-				t.Logf("%d writes: %d acknowledged, %d not applied (%d fast), %d indeterminate; %d acknowledged after the faults ended",
-					len(outs), acked, notApplied, fast, indeterminate, calmOK)
-				assert.Positive(t, calmOK, "writes succeed once the faults end")
 			})
-		})
+		}
+		// The ramp: the writes that met the hang before it was known; a
+		// write's calls end at most 3 × ReplicaTimeout after it started.
+		time.Sleep(3*timeout + 50*time.Millisecond)
+		early := h.maxHeld.Load()
+		h.maxHeld.Store(h.held.Load())
+		time.Sleep(hang - 3*timeout - 50*time.Millisecond)
+		held := h.maxHeld.Load()
+		opened.Store(time.Now().UnixNano())
+		h.open()
+		time.Sleep(timeout + 4*time.Second)
+		stop.Store(true)
+		wg.Wait()
+		require.NoError(t, c.Close())
+
+		t.Logf("%d writes, %d took >100ms (last at %v), %d failed (%d fast); hanging replica held at most %d calls in the first 3 × ReplicaTimeout, %d after; after the hang: first success after %v, %d ok, %d failed",
+			writes, slow, lastSlow, failed, fast, early, held, recovered, okAfter, late)
+		// One write per writer meets the hang before it is known; with
+		// only Puts hanging, probes (Gets) find the replica answering, and
+		// a trial write at most every probeMax (after 100, 200, 400, 800
+		// ms) waits for it again.
+		bound := writers + 2
+		if putsOnly && tc.needs(hung) {
+			bound += int(hang/time.Second) + 5
+		}
+		assert.LessOrEqual(t, slow, bound, "writes that waited for the hanging replica")
+		// Before the hang is known: per writer its version read and its
+		// record, plus a probe; then 4 plus one per writer.
+		assert.LessOrEqual(t, early, int64(2*writers+1), "calls held by the hanging replica before the hang is known")
+		assert.LessOrEqual(t, held, int64(4+writers), "calls held by the hanging replica once it is known to hang")
+		assert.Positive(t, okAfter, "writes succeed once the replica answers")
+		assert.Zero(t, late, "writes fail after the replica answers again")
+		if !tc.needs(hung) {
+			assert.Zero(t, failed, "writes that do not need the hanging replica fail")
+			for w := range writers {
+				assert.Equal(t, last[w], fs[1-hung].stored(t, "w"+strconv.Itoa(w)).Version, "writer %d: the other replica holds its last acknowledged write", w)
+			}
+			return
+		}
+		assert.Positive(t, fast)
+		assert.LessOrEqual(t, recovered, timeout+2*time.Second, "writes succeed again soon after the hang ends")
+		for w := range writers {
+			if !last[w].IsZero() {
+				assert.Equal(t, last[w], h.stored(t, "w"+strconv.Itoa(w)).Version, "writer %d: the replica holds its last acknowledged write", w)
+			}
+		}
+	})
+}
+
+// TestTierFaultSchedule: random fault schedules on the pair of each tier
+// (replicas hanging, hanging on Puts only, refusing, slow, back to normal,
+// switching every 20-500 ms) under concurrent writers of distinct keys;
+// fake time. With the fast failures of a hanging replica: every
+// acknowledged write is where the tier's contract says (the master, the
+// primary, either, both), every write that failed as ErrNotApplied (a fast
+// one always does) is on neither, every failure matches exactly one of
+// ErrNotApplied and ErrIndeterminate, and writes succeed again once the
+// faults end. (Under DualBoth, two replicas with hanging Puts used to
+// spend each other's trial writes, so writes never came back.)
+func TestTierFaultSchedule(t *testing.T) {
+	for _, tc := range tierCases {
+		seeds := 5
+		if tc.name == "DualBoth" {
+			seeds = 10 // 200 seeds pass too (20 s without -race)
+		}
+		for s := range seeds {
+			seed := uint64(s + 1)
+			rng := rand.New(rand.NewPCG(seed, 43))
+			n := 2 + rng.IntN(2)
+			writers := 1 + rng.IntN(6)
+			timeout := []time.Duration{50 * time.Millisecond, 200 * time.Millisecond, time.Second}[rng.IntN(3)]
+			t.Run(fmt.Sprintf("%s/seed=%d/n=%d/writers=%d/timeout=%v", tc.name, seed, n, writers, timeout), func(t *testing.T) {
+				testFaultSchedule(t, tc, rng, seed, n, writers, timeout)
+			})
+		}
 	}
+}
+
+func testFaultSchedule(t *testing.T, tc tierCase, rng *rand.Rand, seed uint64, n, writers int, timeout time.Duration) {
+	synctest.Test(t, func(t *testing.T) {
+		fs, reps := nFakes(n)
+		for _, f := range fs {
+			f.setDelay(time.Millisecond)
+		}
+		cfg := tc.cfg
+		cfg.ReplicaTimeout = timeout
+		c := newClient(t, reps, cfg)
+		ctx := context.Background()
+		var stop, calm atomic.Bool
+		type outcome struct {
+			key            string
+			acked, applied bool
+			fast           bool
+		}
+		var mu sync.Mutex
+		var outs []outcome
+		var calmOK int
+		var wg sync.WaitGroup
+		for w := range writers {
+			wg.Go(func() {
+				wr := rand.New(rand.NewPCG(seed, uint64(w)))
+				for i := 0; !stop.Load(); i++ {
+					key := fmt.Sprintf("w%d-%d", w, i)
+					wasCalm := calm.Load()
+					err := c.Put(ctx, key, []byte("v"))
+					o := outcome{key: key, acked: err == nil}
+					if err != nil {
+						notApplied := errors.Is(err, quorum.ErrNotApplied)
+						if notApplied == errors.Is(err, quorum.ErrIndeterminate) {
+							t.Errorf("%s: not exactly one of ErrNotApplied and ErrIndeterminate: %v", key, err)
+						}
+						o.applied = !notApplied
+						var qe *quorum.Error
+						o.fast = errors.As(err, &qe) && qe.Fast
+						if o.fast && !notApplied {
+							t.Errorf("%s: a fast failure is not ErrNotApplied: %v", key, err)
+						}
+					}
+					mu.Lock()
+					outs = append(outs, o)
+					if wasCalm && o.acked {
+						calmOK++
+					}
+					mu.Unlock()
+					time.Sleep(time.Duration(1+wr.IntN(3)) * time.Millisecond)
+				}
+			})
+		}
+		// The fault schedule, on replicas 0 and 1.
+		for range 10 + rng.IntN(20) {
+			f := fs[rng.IntN(2)]
+			f.open()
+			f.down.Store(false)
+			f.setDelay(time.Millisecond)
+			switch rng.IntN(5) {
+			case 0:
+				f.gatePutsOnly.Store(false)
+				f.block()
+			case 1:
+				f.gatePutsOnly.Store(true)
+				f.block()
+			case 2:
+				f.down.Store(true)
+			case 3:
+				f.setDelay(time.Duration(5+rng.IntN(50)) * time.Millisecond)
+			}
+			time.Sleep(time.Duration(20+rng.IntN(480)) * time.Millisecond)
+		}
+		for _, f := range fs {
+			f.open()
+			f.down.Store(false)
+			f.setDelay(time.Millisecond)
+		}
+		// Probes and trials find the replicas back within ReplicaTimeout
+		// + 2 s (a hung probe or trial, then the next).
+		time.Sleep(timeout + 2*time.Second)
+		calm.Store(true)
+		time.Sleep(time.Second)
+		stop.Store(true)
+		wg.Wait()
+		require.NoError(t, c.Close())
+
+		var acked, notApplied, indeterminate, fast int
+		for _, o := range outs {
+			r0, r1 := fs[0].stored(t, o.key), fs[1].stored(t, o.key)
+			switch {
+			case o.acked:
+				acked++
+				if !tc.holds(r0, r1) {
+					t.Errorf("%s acknowledged but not where %s says (%v, %v)", o.key, tc.name, r0.Version, r1.Version)
+				}
+			case !o.applied:
+				notApplied++
+				if o.fast {
+					fast++
+				}
+				if !r0.Version.IsZero() || !r1.Version.IsZero() {
+					t.Errorf("%s failed as not applied (fast %v) but stored (%v, %v)", o.key, o.fast, r0.Version, r1.Version)
+				}
+			default:
+				indeterminate++
+			}
+		}
+		t.Logf("%d writes: %d acknowledged, %d not applied (%d fast), %d indeterminate; %d acknowledged after the faults ended",
+			len(outs), acked, notApplied, fast, indeterminate, calmOK)
+		assert.Positive(t, calmOK, "writes succeed once the faults end")
+	})
 }

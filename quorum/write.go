@@ -211,18 +211,22 @@ func (o *op) writeQuorum(ctx context.Context, kind Op, value []byte, del bool) (
 }
 
 // tierVersion is the version read of a MasterSlave or DualWrite write: it
-// asks replicas[0] and [1] (a demoted one not in keep only as a
-// substitute, so that a hung slave costs one write, not every one) and enough
-// of the others for N-W+1 answers in all, so that the new version is above
-// every version on the pair — the master may have restarted empty while the
-// slave kept its records — and above every acknowledged QuorumTier write
-// (it fails with fewer than N-W+1 answers, as a QuorumTier write would).
-// It leaves o.order to the caller to reset.
-func (o *op) tierVersion(ctx context.Context, kind Op, atLeast int, keep uint64) (Version, error) {
+// asks replicas[0] and [1] (a demoted one not in keep, and one in skip,
+// only as a substitute, so that a hung replica the write can do without
+// costs one write, not every one) and enough of the others for N-W+1
+// answers in all, so that the new version is above every version on the
+// pair — the master may have restarted empty while the slave kept its
+// records — and above every acknowledged QuorumTier write (it fails with
+// fewer than N-W+1 answers, as a QuorumTier write would). It leaves
+// o.order to the caller to reset.
+func (o *op) tierVersion(ctx context.Context, kind Op, atLeast int, keep, skip uint64) (Version, error) {
 	c := o.c
 	o.candidates(true)
 	front := 0
 	for _, want := range [2]int{0, 1} {
+		if skip&(1<<want) != 0 {
+			continue
+		}
 		for k := front; k < len(o.order); k++ {
 			if o.order[k] == want && (keep&(1<<want) != 0 || !c.replicas[want].cond.isFailed()) {
 				copy(o.order[front+1:k+1], o.order[front:k])
@@ -241,15 +245,104 @@ func (o *op) tierVersion(ctx context.Context, kind Op, atLeast int, keep uint64)
 	return o.nextVersion(ctx, kind, need, atLeast, false)
 }
 
+// hangGate is what a tier write does about the replicas of o.order (those
+// its record goes to) known to hang (see Client.hangs) or whose Puts hang
+// while their reads answer (condition.putHang): a write that cannot meet
+// rule without one of them would hold every write for ReplicaTimeout as
+// long as the hang lasts, so it fails at once (an *Error with Fast set,
+// sending nothing) and the hanging replicas are probed in the background
+// until one answers. A write that can do without them leaves them out
+// (skip: no version read, no record). A replica whose Puts hang gets one
+// write now and then as the trial that finds out (claimed here, ended by
+// endTrials; every other write leaves it out), only when every other
+// replica rule needs may be sent the record, so that one replica's trial
+// is not spent on a write that fails for another's.
+func (o *op) hangGate(ctx context.Context, kind Op, rule ackRule) (skip, trials uint64, err error) {
+	c := o.c
+	var all, hung, slow, due uint64
+	for _, i := range o.order {
+		all |= 1 << i
+		cond := &c.replicas[i].cond
+		switch {
+		case c.hangs(i, o.start):
+			hung |= 1 << i
+		case cond.putHang.Load():
+			if cond.trialDue(o.start) {
+				due |= 1 << i
+			} else {
+				slow |= 1 << i
+			}
+		}
+	}
+	if hung|slow|due == 0 {
+		return 0, 0, nil
+	}
+	if !o.satisfies(all&^(hung|slow), rule) {
+		slow |= due // no trial for a write that fails anyway
+		due = 0
+	}
+	for set := due; set != 0; {
+		i := bits.TrailingZeros64(set)
+		set &^= 1 << i
+		if c.replicas[i].cond.claimTrial(o.start) {
+			trials |= 1 << i
+		} else {
+			slow |= 1 << i // another write took it
+		}
+	}
+	if hung|slow != 0 {
+		c.probeFailed(ctx, o.key, hung|slow)
+	}
+	if !o.satisfies(all&^(hung|slow), rule) {
+		o.endTrials(trials)
+		out := hung | slow
+		i := bits.TrailingZeros64(out)
+		return 0, 0, &Error{Op: kind, Key: o.key, Need: rule.need, Healthy: len(o.order) - bits.OnesCount64(out), Fast: true,
+			Err: &ReplicaError{Replica: i, Op: kind, Err: errHangs}}
+	}
+	return hung | slow, trials, nil
+}
+
+// endTrials ends the Put trials hangGate claimed.
+func (o *op) endTrials(trials uint64) {
+	for trials != 0 {
+		i := bits.TrailingZeros64(trials)
+		trials &^= 1 << i
+		o.c.replicas[i].cond.endTrial()
+	}
+}
+
+// without removes the replicas in set from o.order.
+func (o *op) without(set uint64) {
+	if set == 0 {
+		return
+	}
+	k := 0
+	for _, i := range o.order {
+		if set&(1<<i) == 0 {
+			o.order[k] = i
+			k++
+		}
+	}
+	o.order = o.order[:k]
+}
+
 // writeMasterSlave writes replicas[0] synchronously (after the version
 // read of tierVersion) and, once it acknowledged, replicas[1] in the
-// background.
+// background. A master known to hang fails the write at once (hangGate).
 func (o *op) writeMasterSlave(ctx context.Context, kind Op, value []byte, del bool) (Version, error) {
 	c := o.c
 	if h := c.replicas[0].health; h != nil && !h.Healthy() {
 		return Version{}, &Error{Op: kind, Key: o.key, Need: 1, Fast: true}
 	}
-	v, err := o.tierVersion(ctx, kind, 1, 0)
+	rule := ackRule{need: 1, stored: true}
+	o.order = append(o.order[:0], 0)
+	_, trials, err := o.hangGate(ctx, kind, rule)
+	if err != nil {
+		return Version{}, err
+	}
+	defer o.endTrials(trials)
+	v, err := o.tierVersion(ctx, kind, 1, 0, 0)
 	if err != nil {
 		return Version{}, err
 	}
@@ -258,7 +351,7 @@ func (o *op) writeMasterSlave(ctx context.Context, kind Op, value []byte, del bo
 	if del {
 		o.rec.Value = nil
 	}
-	_, applied, err := o.gatherAcks(ctx, ackRule{need: 1, stored: true}, 0, 0)
+	_, applied, err := o.gatherAcks(ctx, rule, 0, 0)
 	if err != nil {
 		return Version{}, &Error{Op: kind, Key: o.key, Need: 1, Healthy: 1, Applied: applied, Err: err}
 	}
@@ -284,7 +377,8 @@ func (o *op) writeMasterSlave(ctx context.Context, kind Op, value []byte, del bo
 }
 
 // writeDual writes replicas[0] and replicas[1] at once and succeeds per
-// Config.DualWrite.
+// Config.DualWrite. A replica the rule needs that is known to hang fails
+// the write at once; one it can do without is left out (hangGate).
 func (o *op) writeDual(ctx context.Context, kind Op, value []byte, del bool) (Version, error) {
 	c := o.c
 	o.pairCandidates()
@@ -304,53 +398,23 @@ func (o *op) writeDual(ctx context.Context, kind Op, value []byte, del bool) (Ve
 	if !o.satisfies(healthy, rule) {
 		return Version{}, &Error{Op: kind, Key: o.key, Need: rule.need, Healthy: len(o.order), Fast: true}
 	}
+	skip, trials, err := o.hangGate(ctx, kind, rule)
+	if err != nil {
+		return Version{}, err
+	}
+	defer o.endTrials(trials)
 	keep := uint64(0)
 	if rule.need == 2 {
-		// DualBoth needs both: a failing one fails the version read, before
-		// any record is sent. One known to hang would hold every write for
-		// ReplicaTimeout, so the write fails at once instead, and the
-		// replica is probed in the background until it answers.
+		// DualBoth needs both: a failing one fails the version read,
+		// before any record is sent.
 		keep = 3
-		// A replica whose Puts hang while its reads answer gets one write
-		// now and then as the trial that finds out; claimed only when
-		// every replica of the pair may be sent the record, so that one
-		// replica's trial is not spent on a write the other fails.
-		var hung, trial uint64
-		for _, i := range o.order {
-			cond := &c.replicas[i].cond
-			switch {
-			case c.hangs(i, o.start):
-				hung |= 1 << i
-			case cond.putHang.Load():
-				if !cond.trialDue(o.start) {
-					hung |= 1 << i
-				} else {
-					trial |= 1 << i
-				}
-			}
-		}
-		for _, i := range o.order {
-			if hung == 0 && trial&(1<<i) != 0 {
-				cond := &c.replicas[i].cond
-				if cond.claimTrial(o.start) {
-					defer cond.endTrial()
-				} else {
-					hung |= 1 << i // another write took it
-				}
-			}
-		}
-		if hung != 0 {
-			c.probeFailed(ctx, o.key, hung)
-			i := bits.TrailingZeros64(hung)
-			return Version{}, &Error{Op: kind, Key: o.key, Need: rule.need, Healthy: len(o.order) - bits.OnesCount64(hung), Fast: true,
-				Err: &ReplicaError{Replica: i, Op: kind, Err: errHangs}}
-		}
 	}
-	v, err := o.tierVersion(ctx, kind, rule.need, keep)
+	v, err := o.tierVersion(ctx, kind, rule.need, keep, skip)
 	if err != nil {
 		return Version{}, err
 	}
 	o.pairCandidates()
+	o.without(skip)
 	o.rec = Record{Value: bytes.Clone(value), Version: v, Deleted: del}
 	if del {
 		o.rec.Value = nil
