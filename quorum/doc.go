@@ -113,22 +113,41 @@
 // master's), and a hanging slave costs each write that meets it before it
 // is demoted up to ReplicaTimeout (one write per writer, measured). A
 // DualBoth write needs both: a replica of the pair demoted for errors is
-// still asked (its answer comes at once), but while one is known to hang
-// (congested or suspect, see Failing replicas below, or demoted by a
-// call that ran out ReplicaTimeout) the write fails at once, sending
-// nothing, with an [*Error] whose Fast is set, matching [ErrNoQuorum] and
-// [ErrNotApplied], and probes it in the background (every 100 ms doubling
-// to 1 s, as reads do); its first answer within ReplicaTimeout ends this.
-// A replica whose Puts time out while its reads (and so its probes)
-// answer gets one write at a time as a trial, the first after 100 ms and
-// then at most every 100 ms doubling to 1 s, until a Put succeeds; each
-// failing trial waits ReplicaTimeout. Measured with a hanging replica of
-// the pair, N = 2 and 3, 8 writers for 10 s (fake time,
-// TestDualBothHangingReplicaFailsFast): 8 writes (one per writer) waited
-// for it, every later one failed at once; writes succeeded again within
-// 0.55 s of the hang ending (bounded by ReplicaTimeout + 2 s); with only
-// its Puts hanging the trials waited too, 4 in the first 1.5 s and then
-// one a second (12 slow writes for 7 writers over a 3 s hang).
+// still asked (its answer comes at once).
+//
+// Hanging replicas of the pair, every tier: while a replica is known to
+// hang (congested or suspect, see Failing replicas below, or demoted by a
+// call that ran out ReplicaTimeout), a write that cannot be acknowledged
+// without it — the master under MasterSlave, the primary under
+// DualPrimary, either under DualBoth, both under DualEither — fails at
+// once, sending nothing, with an [*Error] whose Fast is set, matching
+// [ErrNoQuorum] and [ErrNotApplied], and probes it in the background
+// (every 100 ms doubling to 1 s, as reads do); its first answer within
+// ReplicaTimeout ends this. A write that can do without it (DualEither
+// with the other replica answering, DualPrimary with a hanging secondary)
+// leaves it out — no version read, no record — and succeeds on the other,
+// as its contract allows. A replica whose Puts time out while its reads
+// (and so its probes) answer gets one write at a time as a trial, the
+// first after 100 ms and then at most every 100 ms doubling to 1 s, until
+// a Put succeeds; other writes leave it out, or fail at once if they need
+// it. A trial is claimed only when every other replica the write needs may
+// be sent the record; each failing trial a write waits for costs it
+// ReplicaTimeout. Measured with the needed replica hanging, N = 2 and 3, 8
+// writers for 10 s (fake time, TestTierHangingReplicaFailsFast, every
+// tier): 8 writes (one per writer) waited for it, every later one failed
+// at once; the hanging replica held at most 17 calls before the hang was
+// known (bounded by 2 per writer + 1) and 1 (a probe) after, 3 with only
+// its Puts hanging (trials; bounded by 4 + 1 per writer); writes
+// succeeded again within 0.53 s of the hang ending (bounded by
+// ReplicaTimeout + 2 s). With only its Puts hanging, the trials waited
+// too: at most 12 slow writes for 7 writers over a 3 s hang (bounded by
+// one per writer + 2 + 5 + one a second). Under DualEither, and
+// DualPrimary with the secondary hanging, no write failed and at most one
+// per writer waited (its version read, before the replica was known to
+// hang). Under random fault schedules on the pair (TestTierFaultSchedule)
+// every acknowledged write is on the master, the primary, either or both
+// as the tier says, every ErrNotApplied write is on neither, and writes
+// succeed again within ReplicaTimeout + 2 s of the faults ending.
 // A replica that refuses a tier record because it holds a
 // newer version does not acknowledge it (the write fails, or AsyncWrite
 // reports ErrSuperseded). Mixing tiers on a key: every write is ordered
@@ -219,11 +238,11 @@
 // 5 times per reader, not until the hedge budget runs dry
 // (TestNoExtraRequestsToAFailedReplica). Demoted
 // and suspect replicas are probed by a background Get at most every 100 ms,
-// doubling to every 1 s, sent by reads (and by DualBoth writes that fail
-// for them), and promoted by their first call
+// doubling to every 1 s, sent by reads (and by tier writes that fail
+// for them or leave them out), and promoted by their first call
 // that succeeds within ReplicaTimeout (their latency history is then
 // forgotten). Writes still send demoted and suspect replicas every record
-// (DualBoth: see below), except a replica that hangs: one with 4 or more calls in flight that is
+// (tier writes: see Hanging replicas of the pair above), except a replica that hangs: one with 4 or more calls in flight that is
 // demoted or suspect, or has finished none of them (or none of its Puts,
 // for a replica whose writes hang while its reads answer) for its suspect
 // delay, or has 8 or more Puts in flight and finished none for its hedge
@@ -234,9 +253,9 @@
 // no background copy to a slave that hangs: Hooks.AsyncWrite gets an error
 // matching ErrNotStored for it instead, and the slave holds about 4 calls
 // plus two per concurrent write (its version read and its copy)
-// (TestMasterSlaveHangingSlaveDoesNotFillMaxInFlight). A DualBoth write
-// sends nothing while a replica of its pair hangs (see the tier version
-// read above): the replica holds at most 2 calls per concurrent write
+// (TestMasterSlaveHangingSlaveDoesNotFillMaxInFlight). A tier write
+// sends nothing to a replica of its pair that hangs (see Hanging replicas
+// of the pair above): the replica holds at most 2 calls per concurrent write
 // (version read and record) plus a probe before the hang is known (17
 // with 8 writers), and then its probe and a trial's call (measured: 1 to
 // 3). Otherwise a hanging replica holds, while the hang is not yet known, about 8 calls plus what each concurrent
