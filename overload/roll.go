@@ -66,7 +66,7 @@ func (c *Controller) roll(now int64) (WindowStats, bool) {
 		next = keyOpen
 	default:
 		first := !c.lastOverloaded && w.mean <= 2*c.threshold
-		next = nextLevelGated(w.hist, cur, w.started, backlog, capacity, v, first, trunc, uint64(hidden))
+		next = nextLevel(w.hist, cur, w.started, backlog, capacity, v, first, trunc, uint64(hidden))
 	}
 	c.lastOverloaded = v == verdictOverloaded || v == verdictRefusing || v == verdictMarginal
 	c.calm.Store(!c.lastOverloaded && c.meanHold.Load() == 0)

@@ -90,16 +90,13 @@ const (
 // first says this window is the first overloaded one after a window that
 // was not, with a mean wait within twice the threshold: if its level admits
 // about what the slots run, it holds, and only a second such window cuts.
-func nextLevel(hist []bucket, cur uint16, started, backlog int64, capacity uint64, v windowVerdict, first bool) uint16 {
-	return nextLevelGated(hist, cur, started, backlog, capacity, v, first, keyOpen, 0)
-}
-
-// nextLevelGated is nextLevel for a window whose histogram is complete only
-// up to trunc (keyOpen: complete), because most arrivals came through an
-// upstream Gate enforcing that level, and hidden requests were held back
-// by such Gates: the demand is what arrived plus the hidden, and a rise
-// extrapolates the demand above trunc (riseLevel).
-func nextLevelGated(hist []bucket, cur uint16, started, backlog int64, capacity uint64, v windowVerdict, first bool, trunc uint16, hidden uint64) uint16 {
+//
+// trunc is the key above which the histogram is incomplete (keyOpen:
+// complete), because most arrivals came through an upstream Gate enforcing
+// that level, and hidden the requests such Gates held back: the demand is
+// what arrived plus the hidden, and a rise extrapolates the demand above
+// trunc (riseLevel).
+func nextLevel(hist []bucket, cur uint16, started, backlog int64, capacity uint64, v windowVerdict, first bool, trunc uint16, hidden uint64) uint16 {
 	var total, admitted uint64
 	for _, b := range hist {
 		total += uint64(b.n)

@@ -75,7 +75,7 @@ func TestNextLevel(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := nextLevel(tt.hist, tt.cur, tt.started, tt.backlog, tt.capacity, tt.v, false)
+			got := nextLevel(tt.hist, tt.cur, tt.started, tt.backlog, tt.capacity, tt.v, false, keyOpen, 0)
 			assert.Equal(t, levelFromKey(tt.want), levelFromKey(got))
 		})
 	}
@@ -89,7 +89,7 @@ func TestNextLevelPriorityOrder(t *testing.T) {
 	for b := uint16(0); b < 4; b++ {
 		h = append(h, uniform(b<<8, 100, 1)...)
 	}
-	got := levelFromKey(nextLevel(h, keyOpen, 158, 0, 0, verdictOverloaded, false)) // 0.95×158 = 150
+	got := levelFromKey(nextLevel(h, keyOpen, 158, 0, 0, verdictOverloaded, false, keyOpen, 0)) // 0.95×158 = 150
 	assert.Equal(t, Level{Business: 1, User: 49}, got)
 	assert.True(t, got.Admits(Priority{Business: 0, User: 255}))
 	assert.False(t, got.Admits(Priority{Business: 2, User: 0}))
@@ -103,16 +103,16 @@ func TestNextLevelSteadyLoad(t *testing.T) {
 	h := uniform(0x0100, 100, 10) // 1,000 arrivals over keys 1.0 .. 1.99
 	cur := uint16(0x0100 + 49)    // admits 500
 	// 500 admitted, 490 ran: within 1 + margin(490) = 1.136.
-	assert.Equal(t, cur, nextLevel(h, cur, 490, 100, 0, verdictOverloaded, true), "first window near capacity holds")
-	assert.Equal(t, cur, nextLevel(h, cur, 490, 0, 0, verdictRefusing, true), "first refusing window near capacity holds")
-	assert.Less(t, nextLevel(h, cur, 490, 100, 0, verdictOverloaded, false), cur, "second overloaded window cuts")
-	assert.Less(t, nextLevel(h, keyOpen, 490, 100, 0, verdictOverloaded, true), uint16(keyOpen), "demand twice what ran cuts at once")
+	assert.Equal(t, cur, nextLevel(h, cur, 490, 100, 0, verdictOverloaded, true, keyOpen, 0), "first window near capacity holds")
+	assert.Equal(t, cur, nextLevel(h, cur, 490, 0, 0, verdictRefusing, true, keyOpen, 0), "first refusing window near capacity holds")
+	assert.Less(t, nextLevel(h, cur, 490, 100, 0, verdictOverloaded, false, keyOpen, 0), cur, "second overloaded window cuts")
+	assert.Less(t, nextLevel(h, keyOpen, 490, 100, 0, verdictOverloaded, true, keyOpen, 0), uint16(keyOpen), "demand twice what ran cuts at once")
 	// Demand 1,000, capacity 950: within 1 + margin(950) = 1.097.
 	for _, v := range []windowVerdict{verdictLow, verdictNormal, verdictIdle} {
-		assert.Equal(t, uint16(keyOpen), nextLevel(h, cur, 500, 0, 950, v, false), "verdict %d: demand at capacity reopens fully", v)
+		assert.Equal(t, uint16(keyOpen), nextLevel(h, cur, 500, 0, 950, v, false, keyOpen, 0), "verdict %d: demand at capacity reopens fully", v)
 	}
 	// Demand 1,000, capacity 800: beyond 1.106 × 800 = 885; close half the gap.
-	assert.Equal(t, uint16(0x0100+64), nextLevel(h, cur, 500, 0, 800, verdictLow, false))
+	assert.Equal(t, uint16(0x0100+64), nextLevel(h, cur, 500, 0, 800, verdictLow, false, keyOpen, 0))
 }
 
 func TestMargin(t *testing.T) {
