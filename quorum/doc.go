@@ -147,7 +147,14 @@
 // hang). Under random fault schedules on the pair (TestTierFaultSchedule)
 // every acknowledged write is on the master, the primary, either or both
 // as the tier says, every ErrNotApplied write is on neither, and writes
-// succeed again within ReplicaTimeout + 2 s of the faults ending.
+// succeed again within ReplicaTimeout + 2 s of the faults ending. One
+// exception to that bound: a call the replica swallowed during the hang
+// keeps its context for up to 3 × ReplicaTimeout, and when it ends it
+// marks the replica hanging again, so writes that need it fail fast
+// again for about 100 ms (until the next probe or trial answers), up to
+// 3 × ReplicaTimeout after the hang ended (an adversary measured bursts of
+// 15–31 fast failures 3.7–9.6 s after a hang ended, with ReplicaTimeout
+// 2–5 s). These failures send nothing and are ErrNotApplied.
 // A replica that refuses a tier record because it holds a
 // newer version does not acknowledge it (the write fails, or AsyncWrite
 // reports ErrSuperseded). Mixing tiers on a key: every write is ordered
