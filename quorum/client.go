@@ -52,7 +52,13 @@ type replicaState struct {
 	putCalls    atomic.Int32
 	putProgress atomic.Int64
 	lastOK      atomic.Int64 // unix ns of the last successful call (New's time before any)
-	lat         latency
+	// goodEnd and goodPutEnd are when (unix ns) a call, and a Put, last
+	// answered well (successful within ReplicaTimeout); 0 before any. A
+	// call sent before that says nothing about the replica now (see
+	// replicaState.demote).
+	goodEnd    atomic.Int64
+	goodPutEnd atomic.Int64
+	lat        latency
 
 	nonBlocking bool // implements NonBlocking and reports true: may be inlined
 	cond        condition

@@ -295,16 +295,12 @@ func (c *Client) exec(rs *replicaState, i int, o *op, kind jobKind, flags, phase
 		rs.lastOK.Store(end.UnixNano())
 		if kind == kindPut {
 			rs.putProgress.Store(end.UnixNano())
-			rs.cond.putHang.Store(false)
 		}
 	}
 	took := end.Sub(start)
 	rs.noteCall(took, c.s.inlineBelow)
 	d := end.Sub(sent)
-	if kind == kindPut && res.err != nil && d >= c.s.timeout {
-		rs.cond.putTimedOut(end)
-	}
-	c.noteOutcome(rs, res.err, d, end, res.err != nil && o.ctx.Err() != nil)
+	c.noteOutcome(rs, res.err, sent, d, end, kind == kindPut, res.err != nil && o.ctx.Err() != nil)
 	if flags&flagProbe != 0 {
 		rs.cond.probing.Store(false)
 	}

@@ -37,6 +37,10 @@ type fake struct {
 	entered chan struct{} // receives when a call waits at the closed gate
 
 	gatePutsOnly atomic.Bool // the gate holds back Put calls only
+	// swallow makes the gate lose the calls it holds: they wait for their
+	// context even after the gate opens (a server that dropped them), so
+	// they return up to 3 × ReplicaTimeout after their operation began.
+	swallow atomic.Bool
 
 	gets, puts atomic.Int64
 
@@ -98,6 +102,10 @@ func (f *fake) wait(ctx context.Context, put bool) error {
 		h := f.held.Add(1)
 		defer f.held.Add(-1)
 		for m := f.maxHeld.Load(); h > m && !f.maxHeld.CompareAndSwap(m, h); m = f.maxHeld.Load() {
+		}
+		if f.swallow.Load() {
+			<-ctx.Done()
+			return ctx.Err()
 		}
 		select {
 		case <-g:

@@ -384,10 +384,7 @@ func (o *op) tick(p *phase, now time.Time) {
 		}
 		if !now.Before(o.sentAt[i].Add(c.s.timeout)) {
 			o.st[i] = stFailed
-			c.replicas[i].cond.failed(now, true)
-			if p.kind == kindPut {
-				c.replicas[i].cond.putTimedOut(now)
-			}
+			c.replicas[i].demote(o.sentAt[i], now, true, p.kind == kindPut)
 			p.pending &^= 1 << i
 			if p.write {
 				p.applied = true // it may still land

@@ -46,6 +46,12 @@ type condition struct {
 	gap       atomic.Int64  // the current probe interval
 	probing   atomic.Bool   // a probe is in flight
 	timedOut  atomic.Bool   // demoted by a call that ran out ReplicaTimeout
+	// failSent and putFailSent are the latest send times (unix ns) of the
+	// calls, and the Puts that ran out ReplicaTimeout, that demoted the
+	// replica or marked its Puts hanging: which demotion a good answer
+	// racing with it may take back (see replicaState.demote).
+	failSent    atomic.Int64
+	putFailSent atomic.Int64
 
 	// A replica whose Puts time out while its reads answer (so probes, which
 	// are Gets, promote it) hangs for writes until a Put succeeds: DualBoth
@@ -103,6 +109,45 @@ func (c *condition) putTimedOut(now time.Time) {
 	}
 }
 
+// storeMax raises v to x.
+func storeMax(v *atomic.Int64, x int64) {
+	for o := v.Load(); x > o && !v.CompareAndSwap(o, x); o = v.Load() {
+	}
+}
+
+// demote records that a call to the replica, sent at sent, failed at now
+// (timedOut: it ran out ReplicaTimeout; put: it was a Put) — unless the
+// replica answered well after the call was sent: a call a hang swallowed
+// returns when its context ends, up to 3 × ReplicaTimeout after its
+// operation began, long after the replica answers again, and must not mark
+// it failing (or its Puts hanging) then. For a Put's timeout, a good Put
+// counts; for the demotion, any good call.
+//
+// A good answer stores its end before it promotes (exec, noteOutcome), so
+// whichever of the two runs second wins: if the good answer's end is
+// visible here first, nothing is recorded; if it shows up only after this
+// demotion was recorded, the demotion is taken back — unless a call sent
+// later failed meanwhile (failSent, putFailSent), whose verdict stands.
+func (rs *replicaState) demote(sent, now time.Time, timedOut, put bool) {
+	c := &rs.cond
+	s := sent.UnixNano()
+	if put && timedOut && s >= rs.goodPutEnd.Load() {
+		storeMax(&c.putFailSent, s)
+		c.putTimedOut(now)
+		if s < rs.goodPutEnd.Load() && c.putFailSent.Load() == s {
+			c.putHang.CompareAndSwap(true, false)
+		}
+	}
+	if s < rs.goodEnd.Load() {
+		return
+	}
+	storeMax(&c.failSent, s)
+	c.failed(now, timedOut)
+	if s < rs.goodEnd.Load() && c.failSent.Load() == s {
+		c.state.CompareAndSwap(condFailed, condUp)
+	}
+}
+
 // trialDue reports whether a trial could be claimed now.
 func (c *condition) trialDue(now time.Time) bool {
 	return now.UnixNano() >= c.nextTrial.Load() && !c.trialing.Load()
@@ -154,19 +199,25 @@ func (c *condition) claimProbe(now time.Time) bool {
 	return true
 }
 
-// noteOutcome records a finished call of replica rs (d since it was handed
-// over, took the call alone) in its condition and latency estimate.
+// noteOutcome records a finished call of replica rs (handed over at sent,
+// d before end, a Put if put) in its condition and latency estimate.
 // cutShort says the operation had ended the call's context.
-func (c *Client) noteOutcome(rs *replicaState, err error, d time.Duration, end time.Time, cutShort bool) {
+func (c *Client) noteOutcome(rs *replicaState, err error, sent time.Time, d time.Duration, end time.Time, put, cutShort bool) {
 	switch {
 	case err == nil && d < c.s.timeout:
+		// The end is stored before the promotion: see demote.
+		storeMax(&rs.goodEnd, end.UnixNano())
+		if put {
+			storeMax(&rs.goodPutEnd, end.UnixNano())
+			rs.cond.putHang.Store(false)
+		}
 		if rs.cond.up() {
 			rs.lat.reset() // its failures say nothing about it now
 		}
 	case err == nil:
 		// An answer after the coordinator gave up: not "answering well".
 	case !cutShort || d >= c.s.timeout:
-		rs.cond.failed(end, d >= c.s.timeout)
+		rs.demote(sent, end, d >= c.s.timeout, put)
 	}
 	// A call cut short by the operation's end is a censored sample: its
 	// latency is at least d, which still marks a slow replica as slow.
@@ -202,13 +253,15 @@ func (c *Client) suspectDelay(i int) time.Duration {
 	return min(max(suspectFactor*c.hedgeDelay(i), suspectFloor), c.s.timeout)
 }
 
-// hangs reports whether replica i is known to hang: congested (which makes
-// it suspect), suspect (a call outstanding far longer than usual), or
-// demoted by a call that ran out ReplicaTimeout — until a call, usually a
-// probe, answers well again.
+// hangs reports whether replica i is known to hang: congested with
+// nothing finishing (which makes it suspect), suspect (a call outstanding
+// far longer than usual), or demoted by a call that ran out ReplicaTimeout
+// — until a call, usually a probe, answers well again. A replica whose
+// Puts alone stall hangs for writes only (condition.putHang, which the
+// stall sets): Put trials find out when it answers again.
 func (c *Client) hangs(i int, now time.Time) bool {
 	cond := &c.replicas[i].cond
-	return c.congested(i, now) || cond.isSuspect() || cond.isFailed() && cond.timedOut.Load()
+	return c.stall(i, now) == stallAll || cond.isSuspect() || cond.isFailed() && cond.timedOut.Load()
 }
 
 // congestedAt is how many calls a replica may have in flight before a
@@ -216,32 +269,54 @@ func (c *Client) hangs(i int, now time.Time) bool {
 // demoted, suspect or making no progress (see congested, and op.spare).
 const congestedAt = 4
 
+// What stall finds.
+const (
+	stallNone uint8 = iota
+	stallPuts       // its Puts stall while its other calls finish
+	stallAll
+)
+
 // congested reports whether replica i has congestedAt or more calls in
 // flight and is demoted or suspect, or has finished none of its calls (or
 // congestedAt or more Puts in flight and none of its Puts) for longer than
-// its suspect delay, or has 2 × congestedAt Puts in flight and finished
-// none for its hedge delay — then it hangs, and congested makes it
-// suspect, so reads avoid it and probe it. Writes learn of a hang this way
-// without a read having to meet it, and stop adding calls a hanging
-// replica would hold until their context ends (up to 3 × ReplicaTimeout).
+// its suspect delay, or congestedAt or more Puts in flight while its Puts
+// hang (condition.putHang), or has 2 × congestedAt Puts in flight and finished
+// none for its hedge delay — then it hangs (see stall). Writes learn of a
+// hang this way without a read having to meet it, and stop adding calls a
+// hanging replica would hold until their context ends (up to 3 ×
+// ReplicaTimeout).
 func (c *Client) congested(i int, now time.Time) bool {
+	return c.stall(i, now) != stallNone
+}
+
+// stall is congested, telling a replica whose Puts alone stall (stallPuts:
+// its Puts hang, condition.putHang, while its reads answer) from one that
+// hangs (stallAll, which makes it suspect, so reads avoid it and probe
+// it). Puts alone stall also when the Puts in flight are ones a hang that
+// has ended swallowed, which return only when their context ends (up to 3
+// × ReplicaTimeout after their write began): suspecting the replica then
+// would fail every write that needs it, with no call left to show that it
+// answers again, until they return; a Put trial finds out instead.
+func (c *Client) stall(i int, now time.Time) uint8 {
 	rs := &c.replicas[i]
 	if rs.calls.Load() < congestedAt {
-		return false
+		return stallNone
 	}
 	if rs.cond.isDown() {
-		return true
+		return stallAll
 	}
 	t := now.UnixNano()
 	d := int64(c.suspectDelay(i))
-	puts := rs.putCalls.Load()
-	stalled := t-rs.progress.Load() >= d ||
-		puts >= congestedAt && t-rs.putProgress.Load() >= d ||
-		// Many writes piling up: a hedge delay without progress is enough.
-		puts >= 2*congestedAt && t-rs.putProgress.Load() >= int64(c.hedgeDelay(i))
-	if !stalled {
-		return false
+	if t-rs.progress.Load() >= d {
+		rs.cond.suspect(now)
+		return stallAll
 	}
-	rs.cond.suspect(now)
-	return true
+	puts := rs.putCalls.Load()
+	if puts >= congestedAt && (rs.cond.putHang.Load() || t-rs.putProgress.Load() >= d) ||
+		// Many writes piling up: a hedge delay without progress is enough.
+		puts >= 2*congestedAt && t-rs.putProgress.Load() >= int64(c.hedgeDelay(i)) {
+		rs.cond.putTimedOut(now)
+		return stallPuts
+	}
+	return stallNone
 }
