@@ -2,8 +2,10 @@ package experiment
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"math/rand/v2"
+	"os"
 	"sync"
 	"time"
 
@@ -96,7 +98,15 @@ func RunFeasibility(sh Shape) Measured {
 	var c *overload.Controller
 	if sh.Policy == Slots || sh.Policy == OwnQueue {
 		var err error
-		if c, err = overload.New(overload.Config{MaxConcurrency: sh.Slots}); err != nil {
+		cfg := overload.Config{MaxConcurrency: sh.Slots}
+		if os.Getenv("OVERLOAD_DEBUG") != "" {
+			t0 := time.Now()
+			cfg.Hooks.OnWindow = func(s overload.WindowStats) {
+				fmt.Fprintf(os.Stderr, "%6.2fs arrivals=%d passed=%d started=%d refused=%d meanQ=%v over=%v idle=%v cap=%.0f/s backlog=%d %v->%v\n",
+					time.Since(t0).Seconds(), s.Arrivals, s.Passed, s.Started, s.Refused, s.MeanQueue.Round(time.Millisecond/10), s.Overloaded, s.Idle, s.Capacity, s.Backlog, s.From, s.To)
+			}
+		}
+		if c, err = overload.New(cfg); err != nil {
 			panic(err)
 		}
 	}
@@ -266,4 +276,19 @@ func RunAtCapacity(rho float64, seed uint64, span time.Duration) AtCapacity {
 		}
 	}
 	return res
+}
+
+// ErlangCUtilisation is the utilisation at which the M/M/c mean queuing
+// time with c servers of mean service time s equals w.
+func ErlangCUtilisation(c int, s, w time.Duration) float64 {
+	lo, hi := 0.0, 1.0
+	for range 60 {
+		mid := (lo + hi) / 2
+		if ErlangCWait(c, s, mid) < w {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	return lo
 }
