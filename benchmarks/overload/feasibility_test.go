@@ -167,3 +167,53 @@ func TestFeasibilityAtCapacityWithoutControl(t *testing.T) {
 		assert.Greater(t, long.MeanWait, feasLimit, "seed %d", seed)
 	}
 }
+
+// TestFeasibilitySlowCorner: issue 16.1's slow, few-slot corner (4 and 8
+// slots × 100 ms, 4× load, 500 ms deadlines, 20 s, arrivals after 3 s,
+// seeds 1–6): class 0 success and goodput for the oracle's fixed level at
+// utilisation 0.75–0.90 next to both Controller modes. In a FIFO a
+// request's sojourn is wait + service, and with 100 ms handlers a 500 ms
+// deadline is five service times: the hotter the queue, the more of class
+// 0 misses it, so the two targets (class 0 ≥ 0.95, goodput ≥ 0.7) meet
+// only in a band of utilisation. Asserted: at 4 × 100 ms the oracle's
+// level at 0.75 meets both on the mean over seeds (the band is not empty;
+// per seed it is at the edge, class 0 down to 0.950) and at 0.90 it
+// misses class 0 ≥ 0.95 for every seed (the band ends below it).
+func TestFeasibilitySlowCorner(t *testing.T) {
+	type pol struct {
+		name   string
+		p      experiment.Policy
+		target float64
+	}
+	pols := []pol{{"oracle 0.75", experiment.Oracle, 0.75}, {"oracle 0.80", experiment.Oracle, 0.80},
+		{"oracle 0.85", experiment.Oracle, 0.85}, {"oracle 0.90", experiment.Oracle, 0.90},
+		{"slots", experiment.Slots, 0}, {"own queue", experiment.OwnQueue, 0}}
+	fmt.Println("| shape | policy | class 0, seeds 1–6 | goodput | utilisation (min–max) |")
+	fmt.Println("|---|---|---|---|---|")
+	for _, slots := range []int{4, 8} {
+		for _, pl := range pols {
+			var c0s, gps []string
+			umin, umax := 1.0, 0.0
+			var c0sum, gpsum float64
+			for seed := uint64(1); seed <= 6; seed++ {
+				synctest.Test(t, func(t *testing.T) {
+					r := experiment.RunFeasibility(experiment.Shape{Slots: slots, Service: 100 * time.Millisecond, Mult: 4,
+						Policy: pl.p, Target: pl.target, Seed: seed, Span: 20 * time.Second})
+					c0s = append(c0s, strconv.FormatFloat(r.Class0, 'f', 3, 64))
+					gps = append(gps, strconv.FormatFloat(r.Goodput, 'f', 3, 64))
+					umin, umax = min(umin, r.Utilisation), max(umax, r.Utilisation)
+					c0sum += r.Class0
+					gpsum += r.Goodput
+					if slots == 4 && pl.target == 0.90 {
+						assert.Less(t, r.Class0, 0.95, "seed %d", seed)
+					}
+				})
+			}
+			fmt.Printf("| %d × 100ms | %s | %s | %s | %.3f–%.3f |\n", slots, pl.name, strings.Join(c0s, ", "), strings.Join(gps, ", "), umin, umax)
+			if slots == 4 && pl.target == 0.75 {
+				assert.GreaterOrEqual(t, c0sum/6, 0.95)
+				assert.GreaterOrEqual(t, gpsum/6, 0.7)
+			}
+		}
+	}
+}

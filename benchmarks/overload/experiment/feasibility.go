@@ -24,8 +24,11 @@ import (
 type Policy int
 
 const (
-	// Oracle admits each arrival with a fixed probability, Target ÷ Mult:
-	// the best a state-blind admission can do for a utilisation of Target.
+	// Oracle is a fixed admission level that passes the most important
+	// Target ÷ Mult of the arrivals (whole classes, then a random share of
+	// the boundary class): a priority level that is always right about
+	// the load. It ignores the queue's state, so the admitted stream is
+	// Poisson at Target × capacity and M/M/c theory gives its wait.
 	Oracle Policy = iota
 	// Slots is the Controller owning the slots (Acquire, default Config
 	// except MaxConcurrency; 500 ms deadlines from arrival).
@@ -64,6 +67,10 @@ type Measured struct {
 	Windows     []time.Duration // mean wait of the starts in each second of the run (-1: none)
 	Refused     int             // arrivals not admitted, whole run
 	Arrivals    int
+	// Of the arrivals after 3 s: the share of class 0 that finished within
+	// 500 ms of arrival, and goodput (finished within 500 ms ÷
+	// min(arrivals, capacity × measured span)).
+	Class0, Goodput float64
 }
 
 // FeasibilityFrom is where measuring starts, as in issue 23.1.
@@ -125,10 +132,17 @@ func RunFeasibility(sh Shape) Measured {
 		stopDone context.CancelFunc
 	)
 	stopCtx, stopDone = context.WithCancel(context.Background())
-	started := func(arrival time.Time, svc time.Duration) {
+	var n0, ok0, nAll, okAll int
+	started := func(arrival time.Time, svc time.Duration, class uint8) {
 		now := time.Now()
 		w := now.Sub(arrival)
 		mu2.Lock()
+		if arrival.Sub(start) >= FeasibilityFrom && w+svc <= deadline {
+			okAll++
+			if class == 0 {
+				ok0++
+			}
+		}
 		if el := now.Sub(start); el >= FeasibilityFrom && el < span {
 			waitSum += w
 			busy += svc
@@ -159,9 +173,24 @@ func RunFeasibility(sh Shape) Measured {
 		coin := rng.Float64()
 		res.Arrivals++
 		arrival := time.Now()
+		if arrival.Sub(start) >= FeasibilityFrom {
+			mu2.Lock()
+			nAll++
+			if b == 0 {
+				n0++
+			}
+			mu2.Unlock()
+		}
 		switch sh.Policy {
 		case Oracle:
-			if coin >= sh.Target/sh.Mult {
+			// A fixed level: the most important Target ÷ Mult of the
+			// traffic, class by class, the boundary class cut at a random
+			// user level (coin).
+			lower := 0.0
+			for k := range b {
+				lower += classShare[k]
+			}
+			if lower+coin*classShare[b] >= sh.Target/sh.Mult {
 				res.Refused++
 				continue
 			}
@@ -181,7 +210,7 @@ func RunFeasibility(sh Shape) Measured {
 					mu2.Unlock()
 					return
 				}
-				started(arrival, svc)
+				started(arrival, svc, b)
 				time.Sleep(svc)
 				permit.Release()
 			})
@@ -196,7 +225,7 @@ func RunFeasibility(sh Shape) Measured {
 			if c != nil {
 				c.ObserveQueueTime(time.Since(arrival))
 			}
-			started(arrival, svc)
+			started(arrival, svc, b)
 			time.Sleep(svc)
 			<-sem
 		})
@@ -206,6 +235,12 @@ func RunFeasibility(sh Shape) Measured {
 	wg.Wait()
 	if res.Started > 0 {
 		res.MeanWait = waitSum / time.Duration(res.Started)
+	}
+	if n0 > 0 {
+		res.Class0 = float64(ok0) / float64(n0)
+	}
+	if d := min(float64(nAll), float64(sh.Slots)/sh.Service.Seconds()*(span-FeasibilityFrom).Seconds()); d > 0 {
+		res.Goodput = float64(okAll) / d
 	}
 	res.Utilisation = float64(busy) / (float64(sh.Slots) * float64(span-FeasibilityFrom))
 	for i := range int(span / time.Second) {
