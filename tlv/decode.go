@@ -2,6 +2,7 @@ package tlv
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"reflect"
 	"time"
@@ -67,7 +68,10 @@ func (d *decoder) callUnmarshaler(u tlvwire.Unmarshaler, data []byte) error {
 	}
 	if hd == nil {
 		if err := d.Alloc(int(unsafe.Sizeof(decstate.State{}))); err != nil {
-			return d.errAt(0, 0, err)
+			if d.Depth > 1 {
+				return err // a nested value: the caller names its field's key
+			}
+			return d.errAt(0, 0, err) // the input as a whole
 		}
 		hd = new(decstate.State)
 	}
@@ -186,12 +190,12 @@ func (p *structPlan) decode(d *decoder, data []byte, ptr unsafe.Pointer) error {
 				// A varint is checked before it is used (a length before the bytes it
 				// declares), as generated code does.
 				if !minimalValue(data[off:], wt) {
-					return d.errAt(start, tag, ErrNonCanonical)
+					return d.errAt(off, tag, ErrNonCanonical)
 				}
 			}
 			n := tlvwire.ConsumeValue(data[off:], wt)
 			if n < 0 {
-				return d.errAt(start, tag, tlvwire.CodeError(n))
+				return d.errAt(off, tag, tlvwire.CodeError(n))
 			}
 			if d.Strict && !p.hasUnknown {
 				return d.errAt(start, tag, ErrUnknownField)
@@ -220,7 +224,8 @@ func (p *structPlan) decode(d *decoder, data []byte, ptr unsafe.Pointer) error {
 			off, err = d.decodeValue(f.c, wt, data, off, fp, tag, false)
 		}
 		if err != nil {
-			return err
+			// Errors about the field as a whole (limits, its form) arrive bare.
+			return d.keyErr(start, tag, err)
 		}
 	}
 	if !unknownSorted {
@@ -423,7 +428,7 @@ func (d *decoder) decodeValue(c *codec, wt tlvwire.WireType, data []byte, off in
 		}
 		str, err := d.copyString(v, vo)
 		if err != nil {
-			return off, d.errAt(off, tag, err)
+			return off, err // a limit: the caller names the field's key
 		}
 		*(*string)(p) = str
 		return vo + len(v), nil
@@ -437,7 +442,7 @@ func (d *decoder) decodeValue(c *codec, wt tlvwire.WireType, data []byte, off in
 		} else {
 			cp, err := d.copyOut(v, vo)
 			if err != nil {
-				return off, d.errAt(off, tag, err)
+				return off, err
 			}
 			*(*[]byte)(p) = cp
 		}
@@ -460,7 +465,7 @@ func (d *decoder) decodeValue(c *codec, wt tlvwire.WireType, data []byte, off in
 		return vo + len(v), nil
 	case kPtr:
 		if err := d.Alloc(int(c.elem.size)); err != nil {
-			return off, d.errAt(off, tag, err)
+			return off, err
 		}
 		np := reflect.New(c.elem.typ).UnsafePointer()
 		next, err := d.decodeValue(c.elem, wt, data, off, np, tag, true)
@@ -548,10 +553,10 @@ func (d *decoder) decodePacked(c *codec, wt tlvwire.WireType, data []byte, off i
 	if !wt.LengthDelimited() {
 		// A single unpacked element: accepted for schema evolution (T → []T).
 		if d.Strict {
-			return off, d.errAt(off, tag, ErrNonCanonical)
+			return off, ErrNonCanonical // the field's form: its key
 		}
 		if err := d.growSlice(c, p, 1); err != nil {
-			return off, d.errAt(off, tag, err)
+			return off, err
 		}
 		h.len++
 		next, err := d.decodeValue(c.elem, wt, data, off, unsafe.Add(h.data, uintptr(h.len-1)*c.elem.size), tag, true)
@@ -574,12 +579,12 @@ func (d *decoder) decodePacked(c *codec, wt tlvwire.WireType, data []byte, off i
 			size = 8
 		}
 		if len(v)%size != 0 {
-			return off, d.errAt(vo, tag, ErrMalformed)
+			return off, d.errAt(off, tag, ErrMalformed)
 		}
 		n = len(v) / size
 	default:
 		if len(v) > 0 && v[len(v)-1] >= 0x80 {
-			return off, d.errAt(vo, tag, ErrMalformed)
+			return off, d.errAt(off, tag, ErrMalformed)
 		}
 		for _, x := range v {
 			if x < 0x80 {
@@ -589,15 +594,15 @@ func (d *decoder) decodePacked(c *codec, wt tlvwire.WireType, data []byte, off i
 	}
 	if n == 0 {
 		if d.Strict && !fresh {
-			return off, d.errAt(off, tag, ErrNonCanonical)
+			return off, ErrNonCanonical
 		}
 		return end, nil
 	}
 	if d.Elements -= n; d.Elements < 0 {
-		return off, d.errAt(vo, tag, ErrTooManyElements)
+		return off, ErrTooManyElements
 	}
 	if err := d.growSlice(c, p, n); err != nil {
-		return off, d.errAt(vo, tag, err)
+		return off, err
 	}
 	base := unsafe.Add(h.data, uintptr(h.len)*c.elem.size)
 	size := c.elem.size
@@ -634,12 +639,33 @@ func (d *decoder) decodePacked(c *codec, wt tlvwire.WireType, data []byte, off i
 				pos += m
 			}
 			if !storeInt(ek, unsafe.Add(base, uintptr(i)*size), u) {
-				return off, d.errAt(vo+pos, tag, ErrRange)
+				return off, d.errAt(vo+elemStart(v, pos), tag, ErrRange)
 			}
 		}
 	}
 	h.len += n
 	return end, nil
+}
+
+// keyErr wraps err, an error about the field whose key is at off (a limit or the field's
+// form, returned bare by the code reading its value), in a *DecodeError naming that key;
+// an error that already is a *DecodeError is returned unchanged.
+func (d *decoder) keyErr(off int, tag uint32, err error) error {
+	var de *DecodeError
+	if errors.As(err, &de) {
+		return err
+	}
+	return d.errAt(off, tag, err)
+}
+
+// elemStart returns the offset in v of the first byte of the varint that ends just before
+// end (packed content, where end follows a complete varint).
+func elemStart(v []byte, end int) int {
+	i := end - 1
+	for i > 0 && v[i-1] >= 0x80 {
+		i--
+	}
+	return i
 }
 
 // scanRun counts the fields from data[start:] that begin with the same key bytes as the
@@ -684,16 +710,17 @@ func (d *decoder) decodeRun(c *codec, data []byte, start int, p unsafe.Pointer, 
 	e := c.elem
 	off := start
 	for i := 0; i < cnt; i++ {
+		key := off
 		off += keyLen
 		if h.len == h.cap {
 			if err := d.growSlice(c, p, 1); err != nil {
-				return off, d.errAt(off, tag, err)
+				return off, d.errAt(key, tag, err)
 			}
 		}
 		h.len++
 		next, err := d.decodeValue(e, wt, data, off, unsafe.Add(h.data, uintptr(h.len-1)*e.size), tag, true)
 		if err != nil {
-			return off, err
+			return off, d.keyErr(key, tag, err)
 		}
 		off = next
 	}
@@ -717,6 +744,7 @@ func (d *decoder) decodeMapRun(c *codec, data []byte, start, keyLen, cnt int, p 
 		var kv *[2]string
 		off := start
 		for i := 0; i < cnt; i++ {
+			key := off
 			off += keyLen
 			v, vo, err := d.readLen(data, off, tag)
 			if err != nil {
@@ -728,11 +756,11 @@ func (d *decoder) decodeMapRun(c *codec, data []byte, start, keyLen, cnt int, p 
 					d.Elements -= 2
 					k, err := d.copyString(v[2:ke], vo+2)
 					if err != nil {
-						return off, d.errAt(vo+1, 1, err)
+						return off, d.errAt(vo, 1, err)
 					}
 					val, err := d.copyString(v[ke+2:], vo+ke+2)
 					if err != nil {
-						return off, d.errAt(vo+ke+1, 2, err)
+						return off, d.errAt(vo+ke, 2, err)
 					}
 					m[k] = val
 					continue
@@ -742,13 +770,13 @@ func (d *decoder) decodeMapRun(c *codec, data []byte, start, keyLen, cnt int, p 
 			// per run, charged.
 			if kv == nil {
 				if err := d.Alloc(int(unsafe.Sizeof(*kv))); err != nil {
-					return off, d.errAt(vo, tag, err)
+					return off, d.errAt(key, tag, err)
 				}
 				kv = new([2]string)
 			}
 			*kv = [2]string{}
 			if _, err := d.decodeEntry(c, v, vo, unsafe.Pointer(&kv[0]), unsafe.Pointer(&kv[1]), tag, &prevKey); err != nil {
-				return off, err
+				return off, d.keyErr(key, tag, err)
 			}
 			m[kv[0]] = kv[1]
 		}
@@ -772,6 +800,7 @@ func (d *decoder) decodeMapRun(c *codec, data []byte, start, keyLen, cnt int, p 
 	vv := reflect.New(c.elem.typ).Elem()
 	off := start
 	for i := 0; i < cnt; i++ {
+		key := off
 		off += keyLen
 		v, vo, err := d.readLen(data, off, tag)
 		if err != nil {
@@ -780,7 +809,7 @@ func (d *decoder) decodeMapRun(c *codec, data []byte, start, keyLen, cnt int, p 
 		kv.SetZero()
 		vv.SetZero()
 		if _, err := d.decodeEntry(c, v, vo, unsafe.Pointer(kv.UnsafeAddr()), unsafe.Pointer(vv.UnsafeAddr()), tag, &prevKey); err != nil {
-			return off, err
+			return off, d.keyErr(key, tag, err)
 		}
 		mv.SetMapIndex(kv, vv)
 		off = vo + len(v)
@@ -848,7 +877,7 @@ func (d *decoder) decodeEntryFields(c *codec, v []byte, kp, vp unsafe.Pointer, t
 			}
 			m := tlvwire.ConsumeValue(v[off:], wt)
 			if m < 0 {
-				return nil, d.errAt(start, ft, tlvwire.CodeError(m))
+				return nil, d.errAt(off, ft, tlvwire.CodeError(m))
 			}
 			off += m
 			continue
@@ -872,10 +901,10 @@ func (d *decoder) decodeEntryFields(c *codec, v []byte, kp, vp unsafe.Pointer, t
 			h.len++
 			if next, err = d.decodeValue(fc.elem, wt, v, off, unsafe.Add(h.data, uintptr(h.len-1)*fc.elem.size), ft, true); err != nil {
 				h.len--
-				return nil, err
+				return nil, d.keyErr(start, ft, err)
 			}
 		} else if next, err = d.decodeValue(fc, wt, v, off, p, ft, fresh); err != nil {
-			return nil, err
+			return nil, d.keyErr(start, ft, err)
 		}
 		if ft == 1 {
 			keyBytes = v[start:next]
@@ -884,11 +913,12 @@ func (d *decoder) decodeEntryFields(c *codec, v []byte, kp, vp unsafe.Pointer, t
 	}
 	if d.Strict {
 		// Key and value are always written; an empty list value has no field.
+		// Errors about the entry as a whole: the caller names the map field's key.
 		if seen != 2 && (seen != 1 || c.elem.kind != kRepeated) {
-			return nil, d.errAt(len(v), tag, ErrNonCanonical)
+			return nil, ErrNonCanonical
 		}
 		if *prevKey != nil && bytes.Compare(keyBytes, *prevKey) <= 0 {
-			return nil, d.errAt(0, tag, ErrNonCanonical)
+			return nil, ErrNonCanonical
 		}
 		*prevKey = keyBytes
 	}

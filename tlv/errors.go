@@ -50,9 +50,16 @@ var (
 )
 
 // DecodeError reports where decoding failed: Offset counts bytes from the start of the
-// input given to Unmarshal (or of the frame, for a Decoder); Tag is the tag of the field
-// being decoded, 0 if the key itself was unreadable; Err is one of the sentinels above,
-// possibly wrapped. It is tlvwire.DecodeError, which generated code returns too: for the
-// same input, generated code and the reflection decoder wrap the same sentinel, but may
-// report a different Offset (always within the input) and Tag near the failure.
+// input given to Unmarshal (or of the frame, for a Decoder's content errors); Tag is the
+// tag of the field there; Err is one of the sentinels above, possibly wrapped. It is
+// tlvwire.DecodeError, which generated code returns too: for the same input, generated
+// code and the reflection decoder return the same sentinel at the same Offset and Tag.
+//
+// In short (tlvwire.DecodeError has the whole rule): Offset points at the key of the field
+// when the key or the field as a whole is wrong (bad tag, tag order, duplicate, wire type,
+// unknown field, a limit exceeded storing it), at the value's first byte (just after the
+// key) when the value is wrong (truncated, too long, out of range, malformed), and at the
+// element itself inside packed content. Tag is the tag of the innermost field containing
+// Offset (1 or 2 inside a map entry), 0 when the key there cannot be read. An error a
+// type's own UnmarshalTLV returns without a *DecodeError is wrapped at its field's key.
 type DecodeError = tlvwire.DecodeError

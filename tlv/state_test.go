@@ -42,10 +42,10 @@ func TestDecodeStateForGeneratedCode(t *testing.T) {
 	require.ErrorIs(t, d.Alloc(50), ErrMemoryLimit)
 	assert.Equal(t, -1, ds.Memory, "the refused charge spends the budget, seen from tlv too")
 	var c custom
-	require.NoError(t, d.Message([]byte{0x08, 0x04}, 3, &c))
+	require.NoError(t, d.Message([]byte{0x08, 0x04}, 3, 9, &c))
 	assert.Equal(t, 1, c.N)
 	inner := &nestingUnmarshaler{}
-	err := d.Message(nil, 5, inner)
+	err := d.Message(nil, 5, 9, inner)
 	require.ErrorIs(t, err, ErrDepth)
 	var de *DecodeError
 	require.ErrorAs(t, err, &de)
@@ -66,5 +66,5 @@ func TestDecodeStateForGeneratedCode(t *testing.T) {
 type nestingUnmarshaler struct{}
 
 func (n *nestingUnmarshaler) UnmarshalTLV(data []byte, d *tlvwire.DecodeState) error {
-	return d.Message(nil, 7, &custom{})
+	return d.Message(nil, 7, 4, &custom{})
 }

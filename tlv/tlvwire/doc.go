@@ -84,7 +84,7 @@
 //     n == SizeVarint(v).
 //   - WidenFloat32 and NarrowFloat64 convert between float widths as SPEC.md §6 says.
 //   - UnmarshalTLV resets the receiver, then decodes within the limits of its
-//     *DecodeState: d.Message(content, off, &x.Inner) for nested messages (depth and
+//     *DecodeState: d.Message(content, off, tag, &x.Inner) for nested messages (depth and
 //     offsets), d.Count(n) per decoded field or element, d.Alloc(bytes) before every
 //     allocation (string and []byte copies, new structs), Grow(d, s, n) to grow a slice,
 //     MakeMap(d, n) and GrowMap(d, m, n) for a map's memory (header, tables, growth),

@@ -51,9 +51,35 @@ var (
 )
 
 // DecodeError reports where decoding failed. Offset counts bytes from the start of the
-// input given to the decoder (or of the frame, for a stream); Tag is the tag of the field
-// being decoded, 0 if the key itself was unreadable. Package tlv's DecodeError is this
-// type.
+// input given to the decoder (for a stream Decoder: of the frame, or of the stream for a
+// framing error); nested messages and map entries do not restart the count. Package tlv's
+// DecodeError is this type. The reflection decoder and generated code report the same
+// Offset and Tag for every input (SPEC.md §7), by this rule.
+//
+// Offset is the first byte of the element that is wrong, which is one of:
+//
+//   - a field's key: for an error reading the key (ErrTag, and ErrTruncated, ErrOverflow
+//     or, strict, ErrNonCanonical inside it) and for an error about the field as a whole:
+//     strict tag order or a duplicate singular field (ErrNonCanonical), ErrWireType,
+//     ErrUnknownField, strict form (an unpacked repeated scalar, an empty packed field:
+//     ErrNonCanonical), and a limit the field exceeds when it is counted or stored
+//     (ErrTooManyElements, ErrMemoryLimit). A map entry wrong as a whole (strict: its
+//     value field missing, its key not above the previous one) points at its map field's
+//     key.
+//   - a field's value, which starts right after the key (its varint, its fixed bytes, or
+//     the length of a length-delimited value): for an error reading it (ErrTruncated,
+//     ErrOverflow, ErrLength, ErrRange, ErrMalformed, and strict ErrNonCanonical of its
+//     varint or length). A time value counts as one value, whatever fails inside it.
+//   - one element of packed content: for an error about that element (ErrOverflow,
+//     ErrRange, strict ErrNonCanonical).
+//   - the first byte of a nested message's content, for ErrDepth.
+//   - the end of a message's data, for ErrMemoryLimit while sorting its unknown fields.
+//
+// Tag is the tag of the innermost field whose bytes hold Offset: the field whose key,
+// value or packed element Offset points at, or for ErrDepth the field holding the nested
+// message. A map entry is a message with the key in field 1 and the value in field 2, so
+// an error inside an entry carries tag 1 or 2. Tag is 0 when the key at Offset cannot be
+// read (ErrTag, a truncated or overflowing key) and at the end of a message.
 type DecodeError struct {
 	Offset int
 	Tag    uint32

@@ -66,10 +66,11 @@ func (d *DecodeState) Count(n int) error { return d.s.Count(n) }
 func (d *DecodeState) Alloc(n int) error { return d.s.Alloc(n) }
 
 // Message decodes the nested message content data, found at offset off of the current
-// message's data, into m, with depth checked and error offsets made absolute.
-func (d *DecodeState) Message(data []byte, off int, m Unmarshaler) error {
+// message's data, into m, with depth checked and error offsets made absolute. tag is the
+// tag of the field holding the message: a depth error is reported at off with that tag.
+func (d *DecodeState) Message(data []byte, off int, tag uint32, m Unmarshaler) error {
 	if d.s.Depth >= d.s.MaxDepth {
-		return d.Error(off, 0, ErrDepth)
+		return d.Error(off, tag, ErrDepth)
 	}
 	d.s.Depth++
 	d.s.Base += off

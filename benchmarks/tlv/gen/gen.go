@@ -571,6 +571,7 @@ func (x *Msg) UnmarshalTLV(data []byte, d *tlvwire.DecodeState) error {
 			}
 		case 4: // IDs
 			if wt == tlvwire.PackedVarint {
+				vs := off
 				var c []byte
 				m := 1
 				if off < len(data) && data[off] < 0x80 {
@@ -603,7 +604,7 @@ func (x *Msg) UnmarshalTLV(data []byte, d *tlvwire.DecodeState) error {
 					}
 				}
 				if len(c) != 0 && c[len(c)-1] >= 0x80 {
-					return d.Error(co, tag, tlvwire.ErrMalformed)
+					return d.Error(vs, tag, tlvwire.ErrMalformed)
 				}
 				if cnt == 0 && strict {
 					return d.Error(start, tag, tlvwire.ErrNonCanonical)
@@ -691,7 +692,7 @@ func (x *Msg) UnmarshalTLV(data []byte, d *tlvwire.DecodeState) error {
 					return d.Error(start, tag, err)
 				}
 				p := new(Inner)
-				if err := d.Message(c, co, p); err != nil {
+				if err := d.Message(c, co, tag, p); err != nil {
 					return err
 				}
 				x.Inner = p
@@ -744,7 +745,7 @@ func (x *Msg) UnmarshalTLV(data []byte, d *tlvwire.DecodeState) error {
 					x.Items = s
 				}
 				x.Items = append(x.Items, Inner{})
-				if err := d.Message(c, co, &x.Items[len(x.Items)-1]); err != nil {
+				if err := d.Message(c, co, tag, &x.Items[len(x.Items)-1]); err != nil {
 					return err
 				}
 				continue
@@ -803,15 +804,16 @@ func (x *Msg) UnmarshalTLV(data []byte, d *tlvwire.DecodeState) error {
 				for p := 0; p < len(c); {
 					et, ew, m := tlvwire.ConsumeTag(c[p:])
 					if m < 0 {
-						return d.Error(co+p, tag, tlvwire.CodeError(m))
+						return d.Error(co+p, 0, tlvwire.CodeError(m))
 					}
 					if strict && et != 1 && et != 2 {
-						return d.Error(co+p, tag, tlvwire.ErrMalformed)
+						return d.Error(co+p, et, tlvwire.ErrMalformed)
 					} // SPEC.md §6: an entry holds tags 1 and 2 only
 					if strict && (m != tlvwire.SizeTag(et) || et != el+1) {
-						return d.Error(co+p, tag, tlvwire.ErrNonCanonical)
+						return d.Error(co+p, et, tlvwire.ErrNonCanonical)
 					}
 					el = et
+					ek := co + p // the entry field's key
 					p += m
 					if et == 1 && ew == tlvwire.Bytes {
 						var ec []byte
@@ -819,27 +821,27 @@ func (x *Msg) UnmarshalTLV(data []byte, d *tlvwire.DecodeState) error {
 						if p < len(c) && c[p] < 0x80 {
 							l := int(c[p])
 							if l > len(c)-p-1 {
-								return d.Error(co+p, tag, tlvwire.ErrLength)
+								return d.Error(co+p, et, tlvwire.ErrLength)
 							}
 							ec = c[p+1 : p+1+l : p+1+l]
 							m += l
 						} else {
 							l, lm := tlvwire.ConsumeVarint(c[p:])
 							if lm < 0 {
-								return d.Error(co+p, tag, tlvwire.CodeError(lm))
+								return d.Error(co+p, et, tlvwire.CodeError(lm))
 							}
 							if strict && lm != tlvwire.SizeVarint(l) {
-								return d.Error(co+p, tag, tlvwire.ErrNonCanonical)
+								return d.Error(co+p, et, tlvwire.ErrNonCanonical)
 							}
 							if l > uint64(len(c)-p-lm) {
-								return d.Error(co+p, tag, tlvwire.ErrLength)
+								return d.Error(co+p, et, tlvwire.ErrLength)
 							}
 							ec = c[p+lm : p+lm+int(l) : p+lm+int(l)]
 							m = lm + int(l)
 						}
 						p += m
 						if err := d.Alloc(len(ec)); err != nil {
-							return d.Error(start, tag, err)
+							return d.Error(ek, et, err)
 						}
 						k = string(ec)
 						continue
@@ -850,37 +852,37 @@ func (x *Msg) UnmarshalTLV(data []byte, d *tlvwire.DecodeState) error {
 						if p < len(c) && c[p] < 0x80 {
 							l := int(c[p])
 							if l > len(c)-p-1 {
-								return d.Error(co+p, tag, tlvwire.ErrLength)
+								return d.Error(co+p, et, tlvwire.ErrLength)
 							}
 							ec = c[p+1 : p+1+l : p+1+l]
 							m += l
 						} else {
 							l, lm := tlvwire.ConsumeVarint(c[p:])
 							if lm < 0 {
-								return d.Error(co+p, tag, tlvwire.CodeError(lm))
+								return d.Error(co+p, et, tlvwire.CodeError(lm))
 							}
 							if strict && lm != tlvwire.SizeVarint(l) {
-								return d.Error(co+p, tag, tlvwire.ErrNonCanonical)
+								return d.Error(co+p, et, tlvwire.ErrNonCanonical)
 							}
 							if l > uint64(len(c)-p-lm) {
-								return d.Error(co+p, tag, tlvwire.ErrLength)
+								return d.Error(co+p, et, tlvwire.ErrLength)
 							}
 							ec = c[p+lm : p+lm+int(l) : p+lm+int(l)]
 							m = lm + int(l)
 						}
 						p += m
 						if err := d.Alloc(len(ec)); err != nil {
-							return d.Error(start, tag, err)
+							return d.Error(ek, et, err)
 						}
 						val = string(ec)
 						continue
 					}
 					if strict {
-						return d.Error(co+p, tag, tlvwire.ErrMalformed)
+						return d.Error(ek, et, tlvwire.ErrMalformed)
 					}
 					sk := tlvwire.ConsumeValue(c[p:], ew)
 					if sk < 0 {
-						return d.Error(co+p, tag, tlvwire.CodeError(sk))
+						return d.Error(co+p, et, tlvwire.CodeError(sk))
 					}
 					p += sk
 				}
@@ -1322,6 +1324,7 @@ func (x *MsgV2) UnmarshalTLV(data []byte, d *tlvwire.DecodeState) error {
 			}
 		case 4: // IDs
 			if wt == tlvwire.PackedVarint {
+				vs := off
 				var c []byte
 				m := 1
 				if off < len(data) && data[off] < 0x80 {
@@ -1354,7 +1357,7 @@ func (x *MsgV2) UnmarshalTLV(data []byte, d *tlvwire.DecodeState) error {
 					}
 				}
 				if len(c) != 0 && c[len(c)-1] >= 0x80 {
-					return d.Error(co, tag, tlvwire.ErrMalformed)
+					return d.Error(vs, tag, tlvwire.ErrMalformed)
 				}
 				if cnt == 0 && strict {
 					return d.Error(start, tag, tlvwire.ErrNonCanonical)
@@ -1442,7 +1445,7 @@ func (x *MsgV2) UnmarshalTLV(data []byte, d *tlvwire.DecodeState) error {
 					return d.Error(start, tag, err)
 				}
 				p := new(Inner)
-				if err := d.Message(c, co, p); err != nil {
+				if err := d.Message(c, co, tag, p); err != nil {
 					return err
 				}
 				x.Inner = p
@@ -1495,7 +1498,7 @@ func (x *MsgV2) UnmarshalTLV(data []byte, d *tlvwire.DecodeState) error {
 					x.Items = s
 				}
 				x.Items = append(x.Items, Inner{})
-				if err := d.Message(c, co, &x.Items[len(x.Items)-1]); err != nil {
+				if err := d.Message(c, co, tag, &x.Items[len(x.Items)-1]); err != nil {
 					return err
 				}
 				continue
@@ -1554,15 +1557,16 @@ func (x *MsgV2) UnmarshalTLV(data []byte, d *tlvwire.DecodeState) error {
 				for p := 0; p < len(c); {
 					et, ew, m := tlvwire.ConsumeTag(c[p:])
 					if m < 0 {
-						return d.Error(co+p, tag, tlvwire.CodeError(m))
+						return d.Error(co+p, 0, tlvwire.CodeError(m))
 					}
 					if strict && et != 1 && et != 2 {
-						return d.Error(co+p, tag, tlvwire.ErrMalformed)
+						return d.Error(co+p, et, tlvwire.ErrMalformed)
 					} // SPEC.md §6: an entry holds tags 1 and 2 only
 					if strict && (m != tlvwire.SizeTag(et) || et != el+1) {
-						return d.Error(co+p, tag, tlvwire.ErrNonCanonical)
+						return d.Error(co+p, et, tlvwire.ErrNonCanonical)
 					}
 					el = et
+					ek := co + p // the entry field's key
 					p += m
 					if et == 1 && ew == tlvwire.Bytes {
 						var ec []byte
@@ -1570,27 +1574,27 @@ func (x *MsgV2) UnmarshalTLV(data []byte, d *tlvwire.DecodeState) error {
 						if p < len(c) && c[p] < 0x80 {
 							l := int(c[p])
 							if l > len(c)-p-1 {
-								return d.Error(co+p, tag, tlvwire.ErrLength)
+								return d.Error(co+p, et, tlvwire.ErrLength)
 							}
 							ec = c[p+1 : p+1+l : p+1+l]
 							m += l
 						} else {
 							l, lm := tlvwire.ConsumeVarint(c[p:])
 							if lm < 0 {
-								return d.Error(co+p, tag, tlvwire.CodeError(lm))
+								return d.Error(co+p, et, tlvwire.CodeError(lm))
 							}
 							if strict && lm != tlvwire.SizeVarint(l) {
-								return d.Error(co+p, tag, tlvwire.ErrNonCanonical)
+								return d.Error(co+p, et, tlvwire.ErrNonCanonical)
 							}
 							if l > uint64(len(c)-p-lm) {
-								return d.Error(co+p, tag, tlvwire.ErrLength)
+								return d.Error(co+p, et, tlvwire.ErrLength)
 							}
 							ec = c[p+lm : p+lm+int(l) : p+lm+int(l)]
 							m = lm + int(l)
 						}
 						p += m
 						if err := d.Alloc(len(ec)); err != nil {
-							return d.Error(start, tag, err)
+							return d.Error(ek, et, err)
 						}
 						k = string(ec)
 						continue
@@ -1601,37 +1605,37 @@ func (x *MsgV2) UnmarshalTLV(data []byte, d *tlvwire.DecodeState) error {
 						if p < len(c) && c[p] < 0x80 {
 							l := int(c[p])
 							if l > len(c)-p-1 {
-								return d.Error(co+p, tag, tlvwire.ErrLength)
+								return d.Error(co+p, et, tlvwire.ErrLength)
 							}
 							ec = c[p+1 : p+1+l : p+1+l]
 							m += l
 						} else {
 							l, lm := tlvwire.ConsumeVarint(c[p:])
 							if lm < 0 {
-								return d.Error(co+p, tag, tlvwire.CodeError(lm))
+								return d.Error(co+p, et, tlvwire.CodeError(lm))
 							}
 							if strict && lm != tlvwire.SizeVarint(l) {
-								return d.Error(co+p, tag, tlvwire.ErrNonCanonical)
+								return d.Error(co+p, et, tlvwire.ErrNonCanonical)
 							}
 							if l > uint64(len(c)-p-lm) {
-								return d.Error(co+p, tag, tlvwire.ErrLength)
+								return d.Error(co+p, et, tlvwire.ErrLength)
 							}
 							ec = c[p+lm : p+lm+int(l) : p+lm+int(l)]
 							m = lm + int(l)
 						}
 						p += m
 						if err := d.Alloc(len(ec)); err != nil {
-							return d.Error(start, tag, err)
+							return d.Error(ek, et, err)
 						}
 						val = string(ec)
 						continue
 					}
 					if strict {
-						return d.Error(co+p, tag, tlvwire.ErrMalformed)
+						return d.Error(ek, et, tlvwire.ErrMalformed)
 					}
 					sk := tlvwire.ConsumeValue(c[p:], ew)
 					if sk < 0 {
-						return d.Error(co+p, tag, tlvwire.CodeError(sk))
+						return d.Error(co+p, et, tlvwire.CodeError(sk))
 					}
 					p += sk
 				}
@@ -1725,7 +1729,7 @@ func (x *MsgV2) UnmarshalTLV(data []byte, d *tlvwire.DecodeState) error {
 					return d.Error(start, tag, err)
 				}
 				p := new(Inner)
-				if err := d.Message(c, co, p); err != nil {
+				if err := d.Message(c, co, tag, p); err != nil {
 					return err
 				}
 				x.Origin = p
@@ -2047,6 +2051,7 @@ func (x *SmallStruct) UnmarshalTLV(data []byte, d *tlvwire.DecodeState) error {
 			}
 		case 5: // Spouse
 			if wt == tlvwire.Varint {
+				vs := off
 				var u uint64
 				if off < len(data) && data[off] < 0x80 {
 					u = uint64(data[off])
@@ -2063,7 +2068,7 @@ func (x *SmallStruct) UnmarshalTLV(data []byte, d *tlvwire.DecodeState) error {
 					off += m
 				}
 				if u > 1 {
-					return d.Error(start, tag, tlvwire.ErrRange)
+					return d.Error(vs, tag, tlvwire.ErrRange)
 				}
 				x.Spouse = u == 1
 				continue
@@ -2323,7 +2328,7 @@ func (x *Node) UnmarshalTLV(data []byte, d *tlvwire.DecodeState) error {
 					x.Kids = s
 				}
 				x.Kids = append(x.Kids, Node{})
-				if err := d.Message(c, co, &x.Kids[len(x.Kids)-1]); err != nil {
+				if err := d.Message(c, co, tag, &x.Kids[len(x.Kids)-1]); err != nil {
 					return err
 				}
 				continue

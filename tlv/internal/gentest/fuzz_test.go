@@ -17,7 +17,8 @@ import (
 // FuzzGeneratedVsReflection decodes the same bytes with the generated
 // decoder and with the reflection decoder (through the method-less twin), in
 // lenient and strict mode, for every test type. Both must accept or both
-// reject; accepted values must be equal and re-encode to the same bytes.
+// reject, with the same error, offset and tag; accepted values must be equal
+// and re-encode to the same bytes.
 // Inputs that succeed must stay within the memory bound and re-encode to a
 // canonical fixpoint.
 func FuzzGeneratedVsReflection(f *testing.F) {
@@ -94,13 +95,17 @@ func agree(g, p any, data []byte, strict bool) error {
 		if sentinel(errG) != sentinel(errP) {
 			return fmt.Errorf("generated error %v, reflection error %v", errG, errP)
 		}
-		// Offsets are diagnostics that may differ, but both lie within the input.
+		// And the same place: both follow tlvwire.DecodeError's rule for Offset and
+		// Tag, which lies within the input.
 		var dp *tlv.DecodeError
 		if !errors.As(errP, &dp) {
 			return fmt.Errorf("reflection error is not a *tlv.DecodeError: %v", errP)
 		}
-		if de.Offset < 0 || de.Offset > len(data) || dp.Offset < 0 || dp.Offset > len(data) {
-			return fmt.Errorf("offset outside the input of %d bytes: generated %v, reflection %v", len(data), errG, errP)
+		if de.Offset != dp.Offset || de.Tag != dp.Tag {
+			return fmt.Errorf("generated error %v, reflection error %v: different offset or tag", errG, errP)
+		}
+		if de.Offset < 0 || de.Offset > len(data) {
+			return fmt.Errorf("offset outside the input of %d bytes: %v", len(data), errG)
 		}
 		return nil
 	}
@@ -152,8 +157,8 @@ func sentinel(err error) error {
 
 // TestMutatedInputsAgree runs agree over seeded random mutations (flipped,
 // inserted and deleted bytes) of every twin's encoding, decoded into every
-// twin, in both modes: the decoders agree, and every lenient decode re-encodes
-// to bytes strict decoding accepts. Before wire-type mismatches were refused,
+// twin, in both modes: the decoders agree (on the error, its offset and tag),
+// and every lenient decode re-encodes to bytes strict decoding accepts. Before wire-type mismatches were refused,
 // a known tag under a foreign wire type was kept in Unknown and written back
 // beside the known field, and strict decoding rejected the result.
 func TestMutatedInputsAgree(t *testing.T) {

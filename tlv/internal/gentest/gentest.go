@@ -571,6 +571,7 @@ func (x *Msg) UnmarshalTLV(data []byte, d *tlvwire.DecodeState) error {
 			}
 		case 4: // IDs
 			if wt == tlvwire.PackedVarint {
+				vs := off
 				var c []byte
 				m := 1
 				if off < len(data) && data[off] < 0x80 {
@@ -603,7 +604,7 @@ func (x *Msg) UnmarshalTLV(data []byte, d *tlvwire.DecodeState) error {
 					}
 				}
 				if len(c) != 0 && c[len(c)-1] >= 0x80 {
-					return d.Error(co, tag, tlvwire.ErrMalformed)
+					return d.Error(vs, tag, tlvwire.ErrMalformed)
 				}
 				if cnt == 0 && strict {
 					return d.Error(start, tag, tlvwire.ErrNonCanonical)
@@ -691,7 +692,7 @@ func (x *Msg) UnmarshalTLV(data []byte, d *tlvwire.DecodeState) error {
 					return d.Error(start, tag, err)
 				}
 				p := new(Inner)
-				if err := d.Message(c, co, p); err != nil {
+				if err := d.Message(c, co, tag, p); err != nil {
 					return err
 				}
 				x.Inner = p
@@ -744,7 +745,7 @@ func (x *Msg) UnmarshalTLV(data []byte, d *tlvwire.DecodeState) error {
 					x.Items = s
 				}
 				x.Items = append(x.Items, Inner{})
-				if err := d.Message(c, co, &x.Items[len(x.Items)-1]); err != nil {
+				if err := d.Message(c, co, tag, &x.Items[len(x.Items)-1]); err != nil {
 					return err
 				}
 				continue
@@ -803,15 +804,16 @@ func (x *Msg) UnmarshalTLV(data []byte, d *tlvwire.DecodeState) error {
 				for p := 0; p < len(c); {
 					et, ew, m := tlvwire.ConsumeTag(c[p:])
 					if m < 0 {
-						return d.Error(co+p, tag, tlvwire.CodeError(m))
+						return d.Error(co+p, 0, tlvwire.CodeError(m))
 					}
 					if strict && et != 1 && et != 2 {
-						return d.Error(co+p, tag, tlvwire.ErrMalformed)
+						return d.Error(co+p, et, tlvwire.ErrMalformed)
 					} // SPEC.md §6: an entry holds tags 1 and 2 only
 					if strict && (m != tlvwire.SizeTag(et) || et != el+1) {
-						return d.Error(co+p, tag, tlvwire.ErrNonCanonical)
+						return d.Error(co+p, et, tlvwire.ErrNonCanonical)
 					}
 					el = et
+					ek := co + p // the entry field's key
 					p += m
 					if et == 1 && ew == tlvwire.Bytes {
 						var ec []byte
@@ -819,27 +821,27 @@ func (x *Msg) UnmarshalTLV(data []byte, d *tlvwire.DecodeState) error {
 						if p < len(c) && c[p] < 0x80 {
 							l := int(c[p])
 							if l > len(c)-p-1 {
-								return d.Error(co+p, tag, tlvwire.ErrLength)
+								return d.Error(co+p, et, tlvwire.ErrLength)
 							}
 							ec = c[p+1 : p+1+l : p+1+l]
 							m += l
 						} else {
 							l, lm := tlvwire.ConsumeVarint(c[p:])
 							if lm < 0 {
-								return d.Error(co+p, tag, tlvwire.CodeError(lm))
+								return d.Error(co+p, et, tlvwire.CodeError(lm))
 							}
 							if strict && lm != tlvwire.SizeVarint(l) {
-								return d.Error(co+p, tag, tlvwire.ErrNonCanonical)
+								return d.Error(co+p, et, tlvwire.ErrNonCanonical)
 							}
 							if l > uint64(len(c)-p-lm) {
-								return d.Error(co+p, tag, tlvwire.ErrLength)
+								return d.Error(co+p, et, tlvwire.ErrLength)
 							}
 							ec = c[p+lm : p+lm+int(l) : p+lm+int(l)]
 							m = lm + int(l)
 						}
 						p += m
 						if err := d.Alloc(len(ec)); err != nil {
-							return d.Error(start, tag, err)
+							return d.Error(ek, et, err)
 						}
 						k = string(ec)
 						continue
@@ -850,37 +852,37 @@ func (x *Msg) UnmarshalTLV(data []byte, d *tlvwire.DecodeState) error {
 						if p < len(c) && c[p] < 0x80 {
 							l := int(c[p])
 							if l > len(c)-p-1 {
-								return d.Error(co+p, tag, tlvwire.ErrLength)
+								return d.Error(co+p, et, tlvwire.ErrLength)
 							}
 							ec = c[p+1 : p+1+l : p+1+l]
 							m += l
 						} else {
 							l, lm := tlvwire.ConsumeVarint(c[p:])
 							if lm < 0 {
-								return d.Error(co+p, tag, tlvwire.CodeError(lm))
+								return d.Error(co+p, et, tlvwire.CodeError(lm))
 							}
 							if strict && lm != tlvwire.SizeVarint(l) {
-								return d.Error(co+p, tag, tlvwire.ErrNonCanonical)
+								return d.Error(co+p, et, tlvwire.ErrNonCanonical)
 							}
 							if l > uint64(len(c)-p-lm) {
-								return d.Error(co+p, tag, tlvwire.ErrLength)
+								return d.Error(co+p, et, tlvwire.ErrLength)
 							}
 							ec = c[p+lm : p+lm+int(l) : p+lm+int(l)]
 							m = lm + int(l)
 						}
 						p += m
 						if err := d.Alloc(len(ec)); err != nil {
-							return d.Error(start, tag, err)
+							return d.Error(ek, et, err)
 						}
 						val = string(ec)
 						continue
 					}
 					if strict {
-						return d.Error(co+p, tag, tlvwire.ErrMalformed)
+						return d.Error(ek, et, tlvwire.ErrMalformed)
 					}
 					sk := tlvwire.ConsumeValue(c[p:], ew)
 					if sk < 0 {
-						return d.Error(co+p, tag, tlvwire.CodeError(sk))
+						return d.Error(co+p, et, tlvwire.CodeError(sk))
 					}
 					p += sk
 				}
@@ -1207,6 +1209,7 @@ func (x *SmallStruct) UnmarshalTLV(data []byte, d *tlvwire.DecodeState) error {
 			}
 		case 5: // Spouse
 			if wt == tlvwire.Varint {
+				vs := off
 				var u uint64
 				if off < len(data) && data[off] < 0x80 {
 					u = uint64(data[off])
@@ -1223,7 +1226,7 @@ func (x *SmallStruct) UnmarshalTLV(data []byte, d *tlvwire.DecodeState) error {
 					off += m
 				}
 				if u > 1 {
-					return d.Error(start, tag, tlvwire.ErrRange)
+					return d.Error(vs, tag, tlvwire.ErrRange)
 				}
 				x.Spouse = u == 1
 				continue
@@ -2100,6 +2103,7 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlvwire.DecodeState) error {
 		switch tag {
 		case 1: // B
 			if wt == tlvwire.Varint {
+				vs := off
 				var u uint64
 				if off < len(data) && data[off] < 0x80 {
 					u = uint64(data[off])
@@ -2116,13 +2120,14 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlvwire.DecodeState) error {
 					off += m
 				}
 				if u > 1 {
-					return d.Error(start, tag, tlvwire.ErrRange)
+					return d.Error(vs, tag, tlvwire.ErrRange)
 				}
 				x.B = u == 1
 				continue
 			}
 		case 2: // I32
 			if wt == tlvwire.Varint {
+				vs := off
 				var u uint64
 				if off < len(data) && data[off] < 0x80 {
 					u = uint64(data[off])
@@ -2140,7 +2145,7 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlvwire.DecodeState) error {
 				}
 				s := tlvwire.Unzigzag(u)
 				if s < math.MinInt32 || s > math.MaxInt32 {
-					return d.Error(start, tag, tlvwire.ErrRange)
+					return d.Error(vs, tag, tlvwire.ErrRange)
 				}
 				x.I32 = int32(s)
 				continue
@@ -2167,6 +2172,7 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlvwire.DecodeState) error {
 			}
 		case 4: // U32
 			if wt == tlvwire.Varint {
+				vs := off
 				var u uint64
 				if off < len(data) && data[off] < 0x80 {
 					u = uint64(data[off])
@@ -2183,7 +2189,7 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlvwire.DecodeState) error {
 					off += m
 				}
 				if u > math.MaxUint32 {
-					return d.Error(start, tag, tlvwire.ErrRange)
+					return d.Error(vs, tag, tlvwire.ErrRange)
 				}
 				x.U32 = uint32(u)
 				continue
@@ -2226,7 +2232,7 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlvwire.DecodeState) error {
 				off += m
 				f, ok := tlvwire.NarrowFloat64(w)
 				if !ok {
-					return d.Error(start, tag, tlvwire.ErrRange)
+					return d.Error(off-m, tag, tlvwire.ErrRange)
 				}
 				x.F32 = f
 				continue
@@ -2321,6 +2327,7 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlvwire.DecodeState) error {
 			}
 		case 10: // Bs
 			if wt == tlvwire.PackedVarint {
+				vs := off
 				var c []byte
 				m := 1
 				if off < len(data) && data[off] < 0x80 {
@@ -2353,7 +2360,7 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlvwire.DecodeState) error {
 					}
 				}
 				if len(c) != 0 && c[len(c)-1] >= 0x80 {
-					return d.Error(co, tag, tlvwire.ErrMalformed)
+					return d.Error(vs, tag, tlvwire.ErrMalformed)
 				}
 				if cnt == 0 && strict {
 					return d.Error(start, tag, tlvwire.ErrNonCanonical)
@@ -2378,7 +2385,7 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlvwire.DecodeState) error {
 					}
 					p += m
 					if u > 1 {
-						return d.Error(start, tag, tlvwire.ErrRange)
+						return d.Error(co+p-m, tag, tlvwire.ErrRange)
 					}
 					x.Bs = append(x.Bs, u == 1)
 				}
@@ -2395,6 +2402,7 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlvwire.DecodeState) error {
 					}
 					x.Bs = s
 				}
+				vs := off
 				var u uint64
 				if off < len(data) && data[off] < 0x80 {
 					u = uint64(data[off])
@@ -2411,13 +2419,14 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlvwire.DecodeState) error {
 					off += m
 				}
 				if u > 1 {
-					return d.Error(start, tag, tlvwire.ErrRange)
+					return d.Error(vs, tag, tlvwire.ErrRange)
 				}
 				x.Bs = append(x.Bs, u == 1)
 				continue
 			}
 		case 11: // I32s
 			if wt == tlvwire.PackedVarint {
+				vs := off
 				var c []byte
 				m := 1
 				if off < len(data) && data[off] < 0x80 {
@@ -2450,7 +2459,7 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlvwire.DecodeState) error {
 					}
 				}
 				if len(c) != 0 && c[len(c)-1] >= 0x80 {
-					return d.Error(co, tag, tlvwire.ErrMalformed)
+					return d.Error(vs, tag, tlvwire.ErrMalformed)
 				}
 				if cnt == 0 && strict {
 					return d.Error(start, tag, tlvwire.ErrNonCanonical)
@@ -2476,7 +2485,7 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlvwire.DecodeState) error {
 					p += m
 					s := tlvwire.Unzigzag(u)
 					if s < math.MinInt32 || s > math.MaxInt32 {
-						return d.Error(start, tag, tlvwire.ErrRange)
+						return d.Error(co+p-m, tag, tlvwire.ErrRange)
 					}
 					x.I32s = append(x.I32s, int32(s))
 				}
@@ -2493,6 +2502,7 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlvwire.DecodeState) error {
 					}
 					x.I32s = s
 				}
+				vs := off
 				var u uint64
 				if off < len(data) && data[off] < 0x80 {
 					u = uint64(data[off])
@@ -2510,13 +2520,14 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlvwire.DecodeState) error {
 				}
 				s := tlvwire.Unzigzag(u)
 				if s < math.MinInt32 || s > math.MaxInt32 {
-					return d.Error(start, tag, tlvwire.ErrRange)
+					return d.Error(vs, tag, tlvwire.ErrRange)
 				}
 				x.I32s = append(x.I32s, int32(s))
 				continue
 			}
 		case 12: // U64s
 			if wt == tlvwire.PackedVarint {
+				vs := off
 				var c []byte
 				m := 1
 				if off < len(data) && data[off] < 0x80 {
@@ -2549,7 +2560,7 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlvwire.DecodeState) error {
 					}
 				}
 				if len(c) != 0 && c[len(c)-1] >= 0x80 {
-					return d.Error(co, tag, tlvwire.ErrMalformed)
+					return d.Error(vs, tag, tlvwire.ErrMalformed)
 				}
 				if cnt == 0 && strict {
 					return d.Error(start, tag, tlvwire.ErrNonCanonical)
@@ -2608,6 +2619,7 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlvwire.DecodeState) error {
 			}
 		case 13: // F32s
 			if wt == tlvwire.PackedFixed32 {
+				vs := off
 				var c []byte
 				m := 1
 				if off < len(data) && data[off] < 0x80 {
@@ -2631,10 +2643,9 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlvwire.DecodeState) error {
 					c = data[off+lm : off+lm+int(l) : off+lm+int(l)]
 					m = lm + int(l)
 				}
-				co := off + m - len(c)
 				off += m
 				if len(c)%4 != 0 {
-					return d.Error(co, tag, tlvwire.ErrMalformed)
+					return d.Error(vs, tag, tlvwire.ErrMalformed)
 				}
 				cnt := len(c) / 4
 				if cnt == 0 && strict {
@@ -2658,6 +2669,7 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlvwire.DecodeState) error {
 				continue
 			}
 			if wt == tlvwire.PackedFixed64 && !strict { // the other float width: lenient only
+				vs := off
 				var c []byte
 				m := 1
 				if off < len(data) && data[off] < 0x80 {
@@ -2684,7 +2696,7 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlvwire.DecodeState) error {
 				co := off + m - len(c)
 				off += m
 				if len(c)%8 != 0 {
-					return d.Error(co, tag, tlvwire.ErrMalformed)
+					return d.Error(vs, tag, tlvwire.ErrMalformed)
 				}
 				cnt := len(c) / 8
 				if cnt == 0 && strict {
@@ -2705,7 +2717,7 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlvwire.DecodeState) error {
 					p += 8
 					f, ok := tlvwire.NarrowFloat64(w)
 					if !ok {
-						return d.Error(start, tag, tlvwire.ErrRange)
+						return d.Error(co+p-8, tag, tlvwire.ErrRange)
 					}
 					x.F32s = append(x.F32s, f)
 				}
@@ -2748,13 +2760,14 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlvwire.DecodeState) error {
 				off += m
 				f, ok := tlvwire.NarrowFloat64(w)
 				if !ok {
-					return d.Error(start, tag, tlvwire.ErrRange)
+					return d.Error(off-m, tag, tlvwire.ErrRange)
 				}
 				x.F32s = append(x.F32s, f)
 				continue
 			}
 		case 14: // F64s
 			if wt == tlvwire.PackedFixed64 {
+				vs := off
 				var c []byte
 				m := 1
 				if off < len(data) && data[off] < 0x80 {
@@ -2778,10 +2791,9 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlvwire.DecodeState) error {
 					c = data[off+lm : off+lm+int(l) : off+lm+int(l)]
 					m = lm + int(l)
 				}
-				co := off + m - len(c)
 				off += m
 				if len(c)%8 != 0 {
-					return d.Error(co, tag, tlvwire.ErrMalformed)
+					return d.Error(vs, tag, tlvwire.ErrMalformed)
 				}
 				cnt := len(c) / 8
 				if cnt == 0 && strict {
@@ -2805,6 +2817,7 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlvwire.DecodeState) error {
 				continue
 			}
 			if wt == tlvwire.PackedFixed32 && !strict { // the other float width: lenient only
+				vs := off
 				var c []byte
 				m := 1
 				if off < len(data) && data[off] < 0x80 {
@@ -2828,10 +2841,9 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlvwire.DecodeState) error {
 					c = data[off+lm : off+lm+int(l) : off+lm+int(l)]
 					m = lm + int(l)
 				}
-				co := off + m - len(c)
 				off += m
 				if len(c)%4 != 0 {
-					return d.Error(co, tag, tlvwire.ErrMalformed)
+					return d.Error(vs, tag, tlvwire.ErrMalformed)
 				}
 				cnt := len(c) / 4
 				if cnt == 0 && strict {
@@ -3034,7 +3046,7 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlvwire.DecodeState) error {
 					return d.Error(start, tag, err)
 				}
 				p := new(Node)
-				if err := d.Message(c, co, p); err != nil {
+				if err := d.Message(c, co, tag, p); err != nil {
 					return err
 				}
 				x.Node = p
@@ -3087,7 +3099,7 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlvwire.DecodeState) error {
 					x.Nodes = s
 				}
 				x.Nodes = append(x.Nodes, Node{})
-				if err := d.Message(c, co, &x.Nodes[len(x.Nodes)-1]); err != nil {
+				if err := d.Message(c, co, tag, &x.Nodes[len(x.Nodes)-1]); err != nil {
 					return err
 				}
 				continue
@@ -3146,17 +3158,19 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlvwire.DecodeState) error {
 				for p := 0; p < len(c); {
 					et, ew, m := tlvwire.ConsumeTag(c[p:])
 					if m < 0 {
-						return d.Error(co+p, tag, tlvwire.CodeError(m))
+						return d.Error(co+p, 0, tlvwire.CodeError(m))
 					}
 					if strict && et != 1 && et != 2 {
-						return d.Error(co+p, tag, tlvwire.ErrMalformed)
+						return d.Error(co+p, et, tlvwire.ErrMalformed)
 					} // SPEC.md §6: an entry holds tags 1 and 2 only
 					if strict && (m != tlvwire.SizeTag(et) || et != el+1) {
-						return d.Error(co+p, tag, tlvwire.ErrNonCanonical)
+						return d.Error(co+p, et, tlvwire.ErrNonCanonical)
 					}
 					el = et
+					ek := co + p // the entry field's key
 					p += m
 					if et == 1 && ew == tlvwire.Varint {
+						vs := p
 						var u uint64
 						if p < len(c) && c[p] < 0x80 {
 							u = uint64(c[p])
@@ -3164,17 +3178,17 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlvwire.DecodeState) error {
 						} else {
 							v, m := tlvwire.ConsumeVarint(c[p:])
 							if m < 0 {
-								return d.Error(co+p, tag, tlvwire.CodeError(m))
+								return d.Error(co+p, et, tlvwire.CodeError(m))
 							}
 							if strict && m != tlvwire.SizeVarint(v) {
-								return d.Error(co+p, tag, tlvwire.ErrNonCanonical)
+								return d.Error(co+p, et, tlvwire.ErrNonCanonical)
 							}
 							u = v
 							p += m
 						}
 						s := tlvwire.Unzigzag(u)
 						if s < math.MinInt32 || s > math.MaxInt32 {
-							return d.Error(start, tag, tlvwire.ErrRange)
+							return d.Error(co+vs, et, tlvwire.ErrRange)
 						}
 						k = int32(s)
 						continue
@@ -3185,20 +3199,20 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlvwire.DecodeState) error {
 						if p < len(c) && c[p] < 0x80 {
 							l := int(c[p])
 							if l > len(c)-p-1 {
-								return d.Error(co+p, tag, tlvwire.ErrLength)
+								return d.Error(co+p, et, tlvwire.ErrLength)
 							}
 							ec = c[p+1 : p+1+l : p+1+l]
 							m += l
 						} else {
 							l, lm := tlvwire.ConsumeVarint(c[p:])
 							if lm < 0 {
-								return d.Error(co+p, tag, tlvwire.CodeError(lm))
+								return d.Error(co+p, et, tlvwire.CodeError(lm))
 							}
 							if strict && lm != tlvwire.SizeVarint(l) {
-								return d.Error(co+p, tag, tlvwire.ErrNonCanonical)
+								return d.Error(co+p, et, tlvwire.ErrNonCanonical)
 							}
 							if l > uint64(len(c)-p-lm) {
-								return d.Error(co+p, tag, tlvwire.ErrLength)
+								return d.Error(co+p, et, tlvwire.ErrLength)
 							}
 							ec = c[p+lm : p+lm+int(l) : p+lm+int(l)]
 							m = lm + int(l)
@@ -3211,18 +3225,18 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlvwire.DecodeState) error {
 							}
 							mv18 = new(Inner)
 						}
-						if err := d.Message(ec, eco, mv18); err != nil {
+						if err := d.Message(ec, eco, et, mv18); err != nil {
 							return err
 						}
 						val = *mv18
 						continue
 					}
 					if strict {
-						return d.Error(co+p, tag, tlvwire.ErrMalformed)
+						return d.Error(ek, et, tlvwire.ErrMalformed)
 					}
 					sk := tlvwire.ConsumeValue(c[p:], ew)
 					if sk < 0 {
-						return d.Error(co+p, tag, tlvwire.CodeError(sk))
+						return d.Error(co+p, et, tlvwire.CodeError(sk))
 					}
 					p += sk
 				}
@@ -3287,15 +3301,16 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlvwire.DecodeState) error {
 				for p := 0; p < len(c); {
 					et, ew, m := tlvwire.ConsumeTag(c[p:])
 					if m < 0 {
-						return d.Error(co+p, tag, tlvwire.CodeError(m))
+						return d.Error(co+p, 0, tlvwire.CodeError(m))
 					}
 					if strict && et != 1 && et != 2 {
-						return d.Error(co+p, tag, tlvwire.ErrMalformed)
+						return d.Error(co+p, et, tlvwire.ErrMalformed)
 					} // SPEC.md §6: an entry holds tags 1 and 2 only
 					if strict && (m != tlvwire.SizeTag(et) || et != el+1) {
-						return d.Error(co+p, tag, tlvwire.ErrNonCanonical)
+						return d.Error(co+p, et, tlvwire.ErrNonCanonical)
 					}
 					el = et
+					ek := co + p // the entry field's key
 					p += m
 					if et == 1 && ew == tlvwire.Varint {
 						var u uint64
@@ -3305,10 +3320,10 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlvwire.DecodeState) error {
 						} else {
 							v, m := tlvwire.ConsumeVarint(c[p:])
 							if m < 0 {
-								return d.Error(co+p, tag, tlvwire.CodeError(m))
+								return d.Error(co+p, et, tlvwire.CodeError(m))
 							}
 							if strict && m != tlvwire.SizeVarint(v) {
-								return d.Error(co+p, tag, tlvwire.ErrNonCanonical)
+								return d.Error(co+p, et, tlvwire.ErrNonCanonical)
 							}
 							u = v
 							p += m
@@ -3319,7 +3334,7 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlvwire.DecodeState) error {
 					if et == 2 && ew == tlvwire.Fixed64 {
 						w, m := tlvwire.ConsumeFixed64(c[p:])
 						if m < 0 {
-							return d.Error(co+p, tag, tlvwire.CodeError(m))
+							return d.Error(co+p, et, tlvwire.CodeError(m))
 						}
 						p += m
 						val = math.Float64frombits(w)
@@ -3328,18 +3343,18 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlvwire.DecodeState) error {
 					if et == 2 && (ew == tlvwire.Fixed32 && !strict) {
 						w, m := tlvwire.ConsumeFixed32(c[p:])
 						if m < 0 {
-							return d.Error(co+p, tag, tlvwire.CodeError(m))
+							return d.Error(co+p, et, tlvwire.CodeError(m))
 						}
 						p += m
 						val = tlvwire.WidenFloat32(w)
 						continue
 					}
 					if strict {
-						return d.Error(co+p, tag, tlvwire.ErrMalformed)
+						return d.Error(ek, et, tlvwire.ErrMalformed)
 					}
 					sk := tlvwire.ConsumeValue(c[p:], ew)
 					if sk < 0 {
-						return d.Error(co+p, tag, tlvwire.CodeError(sk))
+						return d.Error(co+p, et, tlvwire.CodeError(sk))
 					}
 					p += sk
 				}
@@ -3404,15 +3419,16 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlvwire.DecodeState) error {
 				for p := 0; p < len(c); {
 					et, ew, m := tlvwire.ConsumeTag(c[p:])
 					if m < 0 {
-						return d.Error(co+p, tag, tlvwire.CodeError(m))
+						return d.Error(co+p, 0, tlvwire.CodeError(m))
 					}
 					if strict && et != 1 && et != 2 {
-						return d.Error(co+p, tag, tlvwire.ErrMalformed)
+						return d.Error(co+p, et, tlvwire.ErrMalformed)
 					} // SPEC.md §6: an entry holds tags 1 and 2 only
 					if strict && (m != tlvwire.SizeTag(et) || et != el+1) {
-						return d.Error(co+p, tag, tlvwire.ErrNonCanonical)
+						return d.Error(co+p, et, tlvwire.ErrNonCanonical)
 					}
 					el = et
+					ek := co + p // the entry field's key
 					p += m
 					if et == 1 && ew == tlvwire.Bytes {
 						var ec []byte
@@ -3420,32 +3436,33 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlvwire.DecodeState) error {
 						if p < len(c) && c[p] < 0x80 {
 							l := int(c[p])
 							if l > len(c)-p-1 {
-								return d.Error(co+p, tag, tlvwire.ErrLength)
+								return d.Error(co+p, et, tlvwire.ErrLength)
 							}
 							ec = c[p+1 : p+1+l : p+1+l]
 							m += l
 						} else {
 							l, lm := tlvwire.ConsumeVarint(c[p:])
 							if lm < 0 {
-								return d.Error(co+p, tag, tlvwire.CodeError(lm))
+								return d.Error(co+p, et, tlvwire.CodeError(lm))
 							}
 							if strict && lm != tlvwire.SizeVarint(l) {
-								return d.Error(co+p, tag, tlvwire.ErrNonCanonical)
+								return d.Error(co+p, et, tlvwire.ErrNonCanonical)
 							}
 							if l > uint64(len(c)-p-lm) {
-								return d.Error(co+p, tag, tlvwire.ErrLength)
+								return d.Error(co+p, et, tlvwire.ErrLength)
 							}
 							ec = c[p+lm : p+lm+int(l) : p+lm+int(l)]
 							m = lm + int(l)
 						}
 						p += m
 						if err := d.Alloc(len(ec)); err != nil {
-							return d.Error(start, tag, err)
+							return d.Error(ek, et, err)
 						}
 						k = string(ec)
 						continue
 					}
 					if et == 2 && ew == tlvwire.Varint {
+						vs := p
 						var u uint64
 						if p < len(c) && c[p] < 0x80 {
 							u = uint64(c[p])
@@ -3453,26 +3470,26 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlvwire.DecodeState) error {
 						} else {
 							v, m := tlvwire.ConsumeVarint(c[p:])
 							if m < 0 {
-								return d.Error(co+p, tag, tlvwire.CodeError(m))
+								return d.Error(co+p, et, tlvwire.CodeError(m))
 							}
 							if strict && m != tlvwire.SizeVarint(v) {
-								return d.Error(co+p, tag, tlvwire.ErrNonCanonical)
+								return d.Error(co+p, et, tlvwire.ErrNonCanonical)
 							}
 							u = v
 							p += m
 						}
 						if u > 1 {
-							return d.Error(start, tag, tlvwire.ErrRange)
+							return d.Error(co+vs, et, tlvwire.ErrRange)
 						}
 						val = u == 1
 						continue
 					}
 					if strict {
-						return d.Error(co+p, tag, tlvwire.ErrMalformed)
+						return d.Error(ek, et, tlvwire.ErrMalformed)
 					}
 					sk := tlvwire.ConsumeValue(c[p:], ew)
 					if sk < 0 {
-						return d.Error(co+p, tag, tlvwire.CodeError(sk))
+						return d.Error(co+p, et, tlvwire.CodeError(sk))
 					}
 					p += sk
 				}
@@ -3537,15 +3554,16 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlvwire.DecodeState) error {
 				for p := 0; p < len(c); {
 					et, ew, m := tlvwire.ConsumeTag(c[p:])
 					if m < 0 {
-						return d.Error(co+p, tag, tlvwire.CodeError(m))
+						return d.Error(co+p, 0, tlvwire.CodeError(m))
 					}
 					if strict && et != 1 && et != 2 {
-						return d.Error(co+p, tag, tlvwire.ErrMalformed)
+						return d.Error(co+p, et, tlvwire.ErrMalformed)
 					} // SPEC.md §6: an entry holds tags 1 and 2 only
 					if strict && (m != tlvwire.SizeTag(et) || et != el+1) {
-						return d.Error(co+p, tag, tlvwire.ErrNonCanonical)
+						return d.Error(co+p, et, tlvwire.ErrNonCanonical)
 					}
 					el = et
+					ek := co + p // the entry field's key
 					p += m
 					if et == 1 && ew == tlvwire.Varint {
 						var u uint64
@@ -3555,10 +3573,10 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlvwire.DecodeState) error {
 						} else {
 							v, m := tlvwire.ConsumeVarint(c[p:])
 							if m < 0 {
-								return d.Error(co+p, tag, tlvwire.CodeError(m))
+								return d.Error(co+p, et, tlvwire.CodeError(m))
 							}
 							if strict && m != tlvwire.SizeVarint(v) {
-								return d.Error(co+p, tag, tlvwire.ErrNonCanonical)
+								return d.Error(co+p, et, tlvwire.ErrNonCanonical)
 							}
 							u = v
 							p += m
@@ -3572,27 +3590,27 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlvwire.DecodeState) error {
 						if p < len(c) && c[p] < 0x80 {
 							l := int(c[p])
 							if l > len(c)-p-1 {
-								return d.Error(co+p, tag, tlvwire.ErrLength)
+								return d.Error(co+p, et, tlvwire.ErrLength)
 							}
 							ec = c[p+1 : p+1+l : p+1+l]
 							m += l
 						} else {
 							l, lm := tlvwire.ConsumeVarint(c[p:])
 							if lm < 0 {
-								return d.Error(co+p, tag, tlvwire.CodeError(lm))
+								return d.Error(co+p, et, tlvwire.CodeError(lm))
 							}
 							if strict && lm != tlvwire.SizeVarint(l) {
-								return d.Error(co+p, tag, tlvwire.ErrNonCanonical)
+								return d.Error(co+p, et, tlvwire.ErrNonCanonical)
 							}
 							if l > uint64(len(c)-p-lm) {
-								return d.Error(co+p, tag, tlvwire.ErrLength)
+								return d.Error(co+p, et, tlvwire.ErrLength)
 							}
 							ec = c[p+lm : p+lm+int(l) : p+lm+int(l)]
 							m = lm + int(l)
 						}
 						p += m
 						if err := d.Alloc(len(ec)); err != nil {
-							return d.Error(start, tag, err)
+							return d.Error(ek, et, err)
 						}
 						var bs []byte
 						if len(ec) != 0 {
@@ -3603,11 +3621,11 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlvwire.DecodeState) error {
 						continue
 					}
 					if strict {
-						return d.Error(co+p, tag, tlvwire.ErrMalformed)
+						return d.Error(ek, et, tlvwire.ErrMalformed)
 					}
 					sk := tlvwire.ConsumeValue(c[p:], ew)
 					if sk < 0 {
-						return d.Error(co+p, tag, tlvwire.CodeError(sk))
+						return d.Error(co+p, et, tlvwire.CodeError(sk))
 					}
 					p += sk
 				}
@@ -3699,6 +3717,7 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlvwire.DecodeState) error {
 			}
 		case 27: // Durs
 			if wt == tlvwire.PackedVarint {
+				vs := off
 				var c []byte
 				m := 1
 				if off < len(data) && data[off] < 0x80 {
@@ -3731,7 +3750,7 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlvwire.DecodeState) error {
 					}
 				}
 				if len(c) != 0 && c[len(c)-1] >= 0x80 {
-					return d.Error(co, tag, tlvwire.ErrMalformed)
+					return d.Error(vs, tag, tlvwire.ErrMalformed)
 				}
 				if cnt == 0 && strict {
 					return d.Error(start, tag, tlvwire.ErrNonCanonical)
@@ -3842,15 +3861,16 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlvwire.DecodeState) error {
 				for p := 0; p < len(c); {
 					et, ew, m := tlvwire.ConsumeTag(c[p:])
 					if m < 0 {
-						return d.Error(co+p, tag, tlvwire.CodeError(m))
+						return d.Error(co+p, 0, tlvwire.CodeError(m))
 					}
 					if strict && et != 1 && et != 2 {
-						return d.Error(co+p, tag, tlvwire.ErrMalformed)
+						return d.Error(co+p, et, tlvwire.ErrMalformed)
 					} // SPEC.md §6: an entry holds tags 1 and 2 only
 					if strict && (m != tlvwire.SizeTag(et) || et != el+1) {
-						return d.Error(co+p, tag, tlvwire.ErrNonCanonical)
+						return d.Error(co+p, et, tlvwire.ErrNonCanonical)
 					}
 					el = et
+					ek := co + p // the entry field's key
 					p += m
 					if et == 1 && ew == tlvwire.Bytes {
 						var ec []byte
@@ -3858,27 +3878,27 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlvwire.DecodeState) error {
 						if p < len(c) && c[p] < 0x80 {
 							l := int(c[p])
 							if l > len(c)-p-1 {
-								return d.Error(co+p, tag, tlvwire.ErrLength)
+								return d.Error(co+p, et, tlvwire.ErrLength)
 							}
 							ec = c[p+1 : p+1+l : p+1+l]
 							m += l
 						} else {
 							l, lm := tlvwire.ConsumeVarint(c[p:])
 							if lm < 0 {
-								return d.Error(co+p, tag, tlvwire.CodeError(lm))
+								return d.Error(co+p, et, tlvwire.CodeError(lm))
 							}
 							if strict && lm != tlvwire.SizeVarint(l) {
-								return d.Error(co+p, tag, tlvwire.ErrNonCanonical)
+								return d.Error(co+p, et, tlvwire.ErrNonCanonical)
 							}
 							if l > uint64(len(c)-p-lm) {
-								return d.Error(co+p, tag, tlvwire.ErrLength)
+								return d.Error(co+p, et, tlvwire.ErrLength)
 							}
 							ec = c[p+lm : p+lm+int(l) : p+lm+int(l)]
 							m = lm + int(l)
 						}
 						p += m
 						if err := d.Alloc(len(ec)); err != nil {
-							return d.Error(start, tag, err)
+							return d.Error(ek, et, err)
 						}
 						k = string(ec)
 						continue
@@ -3886,7 +3906,7 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlvwire.DecodeState) error {
 					if et == 2 && ew == tlvwire.Varint {
 						tv, m, err := tlvwire.ConsumeTime(c[p:], tlvwire.Varint, strict)
 						if err != nil {
-							return d.Error(co+p, tag, err)
+							return d.Error(co+p, et, err)
 						}
 						p += m
 						val = tv
@@ -3895,18 +3915,18 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlvwire.DecodeState) error {
 					if et == 2 && ew == tlvwire.Message {
 						tv, m, err := tlvwire.ConsumeTime(c[p:], tlvwire.Message, strict)
 						if err != nil {
-							return d.Error(co+p, tag, err)
+							return d.Error(co+p, et, err)
 						}
 						p += m
 						val = tv
 						continue
 					}
 					if strict {
-						return d.Error(co+p, tag, tlvwire.ErrMalformed)
+						return d.Error(ek, et, tlvwire.ErrMalformed)
 					}
 					sk := tlvwire.ConsumeValue(c[p:], ew)
 					if sk < 0 {
-						return d.Error(co+p, tag, tlvwire.CodeError(sk))
+						return d.Error(co+p, et, tlvwire.CodeError(sk))
 					}
 					p += sk
 				}
@@ -3971,17 +3991,19 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlvwire.DecodeState) error {
 				for p := 0; p < len(c); {
 					et, ew, m := tlvwire.ConsumeTag(c[p:])
 					if m < 0 {
-						return d.Error(co+p, tag, tlvwire.CodeError(m))
+						return d.Error(co+p, 0, tlvwire.CodeError(m))
 					}
 					if strict && et != 1 && et != 2 {
-						return d.Error(co+p, tag, tlvwire.ErrMalformed)
+						return d.Error(co+p, et, tlvwire.ErrMalformed)
 					} // SPEC.md §6: an entry holds tags 1 and 2 only
 					if strict && (m != tlvwire.SizeTag(et) || et != el+1) {
-						return d.Error(co+p, tag, tlvwire.ErrNonCanonical)
+						return d.Error(co+p, et, tlvwire.ErrNonCanonical)
 					}
 					el = et
+					ek := co + p // the entry field's key
 					p += m
 					if et == 1 && ew == tlvwire.Varint {
+						vs := p
 						var u uint64
 						if p < len(c) && c[p] < 0x80 {
 							u = uint64(c[p])
@@ -3989,16 +4011,16 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlvwire.DecodeState) error {
 						} else {
 							v, m := tlvwire.ConsumeVarint(c[p:])
 							if m < 0 {
-								return d.Error(co+p, tag, tlvwire.CodeError(m))
+								return d.Error(co+p, et, tlvwire.CodeError(m))
 							}
 							if strict && m != tlvwire.SizeVarint(v) {
-								return d.Error(co+p, tag, tlvwire.ErrNonCanonical)
+								return d.Error(co+p, et, tlvwire.ErrNonCanonical)
 							}
 							u = v
 							p += m
 						}
 						if u > math.MaxUint32 {
-							return d.Error(start, tag, tlvwire.ErrRange)
+							return d.Error(co+vs, et, tlvwire.ErrRange)
 						}
 						k = uint32(u)
 						continue
@@ -4011,10 +4033,10 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlvwire.DecodeState) error {
 						} else {
 							v, m := tlvwire.ConsumeVarint(c[p:])
 							if m < 0 {
-								return d.Error(co+p, tag, tlvwire.CodeError(m))
+								return d.Error(co+p, et, tlvwire.CodeError(m))
 							}
 							if strict && m != tlvwire.SizeVarint(v) {
-								return d.Error(co+p, tag, tlvwire.ErrNonCanonical)
+								return d.Error(co+p, et, tlvwire.ErrNonCanonical)
 							}
 							u = v
 							p += m
@@ -4023,11 +4045,11 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlvwire.DecodeState) error {
 						continue
 					}
 					if strict {
-						return d.Error(co+p, tag, tlvwire.ErrMalformed)
+						return d.Error(ek, et, tlvwire.ErrMalformed)
 					}
 					sk := tlvwire.ConsumeValue(c[p:], ew)
 					if sk < 0 {
-						return d.Error(co+p, tag, tlvwire.CodeError(sk))
+						return d.Error(co+p, et, tlvwire.CodeError(sk))
 					}
 					p += sk
 				}
@@ -4040,6 +4062,7 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlvwire.DecodeState) error {
 			}
 		case 300: // Far
 			if wt == tlvwire.Varint {
+				vs := off
 				var u uint64
 				if off < len(data) && data[off] < 0x80 {
 					u = uint64(data[off])
@@ -4056,7 +4079,7 @@ func (x *Every) UnmarshalTLV(data []byte, d *tlvwire.DecodeState) error {
 					off += m
 				}
 				if u > math.MaxUint32 {
-					return d.Error(start, tag, tlvwire.ErrRange)
+					return d.Error(vs, tag, tlvwire.ErrRange)
 				}
 				x.Far = uint32(u)
 				continue
@@ -4301,7 +4324,7 @@ func (x *Node) UnmarshalTLV(data []byte, d *tlvwire.DecodeState) error {
 					return d.Error(start, tag, err)
 				}
 				p := new(Node)
-				if err := d.Message(c, co, p); err != nil {
+				if err := d.Message(c, co, tag, p); err != nil {
 					return err
 				}
 				x.Child = p
@@ -4354,7 +4377,7 @@ func (x *Node) UnmarshalTLV(data []byte, d *tlvwire.DecodeState) error {
 					x.Kids = s
 				}
 				x.Kids = append(x.Kids, Node{})
-				if err := d.Message(c, co, &x.Kids[len(x.Kids)-1]); err != nil {
+				if err := d.Message(c, co, tag, &x.Kids[len(x.Kids)-1]); err != nil {
 					return err
 				}
 				continue
@@ -4647,15 +4670,16 @@ func (x *Tree) UnmarshalTLV(data []byte, d *tlvwire.DecodeState) error {
 				for p := 0; p < len(c); {
 					et, ew, m := tlvwire.ConsumeTag(c[p:])
 					if m < 0 {
-						return d.Error(co+p, tag, tlvwire.CodeError(m))
+						return d.Error(co+p, 0, tlvwire.CodeError(m))
 					}
 					if strict && et != 1 && et != 2 {
-						return d.Error(co+p, tag, tlvwire.ErrMalformed)
+						return d.Error(co+p, et, tlvwire.ErrMalformed)
 					} // SPEC.md §6: an entry holds tags 1 and 2 only
 					if strict && (m != tlvwire.SizeTag(et) || et != el+1) {
-						return d.Error(co+p, tag, tlvwire.ErrNonCanonical)
+						return d.Error(co+p, et, tlvwire.ErrNonCanonical)
 					}
 					el = et
+					ek := co + p // the entry field's key
 					p += m
 					if et == 1 && ew == tlvwire.Bytes {
 						var ec []byte
@@ -4663,27 +4687,27 @@ func (x *Tree) UnmarshalTLV(data []byte, d *tlvwire.DecodeState) error {
 						if p < len(c) && c[p] < 0x80 {
 							l := int(c[p])
 							if l > len(c)-p-1 {
-								return d.Error(co+p, tag, tlvwire.ErrLength)
+								return d.Error(co+p, et, tlvwire.ErrLength)
 							}
 							ec = c[p+1 : p+1+l : p+1+l]
 							m += l
 						} else {
 							l, lm := tlvwire.ConsumeVarint(c[p:])
 							if lm < 0 {
-								return d.Error(co+p, tag, tlvwire.CodeError(lm))
+								return d.Error(co+p, et, tlvwire.CodeError(lm))
 							}
 							if strict && lm != tlvwire.SizeVarint(l) {
-								return d.Error(co+p, tag, tlvwire.ErrNonCanonical)
+								return d.Error(co+p, et, tlvwire.ErrNonCanonical)
 							}
 							if l > uint64(len(c)-p-lm) {
-								return d.Error(co+p, tag, tlvwire.ErrLength)
+								return d.Error(co+p, et, tlvwire.ErrLength)
 							}
 							ec = c[p+lm : p+lm+int(l) : p+lm+int(l)]
 							m = lm + int(l)
 						}
 						p += m
 						if err := d.Alloc(len(ec)); err != nil {
-							return d.Error(start, tag, err)
+							return d.Error(ek, et, err)
 						}
 						k = string(ec)
 						continue
@@ -4694,20 +4718,20 @@ func (x *Tree) UnmarshalTLV(data []byte, d *tlvwire.DecodeState) error {
 						if p < len(c) && c[p] < 0x80 {
 							l := int(c[p])
 							if l > len(c)-p-1 {
-								return d.Error(co+p, tag, tlvwire.ErrLength)
+								return d.Error(co+p, et, tlvwire.ErrLength)
 							}
 							ec = c[p+1 : p+1+l : p+1+l]
 							m += l
 						} else {
 							l, lm := tlvwire.ConsumeVarint(c[p:])
 							if lm < 0 {
-								return d.Error(co+p, tag, tlvwire.CodeError(lm))
+								return d.Error(co+p, et, tlvwire.CodeError(lm))
 							}
 							if strict && lm != tlvwire.SizeVarint(l) {
-								return d.Error(co+p, tag, tlvwire.ErrNonCanonical)
+								return d.Error(co+p, et, tlvwire.ErrNonCanonical)
 							}
 							if l > uint64(len(c)-p-lm) {
-								return d.Error(co+p, tag, tlvwire.ErrLength)
+								return d.Error(co+p, et, tlvwire.ErrLength)
 							}
 							ec = c[p+lm : p+lm+int(l) : p+lm+int(l)]
 							m = lm + int(l)
@@ -4720,18 +4744,18 @@ func (x *Tree) UnmarshalTLV(data []byte, d *tlvwire.DecodeState) error {
 							}
 							mv1 = new(Tree)
 						}
-						if err := d.Message(ec, eco, mv1); err != nil {
+						if err := d.Message(ec, eco, et, mv1); err != nil {
 							return err
 						}
 						val = *mv1
 						continue
 					}
 					if strict {
-						return d.Error(co+p, tag, tlvwire.ErrMalformed)
+						return d.Error(ek, et, tlvwire.ErrMalformed)
 					}
 					sk := tlvwire.ConsumeValue(c[p:], ew)
 					if sk < 0 {
-						return d.Error(co+p, tag, tlvwire.CodeError(sk))
+						return d.Error(co+p, et, tlvwire.CodeError(sk))
 					}
 					p += sk
 				}
@@ -5504,15 +5528,16 @@ func (x *Lists) UnmarshalTLV(data []byte, d *tlvwire.DecodeState) error {
 				for p := 0; p < len(c); {
 					et, ew, m := tlvwire.ConsumeTag(c[p:])
 					if m < 0 {
-						return d.Error(co+p, tag, tlvwire.CodeError(m))
+						return d.Error(co+p, 0, tlvwire.CodeError(m))
 					}
 					if strict && et != 1 && et != 2 {
-						return d.Error(co+p, tag, tlvwire.ErrMalformed)
+						return d.Error(co+p, et, tlvwire.ErrMalformed)
 					} // SPEC.md §6: an entry holds tags 1 and 2 only
 					if strict && (m != tlvwire.SizeTag(et) || et != el+1 && (et != 2 || el != 2)) {
-						return d.Error(co+p, tag, tlvwire.ErrNonCanonical)
+						return d.Error(co+p, et, tlvwire.ErrNonCanonical)
 					}
 					el = et
+					ek := co + p // the entry field's key
 					p += m
 					if et == 1 && ew == tlvwire.Bytes {
 						var ec []byte
@@ -5520,27 +5545,27 @@ func (x *Lists) UnmarshalTLV(data []byte, d *tlvwire.DecodeState) error {
 						if p < len(c) && c[p] < 0x80 {
 							l := int(c[p])
 							if l > len(c)-p-1 {
-								return d.Error(co+p, tag, tlvwire.ErrLength)
+								return d.Error(co+p, et, tlvwire.ErrLength)
 							}
 							ec = c[p+1 : p+1+l : p+1+l]
 							m += l
 						} else {
 							l, lm := tlvwire.ConsumeVarint(c[p:])
 							if lm < 0 {
-								return d.Error(co+p, tag, tlvwire.CodeError(lm))
+								return d.Error(co+p, et, tlvwire.CodeError(lm))
 							}
 							if strict && lm != tlvwire.SizeVarint(l) {
-								return d.Error(co+p, tag, tlvwire.ErrNonCanonical)
+								return d.Error(co+p, et, tlvwire.ErrNonCanonical)
 							}
 							if l > uint64(len(c)-p-lm) {
-								return d.Error(co+p, tag, tlvwire.ErrLength)
+								return d.Error(co+p, et, tlvwire.ErrLength)
 							}
 							ec = c[p+lm : p+lm+int(l) : p+lm+int(l)]
 							m = lm + int(l)
 						}
 						p += m
 						if err := d.Alloc(len(ec)); err != nil {
-							return d.Error(start, tag, err)
+							return d.Error(ek, et, err)
 						}
 						k = string(ec)
 						continue
@@ -5549,7 +5574,7 @@ func (x *Lists) UnmarshalTLV(data []byte, d *tlvwire.DecodeState) error {
 						if len(val) == cap(val) {
 							s, err := tlvwire.Grow(d, val, 1)
 							if err != nil {
-								return d.Error(start, tag, err)
+								return d.Error(ek, et, err)
 							}
 							val = s
 						}
@@ -5558,37 +5583,37 @@ func (x *Lists) UnmarshalTLV(data []byte, d *tlvwire.DecodeState) error {
 						if p < len(c) && c[p] < 0x80 {
 							l := int(c[p])
 							if l > len(c)-p-1 {
-								return d.Error(co+p, tag, tlvwire.ErrLength)
+								return d.Error(co+p, et, tlvwire.ErrLength)
 							}
 							ec = c[p+1 : p+1+l : p+1+l]
 							m += l
 						} else {
 							l, lm := tlvwire.ConsumeVarint(c[p:])
 							if lm < 0 {
-								return d.Error(co+p, tag, tlvwire.CodeError(lm))
+								return d.Error(co+p, et, tlvwire.CodeError(lm))
 							}
 							if strict && lm != tlvwire.SizeVarint(l) {
-								return d.Error(co+p, tag, tlvwire.ErrNonCanonical)
+								return d.Error(co+p, et, tlvwire.ErrNonCanonical)
 							}
 							if l > uint64(len(c)-p-lm) {
-								return d.Error(co+p, tag, tlvwire.ErrLength)
+								return d.Error(co+p, et, tlvwire.ErrLength)
 							}
 							ec = c[p+lm : p+lm+int(l) : p+lm+int(l)]
 							m = lm + int(l)
 						}
 						p += m
 						if err := d.Alloc(len(ec)); err != nil {
-							return d.Error(start, tag, err)
+							return d.Error(ek, et, err)
 						}
 						val = append(val, string(ec))
 						continue
 					}
 					if strict {
-						return d.Error(co+p, tag, tlvwire.ErrMalformed)
+						return d.Error(ek, et, tlvwire.ErrMalformed)
 					}
 					sk := tlvwire.ConsumeValue(c[p:], ew)
 					if sk < 0 {
-						return d.Error(co+p, tag, tlvwire.CodeError(sk))
+						return d.Error(co+p, et, tlvwire.CodeError(sk))
 					}
 					p += sk
 				}
@@ -5653,15 +5678,16 @@ func (x *Lists) UnmarshalTLV(data []byte, d *tlvwire.DecodeState) error {
 				for p := 0; p < len(c); {
 					et, ew, m := tlvwire.ConsumeTag(c[p:])
 					if m < 0 {
-						return d.Error(co+p, tag, tlvwire.CodeError(m))
+						return d.Error(co+p, 0, tlvwire.CodeError(m))
 					}
 					if strict && et != 1 && et != 2 {
-						return d.Error(co+p, tag, tlvwire.ErrMalformed)
+						return d.Error(co+p, et, tlvwire.ErrMalformed)
 					} // SPEC.md §6: an entry holds tags 1 and 2 only
 					if strict && (m != tlvwire.SizeTag(et) || et != el+1 && (et != 2 || el != 2)) {
-						return d.Error(co+p, tag, tlvwire.ErrNonCanonical)
+						return d.Error(co+p, et, tlvwire.ErrNonCanonical)
 					}
 					el = et
+					ek := co + p // the entry field's key
 					p += m
 					if et == 1 && ew == tlvwire.Varint {
 						var u uint64
@@ -5671,10 +5697,10 @@ func (x *Lists) UnmarshalTLV(data []byte, d *tlvwire.DecodeState) error {
 						} else {
 							v, m := tlvwire.ConsumeVarint(c[p:])
 							if m < 0 {
-								return d.Error(co+p, tag, tlvwire.CodeError(m))
+								return d.Error(co+p, et, tlvwire.CodeError(m))
 							}
 							if strict && m != tlvwire.SizeVarint(v) {
-								return d.Error(co+p, tag, tlvwire.ErrNonCanonical)
+								return d.Error(co+p, et, tlvwire.ErrNonCanonical)
 							}
 							u = v
 							p += m
@@ -5686,7 +5712,7 @@ func (x *Lists) UnmarshalTLV(data []byte, d *tlvwire.DecodeState) error {
 						if len(val) == cap(val) {
 							s, err := tlvwire.Grow(d, val, 1)
 							if err != nil {
-								return d.Error(start, tag, err)
+								return d.Error(ek, et, err)
 							}
 							val = s
 						}
@@ -5695,27 +5721,27 @@ func (x *Lists) UnmarshalTLV(data []byte, d *tlvwire.DecodeState) error {
 						if p < len(c) && c[p] < 0x80 {
 							l := int(c[p])
 							if l > len(c)-p-1 {
-								return d.Error(co+p, tag, tlvwire.ErrLength)
+								return d.Error(co+p, et, tlvwire.ErrLength)
 							}
 							ec = c[p+1 : p+1+l : p+1+l]
 							m += l
 						} else {
 							l, lm := tlvwire.ConsumeVarint(c[p:])
 							if lm < 0 {
-								return d.Error(co+p, tag, tlvwire.CodeError(lm))
+								return d.Error(co+p, et, tlvwire.CodeError(lm))
 							}
 							if strict && lm != tlvwire.SizeVarint(l) {
-								return d.Error(co+p, tag, tlvwire.ErrNonCanonical)
+								return d.Error(co+p, et, tlvwire.ErrNonCanonical)
 							}
 							if l > uint64(len(c)-p-lm) {
-								return d.Error(co+p, tag, tlvwire.ErrLength)
+								return d.Error(co+p, et, tlvwire.ErrLength)
 							}
 							ec = c[p+lm : p+lm+int(l) : p+lm+int(l)]
 							m = lm + int(l)
 						}
 						p += m
 						if err := d.Alloc(len(ec)); err != nil {
-							return d.Error(start, tag, err)
+							return d.Error(ek, et, err)
 						}
 						var bs []byte
 						if len(ec) != 0 {
@@ -5726,11 +5752,11 @@ func (x *Lists) UnmarshalTLV(data []byte, d *tlvwire.DecodeState) error {
 						continue
 					}
 					if strict {
-						return d.Error(co+p, tag, tlvwire.ErrMalformed)
+						return d.Error(ek, et, tlvwire.ErrMalformed)
 					}
 					sk := tlvwire.ConsumeValue(c[p:], ew)
 					if sk < 0 {
-						return d.Error(co+p, tag, tlvwire.CodeError(sk))
+						return d.Error(co+p, et, tlvwire.CodeError(sk))
 					}
 					p += sk
 				}
@@ -5795,17 +5821,19 @@ func (x *Lists) UnmarshalTLV(data []byte, d *tlvwire.DecodeState) error {
 				for p := 0; p < len(c); {
 					et, ew, m := tlvwire.ConsumeTag(c[p:])
 					if m < 0 {
-						return d.Error(co+p, tag, tlvwire.CodeError(m))
+						return d.Error(co+p, 0, tlvwire.CodeError(m))
 					}
 					if strict && et != 1 && et != 2 {
-						return d.Error(co+p, tag, tlvwire.ErrMalformed)
+						return d.Error(co+p, et, tlvwire.ErrMalformed)
 					} // SPEC.md §6: an entry holds tags 1 and 2 only
 					if strict && (m != tlvwire.SizeTag(et) || et != el+1 && (et != 2 || el != 2)) {
-						return d.Error(co+p, tag, tlvwire.ErrNonCanonical)
+						return d.Error(co+p, et, tlvwire.ErrNonCanonical)
 					}
 					el = et
+					ek := co + p // the entry field's key
 					p += m
 					if et == 1 && ew == tlvwire.Varint {
+						vs := p
 						var u uint64
 						if p < len(c) && c[p] < 0x80 {
 							u = uint64(c[p])
@@ -5813,16 +5841,16 @@ func (x *Lists) UnmarshalTLV(data []byte, d *tlvwire.DecodeState) error {
 						} else {
 							v, m := tlvwire.ConsumeVarint(c[p:])
 							if m < 0 {
-								return d.Error(co+p, tag, tlvwire.CodeError(m))
+								return d.Error(co+p, et, tlvwire.CodeError(m))
 							}
 							if strict && m != tlvwire.SizeVarint(v) {
-								return d.Error(co+p, tag, tlvwire.ErrNonCanonical)
+								return d.Error(co+p, et, tlvwire.ErrNonCanonical)
 							}
 							u = v
 							p += m
 						}
 						if u > math.MaxUint32 {
-							return d.Error(start, tag, tlvwire.ErrRange)
+							return d.Error(co+vs, et, tlvwire.ErrRange)
 						}
 						k = uint32(u)
 						continue
@@ -5833,20 +5861,20 @@ func (x *Lists) UnmarshalTLV(data []byte, d *tlvwire.DecodeState) error {
 						if p < len(c) && c[p] < 0x80 {
 							l := int(c[p])
 							if l > len(c)-p-1 {
-								return d.Error(co+p, tag, tlvwire.ErrLength)
+								return d.Error(co+p, et, tlvwire.ErrLength)
 							}
 							ec = c[p+1 : p+1+l : p+1+l]
 							m += l
 						} else {
 							l, lm := tlvwire.ConsumeVarint(c[p:])
 							if lm < 0 {
-								return d.Error(co+p, tag, tlvwire.CodeError(lm))
+								return d.Error(co+p, et, tlvwire.CodeError(lm))
 							}
 							if strict && lm != tlvwire.SizeVarint(l) {
-								return d.Error(co+p, tag, tlvwire.ErrNonCanonical)
+								return d.Error(co+p, et, tlvwire.ErrNonCanonical)
 							}
 							if l > uint64(len(c)-p-lm) {
-								return d.Error(co+p, tag, tlvwire.ErrLength)
+								return d.Error(co+p, et, tlvwire.ErrLength)
 							}
 							ec = c[p+lm : p+lm+int(l) : p+lm+int(l)]
 							m = lm + int(l)
@@ -5856,22 +5884,22 @@ func (x *Lists) UnmarshalTLV(data []byte, d *tlvwire.DecodeState) error {
 						if len(val) == cap(val) {
 							s, err := tlvwire.Grow(d, val, 1)
 							if err != nil {
-								return d.Error(start, tag, err)
+								return d.Error(ek, et, err)
 							}
 							val = s
 						}
 						val = append(val, Inner{})
-						if err := d.Message(ec, eco, &val[len(val)-1]); err != nil {
+						if err := d.Message(ec, eco, et, &val[len(val)-1]); err != nil {
 							return err
 						}
 						continue
 					}
 					if strict {
-						return d.Error(co+p, tag, tlvwire.ErrMalformed)
+						return d.Error(ek, et, tlvwire.ErrMalformed)
 					}
 					sk := tlvwire.ConsumeValue(c[p:], ew)
 					if sk < 0 {
-						return d.Error(co+p, tag, tlvwire.CodeError(sk))
+						return d.Error(co+p, et, tlvwire.CodeError(sk))
 					}
 					p += sk
 				}
@@ -5936,15 +5964,16 @@ func (x *Lists) UnmarshalTLV(data []byte, d *tlvwire.DecodeState) error {
 				for p := 0; p < len(c); {
 					et, ew, m := tlvwire.ConsumeTag(c[p:])
 					if m < 0 {
-						return d.Error(co+p, tag, tlvwire.CodeError(m))
+						return d.Error(co+p, 0, tlvwire.CodeError(m))
 					}
 					if strict && et != 1 && et != 2 {
-						return d.Error(co+p, tag, tlvwire.ErrMalformed)
+						return d.Error(co+p, et, tlvwire.ErrMalformed)
 					} // SPEC.md §6: an entry holds tags 1 and 2 only
 					if strict && (m != tlvwire.SizeTag(et) || et != el+1 && (et != 2 || el != 2)) {
-						return d.Error(co+p, tag, tlvwire.ErrNonCanonical)
+						return d.Error(co+p, et, tlvwire.ErrNonCanonical)
 					}
 					el = et
+					ek := co + p // the entry field's key
 					p += m
 					if et == 1 && ew == tlvwire.Bytes {
 						var ec []byte
@@ -5952,27 +5981,27 @@ func (x *Lists) UnmarshalTLV(data []byte, d *tlvwire.DecodeState) error {
 						if p < len(c) && c[p] < 0x80 {
 							l := int(c[p])
 							if l > len(c)-p-1 {
-								return d.Error(co+p, tag, tlvwire.ErrLength)
+								return d.Error(co+p, et, tlvwire.ErrLength)
 							}
 							ec = c[p+1 : p+1+l : p+1+l]
 							m += l
 						} else {
 							l, lm := tlvwire.ConsumeVarint(c[p:])
 							if lm < 0 {
-								return d.Error(co+p, tag, tlvwire.CodeError(lm))
+								return d.Error(co+p, et, tlvwire.CodeError(lm))
 							}
 							if strict && lm != tlvwire.SizeVarint(l) {
-								return d.Error(co+p, tag, tlvwire.ErrNonCanonical)
+								return d.Error(co+p, et, tlvwire.ErrNonCanonical)
 							}
 							if l > uint64(len(c)-p-lm) {
-								return d.Error(co+p, tag, tlvwire.ErrLength)
+								return d.Error(co+p, et, tlvwire.ErrLength)
 							}
 							ec = c[p+lm : p+lm+int(l) : p+lm+int(l)]
 							m = lm + int(l)
 						}
 						p += m
 						if err := d.Alloc(len(ec)); err != nil {
-							return d.Error(start, tag, err)
+							return d.Error(ek, et, err)
 						}
 						k = string(ec)
 						continue
@@ -5981,13 +6010,13 @@ func (x *Lists) UnmarshalTLV(data []byte, d *tlvwire.DecodeState) error {
 						if len(val) == cap(val) {
 							s, err := tlvwire.Grow(d, val, 1)
 							if err != nil {
-								return d.Error(start, tag, err)
+								return d.Error(ek, et, err)
 							}
 							val = s
 						}
 						tv, m, err := tlvwire.ConsumeTime(c[p:], tlvwire.Varint, strict)
 						if err != nil {
-							return d.Error(co+p, tag, err)
+							return d.Error(co+p, et, err)
 						}
 						p += m
 						val = append(val, tv)
@@ -5997,24 +6026,24 @@ func (x *Lists) UnmarshalTLV(data []byte, d *tlvwire.DecodeState) error {
 						if len(val) == cap(val) {
 							s, err := tlvwire.Grow(d, val, 1)
 							if err != nil {
-								return d.Error(start, tag, err)
+								return d.Error(ek, et, err)
 							}
 							val = s
 						}
 						tv, m, err := tlvwire.ConsumeTime(c[p:], tlvwire.Message, strict)
 						if err != nil {
-							return d.Error(co+p, tag, err)
+							return d.Error(co+p, et, err)
 						}
 						p += m
 						val = append(val, tv)
 						continue
 					}
 					if strict {
-						return d.Error(co+p, tag, tlvwire.ErrMalformed)
+						return d.Error(ek, et, tlvwire.ErrMalformed)
 					}
 					sk := tlvwire.ConsumeValue(c[p:], ew)
 					if sk < 0 {
-						return d.Error(co+p, tag, tlvwire.CodeError(sk))
+						return d.Error(co+p, et, tlvwire.CodeError(sk))
 					}
 					p += sk
 				}
@@ -6079,17 +6108,19 @@ func (x *Lists) UnmarshalTLV(data []byte, d *tlvwire.DecodeState) error {
 				for p := 0; p < len(c); {
 					et, ew, m := tlvwire.ConsumeTag(c[p:])
 					if m < 0 {
-						return d.Error(co+p, tag, tlvwire.CodeError(m))
+						return d.Error(co+p, 0, tlvwire.CodeError(m))
 					}
 					if strict && et != 1 && et != 2 {
-						return d.Error(co+p, tag, tlvwire.ErrMalformed)
+						return d.Error(co+p, et, tlvwire.ErrMalformed)
 					} // SPEC.md §6: an entry holds tags 1 and 2 only
 					if strict && (m != tlvwire.SizeTag(et) || et != el+1) {
-						return d.Error(co+p, tag, tlvwire.ErrNonCanonical)
+						return d.Error(co+p, et, tlvwire.ErrNonCanonical)
 					}
 					el = et
+					ek := co + p // the entry field's key
 					p += m
 					if et == 1 && ew == tlvwire.Varint {
+						vs := p
 						var u uint64
 						if p < len(c) && c[p] < 0x80 {
 							u = uint64(c[p])
@@ -6097,41 +6128,42 @@ func (x *Lists) UnmarshalTLV(data []byte, d *tlvwire.DecodeState) error {
 						} else {
 							v, m := tlvwire.ConsumeVarint(c[p:])
 							if m < 0 {
-								return d.Error(co+p, tag, tlvwire.CodeError(m))
+								return d.Error(co+p, et, tlvwire.CodeError(m))
 							}
 							if strict && m != tlvwire.SizeVarint(v) {
-								return d.Error(co+p, tag, tlvwire.ErrNonCanonical)
+								return d.Error(co+p, et, tlvwire.ErrNonCanonical)
 							}
 							u = v
 							p += m
 						}
 						s := tlvwire.Unzigzag(u)
 						if s < math.MinInt32 || s > math.MaxInt32 {
-							return d.Error(start, tag, tlvwire.ErrRange)
+							return d.Error(co+vs, et, tlvwire.ErrRange)
 						}
 						k = int32(s)
 						continue
 					}
 					if et == 2 && ew == tlvwire.PackedVarint {
+						vs := p
 						var ec []byte
 						m := 1
 						if p < len(c) && c[p] < 0x80 {
 							l := int(c[p])
 							if l > len(c)-p-1 {
-								return d.Error(co+p, tag, tlvwire.ErrLength)
+								return d.Error(co+p, et, tlvwire.ErrLength)
 							}
 							ec = c[p+1 : p+1+l : p+1+l]
 							m += l
 						} else {
 							l, lm := tlvwire.ConsumeVarint(c[p:])
 							if lm < 0 {
-								return d.Error(co+p, tag, tlvwire.CodeError(lm))
+								return d.Error(co+p, et, tlvwire.CodeError(lm))
 							}
 							if strict && lm != tlvwire.SizeVarint(l) {
-								return d.Error(co+p, tag, tlvwire.ErrNonCanonical)
+								return d.Error(co+p, et, tlvwire.ErrNonCanonical)
 							}
 							if l > uint64(len(c)-p-lm) {
-								return d.Error(co+p, tag, tlvwire.ErrLength)
+								return d.Error(co+p, et, tlvwire.ErrLength)
 							}
 							ec = c[p+lm : p+lm+int(l) : p+lm+int(l)]
 							m = lm + int(l)
@@ -6145,25 +6177,25 @@ func (x *Lists) UnmarshalTLV(data []byte, d *tlvwire.DecodeState) error {
 							}
 						}
 						if len(ec) != 0 && ec[len(ec)-1] >= 0x80 {
-							return d.Error(eco, tag, tlvwire.ErrMalformed)
+							return d.Error(co+vs, et, tlvwire.ErrMalformed)
 						}
 						if err := d.Count(cnt); err != nil {
-							return d.Error(start, tag, err)
+							return d.Error(ek, et, err)
 						}
 						if cap(val)-len(val) < cnt {
 							s, err := tlvwire.Grow(d, val, cnt)
 							if err != nil {
-								return d.Error(start, tag, err)
+								return d.Error(ek, et, err)
 							}
 							val = s
 						}
 						for q := 0; q < len(ec); {
 							u, m := tlvwire.ConsumeVarint(ec[q:])
 							if m < 0 {
-								return d.Error(eco+q, tag, tlvwire.CodeError(m))
+								return d.Error(eco+q, et, tlvwire.CodeError(m))
 							} // overflow: the content was checked not to end inside a varint
 							if strict && m != tlvwire.SizeVarint(u) {
-								return d.Error(eco+q, tag, tlvwire.ErrNonCanonical)
+								return d.Error(eco+q, et, tlvwire.ErrNonCanonical)
 							}
 							q += m
 							val = append(val, tlvwire.Unzigzag(u))
@@ -6172,12 +6204,12 @@ func (x *Lists) UnmarshalTLV(data []byte, d *tlvwire.DecodeState) error {
 					}
 					if et == 2 && ew == tlvwire.Varint {
 						if strict {
-							return d.Error(start, tag, tlvwire.ErrNonCanonical)
+							return d.Error(ek, et, tlvwire.ErrNonCanonical)
 						}
 						if len(val) == cap(val) {
 							s, err := tlvwire.Grow(d, val, 1)
 							if err != nil {
-								return d.Error(start, tag, err)
+								return d.Error(ek, et, err)
 							}
 							val = s
 						}
@@ -6188,10 +6220,10 @@ func (x *Lists) UnmarshalTLV(data []byte, d *tlvwire.DecodeState) error {
 						} else {
 							v, m := tlvwire.ConsumeVarint(c[p:])
 							if m < 0 {
-								return d.Error(co+p, tag, tlvwire.CodeError(m))
+								return d.Error(co+p, et, tlvwire.CodeError(m))
 							}
 							if strict && m != tlvwire.SizeVarint(v) {
-								return d.Error(co+p, tag, tlvwire.ErrNonCanonical)
+								return d.Error(co+p, et, tlvwire.ErrNonCanonical)
 							}
 							u = v
 							p += m
@@ -6200,11 +6232,11 @@ func (x *Lists) UnmarshalTLV(data []byte, d *tlvwire.DecodeState) error {
 						continue
 					}
 					if strict {
-						return d.Error(co+p, tag, tlvwire.ErrMalformed)
+						return d.Error(ek, et, tlvwire.ErrMalformed)
 					}
 					sk := tlvwire.ConsumeValue(c[p:], ew)
 					if sk < 0 {
-						return d.Error(co+p, tag, tlvwire.CodeError(sk))
+						return d.Error(co+p, et, tlvwire.CodeError(sk))
 					}
 					p += sk
 				}
@@ -6269,15 +6301,16 @@ func (x *Lists) UnmarshalTLV(data []byte, d *tlvwire.DecodeState) error {
 				for p := 0; p < len(c); {
 					et, ew, m := tlvwire.ConsumeTag(c[p:])
 					if m < 0 {
-						return d.Error(co+p, tag, tlvwire.CodeError(m))
+						return d.Error(co+p, 0, tlvwire.CodeError(m))
 					}
 					if strict && et != 1 && et != 2 {
-						return d.Error(co+p, tag, tlvwire.ErrMalformed)
+						return d.Error(co+p, et, tlvwire.ErrMalformed)
 					} // SPEC.md §6: an entry holds tags 1 and 2 only
 					if strict && (m != tlvwire.SizeTag(et) || et != el+1) {
-						return d.Error(co+p, tag, tlvwire.ErrNonCanonical)
+						return d.Error(co+p, et, tlvwire.ErrNonCanonical)
 					}
 					el = et
+					ek := co + p // the entry field's key
 					p += m
 					if et == 1 && ew == tlvwire.Bytes {
 						var ec []byte
@@ -6285,68 +6318,68 @@ func (x *Lists) UnmarshalTLV(data []byte, d *tlvwire.DecodeState) error {
 						if p < len(c) && c[p] < 0x80 {
 							l := int(c[p])
 							if l > len(c)-p-1 {
-								return d.Error(co+p, tag, tlvwire.ErrLength)
+								return d.Error(co+p, et, tlvwire.ErrLength)
 							}
 							ec = c[p+1 : p+1+l : p+1+l]
 							m += l
 						} else {
 							l, lm := tlvwire.ConsumeVarint(c[p:])
 							if lm < 0 {
-								return d.Error(co+p, tag, tlvwire.CodeError(lm))
+								return d.Error(co+p, et, tlvwire.CodeError(lm))
 							}
 							if strict && lm != tlvwire.SizeVarint(l) {
-								return d.Error(co+p, tag, tlvwire.ErrNonCanonical)
+								return d.Error(co+p, et, tlvwire.ErrNonCanonical)
 							}
 							if l > uint64(len(c)-p-lm) {
-								return d.Error(co+p, tag, tlvwire.ErrLength)
+								return d.Error(co+p, et, tlvwire.ErrLength)
 							}
 							ec = c[p+lm : p+lm+int(l) : p+lm+int(l)]
 							m = lm + int(l)
 						}
 						p += m
 						if err := d.Alloc(len(ec)); err != nil {
-							return d.Error(start, tag, err)
+							return d.Error(ek, et, err)
 						}
 						k = string(ec)
 						continue
 					}
 					if et == 2 && ew == tlvwire.PackedFixed32 {
+						vs := p
 						var ec []byte
 						m := 1
 						if p < len(c) && c[p] < 0x80 {
 							l := int(c[p])
 							if l > len(c)-p-1 {
-								return d.Error(co+p, tag, tlvwire.ErrLength)
+								return d.Error(co+p, et, tlvwire.ErrLength)
 							}
 							ec = c[p+1 : p+1+l : p+1+l]
 							m += l
 						} else {
 							l, lm := tlvwire.ConsumeVarint(c[p:])
 							if lm < 0 {
-								return d.Error(co+p, tag, tlvwire.CodeError(lm))
+								return d.Error(co+p, et, tlvwire.CodeError(lm))
 							}
 							if strict && lm != tlvwire.SizeVarint(l) {
-								return d.Error(co+p, tag, tlvwire.ErrNonCanonical)
+								return d.Error(co+p, et, tlvwire.ErrNonCanonical)
 							}
 							if l > uint64(len(c)-p-lm) {
-								return d.Error(co+p, tag, tlvwire.ErrLength)
+								return d.Error(co+p, et, tlvwire.ErrLength)
 							}
 							ec = c[p+lm : p+lm+int(l) : p+lm+int(l)]
 							m = lm + int(l)
 						}
-						eco := co + p + m - len(ec)
 						p += m
 						if len(ec)%4 != 0 {
-							return d.Error(eco, tag, tlvwire.ErrMalformed)
+							return d.Error(co+vs, et, tlvwire.ErrMalformed)
 						}
 						cnt := len(ec) / 4
 						if err := d.Count(cnt); err != nil {
-							return d.Error(start, tag, err)
+							return d.Error(ek, et, err)
 						}
 						if cap(val)-len(val) < cnt {
 							s, err := tlvwire.Grow(d, val, cnt)
 							if err != nil {
-								return d.Error(start, tag, err)
+								return d.Error(ek, et, err)
 							}
 							val = s
 						}
@@ -6358,25 +6391,26 @@ func (x *Lists) UnmarshalTLV(data []byte, d *tlvwire.DecodeState) error {
 						continue
 					}
 					if et == 2 && ew == tlvwire.PackedFixed64 && !strict { // the other float width: lenient only
+						vs := p
 						var ec []byte
 						m := 1
 						if p < len(c) && c[p] < 0x80 {
 							l := int(c[p])
 							if l > len(c)-p-1 {
-								return d.Error(co+p, tag, tlvwire.ErrLength)
+								return d.Error(co+p, et, tlvwire.ErrLength)
 							}
 							ec = c[p+1 : p+1+l : p+1+l]
 							m += l
 						} else {
 							l, lm := tlvwire.ConsumeVarint(c[p:])
 							if lm < 0 {
-								return d.Error(co+p, tag, tlvwire.CodeError(lm))
+								return d.Error(co+p, et, tlvwire.CodeError(lm))
 							}
 							if strict && lm != tlvwire.SizeVarint(l) {
-								return d.Error(co+p, tag, tlvwire.ErrNonCanonical)
+								return d.Error(co+p, et, tlvwire.ErrNonCanonical)
 							}
 							if l > uint64(len(c)-p-lm) {
-								return d.Error(co+p, tag, tlvwire.ErrLength)
+								return d.Error(co+p, et, tlvwire.ErrLength)
 							}
 							ec = c[p+lm : p+lm+int(l) : p+lm+int(l)]
 							m = lm + int(l)
@@ -6384,16 +6418,16 @@ func (x *Lists) UnmarshalTLV(data []byte, d *tlvwire.DecodeState) error {
 						eco := co + p + m - len(ec)
 						p += m
 						if len(ec)%8 != 0 {
-							return d.Error(eco, tag, tlvwire.ErrMalformed)
+							return d.Error(co+vs, et, tlvwire.ErrMalformed)
 						}
 						cnt := len(ec) / 8
 						if err := d.Count(cnt); err != nil {
-							return d.Error(start, tag, err)
+							return d.Error(ek, et, err)
 						}
 						if cap(val)-len(val) < cnt {
 							s, err := tlvwire.Grow(d, val, cnt)
 							if err != nil {
-								return d.Error(start, tag, err)
+								return d.Error(ek, et, err)
 							}
 							val = s
 						}
@@ -6402,7 +6436,7 @@ func (x *Lists) UnmarshalTLV(data []byte, d *tlvwire.DecodeState) error {
 							q += 8
 							f, ok := tlvwire.NarrowFloat64(w)
 							if !ok {
-								return d.Error(start, tag, tlvwire.ErrRange)
+								return d.Error(eco+q-8, et, tlvwire.ErrRange)
 							}
 							val = append(val, f)
 						}
@@ -6410,18 +6444,18 @@ func (x *Lists) UnmarshalTLV(data []byte, d *tlvwire.DecodeState) error {
 					}
 					if et == 2 && ew == tlvwire.Fixed32 {
 						if strict {
-							return d.Error(start, tag, tlvwire.ErrNonCanonical)
+							return d.Error(ek, et, tlvwire.ErrNonCanonical)
 						}
 						if len(val) == cap(val) {
 							s, err := tlvwire.Grow(d, val, 1)
 							if err != nil {
-								return d.Error(start, tag, err)
+								return d.Error(ek, et, err)
 							}
 							val = s
 						}
 						w, m := tlvwire.ConsumeFixed32(c[p:])
 						if m < 0 {
-							return d.Error(co+p, tag, tlvwire.CodeError(m))
+							return d.Error(co+p, et, tlvwire.CodeError(m))
 						}
 						p += m
 						val = append(val, math.Float32frombits(w))
@@ -6429,33 +6463,33 @@ func (x *Lists) UnmarshalTLV(data []byte, d *tlvwire.DecodeState) error {
 					}
 					if et == 2 && (ew == tlvwire.Fixed64 && !strict) {
 						if strict {
-							return d.Error(start, tag, tlvwire.ErrNonCanonical)
+							return d.Error(ek, et, tlvwire.ErrNonCanonical)
 						}
 						if len(val) == cap(val) {
 							s, err := tlvwire.Grow(d, val, 1)
 							if err != nil {
-								return d.Error(start, tag, err)
+								return d.Error(ek, et, err)
 							}
 							val = s
 						}
 						w, m := tlvwire.ConsumeFixed64(c[p:])
 						if m < 0 {
-							return d.Error(co+p, tag, tlvwire.CodeError(m))
+							return d.Error(co+p, et, tlvwire.CodeError(m))
 						}
 						p += m
 						f, ok := tlvwire.NarrowFloat64(w)
 						if !ok {
-							return d.Error(start, tag, tlvwire.ErrRange)
+							return d.Error(co+p-m, et, tlvwire.ErrRange)
 						}
 						val = append(val, f)
 						continue
 					}
 					if strict {
-						return d.Error(co+p, tag, tlvwire.ErrMalformed)
+						return d.Error(ek, et, tlvwire.ErrMalformed)
 					}
 					sk := tlvwire.ConsumeValue(c[p:], ew)
 					if sk < 0 {
-						return d.Error(co+p, tag, tlvwire.CodeError(sk))
+						return d.Error(co+p, et, tlvwire.CodeError(sk))
 					}
 					p += sk
 				}
@@ -6520,15 +6554,16 @@ func (x *Lists) UnmarshalTLV(data []byte, d *tlvwire.DecodeState) error {
 				for p := 0; p < len(c); {
 					et, ew, m := tlvwire.ConsumeTag(c[p:])
 					if m < 0 {
-						return d.Error(co+p, tag, tlvwire.CodeError(m))
+						return d.Error(co+p, 0, tlvwire.CodeError(m))
 					}
 					if strict && et != 1 && et != 2 {
-						return d.Error(co+p, tag, tlvwire.ErrMalformed)
+						return d.Error(co+p, et, tlvwire.ErrMalformed)
 					} // SPEC.md §6: an entry holds tags 1 and 2 only
 					if strict && (m != tlvwire.SizeTag(et) || et != el+1) {
-						return d.Error(co+p, tag, tlvwire.ErrNonCanonical)
+						return d.Error(co+p, et, tlvwire.ErrNonCanonical)
 					}
 					el = et
+					ek := co + p // the entry field's key
 					p += m
 					if et == 1 && ew == tlvwire.Varint {
 						var u uint64
@@ -6538,10 +6573,10 @@ func (x *Lists) UnmarshalTLV(data []byte, d *tlvwire.DecodeState) error {
 						} else {
 							v, m := tlvwire.ConsumeVarint(c[p:])
 							if m < 0 {
-								return d.Error(co+p, tag, tlvwire.CodeError(m))
+								return d.Error(co+p, et, tlvwire.CodeError(m))
 							}
 							if strict && m != tlvwire.SizeVarint(v) {
-								return d.Error(co+p, tag, tlvwire.ErrNonCanonical)
+								return d.Error(co+p, et, tlvwire.ErrNonCanonical)
 							}
 							u = v
 							p += m
@@ -6550,25 +6585,26 @@ func (x *Lists) UnmarshalTLV(data []byte, d *tlvwire.DecodeState) error {
 						continue
 					}
 					if et == 2 && ew == tlvwire.PackedVarint {
+						vs := p
 						var ec []byte
 						m := 1
 						if p < len(c) && c[p] < 0x80 {
 							l := int(c[p])
 							if l > len(c)-p-1 {
-								return d.Error(co+p, tag, tlvwire.ErrLength)
+								return d.Error(co+p, et, tlvwire.ErrLength)
 							}
 							ec = c[p+1 : p+1+l : p+1+l]
 							m += l
 						} else {
 							l, lm := tlvwire.ConsumeVarint(c[p:])
 							if lm < 0 {
-								return d.Error(co+p, tag, tlvwire.CodeError(lm))
+								return d.Error(co+p, et, tlvwire.CodeError(lm))
 							}
 							if strict && lm != tlvwire.SizeVarint(l) {
-								return d.Error(co+p, tag, tlvwire.ErrNonCanonical)
+								return d.Error(co+p, et, tlvwire.ErrNonCanonical)
 							}
 							if l > uint64(len(c)-p-lm) {
-								return d.Error(co+p, tag, tlvwire.ErrLength)
+								return d.Error(co+p, et, tlvwire.ErrLength)
 							}
 							ec = c[p+lm : p+lm+int(l) : p+lm+int(l)]
 							m = lm + int(l)
@@ -6582,29 +6618,29 @@ func (x *Lists) UnmarshalTLV(data []byte, d *tlvwire.DecodeState) error {
 							}
 						}
 						if len(ec) != 0 && ec[len(ec)-1] >= 0x80 {
-							return d.Error(eco, tag, tlvwire.ErrMalformed)
+							return d.Error(co+vs, et, tlvwire.ErrMalformed)
 						}
 						if err := d.Count(cnt); err != nil {
-							return d.Error(start, tag, err)
+							return d.Error(ek, et, err)
 						}
 						if cap(val)-len(val) < cnt {
 							s, err := tlvwire.Grow(d, val, cnt)
 							if err != nil {
-								return d.Error(start, tag, err)
+								return d.Error(ek, et, err)
 							}
 							val = s
 						}
 						for q := 0; q < len(ec); {
 							u, m := tlvwire.ConsumeVarint(ec[q:])
 							if m < 0 {
-								return d.Error(eco+q, tag, tlvwire.CodeError(m))
+								return d.Error(eco+q, et, tlvwire.CodeError(m))
 							} // overflow: the content was checked not to end inside a varint
 							if strict && m != tlvwire.SizeVarint(u) {
-								return d.Error(eco+q, tag, tlvwire.ErrNonCanonical)
+								return d.Error(eco+q, et, tlvwire.ErrNonCanonical)
 							}
 							q += m
 							if u > 1 {
-								return d.Error(start, tag, tlvwire.ErrRange)
+								return d.Error(eco+q-m, et, tlvwire.ErrRange)
 							}
 							val = append(val, u == 1)
 						}
@@ -6612,15 +6648,16 @@ func (x *Lists) UnmarshalTLV(data []byte, d *tlvwire.DecodeState) error {
 					}
 					if et == 2 && ew == tlvwire.Varint {
 						if strict {
-							return d.Error(start, tag, tlvwire.ErrNonCanonical)
+							return d.Error(ek, et, tlvwire.ErrNonCanonical)
 						}
 						if len(val) == cap(val) {
 							s, err := tlvwire.Grow(d, val, 1)
 							if err != nil {
-								return d.Error(start, tag, err)
+								return d.Error(ek, et, err)
 							}
 							val = s
 						}
+						vs := p
 						var u uint64
 						if p < len(c) && c[p] < 0x80 {
 							u = uint64(c[p])
@@ -6628,26 +6665,26 @@ func (x *Lists) UnmarshalTLV(data []byte, d *tlvwire.DecodeState) error {
 						} else {
 							v, m := tlvwire.ConsumeVarint(c[p:])
 							if m < 0 {
-								return d.Error(co+p, tag, tlvwire.CodeError(m))
+								return d.Error(co+p, et, tlvwire.CodeError(m))
 							}
 							if strict && m != tlvwire.SizeVarint(v) {
-								return d.Error(co+p, tag, tlvwire.ErrNonCanonical)
+								return d.Error(co+p, et, tlvwire.ErrNonCanonical)
 							}
 							u = v
 							p += m
 						}
 						if u > 1 {
-							return d.Error(start, tag, tlvwire.ErrRange)
+							return d.Error(co+vs, et, tlvwire.ErrRange)
 						}
 						val = append(val, u == 1)
 						continue
 					}
 					if strict {
-						return d.Error(co+p, tag, tlvwire.ErrMalformed)
+						return d.Error(ek, et, tlvwire.ErrMalformed)
 					}
 					sk := tlvwire.ConsumeValue(c[p:], ew)
 					if sk < 0 {
-						return d.Error(co+p, tag, tlvwire.CodeError(sk))
+						return d.Error(co+p, et, tlvwire.CodeError(sk))
 					}
 					p += sk
 				}
@@ -6712,15 +6749,16 @@ func (x *Lists) UnmarshalTLV(data []byte, d *tlvwire.DecodeState) error {
 				for p := 0; p < len(c); {
 					et, ew, m := tlvwire.ConsumeTag(c[p:])
 					if m < 0 {
-						return d.Error(co+p, tag, tlvwire.CodeError(m))
+						return d.Error(co+p, 0, tlvwire.CodeError(m))
 					}
 					if strict && et != 1 && et != 2 {
-						return d.Error(co+p, tag, tlvwire.ErrMalformed)
+						return d.Error(co+p, et, tlvwire.ErrMalformed)
 					} // SPEC.md §6: an entry holds tags 1 and 2 only
 					if strict && (m != tlvwire.SizeTag(et) || et != el+1) {
-						return d.Error(co+p, tag, tlvwire.ErrNonCanonical)
+						return d.Error(co+p, et, tlvwire.ErrNonCanonical)
 					}
 					el = et
+					ek := co + p // the entry field's key
 					p += m
 					if et == 1 && ew == tlvwire.Bytes {
 						var ec []byte
@@ -6728,51 +6766,52 @@ func (x *Lists) UnmarshalTLV(data []byte, d *tlvwire.DecodeState) error {
 						if p < len(c) && c[p] < 0x80 {
 							l := int(c[p])
 							if l > len(c)-p-1 {
-								return d.Error(co+p, tag, tlvwire.ErrLength)
+								return d.Error(co+p, et, tlvwire.ErrLength)
 							}
 							ec = c[p+1 : p+1+l : p+1+l]
 							m += l
 						} else {
 							l, lm := tlvwire.ConsumeVarint(c[p:])
 							if lm < 0 {
-								return d.Error(co+p, tag, tlvwire.CodeError(lm))
+								return d.Error(co+p, et, tlvwire.CodeError(lm))
 							}
 							if strict && lm != tlvwire.SizeVarint(l) {
-								return d.Error(co+p, tag, tlvwire.ErrNonCanonical)
+								return d.Error(co+p, et, tlvwire.ErrNonCanonical)
 							}
 							if l > uint64(len(c)-p-lm) {
-								return d.Error(co+p, tag, tlvwire.ErrLength)
+								return d.Error(co+p, et, tlvwire.ErrLength)
 							}
 							ec = c[p+lm : p+lm+int(l) : p+lm+int(l)]
 							m = lm + int(l)
 						}
 						p += m
 						if err := d.Alloc(len(ec)); err != nil {
-							return d.Error(start, tag, err)
+							return d.Error(ek, et, err)
 						}
 						k = string(ec)
 						continue
 					}
 					if et == 2 && ew == tlvwire.PackedVarint {
+						vs := p
 						var ec []byte
 						m := 1
 						if p < len(c) && c[p] < 0x80 {
 							l := int(c[p])
 							if l > len(c)-p-1 {
-								return d.Error(co+p, tag, tlvwire.ErrLength)
+								return d.Error(co+p, et, tlvwire.ErrLength)
 							}
 							ec = c[p+1 : p+1+l : p+1+l]
 							m += l
 						} else {
 							l, lm := tlvwire.ConsumeVarint(c[p:])
 							if lm < 0 {
-								return d.Error(co+p, tag, tlvwire.CodeError(lm))
+								return d.Error(co+p, et, tlvwire.CodeError(lm))
 							}
 							if strict && lm != tlvwire.SizeVarint(l) {
-								return d.Error(co+p, tag, tlvwire.ErrNonCanonical)
+								return d.Error(co+p, et, tlvwire.ErrNonCanonical)
 							}
 							if l > uint64(len(c)-p-lm) {
-								return d.Error(co+p, tag, tlvwire.ErrLength)
+								return d.Error(co+p, et, tlvwire.ErrLength)
 							}
 							ec = c[p+lm : p+lm+int(l) : p+lm+int(l)]
 							m = lm + int(l)
@@ -6786,25 +6825,25 @@ func (x *Lists) UnmarshalTLV(data []byte, d *tlvwire.DecodeState) error {
 							}
 						}
 						if len(ec) != 0 && ec[len(ec)-1] >= 0x80 {
-							return d.Error(eco, tag, tlvwire.ErrMalformed)
+							return d.Error(co+vs, et, tlvwire.ErrMalformed)
 						}
 						if err := d.Count(cnt); err != nil {
-							return d.Error(start, tag, err)
+							return d.Error(ek, et, err)
 						}
 						if cap(val)-len(val) < cnt {
 							s, err := tlvwire.Grow(d, val, cnt)
 							if err != nil {
-								return d.Error(start, tag, err)
+								return d.Error(ek, et, err)
 							}
 							val = s
 						}
 						for q := 0; q < len(ec); {
 							u, m := tlvwire.ConsumeVarint(ec[q:])
 							if m < 0 {
-								return d.Error(eco+q, tag, tlvwire.CodeError(m))
+								return d.Error(eco+q, et, tlvwire.CodeError(m))
 							} // overflow: the content was checked not to end inside a varint
 							if strict && m != tlvwire.SizeVarint(u) {
-								return d.Error(eco+q, tag, tlvwire.ErrNonCanonical)
+								return d.Error(eco+q, et, tlvwire.ErrNonCanonical)
 							}
 							q += m
 							val = append(val, time.Duration(tlvwire.Unzigzag(u)))
@@ -6813,12 +6852,12 @@ func (x *Lists) UnmarshalTLV(data []byte, d *tlvwire.DecodeState) error {
 					}
 					if et == 2 && ew == tlvwire.Varint {
 						if strict {
-							return d.Error(start, tag, tlvwire.ErrNonCanonical)
+							return d.Error(ek, et, tlvwire.ErrNonCanonical)
 						}
 						if len(val) == cap(val) {
 							s, err := tlvwire.Grow(d, val, 1)
 							if err != nil {
-								return d.Error(start, tag, err)
+								return d.Error(ek, et, err)
 							}
 							val = s
 						}
@@ -6829,10 +6868,10 @@ func (x *Lists) UnmarshalTLV(data []byte, d *tlvwire.DecodeState) error {
 						} else {
 							v, m := tlvwire.ConsumeVarint(c[p:])
 							if m < 0 {
-								return d.Error(co+p, tag, tlvwire.CodeError(m))
+								return d.Error(co+p, et, tlvwire.CodeError(m))
 							}
 							if strict && m != tlvwire.SizeVarint(v) {
-								return d.Error(co+p, tag, tlvwire.ErrNonCanonical)
+								return d.Error(co+p, et, tlvwire.ErrNonCanonical)
 							}
 							u = v
 							p += m
@@ -6841,11 +6880,11 @@ func (x *Lists) UnmarshalTLV(data []byte, d *tlvwire.DecodeState) error {
 						continue
 					}
 					if strict {
-						return d.Error(co+p, tag, tlvwire.ErrMalformed)
+						return d.Error(ek, et, tlvwire.ErrMalformed)
 					}
 					sk := tlvwire.ConsumeValue(c[p:], ew)
 					if sk < 0 {
-						return d.Error(co+p, tag, tlvwire.CodeError(sk))
+						return d.Error(co+p, et, tlvwire.CodeError(sk))
 					}
 					p += sk
 				}
@@ -6910,15 +6949,16 @@ func (x *Lists) UnmarshalTLV(data []byte, d *tlvwire.DecodeState) error {
 				for p := 0; p < len(c); {
 					et, ew, m := tlvwire.ConsumeTag(c[p:])
 					if m < 0 {
-						return d.Error(co+p, tag, tlvwire.CodeError(m))
+						return d.Error(co+p, 0, tlvwire.CodeError(m))
 					}
 					if strict && et != 1 && et != 2 {
-						return d.Error(co+p, tag, tlvwire.ErrMalformed)
+						return d.Error(co+p, et, tlvwire.ErrMalformed)
 					} // SPEC.md §6: an entry holds tags 1 and 2 only
 					if strict && (m != tlvwire.SizeTag(et) || et != el+1) {
-						return d.Error(co+p, tag, tlvwire.ErrNonCanonical)
+						return d.Error(co+p, et, tlvwire.ErrNonCanonical)
 					}
 					el = et
+					ek := co + p // the entry field's key
 					p += m
 					if et == 1 && ew == tlvwire.Bytes {
 						var ec []byte
@@ -6926,68 +6966,68 @@ func (x *Lists) UnmarshalTLV(data []byte, d *tlvwire.DecodeState) error {
 						if p < len(c) && c[p] < 0x80 {
 							l := int(c[p])
 							if l > len(c)-p-1 {
-								return d.Error(co+p, tag, tlvwire.ErrLength)
+								return d.Error(co+p, et, tlvwire.ErrLength)
 							}
 							ec = c[p+1 : p+1+l : p+1+l]
 							m += l
 						} else {
 							l, lm := tlvwire.ConsumeVarint(c[p:])
 							if lm < 0 {
-								return d.Error(co+p, tag, tlvwire.CodeError(lm))
+								return d.Error(co+p, et, tlvwire.CodeError(lm))
 							}
 							if strict && lm != tlvwire.SizeVarint(l) {
-								return d.Error(co+p, tag, tlvwire.ErrNonCanonical)
+								return d.Error(co+p, et, tlvwire.ErrNonCanonical)
 							}
 							if l > uint64(len(c)-p-lm) {
-								return d.Error(co+p, tag, tlvwire.ErrLength)
+								return d.Error(co+p, et, tlvwire.ErrLength)
 							}
 							ec = c[p+lm : p+lm+int(l) : p+lm+int(l)]
 							m = lm + int(l)
 						}
 						p += m
 						if err := d.Alloc(len(ec)); err != nil {
-							return d.Error(start, tag, err)
+							return d.Error(ek, et, err)
 						}
 						k = string(ec)
 						continue
 					}
 					if et == 2 && ew == tlvwire.PackedFixed64 {
+						vs := p
 						var ec []byte
 						m := 1
 						if p < len(c) && c[p] < 0x80 {
 							l := int(c[p])
 							if l > len(c)-p-1 {
-								return d.Error(co+p, tag, tlvwire.ErrLength)
+								return d.Error(co+p, et, tlvwire.ErrLength)
 							}
 							ec = c[p+1 : p+1+l : p+1+l]
 							m += l
 						} else {
 							l, lm := tlvwire.ConsumeVarint(c[p:])
 							if lm < 0 {
-								return d.Error(co+p, tag, tlvwire.CodeError(lm))
+								return d.Error(co+p, et, tlvwire.CodeError(lm))
 							}
 							if strict && lm != tlvwire.SizeVarint(l) {
-								return d.Error(co+p, tag, tlvwire.ErrNonCanonical)
+								return d.Error(co+p, et, tlvwire.ErrNonCanonical)
 							}
 							if l > uint64(len(c)-p-lm) {
-								return d.Error(co+p, tag, tlvwire.ErrLength)
+								return d.Error(co+p, et, tlvwire.ErrLength)
 							}
 							ec = c[p+lm : p+lm+int(l) : p+lm+int(l)]
 							m = lm + int(l)
 						}
-						eco := co + p + m - len(ec)
 						p += m
 						if len(ec)%8 != 0 {
-							return d.Error(eco, tag, tlvwire.ErrMalformed)
+							return d.Error(co+vs, et, tlvwire.ErrMalformed)
 						}
 						cnt := len(ec) / 8
 						if err := d.Count(cnt); err != nil {
-							return d.Error(start, tag, err)
+							return d.Error(ek, et, err)
 						}
 						if cap(val)-len(val) < cnt {
 							s, err := tlvwire.Grow(d, val, cnt)
 							if err != nil {
-								return d.Error(start, tag, err)
+								return d.Error(ek, et, err)
 							}
 							val = s
 						}
@@ -6999,42 +7039,42 @@ func (x *Lists) UnmarshalTLV(data []byte, d *tlvwire.DecodeState) error {
 						continue
 					}
 					if et == 2 && ew == tlvwire.PackedFixed32 && !strict { // the other float width: lenient only
+						vs := p
 						var ec []byte
 						m := 1
 						if p < len(c) && c[p] < 0x80 {
 							l := int(c[p])
 							if l > len(c)-p-1 {
-								return d.Error(co+p, tag, tlvwire.ErrLength)
+								return d.Error(co+p, et, tlvwire.ErrLength)
 							}
 							ec = c[p+1 : p+1+l : p+1+l]
 							m += l
 						} else {
 							l, lm := tlvwire.ConsumeVarint(c[p:])
 							if lm < 0 {
-								return d.Error(co+p, tag, tlvwire.CodeError(lm))
+								return d.Error(co+p, et, tlvwire.CodeError(lm))
 							}
 							if strict && lm != tlvwire.SizeVarint(l) {
-								return d.Error(co+p, tag, tlvwire.ErrNonCanonical)
+								return d.Error(co+p, et, tlvwire.ErrNonCanonical)
 							}
 							if l > uint64(len(c)-p-lm) {
-								return d.Error(co+p, tag, tlvwire.ErrLength)
+								return d.Error(co+p, et, tlvwire.ErrLength)
 							}
 							ec = c[p+lm : p+lm+int(l) : p+lm+int(l)]
 							m = lm + int(l)
 						}
-						eco := co + p + m - len(ec)
 						p += m
 						if len(ec)%4 != 0 {
-							return d.Error(eco, tag, tlvwire.ErrMalformed)
+							return d.Error(co+vs, et, tlvwire.ErrMalformed)
 						}
 						cnt := len(ec) / 4
 						if err := d.Count(cnt); err != nil {
-							return d.Error(start, tag, err)
+							return d.Error(ek, et, err)
 						}
 						if cap(val)-len(val) < cnt {
 							s, err := tlvwire.Grow(d, val, cnt)
 							if err != nil {
-								return d.Error(start, tag, err)
+								return d.Error(ek, et, err)
 							}
 							val = s
 						}
@@ -7047,18 +7087,18 @@ func (x *Lists) UnmarshalTLV(data []byte, d *tlvwire.DecodeState) error {
 					}
 					if et == 2 && ew == tlvwire.Fixed64 {
 						if strict {
-							return d.Error(start, tag, tlvwire.ErrNonCanonical)
+							return d.Error(ek, et, tlvwire.ErrNonCanonical)
 						}
 						if len(val) == cap(val) {
 							s, err := tlvwire.Grow(d, val, 1)
 							if err != nil {
-								return d.Error(start, tag, err)
+								return d.Error(ek, et, err)
 							}
 							val = s
 						}
 						w, m := tlvwire.ConsumeFixed64(c[p:])
 						if m < 0 {
-							return d.Error(co+p, tag, tlvwire.CodeError(m))
+							return d.Error(co+p, et, tlvwire.CodeError(m))
 						}
 						p += m
 						val = append(val, math.Float64frombits(w))
@@ -7066,29 +7106,29 @@ func (x *Lists) UnmarshalTLV(data []byte, d *tlvwire.DecodeState) error {
 					}
 					if et == 2 && (ew == tlvwire.Fixed32 && !strict) {
 						if strict {
-							return d.Error(start, tag, tlvwire.ErrNonCanonical)
+							return d.Error(ek, et, tlvwire.ErrNonCanonical)
 						}
 						if len(val) == cap(val) {
 							s, err := tlvwire.Grow(d, val, 1)
 							if err != nil {
-								return d.Error(start, tag, err)
+								return d.Error(ek, et, err)
 							}
 							val = s
 						}
 						w, m := tlvwire.ConsumeFixed32(c[p:])
 						if m < 0 {
-							return d.Error(co+p, tag, tlvwire.CodeError(m))
+							return d.Error(co+p, et, tlvwire.CodeError(m))
 						}
 						p += m
 						val = append(val, tlvwire.WidenFloat32(w))
 						continue
 					}
 					if strict {
-						return d.Error(co+p, tag, tlvwire.ErrMalformed)
+						return d.Error(ek, et, tlvwire.ErrMalformed)
 					}
 					sk := tlvwire.ConsumeValue(c[p:], ew)
 					if sk < 0 {
-						return d.Error(co+p, tag, tlvwire.CodeError(sk))
+						return d.Error(co+p, et, tlvwire.CodeError(sk))
 					}
 					p += sk
 				}

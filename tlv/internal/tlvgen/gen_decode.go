@@ -36,10 +36,14 @@ func wtCond(t Type, wt int) string {
 
 // reader emits code reading one value from buf[pos:] and advancing pos.
 // base is added to pos in error offsets (the offset of buf within data).
+// Errors follow the rule of tlvwire.DecodeError: an error reading the value
+// points at its first byte, an error about the field as a whole (a limit, its
+// form) at its key, and both carry the tag of the field the value belongs to.
 type reader struct {
 	g              *generator
 	buf, pos, base string
-	errOff         string // offset reported for range errors
+	key            string // offset in data of the field's key
+	tag            string // the field's tag
 	cv, co         string // names of the content and its offset (content reads); default c, co
 }
 
@@ -59,9 +63,17 @@ func (r reader) at() string {
 
 func (r reader) src() string { return r.buf + "[" + r.pos + ":]" }
 
+// plusBase returns the offset in data of the offset v within buf.
+func (r reader) plusBase(v string) string {
+	if r.base == "" {
+		return v
+	}
+	return r.base + "+" + v
+}
+
 // fail emits the return of a *DecodeError at offset off with err.
 func (r reader) fail(off, err string) string {
-	return fmt.Sprintf("return d.Error(%s, tag, %s)", off, err)
+	return fmt.Sprintf("return d.Error(%s, %s, %s)", off, r.tag, err)
 }
 
 // varint reads a varint into u.
@@ -153,9 +165,14 @@ func (g *generator) convertFixed(t Type, wt int, assign func(string) string, ran
 // target: the code decodes into target() (an addressable expression).
 func (r reader) value(t Type, wt int, assign func(string) string) {
 	g := r.g
-	rangeFail := r.fail(r.errOff, "tlvwire.ErrRange")
 	switch t.Kind {
 	case KindBool, KindInt32, KindInt64, KindUint32, KindUint64, KindDuration:
+		rangeFail := ""
+		if t.Kind == KindBool || t.Kind == KindInt32 || t.Kind == KindUint32 {
+			// A range error points at the value: remember where it starts.
+			g.p("vs := %s", r.pos)
+			rangeFail = r.fail(r.plusBase("vs"), "tlvwire.ErrRange")
+		}
 		r.varint()
 		g.convertVarint(t, assign, rangeFail)
 	case KindTime:
@@ -171,16 +188,16 @@ func (r reader) value(t Type, wt int, assign func(string) string) {
 		}
 		g.p("if m < 0 { %s }", r.fail(r.at(), "tlvwire.CodeError(m)"))
 		g.p("%s += m", r.pos)
-		g.convertFixed(t, wt, assign, rangeFail)
+		g.convertFixed(t, wt, assign, r.fail(r.at()+"-m", "tlvwire.ErrRange"))
 	case KindString:
 		c, _ := r.names()
 		r.content(false)
-		g.p("if err := d.Alloc(len(%s)); err != nil { %s }", c, r.fail(r.errOff, "err"))
+		g.p("if err := d.Alloc(len(%s)); err != nil { %s }", c, r.fail(r.key, "err"))
 		g.p("%s", assign("string("+c+")"))
 	case KindBytes:
 		c, _ := r.names()
 		r.content(false)
-		g.p("if err := d.Alloc(len(%s)); err != nil { %s }", c, r.fail(r.errOff, "err"))
+		g.p("if err := d.Alloc(len(%s)); err != nil { %s }", c, r.fail(r.key, "err"))
 		g.p("var bs []byte")
 		g.p("if len(%s) != 0 { bs = make([]byte, len(%s)); copy(bs, %s) }", c, c, c)
 		g.p("%s", assign("bs"))
@@ -329,7 +346,7 @@ func (g *generator) decodeUnknownOnly(m *Message) {
 }
 
 func (g *generator) decodeField(i int, f *Field) {
-	top := reader{g: g, buf: "data", pos: "off", errOff: "start"}
+	top := reader{g: g, buf: "data", pos: "off", key: "start", tag: "tag"}
 	v := "x." + f.Name
 	switch {
 	case f.IsMap():
@@ -359,7 +376,7 @@ func (g *generator) decodeField(i int, f *Field) {
 		g.p("}")
 		if f.Type.Kind == KindMessage {
 			g.p("%s = append(%s, %s{})", v, v, f.Type.Message)
-			g.p("if err := d.Message(c, co, &%s[len(%s)-1]); err != nil { return err }", v, v)
+			g.p("if err := d.Message(c, co, tag, &%s[len(%s)-1]); err != nil { return err }", v, v)
 			g.p("continue")
 		} else {
 			for _, wt := range acceptedWireTypes(f.Type) {
@@ -376,7 +393,7 @@ func (g *generator) decodeField(i int, f *Field) {
 		top.content(true)
 		g.p("if err := d.Alloc(int(unsafe.Sizeof(*%s))); err != nil { return d.Error(start, tag, err) }", v)
 		g.p("p := new(%s)", f.Type.Message)
-		g.p("if err := d.Message(c, co, p); err != nil { return err }")
+		g.p("if err := d.Message(c, co, tag, p); err != nil { return err }")
 		g.p("%s = p", v)
 		g.p("continue")
 		g.p("}")
@@ -393,7 +410,7 @@ func (g *generator) decodeField(i int, f *Field) {
 // decodePacked reads a repeated scalar: its packed form, and in lenient mode
 // single unpacked elements too (a field grown from singular to repeated).
 func (g *generator) decodePacked(f *Field) {
-	top := reader{g: g, buf: "data", pos: "off", errOff: "start"}
+	top := reader{g: g, buf: "data", pos: "off", key: "start", tag: "tag"}
 	g.decodePackedList(f.Type, "x."+f.Name, top, "", "wt", "p", false)
 }
 
@@ -419,44 +436,49 @@ func (g *generator) decodePackedList(t Type, dst string, rd reader, prefix, wtVa
 		} else {
 			g.p("if %s%s == %s && !strict { // the other float width: lenient only", prefix, wtVar, wtNames[pwt])
 		}
-		rd.content(true)
+		g.p("vs := %s", rd.pos)
+		// The content's offset is used by errors about one element: any varint, a
+		// float64 element narrowed to float32.
+		rd.content(pwt == wtPackedVarint || (t.Kind == KindFloat32 && pwt == wtPackedFixed64))
+		malformed := rd.fail(rd.plusBase("vs"), "tlvwire.ErrMalformed")
 		switch pwt {
 		case wtPackedVarint:
 			g.p("cnt := 0")
 			g.p("for _, ch := range %s { if ch < 0x80 { cnt++ } }", cv)
-			g.p("if len(%s) != 0 && %s[len(%s)-1] >= 0x80 { return d.Error(%s, tag, tlvwire.ErrMalformed) }", cv, cv, cv, co)
+			g.p("if len(%s) != 0 && %s[len(%s)-1] >= 0x80 { %s }", cv, cv, cv, malformed)
 		case wtPackedFixed32:
-			g.p("if len(%s)%%4 != 0 { return d.Error(%s, tag, tlvwire.ErrMalformed) }", cv, co)
+			g.p("if len(%s)%%4 != 0 { %s }", cv, malformed)
 			g.p("cnt := len(%s) / 4", cv)
 		case wtPackedFixed64:
-			g.p("if len(%s)%%8 != 0 { return d.Error(%s, tag, tlvwire.ErrMalformed) }", cv, co)
+			g.p("if len(%s)%%8 != 0 { %s }", cv, malformed)
 			g.p("cnt := len(%s) / 8", cv)
 		}
 		if !emptyOK {
-			g.p("if cnt == 0 && strict { return d.Error(start, tag, tlvwire.ErrNonCanonical) }")
+			g.p("if cnt == 0 && strict { %s }", rd.fail(rd.key, "tlvwire.ErrNonCanonical"))
 		}
-		g.p("if err := d.Count(cnt); err != nil { return d.Error(start, tag, err) }")
+		g.p("if err := d.Count(cnt); err != nil { %s }", rd.fail(rd.key, "err"))
 		g.p("if cap(%s)-len(%s) < cnt {", v, v)
 		g.p("s, err := tlvwire.Grow(d, %s, cnt)", v)
-		g.p("if err != nil { return d.Error(start, tag, err) }")
+		g.p("if err != nil { %s }", rd.fail(rd.key, "err"))
 		g.p("%s = s", v)
 		g.p("}")
 		g.p("for %s := 0; %s < len(%s); {", loop, loop, cv)
 		switch pwt {
 		case wtPackedVarint:
 			g.p("u, m := tlvwire.ConsumeVarint(%s[%s:])", cv, loop)
-			g.p("if m < 0 { return d.Error(%s+%s, tag, tlvwire.CodeError(m)) } // overflow: the content was checked not to end inside a varint", co, loop)
-			g.p("if strict && m != tlvwire.SizeVarint(u) { return d.Error(%s+%s, tag, tlvwire.ErrNonCanonical) }", co, loop)
+			g.p("if m < 0 { %s } // overflow: the content was checked not to end inside a varint", rd.fail(co+"+"+loop, "tlvwire.CodeError(m)"))
+			g.p("if strict && m != tlvwire.SizeVarint(u) { %s }", rd.fail(co+"+"+loop, "tlvwire.ErrNonCanonical"))
 			g.p("%s += m", loop)
-			g.convertVarint(t, appendTo, "return d.Error(start, tag, tlvwire.ErrRange)")
+			// An element out of range: the error points at the element.
+			g.convertVarint(t, appendTo, rd.fail(co+"+"+loop+"-m", "tlvwire.ErrRange"))
 		case wtPackedFixed32:
 			g.p("w, _ := tlvwire.ConsumeFixed32(%s[%s:])", cv, loop)
 			g.p("%s += 4", loop)
-			g.convertFixed(t, wtFixed32, appendTo, "return d.Error(start, tag, tlvwire.ErrRange)")
+			g.convertFixed(t, wtFixed32, appendTo, rd.fail(co+"+"+loop+"-4", "tlvwire.ErrRange"))
 		case wtPackedFixed64:
 			g.p("w, _ := tlvwire.ConsumeFixed64(%s[%s:])", cv, loop)
 			g.p("%s += 8", loop)
-			g.convertFixed(t, wtFixed64, appendTo, "return d.Error(start, tag, tlvwire.ErrRange)")
+			g.convertFixed(t, wtFixed64, appendTo, rd.fail(co+"+"+loop+"-8", "tlvwire.ErrRange"))
 		}
 		g.p("}")
 		g.p("continue")
@@ -466,10 +488,10 @@ func (g *generator) decodePackedList(t Type, dst string, rd reader, prefix, wtVa
 	// The other float width is lenient only: strict mode meets it as a wire type error.
 	for _, wt := range acceptedWireTypes(t) {
 		g.p("if %s%s {", prefix, strings.Replace(wtCond(t, wt), "wt ==", wtVar+" ==", 1))
-		g.p("if strict { return d.Error(start, tag, tlvwire.ErrNonCanonical) }")
+		g.p("if strict { %s }", rd.fail(rd.key, "tlvwire.ErrNonCanonical"))
 		g.p("if len(%s) == cap(%s) {", v, v)
 		g.p("s, err := tlvwire.Grow(d, %s, 1)", v)
-		g.p("if err != nil { return d.Error(start, tag, err) }")
+		g.p("if err != nil { %s }", rd.fail(rd.key, "err"))
 		g.p("%s = s", v)
 		g.p("}")
 		rd.value(t, wt, appendTo)
@@ -482,7 +504,7 @@ func (g *generator) decodePackedList(t Type, dst string, rd reader, prefix, wtVa
 // missing (zero). Strict mode wants keys in ascending canonical order.
 func (g *generator) decodeMap(i int, f *Field) {
 	v := "x." + f.Name
-	top := reader{g: g, buf: "data", pos: "off", errOff: "start"}
+	top := reader{g: g, buf: "data", pos: "off", key: "start", tag: "tag"}
 	g.p("if wt == tlvwire.Message {")
 	top.content(true)
 	// The runtime's allocations for the map (header, tables, growth) are charged
@@ -508,19 +530,21 @@ func (g *generator) decodeMap(i int, f *Field) {
 	g.p("var el uint32")
 	g.p("for p := 0; p < len(c); {")
 	g.p("et, ew, m := tlvwire.ConsumeTag(c[p:])")
-	g.p("if m < 0 { return d.Error(co+p, tag, tlvwire.CodeError(m)) }")
-	g.p("if strict && et != 1 && et != 2 { return d.Error(co+p, tag, tlvwire.ErrMalformed) } // SPEC.md §6: an entry holds tags 1 and 2 only")
+	// The entry is a message of fields 1 and 2: errors inside it carry their tag.
+	g.p("if m < 0 { return d.Error(co+p, 0, tlvwire.CodeError(m)) }")
+	g.p("if strict && et != 1 && et != 2 { return d.Error(co+p, et, tlvwire.ErrMalformed) } // SPEC.md §6: an entry holds tags 1 and 2 only")
 	// Key, then value, once each; a list value of non-packable elements is one
 	// field per element.
 	elementList := f.ListValue && !packed(f.Value)
 	if elementList {
-		g.p("if strict && (m != tlvwire.SizeTag(et) || et != el+1 && (et != 2 || el != 2)) { return d.Error(co+p, tag, tlvwire.ErrNonCanonical) }")
+		g.p("if strict && (m != tlvwire.SizeTag(et) || et != el+1 && (et != 2 || el != 2)) { return d.Error(co+p, et, tlvwire.ErrNonCanonical) }")
 	} else {
-		g.p("if strict && (m != tlvwire.SizeTag(et) || et != el+1) { return d.Error(co+p, tag, tlvwire.ErrNonCanonical) }")
+		g.p("if strict && (m != tlvwire.SizeTag(et) || et != el+1) { return d.Error(co+p, et, tlvwire.ErrNonCanonical) }")
 	}
 	g.p("el = et")
+	g.p("ek := co + p // the entry field's key")
 	g.p("p += m")
-	entry := reader{g: g, buf: "c", pos: "p", base: "co", errOff: "start", cv: "ec", co: "eco"}
+	entry := reader{g: g, buf: "c", pos: "p", base: "co", key: "ek", tag: "et", cv: "ec", co: "eco"}
 	for _, side := range []struct {
 		tag uint32
 		t   Type
@@ -538,7 +562,7 @@ func (g *generator) decodeMap(i int, f *Field) {
 			g.p("if err := d.Alloc(int(unsafe.Sizeof(%s{}))); err != nil { return d.Error(start, tag, err) }", side.t.Message)
 			g.p("mv%d = new(%s)", i, side.t.Message)
 			g.p("}")
-			g.p("if err := d.Message(ec, eco, mv%d); err != nil { return err }", i)
+			g.p("if err := d.Message(ec, eco, et, mv%d); err != nil { return err }", i)
 			g.p("%s = *mv%d", side.dst, i)
 			g.p("continue")
 			g.p("}")
@@ -552,9 +576,9 @@ func (g *generator) decodeMap(i int, f *Field) {
 			g.p("}")
 		}
 	}
-	g.p("if strict { return d.Error(co+p, tag, tlvwire.ErrMalformed) }")
+	g.p("if strict { return d.Error(ek, et, tlvwire.ErrMalformed) }")
 	g.p("sk := tlvwire.ConsumeValue(c[p:], ew)")
-	g.p("if sk < 0 { return d.Error(co+p, tag, tlvwire.CodeError(sk)) }")
+	g.p("if sk < 0 { return d.Error(co+p, et, tlvwire.CodeError(sk)) }")
 	g.p("p += sk")
 	g.p("}")
 	// The key and value are always written; an empty list of non-packable
@@ -581,7 +605,7 @@ func (g *generator) decodeListValue(t Type, entry reader) {
 	grow := func() {
 		g.p("if len(val) == cap(val) {")
 		g.p("s, err := tlvwire.Grow(d, val, 1)")
-		g.p("if err != nil { return d.Error(start, tag, err) }")
+		g.p("if err != nil { %s }", entry.fail(entry.key, "err"))
 		g.p("val = s")
 		g.p("}")
 	}
@@ -590,7 +614,7 @@ func (g *generator) decodeListValue(t Type, entry reader) {
 		entry.content(true)
 		grow()
 		g.p("val = append(val, %s{})", t.Message)
-		g.p("if err := d.Message(ec, eco, &val[len(val)-1]); err != nil { return err }")
+		g.p("if err := d.Message(ec, eco, et, &val[len(val)-1]); err != nil { return err }")
 		g.p("continue")
 		g.p("}")
 		return
