@@ -49,8 +49,12 @@ type replicaState struct {
 	progress atomic.Int64
 	// putCalls and putProgress are calls and progress of Puts alone: a
 	// replica whose writes hang while its reads answer hangs for writes.
+	// putProgress also starts again when a Put is handed over with
+	// congestedAt or more in flight as the first since a Put succeeded
+	// (putAnswered): see dispatch.
 	putCalls    atomic.Int32
 	putProgress atomic.Int64
+	putAnswered atomic.Bool
 	lastOK      atomic.Int64 // unix ns of the last successful call (New's time before any)
 	// goodEnd and goodPutEnd are when (unix ns) a call, and a Put, last
 	// answered well (successful within ReplicaTimeout); 0 before any. A

@@ -160,8 +160,14 @@ func (o *op) dispatch(i int, kind jobKind, flags uint8, now time.Time) error {
 	if rs.calls.Add(1) == 1 {
 		rs.progress.Store(now.UnixNano())
 	}
-	if kind == kindPut && rs.putCalls.Add(1) == 1 {
-		rs.putProgress.Store(now.UnixNano())
+	// The wait for a Put's progress starts with the first Put handed over
+	// while none is in flight, or since a Put last succeeded: Puts a hang
+	// swallowed stay in flight after it ended, and must not make a quiet
+	// spell between writes look like a stall.
+	if kind == kindPut {
+		if n := rs.putCalls.Add(1); n == 1 || n >= congestedAt && rs.putAnswered.Load() && rs.putAnswered.CompareAndSwap(true, false) {
+			rs.putProgress.Store(now.UnixNano())
+		}
 	}
 	j := job{op: o, sent: now, kind: kind, phase: o.phase, flags: flags}
 	select {
@@ -295,6 +301,9 @@ func (c *Client) exec(rs *replicaState, i int, o *op, kind jobKind, flags, phase
 		rs.lastOK.Store(end.UnixNano())
 		if kind == kindPut {
 			rs.putProgress.Store(end.UnixNano())
+			if !rs.putAnswered.Load() {
+				rs.putAnswered.Store(true)
+			}
 		}
 	}
 	took := end.Sub(start)
