@@ -3,6 +3,7 @@ package quorum
 import (
 	"errors"
 	"fmt"
+	"strconv"
 )
 
 var (
@@ -58,15 +59,26 @@ type Error struct {
 	Key     string
 	Need    int  // acknowledgements or answers needed
 	Got     int  // acknowledgements or answers received
-	Healthy int  // replicas healthy when the operation started
+	Healthy int  // replicas healthy (see HealthReporter) when the operation started
 	Applied bool // a write that some replica may have stored (ErrIndeterminate)
-	Fast    bool // failed before contacting any replica (health known)
+	Fast    bool // failed before contacting any replica (health known, or a replica known to hang)
+	// Hanging, in the fast failure of a MasterSlave or DualWrite write
+	// (see the package doc, Hanging replicas of the pair), is the replicas
+	// of the pair known to hang that the write cannot do without, in
+	// increasing order: the master (MasterSlave) or the primary
+	// (DualPrimary), replica 0; under DualBoth the one hanging, or both;
+	// under DualEither both. Healthy still counts them (they reported
+	// healthy). Nil otherwise.
+	Hanging []int
 	Err     error
+	tier    Tier // MasterSlave or DualWrite with Hanging: names the replicas' roles
 }
 
 func (e *Error) Error() string {
 	what := "failed"
 	switch {
+	case len(e.Hanging) > 0:
+		what = e.hangingText()
 	case e.Fast:
 		what = fmt.Sprintf("only %d healthy replicas, need %d", e.Healthy, e.Need)
 	default:
@@ -101,6 +113,51 @@ func (e *Error) Is(target error) bool {
 }
 
 func (e *Error) Unwrap() error { return e.Err }
+
+// hangingText says which replicas hang, with their roles: "replica 0
+// (master) hangs", "replicas 0 (primary) and 1 (secondary) hang".
+func (e *Error) hangingText() string {
+	var b []byte
+	if len(e.Hanging) == 1 {
+		b = append(b, "replica "...)
+	} else {
+		b = append(b, "replicas "...)
+	}
+	for k, i := range e.Hanging {
+		switch {
+		case k == 0:
+		case k == len(e.Hanging)-1:
+			b = append(b, " and "...)
+		default:
+			b = append(b, ", "...)
+		}
+		b = strconv.AppendInt(b, int64(i), 10)
+		if role := pairRole(e.tier, i); role != "" {
+			b = append(b, " ("+role+")"...)
+		}
+	}
+	if len(e.Hanging) == 1 {
+		b = append(b, " hangs and the write needs it"...)
+	} else {
+		b = append(b, " hang and the write needs them"...)
+	}
+	return string(b)
+}
+
+// pairRole names replica i of the pair of tier.
+func pairRole(tier Tier, i int) string {
+	switch {
+	case tier == MasterSlave && i == 0:
+		return "master"
+	case tier == MasterSlave && i == 1:
+		return "slave"
+	case tier == DualWrite && i == 0:
+		return "primary"
+	case tier == DualWrite && i == 1:
+		return "secondary"
+	}
+	return ""
+}
 
 // ReplicaError is one replica's failure inside an Error.
 type ReplicaError struct {

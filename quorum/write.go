@@ -257,7 +257,7 @@ func (o *op) tierVersion(ctx context.Context, kind Op, atLeast int, keep, skip u
 // endTrials; every other write leaves it out), only when every other
 // replica rule needs may be sent the record, so that one replica's trial
 // is not spent on a write that fails for another's.
-func (o *op) hangGate(ctx context.Context, kind Op, rule ackRule) (skip, trials uint64, err error) {
+func (o *op) hangGate(ctx context.Context, tier Tier, kind Op, rule ackRule) (skip, trials uint64, err error) {
 	c := o.c
 	var all, hung, slow, due uint64
 	for _, i := range o.order {
@@ -295,12 +295,32 @@ func (o *op) hangGate(ctx context.Context, kind Op, rule ackRule) (skip, trials 
 	}
 	if !o.satisfies(all&^(hung|slow), rule) {
 		o.endTrials(trials)
-		out := hung | slow
-		i := bits.TrailingZeros64(out)
-		return 0, 0, &Error{Op: kind, Key: o.key, Need: rule.need, Healthy: len(o.order) - bits.OnesCount64(out), Fast: true,
-			Err: &ReplicaError{Replica: i, Op: kind, Err: errHangs}}
+		return 0, 0, o.hangError(tier, kind, rule, hung|slow)
 	}
 	return hung | slow, trials, nil
+}
+
+// hangError is the fast failure of a tier write that cannot meet rule
+// without the replicas in out, known to hang: it names those the write
+// needs (the required ones, or all of them) and wraps a ReplicaError for
+// each.
+func (o *op) hangError(tier Tier, kind Op, rule ackRule, out uint64) error {
+	if out&rule.required != 0 {
+		out &= rule.required
+	}
+	e := &Error{Op: kind, Key: o.key, Need: rule.need, Healthy: len(o.order), Fast: true, tier: tier}
+	var errs []error
+	for set := out; set != 0; {
+		i := bits.TrailingZeros64(set)
+		set &^= 1 << i
+		e.Hanging = append(e.Hanging, i)
+		errs = append(errs, &ReplicaError{Replica: i, Op: kind, Err: errHangs})
+	}
+	e.Err = errs[0]
+	if len(errs) > 1 {
+		e.Err = errors.Join(errs...)
+	}
+	return e
 }
 
 // endTrials ends the Put trials hangGate claimed.
@@ -337,7 +357,7 @@ func (o *op) writeMasterSlave(ctx context.Context, kind Op, value []byte, del bo
 	}
 	rule := ackRule{need: 1, stored: true}
 	o.order = append(o.order[:0], 0)
-	_, trials, err := o.hangGate(ctx, kind, rule)
+	_, trials, err := o.hangGate(ctx, MasterSlave, kind, rule)
 	if err != nil {
 		return Version{}, err
 	}
@@ -398,7 +418,7 @@ func (o *op) writeDual(ctx context.Context, kind Op, value []byte, del bool) (Ve
 	if !o.satisfies(healthy, rule) {
 		return Version{}, &Error{Op: kind, Key: o.key, Need: rule.need, Healthy: len(o.order), Fast: true}
 	}
-	skip, trials, err := o.hangGate(ctx, kind, rule)
+	skip, trials, err := o.hangGate(ctx, DualWrite, kind, rule)
 	if err != nil {
 		return Version{}, err
 	}
