@@ -100,10 +100,19 @@ type confCase struct {
 	Reencode                  *string
 	StrictError               string `json:"strict_error"`
 	Error                     string
+	At                        *confAt `json:"at"`        // where error lies
+	StrictAt                  *confAt `json:"strict_at"` // where strict_error lies
 	Rules                     []string
 	AlsoEncode                []json.RawMessage `json:"also_encode"`
 	Options                   map[string]int
 	Why                       string
+}
+
+// confAt is the position of a rejection: the DecodeError's Offset and Tag (SPEC.md §7,
+// error positions).
+type confAt struct {
+	Offset int
+	Tag    uint32
 }
 
 func loadSuite(t *testing.T) confSuite {
@@ -280,7 +289,7 @@ func confDecode(c confCase, gt reflect.Type, data []byte, strict bool) (reflect.
 	return v, nil
 }
 
-func wantError(err error, name string, what string) error {
+func wantError(err error, name string, at *confAt, what string) error {
 	if err == nil {
 		return fmt.Errorf("%s: accepted, want error %s", what, name)
 	}
@@ -290,6 +299,9 @@ func wantError(err error, name string, what string) error {
 	}
 	if !errors.Is(err, confErrors[name]) {
 		return fmt.Errorf("%s: error %v, want %s", what, err, name)
+	}
+	if at != nil && (de.Offset != at.Offset || de.Tag != at.Tag) {
+		return fmt.Errorf("%s: error %v, want it at offset %d, tag %d", what, err, at.Offset, at.Tag)
 	}
 	return nil
 }
@@ -344,18 +356,18 @@ func runConfCase(c confCase, gt reflect.Type, generated bool) error {
 			}
 		}
 		_, err = confDecode(c, gt, data, true)
-		return wantError(err, c.StrictError, "strict")
+		return wantError(err, c.StrictError, c.StrictAt, "strict")
 	case "invalid":
 		_, err := confDecode(c, gt, data, false)
-		if err := wantError(err, c.Error, "lenient"); err != nil {
+		if err := wantError(err, c.Error, c.At, "lenient"); err != nil {
 			return err
 		}
-		strictErr := c.Error
+		strictErr, strictAt := c.Error, c.At
 		if c.StrictError != "" {
-			strictErr = c.StrictError
+			strictErr, strictAt = c.StrictError, c.StrictAt
 		}
 		_, err = confDecode(c, gt, data, true)
-		return wantError(err, strictErr, "strict")
+		return wantError(err, strictErr, strictAt, "strict")
 	case "refused":
 		v, err := confValue(gt, c.Value)
 		if err != nil {
@@ -364,7 +376,7 @@ func runConfCase(c confCase, gt reflect.Type, generated bool) error {
 		p := reflect.New(gt)
 		p.Elem().Set(v)
 		_, err = confEncode(p, generated)
-		return wantError(err, c.Error, "encode")
+		return wantError(err, c.Error, nil, "encode")
 	default:
 		return fmt.Errorf("unknown class %q", c.Class)
 	}

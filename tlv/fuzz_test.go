@@ -207,8 +207,8 @@ func FuzzUnknownFieldsSurvive(f *testing.F) {
 }
 
 // FuzzGeneratedVsReflection: tlvgen's generated decoder and the reflection decoder (on a
-// method-less twin type with the same tags) accept the same inputs, and accepted values
-// re-encode to identical bytes.
+// method-less twin type with the same tags) accept the same inputs, reject the others with
+// the same sentinel, offset and tag, and accepted values re-encode to identical bytes.
 func FuzzGeneratedVsReflection(f *testing.F) {
 	fuzzSeeds(f)
 	for _, v := range []any{
@@ -238,6 +238,12 @@ func FuzzGeneratedVsReflection(f *testing.F) {
 					t.Fatalf("%T strict=%v: generated error %v, reflection error %v", g, strict, errG, errR)
 				}
 				if errG != nil {
+					// The same error at the same place (tlvwire.DecodeError's rule).
+					var dg, dr *tlv.DecodeError
+					if !errors.As(errG, &dg) || !errors.As(errR, &dr) || !errors.Is(errG, errors.Unwrap(errR)) ||
+						dg.Offset != dr.Offset || dg.Tag != dr.Tag {
+						t.Fatalf("%T strict=%v: generated error %v, reflection error %v", g, strict, errG, errR)
+					}
 					continue
 				}
 				bg, err := tlv.Marshal(g)
