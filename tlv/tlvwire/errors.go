@@ -74,12 +74,22 @@ var (
 //     ErrRange, strict ErrNonCanonical).
 //   - the first byte of a nested message's content, for ErrDepth.
 //   - the end of a message's data, for ErrMemoryLimit while sorting its unknown fields.
+//   - for the input as a whole: the size limit for ErrTooLarge, and 0 for ErrMemoryLimit
+//     when the decode state cannot be handed to the message's own UnmarshalTLV.
+//
+// The two decoders charge the element and memory limits a little differently (generated
+// code does not count a map entry's key and value fields as elements; tlv.Unmarshal
+// charges the state it hands to a generated type), so under a tight limit they may stop
+// at different fields, each reporting where it stopped by this rule. With the default
+// limits, TestMutatedInputsAgree, FuzzGeneratedVsReflection and the conformance suite
+// hold them to the same sentinel, Offset and Tag.
 //
 // Tag is the tag of the innermost field whose bytes hold Offset: the field whose key,
 // value or packed element Offset points at, or for ErrDepth the field holding the nested
 // message. A map entry is a message with the key in field 1 and the value in field 2, so
 // an error inside an entry carries tag 1 or 2. Tag is 0 when the key at Offset cannot be
-// read (ErrTag, a truncated or overflowing key) and at the end of a message.
+// read (ErrTag, a truncated or overflowing key), at the end of a message and for errors
+// about the input as a whole.
 type DecodeError struct {
 	Offset int
 	Tag    uint32
