@@ -2,6 +2,7 @@ package quorum
 
 import (
 	"context"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -52,6 +53,7 @@ type condition struct {
 	// racing with it may take back (see replicaState.demote).
 	failSent    atomic.Int64
 	putFailSent atomic.Int64
+	demoting    sync.Mutex // orders demote's take-backs against other demotions
 
 	// A replica whose Puts time out while its reads answer (so probes, which
 	// are Gets, promote it) hangs for writes until a Put succeeds: DualBoth
@@ -123,29 +125,68 @@ func storeMax(v *atomic.Int64, x int64) {
 // it failing (or its Puts hanging) then. For a Put's timeout, a good Put
 // counts; for the demotion, any good call.
 //
-// A good answer stores its end before it promotes (exec, noteOutcome), so
-// whichever of the two runs second wins: if the good answer's end is
-// visible here first, nothing is recorded; if it shows up only after this
-// demotion was recorded, the demotion is taken back — unless a call sent
-// later failed meanwhile (failSent, putFailSent), whose verdict stands.
+// A good answer stores its end before it promotes (noteOutcome), without
+// a lock, so whichever of the two runs second wins: if the good answer's
+// end is visible here first, nothing is recorded; if it shows up only
+// after this demotion was recorded, the demotion is taken back — unless a
+// call sent later failed meanwhile (failSent, putFailSent), whose verdict
+// stands. Demotions hold demoting (they are rare), so a take-back never
+// undoes a later call's demotion recorded between its check and its
+// undo (TestDemoteInterleavings, TestDemoteRace).
 func (rs *replicaState) demote(sent, now time.Time, timedOut, put bool) {
-	c := &rs.cond
 	s := sent.UnixNano()
+	if (!put || !timedOut || s < rs.goodPutEnd.Load()) && s < rs.goodEnd.Load() {
+		return // nothing to record, without the lock
+	}
+	rs.record(s, now, timedOut, put)
+}
+
+// record is demote past its first look at the good answers' ends, which
+// a good answer may have changed since; it looks again under the lock.
+func (rs *replicaState) record(s int64, now time.Time, timedOut, put bool) {
+	rs.cond.demoting.Lock()
+	defer rs.cond.demoting.Unlock()
 	if put && timedOut && s >= rs.goodPutEnd.Load() {
-		storeMax(&c.putFailSent, s)
-		c.putTimedOut(now)
-		if s < rs.goodPutEnd.Load() && c.putFailSent.Load() == s {
-			c.putHang.CompareAndSwap(true, false)
-		}
+		rs.markPutHang(s, now)
 	}
-	if s < rs.goodEnd.Load() {
-		return
+	if s >= rs.goodEnd.Load() {
+		rs.markFailed(s, now, timedOut)
 	}
+}
+
+// markPutHang marks the replica's Puts hanging for a Put sent at s that
+// timed out, and takes it back if a good Put ended after s meanwhile.
+// The caller holds demoting.
+func (rs *replicaState) markPutHang(s int64, now time.Time) {
+	c := &rs.cond
+	storeMax(&c.putFailSent, s)
+	c.putTimedOut(now)
+	if s < rs.goodPutEnd.Load() && c.putFailSent.Load() == s {
+		c.putHang.CompareAndSwap(true, false)
+	}
+}
+
+// markFailed demotes the replica for a call sent at s, and takes it back
+// if a good answer ended after s meanwhile. The caller holds demoting.
+func (rs *replicaState) markFailed(s int64, now time.Time, timedOut bool) {
+	c := &rs.cond
 	storeMax(&c.failSent, s)
 	c.failed(now, timedOut)
 	if s < rs.goodEnd.Load() && c.failSent.Load() == s {
 		c.state.CompareAndSwap(condFailed, condUp)
 	}
+}
+
+// putsStall records that the replica's Puts stall (see stall), as a Put
+// timing out at now would.
+func (c *condition) putsStall(now time.Time) {
+	if c.putHang.Load() {
+		return
+	}
+	c.demoting.Lock()
+	storeMax(&c.putFailSent, now.UnixNano())
+	c.putTimedOut(now)
+	c.demoting.Unlock()
 }
 
 // trialDue reports whether a trial could be claimed now.
@@ -315,7 +356,7 @@ func (c *Client) stall(i int, now time.Time) uint8 {
 	if puts >= congestedAt && (rs.cond.putHang.Load() || t-rs.putProgress.Load() >= d) ||
 		// Many writes piling up: a hedge delay without progress is enough.
 		puts >= 2*congestedAt && t-rs.putProgress.Load() >= int64(c.hedgeDelay(i)) {
-		rs.cond.putTimedOut(now)
+		rs.cond.putsStall(now)
 		return stallPuts
 	}
 	return stallNone
