@@ -120,6 +120,7 @@ type admission struct {
 	queueFull *ShedError
 	displaced *ShedError
 	dryShed   *ShedError
+	dryFull   *ShedError
 }
 
 // Controller is DAGOR-style admission control for one service. It owns
@@ -146,12 +147,15 @@ type Controller struct {
 	nsPerStart   atomic.Int64 // drain interval measured in saturated windows; 0 = unknown
 	holdSum      atomic.Int64 // ns slots were held, sampled permits only
 	holdN        atomic.Int64
-	meanHold     atomic.Int64  // smoothed mean slot hold time; 0 = unknown
-	refused      atomic.Int64  // queue-full, displaced and deadline refusals in the window
-	lastWait     atomic.Int64  // ns, the recent waits reported by ObserveQueueTime, smoothed
-	gated        atomic.Int64  // arrivals through an upstream Gate enforcing a closed level
-	hidden       atomic.Int64  // requests upstream Gates reported holding back
-	gateMin      atomic.Uint32 // lowest such Gate level key in the window; keyOpen if none
+	meanHold     atomic.Int64             // smoothed mean slot hold time; 0 = unknown
+	refused      atomic.Int64             // queue-full, displaced and deadline refusals in the window
+	lastWait     atomic.Int64             // ns, the recent waits reported by ObserveQueueTime, smoothed
+	lastNow      atomic.Int64             // the latest clock read of Admit
+	pend         [pendSlots]atomic.Uint64 // own-queue admissions not reported started (ownqueue.go)
+	tier         [256]atomic.Uint32       // per business class: share of passed traffic more important (ownqueue.go)
+	gated        atomic.Int64             // arrivals through an upstream Gate enforcing a closed level
+	hidden       atomic.Int64             // requests upstream Gates reported holding back
+	gateMin      atomic.Uint32            // lowest such Gate level key in the window; keyOpen if none
 
 	hist []atomic.Uint32 // arrivals per priority key, 1<<16 cells
 
@@ -236,6 +240,7 @@ func (c *Controller) setLevel(key uint16) {
 		queueFull: &ShedError{Reason: ReasonQueueFull, Level: l, RetryAfter: retry},
 		displaced: &ShedError{Reason: ReasonDisplaced, Level: l, RetryAfter: retry},
 		dryShed:   &ShedError{Reason: ReasonLevel, Level: l, RetryAfter: retry, DryRun: true},
+		dryFull:   &ShedError{Reason: ReasonQueueFull, Level: l, RetryAfter: retry, DryRun: true},
 	})
 }
 
@@ -310,10 +315,27 @@ func (c *Controller) Admit(p Priority) error {
 		return ErrNotInitialized
 	}
 	key := p.key()
-	st, _ := c.arrive(key)
+	st, now := c.arrive(key)
+	if now > 0 {
+		c.lastNow.Store(now) // the own-queue count's buckets (ownqueue.go)
+	}
 	if key > st.key {
 		return c.shed(p, st)
 	}
+	if c.ownQueueFull(p.Business, st.key == keyOpen) {
+		c.refused.Add(1)
+		if c.dryRun {
+			if c.hooks.OnShed != nil {
+				c.hooks.OnShed(p, st.dryFull)
+			}
+		} else {
+			if c.hooks.OnShed != nil {
+				c.hooks.OnShed(p, st.queueFull)
+			}
+			return st.queueFull
+		}
+	}
+	c.pendAdmit()
 	return nil
 }
 
@@ -331,6 +353,11 @@ func (c *Controller) ObserveQueueTime(d time.Duration) {
 	// the estimate stays a mean of recent waits.
 	old := c.lastWait.Load()
 	c.lastWait.Store(old + (int64(d)-old)/waitSmoothing)
+	if per := c.drainInterval(); per > 0 && int64(d) < per {
+		c.pendClear() // it found the queue (almost) empty
+	} else {
+		c.pendStart()
+	}
 	c.recordStart(int64(d))
 	c.checkOnset()
 }

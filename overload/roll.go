@@ -50,6 +50,9 @@ func (c *Controller) roll(now int64) (WindowStats, bool) {
 	}
 	cur := c.state.Load().key
 	w := c.swapCounters(now, start, cur)
+	if c.meanHold.Load() == 0 {
+		c.updateTiers(w.hist, cur)
+	}
 	trunc, gated, hidden := c.truncation(w.arrivals)
 	if trunc < cur {
 		// A Gate learns a rise one round trip into the window: the keys up

@@ -1,0 +1,150 @@
+package overload
+
+// This file bounds a service's own queue by expected wait (Admit and
+// ObserveQueueTime). A priority level is blind to the queue within a
+// window: it admits a share of the arrivals whatever is queued, and at a
+// given utilisation such an admission waits what Erlang's formula says
+// (benchmarks/overload RESULTS.md, "Feasibility"). The slot-driven
+// Controller sees its queue and refuses into a full one; this gives a
+// service with its own queue the same sight.
+//
+// The queue's length is what Admit passed less what ObserveQueueTime
+// reported started. A service that drops expired work without reporting
+// it would leave such requests counted forever, so the count keeps its
+// admissions in pendSlots buckets of one QueueThreshold each, by time of
+// admission, and forgets those older than the buckets span; a start takes
+// one off the oldest bucket still counting (FIFO). A start that waited
+// less than one drain interval found the queue empty, and clears the
+// count.
+
+// pendSlots is the number of QueueThreshold-wide buckets the count spans
+// (8 × 20 ms by default, four times the longest expected wait the bound
+// admits).
+const pendSlots = 8
+
+// The bound on the expected wait of a request admitted into a service's
+// own queue, in QueueThresholds, runs from ownQueueBoundHi for the most
+// important traffic to ownQueueBoundLo for the least important the level
+// passed in the last window (by its business class's place in that
+// window's passed arrivals). Past it Admit refuses with ReasonQueueFull:
+// as the queue grows, the least important requests are refused first,
+// the way a full queue of Acquire displaces its least important waiter.
+const (
+	ownQueueBoundLo = 2
+	ownQueueBoundHi = 4
+	openBoundLo     = 3
+	openBoundHi     = 6
+	tierScale       = 1024
+)
+
+// pendEpoch is the bucket epoch of controller time now.
+func (c *Controller) pendEpoch() uint32 {
+	if c.threshold <= 0 {
+		return 0 // a Controller not built by New
+	}
+	return uint32(c.lastNow.Load() / c.threshold)
+}
+
+func pendPack(epoch uint32, n uint32) uint64 { return uint64(epoch)<<32 | uint64(n) }
+
+// pendAdmit counts one admission.
+func (c *Controller) pendAdmit() {
+	e := c.pendEpoch()
+	slot := &c.pend[e%pendSlots]
+	for {
+		v := slot.Load()
+		nv := pendPack(e, 1)
+		if uint32(v>>32) == e {
+			nv = v + 1
+		}
+		if slot.CompareAndSwap(v, nv) {
+			return
+		}
+	}
+}
+
+// pendLen is the number of admissions counted as still queued.
+func (c *Controller) pendLen() int64 {
+	e := c.pendEpoch()
+	var n int64
+	for i := range c.pend {
+		v := c.pend[i].Load()
+		if e-uint32(v>>32) < pendSlots {
+			n += int64(uint32(v))
+		}
+	}
+	return n
+}
+
+// pendStart takes one admission off the oldest bucket still counting.
+func (c *Controller) pendStart() {
+	e := c.pendEpoch()
+	for age := uint32(pendSlots - 1); ; age-- {
+		slot := &c.pend[(e-age)%pendSlots]
+		for {
+			v := slot.Load()
+			if uint32(v>>32) != e-age || uint32(v) == 0 {
+				break
+			}
+			if slot.CompareAndSwap(v, v-1) {
+				return
+			}
+		}
+		if age == 0 {
+			return
+		}
+	}
+}
+
+// pendClear forgets every counted admission.
+func (c *Controller) pendClear() {
+	for i := range c.pend {
+		if uint32(c.pend[i].Load()) != 0 {
+			c.pend[i].Store(0)
+		}
+	}
+}
+
+// ownQueueFull reports whether a request of business class b admitted now
+// into the service's own queue would wait past its bound. It is false
+// while the drain interval is unknown and for Controllers that run
+// permits (their queue is their own).
+func (c *Controller) ownQueueFull(b uint8, open bool) bool {
+	per := c.drainInterval()
+	if per <= 0 || c.meanHold.Load() != 0 {
+		return false
+	}
+	q := int64(c.tier[b].Load()) // share of passed traffic more important, × tierScale
+	lo, hi := int64(ownQueueBoundLo), int64(ownQueueBoundHi)
+	if open {
+		lo, hi = openBoundLo, openBoundHi
+	}
+	limit := c.threshold * (lo*tierScale + (hi-lo)*(tierScale-q)) / tierScale
+	return c.pendLen()*per > limit
+}
+
+// updateTiers records, for every business class, the share of the
+// window's passed arrivals in more important classes. hist is in key
+// order; cur is the level in force.
+func (c *Controller) updateTiers(hist []bucket, cur uint16) {
+	var passed int64
+	for _, b := range hist {
+		if b.key <= cur {
+			passed += int64(b.n)
+		}
+	}
+	if passed == 0 {
+		return
+	}
+	var before int64
+	i := 0
+	for class := range c.tier {
+		for i < len(hist) && int(hist[i].key>>8) < class {
+			if hist[i].key <= cur {
+				before += int64(hist[i].n)
+			}
+			i++
+		}
+		c.tier[class].Store(uint32(before * tierScale / passed))
+	}
+}
