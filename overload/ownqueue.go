@@ -18,8 +18,9 @@ package overload
 // count.
 
 // pendSlots is the number of QueueThreshold-wide buckets the count spans
-// (8 × 20 ms by default, four times the longest expected wait the bound
-// admits).
+// (8 × 20 ms by default, twice the longest expected wait the bound admits
+// under overload). An admission that really waits longer is forgotten
+// early, which only loosens the bound.
 const pendSlots = 8
 
 // The bound on the expected wait of a request admitted into a service's
@@ -29,6 +30,9 @@ const pendSlots = 8
 // window's passed arrivals). Past it Admit refuses with ReasonQueueFull:
 // as the queue grows, the least important requests are refused first,
 // the way a full queue of Acquire displaces its least important waiter.
+// While the level is open the bound is looser (openBoundLo to
+// openBoundHi): it then only catches the onset of overload, and a steady
+// load near capacity (a queue that swings) is not refused.
 const (
 	ownQueueBoundLo = 2
 	ownQueueBoundHi = 4
