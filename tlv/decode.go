@@ -373,7 +373,10 @@ func storeFloat(k kind, p unsafe.Pointer, bits uint64, wide bool) bool {
 }
 
 // decodeValue decodes the value of wire type wt at data[off:] into p and returns the offset
-// after it. fresh says p is known to be zero memory.
+// after it. fresh says p is known to be zero memory. An error reading the value is a
+// *DecodeError at the value (or inside it); an error about the field as a whole (a limit,
+// a strict form) is returned bare, and the caller places it at the field's key (keyErr),
+// as tlvwire.DecodeError's rule says.
 func (d *decoder) decodeValue(c *codec, wt tlvwire.WireType, data []byte, off int, p unsafe.Pointer, tag uint32, fresh bool) (int, error) {
 	switch c.kind {
 	case kInt64, kUint64:

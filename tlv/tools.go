@@ -49,8 +49,11 @@ func (d *decoder) validate(data []byte) error {
 				return d.errAt(f.Offset, f.Tag, ErrNonCanonical)
 			}
 			k, n := tlvwire.ConsumeVarint(f.Raw)
-			if n != tlvwire.SizeVarint(k) || !minimalValue(f.Raw[n:], f.Type) {
+			if n != tlvwire.SizeVarint(k) {
 				return d.errAt(f.Offset, f.Tag, ErrNonCanonical)
+			}
+			if !minimalValue(f.Raw[n:], f.Type) {
+				return d.errAt(f.Offset+n, f.Tag, ErrNonCanonical)
 			}
 		}
 		prev = f.Tag
@@ -71,7 +74,7 @@ func (d *decoder) validate(data []byte) error {
 		case tlvwire.PackedVarint:
 			v := f.Value
 			if len(v) > 0 && v[len(v)-1] >= 0x80 {
-				return d.errAt(vo, f.Tag, ErrMalformed)
+				return d.errAt(valueStart(f), f.Tag, ErrMalformed)
 			}
 			for pos := 0; pos < len(v); {
 				x, n := tlvwire.ConsumeVarint(v[pos:])
@@ -82,7 +85,7 @@ func (d *decoder) validate(data []byte) error {
 					return d.errAt(vo+pos, f.Tag, ErrNonCanonical)
 				}
 				if d.Elements--; d.Elements < 0 {
-					return d.errAt(vo+pos, f.Tag, ErrTooManyElements)
+					return d.errAt(f.Offset, f.Tag, ErrTooManyElements)
 				}
 				pos += n
 			}
@@ -92,10 +95,10 @@ func (d *decoder) validate(data []byte) error {
 				size = 8
 			}
 			if len(f.Value)%size != 0 {
-				return d.errAt(vo, f.Tag, ErrMalformed)
+				return d.errAt(valueStart(f), f.Tag, ErrMalformed)
 			}
 			if d.Elements -= len(f.Value) / size; d.Elements < 0 {
-				return d.errAt(vo, f.Tag, ErrTooManyElements)
+				return d.errAt(f.Offset, f.Tag, ErrTooManyElements)
 			}
 		}
 	}
@@ -104,6 +107,12 @@ func (d *decoder) validate(data []byte) error {
 		return d.errAt(de.Offset, de.Tag, de.Err)
 	}
 	return nil
+}
+
+// valueStart returns the offset of f's value: its first byte after the key.
+func valueStart(f tlvwire.Field) int {
+	_, n := tlvwire.ConsumeVarint(f.Raw)
+	return f.Offset + n
 }
 
 // Walk calls fn for every field of data, depth first, descending into Message fields
@@ -131,7 +140,7 @@ func walk(data []byte, base int, path []uint32, fn func([]uint32, tlvwire.Field)
 		}
 		if f.Type == tlvwire.Message {
 			if len(p) >= DefaultMaxDepth {
-				return &DecodeError{Offset: f.Offset, Tag: f.Tag, Err: ErrDepth}
+				return &DecodeError{Offset: f.Offset + len(f.Raw) - len(f.Value), Tag: f.Tag, Err: ErrDepth}
 			}
 			if err := walk(f.Value, f.Offset+len(f.Raw)-len(f.Value), p, fn); err != nil {
 				return err
@@ -197,8 +206,7 @@ func dump(w *bufio.Writer, data []byte, base, depth int) error {
 			fmt.Fprintf(w, "%s}\n", indent)
 		default:
 			if err := dumpPacked(w, f); err != nil {
-				vo := base + f.Offset + len(f.Raw) - len(f.Value)
-				return &DecodeError{Offset: vo, Tag: f.Tag, Err: err}
+				return &DecodeError{Offset: base + valueStart(f), Tag: f.Tag, Err: err}
 			}
 		}
 	}

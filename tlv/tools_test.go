@@ -94,7 +94,8 @@ func TestWalk(t *testing.T) {
 	err = Walk([]byte{0x0b, 0x02, 0x0a, 0x05}, func([]uint32, tlvwire.Field) error { return nil })
 	var de *DecodeError
 	require.ErrorAs(t, err, &de)
-	assert.Equal(t, 2, de.Offset)
+	// The nested field 1's length, just after its key at offset 2.
+	assert.Equal(t, DecodeError{Offset: 3, Tag: 1, Err: ErrLength}, *de)
 }
 
 func TestDump(t *testing.T) {

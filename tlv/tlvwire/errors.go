@@ -82,7 +82,8 @@ var (
 // charges the state it hands to a generated type), so under a tight limit they may stop
 // at different fields, each reporting where it stopped by this rule. With the default
 // limits, TestMutatedInputsAgree, FuzzGeneratedVsReflection and the conformance suite
-// hold them to the same sentinel, Offset and Tag.
+// hold them to the same sentinel, Offset and Tag. Iter, and package tlv's Validate, Walk
+// and Dump, which read without a schema, place the errors they detect by the same rule.
 //
 // Tag is the tag of the innermost field whose bytes hold Offset: the field whose key,
 // value or packed element Offset points at, or for ErrDepth the field holding the nested

@@ -50,7 +50,7 @@ func (it *Iter) Next() bool {
 	b := it.data[it.off:]
 	tag, wt, n := ConsumeTag(b)
 	if n < 0 {
-		it.fail(n, 0)
+		it.fail(n, it.off, 0)
 		return false
 	}
 	f := Field{Tag: tag, Type: wt, Offset: it.off}
@@ -77,7 +77,7 @@ func (it *Iter) Next() bool {
 		f.Value, m = ConsumeBytes(b[n:])
 	}
 	if m < 0 {
-		it.fail(m, tag)
+		it.fail(m, it.off+n, tag) // the value, just after the key (DecodeError's rule)
 		return false
 	}
 	f.Raw = b[: n+m : n+m]
@@ -86,8 +86,8 @@ func (it *Iter) Next() bool {
 	return true
 }
 
-func (it *Iter) fail(code int, tag uint32) {
-	it.err = &DecodeError{Offset: it.off, Tag: tag, Err: CodeError(code)}
+func (it *Iter) fail(code, off int, tag uint32) {
+	it.err = &DecodeError{Offset: off, Tag: tag, Err: CodeError(code)}
 }
 
 // Field returns the current field.
