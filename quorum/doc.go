@@ -206,7 +206,10 @@
 // (beyond what W tolerates) can then lose a record a reader has seen. Healthy: a replica implementing [HealthReporter] that reports
 // unhealthy is skipped; when too few are healthy an operation fails at once,
 // before contacting any replica, with an error matching [ErrNoQuorum] and
-// [ErrNotApplied].
+// [ErrNotApplied]; for a MasterSlave or DualWrite write, its [Error.Unhealthy]
+// names the replicas of the pair it needs that report unhealthy ("replica
+// 0 (primary) reports unhealthy and the write needs it";
+// TestTierUnhealthyErrorAgreesWithRule).
 //
 // Write outcomes: nil, or an error matching exactly one of [ErrNotApplied]
 // and [ErrIndeterminate] — also for a Put on a nil or closed Client or with

@@ -70,15 +70,21 @@ type Error struct {
 	// under DualEither both. Healthy still counts them (they reported
 	// healthy). Nil otherwise.
 	Hanging []int
-	Err     error
-	tier    Tier // MasterSlave or DualWrite with Hanging: names the replicas' roles
+	// Unhealthy, in the fast failure of a MasterSlave or DualWrite write,
+	// is the replicas of the pair reporting unhealthy (HealthReporter) that
+	// the write cannot do without, chosen as for Hanging. Nil otherwise.
+	Unhealthy []int
+	Err       error
+	tier      Tier // MasterSlave or DualWrite with Hanging or Unhealthy: names the replicas' roles
 }
 
 func (e *Error) Error() string {
 	what := "failed"
 	switch {
 	case len(e.Hanging) > 0:
-		what = e.hangingText()
+		what = pairText(e.tier, e.Hanging, "hangs", "hang")
+	case len(e.Unhealthy) > 0:
+		what = pairText(e.tier, e.Unhealthy, "reports unhealthy", "report unhealthy")
 	case e.Fast:
 		what = fmt.Sprintf("only %d healthy replicas, need %d", e.Healthy, e.Need)
 	default:
@@ -114,32 +120,34 @@ func (e *Error) Is(target error) bool {
 
 func (e *Error) Unwrap() error { return e.Err }
 
-// hangingText says which replicas hang, with their roles: "replica 0
-// (master) hangs", "replicas 0 (primary) and 1 (secondary) hang".
-func (e *Error) hangingText() string {
+// pairText says which replicas of tier's pair the write needs and what
+// they do, with their roles: "replica 0 (master) hangs and the write needs
+// it", "replicas 0 (primary) and 1 (secondary) hang and the write needs
+// them".
+func pairText(tier Tier, replicas []int, one, many string) string {
 	var b []byte
-	if len(e.Hanging) == 1 {
+	if len(replicas) == 1 {
 		b = append(b, "replica "...)
 	} else {
 		b = append(b, "replicas "...)
 	}
-	for k, i := range e.Hanging {
+	for k, i := range replicas {
 		switch {
 		case k == 0:
-		case k == len(e.Hanging)-1:
+		case k == len(replicas)-1:
 			b = append(b, " and "...)
 		default:
 			b = append(b, ", "...)
 		}
 		b = strconv.AppendInt(b, int64(i), 10)
-		if role := pairRole(e.tier, i); role != "" {
+		if role := pairRole(tier, i); role != "" {
 			b = append(b, " ("+role+")"...)
 		}
 	}
-	if len(e.Hanging) == 1 {
-		b = append(b, " hangs and the write needs it"...)
+	if len(replicas) == 1 {
+		b = append(b, " "+one+" and the write needs it"...)
 	} else {
-		b = append(b, " hang and the write needs them"...)
+		b = append(b, " "+many+" and the write needs them"...)
 	}
 	return string(b)
 }

@@ -18,6 +18,54 @@ import (
 	"github.com/bulwark-go/bulwark/quorum"
 )
 
+// pairWant is what a tier's fast failure for replicas of its pair it
+// cannot do without must say.
+type pairWant struct {
+	need, healthy int
+	named         func(down []int) []int // nil: writes succeed
+}
+
+var pairRoles = map[string][2]string{
+	"MasterSlave": {"master", "slave"},
+	"DualPrimary": {"primary", "secondary"},
+	"DualEither":  {"primary", "secondary"},
+	"DualBoth":    {"primary", "secondary"},
+}
+
+var pairWants = map[string]pairWant{
+	"MasterSlave": {1, 1, func(h []int) []int { return only(slices.Contains(h, 0), []int{0}) }},
+	"DualPrimary": {1, 2, func(h []int) []int { return only(slices.Contains(h, 0), []int{0}) }},
+	"DualEither":  {1, 2, func(h []int) []int { return only(len(h) == 2, h) }},
+	"DualBoth":    {2, 2, func(h []int) []int { return h }},
+}
+
+// checkPairError checks a tier's fast failure e for the replicas named
+// (in e.Hanging or e.Unhealthy, as field says) doing what verb says.
+func checkPairError(t *testing.T, tc tierCase, e *quorum.Error, field []int, named []int, need, healthy int, one, many string) {
+	t.Helper()
+	msg := e.Error()
+	t.Log(msg)
+	assert.True(t, e.Fast)
+	assert.Equal(t, named, field, "the replicas named")
+	assert.Equal(t, need, e.Need)
+	assert.Equal(t, healthy, e.Healthy)
+	assert.Zero(t, e.Got)
+	assert.False(t, e.Applied)
+	assert.ErrorIs(t, e, quorum.ErrNoQuorum)
+	assert.ErrorIs(t, e, quorum.ErrNotApplied)
+	assert.NotErrorIs(t, e, quorum.ErrIndeterminate)
+	assert.NotContains(t, msg, "healthy replicas", "the count the rule does not use")
+	for _, i := range field {
+		assert.Contains(t, msg, fmt.Sprintf("%d (%s)", i, pairRoles[tc.name][i]))
+	}
+	if len(named) == 1 {
+		assert.Contains(t, msg, one+" and the write needs it")
+	} else {
+		assert.Contains(t, msg, many+" and the write needs them")
+	}
+	assert.True(t, strings.HasPrefix(msg, "quorum: put \"k"), msg)
+}
+
 // TestTierHangErrorAgreesWithRule: for every tier and every set of
 // hanging replicas of the pair (0, 1, both; whole or Puts only), writes
 // keep going until the hang is known. A write that can do without the
@@ -31,22 +79,6 @@ import (
 // replicas, need 1" for a DualPrimary whose primary hangs.) N, the
 // ReplicaTimeout and Puts-only are drawn from the seed; fake time.
 func TestTierHangErrorAgreesWithRule(t *testing.T) {
-	type want struct {
-		need, healthy int
-		named         func(hung []int) []int // nil: writes succeed
-	}
-	roles := map[string][2]string{
-		"MasterSlave": {"master", "slave"},
-		"DualPrimary": {"primary", "secondary"},
-		"DualEither":  {"primary", "secondary"},
-		"DualBoth":    {"primary", "secondary"},
-	}
-	wants := map[string]want{
-		"MasterSlave": {1, 1, func(h []int) []int { return only(slices.Contains(h, 0), []int{0}) }},
-		"DualPrimary": {1, 2, func(h []int) []int { return only(slices.Contains(h, 0), []int{0}) }},
-		"DualEither":  {1, 2, func(h []int) []int { return only(len(h) == 2, h) }},
-		"DualBoth":    {2, 2, func(h []int) []int { return h }},
-	}
 	seed := uint64(0)
 	for _, tc := range tierCases {
 		for _, hung := range [][]int{{0}, {1}, {0, 1}} {
@@ -56,7 +88,7 @@ func TestTierHangErrorAgreesWithRule(t *testing.T) {
 				n := 2 + rng.IntN(2)
 				timeout := time.Duration(20+rng.IntN(980)) * time.Millisecond
 				putsOnly := rng.IntN(2) == 0
-				w := wants[tc.name]
+				w := pairWants[tc.name]
 				named := w.named(hung)
 				t.Run(fmt.Sprintf("%s/hung=%v/n=%d/timeout=%v/putsonly=%v", tc.name, hung, n, timeout, putsOnly), func(t *testing.T) {
 					synctest.Test(t, func(t *testing.T) {
@@ -96,25 +128,8 @@ func TestTierHangErrorAgreesWithRule(t *testing.T) {
 							return
 						}
 						require.NotNil(t, fast, "writes fail fast once the hang is known")
-						msg := fast.Error()
-						t.Log(msg)
-						assert.Equal(t, named, fast.Hanging, "the replicas named")
-						assert.Equal(t, w.need, fast.Need)
-						assert.Equal(t, w.healthy, fast.Healthy)
-						assert.Zero(t, fast.Got)
-						assert.False(t, fast.Applied)
-						assert.ErrorIs(t, fast, quorum.ErrNoQuorum)
-						assert.ErrorIs(t, fast, quorum.ErrNotApplied)
-						assert.NotErrorIs(t, fast, quorum.ErrIndeterminate)
-						assert.NotContains(t, msg, "healthy replicas", "the count the rule does not use")
-						for _, i := range fast.Hanging {
-							assert.Contains(t, msg, fmt.Sprintf("%d (%s)", i, roles[tc.name][i]))
-						}
-						if len(named) == 1 {
-							assert.Contains(t, msg, "hangs and the write needs it")
-						} else {
-							assert.Contains(t, msg, "hang and the write needs them")
-						}
+						checkPairError(t, tc, fast, fast.Hanging, named, w.need, w.healthy, "hangs", "hang")
+						assert.Nil(t, fast.Unhealthy)
 						// Every named replica is in the chain as a ReplicaError.
 						var got []int
 						for _, e := range flatten(fast.Err) {
@@ -124,10 +139,44 @@ func TestTierHangErrorAgreesWithRule(t *testing.T) {
 							}
 						}
 						assert.Equal(t, named, got, "the ReplicaErrors")
-						assert.True(t, strings.HasPrefix(msg, "quorum: put \"k"), msg)
 					})
 				})
 			}
+		}
+	}
+}
+
+// TestTierUnhealthyErrorAgreesWithRule: as TestTierHangErrorAgreesWithRule,
+// for replicas of the pair that report unhealthy: the fast failure names
+// them in Unhealthy (it used to read "only 1 healthy replicas, need 1" for
+// a DualPrimary whose primary reports unhealthy). Healthy counts the
+// replicas reporting healthy the write would go to (under MasterSlave the
+// master only).
+func TestTierUnhealthyErrorAgreesWithRule(t *testing.T) {
+	for _, tc := range tierCases {
+		for _, down := range [][]int{{0}, {1}, {0, 1}} {
+			w := pairWants[tc.name]
+			named := w.named(down)
+			t.Run(fmt.Sprintf("%s/unhealthy=%v", tc.name, down), func(t *testing.T) {
+				fs, reps := nFakes(3)
+				c := newClient(t, reps, tc.cfg)
+				for _, i := range down {
+					fs[i].unhealthy.Store(true)
+				}
+				err := c.Put(context.Background(), "k", []byte("v"))
+				if named == nil {
+					require.NoError(t, err, "the tier can do without replicas %v", down)
+					return
+				}
+				var e *quorum.Error
+				require.ErrorAs(t, err, &e)
+				healthy := w.healthy - len(down)
+				if tc.name == "MasterSlave" {
+					healthy = 0 // its writes go to the master alone
+				}
+				checkPairError(t, tc, e, e.Unhealthy, named, w.need, max(healthy, 0), "reports unhealthy", "report unhealthy")
+				assert.Nil(t, e.Hanging)
+			})
 		}
 	}
 }

@@ -353,7 +353,7 @@ func (o *op) without(set uint64) {
 func (o *op) writeMasterSlave(ctx context.Context, kind Op, value []byte, del bool) (Version, error) {
 	c := o.c
 	if h := c.replicas[0].health; h != nil && !h.Healthy() {
-		return Version{}, &Error{Op: kind, Key: o.key, Need: 1, Fast: true}
+		return Version{}, &Error{Op: kind, Key: o.key, Need: 1, Fast: true, Unhealthy: []int{0}, tier: MasterSlave}
 	}
 	rule := ackRule{need: 1, stored: true}
 	o.order = append(o.order[:0], 0)
@@ -416,7 +416,17 @@ func (o *op) writeDual(ctx context.Context, kind Op, value []byte, del bool) (Ve
 		rule = ackRule{need: 2, stored: true}
 	}
 	if !o.satisfies(healthy, rule) {
-		return Version{}, &Error{Op: kind, Key: o.key, Need: rule.need, Healthy: len(o.order), Fast: true}
+		out := 3 &^ healthy
+		if out&rule.required != 0 {
+			out &= rule.required
+		}
+		e := &Error{Op: kind, Key: o.key, Need: rule.need, Healthy: len(o.order), Fast: true, tier: DualWrite}
+		for i := range 2 {
+			if out&(1<<i) != 0 {
+				e.Unhealthy = append(e.Unhealthy, i)
+			}
+		}
+		return Version{}, e
 	}
 	skip, trials, err := o.hangGate(ctx, DualWrite, kind, rule)
 	if err != nil {
