@@ -114,9 +114,15 @@ func (c *Controller) pendClear() {
 // while the drain interval is unknown and for Controllers that run
 // permits (their queue is their own).
 func (c *Controller) ownQueueFull(b uint8, open bool) bool {
-	per := c.drainInterval()
-	if per <= 0 || c.meanHold.Load() != 0 {
+	if c.meanHold.Load() != 0 {
 		return false
+	}
+	per := c.drainInterval()
+	if per <= 0 {
+		per = c.onsetDrainInterval()
+		if per <= 0 {
+			return false
+		}
 	}
 	q := int64(c.tier[b].Load()) // share of passed traffic more important, × tierScale
 	lo, hi := int64(ownQueueBoundLo), int64(ownQueueBoundHi)
@@ -151,4 +157,21 @@ func (c *Controller) updateTiers(hist []bucket, cur uint16) {
 		}
 		c.tier[class].Store(uint32(before * tierScale / passed))
 	}
+}
+
+// onsetDrainInterval estimates the drain interval before any window has
+// measured it (the first overload of the Controller's life): the time per
+// start so far in this window, once onsetStarts/4 requests have started
+// with a mean wait above half the threshold (the queue has not emptied
+// much). 0 if that is not yet so.
+func (c *Controller) onsetDrainInterval() int64 {
+	n := c.started.Load()
+	if n < onsetStarts/4 || c.waitSum.Load() <= c.threshold/2*n {
+		return 0
+	}
+	el := c.lastNow.Load() - c.winStart.Load()
+	if el <= 0 {
+		return 0
+	}
+	return el / n
 }
