@@ -104,6 +104,22 @@ func (d *decoder) validate(data []byte) error {
 	}
 	if err := it.Err(); err != nil {
 		de := err.(*DecodeError)
+		key := it.Offset()
+		if de.Tag != 0 && d.Elements < 1 {
+			// The key was read but not the value: the field counts first, as in the
+			// decoders.
+			return d.errAt(key, de.Tag, ErrTooManyElements)
+		}
+		if d.Strict && de.Tag != 0 {
+			// Then strict checks on the key and the value's minimality (SPEC.md §7).
+			k, n := tlvwire.ConsumeVarint(data[key:])
+			if de.Tag < prev || n != tlvwire.SizeVarint(k) {
+				return d.errAt(key, de.Tag, ErrNonCanonical)
+			}
+			if !minimalValue(data[key+n:], tlvwire.WireType(k&7)) {
+				return d.errAt(key+n, de.Tag, ErrNonCanonical)
+			}
+		}
 		return d.errAt(de.Offset, de.Tag, de.Err)
 	}
 	return nil
