@@ -63,10 +63,12 @@
 // same bytes for the same value, the same error sentinel for the same input (errors.Is
 // tells them apart the same way), in lenient and strict mode, within the same limits
 // (tested over random values, mutated and fuzzed inputs and the conformance suite in
-// tlv/testdata/conformance). A *tlv.DecodeError's Offset and Tag are diagnostics, not
-// part of that promise: both decoders give an Offset within the input (0 ≤ Offset ≤
-// len(input)), but they may name different points near the failure (the key of the
-// failing field or a byte inside its value; a map's tag or its entry's key or value tag).
+// tlv/testdata/conformance), and at the same place: a *tlv.DecodeError's Offset and Tag
+// follow the rule tlvwire.DecodeError states (the key for an error about the field as a
+// whole, the value's first byte for an error reading it, the element inside packed
+// content; the tag of the innermost field there), with the default limits; under a tight
+// element or memory limit the two may stop at different fields, as their accounting
+// differs slightly.
 //
 // # Compatibility check
 //
