@@ -121,7 +121,7 @@
 // without it — the master under MasterSlave, the primary under
 // DualPrimary, either under DualBoth, both under DualEither — fails at
 // once, sending nothing, with an [*Error] whose Fast is set, matching
-// [ErrNoQuorum] and [ErrNotApplied], whose Hanging names the replicas it
+// [ErrNoQuorum] and [ErrNotApplied], whose [Error.Hanging] names the replicas it
 // needs that hang ("replica 0 (primary) hangs and the write needs it";
 // TestTierHangErrorAgreesWithRule), and probes it in the background
 // (every 100 ms doubling to 1 s, as reads do); its first answer within
@@ -163,8 +163,9 @@
 // ms–5 s, and over 1,000 runs no write failed after the first success
 // following the hang, which came at most ReplicaTimeout + 0.85 s after it
 // ended. (Writes used to fail fast again in bursts of 15–31, 3.7–9.6 s
-// after a hang ended, with ReplicaTimeout 2–5 s:
-// TestTierStaleTimeoutDoesNotDemote.)
+// after a hang ended, with ReplicaTimeout 2–5 s; in those five cases,
+// TestTierStaleTimeoutDoesNotDemote, none does now, and the first success
+// comes 1.95 s (ReplicaTimeout 2 s) and 4.6 s (5 s) after the end.)
 // A replica that refuses a tier record because it holds a
 // newer version does not acknowledge it (the write fails, or AsyncWrite
 // reports ErrSuperseded). Mixing tiers on a key: every write is ordered
