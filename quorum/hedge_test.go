@@ -150,11 +150,13 @@ func TestHedgeBudget(t *testing.T) {
 	assert.LessOrEqual(t, hedgedP99, plainP99)
 
 	// One call in eight slow (below the 0.8 quantile): twice as many reads want a hedge than the budget
-	// pays for, and the budget binds.
+	// pays for, and the budget binds. The same budget pays for suspect replacements, which
+	// HedgeFired does not report: the few a run makes (their number depends on which of two
+	// replies at the same instant is read first, so it varies under -race) come off the hedges.
 	_, hedges, ops = run(t, false, 8)
 	t.Logf("slow 1 in 8: %d hedges for %d operations", hedges, ops)
 	assert.LessOrEqual(t, hedges, 2*ops/10+10)
-	assert.GreaterOrEqual(t, hedges, 2*ops/10-10, "the budget is used up")
+	assert.GreaterOrEqual(t, hedges, 2*ops/10-25, "the budget is used up")
 }
 
 // TestSuspectReplicaReplaced: the local replica hangs and two reads meet
