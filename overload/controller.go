@@ -308,8 +308,11 @@ func (p Permit) Release() {
 
 // Admit is the admission check alone, for services that keep their own queue:
 // it counts the request in the window's histogram and returns a *ShedError if
-// its priority is below the level. Such services then report each request's
-// queuing time with ObserveQueueTime when it starts.
+// its priority is below the level (ReasonLevel), or if the service's queue,
+// as Admit and ObserveQueueTime count it, would make the request wait past
+// its bound (ReasonQueueFull; see "Services with their own queue" in the
+// package documentation). Such services then report every admitted
+// request's queuing time with ObserveQueueTime when it starts.
 func (c *Controller) Admit(p Priority) error {
 	if !c.ready() {
 		return ErrNotInitialized

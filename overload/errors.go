@@ -18,7 +18,8 @@ const (
 	// ReasonLevel: the request's priority is below the admission level.
 	ReasonLevel Reason = iota + 1
 	// ReasonQueueFull: no slot was free and the wait queue was full of
-	// requests at least as important.
+	// requests at least as important; from Admit, the service's own queue
+	// would make the request wait past its bound.
 	ReasonQueueFull
 	// ReasonDisplaced: the request was waiting and a more important request
 	// took its place in the full queue.
