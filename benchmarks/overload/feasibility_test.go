@@ -221,8 +221,9 @@ func TestFeasibilitySlowCorner(t *testing.T) {
 }
 
 // TestFeasibilityOwnQueueSweep: issue 23.1's measure at random shapes
-// (workers log-uniform 4–32, handler log-uniform 1–100 ms, exponential or
-// lognormal service, 2× or 4×, seeded), the own-queue Controller next to
+// (workers log-uniform 4–32, handler log-uniform 1–100 ms, exponential,
+// lognormal, Pareto α 1.5 or bimodal service, 2× or 4×, seeded), the
+// own-queue Controller next to
 // the slot-driven one and the Erlang C utilisation at 40 ms (the most a
 // state-blind admission reaches within the wait limit, on average).
 // Asserted: the own queue's mean wait is within 2 × QueueThreshold at
@@ -235,22 +236,19 @@ func TestFeasibilityOwnQueueSweep(t *testing.T) {
 		slots := int(math.Round(4 * math.Pow(8, rng.Float64())))
 		svc := time.Duration(float64(time.Millisecond) * math.Pow(100, rng.Float64())).Round(100 * time.Microsecond)
 		mult := float64(2 + 2*rng.IntN(2))
-		logn := rng.IntN(2) == 1
+		dist := []string{"exponential", "lognormal", "pareto 1.5", "bimodal"}[rng.IntN(4)]
 		seed := rng.Uint64()
 		var own, sl experiment.Measured
 		for _, p := range []experiment.Policy{experiment.OwnQueue, experiment.Slots} {
 			synctest.Test(t, func(t *testing.T) {
-				r := experiment.RunFeasibility(experiment.Shape{Slots: slots, Service: svc, Mult: mult, Lognormal: logn, Policy: p, Seed: seed})
+				r := experiment.RunFeasibility(experiment.Shape{Slots: slots, Service: svc, Mult: mult, Policy: p, Seed: seed,
+					Lognormal: dist == "lognormal", Pareto: dist == "pareto 1.5", Bimodal: dist == "bimodal"})
 				if p == experiment.OwnQueue {
 					own = r
 				} else {
 					sl = r
 				}
 			})
-		}
-		dist := "exponential"
-		if logn {
-			dist = "lognormal"
 		}
 		fmt.Printf("| %d × %v | %s | %g× | %s ms, %.3f | %s ms, %.3f | %.3f |\n", slots, svc, dist, mult,
 			msf(own.MeanWait), own.Utilisation, msf(sl.MeanWait), sl.Utilisation, experiment.ErlangCUtilisation(slots, svc, feasLimit))

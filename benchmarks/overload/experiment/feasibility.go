@@ -47,12 +47,16 @@ func (p Policy) String() string {
 
 // Shape is one feasibility run: Poisson arrivals at Mult × Slots ÷ Service
 // per second, exponential service times of mean Service (lognormal with
-// CV 1 when Lognormal), classes 10/20/30/40 %, 128 uniform user levels.
+// CV 1 when Lognormal; Pareto with α = 1.5 when Pareto; 90 % at half the
+// mean and 10 % at 5.5 × when Bimodal), classes 10/20/30/40 %, 128 uniform
+// user levels.
 type Shape struct {
 	Slots     int
 	Service   time.Duration
 	Mult      float64
 	Lognormal bool
+	Pareto    bool
+	Bimodal   bool
 	Policy    Policy
 	Target    float64       // Oracle: utilisation aimed at
 	Span      time.Duration // run length (default 10 s)
@@ -167,8 +171,16 @@ func RunFeasibility(sh Shape) Measured {
 		}
 		p := overload.Priority{Business: b, User: uint8(rng.IntN(128))}
 		svc := time.Duration(rng.ExpFloat64() * float64(sh.Service))
-		if sh.Lognormal {
+		switch {
+		case sh.Lognormal:
 			svc = time.Duration(math.Exp(mu + sigma*rng.NormFloat64()))
+		case sh.Pareto: // scale × U^(-1/α), mean scale × α/(α−1) = 3 × scale
+			svc = time.Duration(float64(sh.Service) / 3 * math.Pow(1-rng.Float64(), -1/1.5))
+		case sh.Bimodal:
+			svc = sh.Service / 2
+			if rng.Float64() < 0.1 {
+				svc = sh.Service * 11 / 2
+			}
 		}
 		coin := rng.Float64()
 		res.Arrivals++
