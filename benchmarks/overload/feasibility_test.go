@@ -180,16 +180,21 @@ func TestFeasibilityAtCapacityWithoutControl(t *testing.T) {
 // only in a band of utilisation. Asserted: at 4 × 100 ms the oracle's
 // level at 0.75 meets both on the mean over seeds (the band is not empty;
 // per seed it is at the edge, class 0 down to 0.950) and at 0.90 it
-// misses class 0 ≥ 0.95 for every seed (the band ends below it).
+// misses class 0 ≥ 0.95 for every seed (the band ends below it). The FIFO
+// is the cause: with a queue that serves the most important class first,
+// the same level at 0.90 serves class 0 ≥ 0.95 on every seed (asserted).
 func TestFeasibilitySlowCorner(t *testing.T) {
 	type pol struct {
 		name   string
 		p      experiment.Policy
 		target float64
+		pq     bool
 	}
-	pols := []pol{{"oracle 0.75", experiment.Oracle, 0.75}, {"oracle 0.80", experiment.Oracle, 0.80},
-		{"oracle 0.85", experiment.Oracle, 0.85}, {"oracle 0.90", experiment.Oracle, 0.90},
-		{"slots", experiment.Slots, 0}, {"own queue", experiment.OwnQueue, 0}}
+	pols := []pol{{"oracle 0.75", experiment.Oracle, 0.75, false}, {"oracle 0.80", experiment.Oracle, 0.80, false},
+		{"oracle 0.85", experiment.Oracle, 0.85, false}, {"oracle 0.90", experiment.Oracle, 0.90, false},
+		{"oracle 0.85, class-priority queue", experiment.Oracle, 0.85, true},
+		{"oracle 0.90, class-priority queue", experiment.Oracle, 0.90, true},
+		{"slots", experiment.Slots, 0, false}, {"own queue", experiment.OwnQueue, 0, false}}
 	fmt.Println("| shape | policy | class 0, seeds 1–6 | goodput | utilisation (min–max) |")
 	fmt.Println("|---|---|---|---|---|")
 	for _, slots := range []int{4, 8} {
@@ -200,19 +205,23 @@ func TestFeasibilitySlowCorner(t *testing.T) {
 			for seed := uint64(1); seed <= 6; seed++ {
 				synctest.Test(t, func(t *testing.T) {
 					r := experiment.RunFeasibility(experiment.Shape{Slots: slots, Service: 100 * time.Millisecond, Mult: 4,
-						Policy: pl.p, Target: pl.target, Seed: seed, Span: 20 * time.Second})
+						Policy: pl.p, Target: pl.target, PriorityQueue: pl.pq, Seed: seed, Span: 20 * time.Second})
 					c0s = append(c0s, strconv.FormatFloat(r.Class0, 'f', 3, 64))
 					gps = append(gps, strconv.FormatFloat(r.Goodput, 'f', 3, 64))
 					umin, umax = min(umin, r.Utilisation), max(umax, r.Utilisation)
 					c0sum += r.Class0
 					gpsum += r.Goodput
 					if slots == 4 && pl.target == 0.90 {
-						assert.Less(t, r.Class0, 0.95, "seed %d", seed)
+						if pl.pq {
+							assert.GreaterOrEqual(t, r.Class0, 0.95, "seed %d", seed)
+						} else {
+							assert.Less(t, r.Class0, 0.95, "seed %d", seed)
+						}
 					}
 				})
 			}
 			fmt.Printf("| %d × 100ms | %s | %s | %s | %.3f–%.3f |\n", slots, pl.name, strings.Join(c0s, ", "), strings.Join(gps, ", "), umin, umax)
-			if slots == 4 && pl.target == 0.75 {
+			if slots == 4 && pl.target == 0.75 && !pl.pq {
 				assert.GreaterOrEqual(t, c0sum/6, 0.95)
 				assert.GreaterOrEqual(t, gpsum/6, 0.7)
 			}

@@ -60,7 +60,10 @@ type Shape struct {
 	Policy    Policy
 	Target    float64       // Oracle: utilisation aimed at
 	Span      time.Duration // run length (default 10 s)
-	Seed      uint64
+	// PriorityQueue (Oracle and None only): the workers' queue serves the
+	// most important class first, FIFO within a class, instead of one FIFO.
+	PriorityQueue bool
+	Seed          uint64
 }
 
 // Measured is from FeasibilityFrom (3 s) to the end of the run.
@@ -122,6 +125,7 @@ func RunFeasibility(sh Shape) Measured {
 		}
 	}
 	sem := make(chan struct{}, sh.Slots) // blocked senders queue FIFO
+	pq := &classQueue{free: sh.Slots}
 	stop := make(chan struct{})
 	var (
 		mu2      sync.Mutex
@@ -229,6 +233,15 @@ func RunFeasibility(sh Shape) Measured {
 			continue
 		}
 		wg.Go(func() {
+			if sh.PriorityQueue {
+				if !pq.take(b, stop) {
+					return
+				}
+				started(arrival, svc, b)
+				time.Sleep(svc)
+				pq.give()
+				return
+			}
 			select {
 			case sem <- struct{}{}:
 			case <-stop:
@@ -338,4 +351,44 @@ func ErlangCUtilisation(c int, s, w time.Duration) float64 {
 		}
 	}
 	return lo
+}
+
+// classQueue hands free workers to waiters, the most important class
+// first and FIFO within a class.
+type classQueue struct {
+	mu   sync.Mutex
+	free int
+	q    [4][]chan struct{}
+}
+
+func (q *classQueue) take(class uint8, stop <-chan struct{}) bool {
+	q.mu.Lock()
+	if q.free > 0 {
+		q.free--
+		q.mu.Unlock()
+		return true
+	}
+	ch := make(chan struct{}, 1)
+	q.q[class] = append(q.q[class], ch)
+	q.mu.Unlock()
+	select {
+	case <-ch:
+		return true
+	case <-stop:
+		return false
+	}
+}
+
+func (q *classQueue) give() {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for k := range q.q {
+		if len(q.q[k]) > 0 {
+			ch := q.q[k][0]
+			q.q[k] = q.q[k][1:]
+			ch <- struct{}{} // buffered
+			return
+		}
+	}
+	q.free++
 }
