@@ -121,8 +121,8 @@
 // few-slot corner: over seeds 1–6, 4 slots × 100 ms gave class 0 down to
 // 0.881 and goodput down to 0.672, 8 × 100 ms class 0 down to 0.901;
 // from 16 slots at 100 ms (and at 4 × 50 ms) every seed held. At 4 ×
-// 100 ms the two targets meet only in a narrow band of utilisation (see
-// "Limits"). RESULTS.md has the per-corner minimum.
+// 100 ms the two targets meet only in a narrow band of utilisation with
+// the Controller's FIFO queue (see "Limits"). RESULTS.md has the per-corner minimum.
 //
 // An overloaded window cuts the expected admissions to 95 % of what the
 // slots ran, and to what ran less the backlog; when the level already
