@@ -80,7 +80,8 @@ var (
 // The two decoders charge the element and memory limits a little differently (generated
 // code does not count a map entry's key and value fields as elements; tlv.Unmarshal
 // charges the state it hands to a generated type), so under a tight limit they may stop
-// at different fields, each reporting where it stopped by this rule. With the default
+// at different fields, each reporting where it stopped by this rule, and an input within a
+// few elements or bytes of the limit may be accepted by one and refused by the other. With the default
 // limits, TestMutatedInputsAgree, FuzzGeneratedVsReflection and the conformance suite
 // hold them to the same sentinel, Offset and Tag. Iter, and package tlv's Validate, Walk
 // and Dump, which read without a schema, place the errors they detect by the same rule.
