@@ -254,43 +254,6 @@
 // 4 × 85 ms): see "Limits" for why no admission that ignores the queue can
 // do both there. RESULTS.md has the tables.
 //
-// # Limits
-//
-// Some targets are out of reach of any admission that ignores the queue's
-// state, which is what a priority level is within a window: the requests
-// it admits arrive at random, and Erlang's C formula (M/M/c) fixes their
-// mean wait at a given utilisation. Measured in the same virtual-time
-// harness (benchmarks/overload, "Feasibility"), a fixed level that always
-// knows the load reproduces the formula within 20 %.
-//
-//   - Wait within 2 × QueueThreshold (40 ms) at utilisation 0.90 or more:
-//     impossible for such an admission at 4 workers × 21 ms and 8 × 66 ms
-//     (the formula reaches 40 ms at utilisation 0.897 and 0.871), and at
-//     8 × 30 ms on every seed (0.927 on average, and a 7 s measurement
-//     scatters by about ±0.03). Seeing the queue makes it possible: the
-//     slot-driven Controller meets both at 4 × 21 ms in 6 of 8 runs, and
-//     the own-queue bound brings the wait within 40 ms everywhere, but the
-//     level still holds the mean wait near QueueThreshold, which on such
-//     shapes means utilisation 0.80–0.88. That shortfall is the level's
-//     set point, not something a better estimate fixes.
-//   - Nothing shed at a steady load of exactly the capacity (ρ = 1): with
-//     no admission at all, the queue has no steady state (its wait grows
-//     like √t: 41–132 ms over 3–10 s and 158–599 ms over 3–100 s at 8 ×
-//     10 ms), which is overload by DAGOR's definition. Either the level or
-//     a queue bound sheds, or the wait grows; no policy has both.
-//   - Class 0 ≥ 0.95 with goodput ≥ 0.7 at 4 slots × 100 ms, 4× load, 500
-//     ms deadlines is not out of reach, but the Controller misses it. In
-//     a FIFO class 0 shares the wait, and a deadline of five handler times
-//     leaves a band of utilisation of about 0.72–0.80 where both hold: a
-//     fixed level that knows the load meets both at 0.75 (class 0
-//     0.950–0.996 over seeds 1–6, on the edge), while the Controller, at a
-//     similar utilisation but with a level that moves on windows of about
-//     40 starts, gives class 0 0.89–0.94. A queue that serves the most
-//     important class first removes the band: the same fixed level at
-//     0.85 then serves class 0 0.971–0.996 with goodput 0.74–0.80. The
-//     Controller's queue is FIFO (a full queue displaces its least
-//     important waiter, nothing more).
-//
 // The level never drops below the most important priority seen in the
 // window, so the Controller keeps measuring. The admission check is one
 // atomic load and one compare. A request below the level fails at once,
@@ -378,6 +341,44 @@
 // forges the headers can only make the level reopen in steps rather than
 // at once (and each report's held count is capped at 65,536); an entry
 // tier facing untrusted clients may delete them.
+//
+// # Limits
+//
+// Some targets are out of reach of any admission that ignores the queue's
+// state, which is what a priority level is within a window: the requests
+// it admits arrive at random, and Erlang's C formula (M/M/c) fixes their
+// mean wait at a given utilisation. Measured in the same virtual-time
+// harness (benchmarks/overload, "Feasibility"), a fixed level that always
+// knows the load reproduces the formula within 20 %.
+//
+//   - Wait within 2 × QueueThreshold (40 ms) at utilisation 0.90 or more:
+//     impossible for such an admission at 4 workers × 21 ms and 8 × 66 ms
+//     (the formula reaches 40 ms at utilisation 0.897 and 0.871), and at
+//     8 × 30 ms on every seed (0.927 on average, and a 7 s measurement
+//     scatters by about ±0.03). Seeing the queue makes it possible: the
+//     slot-driven Controller meets both at 4 × 21 ms in 6 of 8 runs, and
+//     the own-queue bound brings the wait within 40 ms everywhere, but the
+//     level still holds the mean wait near QueueThreshold, which on such
+//     shapes means utilisation 0.80–0.88. That shortfall is the level's
+//     set point: the one estimate change tried raised utilisation only by
+//     letting the wait pass 40 ms.
+//   - Nothing shed at a steady load of exactly the capacity (ρ = 1): with
+//     no admission at all, the queue has no steady state (its wait grows
+//     like √t: 41–132 ms over 3–10 s and 158–599 ms over 3–100 s at 8 ×
+//     10 ms), which is overload by DAGOR's definition. Either the level or
+//     a queue bound sheds, or the wait grows; no policy has both.
+//   - Class 0 ≥ 0.95 with goodput ≥ 0.7 at 4 slots × 100 ms, 4× load, 500
+//     ms deadlines is not out of reach, but the Controller misses it. In
+//     a FIFO class 0 shares the wait, and a deadline of five handler times
+//     leaves a band of utilisation of about 0.72–0.80 where both hold: a
+//     fixed level that knows the load meets both at 0.75 (class 0
+//     0.950–0.996 over seeds 1–6, on the edge), while the Controller, at a
+//     similar utilisation but with a level that moves on windows of about
+//     40 starts, gives class 0 0.89–0.94. A queue that serves the most
+//     important class first removes the band: the same fixed level at
+//     0.85 then serves class 0 0.971–0.996 with goodput 0.74–0.80. The
+//     Controller's queue is FIFO (a full queue displaces its least
+//     important waiter, nothing more).
 //
 // # Performance
 //
