@@ -411,6 +411,13 @@
 //     and then. In the experiment a random shedder served about 5 % more
 //     requests at 4× load, but lost three quarters of the most important
 //     class, which Bulwark served in full.
+//   - It does not order its wait queue by priority: waiters start in
+//     arrival order, and a full queue only displaces its least important
+//     waiter. At slow handlers with deadlines of a few handler times that
+//     costs class 0 (see "Limits").
+//   - A service with its own queue that reports only some starts to
+//     ObserveQueueTime makes the own-queue count too long, and Admit
+//     refuses early; report every start.
 //   - It does not retry. Retry budgets belong to the caller.
 //   - Traffic of a single priority cannot be shed by level (there is no
 //     finer step); the queue bound and deadlines still protect the service.
