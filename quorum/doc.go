@@ -107,11 +107,16 @@
 // for N-W+1 answers, so its version is above every version on the pair (a
 // master restarted empty does not make a write go below the slave's copy)
 // and above every acknowledged QuorumTier write. Under MasterSlave,
-// DualPrimary and DualEither a demoted replica of the pair is asked only as
-// a substitute for a missing answer; a MasterSlave write therefore waits
-// for the slave's version (one slave round trip, in parallel with the
-// master's), and a hanging slave costs each write that meets it before it
-// is demoted up to ReplicaTimeout (one write per writer, measured). A
+// DualPrimary and DualEither a demoted or suspect replica of the pair is
+// asked only as a substitute for a missing answer; a MasterSlave write
+// therefore waits for the slave's version (one slave round trip, in
+// parallel with the master's), and a hanging slave costs each write that
+// meets it before it is suspect its suspect delay, or ReplicaTimeout when
+// nothing stands in (N = 2, or the hedge bucket is empty): one write per
+// writer, measured. (A suspect slave used to be asked still: with N = 3 a
+// stand-in answered after its suspect delay, so writes went on and the
+// slave collected 13 version reads from 3 writers in the 200 ms before
+// one ran out ReplicaTimeout.) A
 // DualBoth write needs both: a replica of the pair demoted for errors is
 // still asked (its answer comes at once).
 //
@@ -146,7 +151,21 @@
 // one per writer + 2 + 5 + one a second). Under DualEither, and
 // DualPrimary with the secondary hanging, no write failed and at most one
 // per writer waited (its version read, before the replica was known to
-// hang). Under random fault schedules on the pair (TestTierFaultSchedule)
+// hang). A replica the writes can do without does not slow them, so
+// what it holds depends on how soon its hang is known, not on writers
+// waiting for it: hanging whole, it holds per concurrent write at most
+// its version read (which waits for it until it is suspect) and the
+// record of the write before, plus a probe, and a MasterSlave slave also
+// gets copies while it holds fewer than 4 calls (see Failing replicas);
+// with only its Puts hanging, its reads answer and its Puts pile up until
+// the Put-stall rule (Failing replicas) finds them: at most 7, or 3 plus
+// those sent within one hedge delay of the 4th if more, plus one per
+// concurrent write and a probe. TestTierHangingUnneededReplicaGenerative
+// draws N = 2 and 3, 1–8 writers, ReplicaTimeout 50 ms–1 s, replica
+// delays 1–5 ms and hangs whole or Puts only, and checks these bounds:
+// over 150 draws a tier, at most 2 per writer + 1 (reached) hanging
+// whole, 4 + 1 per writer for a MasterSlave slave, and at most 16 Puts
+// only (8 writers; 8 of a bound of 9 with one writer). Under random fault schedules on the pair (TestTierFaultSchedule)
 // every acknowledged write is on the master, the primary, either or both
 // as the tier says, every ErrNotApplied write is on neither, and writes
 // succeed again within ReplicaTimeout + 2 s of the faults ending. Calls a
@@ -277,14 +296,19 @@
 // holds it in reserve, and sends it the record only if the others fall
 // short (TestCongestedReplicasStillAcknowledge). A MasterSlave write sends
 // no background copy to a slave that hangs: Hooks.AsyncWrite gets an error
-// matching ErrNotStored for it instead, and the slave holds about 4 calls
-// plus two per concurrent write (its version read and its copy)
-// (TestMasterSlaveHangingSlaveDoesNotFillMaxInFlight). A tier write
-// sends nothing to a replica of its pair that hangs (see Hanging replicas
-// of the pair above): the replica holds at most 2 calls per concurrent write
-// (version read and record) plus a probe before the hang is known (17
-// with 8 writers), and then its probe and a trial's call (measured: 1 to
-// 3). Otherwise a hanging replica holds, while the hang is not yet known, about 8 calls plus what each concurrent
+// matching ErrNotStored for it instead; a suspect or hanging slave still
+// gets copies while it holds fewer than 4 calls, so once the hang is known
+// it holds at most 4 calls plus one per concurrent write (copies of writes
+// that found it below 4 at once, and a probe), and before, its version
+// read and copy per concurrent write, or, with only its Puts hanging, the
+// Puts the Put-stall rule lets through (see Hanging replicas of the pair
+// above; TestMasterSlaveHangingSlaveDoesNotFillMaxInFlight,
+// TestTierHangingUnneededReplicaGenerative). A tier write sends nothing
+// to a replica of its pair that hangs (see Hanging replicas of the pair
+// above): a replica the write needs holds at most 2 calls per concurrent
+// write (version read and record) plus a probe before the hang is known
+// (17 with 8 writers), and then its probe and a trial's call (measured: 1
+// to 3); one it can do without, as said there. Otherwise a hanging replica holds, while the hang is not yet known, about 8 calls plus what each concurrent
 // operation sends it in one hedge delay (measured: at most 8 + 2 per
 // operation; 16 with 8 writers at ~3 writes/ms), and then about 4 plus one
 // per concurrent operation, instead of filling MaxInFlight

@@ -228,7 +228,9 @@ func (o *op) tierVersion(ctx context.Context, kind Op, atLeast int, keep, skip u
 			continue
 		}
 		for k := front; k < len(o.order); k++ {
-			if o.order[k] == want && (keep&(1<<want) != 0 || !c.replicas[want].cond.isFailed()) {
+			// candidates made a replica congested with nothing finishing
+			// suspect: isDown covers demoted, suspect and hanging ones.
+			if o.order[k] == want && (keep&(1<<want) != 0 || !c.replicas[want].cond.isDown()) {
 				copy(o.order[front+1:k+1], o.order[front:k])
 				o.order[front] = want
 				front++
