@@ -21,7 +21,7 @@ import (
 
 // tierDraws is how many draws per tier TestTierHangingUnneededReplicaGenerative
 // makes; raise it to search.
-var tierDraws = flag.Int("quorum.tierdraws", 6, "draws per tier of TestTierHangingUnneededReplicaGenerative")
+var tierDraws = flag.Int("quorum.tierdraws", 5, "draws per tier of TestTierHangingUnneededReplicaGenerative")
 
 // TestMasterSlaveHangingSlaveDoesNotFillMaxInFlight: the slave of a
 // MasterSlave tier hangs (its calls block until their context ends) while
@@ -156,7 +156,7 @@ var tierCases = []tierCase{
 // hangs and putsOnly drawn from the seed; fake time.
 func TestTierHangingReplicaFailsFast(t *testing.T) {
 	for _, tc := range tierCases {
-		seeds := 6
+		seeds := 6 // 100 a tier pass (17 s without -race)
 		if tc.name == "DualBoth" {
 			seeds = 12
 		}
