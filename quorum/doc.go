@@ -162,10 +162,12 @@
 // those sent within one hedge delay of the 4th if more, plus one per
 // concurrent write and a probe. TestTierHangingUnneededReplicaGenerative
 // draws N = 2 and 3, 1–8 writers, ReplicaTimeout 50 ms–1 s, replica
-// delays 1–5 ms and hangs whole or Puts only, and checks these bounds:
-// over 150 draws a tier, at most 2 per writer + 1 (reached) hanging
-// whole, 4 + 1 per writer for a MasterSlave slave, and at most 16 Puts
-// only (8 writers; 8 of a bound of 9 with one writer). Under random fault schedules on the pair (TestTierFaultSchedule)
+// delays 1–5 ms and hangs whole or Puts only, and checks these bounds;
+// over 150 draws a tier, hanging whole, the 2 per writer + 1 was reached
+// (DualPrimary, DualEither) and a MasterSlave slave held at most 0.8 of
+// its bound (the larger of that and 4 + 1 per writer); Puts only, at most
+// 16 calls (8 writers), and 8 of a bound of 9 with one writer.
+// Under random fault schedules on the pair (TestTierFaultSchedule)
 // every acknowledged write is on the master, the primary, either or both
 // as the tier says, every ErrNotApplied write is on neither, and writes
 // succeed again within ReplicaTimeout + 2 s of the faults ending. Calls a
@@ -308,7 +310,8 @@
 // above): a replica the write needs holds at most 2 calls per concurrent
 // write (version read and record) plus a probe before the hang is known
 // (17 with 8 writers), and then its probe and a trial's call (measured: 1
-// to 3); one it can do without, as said there. Otherwise a hanging replica holds, while the hang is not yet known, about 8 calls plus what each concurrent
+// to 3); one it can do without, as said there. Otherwise a hanging
+// replica holds, while the hang is not yet known, about 8 calls plus what each concurrent
 // operation sends it in one hedge delay (measured: at most 8 + 2 per
 // operation; 16 with 8 writers at ~3 writes/ms), and then about 4 plus one
 // per concurrent operation, instead of filling MaxInFlight
