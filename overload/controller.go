@@ -64,7 +64,8 @@ type Config struct {
 	// its level or its deadline: such requests are reported to Hooks.OnShed
 	// with ShedError.DryRun set and then wait for a slot like any other.
 	// The slots and the queue bound still apply: they are capacity, not
-	// policy.
+	// policy. The queue is served in arrival order, with no pass-over
+	// refusals (see Acquire).
 	DryRun bool
 	// Clock is the time source; nil means time.Now.
 	Clock Clock
@@ -645,6 +646,16 @@ func (c *Controller) leave(w *waiter) bool {
 // requests, as the measurements behind the limits were taken. c.mu is held.
 func (c *Controller) dispatchLocked() {
 	if c.q.n == 0 {
+		return
+	}
+	if c.dryRun { // arrival order, no pass-over refusals: the policy is only reported
+		for c.q.n > 0 && c.trySlot() {
+			w := c.q.head
+			c.q.remove(w)
+			c.waiting.Add(-1)
+			w.state = granted
+			w.ch <- struct{}{} // buffered, never blocks
+		}
 		return
 	}
 	cutoff := c.nanotime() - c.passOverLimit()

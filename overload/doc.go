@@ -270,7 +270,8 @@
 // class (user levels do not reorder the queue), but a waiter is not passed
 // over for ever: once it has waited longer than 4 × QueueThreshold, or two
 // mean slot hold times if longer, it is refused (ReasonDisplaced) when a
-// slot goes to a more important waiter, instead of being served late.
+// slot goes to a more important waiter, instead of being served late. In
+// DryRun the queue keeps arrival order and refuses nobody for this.
 //
 // Collaborative admission: Middleware writes the level into the LevelHeader
 // of every response (Level also has a 2-byte binary form and a uint16 form

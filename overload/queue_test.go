@@ -187,3 +187,38 @@ func TestPassedOverWaiterIsRefused(t *testing.T) {
 		assert.LessOrEqual(t, waited, limit+limit/10)
 	})
 }
+
+// TestDryRunQueueIsFIFO: in DryRun the queue keeps arrival order and
+// refuses nobody for being passed over: a class-3 waiter that waits far
+// longer than the pass-over limit is served first, before the class-0
+// waiters that arrived after it.
+func TestDryRunQueueIsFIFO(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c, err := New(Config{MaxConcurrency: 1, MaxQueue: 8, DryRun: true})
+		require.NoError(t, err)
+		limit := time.Duration(c.passOverLimit())
+		held, err := c.Acquire(t.Context(), Priority{})
+		require.NoError(t, err)
+		order := make(chan uint8, 4)
+		var wg sync.WaitGroup
+		for _, b := range []uint8{3, 0, 0, 2} {
+			wg.Go(func() {
+				p, err := c.Acquire(t.Context(), Priority{Business: b})
+				if assert.NoError(t, err) {
+					order <- b
+					p.Release()
+				}
+			})
+			synctest.Wait()
+		}
+		time.Sleep(2 * limit)
+		held.Release()
+		wg.Wait()
+		close(order)
+		var got []uint8
+		for b := range order {
+			got = append(got, b)
+		}
+		assert.Equal(t, []uint8{3, 0, 0, 2}, got)
+	})
+}
