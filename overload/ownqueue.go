@@ -9,13 +9,21 @@ package overload
 // service with its own queue the same sight.
 //
 // The queue's length is what Admit passed less what ObserveQueueTime
-// reported started. A service that drops expired work without reporting
-// it would leave such requests counted forever, so the count keeps its
-// admissions in pendSlots buckets of one QueueThreshold each, by time of
-// admission, and forgets those older than the buckets span; a start takes
-// one off the oldest bucket still counting (FIFO). A start that waited
-// less than one drain interval found the queue empty, and clears the
-// count.
+// reported started, whatever order the service starts its queue in. A
+// service that drops expired work without reporting it would leave such
+// requests counted forever, so the count keeps its admissions in
+// pendSlots buckets of one QueueThreshold each, by time of admission, and
+// forgets those older than the buckets span; a start takes one off the
+// oldest bucket still counting.
+//
+// The bound engages only under detected overload: while the level is
+// closed, after a window whose mean reported wait passed QueueThreshold,
+// once the onset rule has ended a window early (the last two leave calm
+// false), or once the window so far shows heavy overload (overloading). While the level is open and calm the queue's swings are the load's own (a few workers at ρ = 0.5
+// often have three queued, 60-100 ms of expected wait at 100 ms
+// handlers), and refusing them would shed work that runs in time; the
+// bound's own refusals neither keep it engaged nor count as saturation for
+// the capacity estimate (roll.go).
 
 // pendSlots is the number of QueueThreshold-wide buckets the count spans
 // (8 × 20 ms by default, twice the longest expected wait the bound admits
@@ -100,22 +108,37 @@ func (c *Controller) pendStart() {
 	}
 }
 
-// pendClear forgets every counted admission.
-func (c *Controller) pendClear() {
-	for i := range c.pend {
-		if uint32(c.pend[i].Load()) != 0 {
-			c.pend[i].Store(0)
-		}
-	}
-}
+// pendClear is called (by ObserveQueueTime) for a start that waited less
+// than one drain interval. It used to forget the whole count, on the
+// theory that such a start found the queue empty; that holds only for a
+// FIFO: a queue that starts its most important requests first starts
+// them at once while less important ones wait behind, and the clear hid
+// that queue from the bound (a mean wait of 96 ms at 2× load with class
+// priority, against 19 ms with a FIFO). It now takes one admission off
+// like any other start; the forgetting of old admissions covers starts
+// the service did not report.
+func (c *Controller) pendClear() { c.pendStart() }
 
 // ownQueueFull reports whether a request of business class b admitted now
 // into the service's own queue would wait past its bound. It is false
-// while the drain interval is unknown and for Controllers that run
-// permits (their queue is their own).
+// while the level is open and the Controller calm (no overload detected:
+// see above), while
+// the drain interval is unknown, and for Controllers that run permits
+// (their queue is their own).
 func (c *Controller) ownQueueFull(b uint8, open bool) bool {
 	if c.meanHold.Load() != 0 {
 		return false
+	}
+	if open && c.calm.Load() {
+		if !c.overloading() {
+			return false
+		}
+		// Heavy overload, shown before the onset rule's 32 starts: end
+		// the window now, as that rule does, so the level engages on it.
+		if c.calm.CompareAndSwap(true, false) {
+			c.forceRoll.Store(true)
+			c.maybeRoll(c.nanotime())
+		}
 	}
 	per := c.drainInterval()
 	if per <= 0 {
@@ -130,6 +153,17 @@ func (c *Controller) ownQueueFull(b uint8, open bool) bool {
 		lo, hi = openBoundLo, openBoundHi
 	}
 	limit := c.threshold * (lo*tierScale + (hi-lo)*(tierScale-q)) / tierScale
+	if c.pendLen()*per <= limit {
+		return false
+	}
+	// About to refuse. Admit reads the clock on every fourth call only, and
+	// an old clock keeps admissions counted that are forgotten by now: a
+	// refusal judged on it could refuse an important request that a fresh
+	// clock, read by the next Admit, admits less important ones after.
+	// Refusals are the slow path: read it now and judge again. An
+	// admission on an old clock is safe, since a fresh one only counts
+	// fewer.
+	c.lastNow.Store(c.nanotime())
 	return c.pendLen()*per > limit
 }
 
@@ -175,3 +209,19 @@ func (c *Controller) onsetDrainInterval() int64 {
 	}
 	return el / n
 }
+
+// overloading reports whether the window so far shows heavy overload
+// before it ends: at least onsetStarts/4 starts with a mean reported wait
+// above earlyMean × QueueThreshold, and recent waits (lastWait) above
+// onsetFactor × QueueThreshold, so the queue is still long. The onset rule
+// needs 32 starts, which at a few slow workers (4 × 85 ms) takes most of
+// a second, and at 4× load the first window then admitted 144 requests,
+// about two seconds of backlog (a mean wait of 79-432 ms over the next 7
+// s). A steady load whose M/M/c mean wait is at most half of
+// QueueThreshold does not show this (TestOwnQueueBoundSteadyLoadRefusesNothing).
+func (c *Controller) overloading() bool {
+	n := c.started.Load()
+	return n >= onsetStarts/4 && c.waitSum.Load() > earlyMean*c.threshold*n && c.lastWait.Load() > onsetFactor*c.threshold
+}
+
+const earlyMean = 4

@@ -72,7 +72,12 @@ func (c *Controller) roll(now int64) (WindowStats, bool) {
 		next = nextLevel(w.hist, cur, w.started, backlog, capacity, v, first, trunc, uint64(hidden))
 	}
 	c.lastOverloaded = v == verdictOverloaded || v == verdictRefusing || v == verdictMarginal
-	c.calm.Store(!c.lastOverloaded && c.meanHold.Load() == 0)
+	// Calm arms the onset rule and keeps the own-queue bound off
+	// (ownqueue.go). Only a window whose waits showed overload ends it:
+	// for a service with its own queue a refusing window's refusals are
+	// the bound's own, and counting them would keep the bound engaged on
+	// its own evidence.
+	c.calm.Store(c.meanHold.Load() == 0 && v != verdictOverloaded && v != verdictMarginal)
 	if next != cur {
 		c.setLevel(next)
 	}
@@ -163,7 +168,11 @@ func (c *Controller) measureCapacity(w windowCounts, v windowVerdict) uint64 {
 		}
 		c.meanHold.Store(max(sample, 1))
 	}
-	saturated := w.mean > c.threshold/2 || v == verdictRefusing
+	// Refusals show saturation for the Controller's own queue (a full
+	// one). For a service with its own queue they are the own-queue
+	// bound's, which refuses to keep the queue short: the start rate of
+	// such a window is the admitted load, not the capacity.
+	saturated := w.mean > c.threshold/2 || (v == verdictRefusing && c.meanHold.Load() != 0)
 	if saturated && w.queued*2 >= w.started && w.started > 0 && w.elapsed > 0 {
 		sample := max(w.elapsed/w.started, 1)
 		// The start rate is the capacity only if the queue never emptied.
