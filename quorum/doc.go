@@ -107,16 +107,19 @@
 // for N-W+1 answers, so its version is above every version on the pair (a
 // master restarted empty does not make a write go below the slave's copy)
 // and above every acknowledged QuorumTier write. Under MasterSlave,
-// DualPrimary and DualEither a demoted or suspect replica of the pair is
-// asked only as a substitute for a missing answer; a MasterSlave write
+// DualPrimary and DualEither a replica of the pair that is demoted, or
+// hangs (suspect or finishing nothing, with 4 or more calls in flight),
+// is asked only as a substitute for a missing answer; a MasterSlave write
 // therefore waits for the slave's version (one slave round trip, in
-// parallel with the master's), and a hanging slave costs each write that
-// meets it before it is suspect its suspect delay, or ReplicaTimeout when
-// nothing stands in (N = 2, or the hedge bucket is empty): one write per
-// writer, measured. (A suspect slave used to be asked still: with N = 3 a
-// stand-in answered after its suspect delay, so writes went on and the
-// slave collected 13 version reads from 3 writers in the 200 ms before
-// one ran out ReplicaTimeout.) A
+// parallel with the master's), which keeps a writer to the pace of a
+// slave that is merely slow (suspect with fewer calls in flight), so its
+// copies do not pile up (TestMasterSlaveLossWindow); a hanging slave costs each
+// write that meets it before it hangs by this rule its suspect delay, or
+// ReplicaTimeout when nothing stands in (N = 2, or the hedge bucket is
+// empty): one write per writer, measured. (A hanging slave used to be
+// asked until demoted: with N = 3 a stand-in answered after its suspect
+// delay, so writes went on and the slave collected 13 version reads from
+// 3 writers in the 200 ms before one ran out ReplicaTimeout.) A
 // DualBoth write needs both: a replica of the pair demoted for errors is
 // still asked (its answer comes at once).
 //
@@ -156,7 +159,8 @@
 // waiting for it: hanging whole, it holds per concurrent write at most
 // its version read (which waits for it until it is suspect) and the
 // record of the write before, plus a probe, and a MasterSlave slave also
-// gets copies while it holds fewer than 4 calls (see Failing replicas);
+// gets copies (and, until demoted, version reads) while it holds fewer
+// than 4 calls (see Failing replicas);
 // with only its Puts hanging, its reads answer and its Puts pile up until
 // the Put-stall rule (Failing replicas) finds them: at most 7, or 3 plus
 // those sent within one hedge delay of the 4th if more, plus one per
@@ -298,10 +302,11 @@
 // holds it in reserve, and sends it the record only if the others fall
 // short (TestCongestedReplicasStillAcknowledge). A MasterSlave write sends
 // no background copy to a slave that hangs: Hooks.AsyncWrite gets an error
-// matching ErrNotStored for it instead; a suspect or hanging slave still
-// gets copies while it holds fewer than 4 calls, so once the hang is known
-// it holds at most 4 calls plus one per concurrent write (copies of writes
-// that found it below 4 at once, and a probe), and before, its version
+// matching ErrNotStored for it instead; a suspect or demoted slave still
+// gets copies (and, until demoted, version reads) while it holds fewer
+// than 4 calls, so once the hang is known it holds at most 4 calls plus
+// one per concurrent write (calls of writes that found it below 4 at
+// once, and a probe), and before, its version
 // read and copy per concurrent write, or, with only its Puts hanging, the
 // Puts the Put-stall rule lets through (see Hanging replicas of the pair
 // above; TestMasterSlaveHangingSlaveDoesNotFillMaxInFlight,

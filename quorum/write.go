@@ -228,9 +228,12 @@ func (o *op) tierVersion(ctx context.Context, kind Op, atLeast int, keep, skip u
 			continue
 		}
 		for k := front; k < len(o.order); k++ {
-			// candidates made a replica congested with nothing finishing
-			// suspect: isDown covers demoted, suspect and hanging ones.
-			if o.order[k] == want && (keep&(1<<want) != 0 || !c.replicas[want].cond.isDown()) {
+			// A replica that hangs (4 calls or more in flight, demoted or
+			// suspect or finishing none) is left out too; a suspect one
+			// with fewer calls is still asked, so that a slave merely
+			// slower than its suspect delay keeps throttling the writes
+			// to its pace, and gets every copy (TestMasterSlaveLossWindow).
+			if o.order[k] == want && (keep&(1<<want) != 0 || !c.replicas[want].cond.isFailed() && c.stall(want, o.start) != stallAll) {
 				copy(o.order[front+1:k+1], o.order[front:k])
 				o.order[front] = want
 				front++
