@@ -17,13 +17,20 @@ package overload
 // oldest bucket still counting.
 //
 // The bound engages only under detected overload: while the level is
-// closed, after a window whose mean reported wait passed QueueThreshold,
-// once the onset rule has ended a window early (the last two leave calm
-// false), or once the window so far shows heavy overload (overloading). While the level is open and calm the queue's swings are the load's own (a few workers at ρ = 0.5
-// often have three queued, 60-100 ms of expected wait at 100 ms
-// handlers), and refusing them would shed work that runs in time; the
-// bound's own refusals neither keep it engaged nor count as saturation for
-// the capacity estimate (roll.go).
+// closed, or, while it is open, once the window so far shows heavy
+// overload (overloading), which also ends the window at once, as the onset
+// rule does. While the level is open the queue's swings are the load's
+// own (a few workers at ρ = 0.5 often have three queued, 60-100 ms of
+// expected wait at 100 ms handlers), and refusing them would shed work
+// that runs in time; a window past QueueThreshold that the level holds
+// open (one unlucky window near capacity, window.go) does not engage it
+// either. The bound's own refusals move the level (they are overload
+// evidence) but do not count as saturation for the capacity estimate, nor
+// end calm (roll.go).
+//
+// The count is a new request's wait only in a FIFO: a queue that starts
+// important requests first starts them at once while others wait longer
+// than the buckets span, and are forgotten (doc.go says so).
 
 // pendSlots is the number of QueueThreshold-wide buckets the count spans
 // (8 × 20 ms by default, twice the longest expected wait the bound admits
@@ -121,15 +128,14 @@ func (c *Controller) pendClear() { c.pendStart() }
 
 // ownQueueFull reports whether a request of business class b admitted now
 // into the service's own queue would wait past its bound. It is false
-// while the level is open and the Controller calm (no overload detected:
-// see above), while
-// the drain interval is unknown, and for Controllers that run permits
-// (their queue is their own).
+// while the level is open and the window shows no heavy overload (see
+// above), while the drain interval is unknown, and for Controllers that
+// run permits (their queue is their own).
 func (c *Controller) ownQueueFull(b uint8, open bool) bool {
 	if c.meanHold.Load() != 0 {
 		return false
 	}
-	if open && c.calm.Load() {
+	if open {
 		if !c.overloading() {
 			return false
 		}

@@ -54,7 +54,7 @@ func TestOwnQueueBoundByExpectedWait(t *testing.T) {
 	for i := range 40 {
 		thr := time.Duration(5+rng.IntN(46)) * time.Millisecond
 		rate := 200 + rng.IntN(1800)
-		wait := time.Duration(float64(thr) * (1.2 + 10*rng.Float64())) // overloaded: the bound engages
+		wait := time.Duration(float64(thr) * (2.5 + 9*rng.Float64())) // overloaded: the level closes, the bound engages
 		clk := newFakeClock()
 		// Windows end on time only: the admissions below must not end one.
 		c, err := New(Config{MaxConcurrency: 8, Clock: clk, QueueThreshold: thr, WindowRequests: maxWindowRequests})
