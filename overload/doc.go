@@ -283,12 +283,12 @@
 // service unless said): at 8 × 10 ms, 8 × 30 ms, 4 × 21 ms and 8 × 66 ms,
 // seeds 1–12, 12–36 ms running everything admitted, and 10–28 ms
 // dropping expired work at 8 × 10 ms (seeds 1–4). Exponential, lognormal
-// and bimodal service, 2–6× load, stayed within 40 ms in every search run
-// (RESULTS.md: 84 random runs, 4–32 workers, 3–85 ms); heavy tails did
-// not always: Pareto (α 1.5) shapes reached 40–63 ms on some seeds (5 ×
-// 29 ms at 3×: 62.7 ms; 6 × 24 ms at 4.5×: up to 50 ms; 7 × 32 ms at
-// 2.3×: up to 44 ms), since the count sees starts, not the long service
-// times ahead of them.
+// and bimodal service, 2–6× load, stayed within 40 ms in all 149 such
+// runs of the searches in RESULTS.md (4–32 workers, 3–85 ms; worst 37.2
+// ms); heavy tails did not always: Pareto (α 1.5) shapes reached 40–63 ms
+// on some seeds (5 × 29 ms at 3×: 62.6 ms; 6 × 24 ms at 4.5×: up to 50
+// ms; 7 × 32 ms at 2.3× and 16 × 50 ms at 5.1×: up to 43 ms), since the
+// count sees starts, not the long service times ahead of them.
 // Utilisation of at least 0.90 is met at 8 × 10 ms (0.91–0.99) and at
 // fast or many-worker shapes, not on every seed at slow handlers on few
 // workers (0.81–0.91 at 4 × 21 ms, 0.79–0.95 at 8 × 66 ms, 0.84–0.93 at
