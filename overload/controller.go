@@ -357,11 +357,10 @@ func (c *Controller) ObserveQueueTime(d time.Duration) {
 	// the estimate stays a mean of recent waits.
 	old := c.lastWait.Load()
 	c.lastWait.Store(old + (int64(d)-old)/waitSmoothing)
-	if per := c.drainInterval(); per > 0 && int64(d) < per {
-		c.pendClear() // it found the queue (almost) empty
-	} else {
-		c.pendStart()
-	}
+	// Every start takes one admission off the own-queue count, whatever
+	// it waited: a short wait says the queue was empty only for a FIFO
+	// (see ownqueue.go).
+	c.pendStart()
 	c.recordStart(int64(d))
 	c.checkOnset()
 }

@@ -115,16 +115,14 @@ func (c *Controller) pendStart() {
 	}
 }
 
-// pendClear is called (by ObserveQueueTime) for a start that waited less
-// than one drain interval. It used to forget the whole count, on the
+// ObserveQueueTime calls pendStart for every start. It used to forget the
+// whole count for a start that waited less than one drain interval, on the
 // theory that such a start found the queue empty; that holds only for a
-// FIFO: a queue that starts its most important requests first starts
-// them at once while less important ones wait behind, and the clear hid
-// that queue from the bound (a mean wait of 96 ms at 2× load with class
-// priority, against 19 ms with a FIFO). It now takes one admission off
-// like any other start; the forgetting of old admissions covers starts
-// the service did not report.
-func (c *Controller) pendClear() { c.pendStart() }
+// FIFO: a queue that starts its most important requests first starts them
+// at once while less important ones wait behind, and the clear hid that
+// queue from the bound (a mean wait of 96 ms at 2× load with class
+// priority, against 19 ms with a FIFO). The forgetting of old admissions
+// covers starts the service did not report.
 
 // ownQueueFull reports whether a request of business class b admitted now
 // into the service's own queue would wait past its bound. It is false
