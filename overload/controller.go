@@ -64,8 +64,7 @@ type Config struct {
 	// its level or its deadline: such requests are reported to Hooks.OnShed
 	// with ShedError.DryRun set and then wait for a slot like any other.
 	// The slots and the queue bound still apply: they are capacity, not
-	// policy. The queue is served in arrival order, with no pass-over
-	// refusals (see Acquire).
+	// policy.
 	DryRun bool
 	// Clock is the time source; nil means time.Now.
 	Clock Clock
@@ -94,7 +93,7 @@ type WindowStats struct {
 	Arrivals   int64         // requests that asked for admission
 	Passed     int64         // arrivals at or above the level in force
 	Started    int64         // requests that got a slot (or were reported by ObserveQueueTime)
-	Refused    int64         // queue-full, displaced and deadline refusals (not pass-over ones)
+	Refused    int64         // queue-full, displaced and deadline refusals
 	MeanQueue  time.Duration // mean queuing time of the started requests
 	Overloaded bool          // MeanQueue > QueueThreshold, or Refused > Passed/20
 	Idle       bool          // the fast reopen applies (or the traffic had gone: full reopen)
@@ -432,12 +431,6 @@ func (c *Controller) shed(p Priority, st *admission) error {
 // important waiter of a full queue (ReasonDisplaced). A waiter whose context
 // ends leaves the queue at once and gets the context's error.
 //
-// Free slots go to the oldest waiter of the most important business class
-// (user levels do not reorder the queue). A waiter passed over for longer
-// than 4 × QueueThreshold, or two mean slot hold times if longer, is refused
-// (ReasonDisplaced) when a slot goes to a more important one, rather than
-// served late; such refusals are not counted in WindowStats.Refused.
-//
 // All refusals match ErrShed. A nil ctx means context.Background().
 func (c *Controller) Acquire(ctx context.Context, p Priority) (Permit, error) {
 	if !c.ready() {
@@ -633,57 +626,15 @@ func (c *Controller) leave(w *waiter) bool {
 	return still
 }
 
-// dispatchLocked hands free slots to waiters, the most important business
-// class first (oldest first within a class). Before each grant, the waiters
-// that arrived before the chosen one and have waited longer than
-// passOverLimit are refused as displaced rather than served late; they are
-// all less important than it. So a waiter starts after more than the limit
-// only if, at its turn, nothing more important is queued. Expired waiters
-// behind the chosen one go at a later dispatch (each waiter is removed
-// once: O(1) per waiter). The refusals do not feed the window's refusal
-// count: the waits that the level reads stay those of the started
-// requests, as the measurements behind the limits were taken. c.mu is held.
+// dispatchLocked hands free slots to waiters in FIFO order. c.mu is held.
 func (c *Controller) dispatchLocked() {
-	if c.q.n == 0 {
-		return
-	}
-	if c.dryRun { // arrival order, no pass-over refusals: the policy is only reported
-		for c.q.n > 0 && c.trySlot() {
-			w := c.q.head
-			c.q.remove(w)
-			c.waiting.Add(-1)
-			w.state = granted
-			w.ch <- struct{}{} // buffered, never blocks
-		}
-		return
-	}
-	cutoff := c.nanotime() - c.passOverLimit()
 	for c.q.n > 0 && c.trySlot() {
-		w := c.q.mostImportantClass()
-		for h := c.q.head; h != w && h.enqueued < cutoff; h = c.q.head {
-			c.q.remove(h)
-			c.waiting.Add(-1)
-			h.state = displaced
-			h.ch <- struct{}{} // buffered, never blocks
-		}
-		c.q.remove(w)
+		w := c.q.popFront()
 		c.waiting.Add(-1)
 		w.state = granted
 		w.ch <- struct{}{} // buffered, never blocks
 	}
 }
-
-// passOverLimit is how long a waiter may be passed over by more important
-// ones: passOverThresholds × QueueThreshold, or passOverHolds mean hold
-// times if longer.
-func (c *Controller) passOverLimit() int64 {
-	return max(passOverThresholds*c.threshold, passOverHolds*c.meanHold.Load())
-}
-
-const (
-	passOverThresholds = 4
-	passOverHolds      = 2
-)
 
 func perSecond(interval int64) float64 {
 	if interval <= 0 {

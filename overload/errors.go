@@ -22,8 +22,7 @@ const (
 	// would make the request wait past its bound.
 	ReasonQueueFull
 	// ReasonDisplaced: the request was waiting and a more important request
-	// took its place in the full queue, or more important requests were
-	// served ahead of it for longer than the pass-over limit (see Acquire).
+	// took its place in the full queue.
 	ReasonDisplaced
 	// ReasonDeadline: the context's remaining time is shorter than the
 	// expected wait for a slot, so the request could not finish in time.
