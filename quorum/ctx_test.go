@@ -288,6 +288,10 @@ func TestReplicaContextDeadline(t *testing.T) {
 		defer c.Close()
 		ctx := context.Background()
 		require.NoError(t, c.Put(ctx, "k", []byte("v")))
+		// The Put returned on two acknowledgements; its call to the probe
+		// may not have run yet, and would block from here on as a fourth
+		// call ending at the first round's deadline.
+		synctest.Wait()
 		probe.blockPut.Store(true)
 		for i := range 3 {
 			start := time.Now()

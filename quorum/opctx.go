@@ -116,8 +116,21 @@ func (o *op) cancelCalls() {
 	cancel := o.cx.cancel
 	o.cx.mu.Unlock()
 	if cancel != nil {
-		cancel(context.Canceled)
+		cancel(o.endCause())
 	}
+}
+
+// endCause is why the calls still in flight end when the operation does:
+// the caller's deadline if it has passed, else a plain cancellation. A
+// parent context closes its Done channel before it cancels its children,
+// so an operation that returned on the caller's deadline could otherwise
+// cancel its calls first, and they would see Canceled instead of
+// DeadlineExceeded (1 run in about 150 of TestReplicaContextDeadline).
+func (o *op) endCause() error {
+	if p := o.cx.parent; p != nil && p.Done() != nil && p.Err() == context.DeadlineExceeded {
+		return context.DeadlineExceeded
+	}
+	return context.Canceled
 }
 
 // stopCtx cancels the context and disarms the timer; whoever kept the
@@ -134,7 +147,7 @@ func (o *op) stopCtx() {
 	o.cx.armed = false // also when no context was made this time
 	o.cx.mu.Unlock()
 	if cancel != nil {
-		cancel(context.Canceled)
+		cancel(o.endCause())
 	}
 	o.ctx, o.cx.parent = nil, nil
 }
