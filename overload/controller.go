@@ -150,6 +150,8 @@ type Controller struct {
 	meanHold     atomic.Int64             // smoothed mean slot hold time; 0 = unknown
 	refused      atomic.Int64             // queue-full, displaced and deadline refusals in the window
 	lastWait     atomic.Int64             // ns, the recent waits reported by ObserveQueueTime, smoothed
+	lastStart    atomic.Int64             // controller time of the latest ObserveQueueTime (the clock Admit read)
+	latestWait   atomic.Int64             // ns, the latest wait ObserveQueueTime reported, unsmoothed
 	lastNow      atomic.Int64             // the latest clock read of Admit
 	pend         [pendSlots]atomic.Uint64 // own-queue admissions not reported started (ownqueue.go)
 	tier         [256]atomic.Uint32       // per business class: share of passed traffic more important (ownqueue.go)
@@ -356,6 +358,8 @@ func (c *Controller) ObserveQueueTime(d time.Duration) {
 	// the estimate stays a mean of recent waits.
 	old := c.lastWait.Load()
 	c.lastWait.Store(old + (int64(d)-old)/waitSmoothing)
+	c.lastStart.Store(c.lastNow.Load())
+	c.latestWait.Store(int64(d))
 	// Every start takes one admission off the own-queue count, whatever
 	// it waited: a short wait says the queue was empty only for a FIFO
 	// (see ownqueue.go).

@@ -15,8 +15,9 @@ import (
 // starts wait 100–150 ms. Such an excursion used to end the window early
 // (the own-queue bound's heavy-overload rule: 8 starts, mean wait above 4 ×
 // QueueThreshold) and cut the level to 1.6–2.7, refusing classes 2 and 3
-// for a window; that rule now also asks for arrivals outpacing starts,
-// which only the onset of real overload shows. Window-long excursions
+// for a window; that rule now asks for recent waits above 12 ×
+// QueueThreshold, which a growing overload queue passes and such an
+// excursion rarely does. Window-long excursions
 // still close the level now and then (overload by DAGOR's definition), so
 // the claim is a bound on the share refused for the level, over seeds 1–6.
 func TestOwnQueueSteadyExcursionKeepsLevel(t *testing.T) {
