@@ -445,6 +445,13 @@
 //     overload never closed the level in 11 of 20 random shapes (upstream
 //     Gates never heard of it), and they refused 6–11 % of class 3 at a
 //     steady ρ = 0.95.
+//   - A sudden step to heavy overload on a few slow workers can still leave
+//     the own queue long for seconds: the onset rules need 8 starts with
+//     recent waits past 12 × QueueThreshold, and at 4 × 85 ms lognormal a
+//     step to 6× at 1.5 s left 242 ms of mean wait 3 s later on one seed
+//     of 6 (20–82 ms on the others); 2–3 workers × 100–200 ms at a steady
+//     6× reached 0.2–0.7 s on most seeds (outside the 4–32 × 3–85 ms range
+//     measured above).
 //
 // # Performance
 //
