@@ -206,10 +206,14 @@ func New(cfg Config) (*Controller, error) {
 	if cfg.WindowRequests == 0 {
 		cfg.WindowRequests = DefaultWindowRequests
 	}
-	if cfg.QueueThreshold == 0 {
+	thresholdSet := cfg.QueueThreshold != 0
+	if !thresholdSet {
 		cfg.QueueThreshold = DefaultQueueThreshold
 	}
 	if cfg.QueueThreshold > cfg.Window {
+		if !thresholdSet {
+			return nil, fmt.Errorf("overload: Window %v shorter than the default QueueThreshold %v: set QueueThreshold too (at most Window)", cfg.Window, cfg.QueueThreshold)
+		}
 		return nil, fmt.Errorf("overload: QueueThreshold %v longer than Window %v", cfg.QueueThreshold, cfg.Window)
 	}
 	c := &Controller{
@@ -364,7 +368,16 @@ func (c *Controller) ObserveQueueTime(d time.Duration) {
 	// it waited: a short wait says the queue was empty only for a FIFO
 	// (see ownqueue.go).
 	c.pendStart()
-	c.recordStart(int64(d))
+	// A start the service reports as having waited a trifle found its
+	// queue empty: a hand-off through a channel or a clock read takes
+	// microseconds, and time.Since(enqueued) is never zero. It counts in
+	// the mean but not as queued, so a window of such starts can be idle.
+	if int64(d) < c.threshold/ownQueueIdleWait {
+		c.recordStart(0)
+		c.waitSum.Add(int64(d))
+	} else {
+		c.recordStart(int64(d))
+	}
 	c.checkOnset()
 }
 

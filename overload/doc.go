@@ -24,7 +24,9 @@
 // Without HTTP: permit, err := c.Acquire(ctx, p); defer permit.Release().
 // A refusal matches ErrShed; errors.As gives the *ShedError with its
 // Reason, Level and RetryAfter. Services that keep their own queue call
-// Admit on arrival and ObserveQueueTime when the request starts. A caller
+// Admit on arrival and ObserveQueueTime when the request leaves their
+// queue (see "Services with their own queue": without ObserveQueueTime
+// nothing is measured and nothing is ever refused). A caller
 // that puts its own Gate in front of a Controller without HTTP passes what
 // Gate.Enforced returns to c.ObserveGate before each request it sends (see
 // "Upstream Gates"); RoundTripper and Middleware do this through headers.
@@ -81,7 +83,9 @@
 //     ran to that, so the slots do not idle once the spike's queue is gone.
 //   - Reopening: a window is idle when its mean queuing time is below a
 //     quarter of QueueThreshold and at most a quarter of its requests had
-//     to wait at all. After an idle window the expected admissions double
+//     to wait at all (a wait reported by ObserveQueueTime below
+//     QueueThreshold / 16 counts as none: time.Since(enqueued) is never
+//     zero). After an idle window the expected admissions double
 //     (and grow by at least a quarter of the window's arrivals), up to the
 //     measured capacity when it was measured in that window. A window below half the threshold but not idle
 //     closes half the gap to the capacity. Otherwise (between half the
@@ -228,6 +232,21 @@
 // arrivals makes most calls end a window (a scan of the 256 KiB histogram).
 //
 // # Services with their own queue
+//
+// Wiring: call Admit when a request arrives and refuse the request if it
+// returns an error (there is nothing to undo). Call ObserveQueueTime with
+// the time the request waited when it leaves your queue: when a worker
+// takes it, and also when you drop it because its caller gave up (it left
+// the queue). Report time.Since(enqueued) as it is. Without these reports
+// the Controller measures nothing: the level never moves and Admit never
+// refuses, whatever the load (a newcomer's run at 4×: a mean wait of half
+// a second, goodput 0.00–0.06). If your queue is full although Admit
+// passed, refuse the request; the count of admitted requests forgets it
+// after 8 × QueueThreshold. Keep the queue FIFO (see below). After a slow
+// spell (the service ran at 15 starts a second while 500 arrived) and a
+// recovery, the level opens fully within 5–7 windows, each rise bounded by
+// what the windows before ran (TestOwnQueueReopensAfterSlowSpell; it used to
+// stay shut when the reported waits were a few microseconds instead of 0).
 //
 // Admit and ObserveQueueTime feed the same windows. There are no permits,
 // so the capacity comes from the start rate of saturated windows (a window

@@ -261,3 +261,8 @@ func (c *Controller) overloading() bool {
 }
 
 const earlyRecent = 12
+
+// ownQueueIdleWait: a wait reported by ObserveQueueTime below
+// QueueThreshold / ownQueueIdleWait (1.25 ms by default) counts as no wait
+// for telling an idle window (see ObserveQueueTime).
+const ownQueueIdleWait = 16
