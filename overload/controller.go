@@ -152,6 +152,7 @@ type Controller struct {
 	lastWait     atomic.Int64             // ns, the recent waits reported by ObserveQueueTime, smoothed
 	lastStart    atomic.Int64             // controller time of the latest ObserveQueueTime (the clock Admit read)
 	latestWait   atomic.Int64             // ns, the latest wait ObserveQueueTime reported, unsmoothed
+	highRun      atomic.Int64             // consecutive reported waits above the early-end height (ownqueue.go)
 	lastNow      atomic.Int64             // the latest clock read of Admit
 	pend         [pendSlots]atomic.Uint64 // own-queue admissions not reported started (ownqueue.go)
 	tier         [256]atomic.Uint32       // per business class: share of passed traffic more important (ownqueue.go)
@@ -364,15 +365,23 @@ func (c *Controller) ObserveQueueTime(d time.Duration) {
 	c.lastWait.Store(old + (int64(d)-old)/waitSmoothing)
 	c.lastStart.Store(c.lastNow.Load())
 	c.latestWait.Store(int64(d))
+	if int64(d) > c.earlyHeight() {
+		c.highRun.Add(1)
+	} else if c.highRun.Load() != 0 {
+		c.highRun.Store(0)
+	}
 	// Every start takes one admission off the own-queue count, whatever
 	// it waited: a short wait says the queue was empty only for a FIFO
 	// (see ownqueue.go).
 	c.pendStart()
 	// A start the service reports as having waited a trifle found its
 	// queue empty: a hand-off through a channel or a clock read takes
-	// microseconds, and time.Since(enqueued) is never zero. It counts in
-	// the mean but not as queued, so a window of such starts can be idle.
-	if int64(d) < c.threshold/ownQueueIdleWait {
+	// microseconds, and time.Since(enqueued) is never zero; in a FIFO, a
+	// wait shorter than one drain interval had nobody ahead. It counts in
+	// the mean but not as queued, so a window of such starts can be idle
+	// (after a slow spell the estimate is low and the interval long, so a
+	// recovered service's hand-offs of a few ms count as none).
+	if floor := max(c.threshold/ownQueueIdleWait, c.drainInterval()); int64(d) < floor {
 		c.recordStart(0)
 		c.waitSum.Add(int64(d))
 	} else {

@@ -182,7 +182,7 @@ func (c *Controller) ownQueueFull(b uint8, open bool) bool {
 // count alone judges).
 func (c *Controller) queueLen(per int64) int64 {
 	n := c.pendLen()
-	span := 3 * pendSlots * c.threshold
+	span := min(3*pendSlots*c.threshold, maxWait/2)
 	if lw := c.lastWait.Load(); lw > span && c.latestWait.Load() > span && lw/per > n &&
 		c.lastNow.Load()-c.lastStart.Load() <= staleStarts*per+c.threshold {
 		n = lw / per
@@ -255,12 +255,24 @@ func (c *Controller) onsetDrainInterval() int64 {
 // window early is the height asked, 12 × QueueThreshold, which such an
 // excursion rarely reaches while an overload's growing queue passes it
 // within a few hundred ms (TestOwnQueueSteadyExcursionKeepsLevel).
+//
+// The recent waits must also have been above the height for
+// earlyReports reports in a row: the smoothing moves a quarter of the way
+// per report, so one outlier of a second would pass the height alone and
+// cut the level for a window. The height is capped below the largest wait
+// a report can carry, so a long QueueThreshold (up to 1 s) still allows it.
 func (c *Controller) overloading() bool {
 	n := c.started.Load()
-	return n >= onsetStarts/4 && c.lastWait.Load() > earlyRecent*c.threshold
+	return n >= onsetStarts/4 && c.lastWait.Load() > c.earlyHeight() && c.highRun.Load() >= earlyReports
 }
 
-const earlyRecent = 12
+// earlyHeight is the recent wait above which the early end may fire.
+func (c *Controller) earlyHeight() int64 { return min(earlyRecent*c.threshold, maxWait/2) }
+
+const (
+	earlyRecent  = 12
+	earlyReports = 3
+)
 
 // ownQueueIdleWait: a wait reported by ObserveQueueTime below
 // QueueThreshold / ownQueueIdleWait (1.25 ms by default) counts as no wait

@@ -26,17 +26,32 @@ func (c *stepClock) Now() time.Time { return c.t }
 // zero counted every start as queued, so it was never idle, the low
 // capacity estimate was never replaced, and the level crawled up (17 of
 // 500 admitted 9 windows later, found by a newcomer review in real time).
-// Random reported waits, per seed, up to a fraction of the threshold.
+// Reported waits per seed: 0, ns, µs, ms below and above QueueThreshold/16,
+// or spread (-1). Waits of 1.25–3 ms never reopened while only waits below
+// QueueThreshold/16 counted as none (an adversary review).
 func TestOwnQueueReopensAfterSlowSpell(t *testing.T) {
 	t.Parallel()
-	for seed := uint64(1); seed <= 8; seed++ {
+	for seed := uint64(1); seed <= 12; seed++ {
 		rng := rand.New(rand.NewPCG(seed, 7))
 		// The wait a healthy start reports: 0, a few ns (a channel
-		// hand-off), µs, or up to a tenth of the threshold.
+		// hand-off), µs, up to 1 ms, 1.25–3 ms (above QueueThreshold/16,
+		// below the drain interval the slow spell measured), or spread
+		// from 0 to 2.5 ms report by report.
 		waits := []time.Duration{0, time.Nanosecond, time.Duration(1+rng.IntN(50)) * time.Microsecond,
-			time.Duration(rng.Int64N(int64(DefaultQueueThreshold / 20)))}
-		d := waits[rng.IntN(len(waits))]
-		t.Run(fmt.Sprintf("seed=%d/wait=%v", seed, d), func(t *testing.T) {
+			time.Duration(rng.Int64N(int64(DefaultQueueThreshold / 20))),
+			time.Duration(1250+rng.IntN(1750)) * time.Microsecond, -1}
+		d := waits[(seed-1)%uint64(len(waits))]
+		report := func() time.Duration {
+			if d < 0 {
+				return time.Duration(rng.Int64N(int64(2500 * time.Microsecond)))
+			}
+			return d
+		}
+		name := fmt.Sprint(d)
+		if d < 0 {
+			name = "spread 0-2.5ms"
+		}
+		t.Run(fmt.Sprintf("seed=%d/wait=%s", seed, name), func(t *testing.T) {
 			ck := &stepClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
 			t0 := ck.t
 			var healthyAt time.Time
@@ -68,7 +83,7 @@ func TestOwnQueueReopensAfterSlowSpell(t *testing.T) {
 			for ck.t.Sub(healthyAt) < 10*time.Second { // healthy: every admitted request starts at once
 				ck.t = ck.t.Add(2 * time.Millisecond)
 				if c.Admit(prio()) == nil {
-					c.ObserveQueueTime(d)
+					c.ObserveQueueTime(report())
 				}
 			}
 			t.Logf("levels at the windows' ends after the service recovered: %v", after)
